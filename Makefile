@@ -1,0 +1,127 @@
+# tenantdel - plain Makefile. Each module lists its own sources in its
+# module.mk; this file holds the rules.
+#
+#   make              build ./tenantdel
+#   make test         unit + end-to-end tests (ends with "N passed, N failed")
+#   make test SANITIZE=1   the same under ASan + UBSan (build/asan/)
+#   make demo         the demo against the fake fleet
+#   make bench        benchmarks
+#   make install PREFIX=/usr/local DESTDIR=
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+CC ?= gcc
+
+PKGS := sqlite3 libcurl libcjson inih libmicrohttpd libcrypto
+DEPS_OK := $(shell pkg-config --exists $(PKGS) 2>/dev/null && test -f /usr/include/ev.h && echo yes)
+ifneq ($(DEPS_OK),yes)
+ifeq ($(filter clean deps,$(MAKECMDGOALS)),)
+$(info tenantdel: build dependencies are missing; installing them with scripts/install-deps)
+DEPS_RC := $(shell ./scripts/install-deps >&2; echo $$?)
+ifneq ($(DEPS_RC),0)
+$(error dependencies missing: run "sudo ./scripts/install-deps" (Debian), then make again)
+endif
+endif
+endif
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lev -lm
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
+
+WARN := -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+        -Wno-unused-parameter -Werror
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -I. $(WARN) $(PKG_CFLAGS) -MMD -MP
+
+ifeq ($(SANITIZE),1)
+V := asan
+OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+LDOPT := -fsanitize=address,undefined
+BIN := build/asan/tenantdel
+else
+V := release
+OPT := -O2 -g
+LDOPT :=
+BIN := tenantdel
+endif
+CFLAGS ?=
+ALL_CFLAGS := $(BASE_CFLAGS) $(OPT) $(CFLAGS)
+B := build/$(V)
+
+# Filled in by the module fragments.
+LIB_SRC :=
+MAIN_SRC :=
+FLEET_SRC :=
+UNIT_TESTS :=
+BENCH_SRC :=
+
+include util/module.mk
+include jobs/module.mk
+include config/module.mk
+include store/module.mk
+include scheduler/module.mk
+include cli/module.mk
+include tests/fleet/module.mk
+include bench/module.mk
+
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
+MAIN_OBJ := $(MAIN_SRC:%.c=$(B)/%.o)
+FLEET_OBJ := $(FLEET_SRC:%.c=$(B)/%.o)
+LIB := $(B)/libtenantdel.a
+FLEET := $(B)/tdfleet
+UNIT_BINS := $(UNIT_TESTS:%=$(B)/tests/%)
+
+.PHONY: all test unit e2e demo bench install clean deps asan
+all: $(BIN)
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(MAIN_OBJ) $(LIB)
+	$(CC) $(LDOPT) -o $@ $(MAIN_OBJ) $(LIB) $(PKG_LIBS)
+
+$(FLEET): $(FLEET_OBJ) $(LIB)
+	$(CC) $(LDOPT) -o $@ $(FLEET_OBJ) $(LIB) $(PKG_LIBS)
+
+$(B)/tests/test_%: $(B)/tests/unit/test_%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDOPT) -o $@ $< $(LIB) $(PKG_LIBS) $(CMOCKA_LIBS)
+
+deps:
+	./scripts/install-deps
+
+# The whole suite: unit tests (cmocka, TAP) then end-to-end (Python, real
+# binary against the fake fleet on 127.0.0.1). One summary line at the end.
+test: $(BIN) $(FLEET) $(UNIT_BINS)
+	TENANTDEL_BIN=$(abspath $(BIN)) TENANTDEL_FLEET=$(abspath $(FLEET)) \
+	UNIT_TESTS="$(abspath $(UNIT_BINS))" ./tests/run-tests
+
+unit: $(UNIT_BINS)
+	TENANTDEL_BIN=$(abspath $(BIN)) UNIT_TESTS="$(abspath $(UNIT_BINS))" E2E=0 ./tests/run-tests
+
+asan:
+	$(MAKE) test SANITIZE=1
+
+demo: $(BIN) $(FLEET)
+	TENANTDEL_BIN=$(abspath $(BIN)) TENANTDEL_FLEET=$(abspath $(FLEET)) ./scripts/demo
+
+bench: $(BIN) $(FLEET)
+	TENANTDEL_BIN=$(abspath $(BIN)) ./bench/run
+
+install: $(BIN)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+		$(DESTDIR)$(PREFIX)/share/doc/tenantdel $(DESTDIR)$(PREFIX)/lib/systemd/system
+	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/tenantdel
+	test ! -f docs/tenantdel.1 || install -m 0644 docs/tenantdel.1 $(DESTDIR)$(PREFIX)/share/man/man1/tenantdel.1
+	test ! -f dist/tenantdel.service || install -m 0644 dist/tenantdel.service $(DESTDIR)$(PREFIX)/lib/systemd/system/tenantdel.service
+	test ! -f dist/tenantdel.cron || install -m 0644 dist/tenantdel.cron $(DESTDIR)$(PREFIX)/share/doc/tenantdel/tenantdel.cron
+	install -m 0644 tenantdel.conf.example $(DESTDIR)$(PREFIX)/share/doc/tenantdel/tenantdel.conf.example
+
+clean:
+	rm -rf build tenantdel
+
+-include $(shell find build -name '*.d' 2>/dev/null)

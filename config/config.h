@@ -1,0 +1,115 @@
+/*
+ * config.h - tenantdel.conf parsed and validated into plain structs.
+ * This module does the only config I/O (reading the file and the secrets).
+ */
+#ifndef TENANTDEL_CONFIG_H
+#define TENANTDEL_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_NAME_MAX 64
+
+struct config_service {
+	char *name;           /* [service NAME]: [A-Za-z0-9_-]{1,64} */
+	char *delete_url;     /* required, contains {tenant_id} */
+	char *preview_url;    /* optional (NULL) */
+	char *suspend_url;    /* optional (NULL) */
+	char *restore_url;    /* optional (NULL) */
+	int phase;            /* >= 1, default 1 */
+	int64_t timeout_ms;   /* default [http] timeout */
+	int max_in_flight;    /* default 8 */
+	int verify;           /* default 1 when preview_url is set, else 0 */
+	int on_404_fail;      /* on_404 = fail -> 1; success (default) -> 0 */
+	int enabled;          /* default 1 */
+	int line;             /* line of the section header, for messages */
+};
+
+struct config {
+	char *path;           /* the config file as given */
+	char *dir;            /* its folder (absolute) */
+
+	/* [scheduler] */
+	char *database;       /* resolved: relative paths against dir */
+	int64_t retention_ms;       /* 30d */
+	int64_t deadline_ms;        /* 7d after due_at */
+	int max_in_flight;          /* 64 */
+	int64_t shutdown_grace_ms;  /* 30s */
+
+	/* [retry] */
+	int64_t base_delay_ms;      /* 5s */
+	int64_t max_delay_ms;       /* 1h */
+	int max_attempts;           /* 20 */
+	int64_t give_up_after_ms;   /* 7d */
+	int breaker_failures;       /* 10 */
+	int64_t breaker_cooloff_ms; /* 30s */
+
+	/* [http] */
+	int64_t timeout_ms;         /* 30s */
+	int64_t connect_timeout_ms; /* 5s */
+	char *token_file;           /* one of token_file / token_env (or neither) */
+	char *token_env;
+	char *ca_file, *client_cert, *client_key; /* NULL when empty */
+	char *token;                /* the secret, NULL until config_load_secrets */
+
+	/* [api] (listen NULL: no API) */
+	char *api_listen;           /* as written, e.g. "127.0.0.1:8470" */
+	char *api_host;             /* "127.0.0.1" */
+	int api_port;               /* 0 allowed: pick a free port */
+	char *api_token_file, *api_token_env;
+	char *api_token;            /* secret */
+
+	/* [webhook] */
+	char **webhook_urls;
+	size_t n_webhook_urls;
+	char *webhook_secret_file, *webhook_secret_env;
+	char *webhook_secret;       /* secret */
+
+	/* [certificate] */
+	char *certificate_key_file;
+	char *certificate_key;      /* secret */
+	size_t certificate_key_len;
+
+	/* [service NAME] in file order */
+	struct config_service *services;
+	size_t n_services;
+};
+
+/*
+ * Reads and validates path. On success returns the config (free with
+ * config_free). On any error returns NULL and writes one line
+ * "FILE:LINE: message" (or "FILE: message") into err. Secrets are not read
+ * here.
+ */
+struct config *config_load(const char *path, char *err, size_t errlen);
+
+void config_free(struct config *cfg);   /* NULL-safe */
+
+/*
+ * Reads every secret the config names (service token, API token, webhook
+ * secret, certificate key): files with one trailing newline stripped, or
+ * environment variables. For each secret that is named but cannot be read,
+ * calls warn(ctx, message) with a line that names the file or variable (never
+ * its content). Returns 0 when all named secrets were read, -1 otherwise.
+ */
+int config_load_secrets(struct config *cfg,
+			void (*warn)(void *ctx, const char *msg), void *ctx);
+
+/* The service called name, or NULL. */
+const struct config_service *config_find_service(const struct config *cfg,
+						 const char *name);
+
+/*
+ * Picks the config path: explicit (-c) if not NULL, else $TENANTDEL_CONFIG,
+ * else ./tenantdel.conf if it exists, else /etc/tenantdel/tenantdel.conf.
+ * Returns a static or environment string; never NULL.
+ */
+const char *config_default_path(const char *explicit_path);
+
+/*
+ * Expands a URL template: every "{tenant_id}" replaced by the percent-encoded
+ * tenant id (RFC 3986 unreserved characters kept). Caller frees.
+ */
+char *config_expand_url(const char *tmpl, const char *tenant_id);
+
+#endif

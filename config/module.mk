@@ -1,0 +1,2 @@
+LIB_SRC += config/config.c
+UNIT_TESTS += test_config

@@ -1,0 +1,2 @@
+LIB_SRC += jobs/jobs.c jobs/timefmt.c jobs/policy.c jobs/outcome.c
+UNIT_TESTS += test_jobs test_timefmt test_policy test_outcome

@@ -1,0 +1,1 @@
+FLEET_SRC += tests/fleet/fleet.c

@@ -1,0 +1,1 @@
+LIB_SRC += util/util.c util/log.c

@@ -1,0 +1,57 @@
+/*
+ * util.h - allocation wrappers, clock, growable buffer.
+ *
+ * Allocation never returns NULL: on failure it prints one line and aborts
+ * (tmux style), so callers do not carry OOM paths for small objects.
+ */
+#ifndef TENANTDEL_UTIL_H
+#define TENANTDEL_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdarg.h>
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Allocate; abort on failure. Caller frees with free(). */
+void *xmalloc(size_t n);
+void *xcalloc(size_t nmemb, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);            /* NULL in, NULL out */
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Wall-clock time, integer milliseconds since the Unix epoch (UTC). */
+int64_t clock_now_ms(void);
+/* Monotonic time in milliseconds, for measuring durations only. */
+int64_t clock_mono_ms(void);
+
+/* A growable byte buffer, always NUL-terminated after its len bytes. */
+struct buf {
+	char *data;
+	size_t len;
+	size_t cap;
+};
+
+void buf_init(struct buf *b);
+void buf_free(struct buf *b);                 /* frees data, re-inits */
+void buf_reset(struct buf *b);                /* len = 0, keeps memory */
+void buf_append(struct buf *b, const void *p, size_t n);
+void buf_puts(struct buf *b, const char *s);
+void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Detach the data (caller frees); b is re-initialised. Never NULL. */
+char *buf_steal(struct buf *b);
+
+/*
+ * Read a whole file into a NUL-terminated string. Returns NULL and sets
+ * errno when it cannot be read. Caller frees.
+ */
+char *util_read_file(const char *path, size_t *len);
+
+/*
+ * Write data to path atomically: a temporary file in the same folder,
+ * fsync, rename. Returns 0, or -1 with errno set.
+ */
+int util_write_file_atomic(const char *path, const void *data, size_t len);
+
+#endif
