@@ -1,0 +1,1 @@
+LIB_SRC += store/store.c store/schema.c

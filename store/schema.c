@@ -1,0 +1,146 @@
+/*
+ * schema.c - the numbered migrations. Migration i (1-based) takes the
+ * database from PRAGMA user_version i-1 to i. Never edit a shipped
+ * migration: add the next one.
+ */
+#include "store/store_int.h"
+
+static const char MIGRATION_1[] =
+	/* One row per deletion request. */
+	"CREATE TABLE jobs ("
+	"  id TEXT PRIMARY KEY,"
+	"  tenant_id TEXT NOT NULL,"
+	"  tenant_name TEXT,"
+	"  kind TEXT NOT NULL DEFAULT 'purge' CHECK (kind IN ('purge','reapply')),"
+	"  state TEXT NOT NULL CHECK (state IN"
+	"    ('scheduled','running','succeeded','failed','cancelled','held')),"
+	"  held_from TEXT,"
+	"  hold_reason TEXT,"
+	"  requested_by TEXT,"
+	"  reason TEXT,"
+	"  origin_job_id TEXT,"
+	"  created_at INTEGER NOT NULL,"
+	"  due_at INTEGER NOT NULL,"
+	"  deadline_at INTEGER NOT NULL,"
+	"  started_at INTEGER,"
+	"  finished_at INTEGER,"
+	"  deadline_missed INTEGER NOT NULL DEFAULT 0"
+	");"
+	/* At most one active purge per tenant, enforced by the database itself. */
+	"CREATE UNIQUE INDEX jobs_one_active_purge ON jobs(tenant_id)"
+	"  WHERE kind = 'purge' AND state NOT IN ('succeeded','cancelled');"
+	"CREATE INDEX jobs_by_tenant ON jobs(tenant_id, id);"
+	"CREATE INDEX jobs_by_state_due ON jobs(state, due_at);"
+	"CREATE INDEX jobs_open_deadline ON jobs(deadline_at)"
+	"  WHERE deadline_missed = 0 AND state NOT IN ('succeeded','cancelled');"
+
+	/* One row per (job, service, kind). next_attempt_at NULL: not eligible
+	 * yet (a later phase, opened when the earlier phases have finished). */
+	"CREATE TABLE tasks ("
+	"  id INTEGER PRIMARY KEY,"
+	"  job_id TEXT NOT NULL REFERENCES jobs(id),"
+	"  service TEXT NOT NULL,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('delete','suspend','restore')),"
+	"  phase INTEGER NOT NULL,"
+	"  state TEXT NOT NULL CHECK (state IN"
+	"    ('pending','in_flight','waiting','succeeded','dead','skipped')),"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  next_attempt_at INTEGER,"
+	"  first_attempt_at INTEGER,"
+	"  lease_owner TEXT,"
+	"  lease_expires_at INTEGER,"
+	"  http_status INTEGER,"
+	"  deleted_counts TEXT,"
+	"  total_deleted INTEGER,"
+	"  preview_before TEXT,"
+	"  before_total INTEGER,"
+	"  verified_after INTEGER,"
+	"  duration_ms INTEGER,"
+	"  last_error TEXT,"
+	"  skip_reason TEXT,"
+	"  updated_at INTEGER NOT NULL,"
+	"  UNIQUE (job_id, service, kind)"
+	");"
+	"CREATE INDEX tasks_due ON tasks(next_attempt_at)"
+	"  WHERE state IN ('pending','waiting') AND next_attempt_at IS NOT NULL;"
+	"CREATE INDEX tasks_leased ON tasks(lease_expires_at) WHERE state = 'in_flight';"
+	"CREATE INDEX tasks_by_service ON tasks(service, state);"
+
+	/* The audit trail: append-only, one hash chain across the database. */
+	"CREATE TABLE events ("
+	"  id INTEGER PRIMARY KEY,"
+	"  job_id TEXT,"
+	"  at INTEGER NOT NULL,"
+	"  type TEXT NOT NULL,"
+	"  service TEXT,"
+	"  detail TEXT NOT NULL,"
+	"  prev_hash TEXT NOT NULL,"
+	"  hash TEXT NOT NULL"
+	");"
+	"CREATE INDEX events_by_job ON events(job_id, id);"
+	"CREATE TRIGGER events_no_update BEFORE UPDATE ON events"
+	"  BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;"
+	"CREATE TRIGGER events_no_delete BEFORE DELETE ON events"
+	"  BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;"
+
+	/* Webhook outbox: written in the transaction of the state change. */
+	"CREATE TABLE outbox ("
+	"  id INTEGER PRIMARY KEY,"
+	"  event_id TEXT NOT NULL UNIQUE,"
+	"  type TEXT NOT NULL,"
+	"  job_id TEXT,"
+	"  created_at INTEGER NOT NULL,"
+	"  body TEXT NOT NULL"
+	");"
+	"CREATE TABLE webhook_deliveries ("
+	"  outbox_id INTEGER NOT NULL REFERENCES outbox(id),"
+	"  url TEXT NOT NULL,"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  next_attempt_at INTEGER NOT NULL,"
+	"  delivered_at INTEGER,"
+	"  last_status INTEGER,"
+	"  last_error TEXT,"
+	"  lease_owner TEXT,"
+	"  lease_expires_at INTEGER,"
+	"  PRIMARY KEY (outbox_id, url)"
+	");"
+	"CREATE INDEX webhook_due ON webhook_deliveries(next_attempt_at)"
+	"  WHERE delivered_at IS NULL;"
+
+	/* Every purged tenant, so a backup restore cannot resurrect it. */
+	"CREATE TABLE tombstones ("
+	"  job_id TEXT PRIMARY KEY,"
+	"  tenant_id TEXT NOT NULL,"
+	"  purged_at INTEGER NOT NULL,"
+	"  services TEXT NOT NULL"
+	");"
+	"CREATE INDEX tombstones_by_time ON tombstones(purged_at);"
+
+	/* Per-service circuit breakers, shared by every process on the file. */
+	"CREATE TABLE breakers ("
+	"  service TEXT PRIMARY KEY,"
+	"  state TEXT NOT NULL,"
+	"  failures INTEGER NOT NULL DEFAULT 0,"
+	"  open_until INTEGER,"
+	"  cooloff_ms INTEGER NOT NULL DEFAULT 0,"
+	"  probe_owner TEXT,"
+	"  updated_at INTEGER NOT NULL"
+	");"
+
+	/* Monotonic counters for metrics (attempts by outcome, records
+	 * deleted, duration histogram buckets), kept in the same transaction
+	 * as the attempt they count. */
+	"CREATE TABLE counters ("
+	"  name TEXT NOT NULL,"
+	"  service TEXT NOT NULL,"
+	"  label TEXT NOT NULL DEFAULT '',"
+	"  value INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (name, service, label)"
+	") WITHOUT ROWID;"
+
+	"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);";
+
+const char *const store_migrations[] = {
+	MIGRATION_1,
+};
+const int store_n_migrations = (int)(sizeof store_migrations / sizeof store_migrations[0]);

@@ -1,0 +1,501 @@
+/*
+ * store.c - opening the database, migrations, the statement cache,
+ * transactions, row readers and the event hash chain.
+ */
+#include "store/store_int.h"
+#include "jobs/timefmt.h"
+#include "util/log.h"
+#include "util/util.h"
+
+#include <errno.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const char GENESIS_HASH[] =
+	"0000000000000000000000000000000000000000000000000000000000000000";
+
+void store_log_error(struct store *s, const char *what)
+{
+	struct log_line *l = log_start(LOG_ERROR, "store.error");
+	log_str(l, "database", s->path);
+	log_str(l, "sql", what);
+	log_str(l, "error", sqlite3_errmsg(s->db));
+	log_int(l, "code", sqlite3_extended_errcode(s->db));
+	log_done(l);
+}
+
+sqlite3_stmt *store_stmt(struct store *s, const char *sql)
+{
+	for (int i = 0; i < s->n_cache; i++)
+		if (s->cache[i].sql == sql)
+			return s->cache[i].st;
+	if (s->n_cache == STORE_STMT_CACHE) {
+		log_msg(LOG_ERROR, "store.error", "statement cache full");
+		return NULL;
+	}
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) !=
+	    SQLITE_OK) {
+		store_log_error(s, sql);
+		return NULL;
+	}
+	s->cache[s->n_cache].sql = sql;
+	s->cache[s->n_cache].st = st;
+	s->n_cache++;
+	return st;
+}
+
+void store_reset(sqlite3_stmt *st)
+{
+	if (st != NULL) {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+	}
+}
+
+static int bind_index(sqlite3_stmt *st, const char *name)
+{
+	int i = sqlite3_bind_parameter_index(st, name);
+	if (i == 0)
+		log_msg(LOG_ERROR, "store.error", "no parameter %s in: %s", name, sqlite3_sql(st));
+	return i;
+}
+
+int store_bind_text(sqlite3_stmt *st, const char *name, const char *value)
+{
+	int i = bind_index(st, name);
+	if (i == 0)
+		return -1;
+	if (value == NULL)
+		return sqlite3_bind_null(st, i) == SQLITE_OK ? 0 : -1;
+	return sqlite3_bind_text(st, i, value, -1, SQLITE_TRANSIENT) == SQLITE_OK ? 0 : -1;
+}
+
+int store_bind_int(sqlite3_stmt *st, const char *name, int64_t value)
+{
+	int i = bind_index(st, name);
+	if (i == 0)
+		return -1;
+	return sqlite3_bind_int64(st, i, value) == SQLITE_OK ? 0 : -1;
+}
+
+int store_bind_null(sqlite3_stmt *st, const char *name)
+{
+	int i = bind_index(st, name);
+	if (i == 0)
+		return -1;
+	return sqlite3_bind_null(st, i) == SQLITE_OK ? 0 : -1;
+}
+
+int store_bind_opt_int(sqlite3_stmt *st, const char *name, int64_t value, int64_t none)
+{
+	return value == none ? store_bind_null(st, name) : store_bind_int(st, name, value);
+}
+
+int store_step_done(struct store *s, sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		store_log_error(s, sqlite3_sql(st));
+		store_reset(st);
+		return -1;
+	}
+	store_reset(st);
+	return 0;
+}
+
+int store_exec(struct store *s, const char *sql)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		struct log_line *l = log_start(LOG_ERROR, "store.error");
+		log_str(l, "database", s->path);
+		log_str(l, "sql", sql);
+		log_str(l, "error", msg ? msg : sqlite3_errmsg(s->db));
+		log_done(l);
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+char *store_col_text(sqlite3_stmt *st, int col)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+	if (t == NULL)
+		return NULL;
+	return xstrndup((const char *)t, (size_t)sqlite3_column_bytes(st, col));
+}
+
+int64_t store_col_int(sqlite3_stmt *st, int col, int64_t null_value)
+{
+	if (sqlite3_column_type(st, col) == SQLITE_NULL)
+		return null_value;
+	return sqlite3_column_int64(st, col);
+}
+
+static void copy_id(char dst[JOBS_ID_LEN + 1], sqlite3_stmt *st, int col)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+	snprintf(dst, JOBS_ID_LEN + 1, "%s", t ? (const char *)t : "");
+}
+
+void store_read_job(sqlite3_stmt *st, struct job_record *j)
+{
+	const char *kind = (const char *)sqlite3_column_text(st, 3);
+	const char *state = (const char *)sqlite3_column_text(st, 4);
+	const char *held = (const char *)sqlite3_column_text(st, 5);
+
+	memset(j, 0, sizeof *j);
+	copy_id(j->id, st, 0);
+	j->tenant_id = store_col_text(st, 1);
+	j->tenant_name = store_col_text(st, 2);
+	if (kind == NULL || jobs_job_kind_parse(kind, &j->kind) < 0)
+		j->kind = JOB_KIND_PURGE;
+	if (state == NULL || jobs_job_state_parse(state, &j->state) < 0)
+		j->state = JOB_FAILED;
+	if (held == NULL || jobs_job_state_parse(held, &j->held_from) < 0)
+		j->held_from = JOB_SCHEDULED;
+	j->hold_reason = store_col_text(st, 6);
+	j->requested_by = store_col_text(st, 7);
+	j->reason = store_col_text(st, 8);
+	j->origin_job_id = store_col_text(st, 9);
+	j->created_at = store_col_int(st, 10, 0);
+	j->due_at = store_col_int(st, 11, 0);
+	j->deadline_at = store_col_int(st, 12, 0);
+	j->started_at = store_col_int(st, 13, 0);
+	j->finished_at = store_col_int(st, 14, 0);
+	j->deadline_missed = (int)store_col_int(st, 15, 0);
+	j->total_deleted = store_col_int(st, 16, 0);
+}
+
+void store_read_task(sqlite3_stmt *st, struct task_record *t)
+{
+	const char *kind = (const char *)sqlite3_column_text(st, 3);
+	const char *state = (const char *)sqlite3_column_text(st, 5);
+
+	memset(t, 0, sizeof *t);
+	t->id = sqlite3_column_int64(st, 0);
+	copy_id(t->job_id, st, 1);
+	t->service = store_col_text(st, 2);
+	if (kind == NULL || jobs_task_kind_parse(kind, &t->kind) < 0)
+		t->kind = TASK_KIND_DELETE;
+	t->phase = (int)store_col_int(st, 4, 1);
+	if (state == NULL || jobs_task_state_parse(state, &t->state) < 0)
+		t->state = TASK_DEAD;
+	t->attempts = (int)store_col_int(st, 6, 0);
+	t->http_status = (int)store_col_int(st, 7, 0);
+	t->deleted_counts = store_col_text(st, 8);
+	t->total_deleted = store_col_int(st, 9, -1);
+	t->preview_before = store_col_text(st, 10);
+	t->before_total = store_col_int(st, 11, -1);
+	t->verified_after = store_col_int(st, 12, -1);
+	t->duration_ms = store_col_int(st, 13, -1);
+	t->last_error = store_col_text(st, 14);
+	t->skip_reason = store_col_text(st, 15);
+	t->lease_owner = store_col_text(st, 16);
+	t->lease_expires_at = store_col_int(st, 17, 0);
+	t->next_attempt_at = store_col_int(st, 18, 0);
+	t->first_attempt_at = store_col_int(st, 19, 0);
+	t->updated_at = store_col_int(st, 20, 0);
+}
+
+static const char SQL_JOB_BY_ID[] = "SELECT " STORE_JOB_COLS " FROM jobs WHERE id = :id";
+
+int store_read_job_by_id(struct store *s, const char *job_id, struct job_record *out)
+{
+	sqlite3_stmt *st = store_stmt(s, SQL_JOB_BY_ID);
+	int rc;
+
+	if (st == NULL || store_bind_text(st, ":id", job_id) < 0)
+		return STORE_ERR;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		store_read_job(st, out);
+		store_reset(st);
+		return STORE_OK;
+	}
+	if (rc != SQLITE_DONE)
+		store_log_error(s, SQL_JOB_BY_ID);
+	store_reset(st);
+	return rc == SQLITE_DONE ? STORE_NOT_FOUND : STORE_ERR;
+}
+
+/* ---- transactions ---- */
+
+int store_begin(struct store *s)
+{
+	static const char SQL[] = "BEGIN IMMEDIATE";
+	sqlite3_stmt *st = store_stmt(s, SQL);
+
+	if (st == NULL || store_step_done(s, st) < 0)
+		return STORE_ERR;
+	s->in_tx = 1;
+	s->tip_loaded = 0;
+	return STORE_OK;
+}
+
+int store_commit(struct store *s)
+{
+	static const char SQL[] = "COMMIT";
+	sqlite3_stmt *st = store_stmt(s, SQL);
+
+	if (st == NULL || store_step_done(s, st) < 0) {
+		store_rollback(s);
+		return STORE_ERR;
+	}
+	s->in_tx = 0;
+	s->tip_loaded = 0;
+	return STORE_OK;
+}
+
+void store_rollback(struct store *s)
+{
+	if (sqlite3_get_autocommit(s->db) == 0)
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	s->in_tx = 0;
+	s->tip_loaded = 0;
+}
+
+/* ---- the event chain ---- */
+
+void store_event_hash(const char *prev_hash, int64_t id, const char *job_id, int64_t at,
+		      const char *type, const char *service, const char *detail,
+		      char out[STORE_HASH_HEX])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	struct buf b;
+
+	buf_init(&b);
+	buf_printf(&b, "%s\n%lld\n%s\n%lld\n%s\n%s\n%s", prev_hash ? prev_hash : "",
+		   (long long)id, job_id ? job_id : "", (long long)at, type ? type : "",
+		   service ? service : "", detail ? detail : "");
+	EVP_Digest(b.data, b.len, md, &mdlen, EVP_sha256(), NULL);
+	buf_free(&b);
+	for (unsigned int i = 0; i < mdlen && i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	out[64] = '\0';
+}
+
+static int load_tip(struct store *s)
+{
+	static const char SQL[] = "SELECT id, hash FROM events ORDER BY id DESC LIMIT 1";
+	sqlite3_stmt *st = store_stmt(s, SQL);
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const unsigned char *h = sqlite3_column_text(st, 1);
+		s->tip_id = sqlite3_column_int64(st, 0);
+		snprintf(s->tip_hash, sizeof s->tip_hash, "%s", h ? (const char *)h : "");
+	} else if (rc == SQLITE_DONE) {
+		s->tip_id = 0;
+		snprintf(s->tip_hash, sizeof s->tip_hash, "%s", GENESIS_HASH);
+	} else {
+		store_log_error(s, SQL);
+		store_reset(st);
+		return -1;
+	}
+	store_reset(st);
+	s->tip_loaded = 1;
+	return 0;
+}
+
+int store_event_append(struct store *s, const char *job_id, int64_t at, const char *type,
+		       const char *service, const cJSON *detail)
+{
+	static const char SQL[] =
+		"INSERT INTO events (id, job_id, at, type, service, detail, prev_hash, hash)"
+		" VALUES (:id, :job_id, :at, :type, :service, :detail, :prev, :hash)";
+	char hash[STORE_HASH_HEX];
+	char *text = detail ? cJSON_PrintUnformatted(detail) : xstrdup("{}");
+	sqlite3_stmt *st;
+	int64_t id;
+	int rc = -1;
+
+	if (!s->in_tx) {
+		log_msg(LOG_ERROR, "store.error", "event %s appended outside a transaction", type);
+		goto out;
+	}
+	if (!s->tip_loaded && load_tip(s) < 0)
+		goto out;
+	id = s->tip_id + 1;
+	store_event_hash(s->tip_hash, id, job_id, at, type, service, text, hash);
+	st = store_stmt(s, SQL);
+	if (st == NULL)
+		goto out;
+	store_bind_int(st, ":id", id);
+	store_bind_text(st, ":job_id", job_id);
+	store_bind_int(st, ":at", at);
+	store_bind_text(st, ":type", type);
+	store_bind_text(st, ":service", service);
+	store_bind_text(st, ":detail", text);
+	store_bind_text(st, ":prev", s->tip_hash);
+	store_bind_text(st, ":hash", hash);
+	if (store_step_done(s, st) < 0)
+		goto out;
+	s->tip_id = id;
+	memcpy(s->tip_hash, hash, sizeof hash);
+	rc = 0;
+out:
+	free(text);
+	return rc;
+}
+
+static int outbox_append(struct store *s, const char *type, const struct job_record *j,
+			 int64_t now)
+{
+	static const char SQL[] =
+		"INSERT INTO outbox (event_id, type, job_id, created_at, body)"
+		" VALUES (:eid, :type, :job_id, :at, :body)";
+	char eid[JOBS_ID_LEN + 1];
+	char ts[TIMEFMT_TIME_LEN];
+	cJSON *body = cJSON_CreateObject();
+	sqlite3_stmt *st = store_stmt(s, SQL);
+	char *text;
+	int rc;
+
+	jobs_id_new(now, eid);
+	timefmt_format_time(now, ts);
+	cJSON_AddStringToObject(body, "id", eid);
+	cJSON_AddStringToObject(body, "type", type);
+	cJSON_AddStringToObject(body, "created_at", ts);
+	cJSON_AddItemToObject(body, "job", jobs_render_job(j, NULL, 0));
+	text = cJSON_PrintUnformatted(body);
+	cJSON_Delete(body);
+	if (st == NULL) {
+		free(text);
+		return -1;
+	}
+	store_bind_text(st, ":eid", eid);
+	store_bind_text(st, ":type", type);
+	store_bind_text(st, ":job_id", j->id);
+	store_bind_int(st, ":at", now);
+	store_bind_text(st, ":body", text);
+	rc = store_step_done(s, st);
+	free(text);
+	return rc;
+}
+
+int store_job_changed(struct store *s, const char *job_id, const char *type,
+		      const cJSON *detail, int64_t now, struct job_record *out)
+{
+	struct job_record j;
+	int rc;
+
+	if (store_read_job_by_id(s, job_id, &j) != STORE_OK)
+		return -1;
+	rc = store_event_append(s, job_id, now, type, NULL, detail);
+	if (rc == 0)
+		rc = outbox_append(s, type, &j, now);
+	if (out != NULL && rc == 0)
+		*out = j;
+	else
+		jobs_job_record_clear(&j);
+	return rc;
+}
+
+/* ---- open / migrate / close ---- */
+
+static int migrate(struct store *s, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int version = 0;
+
+	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW) {
+		snprintf(err, errlen, "%s: not a tenantdel database: %s", s->path,
+			 sqlite3_errmsg(s->db));
+		sqlite3_finalize(st);
+		return -1;
+	}
+	version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (version > store_n_migrations) {
+		snprintf(err, errlen, "%s: schema version %d is newer than this tenantdel (%d)",
+			 s->path, version, store_n_migrations);
+		return -1;
+	}
+	for (int v = version; v < store_n_migrations; v++) {
+		char pragma[64];
+		snprintf(pragma, sizeof pragma, ";PRAGMA user_version = %d;", v + 1);
+		if (store_exec(s, "BEGIN IMMEDIATE") < 0)
+			goto fail;
+		if (store_exec(s, store_migrations[v]) < 0 || store_exec(s, pragma) < 0 ||
+		    store_exec(s, "COMMIT") < 0) {
+			store_rollback(s);
+			goto fail;
+		}
+		log_msg(LOG_DEBUG, "store.migrated", "schema version %d", v + 1);
+	}
+	return 0;
+fail:
+	snprintf(err, errlen, "%s: cannot apply schema migration: %s", s->path,
+		 sqlite3_errmsg(s->db));
+	return -1;
+}
+
+static int configure(struct store *s, char *err, size_t errlen)
+{
+	char *msg = NULL;
+
+	sqlite3_busy_timeout(s->db, 10000);
+	sqlite3_extended_result_codes(s->db, 1);
+	/* WAL: readers never block the writer. FULL: a commit reported is on
+	 * disk, power loss included (DESIGN 3: schedule is durable). */
+	if (sqlite3_exec(s->db,
+			 "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
+			 " PRAGMA foreign_keys = ON;",
+			 NULL, NULL, &msg) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", s->path,
+			 msg ? msg : sqlite3_errmsg(s->db));
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+struct store *store_open(const char *path, char *err, size_t errlen)
+{
+	struct store *s = xcalloc(1, sizeof *s);
+	int rc;
+
+	s->path = xstrdup(path);
+	rc = sqlite3_open_v2(path, &s->db,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+			     NULL);
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen, "%s: cannot open database: %s", path,
+			 s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+		goto fail;
+	}
+	if (configure(s, err, errlen) < 0 || migrate(s, err, errlen) < 0)
+		goto fail;
+	return s;
+fail:
+	store_close(s);
+	return NULL;
+}
+
+void store_set_busy_timeout(struct store *s, int ms)
+{
+	sqlite3_busy_timeout(s->db, ms);
+}
+
+void store_close(struct store *s)
+{
+	if (s == NULL)
+		return;
+	for (int i = 0; i < s->n_cache; i++)
+		sqlite3_finalize(s->cache[i].st);
+	if (s->db != NULL)
+		sqlite3_close(s->db);
+	free(s->path);
+	free(s);
+}

@@ -1,0 +1,112 @@
+/*
+ * store_int.h - shared by the files of store/ only: the handle, the
+ * statement cache, binding helpers, row readers and the event chain.
+ */
+#ifndef TENANTDEL_STORE_INT_H
+#define TENANTDEL_STORE_INT_H
+
+#include <cjson/cJSON.h>
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+#define STORE_STMT_CACHE 160
+#define STORE_HASH_HEX 65
+
+struct store_stmt_slot {
+	const char *sql; /* a static string: the cache key is its address */
+	sqlite3_stmt *st;
+};
+
+struct store {
+	sqlite3 *db;
+	char *path;
+	int in_tx;
+	struct store_stmt_slot cache[STORE_STMT_CACHE];
+	int n_cache;
+	/* The chain tip, read once per transaction (other processes append). */
+	int tip_loaded;
+	int64_t tip_id;
+	char tip_hash[STORE_HASH_HEX];
+};
+
+extern const char *const store_migrations[];
+extern const int store_n_migrations;
+
+/*
+ * The prepared statement for sql (a string with static storage: it is
+ * cached by address, prepared on first use). Returns NULL after logging
+ * when it does not prepare. Use it, then store_reset() it.
+ */
+sqlite3_stmt *store_stmt(struct store *s, const char *sql);
+void store_reset(sqlite3_stmt *st);
+
+/* Bind by name (":name"); NULL text binds NULL. Return 0 or -1 (logged). */
+int store_bind_text(sqlite3_stmt *st, const char *name, const char *value);
+int store_bind_int(sqlite3_stmt *st, const char *name, int64_t value);
+int store_bind_null(sqlite3_stmt *st, const char *name);
+/* Binds NULL when value == none. */
+int store_bind_opt_int(sqlite3_stmt *st, const char *name, int64_t value, int64_t none);
+
+/* Logs the failing step: event store.error with the SQL and sqlite3_errmsg. */
+void store_log_error(struct store *s, const char *what);
+
+/* Steps a write statement to SQLITE_DONE and resets it. 0 or -1 (logged). */
+int store_step_done(struct store *s, sqlite3_stmt *st);
+
+/* Runs SQL without results (may hold several statements). 0 or -1. */
+int store_exec(struct store *s, const char *sql);
+
+/* Column helpers: a malloc'ed copy (NULL for SQL NULL); int with default. */
+char *store_col_text(sqlite3_stmt *st, int col);
+int64_t store_col_int(sqlite3_stmt *st, int col, int64_t null_value);
+
+/* Column lists and readers for jobs and tasks rows: SELECT STORE_JOB_COLS FROM jobs ... */
+#define STORE_JOB_COLS \
+	"jobs.id, jobs.tenant_id, jobs.tenant_name, jobs.kind, jobs.state, jobs.held_from," \
+	" jobs.hold_reason, jobs.requested_by, jobs.reason, jobs.origin_job_id," \
+	" jobs.created_at, jobs.due_at, jobs.deadline_at, jobs.started_at, jobs.finished_at," \
+	" jobs.deadline_missed," \
+	" (SELECT COALESCE(SUM(total_deleted), 0) FROM tasks" \
+	"    WHERE tasks.job_id = jobs.id AND tasks.kind = 'delete')"
+#define STORE_TASK_COLS \
+	"tasks.id, tasks.job_id, tasks.service, tasks.kind, tasks.phase, tasks.state," \
+	" tasks.attempts, tasks.http_status, tasks.deleted_counts, tasks.total_deleted," \
+	" tasks.preview_before, tasks.before_total, tasks.verified_after, tasks.duration_ms," \
+	" tasks.last_error, tasks.skip_reason, tasks.lease_owner, tasks.lease_expires_at," \
+	" tasks.next_attempt_at, tasks.first_attempt_at, tasks.updated_at"
+
+/* Fill a record from a row selected with the column list above (from column 0). */
+void store_read_job(sqlite3_stmt *st, struct job_record *j);
+void store_read_task(sqlite3_stmt *st, struct task_record *t);
+
+/*
+ * Appends one event to the chain. Must be called inside a transaction.
+ * detail may be NULL ({}); it is not consumed. Returns 0 or -1.
+ */
+int store_event_append(struct store *s, const char *job_id, int64_t at, const char *type,
+		       const char *service, const cJSON *detail);
+
+/*
+ * The canonical hash of an event: hex sha256 of
+ * prev_hash "\n" id "\n" job_id "\n" at "\n" type "\n" service "\n" detail
+ * (NULL fields as empty strings). out gets 64 hex chars + NUL.
+ */
+void store_event_hash(const char *prev_hash, int64_t id, const char *job_id, int64_t at,
+		      const char *type, const char *service, const char *detail,
+		      char out[STORE_HASH_HEX]);
+
+/*
+ * A job's state changed (already written): appends the job-level event
+ * `type` (e.g. "job.started") with detail, and the webhook outbox row whose
+ * body is {"id","type","created_at","job": the job as show --json without
+ * tasks}. Inside a transaction. If out is not NULL it receives the job.
+ */
+int store_job_changed(struct store *s, const char *job_id, const char *type,
+		      const cJSON *detail, int64_t now, struct job_record *out);
+
+/* Reads one job inside or outside a transaction (as store_job_get). */
+int store_read_job_by_id(struct store *s, const char *job_id, struct job_record *out);
+
+#endif
