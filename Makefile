@@ -109,8 +109,13 @@ asan:
 demo: $(BIN) $(FLEET)
 	TENANTDEL_BIN=$(abspath $(BIN)) TENANTDEL_FLEET=$(abspath $(FLEET)) ./scripts/demo
 
-bench: $(BIN) $(FLEET)
-	TENANTDEL_BIN=$(abspath $(BIN)) ./bench/run
+BENCH_RAWCURL := $(B)/rawcurl
+$(BENCH_RAWCURL): bench/rawcurl.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(PKG_LIBS)
+
+bench: $(BIN) $(BENCH_RAWCURL)
+	TENANTDEL_BIN=$(abspath $(BIN)) BENCH_RAWCURL=$(abspath $(BENCH_RAWCURL)) ./bench/run
 
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
