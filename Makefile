@@ -110,9 +110,9 @@ demo: $(BIN) $(FLEET)
 	TENANTDEL_BIN=$(abspath $(BIN)) TENANTDEL_FLEET=$(abspath $(FLEET)) ./scripts/demo
 
 BENCH_RAWCURL := $(B)/rawcurl
-$(BENCH_RAWCURL): bench/rawcurl.c
+$(BENCH_RAWCURL): $(BENCH_SRC)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(PKG_LIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $(BENCH_SRC) $(PKG_LIBS)
 
 bench: $(BIN) $(BENCH_RAWCURL)
 	TENANTDEL_BIN=$(abspath $(BIN)) BENCH_RAWCURL=$(abspath $(BENCH_RAWCURL)) ./bench/run
