@@ -1,0 +1,162 @@
+/*
+ * policy.c - retry delays with jitter, give-up rules, the circuit breaker.
+ */
+#include "jobs/policy.h"
+
+#include <math.h>
+#include <openssl/rand.h>
+#include <sys/random.h>
+#include <time.h>
+
+/*
+ * See policy.h. n < 1 counts as 1; negative settings count as 0; a max_delay
+ * below base_delay caps the delay at max_delay. rand01 outside [0,1] (or
+ * NaN) is clamped, so the result is always in [delay/2, delay].
+ */
+int64_t policy_retry_delay(const struct policy_retry *p, int n, double rand01)
+{
+	int64_t base = p->base_delay_ms > 0 ? p->base_delay_ms : 0;
+	int64_t max = p->max_delay_ms > 0 ? p->max_delay_ms : 0;
+	int64_t d = base;
+	double r, v;
+
+	for (int i = 1; i < n && d > 0 && d < max; i++)
+		d = d > max / 2 ? max : d * 2;
+	if (d > max)
+		d = max;
+	r = isnan(rand01) || rand01 < 0 ? 0 : rand01 > 1 ? 1 : rand01;
+	v = (double)d * (0.5 + 0.5 * r);
+	/* (double)INT64_MAX rounds up to 2^63, which does not convert back. */
+	return v >= (double)INT64_MAX ? d : (int64_t)v;
+}
+
+/*
+ * See policy.h. max_attempts <= 0 means no limit on attempts, and
+ * give_up_after_ms <= 0 no limit on time.
+ */
+int policy_retry_exhausted(const struct policy_retry *p, int failed_attempts,
+			   int64_t first_attempt_at_ms, int64_t now_ms)
+{
+	if (p->max_attempts > 0 && failed_attempts >= p->max_attempts)
+		return 1;
+	if (p->give_up_after_ms > 0 && first_attempt_at_ms > 0 &&
+	    now_ms - first_attempt_at_ms >= p->give_up_after_ms)
+		return 1;
+	return 0;
+}
+
+/* See policy.h. Falls back to the kernel, then the clock: jitter only needs
+ * to spread retries, not to be secret. Can't fail. */
+double policy_rand01(void)
+{
+	unsigned char b[8];
+	uint64_t v = 0;
+
+	if (RAND_bytes(b, (int)sizeof(b)) != 1 &&
+	    getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		v = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ULL;
+		for (int i = 0; i < 8; i++)
+			b[i] = (unsigned char)(v >> (8 * i));
+	}
+	v = 0;
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | b[i];
+	return (double)(v >> 11) / 9007199254740992.0; /* 53 bits / 2^53 */
+}
+
+/* "closed", "open", "half_open"; "unknown" when out of range. */
+const char *policy_breaker_state_name(enum breaker_state s)
+{
+	switch (s) {
+	case BREAKER_CLOSED: return "closed";
+	case BREAKER_OPEN: return "open";
+	case BREAKER_HALF_OPEN: return "half_open";
+	}
+	return "unknown";
+}
+
+/* See policy.h. */
+int policy_breaker_allow(struct policy_breaker *b, const struct policy_breaker_conf *c,
+			 int64_t now_ms)
+{
+	switch (b->state) {
+	case BREAKER_CLOSED:
+		return 1;
+	case BREAKER_OPEN:
+		if (now_ms < b->open_until_ms)
+			return 0;
+		b->state = BREAKER_HALF_OPEN;
+		b->probe_in_flight = 0;
+		/* fall through */
+	case BREAKER_HALF_OPEN:
+		if (b->probe_in_flight)
+			return 0;
+		b->probe_in_flight = 1;
+		return 1;
+	}
+	return 1;
+}
+
+/*
+ * Any success closes the breaker and forgets the cool-off, including the
+ * late success of a request sent before it opened: the service answers.
+ */
+void policy_breaker_success(struct policy_breaker *b)
+{
+	b->state = BREAKER_CLOSED;
+	b->failures = 0;
+	b->open_until_ms = 0;
+	b->cooloff_ms = 0;
+	b->probe_in_flight = 0;
+}
+
+static void breaker_open(struct policy_breaker *b, int64_t cooloff_ms, int64_t now_ms)
+{
+	b->state = BREAKER_OPEN;
+	b->cooloff_ms = cooloff_ms;
+	b->open_until_ms = now_ms > INT64_MAX - cooloff_ms ? INT64_MAX : now_ms + cooloff_ms;
+	b->probe_in_flight = 0;
+}
+
+/*
+ * A retryable failure. Closed: counts, and opens at the threshold with the
+ * configured cool-off (threshold <= 0 disables the breaker). Half-open (the
+ * probe failed): re-opens with the cool-off doubled, capped at
+ * max_cooloff_ms (never below the configured one). Open: a late answer to a
+ * request sent before the opening; counted, the cool-off is not extended.
+ */
+void policy_breaker_failure(struct policy_breaker *b, const struct policy_breaker_conf *c,
+			    int64_t now_ms)
+{
+	int64_t base = c->cooloff_ms > 0 ? c->cooloff_ms : 0;
+	int64_t cap = c->max_cooloff_ms > base ? c->max_cooloff_ms : base;
+	int64_t next;
+
+	if (b->failures < INT32_MAX)
+		b->failures++;
+	switch (b->state) {
+	case BREAKER_CLOSED:
+		if (c->threshold > 0 && b->failures >= c->threshold)
+			breaker_open(b, base, now_ms);
+		break;
+	case BREAKER_HALF_OPEN:
+		next = b->cooloff_ms <= 0 ? base : b->cooloff_ms > cap / 2 ? cap : b->cooloff_ms * 2;
+		breaker_open(b, next < base ? base : next, now_ms);
+		break;
+	case BREAKER_OPEN:
+		break;
+	}
+}
+
+/*
+ * Neither success nor a counted failure (a 4xx, a 429, a request that was
+ * never sent): frees the half-open probe slot so another probe may go. The
+ * run of consecutive failures is left as it is.
+ */
+void policy_breaker_neutral(struct policy_breaker *b)
+{
+	if (b->state == BREAKER_HALF_OPEN)
+		b->probe_in_flight = 0;
+}
