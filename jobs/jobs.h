@@ -22,8 +22,9 @@ enum job_action {
 	JOB_ACT_START,   /* scheduled -> running: due_at reached */
 	JOB_ACT_SUCCEED, /* running -> succeeded: every task succeeded/skipped */
 	JOB_ACT_FAIL,    /* running -> failed: a task is dead */
-	JOB_ACT_RETRY,   /* failed -> running: operator retry */
-	JOB_ACT_CANCEL,  /* scheduled -> cancelled */
+	JOB_ACT_RETRY,   /* failed|running -> running: operator retry (a running
+			    job may hold dead tasks; whether any exist is the store's call) */
+	JOB_ACT_CANCEL,  /* scheduled -> cancelled (a held job is released first) */
 	JOB_ACT_HOLD,    /* scheduled|running|failed -> held */
 	JOB_ACT_RELEASE, /* held -> the state it was in before the hold */
 };
@@ -45,7 +46,8 @@ enum task_kind {
 	TASK_KIND_RESTORE,
 };
 
-/* Names as stored and printed ("scheduled", "in_flight", "delete", ...). Never NULL. */
+/* Names as stored and printed ("scheduled", "in_flight", "delete", ...);
+ * "unknown" for an out-of-range value. Never NULL. */
 const char *jobs_job_state_name(enum job_state s);
 const char *jobs_task_state_name(enum task_state s);
 const char *jobs_task_kind_name(enum task_kind k);
@@ -93,7 +95,7 @@ int jobs_tenant_id_check(const char *id, const char **why);
  * method 1 counter). Randomness from OpenSSL RAND_bytes. Can't fail.
  */
 void jobs_id_new(int64_t now_ms, char out[JOBS_ID_LEN + 1]);
-/* 0 when s looks like a job id (lower-case UUID text), else -1. */
+/* 0 when s looks like a job id (lower-case UUID text, any version), else -1. */
 int jobs_id_check(const char *s);
 
 #endif

@@ -23,7 +23,8 @@ int64_t policy_retry_delay(const struct policy_retry *p, int n, double rand01);
 /*
  * 1 when a task must be declared dead after a failed attempt: it has made
  * max_attempts failed attempts, or give_up_after has passed since its first
- * attempt (first_attempt_at_ms, 0 if unknown). Else 0.
+ * attempt (first_attempt_at_ms, 0 if unknown). Else 0. A max_attempts or
+ * give_up_after_ms <= 0 is no limit.
  */
 int policy_retry_exhausted(const struct policy_retry *p, int failed_attempts,
 			   int64_t first_attempt_at_ms, int64_t now_ms);
@@ -50,7 +51,7 @@ struct policy_breaker {
 };
 
 struct policy_breaker_conf {
-	int threshold;          /* breaker_failures, default 10 */
+	int threshold;          /* breaker_failures, default 10; <= 0 disables */
 	int64_t cooloff_ms;     /* breaker_cooloff, default 30 s */
 	int64_t max_cooloff_ms; /* retry max_delay */
 };
@@ -64,7 +65,12 @@ const char *policy_breaker_state_name(enum breaker_state s);
  */
 int policy_breaker_allow(struct policy_breaker *b, const struct policy_breaker_conf *c,
 			 int64_t now_ms);
-/* Record an attempt's result: success closes; a retryable failure counts. */
+/*
+ * Record an attempt's result: any success closes (and resets the cool-off);
+ * a failure with outcome.counts_for_breaker counts (see policy.c for a late
+ * failure while open: it does not extend the cool-off). Other outcomes go
+ * to policy_breaker_neutral.
+ */
 void policy_breaker_success(struct policy_breaker *b);
 void policy_breaker_failure(struct policy_breaker *b, const struct policy_breaker_conf *c,
 			    int64_t now_ms);
