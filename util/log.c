@@ -29,7 +29,7 @@ void log_set_fd(int fd) { log_fd = fd; }
 struct log_line *log_start(enum log_level level, const char *event)
 {
 	struct log_line *l = xcalloc(1, sizeof *l);
-	char ts[40];
+	char ts[64];
 	int64_t now = clock_now_ms();
 	time_t secs = (time_t)(now / 1000);
 	struct tm tm;
