@@ -1,1 +1,2 @@
-FLEET_SRC += tests/fleet/fleet.c
+FLEET_SRC += tests/fleet/fleet.c tests/fleet/fleet_state.c tests/fleet/fleet_routes.c \
+             tests/fleet/fleet_control.c

@@ -1,0 +1,210 @@
+#!/usr/bin/env bash
+# selftest.sh - checks the fake fleet (tdfleet) over real HTTP with curl.
+#
+#   tests/fleet/selftest.sh [PATH/TO/tdfleet]
+#
+# The binary defaults to $TENANTDEL_FLEET, then build/release/tdfleet.
+# Prints one line per check and "N passed, N failed"; exits 1 on failure.
+set -u
+
+FLEET=${1:-${TENANTDEL_FLEET:-build/release/tdfleet}}
+[ -x "$FLEET" ] || { echo "selftest: no fleet binary at $FLEET" >&2; exit 2; }
+TMP=$(mktemp -d)
+PID=
+PASS=0
+FAIL=0
+TOKEN=selftest-token
+AUTH="Authorization: Bearer $TOKEN"
+
+cleanup() {
+	[ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+ok() { PASS=$((PASS + 1)); echo "ok - $1"; }
+bad() { FAIL=$((FAIL + 1)); echo "not ok - $1${2:+ ($2)}"; }
+# check DESC ACTUAL EXPECTED
+check() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1" "got '$2', want '$3'"; fi; }
+# js EXPR < json: evaluates a Python expression over the document `d`
+js() { python3 -c 'import json,sys; d=json.load(sys.stdin); v=eval(sys.argv[1]); print(json.dumps(v) if not isinstance(v,str) else v)' "$1"; }
+
+start_fleet() {
+	rm -f "$TMP/port"
+	"$FLEET" --quiet --port 0 --token "$TOKEN" --port-file "$TMP/port" >"$TMP/stdout" 2>"$TMP/stderr" &
+	PID=$!
+	for _ in $(seq 200); do [ -s "$TMP/port" ] && break; sleep 0.05; done
+	PORT=$(cat "$TMP/port" 2>/dev/null)
+	B=http://127.0.0.1:$PORT
+}
+
+# svc METHOD PATH [curl args...]: service call with the token; body to $TMP/body, prints status
+svc() { local m=$1 p=$2; shift 2; curl -s -o "$TMP/body" -w '%{http_code}' -X "$m" -H "$AUTH" "$@" "$B$p"; }
+ctl() { curl -s -X POST "$B/_fleet/$1" -d "${2:-}"; }
+get() { curl -s "$B/_fleet/$1"; }
+fault() { ctl fault "$1" >/dev/null; }
+rows() { get "tenants/$1" | js "$2"; }
+
+start_fleet
+check "port announced on stdout and in the port file" "$(head -1 "$TMP/stdout")" "$PORT"
+check "listens on 127.0.0.1" "$(ss -ltn 2>/dev/null | grep -c "127.0.0.1:$PORT ")" "1"
+
+# ---- seed, preview, delete
+check "default seed: 446 rows" "$(ctl seed '{"tenant_id":"t1"}' | js 'd["total"]')" "446"
+check "tenant service seeded 1 + 3" "$(rows t1 'd["services"]["tenants"]')" '{"tenants": 1, "tenant_members": 3}'
+check "seed adds to existing rows" "$(ctl seed '{"tenant_id":"t1","rows":{"orders":{"customers":2}}}' | js 'd["services"]["orders"]["customers"]')" "5"
+check "seed refuses an unknown table" "$(curl -s -o /dev/null -w '%{http_code}' -X POST $B/_fleet/seed -d '{"tenant_id":"t1","rows":{"orders":{"nope":1}}}')" "400"
+check "preview 200" "$(svc GET /api/v1/orders/tenant/t1/deletion-preview)" "200"
+check "preview counts" "$(js '[d["preview"]["customers"], d["total_records"], d["service"]]' <"$TMP/body")" '[5, 63, "orders"]'
+check "delete 200" "$(svc DELETE /api/v1/orders/tenant/t1)" "200"
+check "delete reports what it removed" "$(js '[d["summary"]["success"], d["summary"]["deleted_counts"]["customers"], d["summary"]["service_name"], d["summary"]["errors"]]' <"$TMP/body")" '[true, 5, "orders", []]'
+check "orders rows gone, others kept" "$(rows t1 '[sum(d["services"]["orders"].values()), d["total"]]')" "[0, 385]"
+svc DELETE /api/v1/orders/tenant/t1 >/dev/null
+check "second delete reports zeros" "$(js 'sum(d["summary"]["deleted_counts"].values())' <"$TMP/body")" "0"
+check "tenant service delete" "$(svc DELETE /api/v1/tenants/t1; js 'd["summary"]["deleted_counts"]' <"$TMP/body")" '200{"tenants": 1, "tenant_members": 3}'
+check "tenant service preview" "$(svc GET /api/v1/tenants/t1/deletion-preview; js 'd["total_records"]' <"$TMP/body")" "2000"
+check "unknown tenant: preview zeros" "$(svc GET /api/v1/pos/tenant/nobody/deletion-preview; js 'd["total_records"]' <"$TMP/body")" "2000"
+
+# ---- ids, routes, auth
+ctl seed '{"tenant_id":"a/b c%","rows":{"alert_processor":{"alerts":5}}}' >/dev/null
+check "percent-encoded id (%2F) decoded in one segment" "$(svc GET '/api/v1/alerts/tenant/a%2Fb%20c%25/deletion-preview'; js 'd["tenant_id"]+"|"+str(d["preview"]["alerts"])' <"$TMP/body")" "200a/b c%|5"
+check "control tenant lookup decodes too" "$(rows 'a%2Fb%20c%25' 'd["services"]["alerts"]["alerts"]')" "5"
+check "unknown route 404" "$(svc GET /api/v1/nosuch/tenant/t1/deletion-preview)" "404"
+check "unknown suffix 404" "$(svc GET /api/v1/orders/tenant/t1/whatever)" "404"
+check "wrong method 405" "$(svc GET /api/v1/orders/tenant/t1)" "405"
+check "no token 401" "$(curl -s -o "$TMP/body" -w '%{http_code}' -X DELETE $B/api/v1/orders/tenant/t1)" "401"
+check "401 has detail" "$(js '"detail" in d' <"$TMP/body")" "true"
+check "wrong token 401" "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE -H 'Authorization: Bearer nope' $B/api/v1/orders/tenant/t1)" "401"
+check "log records auth" "$(get requests | js '[(r["auth_ok"], r["authorization_seen"], r["status"]) for r in d[-2:]]')" '[[false, false, 401], [false, true, 401]]'
+
+# ---- suspend / restore
+check "suspend 200" "$(svc POST /api/v1/pos/tenant/t2/suspend; js 'd["success"]' <"$TMP/body")" "200true"
+check "suspended state" "$(rows t2 '[d["suspended"]["pos"], d["suspended"]["orders"]]')" "[true, false]"
+svc POST /api/v1/pos/tenant/t2/restore >/dev/null
+check "restored state" "$(rows t2 'd["suspended"]["pos"]')" "false"
+
+# ---- request log and reset-log
+ctl reset-log >/dev/null
+svc DELETE /api/v1/recipes/tenant/t9 >/dev/null
+check "log record fields" "$(get requests | js '[len(d), d[0]["seq"] > 0, d[0]["method"], d[0]["path"], d[0]["service"], d[0]["op"], d[0]["tenant_id"], d[0]["status"], d[0]["end_ms"] >= d[0]["start_ms"] > 0, d[0]["auth_ok"]]')" '[1, true, "DELETE", "/api/v1/recipes/tenant/t9", "recipes", "delete", "t9", 200, true, true]'
+SEQ=$(get requests | js 'd[-1]["seq"]')
+svc DELETE /api/v1/recipes/tenant/t9 >/dev/null
+check "requests?since=SEQ" "$(curl -s "$B/_fleet/requests?since=$SEQ" | js 'len(d)')" "1"
+
+# ---- faults
+ctl reset >/dev/null
+ctl seed '{"tenant_id":"f1"}' >/dev/null
+fault '{"service":"orders","op":"delete","mode":"status","status":503,"retry_after":"2","count":2}'
+curl -s -D "$TMP/hdr" -o "$TMP/body" -X DELETE -H "$AUTH" $B/api/v1/orders/tenant/f1 >/dev/null
+check "status fault: 503 with Retry-After" "$(head -1 "$TMP/hdr" | tr -d '\r\n'; grep -i '^retry-after' "$TMP/hdr" | tr -d '\r\n')" "HTTP/1.1 503 Service UnavailableRetry-After: 2"
+check "status fault: rows untouched" "$(rows f1 'd["services"]["orders"]["customers"]')" "3"
+check "fault op filter: preview unaffected" "$(svc GET /api/v1/orders/tenant/f1/deletion-preview)" "200"
+check "status fault count 2" "$(svc DELETE /api/v1/orders/tenant/f1)$(svc DELETE /api/v1/orders/tenant/f1)" "503200"
+fault '{"service":"orders","mode":"status","status":418,"body":"{\"x\":1}"}'
+check "status fault with body" "$(svc GET /api/v1/orders/tenant/f1/deletion-preview; cat "$TMP/body")" '418{"x":1}'
+
+fault '{"service":"sales","tenant_id":"other","mode":"notfound"}'
+check "fault tenant filter" "$(svc DELETE /api/v1/sales/tenant/f1)$(svc DELETE /api/v1/sales/tenant/other)" "200404"
+
+fault '{"service":"inventory","mode":"status","status":500}'
+fault '{"service":"inventory","mode":"status","status":502}'
+check "queued faults in order" "$(svc DELETE /api/v1/inventory/tenant/f1)$(svc DELETE /api/v1/inventory/tenant/f1)$(svc DELETE /api/v1/inventory/tenant/f1)" "500502200"
+
+fault '{"service":"recipes","mode":"status","status":500,"count":-1}'
+check "count -1 persists" "$(for _ in 1 2 3; do svc DELETE /api/v1/recipes/tenant/f1; done)" "500500500"
+check "faults listed" "$(get faults | js '[(f["service"], f["count"]) for f in d]')" '[["recipes", -1]]'
+ctl faults/clear >/dev/null
+check "faults cleared" "$(svc DELETE /api/v1/recipes/tenant/f1)" "200"
+
+fault '{"service":"production","mode":"slow","delay_ms":300}'
+T0=$(date +%s%N); C=$(svc DELETE /api/v1/production/tenant/f1); T1=$(date +%s%N)
+check "slow: answers normally" "$C" "200"
+check "slow: took >= 300 ms" "$(( (T1 - T0) / 1000000 >= 300 ))" "1"
+
+fault '{"service":"suppliers","mode":"hang","delay_ms":400}'
+check "hang: client time-out" "$(curl -s -m 0.2 -o /dev/null -w '%{http_code}' -X DELETE -H "$AUTH" $B/api/v1/suppliers/tenant/f1)" "000"
+sleep 0.5
+check "hang: deletes after sleeping" "$(rows f1 'd["services"]["suppliers"]["payments"]')" "0"
+
+fault '{"service":"pos","mode":"garbage"}'
+C=$(curl -s -o "$TMP/body" -w '%{http_code} %{content_type}' -X DELETE -H "$AUTH" $B/api/v1/pos/tenant/f1)
+check "garbage: 200 html" "$C $(cat "$TMP/body")" "200 text/html <html>proxy error</html>"
+check "garbage: nothing deleted" "$(rows f1 'd["services"]["pos"]["pos_transactions"]')" "15"
+
+fault '{"service":"pos","mode":"success_false"}'
+check "success_false" "$(svc DELETE /api/v1/pos/tenant/f1; js '[d["summary"]["success"], d["summary"]["errors"]]' <"$TMP/body")" '200[false, ["db locked"]]'
+check "success_false: nothing deleted" "$(rows f1 'd["services"]["pos"]["pos_transactions"]')" "15"
+
+fault '{"service":"pos","mode":"underdelete","remaining":2}'
+check "underdelete reports success" "$(svc DELETE /api/v1/pos/tenant/f1; js 'd["summary"]["success"]' <"$TMP/body")" "200true"
+check "underdelete leaves rows in the first table" "$(rows f1 'sum(d["services"]["pos"].values()), d["services"]["pos"]["pos_configurations"]')" "[2, 2]"
+
+fault '{"service":"forecasting","mode":"notfound"}'
+check "notfound: 404" "$(svc DELETE /api/v1/forecasting/tenant/f1)" "404"
+check "notfound: nothing deleted" "$(rows f1 'd["services"]["forecasting"]["forecasts"]')" "19"
+
+fault '{"service":"forecasting","mode":"empty204"}'
+check "empty204: 204, empty" "$(svc DELETE /api/v1/forecasting/tenant/f1)$(wc -c <"$TMP/body")" "2040"
+check "empty204: deleted" "$(rows f1 'sum(d["services"]["forecasting"].values())')" "0"
+
+fault '{"service":"training","mode":"toplevel"}'
+check "toplevel: counts at the top level" "$(svc DELETE /api/v1/training/tenant/f1; js '["summary" in d, d["deleted_counts"]["model_metrics"], d["success"]]' <"$TMP/body")" '200[false, 12, true]'
+fault '{"service":"training","op":"preview","mode":"toplevel"}'
+check "toplevel preview: no total_records" "$(svc GET /api/v1/training/tenant/f1/deletion-preview; js '"total_records" in d' <"$TMP/body")" "200false"
+
+fault '{"service":"external","mode":"big"}'
+check "big: 200" "$(svc DELETE /api/v1/external/tenant/f1)" "200"
+check "big: over 2 MiB of JSON" "$(js 'd["summary"]["success"]' <"$TMP/body") $(( $(wc -c <"$TMP/body") > 2097152 ))" "true 1"
+
+fault '{"service":"alerts","mode":"down"}'
+curl -s -o /dev/null -X DELETE -H "$AUTH" $B/api/v1/alerts/tenant/f1; RC=$?
+check "down: connection closed without answer (curl 52)" "$RC" "52"
+check "down: logged with status 0" "$(get requests | js '[r["status"] for r in d if r["service"]=="alerts"]')" "[0]"
+check "down: nothing deleted, next call normal" "$(rows f1 'd["services"]["alerts"]["alerts"]')$(svc DELETE /api/v1/alerts/tenant/f1)" "6200"
+
+fault '{"service":"*","mode":"status","status":500,"count":2}'
+check "service * matches any service" "$(svc DELETE /api/v1/sales/tenant/f1)$(svc DELETE /api/v1/tenants/f1)$(svc DELETE /api/v1/tenants/f1)" "500500200"
+check "bad fault refused" "$(curl -s -o /dev/null -w '%{http_code}' -X POST $B/_fleet/fault -d '{"service":"orders","mode":"explode"}')" "400"
+
+# ---- keep-alive and concurrency
+V=$(curl -sv -H "$AUTH" $B/api/v1/orders/tenant/f1/deletion-preview $B/api/v1/sales/tenant/f1/deletion-preview 2>&1 >/dev/null)
+check "keep-alive: second request reuses the connection" "$(grep -c 'Re-using existing connection' <<<"$V")" "1"
+ctl reset-log >/dev/null
+fault '{"service":"orders","mode":"slow","delay_ms":400,"count":3}'
+PIDS=()
+for i in 1 2 3; do svc DELETE /api/v1/orders/tenant/c$i >/dev/null & PIDS+=($!); done
+sleep 0.2
+check "stats: in flight now" "$(get stats | js '[d["in_flight"], d["max_in_flight_by_service"]["orders"]]')" "[3, 3]"
+wait "${PIDS[@]}"
+check "stats after" "$(get stats | js '[d["requests"], d["in_flight"], d["max_in_flight"]]')" "[3, 0, 3]"
+check "log overlap visible" "$(get requests | js 'int(max(r["start_ms"] for r in d) < min(r["end_ms"] for r in d))')" "1"
+
+# ---- reset
+ctl reset >/dev/null
+check "reset: rows, log, faults cleared" "$(rows f1 'd["total"]') $(get requests | js 'len(d)') $(get faults | js 'len(d)')" "0 0 0"
+
+# ---- SIGTERM with a hanging request in flight
+fault '{"service":"orders","mode":"hang"}'
+curl -s -m 30 -o /dev/null -X DELETE -H "$AUTH" $B/api/v1/orders/tenant/f1 &
+CURL=$!
+sleep 0.3
+check "hang in flight" "$(get stats | js 'd["in_flight"]')" "1"
+kill -TERM "$PID"
+for _ in $(seq 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.05; done
+if kill -0 "$PID" 2>/dev/null; then bad "SIGTERM: exits within 5 s"; kill -9 "$PID"; wait "$PID"; else
+	wait "$PID"; check "SIGTERM: exit 0 with a hang in flight" "$?" "0"; fi
+PID=
+wait "$CURL" 2>/dev/null
+
+# ---- token file
+printf '%s\n' "$TOKEN" >"$TMP/token"
+"$FLEET" --quiet --token-file "$TMP/token" >"$TMP/stdout2" &
+PID=$!
+for _ in $(seq 200); do [ -s "$TMP/stdout2" ] && break; sleep 0.05; done
+B=http://127.0.0.1:$(head -1 "$TMP/stdout2")
+check "--token-file (newline stripped)" "$(svc GET /api/v1/orders/tenant/x/deletion-preview)" "200"
+kill -INT "$PID"; wait "$PID"; check "SIGINT: exit 0" "$?" "0"
+PID=
+
+echo "$PASS passed, $FAIL failed"
+[ "$FAIL" -eq 0 ]
