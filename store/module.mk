@@ -1,1 +1,3 @@
 LIB_SRC += store/store.c store/schema.c
+LIB_SRC += store/jobs.c store/transitions.c store/query.c
+UNIT_TESTS += test_store

@@ -20,6 +20,7 @@ static const char GENESIS_HASH[] =
 void store_log_error(struct store *s, const char *what)
 {
 	struct log_line *l = log_start(LOG_ERROR, "store.error");
+	snprintf(s->last_error, sizeof s->last_error, "%s", sqlite3_errmsg(s->db));
 	log_str(l, "database", s->path);
 	log_str(l, "sql", what);
 	log_str(l, "error", sqlite3_errmsg(s->db));
@@ -112,6 +113,8 @@ int store_exec(struct store *s, const char *sql)
 	char *msg = NULL;
 	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
 		struct log_line *l = log_start(LOG_ERROR, "store.error");
+		snprintf(s->last_error, sizeof s->last_error, "%s",
+			 msg ? msg : sqlite3_errmsg(s->db));
 		log_str(l, "database", s->path);
 		log_str(l, "sql", sql);
 		log_str(l, "error", msg ? msg : sqlite3_errmsg(s->db));

@@ -38,6 +38,13 @@ struct store;
 struct store *store_open(const char *path, char *err, size_t errlen);
 void store_close(struct store *s); /* NULL-safe; finalizes every statement */
 
+/*
+ * The last database error of this handle as a readable phrase ("database is
+ * locked"), for a front end that reports STORE_ERR on one line; "" if none.
+ * Points into the handle: valid until the next store call.
+ */
+const char *store_last_error(struct store *s);
+
 /* Busy timeout in ms (default 10000): how long a writer waits for the lock. */
 void store_set_busy_timeout(struct store *s, int ms);
 

@@ -29,6 +29,8 @@ struct store {
 	int tip_loaded;
 	int64_t tip_id;
 	char tip_hash[STORE_HASH_HEX];
+	/* The last error logged, for the front end (store_last_error). */
+	char last_error[256];
 };
 
 extern const char *const store_migrations[];
