@@ -206,5 +206,23 @@ check "--token-file (newline stripped)" "$(svc GET /api/v1/orders/tenant/x/delet
 kill -INT "$PID"; wait "$PID"; check "SIGINT: exit 0" "$?" "0"
 PID=
 
+# ---- the Python helper tests/e2e/fleet.py
+HERE=$(cd "$(dirname "$0")" && pwd)
+PY=$(cd "$TMP" && TENANTDEL_FLEET=$(cd "$(dirname "$FLEET")" && pwd)/$(basename "$FLEET") \
+	PYTHONPATH="$HERE/../e2e" python3 -c '
+from fleet import Fleet, write_fleet_config, find_overlaps, DEFAULT_TOTAL
+with Fleet(token="tk") as f:
+    assert f.seed("p1")["total"] == DEFAULT_TOTAL
+    f.fault(service="orders", mode="status", status=500)
+    assert f.faults()[0]["mode"] == "status"
+    text = write_fleet_config("c.conf", f, "tok", "db", overrides={"orders": {"preview_url": None}})
+    assert text.count("[service ") == 13 and "[service tenant]" in text
+    assert "/api/v1/tenants/{tenant_id}/deletion-preview" in text
+    assert f.requests() == [] and f.stats()["requests"] == 0 and not find_overlaps([])
+rc = f.stop()
+print("ok" if rc is None else rc)
+' 2>&1)
+check "tests/e2e/fleet.py drives the fleet" "$PY" "ok"
+
 echo "$PASS passed, $FAIL failed"
 [ "$FAIL" -eq 0 ]

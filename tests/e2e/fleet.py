@@ -1,0 +1,308 @@
+"""The fake service fleet (tdfleet) from Python: start it on a free port of
+127.0.0.1, seed tenants, inject faults, read the request log; and write a
+tenantdel.conf that points every service at it. Standard library only.
+
+    with Fleet(token=TOKEN).start() as fleet:
+        fleet.seed("t1")                      # default rows in all 13 services
+        fleet.fault(service="orders", op="delete", mode="status", status=503)
+        write_fleet_config(conf, fleet, token_file, db)
+        ...
+        assert fleet.tenant("t1")["total"] == 0
+        assert not find_overlaps(fleet.requests())
+
+Fault keywords (POST /_fleet/fault): service (path segment or config name,
+"*" for all), op ("delete" | "preview" | "suspend" | "restore" | "any"),
+tenant_id, mode ("status" | "hang" | "slow" | "garbage" | "success_false" |
+"underdelete" | "notfound" | "empty204" | "toplevel" | "big" | "down"),
+count (default 1, -1 until cleared), status, retry_after, delay_ms,
+remaining, body.
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+# (name in tenantdel.conf, URL path segment, phase), in the order of
+# tenantdel.conf.example. The fleet names services by path segment.
+SERVICES = [
+    ("orders", "orders", 1),
+    ("inventory", "inventory", 1),
+    ("recipes", "recipes", 1),
+    ("sales", "sales", 1),
+    ("production", "production", 1),
+    ("suppliers", "suppliers", 1),
+    ("pos", "pos", 1),
+    ("external", "external", 1),
+    ("forecasting", "forecasting", 1),
+    ("alert_processor", "alerts", 1),
+    ("training", "training", 1),
+    ("notification", "notifications", 1),
+    ("tenant", "tenants", 2),
+]
+SEGMENT = {name: seg for name, seg, _ in SERVICES}
+
+# Rows POST /_fleet/seed adds when given no "rows" (fleet_state.c).
+DEFAULT_TOTAL = 446
+
+FLEET_BIN = os.environ.get("TENANTDEL_FLEET") or os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "release", "tdfleet")
+
+
+class FleetError(Exception):
+    pass
+
+
+class Fleet:
+    """One tdfleet process. token None: the fleet asks for no token."""
+
+    def __init__(self, token=None, binary=None, quiet=True, extra_args=()):
+        self.token = token
+        self.binary = binary or FLEET_BIN
+        self.quiet = quiet
+        self.extra_args = list(extra_args)
+        self.proc = None
+        self.port = None
+        self.dir = None
+
+    # ---- process
+
+    def start(self, timeout=10.0):
+        """Spawns the fleet on a free port and waits for its port file.
+        Returns self. Raises FleetError if it does not come up."""
+        self.dir = tempfile.mkdtemp(prefix="tdfleet-")
+        port_file = os.path.join(self.dir, "port")
+        args = [self.binary, "--port", "0", "--port-file", port_file]
+        if self.token is not None:
+            token_file = os.path.join(self.dir, "token")
+            with open(token_file, "w") as f:
+                f.write(self.token + "\n")
+            args += ["--token-file", token_file]
+        if self.quiet:
+            args.append("--quiet")
+        self.log_path = os.path.join(self.dir, "fleet.log")
+        self._log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(args + self.extra_args, stdout=subprocess.DEVNULL,
+                                     stderr=self._log)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with open(port_file) as f:
+                    text = f.read().strip()
+                if text:
+                    self.port = int(text)
+                    return self
+            except FileNotFoundError:
+                pass
+            if self.proc.poll() is not None:
+                raise FleetError("tdfleet exited with %d: %s" % (self.proc.returncode, self._log_tail()))
+            if time.monotonic() > deadline:
+                self.stop()
+                raise FleetError("tdfleet did not write its port file within %.0fs" % timeout)
+            time.sleep(0.02)
+
+    def stop(self, timeout=10.0):
+        """SIGTERM, wait, SIGKILL if needed. Returns the exit status (None
+        if it was not running). Idempotent."""
+        rc = None
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGTERM)
+                try:
+                    self.proc.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
+            rc = self.proc.returncode
+            self.proc = None
+            self._log.close()
+        if self.dir is not None:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            self.dir = None
+        return rc
+
+    def __enter__(self):
+        if self.proc is None:
+            self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+    def _log_tail(self):
+        try:
+            with open(self.log_path) as f:
+                return f.read()[-2000:]
+        except OSError:
+            return ""
+
+    # ---- URLs
+
+    @property
+    def base_url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def delete_url(self, name, tenant_id="{tenant_id}"):
+        """The delete URL of a service (config name or segment); with the
+        placeholder by default, as a config wants it."""
+        seg = SEGMENT.get(name, name)
+        if seg == "tenants":
+            return "%s/api/v1/tenants/%s" % (self.base_url, tenant_id)
+        return "%s/api/v1/%s/tenant/%s" % (self.base_url, seg, tenant_id)
+
+    def preview_url(self, name, tenant_id="{tenant_id}"):
+        return self.delete_url(name, tenant_id) + "/deletion-preview"
+
+    def suspend_url(self, name, tenant_id="{tenant_id}"):
+        return self.delete_url(name, tenant_id) + "/suspend"
+
+    def restore_url(self, name, tenant_id="{tenant_id}"):
+        return self.delete_url(name, tenant_id) + "/restore"
+
+    # ---- control API
+
+    def _call(self, method, path, body=None):
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.base_url + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return json.loads(r.read().decode())
+        except urllib.error.HTTPError as e:
+            raise FleetError("%s %s: %d %s" % (method, path, e.code, e.read().decode(errors="replace")))
+
+    @staticmethod
+    def _q(tenant_id):
+        return urllib.parse.quote(tenant_id, safe="")
+
+    def seed(self, tenant, rows=None):
+        """Adds rows for a tenant: rows {service: {table: n}} (config names
+        or segments), or None for the defaults in all 13 services. Returns
+        the tenant's state."""
+        body = {"tenant_id": tenant}
+        if rows is not None:
+            body["rows"] = rows
+        return self._call("POST", "/_fleet/seed", body)
+
+    def tenant(self, tenant):
+        """{"tenant_id", "known", "services": {seg: {table: n}}, "total",
+        "suspended": {seg: bool}}."""
+        return self._call("GET", "/_fleet/tenants/" + self._q(tenant))
+
+    def fault(self, **kw):
+        """Queues a fault (see the module docstring). Returns {"ok", "id"}."""
+        return self._call("POST", "/_fleet/fault", kw)
+
+    def faults(self):
+        return self._call("GET", "/_fleet/faults")
+
+    def clear_faults(self):
+        return self._call("POST", "/_fleet/faults/clear", {})
+
+    def reset(self):
+        """Clears faults, rows, the request log and the counters."""
+        return self._call("POST", "/_fleet/reset", {})
+
+    def reset_log(self):
+        return self._call("POST", "/_fleet/reset-log", {})
+
+    def requests(self, since=0):
+        """The request log in arrival order: [{"seq", "method", "path",
+        "service", "op", "tenant_id", "start_ms", "end_ms", "status",
+        "auth_ok", "authorization_seen"}]; status 0 = closed unanswered,
+        end_ms 0 = still in flight."""
+        return self._call("GET", "/_fleet/requests" + ("?since=%d" % since if since else ""))
+
+    def stats(self):
+        """{"requests", "in_flight", "max_in_flight", "max_in_flight_by_service",
+        "in_flight_by_service", "log_dropped"}."""
+        return self._call("GET", "/_fleet/stats")
+
+
+def find_overlaps(requests):
+    """Pairs of logged requests for the same service, tenant and op whose
+    [start_ms, end_ms] intervals overlap (an in-flight request counts as
+    open-ended). tenantdel must never cause one. Note: a request the
+    client abandoned (time-out) stays open in the fleet until its handler
+    ends, so tests with hang faults should look only at answered requests
+    or at requests made after the hang."""
+    by_key = {}
+    for r in requests:
+        if r.get("op"):
+            by_key.setdefault((r["service"], r["tenant_id"], r["op"]), []).append(r)
+    out = []
+    for rs in by_key.values():
+        rs.sort(key=lambda r: r["start_ms"])
+        for a, b in zip(rs, rs[1:]):
+            a_end = a["end_ms"] or float("inf")
+            if b["start_ms"] < a_end:
+                out.append((a, b))
+    return out
+
+
+def _lines(extra):
+    if not extra:
+        return []
+    if isinstance(extra, str):
+        return [l for l in extra.splitlines() if l.strip()]
+    return list(extra)
+
+
+def write_fleet_config(path, fleet, token_file, db_path, extra_scheduler="",
+                       services=None, overrides=None, retry=None, http="",
+                       suspend=False):
+    """Writes a tenantdel.conf (DESIGN §5) whose services all point at the
+    fleet: the 12 data services in phase 1 and [service tenant] in phase 2,
+    each with delete_url and preview_url (suspend_url/restore_url only with
+    suspend=True).
+
+    fleet: a Fleet, or a base URL. services: config names to include
+    (default all 13). overrides: {name: {key: value}} (value None removes
+    the key, e.g. {"orders": {"preview_url": None}}) or {name: "key = v\\n..."}
+    to append lines. extra_scheduler / http: lines added to [scheduler] /
+    [http]. retry: the [retry] body; default quick delays for tests
+    (base_delay 100ms, max_delay 2s); pass "" for tenantdel's defaults.
+    Returns the text written."""
+    if not isinstance(fleet, Fleet):
+        base = fleet.rstrip("/")
+        fleet = Fleet()
+        fleet.port = int(base.rsplit(":", 1)[1])
+    overrides = overrides or {}
+    wanted = list(services) if services is not None else [s[0] for s in SERVICES]
+    unknown = [n for n in list(wanted) + list(overrides) if n not in SEGMENT]
+    if unknown:
+        raise ValueError("not a fleet service: %s" % ", ".join(unknown))
+    if retry is None:
+        retry = "base_delay = 100ms\nmax_delay = 2s"
+    out = ["[scheduler]", "database = %s" % db_path] + _lines(extra_scheduler)
+    out += ["", "[retry]"] + _lines(retry)
+    out += ["", "[http]", "token_file = %s" % token_file] + _lines(http)
+    for name, _, phase in SERVICES:
+        if name not in wanted:
+            continue
+        keys = {"delete_url": fleet.delete_url(name), "preview_url": fleet.preview_url(name),
+                "phase": str(phase)}
+        if suspend:
+            keys["suspend_url"] = fleet.suspend_url(name)
+            keys["restore_url"] = fleet.restore_url(name)
+        extra = []
+        ov = overrides.get(name)
+        if isinstance(ov, dict):
+            for k, v in ov.items():
+                if v is None:
+                    keys.pop(k, None)
+                else:
+                    keys[k] = str(v)
+        else:
+            extra = _lines(ov)
+        out += ["", "[service %s]" % name] + ["%s = %s" % kv for kv in keys.items()] + extra
+    text = "\n".join(out) + "\n"
+    with open(path, "w") as f:
+        f.write(text)
+    return text
