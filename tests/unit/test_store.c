@@ -1,0 +1,587 @@
+/*
+ * test_store.c - the store against a real SQLite file: scheduling (batch,
+ * idempotency, all or nothing), every operator transition allowed and
+ * refused, listings, and the event hash chain (verified, tampering found).
+ * Each test gets its own temporary folder and database.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "store/store_int.h"
+#include "util/log.h"
+#include "util/util.h"
+
+#define NOW 1800000000000LL /* 2027-01-15 */
+#define DAY 86400000LL
+
+struct fx {
+	char dir[64];
+	char path[128];
+	struct store *s;
+};
+
+static const struct store_service SVCS[] = {
+	{ .name = "orders", .phase = 1, .has_suspend = 1, .has_restore = 1 },
+	{ .name = "pos", .phase = 1 },
+	{ .name = "tenant", .phase = 2 },
+};
+#define N_SVCS 3
+
+static int setup(void **state)
+{
+	struct fx *f = xcalloc(1, sizeof *f);
+	char err[256];
+
+	snprintf(f->dir, sizeof f->dir, "/tmp/test_store.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->path, sizeof f->path, "%s/t.db", f->dir);
+	f->s = store_open(f->path, err, sizeof err);
+	assert_non_null(f->s);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	char cmd[160];
+
+	store_close(f->s);
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+/* Schedules one tenant due at due; returns created. */
+static int sched(struct store *s, const char *tenant, int64_t due, char id[JOBS_ID_LEN + 1])
+{
+	struct store_new_job j = { .tenant_id = tenant, .requested_by = "test",
+				   .reason = "unit", .due_at = due, .deadline_at = due + DAY };
+	char ids[1][JOBS_ID_LEN + 1];
+	int created = -1;
+
+	assert_int_equal(store_schedule(s, &j, 1, SVCS, N_SVCS, NOW, ids, &created), STORE_OK);
+	memcpy(id, ids[0], JOBS_ID_LEN + 1);
+	return created;
+}
+
+/* A one-number answer of SQL on the test's own connection. */
+static int64_t q_int(struct store *s, const char *sql)
+{
+	sqlite3_stmt *st;
+	int64_t v;
+
+	assert_int_equal(sqlite3_prepare_v2(s->db, sql, -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static void exec(struct store *s, const char *sql)
+{
+	assert_int_equal(sqlite3_exec(s->db, sql, NULL, NULL, NULL), SQLITE_OK);
+}
+
+static void set_job_state(struct store *s, const char *id, const char *state)
+{
+	char *sql = xasprintf("UPDATE jobs SET state = '%s' WHERE id = '%s'", state, id);
+	exec(s, sql);
+	free(sql);
+}
+
+static const struct task_record *find_task(const struct task_record *t, size_t n,
+					   const char *svc, enum task_kind kind)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(t[i].service, svc) == 0 && t[i].kind == kind)
+			return &t[i];
+	return NULL;
+}
+
+static void test_schedule_creates_tasks_and_event(void **state)
+{
+	struct fx *f = *state;
+	char id[JOBS_ID_LEN + 1];
+	struct job_record j;
+	struct task_record *t;
+	size_t n;
+
+	assert_int_equal(sched(f->s, "acme", NOW + DAY, id), 1);
+	assert_int_equal(jobs_id_check(id), 0);
+	assert_int_equal(store_job_get(f->s, id, &j), STORE_OK);
+	assert_string_equal(j.tenant_id, "acme");
+	assert_int_equal(j.state, JOB_SCHEDULED);
+	assert_int_equal(j.due_at, NOW + DAY);
+	assert_int_equal(j.deadline_at, NOW + 2 * DAY);
+	assert_int_equal(j.created_at, NOW);
+	jobs_job_record_clear(&j);
+
+	assert_int_equal(store_job_tasks(f->s, id, &t, &n), STORE_OK);
+	assert_int_equal(n, 4);
+	assert_int_equal(t[0].kind, TASK_KIND_SUSPEND); /* suspend first */
+	assert_int_equal(find_task(t, n, "orders", TASK_KIND_SUSPEND)->next_attempt_at, NOW);
+	assert_int_equal(find_task(t, n, "orders", TASK_KIND_DELETE)->next_attempt_at, NOW + DAY);
+	assert_int_equal(find_task(t, n, "pos", TASK_KIND_DELETE)->next_attempt_at, NOW + DAY);
+	/* phase 2 is opened by the scheduler when phase 1 has finished */
+	assert_int_equal(find_task(t, n, "tenant", TASK_KIND_DELETE)->next_attempt_at, 0);
+	assert_int_equal(find_task(t, n, "tenant", TASK_KIND_DELETE)->state, TASK_PENDING);
+	jobs_task_records_free(t, n);
+
+	assert_int_equal(q_int(f->s, "SELECT count(*) FROM events WHERE type = 'job.scheduled'"), 1);
+	assert_int_equal(q_int(f->s, "SELECT count(*) FROM outbox WHERE type = 'job.scheduled'"), 1);
+}
+
+static void test_schedule_idempotent(void **state)
+{
+	struct fx *f = *state;
+	char a[JOBS_ID_LEN + 1], b[JOBS_ID_LEN + 1];
+
+	assert_int_equal(sched(f->s, "acme", NOW, a), 1);
+	assert_int_equal(sched(f->s, "acme", NOW + DAY, b), 0);
+	assert_string_equal(a, b);
+	assert_int_equal(q_int(f->s, "SELECT count(*) FROM jobs"), 1);
+	assert_int_equal(q_int(f->s, "SELECT count(*) FROM events"), 1);
+}
+
+static void test_schedule_again_after_cancel(void **state)
+{
+	struct fx *f = *state;
+	char a[JOBS_ID_LEN + 1], b[JOBS_ID_LEN + 1];
+
+	sched(f->s, "acme", NOW, a);
+	assert_int_equal(store_job_cancel(f->s, a, "t", NULL, SVCS, N_SVCS, NOW, NULL), STORE_OK);
+	assert_int_equal(sched(f->s, "acme", NOW, b), 1);
+	assert_string_not_equal(a, b);
+}
+
+static void test_batch_duplicate_maps_to_same_job(void **state)
+{
+	struct fx *f = *state;
+	struct store_new_job j[3] = {
+		{ .tenant_id = "x", .due_at = NOW, .deadline_at = NOW + DAY },
+		{ .tenant_id = "y", .due_at = NOW, .deadline_at = NOW + DAY },
+		{ .tenant_id = "x", .due_at = NOW, .deadline_at = NOW + DAY },
+	};
+	char ids[3][JOBS_ID_LEN + 1];
+	int created[3];
+
+	assert_int_equal(store_schedule(f->s, j, 3, SVCS, N_SVCS, NOW, ids, created), STORE_OK);
+	assert_string_equal(ids[0], ids[2]);
+	assert_string_not_equal(ids[0], ids[1]);
+	assert_int_equal(created[0], 1);
+	assert_int_equal(created[1], 1);
+	assert_int_equal(created[2], 0);
+	assert_int_equal(q_int(f->s, "SELECT count(*) FROM jobs"), 2);
+}
+
+static void test_batch_all_or_nothing(void **state)
+{
+	struct fx *f = *state;
+	/* The NULL tenant violates NOT NULL in the middle of the batch. */
+	struct store_new_job j[3] = {
+		{ .tenant_id = "x", .due_at = NOW, .deadline_at = NOW + DAY },
+		{ .tenant_id = NULL, .due_at = NOW, .deadline_at = NOW + DAY },
+		{ .tenant_id = "z", .due_at = NOW, .deadline_at = NOW + DAY },
+	};
+	char ids[3][JOBS_ID_LEN + 1];
+	int created[3];
+
+	assert_int_equal(store_schedule(f->s, j, 3, SVCS, N_SVCS, NOW, ids, created), STORE_ERR);
+	assert_int_equal(q_int(f->s, "SELECT count(*) FROM jobs"), 0);
+	assert_int_equal(q_int(f->s, "SELECT count(*) FROM tasks"), 0);
+	assert_int_equal(q_int(f->s, "SELECT count(*) FROM events"), 0);
+	assert_int_equal(q_int(f->s, "SELECT count(*) FROM outbox"), 0);
+	/* and the handle still works afterwards */
+	assert_int_equal(sched(f->s, "x", NOW, ids[0]), 1);
+}
+
+static void test_cancel(void **state)
+{
+	struct fx *f = *state;
+	char id[JOBS_ID_LEN + 1];
+	struct job_record j;
+	struct task_record *t;
+	size_t n;
+
+	sched(f->s, "acme", NOW + DAY, id);
+	/* the suspend reached the service: cancel must compensate */
+	exec(f->s, "UPDATE tasks SET attempts = 1, state = 'succeeded' WHERE kind = 'suspend'");
+	assert_int_equal(store_job_cancel(f->s, id, "alice", "customer stayed", SVCS, N_SVCS,
+					  NOW + 5, &j), STORE_OK);
+	assert_int_equal(j.state, JOB_CANCELLED);
+	assert_int_equal(j.finished_at, NOW + 5);
+	jobs_job_record_clear(&j);
+	assert_int_equal(store_job_tasks(f->s, id, &t, &n), STORE_OK);
+	assert_int_equal(n, 5);
+	assert_non_null(find_task(t, n, "orders", TASK_KIND_RESTORE));
+	assert_int_equal(find_task(t, n, "orders", TASK_KIND_RESTORE)->state, TASK_PENDING);
+	assert_int_equal(find_task(t, n, "orders", TASK_KIND_RESTORE)->next_attempt_at, NOW + 5);
+	assert_int_equal(find_task(t, n, "pos", TASK_KIND_DELETE)->state, TASK_SKIPPED);
+	assert_int_equal(find_task(t, n, "orders", TASK_KIND_SUSPEND)->state, TASK_SUCCEEDED);
+	jobs_task_records_free(t, n);
+	assert_int_equal(q_int(f->s, "SELECT count(*) FROM outbox WHERE type = 'job.cancelled'"), 1);
+
+	/* twice: refused, and *out shows the job as it is */
+	assert_int_equal(store_job_cancel(f->s, id, NULL, NULL, SVCS, N_SVCS, NOW, &j),
+			 STORE_REFUSED);
+	assert_int_equal(j.state, JOB_CANCELLED);
+	jobs_job_record_clear(&j);
+}
+
+static void test_cancel_without_suspend_attempt_makes_no_restore(void **state)
+{
+	struct fx *f = *state;
+	char id[JOBS_ID_LEN + 1];
+
+	sched(f->s, "acme", NOW + DAY, id);
+	assert_int_equal(store_job_cancel(f->s, id, NULL, NULL, SVCS, N_SVCS, NOW, NULL), STORE_OK);
+	assert_int_equal(q_int(f->s, "SELECT count(*) FROM tasks WHERE kind = 'restore'"), 0);
+	assert_int_equal(q_int(f->s, "SELECT count(*) FROM tasks WHERE kind = 'suspend'"
+				     " AND state = 'skipped'"), 1);
+}
+
+static void test_unknown_job(void **state)
+{
+	struct fx *f = *state;
+	const char *id = "01900000-0000-7000-8000-000000000000";
+	struct job_record j;
+
+	assert_int_equal(store_job_get(f->s, id, &j), STORE_NOT_FOUND);
+	assert_int_equal(store_job_cancel(f->s, id, NULL, NULL, SVCS, N_SVCS, NOW, &j),
+			 STORE_NOT_FOUND);
+	assert_int_equal(store_job_hold(f->s, id, NULL, "r", NOW, &j), STORE_NOT_FOUND);
+	assert_int_equal(store_job_release(f->s, id, NULL, NOW, &j), STORE_NOT_FOUND);
+	assert_int_equal(store_job_retry(f->s, id, NULL, NULL, NOW, &j), STORE_NOT_FOUND);
+}
+
+/* Expects the transition's answer and, when it happened, the new state. */
+static void expect(struct store *s, int rc, const char *id, const char *action,
+		   int want_rc, enum job_state want_state)
+{
+	struct job_record j;
+	(void)action;
+
+	assert_int_equal(rc, want_rc);
+	assert_int_equal(store_job_get(s, id, &j), STORE_OK);
+	assert_int_equal(j.state, want_state);
+	jobs_job_record_clear(&j);
+}
+
+static void test_hold_release(void **state)
+{
+	struct fx *f = *state;
+	struct store *s = f->s;
+	char id[JOBS_ID_LEN + 1];
+	struct job_record j;
+
+	sched(s, "acme", NOW + DAY, id);
+	expect(s, store_job_hold(s, id, "bob", "litigation", NOW, &j), id, "hold", STORE_OK,
+	       JOB_HELD);
+	assert_int_equal(j.held_from, JOB_SCHEDULED);
+	assert_string_equal(j.hold_reason, "litigation");
+	jobs_job_record_clear(&j);
+	expect(s, store_job_hold(s, id, "bob", "again", NOW, NULL), id, "hold", STORE_REFUSED,
+	       JOB_HELD);
+	expect(s, store_job_cancel(s, id, NULL, NULL, SVCS, N_SVCS, NOW, NULL), id, "cancel",
+	       STORE_REFUSED, JOB_HELD);
+	expect(s, store_job_retry(s, id, NULL, NULL, NOW, NULL), id, "retry", STORE_REFUSED,
+	       JOB_HELD);
+	expect(s, store_job_release(s, id, "bob", NOW, &j), id, "release", STORE_OK,
+	       JOB_SCHEDULED);
+	assert_null(j.hold_reason);
+	jobs_job_record_clear(&j);
+	expect(s, store_job_release(s, id, "bob", NOW, NULL), id, "release", STORE_REFUSED,
+	       JOB_SCHEDULED);
+	assert_int_equal(q_int(s, "SELECT count(*) FROM outbox WHERE type IN"
+				  " ('job.held','job.released')"), 2);
+	/* a hold needs a reason */
+	assert_int_equal(store_job_hold(s, id, "bob", "", NOW, NULL), STORE_ERR);
+}
+
+static void test_running_and_failed(void **state)
+{
+	struct fx *f = *state;
+	struct store *s = f->s;
+	char id[JOBS_ID_LEN + 1];
+
+	sched(s, "acme", NOW, id);
+	set_job_state(s, id, "running");
+	expect(s, store_job_cancel(s, id, NULL, NULL, SVCS, N_SVCS, NOW, NULL), id, "cancel",
+	       STORE_REFUSED, JOB_RUNNING);
+	expect(s, store_job_retry(s, id, NULL, NULL, NOW, NULL), id, "retry (nothing dead)",
+	       STORE_REFUSED, JOB_RUNNING);
+	expect(s, store_job_hold(s, id, NULL, "audit", NOW, NULL), id, "hold", STORE_OK, JOB_HELD);
+	expect(s, store_job_release(s, id, NULL, NOW, NULL), id, "release", STORE_OK, JOB_RUNNING);
+
+	set_job_state(s, id, "failed");
+	exec(s, "UPDATE tasks SET state = 'dead', attempts = 20, first_attempt_at = 1,"
+		" last_error = 'HTTP 401' WHERE service = 'pos' AND kind = 'delete'");
+	expect(s, store_job_hold(s, id, NULL, "audit", NOW, NULL), id, "hold", STORE_OK, JOB_HELD);
+	expect(s, store_job_release(s, id, NULL, NOW, NULL), id, "release", STORE_OK, JOB_FAILED);
+	expect(s, store_job_retry(s, id, "orders", NULL, NOW, NULL), id, "retry other service",
+	       STORE_REFUSED, JOB_FAILED);
+	expect(s, store_job_retry(s, id, "pos", "ops", NOW + 7, NULL), id, "retry", STORE_OK,
+	       JOB_RUNNING);
+	assert_int_equal(q_int(s, "SELECT attempts FROM tasks WHERE service = 'pos'"
+				  " AND kind = 'delete' AND state = 'waiting'"), 0);
+	assert_int_equal(q_int(s, "SELECT next_attempt_at FROM tasks WHERE service = 'pos'"
+				  " AND kind = 'delete'"), NOW + 7);
+	assert_int_equal(q_int(s, "SELECT count(*) FROM events WHERE type = 'job.retried'"), 1);
+	assert_int_equal(q_int(s, "SELECT count(*) FROM outbox WHERE type = 'job.running'"), 1);
+}
+
+static void test_terminal_refuses_everything(void **state)
+{
+	struct fx *f = *state;
+	struct store *s = f->s;
+	char id[JOBS_ID_LEN + 1];
+
+	sched(s, "acme", NOW, id);
+	set_job_state(s, id, "succeeded");
+	expect(s, store_job_cancel(s, id, NULL, NULL, SVCS, N_SVCS, NOW, NULL), id, "cancel",
+	       STORE_REFUSED, JOB_SUCCEEDED);
+	expect(s, store_job_hold(s, id, NULL, "r", NOW, NULL), id, "hold", STORE_REFUSED,
+	       JOB_SUCCEEDED);
+	expect(s, store_job_release(s, id, NULL, NOW, NULL), id, "release", STORE_REFUSED,
+	       JOB_SUCCEEDED);
+	expect(s, store_job_retry(s, id, NULL, NULL, NOW, NULL), id, "retry", STORE_REFUSED,
+	       JOB_SUCCEEDED);
+	/* a succeeded job does not block a new one */
+	assert_int_equal(sched(s, "acme", NOW, id), 1);
+}
+
+struct collected {
+	char tenants[16][16];
+	int n;
+	int stop_after;
+};
+
+static int collect(void *ctx, const struct job_record *j)
+{
+	struct collected *c = ctx;
+
+	if (c->n < 16)
+		snprintf(c->tenants[c->n], sizeof c->tenants[0], "%s", j->tenant_id);
+	c->n++;
+	return c->stop_after > 0 && c->n >= c->stop_after;
+}
+
+static struct collected list(struct store *s, struct store_list_filter flt)
+{
+	struct collected c = { .n = 0 };
+
+	flt.now = NOW;
+	assert_int_equal(store_job_list(s, &flt, collect, &c), STORE_OK);
+	return c;
+}
+
+static void test_list_filters_and_order(void **state)
+{
+	struct fx *f = *state;
+	struct store *s = f->s;
+	char a[JOBS_ID_LEN + 1], b[JOBS_ID_LEN + 1], c[JOBS_ID_LEN + 1], d[JOBS_ID_LEN + 1];
+	struct collected r;
+
+	sched(s, "a", NOW + 3 * DAY, a);  /* created first */
+	sched(s, "b", NOW + 1 * DAY, b);
+	sched(s, "c", NOW - 3 * DAY, c);  /* deadline NOW - 2d: overdue */
+	sched(s, "d", NOW + 2 * DAY, d);
+	store_job_cancel(s, d, NULL, NULL, SVCS, N_SVCS, NOW, NULL);
+
+	r = list(s, (struct store_list_filter){ 0 });
+	assert_int_equal(r.n, 4);
+	assert_string_equal(r.tenants[0], "d"); /* newest first */
+	assert_string_equal(r.tenants[3], "a");
+	r = list(s, (struct store_list_filter){ .state = "cancelled" });
+	assert_int_equal(r.n, 1);
+	assert_string_equal(r.tenants[0], "d");
+	r = list(s, (struct store_list_filter){ .tenant_id = "b" });
+	assert_int_equal(r.n, 1);
+	r = list(s, (struct store_list_filter){ .due_before = NOW + 2 * DAY + 1 });
+	assert_int_equal(r.n, 2); /* d is cancelled, a is later */
+	assert_string_equal(r.tenants[0], "c"); /* soonest first, already due included */
+	assert_string_equal(r.tenants[1], "b");
+	r = list(s, (struct store_list_filter){ .overdue = 1 });
+	assert_int_equal(r.n, 1);
+	assert_string_equal(r.tenants[0], "c");
+	r = list(s, (struct store_list_filter){ .limit = 2 });
+	assert_int_equal(r.n, 2);
+	r = list(s, (struct store_list_filter){ .state = "scheduled", .due_before = NOW + 10 * DAY,
+						 .limit = 1 });
+	assert_int_equal(r.n, 1);
+	assert_string_equal(r.tenants[0], "c");
+	r = list(s, (struct store_list_filter){ .tenant_id = "a", .overdue = 1 });
+	assert_int_equal(r.n, 0);
+	/* the callback can stop early */
+	{
+		struct collected st = { .stop_after = 1 };
+		struct store_list_filter flt = { .now = NOW };
+		assert_int_equal(store_job_list(s, &flt, collect, &st), STORE_OK);
+		assert_int_equal(st.n, 1);
+	}
+}
+
+struct evs {
+	int n, bad;
+	int64_t first_bad;
+};
+
+static int count_events(void *ctx, const struct store_event *ev)
+{
+	struct evs *e = ctx;
+
+	e->n++;
+	if (!ev->chain_ok && e->bad++ == 0)
+		e->first_bad = ev->id;
+	return 0;
+}
+
+static void test_chain_verifies(void **state)
+{
+	struct fx *f = *state;
+	char id[JOBS_ID_LEN + 1], head[65], why[160];
+	int64_t bad = -1, count = 0;
+	struct evs e = { 0 };
+
+	sched(f->s, "a", NOW, id);
+	store_job_hold(f->s, id, NULL, "r", NOW, NULL);
+	store_job_release(f->s, id, NULL, NOW, NULL);
+	assert_int_equal(store_events_verify(f->s, &bad, why, sizeof why, &count, head), STORE_OK);
+	assert_int_equal(bad, 0);
+	assert_int_equal(count, 3);
+	assert_int_equal(strlen(head), 64);
+	assert_int_equal(store_events_list(f->s, id, count_events, &e), STORE_OK);
+	assert_int_equal(e.n, 3);
+	assert_int_equal(e.bad, 0);
+}
+
+static void test_empty_chain(void **state)
+{
+	struct fx *f = *state;
+	char head[65], why[160];
+	int64_t bad = -1, count = -1;
+
+	assert_int_equal(store_events_verify(f->s, &bad, why, sizeof why, &count, head), STORE_OK);
+	assert_int_equal(bad, 0);
+	assert_int_equal(count, 0);
+	assert_string_equal(head, "");
+}
+
+/* An edit made behind the program's back, with the triggers dropped. */
+static void test_tampering_detected(void **state)
+{
+	struct fx *f = *state;
+	char a[JOBS_ID_LEN + 1], b[JOBS_ID_LEN + 1], head[65], why[160];
+	int64_t bad = 0, count = 0;
+	struct evs e = { 0 };
+	sqlite3 *db;
+
+	sched(f->s, "a", NOW, a);
+	sched(f->s, "b", NOW, b);                     /* event 2 */
+	store_job_hold(f->s, b, NULL, "r", NOW, NULL); /* event 3 */
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DROP TRIGGER events_no_update;"
+				      " UPDATE events SET detail = '{\"tenant_id\":\"zzz\"}'"
+				      " WHERE id = 2", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+
+	assert_int_equal(store_events_verify(f->s, &bad, why, sizeof why, &count, head), STORE_OK);
+	assert_int_equal(bad, 2);
+	assert_non_null(strstr(why, "event 2"));
+	assert_int_equal(store_events_list(f->s, b, count_events, &e), STORE_OK);
+	assert_int_equal(e.n, 2);
+	assert_int_equal(e.bad, 1);
+	assert_int_equal(e.first_bad, 2);
+	e = (struct evs){ 0 };
+	assert_int_equal(store_events_list(f->s, a, count_events, &e), STORE_OK);
+	assert_int_equal(e.bad, 0);
+}
+
+/* A forged hash no longer matches the row's content. */
+static void test_forged_hash_detected(void **state)
+{
+	struct fx *f = *state;
+	char a[JOBS_ID_LEN + 1], head[65], why[160];
+	int64_t bad = 0, count = 0;
+
+	sched(f->s, "a", NOW, a);
+	store_job_hold(f->s, a, NULL, "r", NOW, NULL);
+	exec(f->s, "DROP TRIGGER events_no_update;"
+		   " UPDATE events SET hash = 'ab' || substr(hash, 3) WHERE id = 1");
+	assert_int_equal(store_events_verify(f->s, &bad, why, sizeof why, &count, head), STORE_OK);
+	assert_int_equal(bad, 1);
+}
+
+static void test_triggers_refuse_update_delete(void **state)
+{
+	struct fx *f = *state;
+	char a[JOBS_ID_LEN + 1];
+
+	sched(f->s, "a", NOW, a);
+	assert_int_not_equal(sqlite3_exec(f->s->db, "UPDATE events SET detail = '{}'", NULL,
+					  NULL, NULL), SQLITE_OK);
+	assert_non_null(strstr(sqlite3_errmsg(f->s->db), "append-only"));
+	assert_int_not_equal(sqlite3_exec(f->s->db, "DELETE FROM events", NULL, NULL, NULL),
+			     SQLITE_OK);
+	assert_int_equal(q_int(f->s, "SELECT count(*) FROM events"), 1);
+}
+
+static void test_locked_database_is_an_error(void **state)
+{
+	struct fx *f = *state;
+	char a[JOBS_ID_LEN + 1];
+	struct store_new_job j = { .tenant_id = "a", .due_at = NOW, .deadline_at = NOW };
+	int created;
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	store_set_busy_timeout(f->s, 50);
+	assert_int_equal(store_schedule(f->s, &j, 1, SVCS, N_SVCS, NOW,
+					(char (*)[JOBS_ID_LEN + 1])a, &created), STORE_ERR);
+	assert_non_null(strstr(store_last_error(f->s), "locked"));
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_close(db);
+	assert_int_equal(sched(f->s, "a", NOW, a), 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_schedule_creates_tasks_and_event, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_schedule_idempotent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_schedule_again_after_cancel, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch_duplicate_maps_to_same_job, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch_all_or_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cancel_without_suspend_attempt_makes_no_restore,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_job, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hold_release, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_running_and_failed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_terminal_refuses_everything, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_filters_and_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_chain_verifies, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_empty_chain, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tampering_detected, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_forged_hash_detected, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_triggers_refuse_update_delete, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_locked_database_is_an_error, setup, teardown),
+	};
+	/* the errors provoked on purpose would only clutter the TAP output */
+	log_set_level(LOG_ERROR);
+	if (getenv("TEST_STORE_LOG") == NULL)
+		log_set_fd(open("/dev/null", O_WRONLY | O_CLOEXEC));
+	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+}
