@@ -1,0 +1,287 @@
+/*
+ * reapply.c - tombstones (every purged tenant) and reapply: one service's
+ * deletion scheduled again, as ordinary jobs of kind 'reapply', for every
+ * tenant purged since a time, so that a service's backup restore cannot
+ * resurrect erased data. The scheduler needs no special case: a reapply
+ * job is 'scheduled', due now, and its one task is eligible now.
+ */
+#include "store/proof.h"
+#include "store/store_int.h"
+#include "jobs/timefmt.h"
+#include "util/log.h"
+#include "util/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Only purge jobs' tombstones (a tombstone whose job row is gone still
+ * counts): a reapply repeats a purge, never another reapply. */
+#define TOMBSTONE_FROM \
+	" FROM tombstones t LEFT JOIN jobs j ON j.id = t.job_id" \
+	" WHERE t.purged_at >= :since AND (j.kind IS NULL OR j.kind = 'purge')"
+
+static const char SQL_TOMBSTONES[] =
+	"SELECT t.job_id, t.tenant_id, j.tenant_name, t.purged_at, t.services" TOMBSTONE_FROM
+	" ORDER BY t.purged_at, t.job_id";
+
+/* The latest purge of each tenant (SQLite: the bare columns come from the
+ * row holding MAX). */
+static const char SQL_LATEST_TOMBSTONES[] =
+	"SELECT t.job_id, t.tenant_id, j.tenant_name, MAX(t.purged_at)" TOMBSTONE_FROM
+	" GROUP BY t.tenant_id ORDER BY 4, 1";
+
+static const char SQL_PENDING_REAPPLY[] =
+	"SELECT j.id FROM jobs j JOIN tasks k ON k.job_id = j.id"
+	" WHERE j.tenant_id = :tenant AND j.kind = 'reapply'"
+	" AND j.state NOT IN ('succeeded','cancelled')"
+	" AND k.service = :service AND k.kind = 'delete' LIMIT 1";
+
+static const char SQL_INSERT_REAPPLY_JOB[] =
+	"INSERT INTO jobs (id, tenant_id, tenant_name, kind, state, requested_by, reason,"
+	" origin_job_id, created_at, due_at, deadline_at)"
+	" VALUES (:id, :tenant, :name, 'reapply', 'scheduled', :by, :reason, :origin, :now,"
+	" :now, :deadline)";
+
+static const char SQL_INSERT_REAPPLY_TASK[] =
+	"INSERT INTO tasks (job_id, service, kind, phase, state, next_attempt_at, updated_at)"
+	" VALUES (:job, :service, 'delete', :phase, 'pending', :now, :now)";
+
+int store_tombstones_list(struct store *s, int64_t since, store_tombstone_cb cb, void *ctx)
+{
+	sqlite3_stmt *st = store_stmt(s, SQL_TOMBSTONES);
+	struct store_tombstone t;
+	int rc = SQLITE_DONE, stop = 0;
+
+	if (st == NULL || store_bind_int(st, ":since", since) < 0) {
+		store_reset(st);
+		return STORE_ERR;
+	}
+	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		t.job_id = (const char *)sqlite3_column_text(st, 0);
+		t.tenant_id = (const char *)sqlite3_column_text(st, 1);
+		t.tenant_name = (const char *)sqlite3_column_text(st, 2);
+		t.purged_at = sqlite3_column_int64(st, 3);
+		t.services = (const char *)sqlite3_column_text(st, 4);
+		stop = cb(ctx, &t);
+	}
+	if (!stop && rc != SQLITE_DONE) {
+		store_log_error(s, SQL_TOMBSTONES);
+		store_reset(st);
+		return STORE_ERR;
+	}
+	store_reset(st);
+	return STORE_OK;
+}
+
+void store_reapply_items_free(struct store_reapply_item *items, size_t n)
+{
+	if (items == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(items[i].tenant_id);
+	free(items);
+}
+
+/* A tenant to reapply to, read before any write. */
+struct target {
+	char origin[JOBS_ID_LEN + 1];
+	char *tenant_id;
+	char *tenant_name;
+	int64_t purged_at;
+};
+
+static void targets_free(struct target *v, size_t n)
+{
+	for (size_t i = 0; v != NULL && i < n; i++) {
+		free(v[i].tenant_id);
+		free(v[i].tenant_name);
+	}
+	free(v);
+}
+
+/* The latest tombstone of each tenant purged since `since`, into *out. */
+static int read_targets(struct store *s, int64_t since, struct target **out, size_t *n)
+{
+	sqlite3_stmt *st = store_stmt(s, SQL_LATEST_TOMBSTONES);
+	struct target *v = NULL;
+	size_t len = 0, cap = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (st == NULL || store_bind_int(st, ":since", since) < 0) {
+		store_reset(st);
+		return -1;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const unsigned char *origin = sqlite3_column_text(st, 0);
+		if (len == cap) {
+			cap = cap ? cap * 2 : 16;
+			v = xrealloc(v, cap * sizeof *v);
+		}
+		snprintf(v[len].origin, sizeof v[len].origin, "%s",
+			 origin ? (const char *)origin : "");
+		v[len].tenant_id = store_col_text(st, 1);
+		v[len].tenant_name = store_col_text(st, 2);
+		v[len].purged_at = sqlite3_column_int64(st, 3);
+		len++;
+	}
+	if (rc != SQLITE_DONE) {
+		store_log_error(s, SQL_LATEST_TOMBSTONES);
+		store_reset(st);
+		targets_free(v, len);
+		return -1;
+	}
+	store_reset(st);
+	*out = v;
+	*n = len;
+	return 0;
+}
+
+/* 1 with id filled when the tenant has an unfinished reapply of service; 0; -1. */
+static int find_pending(struct store *s, const char *tenant, const char *service,
+			char id[JOBS_ID_LEN + 1])
+{
+	sqlite3_stmt *st = store_stmt(s, SQL_PENDING_REAPPLY);
+	int rc;
+
+	if (st == NULL || store_bind_text(st, ":tenant", tenant) < 0 ||
+	    store_bind_text(st, ":service", service) < 0) {
+		store_reset(st);
+		return -1;
+	}
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const unsigned char *t = sqlite3_column_text(st, 0);
+		snprintf(id, JOBS_ID_LEN + 1, "%s", t ? (const char *)t : "");
+		store_reset(st);
+		return 1;
+	}
+	if (rc != SQLITE_DONE)
+		store_log_error(s, SQL_PENDING_REAPPLY);
+	store_reset(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static void add_time(cJSON *o, const char *key, int64_t ms)
+{
+	char ts[TIMEFMT_TIME_LEN];
+
+	timefmt_format_time(ms, ts);
+	cJSON_AddStringToObject(o, key, ts);
+}
+
+static void add_opt_str(cJSON *o, const char *key, const char *v)
+{
+	if (v == NULL)
+		cJSON_AddNullToObject(o, key);
+	else
+		cJSON_AddStringToObject(o, key, v);
+}
+
+/* The job.scheduled detail of a reapply job: the usual keys plus "reapply_of". */
+static cJSON *reapply_detail(const struct store_reapply_req *r, const struct target *t,
+			     const char *reason)
+{
+	cJSON *d = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(d, "tenant_id", t->tenant_id);
+	add_opt_str(d, "tenant_name", t->tenant_name);
+	add_time(d, "due_at", r->now);
+	add_time(d, "deadline_at", r->deadline_at);
+	add_opt_str(d, "requested_by", r->by);
+	add_opt_str(d, "reason", reason);
+	cJSON_AddItemToArray(cJSON_AddArrayToObject(d, "services"),
+			     cJSON_CreateString(r->service));
+	cJSON_AddStringToObject(d, "reapply_of", t->origin);
+	add_time(d, "purged_at", t->purged_at);
+	add_time(d, "since", r->since);
+	return d;
+}
+
+/* Inserts the job row and its one task. */
+static int insert_reapply(struct store *s, const struct store_reapply_req *r,
+			  const struct target *t, const char *reason, const char *id)
+{
+	sqlite3_stmt *st = store_stmt(s, SQL_INSERT_REAPPLY_JOB);
+
+	if (st == NULL || store_bind_text(st, ":id", id) < 0 ||
+	    store_bind_text(st, ":tenant", t->tenant_id) < 0 ||
+	    store_bind_text(st, ":name", t->tenant_name) < 0 ||
+	    store_bind_text(st, ":by", r->by) < 0 || store_bind_text(st, ":reason", reason) < 0 ||
+	    store_bind_text(st, ":origin", t->origin) < 0 ||
+	    store_bind_int(st, ":now", r->now) < 0 ||
+	    store_bind_int(st, ":deadline", r->deadline_at) < 0) {
+		store_reset(st);
+		return -1;
+	}
+	if (store_step_done(s, st) < 0)
+		return -1;
+	st = store_stmt(s, SQL_INSERT_REAPPLY_TASK);
+	if (st == NULL || store_bind_text(st, ":job", id) < 0 ||
+	    store_bind_text(st, ":service", r->service) < 0 ||
+	    store_bind_int(st, ":phase", r->phase) < 0 || store_bind_int(st, ":now", r->now) < 0) {
+		store_reset(st);
+		return -1;
+	}
+	return store_step_done(s, st);
+}
+
+/* One tenant inside the open transaction: an existing pending job, or a new one. */
+static int reapply_one(struct store *s, const struct store_reapply_req *r,
+		       const struct target *t, const char *reason,
+		       struct store_reapply_item *item)
+{
+	cJSON *detail;
+	int found, rc;
+
+	memset(item, 0, sizeof *item);
+	item->tenant_id = xstrdup(t->tenant_id);
+	snprintf(item->origin_job_id, sizeof item->origin_job_id, "%s", t->origin);
+	found = find_pending(s, t->tenant_id, r->service, item->job_id);
+	if (found != 0)
+		return found < 0 ? -1 : 0;
+	item->created = 1;
+	jobs_id_new(r->now, item->job_id);
+	if (insert_reapply(s, r, t, reason, item->job_id) < 0)
+		return -1;
+	detail = reapply_detail(r, t, reason);
+	rc = store_job_changed(s, item->job_id, "job.scheduled", detail, r->now, NULL);
+	cJSON_Delete(detail);
+	return rc;
+}
+
+int store_reapply(struct store *s, const struct store_reapply_req *r,
+		  struct store_reapply_item **items, size_t *n)
+{
+	struct target *targets = NULL;
+	struct store_reapply_item *v = NULL;
+	size_t nt = 0;
+	char *reason = r->reason ? xstrdup(r->reason)
+				 : xasprintf("reapply after a backup restore of %s", r->service);
+
+	*items = NULL;
+	*n = 0;
+	if (store_begin(s) != STORE_OK)
+		goto fail;
+	if (read_targets(s, r->since, &targets, &nt) < 0)
+		goto fail;
+	v = xcalloc(nt ? nt : 1, sizeof *v);
+	for (size_t i = 0; i < nt; i++)
+		if (reapply_one(s, r, &targets[i], reason, &v[i]) < 0)
+			goto fail;
+	if (store_commit(s) != STORE_OK)
+		goto fail;
+	targets_free(targets, nt);
+	free(reason);
+	*items = v;
+	*n = nt;
+	return STORE_OK;
+fail:
+	store_rollback(s);
+	store_reapply_items_free(v, nt); /* calloc'ed: unused items are empty */
+	targets_free(targets, nt);
+	free(reason);
+	return STORE_ERR;
+}
