@@ -1,0 +1,270 @@
+/*
+ * outbox.c - webhook deliveries: fan-out of outbox rows to receiver URLs,
+ * leased claims, results, backlog. See outbox.h.
+ */
+#include "store/outbox.h"
+#include "store/store_int.h"
+#include "util/log.h"
+#include "util/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char SQL_MAX_OUTBOX[] = "SELECT COALESCE(MAX(id), 0) FROM outbox";
+static const char SQL_CURSOR_GET[] =
+	"SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'webhook.cursor:' || :url";
+static const char SQL_CURSOR_SET[] =
+	"INSERT INTO meta (key, value) VALUES ('webhook.cursor:' || :url, :v)"
+	" ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+static const char SQL_FAN_OUT[] =
+	"INSERT INTO webhook_deliveries (outbox_id, url, attempts, next_attempt_at)"
+	" SELECT id, :url, 0, :now FROM outbox WHERE id > :from AND id <= :to"
+	" ON CONFLICT DO NOTHING";
+static const char SQL_DUE[] =
+	"SELECT d.outbox_id, o.event_id, o.type, o.body, d.attempts"
+	" FROM webhook_deliveries d JOIN outbox o ON o.id = d.outbox_id"
+	" WHERE d.delivered_at IS NULL AND d.url = :url AND d.next_attempt_at <= :now"
+	" AND (d.lease_expires_at IS NULL OR d.lease_expires_at <= :now)"
+	" ORDER BY d.next_attempt_at, d.outbox_id LIMIT :limit";
+static const char SQL_LEASE[] =
+	"UPDATE webhook_deliveries SET attempts = attempts + 1, lease_owner = :owner,"
+	" lease_expires_at = :exp WHERE outbox_id = :id AND url = :url";
+static const char SQL_FINISH[] =
+	"UPDATE webhook_deliveries SET"
+	" delivered_at = CASE WHEN :ok THEN :now END,"
+	" next_attempt_at = CASE WHEN :ok THEN next_attempt_at ELSE :next END,"
+	" last_status = :status, last_error = :error,"
+	" lease_owner = NULL, lease_expires_at = NULL"
+	" WHERE outbox_id = :id AND url = :url AND delivered_at IS NULL";
+static const char SQL_RELEASE[] =
+	"UPDATE webhook_deliveries SET lease_owner = NULL, lease_expires_at = NULL"
+	" WHERE lease_owner = :owner AND delivered_at IS NULL";
+static const char SQL_UNDELIVERED[] =
+	"SELECT COUNT(*) FROM webhook_deliveries WHERE delivered_at IS NULL AND url = :url";
+static const char SQL_NOT_FANNED[] = "SELECT COUNT(*) FROM outbox WHERE id > :from";
+
+void store_deliveries_free(struct store_delivery *d, size_t n)
+{
+	if (d == NULL)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(d[i].url);
+		free(d[i].event_id);
+		free(d[i].type);
+		free(d[i].body);
+	}
+	free(d);
+}
+
+/* One integer from a query whose only parameter (if any) is :url or :from. */
+static int one_int(struct store *s, const char *sql, const char *url, int64_t from,
+		   int64_t *v)
+{
+	sqlite3_stmt *st = store_stmt(s, sql);
+	int rc;
+
+	if (st == NULL)
+		return STORE_ERR;
+	if ((sqlite3_bind_parameter_index(st, ":url") > 0 &&
+	     store_bind_text(st, ":url", url) < 0) ||
+	    (sqlite3_bind_parameter_index(st, ":from") > 0 &&
+	     store_bind_int(st, ":from", from) < 0)) {
+		store_reset(st);
+		return STORE_ERR;
+	}
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		store_log_error(s, sql);
+		store_reset(st);
+		return STORE_ERR;
+	}
+	*v = rc == SQLITE_ROW ? store_col_int(st, 0, 0) : 0;
+	store_reset(st);
+	return STORE_OK;
+}
+
+/* Inside a transaction: fans url's next rows out, up to `to`. */
+static int fan_out(struct store *s, const char *url, int64_t to, int batch, int64_t now,
+		   int *more)
+{
+	int64_t from;
+	sqlite3_stmt *st;
+
+	if (one_int(s, SQL_CURSOR_GET, url, 0, &from) < 0)
+		return STORE_ERR;
+	if (from >= to)
+		return STORE_OK;
+	if (to - from > batch) {
+		to = from + batch;
+		*more = 1;
+	}
+	st = store_stmt(s, SQL_FAN_OUT);
+	if (st == NULL || store_bind_text(st, ":url", url) < 0 ||
+	    store_bind_int(st, ":now", now) < 0 || store_bind_int(st, ":from", from) < 0 ||
+	    store_bind_int(st, ":to", to) < 0 || store_step_done(s, st) < 0)
+		goto fail;
+	st = store_stmt(s, SQL_CURSOR_SET);
+	if (st == NULL || store_bind_text(st, ":url", url) < 0 ||
+	    store_bind_int(st, ":v", to) < 0 || store_step_done(s, st) < 0)
+		goto fail;
+	return STORE_OK;
+fail:
+	store_reset(st);
+	return STORE_ERR;
+}
+
+int store_webhook_enqueue(struct store *s, const char *const *urls, size_t n, int batch,
+			  int64_t now, int *more)
+{
+	int64_t max_id, cur;
+	int behind = 0;
+
+	*more = 0;
+	if (n == 0 || one_int(s, SQL_MAX_OUTBOX, NULL, 0, &max_id) < 0)
+		return n == 0 ? STORE_OK : STORE_ERR;
+	for (size_t i = 0; i < n && !behind; i++) {
+		if (one_int(s, SQL_CURSOR_GET, urls[i], 0, &cur) < 0)
+			return STORE_ERR;
+		behind = cur < max_id;
+	}
+	if (!behind)
+		return STORE_OK;
+	if (store_begin(s) < 0)
+		return STORE_ERR;
+	for (size_t i = 0; i < n; i++) {
+		if (fan_out(s, urls[i], max_id, batch, now, more) < 0) {
+			store_rollback(s);
+			return STORE_ERR;
+		}
+	}
+	return store_commit(s);
+}
+
+/* Reads up to limit due rows of url into a new array. */
+static int read_due(struct store *s, const char *url, int64_t now, int limit,
+		    struct store_delivery **out, size_t *n)
+{
+	sqlite3_stmt *st = store_stmt(s, SQL_DUE);
+	struct store_delivery *d;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (st == NULL || store_bind_text(st, ":url", url) < 0 ||
+	    store_bind_int(st, ":now", now) < 0 || store_bind_int(st, ":limit", limit) < 0) {
+		store_reset(st);
+		return STORE_ERR;
+	}
+	d = xcalloc((size_t)limit, sizeof *d);
+	while (*n < (size_t)limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_delivery *x = &d[(*n)++];
+		x->outbox_id = sqlite3_column_int64(st, 0);
+		x->url = xstrdup(url);
+		x->event_id = store_col_text(st, 1);
+		x->type = store_col_text(st, 2);
+		x->body = store_col_text(st, 3);
+		x->attempts = (int)sqlite3_column_int64(st, 4) + 1;
+	}
+	if (*n < (size_t)limit && rc != SQLITE_DONE) {
+		store_log_error(s, SQL_DUE);
+		store_reset(st);
+		store_deliveries_free(d, *n);
+		*n = 0;
+		return STORE_ERR;
+	}
+	store_reset(st);
+	*out = d;
+	return STORE_OK;
+}
+
+static int lease_one(struct store *s, const struct store_delivery *d, const char *owner,
+		     int64_t exp)
+{
+	sqlite3_stmt *st = store_stmt(s, SQL_LEASE);
+
+	if (st == NULL || store_bind_text(st, ":owner", owner) < 0 ||
+	    store_bind_int(st, ":exp", exp) < 0 || store_bind_int(st, ":id", d->outbox_id) < 0 ||
+	    store_bind_text(st, ":url", d->url) < 0) {
+		store_reset(st);
+		return STORE_ERR;
+	}
+	return store_step_done(s, st) < 0 ? STORE_ERR : STORE_OK;
+}
+
+int store_webhook_claim(struct store *s, const char *url, const char *owner, int64_t now,
+			int64_t lease_ms, int limit, struct store_delivery **out, size_t *n)
+{
+	size_t k;
+
+	*out = NULL;
+	*n = 0;
+	if (limit <= 0)
+		return STORE_OK;
+	/* A read first: the common case (nothing due) takes no write lock. */
+	if (read_due(s, url, now, 1, out, &k) < 0)
+		return STORE_ERR;
+	store_deliveries_free(*out, k);
+	*out = NULL;
+	if (k == 0)
+		return STORE_OK;
+	if (store_begin(s) < 0)
+		return STORE_ERR;
+	if (read_due(s, url, now, limit, out, n) < 0)
+		goto fail;
+	for (size_t i = 0; i < *n; i++)
+		if (lease_one(s, &(*out)[i], owner, now + lease_ms) < 0)
+			goto fail;
+	if (store_commit(s) < 0)
+		goto fail_committed;
+	return STORE_OK;
+fail:
+	store_rollback(s);
+fail_committed:
+	store_deliveries_free(*out, *n);
+	*out = NULL;
+	*n = 0;
+	return STORE_ERR;
+}
+
+int store_webhook_finish(struct store *s, int64_t outbox_id, const char *url, int delivered,
+			 int status, const char *error, int64_t next_attempt_at, int64_t now)
+{
+	sqlite3_stmt *st = store_stmt(s, SQL_FINISH);
+
+	if (st == NULL || store_bind_int(st, ":ok", delivered ? 1 : 0) < 0 ||
+	    store_bind_int(st, ":now", now) < 0 || store_bind_int(st, ":next", next_attempt_at) < 0 ||
+	    store_bind_opt_int(st, ":status", status, 0) < 0 ||
+	    store_bind_text(st, ":error", error) < 0 || store_bind_int(st, ":id", outbox_id) < 0 ||
+	    store_bind_text(st, ":url", url) < 0) {
+		store_reset(st);
+		return STORE_ERR;
+	}
+	return store_step_done(s, st) < 0 ? STORE_ERR : STORE_OK;
+}
+
+int store_webhook_release(struct store *s, const char *owner)
+{
+	sqlite3_stmt *st = store_stmt(s, SQL_RELEASE);
+
+	if (st == NULL || store_bind_text(st, ":owner", owner) < 0) {
+		store_reset(st);
+		return STORE_ERR;
+	}
+	return store_step_done(s, st) < 0 ? STORE_ERR : STORE_OK;
+}
+
+int store_webhook_backlog(struct store *s, const char *const *urls, size_t n,
+			  int64_t *count)
+{
+	*count = 0;
+	for (size_t i = 0; i < n; i++) {
+		int64_t cur, rows, undelivered;
+		if (one_int(s, SQL_CURSOR_GET, urls[i], 0, &cur) < 0 ||
+		    one_int(s, SQL_NOT_FANNED, NULL, cur, &rows) < 0 ||
+		    one_int(s, SQL_UNDELIVERED, urls[i], 0, &undelivered) < 0)
+			return STORE_ERR;
+		*count += rows + undelivered;
+	}
+	return STORE_OK;
+}

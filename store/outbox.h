@@ -1,0 +1,83 @@
+/*
+ * outbox.h - webhook deliveries: the outbox rows (written with each job
+ * state change, store_job_changed) fanned out to every configured receiver
+ * URL, claimed under a lease, and marked delivered on a 2xx.
+ *
+ * Delivery rows are created lazily: each URL has a cursor (meta key
+ * "webhook.cursor:<url>", the last outbox id fanned out to it), so a
+ * receiver added to the config later receives the whole outbox from the
+ * start. At-least-once: a row is delivered when a receiver said 2xx; a
+ * crash between the POST and the record sends it again.
+ */
+#ifndef TENANTDEL_STORE_OUTBOX_H
+#define TENANTDEL_STORE_OUTBOX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+/* One claimed delivery. Strings are malloc'ed (store_deliveries_free). */
+struct store_delivery {
+	int64_t outbox_id;
+	char *url;
+	char *event_id;  /* the outbox event id: Tenantdel-Event-Id */
+	char *type;      /* "job.scheduled", ... */
+	char *body;      /* the JSON to POST, byte for byte as stored */
+	int attempts;    /* POSTs made, this one included */
+};
+
+void store_deliveries_free(struct store_delivery *d, size_t n); /* NULL-safe */
+
+/*
+ * Fans new outbox rows out to each url (at most `batch` rows per url per
+ * call, oldest first): one delivery row each, due now. Does nothing (and
+ * no write transaction) when every cursor is at the newest outbox row.
+ * *more is set to 1 when a url still has rows left to fan out.
+ * Returns STORE_OK or STORE_ERR.
+ */
+int store_webhook_enqueue(struct store *s, const char *const *urls, size_t n, int batch,
+			  int64_t now, int *more);
+
+/*
+ * Claims up to limit due deliveries of url (undelivered, next_attempt_at
+ * <= now, no live lease), oldest due first: each gets lease owner and
+ * expiry now + lease_ms and its attempts counted, in one transaction.
+ * *out (caller frees with store_deliveries_free) and *n receive them.
+ * Returns STORE_OK (possibly *n == 0) or STORE_ERR.
+ */
+int store_webhook_claim(struct store *s, const char *url, const char *owner, int64_t now,
+			int64_t lease_ms, int limit, struct store_delivery **out, size_t *n);
+
+/*
+ * Records the end of one POST: delivered (a 2xx) sets delivered_at; else
+ * next_attempt_at is set for the retry. status is the HTTP status (0
+ * none), error a one-line reason or NULL. The lease is released either way.
+ * Returns STORE_OK or STORE_ERR.
+ */
+int store_webhook_finish(struct store *s, int64_t outbox_id, const char *url, int delivered,
+			 int status, const char *error, int64_t next_attempt_at, int64_t now);
+
+/*
+ * Releases every lease of owner on undelivered rows (due at once), for a
+ * clean shutdown. Returns STORE_OK or STORE_ERR.
+ */
+int store_webhook_release(struct store *s, const char *owner);
+
+/*
+ * The earliest time one of urls has a delivery to make: *at = now when
+ * rows are still to be fanned out, else the earliest next_attempt_at or
+ * lease expiry of an undelivered row, or 0 when there is nothing to do.
+ * Returns STORE_OK or STORE_ERR.
+ */
+int store_webhook_next_due(struct store *s, const char *const *urls, size_t n, int64_t now,
+			   int64_t *at);
+
+/*
+ * Deliveries to urls not yet acknowledged: undelivered rows plus outbox
+ * rows not yet fanned out. Returns STORE_OK or STORE_ERR.
+ */
+int store_webhook_backlog(struct store *s, const char *const *urls, size_t n,
+			  int64_t *count);
+
+#endif
