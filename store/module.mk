@@ -3,3 +3,4 @@ LIB_SRC += store/jobs.c store/transitions.c store/query.c
 UNIT_TESTS += test_store
 LIB_SRC += store/proof.c store/reapply.c
 UNIT_TESTS += test_proof
+LIB_SRC += store/metrics.c store/outbox.c
