@@ -1,26 +1,322 @@
-/* Placeholder until the proof issue lands; replaced there. */
+/*
+ * cmd_proof.c - proof of erasure on the command line (DESIGN 7):
+ * certificate, verify-certificate, audit verify, reapply.
+ */
 #include "cli/cli.h"
+#include "jobs/timefmt.h"
+#include "store/proof.h"
+#include "util/util.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef TENANTDEL_VERSION
+#define TENANTDEL_VERSION "0.1.0"
+#endif
+
+static const char USAGE_CERTIFICATE[] =
+	"usage: tenantdel certificate JOB\n"
+	"  Prints the JSON deletion certificate of a succeeded job: tenant, who asked\n"
+	"  and why, when, per service the records before, deleted and after (verified\n"
+	"  by a deletion-preview re-check), skipped services, the event-chain head and\n"
+	"  whether the chain verifies. Signed with HMAC-SHA256 when [certificate]\n"
+	"  key_file is set. Exit 1 when the job has not succeeded, 3 when unknown.\n";
+
+static const char USAGE_VERIFY[] =
+	"usage: tenantdel verify-certificate FILE   (- for stdin)\n"
+	"  Checks a certificate's signature with the [certificate] key_file of the\n"
+	"  config. Exit 0 \"certificate verified\"; 1 when anything in it was changed or\n"
+	"  it has no signature; 2 when no key is configured.\n";
+
+static const char USAGE_AUDIT[] =
+	"usage: tenantdel audit verify\n"
+	"  Walks the whole event hash chain. Exit 0 when every event verifies; exit 1\n"
+	"  naming the first event whose hash or link is wrong.\n";
+
+static const char USAGE_REAPPLY[] =
+	"usage: tenantdel reapply --service NAME --since TIME [--by WHO] [--reason TEXT]\n"
+	"  After NAME restored a backup: schedules NAME's deletion again, due now, for\n"
+	"  every tenant purged since TIME (RFC 3339, or a duration meaning that long\n"
+	"  ago, e.g. 7d). Prints the id of each job created, one a line; a tenant that\n"
+	"  already has an unfinished reapply for NAME gets no second one.\n";
+
+static int want_help(int argc, char **argv, const char *usage)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			fputs(usage, stdout);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static void warn_certificate_key(void *ctx, const char *msg)
+{
+	if (strncmp(msg, "[certificate]", 13) == 0)
+		cli_error("%s", msg);
+}
+
+/*
+ * Reads the certificate key when [certificate] key_file is set. Returns 1
+ * with the key in cfg, 0 when none is configured, -1 (printed) when it is
+ * configured but cannot be read.
+ */
+static int load_certificate_key(struct config *cfg)
+{
+	if (cfg->certificate_key_file == NULL)
+		return 0;
+	config_load_secrets(cfg, warn_certificate_key, NULL);
+	if (cfg->certificate_key == NULL)
+		return -1;
+	return 1;
+}
 
 int cli_cmd_certificate(struct cli_ctx *ctx, int argc, char **argv)
 {
-	cli_error("certificate: not built yet");
-	return EXIT_FAILED;
+	struct config *cfg;
+	struct store *s;
+	enum job_state state = JOB_SCHEDULED;
+	cJSON *cert = NULL;
+	int keyed, rc;
+
+	if (want_help(argc, argv, USAGE_CERTIFICATE))
+		return EXIT_OK;
+	if (argc != 2 || argv[1][0] == '-') {
+		fputs(USAGE_CERTIFICATE, stderr);
+		return EXIT_USAGE;
+	}
+	if ((cfg = cli_config(ctx)) == NULL)
+		return EXIT_USAGE;
+	if ((keyed = load_certificate_key(cfg)) < 0)
+		return EXIT_USAGE;
+	if ((s = cli_store(ctx)) == NULL)
+		return EXIT_FAILED;
+	rc = store_certificate_build(s, argv[1], clock_now_ms(), TENANTDEL_VERSION, &cert, &state);
+	if (rc == STORE_NOT_FOUND) {
+		cli_error("no such job: %s", argv[1]);
+		return EXIT_NO_JOB;
+	}
+	if (rc == STORE_REFUSED) {
+		cli_error("job %s is %s, not succeeded: a certificate is only issued for a "
+			  "finished deletion", argv[1], jobs_job_state_name(state));
+		return EXIT_FAILED;
+	}
+	if (rc != STORE_OK) {
+		cli_error("certificate %s: %s", argv[1], store_last_error(s));
+		return EXIT_FAILED;
+	}
+	if (keyed && store_certificate_sign(cert, (const unsigned char *)cfg->certificate_key,
+					    cfg->certificate_key_len) < 0) {
+		cJSON_Delete(cert);
+		cli_error("certificate %s: cannot sign it", argv[1]);
+		return EXIT_FAILED;
+	}
+	cli_print_json(cert);
+	return EXIT_OK;
+}
+
+/* The certificate text of path ("-": stdin); NULL after printing why. */
+static char *read_certificate(const char *path)
+{
+	struct buf b;
+	char chunk[8192];
+	ssize_t got;
+	char *text;
+
+	if (strcmp(path, "-") != 0) {
+		text = util_read_file(path, NULL);
+		if (text == NULL)
+			cli_error("verify-certificate: cannot read %s: %s", path, strerror(errno));
+		return text;
+	}
+	buf_init(&b);
+	while ((got = read(0, chunk, sizeof chunk)) > 0)
+		buf_append(&b, chunk, (size_t)got);
+	if (got < 0) {
+		cli_error("verify-certificate: cannot read stdin: %s", strerror(errno));
+		buf_free(&b);
+		return NULL;
+	}
+	return buf_steal(&b);
 }
 
 int cli_cmd_verify_certificate(struct cli_ctx *ctx, int argc, char **argv)
 {
-	cli_error("verify-certificate: not built yet");
-	return EXIT_FAILED;
+	struct config *cfg;
+	const char *end = NULL;
+	char why[200];
+	char *text;
+	cJSON *cert;
+	int keyed, rc;
+
+	if (want_help(argc, argv, USAGE_VERIFY))
+		return EXIT_OK;
+	if (argc != 2) {
+		fputs(USAGE_VERIFY, stderr);
+		return EXIT_USAGE;
+	}
+	if ((cfg = cli_config(ctx)) == NULL)
+		return EXIT_USAGE;
+	if ((keyed = load_certificate_key(cfg)) <= 0) {
+		if (keyed == 0)
+			cli_error("verify-certificate: no [certificate] key_file in %s: nothing to "
+				  "verify a signature with", ctx->config_path);
+		return EXIT_USAGE;
+	}
+	if ((text = read_certificate(argv[1])) == NULL)
+		return EXIT_FAILED;
+	/* Trailing bytes after the object are a change too. */
+	cert = cJSON_ParseWithOpts(text, &end, 1);
+	free(text);
+	if (cert == NULL || !cJSON_IsObject(cert)) {
+		cJSON_Delete(cert);
+		cli_error("certificate NOT verified: %s is not a JSON certificate", argv[1]);
+		return EXIT_FAILED;
+	}
+	rc = store_certificate_check(cert, (const unsigned char *)cfg->certificate_key,
+				     cfg->certificate_key_len, why, sizeof why);
+	cJSON_Delete(cert);
+	if (rc < 0) {
+		cli_error("certificate NOT verified: %s", why);
+		return EXIT_FAILED;
+	}
+	printf("certificate verified\n");
+	return EXIT_OK;
 }
 
 int cli_cmd_audit(struct cli_ctx *ctx, int argc, char **argv)
 {
-	cli_error("audit: not built yet");
+	struct store *s;
+	int64_t first_bad = 0, count = 0;
+	char head[65], why[200];
+	const char *reason = why;
+
+	if (want_help(argc, argv, USAGE_AUDIT))
+		return EXIT_OK;
+	if (argc != 2 || strcmp(argv[1], "verify") != 0) {
+		fputs(USAGE_AUDIT, stderr);
+		return EXIT_USAGE;
+	}
+	if (cli_config(ctx) == NULL)
+		return EXIT_USAGE;
+	if ((s = cli_store(ctx)) == NULL)
+		return EXIT_FAILED;
+	if (store_events_verify(s, &first_bad, why, sizeof why, &count, head) != STORE_OK) {
+		cli_error("audit verify: %s", store_last_error(s));
+		return EXIT_FAILED;
+	}
+	if (first_bad == 0) {
+		printf("chain verified: %lld events, head %s\n", (long long)count,
+		       count > 0 ? head : "(none)");
+		return EXIT_OK;
+	}
+	/* why reads "event N: ..."; the id is already in front. */
+	if (strncmp(why, "event ", 6) == 0 && strchr(why, ':') != NULL)
+		reason = strchr(why, ':') + 2;
+	printf("chain broken at event %lld: %s\n", (long long)first_bad, reason);
 	return EXIT_FAILED;
+}
+
+struct reapply_args {
+	const char *service, *since, *by, *reason;
+};
+
+static int parse_reapply(int argc, char **argv, struct reapply_args *a)
+{
+	memset(a, 0, sizeof *a);
+	for (int i = 1; i < argc; i++) {
+		const char **dst = NULL;
+		if (strcmp(argv[i], "--service") == 0)
+			dst = &a->service;
+		else if (strcmp(argv[i], "--since") == 0)
+			dst = &a->since;
+		else if (strcmp(argv[i], "--by") == 0)
+			dst = &a->by;
+		else if (strcmp(argv[i], "--reason") == 0)
+			dst = &a->reason;
+		if (dst == NULL || i + 1 == argc) {
+			cli_error("reapply: %s %s", dst ? "missing value after" : "unexpected argument",
+				  argv[i]);
+			return -1;
+		}
+		*dst = argv[++i];
+	}
+	if (a->service == NULL || a->since == NULL) {
+		cli_error("reapply: --service and --since are required");
+		return -1;
+	}
+	return 0;
+}
+
+/* TIME: RFC 3339, or a duration meaning "that long before now". */
+static int parse_since(const char *text, int64_t now, int64_t *since)
+{
+	int64_t d;
+
+	if (timefmt_parse_time(text, since) == 0)
+		return 0;
+	if (timefmt_parse_duration(text, &d) == 0) {
+		*since = now - d;
+		return 0;
+	}
+	cli_error("reapply: --since %s: not an RFC 3339 time nor a duration (e.g. 7d)", text);
+	return -1;
 }
 
 int cli_cmd_reapply(struct cli_ctx *ctx, int argc, char **argv)
 {
-	cli_error("reapply: not built yet");
-	return EXIT_FAILED;
+	struct reapply_args a;
+	struct store_reapply_req r = { 0 };
+	struct store_reapply_item *items = NULL;
+	const struct config_service *svc;
+	struct config *cfg;
+	struct store *s;
+	char ts[TIMEFMT_TIME_LEN];
+	size_t n = 0, created = 0;
+
+	if (want_help(argc, argv, USAGE_REAPPLY))
+		return EXIT_OK;
+	if (parse_reapply(argc, argv, &a) < 0) {
+		fputs(USAGE_REAPPLY, stderr);
+		return EXIT_USAGE;
+	}
+	if ((cfg = cli_config(ctx)) == NULL)
+		return EXIT_USAGE;
+	svc = config_find_service(cfg, a.service);
+	if (svc == NULL || !svc->enabled) {
+		cli_error("reapply: %s service %s in %s", svc ? "disabled" : "no", a.service,
+			  ctx->config_path);
+		return EXIT_USAGE;
+	}
+	r.now = clock_now_ms();
+	if (parse_since(a.since, r.now, &r.since) < 0)
+		return EXIT_USAGE;
+	r.service = svc->name;
+	r.phase = svc->phase;
+	r.by = a.by ? a.by : getenv("USER");
+	r.reason = a.reason;
+	r.deadline_at = r.now + cfg->deadline_ms;
+	if ((s = cli_store(ctx)) == NULL)
+		return EXIT_FAILED;
+	if (store_reapply(s, &r, &items, &n) != STORE_OK) {
+		cli_error("reapply: %s", store_last_error(s));
+		return EXIT_FAILED;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (items[i].created) {
+			printf("%s\n", items[i].job_id);
+			created++;
+		}
+	}
+	timefmt_format_time(r.since, ts);
+	fprintf(stderr, "reapply %s: %zu job%s scheduled for tenants purged since %s"
+		" (%zu already pending)\n", r.service, created, created == 1 ? "" : "s", ts,
+		n - created);
+	store_reapply_items_free(items, n);
+	return EXIT_OK;
 }
