@@ -78,8 +78,16 @@ struct config {
 /*
  * Reads and validates path. On success returns the config (free with
  * config_free). On any error returns NULL and writes one line
- * "FILE:LINE: message" (or "FILE: message") into err. Secrets are not read
- * here.
+ * "FILE:LINE: message" (or "FILE: message") into err; the first error in
+ * the file wins. Secrets are not read here.
+ *
+ * Beyond the key-by-key checks: every relative file name (database,
+ * token/secret/key files, ca_file, client_cert, client_key) is resolved
+ * against dir; a config without any [service NAME] is refused; [api] listen
+ * needs token_file or token_env, and [webhook] url needs secret_file or
+ * secret_env; a [scheduler]/[http]/... section may appear only once. Lines
+ * are limited to what the installed libinih reads (197 characters with
+ * Debian's build); a longer line is an error, never truncated silently.
  */
 struct config *config_load(const char *path, char *err, size_t errlen);
 
@@ -87,10 +95,14 @@ void config_free(struct config *cfg);   /* NULL-safe */
 
 /*
  * Reads every secret the config names (service token, API token, webhook
- * secret, certificate key): files with one trailing newline stripped, or
- * environment variables. For each secret that is named but cannot be read,
- * calls warn(ctx, message) with a line that names the file or variable (never
- * its content). Returns 0 when all named secrets were read, -1 otherwise.
+ * secret, certificate key): files with one trailing "\n" or "\r\n"
+ * stripped (the certificate key too; it may otherwise be binary, hence
+ * certificate_key_len), or environment variables taken as they are. For each
+ * secret that is named but cannot be read, is empty, or (text secrets) holds
+ * a NUL byte, calls warn(ctx, message) with a line that names the file or
+ * variable (never its content) and leaves that secret NULL. warn may be NULL.
+ * Secrets loaded before are wiped first, so it may be called again. Returns
+ * 0 when all named secrets were read, -1 otherwise. config_free wipes them.
  */
 int config_load_secrets(struct config *cfg,
 			void (*warn)(void *ctx, const char *msg), void *ctx);

@@ -1,2 +1,2 @@
-LIB_SRC += config/config.c
+LIB_SRC += config/config.c config/keys.c config/secrets.c
 UNIT_TESTS += test_config

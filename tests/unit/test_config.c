@@ -1,0 +1,602 @@
+/*
+ * test_config.c - config/: parsing, defaults, every error with its line,
+ * secrets, URL expansion, and the shipped example.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#define _XOPEN_SOURCE_EXTENDED 1
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "util/util.h"
+
+#define MIN_SERVICE "[service a]\ndelete_url = http://a/t/{tenant_id}\n"
+
+struct fx {
+	char dir[PATH_MAX];   /* realpath of the test's own temp folder */
+	char err[512];
+};
+
+static int setup(void **state)
+{
+	struct fx *fx = xcalloc(1, sizeof *fx);
+	char tmpl[] = "/tmp/test_config.XXXXXX";
+
+	assert_non_null(mkdtemp(tmpl));
+	assert_non_null(realpath(tmpl, fx->dir));
+	*state = fx;
+	return 0;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static int teardown(void **state)
+{
+	struct fx *fx = *state;
+
+	nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(fx);
+	return 0;
+}
+
+/* Writes name in the test folder; returns its path (caller frees). */
+static char *put(struct fx *fx, const char *name, const void *data, size_t len)
+{
+	char *path = xasprintf("%s/%s", fx->dir, name);
+	FILE *f = fopen(path, "wb");
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(data, 1, len, f), len);
+	fclose(f);
+	return path;
+}
+
+static struct config *load_text(struct fx *fx, const char *text)
+{
+	char *path = put(fx, "tenantdel.conf", text, strlen(text));
+	struct config *cfg = config_load(path, fx->err, sizeof fx->err);
+
+	free(path);
+	return cfg;
+}
+
+static struct config *load_ok(struct fx *fx, const char *text)
+{
+	struct config *cfg = load_text(fx, text);
+
+	if (cfg == NULL)
+		fail_msg("unexpected config error: %s", fx->err);
+	return cfg;
+}
+
+/* The config must be refused with exactly "<path>:<line>: <msg>". */
+static void expect_error(struct fx *fx, const char *text, int line, const char *msg)
+{
+	struct config *cfg = load_text(fx, text);
+	char *want;
+
+	if (line > 0)
+		want = xasprintf("%s/tenantdel.conf:%d: %s", fx->dir, line, msg);
+	else
+		want = xasprintf("%s/tenantdel.conf: %s", fx->dir, msg);
+	if (cfg != NULL)
+		fail_msg("accepted, expected: %s", want);
+	if (strcmp(fx->err, want) != 0)
+		fail_msg("got:      %s\nexpected: %s", fx->err, want);
+	free(want);
+}
+
+static void test_defaults(void **state)
+{
+	struct fx *fx = *state;
+	struct config *cfg = load_ok(fx, MIN_SERVICE);
+	char *db = xasprintf("%s/tenantdel.db", fx->dir);
+
+	assert_string_equal(cfg->dir, fx->dir);
+	assert_string_equal(cfg->database, db);
+	assert_int_equal(cfg->retention_ms, 30LL * 86400000);
+	assert_int_equal(cfg->deadline_ms, 7LL * 86400000);
+	assert_int_equal(cfg->max_in_flight, 64);
+	assert_int_equal(cfg->shutdown_grace_ms, 30000);
+	assert_int_equal(cfg->base_delay_ms, 5000);
+	assert_int_equal(cfg->max_delay_ms, 3600000);
+	assert_int_equal(cfg->max_attempts, 20);
+	assert_int_equal(cfg->give_up_after_ms, 7LL * 86400000);
+	assert_int_equal(cfg->breaker_failures, 10);
+	assert_int_equal(cfg->breaker_cooloff_ms, 30000);
+	assert_int_equal(cfg->timeout_ms, 30000);
+	assert_int_equal(cfg->connect_timeout_ms, 5000);
+	assert_null(cfg->token_file);
+	assert_null(cfg->token_env);
+	assert_null(cfg->ca_file);
+	assert_null(cfg->api_listen);
+	assert_int_equal(cfg->n_webhook_urls, 0);
+	assert_null(cfg->certificate_key_file);
+	assert_int_equal(cfg->n_services, 1);
+	const struct config_service *s = &cfg->services[0];
+	assert_string_equal(s->name, "a");
+	assert_null(s->preview_url);
+	assert_int_equal(s->phase, 1);
+	assert_int_equal(s->timeout_ms, 30000);
+	assert_int_equal(s->max_in_flight, 8);
+	assert_int_equal(s->verify, 0);
+	assert_int_equal(s->on_404_fail, 0);
+	assert_int_equal(s->enabled, 1);
+	assert_int_equal(s->line, 1);
+	assert_ptr_equal(config_find_service(cfg, "a"), s);
+	assert_null(config_find_service(cfg, "b"));
+	free(db);
+	config_free(cfg);
+}
+
+static const char full_text[] =
+	"; every key\n"
+	"[scheduler]\n"
+	"database = /var/lib/td/x.db ; inline comment\n"
+	"retention = 14d\n"
+	"deadline = 1d12h\n"
+	"max_in_flight = 100\n"
+	"shutdown_grace = 0\n"
+	"[retry]\n"
+	"base_delay = 500ms\n"
+	"max_delay = 10m\n"
+	"max_attempts = 3\n"
+	"give_up_after = 2d\n"
+	"breaker_failures = 4\n"
+	"breaker_cooloff = 1m\n"
+	"[http]\n"
+	"timeout = 12s\n"
+	"connect_timeout = 2s\n"
+	"token_env = SVC_TOKEN\n"
+	"ca_file = ca.pem\n"
+	"client_cert = /etc/c.pem\n"
+	"client_key = /etc/k.pem\n"
+	"[api]\n"
+	"listen = [::1]:0\n"
+	"token_file = api.token\n"
+	"[webhook]\n"
+	"url = https://h1.example/x\n"
+	"url = http://h2.example/y\n"
+	"secret_env = HOOK_SECRET\n"
+	"[certificate]\n"
+	"key_file = /etc/cert.key\n"
+	"[service orders]\n"
+	"  delete_url = https://o:1/api/{tenant_id}\n"
+	"  preview_url = https://o:1/api/{tenant_id}/deletion-preview\n"
+	"  suspend_url = https://o:1/api/{tenant_id}/suspend\n"
+	"  restore_url = https://o:1/api/{tenant_id}/restore\n"
+	"  phase = 3\n"
+	"  timeout = 90s\n"
+	"  max_in_flight = 2\n"
+	"  verify = off\n"
+	"  on_404 = fail\n"
+	"  enabled = no\n"
+	"[service tenant-2_X]\n"
+	"delete_url = http://t/{tenant_id}\n"
+	"preview_url = http://t/{tenant_id}/p\n";
+
+static void test_every_key(void **state)
+{
+	struct fx *fx = *state;
+	struct config *cfg = load_ok(fx, full_text);
+	char *ca = xasprintf("%s/ca.pem", fx->dir), *api = xasprintf("%s/api.token", fx->dir);
+
+	assert_string_equal(cfg->database, "/var/lib/td/x.db");
+	assert_int_equal(cfg->retention_ms, 14LL * 86400000);
+	assert_int_equal(cfg->deadline_ms, 36LL * 3600000);
+	assert_int_equal(cfg->max_in_flight, 100);
+	assert_int_equal(cfg->shutdown_grace_ms, 0);
+	assert_int_equal(cfg->base_delay_ms, 500);
+	assert_int_equal(cfg->max_delay_ms, 600000);
+	assert_int_equal(cfg->max_attempts, 3);
+	assert_int_equal(cfg->give_up_after_ms, 2LL * 86400000);
+	assert_int_equal(cfg->breaker_failures, 4);
+	assert_int_equal(cfg->breaker_cooloff_ms, 60000);
+	assert_int_equal(cfg->timeout_ms, 12000);
+	assert_int_equal(cfg->connect_timeout_ms, 2000);
+	assert_null(cfg->token_file);
+	assert_string_equal(cfg->token_env, "SVC_TOKEN");
+	assert_string_equal(cfg->ca_file, ca);
+	assert_string_equal(cfg->client_cert, "/etc/c.pem");
+	assert_string_equal(cfg->client_key, "/etc/k.pem");
+	assert_string_equal(cfg->api_listen, "[::1]:0");
+	assert_string_equal(cfg->api_host, "::1");
+	assert_int_equal(cfg->api_port, 0);
+	assert_string_equal(cfg->api_token_file, api);
+	assert_int_equal(cfg->n_webhook_urls, 2);
+	assert_string_equal(cfg->webhook_urls[0], "https://h1.example/x");
+	assert_string_equal(cfg->webhook_urls[1], "http://h2.example/y");
+	assert_string_equal(cfg->webhook_secret_env, "HOOK_SECRET");
+	assert_string_equal(cfg->certificate_key_file, "/etc/cert.key");
+	assert_int_equal(cfg->n_services, 2);
+	const struct config_service *o = &cfg->services[0], *t = &cfg->services[1];
+	assert_string_equal(o->name, "orders");
+	assert_string_equal(o->delete_url, "https://o:1/api/{tenant_id}");
+	assert_string_equal(o->preview_url, "https://o:1/api/{tenant_id}/deletion-preview");
+	assert_string_equal(o->suspend_url, "https://o:1/api/{tenant_id}/suspend");
+	assert_string_equal(o->restore_url, "https://o:1/api/{tenant_id}/restore");
+	assert_int_equal(o->phase, 3);
+	assert_int_equal(o->timeout_ms, 90000);
+	assert_int_equal(o->max_in_flight, 2);
+	assert_int_equal(o->verify, 0);
+	assert_int_equal(o->on_404_fail, 1);
+	assert_int_equal(o->enabled, 0);
+	assert_int_equal(o->line, 31);
+	assert_string_equal(t->name, "tenant-2_X");
+	assert_int_equal(t->verify, 1);          /* preview_url set */
+	assert_int_equal(t->timeout_ms, 12000);  /* [http] timeout */
+	assert_int_equal(t->line, 42);
+	free(ca);
+	free(api);
+	config_free(cfg);
+}
+
+/* [http] after the services still gives them their default timeout. */
+static void test_service_timeout_late_http(void **state)
+{
+	struct fx *fx = *state;
+	struct config *cfg = load_ok(fx, MIN_SERVICE "[http]\ntimeout = 7s\n"
+				     "[service b]\ndelete_url = http://b/{tenant_id}\ntimeout = 1s\n"
+				     "verify = yes\npreview_url = http://b/{tenant_id}/p\n");
+
+	assert_int_equal(cfg->services[0].timeout_ms, 7000);
+	assert_int_equal(cfg->services[1].timeout_ms, 1000);
+	assert_int_equal(cfg->services[1].verify, 1);
+	config_free(cfg);
+}
+
+static void test_listen_ipv4(void **state)
+{
+	struct fx *fx = *state;
+	struct config *cfg = load_ok(fx, "[api]\nlisten = 127.0.0.1:8470\ntoken_env = T\n"
+				     MIN_SERVICE);
+
+	assert_string_equal(cfg->api_host, "127.0.0.1");
+	assert_int_equal(cfg->api_port, 8470);
+	config_free(cfg);
+}
+
+/* Windows line endings, a UTF-8 BOM, '#' comments and the longest name. */
+static void test_crlf_bom_long_name(void **state)
+{
+	struct fx *fx = *state;
+	char name[65], *text;
+	struct config *cfg;
+
+	memset(name, 'n', 64);
+	name[64] = '\0';
+	text = xasprintf("\xEF\xBB\xBF# comment\r\n[scheduler]\r\nretention = 2d\r\n"
+			 "[service %s]\r\ndelete_url = http://a/{tenant_id}\r\n", name);
+	cfg = load_ok(fx, text);
+	assert_int_equal(cfg->retention_ms, 2LL * 86400000);
+	assert_string_equal(cfg->services[0].name, name);
+	assert_string_equal(cfg->services[0].delete_url, "http://a/{tenant_id}");
+	assert_int_equal(cfg->services[0].line, 4);
+	config_free(cfg);
+	free(text);
+	text = xasprintf("[service %sx]\ndelete_url = http://a/{tenant_id}\n", name);
+	assert_null(load_text(fx, text));
+	assert_non_null(strstr(fx->err, "tenantdel.conf:1: invalid service name"));
+	free(text);
+}
+
+struct bad_case {
+	const char *text;
+	int line;
+	const char *msg;
+};
+
+static const struct bad_case bad_cases[] = {
+	{"[scheduler]\nretention = 30d\n\nretention_days = 3\n" MIN_SERVICE, 4,
+	 "unknown key 'retention_days' in [scheduler]"},
+	{MIN_SERVICE "colour = red\n", 3, "unknown key 'colour' in [service a]"},
+	{MIN_SERVICE "\n[schedular]\nx = 1\n", 4, "unknown section [schedular]"},
+	{MIN_SERVICE "[service]\n", 3, "[service] needs a name: [service NAME]"},
+	{"retention = 1d\n" MIN_SERVICE, 1, "key 'retention' outside any section"},
+	{"[scheduler]\nretention = 30 days\n" MIN_SERVICE, 2,
+	 "bad duration '30 days' for retention in [scheduler] (e.g. 500ms, 45s, 15m, 1h30m, 7d)"},
+	{"[retry]\nbase_delay = 0\n" MIN_SERVICE, 2, "base_delay in [retry] must be greater than zero"},
+	{MIN_SERVICE "timeout = 0s\n", 3, "timeout in [service a] must be greater than zero"},
+	{"[scheduler]\nmax_in_flight = 0\n" MIN_SERVICE, 2,
+	 "max_in_flight in [scheduler] must be an integer from 1 to 10000, not '0'"},
+	{"[scheduler]\nmax_in_flight = 10001\n" MIN_SERVICE, 2,
+	 "max_in_flight in [scheduler] must be an integer from 1 to 10000, not '10001'"},
+	{"[retry]\nmax_attempts = 2x\n" MIN_SERVICE, 2,
+	 "max_attempts in [retry] must be an integer from 1 to 1000, not '2x'"},
+	{"[retry]\nbreaker_failures = 1001\n" MIN_SERVICE, 2,
+	 "breaker_failures in [retry] must be an integer from 1 to 1000, not '1001'"},
+	{MIN_SERVICE "phase = 0\n", 3, "phase in [service a] must be an integer from 1 to 1000, not '0'"},
+	{MIN_SERVICE "max_in_flight = -1\n", 3,
+	 "max_in_flight in [service a] must be an integer from 1 to 10000, not '-1'"},
+	{MIN_SERVICE "verify = maybe\n", 3, "verify in [service a] must be yes or no, not 'maybe'"},
+	{MIN_SERVICE "on_404 = ignore\n", 3, "on_404 in [service a] must be success or fail, not 'ignore'"},
+	{MIN_SERVICE "phase = 2\nphase = 3\n", 4, "duplicate key 'phase' in [service a] (first at line 3)"},
+	{"[http]\ntimeout = 1s\n[scheduler]\n[http]\n" MIN_SERVICE, 4,
+	 "duplicate section [http] (first at line 1)"},
+	{MIN_SERVICE "\n[service a]\ndelete_url = http://x/{tenant_id}\n", 4,
+	 "duplicate service 'a' (first at line 1)"},
+	{"[service a b]\ndelete_url = http://x/{tenant_id}\n", 1,
+	 "invalid service name 'a b' (1 to 64 of A-Z a-z 0-9 _ -)"},
+	{MIN_SERVICE "\n[service b]\npreview_url = http://b/{tenant_id}/p\n", 4,
+	 "[service b] has no delete_url"},
+	{"[service a]\ndelete_url = http://a/tenants/all\n", 2,
+	 "delete_url in [service a] must contain {tenant_id}"},
+	{MIN_SERVICE "preview_url = ftp://a/{tenant_id}\n", 3,
+	 "preview_url in [service a] must start with http:// or https://, not 'ftp://a/{tenant_id}'"},
+	{MIN_SERVICE "verify = yes\n", 3, "verify = yes in [service a] needs a preview_url"},
+	{"[http]\ntoken_file = /t\n\ntoken_env = TOK\n" MIN_SERVICE, 4,
+	 "both token_file and token_env set in [http]; use one"},
+	{"[retry]\nmax_delay = 1s\nbase_delay = 5s\n" MIN_SERVICE, 2,
+	 "max_delay in [retry] must not be shorter than base_delay"},
+	{"[api]\nlisten = localhost:80\ntoken_env = T\n" MIN_SERVICE, 2,
+	 "listen in [api] must be IPV4:PORT or [IPV6]:PORT (e.g. 127.0.0.1:8470), not 'localhost:80'"},
+	{"[api]\nlisten = 127.0.0.1:65536\ntoken_env = T\n" MIN_SERVICE, 2,
+	 "listen in [api] must be IPV4:PORT or [IPV6]:PORT (e.g. 127.0.0.1:8470), not '127.0.0.1:65536'"},
+	{MIN_SERVICE "[api]\nlisten = 127.0.0.1:1\n", 3, "[api] listen needs token_file or token_env"},
+	{MIN_SERVICE "[webhook]\nurl = https://h/x\n", 3,
+	 "[webhook] url needs secret_file or secret_env to sign with"},
+	{"[http]\ntoken_env = 1BAD\n" MIN_SERVICE, 2,
+	 "token_env in [http]: '1BAD' is not an environment variable name"},
+	{"[scheduler]\ndatabase =\n" MIN_SERVICE, 2, "database in [scheduler] must not be empty"},
+	{MIN_SERVICE "phase 2\n", 3, "syntax error: expected '[section]' or 'key = value'"},
+	{MIN_SERVICE "[scheduler\n", 3, "syntax error: section header without ']'"},
+	{"[scheduler] x\n" MIN_SERVICE, 1, "unexpected text after section header [scheduler]"},
+	{"[scheduler]\n", 0, "no [service NAME] section: nothing to delete"},
+};
+
+static void test_errors_with_lines(void **state)
+{
+	struct fx *fx = *state;
+
+	for (size_t i = 0; i < sizeof bad_cases / sizeof bad_cases[0]; i++) {
+		expect_error(fx, bad_cases[i].text, bad_cases[i].line, bad_cases[i].msg);
+	}
+}
+
+/* The first error by line wins, whether inih's or ours. */
+static void test_first_error_wins(void **state)
+{
+	struct fx *fx = *state;
+
+	expect_error(fx, MIN_SERVICE "oops\nbogus = 1\n", 3,
+		     "syntax error: expected '[section]' or 'key = value'");
+	expect_error(fx, MIN_SERVICE "bogus = 1\noops\n", 3, "unknown key 'bogus' in [service a]");
+}
+
+static void test_long_line(void **state)
+{
+	struct fx *fx = *state;
+	char text[1024];
+
+	snprintf(text, sizeof text, MIN_SERVICE "preview_url = http://a/{tenant_id}/%0400d\n", 0);
+	struct config *cfg = load_text(fx, text);
+	assert_null(cfg);
+	assert_non_null(strstr(fx->err, "tenantdel.conf:3: line too long"));
+}
+
+static void test_missing_file(void **state)
+{
+	struct fx *fx = *state;
+	char *path = xasprintf("%s/nope.conf", fx->dir), *want;
+
+	assert_null(config_load(path, fx->err, sizeof fx->err));
+	want = xasprintf("%s: cannot read config: No such file or directory", path);
+	assert_string_equal(fx->err, want);
+	free(want);
+	free(path);
+}
+
+/* A relative config path still gives an absolute dir and database. */
+static void test_relative_paths(void **state)
+{
+	struct fx *fx = *state;
+	char cwd[PATH_MAX], *db = xasprintf("%s/data/td.db", fx->dir);
+	char *tok = xasprintf("%s/service.token", fx->dir);
+	const char *text = "[scheduler]\ndatabase = data/td.db\n[http]\ntoken_file = service.token\n"
+		MIN_SERVICE;
+	char *path = put(fx, "rel.conf", text, strlen(text));
+	struct config *cfg;
+
+	assert_non_null(getcwd(cwd, sizeof cwd));
+	assert_int_equal(chdir(fx->dir), 0);
+	cfg = config_load("rel.conf", fx->err, sizeof fx->err);
+	assert_int_equal(chdir(cwd), 0);
+	assert_non_null(cfg);
+	assert_string_equal(cfg->path, "rel.conf");
+	assert_string_equal(cfg->dir, fx->dir);
+	assert_string_equal(cfg->database, db);
+	assert_string_equal(cfg->token_file, tok);
+	config_free(cfg);
+	free(path);
+	free(db);
+	free(tok);
+}
+
+struct warnings {
+	int n;
+	char text[1024];
+};
+
+static void collect(void *ctx, const char *msg)
+{
+	struct warnings *w = ctx;
+	size_t used = strlen(w->text);
+
+	w->n++;
+	snprintf(w->text + used, sizeof w->text - used, "%s\n", msg);
+}
+
+static void test_secrets_from_files_and_env(void **state)
+{
+	struct fx *fx = *state;
+	static const char key[] = {'k', '\0', 'y', '\n'};
+	char *p1 = put(fx, "svc.token", "s3cret\n", 7);
+	char *p2 = put(fx, "hook.secret", "hooky\r\n", 7);
+	char *p3 = put(fx, "cert.key", key, sizeof key);
+	char *p4 = put(fx, "api.token", "two\n\n", 5);
+	struct warnings w = {0};
+	struct config *cfg;
+
+	setenv("TD_TEST_API", "api-tok", 1);
+	cfg = load_ok(fx, "[http]\ntoken_file = svc.token\n[webhook]\nurl = https://h/\n"
+		      "secret_file = hook.secret\n[certificate]\nkey_file = cert.key\n"
+		      "[api]\nlisten = 127.0.0.1:0\ntoken_env = TD_TEST_API\n" MIN_SERVICE);
+	assert_int_equal(config_load_secrets(cfg, collect, &w), 0);
+	assert_int_equal(w.n, 0);
+	assert_string_equal(cfg->token, "s3cret");
+	assert_string_equal(cfg->webhook_secret, "hooky");
+	assert_string_equal(cfg->api_token, "api-tok");
+	assert_int_equal(cfg->certificate_key_len, 3);
+	assert_memory_equal(cfg->certificate_key, key, 3);
+	/* Loading again replaces, and only one newline is ever stripped. */
+	free(cfg->api_token_env);
+	cfg->api_token_env = NULL;
+	cfg->api_token_file = xstrdup(p4);
+	assert_int_equal(config_load_secrets(cfg, collect, &w), 0);
+	assert_string_equal(cfg->api_token, "two\n");
+	unsetenv("TD_TEST_API");
+	config_free(cfg);
+	free(p1);
+	free(p2);
+	free(p3);
+	free(p4);
+}
+
+static void test_unreadable_secrets_warn(void **state)
+{
+	struct fx *fx = *state;
+	char *empty = put(fx, "empty.token", "\n", 1);
+	char *hidden = put(fx, "hidden.secret", "topsecret\n", 10);
+	struct warnings w = {0};
+	struct config *cfg;
+
+	unsetenv("TD_TEST_UNSET");
+	cfg = load_ok(fx, "[http]\ntoken_file = missing.token\n[api]\nlisten = 127.0.0.1:1\n"
+		      "token_env = TD_TEST_UNSET\n[webhook]\nurl = http://h/\n"
+		      "secret_file = empty.token\n" MIN_SERVICE);
+	assert_int_equal(config_load_secrets(cfg, collect, &w), -1);
+	assert_int_equal(w.n, 3);
+	assert_non_null(strstr(w.text, "missing.token"));
+	assert_non_null(strstr(w.text, "No such file or directory"));
+	assert_non_null(strstr(w.text, "TD_TEST_UNSET is not set"));
+	assert_non_null(strstr(w.text, "empty.token is empty"));
+	assert_null(cfg->token);
+	assert_null(cfg->api_token);
+	assert_null(cfg->webhook_secret);
+	config_free(cfg);
+
+	/* A readable secret is never part of any message. */
+	cfg = load_ok(fx, "[http]\ntoken_file = hidden.secret\n[api]\nlisten = 127.0.0.1:1\n"
+		      "token_file = nope\n" MIN_SERVICE);
+	memset(&w, 0, sizeof w);
+	assert_int_equal(config_load_secrets(cfg, collect, &w), -1);
+	assert_int_equal(w.n, 1);
+	assert_null(strstr(w.text, "topsecret"));
+	assert_string_equal(cfg->token, "topsecret");
+	config_free(cfg);
+	free(empty);
+	free(hidden);
+}
+
+static void test_expand_url(void **state)
+{
+	char *u = config_expand_url("http://h/{tenant_id}/x/{tenant_id}", "abc-1.2_~Z");
+	assert_string_equal(u, "http://h/abc-1.2_~Z/x/abc-1.2_~Z");
+	free(u);
+	u = config_expand_url("http://h/t/{tenant_id}?q", "a b/c:d%e\xc3\xa9?#");
+	assert_string_equal(u, "http://h/t/a%20b%2Fc%3Ad%25e%C3%A9%3F%23?q");
+	free(u);
+	u = config_expand_url("http://h/{tenant}", "x");
+	assert_string_equal(u, "http://h/{tenant}");
+	free(u);
+}
+
+static void test_default_path(void **state)
+{
+	struct fx *fx = *state;
+	char cwd[PATH_MAX];
+
+	assert_string_equal(config_default_path("/x.conf"), "/x.conf");
+	setenv("TENANTDEL_CONFIG", "/env.conf", 1);
+	assert_string_equal(config_default_path(NULL), "/env.conf");
+	unsetenv("TENANTDEL_CONFIG");
+	assert_non_null(getcwd(cwd, sizeof cwd));
+	assert_int_equal(chdir(fx->dir), 0);
+	assert_string_equal(config_default_path(NULL), "/etc/tenantdel/tenantdel.conf");
+	free(put(fx, "tenantdel.conf", "", 0));
+	assert_string_equal(config_default_path(NULL), "tenantdel.conf");
+	assert_int_equal(chdir(cwd), 0);
+}
+
+static void test_shipped_example(void **state)
+{
+	struct fx *fx = *state;
+	const char *src = getenv("TENANTDEL_SRCDIR");
+	char *path = xasprintf("%s/tenantdel.conf.example", src ? src : ".");
+	struct warnings w = {0};
+	struct config *cfg = config_load(path, fx->err, sizeof fx->err);
+
+	if (cfg == NULL)
+		fail_msg("example: %s", fx->err);
+	assert_int_equal(cfg->n_services, 13);
+	for (size_t i = 0; i < 12; i++) {
+		assert_int_equal(cfg->services[i].phase, 1);
+		assert_non_null(cfg->services[i].preview_url);
+		assert_int_equal(cfg->services[i].verify, 1);
+	}
+	const struct config_service *t = config_find_service(cfg, "tenant");
+	assert_non_null(t);
+	assert_int_equal(t->phase, 2);
+	assert_null(t->preview_url);
+	assert_string_equal(t->delete_url, "http://tenant-service:8000/api/v1/tenants/{tenant_id}");
+	assert_non_null(strstr(config_find_service(cfg, "alert_processor")->delete_url,
+			       "/api/v1/alerts/tenant/{tenant_id}"));
+	assert_non_null(strstr(config_find_service(cfg, "notification")->preview_url,
+			       "/api/v1/notifications/tenant/{tenant_id}/deletion-preview"));
+	assert_string_equal(cfg->token_file, "/etc/tenantdel/service.token");
+	assert_null(cfg->api_listen);
+	assert_int_equal(cfg->max_in_flight, 64);
+	assert_int_equal(cfg->max_delay_ms, 3600000);
+	if (access(cfg->token_file, R_OK) != 0) {
+		assert_int_equal(config_load_secrets(cfg, collect, &w), -1);
+		assert_int_equal(w.n, 1);
+		assert_non_null(strstr(w.text, "/etc/tenantdel/service.token"));
+	}
+	config_free(cfg);
+	free(path);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_every_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_service_timeout_late_http, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_listen_ipv4, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crlf_bom_long_name, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_errors_with_lines, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_first_error_wins, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_long_line, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relative_paths, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_secrets_from_files_and_env, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unreadable_secrets_warn, setup, teardown),
+		cmocka_unit_test(test_expand_url),
+		cmocka_unit_test_setup_teardown(test_default_path, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shipped_example, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
