@@ -2,7 +2,7 @@
  * cmd_proof.c - proof of erasure on the command line (DESIGN 7):
  * certificate, verify-certificate, audit verify, reapply.
  */
-#include "cli/cli.h"
+#include "cli/cli_int.h"
 #include "jobs/timefmt.h"
 #include "store/proof.h"
 #include "util/util.h"
@@ -13,10 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#ifndef TENANTDEL_VERSION
-#define TENANTDEL_VERSION "0.1.0"
-#endif
 
 static const char USAGE_CERTIFICATE[] =
 	"usage: tenantdel certificate JOB\n"
@@ -298,7 +294,7 @@ int cli_cmd_reapply(struct cli_ctx *ctx, int argc, char **argv)
 		return EXIT_USAGE;
 	r.service = svc->name;
 	r.phase = svc->phase;
-	r.by = a.by ? a.by : getenv("USER");
+	r.by = a.by ? a.by : cli_default_actor();
 	r.reason = a.reason;
 	r.deadline_at = r.now + cfg->deadline_ms;
 	if ((s = cli_store(ctx)) == NULL)
