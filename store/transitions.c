@@ -263,6 +263,8 @@ int store_job_hold(struct store *s, const char *job_id, const char *by,
 {
 	struct op op = { .act = JOB_ACT_HOLD, .by = by, .reason = reason, .now = now };
 
+	if (out != NULL)
+		memset(out, 0, sizeof *out);
 	if (reason == NULL || reason[0] == '\0') {
 		log_msg(LOG_ERROR, "store.error", "hold of job %s without a reason", job_id);
 		snprintf(s->last_error, sizeof s->last_error, "a hold needs a reason");

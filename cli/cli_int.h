@@ -1,0 +1,61 @@
+/*
+ * cli_int.h - helpers shared by cli/main.c, cli/common.c, cli/cmd_jobs.c
+ * and cli/cmd_config.c: option errors, usage texts, safe printing.
+ * (The command entry points and the context are in cli.h.)
+ */
+#ifndef TENANTDEL_CLI_INT_H
+#define TENANTDEL_CLI_INT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "cli/cli.h"
+
+#ifndef TENANTDEL_VERSION
+#define TENANTDEL_VERSION "0.1.0"
+#endif
+
+/* The usage text of a command (DESIGN 4), or NULL for an unknown command. */
+const char *cli_usage_text(const char *command);
+/* The program's overview: global options and one line per command. */
+void cli_print_overview(FILE *f);
+/* `tenantdel version` and `--version`. */
+int cli_cmd_version(struct cli_ctx *ctx, int argc, char **argv);
+
+/*
+ * Reports a getopt_long failure of command cmd (c is what getopt returned:
+ * '?' unknown option, ':' missing value; argv/optind as getopt left them).
+ * Returns EXIT_USAGE.
+ */
+int cli_option_error(const char *cmd, int c, char **argv);
+
+/* Prints "tenantdel: CMD: message (see tenantdel CMD --help)"; returns EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * Copies s into out (outlen bytes) printable: control and non-ASCII bytes
+ * become \xNN, and a long value is cut with "...". For echoing user input
+ * and stored text in one-line messages and tables. Returns out.
+ */
+char *cli_safe(const char *s, char *out, size_t outlen);
+
+/* Who is acting: the login name of the effective user, else $USER, else NULL. */
+const char *cli_default_actor(void);
+
+/*
+ * cli_store_rc_exit, except that a database error is reported with the
+ * store's own message (store_last_error).
+ */
+int cli_job_rc_exit(struct cli_ctx *ctx, int rc, const char *job_id, const char *what,
+		    const struct job_record *job);
+
+/*
+ * Checks a JOB argument: prints "no job ..." and returns EXIT_NO_JOB when it
+ * is not even shaped like a job id, else EXIT_OK.
+ */
+int cli_check_job_arg(const char *job_id);
+
+/* Formats epoch ms as RFC 3339 UTC, or "-" for 0. out: TIMEFMT_TIME_LEN bytes. */
+void cli_format_time(int64_t ms, char *out);
+
+#endif

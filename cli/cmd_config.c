@@ -1,0 +1,241 @@
+/*
+ * cmd_config.c - check-config, version, and the help texts of every
+ * command (DESIGN 4), including those implemented in other files.
+ */
+#include "cli/cli_int.h"
+#include "jobs/timefmt.h"
+#include "util/util.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+struct usage {
+	const char *command;
+	const char *summary; /* one line for the overview */
+	const char *text;    /* `COMMAND --help` */
+};
+
+static const struct usage usages[] = {
+	{ "schedule", "schedule a tenant's deletion (or a file of tenants)",
+	  "usage: tenantdel schedule TENANT [--name N] [--by WHO] [--reason TEXT]\n"
+	  "                          [--after DUR | --at TIME | --now] [--deadline TIME] [--json]\n"
+	  "       tenantdel schedule --from FILE|- [same options but --name]\n\n"
+	  "Creates the deletion job of TENANT, or returns the tenant's active job\n"
+	  "(at most one per tenant). Prints the job id, or the job as JSON.\n\n"
+	  "  --name N        the tenant's display name\n"
+	  "  --by WHO        who asks (default: your login name)\n"
+	  "  --reason TEXT   why (kept in the audit trail and the certificate)\n"
+	  "  --after DUR     purge after DUR (e.g. 14d, 12h, 1h30m); default: [scheduler] retention\n"
+	  "  --at TIME       purge at TIME (RFC 3339, e.g. 2026-12-28T09:00:00Z); a past time means now\n"
+	  "  --now           purge as soon as the scheduler runs\n"
+	  "  --deadline TIME when it must be finished (default: due + [scheduler] deadline);\n"
+	  "                  not before the due time\n"
+	  "  --from FILE     one tenant id a line ('-': stdin; blank and # lines skipped);\n"
+	  "                  all in one transaction: one invalid id and nothing is scheduled;\n"
+	  "                  prints one job id a line (--json: an array of jobs)\n"
+	  "  --json          print the job (as show --json)\n\n"
+	  "Tenant ids: 1-128 characters of [A-Za-z0-9._:-], starting with a letter or digit.\n"
+	  "Exit: 0 scheduled (or already active), 1 database error, 2 bad input or config.\n" },
+	{ "cancel", "cancel a job whose purge has not started",
+	  "usage: tenantdel cancel JOB [--by WHO] [--reason TEXT] [--json]\n\n"
+	  "Cancels a scheduled job; services that suspended the tenant's data get a\n"
+	  "restore task. Prints \"job JOB: cancelled\", or the job as JSON.\n"
+	  "Exit: 0 cancelled, 3 no such job, 4 not scheduled (running, held, finished).\n" },
+	{ "hold", "put a legal hold on a job",
+	  "usage: tenantdel hold JOB --reason TEXT [--by WHO] [--json]\n\n"
+	  "Nothing of a held job is dispatched until it is released. --reason is required.\n"
+	  "Exit: 0 held, 3 no such job, 4 already held or finished.\n" },
+	{ "release", "lift a legal hold",
+	  "usage: tenantdel release JOB [--by WHO] [--json]\n\n"
+	  "Returns a held job to the state it was held from.\n"
+	  "Exit: 0 released, 3 no such job, 4 not held.\n" },
+	{ "retry", "retry a job's dead tasks",
+	  "usage: tenantdel retry JOB [--service NAME]\n\n"
+	  "Puts the dead tasks (of one service, or all) back to waiting with their\n"
+	  "attempts reset, due now; a failed job becomes running again.\n"
+	  "Exit: 0 retried, 3 no such job, 4 nothing to retry in its state.\n" },
+	{ "list", "list jobs",
+	  "usage: tenantdel list [--state S] [--tenant T] [--due-within DUR] [--overdue]\n"
+	  "                      [--limit N] [--json]\n\n"
+	  "Jobs, newest first: job id, tenant, state, due, deadline (! when missed),\n"
+	  "records deleted. --json: an array of jobs (show --json without tasks).\n\n"
+	  "  --state S        scheduled, running, succeeded, failed, cancelled or held\n"
+	  "  --tenant T       one tenant's jobs\n"
+	  "  --due-within DUR what starts purging within DUR (already due included), soonest first\n"
+	  "  --overdue        active jobs past their deadline\n"
+	  "  --limit N        at most N jobs\n" },
+	{ "show", "show a job and its tasks",
+	  "usage: tenantdel show JOB [--json]\n\n"
+	  "The job, then one row per task: service, kind, phase, state, attempts,\n"
+	  "last HTTP status, records deleted, duration of the last attempt, last error.\n"
+	  "Exit: 0, 3 no such job.\n" },
+	{ "preview", "count what a deletion would remove",
+	  "usage: tenantdel preview TENANT [--json]\n\n"
+	  "Calls every service's preview endpoint in parallel; prints per-service\n"
+	  "counts and the total. Exit 1 when some service could not answer (the\n"
+	  "rest is still printed).\n" },
+	{ "events", "a job's audit trail",
+	  "usage: tenantdel events JOB [--json]\n\n"
+	  "The job's events in order: id, time, type, service, detail. Every event\n"
+	  "is checked against the hash chain; an altered one is marked '!' and the\n"
+	  "command exits 1 naming the first.\n"
+	  "Exit: 0 verified, 1 the trail was altered, 3 no such job.\n" },
+	{ "certificate", "the deletion certificate of a succeeded job",
+	  "usage: tenantdel certificate JOB\n\n"
+	  "Prints the JSON deletion certificate (NIST SP 800-88 style): who asked and\n"
+	  "why, when, per service the counts previewed, deleted and verified, skipped\n"
+	  "services, the event-chain head and whether the chain verifies.\n"
+	  "Exit: 0, 1 the job has not succeeded, 3 no such job.\n" },
+	{ "verify-certificate", "check a deletion certificate",
+	  "usage: tenantdel verify-certificate FILE\n\n"
+	  "Checks a certificate printed by `tenantdel certificate` against its signature\n"
+	  "and this database's event chain. Exit 0 when it verifies, 1 otherwise.\n" },
+	{ "audit", "verify the whole audit trail",
+	  "usage: tenantdel audit verify\n\n"
+	  "Walks the event hash chain of the whole database. Exit 0 when every event\n"
+	  "verifies; 1 naming the first altered or missing event.\n" },
+	{ "reapply", "re-run a service's deletions after a backup restore",
+	  "usage: tenantdel reapply --service NAME --since TIME\n\n"
+	  "Schedules NAME's deletion again for every tenant purged since TIME, so a\n"
+	  "restored backup cannot resurrect erased data.\n" },
+	{ "run", "the scheduler",
+	  "usage: tenantdel run [--once] [--metrics-file PATH]\n\n"
+	  "Carries out due work: calls the services, retries, opens phases, records\n"
+	  "every attempt. Safe to run next to another `run` on the same database.\n\n"
+	  "  --once              work until nothing is due and nothing is in flight, then exit\n"
+	  "                      (exit 1 when a job it worked on ends failed)\n"
+	  "  --metrics-file PATH also write the Prometheus text there, atomically\n\n"
+	  "SIGTERM/SIGINT: finish in-flight attempts (up to shutdown_grace) and exit 0.\n"
+	  "SIGHUP: reload the config (an invalid one is logged and the old one kept).\n" },
+	{ "check-config", "validate the config and show the resolved services",
+	  "usage: tenantdel check-config\n\n"
+	  "Validates the config (errors: FILE:LINE: message, exit 2), prints the\n"
+	  "resolved settings and one line per service, and warns about secrets it\n"
+	  "cannot read (exit 0). Secret values are never printed.\n" },
+	{ "metrics", "Prometheus metrics of the database",
+	  "usage: tenantdel metrics\n\n"
+	  "Prints the Prometheus text exposition of the database's state.\n" },
+	{ "version", "print the version", "usage: tenantdel version\n" },
+};
+
+const char *cli_usage_text(const char *command)
+{
+	for (size_t i = 0; i < sizeof usages / sizeof usages[0]; i++)
+		if (strcmp(usages[i].command, command) == 0)
+			return usages[i].text;
+	return NULL;
+}
+
+void cli_print_overview(FILE *f)
+{
+	fputs("usage: tenantdel [-c FILE] COMMAND [ARGS]\n\n"
+	      "Schedules and carries out the deletion of a tenant's data across HTTP services.\n\n"
+	      "  -c, --config FILE  the config (else $TENANTDEL_CONFIG, ./tenantdel.conf,\n"
+	      "                     /etc/tenantdel/tenantdel.conf)\n"
+	      "  -h, --help         this help; `tenantdel COMMAND --help` for one command\n"
+	      "  --version          the version\n\ncommands:\n", f);
+	for (size_t i = 0; i < sizeof usages / sizeof usages[0]; i++)
+		fprintf(f, "  %-19s %s\n", usages[i].command, usages[i].summary);
+	fputs("\nExit codes: 0 success, 1 the operation failed, 2 usage or config error,\n"
+	      "3 no such job, 4 not allowed in the job's state.\n"
+	      "Environment: TENANTDEL_CONFIG, TENANTDEL_BUSY_TIMEOUT_MS (how long to wait for a\n"
+	      "locked database, default 10000), TENANTDEL_LOG (debug|info|warn|error|off).\n", f);
+}
+
+int cli_cmd_version(struct cli_ctx *ctx, int argc, char **argv)
+{
+	if (argc > 1) {
+		char safe[96];
+		return cli_usage_error("version", "unexpected argument %s",
+				       cli_safe(argv[1], safe, sizeof safe));
+	}
+	printf("tenantdel %s\n", TENANTDEL_VERSION);
+	return EXIT_OK;
+}
+
+static void warn_secret(void *ctx, const char *msg)
+{
+	int *n = ctx;
+
+	(*n)++;
+	cli_error("warning: %s", msg);
+}
+
+static const char *dur(int64_t ms, char *out, size_t len)
+{
+	timefmt_format_duration(ms, out, len);
+	return out;
+}
+
+/* Where a secret comes from, never its value. */
+static void print_secret(const char *label, const char *file, const char *env, const char *value)
+{
+	if (file == NULL && env == NULL)
+		return;
+	printf("%-14s %s %s (%s)\n", label, file ? "file" : "env", file ? file : env,
+	       value ? "readable" : "NOT readable");
+}
+
+static void print_settings(const struct config *c)
+{
+	char a[32], b[32], d[32], e[32];
+
+	printf("config         %s\n", c->path);
+	printf("database       %s\n", c->database);
+	printf("scheduler      retention %s, deadline %s, max_in_flight %d, shutdown_grace %s\n",
+	       dur(c->retention_ms, a, sizeof a), dur(c->deadline_ms, b, sizeof b),
+	       c->max_in_flight, dur(c->shutdown_grace_ms, d, sizeof d));
+	printf("retry          base_delay %s, max_delay %s, max_attempts %d, give_up_after %s\n",
+	       dur(c->base_delay_ms, a, sizeof a), dur(c->max_delay_ms, b, sizeof b),
+	       c->max_attempts, dur(c->give_up_after_ms, d, sizeof d));
+	printf("breaker        %d failures, cool-off %s\n", c->breaker_failures,
+	       dur(c->breaker_cooloff_ms, e, sizeof e));
+	printf("http           timeout %s, connect_timeout %s%s%s\n",
+	       dur(c->timeout_ms, a, sizeof a), dur(c->connect_timeout_ms, b, sizeof b),
+	       c->ca_file ? ", ca_file " : "", c->ca_file ? c->ca_file : "");
+	print_secret("service token", c->token_file, c->token_env, c->token);
+	printf("api            %s\n", c->api_listen ? c->api_listen : "off");
+	if (c->api_listen)
+		print_secret("api token", c->api_token_file, c->api_token_env, c->api_token);
+	printf("webhooks       %zu url%s\n", c->n_webhook_urls, c->n_webhook_urls == 1 ? "" : "s");
+	if (c->n_webhook_urls)
+		print_secret("webhook secret", c->webhook_secret_file, c->webhook_secret_env,
+			     c->webhook_secret);
+}
+
+static void print_services(const struct config *c)
+{
+	size_t enabled = 0;
+
+	for (size_t i = 0; i < c->n_services; i++)
+		enabled += c->services[i].enabled != 0;
+	printf("services       %zu (%zu enabled)\n", c->n_services, enabled);
+	printf("  %-20s %5s  %-7s  %-7s  %-6s  %-8s  %s\n", "NAME", "PHASE", "ENABLED", "PREVIEW",
+	       "VERIFY", "SUSPEND", "DELETE_URL");
+	for (size_t i = 0; i < c->n_services; i++) {
+		const struct config_service *s = &c->services[i];
+		printf("  %-20s %5d  %-7s  %-7s  %-6s  %-8s  %s\n", s->name, s->phase,
+		       s->enabled ? "yes" : "no", s->preview_url ? "yes" : "no",
+		       s->verify ? "yes" : "no",
+		       s->suspend_url ? (s->restore_url ? "+restore" : "yes") : "no", s->delete_url);
+	}
+}
+
+int cli_cmd_check_config(struct cli_ctx *ctx, int argc, char **argv)
+{
+	int warnings = 0;
+
+	if (argc > 1) {
+		char safe[96];
+		return cli_usage_error(argv[0], "unexpected argument %s",
+				       cli_safe(argv[1], safe, sizeof safe));
+	}
+	if (cli_config(ctx) == NULL)
+		return EXIT_USAGE;
+	config_load_secrets(ctx->cfg, warn_secret, &warnings);
+	print_settings(ctx->cfg);
+	print_services(ctx->cfg);
+	printf("%s: OK%s\n", ctx->cfg->path, warnings ? " (with warnings about secrets)" : "");
+	return EXIT_OK;
+}

@@ -1,0 +1,326 @@
+/*
+ * cmd_view.c - reading jobs from the command line: list, show, events.
+ * Listings stream: each row is printed as the store reads it.
+ */
+#include "cli/cli_int.h"
+#include "jobs/timefmt.h"
+#include "util/util.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct list_out {
+	int json;
+	long rows;
+};
+
+/* Prints one element of a streamed JSON array (one element a line). */
+static void json_item(cJSON *o, long index)
+{
+	char *text = cJSON_PrintUnformatted(o);
+
+	printf("%s\n%s", index ? "," : "[", text);
+	free(text);
+	cJSON_Delete(o);
+}
+
+static void json_end(long rows)
+{
+	fputs(rows ? "\n]\n" : "[]\n", stdout);
+}
+
+static int list_row(void *ctx, const struct job_record *j)
+{
+	struct list_out *o = ctx;
+	char due[TIMEFMT_TIME_LEN], dl[TIMEFMT_TIME_LEN];
+
+	if (o->json) {
+		json_item(jobs_render_job(j, NULL, 0), o->rows++);
+		return 0;
+	}
+	if (o->rows++ == 0)
+		printf("%-36s  %-24s  %-9s  %-20s  %-20s  %s\n", "JOB", "TENANT", "STATE", "DUE",
+		       "DEADLINE", "DELETED");
+	cli_format_time(j->due_at, due);
+	cli_format_time(j->deadline_at, dl);
+	printf("%-36s  %-24s  %-9s  %-20s  %-20s%s  %lld\n", j->id, j->tenant_id,
+	       jobs_job_state_name(j->state), due, dl, j->deadline_missed ? "!" : " ",
+	       (long long)j->total_deleted);
+	return 0;
+}
+
+static int parse_limit(const char *v, int *out)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno != 0 || *end != '\0' || end == v || n < 1 || n > 1000000000)
+		return -1;
+	*out = (int)n;
+	return 0;
+}
+
+/* Fills f from the options; EXIT_OK or a usage error. */
+static int parse_list_args(int argc, char **argv, struct store_list_filter *f, int *json)
+{
+	static const struct option opts[] = {
+		{ "state", required_argument, NULL, 's' },
+		{ "tenant", required_argument, NULL, 't' },
+		{ "due-within", required_argument, NULL, 'd' },
+		{ "overdue", no_argument, NULL, 'o' },
+		{ "limit", required_argument, NULL, 'l' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	enum job_state st;
+	const char *why;
+	char safe[96];
+	int64_t ms;
+	int c;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			if (jobs_job_state_parse(optarg, &st) < 0)
+				return cli_usage_error(argv[0], "--state %s is not a job state (scheduled, running, succeeded, failed, cancelled, held)",
+						       cli_safe(optarg, safe, sizeof safe));
+			f->state = optarg;
+			break;
+		case 't':
+			if (jobs_tenant_id_check(optarg, &why) < 0) {
+				cli_error("invalid tenant id \"%s\": %s", cli_safe(optarg, safe, sizeof safe), why);
+				return EXIT_USAGE;
+			}
+			f->tenant_id = optarg;
+			break;
+		case 'd':
+			if (timefmt_parse_duration(optarg, &ms) < 0)
+				return cli_usage_error(argv[0], "--due-within %s is not a duration (e.g. 24h)",
+						       cli_safe(optarg, safe, sizeof safe));
+			f->due_before = f->now + ms;
+			break;
+		case 'o': f->overdue = 1; break;
+		case 'l':
+			if (parse_limit(optarg, &f->limit) < 0)
+				return cli_usage_error(argv[0], "--limit %s is not a positive number",
+						       cli_safe(optarg, safe, sizeof safe));
+			break;
+		case 'j': *json = 1; break;
+		default: return cli_option_error(argv[0], c, argv);
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error(argv[0], "unexpected argument %s",
+				       cli_safe(argv[optind], safe, sizeof safe));
+	return EXIT_OK;
+}
+
+int cli_cmd_list(struct cli_ctx *ctx, int argc, char **argv)
+{
+	struct store_list_filter f = { .now = clock_now_ms() };
+	struct list_out o = { 0 };
+	int rc;
+
+	if ((rc = parse_list_args(argc, argv, &f, &o.json)) != EXIT_OK)
+		return rc;
+	if (cli_store(ctx) == NULL)
+		return EXIT_USAGE;
+	if (store_job_list(ctx->store, &f, list_row, &o) != STORE_OK) {
+		cli_error("list failed: %s: %s", ctx->cfg->database, store_last_error(ctx->store));
+		return EXIT_FAILED;
+	}
+	if (o.json)
+		json_end(o.rows);
+	return EXIT_OK;
+}
+
+/* JOB and --json, the arguments of show and events. */
+static int parse_job_json(int argc, char **argv, const char **job, int *json)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+		if (c != 'j')
+			return cli_option_error(argv[0], c, argv);
+		*json = 1;
+	}
+	if (optind >= argc)
+		return cli_usage_error(argv[0], "which job? give its JOB id");
+	if (optind + 1 < argc)
+		return cli_usage_error(argv[0], "one JOB at a time");
+	*job = argv[optind];
+	return cli_check_job_arg(*job);
+}
+
+static void show_summary(const struct job_record *j)
+{
+	char t[TIMEFMT_TIME_LEN], safe[512];
+
+	printf("job          %s (%s)\n", j->id, jobs_job_kind_name(j->kind));
+	printf("tenant       %s", j->tenant_id);
+	if (j->tenant_name != NULL)
+		printf("  \"%s\"", cli_safe(j->tenant_name, safe, sizeof safe));
+	printf("\nstate        %s", jobs_job_state_name(j->state));
+	if (j->state == JOB_HELD)
+		printf(" (from %s): %s", jobs_job_state_name(j->held_from),
+		       cli_safe(j->hold_reason, safe, sizeof safe));
+	printf("\nrequested by %s\n", j->requested_by ? cli_safe(j->requested_by, safe, sizeof safe) : "-");
+	printf("reason       %s\n", j->reason ? cli_safe(j->reason, safe, sizeof safe) : "-");
+	if (j->origin_job_id != NULL)
+		printf("repeats      %s\n", j->origin_job_id);
+	cli_format_time(j->created_at, t);
+	printf("created      %s\n", t);
+	cli_format_time(j->due_at, t);
+	printf("due          %s\n", t);
+	cli_format_time(j->deadline_at, t);
+	printf("deadline     %s%s\n", t, j->deadline_missed ? "  (missed)" : "");
+	cli_format_time(j->started_at, t);
+	printf("started      %s\n", t);
+	cli_format_time(j->finished_at, t);
+	printf("finished     %s\n", t);
+	printf("deleted      %lld records\n", (long long)j->total_deleted);
+}
+
+static void show_task(const struct task_record *t)
+{
+	char http[16] = "-", del[24] = "-", dur[32] = "-", err[96];
+
+	if (t->http_status > 0)
+		snprintf(http, sizeof http, "%d", t->http_status);
+	if (t->total_deleted >= 0)
+		snprintf(del, sizeof del, "%lld", (long long)t->total_deleted);
+	if (t->duration_ms >= 0)
+		timefmt_format_duration(t->duration_ms, dur, sizeof dur);
+	if (t->state == TASK_SKIPPED && t->skip_reason != NULL)
+		cli_safe(t->skip_reason, err, sizeof err);
+	else
+		cli_safe(t->last_error ? t->last_error : "", err, sizeof err);
+	printf("%-20s  %-7s  %5d  %-9s  %8d  %4s  %9s  %8s  %s\n", t->service,
+	       jobs_task_kind_name(t->kind), t->phase, jobs_task_state_name(t->state), t->attempts,
+	       http, del, dur, err);
+}
+
+int cli_cmd_show(struct cli_ctx *ctx, int argc, char **argv)
+{
+	struct task_record *t = NULL;
+	struct job_record j;
+	const char *job = NULL;
+	int json = 0, rc;
+	size_t n = 0;
+
+	if ((rc = parse_job_json(argc, argv, &job, &json)) != EXIT_OK)
+		return rc;
+	if (cli_store(ctx) == NULL)
+		return EXIT_USAGE;
+	if ((rc = store_job_get(ctx->store, job, &j)) != STORE_OK)
+		return cli_job_rc_exit(ctx, rc, job, "show", NULL);
+	if ((rc = store_job_tasks(ctx->store, job, &t, &n)) != STORE_OK) {
+		jobs_job_record_clear(&j);
+		return cli_job_rc_exit(ctx, rc, job, "show", NULL);
+	}
+	if (json) {
+		cli_print_json(jobs_render_job(&j, t, n));
+	} else {
+		show_summary(&j);
+		printf("\n%-20s  %-7s  %5s  %-9s  %8s  %4s  %9s  %8s  %s\n", "SERVICE", "KIND",
+		       "PHASE", "STATE", "ATTEMPTS", "HTTP", "DELETED", "DURATION", "LAST ERROR");
+		for (size_t i = 0; i < n; i++)
+			show_task(&t[i]);
+	}
+	jobs_task_records_free(t, n);
+	jobs_job_record_clear(&j);
+	return EXIT_OK;
+}
+
+struct events_out {
+	int json;
+	long rows;
+	long bad;
+	int64_t first_bad;
+};
+
+static cJSON *render_event(const struct store_event *ev)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON *detail = ev->detail ? cJSON_Parse(ev->detail) : NULL;
+	char at[TIMEFMT_TIME_LEN];
+
+	timefmt_format_time(ev->at, at);
+	cJSON_AddNumberToObject(o, "id", (double)ev->id);
+	if (ev->job_id)
+		cJSON_AddStringToObject(o, "job_id", ev->job_id);
+	else
+		cJSON_AddNullToObject(o, "job_id");
+	cJSON_AddStringToObject(o, "at", at);
+	cJSON_AddStringToObject(o, "type", ev->type ? ev->type : "");
+	if (ev->service)
+		cJSON_AddStringToObject(o, "service", ev->service);
+	else
+		cJSON_AddNullToObject(o, "service");
+	cJSON_AddItemToObject(o, "detail", detail ? detail : cJSON_CreateObject());
+	cJSON_AddStringToObject(o, "prev_hash", ev->prev_hash ? ev->prev_hash : "");
+	cJSON_AddStringToObject(o, "hash", ev->hash ? ev->hash : "");
+	cJSON_AddBoolToObject(o, "chain_ok", ev->chain_ok);
+	return o;
+}
+
+static int event_row(void *ctx, const struct store_event *ev)
+{
+	struct events_out *o = ctx;
+	char at[TIMEFMT_TIME_LEN], detail[400];
+
+	if (!ev->chain_ok && o->bad++ == 0)
+		o->first_bad = ev->id;
+	if (o->json) {
+		json_item(render_event(ev), o->rows++);
+		return 0;
+	}
+	if (o->rows++ == 0)
+		printf("%6s  %-24s  %-22s  %-16s  %s\n", "ID", "AT", "TYPE", "SERVICE", "DETAIL");
+	timefmt_format_time(ev->at, at);
+	printf("%6lld%s %-24s  %-22s  %-16s  %s\n", (long long)ev->id, ev->chain_ok ? " " : "!", at,
+	       ev->type ? ev->type : "", ev->service ? ev->service : "-",
+	       cli_safe(ev->detail, detail, sizeof detail));
+	return 0;
+}
+
+int cli_cmd_events(struct cli_ctx *ctx, int argc, char **argv)
+{
+	struct events_out o = { 0 };
+	struct job_record j;
+	const char *job = NULL;
+	int rc;
+
+	if ((rc = parse_job_json(argc, argv, &job, &o.json)) != EXIT_OK)
+		return rc;
+	if (cli_store(ctx) == NULL)
+		return EXIT_USAGE;
+	if ((rc = store_job_get(ctx->store, job, &j)) != STORE_OK)
+		return cli_job_rc_exit(ctx, rc, job, "read events of", NULL);
+	jobs_job_record_clear(&j);
+	if (store_events_list(ctx->store, job, event_row, &o) != STORE_OK)
+		return cli_job_rc_exit(ctx, STORE_ERR, job, "read events of", NULL);
+	if (o.json)
+		json_end(o.rows);
+	if (o.bad > 0) {
+		cli_error("audit trail altered: event %lld of job %s fails its hash-chain check"
+			  " (%ld bad event%s; run `tenantdel audit verify`)",
+			  (long long)o.first_bad, job, o.bad, o.bad > 1 ? "s" : "");
+		return EXIT_FAILED;
+	}
+	return EXIT_OK;
+}
