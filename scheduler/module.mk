@@ -1,0 +1,1 @@
+LIB_SRC += scheduler/metrics.c scheduler/api.c scheduler/api_routes.c

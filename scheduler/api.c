@@ -1,0 +1,383 @@
+/*
+ * api.c - the HTTP server of the API: libmicrohttpd driven by the libev
+ * loop (its epoll fd in an ev_io, its time-outs in an ev_timer), request
+ * bodies up to API_MAX_BODY, the bearer token, JSON answers. The
+ * endpoints themselves are in api_routes.c.
+ */
+#include "scheduler/api_int.h"
+#include "util/log.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+/* A connection idle this long is closed: a slow client holds a slot, no more. */
+#define API_CONNECTION_TIMEOUT_S 10
+#define API_CONNECTION_LIMIT 128
+
+/* ---- answers ---- */
+
+int api_fail(struct api_answer *ans, unsigned status, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	cJSON *o = cJSON_CreateObject();
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	cJSON_AddStringToObject(o, "error", msg);
+	return api_json(ans, status, o);
+}
+
+int api_json(struct api_answer *ans, unsigned status, cJSON *tree)
+{
+	char *text = cJSON_PrintUnformatted(tree);
+
+	cJSON_Delete(tree);
+	if (text == NULL)
+		abort(); /* cJSON fails only when allocation does */
+	ans->status = status;
+	ans->json = xasprintf("%s\n", text);
+	cJSON_free(text);
+	return 0;
+}
+
+static void log_request(const struct api_req *r, unsigned status)
+{
+	struct log_line *l = log_start(status >= 500 ? LOG_WARN : LOG_INFO, "api.request");
+	log_str(l, "method", r->method);
+	log_str(l, "path", r->path);
+	log_int(l, "http_status", status);
+	log_int(l, "duration_ms", clock_mono_ms() - r->started_ms);
+	log_done(l);
+}
+
+/* Queues ans on the connection; takes ans->json. */
+static enum MHD_Result send_answer(struct api_req *r, struct api_answer *ans)
+{
+	const char *text = ans->json ? ans->json : "";
+	struct MHD_Response *resp = MHD_create_response_from_buffer(
+		strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
+	enum MHD_Result rc;
+
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+				ans->content_type ? ans->content_type : "application/json");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	if (ans->allow[0] != '\0')
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, ans->allow);
+	if (ans->status == MHD_HTTP_UNAUTHORIZED)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+					"Bearer realm=\"tenantdel\"");
+	rc = MHD_queue_response(r->conn, ans->status, resp);
+	MHD_destroy_response(resp);
+	log_request(r, ans->status);
+	free(ans->json);
+	ans->json = NULL;
+	return rc;
+}
+
+/* ---- auth ---- */
+
+/* 1 when the request carries "Authorization: Bearer <api token>". */
+static int authorized(const struct api *a, struct MHD_Connection *c)
+{
+	const char *tok = a->deps.cfg->api_token;
+	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						    MHD_HTTP_HEADER_AUTHORIZATION);
+	size_t n;
+
+	if (tok == NULL || h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
+		return 0;
+	h += 7;
+	while (*h == ' ')
+		h++;
+	n = strlen(tok);
+	/* The length is no secret worth hiding; the bytes are compared in
+	 * constant time. */
+	return strlen(h) == n && n > 0 && CRYPTO_memcmp(h, tok, n) == 0;
+}
+
+/* ---- request lifecycle ---- */
+
+static struct api_req *req_new(struct api *a, struct MHD_Connection *c, const char *url,
+			       const char *method)
+{
+	struct api_req *r = xcalloc(1, sizeof *r);
+
+	r->api = a;
+	r->conn = c;
+	r->method = method;
+	r->path = xstrdup(url);
+	r->started_ms = clock_mono_ms();
+	buf_init(&r->body);
+	return r;
+}
+
+static void suspend(struct api *a, struct api_req *r)
+{
+	MHD_suspend_connection(r->conn);
+	r->suspended = 1;
+	r->prev = NULL;
+	r->next = a->suspended;
+	if (a->suspended != NULL)
+		a->suspended->prev = r;
+	a->suspended = r;
+}
+
+static void resume(struct api *a, struct api_req *r)
+{
+	if (r->prev != NULL)
+		r->prev->next = r->next;
+	else
+		a->suspended = r->next;
+	if (r->next != NULL)
+		r->next->prev = r->prev;
+	r->next = r->prev = NULL;
+	r->suspended = 0;
+	MHD_resume_connection(r->conn);
+	/* MHD must run to notice: on the next loop iteration, not from here. */
+	ev_timer_stop(a->loop, &a->timer);
+	ev_timer_set(&a->timer, 0.0, 0.0);
+	ev_timer_start(a->loop, &a->timer);
+}
+
+void api_req_complete(struct api_req *r, struct api_answer *ans)
+{
+	r->ready = 1;
+	r->status = ans->status;
+	r->answer = ans->json;
+	ans->json = NULL;
+	if (r->suspended)
+		resume(r->api, r);
+}
+
+static void req_free(struct api_req *r)
+{
+	if (r->ticket != NULL)
+		r->ticket->req = NULL; /* the preview's answer will be dropped */
+	buf_free(&r->body);
+	free(r->path);
+	free(r->answer);
+	free(r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	if (*con_cls != NULL)
+		req_free(*con_cls);
+	*con_cls = NULL;
+}
+
+/* The first call for a request: refuse an announced body over the limit. */
+static int body_announced_too_large(struct MHD_Connection *c)
+{
+	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						     MHD_HTTP_HEADER_CONTENT_LENGTH);
+	char *end;
+	unsigned long long n;
+
+	if (cl == NULL)
+		return 0;
+	errno = 0;
+	n = strtoull(cl, &end, 10);
+	return errno != 0 || n > API_MAX_BODY;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+				  const char *method, const char *version,
+				  const char *upload, size_t *upload_size, void **con_cls)
+{
+	struct api *a = cls;
+	struct api_req *r = *con_cls;
+	struct api_answer ans = {0};
+
+	if (r == NULL) {
+		*con_cls = r = req_new(a, c, url, method);
+		if (!body_announced_too_large(c))
+			return MHD_YES;
+		api_fail(&ans, MHD_HTTP_CONTENT_TOO_LARGE, "request body over %d bytes",
+			 API_MAX_BODY);
+		return send_answer(r, &ans);
+	}
+	if (r->ready) { /* resumed after a deferred answer */
+		ans.status = r->status;
+		ans.json = r->answer;
+		r->answer = NULL;
+		return send_answer(r, &ans);
+	}
+	if (*upload_size > 0) {
+		if (r->body.len + *upload_size > API_MAX_BODY)
+			r->too_large = 1;
+		else
+			buf_append(&r->body, upload, *upload_size);
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (r->too_large)
+		api_fail(&ans, MHD_HTTP_CONTENT_TOO_LARGE, "request body over %d bytes",
+			 API_MAX_BODY);
+	else if (strcmp(r->path, "/healthz") != 0 && !authorized(a, c))
+		api_fail(&ans, MHD_HTTP_UNAUTHORIZED, "missing or wrong bearer token");
+	else if (api_route(a, r, &ans) == 1) {
+		if (r->ready) { /* answered synchronously */
+			ans.status = r->status;
+			ans.json = r->answer;
+			r->answer = NULL;
+		} else {
+			suspend(a, r);
+			return MHD_YES;
+		}
+	}
+	return send_answer(r, &ans);
+}
+
+/* ---- MHD on the libev loop ---- */
+
+static void arm_timer(struct api *a)
+{
+	MHD_UNSIGNED_LONG_LONG ms;
+
+	ev_timer_stop(a->loop, &a->timer);
+	if (MHD_get_timeout(a->daemon, &ms) == MHD_YES) {
+		ev_timer_set(&a->timer, (double)ms / 1000.0, 0.0);
+		ev_timer_start(a->loop, &a->timer);
+	}
+}
+
+static void run_mhd(struct api *a)
+{
+	MHD_run(a->daemon);
+	arm_timer(a);
+}
+
+static void on_io(struct ev_loop *loop, ev_io *w, int revents)
+{
+	run_mhd(w->data);
+}
+
+static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	run_mhd(w->data);
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+	size_t n;
+
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	n = strlen(msg);
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+		msg[--n] = '\0';
+	struct log_line *l = log_start(LOG_DEBUG, "api.mhd");
+	log_str(l, "message", msg);
+	log_done(l);
+}
+
+/* Resolves [api] listen into addr; 0, or -1 with err. */
+static int listen_addr(const struct config *cfg, struct sockaddr_storage *addr, int *v6,
+		       char *err, size_t errlen)
+{
+	struct addrinfo hints = {0}, *res = NULL;
+	char port[16];
+	int rc;
+
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
+	hints.ai_socktype = SOCK_STREAM;
+	snprintf(port, sizeof port, "%d", cfg->api_port);
+	rc = getaddrinfo(cfg->api_host, port, &hints, &res);
+	if (rc != 0 || res == NULL) {
+		snprintf(err, errlen, "[api] listen %s: %s", cfg->api_listen ? cfg->api_listen : "",
+			 gai_strerror(rc));
+		return -1;
+	}
+	memset(addr, 0, sizeof *addr);
+	memcpy(addr, res->ai_addr, res->ai_addrlen);
+	*v6 = res->ai_family == AF_INET6;
+	freeaddrinfo(res);
+	return 0;
+}
+
+struct api *api_start(const struct api_deps *deps, char *err, size_t errlen)
+{
+	struct api *a;
+	struct sockaddr_storage addr;
+	const union MHD_DaemonInfo *info;
+	int v6 = 0;
+
+	if (deps->cfg->api_token == NULL || deps->cfg->api_token[0] == '\0') {
+		snprintf(err, errlen, "[api] has no token: set token_file or token_env");
+		return NULL;
+	}
+	if (listen_addr(deps->cfg, &addr, &v6, err, errlen) < 0)
+		return NULL;
+	a = xcalloc(1, sizeof *a);
+	a->loop = deps->loop;
+	a->deps = *deps;
+	a->daemon = MHD_start_daemon(
+		MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
+			(v6 ? MHD_USE_IPv6 : 0),
+		(uint16_t)deps->cfg->api_port, NULL, NULL, on_request, a,
+		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)API_CONNECTION_TIMEOUT_S,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)API_CONNECTION_LIMIT,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+		MHD_OPTION_END);
+	if (a->daemon == NULL) {
+		snprintf(err, errlen, "[api] listen %s: cannot listen (address in use?)",
+			 deps->cfg->api_listen ? deps->cfg->api_listen : "");
+		free(a);
+		return NULL;
+	}
+	info = MHD_get_daemon_info(a->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	a->port = info ? info->port : deps->cfg->api_port;
+	info = MHD_get_daemon_info(a->daemon, MHD_DAEMON_INFO_EPOLL_FD);
+	ev_io_init(&a->io, on_io, info->epoll_fd, EV_READ);
+	a->io.data = a;
+	ev_io_start(a->loop, &a->io);
+	ev_init(&a->timer, on_timer);
+	a->timer.data = a;
+	arm_timer(a);
+
+	struct log_line *l = log_start(LOG_INFO, "api.listening");
+	log_str(l, "host", deps->cfg->api_host);
+	log_int(l, "port", a->port);
+	log_done(l);
+	return a;
+}
+
+int api_port(const struct api *a)
+{
+	return a->port;
+}
+
+void api_set_config(struct api *a, const struct config *cfg)
+{
+	a->deps.cfg = cfg;
+}
+
+void api_stop(struct api *a)
+{
+	if (a == NULL)
+		return;
+	/* MHD must not be stopped with suspended connections: answer them. */
+	while (a->suspended != NULL) {
+		struct api_answer ans = {0};
+		api_fail(&ans, MHD_HTTP_SERVICE_UNAVAILABLE, "shutting down");
+		api_req_complete(a->suspended, &ans);
+	}
+	MHD_run(a->daemon);
+	ev_io_stop(a->loop, &a->io);
+	ev_timer_stop(a->loop, &a->timer);
+	MHD_stop_daemon(a->daemon);
+	free(a);
+}

@@ -1,0 +1,78 @@
+/*
+ * api_int.h - shared by scheduler/api.c (the server: MHD on the loop,
+ * request bodies, auth, routing) and scheduler/api_routes.c (the
+ * endpoints). Nothing else includes it.
+ */
+#ifndef TENANTDEL_API_INT_H
+#define TENANTDEL_API_INT_H
+
+#include <cjson/cJSON.h>
+#include <microhttpd.h>
+
+#include "scheduler/api.h"
+#include "util/util.h"
+
+struct api_preview_ticket;
+
+/* One request, from its first header to its completion. */
+struct api_req {
+	struct api *api;
+	struct MHD_Connection *conn;
+	const char *method;
+	char *path;                 /* decoded path, without the query */
+	struct buf body;
+	int too_large;
+	int64_t started_ms;         /* monotonic, for the log line */
+	/* An answer made while the connection was suspended (preview). */
+	struct api_preview_ticket *ticket;
+	int suspended;
+	int ready;
+	unsigned status;
+	char *answer;               /* JSON text */
+	struct api_req *next, *prev; /* in api->suspended while suspended */
+};
+
+struct api {
+	struct ev_loop *loop;
+	struct MHD_Daemon *daemon;
+	ev_io io;
+	ev_timer timer;
+	struct api_deps deps;
+	int port;
+	struct api_req *suspended;  /* waiting for a deferred answer */
+};
+
+/* What an endpoint answers: a status and a JSON text (malloc'ed). */
+struct api_answer {
+	unsigned status;
+	char *json;
+	const char *content_type; /* NULL: application/json */
+	char allow[32];           /* 405: the Allow header, "" otherwise */
+};
+
+/* Fills *ans with status and {"error": msg} (printf format). Returns 0. */
+int api_fail(struct api_answer *ans, unsigned status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Fills *ans with status and the tree's text; deletes tree. Returns 0. */
+int api_json(struct api_answer *ans, unsigned status, cJSON *tree);
+
+/*
+ * Routes one complete request (body read, token checked). Fills *ans and
+ * returns 0, or returns 1 when the answer will come later through
+ * api_req_complete (the caller then suspends the connection).
+ */
+int api_route(struct api *a, struct api_req *r, struct api_answer *ans);
+
+/*
+ * A deferred answer is ready: stores it in r (taking ans->json) and, when
+ * the connection is suspended, resumes it. Called on the loop's thread,
+ * outside MHD (or, synchronously, from inside api_route).
+ */
+void api_req_complete(struct api_req *r, struct api_answer *ans);
+
+/* The preview ticket between a request and the engine's preview. */
+struct api_preview_ticket {
+	struct api_req *req; /* NULL once the request is gone */
+};
+
+#endif

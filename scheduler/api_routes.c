@@ -1,0 +1,582 @@
+/*
+ * api_routes.c - the endpoints of DESIGN 6. Each one checks its input
+ * (400 on anything unexpected, before anything is stored), calls the same
+ * store functions as the CLI and renders records with jobs/record.h.
+ */
+#include "jobs/jobs.h"
+#include "jobs/record.h"
+#include "jobs/timefmt.h"
+#include "scheduler/api_int.h"
+#include "scheduler/metrics.h"
+#include "store/metrics.h"
+#include "store/proof.h"
+#include "store/store.h"
+#include "util/log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef TENANTDEL_VERSION
+#define TENANTDEL_VERSION "0.1.0"
+#endif
+
+#define LIST_DEFAULT_LIMIT 100
+#define LIST_MAX_LIMIT 1000
+
+/* ---- input ---- */
+
+/*
+ * r's body as a JSON object whose keys are all in allowed (NULL-terminated).
+ * An empty body is {} unless required. NULL after filling ans with a 400.
+ */
+static cJSON *parse_body(struct api_req *r, const char *const *allowed, int required,
+			 struct api_answer *ans)
+{
+	cJSON *o, *it;
+
+	if (r->body.len == 0 && !required)
+		return cJSON_CreateObject();
+	if (r->body.len == 0) {
+		api_fail(ans, 400, "a JSON object body is required");
+		return NULL;
+	}
+	o = cJSON_ParseWithLengthOpts(r->body.data, r->body.len, NULL, 1);
+	if (o == NULL || !cJSON_IsObject(o)) {
+		cJSON_Delete(o);
+		api_fail(ans, 400, "the body is not a JSON object");
+		return NULL;
+	}
+	cJSON_ArrayForEach(it, o) {
+		size_t i = 0;
+		while (allowed[i] != NULL && strcmp(allowed[i], it->string) != 0)
+			i++;
+		if (allowed[i] == NULL) {
+			api_fail(ans, 400, "unknown field '%.64s'", it->string);
+			cJSON_Delete(o);
+			return NULL;
+		}
+	}
+	return o;
+}
+
+/* o[key] as a string: *out = NULL when absent or null. -1 (400) on another type. */
+static int get_str(const cJSON *o, const char *key, const char **out, struct api_answer *ans)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	*out = NULL;
+	if (v == NULL || cJSON_IsNull(v))
+		return 0;
+	if (!cJSON_IsString(v))
+		return api_fail(ans, 400, "'%s' must be a string", key), -1;
+	*out = v->valuestring;
+	return 0;
+}
+
+static int check_tenant(const char *id, struct api_answer *ans)
+{
+	const char *why = "";
+
+	if (jobs_tenant_id_check(id, &why) < 0)
+		return api_fail(ans, 400, "invalid tenant_id: %s", why), -1;
+	return 0;
+}
+
+/* The enabled services of the config as the store wants them; caller frees. */
+static struct store_service *store_services(const struct config *cfg, size_t *n)
+{
+	struct store_service *v = xcalloc(cfg->n_services + 1, sizeof *v);
+
+	*n = 0;
+	for (size_t i = 0; i < cfg->n_services; i++) {
+		const struct config_service *cs = &cfg->services[i];
+		if (!cs->enabled)
+			continue;
+		v[*n].name = cs->name;
+		v[*n].phase = cs->phase;
+		v[*n].has_suspend = cs->suspend_url != NULL;
+		v[*n].has_restore = cs->restore_url != NULL;
+		(*n)++;
+	}
+	return v;
+}
+
+static int store_failed(struct api *a, struct api_answer *ans)
+{
+	return api_fail(ans, 500, "database error: %s", store_last_error(a->deps.store));
+}
+
+static int no_job(const char *id, struct api_answer *ans)
+{
+	return api_fail(ans, 404, "no such job: %.64s", id);
+}
+
+/* ---- answers ---- */
+
+/* The job with its tasks (show --json) as the answer, with status. */
+static int answer_job(struct api *a, const char *id, unsigned status, struct api_answer *ans)
+{
+	struct job_record j;
+	struct task_record *t = NULL;
+	size_t n = 0;
+	int rc = store_job_get(a->deps.store, id, &j);
+
+	if (rc == STORE_NOT_FOUND)
+		return no_job(id, ans);
+	if (rc != STORE_OK)
+		return store_failed(a, ans);
+	if (store_job_tasks(a->deps.store, id, &t, &n) != STORE_OK) {
+		jobs_job_record_clear(&j);
+		return store_failed(a, ans);
+	}
+	api_json(ans, status, jobs_render_job(&j, t, n));
+	jobs_task_records_free(t, n);
+	jobs_job_record_clear(&j);
+	return 0;
+}
+
+/* ---- endpoints ---- */
+
+static int h_healthz(struct api *a, struct api_req *r, const char *id, struct api_answer *ans)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "status", "ok");
+	return api_json(ans, 200, o);
+}
+
+static int h_metrics(struct api *a, struct api_req *r, const char *id, struct api_answer *ans)
+{
+	struct buf b;
+
+	buf_init(&b);
+	if (metrics_render(a->deps.store, a->deps.cfg, clock_now_ms(), &b) < 0) {
+		buf_free(&b);
+		return store_failed(a, ans);
+	}
+	ans->status = 200;
+	ans->json = buf_steal(&b);
+	ans->content_type = STORE_METRICS_CONTENT_TYPE;
+	return 0;
+}
+
+/* due_at and deadline_at from "after" | "at" | "now" and "deadline". */
+static int job_times(struct api *a, const cJSON *o, int64_t now, struct store_new_job *nj,
+		     struct api_answer *ans)
+{
+	const char *after, *at, *deadline;
+	const cJSON *nowv = cJSON_GetObjectItemCaseSensitive(o, "now");
+	int64_t v;
+
+	if (get_str(o, "after", &after, ans) < 0 || get_str(o, "at", &at, ans) < 0 ||
+	    get_str(o, "deadline", &deadline, ans) < 0)
+		return -1;
+	if (nowv != NULL && !cJSON_IsBool(nowv))
+		return api_fail(ans, 400, "'now' must be true or false"), -1;
+	if ((after != NULL) + (at != NULL) + cJSON_IsTrue(nowv) > 1)
+		return api_fail(ans, 400, "give at most one of 'after', 'at', 'now'"), -1;
+	nj->due_at = now + a->deps.cfg->retention_ms;
+	if (after != NULL) {
+		if (timefmt_parse_duration(after, &v) < 0)
+			return api_fail(ans, 400, "'after' is not a duration (e.g. 30d, 12h, 1h30m)"), -1;
+		nj->due_at = now + v;
+	} else if (at != NULL) {
+		if (timefmt_parse_time(at, &nj->due_at) < 0)
+			return api_fail(ans, 400, "'at' is not an RFC 3339 time"), -1;
+	} else if (cJSON_IsTrue(nowv)) {
+		nj->due_at = now;
+	}
+	nj->deadline_at = nj->due_at + a->deps.cfg->deadline_ms;
+	if (deadline != NULL && timefmt_parse_time(deadline, &nj->deadline_at) < 0)
+		return api_fail(ans, 400, "'deadline' is not an RFC 3339 time"), -1;
+	if (nj->deadline_at < nj->due_at)
+		return api_fail(ans, 400, "'deadline' is before the purge is due"), -1;
+	return 0;
+}
+
+static int h_create(struct api *a, struct api_req *r, const char *id, struct api_answer *ans)
+{
+	static const char *const fields[] = {"tenant_id", "tenant_name", "requested_by",
+					     "reason", "after", "at", "now", "deadline", NULL};
+	struct store_new_job nj = {0};
+	char ids[1][JOBS_ID_LEN + 1];
+	int created = 0, rc = -1;
+	int64_t now = clock_now_ms();
+	struct store_service *svcs = NULL;
+	size_t n_svcs;
+	cJSON *o = parse_body(r, fields, 1, ans);
+
+	if (o == NULL)
+		return 0;
+	if (get_str(o, "tenant_id", &nj.tenant_id, ans) < 0 ||
+	    get_str(o, "tenant_name", &nj.tenant_name, ans) < 0 ||
+	    get_str(o, "requested_by", &nj.requested_by, ans) < 0 ||
+	    get_str(o, "reason", &nj.reason, ans) < 0 || job_times(a, o, now, &nj, ans) < 0)
+		goto out;
+	if (nj.tenant_id == NULL) {
+		api_fail(ans, 400, "'tenant_id' is required");
+		goto out;
+	}
+	if (check_tenant(nj.tenant_id, ans) < 0)
+		goto out;
+	if (nj.requested_by == NULL)
+		nj.requested_by = "api";
+	svcs = store_services(a->deps.cfg, &n_svcs);
+	rc = store_schedule(a->deps.store, &nj, 1, svcs, n_svcs, now, ids, &created);
+	if (rc != STORE_OK)
+		store_failed(a, ans);
+	else
+		answer_job(a, ids[0], created ? 201 : 200, ans);
+out:
+	free(svcs);
+	cJSON_Delete(o);
+	return 0;
+}
+
+static int h_get(struct api *a, struct api_req *r, const char *id, struct api_answer *ans)
+{
+	return answer_job(a, id, 200, ans);
+}
+
+/* ---- list ---- */
+
+struct list_args {
+	const char *tenant_id, *state, *limit;
+	const char *unknown;
+};
+
+static enum MHD_Result on_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+			      const char *value)
+{
+	struct list_args *la = cls;
+	const char *v = value != NULL && value[0] != '\0' ? value : NULL;
+
+	if (strcmp(key, "tenant_id") == 0)
+		la->tenant_id = v;
+	else if (strcmp(key, "state") == 0)
+		la->state = v;
+	else if (strcmp(key, "limit") == 0)
+		la->limit = v;
+	else if (la->unknown == NULL)
+		la->unknown = key;
+	return MHD_YES;
+}
+
+static int list_row(void *ctx, const struct job_record *j)
+{
+	cJSON_AddItemToArray(ctx, jobs_render_job(j, NULL, 0));
+	return 0;
+}
+
+static int h_list(struct api *a, struct api_req *r, const char *id, struct api_answer *ans)
+{
+	struct list_args la = {0};
+	struct store_list_filter f = {0};
+	enum job_state st;
+	cJSON *arr;
+
+	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, on_arg, &la);
+	if (la.unknown != NULL)
+		return api_fail(ans, 400, "unknown query parameter '%.64s'", la.unknown);
+	if (la.tenant_id != NULL && check_tenant(la.tenant_id, ans) < 0)
+		return 0;
+	if (la.state != NULL && jobs_job_state_parse(la.state, &st) < 0)
+		return api_fail(ans, 400, "unknown state '%.32s'", la.state);
+	f.limit = LIST_DEFAULT_LIMIT;
+	if (la.limit != NULL) {
+		char *end;
+		long v;
+		errno = 0;
+		v = strtol(la.limit, &end, 10);
+		if (errno != 0 || *end != '\0' || v < 1 || v > LIST_MAX_LIMIT)
+			return api_fail(ans, 400, "'limit' must be an integer from 1 to %d",
+					LIST_MAX_LIMIT);
+		f.limit = (int)v;
+	}
+	f.tenant_id = la.tenant_id;
+	f.state = la.state;
+	f.now = clock_now_ms();
+	arr = cJSON_CreateArray();
+	if (store_job_list(a->deps.store, &f, list_row, arr) != STORE_OK) {
+		cJSON_Delete(arr);
+		return store_failed(a, ans);
+	}
+	return api_json(ans, 200, arr);
+}
+
+/* ---- transitions ---- */
+
+/* The answer to a transition's store result. */
+static int transition_answer(struct api *a, int rc, const char *id, const char *verb,
+			     struct job_record *j, struct api_answer *ans)
+{
+	if (rc == STORE_OK)
+		answer_job(a, id, 200, ans);
+	else if (rc == STORE_NOT_FOUND)
+		no_job(id, ans);
+	else if (rc == STORE_REFUSED && strcmp(verb, "retry") == 0 && j->state != JOB_HELD &&
+		 !jobs_job_is_terminal(j->state))
+		api_fail(ans, 409, "job %s is %s with no dead task to retry", id,
+			 jobs_job_state_name(j->state));
+	else if (rc == STORE_REFUSED)
+		api_fail(ans, 409, "job %s is %s: cannot %s it", id, jobs_job_state_name(j->state),
+			 verb);
+	else
+		store_failed(a, ans);
+	jobs_job_record_clear(j);
+	return 0;
+}
+
+/* Runs the transition verb; *rc receives the store's answer. -1 on bad input (400 filled). */
+static int do_transition(struct api *a, const char *id, const char *verb, const cJSON *o,
+			 struct job_record *j, int *rc, struct api_answer *ans)
+{
+	const char *by, *reason, *service;
+	struct store_service *svcs;
+	size_t n;
+	int64_t now = clock_now_ms();
+
+	if (get_str(o, "by", &by, ans) < 0 || get_str(o, "reason", &reason, ans) < 0 ||
+	    get_str(o, "service", &service, ans) < 0)
+		return -1;
+	if (by == NULL)
+		by = "api";
+	if (strcmp(verb, "hold") == 0 && (reason == NULL || reason[0] == '\0'))
+		return api_fail(ans, 400, "hold needs a non-empty 'reason'"), -1;
+	if (strcmp(verb, "cancel") == 0) {
+		svcs = store_services(a->deps.cfg, &n);
+		*rc = store_job_cancel(a->deps.store, id, by, reason, svcs, n, now, j);
+		free(svcs);
+	} else if (strcmp(verb, "hold") == 0) {
+		*rc = store_job_hold(a->deps.store, id, by, reason, now, j);
+	} else if (strcmp(verb, "release") == 0) {
+		*rc = store_job_release(a->deps.store, id, by, now, j);
+	} else {
+		*rc = store_job_retry(a->deps.store, id, service, by, now, j);
+	}
+	return 0;
+}
+
+/* A transition endpoint: its body holds only the given fields (all optional). */
+static int h_action(struct api *a, struct api_req *r, const char *id, const char *verb,
+		    const char *const *fields, struct api_answer *ans)
+{
+	struct job_record j = {0};
+	cJSON *o = parse_body(r, fields, 0, ans);
+	int rc = STORE_ERR, bad;
+
+	if (o == NULL)
+		return 0;
+	bad = do_transition(a, id, verb, o, &j, &rc, ans);
+	cJSON_Delete(o);
+	if (bad < 0)
+		return 0;
+	return transition_answer(a, rc, id, verb, &j, ans);
+}
+
+static int h_cancel(struct api *a, struct api_req *r, const char *id, struct api_answer *ans)
+{
+	static const char *const f[] = {"by", "reason", NULL};
+	return h_action(a, r, id, "cancel", f, ans);
+}
+
+static int h_hold(struct api *a, struct api_req *r, const char *id, struct api_answer *ans)
+{
+	static const char *const f[] = {"by", "reason", NULL};
+	return h_action(a, r, id, "hold", f, ans);
+}
+
+static int h_release(struct api *a, struct api_req *r, const char *id, struct api_answer *ans)
+{
+	static const char *const f[] = {"by", NULL};
+	return h_action(a, r, id, "release", f, ans);
+}
+
+static int h_retry(struct api *a, struct api_req *r, const char *id, struct api_answer *ans)
+{
+	static const char *const f[] = {"by", "service", NULL};
+	return h_action(a, r, id, "retry", f, ans);
+}
+
+/* ---- audit trail and proof ---- */
+
+static int event_row(void *ctx, const struct store_event *ev)
+{
+	char at[TIMEFMT_TIME_LEN];
+	cJSON *o = cJSON_CreateObject();
+	cJSON *detail = ev->detail ? cJSON_Parse(ev->detail) : NULL;
+
+	timefmt_format_time(ev->at, at);
+	cJSON_AddNumberToObject(o, "id", (double)ev->id);
+	cJSON_AddItemToObject(o, "job_id", ev->job_id ? cJSON_CreateString(ev->job_id)
+						      : cJSON_CreateNull());
+	cJSON_AddStringToObject(o, "at", at);
+	cJSON_AddStringToObject(o, "type", ev->type ? ev->type : "");
+	cJSON_AddItemToObject(o, "service", ev->service ? cJSON_CreateString(ev->service)
+							: cJSON_CreateNull());
+	cJSON_AddItemToObject(o, "detail", detail ? detail : cJSON_CreateObject());
+	cJSON_AddStringToObject(o, "hash", ev->hash ? ev->hash : "");
+	cJSON_AddBoolToObject(o, "chain_ok", ev->chain_ok);
+	cJSON_AddItemToArray(ctx, o);
+	return 0;
+}
+
+static int h_events(struct api *a, struct api_req *r, const char *id, struct api_answer *ans)
+{
+	struct job_record j;
+	int rc = store_job_get(a->deps.store, id, &j);
+	cJSON *arr;
+
+	if (rc == STORE_NOT_FOUND)
+		return no_job(id, ans);
+	if (rc != STORE_OK)
+		return store_failed(a, ans);
+	jobs_job_record_clear(&j);
+	arr = cJSON_CreateArray();
+	if (store_events_list(a->deps.store, id, event_row, arr) != STORE_OK) {
+		cJSON_Delete(arr);
+		return store_failed(a, ans);
+	}
+	return api_json(ans, 200, arr);
+}
+
+static int h_certificate(struct api *a, struct api_req *r, const char *id,
+			 struct api_answer *ans)
+{
+	const struct config *cfg = a->deps.cfg;
+	enum job_state state = JOB_SCHEDULED;
+	cJSON *cert = NULL;
+	int rc = store_certificate_build(a->deps.store, id, clock_now_ms(), TENANTDEL_VERSION,
+					 &cert, &state);
+
+	if (rc == STORE_NOT_FOUND)
+		return no_job(id, ans);
+	if (rc == STORE_REFUSED)
+		return api_fail(ans, 409, "job %s is %s, not succeeded: no certificate yet", id,
+				jobs_job_state_name(state));
+	if (rc != STORE_OK)
+		return store_failed(a, ans);
+	if (cfg->certificate_key != NULL &&
+	    store_certificate_sign(cert, (const unsigned char *)cfg->certificate_key,
+				   cfg->certificate_key_len) < 0) {
+		cJSON_Delete(cert);
+		return api_fail(ans, 500, "cannot sign the certificate");
+	}
+	return api_json(ans, 200, cert);
+}
+
+/* ---- preview: answered when the engine's preview ends ---- */
+
+static void on_preview_done(void *arg, cJSON *result)
+{
+	struct api_preview_ticket *t = arg;
+	struct api_req *r = t->req;
+	struct api_answer ans = {0};
+
+	free(t);
+	if (r == NULL) { /* the client went away, or the API stopped */
+		cJSON_Delete(result);
+		return;
+	}
+	r->ticket = NULL;
+	if (result == NULL)
+		api_fail(&ans, 503, "preview failed");
+	else
+		api_json(&ans, 200, result);
+	api_req_complete(r, &ans);
+}
+
+static int h_preview(struct api *a, struct api_req *r, const char *tenant,
+		     struct api_answer *ans)
+{
+	struct api_preview_ticket *t;
+
+	if (check_tenant(tenant, ans) < 0)
+		return 0;
+	if (a->deps.preview == NULL)
+		return api_fail(ans, 503, "preview is not available in this process");
+	t = xcalloc(1, sizeof *t);
+	t->req = r;
+	r->ticket = t;
+	if (a->deps.preview(a->deps.preview_ctx, tenant, on_preview_done, t) < 0) {
+		r->ticket = NULL;
+		free(t);
+		return api_fail(ans, 503, "preview could not start");
+	}
+	return 1;
+}
+
+/* ---- routing ---- */
+
+typedef int (*handler_fn)(struct api *a, struct api_req *r, const char *param,
+			  struct api_answer *ans);
+
+/* A path pattern: segments, "*" matching one non-empty segment (the param). */
+struct route {
+	const char *method;
+	const char *pattern;
+	handler_fn fn;
+	int job_param; /* the param is a job id: 404 when not shaped like one */
+};
+
+static const struct route ROUTES[] = {
+	{"GET", "/healthz", h_healthz, 0},
+	{"GET", "/metrics", h_metrics, 0},
+	{"POST", "/v1/jobs", h_create, 0},
+	{"GET", "/v1/jobs", h_list, 0},
+	{"GET", "/v1/jobs/*", h_get, 1},
+	{"POST", "/v1/jobs/*/cancel", h_cancel, 1},
+	{"POST", "/v1/jobs/*/hold", h_hold, 1},
+	{"POST", "/v1/jobs/*/release", h_release, 1},
+	{"POST", "/v1/jobs/*/retry", h_retry, 1},
+	{"GET", "/v1/jobs/*/events", h_events, 1},
+	{"GET", "/v1/jobs/*/certificate", h_certificate, 1},
+	{"GET", "/v1/tenants/*/preview", h_preview, 0},
+};
+
+/* 1 when path matches pattern; the "*" segment is copied into param. */
+static int match(const char *pattern, const char *path, char *param, size_t paramlen)
+{
+	while (*pattern != '\0' && *path != '\0') {
+		if (*pattern == '*') {
+			size_t n = strcspn(path, "/");
+			if (n == 0 || n >= paramlen)
+				return 0;
+			memcpy(param, path, n);
+			param[n] = '\0';
+			path += n;
+			pattern++;
+		} else if (*pattern++ != *path++) {
+			return 0;
+		}
+	}
+	return *pattern == '\0' && *path == '\0';
+}
+
+int api_route(struct api *a, struct api_req *r, struct api_answer *ans)
+{
+	char param[512]; /* longer than any valid id: the check names the problem */
+	char allow[sizeof ans->allow] = "";
+
+	for (size_t i = 0; i < ARRAY_LEN(ROUTES); i++) {
+		const struct route *rt = &ROUTES[i];
+		if (!match(rt->pattern, r->path, param, sizeof param))
+			continue;
+		if (strcmp(rt->method, r->method) != 0) {
+			size_t len = strlen(allow);
+			snprintf(allow + len, sizeof allow - len, "%s%s", len ? ", " : "",
+				 rt->method);
+			continue;
+		}
+		if (rt->job_param && jobs_id_check(param) < 0)
+			return no_job(param, ans);
+		return rt->fn(a, r, param, ans);
+	}
+	if (allow[0] != '\0') {
+		api_fail(ans, 405, "method %.16s not allowed on %.200s", r->method, r->path);
+		snprintf(ans->allow, sizeof ans->allow, "%s", allow);
+		return 0;
+	}
+	return api_fail(ans, 404, "no such route: %.200s", r->path);
+}
