@@ -233,7 +233,7 @@ static int print_jobs_json(struct cli_ctx *ctx, char (*ids)[JOBS_ID_LEN + 1], si
 
 /* Stores the batch and prints the outcome. */
 static int store_batch(struct cli_ctx *ctx, const struct sched_args *a, struct store_new_job *jobs,
-		       size_t n)
+		       size_t n, int64_t now)
 {
 	char (*ids)[JOBS_ID_LEN + 1] = xcalloc(n ? n : 1, sizeof *ids);
 	int *created = xcalloc(n ? n : 1, sizeof *created);
@@ -242,7 +242,7 @@ static int store_batch(struct cli_ctx *ctx, const struct sched_args *a, struct s
 	int rc = EXIT_OK;
 
 	svcs = cli_store_services(ctx->cfg, &n_svcs);
-	if (n > 0 && store_schedule(ctx->store, jobs, n, svcs, n_svcs, clock_now_ms(), ids,
+	if (n > 0 && store_schedule(ctx->store, jobs, n, svcs, n_svcs, now, ids,
 				    created) != STORE_OK) {
 		cli_error("schedule failed, nothing was scheduled: %s: %s", ctx->cfg->database,
 			  store_last_error(ctx->store));
@@ -301,7 +301,7 @@ int cli_cmd_schedule(struct cli_ctx *ctx, int argc, char **argv)
 							  .tenant_name = a.name, .requested_by = a.by,
 							  .reason = a.reason, .due_at = due,
 							  .deadline_at = deadline };
-		rc = store_batch(ctx, &a, jobs, n);
+		rc = store_batch(ctx, &a, jobs, n, now);
 	}
 out:
 	free(jobs);

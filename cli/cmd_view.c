@@ -43,11 +43,11 @@ static int list_row(void *ctx, const struct job_record *j)
 		return 0;
 	}
 	if (o->rows++ == 0)
-		printf("%-36s  %-24s  %-9s  %-20s  %-20s  %s\n", "JOB", "TENANT", "STATE", "DUE",
+		printf("%-36s  %-24s  %-9s  %-24s  %-24s  %s\n", "JOB", "TENANT", "STATE", "DUE",
 		       "DEADLINE", "DELETED");
 	cli_format_time(j->due_at, due);
 	cli_format_time(j->deadline_at, dl);
-	printf("%-36s  %-24s  %-9s  %-20s  %-20s%s  %lld\n", j->id, j->tenant_id,
+	printf("%-36s  %-24s  %-9s  %-24s  %-24s%s %lld\n", j->id, j->tenant_id,
 	       jobs_job_state_name(j->state), due, dl, j->deadline_missed ? "!" : " ",
 	       (long long)j->total_deleted);
 	return 0;

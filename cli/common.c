@@ -173,7 +173,7 @@ static const char *refusal_hint(const char *what, const struct job_record *job)
 	if (job == NULL)
 		return "";
 	if (job->state == JOB_HELD)
-		return " (it is on hold: release it first)";
+		return " (release it first)";
 	if (strcmp(what, "cancel") == 0 && (job->state == JOB_RUNNING || job->state == JOB_FAILED))
 		return " (purging has started; it only moves forward)";
 	return "";

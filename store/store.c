@@ -406,42 +406,85 @@ int store_job_changed(struct store *s, const char *job_id, const char *type,
 
 /* ---- open / migrate / close ---- */
 
+static int user_version(struct store *s, int *version)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = -1;
+
+	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW) {
+		*version = sqlite3_column_int(st, 0);
+		rc = 0;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
 static int migrate(struct store *s, char *err, size_t errlen)
 {
-	sqlite3_stmt *st;
 	int version = 0;
 
-	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK ||
-	    sqlite3_step(st) != SQLITE_ROW) {
+	if (user_version(s, &version) < 0) {
 		snprintf(err, errlen, "%s: not a tenantdel database: %s", s->path,
 			 sqlite3_errmsg(s->db));
-		sqlite3_finalize(st);
 		return -1;
 	}
-	version = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
 	if (version > store_n_migrations) {
 		snprintf(err, errlen, "%s: schema version %d is newer than this tenantdel (%d)",
 			 s->path, version, store_n_migrations);
 		return -1;
 	}
-	for (int v = version; v < store_n_migrations; v++) {
+	while (version < store_n_migrations) {
 		char pragma[64];
-		snprintf(pragma, sizeof pragma, ";PRAGMA user_version = %d;", v + 1);
+		/* Several processes may open a new file at once: the version is
+		 * read again under the write lock, and a migration another one
+		 * applied meanwhile is not applied twice. */
 		if (store_exec(s, "BEGIN IMMEDIATE") < 0)
 			goto fail;
-		if (store_exec(s, store_migrations[v]) < 0 || store_exec(s, pragma) < 0 ||
+		if (user_version(s, &version) < 0) {
+			store_rollback(s);
+			goto fail;
+		}
+		if (version >= store_n_migrations) {
+			store_rollback(s);
+			break;
+		}
+		snprintf(pragma, sizeof pragma, ";PRAGMA user_version = %d;", version + 1);
+		if (store_exec(s, store_migrations[version]) < 0 || store_exec(s, pragma) < 0 ||
 		    store_exec(s, "COMMIT") < 0) {
 			store_rollback(s);
 			goto fail;
 		}
-		log_msg(LOG_DEBUG, "store.migrated", "schema version %d", v + 1);
+		version++;
+		log_msg(LOG_DEBUG, "store.migrated", "schema version %d", version);
 	}
 	return 0;
 fail:
 	snprintf(err, errlen, "%s: cannot apply schema migration: %s", s->path,
-		 sqlite3_errmsg(s->db));
+		 s->last_error[0] ? s->last_error : sqlite3_errmsg(s->db));
 	return -1;
+}
+
+/*
+ * Switching a new file to WAL needs its exclusive lock, and SQLite answers
+ * BUSY at once (no busy handler: it would deadlock) when processes opening
+ * the new file together contend for it. Retry for up to the busy timeout.
+ */
+static int set_wal(struct store *s, char **msg)
+{
+	int64_t until = clock_mono_ms() + 10000;
+	int rc;
+
+	for (;;) {
+		rc = sqlite3_exec(s->db, "PRAGMA journal_mode = WAL", NULL, NULL, msg);
+		if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
+			return rc == SQLITE_OK ? 0 : -1;
+		if (clock_mono_ms() > until)
+			return -1;
+		sqlite3_free(*msg);
+		*msg = NULL;
+		sqlite3_sleep(5);
+	}
 }
 
 static int configure(struct store *s, char *err, size_t errlen)
@@ -452,9 +495,8 @@ static int configure(struct store *s, char *err, size_t errlen)
 	sqlite3_extended_result_codes(s->db, 1);
 	/* WAL: readers never block the writer. FULL: a commit reported is on
 	 * disk, power loss included (DESIGN 3: schedule is durable). */
-	if (sqlite3_exec(s->db,
-			 "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
-			 " PRAGMA foreign_keys = ON;",
+	if (set_wal(s, &msg) < 0 ||
+	    sqlite3_exec(s->db, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
 			 NULL, NULL, &msg) != SQLITE_OK) {
 		snprintf(err, errlen, "%s: %s", s->path,
 			 msg ? msg : sqlite3_errmsg(s->db));
