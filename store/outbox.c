@@ -40,6 +40,9 @@ static const char SQL_FINISH[] =
 static const char SQL_RELEASE[] =
 	"UPDATE webhook_deliveries SET lease_owner = NULL, lease_expires_at = NULL"
 	" WHERE lease_owner = :owner AND delivered_at IS NULL";
+static const char SQL_OWNERS[] =
+	"SELECT DISTINCT lease_owner FROM webhook_deliveries"
+	" WHERE delivered_at IS NULL AND lease_owner IS NOT NULL";
 static const char SQL_UNDELIVERED[] =
 	"SELECT COUNT(*) FROM webhook_deliveries WHERE delivered_at IS NULL AND url = :url";
 static const char SQL_NOT_FANNED[] = "SELECT COUNT(*) FROM outbox WHERE id > :from";
@@ -252,6 +255,36 @@ int store_webhook_release(struct store *s, const char *owner)
 		return STORE_ERR;
 	}
 	return store_step_done(s, st) < 0 ? STORE_ERR : STORE_OK;
+}
+
+int store_webhook_lease_owners(struct store *s, char ***owners, size_t *n)
+{
+	sqlite3_stmt *st = store_stmt(s, SQL_OWNERS);
+	size_t cap = 0;
+	int rc;
+
+	*owners = NULL;
+	*n = 0;
+	if (st == NULL)
+		return STORE_ERR;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 8;
+			*owners = xrealloc(*owners, cap * sizeof **owners);
+		}
+		(*owners)[(*n)++] = store_col_text(st, 0);
+	}
+	store_reset(st);
+	if (rc != SQLITE_DONE) {
+		store_log_error(s, SQL_OWNERS);
+		for (size_t i = 0; i < *n; i++)
+			free((*owners)[i]);
+		free(*owners);
+		*owners = NULL;
+		*n = 0;
+		return STORE_ERR;
+	}
+	return STORE_OK;
 }
 
 int store_webhook_backlog(struct store *s, const char *const *urls, size_t n,

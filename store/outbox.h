@@ -74,6 +74,13 @@ int store_webhook_next_due(struct store *s, const char *const *urls, size_t n, i
 			   int64_t *at);
 
 /*
+ * The distinct lease owners of undelivered rows, for taking over the leases
+ * of a dead process. *owners (each string and the array malloc'ed, the
+ * caller frees) and *n. Returns STORE_OK or STORE_ERR.
+ */
+int store_webhook_lease_owners(struct store *s, char ***owners, size_t *n);
+
+/*
  * Deliveries to urls not yet acknowledged: undelivered rows plus outbox
  * rows not yet fanned out. Returns STORE_OK or STORE_ERR.
  */
