@@ -41,6 +41,8 @@ struct api_deps {
 	const struct config *cfg;     /* [api] listen/token, services, certificate key */
 	api_preview_fn preview;       /* NULL: GET .../preview answers 503 */
 	void *preview_ctx;
+	void (*wrote)(void *ctx);     /* after a write through the API, or NULL */
+	void *wrote_ctx;
 };
 
 struct api;

@@ -113,6 +113,13 @@ static int no_job(const char *id, struct api_answer *ans)
 	return api_fail(ans, 404, "no such job: %.64s", id);
 }
 
+/* Tells the engine that work was written (it then looks at once). */
+static void wrote(struct api *a)
+{
+	if (a->deps.wrote != NULL)
+		a->deps.wrote(a->deps.wrote_ctx);
+}
+
 /* ---- answers ---- */
 
 /* The job with its tasks (show --json) as the answer, with status. */
@@ -224,10 +231,13 @@ static int h_create(struct api *a, struct api_req *r, const char *id, struct api
 		nj.requested_by = "api";
 	svcs = store_services(a->deps.cfg, &n_svcs);
 	rc = store_schedule(a->deps.store, &nj, 1, svcs, n_svcs, now, ids, &created);
-	if (rc != STORE_OK)
+	if (rc != STORE_OK) {
 		store_failed(a, ans);
-	else
+	} else {
+		if (created)
+			wrote(a);
 		answer_job(a, ids[0], created ? 201 : 200, ans);
+	}
 out:
 	free(svcs);
 	cJSON_Delete(o);
@@ -311,9 +321,10 @@ static int h_list(struct api *a, struct api_req *r, const char *id, struct api_a
 static int transition_answer(struct api *a, int rc, const char *id, const char *verb,
 			     struct job_record *j, struct api_answer *ans)
 {
-	if (rc == STORE_OK)
+	if (rc == STORE_OK) {
+		wrote(a);
 		answer_job(a, id, 200, ans);
-	else if (rc == STORE_NOT_FOUND)
+	} else if (rc == STORE_NOT_FOUND)
 		no_job(id, ans);
 	else if (rc == STORE_REFUSED && strcmp(verb, "retry") == 0 && j->state != JOB_HELD &&
 		 !jobs_job_is_terminal(j->state))
@@ -416,6 +427,7 @@ static int event_row(void *ctx, const struct store_event *ev)
 	cJSON_AddItemToObject(o, "service", ev->service ? cJSON_CreateString(ev->service)
 							: cJSON_CreateNull());
 	cJSON_AddItemToObject(o, "detail", detail ? detail : cJSON_CreateObject());
+	cJSON_AddStringToObject(o, "prev_hash", ev->prev_hash ? ev->prev_hash : "");
 	cJSON_AddStringToObject(o, "hash", ev->hash ? ev->hash : "");
 	cJSON_AddBoolToObject(o, "chain_ok", ev->chain_ok);
 	cJSON_AddItemToArray(ctx, o);

@@ -85,6 +85,14 @@ static void arm(struct webhook *w, double after)
 	ev_timer_start(w->loop, &w->timer);
 }
 
+/* Ticks no later than after seconds from now (an earlier tick stays). */
+static void arm_within(struct webhook *w, double after)
+{
+	if (ev_is_active(&w->timer) && ev_timer_remaining(w->loop, &w->timer) <= after)
+		return;
+	arm(w, after);
+}
+
 static void unlink_flight(struct webhook *w, struct flight *f)
 {
 	if (f->prev != NULL)
@@ -152,7 +160,7 @@ static void on_done(void *arg, const struct http_response *r)
 	else if (ok)
 		log_msg(LOG_DEBUG, "webhook.delivered", "%s", f->d.event_id);
 	flight_free(f);
-	arm(w, 0.0); /* a slot is free */
+	arm_within(w, 0.0); /* a slot is free */
 }
 
 static void send_one(struct webhook *w, struct store_delivery *d)
@@ -274,7 +282,8 @@ void webhook_set_config(struct webhook *w, const struct config *cfg)
 
 void webhook_kick(struct webhook *w)
 {
-	arm(w, 0.0);
+	/* Coalesced: a busy engine cycles far more often than this. */
+	arm_within(w, 0.05);
 }
 
 size_t webhook_in_flight(const struct webhook *w)

@@ -52,7 +52,7 @@ struct webhook *webhook_start(const struct webhook_deps *deps);
 /* Uses cfg from now on (after a config reload); cfg must outlive it. */
 void webhook_set_config(struct webhook *w, const struct config *cfg);
 
-/* Look at the outbox at the next loop turn (a state change was just written). */
+/* Look at the outbox within 50 ms (a state change was just written). */
 void webhook_kick(struct webhook *w);
 
 /* POSTs in flight. */
