@@ -14,43 +14,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char USAGE_CERTIFICATE[] =
-	"usage: tenantdel certificate JOB\n"
-	"  Prints the JSON deletion certificate of a succeeded job: tenant, who asked\n"
-	"  and why, when, per service the records before, deleted and after (verified\n"
-	"  by a deletion-preview re-check), skipped services, the event-chain head and\n"
-	"  whether the chain verifies. Signed with HMAC-SHA256 when [certificate]\n"
-	"  key_file is set. Exit 1 when the job has not succeeded, 3 when unknown.\n";
-
-static const char USAGE_VERIFY[] =
-	"usage: tenantdel verify-certificate FILE   (- for stdin)\n"
-	"  Checks a certificate's signature with the [certificate] key_file of the\n"
-	"  config. Exit 0 \"certificate verified\"; 1 when anything in it was changed or\n"
-	"  it has no signature; 2 when no key is configured.\n";
-
-static const char USAGE_AUDIT[] =
-	"usage: tenantdel audit verify\n"
-	"  Walks the whole event hash chain. Exit 0 when every event verifies; exit 1\n"
-	"  naming the first event whose hash or link is wrong.\n";
-
-static const char USAGE_REAPPLY[] =
-	"usage: tenantdel reapply --service NAME --since TIME [--by WHO] [--reason TEXT]\n"
-	"  After NAME restored a backup: schedules NAME's deletion again, due now, for\n"
-	"  every tenant purged since TIME (RFC 3339, or a duration meaning that long\n"
-	"  ago, e.g. 7d). Prints the id of each job created, one a line; a tenant that\n"
-	"  already has an unfinished reapply for NAME gets no second one.\n";
-
-static int want_help(int argc, char **argv, const char *usage)
-{
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			fputs(usage, stdout);
-			return 1;
-		}
-	}
-	return 0;
-}
-
 static void warn_certificate_key(void *ctx, const char *msg)
 {
 	if (strncmp(msg, "[certificate]", 13) == 0)
@@ -80,12 +43,10 @@ int cli_cmd_certificate(struct cli_ctx *ctx, int argc, char **argv)
 	cJSON *cert = NULL;
 	int keyed, rc;
 
-	if (want_help(argc, argv, USAGE_CERTIFICATE))
-		return EXIT_OK;
-	if (argc != 2 || argv[1][0] == '-') {
-		fputs(USAGE_CERTIFICATE, stderr);
-		return EXIT_USAGE;
-	}
+	if (argc != 2 || argv[1][0] == '-')
+		return cli_usage_error("certificate", "expected one JOB");
+	if ((rc = cli_check_job_arg(argv[1])) != EXIT_OK)
+		return rc;
 	if ((cfg = cli_config(ctx)) == NULL)
 		return EXIT_USAGE;
 	if ((keyed = load_certificate_key(cfg)) < 0)
@@ -150,12 +111,8 @@ int cli_cmd_verify_certificate(struct cli_ctx *ctx, int argc, char **argv)
 	cJSON *cert;
 	int keyed, rc;
 
-	if (want_help(argc, argv, USAGE_VERIFY))
-		return EXIT_OK;
-	if (argc != 2) {
-		fputs(USAGE_VERIFY, stderr);
-		return EXIT_USAGE;
-	}
+	if (argc != 2)
+		return cli_usage_error("verify-certificate", "expected one FILE (- for stdin)");
 	if ((cfg = cli_config(ctx)) == NULL)
 		return EXIT_USAGE;
 	if ((keyed = load_certificate_key(cfg)) <= 0) {
@@ -192,12 +149,8 @@ int cli_cmd_audit(struct cli_ctx *ctx, int argc, char **argv)
 	char head[65], why[200];
 	const char *reason = why;
 
-	if (want_help(argc, argv, USAGE_AUDIT))
-		return EXIT_OK;
-	if (argc != 2 || strcmp(argv[1], "verify") != 0) {
-		fputs(USAGE_AUDIT, stderr);
-		return EXIT_USAGE;
-	}
+	if (argc != 2 || strcmp(argv[1], "verify") != 0)
+		return cli_usage_error("audit", "the only subcommand is: audit verify");
 	if (cli_config(ctx) == NULL)
 		return EXIT_USAGE;
 	if ((s = cli_store(ctx)) == NULL)
@@ -236,14 +189,16 @@ static int parse_reapply(int argc, char **argv, struct reapply_args *a)
 		else if (strcmp(argv[i], "--reason") == 0)
 			dst = &a->reason;
 		if (dst == NULL || i + 1 == argc) {
-			cli_error("reapply: %s %s", dst ? "missing value after" : "unexpected argument",
-				  argv[i]);
+			char safe[96];
+			cli_usage_error("reapply", "%s %s",
+					dst ? "option needs a value:" : "unexpected argument",
+					cli_safe(argv[i], safe, sizeof safe));
 			return -1;
 		}
 		*dst = argv[++i];
 	}
 	if (a->service == NULL || a->since == NULL) {
-		cli_error("reapply: --service and --since are required");
+		cli_usage_error("reapply", "--service NAME and --since TIME are required");
 		return -1;
 	}
 	return 0;
@@ -252,6 +207,7 @@ static int parse_reapply(int argc, char **argv, struct reapply_args *a)
 /* TIME: RFC 3339, or a duration meaning "that long before now". */
 static int parse_since(const char *text, int64_t now, int64_t *since)
 {
+	char safe[96];
 	int64_t d;
 
 	if (timefmt_parse_time(text, since) == 0)
@@ -260,7 +216,8 @@ static int parse_since(const char *text, int64_t now, int64_t *since)
 		*since = now - d;
 		return 0;
 	}
-	cli_error("reapply: --since %s: not an RFC 3339 time nor a duration (e.g. 7d)", text);
+	cli_error("reapply: --since %s: not an RFC 3339 time nor a duration (e.g. 7d)",
+		  cli_safe(text, safe, sizeof safe));
 	return -1;
 }
 
@@ -275,18 +232,15 @@ int cli_cmd_reapply(struct cli_ctx *ctx, int argc, char **argv)
 	char ts[TIMEFMT_TIME_LEN];
 	size_t n = 0, created = 0;
 
-	if (want_help(argc, argv, USAGE_REAPPLY))
-		return EXIT_OK;
-	if (parse_reapply(argc, argv, &a) < 0) {
-		fputs(USAGE_REAPPLY, stderr);
+	if (parse_reapply(argc, argv, &a) < 0)
 		return EXIT_USAGE;
-	}
 	if ((cfg = cli_config(ctx)) == NULL)
 		return EXIT_USAGE;
 	svc = config_find_service(cfg, a.service);
 	if (svc == NULL || !svc->enabled) {
-		cli_error("reapply: %s service %s in %s", svc ? "disabled" : "no", a.service,
-			  ctx->config_path);
+		char safe[96];
+		cli_error("reapply: %s service %s in %s", svc ? "disabled" : "no",
+			  cli_safe(a.service, safe, sizeof safe), ctx->config_path);
 		return EXIT_USAGE;
 	}
 	r.now = clock_now_ms();
