@@ -1,0 +1,424 @@
+/*
+ * attempt.c - one claimed task's attempt: the pre-purge preview (once per
+ * task), the call itself (DELETE, or POST for suspend/restore), the
+ * verification preview after a successful delete; then what it means
+ * (jobs/outcome.h, jobs/policy.h) and the queue for the group commit.
+ */
+#include "scheduler/engine_int.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jobs/outcome.h"
+#include "jobs/policy.h"
+#include "util/log.h"
+#include "util/util.h"
+
+enum step { STEP_PREVIEW, STEP_CALL, STEP_VERIFY };
+
+struct attempt {
+	struct engine *e;
+	struct sched_claimed c;
+	char *call_url, *preview_url;
+	const char *method;
+	int verify, on_404_fail;
+	int64_t timeout_ms;
+	enum step step;
+	int sent;                 /* the call went out (counts as an attempt) */
+
+	/* what happened */
+	int http_status;
+	int64_t duration_ms;
+	struct outcome out;       /* of the call, adjusted by the verification */
+	int have_out;
+	char *preview_json, *preview_error;
+	int64_t before_total, verified_after;
+	char *error;
+
+	struct sched_result r;
+	struct attempt *prev, *next;
+};
+
+static void step_send(struct attempt *a);
+
+static void attempt_free(struct attempt *a)
+{
+	free(a->c.tenant_id);
+	free(a->c.service);
+	free(a->call_url);
+	free(a->preview_url);
+	outcome_clear(&a->out);
+	free(a->preview_json);
+	free(a->preview_error);
+	free(a->error);
+	free(a);
+}
+
+static void unlink_attempt(struct attempt *a)
+{
+	struct engine *e = a->e;
+
+	if (a->prev)
+		a->prev->next = a->next;
+	else
+		e->in_flight = a->next;
+	if (a->next)
+		a->next->prev = a->prev;
+	a->prev = a->next = NULL;
+	e->n_in_flight--;
+}
+
+/* ---- deciding ---- */
+
+static void set_error(struct attempt *a, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void set_error(struct attempt *a, const char *fmt, ...)
+{
+	char tmp[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(tmp, sizeof tmp, fmt, ap);
+	va_end(ap);
+	free(a->error);
+	a->error = xstrdup(tmp);
+}
+
+/* The call succeeded but its verification could not be made. */
+static void verification_failed(struct attempt *a, const char *why)
+{
+	a->out.kind = OUTCOME_RETRY;
+	a->out.uses_attempt = 1;
+	a->out.counts_for_breaker = 0;
+	a->out.retry_after_ms = -1;
+	set_error(a, "verification: %s", why);
+}
+
+static struct policy_retry retry_policy(const struct config *cfg)
+{
+	struct policy_retry p = { .base_delay_ms = cfg->base_delay_ms,
+				  .max_delay_ms = cfg->max_delay_ms,
+				  .max_attempts = cfg->max_attempts,
+				  .give_up_after_ms = cfg->give_up_after_ms };
+	return p;
+}
+
+static enum sched_breaker_verdict breaker_verdict(const struct attempt *a)
+{
+	if (!a->sent)
+		return a->c.probe ? SCHED_BREAKER_NEUTRAL : SCHED_BREAKER_SKIP;
+	if (a->out.kind == OUTCOME_SUCCESS || a->http_status / 100 == 2)
+		return SCHED_BREAKER_SUCCESS; /* the service answered its call */
+	if (a->out.kind == OUTCOME_RETRY && a->out.counts_for_breaker)
+		return SCHED_BREAKER_FAILURE;
+	return SCHED_BREAKER_NEUTRAL;
+}
+
+/* Next state, next time and attempt accounting from the outcome. */
+static void decide(struct attempt *a, int64_t now)
+{
+	struct sched_result *r = &a->r;
+	struct policy_retry p = retry_policy(a->e->cfg);
+	int64_t delay, wait = a->out.retry_after_ms;
+
+	r->attempts_delta = a->sent && a->out.uses_attempt ? 0 : -1;
+	if (a->out.kind == OUTCOME_SUCCESS) {
+		r->state = TASK_SUCCEEDED;
+		r->outcome = "success";
+		return;
+	}
+	if (a->out.kind == OUTCOME_PERMANENT) {
+		r->state = TASK_DEAD;
+		r->outcome = "permanent";
+		return;
+	}
+	r->outcome = "retry";
+	if (r->attempts_delta == 0 &&
+	    policy_retry_exhausted(&p, a->c.attempts, a->c.first_attempt_at, now)) {
+		r->state = TASK_DEAD;
+		return;
+	}
+	if (r->attempts_delta < 0 && policy_retry_exhausted(&p, 0, a->c.first_attempt_at, now)) {
+		r->state = TASK_DEAD;
+		return;
+	}
+	if (wait >= 0)
+		delay = wait < p.max_delay_ms ? wait : p.max_delay_ms;
+	else if (!a->sent)
+		delay = 0;
+	else
+		delay = policy_retry_delay(&p, a->c.attempts, policy_rand01());
+	r->state = TASK_WAITING;
+	r->next_attempt_at = now + delay;
+}
+
+static void log_result(const struct attempt *a, int64_t now)
+{
+	const struct sched_result *r = &a->r;
+	const char *ev = r->state == TASK_SUCCEEDED ? "task.attempt.succeeded"
+			 : r->state == TASK_DEAD    ? "task.dead"
+						    : "task.attempt.failed";
+	struct log_line *l = log_start(r->state == TASK_SUCCEEDED ? LOG_INFO
+				       : r->state == TASK_DEAD  ? LOG_ERROR
+								: LOG_WARN, ev);
+
+	log_str(l, "job_id", a->c.job_id);
+	log_str(l, "tenant_id", a->c.tenant_id);
+	log_str(l, "service", a->c.service);
+	log_str(l, "kind", jobs_task_kind_name(a->c.kind));
+	log_int(l, "attempt", a->c.attempts + r->attempts_delta);
+	if (a->http_status > 0)
+		log_int(l, "http_status", a->http_status);
+	log_int(l, "duration_ms", a->duration_ms);
+	if (r->total >= 0)
+		log_int(l, "total_deleted", r->total);
+	if (r->verified_after >= 0)
+		log_int(l, "verified_after", r->verified_after);
+	log_str(l, "error", r->error);
+	if (r->state == TASK_WAITING) {
+		log_int(l, "retry_in_ms", r->next_attempt_at - now);
+		if (r->attempts_delta < 0)
+			log_str(l, "note", "wait asked by the service: not counted");
+	}
+	log_done(l);
+}
+
+/* The attempt is over: decide, log, queue for the group commit. */
+static void finish(struct attempt *a)
+{
+	struct sched_result *r = &a->r;
+	int64_t now = clock_now_ms();
+
+	if (!a->have_out) {
+		memset(&a->out, 0, sizeof a->out);
+		a->out.kind = OUTCOME_RETRY;
+		a->out.uses_attempt = 0;
+		a->out.retry_after_ms = -1;
+	}
+	memset(r, 0, sizeof *r);
+	r->task_id = a->c.task_id;
+	r->job_id = a->c.job_id;
+	r->tenant_id = a->c.tenant_id;
+	r->service = a->c.service;
+	r->kind = a->c.kind;
+	r->attempt = a->c.attempts;
+	r->http_status = a->http_status;
+	/* What the call deleted counts even when verification found more. */
+	r->counts_json = a->sent ? a->out.counts_json : NULL;
+	r->total = a->sent && a->out.has_counts ? a->out.total : -1;
+	r->preview_json = a->preview_json;
+	r->before_total = a->preview_json ? a->before_total : -1;
+	r->preview_error = a->preview_error;
+	r->verified_after = a->verified_after;
+	r->duration_ms = a->duration_ms;
+	r->error = a->error;
+	r->breaker = breaker_verdict(a);
+	r->probe = a->c.probe;
+	decide(a, now);
+	if (r->state != TASK_SUCCEEDED && r->error == NULL)
+		r->error = a->error = xstrdup(a->out.error[0] ? a->out.error : "failed");
+	log_result(a, now);
+	unlink_attempt(a);
+	engine_attempt_finished(a->e, a);
+}
+
+/* ---- the HTTP steps ---- */
+
+static struct outcome_http to_outcome_http(const struct http_response *hr)
+{
+	struct outcome_http h = { .transport = hr->transport, .transport_error = hr->error,
+				  .status = hr->status, .body = hr->body,
+				  .body_len = hr->body_len, .retry_after = hr->retry_after,
+				  .now_ms = clock_now_ms() };
+	return h;
+}
+
+static void on_preview(struct attempt *a, const struct http_response *hr)
+{
+	struct outcome_http h = to_outcome_http(hr);
+	struct outcome o;
+	struct log_line *l;
+
+	outcome_classify_preview(&h, &o);
+	l = log_start(LOG_INFO, "task.preview");
+	log_str(l, "job_id", a->c.job_id);
+	log_str(l, "tenant_id", a->c.tenant_id);
+	log_str(l, "service", a->c.service);
+	if (hr->status > 0)
+		log_int(l, "http_status", hr->status);
+	if (o.kind == OUTCOME_SUCCESS) {
+		a->preview_json = o.counts_json ? xstrdup(o.counts_json) : xstrdup("{}");
+		a->before_total = o.total;
+		log_int(l, "total", o.total);
+	} else {
+		a->preview_error = xstrdup(o.error);
+		log_str(l, "error", o.error);
+	}
+	log_done(l);
+	outcome_clear(&o);
+	a->step = STEP_CALL;
+}
+
+static void on_call(struct attempt *a, const struct http_response *hr)
+{
+	struct outcome_http h = to_outcome_http(hr);
+
+	a->sent = 1;
+	a->http_status = (int)hr->status;
+	a->duration_ms = hr->duration_ms;
+	outcome_classify_delete(&h, a->on_404_fail, &a->out);
+	a->have_out = 1;
+	if (a->out.kind == OUTCOME_SUCCESS && a->c.kind == TASK_KIND_DELETE && a->verify &&
+	    a->preview_url != NULL)
+		a->step = STEP_VERIFY;
+	else
+		a->step = -1;
+}
+
+static void on_verify(struct attempt *a, const struct http_response *hr)
+{
+	struct outcome_http h = to_outcome_http(hr);
+	struct outcome o;
+
+	outcome_classify_preview(&h, &o);
+	if (o.kind == OUTCOME_SUCCESS && o.total == 0) {
+		a->verified_after = 0;
+	} else if (o.kind == OUTCOME_SUCCESS) {
+		char why[64];
+		snprintf(why, sizeof why, "%lld records remain", (long long)o.total);
+		a->verified_after = o.total;
+		verification_failed(a, why);
+	} else {
+		verification_failed(a, o.error);
+	}
+	outcome_clear(&o);
+	a->step = -1;
+}
+
+static void on_done(void *arg, const struct http_response *hr)
+{
+	struct attempt *a = arg;
+
+	switch (a->step) {
+	case STEP_PREVIEW:
+		on_preview(a, hr);
+		break;
+	case STEP_CALL:
+		on_call(a, hr);
+		break;
+	case STEP_VERIFY:
+		on_verify(a, hr);
+		break;
+	}
+	if ((int)a->step < 0)
+		finish(a);
+	else if (a->e->aborted) {
+		if (!a->sent)
+			set_error(a, "not sent: shutting down");
+		else
+			verification_failed(a, "not made: shutting down");
+		finish(a);
+	} else
+		step_send(a);
+}
+
+static void step_send(struct attempt *a)
+{
+	const struct config *cfg = a->e->cfg;
+	struct http_request rq = { .bearer = cfg->token, .timeout_ms = a->timeout_ms,
+				   .connect_timeout_ms = cfg->connect_timeout_ms };
+
+	if (a->step == STEP_CALL) {
+		rq.method = a->method;
+		rq.url = a->call_url;
+	} else {
+		rq.method = "GET";
+		rq.url = a->preview_url;
+	}
+	if (http_send(a->e->http, &rq, on_done, a) < 0) {
+		if (a->step == STEP_VERIFY)
+			verification_failed(a, "request could not be started");
+		else
+			set_error(a, "request could not be started");
+		finish(a);
+	}
+}
+
+/* The URL template of the task's kind. */
+static const char *call_template(const struct config_service *svc, enum task_kind kind)
+{
+	switch (kind) {
+	case TASK_KIND_SUSPEND:
+		return svc->suspend_url;
+	case TASK_KIND_RESTORE:
+		return svc->restore_url;
+	default:
+		return svc->delete_url;
+	}
+}
+
+void attempt_start(struct engine *e, struct sched_claimed *c)
+{
+	struct attempt *a = xcalloc(1, sizeof *a);
+	const struct config_service *svc = config_find_service(e->cfg, c->service);
+	const char *tmpl = svc ? call_template(svc, c->kind) : NULL;
+
+	a->e = e;
+	a->c = *c;
+	memset(c, 0, sizeof *c);
+	a->before_total = -1;
+	a->verified_after = -1;
+	a->next = e->in_flight;
+	if (e->in_flight)
+		e->in_flight->prev = a;
+	e->in_flight = a;
+	e->n_in_flight++;
+	if (tmpl == NULL) {
+		set_error(a, "no %s URL configured for service %s",
+			  jobs_task_kind_name(a->c.kind), a->c.service);
+		finish(a);
+		return;
+	}
+	a->call_url = config_expand_url(tmpl, a->c.tenant_id);
+	a->method = a->c.kind == TASK_KIND_DELETE ? "DELETE" : "POST";
+	if (svc->preview_url != NULL && a->c.kind == TASK_KIND_DELETE)
+		a->preview_url = config_expand_url(svc->preview_url, a->c.tenant_id);
+	a->verify = svc->verify;
+	a->on_404_fail = svc->on_404_fail;
+	a->timeout_ms = svc->timeout_ms > 0 ? svc->timeout_ms : e->cfg->timeout_ms;
+	a->step = a->preview_url != NULL && !a->c.has_before ? STEP_PREVIEW : STEP_CALL;
+	step_send(a);
+}
+
+/* ---- the group commit ---- */
+
+int attempt_flush(struct engine *e)
+{
+	struct sched_result *rs;
+	int failed = 0, rc;
+
+	if (e->n_finished == 0)
+		return 0;
+	rs = xcalloc(e->n_finished, sizeof *rs);
+	for (size_t i = 0; i < e->n_finished; i++)
+		rs[i] = e->finished[i]->r;
+	rc = sched_record_results(e->store, e->owner.id, rs, e->n_finished, e->svcs, e->n_svcs,
+				  clock_now_ms(), &failed);
+	free(rs);
+	if (rc != STORE_OK)
+		return -1;
+	for (size_t i = 0; i < e->n_finished; i++)
+		attempt_free(e->finished[i]);
+	e->n_finished = 0;
+	return 0;
+}
+
+void attempt_free_all(struct engine *e)
+{
+	for (size_t i = 0; i < e->n_finished; i++)
+		attempt_free(e->finished[i]);
+	e->n_finished = 0;
+}

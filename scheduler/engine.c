@@ -1,0 +1,490 @@
+/*
+ * engine.c - the loop. Callbacks only note what happened (a timer fired,
+ * an attempt finished, another process wrote); the prepare watcher, which
+ * libev runs once per loop turn just before it blocks, does the work: one
+ * group commit of the finished attempts, then one scheduling cycle
+ * (housekeeping, claims), then the wake-up timer re-armed for the earliest
+ * due work. So a burst of answers in one turn costs one transaction.
+ */
+#include "scheduler/engine_int.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/log.h"
+#include "util/util.h"
+
+#define POLL_S 1.0              /* other processes' writes seen within this */
+#define MAX_SLEEP_S 60.0        /* a clock jump never hangs work longer */
+#define MAINT_EVERY_MS 1000     /* leases of dead owners reclaimed within this */
+#define SWEEP_EVERY_MS 60000
+#define ONCE_HORIZON_MS 10000   /* run --once waits for work due this soon */
+
+static void run_cycle(struct engine *e);
+
+/* ---- the services as the store wants them ---- */
+
+static void build_services(struct engine *e)
+{
+	const struct config *cfg = e->cfg;
+
+	free(e->svcs);
+	e->svcs = xcalloc(cfg->n_services ? cfg->n_services : 1, sizeof *e->svcs);
+	e->n_svcs = cfg->n_services;
+	for (size_t i = 0; i < cfg->n_services; i++) {
+		const struct config_service *cs = &cfg->services[i];
+		struct sched_service *s = &e->svcs[i];
+		int64_t timeout = cs->timeout_ms > 0 ? cs->timeout_ms : cfg->timeout_ms;
+		int calls = cs->preview_url ? (cs->verify ? 3 : 2) : 1;
+
+		s->name = cs->name;
+		s->phase = cs->phase;
+		s->enabled = cs->enabled;
+		s->max_in_flight = cs->max_in_flight;
+		/* the lease covers every call of one attempt (preview, call, verify) */
+		s->lease_ms = calls * timeout + 10000;
+		s->breaker.threshold = cfg->breaker_failures;
+		s->breaker.cooloff_ms = cfg->breaker_cooloff_ms;
+		s->breaker.max_cooloff_ms = cfg->max_delay_ms;
+	}
+}
+
+static int owner_dead(void *ctx, const char *owner)
+{
+	struct engine *e = ctx;
+
+	return lease_owner_dead(&e->owner, owner);
+}
+
+/* ---- run --once bookkeeping ---- */
+
+static int cmp_id(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+static void note_worked(struct engine *e, const char *job_id)
+{
+	if (!e->opts.once || bsearch(job_id, e->worked, e->n_worked, sizeof *e->worked, cmp_id))
+		return;
+	if (e->n_worked == e->cap_worked) {
+		e->cap_worked = e->cap_worked ? e->cap_worked * 2 : 64;
+		e->worked = xrealloc(e->worked, e->cap_worked * sizeof *e->worked);
+	}
+	snprintf(e->worked[e->n_worked++], JOBS_ID_LEN + 1, "%s", job_id);
+	qsort(e->worked, e->n_worked, sizeof *e->worked, cmp_id);
+}
+
+/* 1 when a job this run worked on is failed now. */
+static int worked_failed(struct engine *e)
+{
+	for (size_t i = 0; i < e->n_worked; i++) {
+		enum job_state st;
+		if (sched_job_state(e->store, e->worked[i], &st) == STORE_OK && st == JOB_FAILED)
+			return 1;
+	}
+	return 0;
+}
+
+/* ---- hooks ---- */
+
+static size_t hooks_busy(struct engine *e)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < e->n_hooks; i++)
+		if (e->hooks[i].busy)
+			n += e->hooks[i].busy(e->hooks[i].ctx, e);
+	return n;
+}
+
+static int64_t hooks_wake(struct engine *e, int64_t now)
+{
+	int64_t at = INT64_MAX;
+
+	for (size_t i = 0; i < e->n_hooks; i++)
+		if (e->hooks[i].next_wake) {
+			int64_t t = e->hooks[i].next_wake(e->hooks[i].ctx, e, now);
+			if (t < at)
+				at = t;
+		}
+	return at;
+}
+
+static void write_metrics(struct engine *e)
+{
+	for (size_t i = 0; e->opts.metrics_file && i < e->n_hooks; i++)
+		if (e->hooks[i].write_metrics)
+			e->hooks[i].write_metrics(e->hooks[i].ctx, e, e->opts.metrics_file);
+}
+
+/* ---- the cycle ---- */
+
+static void arm_wake(struct engine *e, double delay)
+{
+	if (delay < 0)
+		delay = 0;
+	if (delay > MAX_SLEEP_S)
+		delay = MAX_SLEEP_S;
+	ev_timer_stop(e->loop, &e->wake);
+	ev_timer_set(&e->wake, delay, 0.);
+	ev_timer_start(e->loop, &e->wake);
+}
+
+/* Housekeeping when due; returns 1 when it has more to do at once. */
+static int maintain(struct engine *e, int64_t now)
+{
+	struct sched_maint m;
+
+	if (!e->maint_needed && now - e->last_maint < MAINT_EVERY_MS && now >= e->last_maint)
+		return 0;
+	e->maint_needed = 0;
+	e->last_maint = now;
+	if (sched_maintain(e->store, e->owner.id, owner_dead, e, e->first_maint, now, &m) !=
+	    STORE_OK) {
+		e->db_failed = 1;
+		return 0;
+	}
+	e->first_maint = 0;
+	if (now - e->last_sweep >= SWEEP_EVERY_MS || now < e->last_sweep) {
+		e->last_sweep = now;
+		if (sched_sweep_jobs(e->store, now) != STORE_OK)
+			e->db_failed = 1;
+	}
+	return m.more;
+}
+
+static size_t claim(struct engine *e, int64_t now)
+{
+	struct sched_claimed *c = NULL;
+	size_t n = 0;
+	int room = e->cfg->max_in_flight - (int)e->n_in_flight;
+
+	if (room <= 0)
+		return 0;
+	if (sched_claim_tasks(e->store, e->owner.id, e->svcs, e->n_svcs, room, now, &c, &n) !=
+	    STORE_OK) {
+		e->db_failed = 1;
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (c[i].kind == TASK_KIND_DELETE)
+			note_worked(e, c[i].job_id);
+		attempt_start(e, &c[i]);
+	}
+	sched_claimed_free(c, n);
+	return n;
+}
+
+/* run --once: done when nothing is in flight and nothing is due soon. */
+static int once_done(struct engine *e, size_t claimed, int more, int64_t wake, int64_t now)
+{
+	if (claimed > 0 || more || e->n_in_flight > 0 || e->n_finished > 0 || hooks_busy(e) > 0)
+		return 0;
+	/* due but not claimable (breaker open, another process at the limit):
+	 * left for the next run; work due within the horizon is waited for */
+	return wake <= now || wake - now > ONCE_HORIZON_MS;
+}
+
+static void run_cycle(struct engine *e)
+{
+	int64_t now = clock_now_ms();
+	int64_t wake;
+	int more = maintain(e, now);
+	size_t claimed = claim(e, now);
+
+	if (sched_next_wake(e->store, e->owner.id, e->svcs, e->n_svcs, now, &wake) != STORE_OK) {
+		e->db_failed = 1;
+		wake = now + 1000;
+	}
+	for (size_t i = 0; i < e->n_hooks; i++)
+		if (e->hooks[i].on_cycle)
+			e->hooks[i].on_cycle(e->hooks[i].ctx, e, now);
+	if (hooks_wake(e, now) < wake)
+		wake = hooks_wake(e, now);
+	ev_now_update(e->loop);
+	if (e->opts.once && once_done(e, claimed, more, wake, now)) {
+		e->done = 1;
+		ev_break(e->loop, EVBREAK_ALL);
+		return;
+	}
+	e->cycle_needed = more;
+	if (more || claimed > 0)
+		arm_wake(e, wake <= now ? 0.0 : (double)(wake - now) / 1000.0);
+	else if (wake <= now)
+		arm_wake(e, POLL_S); /* blocked: an answer or the poll will come first */
+	else
+		arm_wake(e, (double)(wake - clock_now_ms() + 1) / 1000.0);
+	if (more)
+		e->maint_needed = 1;
+}
+
+static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	struct engine *e = w->data;
+
+	if (e->n_finished > 0) {
+		if (attempt_flush(e) < 0) {
+			e->record_failures++;
+			log_msg(LOG_ERROR, "engine.record.failed",
+				"could not record %zu attempts (try %d); retrying",
+				e->n_finished, e->record_failures);
+			if (e->record_failures >= 10 && e->stopping)
+				attempt_free_all(e); /* their leases run out instead */
+			arm_wake(e, POLL_S);
+			return;
+		}
+		e->record_failures = 0;
+		e->cycle_needed = 1;
+		ev_now_update(loop);
+	}
+	if (e->stopping) {
+		if (e->n_in_flight == 0 && e->n_finished == 0 && hooks_busy(e) == 0)
+			ev_break(loop, EVBREAK_ALL);
+		return;
+	}
+	if (e->cycle_needed || e->maint_needed) {
+		e->cycle_needed = 0;
+		run_cycle(e);
+	}
+}
+
+/* ---- watchers ---- */
+
+static void wake_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct engine *e = w->data;
+
+	e->cycle_needed = 1;
+	e->maint_needed = 1;
+}
+
+static void poll_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct engine *e = w->data;
+	int64_t v;
+
+	if (sched_data_version(e->store, &v) == STORE_OK && v != e->data_version) {
+		e->data_version = v;
+		e->cycle_needed = 1;
+		e->maint_needed = 1;
+	}
+}
+
+static void metrics_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	write_metrics(w->data);
+}
+
+static void grace_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct engine *e = w->data;
+
+	log_msg(LOG_WARN, "engine.shutdown.grace_over",
+		"%zu attempts still in flight after the grace period: aborted", e->n_in_flight);
+	e->aborted = 1;
+	http_abort_all(e->http, "aborted: shutdown grace period over");
+}
+
+static void stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct engine *e = w->data;
+	double grace = (double)e->cfg->shutdown_grace_ms / 1000.0;
+
+	if (e->stopping)
+		return;
+	e->stopping = 1;
+	log_msg(LOG_INFO, "engine.stopping", "signal %d: claiming nothing new, %zu in flight",
+		w->signum, e->n_in_flight);
+	ev_timer_stop(loop, &e->wake);
+	ev_timer_stop(loop, &e->poll);
+	for (size_t i = 0; i < e->n_hooks; i++)
+		if (e->hooks[i].on_stop)
+			e->hooks[i].on_stop(e->hooks[i].ctx, e);
+	ev_timer_set(&e->grace, grace > 0 ? grace : 0.0, 0.);
+	ev_timer_start(loop, &e->grace);
+}
+
+static void warn_secret(void *ctx, const char *msg)
+{
+	log_msg(LOG_ERROR, "config.secret", "%s", msg);
+}
+
+/* SIGHUP: a new config, or the old one kept when the new one is bad. */
+static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct engine *e = w->data;
+	char err[1024] = "";
+	struct config *n = config_load(e->cfg->path, err, sizeof err);
+	int added = 0, skipped = 0;
+
+	if (n != NULL && (config_load_secrets(n, warn_secret, NULL) < 0 || n->token == NULL)) {
+		snprintf(err, sizeof err, "%s: the service token cannot be read", e->cfg->path);
+		config_free(n);
+		n = NULL;
+	}
+	if (n == NULL) {
+		log_msg(LOG_ERROR, "config.reload.failed", "%s; keeping the running config", err);
+		return;
+	}
+	config_free(e->cfg);
+	e->cfg = n;
+	build_services(e);
+	{
+		struct http_tls tls = { n->ca_file, n->client_cert, n->client_key };
+		http_client_set_tls(e->http, &tls);
+	}
+	if (sched_sync_services(e->store, e->svcs, e->n_svcs, clock_now_ms(), &added, &skipped) !=
+	    STORE_OK)
+		e->db_failed = 1;
+	log_msg(LOG_INFO, "config.reloaded", "%s: %zu services (%d tasks added, %d skipped)",
+		n->path, n->n_services, added, skipped);
+	for (size_t i = 0; i < e->n_hooks; i++)
+		if (e->hooks[i].on_reload)
+			e->hooks[i].on_reload(e->hooks[i].ctx, e);
+	e->cycle_needed = e->maint_needed = 1;
+	e->last_sweep = 0;
+}
+
+/* ---- public ---- */
+
+struct engine *engine_new(struct config *cfg, struct store *store,
+			  const struct engine_opts *opts, char *err, size_t errlen)
+{
+	struct engine *e;
+	struct http_tls tls = { cfg->ca_file, cfg->client_cert, cfg->client_key };
+	struct ev_loop *loop = ev_default_loop(EVFLAG_AUTO);
+
+	if (loop == NULL) {
+		snprintf(err, errlen, "cannot initialise the event loop (libev)");
+		return NULL;
+	}
+	e = xcalloc(1, sizeof *e);
+	e->loop = loop;
+	e->cfg = cfg;
+	e->store = store;
+	e->opts = *opts;
+	e->http = http_client_new(loop, &tls);
+	if (e->http == NULL) {
+		snprintf(err, errlen, "cannot initialise libcurl");
+		e->cfg = NULL;
+		engine_free(e);
+		return NULL;
+	}
+	lease_owner_self(&e->owner);
+	build_services(e);
+	ev_prepare_init(&e->prepare, prepare_cb);
+	ev_timer_init(&e->wake, wake_cb, 0., 0.);
+	ev_timer_init(&e->poll, poll_cb, POLL_S, POLL_S);
+	ev_timer_init(&e->grace, grace_cb, 0., 0.);
+	ev_timer_init(&e->metrics, metrics_cb, 0., 0.);
+	ev_signal_init(&e->sigterm, stop_cb, SIGTERM);
+	ev_signal_init(&e->sigint, stop_cb, SIGINT);
+	ev_signal_init(&e->sighup, hup_cb, SIGHUP);
+	e->prepare.data = e->wake.data = e->poll.data = e->grace.data = e->metrics.data = e;
+	e->sigterm.data = e->sigint.data = e->sighup.data = e;
+	return e;
+}
+
+void engine_add_hooks(struct engine *e, const struct engine_hooks *h)
+{
+	if (e->n_hooks == ENGINE_MAX_HOOKS) {
+		log_msg(LOG_ERROR, "engine.error", "too many hooks");
+		return;
+	}
+	e->hooks[e->n_hooks++] = *h;
+}
+
+static void start_watchers(struct engine *e)
+{
+	double every = e->opts.metrics_every_ms > 0 ? (double)e->opts.metrics_every_ms / 1000.0
+						     : 15.0;
+
+	signal(SIGPIPE, SIG_IGN);
+	ev_prepare_start(e->loop, &e->prepare);
+	ev_timer_start(e->loop, &e->poll);
+	ev_signal_start(e->loop, &e->sigterm);
+	ev_signal_start(e->loop, &e->sigint);
+	ev_signal_start(e->loop, &e->sighup);
+	if (e->opts.metrics_file != NULL) {
+		ev_timer_set(&e->metrics, every, every);
+		ev_timer_start(e->loop, &e->metrics);
+	}
+}
+
+int engine_run(struct engine *e)
+{
+	int64_t now = clock_now_ms();
+
+	e->first_maint = 1;
+	e->maint_needed = e->cycle_needed = 1;
+	if (sched_data_version(e->store, &e->data_version) != STORE_OK ||
+	    sched_sync_services(e->store, e->svcs, e->n_svcs, now, NULL, NULL) != STORE_OK)
+		return 1;
+	log_msg(LOG_INFO, "engine.started", "%s: %zu services, owner %s%s", e->cfg->path,
+		e->cfg->n_services, e->owner.id, e->opts.once ? ", --once" : "");
+	start_watchers(e);
+	write_metrics(e);
+	ev_run(e->loop, 0);
+	if (e->n_finished > 0)
+		attempt_flush(e);
+	write_metrics(e);
+	log_msg(LOG_INFO, "engine.stopped", "%s", e->stopping ? "signal" : "nothing left to do");
+	if (e->db_failed)
+		return 1;
+	return e->opts.once && worked_failed(e) ? 1 : 0;
+}
+
+void engine_free(struct engine *e)
+{
+	if (e == NULL)
+		return;
+	if (e->loop != NULL) {
+		ev_prepare_stop(e->loop, &e->prepare);
+		ev_timer_stop(e->loop, &e->wake);
+		ev_timer_stop(e->loop, &e->poll);
+		ev_timer_stop(e->loop, &e->grace);
+		ev_timer_stop(e->loop, &e->metrics);
+		ev_signal_stop(e->loop, &e->sigterm);
+		ev_signal_stop(e->loop, &e->sigint);
+		ev_signal_stop(e->loop, &e->sighup);
+	}
+	e->aborted = 1;
+	if (e->http != NULL)
+		http_abort_all(e->http, "shutting down"); /* callbacks run while hooks live */
+	for (size_t i = 0; i < e->n_hooks; i++)
+		if (e->hooks[i].on_free)
+			e->hooks[i].on_free(e->hooks[i].ctx, e);
+	http_client_free(e->http);
+	attempt_free_all(e);
+	free(e->finished);
+	free(e->svcs);
+	free(e->worked);
+	config_free(e->cfg);
+	free(e);
+}
+
+void engine_attempt_finished(struct engine *e, struct attempt *a)
+{
+	if (e->n_finished == e->cap_finished) {
+		e->cap_finished = e->cap_finished ? e->cap_finished * 2 : 64;
+		e->finished = xrealloc(e->finished, e->cap_finished * sizeof *e->finished);
+	}
+	e->finished[e->n_finished++] = a;
+	e->cycle_needed = 1;
+}
+
+struct ev_loop *engine_loop(struct engine *e) { return e->loop; }
+struct http_client *engine_http(struct engine *e) { return e->http; }
+struct store *engine_store(struct engine *e) { return e->store; }
+const struct config *engine_config(const struct engine *e) { return e->cfg; }
+const char *engine_owner(const struct engine *e) { return e->owner.id; }
+int engine_stopping(const struct engine *e) { return e->stopping; }
+
+void engine_wake(struct engine *e)
+{
+	e->cycle_needed = 1;
+	e->maint_needed = 1;
+}

@@ -1,0 +1,66 @@
+/*
+ * engine_int.h - shared by scheduler/engine.c and scheduler/attempt.c.
+ */
+#ifndef TENANTDEL_ENGINE_INT_H
+#define TENANTDEL_ENGINE_INT_H
+
+#include "scheduler/engine.h"
+#include "scheduler/lease.h"
+#include "store/sched.h"
+
+#define ENGINE_MAX_HOOKS 8
+
+struct attempt;
+
+struct engine {
+	struct ev_loop *loop;
+	struct config *cfg;
+	struct store *store;
+	struct http_client *http;
+	struct lease_owner owner;
+	struct engine_opts opts;
+	struct engine_hooks hooks[ENGINE_MAX_HOOKS];
+	size_t n_hooks;
+
+	struct sched_service *svcs; /* from cfg; names point into it */
+	size_t n_svcs;
+
+	ev_prepare prepare;   /* group commit + cycle, before the loop blocks */
+	ev_timer wake;        /* the earliest due work */
+	ev_timer poll;        /* 1 s: did another process write? */
+	ev_timer grace;       /* shutdown_grace */
+	ev_timer metrics;     /* --metrics-file */
+	ev_signal sigterm, sigint, sighup;
+
+	int cycle_needed, maint_needed, first_maint;
+	int stopping, aborted, done;
+	int64_t data_version;
+	int64_t last_maint, last_sweep;
+	int record_failures;
+
+	struct attempt *in_flight; /* list */
+	size_t n_in_flight;
+	struct attempt **finished; /* waiting for the group commit */
+	size_t n_finished, cap_finished;
+
+	/* run --once: the jobs worked on (sorted), for the exit status */
+	char (*worked)[JOBS_ID_LEN + 1];
+	size_t n_worked, cap_worked;
+	int db_failed;
+};
+
+/* Starts one claimed attempt (takes ownership of c's strings). Can't fail:
+ * a request that cannot be sent finishes as a failed attempt. */
+void attempt_start(struct engine *e, struct sched_claimed *c);
+
+/* Records every finished attempt in one transaction; 0 or -1 (kept for a
+ * later try). */
+int attempt_flush(struct engine *e);
+
+/* Frees the finished attempts never recorded (at exit). */
+void attempt_free_all(struct engine *e);
+
+/* Called by attempt.c when an attempt finished (queued for the commit). */
+void engine_attempt_finished(struct engine *e, struct attempt *a);
+
+#endif

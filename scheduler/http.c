@@ -1,0 +1,398 @@
+/*
+ * http.c - libcurl multi socket interface on libev, after curl's
+ * docs/examples/ephiperfifo.c: curl tells us which sockets to watch
+ * (CURLMOPT_SOCKETFUNCTION) and when to call it back (CURLMOPT_TIMERFUNCTION);
+ * libev tells curl what happened (curl_multi_socket_action).
+ */
+#include "scheduler/http.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "util/log.h"
+#include "util/util.h"
+
+struct http_client {
+	struct ev_loop *loop;
+	CURLM *multi;
+	ev_timer timer;
+	int still_running;
+	size_t in_flight;
+	char *ca_file, *client_cert, *client_key;
+	struct xfer *xfers; /* every transfer in flight, for abort */
+};
+
+/* One request in flight. */
+struct xfer {
+	struct http_client *c;
+	CURL *easy;
+	struct curl_slist *headers;
+	char *body_out;
+	struct buf body;
+	size_t max_body;
+	int too_large;
+	char *retry_after;
+	char error[CURL_ERROR_SIZE];
+	int64_t started;
+	http_done_fn done;
+	void *arg;
+	struct xfer *prev, *next;
+};
+
+/* One socket curl asked us to watch. */
+struct sock {
+	ev_io io;
+	int set;
+	struct http_client *c;
+};
+
+static void check_multi_info(struct http_client *c);
+
+/* ---- curl -> libev ---- */
+
+static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct http_client *c = w->data;
+
+	curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &c->still_running);
+	check_multi_info(c);
+}
+
+static int multi_timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct http_client *c = userp;
+
+	ev_timer_stop(c->loop, &c->timer);
+	if (timeout_ms >= 0) {
+		/* 0 means "call curl_multi_socket_action at once": next loop turn. */
+		ev_timer_set(&c->timer, (double)timeout_ms / 1000.0, 0.);
+		ev_timer_start(c->loop, &c->timer);
+	}
+	return 0;
+}
+
+static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct sock *s = (struct sock *)w;
+	struct http_client *c = s->c;
+	int action = ((revents & EV_READ) ? CURL_CSELECT_IN : 0) |
+		     ((revents & EV_WRITE) ? CURL_CSELECT_OUT : 0);
+
+	curl_multi_socket_action(c->multi, w->fd, action, &c->still_running);
+	/* Not "stop the timer when still_running is 0" as in ephiperfifo: a
+	 * callback below may add a request whose timer curl just armed. */
+	check_multi_info(c);
+}
+
+static int sock_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *sockp)
+{
+	struct http_client *c = userp;
+	struct sock *s = sockp;
+	int kind;
+
+	if (what == CURL_POLL_REMOVE) {
+		if (s != NULL) {
+			if (s->set)
+				ev_io_stop(c->loop, &s->io);
+			free(s);
+			curl_multi_assign(c->multi, fd, NULL);
+		}
+		return 0;
+	}
+	if (s == NULL) {
+		s = xcalloc(1, sizeof *s);
+		s->c = c;
+		curl_multi_assign(c->multi, fd, s);
+	}
+	kind = ((what & CURL_POLL_IN) ? EV_READ : 0) | ((what & CURL_POLL_OUT) ? EV_WRITE : 0);
+	if (s->set)
+		ev_io_stop(c->loop, &s->io);
+	ev_io_init(&s->io, io_cb, fd, kind);
+	s->set = 1;
+	ev_io_start(c->loop, &s->io);
+	return 0;
+}
+
+/* ---- transfers ---- */
+
+static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct xfer *x = userdata;
+	size_t n = size * nmemb;
+
+	if (x->body.len + n > x->max_body) {
+		x->too_large = 1;
+		return 0; /* aborts the transfer: CURLE_WRITE_ERROR */
+	}
+	buf_append(&x->body, ptr, n);
+	return n;
+}
+
+static size_t header_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct xfer *x = userdata;
+	size_t n = size * nmemb;
+	static const char name[] = "retry-after:";
+
+	if (n > sizeof name - 1 && strncasecmp(ptr, name, sizeof name - 1) == 0) {
+		const char *v = ptr + sizeof name - 1;
+		size_t len = n - (sizeof name - 1);
+		while (len > 0 && (*v == ' ' || *v == '\t')) {
+			v++;
+			len--;
+		}
+		while (len > 0 && (v[len - 1] == '\r' || v[len - 1] == '\n' || v[len - 1] == ' '))
+			len--;
+		free(x->retry_after);
+		x->retry_after = xstrndup(v, len);
+	}
+	return n;
+}
+
+static enum outcome_transport map_code(CURLcode rc, const struct xfer *x)
+{
+	switch (rc) {
+	case CURLE_OK:
+		return TRANSPORT_OK;
+	case CURLE_OPERATION_TIMEDOUT:
+		return TRANSPORT_TIMEOUT;
+	case CURLE_WRITE_ERROR:
+		return x->too_large ? TRANSPORT_TOO_LARGE : TRANSPORT_OTHER;
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_GOT_NOTHING:
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+		return TRANSPORT_CONNECT;
+	default:
+		return TRANSPORT_OTHER;
+	}
+}
+
+static void xfer_free(struct xfer *x)
+{
+	struct http_client *c = x->c;
+
+	if (x->prev)
+		x->prev->next = x->next;
+	else
+		c->xfers = x->next;
+	if (x->next)
+		x->next->prev = x->prev;
+	curl_multi_remove_handle(c->multi, x->easy);
+	curl_easy_cleanup(x->easy);
+	curl_slist_free_all(x->headers);
+	free(x->body_out);
+	buf_free(&x->body);
+	free(x->retry_after);
+	free(x);
+	c->in_flight--;
+}
+
+/* Hands the answer to the caller, then frees the transfer. */
+static void finish(struct xfer *x, CURLcode rc, const char *why)
+{
+	struct http_response r;
+	long status = 0;
+
+	memset(&r, 0, sizeof r);
+	r.transport = why ? TRANSPORT_OTHER : map_code(rc, x);
+	if (r.transport == TRANSPORT_OK)
+		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+	r.status = status;
+	if (r.transport != TRANSPORT_OK)
+		r.error = why ? why : x->error[0] ? x->error : curl_easy_strerror(rc);
+	if (x->too_large)
+		r.error = "answer larger than the limit";
+	r.body = x->body.data ? x->body.data : "";
+	r.body_len = x->body.len;
+	r.retry_after = x->retry_after;
+	r.duration_ms = clock_mono_ms() - x->started;
+	x->done(x->arg, &r);
+	xfer_free(x);
+}
+
+static void check_multi_info(struct http_client *c)
+{
+	CURLMsg *msg;
+	int left;
+
+	while ((msg = curl_multi_info_read(c->multi, &left)) != NULL) {
+		struct xfer *x = NULL;
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+		if (x != NULL)
+			finish(x, msg->data.result, NULL);
+	}
+}
+
+static struct curl_slist *make_headers(const struct http_request *rq)
+{
+	struct curl_slist *h = NULL;
+
+	if (rq->bearer != NULL) {
+		char *line = xasprintf("Authorization: Bearer %s", rq->bearer);
+		h = curl_slist_append(h, line);
+		/* the token must not linger in freed memory longer than needed */
+		memset(line, 0, strlen(line));
+		free(line);
+	}
+	h = curl_slist_append(h, "Accept: application/json");
+	h = curl_slist_append(h, "Expect:");
+	if (rq->body != NULL) {
+		char *line = xasprintf("Content-Type: %s",
+				       rq->content_type ? rq->content_type : "application/json");
+		h = curl_slist_append(h, line);
+		free(line);
+	}
+	for (size_t i = 0; rq->headers != NULL && rq->headers[i] != NULL; i++)
+		h = curl_slist_append(h, rq->headers[i]);
+	return h;
+}
+
+static void set_options(struct http_client *c, struct xfer *x, const struct http_request *rq)
+{
+	CURL *e = x->easy;
+
+	curl_easy_setopt(e, CURLOPT_URL, rq->url);
+	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, rq->method);
+	if (strcmp(rq->method, "GET") == 0)
+		curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+	if (x->body_out != NULL) {
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->body_out);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->body_len);
+	} else if (strcmp(rq->method, "POST") == 0) {
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, "");
+	}
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(rq->timeout_ms > 0 ? rq->timeout_ms : 30000));
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+			 (long)(rq->connect_timeout_ms > 0 ? rq->connect_timeout_ms : 5000));
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->error);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "tenantdel");
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (c->ca_file)
+		curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
+	if (c->client_cert)
+		curl_easy_setopt(e, CURLOPT_SSLCERT, c->client_cert);
+	if (c->client_key)
+		curl_easy_setopt(e, CURLOPT_SSLKEY, c->client_key);
+}
+
+int http_send(struct http_client *c, const struct http_request *rq, http_done_fn done,
+	      void *arg)
+{
+	struct xfer *x = xcalloc(1, sizeof *x);
+	CURLMcode mc;
+
+	x->c = c;
+	x->easy = curl_easy_init();
+	if (x->easy == NULL) {
+		log_msg(LOG_ERROR, "http.error", "curl_easy_init failed");
+		free(x);
+		return -1;
+	}
+	buf_init(&x->body);
+	x->max_body = rq->max_body ? rq->max_body : OUTCOME_MAX_BODY;
+	x->headers = make_headers(rq);
+	if (rq->body != NULL)
+		x->body_out = xstrndup(rq->body, rq->body_len);
+	x->done = done;
+	x->arg = arg;
+	x->started = clock_mono_ms();
+	set_options(c, x, rq);
+	x->next = c->xfers;
+	if (c->xfers)
+		c->xfers->prev = x;
+	c->xfers = x;
+	c->in_flight++;
+	mc = curl_multi_add_handle(c->multi, x->easy);
+	if (mc != CURLM_OK) {
+		log_msg(LOG_ERROR, "http.error", "curl_multi_add_handle: %s", curl_multi_strerror(mc));
+		xfer_free(x);
+		return -1;
+	}
+	return 0;
+}
+
+size_t http_in_flight(const struct http_client *c)
+{
+	return c->in_flight;
+}
+
+void http_abort_all(struct http_client *c, const char *why)
+{
+	while (c->xfers != NULL)
+		finish(c->xfers, CURLE_ABORTED_BY_CALLBACK, why ? why : "aborted");
+}
+
+static void set_str(char **dst, const char *v)
+{
+	free(*dst);
+	*dst = v && *v ? xstrdup(v) : NULL;
+}
+
+void http_client_set_tls(struct http_client *c, const struct http_tls *tls)
+{
+	set_str(&c->ca_file, tls ? tls->ca_file : NULL);
+	set_str(&c->client_cert, tls ? tls->client_cert : NULL);
+	set_str(&c->client_key, tls ? tls->client_key : NULL);
+}
+
+struct http_client *http_client_new(struct ev_loop *loop, const struct http_tls *tls)
+{
+	static int global_done;
+	struct http_client *c;
+
+	if (!global_done) {
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+			log_msg(LOG_ERROR, "http.error", "curl_global_init failed");
+			return NULL;
+		}
+		global_done = 1;
+	}
+	c = xcalloc(1, sizeof *c);
+	c->loop = loop;
+	c->multi = curl_multi_init();
+	if (c->multi == NULL) {
+		log_msg(LOG_ERROR, "http.error", "curl_multi_init failed");
+		free(c);
+		return NULL;
+	}
+	ev_timer_init(&c->timer, timer_cb, 0., 0.);
+	c->timer.data = c;
+	curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
+	curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+	curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, multi_timer_cb);
+	curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+	curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, 256L);
+	http_client_set_tls(c, tls);
+	return c;
+}
+
+void http_client_free(struct http_client *c)
+{
+	if (c == NULL)
+		return;
+	http_abort_all(c, "client closed");
+	ev_timer_stop(c->loop, &c->timer);
+	curl_multi_cleanup(c->multi);
+	http_client_set_tls(c, NULL);
+	free(c);
+}

@@ -1,0 +1,176 @@
+/*
+ * sched.h - every query the scheduler needs, behind a narrow interface (a
+ * PostgreSQL backend would implement these same functions with FOR UPDATE
+ * SKIP LOCKED claims).
+ *
+ * The hot path is three calls: sched_maintain (reclaim dead leases, start
+ * due jobs, mark missed deadlines), sched_claim_tasks (one BEGIN IMMEDIATE:
+ * due tasks of dispatchable jobs -> in_flight under this owner's lease) and
+ * sched_record_results (one transaction for a whole batch of finished
+ * attempts: task rows, task.attempt events, metrics counters, breakers,
+ * next phases, finished jobs). sched_next_wake tells the loop when to come
+ * back. Job-level changes (job.started, job.succeeded, job.failed,
+ * job.deadline_missed) and breaker.opened/closed are logged here.
+ *
+ * Return values follow store.h: STORE_OK, or STORE_ERR (already logged).
+ */
+#ifndef TENANTDEL_STORE_SCHED_H
+#define TENANTDEL_STORE_SCHED_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "jobs/jobs.h"
+#include "jobs/policy.h"
+#include "store/store.h"
+
+/* A configured service as the scheduler's queries need it. */
+struct sched_service {
+	const char *name;
+	int phase;
+	int enabled;
+	int max_in_flight;          /* across every process sharing the file */
+	int64_t lease_ms;           /* how long one claim may stay in flight */
+	struct policy_breaker_conf breaker;
+};
+
+/* Returns 1 when the process named by a lease owner string is known to be
+ * dead (so its leases may be taken over at once), else 0. */
+typedef int (*sched_owner_dead_fn)(void *ctx, const char *owner);
+
+/*
+ * One transaction of housekeeping at `now`:
+ *  - leases of other owners that expired, or whose owner dead() says is
+ *    dead (and, when reclaim_self, leases in this owner's own name: a
+ *    process that has just started holds none), go back to waiting, due
+ *    now, each counted as a failed attempt ("lease expired") with a
+ *    task.attempt event;
+ *  - scheduled jobs with due_at <= now become running (job.started);
+ *  - active jobs past their deadline get job.deadline_missed, once;
+ *  - jobs started above are evaluated (their first phase made due).
+ * At most a batch of jobs is started / marked per call: m->more says to
+ * call again at once. *m is filled (zeros on error).
+ */
+struct sched_maint {
+	int reclaimed, started, missed;
+	int more;
+};
+
+int sched_maintain(struct store *s, const char *owner, sched_owner_dead_fn dead, void *ctx,
+		   int reclaim_self, int64_t now, struct sched_maint *m);
+
+/*
+ * Evaluates every running job (next phase due, finished, failed): the sweep
+ * a process does at start, after a config reload, and now and then, for
+ * jobs changed behind its back (a release of a job with a dead task).
+ */
+int sched_sweep_jobs(struct store *s, int64_t now);
+
+/* A task claimed for one attempt. */
+struct sched_claimed {
+	int64_t task_id;
+	char job_id[JOBS_ID_LEN + 1];
+	char *tenant_id;
+	char *service;
+	enum task_kind kind;
+	int phase;
+	int attempts;             /* including this one */
+	int64_t first_attempt_at;
+	int has_before;           /* the pre-purge preview is already stored */
+	int probe;                /* the half-open breaker's probe */
+};
+
+void sched_claimed_free(struct sched_claimed *c, size_t n); /* NULL-safe */
+
+/*
+ * In one BEGIN IMMEDIATE transaction, claims up to max tasks that are due
+ * (pending/waiting, next_attempt_at <= now) of dispatchable jobs (delete:
+ * job running; suspend: scheduled or running; restore: cancelled; never
+ * held), respecting each service's max_in_flight (counted over every
+ * process) and its breaker (open: none; half-open: one probe). Each becomes
+ * in_flight with attempts + 1, lease_owner = owner, lease_expires_at = now
+ * + the service's lease_ms, first_attempt_at set if unset. Tasks of
+ * services not in svcs are left alone. *out (caller frees with
+ * sched_claimed_free) and *n receive the claims, oldest due first.
+ */
+int sched_claim_tasks(struct store *s, const char *owner, const struct sched_service *svcs,
+		      size_t n_svcs, int max, int64_t now, struct sched_claimed **out,
+		      size_t *n);
+
+/* What a finished attempt means for the breaker. */
+enum sched_breaker_verdict {
+	SCHED_BREAKER_SKIP,    /* not counted at all */
+	SCHED_BREAKER_SUCCESS,
+	SCHED_BREAKER_FAILURE, /* a retryable failure that counts (5xx, time-out, connect) */
+	SCHED_BREAKER_NEUTRAL, /* anything else: frees a probe slot */
+};
+
+/* A finished attempt, as the engine decided it (jobs/ classifies). */
+struct sched_result {
+	int64_t task_id;
+	const char *job_id, *tenant_id, *service;
+	enum task_kind kind;
+	int attempt;               /* the attempt number claimed */
+	enum task_state state;     /* TASK_SUCCEEDED, TASK_WAITING or TASK_DEAD */
+	int attempts_delta;        /* 0, or -1 when the service asked for the wait */
+	int64_t next_attempt_at;   /* when waiting */
+	int http_status;           /* 0: no answer */
+	const char *outcome;       /* counter label: "success", "retry", "permanent" */
+	const char *counts_json;   /* deleted counts of this call, NULL none */
+	int64_t total;             /* -1 none */
+	const char *preview_json;  /* pre-purge preview made by this attempt, NULL none */
+	int64_t before_total;      /* -1 none */
+	const char *preview_error; /* the pre-purge preview failed: why */
+	int64_t verified_after;    /* records left at verification, -1 not verified */
+	int64_t duration_ms;
+	const char *error;         /* NULL on success */
+	enum sched_breaker_verdict breaker;
+	int probe;                 /* it was the half-open breaker's probe */
+};
+
+/*
+ * Records a batch of finished attempts in one transaction (group commit):
+ * each task row (only while still in flight under owner: a lease lost
+ * meanwhile keeps the newer state, the attempt is still an event), its
+ * task.attempt (and task.preview / task.verify) events, the metrics
+ * counters, the service's breaker, then for each job touched: a dead delete
+ * task fails a running job (job.failed); all delete tasks succeeded or
+ * skipped finish it (job.succeeded + tombstone for a purge); else the next
+ * phase is opened once every lower phase is done. *failed_jobs (may be
+ * NULL) receives how many jobs this batch failed.
+ */
+int sched_record_results(struct store *s, const char *owner, const struct sched_result *r,
+			 size_t n, const struct sched_service *svcs, size_t n_svcs,
+			 int64_t now, int *failed_jobs);
+
+/*
+ * The earliest time (epoch ms) at which there may be work: a waiting task
+ * of a dispatchable job, a scheduled job's due_at, another owner's lease
+ * expiry, an open deadline, an open breaker's end. Held jobs and tasks of
+ * later phases never count, so an idle process sleeps. *at = INT64_MAX when
+ * nothing is ahead.
+ */
+int sched_next_wake(struct store *s, const char *owner, const struct sched_service *svcs,
+		    size_t n_svcs, int64_t now, int64_t *at);
+
+/*
+ * Aligns unfinished work with the configured services: an enabled service
+ * without a delete task in an unfinished purge job gets one (pending;
+ * eligible when its phase is reached; task.added event); unfinished tasks of
+ * a service that is no longer configured or is disabled become skipped with
+ * reason "service removed from config" (task.skipped event). *added and
+ * *skipped (may be NULL) receive the counts.
+ */
+int sched_sync_services(struct store *s, const struct sched_service *svcs, size_t n_svcs,
+			int64_t now, int *added, int *skipped);
+
+/*
+ * A number that changes whenever another connection commits to the file
+ * (PRAGMA data_version): cheap enough to poll every second.
+ */
+int sched_data_version(struct store *s, int64_t *version);
+
+/* The state of one job, for run --once's exit status. */
+int sched_job_state(struct store *s, const char *job_id, enum job_state *state);
+
+#endif

@@ -1,0 +1,350 @@
+/*
+ * sched_record.c - recording finished attempts (group commit) and the
+ * per-service circuit breakers shared through the breakers table.
+ */
+#include "store/sched_int.h"
+#include "store/metrics.h"
+#include "util/log.h"
+#include "util/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char SQL_TASK_COUNTS[] =
+	"SELECT deleted_counts, total_deleted FROM tasks WHERE id = :id";
+/* Only while the attempt still holds the lease: a task reclaimed or
+ * skipped meanwhile keeps its newer state. */
+static const char SQL_RECORD_TASK[] =
+	"UPDATE tasks SET state = :state, attempts = MAX(0, attempts + :delta),"
+	" next_attempt_at = :next, lease_owner = NULL, lease_expires_at = NULL,"
+	" http_status = :status, deleted_counts = COALESCE(:counts, deleted_counts),"
+	" total_deleted = COALESCE(:total, total_deleted),"
+	" preview_before = COALESCE(:pb, preview_before),"
+	" before_total = COALESCE(:bt, before_total),"
+	" verified_after = COALESCE(:va, verified_after), duration_ms = :dur,"
+	" last_error = :err, updated_at = :now"
+	" WHERE id = :id AND state = 'in_flight' AND lease_owner = :owner";
+static const char SQL_BREAKER_GET[] =
+	"SELECT state, failures, open_until, cooloff_ms, probe_owner FROM breakers"
+	" WHERE service = :svc";
+static const char SQL_BREAKER_PUT[] =
+	"INSERT INTO breakers (service, state, failures, open_until, cooloff_ms, probe_owner,"
+	" updated_at) VALUES (:svc, :state, :failures, :until, :cooloff, :probe, :now)"
+	" ON CONFLICT (service) DO UPDATE SET state = excluded.state,"
+	" failures = excluded.failures, open_until = excluded.open_until,"
+	" cooloff_ms = excluded.cooloff_ms, probe_owner = excluded.probe_owner,"
+	" updated_at = excluded.updated_at";
+
+/* ---- breakers ---- */
+
+int sched_breaker_load(struct store *s, const char *service, struct policy_breaker *b,
+		       char **probe_owner)
+{
+	sqlite3_stmt *st = store_stmt(s, SQL_BREAKER_GET);
+	int rc;
+
+	memset(b, 0, sizeof *b);
+	if (probe_owner != NULL)
+		*probe_owner = NULL;
+	if (st == NULL || store_bind_text(st, ":svc", service) < 0)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const char *state = (const char *)sqlite3_column_text(st, 0);
+		if (state != NULL && strcmp(state, "open") == 0)
+			b->state = BREAKER_OPEN;
+		else if (state != NULL && strcmp(state, "half_open") == 0)
+			b->state = BREAKER_HALF_OPEN;
+		b->failures = (int)store_col_int(st, 1, 0);
+		b->open_until_ms = store_col_int(st, 2, 0);
+		b->cooloff_ms = store_col_int(st, 3, 0);
+		b->probe_in_flight = sqlite3_column_type(st, 4) != SQLITE_NULL;
+		if (probe_owner != NULL)
+			*probe_owner = store_col_text(st, 4);
+	} else if (rc != SQLITE_DONE) {
+		store_log_error(s, SQL_BREAKER_GET);
+	}
+	store_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+int sched_breaker_save(struct store *s, const char *service, const struct policy_breaker *b,
+		       const char *probe_owner, int64_t now)
+{
+	sqlite3_stmt *st = store_stmt(s, SQL_BREAKER_PUT);
+
+	if (st == NULL)
+		return -1;
+	store_bind_text(st, ":svc", service);
+	store_bind_text(st, ":state", policy_breaker_state_name(b->state));
+	store_bind_int(st, ":failures", b->failures);
+	store_bind_opt_int(st, ":until", b->state == BREAKER_OPEN ? b->open_until_ms : 0, 0);
+	store_bind_int(st, ":cooloff", b->cooloff_ms);
+	store_bind_text(st, ":probe", b->probe_in_flight ? probe_owner : NULL);
+	store_bind_int(st, ":now", now);
+	return store_step_done(s, st);
+}
+
+static const struct sched_service *find_service(const struct sched_service *svcs, size_t n,
+						const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(svcs[i].name, name) == 0)
+			return &svcs[i];
+	return NULL;
+}
+
+static void log_breaker(enum log_level level, const char *event, const char *service,
+			const struct policy_breaker *b)
+{
+	struct log_line *l = log_start(level, event);
+
+	log_str(l, "service", service);
+	log_int(l, "failures", b->failures);
+	if (b->state == BREAKER_OPEN)
+		log_int(l, "cooloff_ms", b->cooloff_ms);
+	log_done(l);
+}
+
+/* Applies one attempt's verdict to the service's breaker. */
+static int breaker_apply(struct store *s, const struct sched_result *r,
+			 const struct sched_service *svc, int64_t now)
+{
+	struct policy_breaker b;
+	char *probe = NULL;
+	enum breaker_state before;
+	int rc = 0;
+
+	if (r->breaker == SCHED_BREAKER_SKIP || svc == NULL)
+		return 0;
+	if (sched_breaker_load(s, r->service, &b, &probe) < 0)
+		return -1;
+	before = b.state;
+	if (r->breaker == SCHED_BREAKER_SUCCESS) {
+		if (before == BREAKER_CLOSED && b.failures == 0)
+			goto out; /* nothing to write: the common case */
+		policy_breaker_success(&b);
+	} else if (r->breaker == SCHED_BREAKER_FAILURE) {
+		policy_breaker_failure(&b, &svc->breaker, now);
+	} else {
+		if (!r->probe)
+			goto out; /* only the probe holds a slot to free */
+		policy_breaker_neutral(&b);
+	}
+	rc = sched_breaker_save(s, r->service, &b, probe, now);
+	if (b.state == BREAKER_OPEN && before != BREAKER_OPEN)
+		log_breaker(LOG_WARN, "breaker.opened", r->service, &b);
+	else if (b.state == BREAKER_CLOSED && before != BREAKER_CLOSED)
+		log_breaker(LOG_INFO, "breaker.closed", r->service, &b);
+out:
+	free(probe);
+	return rc;
+}
+
+/* ---- attempts ---- */
+
+/* Adds the counts of this call to what earlier calls of the task deleted
+ * (an under-deletion retried deletes the rest). Caller frees. */
+static char *merge_counts(const char *old, const char *add)
+{
+	cJSON *o = old ? cJSON_Parse(old) : NULL;
+	cJSON *a = cJSON_Parse(add);
+	cJSON *it;
+	char *text;
+
+	if (!cJSON_IsObject(o) || !cJSON_IsObject(a)) {
+		cJSON_Delete(o);
+		cJSON_Delete(a);
+		return xstrdup(add);
+	}
+	cJSON_ArrayForEach(it, a) {
+		cJSON *cur = cJSON_GetObjectItemCaseSensitive(o, it->string);
+		if (cJSON_IsNumber(cur))
+			cJSON_SetNumberValue(cur, cur->valuedouble + it->valuedouble);
+		else
+			cJSON_AddNumberToObject(o, it->string, it->valuedouble);
+	}
+	text = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	cJSON_Delete(a);
+	return text;
+}
+
+/* The cumulative counts and total after this call; *counts caller-freed. */
+static int cumulative(struct store *s, const struct sched_result *r, char **counts,
+		      int64_t *total)
+{
+	sqlite3_stmt *st;
+	char *old = NULL;
+	int64_t old_total = -1;
+
+	*counts = r->counts_json ? xstrdup(r->counts_json) : NULL;
+	*total = r->total;
+	if (r->counts_json == NULL && r->total < 0)
+		return 0;
+	st = store_stmt(s, SQL_TASK_COUNTS);
+	if (st == NULL || store_bind_int(st, ":id", r->task_id) < 0)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		old = store_col_text(st, 0);
+		old_total = store_col_int(st, 1, -1);
+	}
+	store_reset(st);
+	if (old != NULL && r->counts_json != NULL) {
+		free(*counts);
+		*counts = merge_counts(old, r->counts_json);
+	}
+	if (old_total > 0 && r->total >= 0)
+		*total = old_total + r->total;
+	free(old);
+	return 0;
+}
+
+static int write_task(struct store *s, const char *owner, const struct sched_result *r,
+		      int64_t now, int *kept)
+{
+	sqlite3_stmt *st;
+	char *counts = NULL;
+	int64_t total = -1;
+	int rc = -1;
+
+	if (cumulative(s, r, &counts, &total) < 0 || (st = store_stmt(s, SQL_RECORD_TASK)) == NULL)
+		goto out;
+	store_bind_int(st, ":id", r->task_id);
+	store_bind_text(st, ":owner", owner);
+	store_bind_text(st, ":state", jobs_task_state_name(r->state));
+	store_bind_int(st, ":delta", r->attempts_delta);
+	store_bind_opt_int(st, ":next", r->state == TASK_WAITING ? r->next_attempt_at : 0, 0);
+	store_bind_opt_int(st, ":status", r->http_status, 0);
+	store_bind_text(st, ":counts", counts);
+	store_bind_opt_int(st, ":total", total, -1);
+	store_bind_text(st, ":pb", r->preview_json);
+	store_bind_opt_int(st, ":bt", r->before_total, -1);
+	store_bind_opt_int(st, ":va", r->verified_after, -1);
+	store_bind_opt_int(st, ":dur", r->duration_ms, -1);
+	store_bind_text(st, ":err", r->error);
+	store_bind_int(st, ":now", now);
+	if (store_step_done(s, st) < 0)
+		goto out;
+	*kept = sqlite3_changes(s->db) > 0;
+	rc = 0;
+out:
+	free(counts);
+	return rc;
+}
+
+static void add_json_text(cJSON *o, const char *key, const char *text)
+{
+	cJSON *v = text ? cJSON_Parse(text) : NULL;
+
+	if (v != NULL)
+		cJSON_AddItemToObject(o, key, v);
+}
+
+static cJSON *attempt_detail(const struct sched_result *r, int kept)
+{
+	cJSON *d = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(d, "kind", jobs_task_kind_name(r->kind));
+	cJSON_AddNumberToObject(d, "attempt", r->attempt);
+	cJSON_AddStringToObject(d, "outcome", r->outcome);
+	cJSON_AddStringToObject(d, "state", kept ? jobs_task_state_name(r->state) : "lease_lost");
+	if (r->http_status > 0)
+		cJSON_AddNumberToObject(d, "http_status", r->http_status);
+	else
+		cJSON_AddNullToObject(d, "http_status");
+	cJSON_AddNumberToObject(d, "duration_ms", (double)r->duration_ms);
+	add_json_text(d, "deleted_counts", r->counts_json);
+	if (r->total >= 0)
+		cJSON_AddNumberToObject(d, "total_deleted", (double)r->total);
+	if (r->error != NULL)
+		cJSON_AddStringToObject(d, "error", r->error);
+	if (r->attempts_delta < 0)
+		cJSON_AddBoolToObject(d, "counted", 0);
+	if (r->state == TASK_WAITING)
+		sched_add_time(d, "next_attempt_at", r->next_attempt_at);
+	return d;
+}
+
+/* task.preview (before the purge) and task.verify (after it) events. */
+static int preview_events(struct store *s, const struct sched_result *r, int64_t now)
+{
+	cJSON *d;
+	int rc = 0;
+
+	if (r->preview_json != NULL || r->preview_error != NULL) {
+		d = cJSON_CreateObject();
+		cJSON_AddStringToObject(d, "when", "before");
+		add_json_text(d, "counts", r->preview_json);
+		if (r->before_total >= 0)
+			cJSON_AddNumberToObject(d, "total", (double)r->before_total);
+		if (r->preview_error != NULL)
+			cJSON_AddStringToObject(d, "error", r->preview_error);
+		rc = store_event_append(s, r->job_id, now, "task.preview", r->service, d);
+		cJSON_Delete(d);
+	}
+	if (rc == 0 && r->verified_after >= 0) {
+		d = cJSON_CreateObject();
+		cJSON_AddNumberToObject(d, "remaining", (double)r->verified_after);
+		cJSON_AddBoolToObject(d, "verified", r->verified_after == 0);
+		rc = store_event_append(s, r->job_id, now, "task.verify", r->service, d);
+		cJSON_Delete(d);
+	}
+	return rc;
+}
+
+static int record_one(struct store *s, const char *owner, const struct sched_result *r,
+		      const struct sched_service *svcs, size_t n_svcs, int64_t now)
+{
+	cJSON *d;
+	int kept = 0, rc;
+
+	if (write_task(s, owner, r, now, &kept) < 0 || preview_events(s, r, now) < 0)
+		return -1;
+	if (!kept)
+		log_msg(LOG_WARN, "task.lease.lost",
+			"task %lld of job %s (%s) was taken over while in flight",
+			(long long)r->task_id, r->job_id, r->service);
+	d = attempt_detail(r, kept);
+	rc = store_event_append(s, r->job_id, now, "task.attempt", r->service, d);
+	cJSON_Delete(d);
+	if (rc < 0 ||
+	    store_metrics_count_attempt(s, r->service, r->outcome, r->duration_ms,
+					r->total > 0 ? r->total : 0) != STORE_OK)
+		return -1;
+	return breaker_apply(s, r, find_service(svcs, n_svcs, r->service), now);
+}
+
+int sched_record_results(struct store *s, const char *owner, const struct sched_result *r,
+			 size_t n, const struct sched_service *svcs, size_t n_svcs,
+			 int64_t now, int *failed_jobs)
+{
+	struct sched_idset jobs = { 0 };
+	int failed = 0;
+
+	if (failed_jobs != NULL)
+		*failed_jobs = 0;
+	if (n == 0)
+		return STORE_OK;
+	if (store_begin(s) != STORE_OK)
+		return STORE_ERR;
+	for (size_t i = 0; i < n; i++) {
+		if (record_one(s, owner, &r[i], svcs, n_svcs, now) < 0)
+			goto fail;
+		if (r[i].kind == TASK_KIND_DELETE && r[i].state != TASK_WAITING)
+			sched_idset_add(&jobs, r[i].job_id);
+	}
+	if (sched_eval_jobs(s, &jobs, now, &failed) < 0)
+		goto fail;
+	sched_idset_free(&jobs);
+	if (store_commit(s) != STORE_OK)
+		return STORE_ERR;
+	if (failed_jobs != NULL)
+		*failed_jobs = failed;
+	return STORE_OK;
+fail:
+	sched_idset_free(&jobs);
+	store_rollback(s);
+	return STORE_ERR;
+}
