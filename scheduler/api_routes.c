@@ -42,7 +42,15 @@ static cJSON *parse_body(struct api_req *r, const char *const *allowed, int requ
 		api_fail(ans, 400, "a JSON object body is required");
 		return NULL;
 	}
-	o = cJSON_ParseWithLengthOpts(r->body.data, r->body.len, NULL, 1);
+	/* cJSON would cut a string at an escaped NUL: refuse it outright. */
+	if (memchr(r->body.data, '\0', r->body.len) != NULL ||
+	    strstr(r->body.data, "\\u0000") != NULL) {
+		api_fail(ans, 400, "NUL characters are not allowed");
+		return NULL;
+	}
+	/* body.data is NUL-terminated: length + 1 lets cJSON check that
+	 * nothing follows the value. */
+	o = cJSON_ParseWithLengthOpts(r->body.data, r->body.len + 1, NULL, 1);
 	if (o == NULL || !cJSON_IsObject(o)) {
 		cJSON_Delete(o);
 		api_fail(ans, 400, "the body is not a JSON object");

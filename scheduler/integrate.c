@@ -6,6 +6,7 @@
 #include "scheduler/api.h"
 #include "scheduler/engine.h"
 #include "scheduler/metrics.h"
+#include "scheduler/preview.h"
 #include "scheduler/webhook.h"
 #include "util/util.h"
 
@@ -71,6 +72,8 @@ static struct api *start_api(struct engine *e, char *err, size_t errlen)
 	d.loop = engine_loop(e);
 	d.store = engine_store(e);
 	d.cfg = engine_config(e);
+	d.preview = engine_preview;
+	d.preview_ctx = e;
 	d.wrote = on_api_write;
 	d.wrote_ctx = e;
 	return api_start(&d, err, errlen);
