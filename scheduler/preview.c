@@ -55,7 +55,7 @@ static void on_answer(void *arg, const struct http_response *hr)
 		p->failed++;
 	}
 	outcome_clear(&o);
-	cJSON_AddItemToObject(p->services, c->service, entry);
+	cJSON_ReplaceItemInObjectCaseSensitive(p->services, c->service, entry);
 	free(c->service);
 	free(c);
 	if (--p->pending == 0)
@@ -82,6 +82,7 @@ int preview_start(struct http_client *http, const struct config *cfg, const char
 
 		if (!s->enabled || s->preview_url == NULL)
 			continue;
+		cJSON_AddNullToObject(p->services, s->name); /* config order */
 		c = xcalloc(1, sizeof *c);
 		c->p = p;
 		c->service = xstrdup(s->name);
@@ -91,7 +92,7 @@ int preview_start(struct http_client *http, const struct config *cfg, const char
 		if (http_send(http, &rq, on_answer, c) < 0) {
 			cJSON *entry = cJSON_CreateObject();
 			cJSON_AddStringToObject(entry, "error", "request could not be started");
-			cJSON_AddItemToObject(p->services, c->service, entry);
+			cJSON_ReplaceItemInObjectCaseSensitive(p->services, c->service, entry);
 			p->failed++;
 			p->pending--;
 			free(c->service);

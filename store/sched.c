@@ -49,8 +49,9 @@ static const char SQL_CANDIDATES[] =
 	" WHERE t.state IN ('pending','waiting') AND t.next_attempt_at IS NOT NULL"
 	" AND t.next_attempt_at <= :now AND j.id = t.job_id AND" DISPATCHABLE
 	" ORDER BY t.next_attempt_at LIMIT :lim";
-static const char SQL_INFLIGHT_BY_SERVICE[] =
-	"SELECT service, COUNT(*) FROM tasks WHERE state = 'in_flight' GROUP BY service";
+/* One indexed count per service (a GROUP BY would walk the whole index). */
+static const char SQL_INFLIGHT_OF[] =
+	"SELECT COUNT(*) FROM tasks WHERE service = :svc AND state = 'in_flight'";
 static const char SQL_CLAIM[] =
 	"UPDATE tasks SET state = 'in_flight', attempts = attempts + 1,"
 	" lease_owner = :owner, lease_expires_at = :lease,"
@@ -333,21 +334,20 @@ struct slot {
 static int load_in_flight(struct store *s, const struct sched_service *svcs, size_t n,
 			  struct slot *slots)
 {
-	sqlite3_stmt *st = store_stmt(s, SQL_INFLIGHT_BY_SERVICE);
-	int rc;
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_stmt *st = store_stmt(s, SQL_INFLIGHT_OF);
+		int rc;
 
-	if (st == NULL)
-		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *name = (const char *)sqlite3_column_text(st, 0);
-		for (size_t i = 0; name != NULL && i < n; i++)
-			if (strcmp(svcs[i].name, name) == 0)
-				slots[i].in_flight = sqlite3_column_int(st, 1);
-	}
-	store_reset(st);
-	if (rc != SQLITE_DONE) {
-		store_log_error(s, SQL_INFLIGHT_BY_SERVICE);
-		return -1;
+		if (st == NULL || store_bind_text(st, ":svc", svcs[i].name) < 0)
+			return -1;
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW)
+			slots[i].in_flight = sqlite3_column_int(st, 0);
+		store_reset(st);
+		if (rc != SQLITE_ROW) {
+			store_log_error(s, SQL_INFLIGHT_OF);
+			return -1;
+		}
 	}
 	return 0;
 }
