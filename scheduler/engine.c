@@ -67,7 +67,9 @@ static int cmp_id(const void *a, const void *b)
 
 static void note_worked(struct engine *e, const char *job_id)
 {
-	if (!e->opts.once || bsearch(job_id, e->worked, e->n_worked, sizeof *e->worked, cmp_id))
+	if (!e->opts.once ||
+	    (e->n_worked > 0 &&
+	     bsearch(job_id, e->worked, e->n_worked, sizeof *e->worked, cmp_id) != NULL))
 		return;
 	if (e->n_worked == e->cap_worked) {
 		e->cap_worked = e->cap_worked ? e->cap_worked * 2 : 64;
