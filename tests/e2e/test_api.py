@@ -121,6 +121,13 @@ class ApiTest(harness.TestCase):
         with open(self.daemon.logfile) as f:
             self.assertNotIn(API_TOKEN, f.read())
 
+    def test_a_port_in_use_is_a_config_error(self):
+        # A second daemon on the same [api] listen cannot bind: exit 2, one line.
+        res = self.w.run("run", timeout=30)
+        self.assertRc(res, 2)
+        self.assertIn("127.0.0.1:%d" % self.port, res.err)
+        self.assertEqual(self.call("GET", "/healthz", token=None).status, 200)
+
     # ---- schedule
 
     def test_create_then_same_tenant_returns_the_active_job(self):
