@@ -95,6 +95,11 @@ class MetricsTest(harness.TestCase):
                                      service=name), [0.0])
             self.assertEqual(samples(fams["tenantdel_breaker_state"], service=name), [0.0])
 
+    def test_usage_error(self):
+        res = self.td("metrics", "--bogus", rc=2)
+        self.assertEqual(res.out, "")
+        self.assertIn("metrics", res.err)
+
     def test_values_match_known_state(self):
         seeded = self.fleet.seed("gone")["services"]
         # one 503 for orders: one retryable failure, then success
