@@ -121,9 +121,11 @@ install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
 		$(DESTDIR)$(PREFIX)/share/doc/tenantdel $(DESTDIR)$(PREFIX)/lib/systemd/system
 	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/tenantdel
-	test ! -f docs/tenantdel.1 || install -m 0644 docs/tenantdel.1 $(DESTDIR)$(PREFIX)/share/man/man1/tenantdel.1
-	test ! -f dist/tenantdel.service || install -m 0644 dist/tenantdel.service $(DESTDIR)$(PREFIX)/lib/systemd/system/tenantdel.service
-	test ! -f dist/tenantdel.cron || install -m 0644 dist/tenantdel.cron $(DESTDIR)$(PREFIX)/share/doc/tenantdel/tenantdel.cron
+	install -m 0644 docs/tenantdel.1 $(DESTDIR)$(PREFIX)/share/man/man1/tenantdel.1
+	sed 's|/usr/local/bin|$(PREFIX)/bin|g' dist/tenantdel.service >$(DESTDIR)$(PREFIX)/lib/systemd/system/tenantdel.service
+	sed 's|/usr/local/bin|$(PREFIX)/bin|g' dist/tenantdel.cron >$(DESTDIR)$(PREFIX)/share/doc/tenantdel/tenantdel.cron
+	chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/tenantdel.service \
+		$(DESTDIR)$(PREFIX)/share/doc/tenantdel/tenantdel.cron
 	install -m 0644 tenantdel.conf.example $(DESTDIR)$(PREFIX)/share/doc/tenantdel/tenantdel.conf.example
 
 clean:
