@@ -13,45 +13,46 @@
 #include <string.h>
 
 /*
- * Bulk scheduling is set-based: the batch is staged in two TEMP tables
- * (plain, unindexed, private to this connection), then one INSERT ... SELECT
- * creates every job and one creates every task. Per-row statements would
- * pay the CHECK constraints' set-up (an ephemeral table for each IN list)
- * on every row: 14 times per job instead of once per batch.
+ * Bulk scheduling is set-based: the batch is staged in TEMP tables (plain,
+ * unindexed, private to this connection), then one INSERT ... SELECT
+ * creates every job (and one every suspend task, when a service has a
+ * suspend_url). A job's delete tasks are not written now: the job refers
+ * to the shared snapshot of the services in force (service_sets) and its
+ * tasks are created when it starts (store_materialize_tasks), so a batch
+ * writes one row per job instead of one per job and service.
  */
 static const char SQL_STAGE_TABLES[] =
 	"CREATE TEMP TABLE IF NOT EXISTS schedule_stage (seq INTEGER PRIMARY KEY, id TEXT,"
 	" tenant_id TEXT, tenant_name TEXT, requested_by TEXT, reason TEXT, due_at INTEGER,"
 	" deadline_at INTEGER);"
-	"CREATE TEMP TABLE IF NOT EXISTS schedule_services (seq INTEGER PRIMARY KEY,"
-	" service TEXT, kind TEXT, phase INTEGER, at_due INTEGER, at_now INTEGER);"
-	"DELETE FROM temp.schedule_stage; DELETE FROM temp.schedule_services;";
+	"CREATE TEMP TABLE IF NOT EXISTS schedule_suspends (seq INTEGER PRIMARY KEY,"
+	" service TEXT, phase INTEGER);"
+	"DELETE FROM temp.schedule_stage; DELETE FROM temp.schedule_suspends;";
 
 static const char SQL_STAGE_JOB[] =
 	"INSERT INTO temp.schedule_stage (seq, id, tenant_id, tenant_name, requested_by, reason,"
 	" due_at, deadline_at) VALUES (:seq, :id, :tenant, :name, :by, :reason, :due, :deadline)";
 
-static const char SQL_STAGE_SERVICE[] =
-	"INSERT INTO temp.schedule_services (service, kind, phase, at_due, at_now)"
-	" VALUES (:service, :kind, :phase, :at_due, :at_now)";
+static const char SQL_STAGE_SUSPEND[] =
+	"INSERT INTO temp.schedule_suspends (service, phase) VALUES (:service, :phase)";
 
 /* ON CONFLICT DO NOTHING: the partial unique index jobs_one_active_purge
  * turns a second active purge of one tenant (already stored, or earlier in
  * this batch) into "no row inserted". */
 static const char SQL_INSERT_JOBS[] =
 	"INSERT INTO jobs (id, tenant_id, tenant_name, kind, state, requested_by, reason,"
-	" created_at, due_at, deadline_at)"
+	" created_at, due_at, deadline_at, service_set_id)"
 	" SELECT id, tenant_id, tenant_name, 'purge', 'scheduled', requested_by, reason, :now,"
-	" due_at, deadline_at FROM temp.schedule_stage WHERE 1 ORDER BY seq"
+	" due_at, deadline_at, :set FROM temp.schedule_stage WHERE 1 ORDER BY seq"
 	" ON CONFLICT DO NOTHING";
 
-/* Tasks of the jobs that were created: a staged id exists in jobs only then. */
-static const char SQL_INSERT_TASKS[] =
+/* Suspend tasks (due now: they run inside the window) of the jobs that were
+ * created: a staged id exists in jobs only then. */
+static const char SQL_INSERT_SUSPENDS[] =
 	"INSERT INTO tasks (job_id, service, kind, phase, state, next_attempt_at, updated_at)"
-	" SELECT st.id, sv.service, sv.kind, sv.phase, 'pending',"
-	" CASE WHEN sv.at_now THEN :now WHEN sv.at_due THEN st.due_at END, :now"
+	" SELECT st.id, sv.service, 'suspend', sv.phase, 'pending', :now, :now"
 	" FROM temp.schedule_stage st JOIN jobs ON jobs.id = st.id"
-	" CROSS JOIN temp.schedule_services sv ORDER BY st.seq, sv.seq";
+	" CROSS JOIN temp.schedule_suspends sv ORDER BY st.seq, sv.seq";
 
 /* Each staged job in order, with whether it was created or the tenant's
  * active job instead. */
@@ -66,16 +67,25 @@ static const char SQL_JOB_TASKS[] =
 	" ORDER BY CASE kind WHEN 'suspend' THEN 0 WHEN 'delete' THEN 1 ELSE 2 END,"
 	" phase, service";
 
+/* What a batch shares: its services, their snapshot, the time. */
+struct batch {
+	const struct store_service *svcs;
+	size_t n_svcs;
+	int64_t set_id;
+	int64_t now;
+	cJSON *services; /* the job.scheduled detail's "services", built once */
+};
+
 const char *store_last_error(struct store *s)
 {
 	return s->last_error;
 }
 
-static void add_time(cJSON *o, const char *key, int64_t ms)
+static void add_time(struct store *s, cJSON *o, const char *key, int64_t ms)
 {
 	char ts[TIMEFMT_TIME_LEN];
 
-	timefmt_format_time(ms, ts);
+	store_format_time(s, ms, ts);
 	cJSON_AddStringToObject(o, key, ts);
 }
 
@@ -88,57 +98,50 @@ static void add_opt_str(cJSON *o, const char *key, const char *v)
 }
 
 /* The job.scheduled event's detail. Caller deletes. */
-static cJSON *scheduled_detail(const struct store_new_job *j, const struct store_service *svcs,
-			       size_t n_svcs)
+static cJSON *scheduled_detail(struct store *s, const struct store_new_job *j,
+			       const struct batch *b)
 {
 	cJSON *d = cJSON_CreateObject();
-	cJSON *arr;
 
 	cJSON_AddStringToObject(d, "tenant_id", j->tenant_id);
 	add_opt_str(d, "tenant_name", j->tenant_name);
-	add_time(d, "due_at", j->due_at);
-	add_time(d, "deadline_at", j->deadline_at);
+	add_time(s, d, "due_at", j->due_at);
+	add_time(s, d, "deadline_at", j->deadline_at);
 	add_opt_str(d, "requested_by", j->requested_by);
 	add_opt_str(d, "reason", j->reason);
-	arr = cJSON_AddArrayToObject(d, "services");
-	for (size_t i = 0; i < n_svcs; i++)
-		cJSON_AddItemToArray(arr, cJSON_CreateString(svcs[i].name));
+	cJSON_AddItemReferenceToObject(d, "services", b->services);
 	return d;
 }
 
-static int lowest_phase(const struct store_service *svcs, size_t n_svcs)
+/* The batch's snapshot row (shared with every batch of the same config)
+ * and one template row per suspend task a job gets. */
+static int stage_services(struct store *s, struct batch *b)
 {
-	int lowest = 0;
+	struct store_svc_ref *refs = xcalloc(b->n_svcs ? b->n_svcs : 1, sizeof *refs);
+	char *json;
+	int rc;
 
-	for (size_t i = 0; i < n_svcs; i++)
-		if (i == 0 || svcs[i].phase < lowest)
-			lowest = svcs[i].phase;
-	return lowest;
-}
-
-/* One template row per task a job gets; run_bulk multiplies them out. */
-static int stage_services(struct store *s, const struct store_service *svcs, size_t n_svcs)
-{
-	int lowest = lowest_phase(svcs, n_svcs);
-
-	for (size_t i = 0; i < 2 * n_svcs; i++) {
-		const struct store_service *sv = &svcs[i / 2];
-		int suspend = i % 2;
+	b->services = cJSON_CreateArray();
+	for (size_t i = 0; i < b->n_svcs; i++) {
+		refs[i] = (struct store_svc_ref){ b->svcs[i].name, b->svcs[i].phase };
+		cJSON_AddItemToArray(b->services, cJSON_CreateString(b->svcs[i].name));
+	}
+	json = store_service_set_json(refs, b->n_svcs);
+	rc = store_service_set_id(s, json, &b->set_id);
+	free(json);
+	free(refs);
+	for (size_t i = 0; rc == 0 && i < b->n_svcs; i++) {
 		sqlite3_stmt *st;
 
-		if (suspend && !sv->has_suspend)
+		if (!b->svcs[i].has_suspend)
 			continue;
-		if ((st = store_stmt(s, SQL_STAGE_SERVICE)) == NULL)
+		if ((st = store_stmt(s, SQL_STAGE_SUSPEND)) == NULL)
 			return -1;
-		store_bind_text(st, ":service", sv->name);
-		store_bind_text(st, ":kind", suspend ? "suspend" : "delete");
-		store_bind_int(st, ":phase", sv->phase);
-		store_bind_int(st, ":at_due", !suspend && sv->phase == lowest);
-		store_bind_int(st, ":at_now", suspend);
-		if (store_step_done(s, st) < 0)
-			return -1;
+		store_bind_text(st, ":service", b->svcs[i].name);
+		store_bind_int(st, ":phase", b->svcs[i].phase);
+		rc = store_step_done(s, st);
 	}
-	return 0;
+	return rc;
 }
 
 static int stage_job(struct store *s, size_t seq, const struct store_new_job *j, int64_t now)
@@ -160,52 +163,54 @@ static int stage_job(struct store *s, size_t seq, const struct store_new_job *j,
 	return store_step_done(s, st);
 }
 
-static int insert_select(struct store *s, const char *sql, int64_t now)
+/* Creates the staged jobs and their suspend tasks: a statement each. */
+static int run_bulk(struct store *s, const struct batch *b)
 {
-	sqlite3_stmt *st = store_stmt(s, sql);
+	sqlite3_stmt *st = store_stmt(s, SQL_INSERT_JOBS);
+	int suspends = 0;
 
-	if (st == NULL || store_bind_int(st, ":now", now) < 0 || store_step_done(s, st) < 0)
+	if (st == NULL || store_bind_int(st, ":now", b->now) < 0 ||
+	    store_bind_int(st, ":set", b->set_id) < 0 || store_step_done(s, st) < 0)
+		return -1;
+	for (size_t i = 0; i < b->n_svcs; i++)
+		suspends |= b->svcs[i].has_suspend;
+	if (!suspends)
+		return 0;
+	st = store_stmt(s, SQL_INSERT_SUSPENDS);
+	if (st == NULL || store_bind_int(st, ":now", b->now) < 0 || store_step_done(s, st) < 0)
 		return -1;
 	return 0;
 }
 
-/*
- * Creates the staged jobs and their tasks: two statements for the batch.
- * The CHECK constraints on kind and state are lifted for these two only:
- * every value they check is a constant of the SELECTs above, and checking
- * them would cost half the time of the whole batch (a b-tree probe per IN
- * list per row). Toggling the flag expires the prepared statements, so the
- * unchecked versions never outlive this function.
- */
-static int run_bulk(struct store *s, int64_t now)
+/* The job.scheduled event and outbox row of one created job, from what
+ * the batch already knows (the row was written just now with these values). */
+static int announce(struct store *s, const char *id, const struct store_new_job *nj,
+		    const struct batch *b)
 {
-	int rc = -1;
+	struct job_record j = {
+		.tenant_id = (char *)nj->tenant_id,
+		.tenant_name = (char *)nj->tenant_name,
+		.requested_by = (char *)nj->requested_by,
+		.reason = (char *)nj->reason,
+		.kind = JOB_KIND_PURGE,
+		.state = JOB_SCHEDULED,
+		.held_from = JOB_SCHEDULED,
+		.created_at = b->now,
+		.due_at = nj->due_at,
+		.deadline_at = nj->deadline_at,
+	};
+	cJSON *detail = scheduled_detail(s, nj, b);
+	int rc;
 
-	if (store_exec(s, "PRAGMA ignore_check_constraints = ON") < 0)
-		return -1;
-	if (insert_select(s, SQL_INSERT_JOBS, now) == 0 &&
-	    insert_select(s, SQL_INSERT_TASKS, now) == 0)
-		rc = 0;
-	if (store_exec(s, "PRAGMA ignore_check_constraints = OFF") < 0)
-		rc = -1;
-	return rc;
-}
-
-/* The job.scheduled event and outbox row of one created job. */
-static int announce(struct store *s, const char *id, const struct store_new_job *j,
-		    const struct store_service *svcs, size_t n_svcs, int64_t now)
-{
-	cJSON *detail = scheduled_detail(j, svcs, n_svcs);
-	int rc = store_job_changed(s, id, "job.scheduled", detail, now, NULL);
-
+	memcpy(j.id, id, sizeof j.id);
+	rc = store_job_announce(s, &j, "job.scheduled", detail, b->now);
 	cJSON_Delete(detail);
 	return rc;
 }
 
 /* Reads back which staged jobs were created; announces them; fills ids. */
 static int collect_results(struct store *s, const struct store_new_job *jobs, size_t n,
-			   const struct store_service *svcs, size_t n_svcs, int64_t now,
-			   char (*ids)[JOBS_ID_LEN + 1], int *created)
+			   const struct batch *b, char (*ids)[JOBS_ID_LEN + 1], int *created)
 {
 	sqlite3_stmt *st = store_stmt(s, SQL_STAGE_RESULT);
 	size_t i = 0;
@@ -220,7 +225,7 @@ static int collect_results(struct store *s, const struct store_new_job *jobs, si
 		if (id == NULL)
 			break;
 		snprintf(ids[i], JOBS_ID_LEN + 1, "%s", (const char *)id);
-		if (created[i] && announce(s, ids[i], &jobs[i], svcs, n_svcs, now) < 0)
+		if (created[i] && announce(s, ids[i], &jobs[i], b) < 0)
 			break;
 		i++;
 	}
@@ -242,19 +247,23 @@ int store_schedule(struct store *s, const struct store_new_job *jobs, size_t n,
 		   const struct store_service *svcs, size_t n_svcs, int64_t now,
 		   char (*ids)[JOBS_ID_LEN + 1], int *created)
 {
+	struct batch b = { .svcs = svcs, .n_svcs = n_svcs, .now = now };
+
 	if (store_begin(s) != STORE_OK)
 		return STORE_ERR;
-	if (store_exec(s, SQL_STAGE_TABLES) < 0 || stage_services(s, svcs, n_svcs) < 0)
+	if (store_exec(s, SQL_STAGE_TABLES) < 0 || stage_services(s, &b) < 0)
 		goto fail;
 	for (size_t i = 0; i < n; i++)
 		if (stage_job(s, i, &jobs[i], now) < 0)
 			goto fail;
-	if (run_bulk(s, now) < 0 || collect_results(s, jobs, n, svcs, n_svcs, now, ids, created) < 0)
+	if (run_bulk(s, &b) < 0 || collect_results(s, jobs, n, &b, ids, created) < 0)
 		goto fail;
 	if (store_exec(s, "DELETE FROM temp.schedule_stage") < 0)
 		goto fail;
+	cJSON_Delete(b.services);
 	return store_commit(s);
 fail:
+	cJSON_Delete(b.services);
 	store_rollback(s);
 	return STORE_ERR;
 }
@@ -265,16 +274,14 @@ int store_job_get(struct store *s, const char *job_id, struct job_record *out)
 	return store_read_job_by_id(s, job_id, out);
 }
 
-/* The job's tasks, suspend first, then delete by phase, then restore. */
-int store_job_tasks(struct store *s, const char *job_id, struct task_record **out, size_t *n)
+/* The stored tasks of the job, in SQL_JOB_TASKS order. */
+static int read_tasks(struct store *s, const char *job_id, struct task_record **out, size_t *n)
 {
 	sqlite3_stmt *st = store_stmt(s, SQL_JOB_TASKS);
 	struct task_record *v = NULL;
 	size_t len = 0, cap = 0;
 	int rc;
 
-	*out = NULL;
-	*n = 0;
 	if (st == NULL || store_bind_text(st, ":job", job_id) < 0)
 		return STORE_ERR;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -284,13 +291,42 @@ int store_job_tasks(struct store *s, const char *job_id, struct task_record **ou
 		}
 		store_read_task(st, &v[len++]);
 	}
+	store_reset(st);
 	if (rc != SQLITE_DONE) {
 		store_log_error(s, SQL_JOB_TASKS);
-		store_reset(st);
 		jobs_task_records_free(v, len);
 		return STORE_ERR;
 	}
-	store_reset(st);
+	*out = v;
+	*n = len;
+	return STORE_OK;
+}
+
+/* The job's tasks, suspend first, then delete by phase, then restore. A job
+ * not started yet has no delete task rows: they are synthesized from its
+ * snapshot (already in phase, service order) and put after the suspends. */
+int store_job_tasks(struct store *s, const char *job_id, struct task_record **out, size_t *n)
+{
+	struct task_record *v = NULL, *syn = NULL;
+	size_t len = 0, n_syn = 0, at = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (read_tasks(s, job_id, &v, &len) != STORE_OK)
+		return STORE_ERR;
+	if (store_synth_tasks(s, job_id, &syn, &n_syn) != STORE_OK) {
+		jobs_task_records_free(v, len);
+		return STORE_ERR;
+	}
+	if (n_syn > 0) {
+		v = xrealloc(v, (len + n_syn) * sizeof *v);
+		while (at < len && v[at].kind == TASK_KIND_SUSPEND)
+			at++;
+		memmove(&v[at + n_syn], &v[at], (len - at) * sizeof *v);
+		memcpy(&v[at], syn, n_syn * sizeof *v);
+		len += n_syn;
+	}
+	free(syn);
 	*out = v;
 	*n = len;
 	return STORE_OK;

@@ -261,7 +261,9 @@ static int start_job(struct store *s, const char *id, int64_t now)
 		return -1;
 	if (sqlite3_changes(s->db) == 0)
 		return 0;
-	if (store_job_changed(s, id, "job.started", NULL, now, &j) < 0)
+	/* Its delete tasks are created now, not at schedule (DESIGN 8). */
+	if (store_materialize_tasks(s, id, now) < 0 ||
+	    store_job_changed(s, id, "job.started", NULL, now, &j) < 0)
 		return -1;
 	sched_log_job(LOG_INFO, "job.started", id, j.tenant_id);
 	jobs_job_record_clear(&j);

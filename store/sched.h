@@ -159,7 +159,10 @@ int sched_next_wake(struct store *s, const char *owner, const struct sched_servi
  * eligible when its phase is reached; task.added event); unfinished tasks of
  * a service that is no longer configured or is disabled become skipped with
  * reason "service removed from config" (task.skipped event). *added and
- * *skipped (may be NULL) receive the counts.
+ * *skipped (may be NULL) receive the counts. The configured services are
+ * recorded too: a job not started yet has no delete tasks (they are
+ * created from its snapshot when it starts) and gets this same treatment
+ * then, against the services recorded by the last sync.
  */
 int sched_sync_services(struct store *s, const struct sched_service *svcs, size_t n_svcs,
 			int64_t now, int *added, int *skipped);

@@ -13,11 +13,14 @@
 
 #define SKIP_REASON "service removed from config"
 
-/* Eligible later: sched_eval_job makes it due when its phase comes. */
+/* Eligible later: sched_eval_job makes it due when its phase comes. A job
+ * not started yet (service_set_id set) has no delete tasks: it gets the
+ * configured services when it starts (store_materialize_tasks). */
 static const char SQL_ADD_TASKS[] =
 	"INSERT INTO tasks (job_id, service, kind, phase, state, next_attempt_at, updated_at)"
 	" SELECT j.id, :svc, 'delete', :phase, 'pending', NULL, :now FROM jobs j"
 	" WHERE j.kind = 'purge' AND j.state IN ('scheduled','running','failed','held')"
+	" AND j.service_set_id IS NULL"
 	" AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.job_id = j.id AND t.service = :svc"
 	"   AND t.kind = 'delete')"
 	" RETURNING job_id";
@@ -178,14 +181,35 @@ static int skip_removed(struct store *s, const struct sched_service *svcs, size_
 	return rc;
 }
 
+/* What a job that starts later covers: the enabled services of now. */
+static int record_configured(struct store *s, const struct sched_service *svcs, size_t n)
+{
+	struct store_svc_ref *refs = xcalloc(n ? n : 1, sizeof *refs);
+	size_t k = 0;
+	char *json;
+	int rc;
+
+	for (size_t i = 0; i < n; i++)
+		if (svcs[i].enabled)
+			refs[k++] = (struct store_svc_ref){ svcs[i].name, svcs[i].phase };
+	json = store_service_set_json(refs, k);
+	rc = store_set_configured(s, json);
+	free(json);
+	free(refs);
+	return rc;
+}
+
 int sched_sync_services(struct store *s, const struct sched_service *svcs, size_t n_svcs,
 			int64_t now, int *added, int *skipped)
 {
 	struct sched_idset jobs = { 0 };
-	int n_added = 0, n_skipped = 0, rc = 0;
+	int n_added = 0, n_skipped = 0, n_stale = 0, rc = 0;
 
 	if (store_begin(s) != STORE_OK)
 		return STORE_ERR;
+	rc = record_configured(s, svcs, n_svcs);
+	if (rc == 0)
+		rc = store_materialize_stale(s, now, &n_stale);
 	for (size_t i = 0; rc == 0 && i < n_svcs; i++)
 		if (svcs[i].enabled)
 			rc = add_service(s, &svcs[i], now, &jobs, &n_added);
@@ -200,6 +224,9 @@ int sched_sync_services(struct store *s, const struct sched_service *svcs, size_
 	}
 	if (store_commit(s) != STORE_OK)
 		return STORE_ERR;
+	if (n_stale > 0)
+		log_msg(LOG_INFO, "task.materialized",
+			"%d jobs not started yet got the configured services", n_stale);
 	if (added != NULL)
 		*added = n_added;
 	if (skipped != NULL)

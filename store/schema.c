@@ -140,7 +140,24 @@ static const char MIGRATION_1[] =
 
 	"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);";
 
+/*
+ * Delete tasks are created when a job starts, not when it is scheduled
+ * (DESIGN 8: a backlog costs disk, not memory; bulk schedule writes one
+ * row per job). A scheduled job keeps the services in force when it was
+ * scheduled as a reference to a shared snapshot: canonical JSON
+ * [{"name","phase"},...] sorted by phase then name, one row per distinct
+ * config. jobs.service_set_id NULL: the job's delete tasks exist already
+ * (every job of a version 1 database, reapply jobs, started jobs).
+ */
+static const char MIGRATION_2[] =
+	"CREATE TABLE service_sets ("
+	"  id INTEGER PRIMARY KEY,"
+	"  services TEXT NOT NULL UNIQUE"
+	");"
+	"ALTER TABLE jobs ADD COLUMN service_set_id INTEGER REFERENCES service_sets(id);";
+
 const char *const store_migrations[] = {
 	MIGRATION_1,
+	MIGRATION_2,
 };
 const int store_n_migrations = (int)(sizeof store_migrations / sizeof store_migrations[0]);

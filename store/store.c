@@ -265,23 +265,64 @@ void store_rollback(struct store *s)
 
 /* ---- the event chain ---- */
 
+/* Appends the decimal form of v to b (no printf: this runs per event). */
+static void buf_put_int(struct buf *b, int64_t v)
+{
+	char tmp[24];
+	size_t i = sizeof tmp;
+	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+
+	do
+		tmp[--i] = (char)('0' + u % 10);
+	while ((u /= 10) > 0);
+	if (v < 0)
+		tmp[--i] = '-';
+	buf_append(b, tmp + i, sizeof tmp - i);
+}
+
 void store_event_hash(const char *prev_hash, int64_t id, const char *job_id, int64_t at,
 		      const char *type, const char *service, const char *detail,
 		      char out[STORE_HASH_HEX])
 {
+	static const char HEX[] = "0123456789abcdef";
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 	struct buf b;
 
 	buf_init(&b);
-	buf_printf(&b, "%s\n%lld\n%s\n%lld\n%s\n%s\n%s", prev_hash ? prev_hash : "",
-		   (long long)id, job_id ? job_id : "", (long long)at, type ? type : "",
-		   service ? service : "", detail ? detail : "");
+	buf_puts(&b, prev_hash ? prev_hash : "");
+	buf_append(&b, "\n", 1);
+	buf_put_int(&b, id);
+	buf_append(&b, "\n", 1);
+	buf_puts(&b, job_id ? job_id : "");
+	buf_append(&b, "\n", 1);
+	buf_put_int(&b, at);
+	buf_append(&b, "\n", 1);
+	buf_puts(&b, type ? type : "");
+	buf_append(&b, "\n", 1);
+	buf_puts(&b, service ? service : "");
+	buf_append(&b, "\n", 1);
+	buf_puts(&b, detail ? detail : "");
 	EVP_Digest(b.data, b.len, md, &mdlen, EVP_sha256(), NULL);
 	buf_free(&b);
-	for (unsigned int i = 0; i < mdlen && i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	memset(out, '0', 64);
+	for (unsigned int i = 0; i < mdlen && i < 32; i++) {
+		out[2 * i] = HEX[md[i] >> 4];
+		out[2 * i + 1] = HEX[md[i] & 0x0f];
+	}
 	out[64] = '\0';
+}
+
+void store_format_time(struct store *s, int64_t ms, char out[TIMEFMT_TIME_LEN])
+{
+	struct store_time_memo *m = &s->times[(uint64_t)ms % STORE_TIME_MEMO];
+
+	if (!m->set || m->ms != ms) {
+		timefmt_format_time(ms, m->text);
+		m->ms = ms;
+		m->set = 1;
+	}
+	memcpy(out, m->text, TIMEFMT_TIME_LEN);
 }
 
 static int load_tip(struct store *s)
@@ -365,7 +406,7 @@ static int outbox_append(struct store *s, const char *type, const struct job_rec
 	int rc;
 
 	jobs_id_new(now, eid);
-	timefmt_format_time(now, ts);
+	store_format_time(s, now, ts);
 	cJSON_AddStringToObject(body, "id", eid);
 	cJSON_AddStringToObject(body, "type", type);
 	cJSON_AddStringToObject(body, "created_at", ts);
@@ -386,6 +427,14 @@ static int outbox_append(struct store *s, const char *type, const struct job_rec
 	return rc;
 }
 
+int store_job_announce(struct store *s, const struct job_record *j, const char *type,
+		       const cJSON *detail, int64_t now)
+{
+	if (store_event_append(s, j->id, now, type, NULL, detail) < 0)
+		return -1;
+	return outbox_append(s, type, j, now);
+}
+
 int store_job_changed(struct store *s, const char *job_id, const char *type,
 		      const cJSON *detail, int64_t now, struct job_record *out)
 {
@@ -394,9 +443,7 @@ int store_job_changed(struct store *s, const char *job_id, const char *type,
 
 	if (store_read_job_by_id(s, job_id, &j) != STORE_OK)
 		return -1;
-	rc = store_event_append(s, job_id, now, type, NULL, detail);
-	if (rc == 0)
-		rc = outbox_append(s, type, &j, now);
+	rc = store_job_announce(s, &j, type, detail, now);
 	if (out != NULL && rc == 0)
 		*out = j;
 	else

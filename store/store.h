@@ -74,9 +74,12 @@ struct store_new_job {
  * Schedules n jobs in one transaction, all or nothing, committed with
  * synchronous=FULL before returning. For a tenant that already has an
  * active purge job that job's id is returned and created[i] = 0; otherwise
- * a job with one delete task per service (phase > lowest: not eligible yet)
- * and a suspend task per service with has_suspend is created, with a
- * job.scheduled event and webhook outbox row, created[i] = 1.
+ * a job and a suspend task per service with has_suspend is created, with a
+ * job.scheduled event and webhook outbox row, created[i] = 1. The job's
+ * delete tasks (one per service; phase > lowest: not eligible yet) are
+ * created when it starts, from the snapshot of svcs stored now (shared by
+ * every job scheduled with the same services); until then store_job_tasks
+ * shows them as they will be.
  * ids[i] receives the job id. Duplicate tenants inside one batch map to the
  * same job.
  */
@@ -87,7 +90,8 @@ int store_schedule(struct store *s, const struct store_new_job *jobs, size_t n,
 /* Reads one job. STORE_OK, STORE_NOT_FOUND or STORE_ERR. */
 int store_job_get(struct store *s, const char *job_id, struct job_record *out);
 
-/* The job's tasks ordered by kind, phase, service. *out is the caller's. */
+/* The job's tasks ordered by kind, phase, service (delete tasks of a job
+ * not started yet: synthesized, id 0). *out is the caller's. */
 int store_job_tasks(struct store *s, const char *job_id, struct task_record **out,
 		    size_t *n);
 

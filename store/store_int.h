@@ -9,6 +9,7 @@
 #include <sqlite3.h>
 #include <stdint.h>
 
+#include "jobs/timefmt.h"
 #include "store/store.h"
 
 #define STORE_STMT_CACHE 160
@@ -17,6 +18,15 @@
 struct store_stmt_slot {
 	const char *sql; /* a static string: the cache key is its address */
 	sqlite3_stmt *st;
+};
+
+/* A formatted time, remembered: a batch formats the same few times
+ * (now, its due and deadline) once per job otherwise. */
+#define STORE_TIME_MEMO 8
+struct store_time_memo {
+	int set;
+	int64_t ms;
+	char text[TIMEFMT_TIME_LEN];
 };
 
 struct store {
@@ -29,6 +39,7 @@ struct store {
 	int tip_loaded;
 	int64_t tip_id;
 	char tip_hash[STORE_HASH_HEX];
+	struct store_time_memo times[STORE_TIME_MEMO];
 	/* The last error logged, for the front end (store_last_error). */
 	char last_error[256];
 };
@@ -83,6 +94,9 @@ int64_t store_col_int(sqlite3_stmt *st, int col, int64_t null_value);
 void store_read_job(sqlite3_stmt *st, struct job_record *j);
 void store_read_task(sqlite3_stmt *st, struct task_record *t);
 
+/* timefmt_format_time, memoized per handle. Can't fail. */
+void store_format_time(struct store *s, int64_t ms, char out[TIMEFMT_TIME_LEN]);
+
 /*
  * Appends one event to the chain. Must be called inside a transaction.
  * detail may be NULL ({}); it is not consumed. Returns 0 or -1.
@@ -107,6 +121,59 @@ void store_event_hash(const char *prev_hash, int64_t id, const char *job_id, int
  */
 int store_job_changed(struct store *s, const char *job_id, const char *type,
 		      const cJSON *detail, int64_t now, struct job_record *out);
+
+/*
+ * As store_job_changed for a job the caller already holds in memory (j as
+ * it is now in the database): no re-read. 0 or -1.
+ */
+int store_job_announce(struct store *s, const struct job_record *j, const char *type,
+		       const cJSON *detail, int64_t now);
+
+/* A service of a snapshot (service_sets, migration 2). */
+struct store_svc_ref {
+	const char *name;
+	int phase;
+};
+
+/*
+ * The canonical JSON of a set of services: [{"name","phase"},...] sorted by
+ * phase then name, so one config always gives the same text. Caller frees.
+ */
+char *store_service_set_json(const struct store_svc_ref *v, size_t n);
+
+/* The id of the service_sets row holding json, created when new. In a
+ * transaction. 0 or -1. */
+int store_service_set_id(struct store *s, const char *json, int64_t *id);
+
+/* Records json as the services configured now (what a job starting later
+ * covers). In a transaction. 0 or -1. */
+int store_set_configured(struct store *s, const char *json);
+
+/*
+ * Inside a transaction, when a job starts: creates its delete tasks from its
+ * snapshot (pending, not yet eligible), a skipped one with a task.skipped
+ * event for a snapshot service no longer configured, and one with a
+ * task.added event for a configured service the snapshot lacks (as the
+ * config sync does for jobs whose tasks exist); then drops the snapshot
+ * reference. Nothing to do (0) for a job whose tasks exist. 0 or -1.
+ */
+int store_materialize_tasks(struct store *s, const char *job_id, int64_t now);
+
+/*
+ * store_materialize_tasks for every job not started yet whose snapshot is
+ * not the configured set recorded by store_set_configured (the config
+ * changed since it was scheduled). *count receives how many. 0 or -1.
+ */
+int store_materialize_stale(struct store *s, int64_t now, int *count);
+
+/*
+ * The delete tasks a job not started yet will get, as records (id 0;
+ * pending, the lowest phase due at due_at; skipped when the job was
+ * cancelled). *out NULL and *n 0 for a job whose tasks exist. Caller
+ * frees. STORE_OK or STORE_ERR.
+ */
+int store_synth_tasks(struct store *s, const char *job_id, struct task_record **out,
+		      size_t *n);
 
 /* Reads one job inside or outside a transaction (as store_job_get). */
 int store_read_job_by_id(struct store *s, const char *job_id, struct job_record *out);

@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "store/sched.h"
 #include "store/store_int.h"
 #include "util/log.h"
 #include "util/util.h"
@@ -100,6 +101,15 @@ static void set_job_state(struct store *s, const char *id, const char *state)
 	free(sql);
 }
 
+/* Starts due jobs as the engine does (their delete tasks are created). */
+static int start_due(struct store *s, int64_t now)
+{
+	struct sched_maint m;
+
+	assert_int_equal(sched_maintain(s, "test", NULL, NULL, 0, now, &m), STORE_OK);
+	return m.started;
+}
+
 static const struct task_record *find_task(const struct task_record *t, size_t n,
 					   const char *svc, enum task_kind kind)
 {
@@ -127,9 +137,16 @@ static void test_schedule_creates_tasks_and_event(void **state)
 	assert_int_equal(j.created_at, NOW);
 	jobs_job_record_clear(&j);
 
+	/* Only the suspend task is stored; the delete tasks are shown as they
+	 * will be created when the job starts. */
+	assert_int_equal(q_int(f->s, "SELECT count(*) FROM tasks"), 1);
 	assert_int_equal(store_job_tasks(f->s, id, &t, &n), STORE_OK);
 	assert_int_equal(n, 4);
 	assert_int_equal(t[0].kind, TASK_KIND_SUSPEND); /* suspend first */
+	assert_int_equal(t[1].id, 0);
+	assert_string_equal(t[1].service, "orders"); /* then phase, service */
+	assert_string_equal(t[2].service, "pos");
+	assert_string_equal(t[3].service, "tenant");
 	assert_int_equal(find_task(t, n, "orders", TASK_KIND_SUSPEND)->next_attempt_at, NOW);
 	assert_int_equal(find_task(t, n, "orders", TASK_KIND_DELETE)->next_attempt_at, NOW + DAY);
 	assert_int_equal(find_task(t, n, "pos", TASK_KIND_DELETE)->next_attempt_at, NOW + DAY);
@@ -316,7 +333,7 @@ static void test_running_and_failed(void **state)
 	char id[JOBS_ID_LEN + 1];
 
 	sched(s, "acme", NOW, id);
-	set_job_state(s, id, "running");
+	assert_int_equal(start_due(s, NOW), 1);
 	expect(s, store_job_cancel(s, id, NULL, NULL, SVCS, N_SVCS, NOW, NULL), id, "cancel",
 	       STORE_REFUSED, JOB_RUNNING);
 	expect(s, store_job_retry(s, id, NULL, NULL, NOW, NULL), id, "retry (nothing dead)",
@@ -556,6 +573,121 @@ static void test_locked_database_is_an_error(void **state)
 	assert_int_equal(sched(f->s, "a", NOW, a), 1);
 }
 
+static void test_delete_tasks_created_at_start(void **state)
+{
+	struct fx *f = *state;
+	char id[JOBS_ID_LEN + 1];
+	struct task_record *t;
+	size_t n;
+
+	sched(f->s, "acme", NOW + DAY, id);
+	assert_int_equal(start_due(f->s, NOW), 0); /* not due yet: nothing created */
+	assert_int_equal(q_int(f->s, "SELECT count(*) FROM tasks WHERE kind = 'delete'"), 0);
+	assert_int_equal(start_due(f->s, NOW + DAY), 1);
+	assert_int_equal(q_int(f->s, "SELECT count(*) FROM tasks WHERE kind = 'delete'"), 3);
+	assert_int_equal(q_int(f->s, "SELECT count(*) FROM jobs WHERE service_set_id IS NULL"), 1);
+	assert_int_equal(store_job_tasks(f->s, id, &t, &n), STORE_OK);
+	assert_int_equal(n, 4);
+	assert_true(find_task(t, n, "pos", TASK_KIND_DELETE)->id > 0);
+	assert_int_equal(find_task(t, n, "orders", TASK_KIND_DELETE)->next_attempt_at, NOW + DAY);
+	assert_int_equal(find_task(t, n, "pos", TASK_KIND_DELETE)->next_attempt_at, NOW + DAY);
+	assert_int_equal(find_task(t, n, "tenant", TASK_KIND_DELETE)->next_attempt_at, 0);
+	jobs_task_records_free(t, n);
+	/* started once: a second pass creates nothing more */
+	assert_int_equal(start_due(f->s, NOW + DAY), 0);
+	assert_int_equal(q_int(f->s, "SELECT count(*) FROM tasks WHERE kind = 'delete'"), 3);
+}
+
+static void test_snapshot_shared(void **state)
+{
+	struct fx *f = *state;
+	char a[JOBS_ID_LEN + 1], b[JOBS_ID_LEN + 1];
+	struct store_service other[] = { { .name = "pos", .phase = 1 } };
+	struct store_new_job j = { .tenant_id = "third", .due_at = NOW, .deadline_at = NOW };
+	char ids[1][JOBS_ID_LEN + 1];
+	int created;
+
+	sched(f->s, "acme", NOW, a);
+	sched(f->s, "bakery", NOW, b);
+	assert_int_equal(q_int(f->s, "SELECT count(*) FROM service_sets"), 1);
+	assert_int_equal(q_int(f->s, "SELECT count(DISTINCT service_set_id) FROM jobs"), 1);
+	assert_int_equal(q_int(f->s, "SELECT count(*) FROM service_sets WHERE services ="
+				     " '[{\"name\":\"orders\",\"phase\":1},{\"name\":\"pos\",\"phase\":1},"
+				     "{\"name\":\"tenant\",\"phase\":2}]'"), 1);
+	assert_int_equal(store_schedule(f->s, &j, 1, other, 1, NOW, ids, &created), STORE_OK);
+	assert_int_equal(q_int(f->s, "SELECT count(*) FROM service_sets"), 2);
+}
+
+/* A config change reaches jobs not started yet: recorded, not silent. */
+static void test_config_change_before_start(void **state)
+{
+	struct fx *f = *state;
+	struct sched_service now_conf[] = {
+		{ .name = "orders", .phase = 1, .enabled = 1 },
+		{ .name = "tenant", .phase = 2, .enabled = 1 },
+		{ .name = "legacy", .phase = 1, .enabled = 1 },
+		{ .name = "pos", .phase = 1, .enabled = 0 },
+	};
+	char id[JOBS_ID_LEN + 1];
+	struct task_record *t;
+	size_t n;
+	int added = 0, skipped = 0;
+
+	sched(f->s, "acme", NOW + DAY, id);
+	assert_int_equal(sched_sync_services(f->s, now_conf, 4, NOW, &added, &skipped), STORE_OK);
+	assert_int_equal(store_job_tasks(f->s, id, &t, &n), STORE_OK);
+	assert_int_equal(n, 5);
+	assert_int_equal(find_task(t, n, "pos", TASK_KIND_DELETE)->state, TASK_SKIPPED);
+	assert_string_equal(find_task(t, n, "pos", TASK_KIND_DELETE)->skip_reason,
+			    "service removed from config");
+	assert_int_equal(find_task(t, n, "legacy", TASK_KIND_DELETE)->state, TASK_PENDING);
+	assert_int_equal(find_task(t, n, "orders", TASK_KIND_DELETE)->state, TASK_PENDING);
+	jobs_task_records_free(t, n);
+	assert_int_equal(q_int(f->s, "SELECT count(*) FROM events WHERE type = 'task.skipped'"
+				     " AND service = 'pos'"), 1);
+	assert_int_equal(q_int(f->s, "SELECT count(*) FROM events WHERE type = 'task.added'"
+				     " AND service = 'legacy'"), 1);
+	/* a job scheduled under the new config is left alone by the next sync */
+	assert_int_equal(sched_sync_services(f->s, now_conf, 4, NOW, NULL, NULL), STORE_OK);
+	assert_int_equal(q_int(f->s, "SELECT count(*) FROM events WHERE type LIKE 'task.%'"), 2);
+	assert_int_equal(start_due(f->s, NOW + DAY), 1);
+	assert_int_equal(q_int(f->s, "SELECT count(*) FROM tasks WHERE kind = 'delete'"), 4);
+}
+
+/* Migration 2 on a version 1 database with rows: its jobs keep their tasks. */
+static void test_migration_2_keeps_v1_rows(void **state)
+{
+	struct fx *f = *state;
+	char path[160], err[256];
+	struct store *s;
+	struct task_record *t;
+	size_t n;
+	sqlite3 *db;
+
+	snprintf(path, sizeof path, "%s/v1.db", f->dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, store_migrations[0], NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+		"PRAGMA user_version = 1;"
+		"INSERT INTO jobs (id, tenant_id, state, created_at, due_at, deadline_at)"
+		" VALUES ('J1', 'old', 'scheduled', 1, 2, 3);"
+		"INSERT INTO tasks (job_id, service, kind, phase, state, next_attempt_at, updated_at)"
+		" VALUES ('J1', 'orders', 'delete', 1, 'pending', 2, 1),"
+		" ('J1', 'gone', 'delete', 1, 'skipped', NULL, 1);", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	s = store_open(path, err, sizeof err);
+	assert_non_null(s);
+	assert_int_equal(q_int(s, "PRAGMA user_version"), 2);
+	assert_int_equal(q_int(s, "SELECT count(*) FROM jobs WHERE service_set_id IS NULL"), 1);
+	assert_int_equal(store_job_tasks(s, "J1", &t, &n), STORE_OK);
+	assert_int_equal(n, 2); /* as stored, nothing synthesized */
+	jobs_task_records_free(t, n);
+	assert_int_equal(start_due(s, NOW), 1);
+	assert_int_equal(q_int(s, "SELECT count(*) FROM tasks"), 2);
+	assert_int_equal(q_int(s, "SELECT next_attempt_at FROM tasks WHERE service = 'orders'"), 2);
+	store_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -578,6 +710,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_forged_hash_detected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_triggers_refuse_update_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_locked_database_is_an_error, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delete_tasks_created_at_start, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_snapshot_shared, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_config_change_before_start, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migration_2_keeps_v1_rows, setup, teardown),
 	};
 	/* the errors provoked on purpose would only clutter the TAP output */
 	log_set_level(LOG_ERROR);
