@@ -8,7 +8,7 @@
 #include "util/util.h"
 
 #include <errno.h>
-#include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -285,8 +285,7 @@ void store_event_hash(const char *prev_hash, int64_t id, const char *job_id, int
 		      char out[STORE_HASH_HEX])
 {
 	static const char HEX[] = "0123456789abcdef";
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
+	unsigned char md[SHA256_DIGEST_LENGTH];
 	struct buf b;
 
 	buf_init(&b);
@@ -303,10 +302,9 @@ void store_event_hash(const char *prev_hash, int64_t id, const char *job_id, int
 	buf_puts(&b, service ? service : "");
 	buf_append(&b, "\n", 1);
 	buf_puts(&b, detail ? detail : "");
-	EVP_Digest(b.data, b.len, md, &mdlen, EVP_sha256(), NULL);
+	SHA256((const unsigned char *)b.data, b.len, md);
 	buf_free(&b);
-	memset(out, '0', 64);
-	for (unsigned int i = 0; i < mdlen && i < 32; i++) {
+	for (size_t i = 0; i < SHA256_DIGEST_LENGTH; i++) {
 		out[2 * i] = HEX[md[i] >> 4];
 		out[2 * i + 1] = HEX[md[i] & 0x0f];
 	}
@@ -315,13 +313,19 @@ void store_event_hash(const char *prev_hash, int64_t id, const char *job_id, int
 
 void store_format_time(struct store *s, int64_t ms, char out[TIMEFMT_TIME_LEN])
 {
-	struct store_time_memo *m = &s->times[(uint64_t)ms % STORE_TIME_MEMO];
+	struct store_time_memo *m;
 
-	if (!m->set || m->ms != ms) {
-		timefmt_format_time(ms, m->text);
-		m->ms = ms;
-		m->set = 1;
+	for (int i = 0; i < STORE_TIME_MEMO; i++) {
+		m = &s->times[i];
+		if (m->set && m->ms == ms) {
+			memcpy(out, m->text, TIMEFMT_TIME_LEN);
+			return;
+		}
 	}
+	m = &s->times[s->next_time++ % STORE_TIME_MEMO];
+	timefmt_format_time(ms, m->text);
+	m->ms = ms;
+	m->set = 1;
 	memcpy(out, m->text, TIMEFMT_TIME_LEN);
 }
 
@@ -354,26 +358,34 @@ static int load_tip(struct store *s)
 int store_event_append(struct store *s, const char *job_id, int64_t at, const char *type,
 		       const char *service, const cJSON *detail)
 {
+	char *text = detail ? cJSON_PrintUnformatted(detail) : NULL;
+	int rc = store_event_append_text(s, job_id, at, type, service, text);
+
+	free(text);
+	return rc;
+}
+
+int store_event_append_text(struct store *s, const char *job_id, int64_t at,
+			    const char *type, const char *service, const char *detail)
+{
 	static const char SQL[] =
 		"INSERT INTO events (id, job_id, at, type, service, detail, prev_hash, hash)"
 		" VALUES (:id, :job_id, :at, :type, :service, :detail, :prev, :hash)";
 	char hash[STORE_HASH_HEX];
-	char *text = detail ? cJSON_PrintUnformatted(detail) : xstrdup("{}");
+	const char *text = detail ? detail : "{}";
 	sqlite3_stmt *st;
 	int64_t id;
-	int rc = -1;
 
 	if (!s->in_tx) {
 		log_msg(LOG_ERROR, "store.error", "event %s appended outside a transaction", type);
-		goto out;
+		return -1;
 	}
 	if (!s->tip_loaded && load_tip(s) < 0)
-		goto out;
+		return -1;
 	id = s->tip_id + 1;
 	store_event_hash(s->tip_hash, id, job_id, at, type, service, text, hash);
-	st = store_stmt(s, SQL);
-	if (st == NULL)
-		goto out;
+	if ((st = store_stmt(s, SQL)) == NULL)
+		return -1;
 	store_bind_int(st, ":id", id);
 	store_bind_text(st, ":job_id", job_id);
 	store_bind_int(st, ":at", at);
@@ -383,25 +395,38 @@ int store_event_append(struct store *s, const char *job_id, int64_t at, const ch
 	store_bind_text(st, ":prev", s->tip_hash);
 	store_bind_text(st, ":hash", hash);
 	if (store_step_done(s, st) < 0)
-		goto out;
+		return -1;
 	s->tip_id = id;
 	memcpy(s->tip_hash, hash, sizeof hash);
-	rc = 0;
-out:
-	free(text);
-	return rc;
+	return 0;
 }
 
-static int outbox_append(struct store *s, const char *type, const struct job_record *j,
-			 int64_t now)
+int store_outbox_append_text(struct store *s, const char *eid, const char *type,
+			     const char *job_id, const char *body, int64_t now)
 {
 	static const char SQL[] =
 		"INSERT INTO outbox (event_id, type, job_id, created_at, body)"
 		" VALUES (:eid, :type, :job_id, :at, :body)";
+	sqlite3_stmt *st = store_stmt(s, SQL);
+
+	if (st == NULL)
+		return -1;
+	store_bind_text(st, ":eid", eid);
+	store_bind_text(st, ":type", type);
+	store_bind_text(st, ":job_id", job_id);
+	store_bind_int(st, ":at", now);
+	store_bind_text(st, ":body", body);
+	return store_step_done(s, st);
+}
+
+/* The webhook outbox row of a job-level event; job (the job as the
+ * webhook shows it) is consumed. 0 or -1. */
+static int outbox_append(struct store *s, const char *type, const char *job_id, cJSON *job,
+			 int64_t now)
+{
 	char eid[JOBS_ID_LEN + 1];
 	char ts[TIMEFMT_TIME_LEN];
 	cJSON *body = cJSON_CreateObject();
-	sqlite3_stmt *st = store_stmt(s, SQL);
 	char *text;
 	int rc;
 
@@ -410,40 +435,36 @@ static int outbox_append(struct store *s, const char *type, const struct job_rec
 	cJSON_AddStringToObject(body, "id", eid);
 	cJSON_AddStringToObject(body, "type", type);
 	cJSON_AddStringToObject(body, "created_at", ts);
-	cJSON_AddItemToObject(body, "job", jobs_render_job(j, NULL, 0));
+	cJSON_AddItemToObject(body, "job", job);
 	text = cJSON_PrintUnformatted(body);
 	cJSON_Delete(body);
-	if (st == NULL) {
-		free(text);
-		return -1;
-	}
-	store_bind_text(st, ":eid", eid);
-	store_bind_text(st, ":type", type);
-	store_bind_text(st, ":job_id", j->id);
-	store_bind_int(st, ":at", now);
-	store_bind_text(st, ":body", text);
-	rc = store_step_done(s, st);
+	rc = store_outbox_append_text(s, eid, type, job_id, text, now);
 	free(text);
 	return rc;
 }
 
-int store_job_announce(struct store *s, const struct job_record *j, const char *type,
-		       const cJSON *detail, int64_t now)
+int store_job_announce(struct store *s, const char *job_id, const char *type,
+		       const char *detail, cJSON *job, int64_t now)
 {
-	if (store_event_append(s, j->id, now, type, NULL, detail) < 0)
+	if (store_event_append_text(s, job_id, now, type, NULL, detail) < 0) {
+		cJSON_Delete(job);
 		return -1;
-	return outbox_append(s, type, j, now);
+	}
+	return outbox_append(s, type, job_id, job, now);
 }
 
 int store_job_changed(struct store *s, const char *job_id, const char *type,
 		      const cJSON *detail, int64_t now, struct job_record *out)
 {
 	struct job_record j;
+	char *text;
 	int rc;
 
 	if (store_read_job_by_id(s, job_id, &j) != STORE_OK)
 		return -1;
-	rc = store_job_announce(s, &j, type, detail, now);
+	text = detail ? cJSON_PrintUnformatted(detail) : NULL;
+	rc = store_job_announce(s, job_id, type, text, jobs_render_job(&j, NULL, 0), now);
+	free(text);
 	if (out != NULL && rc == 0)
 		*out = j;
 	else

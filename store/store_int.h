@@ -40,6 +40,7 @@ struct store {
 	int64_t tip_id;
 	char tip_hash[STORE_HASH_HEX];
 	struct store_time_memo times[STORE_TIME_MEMO];
+	unsigned next_time; /* the memo entry replaced next (round robin) */
 	/* The last error logged, for the front end (store_last_error). */
 	char last_error[256];
 };
@@ -104,6 +105,15 @@ void store_format_time(struct store *s, int64_t ms, char out[TIMEFMT_TIME_LEN]);
 int store_event_append(struct store *s, const char *job_id, int64_t at, const char *type,
 		       const char *service, const cJSON *detail);
 
+/* Inserts one webhook outbox row: body is the whole payload
+ * {"id": eid, "type", "created_at", "job"} as JSON text. 0 or -1. */
+int store_outbox_append_text(struct store *s, const char *eid, const char *type,
+			     const char *job_id, const char *body, int64_t now);
+
+/* store_event_append with the detail as JSON object text (NULL: {}). */
+int store_event_append_text(struct store *s, const char *job_id, int64_t at,
+			    const char *type, const char *service, const char *detail);
+
 /*
  * The canonical hash of an event: hex sha256 of
  * prev_hash "\n" id "\n" job_id "\n" at "\n" type "\n" service "\n" detail
@@ -123,11 +133,13 @@ int store_job_changed(struct store *s, const char *job_id, const char *type,
 		      const cJSON *detail, int64_t now, struct job_record *out);
 
 /*
- * As store_job_changed for a job the caller already holds in memory (j as
- * it is now in the database): no re-read. 0 or -1.
+ * As store_job_changed for a job the caller has already rendered: the event
+ * with detail (JSON object text, NULL: {}) and the outbox row whose "job"
+ * is job (jobs_render_job's shape; consumed, even on error). No re-read.
+ * 0 or -1.
  */
-int store_job_announce(struct store *s, const struct job_record *j, const char *type,
-		       const cJSON *detail, int64_t now);
+int store_job_announce(struct store *s, const char *job_id, const char *type,
+		       const char *detail, cJSON *job, int64_t now);
 
 /* A service of a snapshot (service_sets, migration 2). */
 struct store_svc_ref {
