@@ -150,7 +150,7 @@ static int read_due(struct store *s, const char *url, int64_t now, int limit,
 {
 	sqlite3_stmt *st = store_stmt(s, SQL_DUE);
 	struct store_delivery *d;
-	int rc;
+	int rc = SQLITE_DONE;
 
 	*out = NULL;
 	*n = 0;

@@ -408,7 +408,7 @@ static int read_candidates(struct store *s, int lim, int64_t now, struct sched_c
 			   size_t *n)
 {
 	sqlite3_stmt *cand = store_stmt(s, SQL_CANDIDATES);
-	int rc;
+	int rc = SQLITE_DONE;
 
 	*out = xcalloc((size_t)lim, sizeof **out);
 	*n = 0;
