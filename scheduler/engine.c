@@ -197,7 +197,12 @@ static void run_cycle(struct engine *e)
 	int more = maintain(e, now);
 	size_t claimed = claim(e, now);
 
-	if (sched_next_wake(e->store, e->owner.id, e->svcs, e->n_svcs, now, &wake) != STORE_OK) {
+	if ((int)e->n_in_flight >= e->cfg->max_in_flight) {
+		/* Every slot is taken: the next answer runs the next cycle, so
+		 * the earliest due time (one more query per cycle) is moot. */
+		wake = now + (int64_t)(POLL_S * 1000);
+	} else if (sched_next_wake(e->store, e->owner.id, e->svcs, e->n_svcs, now, &wake) !=
+		   STORE_OK) {
 		e->db_failed = 1;
 		wake = now + 1000;
 	}

@@ -23,7 +23,12 @@ struct http_client {
 	size_t in_flight;
 	char *ca_file, *client_cert, *client_key;
 	struct xfer *xfers; /* every transfer in flight, for abort */
+	CURL **idle;        /* finished easy handles, reset, for the next request */
+	size_t n_idle;
 };
+
+/* Easy handles kept for reuse: enough for a full max_in_flight burst. */
+#define IDLE_MAX 256
 
 /* One request in flight. */
 struct xfer {
@@ -175,6 +180,30 @@ static enum outcome_transport map_code(CURLcode rc, const struct xfer *x)
 	}
 }
 
+/* An easy handle for a new request: a reset idle one when there is one
+ * (saves curl_easy_init's allocations and set-up per request), else new.
+ * NULL when curl cannot allocate one. */
+static CURL *get_easy(struct http_client *c)
+{
+	if (c->n_idle > 0)
+		return c->idle[--c->n_idle];
+	return curl_easy_init();
+}
+
+/* Takes back a handle no longer in the multi: reset (no option, header
+ * list or buffer of the last request survives) and kept, or freed. */
+static void put_easy(struct http_client *c, CURL *easy)
+{
+	if (c->n_idle == IDLE_MAX) {
+		curl_easy_cleanup(easy);
+		return;
+	}
+	curl_easy_reset(easy);
+	if (c->idle == NULL)
+		c->idle = xcalloc(IDLE_MAX, sizeof *c->idle);
+	c->idle[c->n_idle++] = easy;
+}
+
 static void xfer_free(struct xfer *x)
 {
 	struct http_client *c = x->c;
@@ -186,7 +215,7 @@ static void xfer_free(struct xfer *x)
 	if (x->next)
 		x->next->prev = x->prev;
 	curl_multi_remove_handle(c->multi, x->easy);
-	curl_easy_cleanup(x->easy);
+	put_easy(c, x->easy);
 	curl_slist_free_all(x->headers);
 	free(x->body_out);
 	buf_free(&x->body);
@@ -302,7 +331,7 @@ int http_send(struct http_client *c, const struct http_request *rq, http_done_fn
 	CURLMcode mc;
 
 	x->c = c;
-	x->easy = curl_easy_init();
+	x->easy = get_easy(c);
 	if (x->easy == NULL) {
 		log_msg(LOG_ERROR, "http.error", "curl_easy_init failed");
 		free(x);
@@ -392,6 +421,9 @@ void http_client_free(struct http_client *c)
 		return;
 	http_abort_all(c, "client closed");
 	ev_timer_stop(c->loop, &c->timer);
+	while (c->n_idle > 0)
+		curl_easy_cleanup(c->idle[--c->n_idle]);
+	free(c->idle);
 	curl_multi_cleanup(c->multi);
 	http_client_set_tls(c, NULL);
 	free(c);
