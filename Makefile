@@ -115,7 +115,7 @@ $(BENCH_RAWCURL): $(BENCH_SRC)
 	$(CC) $(ALL_CFLAGS) -o $@ $(BENCH_SRC) $(PKG_LIBS)
 
 bench: $(BIN) $(BENCH_RAWCURL)
-	test -x /usr/sbin/nginx || ./scripts/install-deps bench
+	test -x /usr/sbin/nginx -a -x /usr/bin/time || ./scripts/install-deps bench
 	TENANTDEL_BIN=$(abspath $(BIN)) BENCH_RAWCURL=$(abspath $(BENCH_RAWCURL)) ./bench/run
 
 install: $(BIN)
