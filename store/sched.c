@@ -40,14 +40,17 @@ static const char SQL_MARK_MISSED[] =
 	" OR (t.kind = 'suspend' AND j.state IN ('scheduled','running'))" \
 	" OR (t.kind = 'restore' AND j.state = 'cancelled'))"
 
-/* CROSS JOIN keeps tasks_due as the outer loop: the scan stops at the
- * first rows due, whatever the backlog. */
+/* One service's due tasks. Per service, so that a service whose slots are
+ * full or whose breaker is open never hides the others' due work behind
+ * its own backlog; CROSS JOIN keeps tasks_due_by_service as the outer loop,
+ * so the scan stops at the first rows due, whatever the backlog. */
 static const char SQL_CANDIDATES[] =
 	"SELECT t.id, t.job_id, t.service, t.kind, t.phase, t.attempts, t.first_attempt_at,"
 	" t.before_total IS NOT NULL, j.tenant_id"
 	" FROM tasks t CROSS JOIN jobs j"
-	" WHERE t.state IN ('pending','waiting') AND t.next_attempt_at IS NOT NULL"
-	" AND t.next_attempt_at <= :now AND j.id = t.job_id AND" DISPATCHABLE
+	" WHERE t.service = :svc AND t.state IN ('pending','waiting')"
+	" AND t.next_attempt_at IS NOT NULL AND t.next_attempt_at <= :now"
+	" AND j.id = t.job_id AND" DISPATCHABLE
 	" ORDER BY t.next_attempt_at LIMIT :lim";
 /* One indexed count per service (a GROUP BY would walk the whole index). */
 static const char SQL_INFLIGHT_OF[] =
@@ -326,64 +329,55 @@ int sched_maintain(struct store *s, const char *owner, sched_owner_dead_fn dead,
 
 /* ---- claims ---- */
 
-/* Per service during one claim: free slots and the breaker's answer. */
-struct slot {
-	int in_flight;
-	int allowed;  /* -1: not decided yet */
-	int probe;
-};
-
-static int load_in_flight(struct store *s, const struct sched_service *svcs, size_t n,
-			  struct slot *slots)
-{
-	for (size_t i = 0; i < n; i++) {
-		sqlite3_stmt *st = store_stmt(s, SQL_INFLIGHT_OF);
-		int rc;
-
-		if (st == NULL || store_bind_text(st, ":svc", svcs[i].name) < 0)
-			return -1;
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW)
-			slots[i].in_flight = sqlite3_column_int(st, 0);
-		store_reset(st);
-		if (rc != SQLITE_ROW) {
-			store_log_error(s, SQL_INFLIGHT_OF);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-/* How many claims the service may get now: its free slots, or one probe
- * when the breaker is half-open, or none while it is open. */
-static int decide_slot(struct store *s, const char *owner, const struct sched_service *svc,
-		       struct slot *sl, int64_t now)
+/*
+ * How many claims the service may get now, given its in-flight count and
+ * that it has due work: its free slots, one probe when the breaker is
+ * half-open (taken only now, when there is a task to probe with), none
+ * while it is open. *probe is set for the probe. -1 on a database error.
+ */
+static int allowed_slots(struct store *s, const char *owner, const struct sched_service *svc,
+			 int in_flight, int64_t now, int *probe)
 {
 	struct policy_breaker b;
-	char *probe = NULL;
-	int free_slots = svc->max_in_flight > 0 ? svc->max_in_flight - sl->in_flight : 1 << 20;
+	char *probe_owner = NULL;
+	int free_slots = svc->max_in_flight > 0 ? svc->max_in_flight - in_flight : 1 << 20;
+	int allowed = 0;
 
-	sl->allowed = 0;
+	*probe = 0;
 	if (free_slots <= 0)
 		return 0;
-	if (sched_breaker_load(s, svc->name, &b, &probe) < 0)
+	if (sched_breaker_load(s, svc->name, &b, &probe_owner) < 0)
 		return -1;
+	free(probe_owner);
 	/* A probe whose task is no longer in flight anywhere died with its owner. */
-	if (b.state == BREAKER_HALF_OPEN && b.probe_in_flight && sl->in_flight == 0)
+	if (b.state == BREAKER_HALF_OPEN && b.probe_in_flight && in_flight == 0)
 		b.probe_in_flight = 0;
-	if (b.state == BREAKER_CLOSED) {
-		sl->allowed = free_slots;
-	} else if (policy_breaker_allow(&b, &svc->breaker, now)) {
-		sl->allowed = 1;
-		sl->probe = 1;
-		if (sched_breaker_save(s, svc->name, &b, owner, now) < 0) {
-			free(probe);
+	if (b.state == BREAKER_CLOSED)
+		return free_slots;
+	if (policy_breaker_allow(&b, &svc->breaker, now)) {
+		allowed = 1;
+		*probe = 1;
+		if (sched_breaker_save(s, svc->name, &b, owner, now) < 0)
 			return -1;
-		}
 		log_msg(LOG_INFO, "breaker.probe", "%s: one probe after the cool-off", svc->name);
 	}
-	free(probe);
-	return 0;
+	return allowed;
+}
+
+static int in_flight_of(struct store *s, const char *service, int *count)
+{
+	sqlite3_stmt *st = store_stmt(s, SQL_INFLIGHT_OF);
+	int rc;
+
+	if (st == NULL || store_bind_text(st, ":svc", service) < 0)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*count = sqlite3_column_int(st, 0);
+	else
+		store_log_error(s, SQL_INFLIGHT_OF);
+	store_reset(st);
+	return rc == SQLITE_ROW ? 0 : -1;
 }
 
 /* One candidate row into c (its strings malloc'ed). */
@@ -402,28 +396,29 @@ static void read_candidate(sqlite3_stmt *cand, int64_t now, struct sched_claimed
 	c->tenant_id = store_col_text(cand, 8);
 }
 
-/* The due candidates, read to the end before anything is written (the
- * claims change the index the scan walks). */
-static int read_candidates(struct store *s, int lim, int64_t now, struct sched_claimed **out,
-			   size_t *n)
+/* Up to lim due candidates of one service, appended to v (room for lim
+ * more), read to the end before anything is written (the claims change
+ * the index the scan walks). */
+static int read_candidates(struct store *s, const char *service, int lim, int64_t now,
+			   struct sched_claimed *v, size_t *n)
 {
 	sqlite3_stmt *cand = store_stmt(s, SQL_CANDIDATES);
 	int rc = SQLITE_DONE;
+	int got = 0;
 
-	*out = xcalloc((size_t)lim, sizeof **out);
-	*n = 0;
 	if (cand == NULL)
 		return -1;
+	store_bind_text(cand, ":svc", service);
 	store_bind_int(cand, ":now", now);
 	store_bind_int(cand, ":lim", lim);
-	while ((int)*n < lim && (rc = sqlite3_step(cand)) == SQLITE_ROW)
-		read_candidate(cand, now, &(*out)[(*n)++]);
-	if ((int)*n < lim && rc != SQLITE_DONE) {
+	while (got < lim && (rc = sqlite3_step(cand)) == SQLITE_ROW)
+		read_candidate(cand, now, &v[(*n) + (size_t)got++]);
+	store_reset(cand);
+	*n += (size_t)got;
+	if (got < lim && rc != SQLITE_DONE) {
 		store_log_error(s, SQL_CANDIDATES);
-		store_reset(cand);
 		return -1;
 	}
-	store_reset(cand);
 	return 0;
 }
 
@@ -443,49 +438,46 @@ static int claim_row(struct store *s, const char *owner, const struct sched_serv
 	return sqlite3_changes(s->db) > 0 ? 1 : 0;
 }
 
-static const struct sched_service *service_index(const struct sched_service *svcs, size_t n,
-						 const char *name, size_t *idx)
+/*
+ * Claims up to *room of one service's due tasks into v (after *n), as its
+ * slots and breaker allow. Claimed entries stay, the rest are freed.
+ */
+static int claim_service(struct store *s, const char *owner, const struct sched_service *svc,
+			 int64_t now, struct sched_claimed *v, size_t *n, int *room)
 {
-	for (size_t i = 0; name != NULL && i < n; i++)
-		if (strcmp(svcs[i].name, name) == 0 && svcs[i].enabled) {
-			*idx = i;
-			return &svcs[i];
-		}
-	return NULL;
-}
+	size_t first = *n, k, kept;
+	int in_flight = 0, probe = 0, allowed;
 
-/* Claims, among the candidates, what the slots allow; the claimed ones are
- * moved to the front of cand and counted in *n. */
-static int claim_scan(struct store *s, const char *owner, const struct sched_service *svcs,
-		      size_t n_svcs, struct slot *slots, int max, int64_t now,
-		      struct sched_claimed *cand, size_t n_cand, size_t *n)
-{
-	*n = 0;
-	for (size_t k = 0; k < n_cand && (int)*n < max; k++) {
-		size_t i;
-		const struct sched_service *svc = service_index(svcs, n_svcs, cand[k].service, &i);
-		int rc;
-
-		if (svc == NULL)
-			continue;
-		if (slots[i].allowed < 0 && decide_slot(s, owner, svc, &slots[i], now) < 0)
+	if (in_flight_of(s, svc->name, &in_flight) < 0)
+		return -1;
+	if (svc->max_in_flight > 0 && in_flight >= svc->max_in_flight)
+		return 0;
+	/* On an error the candidates read stay in v, counted in *n: the
+	 * caller frees them. */
+	if (read_candidates(s, svc->name, *room, now, v, n) < 0)
+		return -1;
+	if (*n == first)
+		return 0;
+	if ((allowed = allowed_slots(s, owner, svc, in_flight, now, &probe)) < 0)
+		return -1;
+	for (k = first, kept = first; k < *n; k++) {
+		int r = allowed > 0 ? claim_row(s, owner, svc, now, &v[k]) : 0;
+		if (r < 0)
 			return -1;
-		if (slots[i].allowed == 0)
+		if (r == 0) {
+			free(v[k].tenant_id);
+			free(v[k].service);
 			continue;
-		if ((rc = claim_row(s, owner, svc, now, &cand[k])) < 0)
-			return -1;
-		if (rc == 0)
-			continue;
-		cand[k].probe = slots[i].probe;
-		slots[i].allowed--;
-		slots[i].probe = 0;
-		if (k != *n) {
-			struct sched_claimed tmp = cand[*n];
-			cand[*n] = cand[k];
-			cand[k] = tmp;
 		}
-		(*n)++;
+		v[k].probe = probe;
+		probe = 0;
+		allowed--;
+		if (k != kept)
+			v[kept] = v[k];
+		kept++;
 	}
+	*n = kept;
+	*room -= (int)(kept - first);
 	return 0;
 }
 
@@ -493,38 +485,33 @@ int sched_claim_tasks(struct store *s, const char *owner, const struct sched_ser
 		      size_t n_svcs, int max, int64_t now, struct sched_claimed **out,
 		      size_t *n)
 {
-	struct slot *slots;
-	struct sched_claimed *cand = NULL;
-	size_t n_cand = 0;
+	struct sched_claimed *v;
+	int room = max;
 
 	*out = NULL;
 	*n = 0;
 	if (max <= 0 || n_svcs == 0)
 		return STORE_OK;
-	slots = xcalloc(n_svcs, sizeof *slots);
-	for (size_t i = 0; i < n_svcs; i++)
-		slots[i].allowed = -1;
+	v = xcalloc((size_t)max, sizeof *v);
 	if (store_begin(s) != STORE_OK)
 		goto fail;
-	if (load_in_flight(s, svcs, n_svcs, slots) < 0 ||
-	    read_candidates(s, max * 4 + 64, now, &cand, &n_cand) < 0 ||
-	    claim_scan(s, owner, svcs, n_svcs, slots, max, now, cand, n_cand, n) < 0) {
-		store_rollback(s);
-		goto fail;
+	/* Start at a different service each time so that, when the global
+	 * limit is smaller than the services' slots, none is always last. */
+	for (size_t k = 0; k < n_svcs && room > 0; k++) {
+		const struct sched_service *svc = &svcs[(s->claim_rotor + k) % n_svcs];
+		if (svc->enabled && claim_service(s, owner, svc, now, v, n, &room) < 0) {
+			store_rollback(s);
+			goto fail;
+		}
 	}
+	s->claim_rotor = (s->claim_rotor + 1) % n_svcs;
 	if (store_commit(s) != STORE_OK)
 		goto fail;
-	free(slots);
-	for (size_t k = *n; k < n_cand; k++) {
-		free(cand[k].tenant_id);
-		free(cand[k].service);
-	}
-	*out = cand;
+	*out = v;
 	return STORE_OK;
 fail:
-	sched_claimed_free(cand, n_cand);
+	sched_claimed_free(v, *n);
 	*n = 0;
-	free(slots);
 	return STORE_ERR;
 }
 /* ---- wake-ups ---- */

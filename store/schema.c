@@ -156,8 +156,15 @@ static const char MIGRATION_2[] =
 	");"
 	"ALTER TABLE jobs ADD COLUMN service_set_id INTEGER REFERENCES service_sets(id);";
 
+/* Claims are per service (a service whose slots are full or whose breaker
+ * is open must not hide the others' due work): its due tasks in order. */
+static const char MIGRATION_3[] =
+	"CREATE INDEX tasks_due_by_service ON tasks(service, next_attempt_at)"
+	"  WHERE state IN ('pending','waiting') AND next_attempt_at IS NOT NULL;";
+
 const char *const store_migrations[] = {
 	MIGRATION_1,
 	MIGRATION_2,
+	MIGRATION_3,
 };
 const int store_n_migrations = (int)(sizeof store_migrations / sizeof store_migrations[0]);

@@ -677,7 +677,8 @@ static void test_migration_2_keeps_v1_rows(void **state)
 	sqlite3_close(db);
 	s = store_open(path, err, sizeof err);
 	assert_non_null(s);
-	assert_int_equal(q_int(s, "PRAGMA user_version"), 2);
+	/* every later migration applied too */
+	assert_int_equal(q_int(s, "PRAGMA user_version"), store_n_migrations);
 	assert_int_equal(q_int(s, "SELECT count(*) FROM jobs WHERE service_set_id IS NULL"), 1);
 	assert_int_equal(store_job_tasks(s, "J1", &t, &n), STORE_OK);
 	assert_int_equal(n, 2); /* as stored, nothing synthesized */
