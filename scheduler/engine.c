@@ -60,31 +60,60 @@ static int owner_dead(void *ctx, const char *owner)
 
 /* ---- run --once bookkeeping ---- */
 
-static int cmp_id(const void *a, const void *b)
+static size_t id_hash(const char *id)
 {
-	return strcmp(a, b);
+	size_t h = 1469598103934665603u; /* FNV-1a */
+
+	for (; *id; id++)
+		h = (h ^ (unsigned char)*id) * 1099511628211u;
+	return h;
+}
+
+/* The slot of id in the set, or the free slot where it would go. */
+static size_t worked_slot(char (*set)[JOBS_ID_LEN + 1], size_t cap, const char *id)
+{
+	size_t i = id_hash(id) & (cap - 1);
+
+	while (set[i][0] != '\0' && strcmp(set[i], id) != 0)
+		i = (i + 1) & (cap - 1);
+	return i;
+}
+
+static void worked_grow(struct engine *e)
+{
+	size_t cap = e->cap_worked ? e->cap_worked * 2 : 256;
+	char (*set)[JOBS_ID_LEN + 1] = xcalloc(cap, sizeof *set);
+
+	for (size_t i = 0; i < e->cap_worked; i++)
+		if (e->worked[i][0] != '\0')
+			memcpy(set[worked_slot(set, cap, e->worked[i])], e->worked[i], sizeof *set);
+	free(e->worked);
+	e->worked = set;
+	e->cap_worked = cap;
 }
 
 static void note_worked(struct engine *e, const char *job_id)
 {
-	if (!e->opts.once ||
-	    (e->n_worked > 0 &&
-	     bsearch(job_id, e->worked, e->n_worked, sizeof *e->worked, cmp_id) != NULL))
+	size_t i;
+
+	if (!e->opts.once)
 		return;
-	if (e->n_worked == e->cap_worked) {
-		e->cap_worked = e->cap_worked ? e->cap_worked * 2 : 64;
-		e->worked = xrealloc(e->worked, e->cap_worked * sizeof *e->worked);
+	if (2 * (e->n_worked + 1) > e->cap_worked)
+		worked_grow(e);
+	i = worked_slot(e->worked, e->cap_worked, job_id);
+	if (e->worked[i][0] == '\0') {
+		snprintf(e->worked[i], JOBS_ID_LEN + 1, "%s", job_id);
+		e->n_worked++;
 	}
-	snprintf(e->worked[e->n_worked++], JOBS_ID_LEN + 1, "%s", job_id);
-	qsort(e->worked, e->n_worked, sizeof *e->worked, cmp_id);
 }
 
 /* 1 when a job this run worked on is failed now. */
 static int worked_failed(struct engine *e)
 {
-	for (size_t i = 0; i < e->n_worked; i++) {
+	for (size_t i = 0; i < e->cap_worked; i++) {
 		enum job_state st;
-		if (sched_job_state(e->store, e->worked[i], &st) == STORE_OK && st == JOB_FAILED)
+		if (e->worked[i][0] != '\0' &&
+		    sched_job_state(e->store, e->worked[i], &st) == STORE_OK && st == JOB_FAILED)
 			return 1;
 	}
 	return 0;

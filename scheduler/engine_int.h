@@ -43,7 +43,9 @@ struct engine {
 	struct attempt **finished; /* waiting for the group commit */
 	size_t n_finished, cap_finished;
 
-	/* run --once: the jobs worked on (sorted), for the exit status */
+	/* run --once: the jobs worked on, for the exit status. An open-
+	 * addressing hash set (cap a power of two, "" = free slot), so that a
+	 * run over a large backlog stays linear. */
 	char (*worked)[JOBS_ID_LEN + 1];
 	size_t n_worked, cap_worked;
 	int db_failed;
