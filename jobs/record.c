@@ -61,7 +61,7 @@ void jobs_task_records_free(struct task_record *t, size_t n)
 	free(t);
 }
 
-static void add_time(cJSON *o, const char *key, int64_t ms)
+void jobs_json_add_time(cJSON *o, const char *key, int64_t ms)
 {
 	char buf[TIMEFMT_TIME_LEN];
 
@@ -73,7 +73,7 @@ static void add_time(cJSON *o, const char *key, int64_t ms)
 	cJSON_AddStringToObject(o, key, buf);
 }
 
-static void add_str(cJSON *o, const char *key, const char *s)
+void jobs_json_add_str(cJSON *o, const char *key, const char *s)
 {
 	if (s == NULL)
 		cJSON_AddNullToObject(o, key);
@@ -113,16 +113,16 @@ cJSON *jobs_render_task(const struct task_record *t)
 	add_json(o, "deleted_counts", t->deleted_counts);
 	add_opt_int(o, "total_deleted", t->total_deleted, -1);
 	add_opt_int(o, "duration_ms", t->duration_ms, -1);
-	add_str(o, "last_error", t->last_error);
+	jobs_json_add_str(o, "last_error", t->last_error);
 	if (t->state == TASK_PENDING || t->state == TASK_WAITING)
-		add_time(o, "next_attempt_at", t->next_attempt_at);
+		jobs_json_add_time(o, "next_attempt_at", t->next_attempt_at);
 	else
 		cJSON_AddNullToObject(o, "next_attempt_at");
 	add_json(o, "preview_before", t->preview_before);
 	add_opt_int(o, "before_total", t->before_total, -1);
 	add_opt_int(o, "verified_remaining", t->verified_after, -1);
 	if (t->state == TASK_SKIPPED)
-		add_str(o, "skip_reason", t->skip_reason);
+		jobs_json_add_str(o, "skip_reason", t->skip_reason);
 	return o;
 }
 
@@ -133,20 +133,20 @@ cJSON *jobs_render_job(const struct job_record *j, const struct task_record *tas
 
 	cJSON_AddStringToObject(o, "job_id", j->id);
 	cJSON_AddStringToObject(o, "tenant_id", j->tenant_id);
-	add_str(o, "tenant_name", j->tenant_name);
+	jobs_json_add_str(o, "tenant_name", j->tenant_name);
 	cJSON_AddStringToObject(o, "kind", jobs_job_kind_name(j->kind));
 	cJSON_AddStringToObject(o, "state", jobs_job_state_name(j->state));
 	if (j->state == JOB_HELD) {
 		cJSON_AddStringToObject(o, "held_from", jobs_job_state_name(j->held_from));
-		add_str(o, "hold_reason", j->hold_reason);
+		jobs_json_add_str(o, "hold_reason", j->hold_reason);
 	}
-	add_str(o, "requested_by", j->requested_by);
-	add_str(o, "reason", j->reason);
-	add_time(o, "created_at", j->created_at);
-	add_time(o, "due_at", j->due_at);
-	add_time(o, "deadline_at", j->deadline_at);
-	add_time(o, "started_at", j->started_at);
-	add_time(o, "finished_at", j->finished_at);
+	jobs_json_add_str(o, "requested_by", j->requested_by);
+	jobs_json_add_str(o, "reason", j->reason);
+	jobs_json_add_time(o, "created_at", j->created_at);
+	jobs_json_add_time(o, "due_at", j->due_at);
+	jobs_json_add_time(o, "deadline_at", j->deadline_at);
+	jobs_json_add_time(o, "started_at", j->started_at);
+	jobs_json_add_time(o, "finished_at", j->finished_at);
 	cJSON_AddNumberToObject(o, "total_deleted", (double)j->total_deleted);
 	cJSON_AddBoolToObject(o, "deadline_missed", j->deadline_missed != 0);
 	if (j->origin_job_id != NULL)

@@ -72,6 +72,11 @@ void jobs_task_records_free(struct task_record *t, size_t n);
  */
 cJSON *jobs_render_job(const struct job_record *j, const struct task_record *tasks,
 		       size_t n_tasks);
+/* JSON helpers shared by every renderer: a time as RFC 3339 UTC (null when
+ * ms <= 0, "not yet"), a string (null when NULL). */
+void jobs_json_add_time(cJSON *o, const char *key, int64_t ms);
+void jobs_json_add_str(cJSON *o, const char *key, const char *s);
+
 /* One task as in the "tasks" array. */
 cJSON *jobs_render_task(const struct task_record *t);
 

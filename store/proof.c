@@ -20,26 +20,6 @@
 
 /* ---- small renderers ---- */
 
-static void add_time(cJSON *o, const char *key, int64_t ms)
-{
-	char ts[TIMEFMT_TIME_LEN];
-
-	if (ms <= 0) {
-		cJSON_AddNullToObject(o, key);
-		return;
-	}
-	timefmt_format_time(ms, ts);
-	cJSON_AddStringToObject(o, key, ts);
-}
-
-static void add_str(cJSON *o, const char *key, const char *v)
-{
-	if (v == NULL)
-		cJSON_AddNullToObject(o, key);
-	else
-		cJSON_AddStringToObject(o, key, v);
-}
-
 /* A count, or null when unknown (-1). */
 static void add_count(cJSON *o, const char *key, int64_t v)
 {
@@ -101,7 +81,7 @@ static cJSON *render_service(const struct task_record *t, struct totals *tot)
 		cJSON_AddNumberToObject(o, "http_status", t->http_status);
 	else
 		cJSON_AddNullToObject(o, "http_status");
-	add_time(o, "completed_at", t->state == TASK_SUCCEEDED ? t->updated_at : 0);
+	jobs_json_add_time(o, "completed_at", t->state == TASK_SUCCEEDED ? t->updated_at : 0);
 	add_total(&tot->before, &tot->before_known, t->before_total);
 	add_total(&tot->deleted, &tot->deleted_known, t->total_deleted);
 	add_total(&tot->after, &tot->after_known, t->verified_after);
@@ -124,7 +104,7 @@ static void render_tasks(cJSON *cert, const struct task_record *tasks, size_t n)
 		if (t->state == TASK_SKIPPED) {
 			cJSON *o = cJSON_CreateObject();
 			cJSON_AddStringToObject(o, "service", t->service ? t->service : "");
-			add_str(o, "reason", t->skip_reason);
+			jobs_json_add_str(o, "reason", t->skip_reason);
 			cJSON_AddItemToArray(skipped, o);
 			continue;
 		}
@@ -147,19 +127,19 @@ static void render_tasks(cJSON *cert, const struct task_record *tasks, size_t n)
 static void render_job(cJSON *cert, const struct job_record *j)
 {
 	cJSON_AddStringToObject(cert, "tenant_id", j->tenant_id ? j->tenant_id : "");
-	add_str(cert, "tenant_name", j->tenant_name);
+	jobs_json_add_str(cert, "tenant_name", j->tenant_name);
 	cJSON_AddStringToObject(cert, "job_id", j->id);
 	cJSON_AddStringToObject(cert, "kind", jobs_job_kind_name(j->kind));
 	if (j->kind == JOB_KIND_REAPPLY)
-		add_str(cert, "reapply_of", j->origin_job_id);
+		jobs_json_add_str(cert, "reapply_of", j->origin_job_id);
 	cJSON_AddStringToObject(cert, "state", jobs_job_state_name(j->state));
-	add_str(cert, "requested_by", j->requested_by);
-	add_str(cert, "reason", j->reason);
-	add_time(cert, "received_at", j->created_at);
-	add_time(cert, "due_at", j->due_at);
-	add_time(cert, "deadline_at", j->deadline_at);
-	add_time(cert, "started_at", j->started_at);
-	add_time(cert, "finished_at", j->finished_at);
+	jobs_json_add_str(cert, "requested_by", j->requested_by);
+	jobs_json_add_str(cert, "reason", j->reason);
+	jobs_json_add_time(cert, "received_at", j->created_at);
+	jobs_json_add_time(cert, "due_at", j->due_at);
+	jobs_json_add_time(cert, "deadline_at", j->deadline_at);
+	jobs_json_add_time(cert, "started_at", j->started_at);
+	jobs_json_add_time(cert, "finished_at", j->finished_at);
 	cJSON_AddBoolToObject(cert, "deadline_met",
 			      j->finished_at > 0 && j->finished_at <= j->deadline_at);
 	cJSON_AddStringToObject(cert, "method", PROOF_METHOD);
@@ -203,7 +183,7 @@ static int render_chain(struct store *s, cJSON *cert, const char *job_id)
 	cJSON_AddNumberToObject(ev, "count", (double)je.count);
 	add_count(ev, "first_id", je.count ? je.first_id : -1);
 	add_count(ev, "last_id", je.count ? je.last_id : -1);
-	add_str(ev, "last_hash", je.count ? je.last_hash : NULL);
+	jobs_json_add_str(ev, "last_hash", je.count ? je.last_hash : NULL);
 	cJSON_AddBoolToObject(ev, "verified", je.all_ok);
 	cJSON_AddNumberToObject(cert, "event_count", (double)je.count);
 	cJSON_AddNumberToObject(cert, "chain_events", (double)count);
@@ -243,7 +223,7 @@ int store_certificate_build(struct store *s, const char *job_id, int64_t issued_
 	render_job(cert, &j);
 	render_tasks(cert, tasks, n);
 	rc = render_chain(s, cert, job_id);
-	add_time(cert, "issued_at", issued_at);
+	jobs_json_add_time(cert, "issued_at", issued_at);
 	tool = cJSON_AddObjectToObject(cert, "tool");
 	cJSON_AddStringToObject(tool, "name", "tenantdel");
 	cJSON_AddStringToObject(tool, "version", tool_version ? tool_version : "");

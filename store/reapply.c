@@ -164,22 +164,6 @@ static int find_pending(struct store *s, const char *tenant, const char *service
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-static void add_time(cJSON *o, const char *key, int64_t ms)
-{
-	char ts[TIMEFMT_TIME_LEN];
-
-	timefmt_format_time(ms, ts);
-	cJSON_AddStringToObject(o, key, ts);
-}
-
-static void add_opt_str(cJSON *o, const char *key, const char *v)
-{
-	if (v == NULL)
-		cJSON_AddNullToObject(o, key);
-	else
-		cJSON_AddStringToObject(o, key, v);
-}
-
 /* The job.scheduled detail of a reapply job: the usual keys plus "reapply_of". */
 static cJSON *reapply_detail(const struct store_reapply_req *r, const struct target *t,
 			     const char *reason)
@@ -187,16 +171,16 @@ static cJSON *reapply_detail(const struct store_reapply_req *r, const struct tar
 	cJSON *d = cJSON_CreateObject();
 
 	cJSON_AddStringToObject(d, "tenant_id", t->tenant_id);
-	add_opt_str(d, "tenant_name", t->tenant_name);
-	add_time(d, "due_at", r->now);
-	add_time(d, "deadline_at", r->deadline_at);
-	add_opt_str(d, "requested_by", r->by);
-	add_opt_str(d, "reason", reason);
+	jobs_json_add_str(d, "tenant_name", t->tenant_name);
+	jobs_json_add_time(d, "due_at", r->now);
+	jobs_json_add_time(d, "deadline_at", r->deadline_at);
+	jobs_json_add_str(d, "requested_by", r->by);
+	jobs_json_add_str(d, "reason", reason);
 	cJSON_AddItemToArray(cJSON_AddArrayToObject(d, "services"),
 			     cJSON_CreateString(r->service));
 	cJSON_AddStringToObject(d, "reapply_of", t->origin);
-	add_time(d, "purged_at", t->purged_at);
-	add_time(d, "since", r->since);
+	jobs_json_add_time(d, "purged_at", t->purged_at);
+	jobs_json_add_time(d, "since", r->since);
 	return d;
 }
 

@@ -62,14 +62,6 @@ static int run_write(struct store *s, sqlite3_stmt *st)
 	return sqlite3_changes(s->db);
 }
 
-static void add_opt_str(cJSON *o, const char *key, const char *v)
-{
-	if (v == NULL)
-		cJSON_AddNullToObject(o, key);
-	else
-		cJSON_AddStringToObject(o, key, v);
-}
-
 /* store_job_changed with a detail tree that this function deletes. */
 static int changed(struct store *s, const char *job_id, const char *type, cJSON *detail,
 		   int64_t now, struct job_record *out)
@@ -110,8 +102,8 @@ static int apply_cancel(struct store *s, const struct job_record *cur, enum job_
 	cJSON *detail = cJSON_CreateObject();
 	cJSON *restores = cJSON_CreateArray();
 
-	add_opt_str(detail, "by", op->by);
-	add_opt_str(detail, "reason", op->reason);
+	jobs_json_add_str(detail, "by", op->by);
+	jobs_json_add_str(detail, "reason", op->reason);
 	cJSON_AddItemToObject(detail, "restores", restores);
 	if (st == NULL)
 		goto fail;
@@ -143,8 +135,8 @@ static int apply_hold(struct store *s, const struct job_record *cur, enum job_st
 	if (run_write(s, st) < 0)
 		return STORE_ERR;
 	detail = cJSON_CreateObject();
-	add_opt_str(detail, "by", op->by);
-	add_opt_str(detail, "reason", op->reason);
+	jobs_json_add_str(detail, "by", op->by);
+	jobs_json_add_str(detail, "reason", op->reason);
 	cJSON_AddStringToObject(detail, "from", jobs_job_state_name(cur->state));
 	return changed(s, cur->id, "job.held", detail, op->now, out);
 }
@@ -162,8 +154,8 @@ static int apply_release(struct store *s, const struct job_record *cur, enum job
 	if (run_write(s, st) < 0)
 		return STORE_ERR;
 	detail = cJSON_CreateObject();
-	add_opt_str(detail, "by", op->by);
-	add_opt_str(detail, "hold_reason", cur->hold_reason);
+	jobs_json_add_str(detail, "by", op->by);
+	jobs_json_add_str(detail, "hold_reason", cur->hold_reason);
 	cJSON_AddStringToObject(detail, "to", jobs_job_state_name(to));
 	return changed(s, cur->id, "job.released", detail, op->now, out);
 }
@@ -184,8 +176,8 @@ static int apply_retry(struct store *s, const struct job_record *cur, enum job_s
 	if ((n = run_write(s, st)) <= 0)
 		return n < 0 ? STORE_ERR : STORE_REFUSED;
 	detail = cJSON_CreateObject();
-	add_opt_str(detail, "by", op->by);
-	add_opt_str(detail, "service", op->service);
+	jobs_json_add_str(detail, "by", op->by);
+	jobs_json_add_str(detail, "service", op->service);
 	cJSON_AddNumberToObject(detail, "tasks", n);
 	cJSON_AddStringToObject(detail, "from", jobs_job_state_name(cur->state));
 	if (store_event_append(s, cur->id, op->now, "job.retried", op->service, detail) < 0) {
@@ -202,7 +194,7 @@ static int apply_retry(struct store *s, const struct job_record *cur, enum job_s
 	if (run_write(s, st) < 0)
 		return STORE_ERR;
 	detail = cJSON_CreateObject();
-	add_opt_str(detail, "by", op->by);
+	jobs_json_add_str(detail, "by", op->by);
 	cJSON_AddStringToObject(detail, "from", jobs_job_state_name(cur->state));
 	return changed(s, cur->id, "job.running", detail, op->now, out);
 }
