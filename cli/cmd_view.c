@@ -253,31 +253,6 @@ struct events_out {
 	int64_t first_bad;
 };
 
-static cJSON *render_event(const struct store_event *ev)
-{
-	cJSON *o = cJSON_CreateObject();
-	cJSON *detail = ev->detail ? cJSON_Parse(ev->detail) : NULL;
-	char at[TIMEFMT_TIME_LEN];
-
-	timefmt_format_time(ev->at, at);
-	cJSON_AddNumberToObject(o, "id", (double)ev->id);
-	if (ev->job_id)
-		cJSON_AddStringToObject(o, "job_id", ev->job_id);
-	else
-		cJSON_AddNullToObject(o, "job_id");
-	cJSON_AddStringToObject(o, "at", at);
-	cJSON_AddStringToObject(o, "type", ev->type ? ev->type : "");
-	if (ev->service)
-		cJSON_AddStringToObject(o, "service", ev->service);
-	else
-		cJSON_AddNullToObject(o, "service");
-	cJSON_AddItemToObject(o, "detail", detail ? detail : cJSON_CreateObject());
-	cJSON_AddStringToObject(o, "prev_hash", ev->prev_hash ? ev->prev_hash : "");
-	cJSON_AddStringToObject(o, "hash", ev->hash ? ev->hash : "");
-	cJSON_AddBoolToObject(o, "chain_ok", ev->chain_ok);
-	return o;
-}
-
 static int event_row(void *ctx, const struct store_event *ev)
 {
 	struct events_out *o = ctx;
@@ -286,7 +261,7 @@ static int event_row(void *ctx, const struct store_event *ev)
 	if (!ev->chain_ok && o->bad++ == 0)
 		o->first_bad = ev->id;
 	if (o->json) {
-		json_item(render_event(ev), o->rows++);
+		json_item(store_event_render(ev), o->rows++);
 		return 0;
 	}
 	if (o->rows++ == 0)

@@ -422,23 +422,7 @@ static int h_retry(struct api *a, struct api_req *r, const char *id, struct api_
 
 static int event_row(void *ctx, const struct store_event *ev)
 {
-	char at[TIMEFMT_TIME_LEN];
-	cJSON *o = cJSON_CreateObject();
-	cJSON *detail = ev->detail ? cJSON_Parse(ev->detail) : NULL;
-
-	timefmt_format_time(ev->at, at);
-	cJSON_AddNumberToObject(o, "id", (double)ev->id);
-	cJSON_AddItemToObject(o, "job_id", ev->job_id ? cJSON_CreateString(ev->job_id)
-						      : cJSON_CreateNull());
-	cJSON_AddStringToObject(o, "at", at);
-	cJSON_AddStringToObject(o, "type", ev->type ? ev->type : "");
-	cJSON_AddItemToObject(o, "service", ev->service ? cJSON_CreateString(ev->service)
-							: cJSON_CreateNull());
-	cJSON_AddItemToObject(o, "detail", detail ? detail : cJSON_CreateObject());
-	cJSON_AddStringToObject(o, "prev_hash", ev->prev_hash ? ev->prev_hash : "");
-	cJSON_AddStringToObject(o, "hash", ev->hash ? ev->hash : "");
-	cJSON_AddBoolToObject(o, "chain_ok", ev->chain_ok);
-	cJSON_AddItemToArray(ctx, o);
+	cJSON_AddItemToArray(ctx, store_event_render(ev));
 	return 0;
 }
 

@@ -214,3 +214,22 @@ int store_events_verify(struct store *s, int64_t *first_bad, char *why, size_t w
 	snprintf(head, 65, "%s", prev_id > 0 ? prev : "");
 	return STORE_OK;
 }
+
+cJSON *store_event_render(const struct store_event *ev)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON *detail = ev->detail ? cJSON_Parse(ev->detail) : NULL;
+	char at[TIMEFMT_TIME_LEN];
+
+	timefmt_format_time(ev->at, at);
+	cJSON_AddNumberToObject(o, "id", (double)ev->id);
+	jobs_json_add_str(o, "job_id", ev->job_id);
+	cJSON_AddStringToObject(o, "at", at);
+	cJSON_AddStringToObject(o, "type", ev->type ? ev->type : "");
+	jobs_json_add_str(o, "service", ev->service);
+	cJSON_AddItemToObject(o, "detail", detail ? detail : cJSON_CreateObject());
+	cJSON_AddStringToObject(o, "prev_hash", ev->prev_hash ? ev->prev_hash : "");
+	cJSON_AddStringToObject(o, "hash", ev->hash ? ev->hash : "");
+	cJSON_AddBoolToObject(o, "chain_ok", ev->chain_ok);
+	return o;
+}

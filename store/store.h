@@ -148,6 +148,11 @@ struct store_event {
 
 typedef int (*store_event_cb)(void *ctx, const struct store_event *ev);
 
+/* An event as the `events --json` and API shape: {"id","job_id","at","type",
+ * "service","detail":{...},"prev_hash","hash","chain_ok"}. Caller deletes. */
+struct cJSON;
+struct cJSON *store_event_render(const struct store_event *ev);
+
 /* The job's events in order, each with chain_ok checked. */
 int store_events_list(struct store *s, const char *job_id, store_event_cb cb, void *ctx);
 
