@@ -17,7 +17,8 @@ static const char SQL_JOB_STATE[] =
 static const char SQL_TASK_SUMMARY[] =
 	"SELECT COALESCE(SUM(state = 'dead'), 0),"
 	" COALESCE(SUM(state NOT IN ('succeeded','skipped','dead')), 0),"
-	" MIN(CASE WHEN state NOT IN ('succeeded','skipped') THEN phase END)"
+	" MIN(CASE WHEN state NOT IN ('succeeded','skipped') THEN phase END),"
+	" MIN(CASE WHEN state = 'pending' AND next_attempt_at IS NULL THEN phase END)"
 	" FROM tasks WHERE job_id = :id AND kind = 'delete'";
 static const char SQL_SET_JOB_STATE[] =
 	"UPDATE jobs SET state = :to, finished_at = :fin WHERE id = :id AND state = :from";
@@ -82,6 +83,7 @@ struct job_view {
 	int purge;
 	char tenant[JOBS_TENANT_ID_MAX + 1];
 	int64_t dead, unfinished, phase; /* phase -1: none unfinished */
+	int64_t closed; /* lowest phase with a task not opened yet, -1 none */
 };
 
 /* Reads the job's state and its delete tasks' summary; 0, 1 (no job) or -1. */
@@ -119,6 +121,7 @@ static int read_view(struct store *s, const char *job_id, struct job_view *v)
 	v->dead = sqlite3_column_int64(st, 0);
 	v->unfinished = sqlite3_column_int64(st, 1);
 	v->phase = store_col_int(st, 2, -1);
+	v->closed = store_col_int(st, 3, -1);
 	store_reset(st);
 	return 0;
 }
@@ -176,6 +179,10 @@ static int open_phase(struct store *s, const char *job_id, const struct job_view
 	struct log_line *l;
 	int n;
 
+	/* Every unopened task is unfinished, so its phase is >= v->phase:
+	 * the UPDATE below changes rows only when closed == phase. */
+	if (v->closed != v->phase)
+		return 0;
 	if (st == NULL)
 		return -1;
 	store_bind_text(st, ":id", job_id);
