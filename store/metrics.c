@@ -49,33 +49,62 @@ const char *store_metrics_bucket_label(int64_t duration_ms)
 	return BUCKET_LABELS[N_BUCKETS - 1];
 }
 
-static int count_add(struct store *s, const char *name, const char *service,
-		     const char *label, int64_t n)
-{
-	sqlite3_stmt *st = store_stmt(s, SQL_COUNT_ADD);
+/* One counters row's increment. */
+struct store_metrics_count {
+	const char *name, *service, *label;
+	int64_t n;
+};
 
-	if (st == NULL || store_bind_text(st, ":name", name) < 0 ||
-	    store_bind_text(st, ":service", service) < 0 ||
-	    store_bind_text(st, ":label", label) < 0 || store_bind_int(st, ":n", n) < 0) {
-		store_reset(st);
-		return STORE_ERR;
+static void batch_put(struct store_metrics_batch *b, const char *name, const char *service,
+		      const char *label, int64_t n)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		struct store_metrics_count *k = &b->v[i];
+		if (strcmp(k->name, name) == 0 && strcmp(k->label, label) == 0 &&
+		    strcmp(k->service, service) == 0) {
+			k->n += n;
+			return;
+		}
 	}
-	return store_step_done(s, st) < 0 ? STORE_ERR : STORE_OK;
+	if (b->n == b->cap) {
+		b->cap = b->cap ? b->cap * 2 : 32;
+		b->v = xrealloc(b->v, b->cap * sizeof *b->v);
+	}
+	b->v[b->n++] = (struct store_metrics_count){ name, service, label, n };
 }
 
-int store_metrics_count_attempt(struct store *s, const char *service, const char *outcome,
-				int64_t duration_ms, int64_t deleted)
+void store_metrics_batch_add(struct store_metrics_batch *b, const char *service,
+			     const char *outcome, int64_t duration_ms, int64_t deleted)
 {
-	if (count_add(s, "attempts", service, outcome, 1) < 0)
-		return STORE_ERR;
-	if (deleted > 0 && count_add(s, "deleted", service, "", deleted) < 0)
-		return STORE_ERR;
-	if (duration_ms >= 0 &&
-	    (count_add(s, "duration_bucket", service, store_metrics_bucket_label(duration_ms),
-		       1) < 0 ||
-	     count_add(s, "duration_sum_ms", service, "", duration_ms) < 0))
-		return STORE_ERR;
+	batch_put(b, "attempts", service, outcome ? outcome : "", 1);
+	if (deleted > 0)
+		batch_put(b, "deleted", service, "", deleted);
+	if (duration_ms >= 0) {
+		batch_put(b, "duration_bucket", service, store_metrics_bucket_label(duration_ms), 1);
+		batch_put(b, "duration_sum_ms", service, "", duration_ms);
+	}
+}
+
+int store_metrics_batch_flush(struct store *s, const struct store_metrics_batch *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		sqlite3_stmt *st = store_stmt(s, SQL_COUNT_ADD);
+		if (st == NULL)
+			return STORE_ERR;
+		store_bind_text(st, ":name", b->v[i].name);
+		store_bind_text(st, ":service", b->v[i].service);
+		store_bind_text(st, ":label", b->v[i].label);
+		store_bind_int(st, ":n", b->v[i].n);
+		if (store_step_done(s, st) < 0)
+			return STORE_ERR;
+	}
 	return STORE_OK;
+}
+
+void store_metrics_batch_free(struct store_metrics_batch *b)
+{
+	free(b->v);
+	memset(b, 0, sizeof *b);
 }
 
 /* ---- text helpers ---- */

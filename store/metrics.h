@@ -3,7 +3,7 @@
  * 0.0.4), for `tenantdel metrics`, `run --metrics-file` and GET /metrics.
  *
  * The counters table holds the monotonic series; whoever records an attempt
- * adds to it in the attempt's own transaction (store_metrics_count_attempt),
+ * adds to it in the attempts' own transaction (store_metrics_batch_*),
  * so the counts survive restarts and add up across processes sharing the
  * file. Rows, by name (service = the service name):
  *
@@ -48,13 +48,23 @@ int store_metrics_render(struct store *s, const struct store_metrics_opts *o,
 			 struct buf *out);
 
 /*
- * Counts one finished attempt of service: attempts{outcome} += 1, deleted
- * += deleted (when > 0), one duration bucket and the duration sum (when
- * duration_ms >= 0). Call inside the transaction that records the attempt.
- * Returns STORE_OK or STORE_ERR.
+ * The counters of a group commit, summed in memory so that a batch of
+ * attempts costs one upsert per (name, service, label), not four per
+ * attempt: attempts{outcome} += 1, deleted += deleted (when > 0), one
+ * duration bucket and the duration sum (when duration_ms >= 0). Zero-
+ * initialise it; service and outcome must outlive the flush.
  */
-int store_metrics_count_attempt(struct store *s, const char *service, const char *outcome,
-				int64_t duration_ms, int64_t deleted);
+struct store_metrics_batch {
+	struct store_metrics_count *v;
+	size_t n, cap;
+};
+
+void store_metrics_batch_add(struct store_metrics_batch *b, const char *service,
+			     const char *outcome, int64_t duration_ms, int64_t deleted);
+/* Writes the sums; call inside the transaction that records the attempts.
+ * STORE_OK or STORE_ERR. */
+int store_metrics_batch_flush(struct store *s, const struct store_metrics_batch *b);
+void store_metrics_batch_free(struct store_metrics_batch *b); /* keeps b reusable */
 
 /*
  * The bucket label for a duration ("5", "10", ..., "+Inf"): the smallest

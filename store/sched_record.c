@@ -35,12 +35,6 @@ static const char SQL_BREAKER_PUT[] =
 	" failures = excluded.failures, open_until = excluded.open_until,"
 	" cooloff_ms = excluded.cooloff_ms, probe_owner = excluded.probe_owner,"
 	" updated_at = excluded.updated_at";
-/* The rows of store_metrics_count_attempt (store/metrics.h), summed over a
- * batch: one upsert per row per group commit instead of four per attempt. */
-static const char SQL_COUNT_ADD[] =
-	"INSERT INTO counters (name, service, label, value) VALUES (:name, :service, :label, :n)"
-	" ON CONFLICT (name, service, label) DO UPDATE SET value = value + excluded.value";
-
 /* ---- breakers ---- */
 
 int sched_breaker_load(struct store *s, const char *service, struct policy_breaker *b,
@@ -145,70 +139,6 @@ static int breaker_apply(struct store *s, const struct sched_result *r,
 out:
 	free(probe);
 	return rc;
-}
-
-/* ---- counters ---- */
-
-/* One counters row's increment; the strings belong to the results of the
- * batch or are static. */
-struct counter {
-	const char *name, *service, *label;
-	int64_t n;
-};
-
-struct counters {
-	struct counter *v;
-	size_t n, cap;
-};
-
-/* Adds n to the row (name, service, label); a NULL label is never merged,
- * so it fails at the flush as it would have alone. */
-static void counter_add(struct counters *c, const char *name, const char *service,
-			const char *label, int64_t n)
-{
-	for (size_t i = 0; label != NULL && i < c->n; i++) {
-		struct counter *k = &c->v[i];
-		if (k->label != NULL && strcmp(k->name, name) == 0 &&
-		    strcmp(k->label, label) == 0 && strcmp(k->service, service) == 0) {
-			k->n += n;
-			return;
-		}
-	}
-	if (c->n == c->cap) {
-		c->cap = c->cap ? c->cap * 2 : 32;
-		c->v = xrealloc(c->v, c->cap * sizeof *c->v);
-	}
-	c->v[c->n++] = (struct counter){ name, service, label, n };
-}
-
-/* What store_metrics_count_attempt would add for this attempt. */
-static void count_attempt(struct counters *c, const struct sched_result *r)
-{
-	counter_add(c, "attempts", r->service, r->outcome, 1);
-	if (r->total > 0)
-		counter_add(c, "deleted", r->service, "", r->total);
-	if (r->duration_ms >= 0) {
-		counter_add(c, "duration_bucket", r->service,
-			    store_metrics_bucket_label(r->duration_ms), 1);
-		counter_add(c, "duration_sum_ms", r->service, "", r->duration_ms);
-	}
-}
-
-/* Writes the batch's sums, inside its transaction; 0 or -1. */
-static int counters_flush(struct store *s, const struct counters *c)
-{
-	for (size_t i = 0; i < c->n; i++) {
-		sqlite3_stmt *st = store_stmt(s, SQL_COUNT_ADD);
-		if (st == NULL)
-			return -1;
-		store_bind_text(st, ":name", c->v[i].name);
-		store_bind_text(st, ":service", c->v[i].service);
-		store_bind_text(st, ":label", c->v[i].label);
-		store_bind_int(st, ":n", c->v[i].n);
-		if (store_step_done(s, st) < 0)
-			return -1;
-	}
-	return 0;
 }
 
 /* ---- attempts ---- */
@@ -365,7 +295,7 @@ static int preview_events(struct store *s, const struct sched_result *r, int64_t
 
 static int record_one(struct store *s, const char *owner, const struct sched_result *r,
 		      const struct sched_service *svcs, size_t n_svcs, int64_t now,
-		      struct counters *counts)
+		      struct store_metrics_batch *counts)
 {
 	cJSON *d;
 	int kept = 0, rc;
@@ -381,7 +311,7 @@ static int record_one(struct store *s, const char *owner, const struct sched_res
 	cJSON_Delete(d);
 	if (rc < 0)
 		return -1;
-	count_attempt(counts, r);
+	store_metrics_batch_add(counts, r->service, r->outcome, r->duration_ms, r->total);
 	return breaker_apply(s, r, find_service(svcs, n_svcs, r->service), now);
 }
 
@@ -390,7 +320,7 @@ int sched_record_results(struct store *s, const char *owner, const struct sched_
 			 int64_t now, int *failed_jobs)
 {
 	struct sched_idset jobs = { 0 };
-	struct counters counts = { 0 };
+	struct store_metrics_batch counts = { 0 };
 	int failed = 0;
 
 	if (failed_jobs != NULL)
@@ -405,10 +335,10 @@ int sched_record_results(struct store *s, const char *owner, const struct sched_
 		if (r[i].kind == TASK_KIND_DELETE && r[i].state != TASK_WAITING)
 			sched_idset_add(&jobs, r[i].job_id);
 	}
-	if (counters_flush(s, &counts) < 0 || sched_eval_jobs(s, &jobs, now, &failed) < 0)
+	if (store_metrics_batch_flush(s, &counts) < 0 || sched_eval_jobs(s, &jobs, now, &failed) < 0)
 		goto fail;
 	sched_idset_free(&jobs);
-	free(counts.v);
+	store_metrics_batch_free(&counts);
 	if (store_commit(s) != STORE_OK)
 		return STORE_ERR;
 	if (failed_jobs != NULL)
@@ -416,7 +346,7 @@ int sched_record_results(struct store *s, const char *owner, const struct sched_
 	return STORE_OK;
 fail:
 	sched_idset_free(&jobs);
-	free(counts.v);
+	store_metrics_batch_free(&counts);
 	store_rollback(s);
 	return STORE_ERR;
 }
