@@ -36,12 +36,6 @@ struct config *cli_config(struct cli_ctx *ctx);
 /* Opens the store named by the config (once); NULL after printing why. */
 struct store *cli_store(struct cli_ctx *ctx);
 
-/*
- * The services of the config as the store wants them (enabled only).
- * Returns a malloc'ed array (caller frees; names point into cfg).
- */
-struct store_service *cli_store_services(const struct config *cfg, size_t *n);
-
 /* Prints "tenantdel: <message>" on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

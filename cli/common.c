@@ -148,25 +148,6 @@ struct store *cli_store(struct cli_ctx *ctx)
 	return ctx->store;
 }
 
-struct store_service *cli_store_services(const struct config *cfg, size_t *n)
-{
-	struct store_service *v = xcalloc(cfg->n_services ? cfg->n_services : 1, sizeof *v);
-	size_t k = 0;
-
-	for (size_t i = 0; i < cfg->n_services; i++) {
-		const struct config_service *cs = &cfg->services[i];
-		if (!cs->enabled)
-			continue;
-		v[k].name = cs->name;
-		v[k].phase = cs->phase;
-		v[k].has_suspend = cs->suspend_url != NULL;
-		v[k].has_restore = cs->restore_url != NULL;
-		k++;
-	}
-	*n = k;
-	return v;
-}
-
 /* Why an action is refused in a state, in words an operator can act on. */
 static const char *refusal_hint(const char *what, const struct job_record *job)
 {

@@ -92,25 +92,6 @@ static int check_tenant(const char *id, struct api_answer *ans)
 	return 0;
 }
 
-/* The enabled services of the config as the store wants them; caller frees. */
-static struct store_service *store_services(const struct config *cfg, size_t *n)
-{
-	struct store_service *v = xcalloc(cfg->n_services + 1, sizeof *v);
-
-	*n = 0;
-	for (size_t i = 0; i < cfg->n_services; i++) {
-		const struct config_service *cs = &cfg->services[i];
-		if (!cs->enabled)
-			continue;
-		v[*n].name = cs->name;
-		v[*n].phase = cs->phase;
-		v[*n].has_suspend = cs->suspend_url != NULL;
-		v[*n].has_restore = cs->restore_url != NULL;
-		(*n)++;
-	}
-	return v;
-}
-
 static int store_failed(struct api *a, struct api_answer *ans)
 {
 	return api_fail(ans, 500, "database error: %s", store_last_error(a->deps.store));
@@ -237,7 +218,7 @@ static int h_create(struct api *a, struct api_req *r, const char *id, struct api
 		goto out;
 	if (nj.requested_by == NULL)
 		nj.requested_by = "api";
-	svcs = store_services(a->deps.cfg, &n_svcs);
+	svcs = store_services_from_config(a->deps.cfg, &n_svcs);
 	rc = store_schedule(a->deps.store, &nj, 1, svcs, n_svcs, now, ids, &created);
 	if (rc != STORE_OK) {
 		store_failed(a, ans);
@@ -364,7 +345,7 @@ static int do_transition(struct api *a, const char *id, const char *verb, const 
 	if (strcmp(verb, "hold") == 0 && (reason == NULL || reason[0] == '\0'))
 		return api_fail(ans, 400, "hold needs a non-empty 'reason'"), -1;
 	if (strcmp(verb, "cancel") == 0) {
-		svcs = store_services(a->deps.cfg, &n);
+		svcs = store_services_from_config(a->deps.cfg, &n);
 		*rc = store_job_cancel(a->deps.store, id, by, reason, svcs, n, now, j);
 		free(svcs);
 	} else if (strcmp(verb, "hold") == 0) {

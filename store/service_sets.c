@@ -5,6 +5,7 @@
  * synthesized pending records.
  */
 #include "store/store_int.h"
+#include "config/config.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -343,4 +344,22 @@ int store_synth_tasks(struct store *s, const char *job_id, struct task_record **
 		synth_task(&(*out)[(*n)++], job_id, o, state, lowest, due, created);
 	cJSON_Delete(snap);
 	return STORE_OK;
+}
+
+struct store_service *store_services_from_config(const struct config *cfg, size_t *n)
+{
+	struct store_service *v = xcalloc(cfg->n_services + 1, sizeof *v);
+
+	*n = 0;
+	for (size_t i = 0; i < cfg->n_services; i++) {
+		const struct config_service *cs = &cfg->services[i];
+		if (!cs->enabled)
+			continue;
+		v[*n].name = cs->name;
+		v[*n].phase = cs->phase;
+		v[*n].has_suspend = cs->suspend_url != NULL;
+		v[*n].has_restore = cs->restore_url != NULL;
+		(*n)++;
+	}
+	return v;
 }

@@ -61,6 +61,15 @@ struct store_service {
 	int has_restore; /* restore_url set: a restore task on cancel */
 };
 
+struct config;
+
+/*
+ * The enabled services of a config as the store needs them, in config
+ * order (names point into cfg). Returns a malloc'ed array the caller
+ * frees; *n may be 0. Can't fail.
+ */
+struct store_service *store_services_from_config(const struct config *cfg, size_t *n);
+
 struct store_new_job {
 	const char *tenant_id;   /* already validated */
 	const char *tenant_name; /* may be NULL */
