@@ -23,18 +23,13 @@
 #include "store/store_int.h"
 #include "util/log.h"
 #include "util/util.h"
+#include "tests/unit/store_fixture.h"
 
 #define NOW 1800000000000LL /* 2027-01-15 */
 #define DAY 86400000LL
 
 static const unsigned char KEY[] = "certificate-key-for-tests";
 #define KEYLEN (sizeof KEY - 1)
-
-struct fx {
-	char dir[64];
-	char path[128];
-	struct store *s;
-};
 
 static const struct store_service SVCS[] = {
 	{ .name = "orders", .phase = 1 },
@@ -46,35 +41,12 @@ static const struct store_service SVCS[] = {
 
 static int setup(void **state)
 {
-	struct fx *f = xcalloc(1, sizeof *f);
-	char err[256];
-
-	snprintf(f->dir, sizeof f->dir, "/tmp/test_proof.XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->path, sizeof f->path, "%s/t.db", f->dir);
-	f->s = store_open(f->path, err, sizeof err);
-	assert_non_null(f->s);
-	*state = f;
-	return 0;
+	return fx_setup(state, "test_proof");
 }
 
 static int teardown(void **state)
 {
-	struct fx *f = *state;
-	char cmd[160];
-
-	store_close(f->s);
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-	assert_int_equal(system(cmd), 0);
-	free(f);
-	return 0;
-}
-
-static void exec(struct store *s, const char *sql)
-{
-	char *msg = NULL;
-	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK)
-		fail_msg("%s: %s", sql, msg);
+	return fx_teardown(state);
 }
 
 static void execf(struct store *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -86,7 +58,7 @@ static void execf(struct store *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(sql, sizeof sql, fmt, ap);
 	va_end(ap);
-	exec(s, sql);
+	fx_exec(s, sql);
 }
 
 static int64_t q_int(struct store *s, const char *sql)
@@ -324,7 +296,7 @@ static void test_certificate_reports_broken_chain(void **state)
 	sched(f->s, "globex", other);
 	finish_job(f->s, id);
 	/* an edit behind the program's back, to another job's event */
-	exec(f->s, "DROP TRIGGER events_no_update;"
+	fx_exec(f->s, "DROP TRIGGER events_no_update;"
 		   " UPDATE events SET detail = '{\"tampered\":1}' WHERE id = 2");
 	assert_int_equal(store_certificate_build(f->s, id, NOW, "1", &cert, NULL), STORE_OK);
 	assert_true(cJSON_IsFalse(cJSON_GetObjectItem(cert, "chain_verified")));
@@ -339,7 +311,7 @@ static void tombstone(struct store *s, const char *tenant, const char *job_id, i
 	char *sql = xasprintf("INSERT INTO tombstones (job_id, tenant_id, purged_at, services)"
 			      " VALUES ('%s', '%s', %lld, '[\"orders\",\"pos\"]')",
 			      job_id, tenant, (long long)at);
-	exec(s, sql);
+	fx_exec(s, sql);
 	free(sql);
 }
 

@@ -20,15 +20,10 @@
 #include "store/store_int.h"
 #include "util/log.h"
 #include "util/util.h"
+#include "tests/unit/store_fixture.h"
 
 #define NOW 1800000000000LL /* 2027-01-15 */
 #define DAY 86400000LL
-
-struct fx {
-	char dir[64];
-	char path[128];
-	struct store *s;
-};
 
 static const struct store_service SVCS[] = {
 	{ .name = "orders", .phase = 1, .has_suspend = 1, .has_restore = 1 },
@@ -39,28 +34,12 @@ static const struct store_service SVCS[] = {
 
 static int setup(void **state)
 {
-	struct fx *f = xcalloc(1, sizeof *f);
-	char err[256];
-
-	snprintf(f->dir, sizeof f->dir, "/tmp/test_store.XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->path, sizeof f->path, "%s/t.db", f->dir);
-	f->s = store_open(f->path, err, sizeof err);
-	assert_non_null(f->s);
-	*state = f;
-	return 0;
+	return fx_setup(state, "test_store");
 }
 
 static int teardown(void **state)
 {
-	struct fx *f = *state;
-	char cmd[160];
-
-	store_close(f->s);
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-	assert_int_equal(system(cmd), 0);
-	free(f);
-	return 0;
+	return fx_teardown(state);
 }
 
 /* Schedules one tenant due at due; returns created. */
@@ -89,15 +68,10 @@ static int64_t q_int(struct store *s, const char *sql)
 	return v;
 }
 
-static void exec(struct store *s, const char *sql)
-{
-	assert_int_equal(sqlite3_exec(s->db, sql, NULL, NULL, NULL), SQLITE_OK);
-}
-
 static void set_job_state(struct store *s, const char *id, const char *state)
 {
 	char *sql = xasprintf("UPDATE jobs SET state = '%s' WHERE id = '%s'", state, id);
-	exec(s, sql);
+	fx_exec(s, sql);
 	free(sql);
 }
 
@@ -233,7 +207,7 @@ static void test_cancel(void **state)
 
 	sched(f->s, "acme", NOW + DAY, id);
 	/* the suspend reached the service: cancel must compensate */
-	exec(f->s, "UPDATE tasks SET attempts = 1, state = 'succeeded' WHERE kind = 'suspend'");
+	fx_exec(f->s, "UPDATE tasks SET attempts = 1, state = 'succeeded' WHERE kind = 'suspend'");
 	assert_int_equal(store_job_cancel(f->s, id, "alice", "customer stayed", SVCS, N_SVCS,
 					  NOW + 5, &j), STORE_OK);
 	assert_int_equal(j.state, JOB_CANCELLED);
@@ -342,7 +316,7 @@ static void test_running_and_failed(void **state)
 	expect(s, store_job_release(s, id, NULL, NOW, NULL), id, "release", STORE_OK, JOB_RUNNING);
 
 	set_job_state(s, id, "failed");
-	exec(s, "UPDATE tasks SET state = 'dead', attempts = 20, first_attempt_at = 1,"
+	fx_exec(s, "UPDATE tasks SET state = 'dead', attempts = 20, first_attempt_at = 1,"
 		" last_error = 'HTTP 401' WHERE service = 'pos' AND kind = 'delete'");
 	expect(s, store_job_hold(s, id, NULL, "audit", NOW, NULL), id, "hold", STORE_OK, JOB_HELD);
 	expect(s, store_job_release(s, id, NULL, NOW, NULL), id, "release", STORE_OK, JOB_FAILED);
@@ -534,7 +508,7 @@ static void test_forged_hash_detected(void **state)
 
 	sched(f->s, "a", NOW, a);
 	store_job_hold(f->s, a, NULL, "r", NOW, NULL);
-	exec(f->s, "DROP TRIGGER events_no_update;"
+	fx_exec(f->s, "DROP TRIGGER events_no_update;"
 		   " UPDATE events SET hash = 'ab' || substr(hash, 3) WHERE id = 1");
 	assert_int_equal(store_events_verify(f->s, &bad, why, sizeof why, &count, head), STORE_OK);
 	assert_int_equal(bad, 1);

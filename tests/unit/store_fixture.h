@@ -1,0 +1,57 @@
+/*
+ * store_fixture.h - the per-test fixture of the store's unit tests: a fresh
+ * temporary folder and database for each test, removed afterwards, and raw
+ * SQL for arranging or inspecting rows. Include after <cmocka.h> and
+ * "store/store_int.h".
+ */
+#ifndef TENANTDEL_STORE_FIXTURE_H
+#define TENANTDEL_STORE_FIXTURE_H
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "util/util.h"
+
+struct fx {
+	char dir[64];
+	char path[128];
+	struct store *s;
+};
+
+/* A cmocka setup: mkdtemp under /tmp named after prefix, a store in it. */
+static inline int fx_setup(void **state, const char *prefix)
+{
+	struct fx *f = xcalloc(1, sizeof *f);
+	char err[256];
+
+	snprintf(f->dir, sizeof f->dir, "/tmp/%s.XXXXXX", prefix);
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->path, sizeof f->path, "%s/t.db", f->dir);
+	f->s = store_open(f->path, err, sizeof err);
+	assert_non_null(f->s);
+	*state = f;
+	return 0;
+}
+
+static inline int fx_teardown(void **state)
+{
+	struct fx *f = *state;
+	char cmd[160];
+
+	store_close(f->s);
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+/* Runs SQL on the store's connection; fails the test when it errs. */
+static inline void fx_exec(struct store *s, const char *sql)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK)
+		fail_msg("%s: %s", sql, msg);
+}
+
+#endif
