@@ -97,7 +97,7 @@ static void verification_failed(struct attempt *a, const char *why)
 	set_error(a, "verification: %s", why);
 }
 
-static struct policy_retry retry_policy(const struct config *cfg)
+struct policy_retry engine_retry_policy(const struct config *cfg)
 {
 	struct policy_retry p = { .base_delay_ms = cfg->base_delay_ms,
 				  .max_delay_ms = cfg->max_delay_ms,
@@ -121,7 +121,7 @@ static enum sched_breaker_verdict breaker_verdict(const struct attempt *a)
 static void decide(struct attempt *a, int64_t now)
 {
 	struct sched_result *r = &a->r;
-	struct policy_retry p = retry_policy(a->e->cfg);
+	struct policy_retry p = engine_retry_policy(a->e->cfg);
 	int64_t delay, wait = a->out.retry_after_ms;
 
 	r->attempts_delta = a->sent && a->out.uses_attempt ? 0 : -1;

@@ -168,12 +168,13 @@ static void arm_wake(struct engine *e, double delay)
 static int maintain(struct engine *e, int64_t now)
 {
 	struct sched_maint m;
+	struct policy_retry retry = engine_retry_policy(e->cfg);
 
 	if (!e->maint_needed && now - e->last_maint < MAINT_EVERY_MS && now >= e->last_maint)
 		return 0;
 	e->maint_needed = 0;
 	e->last_maint = now;
-	if (sched_maintain(e->store, e->owner.id, owner_dead, e, e->first_maint, now, &m) !=
+	if (sched_maintain(e->store, e->owner.id, owner_dead, e, e->first_maint, &retry, now, &m) !=
 	    STORE_OK) {
 		e->db_failed = 1;
 		return 0;

@@ -51,6 +51,9 @@ struct engine {
 	int db_failed;
 };
 
+/* The [retry] policy of cfg for tasks. */
+struct policy_retry engine_retry_policy(const struct config *cfg);
+
 /* Starts one claimed attempt (takes ownership of c's strings). Can't fail:
  * a request that cannot be sent finishes as a failed attempt. */
 void attempt_start(struct engine *e, struct sched_claimed *c);

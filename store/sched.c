@@ -15,10 +15,11 @@
 #define SCHED_BATCH 500 /* jobs started / deadlines marked per transaction */
 
 static const char SQL_INFLIGHT_OTHERS[] =
-	"SELECT id, job_id, service, kind, attempts, lease_owner, lease_expires_at"
-	" FROM tasks WHERE state = 'in_flight'";
+	"SELECT id, job_id, service, kind, attempts, lease_owner, lease_expires_at,"
+	" first_attempt_at FROM tasks WHERE state = 'in_flight'";
 static const char SQL_RECLAIM[] =
-	"UPDATE tasks SET state = 'waiting', next_attempt_at = :now, lease_owner = NULL,"
+	"UPDATE tasks SET state = :state,"
+	" next_attempt_at = CASE :state WHEN 'dead' THEN NULL ELSE :now END, lease_owner = NULL,"
 	" lease_expires_at = NULL, last_error = :err, updated_at = :now"
 	" WHERE id = :id AND state = 'in_flight' AND lease_owner IS :owner";
 static const char SQL_DUE_JOBS[] =
@@ -123,6 +124,7 @@ struct lost {
 	char job_id[JOBS_ID_LEN + 1];
 	char *service, *kind, *owner;
 	int attempts;
+	int64_t first_attempt_at;
 	const char *why;
 };
 
@@ -163,6 +165,7 @@ static int find_lost(struct store *s, struct reclaim_ctx *c, int64_t now, struct
 		l->kind = store_col_text(st, 3);
 		l->attempts = (int)store_col_int(st, 4, 0);
 		l->owner = store_col_text(st, 5);
+		l->first_attempt_at = store_col_int(st, 7, now);
 		l->why = exp <= now ? "lease expired" : "lease owner died";
 	}
 	store_reset(st);
@@ -173,52 +176,76 @@ static int find_lost(struct store *s, struct reclaim_ctx *c, int64_t now, struct
 	return 0;
 }
 
-static int reclaim_one(struct store *s, const struct lost *l, int64_t now)
+/*
+ * Takes one lost attempt back: the task waits for its next attempt, or is
+ * dead when the lost attempt was its last allowed one (so a task whose
+ * every attempt kills its process cannot be retried for ever); the job of
+ * a dead delete task goes into dead_jobs for evaluation.
+ */
+static int reclaim_one(struct store *s, const struct lost *l, const struct policy_retry *retry,
+		       int64_t now, struct sched_idset *dead_jobs)
 {
 	sqlite3_stmt *st = store_stmt(s, SQL_RECLAIM);
+	int dead = retry != NULL &&
+		   policy_retry_exhausted(retry, l->attempts, l->first_attempt_at, now);
+	char *err = dead ? xasprintf("%s; gave up after %d attempts", l->why, l->attempts)
+			 : xstrdup(l->why);
 	struct log_line *line;
 	cJSON *d;
-	int rc;
+	int rc = -1;
 
 	if (st == NULL)
-		return -1;
+		goto out;
 	store_bind_int(st, ":id", l->id);
 	store_bind_int(st, ":now", now);
-	store_bind_text(st, ":err", l->why);
+	store_bind_text(st, ":state", dead ? "dead" : "waiting");
+	store_bind_text(st, ":err", err);
 	store_bind_text(st, ":owner", l->owner);
 	if (store_step_done(s, st) < 0)
-		return -1;
+		goto out;
+	rc = 0;
 	if (sqlite3_changes(s->db) == 0)
-		return 0;
+		goto out;
+	if (dead && (l->kind == NULL || strcmp(l->kind, "delete") == 0))
+		sched_idset_add(dead_jobs, l->job_id);
 	d = cJSON_CreateObject();
 	cJSON_AddStringToObject(d, "kind", l->kind ? l->kind : "delete");
 	cJSON_AddNumberToObject(d, "attempt", l->attempts);
-	cJSON_AddStringToObject(d, "outcome", "retry");
-	cJSON_AddStringToObject(d, "state", "waiting");
+	cJSON_AddStringToObject(d, "outcome", dead ? "permanent" : "retry");
+	cJSON_AddStringToObject(d, "state", dead ? "dead" : "waiting");
 	cJSON_AddNullToObject(d, "http_status");
-	cJSON_AddStringToObject(d, "error", l->why);
+	cJSON_AddStringToObject(d, "error", err);
 	cJSON_AddStringToObject(d, "lease_owner", l->owner ? l->owner : "");
 	rc = store_event_append(s, l->job_id, now, "task.attempt", l->service, d);
 	cJSON_Delete(d);
-	line = log_start(LOG_WARN, "task.lease.reclaimed");
+	line = log_start(dead ? LOG_ERROR : LOG_WARN, "task.lease.reclaimed");
 	log_str(line, "job_id", l->job_id);
 	log_str(line, "service", l->service);
 	log_int(line, "attempt", l->attempts);
-	log_str(line, "error", l->why);
+	log_str(line, "state", dead ? "dead" : "waiting");
+	log_str(line, "error", err);
 	log_done(line);
+out:
+	free(err);
 	return rc;
 }
 
-static int reclaim(struct store *s, struct reclaim_ctx *c, int64_t now, int *count)
+static int reclaim(struct store *s, struct reclaim_ctx *c, const struct policy_retry *retry,
+		   int64_t now, int *count)
 {
+	struct sched_idset dead_jobs = { 0 };
 	struct lost *l = NULL;
 	size_t n = 0;
+	int failed = 0;
 	int rc = find_lost(s, c, now, &l, &n);
 
 	for (size_t i = 0; rc == 0 && i < n; i++)
-		rc = reclaim_one(s, &l[i], now);
+		rc = reclaim_one(s, &l[i], retry, now, &dead_jobs);
+	if (rc == 0 && dead_jobs.n > 0)
+		rc = sched_eval_jobs(s, &dead_jobs, now, &failed);
 	*count = (int)n;
 	lost_free(l, n);
+	sched_idset_free(&dead_jobs);
 	return rc;
 }
 
@@ -300,7 +327,8 @@ static int mark_missed(struct store *s, const char *id, int64_t now)
 }
 
 int sched_maintain(struct store *s, const char *owner, sched_owner_dead_fn dead, void *ctx,
-		   int reclaim_self, int64_t now, struct sched_maint *m)
+		   int reclaim_self, const struct policy_retry *retry, int64_t now,
+		   struct sched_maint *m)
 {
 	struct reclaim_ctx rc = { .me = owner, .dead = dead, .dctx = ctx, .self = reclaim_self };
 	int ok;
@@ -308,7 +336,7 @@ int sched_maintain(struct store *s, const char *owner, sched_owner_dead_fn dead,
 	memset(m, 0, sizeof *m);
 	if (store_begin(s) != STORE_OK)
 		return STORE_ERR;
-	ok = reclaim(s, &rc, now, &m->reclaimed) == 0 &&
+	ok = reclaim(s, &rc, retry, now, &m->reclaimed) == 0 &&
 	     each_job(s, SQL_DUE_JOBS, now, start_job, &m->started) == 0 &&
 	     each_job(s, SQL_MISSED, now, mark_missed, &m->missed) == 0;
 	for (size_t i = 0; i < rc.n; i++)

@@ -44,7 +44,8 @@ typedef int (*sched_owner_dead_fn)(void *ctx, const char *owner);
  *    dead (and, when reclaim_self, leases in this owner's own name: a
  *    process that has just started holds none), go back to waiting, due
  *    now, each counted as a failed attempt ("lease expired") with a
- *    task.attempt event;
+ *    task.attempt event; when that lost attempt exhausts retry (NULL: no
+ *    limit), the task is dead instead and its job evaluated (failed);
  *  - scheduled jobs with due_at <= now become running (job.started);
  *  - active jobs past their deadline get job.deadline_missed, once;
  *  - jobs started above are evaluated (their first phase made due).
@@ -57,7 +58,8 @@ struct sched_maint {
 };
 
 int sched_maintain(struct store *s, const char *owner, sched_owner_dead_fn dead, void *ctx,
-		   int reclaim_self, int64_t now, struct sched_maint *m);
+		   int reclaim_self, const struct policy_retry *retry, int64_t now,
+		   struct sched_maint *m);
 
 /*
  * Evaluates every running job (next phase due, finished, failed): the sweep

@@ -80,7 +80,7 @@ static int start_due(struct store *s, int64_t now)
 {
 	struct sched_maint m;
 
-	assert_int_equal(sched_maintain(s, "test", NULL, NULL, 0, now, &m), STORE_OK);
+	assert_int_equal(sched_maintain(s, "test", NULL, NULL, 0, NULL, now, &m), STORE_OK);
 	return m.started;
 }
 
@@ -663,6 +663,72 @@ static void test_migration_2_keeps_v1_rows(void **state)
 	store_close(s);
 }
 
+static int always_dead(void *ctx, const char *owner)
+{
+	return 1;
+}
+
+/* Claims the job's due delete tasks as a process that then dies, and lets
+ * another take them back under the policy; returns the orders task. */
+static struct task_record reclaim_after_crash(struct fx *f, const struct policy_retry *p,
+					       char id[JOBS_ID_LEN + 1])
+{
+	struct sched_service svcs[] = {
+		{ .name = "orders", .phase = 1, .enabled = 1, .max_in_flight = 8, .lease_ms = DAY },
+	};
+	struct sched_claimed *c = NULL;
+	struct task_record *t, out;
+	struct sched_maint m;
+	size_t n = 0;
+
+	sched(f->s, "crashy", NOW, id);
+	start_due(f->s, NOW);
+	assert_int_equal(sched_claim_tasks(f->s, "host/boot/1/1", svcs, 1, 8, NOW, &c, &n),
+			 STORE_OK);
+	assert_true(n >= 1); /* orders' delete (and its suspend) */
+	sched_claimed_free(c, n);
+	assert_int_equal(sched_maintain(f->s, "host/boot/2/2", always_dead, NULL, 0, p, NOW + 1,
+					&m), STORE_OK);
+	assert_int_equal(m.reclaimed, (int)n);
+	assert_int_equal(store_job_tasks(f->s, id, &t, &n), STORE_OK);
+	out = *find_task(t, n, "orders", TASK_KIND_DELETE);
+	out.service = xstrdup(out.service);
+	out.last_error = xstrdup(out.last_error);
+	out.deleted_counts = out.preview_before = out.skip_reason = out.lease_owner = NULL;
+	jobs_task_records_free(t, n);
+	return out;
+}
+
+/* A lost attempt is a failed one: retried while attempts remain ... */
+static void test_reclaim_waits_while_attempts_remain(void **state)
+{
+	struct policy_retry p = { .base_delay_ms = 1000, .max_delay_ms = 1000, .max_attempts = 5 };
+	char id[JOBS_ID_LEN + 1];
+	struct task_record t = reclaim_after_crash(*state, &p, id);
+
+	assert_int_equal(t.state, TASK_WAITING);
+	assert_string_equal(t.last_error, "lease owner died");
+	jobs_task_record_clear(&t);
+}
+
+/* ... and dead when it was the last one, so a task whose every attempt
+ * kills its process cannot be retried for ever: the job fails. */
+static void test_reclaim_of_the_last_attempt_kills_the_task(void **state)
+{
+	struct fx *f = *state;
+	struct policy_retry p = { .base_delay_ms = 1000, .max_delay_ms = 1000, .max_attempts = 1 };
+	char id[JOBS_ID_LEN + 1];
+	struct task_record t = reclaim_after_crash(f, &p, id);
+	struct job_record j;
+
+	assert_int_equal(t.state, TASK_DEAD);
+	assert_non_null(strstr(t.last_error, "gave up after 1 attempts"));
+	assert_int_equal(store_job_get(f->s, id, &j), STORE_OK);
+	assert_int_equal(j.state, JOB_FAILED);
+	jobs_job_record_clear(&j);
+	jobs_task_record_clear(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -689,6 +755,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_snapshot_shared, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_config_change_before_start, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migration_2_keeps_v1_rows, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reclaim_waits_while_attempts_remain, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_reclaim_of_the_last_attempt_kills_the_task,
+						setup, teardown),
 	};
 	/* the errors provoked on purpose would only clutter the TAP output */
 	log_set_level(LOG_ERROR);
