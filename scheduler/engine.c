@@ -223,7 +223,7 @@ static int once_done(struct engine *e, size_t claimed, int more, int64_t wake, i
 static void run_cycle(struct engine *e)
 {
 	int64_t now = clock_now_ms();
-	int64_t wake;
+	int64_t wake, hook_wake;
 	int more = maintain(e, now);
 	size_t claimed = claim(e, now);
 
@@ -239,8 +239,9 @@ static void run_cycle(struct engine *e)
 	for (size_t i = 0; i < e->n_hooks; i++)
 		if (e->hooks[i].on_cycle)
 			e->hooks[i].on_cycle(e->hooks[i].ctx, e, now);
-	if (hooks_wake(e, now) < wake)
-		wake = hooks_wake(e, now);
+	hook_wake = hooks_wake(e, now); /* a hook's answer may cost a query */
+	if (hook_wake < wake)
+		wake = hook_wake;
 	ev_now_update(e->loop);
 	if (e->opts.once && once_done(e, claimed, more, wake, now)) {
 		e->done = 1;
@@ -517,8 +518,6 @@ struct ev_loop *engine_loop(struct engine *e) { return e->loop; }
 struct http_client *engine_http(struct engine *e) { return e->http; }
 struct store *engine_store(struct engine *e) { return e->store; }
 const struct config *engine_config(const struct engine *e) { return e->cfg; }
-const char *engine_owner(const struct engine *e) { return e->owner.id; }
-int engine_stopping(const struct engine *e) { return e->stopping; }
 
 void engine_wake(struct engine *e)
 {

@@ -89,10 +89,6 @@ struct ev_loop *engine_loop(struct engine *e);
 struct http_client *engine_http(struct engine *e);
 struct store *engine_store(struct engine *e);
 const struct config *engine_config(const struct engine *e);
-/* The lease owner id of this process ("host/boot_id/pid/start"). */
-const char *engine_owner(const struct engine *e);
-/* 1 once SIGTERM/SIGINT arrived. */
-int engine_stopping(const struct engine *e);
 /* Asks for a scheduling cycle on the next loop turn (work written here). */
 void engine_wake(struct engine *e);
 

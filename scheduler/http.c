@@ -20,7 +20,6 @@ struct http_client {
 	CURLM *multi;
 	ev_timer timer;
 	int still_running;
-	size_t in_flight;
 	char *ca_file, *client_cert, *client_key;
 	struct xfer *xfers; /* every transfer in flight, for abort */
 	CURL **idle;        /* finished easy handles, reset, for the next request */
@@ -221,7 +220,6 @@ static void xfer_free(struct xfer *x)
 	buf_free(&x->body);
 	free(x->retry_after);
 	free(x);
-	c->in_flight--;
 }
 
 /* Hands the answer to the caller, then frees the transfer. */
@@ -350,7 +348,6 @@ int http_send(struct http_client *c, const struct http_request *rq, http_done_fn
 	if (c->xfers)
 		c->xfers->prev = x;
 	c->xfers = x;
-	c->in_flight++;
 	mc = curl_multi_add_handle(c->multi, x->easy);
 	if (mc != CURLM_OK) {
 		log_msg(LOG_ERROR, "http.error", "curl_multi_add_handle: %s", curl_multi_strerror(mc));
@@ -358,11 +355,6 @@ int http_send(struct http_client *c, const struct http_request *rq, http_done_fn
 		return -1;
 	}
 	return 0;
-}
-
-size_t http_in_flight(const struct http_client *c)
-{
-	return c->in_flight;
 }
 
 void http_abort_all(struct http_client *c, const char *why)

@@ -73,9 +73,6 @@ void http_client_free(struct http_client *c);
 int http_send(struct http_client *c, const struct http_request *rq, http_done_fn done,
 	      void *arg);
 
-/* Requests started and not yet answered. */
-size_t http_in_flight(const struct http_client *c);
-
 /* Aborts every request in flight now: callbacks run with TRANSPORT_OTHER. */
 void http_abort_all(struct http_client *c, const char *why);
 

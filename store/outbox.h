@@ -65,15 +65,6 @@ int store_webhook_finish(struct store *s, int64_t outbox_id, const char *url, in
 int store_webhook_release(struct store *s, const char *owner);
 
 /*
- * The earliest time one of urls has a delivery to make: *at = now when
- * rows are still to be fanned out, else the earliest next_attempt_at or
- * lease expiry of an undelivered row, or 0 when there is nothing to do.
- * Returns STORE_OK or STORE_ERR.
- */
-int store_webhook_next_due(struct store *s, const char *const *urls, size_t n, int64_t now,
-			   int64_t *at);
-
-/*
  * The distinct lease owners of undelivered rows, for taking over the leases
  * of a dead process. *owners (each string and the array malloc'ed, the
  * caller frees) and *n. Returns STORE_OK or STORE_ERR.

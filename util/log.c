@@ -60,12 +60,6 @@ void log_int(struct log_line *l, const char *key, int64_t value)
 		cJSON_AddNumberToObject(l->obj, key, (double)value);
 }
 
-void log_double(struct log_line *l, const char *key, double value)
-{
-	if (l->obj != NULL)
-		cJSON_AddNumberToObject(l->obj, key, value);
-}
-
 void log_done(struct log_line *l)
 {
 	if (l->obj != NULL) {

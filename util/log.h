@@ -27,7 +27,6 @@ void log_set_fd(int fd);
 struct log_line *log_start(enum log_level level, const char *event);
 void log_str(struct log_line *l, const char *key, const char *value); /* NULL value: omitted */
 void log_int(struct log_line *l, const char *key, int64_t value);
-void log_double(struct log_line *l, const char *key, double value);
 /* Writes the line with one write(2) and frees it. */
 void log_done(struct log_line *l);
 
