@@ -62,9 +62,15 @@ static const char SQL_CLAIM[] =
 	" first_attempt_at = COALESCE(first_attempt_at, :now), updated_at = :now"
 	" WHERE id = :id AND state IN ('pending','waiting')";
 
+/* The first waiting task in next_attempt_at order: the repeated IN term
+ * lets the planner walk tasks_due_by_service and stop at the first
+ * dispatchable row (a MIN walked every waiting task of the service, every
+ * cycle: thousands behind an open breaker). */
 static const char SQL_WAKE_WAITING[] =
-	"SELECT MIN(t.next_attempt_at) FROM tasks t CROSS JOIN jobs j"
-	" WHERE t.service = :svc AND t.state = 'waiting' AND j.id = t.job_id AND" DISPATCHABLE;
+	"SELECT t.next_attempt_at FROM tasks t CROSS JOIN jobs j"
+	" WHERE t.service = :svc AND t.state IN ('pending','waiting')"
+	" AND t.next_attempt_at IS NOT NULL AND t.state = 'waiting'"
+	" AND j.id = t.job_id AND" DISPATCHABLE " ORDER BY t.next_attempt_at LIMIT 1";
 static const char SQL_WAKE_DUE_JOB[] =
 	"SELECT MIN(due_at) FROM jobs WHERE state = 'scheduled'";
 static const char SQL_WAKE_LEASE[] =
