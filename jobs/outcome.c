@@ -4,33 +4,34 @@
  * may be HTML, truncated, deeply nested, hold strings where numbers belong,
  * negative or huge numbers, or invalid UTF-8.
  *
- * Counts: a count is a JSON number that is a whole number in [0, 2^53].
- * - delete answers: other entries are left out of counts_json and total
- *   (the service said the deletion succeeded; a bad count must not turn
- *   that into endless retries);
- * - preview answers: any other entry makes the whole answer unreadable
- *   (a retryable failure), since verification must never read "zero
- *   records remain" from an answer it could not read.
- * A table named twice keeps its larger count. At most OUTCOME_MAX_TABLES
- * tables (and 4x as many members) are read; past that, the rest are left out
- * of a delete's counts, and a preview is unreadable.
+ * Counts: a count is a JSON number written as a whole number in
+ * [0, INT64_MAX] (digits, optionally ".0..."), read exactly from its text
+ * (cJSON alone keeps a double, exact only up to 2^53). An answer with any
+ * other entry in a count object, a table named twice, more than
+ * OUTCOME_MAX_TABLES tables, or counts whose sum overflows is unreadable
+ * (a retryable failure): verification must never read "zero records
+ * remain", nor a certificate a count, from an answer it could not read.
+ *
+ * Text that comes from a service (count names, excerpts of bodies) leaves
+ * this file as valid UTF-8: each byte that does not start a valid sequence
+ * becomes U+FFFD.
  */
 #include "jobs/outcome.h"
 
 #include <cjson/cJSON.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "jobs/timefmt.h"
+#include "util/json.h"
+#include "util/utf8.h"
 #include "util/util.h"
 
 #define OUTCOME_MAX_TABLES 1000
 #define EXCERPT_CHARS 200
 #define EXCERPT_BYTES 320
-#define COUNT_MAX 9007199254740992.0 /* 2^53: larger doubles are not exact */
 
 static void set_error(struct outcome *o, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -61,48 +62,20 @@ void outcome_clear(struct outcome *o)
 	o->counts_json = NULL;
 }
 
-/* Length of the valid UTF-8 sequence at p (n bytes left), 0 if invalid. */
-static size_t utf8_len(const unsigned char *p, size_t n)
-{
-	size_t len;
-	unsigned char lo = 0x80, hi = 0xbf;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		len = 2;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		len = 3;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		len = 4;
-	else
-		return 0;
-	if (p[0] == 0xe0) lo = 0xa0;
-	if (p[0] == 0xed) hi = 0x9f;
-	if (p[0] == 0xf0) lo = 0x90;
-	if (p[0] == 0xf4) hi = 0x8f;
-	if (n < len || p[1] < lo || p[1] > hi)
-		return 0;
-	for (size_t i = 2; i < len; i++)
-		if (p[i] < 0x80 || p[i] > 0xbf)
-			return 0;
-	return len;
-}
-
 /*
  * Writes a one-line excerpt of s (n bytes) into dst (EXCERPT_BYTES + 4):
- * runs of whitespace and control characters become one space, invalid
- * UTF-8 bytes become '?', at most EXCERPT_CHARS characters, "..." when cut.
+ * runs of whitespace and control characters become one space, bytes that
+ * are not UTF-8 become U+FFFD, at most EXCERPT_CHARS characters, "..." when cut.
  */
 static void excerpt(const char *s, size_t n, char *dst)
 {
-	const unsigned char *p = (const unsigned char *)s, *end = p + n;
-	size_t len = 0, chars = 0;
+	const char *p = s, *end = s + n;
+	size_t len = 0, chars = 0, used, k;
 	int space = 1; /* drops leading blanks */
 
 	while (p < end && chars < EXCERPT_CHARS && len + 4 <= EXCERPT_BYTES) {
-		size_t k = utf8_len(p, (size_t)(end - p));
-		if (*p < 0x20 || *p == 0x7f || *p == ' ') {
+		unsigned char b = (unsigned char)*p;
+		if (b < 0x20 || b == 0x7f || b == ' ') {
 			if (!space) {
 				dst[len++] = ' ';
 				chars++;
@@ -112,17 +85,13 @@ static void excerpt(const char *s, size_t n, char *dst)
 			continue;
 		}
 		space = 0;
-		if (k == 0) {
-			dst[len++] = '?';
-			k = 1;
-		} else {
-			memcpy(dst + len, p, k);
-			len += k;
-		}
-		p += k;
+		const char *c = utf8_char(p, (size_t)(end - p), &used, &k);
+		memcpy(dst + len, c, k);
+		len += k;
+		p += used;
 		chars++;
 	}
-	while (p < end && (*p < 0x20 || *p == ' ' || *p == 0x7f))
+	while (p < end && ((unsigned char)*p < 0x20 || *p == ' ' || *p == 0x7f))
 		p++;
 	while (len > 0 && dst[len - 1] == ' ')
 		len--;
@@ -227,8 +196,9 @@ static int is_blank(const char *s, size_t n)
 	return 1;
 }
 
-/* The body as a JSON object, or NULL when it is anything else. Caller
- * cJSON_Delete()s. cJSON limits nesting depth (CJSON_NESTING_LIMIT). */
+/* The body as a JSON object, its numbers' texts kept (util/json.h), or
+ * NULL when it is anything else. Caller cJSON_Delete()s. cJSON limits
+ * nesting depth (CJSON_NESTING_LIMIT). */
 static cJSON *parse_object(const struct outcome_http *h)
 {
 	const char *body = h->body, *end = NULL;
@@ -241,7 +211,7 @@ static cJSON *parse_object(const struct outcome_http *h)
 		body += 3;
 		n -= 3;
 	}
-	root = cJSON_ParseWithLengthOpts(body, n, &end, 0);
+	root = json_parse_numbers(body, n, &end);
 	if (root == NULL)
 		return NULL;
 	if (!cJSON_IsObject(root) || end == NULL || end < body ||
@@ -254,7 +224,7 @@ static cJSON *parse_object(const struct outcome_http *h)
 
 static void set_unreadable(struct outcome *o, const struct outcome_http *h, const char *why)
 {
-	char what[96];
+	char what[160];
 
 	o->kind = OUTCOME_RETRY;
 	snprintf(what, sizeof(what), "unreadable answer (%s): ", why);
@@ -300,86 +270,167 @@ static int reported_failure(const struct outcome_http *h, const cJSON *root, str
 	return 1;
 }
 
-/* 0 and *v when item is a whole number in [0, 2^53]; -1 otherwise. */
+/*
+ * 0 and *v when item is a count: a number written as a whole number in
+ * [0, INT64_MAX], digits with at most a fraction of zeros ("12", "12.0");
+ * -1 for anything else (a sign, an exponent, a string, ...).
+ */
 static int read_count(const cJSON *item, int64_t *v)
 {
-	double d;
+	const char *p;
+	int64_t n = 0;
 
-	if (!cJSON_IsNumber(item))
+	if (!cJSON_IsNumber(item) || item->valuestring == NULL)
 		return -1;
-	d = item->valuedouble;
-	if (!isfinite(d) || d < 0 || d > COUNT_MAX || floor(d) != d)
+	p = item->valuestring;
+	if (*p < '0' || *p > '9')
 		return -1;
-	*v = (int64_t)d;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (n > (INT64_MAX - (*p - '0')) / 10)
+			return -1;
+		n = n * 10 + (*p - '0');
+	}
+	if (*p == '.' && p[1] == '0')
+		for (p++; *p == '0'; p++)
+			;
+	if (*p != '\0')
+		return -1;
+	*v = n;
 	return 0;
 }
 
 struct counts {
-	const char *names[OUTCOME_MAX_TABLES];
+	char *names[OUTCOME_MAX_TABLES]; /* valid UTF-8, owned */
 	int64_t values[OUTCOME_MAX_TABLES];
 	size_t n;
-	int bad;  /* entries that were not counts, or beyond the limit */
+	int64_t total;
 };
 
-/* Reads every member of obj into c; a table named twice keeps the larger. */
-static void read_counts(const cJSON *obj, struct counts *c)
+static void counts_free(struct counts *c)
 {
-	const cJSON *item;
-	size_t seen = 0;
-
-	cJSON_ArrayForEach(item, obj) {
-		int64_t v;
-		size_t i;
-
-		if (++seen > 4 * OUTCOME_MAX_TABLES) { /* bounds the duplicate search */
-			c->bad++;
-			break;
-		}
-		if (item->string == NULL || read_count(item, &v) < 0) {
-			c->bad++;
-			continue;
-		}
-		for (i = 0; i < c->n && strcmp(c->names[i], item->string) != 0; i++)
-			;
-		if (i < c->n) {
-			if (v > c->values[i])
-				c->values[i] = v;
-		} else if (c->n < OUTCOME_MAX_TABLES) {
-			c->names[c->n] = item->string;
-			c->values[c->n++] = v;
-		} else {
-			c->bad++;
-		}
-	}
+	for (size_t i = 0; i < c->n; i++)
+		free(c->names[i]);
+	free(c);
 }
 
-/* Renders c into o->counts_json (integers printed exactly) and o->total.
- * The sum cannot overflow: at most 1000 values of at most 2^53. */
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* 1 when two of c's tables have the same name. */
+static int has_duplicate(const struct counts *c)
+{
+	char **sorted = xmalloc((c->n + 1) * sizeof *sorted);
+	int dup = 0;
+
+	memcpy(sorted, c->names, c->n * sizeof *sorted);
+	qsort(sorted, c->n, sizeof *sorted, cmp_names);
+	for (size_t i = 1; i < c->n && !dup; i++)
+		dup = strcmp(sorted[i - 1], sorted[i]) == 0;
+	free(sorted);
+	return dup;
+}
+
+/* Why an answer is unreadable. */
+struct why {
+	char text[128];
+};
+
+static int unreadable(struct why *why, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Writes the reason into why; returns -1. */
+static int unreadable(struct why *why, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why->text, sizeof why->text, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/*
+ * Reads the count object obj (what names it): a new struct counts (caller
+ * counts_free()s), or NULL with the reason it is unreadable in why.
+ */
+static struct counts *read_counts(const cJSON *obj, const char *what, struct why *why)
+{
+	struct counts *c = xcalloc(1, sizeof(*c));
+	const cJSON *item;
+	int64_t v;
+
+	cJSON_ArrayForEach(item, obj) {
+		if (c->n == OUTCOME_MAX_TABLES) {
+			unreadable(why, "%s: more than %d tables", what, OUTCOME_MAX_TABLES);
+			goto fail;
+		}
+		if (read_count(item, &v) < 0) {
+			unreadable(why, "%s: a count is not a whole number >= 0", what);
+			goto fail;
+		}
+		if (v > INT64_MAX - c->total) {
+			unreadable(why, "%s: the counts add up past %lld", what,
+				   (long long)INT64_MAX);
+			goto fail;
+		}
+		c->names[c->n] = utf8_clean(item->string, strlen(item->string));
+		c->values[c->n++] = v;
+		c->total += v;
+	}
+	if (!has_duplicate(c))
+		return c;
+	unreadable(why, "%s: a table is named twice", what);
+fail:
+	counts_free(c);
+	return NULL;
+}
+
+/* Renders c into o->counts_json (integers printed exactly) and o->total. */
 static void store_counts(const struct counts *c, struct outcome *o)
 {
 	cJSON *obj = cJSON_CreateObject();
-	char num[24];
 
-	o->total = 0;
-	for (size_t i = 0; i < c->n; i++) {
-		snprintf(num, sizeof(num), "%lld", (long long)c->values[i]);
-		cJSON_AddRawToObject(obj, c->names[i], num);
-		o->total += c->values[i];
-	}
+	for (size_t i = 0; i < c->n; i++)
+		json_add_int(obj, c->names[i], c->values[i]);
 	o->counts_json = cJSON_PrintUnformatted(obj);
 	cJSON_Delete(obj);
 	if (o->counts_json == NULL) {
 		fprintf(stderr, "tenantdel: out of memory rendering counts\n");
 		abort();
 	}
+	o->total = c->total;
 	o->has_counts = 1;
+}
+
+/* The deleted_counts of a 2xx answer (in "summary", else at the top
+ * level; null or absent: no counts). 0, or -1 with why. */
+static int read_deleted_counts(const cJSON *root, struct outcome *o, struct why *why)
+{
+	const cJSON *summary = get_object(root, "summary");
+	const cJSON *obj = cJSON_GetObjectItemCaseSensitive(summary, "deleted_counts");
+	struct counts *c;
+
+	if (obj == NULL)
+		obj = cJSON_GetObjectItemCaseSensitive(root, "deleted_counts");
+	if (obj == NULL || cJSON_IsNull(obj))
+		return 0;
+	if (!cJSON_IsObject(obj))
+		return unreadable(why, "deleted_counts is not an object");
+	c = read_counts(obj, "deleted_counts", why);
+	if (c == NULL)
+		return -1;
+	store_counts(c, o);
+	counts_free(c);
+	return 0;
 }
 
 /* A 2xx answer to a DELETE. */
 static void classify_delete_2xx(const struct outcome_http *h, struct outcome *o)
 {
-	cJSON *root, *counts;
-	struct counts *c;
+	cJSON *root;
+	struct why why;
 
 	if (h->status == 204 || h->body == NULL || is_blank(h->body, h->body_len))
 		return;
@@ -388,17 +439,8 @@ static void classify_delete_2xx(const struct outcome_http *h, struct outcome *o)
 		set_unreadable(o, h, "not a JSON object");
 		return;
 	}
-	if (!reported_failure(h, root, o)) {
-		counts = get_object(get_object(root, "summary"), "deleted_counts");
-		if (counts == NULL)
-			counts = get_object(root, "deleted_counts");
-		if (counts != NULL) {
-			c = xcalloc(1, sizeof(*c));
-			read_counts(counts, c);
-			store_counts(c, o);
-			free(c);
-		}
-	}
+	if (!reported_failure(h, root, o) && read_deleted_counts(root, o, &why) < 0)
+		set_unreadable(o, h, why.text);
 	cJSON_Delete(root);
 }
 
@@ -422,13 +464,12 @@ void outcome_classify_delete(const struct outcome_http *h, int on_404_fail,
 }
 
 /*
- * The counts and total of a preview object. total_records, when it is a
- * number, must be a count; when both it and "preview" are given, the larger
- * of total_records and the sum of preview is the total, so a service whose
- * two figures disagree cannot pass verification with records left.
- * Returns NULL, or the reason the answer is unreadable.
+ * The counts and total of a preview object. Each of "preview" and
+ * "total_records" that is present must be readable; when both are, the
+ * total is total_records, which may count more than the tables listed but
+ * never less. Returns 0, or -1 with the reason the answer is unreadable.
  */
-static const char *read_preview(const cJSON *root, struct outcome *o)
+static int read_preview(const cJSON *root, struct outcome *o, struct why *why)
 {
 	const cJSON *pv = cJSON_GetObjectItemCaseSensitive(root, "preview");
 	const cJSON *tr = cJSON_GetObjectItemCaseSensitive(root, "total_records");
@@ -436,25 +477,26 @@ static const char *read_preview(const cJSON *root, struct outcome *o)
 	struct counts *c;
 
 	if (pv != NULL && !cJSON_IsObject(pv))
-		return "preview is not an object";
-	if (cJSON_IsNumber(tr) && read_count(tr, &total) < 0)
-		return "total_records is not a whole number >= 0";
-	if (pv == NULL && total < 0)
-		return "neither preview nor total_records";
+		return unreadable(why, "preview is not an object");
+	if (tr != NULL && read_count(tr, &total) < 0)
+		return unreadable(why, "total_records is not a whole number >= 0");
+	if (pv == NULL && tr == NULL)
+		return unreadable(why, "neither preview nor total_records");
 	if (pv != NULL) {
-		c = xcalloc(1, sizeof(*c));
-		read_counts(pv, c);
-		if (c->bad) {
-			free(c);
-			return "a preview count is not a whole number >= 0";
+		c = read_counts(pv, "preview", why);
+		if (c == NULL)
+			return -1;
+		if (tr != NULL && total < c->total) {
+			counts_free(c);
+			return unreadable(why, "total_records is less than the sum of preview");
 		}
 		store_counts(c, o);
-		free(c);
+		counts_free(c);
 	}
-	if (total > o->total)
+	if (tr != NULL)
 		o->total = total;
 	o->has_counts = 1;
-	return NULL;
+	return 0;
 }
 
 /* See outcome.h. An empty 2xx answer (or 204) is unreadable: it cannot
@@ -462,7 +504,7 @@ static const char *read_preview(const cJSON *root, struct outcome *o)
 void outcome_classify_preview(const struct outcome_http *h, struct outcome *out)
 {
 	cJSON *root;
-	const char *why;
+	struct why why;
 
 	outcome_init(out);
 	if (classify_transport(h, out))
@@ -482,14 +524,11 @@ void outcome_classify_preview(const struct outcome_http *h, struct outcome *out)
 		set_unreadable(out, h, empty ? "empty preview" : "not a JSON object");
 		return;
 	}
-	if (!reported_failure(h, root, out)) {
-		why = read_preview(root, out);
-		if (why != NULL) {
-			outcome_clear(out);
-			out->total = 0;
-			out->has_counts = 0;
-			set_unreadable(out, h, why);
-		}
+	if (!reported_failure(h, root, out) && read_preview(root, out, &why) < 0) {
+		outcome_clear(out);
+		out->total = 0;
+		out->has_counts = 0;
+		set_unreadable(out, h, why.text);
 	}
 	cJSON_Delete(root);
 }

@@ -1,1 +1,1 @@
-LIB_SRC += util/util.c util/log.c
+LIB_SRC += util/util.c util/log.c util/json.c util/utf8.c

@@ -13,6 +13,7 @@
 #include "jobs/outcome.h"
 
 #define NOW 1798448400000LL /* 2026-12-28T09:00:00Z */
+#define R "\xef\xbf\xbd"      /* U+FFFD */
 
 static struct outcome_http answer(long status, const char *body)
 {
@@ -97,7 +98,7 @@ static void test_delete_no_counts(void **state)
 	(void)state;
 	const char *bodies[] = {
 		NULL, "", "  \r\n\t", "{}", "{\"message\": \"deleted\"}", "{\"success\": true}",
-		"{\"summary\": \"done\"}", "{\"deleted_counts\": [1, 2]}", "{\"deleted_counts\": 5}",
+		"{\"summary\": \"done\"}", "{\"deleted_counts\": null}",
 	};
 	for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
 		struct outcome o = del(200, bodies[i]);
@@ -297,9 +298,9 @@ static void test_error_excerpt(void **state)
 	o = del(401, body);
 	assert_true(strlen(o.error) == strlen("HTTP 401: ") + 200 + 3);
 	assert_memory_equal(o.error + strlen(o.error) - 3, "...", 3);
-	/* Valid UTF-8 is kept whole; invalid bytes become '?'. */
+	/* Valid UTF-8 is kept whole; each invalid byte becomes U+FFFD. */
 	o = del(400, "caf\xc3\xa9 \xff\xfe bad \xe2\x82 \xed\xa0\x80 ok");
-	assert_string_equal(o.error, "HTTP 400: caf\xc3\xa9 ?? bad ?? ??? ok");
+	assert_string_equal(o.error, "HTTP 400: caf\xc3\xa9 " R R " bad " R R " " R R R " ok");
 	/* Multi-byte characters near the limit are never split, error stays in bounds. */
 	char wide[2000] = "";
 	for (int i = 0; i < 400; i++)
@@ -360,29 +361,107 @@ static void test_transport_failures(void **state)
 	assert_string_equal(o.error, "answer larger than 1 MiB");
 }
 
+/* A delete answer whose counts cannot be read exactly is unreadable. */
 static void test_hostile_counts_delete(void **state)
 {
 	(void)state;
-	/* Bad entries are left out; the deletion still succeeded. */
 	struct outcome o = del(200,
-		"{\"deleted_counts\": {\"ok\": 5, \"neg\": -3, \"frac\": 1.5, \"str\": \"7\","
-		" \"nul\": null, \"big\": 1e300, \"inf\": 1e999, \"obj\": {\"x\": 1}, \"arr\": [1],"
-		" \"bool\": true, \"max\": 9007199254740992, \"over\": 9007199254740993e3,"
-		" \"zero\": 0, \"mzero\": -0, \"exp\": 2e3}}");
+		"{\"deleted_counts\": {\"ok\": 5, \"zero\": 0, \"whole\": 7.00}}");
 	assert_int_equal(o.kind, OUTCOME_SUCCESS);
 	assert_int_equal(o.has_counts, 1);
-	assert_string_equal(o.counts_json,
-		"{\"ok\":5,\"max\":9007199254740992,\"zero\":0,\"mzero\":0,\"exp\":2000}");
-	assert_int_equal(o.total, 5 + 9007199254740992LL + 2000);
+	assert_string_equal(o.counts_json, "{\"ok\":5,\"zero\":0,\"whole\":7}");
+	assert_int_equal(o.total, 12);
 	outcome_clear(&o);
-	/* Repeated names keep the larger; hostile names are escaped. */
-	o = del(200, "{\"deleted_counts\": {\"a\": 1, \"a\": 9, \"a\": 4, \"q\\\"\\n\\u0001\": 2}}");
-	assert_string_equal(o.counts_json, "{\"a\":9,\"q\\\"\\n\\u0001\":2}");
-	assert_int_equal(o.total, 11);
+	o = del(200, "{\"deleted_counts\": {\"max\": 9223372036854775807}}");
+	assert_string_equal(o.counts_json, "{\"max\":9223372036854775807}");
+	assert_true(o.total == INT64_MAX);
+	outcome_clear(&o);
+	const char *bad[] = {
+		"-3", "1.5", "\"7\"", "null", "true", "{\"x\": 1}", "[1]", "1e300", "1e999",
+		"2e3", "-0", "0.0001", "9223372036854775808", "99999999999999999999",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char body[128];
+		snprintf(body, sizeof body, "{\"summary\": {\"deleted_counts\": {\"a\": 1, \"b\": %s}}}",
+			 bad[i]);
+		o = del(200, body);
+		if (o.kind != OUTCOME_RETRY || strstr(o.error, "unreadable answer") == NULL)
+			fail_msg("count %s taken: kind %d, error \"%s\"", bad[i], o.kind, o.error);
+		assert_non_null(strstr(o.error, "deleted_counts: a count is not a whole number"));
+		assert_null(o.counts_json);
+		assert_int_equal(o.has_counts, 0);
+		assert_int_equal(o.uses_attempt, 1);
+	}
+	/* A table named twice: refused, not the first or the larger taken. */
+	o = del(200, "{\"deleted_counts\": {\"a\": 1, \"b\": 2, \"a\": 9}}");
+	assert_int_equal(o.kind, OUTCOME_RETRY);
+	assert_non_null(strstr(o.error, "a table is named twice"));
+	assert_null(o.counts_json);
+	/* Counts that add up past INT64_MAX. */
+	o = del(200, "{\"deleted_counts\": {\"a\": 9223372036854775807, \"b\": 1}}");
+	assert_int_equal(o.kind, OUTCOME_RETRY);
+	assert_non_null(strstr(o.error, "add up past"));
+	/* deleted_counts that is not an object; null is "no counts". */
+	o = del(200, "{\"deleted_counts\": [1, 2]}");
+	assert_int_equal(o.kind, OUTCOME_RETRY);
+	assert_non_null(strstr(o.error, "deleted_counts is not an object"));
+	o = del(200, "{\"summary\": {\"deleted_counts\": 5}}");
+	assert_int_equal(o.kind, OUTCOME_RETRY);
+	o = del(200, "{\"summary\": {\"success\": true, \"deleted_counts\": null}}");
+	assert_success_no_counts(&o);
+	/* Hostile names are escaped. */
+	o = del(200, "{\"deleted_counts\": {\"q\\\"\\n\\u0001\": 2}}");
+	assert_string_equal(o.counts_json, "{\"q\\\"\\n\\u0001\":2}");
+	assert_int_equal(o.total, 2);
 	outcome_clear(&o);
 	o = del(200, "{\"deleted_counts\": {\"\": 3}}");
 	assert_string_equal(o.counts_json, "{\"\":3}");
 	outcome_clear(&o);
+}
+
+/* Counts are exact to INT64_MAX, never rounded through a double. */
+static void test_exact_counts(void **state)
+{
+	(void)state;
+	struct outcome o = del(200,
+		"{\"deleted_counts\": {\"a\": 9007199254740993, \"b\": 9007199254740995}}");
+	assert_int_equal(o.kind, OUTCOME_SUCCESS);
+	assert_string_equal(o.counts_json, "{\"a\":9007199254740993,\"b\":9007199254740995}");
+	assert_true(o.total == 18014398509481988LL);
+	outcome_clear(&o);
+	o = pre(200, "{\"preview\": {\"a\": 9007199254740993}, \"total_records\": 9007199254740993}");
+	assert_int_equal(o.kind, OUTCOME_SUCCESS);
+	assert_string_equal(o.counts_json, "{\"a\":9007199254740993}");
+	assert_true(o.total == 9007199254740993LL);
+	outcome_clear(&o);
+	o = pre(200, "{\"total_records\": 9223372036854775807}");
+	assert_true(o.total == INT64_MAX);
+	o = pre(200, "{\"total_records\": 9223372036854775808}");
+	assert_int_equal(o.kind, OUTCOME_RETRY);
+	/* 2^53 + 1 at verification is one record left, not 2^53 ... or zero. */
+	o = pre(200, "{\"preview\": {\"a\": 1}, \"total_records\": 9007199254740993}");
+	assert_true(o.total == 9007199254740993LL);
+	outcome_clear(&o);
+}
+
+/* Count names that are not UTF-8 leave as valid UTF-8 (U+FFFD). */
+static void test_invalid_utf8_names(void **state)
+{
+	(void)state;
+	struct outcome o = del(200, "{\"deleted_counts\": {\"t\xff\xfe\": 2, \"caf\xc3\xa9\": 1,"
+				    " \"\xed\xa0\x80x\": 3}}");
+	assert_int_equal(o.kind, OUTCOME_SUCCESS);
+	assert_string_equal(o.counts_json,
+			    "{\"t" R R "\":2,\"caf\xc3\xa9\":1,\"" R R R "x\":3}");
+	outcome_clear(&o);
+	o = pre(200, "{\"preview\": {\"\xc0\xaf\": 0}, \"total_records\": 0}");
+	assert_int_equal(o.kind, OUTCOME_SUCCESS);
+	assert_string_equal(o.counts_json, "{\"" R R "\":0}");
+	outcome_clear(&o);
+	/* Two names that become the same are a table named twice. */
+	o = pre(200, "{\"preview\": {\"\xff\": 0, \"\xfe\": 0}}");
+	assert_int_equal(o.kind, OUTCOME_RETRY);
+	assert_non_null(strstr(o.error, "named twice"));
 }
 
 static char *nested(int depth)
@@ -421,7 +500,7 @@ static void test_hostile_shapes(void **state)
 	assert_int_equal(o.kind, OUTCOME_RETRY);
 	o = del(200, "{\"deleted_counts\": {\"a\": Infinity}}");
 	assert_int_equal(o.kind, OUTCOME_RETRY);
-	/* Thousands of tables: at most 1000 kept, no quadratic blow-up beyond. */
+	/* Thousands of tables: unreadable past 1000, no quadratic blow-up. */
 	for (int preview = 0; preview < 2; preview++) {
 		size_t cap = 20000 * 16 + 64;
 		char *many = malloc(cap);
@@ -430,13 +509,8 @@ static void test_hostile_shapes(void **state)
 			n += (size_t)snprintf(many + n, cap - n, "%s\"t%d\":1", i ? "," : "", i);
 		snprintf(many + n, cap - n, "}}");
 		o = preview ? pre(200, many) : del(200, many);
-		if (preview) {
-			/* A preview it cannot read whole is unreadable. */
-			assert_int_equal(o.kind, OUTCOME_RETRY);
-		} else {
-			assert_int_equal(o.kind, OUTCOME_SUCCESS);
-			assert_int_equal(o.total, 1000);
-		}
+		assert_int_equal(o.kind, OUTCOME_RETRY);
+		assert_non_null(strstr(o.error, "more than 1000 tables"));
 		outcome_clear(&o);
 		free(many);
 	}
@@ -459,11 +533,6 @@ static void test_preview_shapes(void **state)
 	o = pre(200, "{\"preview\": {\"a\": 2, \"b\": 3}}");
 	assert_int_equal(o.total, 5);
 	outcome_clear(&o);
-	/* total_records not a number: the sum. */
-	o = pre(200, "{\"preview\": {\"a\": 2, \"b\": 3}, \"total_records\": \"lots\"}");
-	assert_int_equal(o.kind, OUTCOME_SUCCESS);
-	assert_int_equal(o.total, 5);
-	outcome_clear(&o);
 	/* Only total_records. */
 	o = pre(200, "{\"total_records\": 12}");
 	assert_int_equal(o.kind, OUTCOME_SUCCESS);
@@ -479,10 +548,7 @@ static void test_preview_shapes(void **state)
 	assert_int_equal(o.total, 0);
 	assert_string_equal(o.counts_json, "{}");
 	outcome_clear(&o);
-	/* Disagreeing figures: the larger, so verification is not fooled. */
-	o = pre(200, "{\"preview\": {\"a\": 4}, \"total_records\": 0}");
-	assert_int_equal(o.total, 4);
-	outcome_clear(&o);
+	/* A total over the tables listed: the total (a subset may be listed). */
 	o = pre(200, "{\"preview\": {\"a\": 4}, \"total_records\": 10}");
 	assert_int_equal(o.total, 10);
 	outcome_clear(&o);
@@ -525,15 +591,27 @@ static void test_preview_unreadable(void **state)
 		{ 200, "[0]", "not a JSON object" },
 		{ 200, "{}", "neither preview nor total_records" },
 		{ 200, "{\"tenant_id\": \"x\"}", "neither preview nor total_records" },
-		{ 200, "{\"total_records\": \"0\"}", "neither preview nor total_records" },
+		{ 200, "{\"total_records\": \"0\"}", "total_records is not" },
+		/* finding C: a string total is no zero */
+		{ 200, "{\"preview\": {}, \"total_records\": \"5\"}", "total_records is not" },
+		{ 200, "{\"preview\": {\"a\": 2}, \"total_records\": \"lots\"}", "total_records is not" },
+		{ 200, "{\"preview\": {}, \"total_records\": null}", "total_records is not" },
+		{ 200, "{\"preview\": {}, \"total_records\": true}", "total_records is not" },
+		{ 200, "{\"preview\": {}, \"total_records\": [5]}", "total_records is not" },
+		{ 200, "{\"preview\": {}, \"total_records\": -0}", "total_records is not" },
+		{ 200, "{\"preview\": {}, \"total_records\": 5e0}", "total_records is not" },
+		{ 200, "{\"preview\": {\"a\": 4}, \"total_records\": 0}", "less than the sum" },
+		{ 200, "{\"preview\": {\"a\": 0, \"a\": 3}, \"total_records\": 3}", "named twice" },
+		{ 200, "{\"preview\": {\"a\": 3, \"a\": 0}}", "named twice" },
+		{ 200, "{\"preview\": {\"a\": 9223372036854775807, \"b\": 1}}", "add up past" },
 		{ 200, "{\"preview\": [1, 2]}", "preview is not an object" },
 		{ 200, "{\"preview\": null, \"total_records\": 0}", "preview is not an object" },
-		{ 200, "{\"preview\": {\"a\": \"5\"}}", "a preview count is not" },
-		{ 200, "{\"preview\": {\"a\": -5}, \"total_records\": 0}", "a preview count is not" },
-		{ 200, "{\"preview\": {\"a\": 1.5}}", "a preview count is not" },
-		{ 200, "{\"preview\": {\"a\": null}}", "a preview count is not" },
-		{ 200, "{\"preview\": {\"a\": {\"rows\": 3}}}", "a preview count is not" },
-		{ 200, "{\"preview\": {\"a\": 1e400}}", "a preview count is not" },
+		{ 200, "{\"preview\": {\"a\": \"5\"}}", "preview: a count is not" },
+		{ 200, "{\"preview\": {\"a\": -5}, \"total_records\": 0}", "preview: a count is not" },
+		{ 200, "{\"preview\": {\"a\": 1.5}}", "preview: a count is not" },
+		{ 200, "{\"preview\": {\"a\": null}}", "preview: a count is not" },
+		{ 200, "{\"preview\": {\"a\": {\"rows\": 3}}}", "preview: a count is not" },
+		{ 200, "{\"preview\": {\"a\": 1e400}}", "preview: a count is not" },
 		{ 200, "{\"preview\": {\"a\": 0}, \"total_records\": -1}", "total_records is not" },
 		{ 200, "{\"preview\": {\"a\": 0}, \"total_records\": 0.5}", "total_records is not" },
 		{ 200, "{\"total_records\": 1e30}", "total_records is not" },
@@ -567,6 +645,8 @@ int main(void)
 		cmocka_unit_test(test_error_excerpt),
 		cmocka_unit_test(test_transport_failures),
 		cmocka_unit_test(test_hostile_counts_delete),
+		cmocka_unit_test(test_exact_counts),
+		cmocka_unit_test(test_invalid_utf8_names),
 		cmocka_unit_test(test_hostile_shapes),
 		cmocka_unit_test(test_preview_shapes),
 		cmocka_unit_test(test_preview_404_and_failures),
