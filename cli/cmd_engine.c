@@ -7,6 +7,7 @@
 
 #include <cjson/cJSON.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "scheduler/integrate.h"
 #include "scheduler/preview.h"
 #include "util/log.h"
+#include "util/json.h"
 #include "util/util.h"
 
 static void warn_secret(void *ctx, const char *msg)
@@ -159,13 +161,25 @@ static void preview_done(void *arg, cJSON *result)
 	ev_break(w->loop, EVBREAK_ALL);
 }
 
+/* An integer of the preview result (json_add_int) as text in buf[24]. */
+static const char *count_text(const cJSON *item, char *buf)
+{
+	int64_t v;
+
+	if (json_get_int(item, &v) < 0)
+		return "?";
+	snprintf(buf, 24, "%" PRId64, v);
+	return buf;
+}
+
 static void print_counts(const cJSON *counts)
 {
 	const cJSON *it;
+	char num[24];
 	int first = 1;
 
 	cJSON_ArrayForEach(it, counts) {
-		printf("%s%s=%.0f", first ? "" : " ", it->string, it->valuedouble);
+		printf("%s%s=%s", first ? "" : " ", it->string, count_text(it, num));
 		first = 0;
 	}
 }
@@ -174,7 +188,7 @@ static void print_preview_table(const cJSON *r)
 {
 	const cJSON *svcs = cJSON_GetObjectItemCaseSensitive(r, "services");
 	const cJSON *it;
-	char safe[256];
+	char safe[256], num[24];
 
 	printf("%-20s %10s  %s\n", "SERVICE", "RECORDS", "COUNTS");
 	cJSON_ArrayForEach(it, svcs) {
@@ -184,13 +198,13 @@ static void print_preview_table(const cJSON *r)
 			       cli_safe(err->valuestring, safe, sizeof safe));
 			continue;
 		}
-		printf("%-20s %10.0f  ", it->string,
-		       cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(it, "total")));
+		printf("%-20s %10s  ", it->string,
+		       count_text(cJSON_GetObjectItemCaseSensitive(it, "total"), num));
 		print_counts(cJSON_GetObjectItemCaseSensitive(it, "counts"));
 		printf("\n");
 	}
-	printf("%-20s %10.0f\n", "TOTAL",
-	       cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(r, "total_records")));
+	printf("%-20s %10s\n", "TOTAL",
+	       count_text(cJSON_GetObjectItemCaseSensitive(r, "total_records"), num));
 }
 
 /* Runs every preview on a loop of its own; the result, or NULL. */

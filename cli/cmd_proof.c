@@ -5,6 +5,7 @@
 #include "cli/cli_int.h"
 #include "jobs/timefmt.h"
 #include "store/proof.h"
+#include "util/json.h"
 #include "util/util.h"
 
 #include <cjson/cJSON.h>
@@ -105,7 +106,6 @@ static char *read_certificate(const char *path)
 int cli_cmd_verify_certificate(struct cli_ctx *ctx, int argc, char **argv)
 {
 	struct config *cfg;
-	const char *end = NULL;
 	char why[200];
 	char *text;
 	cJSON *cert;
@@ -124,7 +124,7 @@ int cli_cmd_verify_certificate(struct cli_ctx *ctx, int argc, char **argv)
 	if ((text = read_certificate(argv[1])) == NULL)
 		return EXIT_FAILED;
 	/* Trailing bytes after the object are a change too. */
-	cert = cJSON_ParseWithOpts(text, &end, 1);
+	cert = json_parse_exact(text);
 	free(text);
 	if (cert == NULL || !cJSON_IsObject(cert)) {
 		cJSON_Delete(cert);

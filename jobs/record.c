@@ -3,6 +3,7 @@
  */
 #include "jobs/record.h"
 #include "jobs/timefmt.h"
+#include "util/json.h"
 #include "util/util.h"
 
 #include <stdlib.h>
@@ -84,7 +85,7 @@ void jobs_json_add_str(cJSON *o, const char *key, const char *s)
 /* Adds parsed JSON text under key, or null when absent or unreadable. */
 static void add_json(cJSON *o, const char *key, const char *text)
 {
-	cJSON *v = text != NULL ? cJSON_Parse(text) : NULL;
+	cJSON *v = json_parse_exact(text);
 
 	if (v == NULL)
 		cJSON_AddNullToObject(o, key);
@@ -97,7 +98,7 @@ static void add_opt_int(cJSON *o, const char *key, int64_t v, int64_t none)
 	if (v == none)
 		cJSON_AddNullToObject(o, key);
 	else
-		cJSON_AddNumberToObject(o, key, (double)v);
+		json_add_int(o, key, v);
 }
 
 cJSON *jobs_render_task(const struct task_record *t)
@@ -147,7 +148,7 @@ cJSON *jobs_render_job(const struct job_record *j, const struct task_record *tas
 	jobs_json_add_time(o, "deadline_at", j->deadline_at);
 	jobs_json_add_time(o, "started_at", j->started_at);
 	jobs_json_add_time(o, "finished_at", j->finished_at);
-	cJSON_AddNumberToObject(o, "total_deleted", (double)j->total_deleted);
+	json_add_int(o, "total_deleted", j->total_deleted);
 	cJSON_AddBoolToObject(o, "deadline_missed", j->deadline_missed != 0);
 	if (j->origin_job_id != NULL)
 		cJSON_AddStringToObject(o, "origin_job_id", j->origin_job_id);

@@ -9,6 +9,7 @@
 #include "jobs/outcome.h"
 #include "scheduler/engine.h"
 #include "util/log.h"
+#include "util/json.h"
 #include "util/util.h"
 
 struct preview {
@@ -27,7 +28,7 @@ struct preview_call {
 
 static void complete(struct preview *p)
 {
-	cJSON_AddNumberToObject(p->result, "total_records", (double)p->total);
+	json_add_int(p->result, "total_records", p->total);
 	cJSON_AddBoolToObject(p->result, "complete", p->failed == 0);
 	p->done(p->arg, p->result);
 	free(p);
@@ -45,10 +46,13 @@ static void on_answer(void *arg, const struct http_response *hr)
 	cJSON *entry = cJSON_CreateObject();
 
 	outcome_classify_preview(&h, &o);
-	if (o.kind == OUTCOME_SUCCESS) {
-		cJSON *counts = o.counts_json ? cJSON_Parse(o.counts_json) : NULL;
+	if (o.kind == OUTCOME_SUCCESS && o.total > INT64_MAX - p->total) {
+		cJSON_AddStringToObject(entry, "error", "the services' totals add up past 2^63 - 1");
+		p->failed++;
+	} else if (o.kind == OUTCOME_SUCCESS) {
+		cJSON *counts = json_parse_exact(o.counts_json);
 		cJSON_AddItemToObject(entry, "counts", counts ? counts : cJSON_CreateObject());
-		cJSON_AddNumberToObject(entry, "total", (double)o.total);
+		json_add_int(entry, "total", o.total);
 		p->total += o.total;
 	} else {
 		cJSON_AddStringToObject(entry, "error", o.error);

@@ -7,6 +7,7 @@
 #include "store/store_int.h"
 #include "jobs/timefmt.h"
 #include "util/log.h"
+#include "util/json.h"
 #include "util/util.h"
 
 #include <openssl/crypto.h>
@@ -26,13 +27,13 @@ static void add_count(cJSON *o, const char *key, int64_t v)
 	if (v < 0)
 		cJSON_AddNullToObject(o, key);
 	else
-		cJSON_AddNumberToObject(o, key, (double)v);
+		json_add_int(o, key, v);
 }
 
 /* A stored JSON object text as a tree; null when absent or unreadable. */
 static void add_json_text(cJSON *o, const char *key, const char *text)
 {
-	cJSON *v = text ? cJSON_Parse(text) : NULL;
+	cJSON *v = json_parse_exact(text);
 
 	if (v == NULL || !cJSON_IsObject(v)) {
 		cJSON_Delete(v);

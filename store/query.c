@@ -5,6 +5,7 @@
  */
 #include "store/store_int.h"
 #include "util/log.h"
+#include "util/json.h"
 #include "util/util.h"
 
 #include <stdio.h>
@@ -218,7 +219,7 @@ int store_events_verify(struct store *s, int64_t *first_bad, char *why, size_t w
 cJSON *store_event_render(const struct store_event *ev)
 {
 	cJSON *o = cJSON_CreateObject();
-	cJSON *detail = ev->detail ? cJSON_Parse(ev->detail) : NULL;
+	cJSON *detail = json_parse_exact(ev->detail);
 	char at[TIMEFMT_TIME_LEN];
 
 	timefmt_format_time(ev->at, at);

@@ -119,13 +119,16 @@ static void make_ints_raw(cJSON *item)
 /* See json.h. */
 cJSON *json_parse_exact(const char *text)
 {
+	const char *end = NULL;
 	cJSON *root;
 
-	if (text == NULL)
+	if (text == NULL || (root = json_parse_numbers(text, strlen(text), &end)) == NULL)
 		return NULL;
-	root = json_parse_numbers(text, strlen(text) + 1, NULL);
-	if (root != NULL)
-		make_ints_raw(root);
+	if (end == NULL || end[strspn(end, " \t\r\n")] != '\0') {
+		cJSON_Delete(root);
+		return NULL;
+	}
+	make_ints_raw(root);
 	return root;
 }
 

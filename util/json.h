@@ -26,7 +26,8 @@ cJSON *json_parse_numbers(const char *text, size_t len, const char **end);
  * Parses NUL-terminated JSON text for printing it again: every number
  * written as an integer that fits int64 becomes a raw item holding its
  * digits, so it prints exactly (json_get_int reads it). NULL when text is
- * NULL or not JSON. Caller cJSON_Delete()s.
+ * NULL, not JSON, or has more than blanks after the value. Caller
+ * cJSON_Delete()s.
  */
 cJSON *json_parse_exact(const char *text);
 

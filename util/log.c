@@ -3,6 +3,7 @@
  * lines from concurrent processes sharing stderr never interleave.
  */
 #include "util/log.h"
+#include "util/json.h"
 #include "util/util.h"
 
 #include <cjson/cJSON.h>
@@ -57,7 +58,7 @@ void log_str(struct log_line *l, const char *key, const char *value)
 void log_int(struct log_line *l, const char *key, int64_t value)
 {
 	if (l->obj != NULL)
-		cJSON_AddNumberToObject(l->obj, key, (double)value);
+		json_add_int(l->obj, key, value);
 }
 
 void log_done(struct log_line *l)
