@@ -212,11 +212,14 @@ static cJSON *run_preview(const struct config *cfg, const char *tenant)
 {
 	struct preview_wait w = { .loop = ev_loop_new(EVFLAG_AUTO) };
 	struct http_tls tls = { cfg->ca_file, cfg->client_cert, cfg->client_key };
+	struct config_secret sec[CONFIG_MAX_SECRETS];
 	struct http_client *http;
 
 	if (w.loop == NULL)
 		return NULL;
 	http = http_client_new(w.loop, &tls);
+	if (http != NULL)
+		http_client_set_secrets(http, sec, config_list_secrets(cfg, sec));
 	if (http != NULL && preview_start(http, cfg, tenant, preview_done, &w) == 0 &&
 	    w.result == NULL)
 		ev_run(w.loop, 0);

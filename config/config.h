@@ -107,6 +107,23 @@ void config_free(struct config *cfg);   /* NULL-safe */
 int config_load_secrets(struct config *cfg,
 			void (*warn)(void *ctx, const char *msg), void *ctx);
 
+/* A secret as loaded: data (not NUL-terminated for the certificate key). */
+struct config_secret {
+	const char *data;
+	size_t len;
+};
+
+#define CONFIG_MAX_SECRETS 4
+
+/*
+ * Fills out with every secret config_load_secrets read (service token, API
+ * token, webhook secret, certificate key), so that they can be kept out of
+ * text that comes from outside. Pointers into cfg, valid until its secrets
+ * are freed or reloaded. Returns how many. Can't fail.
+ */
+size_t config_list_secrets(const struct config *cfg,
+			   struct config_secret out[CONFIG_MAX_SECRETS]);
+
 /* The service called name, or NULL. */
 const struct config_service *config_find_service(const struct config *cfg,
 						 const char *name);

@@ -105,6 +105,20 @@ int config_load_secrets(struct config *cfg,
 	return rc ? -1 : 0;
 }
 
+size_t config_list_secrets(const struct config *cfg,
+			   struct config_secret out[CONFIG_MAX_SECRETS])
+{
+	const char *text[] = { cfg->token, cfg->api_token, cfg->webhook_secret };
+	size_t n = 0;
+
+	for (size_t i = 0; i < ARRAY_LEN(text); i++)
+		if (text[i] != NULL)
+			out[n++] = (struct config_secret){ text[i], strlen(text[i]) };
+	if (cfg->certificate_key != NULL)
+		out[n++] = (struct config_secret){ cfg->certificate_key, cfg->certificate_key_len };
+	return n;
+}
+
 const char *config_default_path(const char *explicit_path)
 {
 	const char *env;

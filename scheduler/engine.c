@@ -372,7 +372,9 @@ static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	build_services(e);
 	{
 		struct http_tls tls = { n->ca_file, n->client_cert, n->client_key };
+		struct config_secret sec[CONFIG_MAX_SECRETS];
 		http_client_set_tls(e->http, &tls);
+		http_client_set_secrets(e->http, sec, config_list_secrets(n, sec));
 	}
 	if (sched_sync_services(e->store, e->svcs, e->n_svcs, clock_now_ms(), &added, &skipped) !=
 	    STORE_OK)
@@ -410,6 +412,10 @@ struct engine *engine_new(struct config *cfg, struct store *store,
 		e->cfg = NULL;
 		engine_free(e);
 		return NULL;
+	}
+	{
+		struct config_secret sec[CONFIG_MAX_SECRETS];
+		http_client_set_secrets(e->http, sec, config_list_secrets(cfg, sec));
 	}
 	lease_owner_self(&e->owner);
 	build_services(e);

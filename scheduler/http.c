@@ -21,6 +21,8 @@ struct http_client {
 	ev_timer timer;
 	int still_running;
 	char *ca_file, *client_cert, *client_key;
+	struct buf *secrets;  /* redacted from answers */
+	size_t n_secrets;
 	struct xfer *xfers; /* every transfer in flight, for abort */
 	CURL **idle;        /* finished easy handles, reset, for the next request */
 	size_t n_idle;
@@ -28,6 +30,9 @@ struct http_client {
 
 /* Easy handles kept for reuse: enough for a full max_in_flight burst. */
 #define IDLE_MAX 256
+/* All the header lines of an answer (curl itself refuses one over 100 KiB). */
+#define HEADERS_MAX (256 * 1024)
+#define REDACTED "[REDACTED]"
 
 /* One request in flight. */
 struct xfer {
@@ -38,7 +43,10 @@ struct xfer {
 	struct buf body;
 	size_t max_body;
 	int too_large;
-	char *retry_after;
+	char *bearer;        /* redacted from the answer */
+	size_t header_bytes;
+	int in_header;       /* between a status line and its blank line */
+	int headers_too_large;
 	char error[CURL_ERROR_SIZE];
 	int64_t started;
 	http_done_fn done;
@@ -135,24 +143,23 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
+/* Counts the header bytes (bounded) and notes whether a header block is
+ * being read, so that curl's "out of memory" for a header line over its
+ * limit can be told as what it is. Retry-After is read in finish(). */
 static size_t header_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
 	struct xfer *x = userdata;
 	size_t n = size * nmemb;
-	static const char name[] = "retry-after:";
 
-	if (n > sizeof name - 1 && strncasecmp(ptr, name, sizeof name - 1) == 0) {
-		const char *v = ptr + sizeof name - 1;
-		size_t len = n - (sizeof name - 1);
-		while (len > 0 && (*v == ' ' || *v == '\t')) {
-			v++;
-			len--;
-		}
-		while (len > 0 && (v[len - 1] == '\r' || v[len - 1] == '\n' || v[len - 1] == ' '))
-			len--;
-		free(x->retry_after);
-		x->retry_after = xstrndup(v, len);
+	x->header_bytes += n;
+	if (x->header_bytes > HEADERS_MAX) {
+		x->headers_too_large = 1;
+		return 0; /* aborts the transfer: CURLE_WRITE_ERROR */
 	}
+	if (n >= 5 && memcmp(ptr, "HTTP/", 5) == 0)
+		x->in_header = 1;
+	else if (n <= 2 && (n == 0 || ptr[0] == '\r' || ptr[0] == '\n'))
+		x->in_header = 0;
 	return n;
 }
 
@@ -218,30 +225,119 @@ static void xfer_free(struct xfer *x)
 	curl_slist_free_all(x->headers);
 	free(x->body_out);
 	buf_free(&x->body);
-	free(x->retry_after);
+	if (x->bearer != NULL) {
+		explicit_bzero(x->bearer, strlen(x->bearer));
+		free(x->bearer);
+	}
 	free(x);
 }
 
-/* Hands the answer to the caller, then frees the transfer. */
+/* Replaces each occurrence of the len bytes at secret in b by REDACTED. */
+static void redact_one(struct buf *b, const char *secret, size_t len)
+{
+	const char *p = b->data, *end = b->data + b->len, *hit;
+	struct buf out;
+
+	if (len == 0 || p == NULL || memmem(p, b->len, secret, len) == NULL)
+		return;
+	buf_init(&out);
+	while ((hit = memmem(p, (size_t)(end - p), secret, len)) != NULL) {
+		buf_append(&out, p, (size_t)(hit - p));
+		buf_puts(&out, REDACTED);
+		p = hit + len;
+	}
+	buf_append(&out, p, (size_t)(end - p));
+	explicit_bzero(b->data, b->len);
+	buf_free(b);
+	*b = out;
+}
+
+/* Redacts secret from b, and its JSON-escaped form ('/' as "\/") too. */
+static void redact(struct buf *b, const struct buf *secret)
+{
+	struct buf esc;
+
+	redact_one(b, secret->data, secret->len);
+	if (memchr(secret->data, '/', secret->len) == NULL)
+		return;
+	buf_init(&esc);
+	for (size_t i = 0; i < secret->len; i++)
+		buf_append(&esc, secret->data[i] == '/' ? "\\/" : secret->data + i,
+			   secret->data[i] == '/' ? 2 : 1);
+	redact_one(b, esc.data, esc.len);
+	explicit_bzero(esc.data, esc.len);
+	buf_free(&esc);
+}
+
+static int longer_first(const void *a, const void *b)
+{
+	size_t x = (*(const struct buf *const *)a)->len, y = (*(const struct buf *const *)b)->len;
+
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* Redacts the client's secrets and the request's token from b, longest
+ * first (a secret inside another must not leave the rest of it). */
+static void redact_all(const struct xfer *x, struct buf *b)
+{
+	const struct http_client *c = x->c;
+	const struct buf **all = xmalloc((c->n_secrets + 1) * sizeof *all);
+	struct buf bearer = { x->bearer, x->bearer ? strlen(x->bearer) : 0, 0 };
+	size_t n = 0;
+
+	for (size_t i = 0; i < c->n_secrets; i++)
+		all[n++] = &c->secrets[i];
+	if (bearer.len > 0)
+		all[n++] = &bearer;
+	qsort(all, n, sizeof *all, longer_first);
+	for (size_t i = 0; i < n; i++)
+		redact(b, all[i]);
+	free(all);
+}
+
+/* Why the transfer failed, in words. */
+static const char *failure_text(const struct xfer *x, CURLcode rc, const char *why)
+{
+	if (why != NULL)
+		return why;
+	if (x->too_large)
+		return "answer larger than the limit";
+	if (x->headers_too_large)
+		return "response headers larger than 256 KiB";
+	if (rc == CURLE_OUT_OF_MEMORY && (x->in_header || x->header_bytes == 0))
+		return "response header line too large (over curl's 100 KiB limit)";
+	return x->error[0] ? x->error : curl_easy_strerror(rc);
+}
+
+/* Hands the answer, redacted, to the caller, then frees the transfer. */
 static void finish(struct xfer *x, CURLcode rc, const char *why)
 {
 	struct http_response r;
+	struct curl_header *h;
+	struct buf error;
 	long status = 0;
 
 	memset(&r, 0, sizeof r);
+	buf_init(&error);
 	r.transport = why ? TRANSPORT_OTHER : map_code(rc, x);
-	if (r.transport == TRANSPORT_OK)
+	if (r.transport == TRANSPORT_OK) {
 		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+		/* the final response's own header: not a 1xx's, not a trailer */
+		if (curl_easy_header(x->easy, "Retry-After", 0, CURLH_HEADER, -1, &h) == CURLHE_OK)
+			r.retry_after = h->value;
+	}
 	r.status = status;
-	if (r.transport != TRANSPORT_OK)
-		r.error = why ? why : x->error[0] ? x->error : curl_easy_strerror(rc);
-	if (x->too_large)
-		r.error = "answer larger than the limit";
+	if (r.transport != TRANSPORT_OK || x->too_large) {
+		buf_puts(&error, failure_text(x, rc, why));
+		redact_all(x, &error);
+		r.error = error.data;
+	}
+	redact_all(x, &x->body);
 	r.body = x->body.data ? x->body.data : "";
 	r.body_len = x->body.len;
-	r.retry_after = x->retry_after;
 	r.duration_ms = clock_mono_ms() - x->started;
 	x->done(x->arg, &r);
+	buf_free(&error);
 	xfer_free(x);
 }
 
@@ -338,6 +434,7 @@ int http_send(struct http_client *c, const struct http_request *rq, http_done_fn
 	buf_init(&x->body);
 	x->max_body = rq->max_body ? rq->max_body : OUTCOME_MAX_BODY;
 	x->headers = make_headers(rq);
+	x->bearer = rq->bearer != NULL ? xstrdup(rq->bearer) : NULL;
 	if (rq->body != NULL)
 		x->body_out = xstrndup(rq->body, rq->body_len);
 	x->done = done;
@@ -374,6 +471,24 @@ void http_client_set_tls(struct http_client *c, const struct http_tls *tls)
 	set_str(&c->ca_file, tls ? tls->ca_file : NULL);
 	set_str(&c->client_cert, tls ? tls->client_cert : NULL);
 	set_str(&c->client_key, tls ? tls->client_key : NULL);
+}
+
+void http_client_set_secrets(struct http_client *c, const struct config_secret *secrets,
+			     size_t n)
+{
+	for (size_t i = 0; i < c->n_secrets; i++) {
+		explicit_bzero(c->secrets[i].data, c->secrets[i].len);
+		buf_free(&c->secrets[i]);
+	}
+	free(c->secrets);
+	c->secrets = xcalloc(n + 1, sizeof *c->secrets);
+	c->n_secrets = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (secrets[i].len == 0)
+			continue;
+		buf_init(&c->secrets[c->n_secrets]);
+		buf_append(&c->secrets[c->n_secrets++], secrets[i].data, secrets[i].len);
+	}
 }
 
 struct http_client *http_client_new(struct ev_loop *loop, const struct http_tls *tls)
@@ -418,5 +533,7 @@ void http_client_free(struct http_client *c)
 	free(c->idle);
 	curl_multi_cleanup(c->multi);
 	http_client_set_tls(c, NULL);
+	http_client_set_secrets(c, NULL, 0);
+	free(c->secrets);
 	free(c);
 }

@@ -9,6 +9,12 @@
  *
  * The callback runs from the loop (never from inside http_send), exactly
  * once per accepted request, and may send new requests.
+ *
+ * What the callback sees of an answer is what may be stored and logged:
+ * the request's bearer token and the client's secrets
+ * (http_client_set_secrets) are replaced by "[REDACTED]" in the body and
+ * the error text, and Retry-After is the final response's header (not a
+ * 1xx response's, not a trailer).
  */
 #ifndef TENANTDEL_HTTP_H
 #define TENANTDEL_HTTP_H
@@ -17,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config/config.h"
 #include "jobs/outcome.h"
 
 struct http_client;
@@ -44,11 +51,11 @@ struct http_request {
 /* The answer, valid during the callback only. */
 struct http_response {
 	enum outcome_transport transport; /* TRANSPORT_OK when an HTTP answer came */
-	const char *error;                /* curl's message when not OK, else NULL */
+	const char *error;                /* why it is not OK (curl's message ...), else NULL */
 	long status;                      /* 0 when no answer */
 	const char *body;                 /* NUL-terminated, never NULL */
 	size_t body_len;
-	const char *retry_after;          /* header value or NULL */
+	const char *retry_after;          /* the final response's header value, or NULL */
 	int64_t duration_ms;
 };
 
@@ -78,5 +85,13 @@ void http_abort_all(struct http_client *c, const char *why);
 
 /* Replaces the TLS material for requests started from now on. */
 void http_client_set_tls(struct http_client *c, const struct http_tls *tls);
+
+/*
+ * Replaces the secrets (n of them, copied) that are redacted from every
+ * answer handed to a callback from now on, besides each request's bearer
+ * token. Empty secrets are ignored. Can't fail.
+ */
+void http_client_set_secrets(struct http_client *c, const struct config_secret *secrets,
+			     size_t n);
 
 #endif
