@@ -4,6 +4,7 @@
  */
 #include "store/sched_int.h"
 #include "store/metrics.h"
+#include "util/json.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -147,10 +148,11 @@ out:
  * (an under-deletion retried deletes the rest). Caller frees. */
 static char *merge_counts(const char *old, const char *add)
 {
-	cJSON *o = old ? cJSON_Parse(old) : NULL;
-	cJSON *a = cJSON_Parse(add);
+	cJSON *o = json_parse_exact(old);
+	cJSON *a = json_parse_exact(add);
 	cJSON *it;
 	char *text;
+	int64_t was, more;
 
 	if (!cJSON_IsObject(o) || !cJSON_IsObject(a)) {
 		cJSON_Delete(o);
@@ -159,10 +161,13 @@ static char *merge_counts(const char *old, const char *add)
 	}
 	cJSON_ArrayForEach(it, a) {
 		cJSON *cur = cJSON_GetObjectItemCaseSensitive(o, it->string);
-		if (cJSON_IsNumber(cur))
-			cJSON_SetNumberValue(cur, cur->valuedouble + it->valuedouble);
-		else
-			cJSON_AddNumberToObject(o, it->string, it->valuedouble);
+		if (json_get_int(it, &more) < 0)
+			continue;
+		if (cur == NULL)
+			json_add_int(o, it->string, more);
+		else if (json_get_int(cur, &was) == 0) /* past INT64_MAX (never met) stays there */
+			cJSON_ReplaceItemViaPointer(o, cur, json_create_int(
+				more > INT64_MAX - was ? INT64_MAX : was + more));
 	}
 	text = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
@@ -235,7 +240,7 @@ out:
 
 static void add_json_text(cJSON *o, const char *key, const char *text)
 {
-	cJSON *v = text ? cJSON_Parse(text) : NULL;
+	cJSON *v = json_parse_exact(text);
 
 	if (v != NULL)
 		cJSON_AddItemToObject(o, key, v);
@@ -256,7 +261,7 @@ static cJSON *attempt_detail(const struct sched_result *r, int kept)
 	cJSON_AddNumberToObject(d, "duration_ms", (double)r->duration_ms);
 	add_json_text(d, "deleted_counts", r->counts_json);
 	if (r->total >= 0)
-		cJSON_AddNumberToObject(d, "total_deleted", (double)r->total);
+		json_add_int(d, "total_deleted", r->total);
 	if (r->error != NULL)
 		cJSON_AddStringToObject(d, "error", r->error);
 	if (r->attempts_delta < 0)
@@ -277,7 +282,7 @@ static int preview_events(struct store *s, const struct sched_result *r, int64_t
 		cJSON_AddStringToObject(d, "when", "before");
 		add_json_text(d, "counts", r->preview_json);
 		if (r->before_total >= 0)
-			cJSON_AddNumberToObject(d, "total", (double)r->before_total);
+			json_add_int(d, "total", r->before_total);
 		if (r->preview_error != NULL)
 			cJSON_AddStringToObject(d, "error", r->preview_error);
 		rc = store_event_append(s, r->job_id, now, "task.preview", r->service, d);
@@ -285,7 +290,7 @@ static int preview_events(struct store *s, const struct sched_result *r, int64_t
 	}
 	if (rc == 0 && r->verified_after >= 0) {
 		d = cJSON_CreateObject();
-		cJSON_AddNumberToObject(d, "remaining", (double)r->verified_after);
+		json_add_int(d, "remaining", r->verified_after);
 		cJSON_AddBoolToObject(d, "verified", r->verified_after == 0);
 		rc = store_event_append(s, r->job_id, now, "task.verify", r->service, d);
 		cJSON_Delete(d);

@@ -19,6 +19,8 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,12 +171,39 @@ static void request_finish(struct fleet *f, struct conn_req *cr, int status)
 	}
 }
 
+/* Writes the raw answer on the connection's socket, which MHD then closes
+ * (the request was read whole: nothing of MHD's is pending on it). */
+static void send_raw(struct MHD_Connection *conn, const char *data, size_t len)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	struct pollfd pfd = { .fd = ci ? ci->connect_fd : -1, .events = POLLOUT };
+
+	while (pfd.fd >= 0 && len > 0) {
+		ssize_t n = send(pfd.fd, data, len, MSG_NOSIGNAL);
+		if (n > 0) {
+			data += n;
+			len -= (size_t)n;
+		} else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+			poll(&pfd, 1, 1000);
+		} else {
+			return;
+		}
+	}
+}
+
 static enum MHD_Result send_reply(struct fleet *f, struct MHD_Connection *conn,
 				  struct conn_req *cr, struct fleet_reply *rp)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
 
+	if (rp->raw) {
+		send_raw(conn, rp->body, rp->body_len);
+		request_finish(f, cr, rp->status);
+		free(rp->body);
+		return MHD_NO;
+	}
 	if (rp->drop) {
 		request_finish(f, cr, 0);
 		free(rp->body);

@@ -36,7 +36,7 @@ enum fleet_op { OP_NONE, OP_DELETE, OP_PREVIEW, OP_SUSPEND, OP_RESTORE, OP_ANY }
 enum fleet_mode {
 	MODE_STATUS, MODE_HANG, MODE_SLOW, MODE_GARBAGE, MODE_SUCCESS_FALSE,
 	MODE_UNDERDELETE, MODE_NOTFOUND, MODE_EMPTY204, MODE_TOPLEVEL, MODE_BIG,
-	MODE_DOWN
+	MODE_DOWN, MODE_RAW
 };
 
 struct fleet_tenant {
@@ -105,6 +105,7 @@ struct fleet_reply {
 	const char *content_type;
 	char *retry_after;     /* owned; NULL: no header */
 	bool drop;             /* close the connection without answering */
+	bool raw;              /* body is the raw HTTP answer: write it, then close */
 };
 
 /* Facts about an incoming request, parsed once when its headers arrive. */

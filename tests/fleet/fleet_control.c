@@ -103,6 +103,7 @@ static const char *fault_strings(struct fleet_fault *ft, const cJSON *req)
 	const cJSON *tid = cJSON_GetObjectItemCaseSensitive(req, "tenant_id");
 	const cJSON *ra = cJSON_GetObjectItemCaseSensitive(req, "retry_after");
 	const cJSON *body = cJSON_GetObjectItemCaseSensitive(req, "body");
+	const cJSON *pct = cJSON_GetObjectItemCaseSensitive(req, "body_pct");
 
 	if (tid != NULL && !cJSON_IsNull(tid)) {
 		if (!cJSON_IsString(tid))
@@ -119,6 +120,15 @@ static const char *fault_strings(struct fleet_fault *ft, const cJSON *req)
 		ft->body = xstrdup(body->valuestring);
 	else if (body != NULL && !cJSON_IsNull(body))
 		ft->body = cJSON_PrintUnformatted(body); /* a JSON value: sent as JSON */
+	if (pct != NULL && !cJSON_IsNull(pct)) {
+		/* bytes JSON cannot carry (invalid UTF-8), percent-encoded */
+		free(ft->body);
+		ft->body = cJSON_IsString(pct) ? fleet_percent_decode(pct->valuestring,
+								      strlen(pct->valuestring))
+					       : NULL;
+		if (ft->body == NULL)
+			return "body_pct must be a percent-encoded string without %00";
+	}
 	return NULL;
 }
 

@@ -352,6 +352,13 @@ static bool fault_reply_early(struct fleet_fault *ft, struct fleet_request *rq,
 	case MODE_DOWN:
 		out->drop = true;
 		return true;
+	case MODE_RAW:
+		out->raw = true;
+		out->status = ft->status;
+		out->body = ft->body ? ft->body : xstrdup("");
+		ft->body = NULL;
+		out->body_len = strlen(out->body);
+		return true;
 	default:
 		return false;
 	}

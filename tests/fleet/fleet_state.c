@@ -57,7 +57,7 @@ const size_t fleet_service_count = ARRAY_LEN(fleet_services);
 static const char *op_names[] = {"", "delete", "preview", "suspend", "restore", "any"};
 static const char *mode_names[] = {
 	"status", "hang", "slow", "garbage", "success_false", "underdelete",
-	"notfound", "empty204", "toplevel", "big", "down"};
+	"notfound", "empty204", "toplevel", "big", "down", "raw"};
 
 const char *fleet_op_name(enum fleet_op op) { return op_names[op]; }
 const char *fleet_mode_name(enum fleet_mode mode) { return mode_names[mode]; }
