@@ -13,9 +13,10 @@ tenantdel.conf that points every service at it. Standard library only.
 Fault keywords (POST /_fleet/fault): service (path segment or config name,
 "*" for all), op ("delete" | "preview" | "suspend" | "restore" | "any"),
 tenant_id, mode ("status" | "hang" | "slow" | "garbage" | "success_false" |
-"underdelete" | "notfound" | "empty204" | "toplevel" | "big" | "down"),
-count (default 1, -1 until cleared), status, retry_after, delay_ms,
-remaining, body.
+"underdelete" | "notfound" | "empty204" | "toplevel" | "big" | "down" |
+"raw": body is the whole HTTP answer, written verbatim), count (default 1,
+-1 until cleared), status, retry_after, delay_ms, remaining, body,
+body_pct (percent-encoded bytes, e.g. invalid UTF-8).
 """
 import json
 import os
