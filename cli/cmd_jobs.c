@@ -212,7 +212,8 @@ int cli_read_tenant_ids(FILE *f, const char *name, struct cli_tenant_ids *out, c
 	while (rc == 0 && (got = read_line(f, buf, &len)) != 0) {
 		lineno++;
 		if (got == 1) {
-			rc = take_line(&l, name, lineno, trim(buf, &len), len, err, errlen);
+			char *id = trim(buf, &len);
+			rc = take_line(&l, name, lineno, id, len, err, errlen);
 			continue;
 		}
 		if (got == -1)
