@@ -1,7 +1,9 @@
 /*
  * cmd_jobs.c - writing jobs from the command line: schedule (one tenant or
  * a file of them), cancel, hold, release. The reading commands (list, show,
- * events) are in cmd_view.c.
+ * events) are in cmd_view.c. Also the parsers of duration and time options
+ * and the --from reader that other commands and the fuzz harness share
+ * (declared in cli_int.h).
  */
 #include "cli/cli_int.h"
 #include "jobs/schedule.h"
