@@ -58,4 +58,34 @@ int cli_check_job_arg(const char *job_id);
 /* Formats epoch ms as RFC 3339 UTC, or "-" for 0. out: TIMEFMT_TIME_LEN bytes. */
 void cli_format_time(int64_t ms, char *out);
 
+/*
+ * Parses the value text of option opt ("--after") of command cmd as a
+ * duration (at most 100 years) or an RFC 3339 time (1970 .. 9999) into *ms.
+ * Returns EXIT_OK, or EXIT_USAGE after printing why (bad syntax, too long,
+ * out of range). (Defined in cmd_jobs.c.)
+ */
+int cli_parse_duration_arg(const char *cmd, const char *opt, const char *text, int64_t *ms);
+int cli_parse_time_arg(const char *cmd, const char *opt, const char *text, int64_t *ms);
+
+/* Tenant ids read from a file (schedule --from). */
+struct cli_tenant_ids {
+	char **ids;
+	size_t n, cap;
+};
+
+/*
+ * Reads the tenant ids of f: one a line, blanks and a CR around it ignored,
+ * empty lines and lines starting with '#' skipped. All or nothing: returns 0
+ * with every id in *out (the caller frees it with cli_tenant_ids_free), or
+ * -1 with *out empty and "NAME:LINE: reason" in err (errlen > 0 bytes) on
+ * the first invalid id, a line longer than a tenant id can be (refused as
+ * it is read: memory stays bounded whatever the input), or a read error.
+ * name names f in messages. Reads f up to the end or the first error.
+ */
+int cli_read_tenant_ids(FILE *f, const char *name, struct cli_tenant_ids *out, char *err,
+			size_t errlen);
+
+/* Frees the ids of l and empties it; l may be empty. Can't fail. */
+void cli_tenant_ids_free(struct cli_tenant_ids *l);
+
 #endif

@@ -1,9 +1,12 @@
 /*
  * cmd_jobs.c - writing jobs from the command line: schedule (one tenant or
  * a file of them), cancel, hold, release. The reading commands (list, show,
- * events) are in cmd_view.c.
+ * events) are in cmd_view.c. Also the parsers of duration and time options
+ * and the --from reader that other commands and the fuzz harness share
+ * (declared in cli_int.h).
  */
 #include "cli/cli_int.h"
+#include "jobs/schedule.h"
 #include "jobs/timefmt.h"
 #include "util/util.h"
 
@@ -19,20 +22,6 @@ struct sched_args {
 	int now, json;
 	const char *tenant; /* the positional TENANT, when not --from */
 };
-
-/* Tenant ids read for a bulk schedule. */
-struct tenant_list {
-	char **ids;
-	size_t n, cap;
-};
-
-static void tenant_list_free(struct tenant_list *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		free(l->ids[i]);
-	free(l->ids);
-	memset(l, 0, sizeof *l);
-}
 
 static int parse_sched_args(int argc, char **argv, struct sched_args *a)
 {
@@ -83,48 +72,99 @@ static int parse_sched_args(int argc, char **argv, struct sched_args *a)
 	return EXIT_OK;
 }
 
-/* due_at and deadline_at from the options and the config (DESIGN 3). */
+/* See cli_int.h. */
+int cli_parse_duration_arg(const char *cmd, const char *opt, const char *text, int64_t *ms)
+{
+	char safe[96];
+
+	if (timefmt_parse_duration(text, ms) == 0)
+		return EXIT_OK;
+	cli_safe(text, safe, sizeof safe);
+	if (errno == ERANGE)
+		return cli_usage_error(cmd, "%s %s is longer than 100 years", opt, safe);
+	return cli_usage_error(cmd, "%s %s is not a duration (e.g. 30d, 12h, 1h30m)", opt, safe);
+}
+
+/* See cli_int.h. */
+int cli_parse_time_arg(const char *cmd, const char *opt, const char *text, int64_t *ms)
+{
+	char safe[96];
+
+	if (timefmt_parse_time(text, ms) == 0)
+		return EXIT_OK;
+	cli_safe(text, safe, sizeof safe);
+	if (errno == ERANGE)
+		return cli_usage_error(cmd, "%s %s is outside 1970-01-01 .. 9999-12-31", opt, safe);
+	return cli_usage_error(cmd, "%s %s is not an RFC 3339 time (e.g. 2026-12-28T09:00:00Z)",
+			       opt, safe);
+}
+
+/* due_at and deadline_at from the options and the config (jobs/schedule.h). */
 static int schedule_times(const struct sched_args *a, const struct config *cfg, int64_t now,
 			  int64_t *due, int64_t *deadline)
 {
-	char safe[96], t1[TIMEFMT_TIME_LEN], t2[TIMEFMT_TIME_LEN];
-	int64_t v;
+	struct jobs_schedule_req req = { .mode = JOBS_DUE_RETENTION,
+					 .retention_ms = cfg->retention_ms,
+					 .deadline_ms = cfg->deadline_ms };
+	char err[200];
+	int rc = EXIT_OK;
 
-	*due = now + cfg->retention_ms;
 	if (a->now) {
-		*due = now;
+		req.mode = JOBS_DUE_NOW;
 	} else if (a->after != NULL) {
-		if (timefmt_parse_duration(a->after, &v) < 0)
-			return cli_usage_error("schedule", "--after %s is not a duration (e.g. 30d, 12h, 1h30m)",
-					       cli_safe(a->after, safe, sizeof safe));
-		*due = now + v;
+		req.mode = JOBS_DUE_AFTER;
+		rc = cli_parse_duration_arg("schedule", "--after", a->after, &req.after_ms);
 	} else if (a->at != NULL) {
-		if (timefmt_parse_time(a->at, &v) < 0)
-			return cli_usage_error("schedule", "--at %s is not an RFC 3339 time (e.g. 2026-12-28T09:00:00Z)",
-					       cli_safe(a->at, safe, sizeof safe));
-		*due = v > now ? v : now; /* a time already past: due now */
+		req.mode = JOBS_DUE_AT;
+		rc = cli_parse_time_arg("schedule", "--at", a->at, &req.at_ms);
 	}
-	*deadline = *due + cfg->deadline_ms;
-	if (a->deadline != NULL) {
-		if (timefmt_parse_time(a->deadline, &v) < 0)
-			return cli_usage_error("schedule", "--deadline %s is not an RFC 3339 time (e.g. 2026-12-28T09:00:00Z)",
-					       cli_safe(a->deadline, safe, sizeof safe));
-		if (v < *due) {
-			timefmt_format_time(v, t1);
-			timefmt_format_time(*due, t2);
-			return cli_usage_error("schedule", "--deadline %s is before the due time %s", t1, t2);
-		}
-		*deadline = v;
+	if (rc == EXIT_OK && a->deadline != NULL) {
+		req.has_deadline = 1;
+		rc = cli_parse_time_arg("schedule", "--deadline", a->deadline, &req.deadline_at);
 	}
+	if (rc != EXIT_OK)
+		return rc;
+	if (jobs_schedule_times(&req, now, due, deadline, err, sizeof err) < 0)
+		return cli_usage_error("schedule", "%s; nothing was scheduled", err);
 	return EXIT_OK;
 }
 
-/* Strips the line end and surrounding blanks in place; returns the start. */
+/*
+ * Longest line of a --from file: a tenant id (JOBS_TENANT_ID_MAX) with room
+ * for blanks around it and a CRLF. Anything longer cannot hold a tenant id
+ * and is refused while it is read, never buffered whole.
+ */
+#define FROM_LINE_MAX (JOBS_TENANT_ID_MAX + 64)
+
+/*
+ * Reads one line of f into buf (FROM_LINE_MAX + 1 bytes, NUL-terminated,
+ * without its '\n'); *len gets its length (NUL bytes included). Returns 1
+ * for a line, 0 at the end of the file, -1 on a read error (errno set), -2
+ * for a line too long (the rest of it is left unread).
+ */
+static int read_line(FILE *f, char *buf, size_t *len)
+{
+	size_t n = 0;
+	int c;
+
+	while ((c = getc_unlocked(f)) != EOF && c != '\n') {
+		if (n == FROM_LINE_MAX)
+			return -2;
+		buf[n++] = (char)c;
+	}
+	buf[n] = '\0';
+	*len = n;
+	if (c == EOF && ferror(f))
+		return -1;
+	return c == EOF && n == 0 ? 0 : 1;
+}
+
+/* Strips blanks and a CR around a line in place; returns the start. */
 static char *trim(char *s, size_t *len)
 {
 	size_t n = *len;
 
-	while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' ' || s[n - 1] == '\t'))
+	while (n > 0 && (s[n - 1] == '\r' || s[n - 1] == ' ' || s[n - 1] == '\t'))
 		n--;
 	s[n] = '\0';
 	while (*s == ' ' || *s == '\t') {
@@ -135,57 +175,92 @@ static char *trim(char *s, size_t *len)
 	return s;
 }
 
-/* Checks one line of a --from file; EXIT_OK or EXIT_USAGE after the message. */
-static int check_line(const char *path, size_t lineno, const char *id, size_t len)
+/* One tenant id of line lineno into l; -1 with the reason in err. */
+static int take_line(struct cli_tenant_ids *l, const char *name, size_t lineno, char *id,
+		     size_t len, char *err, size_t errlen)
 {
 	const char *why = NULL;
 	char safe[96];
 
+	if (len == 0 || id[0] == '#')
+		return 0;
 	if (strlen(id) != len)
 		why = "tenant id contains a NUL byte";
 	else if (jobs_tenant_id_check(id, &why) == 0)
-		return EXIT_OK;
-	cli_error("%s:%zu: invalid tenant id \"%s\": %s; nothing was scheduled",
-		  strcmp(path, "-") == 0 ? "stdin" : path, lineno, cli_safe(id, safe, sizeof safe),
-		  why);
-	return EXIT_USAGE;
+		why = NULL;
+	if (why != NULL) {
+		snprintf(err, errlen, "%s:%zu: invalid tenant id \"%s\": %s", name, lineno,
+			 cli_safe(id, safe, sizeof safe), why);
+		return -1;
+	}
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 1024;
+		l->ids = xrealloc(l->ids, l->cap * sizeof *l->ids);
+	}
+	l->ids[l->n++] = xstrndup(id, len);
+	return 0;
 }
 
-/* Reads the tenant ids of --from (one a line; blank and # lines skipped). */
-static int read_tenants(const char *path, struct tenant_list *l)
+/* See cli_int.h. */
+int cli_read_tenant_ids(FILE *f, const char *name, struct cli_tenant_ids *out, char *err,
+			size_t errlen)
 {
-	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
-	char *line = NULL, *id;
-	size_t cap = 0, lineno = 0, len;
-	ssize_t got;
-	int rc = EXIT_OK;
+	struct cli_tenant_ids l = { 0 };
+	char buf[FROM_LINE_MAX + 1];
+	size_t lineno = 0, len;
+	int got, rc = 0;
+
+	flockfile(f);
+	while (rc == 0 && (got = read_line(f, buf, &len)) != 0) {
+		lineno++;
+		if (got == 1) {
+			char *id = trim(buf, &len);
+			rc = take_line(&l, name, lineno, id, len, err, errlen);
+			continue;
+		}
+		if (got == -1)
+			snprintf(err, errlen, "%s:%zu: cannot read: %s", name, lineno, strerror(errno));
+		else
+			snprintf(err, errlen, "%s:%zu: line longer than %d bytes: not a tenant id",
+				 name, lineno, FROM_LINE_MAX);
+		rc = -1;
+	}
+	funlockfile(f);
+	if (rc < 0)
+		cli_tenant_ids_free(&l);
+	*out = l;
+	return rc;
+}
+
+/* See cli_int.h. */
+void cli_tenant_ids_free(struct cli_tenant_ids *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->ids[i]);
+	free(l->ids);
+	memset(l, 0, sizeof *l);
+}
+
+/* Reads the tenant ids of --from PATH ("-": stdin); EXIT_OK or EXIT_USAGE. */
+static int read_tenants(const char *path, struct cli_tenant_ids *l)
+{
+	int is_stdin = strcmp(path, "-") == 0;
+	FILE *f = is_stdin ? stdin : fopen(path, "r");
+	char err[300];
+	int rc;
 
 	if (f == NULL) {
 		cli_error("schedule: cannot read %s: %s", path, strerror(errno));
 		return EXIT_USAGE;
 	}
-	while (rc == EXIT_OK && (got = getline(&line, &cap, f)) >= 0) {
-		lineno++;
-		len = (size_t)got;
-		id = trim(line, &len);
-		if (len == 0 || id[0] == '#')
-			continue;
-		if ((rc = check_line(path, lineno, id, len)) != EXIT_OK)
-			break;
-		if (l->n == l->cap) {
-			l->cap = l->cap ? l->cap * 2 : 1024;
-			l->ids = xrealloc(l->ids, l->cap * sizeof *l->ids);
-		}
-		l->ids[l->n++] = xstrndup(id, len);
-	}
-	if (rc == EXIT_OK && ferror(f)) {
-		cli_error("schedule: cannot read %s: %s", path, strerror(errno));
-		rc = EXIT_USAGE;
-	}
-	free(line);
-	if (f != stdin)
+	rc = cli_read_tenant_ids(f, is_stdin ? "stdin" : path, l, err, sizeof err);
+	if (!is_stdin)
 		fclose(f);
-	return rc;
+	if (rc < 0) {
+		cli_error("schedule: %s; nothing was scheduled", err);
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
 }
 
 /* Prints the show --json shape of one job (with its tasks). */
@@ -269,7 +344,7 @@ static int store_batch(struct cli_ctx *ctx, const struct sched_args *a, struct s
 
 int cli_cmd_schedule(struct cli_ctx *ctx, int argc, char **argv)
 {
-	struct tenant_list l = { 0 };
+	struct cli_tenant_ids l = { 0 };
 	struct store_new_job *jobs = NULL;
 	struct sched_args a;
 	int64_t now = clock_now_ms(), due = 0, deadline = 0;
@@ -305,7 +380,7 @@ int cli_cmd_schedule(struct cli_ctx *ctx, int argc, char **argv)
 	}
 out:
 	free(jobs);
-	tenant_list_free(&l);
+	cli_tenant_ids_free(&l);
 	return rc;
 }
 

@@ -3,6 +3,7 @@
  * certificate, verify-certificate, audit verify, reapply.
  */
 #include "cli/cli_int.h"
+#include "jobs/schedule.h"
 #include "jobs/timefmt.h"
 #include "store/proof.h"
 #include "util/json.h"
@@ -213,11 +214,27 @@ static int parse_since(const char *text, int64_t now, int64_t *since)
 	if (timefmt_parse_time(text, since) == 0)
 		return 0;
 	if (timefmt_parse_duration(text, &d) == 0) {
-		*since = now - d;
-		return 0;
+		if (timefmt_add_duration(now, -d, since) == 0)
+			return 0;
+		cli_error("reapply: --since %s reaches before 1970", cli_safe(text, safe, sizeof safe));
+		return -1;
 	}
-	cli_error("reapply: --since %s: not an RFC 3339 time nor a duration (e.g. 7d)",
-		  cli_safe(text, safe, sizeof safe));
+	cli_error("reapply: --since %s: not an RFC 3339 time (1970 .. 9999) nor a duration of at most"
+		  " 100 years (e.g. 7d)", cli_safe(text, safe, sizeof safe));
+	return -1;
+}
+
+/* A reapply job is due at once, its deadline the config's after that. */
+static int reapply_times(const struct config *cfg, struct store_reapply_req *r)
+{
+	struct jobs_schedule_req req = { .mode = JOBS_DUE_NOW, .retention_ms = cfg->retention_ms,
+					 .deadline_ms = cfg->deadline_ms };
+	char err[200];
+	int64_t due;
+
+	if (jobs_schedule_times(&req, r->now, &due, &r->deadline_at, err, sizeof err) == 0)
+		return 0;
+	cli_error("reapply: %s; nothing was scheduled", err);
 	return -1;
 }
 
@@ -250,7 +267,8 @@ int cli_cmd_reapply(struct cli_ctx *ctx, int argc, char **argv)
 	r.phase = svc->phase;
 	r.by = a.by ? a.by : cli_default_actor();
 	r.reason = a.reason;
-	r.deadline_at = r.now + cfg->deadline_ms;
+	if (reapply_times(cfg, &r) < 0)
+		return EXIT_USAGE;
 	if ((s = cli_store(ctx)) == NULL)
 		return EXIT_FAILED;
 	if (store_reapply(s, &r, &items, &n) != STORE_OK) {

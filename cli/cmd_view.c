@@ -102,10 +102,11 @@ static int parse_list_args(int argc, char **argv, struct store_list_filter *f, i
 			f->tenant_id = optarg;
 			break;
 		case 'd':
-			if (timefmt_parse_duration(optarg, &ms) < 0)
-				return cli_usage_error(argv[0], "--due-within %s is not a duration (e.g. 24h)",
+			if (cli_parse_duration_arg(argv[0], "--due-within", optarg, &ms) != EXIT_OK)
+				return EXIT_USAGE;
+			if (timefmt_add_duration(f->now, ms, &f->due_before) < 0)
+				return cli_usage_error(argv[0], "--due-within %s reaches past 9999-12-31",
 						       cli_safe(optarg, safe, sizeof safe));
-			f->due_before = f->now + ms;
 			break;
 		case 'o': f->overdue = 1; break;
 		case 'l':

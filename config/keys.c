@@ -19,9 +19,14 @@ static int set_duration(struct config_parser *p, const struct config_key_spec *k
 {
 	int64_t ms;
 
-	if (timefmt_parse_duration(v, &ms) < 0)
+	/* The bound (100 years) keeps every "now + duration" far from overflow. */
+	if (timefmt_parse_duration(v, &ms) < 0) {
+		if (errno == ERANGE)
+			return config_fail(p, "%s in %s is longer than 100 years: '%.80s'",
+					   k->name, p->label, v);
 		return config_fail(p, "bad duration '%.80s' for %s in %s "
 				   "(e.g. 500ms, 45s, 15m, 1h30m, 7d)", v, k->name, p->label);
+	}
 	if (ms < k->min)
 		return config_fail(p, "%s in %s must be greater than zero", k->name, p->label);
 	*(int64_t *)field = ms;

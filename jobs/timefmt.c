@@ -5,6 +5,7 @@
  */
 #include "jobs/timefmt.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -40,15 +41,17 @@ static int64_t read_unit(const char **p)
 
 /*
  * Parses "<digits><unit>..." into ms; units may come in any order ("30m1h"
- * is 90 minutes). Returns 0, or -1 on empty input, signs, spaces, unknown
- * units, a number without a unit, or a total that overflows int64.
+ * is 90 minutes). Numbers and the total saturate just above the bound, so
+ * the whole text is still checked for syntax: EINVAL on empty input, signs,
+ * spaces, unknown units or a number without a unit; ERANGE over the bound.
  */
 int timefmt_parse_duration(const char *s, int64_t *ms)
 {
+	const int64_t max = TIMEFMT_MAX_DURATION_MS;
 	int64_t total = 0;
 
 	if (s == NULL || *s == '\0')
-		return -1;
+		goto bad;
 	if (strcmp(s, "0") == 0) {
 		*ms = 0;
 		return 0;
@@ -57,18 +60,34 @@ int timefmt_parse_duration(const char *s, int64_t *ms)
 		int64_t n = 0, unit;
 
 		if (!is_digit(*s))
-			return -1;
-		for (; is_digit(*s); s++) {
-			if (n > (INT64_MAX - (*s - '0')) / 10)
-				return -1;
-			n = n * 10 + (*s - '0');
-		}
+			goto bad;
+		for (; is_digit(*s); s++)
+			n = n > max ? n : n * 10 + (*s - '0');
 		unit = read_unit(&s);
-		if (unit == 0 || n > INT64_MAX / unit || total > INT64_MAX - n * unit)
-			return -1;
-		total += n * unit;
+		if (unit == 0)
+			goto bad;
+		total = total > max || n > (max - total) / unit ? max + 1 : total + n * unit;
+	}
+	if (total > max) {
+		errno = ERANGE;
+		return -1;
 	}
 	*ms = total;
+	return 0;
+bad:
+	errno = EINVAL;
+	return -1;
+}
+
+/* See timefmt.h. */
+int timefmt_add_duration(int64_t t, int64_t d, int64_t *out)
+{
+	int64_t sum;
+
+	if (__builtin_add_overflow(t, d, &sum) || sum < TIMEFMT_MIN_TIME_MS ||
+	    sum > TIMEFMT_MAX_TIME_MS)
+		return -1;
+	*out = sum;
 	return 0;
 }
 
@@ -229,6 +248,7 @@ int timefmt_parse_time(const char *s, int64_t *ms)
 	int64_t t, off;
 	const char *p = s;
 
+	errno = EINVAL;
 	if (s == NULL)
 		return -1;
 	if (read_digits(&p, 4, &c.year) < 0 || expect(&p, '-') < 0 ||
@@ -245,6 +265,11 @@ int timefmt_parse_time(const char *s, int64_t *ms)
 		return -1;
 	if (to_epoch_ms(&c, &t) < 0)
 		return -1;
+	/* Four-digit years and offsets under a day: t - off cannot overflow. */
+	if (t - off < TIMEFMT_MIN_TIME_MS || t - off > TIMEFMT_MAX_TIME_MS) {
+		errno = ERANGE;
+		return -1;
+	}
 	*ms = t - off;
 	return 0;
 }
@@ -381,7 +406,9 @@ static int parse_http_date(const char *s, int64_t now_ms, int64_t *t)
 	int64_t y;
 	int m, d;
 
-	civil_from_days((now_ms >= 0 ? now_ms : 0) / MS_PER_D, &y, &m, &d);
+	/* Clamped: the two-digit-year rule needs a year that fits an int. */
+	civil_from_days((now_ms < 0 ? 0 : now_ms > TIMEFMT_MAX_TIME_MS ? TIMEFMT_MAX_TIME_MS : now_ms)
+			/ MS_PER_D, &y, &m, &d);
 	if (parse_imf(s, &c) < 0 && parse_rfc850(s, &c, (int)y) < 0 &&
 	    parse_asctime(s, &c) < 0)
 		return -1;
@@ -389,11 +416,13 @@ static int parse_http_date(const char *s, int64_t now_ms, int64_t *t)
 }
 
 /*
- * See timefmt.h. Surrounding spaces and tabs are ignored. A delta too large
- * for int64 milliseconds saturates (the caller caps it at max_delay anyway).
+ * See timefmt.h. Surrounding spaces and tabs are ignored. A longer wait
+ * saturates at TIMEFMT_MAX_DURATION_MS (the caller caps it at max_delay
+ * anyway), so that now + wait cannot overflow.
  */
 int timefmt_parse_retry_after(const char *value, int64_t now_ms, int64_t *wait_ms)
 {
+	const int64_t max_s = TIMEFMT_MAX_DURATION_MS / 1000;
 	char buf[64];
 	size_t n;
 	int64_t t;
@@ -415,13 +444,16 @@ int timefmt_parse_retry_after(const char *value, int64_t now_ms, int64_t *wait_m
 			if (!is_digit(*p))
 				return -1;
 			int dig = *p - '0';
-			secs = secs > (INT64_MAX - dig) / 10 ? INT64_MAX : secs * 10 + dig;
+			secs = secs > max_s ? secs : secs * 10 + dig;
 		}
-		*wait_ms = secs > INT64_MAX / 1000 ? INT64_MAX : secs * 1000;
+		*wait_ms = secs > max_s ? TIMEFMT_MAX_DURATION_MS : secs * 1000;
 		return 0;
 	}
 	if (parse_http_date(buf, now_ms, &t) < 0)
 		return -1;
-	*wait_ms = t > now_ms ? t - now_ms : 0;
+	if (t <= now_ms)
+		*wait_ms = 0;
+	else if (__builtin_sub_overflow(t, now_ms, wait_ms) || *wait_ms > TIMEFMT_MAX_DURATION_MS)
+		*wait_ms = TIMEFMT_MAX_DURATION_MS;
 	return 0;
 }

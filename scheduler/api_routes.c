@@ -5,6 +5,7 @@
  */
 #include "jobs/jobs.h"
 #include "jobs/record.h"
+#include "jobs/schedule.h"
 #include "jobs/timefmt.h"
 #include "scheduler/api_int.h"
 #include "scheduler/metrics.h"
@@ -157,13 +158,27 @@ static int h_metrics(struct api *a, struct api_req *r, const char *id, struct ap
 	return 0;
 }
 
-/* due_at and deadline_at from "after" | "at" | "now" and "deadline". */
+/* Parses text, the value of field key, as an RFC 3339 time; -1 after a 400. */
+static int get_time(const char *key, const char *text, int64_t *ms, struct api_answer *ans)
+{
+	if (timefmt_parse_time(text, ms) == 0)
+		return 0;
+	if (errno == ERANGE)
+		return api_fail(ans, 400, "'%s' is outside 1970-01-01 .. 9999-12-31", key), -1;
+	return api_fail(ans, 400, "'%s' is not an RFC 3339 time", key), -1;
+}
+
+/* due_at and deadline_at from "after" | "at" | "now" and "deadline"
+ * (jobs/schedule.h, the rule the CLI follows too). */
 static int job_times(struct api *a, const cJSON *o, int64_t now, struct store_new_job *nj,
 		     struct api_answer *ans)
 {
+	struct jobs_schedule_req req = { .mode = JOBS_DUE_RETENTION,
+					 .retention_ms = a->deps.cfg->retention_ms,
+					 .deadline_ms = a->deps.cfg->deadline_ms };
 	const char *after, *at, *deadline;
 	const cJSON *nowv = cJSON_GetObjectItemCaseSensitive(o, "now");
-	int64_t v;
+	char err[200];
 
 	if (get_str(o, "after", &after, ans) < 0 || get_str(o, "at", &at, ans) < 0 ||
 	    get_str(o, "deadline", &deadline, ans) < 0)
@@ -172,22 +187,23 @@ static int job_times(struct api *a, const cJSON *o, int64_t now, struct store_ne
 		return api_fail(ans, 400, "'now' must be true or false"), -1;
 	if ((after != NULL) + (at != NULL) + cJSON_IsTrue(nowv) > 1)
 		return api_fail(ans, 400, "give at most one of 'after', 'at', 'now'"), -1;
-	nj->due_at = now + a->deps.cfg->retention_ms;
 	if (after != NULL) {
-		if (timefmt_parse_duration(after, &v) < 0)
-			return api_fail(ans, 400, "'after' is not a duration (e.g. 30d, 12h, 1h30m)"), -1;
-		nj->due_at = now + v;
+		req.mode = JOBS_DUE_AFTER;
+		if (timefmt_parse_duration(after, &req.after_ms) < 0)
+			return api_fail(ans, 400, errno == ERANGE ? "'after' is longer than 100 years" :
+					"'after' is not a duration (e.g. 30d, 12h, 1h30m)"), -1;
 	} else if (at != NULL) {
-		if (timefmt_parse_time(at, &nj->due_at) < 0)
-			return api_fail(ans, 400, "'at' is not an RFC 3339 time"), -1;
+		req.mode = JOBS_DUE_AT;
+		if (get_time("at", at, &req.at_ms, ans) < 0)
+			return -1;
 	} else if (cJSON_IsTrue(nowv)) {
-		nj->due_at = now;
+		req.mode = JOBS_DUE_NOW;
 	}
-	nj->deadline_at = nj->due_at + a->deps.cfg->deadline_ms;
-	if (deadline != NULL && timefmt_parse_time(deadline, &nj->deadline_at) < 0)
-		return api_fail(ans, 400, "'deadline' is not an RFC 3339 time"), -1;
-	if (nj->deadline_at < nj->due_at)
-		return api_fail(ans, 400, "'deadline' is before the purge is due"), -1;
+	req.has_deadline = deadline != NULL;
+	if (deadline != NULL && get_time("deadline", deadline, &req.deadline_at, ans) < 0)
+		return -1;
+	if (jobs_schedule_times(&req, now, &nj->due_at, &nj->deadline_at, err, sizeof err) < 0)
+		return api_fail(ans, 400, "%s", err), -1;
 	return 0;
 }
 

@@ -1,6 +1,7 @@
 /*
  * test_timefmt.c - durations, RFC 3339 times, Retry-After.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,8 +26,9 @@ static void test_duration_parse_valid(void **state)
 		{ "15m", 15 * M }, { "12h", 12 * H }, { "30d", 30 * D }, { "7d", 7 * D },
 		{ "1h30m", H + 30 * M }, { "1d2h3m4s5ms", D + 2 * H + 3 * M + 4 * S + 5 },
 		{ "30m1h", H + 30 * M }, { "90m", 90 * M }, { "1m1ms", M + 1 },
-		{ "007s", 7 * S }, { "106751991167d", 106751991167LL * D },
-		{ "9223372036854775807ms", INT64_MAX },
+		{ "007s", 7 * S }, { "36525d", 36525 * D }, { "876600h", TIMEFMT_MAX_DURATION_MS },
+		{ "36524d23h59m59s999ms1ms", TIMEFMT_MAX_DURATION_MS },
+		{ "3155760000000ms", TIMEFMT_MAX_DURATION_MS },
 	};
 
 	(void)state;
@@ -45,20 +47,115 @@ static void test_duration_parse_invalid(void **state)
 	const char *bad[] = {
 		NULL, "", " ", "-5s", "+5s", "5", "00", "10", "s", "ms", "5x", "5 s", " 5s",
 		"5s ", "5S", "5sec", "5mss", "1h30", "1.5h", "5s,", "h5", "1e3s", "0x10s",
-		"106751991168d",             /* just past INT64_MAX ms */
-		"9223372036854775808ms",     /* digits overflow */
-		"99999999999999999999999s",
-		"9223372036854775807ms1ms",  /* sum overflows */
-		"5s\n",
+		"5s\n", "99999999999999999999999x", "99999999999999999999999", "36526d-",
 	};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int64_t ms = 12345;
+		errno = 0;
 		if (timefmt_parse_duration(bad[i], &ms) != -1)
 			fail_msg("accepted \"%s\"", bad[i] ? bad[i] : "(null)");
 		assert_int_equal(ms, 12345);
+		if (errno != EINVAL)
+			fail_msg("\"%s\": errno %d, want EINVAL", bad[i] ? bad[i] : "(null)", errno);
 	}
+}
+
+/* Over 100 years: refused (ERANGE), however the total is reached. */
+static void test_duration_parse_too_long(void **state)
+{
+	const char *big[] = {
+		"36525d1ms", "36526d", "876601h", "3155760000001ms",
+		"106751991167d",             /* now + this wrapped due_at negative */
+		"106751991168d",             /* past INT64_MAX ms */
+		"9223372036854775807ms",
+		"9223372036854775808ms",     /* digits overflow int64 */
+		"99999999999999999999999s",
+		"9223372036854775807ms1ms",  /* the sum overflows int64 */
+		"36525d36525d", "18263d18263d",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(big) / sizeof(big[0]); i++) {
+		int64_t ms = 12345;
+		errno = 0;
+		if (timefmt_parse_duration(big[i], &ms) != -1)
+			fail_msg("accepted \"%s\" as %lld", big[i], (long long)ms);
+		assert_int_equal(ms, 12345);
+		if (errno != ERANGE)
+			fail_msg("\"%s\": errno %d, want ERANGE", big[i], errno);
+	}
+}
+
+/*
+ * Random texts of 1 to 4 parts with numbers of 1 to 22 digits: accepted
+ * exactly when the true total (computed in 128 bits) is within the bound,
+ * and then with that total.
+ */
+static void test_duration_parse_property(void **state)
+{
+	static const struct { const char *name; int64_t ms; } units[] = {
+		{ "ms", 1 }, { "s", S }, { "m", M }, { "h", H }, { "d", D },
+	};
+	uint64_t x = 0x9E3779B97F4A7C15ULL;
+	char text[160];
+
+	(void)state;
+	for (int i = 0; i < 200000; i++) {
+		__int128 want = 0;
+		size_t len = 0;
+		int parts;
+
+		x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+		parts = 1 + (int)(x % 4);
+		for (int p = 0; p < parts; p++) {
+			x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+			int digits = 1 + (int)(x % 22), u = (int)((x >> 8) % 5);
+			__int128 n = 0;
+			for (int d = 0; d < digits; d++) {
+				x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+				int dig = (int)(x % 10);
+				text[len++] = (char)('0' + dig);
+				n = n * 10 + dig;
+			}
+			len += (size_t)snprintf(text + len, sizeof(text) - len, "%s", units[u].name);
+			want += n * units[u].ms;
+		}
+		text[len] = '\0';
+		int64_t ms = -1;
+		int rc = timefmt_parse_duration(text, &ms);
+		if (want <= TIMEFMT_MAX_DURATION_MS) {
+			if (rc != 0 || ms != (int64_t)want)
+				fail_msg("\"%s\": rc %d, %lld", text, rc, (long long)ms);
+		} else if (rc != -1 || errno != ERANGE || ms != -1) {
+			fail_msg("\"%s\" (over the bound): rc %d, %lld", text, rc, (long long)ms);
+		}
+	}
+}
+
+static void test_add_duration(void **state)
+{
+	const int64_t max = TIMEFMT_MAX_TIME_MS;
+	int64_t out = 77;
+
+	(void)state;
+	assert_int_equal(timefmt_add_duration(1000, 500, &out), 0);
+	assert_int_equal(out, 1500);
+	assert_int_equal(timefmt_add_duration(1000, -1000, &out), 0);
+	assert_int_equal(out, 0);
+	assert_int_equal(timefmt_add_duration(max - 5, 5, &out), 0);
+	assert_int_equal(out, max);
+	out = 77;
+	const struct { int64_t t, d; } bad[] = {
+		{ 1000, -1001 }, { max - 5, 6 }, { max, 1 }, { INT64_MAX, 1 }, { INT64_MIN, -1 },
+		{ 1, INT64_MAX }, { INT64_MAX, INT64_MAX }, { INT64_MIN, INT64_MAX },
+		{ 0, INT64_MIN }, { -1, 0 },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (timefmt_add_duration(bad[i].t, bad[i].d, &out) != -1)
+			fail_msg("%lld + %lld accepted", (long long)bad[i].t, (long long)bad[i].d);
+	assert_int_equal(out, 77);
 }
 
 static void test_duration_format(void **state)
@@ -116,11 +213,11 @@ static void test_time_parse_valid(void **state)
 		{ "2026-12-28T09:00:00.999+00:00", 1798448400999LL },
 		{ "2024-02-29T00:00:00Z", 1709164800000LL },   /* leap year */
 		{ "2000-02-29T12:00:00Z", 951825600000LL },    /* divisible by 400 */
-		{ "1969-12-31T23:59:59Z", -1000 },
-		{ "1969-12-31T23:59:59.999Z", -1 },
 		{ "2016-12-31T23:59:60Z", 1483228800000LL },   /* leap second: next minute */
-		{ "0001-01-01T00:00:00Z", -62135596800000LL },
 		{ "9999-12-31T23:59:59Z", 253402300799000LL },
+		{ "9999-12-31T23:59:59.999Z", TIMEFMT_MAX_TIME_MS },
+		{ "1970-01-01T01:00:00+01:00", 0 },
+		{ "9999-12-31T23:59:59.999+23:59", TIMEFMT_MAX_TIME_MS - 23 * H - 59 * M },
 	};
 
 	(void)state;
@@ -152,9 +249,31 @@ static void test_time_parse_invalid(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int64_t ms = 99;
+		errno = 0;
 		if (timefmt_parse_time(bad[i], &ms) != -1)
 			fail_msg("accepted \"%s\"", bad[i] ? bad[i] : "(null)");
 		assert_int_equal(ms, 99);
+		assert_int_equal(errno, EINVAL);
+	}
+}
+
+/* Valid RFC 3339, but outside 1970 .. 9999 once the offset is applied. */
+static void test_time_parse_out_of_range(void **state)
+{
+	const char *far[] = {
+		"1969-12-31T23:59:59Z", "1969-12-31T23:59:59.999Z", "0001-01-01T00:00:00Z",
+		"0000-01-01T00:00:00Z", "1970-01-01T00:00:00+00:01", "1970-01-01T00:59:59.999+01:00",
+		"9999-12-31T23:59:59-00:01", "9999-12-31T23:59:60Z", "9999-12-31T23:00:00-23:59",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(far) / sizeof(far[0]); i++) {
+		int64_t ms = 99;
+		errno = 0;
+		if (timefmt_parse_time(far[i], &ms) != -1)
+			fail_msg("accepted \"%s\" as %lld", far[i], (long long)ms);
+		assert_int_equal(ms, 99);
+		assert_int_equal(errno, ERANGE);
 	}
 }
 
@@ -184,14 +303,14 @@ static void test_time_format(void **state)
 	assert_true(strlen(out) < TIMEFMT_TIME_LEN);
 }
 
-/* Every day from 1600 to 2500 (leap rules included) agrees with timegm. */
+/* Every day from 1970 to 2500 (leap rules included) agrees with timegm. */
 static void test_time_round_trip_vs_timegm(void **state)
 {
 	char out[TIMEFMT_TIME_LEN];
 	int64_t back;
 
 	(void)state;
-	for (int64_t day = -135140; day < 194000; day += 1) {
+	for (int64_t day = 0; day < 194000; day += 1) {
 		int64_t ms = day * D + (day % 86400) * S + (day % 1000);
 		timefmt_format_time(ms, out);
 		assert_int_equal(timefmt_parse_time(out, &back), 0);
@@ -220,10 +339,15 @@ static void test_retry_after_seconds(void **state)
 	assert_int_equal(w, 0);
 	assert_int_equal(timefmt_parse_retry_after("  7\t", 5, &w), 0);
 	assert_int_equal(w, 7 * S);
+	/* Saturates at the longest duration: now + wait cannot overflow. */
 	assert_int_equal(timefmt_parse_retry_after("99999999999999999999999", 0, &w), 0);
-	assert_int_equal(w, INT64_MAX); /* saturates; the caller caps */
+	assert_int_equal(w, TIMEFMT_MAX_DURATION_MS);
 	assert_int_equal(timefmt_parse_retry_after("9223372036854775807", 0, &w), 0);
-	assert_int_equal(w, INT64_MAX);
+	assert_int_equal(w, TIMEFMT_MAX_DURATION_MS);
+	assert_int_equal(timefmt_parse_retry_after("3155760000", 0, &w), 0);
+	assert_int_equal(w, TIMEFMT_MAX_DURATION_MS);
+	assert_int_equal(timefmt_parse_retry_after("3155759999", 0, &w), 0);
+	assert_int_equal(w, TIMEFMT_MAX_DURATION_MS - S);
 	w = 3;
 	const char *bad[] = { NULL, "", "   ", "-1", "1.5", "12s", "1 2", "+3", "abc",
 			      "0x10" };
@@ -265,6 +389,13 @@ static void test_retry_after_dates(void **state)
 	assert_int_equal(w, 0); /* 1990, not 2090 */
 	assert_int_equal(timefmt_parse_retry_after("Tue, 29 Feb 2028 00:00:00 GMT", now2026, &w), 0);
 	assert_true(w > 0);
+	/* Far ahead, or any clock at all: saturated, never negative, no overflow. */
+	assert_int_equal(timefmt_parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now2026, &w), 0);
+	assert_int_equal(w, TIMEFMT_MAX_DURATION_MS);
+	assert_int_equal(timefmt_parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", INT64_MIN, &w), 0);
+	assert_int_equal(w, TIMEFMT_MAX_DURATION_MS);
+	assert_int_equal(timefmt_parse_retry_after("Monday, 01-Jan-90 00:00:00 GMT", INT64_MAX, &w), 0);
+	assert_int_equal(w, 0);
 }
 
 static void test_retry_after_bad_dates(void **state)
@@ -292,10 +423,14 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_duration_parse_valid),
 		cmocka_unit_test(test_duration_parse_invalid),
+		cmocka_unit_test(test_duration_parse_too_long),
+		cmocka_unit_test(test_duration_parse_property),
+		cmocka_unit_test(test_add_duration),
 		cmocka_unit_test(test_duration_format),
 		cmocka_unit_test(test_duration_round_trip),
 		cmocka_unit_test(test_time_parse_valid),
 		cmocka_unit_test(test_time_parse_invalid),
+		cmocka_unit_test(test_time_parse_out_of_range),
 		cmocka_unit_test(test_time_format),
 		cmocka_unit_test(test_time_round_trip_vs_timegm),
 		cmocka_unit_test(test_retry_after_seconds),
