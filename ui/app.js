@@ -327,27 +327,46 @@
       el('span', { class: 'muted small' }, done + '/' + tasks.length));
   }
 
+  /* The view's fixed parts are built once per navigation; a refresh only
+   * replaces the parts that show data (a half-typed filter survives it). */
+  let built = -1;
+
+  function skeleton(gen, build) {
+    if (built === gen) return false;
+    built = gen;
+    build(clear($('view')));
+    return true;
+  }
+
+  function replace(id, ...children) {
+    const box = clear($(id));
+    for (const c of children) if (c) box.appendChild(c);
+  }
+
   async function renderJobs(gen) {
     const f = jobsQuery();
     const p = await jobsPage(f);
     if (gen !== generation) return;
-    const v = clear($('view'));
-    v.appendChild(el('h1', null, 'Jobs'));
-    v.appendChild(jobsFilterForm(f));
-    if (p.local) v.appendChild(el('p', { class: 'muted' }, 'kind and user are filtered among the newest ' + LIST_MAX + ' jobs.'));
+    skeleton(gen, (v) => {
+      v.appendChild(el('h1', null, 'Jobs'));
+      v.appendChild(jobsFilterForm(f));
+      v.appendChild(el('div', { id: 'jobs-results' }));
+    });
     const rows = p.rows.map((j) => el('tr', { 'data-job': j.job_id },
       cell(jobLink(j.job_id, j.job_id.slice(0, 13))),
       cell(el('span', null, el('span', { class: 'tenant' }, j.tenant_id || j.user_id || '-'),
         j.tenant_name ? el('span', { class: 'muted small tenant-name' }, ' ' + j.tenant_name) : null)),
       cell(j.kind, 'opt'), cell(badge(j.state)), cell(fmtWhen(j.due_at), 'opt'),
       cell(j.total_deleted, 'num opt'), cell(progress(j.tasks))));
-    v.appendChild(rows.length ? table(['job', 'tenant', '~kind', 'state', '~due', '~deleted', 'services'], rows, 'jobs')
-      : el('p', { class: 'muted', id: 'no-jobs' }, 'No job matches.'));
     const nav = el('div', { class: 'pager' });
     if (f.page > 0) nav.appendChild(el('a', { href: jobsHash(Object.assign({}, f, { page: f.page - 1 })), id: 'prev' }, '< newer'));
     nav.appendChild(el('span', { class: 'muted' }, 'page ' + (f.page + 1)));
     if (p.more) nav.appendChild(el('a', { href: jobsHash(Object.assign({}, f, { page: f.page + 1 })), id: 'next' }, 'older >'));
-    v.appendChild(nav);
+    replace('jobs-results',
+      p.local ? el('p', { class: 'muted' }, 'kind and user are filtered among the newest ' + LIST_MAX + ' jobs.') : null,
+      rows.length ? table(['job', 'tenant', '~kind', 'state', '~due', '~deleted', 'services'], rows, 'jobs')
+        : el('p', { class: 'muted', id: 'no-jobs' }, 'No job matches.'),
+      nav);
     stamp();
     schedule(gen, guarded(renderJobs));
   }
@@ -493,20 +512,31 @@
   }
 
   let jobMessage = null;  /* the action result line survives refreshes */
+  let actionsKey = '';    /* the actions bar is rebuilt when the job changes state */
 
   async function refreshJob(gen) {
     const id = decodeURIComponent(location.hash.slice('#/job/'.length));
     const [j, events] = await Promise.all([getJob(id),
       api('GET', '/v1/jobs/' + encodeURIComponent(id) + '/events').catch(() => null)]);
     if (gen !== generation) return;
-    const v = clear($('view'));
-    v.appendChild(el('h1', null, 'Job ', el('span', { class: 'mono', id: 'job-id' }, j.job_id), ' ',
-      el('span', { id: 'job-state' }, badge(j.state))));
-    v.appendChild(jobActions(j, jobMessage));
-    v.appendChild(jobMessage);
-    v.appendChild(section('Job', jobFacts(j)));
-    v.appendChild(section('Services', progress(j.tasks), jobTasks(j)));
-    v.appendChild(section('Events', jobEvents(events)));
+    if (skeleton(gen, (v) => {
+      v.appendChild(el('h1', null, 'Job ', el('span', { class: 'mono', id: 'job-id' }, j.job_id), ' ',
+        el('span', { id: 'job-state' })));
+      v.appendChild(el('div', { id: 'job-actions' }));
+      v.appendChild(jobMessage);
+      v.appendChild(el('section', { class: 'card' }, el('h2', null, 'Job'), el('div', { id: 'job-facts' })));
+      v.appendChild(el('section', { class: 'card' }, el('h2', null, 'Services'), el('div', { id: 'job-tasks' })));
+      v.appendChild(el('section', { class: 'card' }, el('h2', null, 'Events'), el('div', { id: 'job-events' })));
+    })) actionsKey = '';
+    replace('job-state', badge(j.state));
+    const key = j.state + '/' + j.approval + '/' + (j.tasks || []).map((t) => t.state).join();
+    if (key !== actionsKey) {
+      actionsKey = key;
+      replace('job-actions', jobActions(j, jobMessage));
+    }
+    replace('job-facts', jobFacts(j));
+    replace('job-tasks', progress(j.tasks), jobTasks(j));
+    replace('job-events', jobEvents(events));
     stamp();
     schedule(gen, guarded(refreshJob));
   }
