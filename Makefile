@@ -77,6 +77,16 @@ $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
+# The dashboard (ui/) compiled in: scripts/embed-ui writes its bytes as a C
+# fragment that scheduler/ui_assets.c includes. The folder is a prerequisite
+# too, so that adding or removing a file regenerates it.
+UI_FILES := $(wildcard ui/*)
+$(B)/gen/ui_assets.inc: scripts/embed-ui ui $(UI_FILES)
+	@mkdir -p $(dir $@)
+	./scripts/embed-ui ui >$@.tmp && mv $@.tmp $@
+$(B)/scheduler/ui_assets.o: $(B)/gen/ui_assets.inc
+$(B)/scheduler/ui_assets.o: ALL_CFLAGS += -I$(B)/gen
+
 $(LIB): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^

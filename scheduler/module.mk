@@ -2,4 +2,5 @@ LIB_SRC += scheduler/engine.c scheduler/attempt.c scheduler/http.c scheduler/lea
 LIB_SRC += scheduler/integrate.c
 LIB_SRC += scheduler/metrics.c scheduler/api.c scheduler/api_routes.c
 LIB_SRC += scheduler/webhook.c
-UNIT_TESTS += test_webhook
+LIB_SRC += scheduler/ui_assets.c
+UNIT_TESTS += test_webhook test_ui_assets
