@@ -472,7 +472,8 @@ static int forget_places(struct store *s, const char *urls, int64_t before)
 int store_webhook_prune(struct store *s, const char *const *urls, size_t n, int64_t before,
 			int limit, int *more)
 {
-	cJSON *list = cJSON_CreateStringArray(urls, (int)n);
+	/* (cJSON makes no array of a NULL list) */
+	cJSON *list = n > 0 ? cJSON_CreateStringArray(urls, (int)n) : cJSON_CreateArray();
 	char *json = list ? cJSON_PrintUnformatted(list) : NULL;
 	int64_t *ids = xcalloc(limit > 0 ? (size_t)limit : 1, sizeof *ids);
 	int k = 0, rc = STORE_ERR;
