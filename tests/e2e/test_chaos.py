@@ -21,7 +21,7 @@ from test_engine_basic import EngineCase
 SEED = int(os.environ.get("TENANTDEL_CHAOS_SEED") or 20240808)
 N_JOBS = 600
 LIMIT = 4            # each service's max_in_flight
-CHAOS_S = 45.0       # killing stops after this long, or when every job is done
+CHAOS_S = 40.0       # killing stops after this long, or when every job is done
 KILL_EVERY = (0.05, 0.5)  # seconds between kills, uniform
 SLACK_MS = 5         # a SIGKILL lands this soon after it is sent
 
@@ -153,7 +153,7 @@ class TestChaos(EngineCase):
         # Calm: the last daemon finishes what the kills left.
         if self.procs["daemon"].poll() is not None:
             self.spawn("daemon")
-        harness.wait_for(lambda: not self.unfinished(), timeout=60,
+        harness.wait_for(lambda: not self.unfinished(), timeout=45,
                          what=self.msg("every job succeeded"))
         self.assertEqual(self.w.stop(self.procs["daemon"]), 0, self.msg("daemon exit"))
         self.procs["once"].wait(timeout=30)
