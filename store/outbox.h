@@ -94,9 +94,10 @@ int store_webhook_lease_owners(struct store *s, char ***owners, size_t *n);
 /*
  * Deletes up to limit outbox rows (with their delivery rows) that every
  * one of urls (the configured ones) has had delivered before `before` or
- * never owed, written before `before` too, oldest first; then forgets the
- * place of each url not in urls that has missed nothing written since
- * `before`. The newest outbox row is always kept: ids are never reused,
+ * never owed, written before `before` too, oldest first (delivery rows of
+ * urls not in urls go with them); then forgets the place of each url not
+ * in urls whose first missed row, if any, was written before `before`.
+ * The newest outbox row is always kept: ids are never reused,
  * so places stay valid. *more is set to 1 when a full batch was deleted.
  * One write transaction. Returns STORE_OK or STORE_ERR.
  */
