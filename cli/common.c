@@ -4,6 +4,7 @@
  */
 #include "cli/cli_int.h"
 #include "jobs/timefmt.h"
+#include "store/outbox.h"
 #include "util/util.h"
 
 #include <cjson/cJSON.h>
@@ -145,6 +146,9 @@ struct store *cli_store(struct cli_ctx *ctx)
 	}
 	if ((busy = busy_timeout_from_env()) >= 0)
 		store_set_busy_timeout(ctx->store, busy);
+	/* The outbox is written only while a webhook is configured. */
+	store_set_webhooks(ctx->store, (const char *const *)ctx->cfg->webhook_urls,
+			   ctx->cfg->n_webhook_urls);
 	return ctx->store;
 }
 

@@ -21,6 +21,10 @@
 #define WEBHOOK_MAX 32       /* POSTs in flight in all */
 #define WEBHOOK_FANOUT 500   /* outbox rows fanned out per url per tick */
 #define WEBHOOK_POLL_S 1.0   /* other processes write the outbox too */
+#define WEBHOOK_KEEP_MS (7 * 24 * 3600 * 1000LL) /* delivered rows kept that long */
+#define WEBHOOK_PRUNE_S 60.0 /* between pruning passes */
+#define WEBHOOK_PRUNE_AGAIN_S 0.1 /* after a full batch: the rest soon, not at once */
+#define WEBHOOK_PRUNE_BATCH 1000
 
 /* One POST in flight. */
 struct flight {
@@ -36,6 +40,7 @@ struct webhook {
 	const struct config *cfg;
 	struct lease_owner self;
 	ev_timer timer;
+	ev_tstamp prune_at;       /* ev_now of the next pruning pass */
 	struct flight *flights;
 	size_t n_flights;
 	int stopping;
@@ -219,18 +224,44 @@ static void dispatch_url(struct webhook *w, const char *url, int64_t now)
 	store_deliveries_free(d, n);
 }
 
+/*
+ * A pruning pass when one is due: rows every configured url has had for 7
+ * days go, a bounded batch at a time (written with or without a webhook,
+ * by this process or an older one). Returns the seconds until the next.
+ */
+static double prune(struct webhook *w, int64_t now)
+{
+	const struct config *cfg = w->cfg;
+	double wait = w->prune_at - ev_now(w->loop);
+	int more = 0;
+
+	if (wait > 0)
+		return wait;
+	if (store_webhook_prune(w->store, (const char *const *)cfg->webhook_urls,
+				cfg->n_webhook_urls, now - WEBHOOK_KEEP_MS, WEBHOOK_PRUNE_BATCH,
+				&more) != STORE_OK)
+		more = 0;
+	wait = more ? WEBHOOK_PRUNE_AGAIN_S : WEBHOOK_PRUNE_S;
+	w->prune_at = ev_now(w->loop) + wait;
+	return wait;
+}
+
 static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct webhook *w = t->data;
 	const struct config *cfg = w->cfg;
 	const char *const *urls = (const char *const *)cfg->webhook_urls;
 	int64_t now = clock_now_ms();
+	double next;
 	int more = 0;
 
 	if (w->stopping)
 		return;
+	next = prune(w, now); /* first: what it deletes is not fanned out again */
+	if (next > WEBHOOK_POLL_S)
+		next = WEBHOOK_POLL_S;
 	if (cfg->n_webhook_urls == 0 || cfg->webhook_secret == NULL) {
-		arm(w, WEBHOOK_POLL_S);
+		arm(w, next);
 		return;
 	}
 	if (store_webhook_enqueue(w->store, urls, cfg->n_webhook_urls, WEBHOOK_FANOUT, now,
@@ -238,7 +269,7 @@ static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
 		more = 0;
 	for (size_t i = 0; i < cfg->n_webhook_urls; i++)
 		dispatch_url(w, urls[i], now);
-	arm(w, more ? 0.0 : WEBHOOK_POLL_S);
+	arm(w, more ? 0.0 : next);
 }
 
 /* Deliveries leased by a process known dead are due again at once. */
@@ -268,6 +299,8 @@ struct webhook *webhook_start(const struct webhook_deps *deps)
 	lease_owner_self(&w->self);
 	ev_init(&w->timer, on_tick);
 	w->timer.data = w;
+	store_set_webhooks(w->store, (const char *const *)w->cfg->webhook_urls,
+			   w->cfg->n_webhook_urls);
 	if (w->cfg->n_webhook_urls > 0)
 		reclaim_dead(w);
 	arm(w, 0.0);
@@ -277,6 +310,9 @@ struct webhook *webhook_start(const struct webhook_deps *deps)
 void webhook_set_config(struct webhook *w, const struct config *cfg)
 {
 	w->cfg = cfg;
+	/* The store writes the outbox from now on as this config says. */
+	store_set_webhooks(w->store, (const char *const *)cfg->webhook_urls,
+			   cfg->n_webhook_urls);
 	webhook_kick(w);
 }
 

@@ -44,12 +44,15 @@ struct webhook;
 
 /*
  * Starts the dispatcher on deps->loop (it idles when no url is
- * configured). Deliveries leased by a process known dead are taken over at
- * once. Never NULL.
+ * configured, but for pruning: every minute, outbox rows every configured
+ * url has had for 7 days are deleted). The store writes outbox rows only
+ * while cfg has a url. Deliveries leased by a process known dead are taken
+ * over at once. Never NULL.
  */
 struct webhook *webhook_start(const struct webhook_deps *deps);
 
-/* Uses cfg from now on (after a config reload); cfg must outlive it. */
+/* Uses cfg from now on (after a config reload), for the store's outbox
+ * writes too; cfg must outlive it. */
 void webhook_set_config(struct webhook *w, const struct config *cfg);
 
 /* Look at the outbox within 50 ms (a state change was just written). */

@@ -349,6 +349,8 @@ static int announce(struct store *s, const char *id, const struct store_new_job 
 	if (store_event_append_text(s, id, b->now, "job.scheduled", NULL,
 				    scheduled_detail(s, nj, b)) < 0)
 		return -1;
+	if (!store_outbox_wanted(s))
+		return 0;
 	jobs_id_new(b->now, eid);
 	return store_outbox_append_text(s, eid, "job.scheduled", id,
 					scheduled_body(s, eid, &j, b), b->now);

@@ -11,7 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+static const char SQL_APPEND[] =
+	"INSERT INTO outbox (event_id, type, job_id, created_at, body)"
+	" VALUES (:eid, :type, :job_id, :at, :body)";
 static const char SQL_MAX_OUTBOX[] = "SELECT COALESCE(MAX(id), 0) FROM outbox";
+/* A url's place starts at the newest row: it is owed what comes after. */
+static const char SQL_PLACE_INIT[] =
+	"INSERT OR IGNORE INTO meta (key, value)"
+	" SELECT 'webhook.cursor:' || :url, COALESCE(MAX(id), 0) FROM outbox";
 static const char SQL_CURSOR_GET[] =
 	"SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'webhook.cursor:' || :url";
 static const char SQL_CURSOR_SET[] =
@@ -29,7 +36,8 @@ static const char SQL_DUE[] =
 	" ORDER BY d.next_attempt_at, d.outbox_id LIMIT :limit";
 static const char SQL_LEASE[] =
 	"UPDATE webhook_deliveries SET attempts = attempts + 1, lease_owner = :owner,"
-	" lease_expires_at = :exp WHERE outbox_id = :id AND url = :url";
+	" lease_expires_at = :exp WHERE outbox_id = :id AND url = :url"
+	" AND delivered_at IS NULL AND (lease_expires_at IS NULL OR lease_expires_at <= :now)";
 static const char SQL_FINISH[] =
 	"UPDATE webhook_deliveries SET"
 	" delivered_at = CASE WHEN :ok THEN :now END,"
@@ -46,23 +54,54 @@ static const char SQL_OWNERS[] =
 static const char SQL_UNDELIVERED[] =
 	"SELECT COUNT(*) FROM webhook_deliveries WHERE delivered_at IS NULL AND url = :url";
 static const char SQL_NOT_FANNED[] = "SELECT COUNT(*) FROM outbox WHERE id > :from";
+/*
+ * Prunable rows, oldest first: before the first row written since :before
+ * and before the newest row (kept, so that ids are never reused); fanned
+ * out to every configured url (:urls, a JSON array); and no delivery to a
+ * configured url undelivered or delivered since :before.
+ */
+static const char SQL_PRUNABLE[] =
+	"SELECT o.id FROM outbox o"
+	" WHERE o.id < COALESCE((SELECT id FROM outbox WHERE created_at >= :before"
+	"                        ORDER BY id LIMIT 1), (SELECT MAX(id) FROM outbox))"
+	" AND NOT EXISTS (SELECT 1 FROM json_each(:urls) u"
+	"   JOIN meta m ON m.key = 'webhook.cursor:' || u.value"
+	"   WHERE CAST(m.value AS INTEGER) < o.id)"
+	" AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d"
+	"   JOIN json_each(:urls) u ON d.url = u.value WHERE d.outbox_id = o.id"
+	"   AND (d.delivered_at IS NULL OR d.delivered_at >= :before))"
+	" ORDER BY o.id LIMIT :limit";
+static const char SQL_PRUNE_DELIVERIES[] =
+	"DELETE FROM webhook_deliveries WHERE outbox_id = :id";
+static const char SQL_PRUNE_ROW[] = "DELETE FROM outbox WHERE id = :id";
+/* The place of a url out of the config, once what it missed is 7 days old. */
+static const char SQL_FORGET_PLACES[] =
+	"DELETE FROM meta WHERE key > 'webhook.cursor:' AND key < 'webhook.cursor;'"
+	" AND substr(key, 16) NOT IN (SELECT value FROM json_each(:urls))"
+	" AND COALESCE((SELECT created_at FROM outbox WHERE id > CAST(meta.value AS INTEGER)"
+	"               ORDER BY id LIMIT 1), 0) < :before";
+
+static void delivery_clear(struct store_delivery *d)
+{
+	free(d->url);
+	free(d->event_id);
+	free(d->type);
+	free(d->body);
+}
 
 void store_deliveries_free(struct store_delivery *d, size_t n)
 {
 	if (d == NULL)
 		return;
-	for (size_t i = 0; i < n; i++) {
-		free(d[i].url);
-		free(d[i].event_id);
-		free(d[i].type);
-		free(d[i].body);
-	}
+	for (size_t i = 0; i < n; i++)
+		delivery_clear(&d[i]);
 	free(d);
 }
 
-/* One integer from a query whose only parameter (if any) is :url or :from. */
+/* One integer from a query whose only parameter (if any) is :url or :from;
+ * *found (may be NULL) tells whether there was a row (else *v = 0). */
 static int one_int(struct store *s, const char *sql, const char *url, int64_t from,
-		   int64_t *v)
+		   int64_t *v, int *found)
 {
 	sqlite3_stmt *st = store_stmt(s, sql);
 	int rc;
@@ -83,8 +122,59 @@ static int one_int(struct store *s, const char *sql, const char *url, int64_t fr
 		return STORE_ERR;
 	}
 	*v = rc == SQLITE_ROW ? store_col_int(st, 0, 0) : 0;
+	if (found != NULL)
+		*found = rc == SQLITE_ROW;
 	store_reset(st);
 	return STORE_OK;
+}
+
+/* Runs a write whose only parameter is :url. 0 or -1. */
+static int write_url(struct store *s, const char *sql, const char *url)
+{
+	sqlite3_stmt *st = store_stmt(s, sql);
+
+	if (st == NULL || store_bind_text(st, ":url", url) < 0) {
+		store_reset(st);
+		return STORE_ERR;
+	}
+	return store_step_done(s, st) < 0 ? STORE_ERR : STORE_OK;
+}
+
+void store_set_webhooks(struct store *s, const char *const *urls, size_t n)
+{
+	for (size_t i = 0; i < s->n_webhook_urls; i++)
+		free(s->webhook_urls[i]);
+	free(s->webhook_urls);
+	s->webhook_urls = n ? xcalloc(n, sizeof *s->webhook_urls) : NULL;
+	for (size_t i = 0; i < n; i++)
+		s->webhook_urls[i] = xstrdup(urls[i]);
+	s->n_webhook_urls = n;
+}
+
+int store_outbox_wanted(const struct store *s)
+{
+	return s->n_webhook_urls > 0;
+}
+
+int store_outbox_append_text(struct store *s, const char *eid, const char *type,
+			     const char *job_id, const char *body, int64_t now)
+{
+	sqlite3_stmt *st;
+
+	if (!store_outbox_wanted(s))
+		return 0;
+	/* Before the row: a url new to the outbox is owed this row on. */
+	for (size_t i = 0; i < s->n_webhook_urls; i++)
+		if (write_url(s, SQL_PLACE_INIT, s->webhook_urls[i]) < 0)
+			return -1;
+	if ((st = store_stmt(s, SQL_APPEND)) == NULL)
+		return -1;
+	store_bind_text(st, ":eid", eid);
+	store_bind_text(st, ":type", type);
+	store_bind_text(st, ":job_id", job_id);
+	store_bind_int(st, ":at", now);
+	store_bind_text(st, ":body", body);
+	return store_step_done(s, st);
 }
 
 /* Inside a transaction: fans url's next rows out, up to `to`. */
@@ -94,7 +184,8 @@ static int fan_out(struct store *s, const char *url, int64_t to, int batch, int6
 	int64_t from;
 	sqlite3_stmt *st;
 
-	if (one_int(s, SQL_CURSOR_GET, url, 0, &from) < 0)
+	if (write_url(s, SQL_PLACE_INIT, url) < 0 ||
+	    one_int(s, SQL_CURSOR_GET, url, 0, &from, NULL) < 0)
 		return STORE_ERR;
 	if (from >= to)
 		return STORE_OK;
@@ -121,15 +212,15 @@ int store_webhook_enqueue(struct store *s, const char *const *urls, size_t n, in
 			  int64_t now, int *more)
 {
 	int64_t max_id, cur;
-	int behind = 0;
+	int behind = 0, found;
 
 	*more = 0;
-	if (n == 0 || one_int(s, SQL_MAX_OUTBOX, NULL, 0, &max_id) < 0)
+	if (n == 0 || one_int(s, SQL_MAX_OUTBOX, NULL, 0, &max_id, NULL) < 0)
 		return n == 0 ? STORE_OK : STORE_ERR;
 	for (size_t i = 0; i < n && !behind; i++) {
-		if (one_int(s, SQL_CURSOR_GET, urls[i], 0, &cur) < 0)
+		if (one_int(s, SQL_CURSOR_GET, urls[i], 0, &cur, &found) < 0)
 			return STORE_ERR;
-		behind = cur < max_id;
+		behind = !found || cur < max_id;
 	}
 	if (!behind)
 		return STORE_OK;
@@ -181,18 +272,42 @@ static int read_due(struct store *s, const char *url, int64_t now, int limit,
 	return STORE_OK;
 }
 
+/* Leases one due delivery: 1, 0 when it is no longer due and unleased
+ * (another process took it), or -1. */
 static int lease_one(struct store *s, const struct store_delivery *d, const char *owner,
-		     int64_t exp)
+		     int64_t now, int64_t exp)
 {
 	sqlite3_stmt *st = store_stmt(s, SQL_LEASE);
 
 	if (st == NULL || store_bind_text(st, ":owner", owner) < 0 ||
-	    store_bind_int(st, ":exp", exp) < 0 || store_bind_int(st, ":id", d->outbox_id) < 0 ||
-	    store_bind_text(st, ":url", d->url) < 0) {
+	    store_bind_int(st, ":exp", exp) < 0 || store_bind_int(st, ":now", now) < 0 ||
+	    store_bind_int(st, ":id", d->outbox_id) < 0 || store_bind_text(st, ":url", d->url) < 0) {
 		store_reset(st);
-		return STORE_ERR;
+		return -1;
 	}
-	return store_step_done(s, st) < 0 ? STORE_ERR : STORE_OK;
+	if (store_step_done(s, st) < 0)
+		return -1;
+	return sqlite3_changes(s->db) == 1;
+}
+
+/* Leases each of d[0..*n), keeping only those leased (in order). 0 or -1. */
+static int lease_all(struct store *s, struct store_delivery *d, size_t *n, const char *owner,
+		     int64_t now, int64_t exp)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < *n; i++) {
+		int rc = lease_one(s, &d[i], owner, now, exp);
+		if (rc < 0)
+			return -1;
+		if (rc == 0) {
+			delivery_clear(&d[i]);
+			continue;
+		}
+		d[kept++] = d[i];
+	}
+	*n = kept;
+	return 0;
 }
 
 int store_webhook_claim(struct store *s, const char *url, const char *owner, int64_t now,
@@ -213,11 +328,9 @@ int store_webhook_claim(struct store *s, const char *url, const char *owner, int
 		return STORE_OK;
 	if (store_begin(s) < 0)
 		return STORE_ERR;
-	if (read_due(s, url, now, limit, out, n) < 0)
+	if (read_due(s, url, now, limit, out, n) < 0 ||
+	    lease_all(s, *out, n, owner, now, now + lease_ms) < 0)
 		goto fail;
-	for (size_t i = 0; i < *n; i++)
-		if (lease_one(s, &(*out)[i], owner, now + lease_ms) < 0)
-			goto fail;
 	if (store_commit(s) < 0)
 		goto fail_committed;
 	return STORE_OK;
@@ -292,12 +405,99 @@ int store_webhook_backlog(struct store *s, const char *const *urls, size_t n,
 {
 	*count = 0;
 	for (size_t i = 0; i < n; i++) {
-		int64_t cur, rows, undelivered;
-		if (one_int(s, SQL_CURSOR_GET, urls[i], 0, &cur) < 0 ||
-		    one_int(s, SQL_NOT_FANNED, NULL, cur, &rows) < 0 ||
-		    one_int(s, SQL_UNDELIVERED, urls[i], 0, &undelivered) < 0)
+		int64_t cur, rows = 0, undelivered;
+		int found;
+		/* A url without a place is owed nothing yet (no history). */
+		if (one_int(s, SQL_CURSOR_GET, urls[i], 0, &cur, &found) < 0 ||
+		    (found && one_int(s, SQL_NOT_FANNED, NULL, cur, &rows, NULL) < 0) ||
+		    one_int(s, SQL_UNDELIVERED, urls[i], 0, &undelivered, NULL) < 0)
 			return STORE_ERR;
 		*count += rows + undelivered;
 	}
 	return STORE_OK;
+}
+
+/* Reads up to limit prunable outbox ids into ids; *k gets their number. */
+static int read_prunable(struct store *s, const char *urls, int64_t before, int limit,
+			 int64_t *ids, int *k)
+{
+	sqlite3_stmt *st = store_stmt(s, SQL_PRUNABLE);
+	int rc = SQLITE_DONE;
+
+	*k = 0;
+	if (st == NULL || store_bind_text(st, ":urls", urls) < 0 ||
+	    store_bind_int(st, ":before", before) < 0 || store_bind_int(st, ":limit", limit) < 0) {
+		store_reset(st);
+		return STORE_ERR;
+	}
+	while (*k < limit && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		ids[(*k)++] = sqlite3_column_int64(st, 0);
+	store_reset(st);
+	if (*k < limit && rc != SQLITE_DONE) {
+		store_log_error(s, SQL_PRUNABLE);
+		return STORE_ERR;
+	}
+	return STORE_OK;
+}
+
+/* Deletes outbox row id, its delivery rows first. 0 or -1. */
+static int prune_row(struct store *s, int64_t id)
+{
+	static const char *const SQL[] = { SQL_PRUNE_DELIVERIES, SQL_PRUNE_ROW };
+
+	for (size_t i = 0; i < ARRAY_LEN(SQL); i++) {
+		sqlite3_stmt *st = store_stmt(s, SQL[i]);
+		if (st == NULL || store_bind_int(st, ":id", id) < 0) {
+			store_reset(st);
+			return STORE_ERR;
+		}
+		if (store_step_done(s, st) < 0)
+			return STORE_ERR;
+	}
+	return STORE_OK;
+}
+
+static int forget_places(struct store *s, const char *urls, int64_t before)
+{
+	sqlite3_stmt *st = store_stmt(s, SQL_FORGET_PLACES);
+
+	if (st == NULL || store_bind_text(st, ":urls", urls) < 0 ||
+	    store_bind_int(st, ":before", before) < 0) {
+		store_reset(st);
+		return STORE_ERR;
+	}
+	return store_step_done(s, st) < 0 ? STORE_ERR : STORE_OK;
+}
+
+int store_webhook_prune(struct store *s, const char *const *urls, size_t n, int64_t before,
+			int limit, int *more)
+{
+	/* (cJSON makes no array of a NULL list) */
+	cJSON *list = n > 0 ? cJSON_CreateStringArray(urls, (int)n) : cJSON_CreateArray();
+	char *json = list ? cJSON_PrintUnformatted(list) : NULL;
+	int64_t *ids = xcalloc(limit > 0 ? (size_t)limit : 1, sizeof *ids);
+	int k = 0, rc = STORE_ERR;
+
+	*more = 0;
+	cJSON_Delete(list);
+	if (json == NULL)
+		log_msg(LOG_ERROR, "store.error", "cannot list the webhook urls for pruning");
+	if (json == NULL || limit <= 0 || store_begin(s) < 0)
+		goto out;
+	if (read_prunable(s, json, before, limit, ids, &k) < 0)
+		goto fail;
+	for (int i = 0; i < k; i++)
+		if (prune_row(s, ids[i]) < 0)
+			goto fail;
+	if (forget_places(s, json, before) < 0)
+		goto fail;
+	if ((rc = store_commit(s)) == STORE_OK)
+		*more = k == limit;
+	goto out;
+fail:
+	store_rollback(s);
+out:
+	free(ids);
+	free(json);
+	return rc;
 }

@@ -2,6 +2,7 @@
  * store.c - opening the database, migrations, the statement cache,
  * transactions, row readers and the event hash chain.
  */
+#include "store/outbox.h"
 #include "store/store_int.h"
 #include "jobs/timefmt.h"
 #include "util/log.h"
@@ -401,24 +402,6 @@ int store_event_append_text(struct store *s, const char *job_id, int64_t at,
 	return 0;
 }
 
-int store_outbox_append_text(struct store *s, const char *eid, const char *type,
-			     const char *job_id, const char *body, int64_t now)
-{
-	static const char SQL[] =
-		"INSERT INTO outbox (event_id, type, job_id, created_at, body)"
-		" VALUES (:eid, :type, :job_id, :at, :body)";
-	sqlite3_stmt *st = store_stmt(s, SQL);
-
-	if (st == NULL)
-		return -1;
-	store_bind_text(st, ":eid", eid);
-	store_bind_text(st, ":type", type);
-	store_bind_text(st, ":job_id", job_id);
-	store_bind_int(st, ":at", now);
-	store_bind_text(st, ":body", body);
-	return store_step_done(s, st);
-}
-
 /* The webhook outbox row of a job-level event; job (the job as the
  * webhook shows it) is consumed. 0 or -1. */
 static int outbox_append(struct store *s, const char *type, const char *job_id, cJSON *job,
@@ -426,10 +409,15 @@ static int outbox_append(struct store *s, const char *type, const char *job_id, 
 {
 	char eid[JOBS_ID_LEN + 1];
 	char ts[TIMEFMT_TIME_LEN];
-	cJSON *body = cJSON_CreateObject();
+	cJSON *body;
 	char *text;
 	int rc;
 
+	if (!store_outbox_wanted(s)) {
+		cJSON_Delete(job);
+		return 0;
+	}
+	body = cJSON_CreateObject();
 	jobs_id_new(now, eid);
 	store_format_time(s, now, ts);
 	cJSON_AddStringToObject(body, "id", eid);
@@ -609,6 +597,7 @@ void store_close(struct store *s)
 		sqlite3_finalize(s->cache[i].st);
 	if (s->db != NULL)
 		sqlite3_close(s->db);
+	store_set_webhooks(s, NULL, 0);
 	free(s->path);
 	free(s);
 }

@@ -44,6 +44,10 @@ struct store {
 	unsigned next_time; /* the memo entry replaced next (round robin) */
 	/* The last error logged, for the front end (store_last_error). */
 	char last_error[256];
+	/* The configured webhook urls (store_set_webhooks): the outbox is
+	 * written only while there is one. */
+	char **webhook_urls;
+	size_t n_webhook_urls;
 };
 
 extern const char *const store_migrations[];
@@ -106,8 +110,13 @@ void store_format_time(struct store *s, int64_t ms, char out[TIMEFMT_TIME_LEN]);
 int store_event_append(struct store *s, const char *job_id, int64_t at, const char *type,
 		       const char *service, const cJSON *detail);
 
-/* Inserts one webhook outbox row: body is the whole payload
- * {"id": eid, "type", "created_at", "job"} as JSON text. 0 or -1. */
+/* Whether this handle writes outbox rows: a webhook url is configured
+ * (store_set_webhooks). Callers skip building a body when it is not. */
+int store_outbox_wanted(const struct store *s);
+
+/* Inserts one webhook outbox row, inside a transaction: body is the whole
+ * payload {"id": eid, "type", "created_at", "job"} as JSON text. Does
+ * nothing while no webhook url is configured. 0 or -1. */
 int store_outbox_append_text(struct store *s, const char *eid, const char *type,
 			     const char *job_id, const char *body, int64_t now);
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "store/outbox.h"
 #include "util/util.h"
 
 struct fx {
@@ -29,6 +30,8 @@ static inline int fx_setup(void **state, const char *prefix)
 	snprintf(f->path, sizeof f->path, "%s/t.db", f->dir);
 	f->s = store_open(f->path, err, sizeof err);
 	assert_non_null(f->s);
+	/* A webhook configured: the tests look at the outbox rows too. */
+	store_set_webhooks(f->s, (const char *const[]){ "http://127.0.0.1:9/hook" }, 1);
 	*state = f;
 	return 0;
 }
