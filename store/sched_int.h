@@ -10,6 +10,13 @@
 #include "store/sched.h"
 #include "store/store_int.h"
 
+/* Dispatchable: delete needs a running job, suspend a scheduled or running
+ * one, restore a cancelled one; a held job runs nothing. */
+#define DISPATCHABLE \
+	" ((t.kind = 'delete' AND j.state = 'running')" \
+	" OR (t.kind = 'suspend' AND j.state IN ('scheduled','running'))" \
+	" OR (t.kind = 'restore' AND j.state = 'cancelled'))"
+
 /* The job ids a transaction touched, each once. */
 struct sched_idset {
 	char (*ids)[JOBS_ID_LEN + 1];
