@@ -205,7 +205,7 @@ static enum policy_breaker_effect breaker_effect(const struct policy_attempt *a)
 static int retry_wait(const struct policy_retry *p, const struct policy_attempt *a,
 		      int64_t now, double rand01, struct policy_decision *d, int64_t *delay)
 {
-	int service_wait = a->retry_after_ms >= 0;
+	int asked = a->service_wait && a->retry_after_ms >= 0;
 	int64_t backoff;
 
 	d->streak = a->streak;
@@ -213,22 +213,22 @@ static int retry_wait(const struct policy_retry *p, const struct policy_attempt 
 		/* the call is done: only its verification preview is retried */
 		d->verify_owed = 1;
 		d->streak = a->streak < INT32_MAX ? a->streak + 1 : a->streak;
-		*delay = service_wait ? policy_service_wait(p, a->retry_after_ms)
-				      : policy_retry_delay(p, d->streak, rand01);
+		*delay = a->retry_after_ms >= 0 ? policy_service_wait(p, a->retry_after_ms)
+						: policy_retry_delay(p, d->streak, rand01);
 		return policy_retry_exhausted(p, 0, a->first_attempt_at_ms, now);
 	}
 	if (a->call == POLICY_CALL_NOT_SENT) {
 		*delay = policy_service_wait(p, 0);
 		return policy_retry_exhausted(p, 0, a->first_attempt_at_ms, now);
 	}
-	d->streak = service_wait && a->streak < INT32_MAX ? a->streak + 1 : 0;
-	if (service_wait && a->call == POLICY_CALL_SENT && a->streak < POLICY_FREE_WAITS) {
+	d->streak = asked && a->streak < INT32_MAX ? a->streak + 1 : 0;
+	if (asked && a->call == POLICY_CALL_SENT && a->streak < POLICY_FREE_WAITS) {
 		d->uncount = 1;
 		*delay = policy_service_wait(p, a->retry_after_ms);
 		return policy_retry_exhausted(p, 0, a->first_attempt_at_ms, now);
 	}
 	backoff = policy_retry_delay(p, a->attempts, rand01);
-	*delay = service_wait ? policy_service_wait(p, a->retry_after_ms) : 0;
+	*delay = a->retry_after_ms >= 0 ? policy_service_wait(p, a->retry_after_ms) : 0;
 	if (backoff > *delay)
 		*delay = backoff;
 	return policy_retry_exhausted(p, a->attempts, a->first_attempt_at_ms, now);
@@ -253,6 +253,7 @@ void policy_decide(const struct policy_retry *p, const struct policy_attempt *a,
 	if (retry_wait(p, a, now_ms, rand01, d, &delay)) {
 		d->state = TASK_DEAD;
 		d->verify_owed = 0;
+		d->streak = 0;
 		return;
 	}
 	d->state = TASK_WAITING;

@@ -71,7 +71,9 @@ struct policy_attempt {
 	int answered_2xx;         /* the service's last answer was 2xx */
 	int counts_for_breaker;   /* the failure is one the breaker counts */
 	int probe;                /* the attempt was the half-open breaker's probe */
-	int64_t retry_after_ms;   /* the service asked for this wait; -1 none */
+	int64_t retry_after_ms;   /* Retry-After of the answer; -1 none */
+	int service_wait;         /* a wait the service asked for (429/503 with
+				     Retry-After: outcome.uses_attempt 0) */
 	int attempts;             /* calls counted so far, a call sent now included */
 	int streak;               /* attempts in a row before this one that used
 				     no attempt (service waits, verification retries) */
@@ -96,7 +98,8 @@ struct policy_decision {
  *  - a wait the service asked for: policy_service_wait, no attempt used,
  *    for POLICY_FREE_WAITS in a row; after that it counts (and waits at
  *    least the back-off delay);
- *  - any other retryable failure: counted, waits delay(attempts);
+ *  - any other retryable failure: counted, waits delay(attempts), or the
+ *    Retry-After given if longer (capped at max_delay);
  *  - nothing sent: waits base_delay, no attempt used.
  * A counted failure that reaches max_attempts, or any retry once
  * give_up_after has passed, is dead instead. Times saturate, never

@@ -122,6 +122,7 @@ static void decide(struct attempt *a, int64_t now)
 		.kind = a->out.kind, .call = a->call, .verify_owed = a->verify_owed,
 		.answered_2xx = a->answered_2xx, .counts_for_breaker = a->out.counts_for_breaker,
 		.probe = a->c.probe, .retry_after_ms = a->out.retry_after_ms,
+		.service_wait = a->out.kind == OUTCOME_RETRY && !a->out.uses_attempt,
 		.attempts = r->attempt, .streak = a->c.retry_streak,
 		.first_attempt_at_ms = a->c.first_attempt_at,
 	};
@@ -183,6 +184,7 @@ static void finish(struct attempt *a)
 	if (!a->have_out) {
 		memset(&a->out, 0, sizeof a->out);
 		a->out.kind = OUTCOME_RETRY;
+		a->out.uses_attempt = 1;
 		a->out.retry_after_ms = -1;
 	}
 	memset(r, 0, sizeof *r);
@@ -417,6 +419,7 @@ static enum step first_step(struct attempt *a)
 	a->verify_owed = 1;
 	a->have_out = 1;
 	a->out.kind = OUTCOME_SUCCESS; /* unless the verification says otherwise */
+	a->out.uses_attempt = 1;
 	a->out.retry_after_ms = -1;
 	return STEP_VERIFY;
 }

@@ -79,6 +79,11 @@ int attempt_flush(struct engine *e);
  * (at exit). */
 void attempt_free_all(struct engine *e);
 
+/* run --once: remembers that this run worked on job_id (engine_once.c). */
+void engine_note_worked(struct engine *e, const char *job_id);
+/* 1 when a job this run worked on is failed now, else 0. */
+int engine_worked_failed(struct engine *e);
+
 /* Called by attempt.c when an attempt finished (queued for the commit). */
 void engine_attempt_finished(struct engine *e, struct attempt *a);
 

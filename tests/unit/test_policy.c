@@ -324,6 +324,7 @@ static void test_decide_service_wait_at_least_base_delay(void **state)
 
 	(void)state;
 	a.counts_for_breaker = 0;
+	a.service_wait = 1;
 	a.retry_after_ms = 0;
 	policy_decide(&defaults, &a, NOW, 1.0, &d);
 	assert_int_equal(d.state, TASK_WAITING);
@@ -339,6 +340,16 @@ static void test_decide_service_wait_at_least_base_delay(void **state)
 	assert_int_equal(d.next_attempt_at_ms, NOW + H);
 	assert_int_equal(policy_service_wait(&defaults, -5), 5 * S);
 	assert_int_equal(policy_service_wait(&defaults, INT64_MAX), H);
+	/* a Retry-After on a 500 is honoured, but the failure counts */
+	a = failed_call();
+	a.retry_after_ms = 60 * S;
+	policy_decide(&defaults, &a, NOW, 1.0, &d);
+	assert_int_equal(d.uncount, 0);
+	assert_int_equal(d.streak, 0);
+	assert_int_equal(d.next_attempt_at_ms, NOW + 60 * S);
+	a.retry_after_ms = 0; /* ... and never shortens the back-off */
+	policy_decide(&defaults, &a, NOW, 1.0, &d);
+	assert_int_equal(d.next_attempt_at_ms, NOW + 20 * S);
 }
 
 /* After POLICY_FREE_WAITS service-requested waits in a row, the next ones
@@ -351,6 +362,7 @@ static void test_decide_service_waits_count_after_three_in_a_row(void **state)
 
 	(void)state;
 	a.counts_for_breaker = 0;
+	a.service_wait = 1;
 	a.retry_after_ms = 0;
 	a.attempts = 0;
 	a.streak = 0;
@@ -377,6 +389,7 @@ static void test_decide_service_waits_count_after_three_in_a_row(void **state)
 	policy_decide(&defaults, &a, NOW, 1.0, &d);
 	assert_int_equal(d.streak, 0);
 	a.streak = 0;
+	a.service_wait = 1;
 	a.retry_after_ms = 0;
 	policy_decide(&defaults, &a, NOW, 1.0, &d);
 	assert_int_equal(d.uncount, 1);
@@ -456,6 +469,7 @@ static void test_decide_never_overflows(void **state)
 	struct policy_decision d;
 
 	(void)state;
+	a.service_wait = 1;
 	a.retry_after_ms = INT64_MAX;
 	a.attempts = 2147483647;
 	policy_decide(&huge, &a, NOW, 1.0, &d);
