@@ -270,6 +270,7 @@ static void store_worked(struct engine *e)
 		e->store_failures);
 	e->store_failures = 0;
 	e->store_backoff_ms = 0;
+	e->db_failed = 0; /* recovered: nothing was lost */
 }
 
 static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
