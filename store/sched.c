@@ -20,7 +20,9 @@ static const char SQL_INFLIGHT_OTHERS[] =
 static const char SQL_RECLAIM[] =
 	"UPDATE tasks SET state = :state,"
 	" next_attempt_at = CASE :state WHEN 'dead' THEN NULL ELSE :now END, lease_owner = NULL,"
-	" lease_expires_at = NULL, last_error = :err, updated_at = :now"
+	" lease_expires_at = NULL, last_error = :err, updated_at = :now,"
+	" verify_owed = CASE :state WHEN 'dead' THEN 0 ELSE verify_owed END,"
+	" retry_streak = CASE :state WHEN 'dead' THEN 0 ELSE retry_streak END"
 	" WHERE id = :id AND state = 'in_flight' AND lease_owner IS :owner";
 static const char SQL_DUE_JOBS[] =
 	"SELECT id, tenant_id FROM jobs WHERE state = 'scheduled' AND due_at <= :now"

@@ -149,13 +149,15 @@ struct sched_result {
 /*
  * Records a batch of finished attempts in one transaction (group commit):
  * each task row (only while still in flight under owner: a lease lost
- * meanwhile keeps the newer state, the attempt is still an event), its
+ * meanwhile keeps the newer state, the attempt is still an event; with
+ * verify_owed and retry_streak for its next attempt), its
  * task.attempt (and task.preview / task.verify) events, the metrics
  * counters, the service's breaker, then for each job touched: a dead delete
  * task fails a running job (job.failed); all delete tasks succeeded or
  * skipped finish it (job.succeeded + tombstone for a purge); else the next
  * phase is opened once every lower phase is done. *failed_jobs (may be
- * NULL) receives how many jobs this batch failed.
+ * NULL) receives how many jobs this batch failed. Job and breaker lines
+ * are logged only once the transaction has committed.
  */
 int sched_record_results(struct store *s, const char *owner, const struct sched_result *r,
 			 size_t n, const struct sched_service *svcs, size_t n_svcs,

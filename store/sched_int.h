@@ -51,7 +51,8 @@ int sched_breaker_save(struct store *s, const char *service, const struct policy
 /* Adds key: RFC 3339 time, or null when ms <= 0. */
 void sched_add_time(cJSON *o, const char *key, int64_t ms);
 
-/* Logs one job-level line (job.started, job.failed ...) with the job's ids. */
+/* Logs one job-level line (job.started, job.failed ...) with the job's ids,
+ * held until the caller's transaction commits (log_hold). */
 void sched_log_job(int level, const char *event, const char *job_id, const char *tenant_id);
 
 #endif
