@@ -273,12 +273,24 @@ static void store_worked(struct engine *e)
 	e->db_failed = 0; /* recovered: nothing was lost */
 }
 
+/* Counts and sends the calls queued; 0, or -1 (the store failed: backing off). */
+static int send_calls(struct engine *e)
+{
+	if (e->n_calls == 0 || attempt_send_calls(e) == 0)
+		return 0;
+	store_failed(e, "count the calls");
+	return -1;
+}
+
 static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
 	struct engine *e = w->data;
 
 	if (store_backing_off(e))
 		return; /* the wake-up is armed for the end of the step */
+	/* calls readied by this turn's answers (a preview done) go first */
+	if (send_calls(e) < 0)
+		return;
 	if (e->n_finished > 0) {
 		if (attempt_flush(e) < 0) {
 			store_failed(e, "record attempts");
@@ -295,10 +307,8 @@ static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 			return;
 		}
 	}
-	if (e->n_calls > 0 && attempt_send_calls(e) < 0) {
-		store_failed(e, "count the calls");
+	if (send_calls(e) < 0) /* the cycle's claims */
 		return;
-	}
 	store_worked(e);
 	if (e->n_finished > 0)
 		arm_wake(e, 0.0); /* calls that could not go: record them at once */
