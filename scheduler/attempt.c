@@ -351,12 +351,13 @@ static void send_now(struct attempt *a)
 	finish(a);
 }
 
-/* Previews go at once; a call waits for attempt_send_calls to count it. */
+/* Previews go at once, and a call the claim counted; any other call waits
+ * for attempt_send_calls to count it. */
 static void step_send(struct attempt *a)
 {
 	struct engine *e = a->e;
 
-	if (a->step != STEP_CALL) {
+	if (a->step != STEP_CALL || a->call == POLICY_CALL_SENT) {
 		send_now(a);
 		return;
 	}
@@ -413,6 +414,10 @@ static const char *call_template(const struct config_service *svc, enum task_kin
  * call succeeded and only its verification is owed) the verification. */
 static enum step first_step(struct attempt *a)
 {
+	if (a->c.counted) {
+		a->call = POLICY_CALL_SENT; /* counted at claim: it goes now */
+		return STEP_CALL;
+	}
 	if (!a->c.verify_owed)
 		return a->preview_url != NULL && !a->c.has_before ? STEP_PREVIEW : STEP_CALL;
 	a->call = POLICY_CALL_EARLIER;
@@ -441,6 +446,7 @@ void attempt_start(struct engine *e, struct sched_claimed *c)
 	e->in_flight = a;
 	e->n_in_flight++;
 	if (tmpl == NULL) {
+		a->counted_unsent = a->c.counted;
 		set_error(a, "no %s URL configured for service %s",
 			  jobs_task_kind_name(a->c.kind), a->c.service);
 		finish(a);

@@ -47,6 +47,7 @@ static void build_services(struct engine *e)
 		s->max_in_flight = cs->max_in_flight;
 		/* the lease covers every call of one attempt (preview, call, verify) */
 		s->lease_ms = calls * timeout + 10000;
+		s->preview_first = cs->preview_url != NULL;
 		s->breaker.threshold = cfg->breaker_failures;
 		s->breaker.cooloff_ms = cfg->breaker_cooloff_ms;
 		s->breaker.max_cooloff_ms = cfg->max_delay_ms;

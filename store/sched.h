@@ -32,6 +32,7 @@ struct sched_service {
 	int enabled;
 	int max_in_flight;          /* across every process sharing the file */
 	int64_t lease_ms;           /* how long one claim may stay in flight */
+	int preview_first;          /* a delete task's first attempt previews before its call */
 	struct policy_breaker_conf breaker;
 };
 
@@ -88,6 +89,7 @@ struct sched_claimed {
 	int has_before;           /* the pre-purge preview is already stored */
 	int verify_owed;          /* the call succeeded: only its verification is left */
 	int retry_streak;         /* attempts in a row that used up no attempt */
+	int counted;              /* the claim counted the call: it goes out at once */
 	int probe;                /* the half-open breaker's probe */
 };
 
@@ -100,8 +102,10 @@ void sched_claimed_free(struct sched_claimed *c, size_t n); /* NULL-safe */
  * held), respecting each service's max_in_flight (counted over every
  * process) and its breaker (open: none; half-open: one probe). Each becomes
  * in_flight with lease_owner = owner, lease_expires_at = now + the
- * service's lease_ms, first_attempt_at set if unset; attempts is left as
- * it is (sched_count_sent counts the call when it goes out). Tasks of
+ * service's lease_ms, first_attempt_at set if unset. A claim whose call
+ * goes first (no preview before it) counts it (attempts + 1, counted set):
+ * the caller sends it in the same loop turn; the others are counted by
+ * sched_count_sent when their call goes out. Tasks of
  * services not in svcs are left alone. *out (caller frees with
  * sched_claimed_free) and *n receive the claims, oldest due first.
  */
@@ -112,7 +116,7 @@ int sched_claim_tasks(struct store *s, const char *owner, const struct sched_ser
 /*
  * `attempts` counts the calls actually sent (DESIGN 3): in one transaction,
  * adds 1 to each task's attempts while this owner still holds its lease,
- * just before its call is handed to curl. held[i] (n entries, the caller's)
+ * just before its call is handed to curl (a call made after a preview). held[i] (n entries, the caller's)
  * is 1 when task_ids[i] was counted, 0 when its lease was lost meanwhile:
  * that call must not go out. A process killed between this commit and the
  * send leaves one attempt counted that the service never saw (the window

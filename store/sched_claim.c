@@ -26,9 +26,10 @@ static const char SQL_CANDIDATES[] =
 /* One indexed count per service (a GROUP BY would walk the whole index). */
 static const char SQL_INFLIGHT_OF[] =
 	"SELECT COUNT(*) FROM tasks WHERE service = :svc AND state = 'in_flight'";
-/* A claim counts no attempt: sched_count_sent does, when the call goes. */
+/* :counted is 1 when the call goes out in this same loop turn (no preview
+ * first): then the claim counts it; else sched_count_sent does, later. */
 static const char SQL_CLAIM[] =
-	"UPDATE tasks SET state = 'in_flight',"
+	"UPDATE tasks SET state = 'in_flight', attempts = attempts + :counted,"
 	" lease_owner = :owner, lease_expires_at = :lease,"
 	" first_attempt_at = COALESCE(first_attempt_at, :now), updated_at = :now"
 	" WHERE id = :id AND state IN ('pending','waiting')";
@@ -145,15 +146,20 @@ static int read_candidates(struct store *s, const char *service, int lim, int64_
 }
 
 static int claim_row(struct store *s, const char *owner, const struct sched_service *svc,
-		     int64_t now, const struct sched_claimed *c)
+		     int64_t now, struct sched_claimed *c)
 {
 	sqlite3_stmt *st = store_stmt(s, SQL_CLAIM);
 
 	if (st == NULL)
 		return -1;
+	/* the call is first unless a preview is: the pre-purge one (until
+	 * stored) or the verification an earlier call still owes */
+	c->counted = !c->verify_owed &&
+		     (c->kind != TASK_KIND_DELETE || c->has_before || !svc->preview_first);
 	store_bind_int(st, ":id", c->task_id);
 	store_bind_text(st, ":owner", owner);
 	store_bind_int(st, ":lease", now + svc->lease_ms);
+	store_bind_int(st, ":counted", c->counted);
 	store_bind_int(st, ":now", now);
 	if (store_step_done(s, st) < 0)
 		return -1;

@@ -674,7 +674,8 @@ static struct task_record reclaim_after_crash(struct fx *f, const struct policy_
 					       char id[JOBS_ID_LEN + 1])
 {
 	struct sched_service svcs[] = {
-		{ .name = "orders", .phase = 1, .enabled = 1, .max_in_flight = 8, .lease_ms = DAY },
+		{ .name = "orders", .phase = 1, .enabled = 1, .max_in_flight = 8, .lease_ms = DAY,
+		  .preview_first = 1 },
 	};
 	struct sched_claimed *c = NULL;
 	struct task_record *t, out;
@@ -688,7 +689,10 @@ static struct task_record reclaim_after_crash(struct fx *f, const struct policy_
 	assert_int_equal(sched_claim_tasks(f->s, "host/boot/1/1", svcs, 1, 8, NOW, &c, &n),
 			 STORE_OK);
 	assert_true(n >= 1 && n <= 8); /* orders' delete (and its suspend) */
-	/* the calls went out (counted) before the process died */
+	/* the delete previews first: its claim counts nothing; then the calls
+	 * went out (counted) before the process died */
+	assert_int_equal(q_int(f->s, "SELECT attempts FROM tasks WHERE service = 'orders'"
+				     " AND kind = 'delete'"), 0);
 	for (size_t i = 0; i < n; i++)
 		ids[i] = c[i].task_id;
 	assert_int_equal(sched_count_sent(f->s, "host/boot/1/1", ids, n, NOW, held), STORE_OK);
