@@ -4,6 +4,7 @@
 #include "jobs/policy.h"
 
 #include <math.h>
+#include <string.h>
 #include <openssl/rand.h>
 #include <sys/random.h>
 #include <time.h>
@@ -39,8 +40,10 @@ int policy_retry_exhausted(const struct policy_retry *p, int failed_attempts,
 {
 	if (p->max_attempts > 0 && failed_attempts >= p->max_attempts)
 		return 1;
+	/* first + give_up, saturated: now - first could overflow */
 	if (p->give_up_after_ms > 0 && first_attempt_at_ms > 0 &&
-	    now_ms - first_attempt_at_ms >= p->give_up_after_ms)
+	    (first_attempt_at_ms > INT64_MAX - p->give_up_after_ms
+		     ? 0 : now_ms >= first_attempt_at_ms + p->give_up_after_ms))
 		return 1;
 	return 0;
 }
@@ -159,4 +162,100 @@ void policy_breaker_neutral(struct policy_breaker *b)
 {
 	if (b->state == BREAKER_HALF_OPEN)
 		b->probe_in_flight = 0;
+}
+
+/* ---- what a finished attempt means ---- */
+
+static int64_t add_sat(int64_t a, int64_t b)
+{
+	if (b > 0 && a > INT64_MAX - b)
+		return INT64_MAX;
+	if (b < 0 && a < INT64_MIN - b)
+		return INT64_MIN;
+	return a + b;
+}
+
+/* See policy.h. A max_delay below base_delay wins (as in policy_retry_delay). */
+int64_t policy_service_wait(const struct policy_retry *p, int64_t retry_after_ms)
+{
+	int64_t base = p->base_delay_ms > 0 ? p->base_delay_ms : 0;
+	int64_t max = p->max_delay_ms > 0 ? p->max_delay_ms : 0;
+	int64_t w = retry_after_ms > base ? retry_after_ms : base;
+
+	return w < max ? w : max;
+}
+
+static enum policy_breaker_effect breaker_effect(const struct policy_attempt *a)
+{
+	enum policy_breaker_effect quiet = a->probe ? POLICY_BREAKER_NEUTRAL : POLICY_BREAKER_SKIP;
+
+	if (a->call == POLICY_CALL_NOT_SENT)
+		return quiet;
+	if (a->kind == OUTCOME_SUCCESS || a->answered_2xx)
+		return POLICY_BREAKER_SUCCESS; /* the service answers */
+	if (a->call == POLICY_CALL_EARLIER || a->verify_owed)
+		return quiet; /* a verification preview: never the breaker's business */
+	if (a->kind == OUTCOME_RETRY && a->counts_for_breaker)
+		return POLICY_BREAKER_FAILURE;
+	return POLICY_BREAKER_NEUTRAL;
+}
+
+/* A retry: how long to wait and whether it uses an attempt. Returns 1 when
+ * the task must be dead instead. */
+static int retry_wait(const struct policy_retry *p, const struct policy_attempt *a,
+		      int64_t now, double rand01, struct policy_decision *d, int64_t *delay)
+{
+	int asked = a->service_wait && a->retry_after_ms >= 0;
+	int64_t backoff;
+
+	d->streak = a->streak;
+	if (a->verify_owed) {
+		/* the call is done: only its verification preview is retried */
+		d->verify_owed = 1;
+		d->streak = a->streak < INT32_MAX ? a->streak + 1 : a->streak;
+		*delay = a->retry_after_ms >= 0 ? policy_service_wait(p, a->retry_after_ms)
+						: policy_retry_delay(p, d->streak, rand01);
+		return policy_retry_exhausted(p, 0, a->first_attempt_at_ms, now);
+	}
+	if (a->call == POLICY_CALL_NOT_SENT) {
+		*delay = policy_service_wait(p, 0);
+		return policy_retry_exhausted(p, 0, a->first_attempt_at_ms, now);
+	}
+	d->streak = asked && a->streak < INT32_MAX ? a->streak + 1 : 0;
+	if (asked && a->call == POLICY_CALL_SENT && a->streak < POLICY_FREE_WAITS) {
+		d->uncount = 1;
+		*delay = policy_service_wait(p, a->retry_after_ms);
+		return policy_retry_exhausted(p, 0, a->first_attempt_at_ms, now);
+	}
+	backoff = policy_retry_delay(p, a->attempts, rand01);
+	*delay = a->retry_after_ms >= 0 ? policy_service_wait(p, a->retry_after_ms) : 0;
+	if (backoff > *delay)
+		*delay = backoff;
+	return policy_retry_exhausted(p, a->attempts, a->first_attempt_at_ms, now);
+}
+
+/* See policy.h. */
+void policy_decide(const struct policy_retry *p, const struct policy_attempt *a, int64_t now_ms,
+		   double rand01, struct policy_decision *d)
+{
+	int64_t delay = 0;
+
+	memset(d, 0, sizeof *d);
+	d->breaker = breaker_effect(a);
+	if (a->kind == OUTCOME_SUCCESS) {
+		d->state = TASK_SUCCEEDED;
+		return;
+	}
+	if (a->kind == OUTCOME_PERMANENT) {
+		d->state = TASK_DEAD;
+		return;
+	}
+	if (retry_wait(p, a, now_ms, rand01, d, &delay)) {
+		d->state = TASK_DEAD;
+		d->verify_owed = 0;
+		d->streak = 0;
+		return;
+	}
+	d->state = TASK_WAITING;
+	d->next_attempt_at_ms = add_sat(now_ms, delay);
 }

@@ -1,10 +1,14 @@
 /*
- * policy.h - retry delays and the per-service circuit breaker. Pure.
+ * policy.h - retry delays, what a finished attempt means for its task
+ * (policy_decide), and the per-service circuit breaker. Pure.
  */
 #ifndef TENANTDEL_POLICY_H
 #define TENANTDEL_POLICY_H
 
 #include <stdint.h>
+
+#include "jobs/jobs.h"
+#include "jobs/outcome.h"
 
 struct policy_retry {
 	int64_t base_delay_ms;   /* default 5 s */
@@ -31,6 +35,78 @@ int policy_retry_exhausted(const struct policy_retry *p, int failed_attempts,
 
 /* A uniform random double in [0,1) for jitter (OpenSSL RAND_bytes). */
 double policy_rand01(void);
+
+/*
+ * A wait the service asked for (Retry-After of ms): at least base_delay
+ * (so "Retry-After: 0" or a date in the past is no hot loop), at most
+ * max_delay. Never overflows.
+ */
+int64_t policy_service_wait(const struct policy_retry *p, int64_t retry_after_ms);
+
+/* Service-requested waits in a row that use up no attempt; from the next
+ * one on they count toward max_attempts like any retryable failure. */
+#define POLICY_FREE_WAITS 3
+
+/* Where the call (DELETE, or POST for suspend/restore) of an attempt stands. */
+enum policy_call {
+	POLICY_CALL_NOT_SENT, /* nothing went out (no URL, shutting down, lease lost) */
+	POLICY_CALL_SENT,     /* it went out in this attempt */
+	POLICY_CALL_EARLIER,  /* it succeeded in an earlier attempt: this one only verified */
+};
+
+/* What an attempt means for the service's circuit breaker. */
+enum policy_breaker_effect {
+	POLICY_BREAKER_SKIP,    /* not counted at all */
+	POLICY_BREAKER_SUCCESS, /* the service answered with 2xx */
+	POLICY_BREAKER_FAILURE, /* a retryable failure that counts (5xx, time-out, connect) */
+	POLICY_BREAKER_NEUTRAL, /* anything else: frees a half-open probe slot */
+};
+
+/* A finished attempt and its task's history. */
+struct policy_attempt {
+	enum outcome_kind kind;   /* of the attempt, verification included */
+	enum policy_call call;
+	int verify_owed;          /* the call succeeded (now or earlier) but its
+				     verification preview could not be made */
+	int answered_2xx;         /* the service's last answer was 2xx */
+	int counts_for_breaker;   /* the failure is one the breaker counts */
+	int probe;                /* the attempt was the half-open breaker's probe */
+	int64_t retry_after_ms;   /* Retry-After of the answer; -1 none */
+	int service_wait;         /* a wait the service asked for (429/503 with
+				     Retry-After: outcome.uses_attempt 0) */
+	int attempts;             /* calls counted so far, a call sent now included */
+	int streak;               /* attempts in a row before this one that used
+				     no attempt (service waits, verification retries) */
+	int64_t first_attempt_at_ms; /* 0 unknown */
+};
+
+/* What becomes of the task. */
+struct policy_decision {
+	enum task_state state;    /* TASK_SUCCEEDED, TASK_WAITING or TASK_DEAD */
+	int64_t next_attempt_at_ms; /* when TASK_WAITING */
+	int uncount;              /* 1: the call sent now uses up no attempt */
+	int streak;               /* the task's new streak */
+	int verify_owed;          /* 1: the next attempt only verifies (no call) */
+	enum policy_breaker_effect breaker;
+};
+
+/*
+ * Decides a finished attempt (DESIGN 3 "Retry policy", "Verification"):
+ *  - success: succeeded; permanent: dead;
+ *  - the call succeeded but its verification preview failed: waiting, the
+ *    preview alone retried with back-off (delay(streak)), no attempt used;
+ *  - a wait the service asked for: policy_service_wait, no attempt used,
+ *    for POLICY_FREE_WAITS in a row; after that it counts (and waits at
+ *    least the back-off delay);
+ *  - any other retryable failure: counted, waits delay(attempts), or the
+ *    Retry-After given if longer (capped at max_delay);
+ *  - nothing sent: waits base_delay, no attempt used.
+ * A counted failure that reaches max_attempts, or any retry once
+ * give_up_after has passed, is dead instead. Times saturate, never
+ * overflow. rand01 is the jitter (policy_rand01()). Can't fail.
+ */
+void policy_decide(const struct policy_retry *p, const struct policy_attempt *a, int64_t now_ms,
+		   double rand01, struct policy_decision *d);
 
 /*
  * The circuit breaker of one service, shared by every tenant. Closed: all

@@ -1,8 +1,11 @@
 /*
  * attempt.c - one claimed task's attempt: the pre-purge preview (once per
- * task), the call itself (DELETE, or POST for suspend/restore), the
- * verification preview after a successful delete; then what it means
- * (jobs/outcome.h, jobs/policy.h) and the queue for the group commit.
+ * task), the call itself (DELETE, or POST for suspend/restore), counted in
+ * the store just before it goes out (attempt_send_calls), the verification
+ * preview after a successful delete (alone, when an earlier attempt's
+ * verification could not be made); then what it means (jobs/outcome.h,
+ * policy_decide) and the queue for the group commit, after which the
+ * result is logged.
  */
 #include "scheduler/engine_int.h"
 
@@ -26,13 +29,17 @@ struct attempt {
 	int verify, on_404_fail;
 	int64_t timeout_ms;
 	enum step step;
-	int sent;                 /* the call went out (counts as an attempt) */
+	enum policy_call call;    /* NOT_SENT, SENT (counted), EARLIER (verify only) */
+	int verify_owed;          /* the call succeeded, its verification not made */
+	int counted_unsent;       /* counted by sched_count_sent, then not sent */
 
 	/* what happened */
 	int http_status;
+	int answered_2xx;         /* the service's last answer */
 	int64_t duration_ms;
 	struct outcome out;       /* of the call, adjusted by the verification */
 	int have_out;
+	int64_t decided_at;
 	char *preview_json, *preview_error;
 	int64_t before_total, verified_after;
 	char *error;
@@ -87,13 +94,13 @@ static void set_error(struct attempt *a, const char *fmt, ...)
 	a->error = xstrdup(tmp);
 }
 
-/* The call succeeded but its verification could not be made. */
-static void verification_failed(struct attempt *a, const char *why)
+/* The verification preview could not be made: only it is retried. */
+static void verification_failed(struct attempt *a, const char *why, int64_t retry_after_ms)
 {
 	a->out.kind = OUTCOME_RETRY;
-	a->out.uses_attempt = 1;
 	a->out.counts_for_breaker = 0;
-	a->out.retry_after_ms = -1;
+	a->out.retry_after_ms = retry_after_ms;
+	a->verify_owed = 1;
 	set_error(a, "verification: %s", why);
 }
 
@@ -106,53 +113,31 @@ struct policy_retry engine_retry_policy(const struct config *cfg)
 	return p;
 }
 
-static enum sched_breaker_verdict breaker_verdict(const struct attempt *a)
-{
-	if (!a->sent)
-		return a->c.probe ? SCHED_BREAKER_NEUTRAL : SCHED_BREAKER_SKIP;
-	if (a->out.kind == OUTCOME_SUCCESS || a->http_status / 100 == 2)
-		return SCHED_BREAKER_SUCCESS; /* the service answered its call */
-	if (a->out.kind == OUTCOME_RETRY && a->out.counts_for_breaker)
-		return SCHED_BREAKER_FAILURE;
-	return SCHED_BREAKER_NEUTRAL;
-}
-
-/* Next state, next time and attempt accounting from the outcome. */
+/* Next state, next time and attempt accounting: policy_decide. */
 static void decide(struct attempt *a, int64_t now)
 {
 	struct sched_result *r = &a->r;
 	struct policy_retry p = engine_retry_policy(a->e->cfg);
-	int64_t delay, wait = a->out.retry_after_ms;
+	struct policy_attempt in = {
+		.kind = a->out.kind, .call = a->call, .verify_owed = a->verify_owed,
+		.answered_2xx = a->answered_2xx, .counts_for_breaker = a->out.counts_for_breaker,
+		.probe = a->c.probe, .retry_after_ms = a->out.retry_after_ms,
+		.service_wait = a->out.kind == OUTCOME_RETRY && !a->out.uses_attempt,
+		.attempts = r->attempt, .streak = a->c.retry_streak,
+		.first_attempt_at_ms = a->c.first_attempt_at,
+	};
+	struct policy_decision d;
 
-	r->attempts_delta = a->sent && a->out.uses_attempt ? 0 : -1;
-	if (a->out.kind == OUTCOME_SUCCESS) {
-		r->state = TASK_SUCCEEDED;
-		r->outcome = "success";
-		return;
-	}
-	if (a->out.kind == OUTCOME_PERMANENT) {
-		r->state = TASK_DEAD;
-		r->outcome = "permanent";
-		return;
-	}
-	r->outcome = "retry";
-	if (r->attempts_delta == 0 &&
-	    policy_retry_exhausted(&p, a->c.attempts, a->c.first_attempt_at, now)) {
-		r->state = TASK_DEAD;
-		return;
-	}
-	if (r->attempts_delta < 0 && policy_retry_exhausted(&p, 0, a->c.first_attempt_at, now)) {
-		r->state = TASK_DEAD;
-		return;
-	}
-	if (wait >= 0)
-		delay = wait < p.max_delay_ms ? wait : p.max_delay_ms;
-	else if (!a->sent)
-		delay = 0;
-	else
-		delay = policy_retry_delay(&p, a->c.attempts, policy_rand01());
-	r->state = TASK_WAITING;
-	r->next_attempt_at = now + delay;
+	policy_decide(&p, &in, now, policy_rand01(), &d);
+	r->state = d.state;
+	r->next_attempt_at = d.next_attempt_at_ms;
+	r->attempts_delta = d.uncount ? -1 : 0;
+	r->verify_owed = d.verify_owed;
+	r->retry_streak = d.streak;
+	r->breaker = d.breaker;
+	r->outcome = a->out.kind == OUTCOME_SUCCESS     ? "success"
+		     : a->out.kind == OUTCOME_PERMANENT ? "permanent"
+							: "retry";
 }
 
 static void log_result(const struct attempt *a, int64_t now)
@@ -169,7 +154,7 @@ static void log_result(const struct attempt *a, int64_t now)
 	log_str(l, "tenant_id", a->c.tenant_id);
 	log_str(l, "service", a->c.service);
 	log_str(l, "kind", jobs_task_kind_name(a->c.kind));
-	log_int(l, "attempt", a->c.attempts + r->attempts_delta);
+	log_int(l, "attempt", r->attempt + r->attempts_delta);
 	if (a->http_status > 0)
 		log_int(l, "http_status", a->http_status);
 	log_int(l, "duration_ms", a->duration_ms);
@@ -182,20 +167,24 @@ static void log_result(const struct attempt *a, int64_t now)
 		log_int(l, "retry_in_ms", r->next_attempt_at - now);
 		if (r->attempts_delta < 0)
 			log_str(l, "note", "wait asked by the service: not counted");
+		if (r->verify_owed)
+			log_str(l, "note", "the call succeeded: only its verification is retried");
 	}
 	log_done(l);
 }
 
-/* The attempt is over: decide, log, queue for the group commit. */
+/* The attempt is over: decide and queue for the group commit (logged once
+ * recorded). */
 static void finish(struct attempt *a)
 {
 	struct sched_result *r = &a->r;
-	int64_t now = clock_now_ms();
+	int sent = a->call == POLICY_CALL_SENT;
 
+	a->decided_at = clock_now_ms();
 	if (!a->have_out) {
 		memset(&a->out, 0, sizeof a->out);
 		a->out.kind = OUTCOME_RETRY;
-		a->out.uses_attempt = 0;
+		a->out.uses_attempt = 1;
 		a->out.retry_after_ms = -1;
 	}
 	memset(r, 0, sizeof *r);
@@ -204,23 +193,23 @@ static void finish(struct attempt *a)
 	r->tenant_id = a->c.tenant_id;
 	r->service = a->c.service;
 	r->kind = a->c.kind;
-	r->attempt = a->c.attempts;
+	r->attempt = a->c.attempts + (sent || a->counted_unsent);
 	r->http_status = a->http_status;
 	/* What the call deleted counts even when verification found more. */
-	r->counts_json = a->sent ? a->out.counts_json : NULL;
-	r->total = a->sent && a->out.has_counts ? a->out.total : -1;
+	r->counts_json = sent ? a->out.counts_json : NULL;
+	r->total = sent && a->out.has_counts ? a->out.total : -1;
 	r->preview_json = a->preview_json;
 	r->before_total = a->preview_json ? a->before_total : -1;
 	r->preview_error = a->preview_error;
 	r->verified_after = a->verified_after;
 	r->duration_ms = a->duration_ms;
 	r->error = a->error;
-	r->breaker = breaker_verdict(a);
 	r->probe = a->c.probe;
-	decide(a, now);
+	decide(a, a->decided_at);
+	if (a->counted_unsent)
+		r->attempts_delta = -1;
 	if (r->state != TASK_SUCCEEDED && r->error == NULL)
 		r->error = a->error = xstrdup(a->out.error[0] ? a->out.error : "failed");
-	log_result(a, now);
 	unlink_attempt(a);
 	engine_attempt_finished(a->e, a);
 }
@@ -266,16 +255,18 @@ static void on_call(struct attempt *a, const struct http_response *hr)
 {
 	struct outcome_http h = to_outcome_http(hr);
 
-	a->sent = 1;
 	a->http_status = (int)hr->status;
+	a->answered_2xx = hr->status / 100 == 2;
 	a->duration_ms = hr->duration_ms;
 	outcome_classify_delete(&h, a->on_404_fail, &a->out);
 	a->have_out = 1;
 	if (a->out.kind == OUTCOME_SUCCESS && a->c.kind == TASK_KIND_DELETE && a->verify &&
-	    a->preview_url != NULL)
+	    a->preview_url != NULL) {
+		a->verify_owed = 1; /* until the verification settles it */
 		a->step = STEP_VERIFY;
-	else
+	} else {
 		a->step = -1;
+	}
 }
 
 static void on_verify(struct attempt *a, const struct http_response *hr)
@@ -284,15 +275,23 @@ static void on_verify(struct attempt *a, const struct http_response *hr)
 	struct outcome o;
 
 	outcome_classify_preview(&h, &o);
-	if (o.kind == OUTCOME_SUCCESS && o.total == 0) {
-		a->verified_after = 0;
-	} else if (o.kind == OUTCOME_SUCCESS) {
-		char why[64];
-		snprintf(why, sizeof why, "%lld records remain", (long long)o.total);
+	if (a->call == POLICY_CALL_EARLIER) {
+		a->http_status = (int)hr->status;
+		a->answered_2xx = hr->status / 100 == 2;
+		a->duration_ms = hr->duration_ms;
+	}
+	if (o.kind == OUTCOME_SUCCESS) {
+		a->verify_owed = 0;
 		a->verified_after = o.total;
-		verification_failed(a, why);
+		if (o.total > 0) {
+			/* under-deletion: the call is repeated, a counted failure */
+			a->out.kind = OUTCOME_RETRY;
+			a->out.counts_for_breaker = 0;
+			a->out.retry_after_ms = -1;
+			set_error(a, "verification: %lld records remain", (long long)o.total);
+		}
 	} else {
-		verification_failed(a, o.error);
+		verification_failed(a, o.error, o.retry_after_ms);
 	}
 	outcome_clear(&o);
 	a->step = -1;
@@ -316,16 +315,17 @@ static void on_done(void *arg, const struct http_response *hr)
 	if ((int)a->step < 0)
 		finish(a);
 	else if (a->e->aborted) {
-		if (!a->sent)
-			set_error(a, "not sent: shutting down");
+		if (a->step == STEP_VERIFY)
+			verification_failed(a, "not made: shutting down", -1);
 		else
-			verification_failed(a, "not made: shutting down");
+			set_error(a, "not sent: shutting down");
 		finish(a);
 	} else
 		step_send(a);
 }
 
-static void step_send(struct attempt *a)
+/* Hands the current step's request to curl now. */
+static void send_now(struct attempt *a)
 {
 	const struct config *cfg = a->e->cfg;
 	struct http_request rq = { .bearer = cfg->token, .timeout_ms = a->timeout_ms,
@@ -338,13 +338,63 @@ static void step_send(struct attempt *a)
 		rq.method = "GET";
 		rq.url = a->preview_url;
 	}
-	if (http_send(a->e->http, &rq, on_done, a) < 0) {
-		if (a->step == STEP_VERIFY)
-			verification_failed(a, "request could not be started");
-		else
-			set_error(a, "request could not be started");
-		finish(a);
+	if (http_send(a->e->http, &rq, on_done, a) == 0)
+		return;
+	if (a->call == POLICY_CALL_SENT && a->step == STEP_CALL) {
+		a->call = POLICY_CALL_NOT_SENT; /* counted, yet it never went */
+		a->counted_unsent = 1;
 	}
+	if (a->step == STEP_VERIFY)
+		verification_failed(a, "request could not be started", -1);
+	else
+		set_error(a, "request could not be started");
+	finish(a);
+}
+
+/* Previews go at once, and a call the claim counted; any other call waits
+ * for attempt_send_calls to count it. */
+static void step_send(struct attempt *a)
+{
+	struct engine *e = a->e;
+
+	if (a->step != STEP_CALL || a->call == POLICY_CALL_SENT) {
+		send_now(a);
+		return;
+	}
+	if (e->n_calls == e->cap_calls) {
+		e->cap_calls = e->cap_calls ? e->cap_calls * 2 : 64;
+		e->calls = xrealloc(e->calls, e->cap_calls * sizeof *e->calls);
+	}
+	e->calls[e->n_calls++] = a;
+}
+
+int attempt_send_calls(struct engine *e)
+{
+	size_t n = e->n_calls;
+	int64_t *ids = xcalloc(n ? n : 1, sizeof *ids);
+	int *held = xcalloc(n ? n : 1, sizeof *held);
+	int rc = STORE_OK;
+
+	for (size_t i = 0; i < n; i++)
+		ids[i] = e->calls[i]->c.task_id;
+	if (n > 0 && !e->aborted)
+		rc = sched_count_sent(e->store, e->owner.id, ids, n, clock_now_ms(), held);
+	e->n_calls = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct attempt *a = e->calls[i];
+		if (e->aborted || rc != STORE_OK || !held[i]) {
+			set_error(a, "not sent: %s", e->aborted	     ? "shutting down"
+						     : rc != STORE_OK ? "the attempt could not be counted"
+								      : "the lease was lost");
+			finish(a);
+			continue;
+		}
+		a->call = POLICY_CALL_SENT;
+		send_now(a);
+	}
+	free(ids);
+	free(held);
+	return rc == STORE_OK ? 0 : -1;
 }
 
 /* The URL template of the task's kind. */
@@ -358,6 +408,25 @@ static const char *call_template(const struct config_service *svc, enum task_kin
 	default:
 		return svc->delete_url;
 	}
+}
+
+/* The first step: the pre-purge preview, the call, or (when an earlier
+ * call succeeded and only its verification is owed) the verification. */
+static enum step first_step(struct attempt *a)
+{
+	if (a->c.counted) {
+		a->call = POLICY_CALL_SENT; /* counted at claim: it goes now */
+		return STEP_CALL;
+	}
+	if (!a->c.verify_owed)
+		return a->preview_url != NULL && !a->c.has_before ? STEP_PREVIEW : STEP_CALL;
+	a->call = POLICY_CALL_EARLIER;
+	a->verify_owed = 1;
+	a->have_out = 1;
+	a->out.kind = OUTCOME_SUCCESS; /* unless the verification says otherwise */
+	a->out.uses_attempt = 1;
+	a->out.retry_after_ms = -1;
+	return STEP_VERIFY;
 }
 
 void attempt_start(struct engine *e, struct sched_claimed *c)
@@ -377,6 +446,7 @@ void attempt_start(struct engine *e, struct sched_claimed *c)
 	e->in_flight = a;
 	e->n_in_flight++;
 	if (tmpl == NULL) {
+		a->counted_unsent = a->c.counted;
 		set_error(a, "no %s URL configured for service %s",
 			  jobs_task_kind_name(a->c.kind), a->c.service);
 		finish(a);
@@ -389,7 +459,12 @@ void attempt_start(struct engine *e, struct sched_claimed *c)
 	a->verify = svc->verify;
 	a->on_404_fail = svc->on_404_fail;
 	a->timeout_ms = svc->timeout_ms > 0 ? svc->timeout_ms : e->cfg->timeout_ms;
-	a->step = a->preview_url != NULL && !a->c.has_before ? STEP_PREVIEW : STEP_CALL;
+	a->step = first_step(a);
+	if (a->step == STEP_VERIFY && (!a->verify || a->preview_url == NULL)) {
+		a->verify_owed = 0; /* verification no longer configured: the call stands */
+		finish(a);
+		return;
+	}
 	step_send(a);
 }
 
@@ -410,14 +485,22 @@ int attempt_flush(struct engine *e)
 	free(rs);
 	if (rc != STORE_OK)
 		return -1;
-	for (size_t i = 0; i < e->n_finished; i++)
+	/* logged once recorded: a result never committed is never announced */
+	for (size_t i = 0; i < e->n_finished; i++) {
+		log_result(e->finished[i], e->finished[i]->decided_at);
 		attempt_free(e->finished[i]);
+	}
 	e->n_finished = 0;
 	return 0;
 }
 
 void attempt_free_all(struct engine *e)
 {
+	for (size_t i = 0; i < e->n_calls; i++) {
+		unlink_attempt(e->calls[i]);
+		attempt_free(e->calls[i]);
+	}
+	e->n_calls = 0;
 	for (size_t i = 0; i < e->n_finished; i++)
 		attempt_free(e->finished[i]);
 	e->n_finished = 0;

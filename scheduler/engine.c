@@ -17,12 +17,14 @@
 #include "util/util.h"
 
 #define POLL_S 1.0              /* other processes' writes seen within this */
-#define MAX_SLEEP_S 60.0        /* a clock jump never hangs work longer */
+#define MAX_SLEEP_S 60.0        /* a clock jump missed never hangs work longer */
+#define CLOCK_JUMP_MS 1000      /* wall vs monotonic drift taken for a clock step */
+#define STORE_BACKOFF_FIRST_MS 500
+#define STORE_BACKOFF_MAX_MS 60000
+#define ONCE_STORE_TRIES 5      /* run --once gives up after this many failed steps */
 #define MAINT_EVERY_MS 1000     /* leases of dead owners reclaimed within this */
 #define SWEEP_EVERY_MS 60000
 #define ONCE_HORIZON_MS 10000   /* run --once waits for work due this soon */
-
-static void run_cycle(struct engine *e);
 
 /* ---- the services as the store wants them ---- */
 
@@ -45,78 +47,25 @@ static void build_services(struct engine *e)
 		s->max_in_flight = cs->max_in_flight;
 		/* the lease covers every call of one attempt (preview, call, verify) */
 		s->lease_ms = calls * timeout + 10000;
+		s->preview_first = cs->preview_url != NULL;
 		s->breaker.threshold = cfg->breaker_failures;
 		s->breaker.cooloff_ms = cfg->breaker_cooloff_ms;
 		s->breaker.max_cooloff_ms = cfg->max_delay_ms;
 	}
 }
 
-static int owner_dead(void *ctx, const char *owner)
+static enum sched_owner owner_judge(void *ctx, const char *owner)
 {
 	struct engine *e = ctx;
 
-	return lease_owner_dead(&e->owner, owner);
-}
-
-/* ---- run --once bookkeeping ---- */
-
-static size_t id_hash(const char *id)
-{
-	size_t h = 1469598103934665603u; /* FNV-1a */
-
-	for (; *id; id++)
-		h = (h ^ (unsigned char)*id) * 1099511628211u;
-	return h;
-}
-
-/* The slot of id in the set, or the free slot where it would go. */
-static size_t worked_slot(char (*set)[JOBS_ID_LEN + 1], size_t cap, const char *id)
-{
-	size_t i = id_hash(id) & (cap - 1);
-
-	while (set[i][0] != '\0' && strcmp(set[i], id) != 0)
-		i = (i + 1) & (cap - 1);
-	return i;
-}
-
-static void worked_grow(struct engine *e)
-{
-	size_t cap = e->cap_worked ? e->cap_worked * 2 : 256;
-	char (*set)[JOBS_ID_LEN + 1] = xcalloc(cap, sizeof *set);
-
-	for (size_t i = 0; i < e->cap_worked; i++)
-		if (e->worked[i][0] != '\0')
-			memcpy(set[worked_slot(set, cap, e->worked[i])], e->worked[i], sizeof *set);
-	free(e->worked);
-	e->worked = set;
-	e->cap_worked = cap;
-}
-
-static void note_worked(struct engine *e, const char *job_id)
-{
-	size_t i;
-
-	if (!e->opts.once)
-		return;
-	if (2 * (e->n_worked + 1) > e->cap_worked)
-		worked_grow(e);
-	i = worked_slot(e->worked, e->cap_worked, job_id);
-	if (e->worked[i][0] == '\0') {
-		snprintf(e->worked[i], JOBS_ID_LEN + 1, "%s", job_id);
-		e->n_worked++;
+	switch (lease_owner_liveness(&e->owner, owner)) {
+	case LEASE_OWNER_DEAD:
+		return SCHED_OWNER_DEAD;
+	case LEASE_OWNER_ALIVE:
+		return SCHED_OWNER_ALIVE;
+	default:
+		return SCHED_OWNER_UNKNOWN;
 	}
-}
-
-/* 1 when a job this run worked on is failed now. */
-static int worked_failed(struct engine *e)
-{
-	for (size_t i = 0; i < e->cap_worked; i++) {
-		enum job_state st;
-		if (e->worked[i][0] != '\0' &&
-		    sched_job_state(e->store, e->worked[i], &st) == STORE_OK && st == JOB_FAILED)
-			return 1;
-	}
-	return 0;
 }
 
 /* ---- hooks ---- */
@@ -164,50 +113,52 @@ static void arm_wake(struct engine *e, double delay)
 	ev_timer_start(e->loop, &e->wake);
 }
 
-/* Housekeeping when due; returns 1 when it has more to do at once. */
-static int maintain(struct engine *e, int64_t now)
+/* Housekeeping when due; *more is 1 when it has more to do at once. 0 or
+ * -1 (the store failed). */
+static int maintain(struct engine *e, int64_t now, int *more)
 {
 	struct sched_maint m;
 	struct policy_retry retry = engine_retry_policy(e->cfg);
 
+	*more = 0;
 	if (!e->maint_needed && now - e->last_maint < MAINT_EVERY_MS && now >= e->last_maint)
 		return 0;
+	if (sched_maintain(e->store, e->owner.id, owner_judge, e, e->first_maint, &retry, now,
+			   &m) != STORE_OK)
+		return -1;
 	e->maint_needed = 0;
 	e->last_maint = now;
-	if (sched_maintain(e->store, e->owner.id, owner_dead, e, e->first_maint, &retry, now, &m) !=
-	    STORE_OK) {
-		e->db_failed = 1;
-		return 0;
-	}
 	e->first_maint = 0;
 	if (now - e->last_sweep >= SWEEP_EVERY_MS || now < e->last_sweep) {
-		e->last_sweep = now;
 		if (sched_sweep_jobs(e->store, now) != STORE_OK)
-			e->db_failed = 1;
+			return -1;
+		e->last_sweep = now;
 	}
-	return m.more;
+	*more = m.more;
+	return 0;
 }
 
-static size_t claim(struct engine *e, int64_t now)
+/* Claims what there is room for and starts the attempts; 0 or -1. */
+static int claim(struct engine *e, int64_t now, size_t *claimed)
 {
 	struct sched_claimed *c = NULL;
 	size_t n = 0;
 	int room = e->cfg->max_in_flight - (int)e->n_in_flight;
 
+	*claimed = 0;
 	if (room <= 0)
 		return 0;
 	if (sched_claim_tasks(e->store, e->owner.id, e->svcs, e->n_svcs, room, now, &c, &n) !=
-	    STORE_OK) {
-		e->db_failed = 1;
-		return 0;
-	}
+	    STORE_OK)
+		return -1;
 	for (size_t i = 0; i < n; i++) {
 		if (c[i].kind == TASK_KIND_DELETE)
-			note_worked(e, c[i].job_id);
+			engine_note_worked(e, c[i].job_id);
 		attempt_start(e, &c[i]);
 	}
 	sched_claimed_free(c, n);
-	return n;
+	*claimed = n;
+	return 0;
 }
 
 /* run --once: done when nothing is in flight and nothing is due soon. */
@@ -220,33 +171,45 @@ static int once_done(struct engine *e, size_t claimed, int more, int64_t wake, i
 	return wake <= now || wake - now > ONCE_HORIZON_MS;
 }
 
-static void run_cycle(struct engine *e)
+/* The earliest due work, hooks included; 0 or -1. */
+static int next_wake(struct engine *e, int64_t now, int64_t *wake)
 {
-	int64_t now = clock_now_ms();
-	int64_t wake, hook_wake;
-	int more = maintain(e, now);
-	size_t claimed = claim(e, now);
+	int64_t hook_wake;
 
 	if ((int)e->n_in_flight >= e->cfg->max_in_flight) {
 		/* Every slot is taken: the next answer runs the next cycle, so
 		 * the earliest due time (one more query per cycle) is moot. */
-		wake = now + (int64_t)(POLL_S * 1000);
-	} else if (sched_next_wake(e->store, e->owner.id, e->svcs, e->n_svcs, now, &wake) !=
+		*wake = now + (int64_t)(POLL_S * 1000);
+	} else if (sched_next_wake(e->store, e->owner.id, e->svcs, e->n_svcs, now, wake) !=
 		   STORE_OK) {
-		e->db_failed = 1;
-		wake = now + 1000;
+		return -1;
 	}
 	for (size_t i = 0; i < e->n_hooks; i++)
 		if (e->hooks[i].on_cycle)
 			e->hooks[i].on_cycle(e->hooks[i].ctx, e, now);
 	hook_wake = hooks_wake(e, now); /* a hook's answer may cost a query */
-	if (hook_wake < wake)
-		wake = hook_wake;
+	if (hook_wake < *wake)
+		*wake = hook_wake;
+	return 0;
+}
+
+/* Housekeeping, claims, the wake-up re-armed; -1 at the first store
+ * failure (the rest of the cycle is left for the next try). */
+static int run_cycle(struct engine *e)
+{
+	int64_t now = clock_now_ms();
+	int64_t wake;
+	int more;
+	size_t claimed;
+
+	if (maintain(e, now, &more) < 0 || claim(e, now, &claimed) < 0 ||
+	    next_wake(e, now, &wake) < 0)
+		return -1;
 	ev_now_update(e->loop);
 	if (e->opts.once && once_done(e, claimed, more, wake, now)) {
 		e->done = 1;
 		ev_break(e->loop, EVBREAK_ALL);
-		return;
+		return 0;
 	}
 	e->cycle_needed = more;
 	if (more || claimed > 0)
@@ -257,44 +220,132 @@ static void run_cycle(struct engine *e)
 		arm_wake(e, (double)(wake - clock_now_ms() + 1) / 1000.0);
 	if (more)
 		e->maint_needed = 1;
+	return 0;
+}
+
+/* ---- a failing store: back off ---- */
+
+/* 1 while a back-off step runs: the store is left alone until it ends. */
+static int store_backing_off(const struct engine *e)
+{
+	return e->store_backoff_ms > 0 && clock_mono_ms() < e->store_retry_at;
+}
+
+/*
+ * The store failed (disk full, I/O error ...): wait before the next try,
+ * 0.5 s doubling up to 60 s, one log line per step. run --once gives up
+ * after ONCE_STORE_TRIES steps; a shutdown past its grace, at once.
+ */
+static void store_failed(struct engine *e, const char *what)
+{
+	int64_t d = e->store_backoff_ms;
+	struct log_line *l;
+
+	e->db_failed = 1;
+	e->store_failures++;
+	e->store_backoff_ms = d <= 0 ? STORE_BACKOFF_FIRST_MS
+			      : d >= STORE_BACKOFF_MAX_MS / 2 ? STORE_BACKOFF_MAX_MS : d * 2;
+	e->store_retry_at = clock_mono_ms() + e->store_backoff_ms;
+	l = log_start(LOG_ERROR, "engine.store.failed");
+	log_str(l, "what", what);
+	log_int(l, "failures", e->store_failures);
+	log_int(l, "unrecorded", (int64_t)e->n_finished);
+	log_int(l, "retry_in_ms", e->store_backoff_ms);
+	log_done(l);
+	if ((e->opts.once && e->store_failures >= ONCE_STORE_TRIES) ||
+	    (e->stopping && e->aborted)) {
+		attempt_free_all(e); /* their leases are taken back (owner gone) */
+		if (e->n_in_flight == 0) {
+			ev_break(e->loop, EVBREAK_ALL);
+			return;
+		}
+	}
+	arm_wake(e, (double)e->store_backoff_ms / 1000.0);
+}
+
+static void store_worked(struct engine *e)
+{
+	if (e->store_failures == 0)
+		return;
+	log_msg(LOG_INFO, "engine.store.recovered", "the store works again after %d failed tries",
+		e->store_failures);
+	e->store_failures = 0;
+	e->store_backoff_ms = 0;
+	e->db_failed = 0; /* recovered: nothing was lost */
+}
+
+/* Counts and sends the calls queued; 0, or -1 (the store failed: backing off). */
+static int send_calls(struct engine *e)
+{
+	if (e->n_calls == 0 || attempt_send_calls(e) == 0)
+		return 0;
+	store_failed(e, "count the calls");
+	return -1;
 }
 
 static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
 	struct engine *e = w->data;
 
+	if (store_backing_off(e))
+		return; /* the wake-up is armed for the end of the step */
+	/* calls readied by this turn's answers (a preview done) go first */
+	if (send_calls(e) < 0)
+		return;
 	if (e->n_finished > 0) {
 		if (attempt_flush(e) < 0) {
-			e->record_failures++;
-			log_msg(LOG_ERROR, "engine.record.failed",
-				"could not record %zu attempts (try %d); retrying",
-				e->n_finished, e->record_failures);
-			if (e->record_failures >= 10 && e->stopping)
-				attempt_free_all(e); /* their leases run out instead */
-			arm_wake(e, POLL_S);
+			store_failed(e, "record attempts");
 			return;
 		}
-		e->record_failures = 0;
 		e->cycle_needed = 1;
 		ev_now_update(loop);
 	}
-	if (e->stopping) {
-		if (e->n_in_flight == 0 && e->n_finished == 0 && hooks_busy(e) == 0)
-			ev_break(loop, EVBREAK_ALL);
-		return;
-	}
-	if (e->cycle_needed || e->maint_needed) {
+	if (!e->stopping && (e->cycle_needed || e->maint_needed)) {
 		e->cycle_needed = 0;
-		run_cycle(e);
+		if (run_cycle(e) < 0) {
+			e->cycle_needed = 1;
+			store_failed(e, "scheduling cycle");
+			return;
+		}
 	}
+	if (send_calls(e) < 0) /* the cycle's claims */
+		return;
+	store_worked(e);
+	if (e->n_finished > 0)
+		arm_wake(e, 0.0); /* calls that could not go: record them at once */
+	if (e->stopping && e->n_in_flight == 0 && e->n_finished == 0 && hooks_busy(e) == 0)
+		ev_break(loop, EVBREAK_ALL);
 }
 
 /* ---- watchers ---- */
+
+/*
+ * The wall clock stepped (NTP, a VM resumed) when it moved apart from the
+ * monotonic clock: due times are wall-clock times, so the wake-up armed
+ * before is wrong. A cycle at once re-arms it (a backward step makes
+ * nothing due early: claims compare against the wall clock).
+ */
+static void check_clock(struct engine *e)
+{
+	int64_t off = clock_now_ms() - clock_mono_ms();
+	int64_t jump = off - e->clock_offset;
+	struct log_line *l;
+
+	e->clock_offset = off;
+	if (jump > -CLOCK_JUMP_MS && jump < CLOCK_JUMP_MS)
+		return;
+	l = log_start(LOG_WARN, "clock.jumped");
+	log_int(l, "by_ms", jump);
+	log_done(l);
+	e->cycle_needed = 1;
+	e->maint_needed = 1;
+}
 
 static void wake_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct engine *e = w->data;
 
+	check_clock(e);
 	e->cycle_needed = 1;
 	e->maint_needed = 1;
 }
@@ -304,7 +355,14 @@ static void poll_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	struct engine *e = w->data;
 	int64_t v;
 
-	if (sched_data_version(e->store, &v) == STORE_OK && v != e->data_version) {
+	check_clock(e);
+	if (store_backing_off(e))
+		return;
+	if (sched_data_version(e->store, &v) != STORE_OK) {
+		store_failed(e, "data version");
+		return;
+	}
+	if (v != e->data_version) {
 		e->data_version = v;
 		e->cycle_needed = 1;
 		e->maint_needed = 1;
@@ -378,7 +436,7 @@ static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	}
 	if (sched_sync_services(e->store, e->svcs, e->n_svcs, clock_now_ms(), &added, &skipped) !=
 	    STORE_OK)
-		e->db_failed = 1;
+		store_failed(e, "sync services");
 	log_msg(LOG_INFO, "config.reloaded", "%s: %zu services (%d tasks added, %d skipped)",
 		n->path, n->n_services, added, skipped);
 	for (size_t i = 0; i < e->n_hooks; i++)
@@ -464,6 +522,7 @@ int engine_run(struct engine *e)
 
 	e->first_maint = 1;
 	e->maint_needed = e->cycle_needed = 1;
+	e->clock_offset = now - clock_mono_ms();
 	if (sched_data_version(e->store, &e->data_version) != STORE_OK ||
 	    sched_sync_services(e->store, e->svcs, e->n_svcs, now, NULL, NULL) != STORE_OK)
 		return 1;
@@ -478,7 +537,7 @@ int engine_run(struct engine *e)
 	log_msg(LOG_INFO, "engine.stopped", "%s", e->stopping ? "signal" : "nothing left to do");
 	if (e->db_failed)
 		return 1;
-	return e->opts.once && worked_failed(e) ? 1 : 0;
+	return e->opts.once && engine_worked_failed(e) ? 1 : 0;
 }
 
 void engine_free(struct engine *e)
@@ -504,6 +563,7 @@ void engine_free(struct engine *e)
 	http_client_free(e->http);
 	attempt_free_all(e);
 	free(e->finished);
+	free(e->calls);
 	free(e->svcs);
 	free(e->worked);
 	config_free(e->cfg);

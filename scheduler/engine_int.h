@@ -36,12 +36,17 @@ struct engine {
 	int stopping, aborted, done;
 	int64_t data_version;
 	int64_t last_maint, last_sweep;
-	int record_failures;
+	int64_t clock_offset;      /* wall - monotonic at the last look (ms) */
+	int store_failures;        /* failed store steps in a row */
+	int64_t store_backoff_ms;  /* 0: the store works */
+	int64_t store_retry_at;    /* monotonic ms: the end of the back-off step */
 
 	struct attempt *in_flight; /* list */
 	size_t n_in_flight;
 	struct attempt **finished; /* waiting for the group commit */
 	size_t n_finished, cap_finished;
+	struct attempt **calls;    /* calls waiting to be counted, then sent */
+	size_t n_calls, cap_calls;
 
 	/* run --once: the jobs worked on, for the exit status. An open-
 	 * addressing hash set (cap a power of two, "" = free slot), so that a
@@ -58,12 +63,26 @@ struct policy_retry engine_retry_policy(const struct config *cfg);
  * a request that cannot be sent finishes as a failed attempt. */
 void attempt_start(struct engine *e, struct sched_claimed *c);
 
-/* Records every finished attempt in one transaction; 0 or -1 (kept for a
- * later try). */
+/*
+ * Counts the calls queued since the last time (one transaction:
+ * sched_count_sent) and hands each still under this owner's lease to curl;
+ * the others (lease lost, store failure, shutting down) finish unsent.
+ * 0, or -1 when the store failed.
+ */
+int attempt_send_calls(struct engine *e);
+
+/* Records every finished attempt in one transaction, then logs each
+ * result; 0 or -1 (kept for a later try, nothing logged). */
 int attempt_flush(struct engine *e);
 
-/* Frees the finished attempts never recorded (at exit). */
+/* Frees the finished attempts never recorded and the calls never counted
+ * (at exit). */
 void attempt_free_all(struct engine *e);
+
+/* run --once: remembers that this run worked on job_id (engine_once.c). */
+void engine_note_worked(struct engine *e, const char *job_id);
+/* 1 when a job this run worked on is failed now, else 0. */
+int engine_worked_failed(struct engine *e);
 
 /* Called by attempt.c when an attempt finished (queued for the commit). */
 void engine_attempt_finished(struct engine *e, struct attempt *a);

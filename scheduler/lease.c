@@ -62,29 +62,33 @@ void lease_owner_self(struct lease_owner *o)
 		 o->start);
 }
 
-int lease_owner_dead(const struct lease_owner *self, const char *owner)
+enum lease_liveness lease_owner_liveness(const struct lease_owner *self, const char *owner)
 {
-	char host[256], boot[64];
+	char host[256], boot[64], state = '?';
 	long pid;
-	unsigned long long start;
+	unsigned long long start, now_start;
 
 	if (owner == NULL)
-		return 1;
-	if (sscanf(owner, "%255[^/]/%63[^/]/%ld/%llu", host, boot, &pid, &start) != 4)
-		return 0;
-	if (strcmp(host, self->host) != 0)
-		return 0;
+		return LEASE_OWNER_DEAD;
+	if (sscanf(owner, "%255[^/]/%63[^/]/%ld/%llu", host, boot, &pid, &start) != 4 ||
+	    strcmp(host, self->host) != 0)
+		return LEASE_OWNER_UNKNOWN;
 	if (strcmp(boot, self->boot_id) != 0)
-		return 1; /* the host rebooted since: nothing of that process survives */
+		return LEASE_OWNER_DEAD; /* the host rebooted since: nothing of it survives */
 	if (pid <= 0)
-		return 0;
-	if (kill((pid_t)pid, 0) != 0)
-		return errno == ESRCH;
-	/* A pid in use: the same process only if it started at the same time,
-	 * and alive only if it is not a zombie waiting to be reaped. */
-	char state = '?';
-	unsigned long long now_start = proc_stat((pid_t)pid, &state);
+		return LEASE_OWNER_UNKNOWN;
+	/* EPERM: a process of another user has that pid; /proc tells which */
+	if (kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+		return LEASE_OWNER_DEAD;
+	now_start = proc_stat((pid_t)pid, &state);
 	if (state == 'Z' || state == 'X')
-		return 1;
-	return start != 0 && now_start != 0 && now_start != start;
+		return LEASE_OWNER_DEAD; /* a zombie waiting to be reaped */
+	if (start != 0 && now_start != 0 && now_start != start)
+		return LEASE_OWNER_DEAD;
+	return LEASE_OWNER_ALIVE;
+}
+
+int lease_owner_dead(const struct lease_owner *self, const char *owner)
+{
+	return lease_owner_liveness(self, owner) == LEASE_OWNER_DEAD;
 }

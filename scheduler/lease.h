@@ -20,12 +20,23 @@ struct lease_owner {
 /* Fills o with this process's identity. Can't fail (unknown parts are "?"). */
 void lease_owner_self(struct lease_owner *o);
 
+enum lease_liveness {
+	LEASE_OWNER_UNKNOWN, /* another host, or an id it cannot read */
+	LEASE_OWNER_DEAD,
+	LEASE_OWNER_ALIVE,
+};
+
 /*
- * 1 when owner (an id as lease_owner_self makes) is known dead: same host
- * and a different boot id, or the same boot and no process with that pid
- * (or one with another start time: the pid was reused). 0 when it may be
- * alive, or lives on another host (its lease must run out).
+ * What is known of owner (an id as lease_owner_self makes), from this
+ * host: DEAD when it is this host and another boot, or this boot and no
+ * process with that pid, a zombie, or one with another start time (the pid
+ * was reused); ALIVE when that very process is running here (its start
+ * time matches, or cannot be read: then a live pid is taken as alive, the
+ * safe side); UNKNOWN when it lives on another host. Can't fail.
  */
+enum lease_liveness lease_owner_liveness(const struct lease_owner *self, const char *owner);
+
+/* 1 when lease_owner_liveness says DEAD, else 0. */
 int lease_owner_dead(const struct lease_owner *self, const char *owner);
 
 #endif

@@ -16,11 +16,13 @@
 
 static const char SQL_INFLIGHT_OTHERS[] =
 	"SELECT id, job_id, service, kind, attempts, lease_owner, lease_expires_at,"
-	" first_attempt_at FROM tasks WHERE state = 'in_flight'";
+	" first_attempt_at, verify_owed FROM tasks WHERE state = 'in_flight'";
 static const char SQL_RECLAIM[] =
 	"UPDATE tasks SET state = :state,"
 	" next_attempt_at = CASE :state WHEN 'dead' THEN NULL ELSE :now END, lease_owner = NULL,"
-	" lease_expires_at = NULL, last_error = :err, updated_at = :now"
+	" lease_expires_at = NULL, last_error = :err, updated_at = :now,"
+	" verify_owed = CASE :state WHEN 'dead' THEN 0 ELSE verify_owed END,"
+	" retry_streak = CASE :state WHEN 'dead' THEN 0 ELSE retry_streak END"
 	" WHERE id = :id AND state = 'in_flight' AND lease_owner IS :owner";
 static const char SQL_DUE_JOBS[] =
 	"SELECT id, tenant_id FROM jobs WHERE state = 'scheduled' AND due_at <= :now"
@@ -33,34 +35,6 @@ static const char SQL_MISSED[] =
 	" AND state NOT IN ('succeeded','cancelled') AND deadline_at <= :now LIMIT :lim";
 static const char SQL_MARK_MISSED[] =
 	"UPDATE jobs SET deadline_missed = 1 WHERE id = :id";
-
-/* Dispatchable: delete needs a running job, suspend a scheduled or running
- * one, restore a cancelled one; a held job runs nothing. */
-#define DISPATCHABLE \
-	" ((t.kind = 'delete' AND j.state = 'running')" \
-	" OR (t.kind = 'suspend' AND j.state IN ('scheduled','running'))" \
-	" OR (t.kind = 'restore' AND j.state = 'cancelled'))"
-
-/* One service's due tasks. Per service, so that a service whose slots are
- * full or whose breaker is open never hides the others' due work behind
- * its own backlog; CROSS JOIN keeps tasks_due_by_service as the outer loop,
- * so the scan stops at the first rows due, whatever the backlog. */
-static const char SQL_CANDIDATES[] =
-	"SELECT t.id, t.job_id, t.service, t.kind, t.phase, t.attempts, t.first_attempt_at,"
-	" t.before_total IS NOT NULL, j.tenant_id"
-	" FROM tasks t CROSS JOIN jobs j"
-	" WHERE t.service = :svc AND t.state IN ('pending','waiting')"
-	" AND t.next_attempt_at IS NOT NULL AND t.next_attempt_at <= :now"
-	" AND j.id = t.job_id AND" DISPATCHABLE
-	" ORDER BY t.next_attempt_at LIMIT :lim";
-/* One indexed count per service (a GROUP BY would walk the whole index). */
-static const char SQL_INFLIGHT_OF[] =
-	"SELECT COUNT(*) FROM tasks WHERE service = :svc AND state = 'in_flight'";
-static const char SQL_CLAIM[] =
-	"UPDATE tasks SET state = 'in_flight', attempts = attempts + 1,"
-	" lease_owner = :owner, lease_expires_at = :lease,"
-	" first_attempt_at = COALESCE(first_attempt_at, :now), updated_at = :now"
-	" WHERE id = :id AND state IN ('pending','waiting')";
 
 /* The first waiting task in next_attempt_at order: the repeated IN term
  * lets the planner walk tasks_due_by_service and stop at the first
@@ -82,54 +56,44 @@ static const char SQL_WAKE_DEADLINE[] =
 static const char SQL_WAKE_BREAKER[] =
 	"SELECT MIN(open_until) FROM breakers WHERE state = 'open' AND open_until > :now";
 
-void sched_claimed_free(struct sched_claimed *c, size_t n)
-{
-	if (c == NULL)
-		return;
-	for (size_t i = 0; i < n; i++) {
-		free(c[i].tenant_id);
-		free(c[i].service);
-	}
-	free(c);
-}
-
 /* ---- housekeeping ---- */
 
 struct owner_verdict {
 	char *owner;
-	int dead;
+	enum sched_owner state;
 };
 
 struct reclaim_ctx {
 	const char *me;
-	sched_owner_dead_fn dead;
-	void *dctx;
+	sched_owner_fn judge;
+	void *jctx;
 	int self;
 	struct owner_verdict *v;
 	size_t n;
 };
 
-/* Whether owner's leases may be taken over now (dead() asked once per owner). */
-static int owner_dead(struct reclaim_ctx *c, const char *owner)
+/* What is known of owner's process (judge() asked once per owner). */
+static enum sched_owner owner_state(struct reclaim_ctx *c, const char *owner)
 {
 	if (owner == NULL)
-		return 1;
+		return SCHED_OWNER_DEAD;
 	if (strcmp(owner, c->me) == 0)
-		return c->self;
+		return c->self ? SCHED_OWNER_DEAD : SCHED_OWNER_ALIVE;
 	for (size_t i = 0; i < c->n; i++)
 		if (strcmp(c->v[i].owner, owner) == 0)
-			return c->v[i].dead;
+			return c->v[i].state;
 	c->v = xrealloc(c->v, (c->n + 1) * sizeof *c->v);
 	c->v[c->n].owner = xstrdup(owner);
-	c->v[c->n].dead = c->dead ? c->dead(c->dctx, owner) : 0;
-	return c->v[c->n++].dead;
+	c->v[c->n].state = c->judge ? c->judge(c->jctx, owner) : SCHED_OWNER_UNKNOWN;
+	return c->v[c->n++].state;
 }
 
 struct lost {
 	int64_t id;
 	char job_id[JOBS_ID_LEN + 1];
 	char *service, *kind, *owner;
-	int attempts;
+	int attempts;             /* calls counted: a lost call sent is one */
+	int verify_owed;          /* only a verification was lost: no call */
 	int64_t first_attempt_at;
 	const char *why;
 };
@@ -158,10 +122,12 @@ static int find_lost(struct store *s, struct reclaim_ctx *c, int64_t now, struct
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *owner = (const char *)sqlite3_column_text(st, 5);
 		int64_t exp = store_col_int(st, 6, 0);
-		int mine = owner != NULL && strcmp(owner, c->me) == 0;
+		enum sched_owner who = owner_state(c, owner);
 		struct lost *l;
 
-		if ((mine && !c->self) || (exp > now && !owner_dead(c, owner)))
+		/* An owner alive on this host keeps its lease whatever the
+		 * clock says (a wall clock stepped forward is no expiry). */
+		if (who == SCHED_OWNER_ALIVE || (who == SCHED_OWNER_UNKNOWN && exp > now))
 			continue;
 		*out = xrealloc(*out, (*n + 1) * sizeof **out);
 		l = &(*out)[(*n)++];
@@ -172,7 +138,8 @@ static int find_lost(struct store *s, struct reclaim_ctx *c, int64_t now, struct
 		l->attempts = (int)store_col_int(st, 4, 0);
 		l->owner = store_col_text(st, 5);
 		l->first_attempt_at = store_col_int(st, 7, now);
-		l->why = exp <= now ? "lease expired" : "lease owner died";
+		l->verify_owed = sqlite3_column_int(st, 8);
+		l->why = who == SCHED_OWNER_DEAD ? "lease owner died" : "lease expired";
 	}
 	store_reset(st);
 	if (rc != SQLITE_DONE) {
@@ -184,16 +151,19 @@ static int find_lost(struct store *s, struct reclaim_ctx *c, int64_t now, struct
 
 /*
  * Takes one lost attempt back: the task waits for its next attempt, or is
- * dead when the lost attempt was its last allowed one (so a task whose
- * every attempt kills its process cannot be retried for ever); the job of
- * a dead delete task goes into dead_jobs for evaluation.
+ * dead when the calls it counted reached the limit (so a task whose every
+ * call kills its process cannot be retried for ever; a claim killed before
+ * its call went out counted none); the job of a dead delete task goes into
+ * dead_jobs for evaluation. A task owing only its verification keeps
+ * owing it (the call is not repeated).
  */
 static int reclaim_one(struct store *s, const struct lost *l, const struct policy_retry *retry,
 		       int64_t now, struct sched_idset *dead_jobs)
 {
 	sqlite3_stmt *st = store_stmt(s, SQL_RECLAIM);
 	int dead = retry != NULL &&
-		   policy_retry_exhausted(retry, l->attempts, l->first_attempt_at, now);
+		   policy_retry_exhausted(retry, l->verify_owed ? 0 : l->attempts,
+					  l->first_attempt_at, now);
 	char *err = dead ? xasprintf("%s; gave up after %d attempts", l->why, l->attempts)
 			 : xstrdup(l->why);
 	struct log_line *line;
@@ -230,7 +200,7 @@ static int reclaim_one(struct store *s, const struct lost *l, const struct polic
 	log_int(line, "attempt", l->attempts);
 	log_str(line, "state", dead ? "dead" : "waiting");
 	log_str(line, "error", err);
-	log_done(line);
+	log_done_held(line);
 out:
 	free(err);
 	return rc;
@@ -332,222 +302,35 @@ static int mark_missed(struct store *s, const char *id, int64_t now)
 	return rc;
 }
 
-int sched_maintain(struct store *s, const char *owner, sched_owner_dead_fn dead, void *ctx,
+int sched_maintain(struct store *s, const char *owner, sched_owner_fn judge, void *ctx,
 		   int reclaim_self, const struct policy_retry *retry, int64_t now,
 		   struct sched_maint *m)
 {
-	struct reclaim_ctx rc = { .me = owner, .dead = dead, .dctx = ctx, .self = reclaim_self };
+	struct reclaim_ctx rc = { .me = owner, .judge = judge, .jctx = ctx, .self = reclaim_self };
 	int ok;
 
 	memset(m, 0, sizeof *m);
 	if (store_begin(s) != STORE_OK)
 		return STORE_ERR;
+	log_hold(); /* job.started ... only once committed */
 	ok = reclaim(s, &rc, retry, now, &m->reclaimed) == 0 &&
 	     each_job(s, SQL_DUE_JOBS, now, start_job, &m->started) == 0 &&
 	     each_job(s, SQL_MISSED, now, mark_missed, &m->missed) == 0;
 	for (size_t i = 0; i < rc.n; i++)
 		free(rc.v[i].owner);
 	free(rc.v);
-	if (!ok) {
+	if (!ok)
 		store_rollback(s);
+	if (!ok || store_commit(s) != STORE_OK) {
+		log_release(0);
 		memset(m, 0, sizeof *m);
 		return STORE_ERR;
 	}
-	if (store_commit(s) != STORE_OK) {
-		memset(m, 0, sizeof *m);
-		return STORE_ERR;
-	}
+	log_release(1);
 	m->more = m->started == SCHED_BATCH || m->missed == SCHED_BATCH;
 	return STORE_OK;
 }
 
-/* ---- claims ---- */
-
-/*
- * How many claims the service may get now, given its in-flight count and
- * that it has due work: its free slots, one probe when the breaker is
- * half-open (taken only now, when there is a task to probe with), none
- * while it is open. *probe is set for the probe. -1 on a database error.
- */
-static int allowed_slots(struct store *s, const char *owner, const struct sched_service *svc,
-			 int in_flight, int64_t now, int *probe)
-{
-	struct policy_breaker b;
-	char *probe_owner = NULL;
-	int free_slots = svc->max_in_flight > 0 ? svc->max_in_flight - in_flight : 1 << 20;
-	int allowed = 0;
-
-	*probe = 0;
-	if (free_slots <= 0)
-		return 0;
-	if (sched_breaker_load(s, svc->name, &b, &probe_owner) < 0)
-		return -1;
-	free(probe_owner);
-	/* A probe whose task is no longer in flight anywhere died with its owner. */
-	if (b.state == BREAKER_HALF_OPEN && b.probe_in_flight && in_flight == 0)
-		b.probe_in_flight = 0;
-	if (b.state == BREAKER_CLOSED)
-		return free_slots;
-	if (policy_breaker_allow(&b, &svc->breaker, now)) {
-		allowed = 1;
-		*probe = 1;
-		if (sched_breaker_save(s, svc->name, &b, owner, now) < 0)
-			return -1;
-		log_msg(LOG_INFO, "breaker.probe", "%s: one probe after the cool-off", svc->name);
-	}
-	return allowed;
-}
-
-static int in_flight_of(struct store *s, const char *service, int *count)
-{
-	sqlite3_stmt *st = store_stmt(s, SQL_INFLIGHT_OF);
-	int rc;
-
-	if (st == NULL || store_bind_text(st, ":svc", service) < 0)
-		return -1;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*count = sqlite3_column_int(st, 0);
-	else
-		store_log_error(s, SQL_INFLIGHT_OF);
-	store_reset(st);
-	return rc == SQLITE_ROW ? 0 : -1;
-}
-
-/* One candidate row into c (its strings malloc'ed). */
-static void read_candidate(sqlite3_stmt *cand, int64_t now, struct sched_claimed *c)
-{
-	memset(c, 0, sizeof *c);
-	c->task_id = sqlite3_column_int64(cand, 0);
-	snprintf(c->job_id, sizeof c->job_id, "%s", sqlite3_column_text(cand, 1));
-	c->service = store_col_text(cand, 2);
-	if (jobs_task_kind_parse((const char *)sqlite3_column_text(cand, 3), &c->kind) < 0)
-		c->kind = TASK_KIND_DELETE;
-	c->phase = sqlite3_column_int(cand, 4);
-	c->attempts = sqlite3_column_int(cand, 5) + 1;
-	c->first_attempt_at = store_col_int(cand, 6, now);
-	c->has_before = sqlite3_column_int(cand, 7);
-	c->tenant_id = store_col_text(cand, 8);
-}
-
-/* Up to lim due candidates of one service, appended to v (room for lim
- * more), read to the end before anything is written (the claims change
- * the index the scan walks). */
-static int read_candidates(struct store *s, const char *service, int lim, int64_t now,
-			   struct sched_claimed *v, size_t *n)
-{
-	sqlite3_stmt *cand = store_stmt(s, SQL_CANDIDATES);
-	int rc = SQLITE_DONE;
-	int got = 0;
-
-	if (cand == NULL)
-		return -1;
-	store_bind_text(cand, ":svc", service);
-	store_bind_int(cand, ":now", now);
-	store_bind_int(cand, ":lim", lim);
-	while (got < lim && (rc = sqlite3_step(cand)) == SQLITE_ROW)
-		read_candidate(cand, now, &v[(*n) + (size_t)got++]);
-	store_reset(cand);
-	*n += (size_t)got;
-	if (got < lim && rc != SQLITE_DONE) {
-		store_log_error(s, SQL_CANDIDATES);
-		return -1;
-	}
-	return 0;
-}
-
-static int claim_row(struct store *s, const char *owner, const struct sched_service *svc,
-		     int64_t now, const struct sched_claimed *c)
-{
-	sqlite3_stmt *st = store_stmt(s, SQL_CLAIM);
-
-	if (st == NULL)
-		return -1;
-	store_bind_int(st, ":id", c->task_id);
-	store_bind_text(st, ":owner", owner);
-	store_bind_int(st, ":lease", now + svc->lease_ms);
-	store_bind_int(st, ":now", now);
-	if (store_step_done(s, st) < 0)
-		return -1;
-	return sqlite3_changes(s->db) > 0 ? 1 : 0;
-}
-
-/*
- * Claims up to *room of one service's due tasks into v (after *n), as its
- * slots and breaker allow. Claimed entries stay, the rest are freed.
- */
-static int claim_service(struct store *s, const char *owner, const struct sched_service *svc,
-			 int64_t now, struct sched_claimed *v, size_t *n, int *room)
-{
-	size_t first = *n, k, kept;
-	int in_flight = 0, probe = 0, allowed;
-
-	if (in_flight_of(s, svc->name, &in_flight) < 0)
-		return -1;
-	if (svc->max_in_flight > 0 && in_flight >= svc->max_in_flight)
-		return 0;
-	/* On an error the candidates read stay in v, counted in *n: the
-	 * caller frees them. */
-	if (read_candidates(s, svc->name, *room, now, v, n) < 0)
-		return -1;
-	if (*n == first)
-		return 0;
-	if ((allowed = allowed_slots(s, owner, svc, in_flight, now, &probe)) < 0)
-		return -1;
-	for (k = first, kept = first; k < *n; k++) {
-		int r = allowed > 0 ? claim_row(s, owner, svc, now, &v[k]) : 0;
-		if (r < 0)
-			return -1;
-		if (r == 0) {
-			free(v[k].tenant_id);
-			free(v[k].service);
-			continue;
-		}
-		v[k].probe = probe;
-		probe = 0;
-		allowed--;
-		if (k != kept)
-			v[kept] = v[k];
-		kept++;
-	}
-	*n = kept;
-	*room -= (int)(kept - first);
-	return 0;
-}
-
-int sched_claim_tasks(struct store *s, const char *owner, const struct sched_service *svcs,
-		      size_t n_svcs, int max, int64_t now, struct sched_claimed **out,
-		      size_t *n)
-{
-	struct sched_claimed *v;
-	int room = max;
-
-	*out = NULL;
-	*n = 0;
-	if (max <= 0 || n_svcs == 0)
-		return STORE_OK;
-	v = xcalloc((size_t)max, sizeof *v);
-	if (store_begin(s) != STORE_OK)
-		goto fail;
-	/* Start at a different service each time so that, when the global
-	 * limit is smaller than the services' slots, none is always last. */
-	for (size_t k = 0; k < n_svcs && room > 0; k++) {
-		const struct sched_service *svc = &svcs[(s->claim_rotor + k) % n_svcs];
-		if (svc->enabled && claim_service(s, owner, svc, now, v, n, &room) < 0) {
-			store_rollback(s);
-			goto fail;
-		}
-	}
-	s->claim_rotor = (s->claim_rotor + 1) % n_svcs;
-	if (store_commit(s) != STORE_OK)
-		goto fail;
-	*out = v;
-	return STORE_OK;
-fail:
-	sched_claimed_free(v, *n);
-	*n = 0;
-	return STORE_ERR;
-}
 /* ---- wake-ups ---- */
 
 /* Runs a one-value MIN query; lowers *at when the value is set. */

@@ -10,7 +10,8 @@
  * attempts: task rows, task.attempt events, metrics counters, breakers,
  * next phases, finished jobs). sched_next_wake tells the loop when to come
  * back. Job-level changes (job.started, job.succeeded, job.failed,
- * job.deadline_missed) and breaker.opened/closed are logged here.
+ * job.deadline_missed) and breaker.opened/closed are logged here, once
+ * their transaction has committed.
  *
  * Return values follow store.h: STORE_OK, or STORE_ERR (already logged).
  */
@@ -31,21 +32,28 @@ struct sched_service {
 	int enabled;
 	int max_in_flight;          /* across every process sharing the file */
 	int64_t lease_ms;           /* how long one claim may stay in flight */
+	int preview_first;          /* a delete task's first attempt previews before its call */
 	struct policy_breaker_conf breaker;
 };
 
-/* Returns 1 when the process named by a lease owner string is known to be
- * dead (so its leases may be taken over at once), else 0. */
-typedef int (*sched_owner_dead_fn)(void *ctx, const char *owner);
+/* What is known of the process named by a lease owner string. */
+enum sched_owner {
+	SCHED_OWNER_UNKNOWN, /* another host, or cannot tell: its lease must run out */
+	SCHED_OWNER_DEAD,    /* its leases may be taken over at once */
+	SCHED_OWNER_ALIVE,   /* on this host and running: never taken over */
+};
+typedef enum sched_owner (*sched_owner_fn)(void *ctx, const char *owner);
 
 /*
  * One transaction of housekeeping at `now`:
- *  - leases of other owners that expired, or whose owner dead() says is
- *    dead (and, when reclaim_self, leases in this owner's own name: a
- *    process that has just started holds none), go back to waiting, due
- *    now, each counted as a failed attempt ("lease expired") with a
- *    task.attempt event; when that lost attempt exhausts retry (NULL: no
- *    limit), the task is dead instead and its job evaluated (failed);
+ *  - leases of other owners that judge() (NULL: all unknown) says are
+ *    dead, or that expired and whose owner is not known alive (and, when
+ *    reclaim_self, leases in this owner's own name: a process that has
+ *    just started holds none), go back to waiting, due now, each a failed
+ *    attempt ("lease expired", "lease owner died") with a task.attempt
+ *    event; when the calls it counted exhaust retry (NULL: no limit), the
+ *    task is dead instead and its job evaluated (failed). A lease whose
+ *    owner is alive on this host is never taken, whatever the clock says;
  *  - scheduled jobs with due_at <= now become running (job.started);
  *  - active jobs past their deadline get job.deadline_missed, once;
  *  - jobs started above are evaluated (their first phase made due).
@@ -57,7 +65,7 @@ struct sched_maint {
 	int more;
 };
 
-int sched_maintain(struct store *s, const char *owner, sched_owner_dead_fn dead, void *ctx,
+int sched_maintain(struct store *s, const char *owner, sched_owner_fn judge, void *ctx,
 		   int reclaim_self, const struct policy_retry *retry, int64_t now,
 		   struct sched_maint *m);
 
@@ -76,9 +84,12 @@ struct sched_claimed {
 	char *service;
 	enum task_kind kind;
 	int phase;
-	int attempts;             /* including this one */
+	int attempts;             /* calls counted before this claim */
 	int64_t first_attempt_at;
 	int has_before;           /* the pre-purge preview is already stored */
+	int verify_owed;          /* the call succeeded: only its verification is left */
+	int retry_streak;         /* attempts in a row that used up no attempt */
+	int counted;              /* the claim counted the call: it goes out at once */
 	int probe;                /* the half-open breaker's probe */
 };
 
@@ -90,8 +101,11 @@ void sched_claimed_free(struct sched_claimed *c, size_t n); /* NULL-safe */
  * job running; suspend: scheduled or running; restore: cancelled; never
  * held), respecting each service's max_in_flight (counted over every
  * process) and its breaker (open: none; half-open: one probe). Each becomes
- * in_flight with attempts + 1, lease_owner = owner, lease_expires_at = now
- * + the service's lease_ms, first_attempt_at set if unset. Tasks of
+ * in_flight with lease_owner = owner, lease_expires_at = now + the
+ * service's lease_ms, first_attempt_at set if unset. A claim whose call
+ * goes first (no preview before it) counts it (attempts + 1, counted set):
+ * the caller sends it in the same loop turn; the others are counted by
+ * sched_count_sent when their call goes out. Tasks of
  * services not in svcs are left alone. *out (caller frees with
  * sched_claimed_free) and *n receive the claims, oldest due first.
  */
@@ -99,23 +113,29 @@ int sched_claim_tasks(struct store *s, const char *owner, const struct sched_ser
 		      size_t n_svcs, int max, int64_t now, struct sched_claimed **out,
 		      size_t *n);
 
-/* What a finished attempt means for the breaker. */
-enum sched_breaker_verdict {
-	SCHED_BREAKER_SKIP,    /* not counted at all */
-	SCHED_BREAKER_SUCCESS,
-	SCHED_BREAKER_FAILURE, /* a retryable failure that counts (5xx, time-out, connect) */
-	SCHED_BREAKER_NEUTRAL, /* anything else: frees a probe slot */
-};
+/*
+ * `attempts` counts the calls actually sent (DESIGN 3): in one transaction,
+ * adds 1 to each task's attempts while this owner still holds its lease,
+ * just before its call is handed to curl (a call made after a preview). held[i] (n entries, the caller's)
+ * is 1 when task_ids[i] was counted, 0 when its lease was lost meanwhile:
+ * that call must not go out. A process killed between this commit and the
+ * send leaves one attempt counted that the service never saw (the window
+ * is the time curl takes to write the request); never the reverse.
+ */
+int sched_count_sent(struct store *s, const char *owner, const int64_t *task_ids, size_t n,
+		     int64_t now, int *held);
 
 /* A finished attempt, as the engine decided it (jobs/ classifies). */
 struct sched_result {
 	int64_t task_id;
 	const char *job_id, *tenant_id, *service;
 	enum task_kind kind;
-	int attempt;               /* the attempt number claimed */
+	int attempt;               /* the task's attempt number (calls counted) */
 	enum task_state state;     /* TASK_SUCCEEDED, TASK_WAITING or TASK_DEAD */
 	int attempts_delta;        /* 0, or -1 when the service asked for the wait */
 	int64_t next_attempt_at;   /* when waiting */
+	int verify_owed;           /* the next attempt only verifies (call done) */
+	int retry_streak;          /* the task's new streak (policy_decide) */
 	int http_status;           /* 0: no answer */
 	const char *outcome;       /* counter label: "success", "retry", "permanent" */
 	const char *counts_json;   /* deleted counts of this call, NULL none */
@@ -126,20 +146,22 @@ struct sched_result {
 	int64_t verified_after;    /* records left at verification, -1 not verified */
 	int64_t duration_ms;
 	const char *error;         /* NULL on success */
-	enum sched_breaker_verdict breaker;
+	enum policy_breaker_effect breaker;
 	int probe;                 /* it was the half-open breaker's probe */
 };
 
 /*
  * Records a batch of finished attempts in one transaction (group commit):
  * each task row (only while still in flight under owner: a lease lost
- * meanwhile keeps the newer state, the attempt is still an event), its
+ * meanwhile keeps the newer state, the attempt is still an event; with
+ * verify_owed and retry_streak for its next attempt), its
  * task.attempt (and task.preview / task.verify) events, the metrics
  * counters, the service's breaker, then for each job touched: a dead delete
  * task fails a running job (job.failed); all delete tasks succeeded or
  * skipped finish it (job.succeeded + tombstone for a purge); else the next
  * phase is opened once every lower phase is done. *failed_jobs (may be
- * NULL) receives how many jobs this batch failed.
+ * NULL) receives how many jobs this batch failed. Job and breaker lines
+ * are logged only once the transaction has committed.
  */
 int sched_record_results(struct store *s, const char *owner, const struct sched_result *r,
 			 size_t n, const struct sched_service *svcs, size_t n_svcs,

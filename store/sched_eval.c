@@ -75,7 +75,7 @@ void sched_log_job(int level, const char *event, const char *job_id, const char 
 
 	log_str(l, "job_id", job_id);
 	log_str(l, "tenant_id", tenant_id);
-	log_done(l);
+	log_done_held(l);
 }
 
 struct job_view {
@@ -197,7 +197,7 @@ static int open_phase(struct store *s, const char *job_id, const struct job_view
 		log_str(l, "tenant_id", v->tenant);
 		log_int(l, "phase", v->phase);
 		log_int(l, "tasks", n);
-		log_done(l);
+		log_done_held(l);
 	}
 	return 0;
 }

@@ -10,6 +10,13 @@
 #include "store/sched.h"
 #include "store/store_int.h"
 
+/* Dispatchable: delete needs a running job, suspend a scheduled or running
+ * one, restore a cancelled one; a held job runs nothing. */
+#define DISPATCHABLE \
+	" ((t.kind = 'delete' AND j.state = 'running')" \
+	" OR (t.kind = 'suspend' AND j.state IN ('scheduled','running'))" \
+	" OR (t.kind = 'restore' AND j.state = 'cancelled'))"
+
 /* The job ids a transaction touched, each once. */
 struct sched_idset {
 	char (*ids)[JOBS_ID_LEN + 1];
@@ -44,7 +51,8 @@ int sched_breaker_save(struct store *s, const char *service, const struct policy
 /* Adds key: RFC 3339 time, or null when ms <= 0. */
 void sched_add_time(cJSON *o, const char *key, int64_t ms);
 
-/* Logs one job-level line (job.started, job.failed ...) with the job's ids. */
+/* Logs one job-level line (job.started, job.failed ...) with the job's ids,
+ * held until the caller's transaction commits (log_hold). */
 void sched_log_job(int level, const char *event, const char *job_id, const char *tenant_id);
 
 #endif

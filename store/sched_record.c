@@ -24,7 +24,7 @@ static const char SQL_RECORD_TASK[] =
 	" preview_before = COALESCE(:pb, preview_before),"
 	" before_total = COALESCE(:bt, before_total),"
 	" verified_after = COALESCE(:va, verified_after), duration_ms = :dur,"
-	" last_error = :err, updated_at = :now"
+	" last_error = :err, verify_owed = :vo, retry_streak = :streak, updated_at = :now"
 	" WHERE id = :id AND state = 'in_flight' AND lease_owner = :owner";
 static const char SQL_BREAKER_GET[] =
 	"SELECT state, failures, open_until, cooloff_ms, probe_owner FROM breakers"
@@ -104,7 +104,7 @@ static void log_breaker(enum log_level level, const char *event, const char *ser
 	log_int(l, "failures", b->failures);
 	if (b->state == BREAKER_OPEN)
 		log_int(l, "cooloff_ms", b->cooloff_ms);
-	log_done(l);
+	log_done_held(l);
 }
 
 /* Applies one attempt's verdict to the service's breaker. */
@@ -116,16 +116,16 @@ static int breaker_apply(struct store *s, const struct sched_result *r,
 	enum breaker_state before;
 	int rc = 0;
 
-	if (r->breaker == SCHED_BREAKER_SKIP || svc == NULL)
+	if (r->breaker == POLICY_BREAKER_SKIP || svc == NULL)
 		return 0;
 	if (sched_breaker_load(s, r->service, &b, &probe) < 0)
 		return -1;
 	before = b.state;
-	if (r->breaker == SCHED_BREAKER_SUCCESS) {
+	if (r->breaker == POLICY_BREAKER_SUCCESS) {
 		if (before == BREAKER_CLOSED && b.failures == 0)
 			goto out; /* nothing to write: the common case */
 		policy_breaker_success(&b);
-	} else if (r->breaker == SCHED_BREAKER_FAILURE) {
+	} else if (r->breaker == POLICY_BREAKER_FAILURE) {
 		policy_breaker_failure(&b, &svc->breaker, now);
 	} else {
 		if (!r->probe)
@@ -228,6 +228,8 @@ static int write_task(struct store *s, const char *owner, const struct sched_res
 	store_bind_opt_int(st, ":va", r->verified_after, -1);
 	store_bind_opt_int(st, ":dur", r->duration_ms, -1);
 	store_bind_text(st, ":err", r->error);
+	store_bind_int(st, ":vo", r->state == TASK_WAITING && r->verify_owed);
+	store_bind_int(st, ":streak", r->retry_streak);
 	store_bind_int(st, ":now", now);
 	if (store_step_done(s, st) < 0)
 		goto out;
@@ -334,6 +336,7 @@ int sched_record_results(struct store *s, const char *owner, const struct sched_
 		return STORE_OK;
 	if (store_begin(s) != STORE_OK)
 		return STORE_ERR;
+	log_hold(); /* job.succeeded ... only once committed */
 	for (size_t i = 0; i < n; i++) {
 		if (record_one(s, owner, &r[i], svcs, n_svcs, now, &counts) < 0)
 			goto fail;
@@ -344,8 +347,11 @@ int sched_record_results(struct store *s, const char *owner, const struct sched_
 		goto fail;
 	sched_idset_free(&jobs);
 	store_metrics_batch_free(&counts);
-	if (store_commit(s) != STORE_OK)
+	if (store_commit(s) != STORE_OK) {
+		log_release(0);
 		return STORE_ERR;
+	}
+	log_release(1);
 	if (failed_jobs != NULL)
 		*failed_jobs = failed;
 	return STORE_OK;
@@ -353,5 +359,6 @@ fail:
 	sched_idset_free(&jobs);
 	store_metrics_batch_free(&counts);
 	store_rollback(s);
+	log_release(0);
 	return STORE_ERR;
 }

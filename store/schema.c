@@ -162,9 +162,20 @@ static const char MIGRATION_3[] =
 	"CREATE INDEX tasks_due_by_service ON tasks(service, next_attempt_at)"
 	"  WHERE state IN ('pending','waiting') AND next_attempt_at IS NOT NULL;";
 
+/* What the scheduler remembers of a task between attempts (DESIGN 3):
+ * verify_owed 1 when its call succeeded but the verification preview
+ * could not be made (the next attempt only verifies: the DELETE is not
+ * repeated); retry_streak, the attempts in a row that used up no attempt
+ * (service-requested waits, verification retries), which bounds free
+ * waits and drives the verification back-off. */
+static const char MIGRATION_4[] =
+	"ALTER TABLE tasks ADD COLUMN verify_owed INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE tasks ADD COLUMN retry_streak INTEGER NOT NULL DEFAULT 0;";
+
 const char *const store_migrations[] = {
 	MIGRATION_1,
 	MIGRATION_2,
 	MIGRATION_3,
+	MIGRATION_4,
 };
 const int store_n_migrations = (int)(sizeof store_migrations / sizeof store_migrations[0]);

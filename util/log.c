@@ -22,6 +22,11 @@ struct log_line {
 static enum log_level min_level = LOG_INFO;
 static int log_fd = 2;
 
+/* Lines kept by log_done_held while held, each a malloc'ed "...\n". */
+static int hold_depth;
+static char **held;
+static size_t n_held, cap_held;
+
 static const char *level_names[] = {"debug", "info", "warn", "error"};
 
 void log_set_level(enum log_level level) { min_level = level; }
@@ -61,22 +66,68 @@ void log_int(struct log_line *l, const char *key, int64_t value)
 		json_add_int(l->obj, key, value);
 }
 
-void log_done(struct log_line *l)
+/* The line as text with its newline (NULL when filtered out); frees l. */
+static char *render(struct log_line *l)
 {
+	char *line = NULL;
+
 	if (l->obj != NULL) {
 		char *s = cJSON_PrintUnformatted(l->obj);
 		if (s != NULL) {
 			size_t n = strlen(s);
-			char *line = xmalloc(n + 2);
+			line = xmalloc(n + 2);
 			memcpy(line, s, n);
 			line[n] = '\n';
-			(void)!write(log_fd, line, n + 1);
-			free(line);
+			line[n + 1] = '\0';
 			free(s);
 		}
 		cJSON_Delete(l->obj);
 	}
 	free(l);
+	return line;
+}
+
+void log_done(struct log_line *l)
+{
+	char *line = render(l);
+
+	if (line != NULL)
+		(void)!write(log_fd, line, strlen(line));
+	free(line);
+}
+
+void log_hold(void)
+{
+	hold_depth++;
+}
+
+void log_done_held(struct log_line *l)
+{
+	char *line;
+
+	if (hold_depth == 0) {
+		log_done(l);
+		return;
+	}
+	if ((line = render(l)) == NULL)
+		return;
+	if (n_held == cap_held) {
+		cap_held = cap_held ? cap_held * 2 : 16;
+		held = xrealloc(held, cap_held * sizeof *held);
+	}
+	held[n_held++] = line;
+}
+
+void log_release(int emit)
+{
+	if (hold_depth == 0 || --hold_depth > 0)
+		return;
+	for (size_t i = 0; i < n_held; i++) {
+		if (emit)
+			(void)!write(log_fd, held[i], strlen(held[i]));
+		free(held[i]);
+	}
+	n_held = 0;
 }
 
 void log_msg(enum log_level level, const char *event, const char *fmt, ...)

@@ -30,6 +30,18 @@ void log_int(struct log_line *l, const char *key, int64_t value);
 /* Writes the line with one write(2) and frees it. */
 void log_done(struct log_line *l);
 
+/*
+ * A transaction's results ("job.succeeded") are logged only once it has
+ * committed: between log_hold and log_release, log_done_held keeps its
+ * line instead of writing it; log_release(1) writes the kept lines (one
+ * write each), log_release(0) drops them (rolled back). Holds nest: the
+ * outermost release decides. Outside a hold log_done_held is log_done.
+ * Diagnostics (log_done) are never held.
+ */
+void log_hold(void);
+void log_done_held(struct log_line *l);
+void log_release(int emit);
+
 /* Shorthand: one line with just an event and a message. */
 void log_msg(enum log_level level, const char *event, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -1,5 +1,6 @@
 /*
- * test_policy.c - retry delays, give-up rules, the circuit breaker.
+ * test_policy.c - retry delays, give-up rules, attempt decisions, the circuit
+ * breaker.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -260,6 +261,235 @@ static void test_breaker_odd_conf(void **state)
 	assert_int_equal(policy_breaker_allow(&b, &huge, INT64_MAX - 1), 0);
 }
 
+
+/* ---- policy_decide ---- */
+
+#define NOW 1700000000000LL
+
+/* A retryable answer to a call sent now, the task's 3rd counted call. */
+static struct policy_attempt failed_call(void)
+{
+	struct policy_attempt a = { .kind = OUTCOME_RETRY, .call = POLICY_CALL_SENT,
+				    .counts_for_breaker = 1, .retry_after_ms = -1,
+				    .attempts = 3, .first_attempt_at_ms = NOW - 60 * S };
+	return a;
+}
+
+static void test_decide_success_and_permanent(void **state)
+{
+	struct policy_attempt a = failed_call();
+	struct policy_decision d;
+
+	(void)state;
+	a.kind = OUTCOME_SUCCESS;
+	a.answered_2xx = 1;
+	policy_decide(&defaults, &a, NOW, 1.0, &d);
+	assert_int_equal(d.state, TASK_SUCCEEDED);
+	assert_int_equal(d.uncount, 0);
+	assert_int_equal(d.breaker, POLICY_BREAKER_SUCCESS);
+	a.kind = OUTCOME_PERMANENT;
+	a.answered_2xx = 0;
+	policy_decide(&defaults, &a, NOW, 1.0, &d);
+	assert_int_equal(d.state, TASK_DEAD);
+	assert_int_equal(d.breaker, POLICY_BREAKER_NEUTRAL);
+}
+
+static void test_decide_retry_backs_off_and_gives_up(void **state)
+{
+	struct policy_attempt a = failed_call();
+	struct policy_decision d;
+
+	(void)state;
+	policy_decide(&defaults, &a, NOW, 1.0, &d);
+	assert_int_equal(d.state, TASK_WAITING);
+	assert_int_equal(d.next_attempt_at_ms, NOW + 20 * S); /* 5 s x 2^(3-1) */
+	assert_int_equal(d.uncount, 0);
+	assert_int_equal(d.streak, 0);
+	assert_int_equal(d.breaker, POLICY_BREAKER_FAILURE);
+	a.attempts = 20;
+	policy_decide(&defaults, &a, NOW, 1.0, &d);
+	assert_int_equal(d.state, TASK_DEAD);
+	a.attempts = 2;
+	a.first_attempt_at_ms = NOW - 7 * D;
+	policy_decide(&defaults, &a, NOW, 1.0, &d);
+	assert_int_equal(d.state, TASK_DEAD);
+}
+
+/* Finding B: "Retry-After: 0" (or a date in the past) waited 0 ms and used
+ * no attempt: a hot loop. */
+static void test_decide_service_wait_at_least_base_delay(void **state)
+{
+	struct policy_attempt a = failed_call();
+	struct policy_decision d;
+
+	(void)state;
+	a.counts_for_breaker = 0;
+	a.service_wait = 1;
+	a.retry_after_ms = 0;
+	policy_decide(&defaults, &a, NOW, 1.0, &d);
+	assert_int_equal(d.state, TASK_WAITING);
+	assert_int_equal(d.next_attempt_at_ms, NOW + 5 * S);
+	assert_int_equal(d.uncount, 1);
+	assert_int_equal(d.streak, 1);
+	assert_int_equal(d.breaker, POLICY_BREAKER_NEUTRAL);
+	a.retry_after_ms = 42 * S; /* honoured */
+	policy_decide(&defaults, &a, NOW, 0.0, &d);
+	assert_int_equal(d.next_attempt_at_ms, NOW + 42 * S);
+	a.retry_after_ms = 30 * D; /* capped at max_delay */
+	policy_decide(&defaults, &a, NOW, 1.0, &d);
+	assert_int_equal(d.next_attempt_at_ms, NOW + H);
+	assert_int_equal(policy_service_wait(&defaults, -5), 5 * S);
+	assert_int_equal(policy_service_wait(&defaults, INT64_MAX), H);
+	/* a Retry-After on a 500 is honoured, but the failure counts */
+	a = failed_call();
+	a.retry_after_ms = 60 * S;
+	policy_decide(&defaults, &a, NOW, 1.0, &d);
+	assert_int_equal(d.uncount, 0);
+	assert_int_equal(d.streak, 0);
+	assert_int_equal(d.next_attempt_at_ms, NOW + 60 * S);
+	a.retry_after_ms = 0; /* ... and never shortens the back-off */
+	policy_decide(&defaults, &a, NOW, 1.0, &d);
+	assert_int_equal(d.next_attempt_at_ms, NOW + 20 * S);
+}
+
+/* After POLICY_FREE_WAITS service-requested waits in a row, the next ones
+ * count toward max_attempts (and back off at least as a failure would). */
+static void test_decide_service_waits_count_after_three_in_a_row(void **state)
+{
+	struct policy_attempt a = failed_call();
+	struct policy_decision d;
+	int free_waits = 0, attempts = 0, calls = 0;
+
+	(void)state;
+	a.counts_for_breaker = 0;
+	a.service_wait = 1;
+	a.retry_after_ms = 0;
+	a.attempts = 0;
+	a.streak = 0;
+	for (;;) {
+		calls++;
+		a.attempts = attempts + 1; /* the call just sent is counted */
+		policy_decide(&defaults, &a, NOW, 1.0, &d);
+		if (d.state == TASK_DEAD)
+			break;
+		assert_int_equal(d.state, TASK_WAITING);
+		attempts = a.attempts - d.uncount;
+		free_waits += d.uncount;
+		assert_int_equal(d.uncount, a.streak < POLICY_FREE_WAITS);
+		if (!d.uncount)
+			assert_true(d.next_attempt_at_ms - NOW >= policy_retry_delay(&defaults, a.attempts, 1.0));
+		a.streak = d.streak;
+		assert_true(calls < 1000);
+	}
+	assert_int_equal(free_waits, POLICY_FREE_WAITS);
+	assert_int_equal(calls, POLICY_FREE_WAITS + defaults.max_attempts);
+	/* any other outcome ends the run: the next wait is free again */
+	a = failed_call();
+	a.streak = 7;
+	policy_decide(&defaults, &a, NOW, 1.0, &d);
+	assert_int_equal(d.streak, 0);
+	a.streak = 0;
+	a.service_wait = 1;
+	a.retry_after_ms = 0;
+	policy_decide(&defaults, &a, NOW, 1.0, &d);
+	assert_int_equal(d.uncount, 1);
+}
+
+/* Finding 6: a failed verification preview after a successful DELETE is
+ * retried alone, with back-off, using up no attempt. */
+static void test_decide_failed_verification_retries_the_preview(void **state)
+{
+	struct policy_attempt a = failed_call();
+	struct policy_decision d;
+
+	(void)state;
+	a.verify_owed = 1;
+	a.answered_2xx = 1; /* the DELETE's answer */
+	a.counts_for_breaker = 0;
+	policy_decide(&defaults, &a, NOW, 1.0, &d);
+	assert_int_equal(d.state, TASK_WAITING);
+	assert_int_equal(d.verify_owed, 1);
+	assert_int_equal(d.uncount, 0); /* the DELETE went out: it is an attempt */
+	assert_int_equal(d.streak, 1);
+	assert_int_equal(d.next_attempt_at_ms, NOW + 5 * S);
+	assert_int_equal(d.breaker, POLICY_BREAKER_SUCCESS);
+	/* again, from a verification-only attempt: backs off, never dead by count */
+	a.call = POLICY_CALL_EARLIER;
+	a.answered_2xx = 0;
+	a.attempts = 20;
+	a.streak = 3;
+	policy_decide(&defaults, &a, NOW, 1.0, &d);
+	assert_int_equal(d.state, TASK_WAITING);
+	assert_int_equal(d.verify_owed, 1);
+	assert_int_equal(d.next_attempt_at_ms, NOW + 40 * S);
+	assert_int_equal(d.breaker, POLICY_BREAKER_SKIP);
+	/* ... but give_up_after still holds */
+	a.first_attempt_at_ms = NOW - 8 * D;
+	policy_decide(&defaults, &a, NOW, 1.0, &d);
+	assert_int_equal(d.state, TASK_DEAD);
+	assert_int_equal(d.verify_owed, 0);
+	/* records left: the DELETE is repeated (a counted failure) */
+	a = failed_call();
+	a.call = POLICY_CALL_EARLIER;
+	a.counts_for_breaker = 0;
+	policy_decide(&defaults, &a, NOW, 1.0, &d);
+	assert_int_equal(d.state, TASK_WAITING);
+	assert_int_equal(d.verify_owed, 0);
+	assert_int_equal(d.uncount, 0);
+	assert_int_equal(d.next_attempt_at_ms, NOW + 20 * S);
+	a.attempts = 20;
+	policy_decide(&defaults, &a, NOW, 1.0, &d);
+	assert_int_equal(d.state, TASK_DEAD);
+}
+
+static void test_decide_not_sent(void **state)
+{
+	struct policy_attempt a = failed_call();
+	struct policy_decision d;
+
+	(void)state;
+	a.call = POLICY_CALL_NOT_SENT;
+	a.attempts = 20;
+	policy_decide(&defaults, &a, NOW, 1.0, &d);
+	assert_int_equal(d.state, TASK_WAITING);
+	assert_int_equal(d.next_attempt_at_ms, NOW + 5 * S);
+	assert_int_equal(d.uncount, 0);
+	assert_int_equal(d.breaker, POLICY_BREAKER_SKIP);
+	a.probe = 1;
+	policy_decide(&defaults, &a, NOW, 1.0, &d);
+	assert_int_equal(d.breaker, POLICY_BREAKER_NEUTRAL);
+}
+
+/* Finding A (the engine's part): huge settings and waits never overflow. */
+static void test_decide_never_overflows(void **state)
+{
+	struct policy_retry huge = { .base_delay_ms = INT64_MAX / 2, .max_delay_ms = INT64_MAX,
+				     .max_attempts = 0, .give_up_after_ms = INT64_MAX };
+	struct policy_attempt a = failed_call();
+	struct policy_decision d;
+
+	(void)state;
+	a.service_wait = 1;
+	a.retry_after_ms = INT64_MAX;
+	a.attempts = 2147483647;
+	policy_decide(&huge, &a, NOW, 1.0, &d);
+	assert_int_equal(d.state, TASK_WAITING);
+	assert_int_equal(d.next_attempt_at_ms, INT64_MAX);
+	a.retry_after_ms = -1;
+	a.streak = 2147483647;
+	policy_decide(&huge, &a, INT64_MAX - 1, 1.0, &d);
+	assert_int_equal(d.next_attempt_at_ms, INT64_MAX);
+	a.verify_owed = 1;
+	policy_decide(&huge, &a, NOW, 1.0, &d);
+	assert_int_equal(d.streak, 2147483647);
+	assert_int_equal(d.next_attempt_at_ms, INT64_MAX);
+	a.first_attempt_at_ms = 1;
+	policy_decide(&defaults, &a, INT64_MAX, 1.0, &d);
+	assert_int_equal(d.state, TASK_DEAD);
+	assert_int_equal(policy_retry_exhausted(&huge, 1, 1, INT64_MAX), 0);
+	assert_int_equal(policy_retry_exhausted(&defaults, 1, INT64_MAX, -NOW), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -275,6 +505,13 @@ int main(void)
 		cmocka_unit_test(test_breaker_neutral_frees_probe),
 		cmocka_unit_test(test_breaker_late_failure_while_open),
 		cmocka_unit_test(test_breaker_odd_conf),
+		cmocka_unit_test(test_decide_success_and_permanent),
+		cmocka_unit_test(test_decide_retry_backs_off_and_gives_up),
+		cmocka_unit_test(test_decide_service_wait_at_least_base_delay),
+		cmocka_unit_test(test_decide_service_waits_count_after_three_in_a_row),
+		cmocka_unit_test(test_decide_failed_verification_retries_the_preview),
+		cmocka_unit_test(test_decide_not_sent),
+		cmocka_unit_test(test_decide_never_overflows),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -663,9 +663,9 @@ static void test_migration_2_keeps_v1_rows(void **state)
 	store_close(s);
 }
 
-static int always_dead(void *ctx, const char *owner)
+static enum sched_owner always_dead(void *ctx, const char *owner)
 {
-	return 1;
+	return SCHED_OWNER_DEAD;
 }
 
 /* Claims the job's due delete tasks as a process that then dies, and lets
@@ -674,18 +674,30 @@ static struct task_record reclaim_after_crash(struct fx *f, const struct policy_
 					       char id[JOBS_ID_LEN + 1])
 {
 	struct sched_service svcs[] = {
-		{ .name = "orders", .phase = 1, .enabled = 1, .max_in_flight = 8, .lease_ms = DAY },
+		{ .name = "orders", .phase = 1, .enabled = 1, .max_in_flight = 8, .lease_ms = DAY,
+		  .preview_first = 1 },
 	};
 	struct sched_claimed *c = NULL;
 	struct task_record *t, out;
 	struct sched_maint m;
 	size_t n = 0;
+	int64_t ids[8];
+	int held[8];
 
 	sched(f->s, "crashy", NOW, id);
 	start_due(f->s, NOW);
 	assert_int_equal(sched_claim_tasks(f->s, "host/boot/1/1", svcs, 1, 8, NOW, &c, &n),
 			 STORE_OK);
-	assert_true(n >= 1); /* orders' delete (and its suspend) */
+	assert_true(n >= 1 && n <= 8); /* orders' delete (and its suspend) */
+	/* the delete previews first: its claim counts nothing; then the calls
+	 * went out (counted) before the process died */
+	assert_int_equal(q_int(f->s, "SELECT attempts FROM tasks WHERE service = 'orders'"
+				     " AND kind = 'delete'"), 0);
+	for (size_t i = 0; i < n; i++)
+		ids[i] = c[i].task_id;
+	assert_int_equal(sched_count_sent(f->s, "host/boot/1/1", ids, n, NOW, held), STORE_OK);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(held[i], 1);
 	sched_claimed_free(c, n);
 	assert_int_equal(sched_maintain(f->s, "host/boot/2/2", always_dead, NULL, 0, p, NOW + 1,
 					&m), STORE_OK);

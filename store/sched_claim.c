@@ -1,0 +1,271 @@
+/*
+ * sched_claim.c - claims: due tasks of dispatchable jobs become in flight
+ * under this owner's lease, as each service's slots and breaker allow; and
+ * the count of a call about to go out (sched_count_sent).
+ */
+#include "store/sched_int.h"
+#include "util/log.h"
+#include "util/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* One service's due tasks. Per service, so that a service whose slots are
+ * full or whose breaker is open never hides the others' due work behind
+ * its own backlog; CROSS JOIN keeps tasks_due_by_service as the outer loop,
+ * so the scan stops at the first rows due, whatever the backlog. */
+static const char SQL_CANDIDATES[] =
+	"SELECT t.id, t.job_id, t.service, t.kind, t.phase, t.attempts, t.first_attempt_at,"
+	" t.before_total IS NOT NULL, j.tenant_id, t.verify_owed, t.retry_streak"
+	" FROM tasks t CROSS JOIN jobs j"
+	" WHERE t.service = :svc AND t.state IN ('pending','waiting')"
+	" AND t.next_attempt_at IS NOT NULL AND t.next_attempt_at <= :now"
+	" AND j.id = t.job_id AND" DISPATCHABLE
+	" ORDER BY t.next_attempt_at LIMIT :lim";
+/* One indexed count per service (a GROUP BY would walk the whole index). */
+static const char SQL_INFLIGHT_OF[] =
+	"SELECT COUNT(*) FROM tasks WHERE service = :svc AND state = 'in_flight'";
+/* :counted is 1 when the call goes out in this same loop turn (no preview
+ * first): then the claim counts it; else sched_count_sent does, later. */
+static const char SQL_CLAIM[] =
+	"UPDATE tasks SET state = 'in_flight', attempts = attempts + :counted,"
+	" lease_owner = :owner, lease_expires_at = :lease,"
+	" first_attempt_at = COALESCE(first_attempt_at, :now), updated_at = :now"
+	" WHERE id = :id AND state IN ('pending','waiting')";
+static const char SQL_COUNT_SENT[] =
+	"UPDATE tasks SET attempts = attempts + 1, updated_at = :now"
+	" WHERE id = :id AND state = 'in_flight' AND lease_owner = :owner";
+
+void sched_claimed_free(struct sched_claimed *c, size_t n)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(c[i].tenant_id);
+		free(c[i].service);
+	}
+	free(c);
+}
+
+/* ---- claims ---- */
+
+/*
+ * How many claims the service may get now, given its in-flight count and
+ * that it has due work: its free slots, one probe when the breaker is
+ * half-open (taken only now, when there is a task to probe with), none
+ * while it is open. *probe is set for the probe. -1 on a database error.
+ */
+static int allowed_slots(struct store *s, const char *owner, const struct sched_service *svc,
+			 int in_flight, int64_t now, int *probe)
+{
+	struct policy_breaker b;
+	char *probe_owner = NULL;
+	int free_slots = svc->max_in_flight > 0 ? svc->max_in_flight - in_flight : 1 << 20;
+	int allowed = 0;
+
+	*probe = 0;
+	if (free_slots <= 0)
+		return 0;
+	if (sched_breaker_load(s, svc->name, &b, &probe_owner) < 0)
+		return -1;
+	free(probe_owner);
+	/* A probe whose task is no longer in flight anywhere died with its owner. */
+	if (b.state == BREAKER_HALF_OPEN && b.probe_in_flight && in_flight == 0)
+		b.probe_in_flight = 0;
+	if (b.state == BREAKER_CLOSED)
+		return free_slots;
+	if (policy_breaker_allow(&b, &svc->breaker, now)) {
+		allowed = 1;
+		*probe = 1;
+		if (sched_breaker_save(s, svc->name, &b, owner, now) < 0)
+			return -1;
+		log_msg(LOG_INFO, "breaker.probe", "%s: one probe after the cool-off", svc->name);
+	}
+	return allowed;
+}
+
+static int in_flight_of(struct store *s, const char *service, int *count)
+{
+	sqlite3_stmt *st = store_stmt(s, SQL_INFLIGHT_OF);
+	int rc;
+
+	if (st == NULL || store_bind_text(st, ":svc", service) < 0)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*count = sqlite3_column_int(st, 0);
+	else
+		store_log_error(s, SQL_INFLIGHT_OF);
+	store_reset(st);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* One candidate row into c (its strings malloc'ed). */
+static void read_candidate(sqlite3_stmt *cand, int64_t now, struct sched_claimed *c)
+{
+	memset(c, 0, sizeof *c);
+	c->task_id = sqlite3_column_int64(cand, 0);
+	snprintf(c->job_id, sizeof c->job_id, "%s", sqlite3_column_text(cand, 1));
+	c->service = store_col_text(cand, 2);
+	if (jobs_task_kind_parse((const char *)sqlite3_column_text(cand, 3), &c->kind) < 0)
+		c->kind = TASK_KIND_DELETE;
+	c->phase = sqlite3_column_int(cand, 4);
+	c->attempts = sqlite3_column_int(cand, 5);
+	c->first_attempt_at = store_col_int(cand, 6, now);
+	c->has_before = sqlite3_column_int(cand, 7);
+	c->tenant_id = store_col_text(cand, 8);
+	c->verify_owed = sqlite3_column_int(cand, 9);
+	c->retry_streak = sqlite3_column_int(cand, 10);
+}
+
+/* Up to lim due candidates of one service, appended to v (room for lim
+ * more), read to the end before anything is written (the claims change
+ * the index the scan walks). */
+static int read_candidates(struct store *s, const char *service, int lim, int64_t now,
+			   struct sched_claimed *v, size_t *n)
+{
+	sqlite3_stmt *cand = store_stmt(s, SQL_CANDIDATES);
+	int rc = SQLITE_DONE;
+	int got = 0;
+
+	if (cand == NULL)
+		return -1;
+	store_bind_text(cand, ":svc", service);
+	store_bind_int(cand, ":now", now);
+	store_bind_int(cand, ":lim", lim);
+	while (got < lim && (rc = sqlite3_step(cand)) == SQLITE_ROW)
+		read_candidate(cand, now, &v[(*n) + (size_t)got++]);
+	store_reset(cand);
+	*n += (size_t)got;
+	if (got < lim && rc != SQLITE_DONE) {
+		store_log_error(s, SQL_CANDIDATES);
+		return -1;
+	}
+	return 0;
+}
+
+static int claim_row(struct store *s, const char *owner, const struct sched_service *svc,
+		     int64_t now, struct sched_claimed *c)
+{
+	sqlite3_stmt *st = store_stmt(s, SQL_CLAIM);
+
+	if (st == NULL)
+		return -1;
+	/* the call is first unless a preview is: the pre-purge one (until
+	 * stored) or the verification an earlier call still owes */
+	c->counted = !c->verify_owed &&
+		     (c->kind != TASK_KIND_DELETE || c->has_before || !svc->preview_first);
+	store_bind_int(st, ":id", c->task_id);
+	store_bind_text(st, ":owner", owner);
+	store_bind_int(st, ":lease", now + svc->lease_ms);
+	store_bind_int(st, ":counted", c->counted);
+	store_bind_int(st, ":now", now);
+	if (store_step_done(s, st) < 0)
+		return -1;
+	return sqlite3_changes(s->db) > 0 ? 1 : 0;
+}
+
+/*
+ * Claims up to *room of one service's due tasks into v (after *n), as its
+ * slots and breaker allow. Claimed entries stay, the rest are freed.
+ */
+static int claim_service(struct store *s, const char *owner, const struct sched_service *svc,
+			 int64_t now, struct sched_claimed *v, size_t *n, int *room)
+{
+	size_t first = *n, k, kept;
+	int in_flight = 0, probe = 0, allowed;
+
+	if (in_flight_of(s, svc->name, &in_flight) < 0)
+		return -1;
+	if (svc->max_in_flight > 0 && in_flight >= svc->max_in_flight)
+		return 0;
+	/* On an error the candidates read stay in v, counted in *n: the
+	 * caller frees them. */
+	if (read_candidates(s, svc->name, *room, now, v, n) < 0)
+		return -1;
+	if (*n == first)
+		return 0;
+	if ((allowed = allowed_slots(s, owner, svc, in_flight, now, &probe)) < 0)
+		return -1;
+	for (k = first, kept = first; k < *n; k++) {
+		int r = allowed > 0 ? claim_row(s, owner, svc, now, &v[k]) : 0;
+		if (r < 0)
+			return -1;
+		if (r == 0) {
+			free(v[k].tenant_id);
+			free(v[k].service);
+			continue;
+		}
+		v[k].probe = probe;
+		probe = 0;
+		allowed--;
+		if (k != kept)
+			v[kept] = v[k];
+		kept++;
+	}
+	*n = kept;
+	*room -= (int)(kept - first);
+	return 0;
+}
+
+int sched_claim_tasks(struct store *s, const char *owner, const struct sched_service *svcs,
+		      size_t n_svcs, int max, int64_t now, struct sched_claimed **out,
+		      size_t *n)
+{
+	struct sched_claimed *v;
+	int room = max;
+
+	*out = NULL;
+	*n = 0;
+	if (max <= 0 || n_svcs == 0)
+		return STORE_OK;
+	v = xcalloc((size_t)max, sizeof *v);
+	if (store_begin(s) != STORE_OK)
+		goto fail;
+	/* Start at a different service each time so that, when the global
+	 * limit is smaller than the services' slots, none is always last. */
+	for (size_t k = 0; k < n_svcs && room > 0; k++) {
+		const struct sched_service *svc = &svcs[(s->claim_rotor + k) % n_svcs];
+		if (svc->enabled && claim_service(s, owner, svc, now, v, n, &room) < 0) {
+			store_rollback(s);
+			goto fail;
+		}
+	}
+	s->claim_rotor = (s->claim_rotor + 1) % n_svcs;
+	if (store_commit(s) != STORE_OK)
+		goto fail;
+	*out = v;
+	return STORE_OK;
+fail:
+	sched_claimed_free(v, *n);
+	*n = 0;
+	return STORE_ERR;
+}
+
+/* ---- calls going out ---- */
+
+int sched_count_sent(struct store *s, const char *owner, const int64_t *task_ids, size_t n,
+		     int64_t now, int *held)
+{
+	sqlite3_stmt *st;
+
+	if (n == 0)
+		return STORE_OK;
+	if (store_begin(s) != STORE_OK)
+		return STORE_ERR;
+	for (size_t i = 0; i < n; i++) {
+		if ((st = store_stmt(s, SQL_COUNT_SENT)) == NULL)
+			goto fail;
+		store_bind_int(st, ":id", task_ids[i]);
+		store_bind_text(st, ":owner", owner);
+		store_bind_int(st, ":now", now);
+		if (store_step_done(s, st) < 0)
+			goto fail;
+		held[i] = sqlite3_changes(s->db) > 0;
+	}
+	return store_commit(s) == STORE_OK ? STORE_OK : STORE_ERR;
+fail:
+	store_rollback(s);
+	return STORE_ERR;
+}
