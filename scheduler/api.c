@@ -121,6 +121,10 @@ int api_fail(struct api_answer *ans, unsigned status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	/* Echoed input may be invalid UTF-8, or a character cut by a length
+	 * limit: the JSON text must not be. */
+	for (size_t at, n = strlen(msg); util_utf8_check(msg, n, &at) < 0;)
+		msg[at] = '?';
 	cJSON_AddStringToObject(o, "error", msg);
 	return api_json(ans, status, o);
 }

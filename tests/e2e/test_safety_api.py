@@ -132,6 +132,73 @@ class SafetyApiTest(test_api.ApiTest):
         attack.stop()
         self.assertEqual(self.healthz_from("127.0.0.1"), 200)
 
+    # ---- Finding E, input side: invalid UTF-8 is refused where it comes in
+
+    def test_invalid_utf8_in_a_body_is_400_and_stores_nothing(self):
+        for field in ("reason", "tenant_name", "requested_by"):
+            raw = b'{"tenant_id": "acme", "%s": "caf\xc3 \xff"}' % field.encode()
+            with self.subTest(field):
+                err = self.expect_error(400, "POST", "/v1/jobs", raw=raw)
+                self.assertIn("UTF-8", err)
+        self.assertEqual(self.jobs_in_db(), [])
+        job = self.td("schedule", "held", "--after", "30d").out.strip()
+        for verb, raw in (("hold", b'{"reason": "\xed\xa0\x80"}'),
+                          ("cancel", b'{"reason": "ok", "by": "\xc0\xaf"}')):
+            with self.subTest(verb):
+                self.expect_error(400, "POST", "/v1/jobs/%s/%s" % (job, verb), raw=raw)
+        self.assertEqual(self.td("show", job, "--json").json()["state"], "scheduled")
+        # An error that echoes bad input is valid UTF-8 itself.
+        self.assertIn("is unknown", self.expect_error(400, "GET", "/v1/jobs?x%FF=1"))
+
+    def test_invalid_utf8_in_a_cli_text_is_exit_2_and_stores_nothing(self):
+        bad = os.fsdecode(b"caf\xc3 \xff")
+        for opt in ("--reason", "--name", "--by"):
+            with self.subTest(opt):
+                res = self.td("schedule", "acme", opt, bad, rc=2)
+                self.assertIn("%s is not valid UTF-8" % opt, res.err)
+        self.assertEqual(self.jobs_in_db(), [])
+        job = self.td("schedule", "held", "--after", "30d").out.strip()
+        for args in (("hold", job, "--reason", bad), ("hold", job, "--reason", "x", "--by", bad),
+                     ("cancel", job, "--reason", bad), ("release", job, "--by", bad),
+                     ("retry", job, "--by", bad)):
+            with self.subTest(args[0]):
+                self.td(*args, rc=2)
+        self.assertEqual(self.td("show", job, "--json").json()["state"], "scheduled")
+        # Valid UTF-8 is kept as given.
+        job = self.td("schedule", "zurich", "--name", "Zürich AG", "--reason", "Löschung €").out.strip()
+        shown = self.td("show", job, "--json").json()
+        self.assertEqual((shown["tenant_name"], shown["reason"]), ("Zürich AG", "Löschung €"))
+
+    # ---- list filters
+
+    def test_a_bad_list_filter_is_a_400_that_names_it(self):
+        self.expect(201, "POST", "/v1/jobs", {"tenant_id": "a", "after": "30d"})
+        cases = {"tenant_id": ("tenant_id=", "tenant_id=%00", "tenant_id=a%00b", "tenant_id",
+                               "tenant_id=a&tenant_id=b", "tenant_id=..", "tenant_id=%FF"),
+                 "state": ("state=", "state=nope", "state=held%00"),
+                 "limit": ("limit=", "limit=0", "limit=x", "limit=1%002"),
+                 "sort": ("sort=1",)}
+        for name, queries in cases.items():
+            for q in queries:
+                with self.subTest(q):
+                    self.assertIn(name, self.expect_error(400, "GET", "/v1/jobs?" + q))
+        self.assertEqual(len(self.expect(200, "GET", "/v1/jobs?tenant_id=a").json()), 1)
+
+    # ---- NUL
+
+    def test_an_escaped_backslash_before_u0000_is_text(self):
+        raw = r'{"tenant_id": "bs", "reason": "a\\u0000b", "tenant_name": "c:\\\\u0000"}'
+        job = self.expect(201, "POST", "/v1/jobs", raw=raw).json()
+        self.assertEqual(job["reason"], r"a\u0000b")
+        shown = self.td("show", job["job_id"], "--json").json()
+        self.assertEqual((shown["reason"], shown["tenant_name"]), (r"a\u0000b", r"c:\\u0000"))
+        # A real escaped NUL, after an escaped backslash or not, is refused.
+        for reason in (r"a\u0000b", r"a\\\u0000", r"\u0000"):
+            with self.subTest(reason):
+                body = '{"tenant_id": "nul", "reason": "%s"}' % reason
+                self.assertIn("NUL", self.expect_error(400, "POST", "/v1/jobs", raw=body))
+        self.assertEqual([j["tenant_id"] for j in self.jobs_in_db()], ["bs"])
+
 
 if __name__ == "__main__":
     unittest.main()
