@@ -39,6 +39,13 @@ struct store *cli_store(struct cli_ctx *ctx);
 /* Prints "tenantdel: <message>" on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/*
+ * Checks the text value of option (e.g. "--reason") of command cmd: NULL or
+ * valid UTF-8 is EXIT_OK; anything else is refused with a usage error,
+ * before it can be stored, and EXIT_USAGE is returned.
+ */
+int cli_check_text(const char *cmd, const char *option, const char *value);
+
 /* Maps a STORE_* result of a job lookup/transition to an exit code, after
  * printing a clear message for NOT_FOUND/REFUSED/ERR. */
 int cli_store_rc_exit(int rc, const char *job_id, const char *what,

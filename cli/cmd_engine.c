@@ -121,6 +121,8 @@ int cli_cmd_retry(struct cli_ctx *ctx, int argc, char **argv)
 		default: return cli_option_error(argv[0], c, argv);
 		}
 	}
+	if (cli_check_text(argv[0], "--by", by) != EXIT_OK)
+		return EXIT_USAGE;
 	if (optind >= argc)
 		return cli_usage_error(argv[0], "which job? give its JOB id");
 	if (optind + 1 < argc)

@@ -56,6 +56,10 @@ static int parse_sched_args(int argc, char **argv, struct sched_args *a)
 		default: return cli_option_error(argv[0], c, argv);
 		}
 	}
+	if (cli_check_text(argv[0], "--name", a->name) != EXIT_OK ||
+	    cli_check_text(argv[0], "--by", a->by) != EXIT_OK ||
+	    cli_check_text(argv[0], "--reason", a->reason) != EXIT_OK)
+		return EXIT_USAGE;
 	if ((a->after != NULL) + (a->at != NULL) + a->now > 1)
 		return cli_usage_error(argv[0], "--after, --at and --now exclude each other");
 	if (a->from != NULL && optind < argc)
@@ -415,6 +419,9 @@ static int parse_op_args(int argc, char **argv, struct op_args *a, int allow_rea
 		default: return cli_option_error(argv[0], c, argv);
 		}
 	}
+	if (cli_check_text(argv[0], "--by", a->by) != EXIT_OK ||
+	    cli_check_text(argv[0], "--reason", a->reason) != EXIT_OK)
+		return EXIT_USAGE;
 	if (optind >= argc)
 		return cli_usage_error(argv[0], "which job? give its JOB id");
 	if (optind + 1 < argc)

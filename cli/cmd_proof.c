@@ -202,6 +202,9 @@ static int parse_reapply(int argc, char **argv, struct reapply_args *a)
 		cli_usage_error("reapply", "--service NAME and --since TIME are required");
 		return -1;
 	}
+	if (cli_check_text("reapply", "--by", a->by) != EXIT_OK ||
+	    cli_check_text("reapply", "--reason", a->reason) != EXIT_OK)
+		return -1;
 	return 0;
 }
 

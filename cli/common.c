@@ -48,6 +48,15 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
+int cli_check_text(const char *cmd, const char *option, const char *value)
+{
+	size_t at;
+
+	if (value == NULL || util_utf8_check(value, strlen(value), &at) == 0)
+		return EXIT_OK;
+	return cli_usage_error(cmd, "%s is not valid UTF-8 (byte %zu)", option, at);
+}
+
 int cli_option_error(const char *cmd, int c, char **argv)
 {
 	char safe[96];

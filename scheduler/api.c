@@ -1,8 +1,9 @@
 /*
  * api.c - the HTTP server of the API: libmicrohttpd driven by the libev
- * loop (its epoll fd in an ev_io, its time-outs in an ev_timer), request
- * bodies up to API_MAX_BODY, the bearer token, JSON answers. The
- * endpoints themselves are in api_routes.c.
+ * loop (an ev_io for each descriptor it polls, its time-outs in an
+ * ev_timer), limits on what clients may hold, request bodies up to
+ * API_MAX_BODY, the bearer token, JSON answers. The endpoints themselves
+ * are in api_routes.c.
  */
 #include "scheduler/api_int.h"
 #include "util/log.h"
@@ -19,7 +20,95 @@
 
 /* A connection idle this long is closed: a slow client holds a slot, no more. */
 #define API_CONNECTION_TIMEOUT_S 10
+/* Past this many connections MHD accepts and closes at once: a flood is
+ * refused quickly rather than queued. */
 #define API_CONNECTION_LIMIT 128
+/* What one client address may hold, so that it cannot take every slot. */
+#define API_PER_IP_CONNECTION_LIMIT 32
+/* A request (headers and body) must arrive whole this long after its
+ * connection opened or the previous request ended. */
+#define API_REQUEST_READ_S 10
+
+/* ---- connections: the time a request may take to arrive ---- */
+
+/* ac starts waiting for a request: it is due whole API_REQUEST_READ_S from now. */
+static void conn_read_start(struct api *a, struct api_conn *ac)
+{
+	if (ac->reading)
+		TAILQ_REMOVE(&a->reading, ac, link);
+	ac->reading = 1;
+	ac->read_by_ms = clock_mono_ms() + API_REQUEST_READ_S * 1000;
+	TAILQ_INSERT_TAIL(&a->reading, ac, link); /* same delay for all: stays sorted */
+}
+
+static void conn_read_done(struct api *a, struct api_conn *ac)
+{
+	if (ac == NULL || !ac->reading)
+		return;
+	TAILQ_REMOVE(&a->reading, ac, link);
+	ac->reading = 0;
+}
+
+/* The request of c has arrived whole (or was refused): no deadline now. */
+static void request_read(struct api *a, struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	conn_read_done(a, ci != NULL ? ci->socket_context : NULL);
+}
+
+/* Before MHD closes c's descriptor: libev must not keep watching it, for
+ * the number may come back as another descriptor. */
+static void unwatch(struct api *a, struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+	if (ci != NULL && ci->connect_fd >= 0 && ci->connect_fd < FD_SETSIZE)
+		ev_io_stop(a->loop, &a->watch[ci->connect_fd]);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	struct api *a = cls;
+	struct api_conn *ac = *socket_context;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		*socket_context = ac = xcalloc(1, sizeof *ac);
+		ac->conn = c;
+		conn_read_start(a, ac);
+		return;
+	}
+	conn_read_done(a, ac);
+	free(ac);
+	*socket_context = NULL;
+	unwatch(a, c);
+}
+
+/*
+ * Shuts down the socket of each connection whose request is overdue. MHD's
+ * own time-out counts idleness only: a client sending a header byte a
+ * second would hold its slot for ever. MHD then reads end-of-file and
+ * closes the connection itself (the descriptor stays MHD's).
+ */
+static void drop_overdue(struct api *a)
+{
+	int64_t now = clock_mono_ms();
+	struct api_conn *ac;
+
+	while ((ac = TAILQ_FIRST(&a->reading)) != NULL && ac->read_by_ms <= now) {
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(ac->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		conn_read_done(a, ac);
+		if (ci != NULL && shutdown(ci->connect_fd, SHUT_RDWR) == 0) {
+			struct log_line *l = log_start(LOG_DEBUG, "api.request.overdue");
+			log_int(l, "after_s", API_REQUEST_READ_S);
+			log_done(l);
+		}
+	}
+}
 
 /* ---- answers ---- */
 
@@ -32,6 +121,10 @@ int api_fail(struct api_answer *ans, unsigned status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	/* Echoed input may be invalid UTF-8, or a character cut by a length
+	 * limit: the JSON text must not be. */
+	for (size_t at, n = strlen(msg); util_utf8_check(msg, n, &at) < 0;)
+		msg[at] = '?';
 	cJSON_AddStringToObject(o, "error", msg);
 	return api_json(ans, status, o);
 }
@@ -75,6 +168,7 @@ static enum MHD_Result send_answer(struct api_req *r, struct api_answer *ans)
 	if (ans->status == MHD_HTTP_UNAUTHORIZED)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 					"Bearer realm=\"tenantdel\"");
+	request_read(r->api, r->conn);
 	rc = MHD_queue_response(r->conn, ans->status, resp);
 	MHD_destroy_response(resp);
 	log_request(r, ans->status);
@@ -122,6 +216,7 @@ static struct api_req *req_new(struct api *a, struct MHD_Connection *c, const ch
 
 static void suspend(struct api *a, struct api_req *r)
 {
+	request_read(a, r->conn);
 	MHD_suspend_connection(r->conn);
 	r->suspended = 1;
 	r->prev = NULL;
@@ -171,9 +266,15 @@ static void req_free(struct api_req *r)
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
 	if (*con_cls != NULL)
 		req_free(*con_cls);
 	*con_cls = NULL;
+	/* Kept alive, the connection now waits for its next request. */
+	if (ci != NULL && ci->socket_context != NULL)
+		conn_read_start(cls, ci->socket_context);
 }
 
 /* The first call for a request: refuse an announced body over the limit. */
@@ -241,31 +342,91 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 /* ---- MHD on the libev loop ---- */
 
+/* The timer for what MHD must do next: its time-outs, or the earliest
+ * request deadline. */
 static void arm_timer(struct api *a)
 {
 	MHD_UNSIGNED_LONG_LONG ms;
+	const struct api_conn *first = TAILQ_FIRST(&a->reading);
+	double after = -1.0;
 
+	if (MHD_get_timeout(a->daemon, &ms) == MHD_YES)
+		after = (double)ms / 1000.0;
+	if (first != NULL) {
+		double d = (double)(first->read_by_ms - clock_mono_ms()) / 1000.0;
+		d = d > 0.0 ? d : 0.0;
+		after = after < 0.0 || d < after ? d : after;
+	}
 	ev_timer_stop(a->loop, &a->timer);
-	if (MHD_get_timeout(a->daemon, &ms) == MHD_YES) {
-		ev_timer_set(&a->timer, (double)ms / 1000.0, 0.0);
+	if (after >= 0.0) {
+		ev_timer_set(&a->timer, after, 0.0);
 		ev_timer_start(a->loop, &a->timer);
 	}
 }
 
-static void run_mhd(struct api *a)
+/*
+ * The watchers follow MHD's descriptors: after every run, each one it wants
+ * read or written has an ev_io for just that, and no other has one. Level-
+ * triggered on purpose: a client that closed while queued is seen at once
+ * (MHD's own epoll mode misses such an end and holds the slot until a
+ * time-out). MHD refuses connections past FD_SETSIZE by itself.
+ */
+static void watch_fds(struct api *a)
 {
-	MHD_run(a->daemon);
+	fd_set rs, ws, es;
+	MHD_socket max_fd = MHD_INVALID_SOCKET;
+	int top;
+
+	FD_ZERO(&rs);
+	FD_ZERO(&ws);
+	FD_ZERO(&es);
+	MHD_get_fdset(a->daemon, &rs, &ws, &es, &max_fd);
+	top = max_fd + 1 > a->watch_top ? max_fd + 1 : a->watch_top;
+	for (int fd = 0; fd < top; fd++) {
+		ev_io *w = &a->watch[fd];
+		int want = (FD_ISSET(fd, &rs) ? EV_READ : 0) | (FD_ISSET(fd, &ws) ? EV_WRITE : 0);
+
+		if (ev_is_active(w) && (w->events & (EV_READ | EV_WRITE)) == want)
+			continue;
+		ev_io_stop(a->loop, w);
+		if (want != 0) {
+			ev_io_set(w, fd, want);
+			ev_io_start(a->loop, w);
+		}
+	}
+	a->watch_top = max_fd + 1;
+}
+
+/* After MHD ran: drop overdue requests, follow its descriptors, re-arm. */
+static void after_run(struct api *a)
+{
+	drop_overdue(a);
+	watch_fds(a);
 	arm_timer(a);
 }
 
 static void on_io(struct ev_loop *loop, ev_io *w, int revents)
 {
-	run_mhd(w->data);
+	struct api *a = w->data;
+	fd_set rs, ws, es;
+
+	FD_ZERO(&rs);
+	FD_ZERO(&ws);
+	FD_ZERO(&es);
+	if (revents & EV_READ)
+		FD_SET(w->fd, &rs);
+	if (revents & EV_WRITE)
+		FD_SET(w->fd, &ws);
+	MHD_run_from_select(a->daemon, &rs, &ws, &es);
+	after_run(a);
 }
 
 static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	run_mhd(w->data);
+	struct api *a = w->data;
+
+	MHD_run(a->daemon);
+	after_run(a);
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -322,14 +483,17 @@ struct api *api_start(const struct api_deps *deps, char *err, size_t errlen)
 	a = xcalloc(1, sizeof *a);
 	a->loop = deps->loop;
 	a->deps = *deps;
+	TAILQ_INIT(&a->reading);
 	a->daemon = MHD_start_daemon(
-		MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
+		MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
 			(v6 ? MHD_USE_IPv6 : 0),
 		(uint16_t)deps->cfg->api_port, NULL, NULL, on_request, a,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)API_CONNECTION_TIMEOUT_S,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)API_CONNECTION_LIMIT,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)API_PER_IP_CONNECTION_LIMIT,
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, a,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, a,
 		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
 		MHD_OPTION_END);
 	if (a->daemon == NULL) {
@@ -340,12 +504,13 @@ struct api *api_start(const struct api_deps *deps, char *err, size_t errlen)
 	}
 	info = MHD_get_daemon_info(a->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	a->port = info ? info->port : deps->cfg->api_port;
-	info = MHD_get_daemon_info(a->daemon, MHD_DAEMON_INFO_EPOLL_FD);
-	ev_io_init(&a->io, on_io, info->epoll_fd, EV_READ);
-	a->io.data = a;
-	ev_io_start(a->loop, &a->io);
+	for (size_t fd = 0; fd < ARRAY_LEN(a->watch); fd++) {
+		ev_init(&a->watch[fd], on_io);
+		a->watch[fd].data = a;
+	}
 	ev_init(&a->timer, on_timer);
 	a->timer.data = a;
+	watch_fds(a);
 	arm_timer(a);
 
 	struct log_line *l = log_start(LOG_INFO, "api.listening");
@@ -376,7 +541,8 @@ void api_stop(struct api *a)
 		api_req_complete(a->suspended, &ans);
 	}
 	MHD_run(a->daemon);
-	ev_io_stop(a->loop, &a->io);
+	for (int fd = 0; fd < a->watch_top; fd++)
+		ev_io_stop(a->loop, &a->watch[fd]);
 	ev_timer_stop(a->loop, &a->timer);
 	MHD_stop_daemon(a->daemon);
 	free(a);

@@ -8,6 +8,8 @@
 
 #include <cjson/cJSON.h>
 #include <microhttpd.h>
+#include <sys/queue.h>
+#include <sys/select.h>
 
 #include "scheduler/api.h"
 #include "util/util.h"
@@ -32,14 +34,26 @@ struct api_req {
 	struct api_req *next, *prev; /* in api->suspended while suspended */
 };
 
+/* One connection, from accept to close (MHD's socket context). */
+struct api_conn {
+	struct MHD_Connection *conn;
+	int reading;                  /* waiting for a request to arrive whole */
+	int64_t read_by_ms;           /* monotonic: its deadline, while reading */
+	TAILQ_ENTRY(api_conn) link;   /* in api->reading while reading */
+};
+
+TAILQ_HEAD(api_conn_list, api_conn);
+
 struct api {
 	struct ev_loop *loop;
 	struct MHD_Daemon *daemon;
-	ev_io io;
+	ev_io watch[FD_SETSIZE];    /* by descriptor: what MHD polls */
+	int watch_top;              /* watch[watch_top..] are all stopped */
 	ev_timer timer;
 	struct api_deps deps;
 	int port;
 	struct api_req *suspended;  /* waiting for a deferred answer */
+	struct api_conn_list reading; /* by deadline, the earliest first */
 };
 
 /* What an endpoint answers: a status and a JSON text (malloc'ed). */

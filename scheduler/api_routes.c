@@ -29,6 +29,23 @@
 /* ---- input ---- */
 
 /*
+ * 1 when JSON text p[0..n) holds the escape \u0000. Escapes are read whole,
+ * so an escaped backslash followed by "u0000" is text, not a NUL. (A
+ * backslash outside a string makes the text invalid JSON anyway.)
+ */
+static int has_escaped_nul(const char *p, size_t n)
+{
+	for (size_t i = 0; i + 1 < n; i++) {
+		if (p[i] != '\\')
+			continue;
+		if (p[i + 1] == 'u' && n - i >= 6 && memcmp(p + i + 2, "0000", 4) == 0)
+			return 1;
+		i++; /* the escaped character */
+	}
+	return 0;
+}
+
+/*
  * r's body as a JSON object whose keys are all in allowed (NULL-terminated).
  * An empty body is {} unless required. NULL after filling ans with a 400.
  */
@@ -36,6 +53,7 @@ static cJSON *parse_body(struct api_req *r, const char *const *allowed, int requ
 			 struct api_answer *ans)
 {
 	cJSON *o, *it;
+	size_t bad_at;
 
 	if (r->body.len == 0 && !required)
 		return cJSON_CreateObject();
@@ -45,8 +63,12 @@ static cJSON *parse_body(struct api_req *r, const char *const *allowed, int requ
 	}
 	/* cJSON would cut a string at an escaped NUL: refuse it outright. */
 	if (memchr(r->body.data, '\0', r->body.len) != NULL ||
-	    strstr(r->body.data, "\\u0000") != NULL) {
+	    has_escaped_nul(r->body.data, r->body.len)) {
 		api_fail(ans, 400, "NUL characters are not allowed");
+		return NULL;
+	}
+	if (util_utf8_check(r->body.data, r->body.len, &bad_at) < 0) {
+		api_fail(ans, 400, "the body is not valid UTF-8 (byte %zu)", bad_at);
 		return NULL;
 	}
 	/* body.data is NUL-terminated: length + 1 lets cJSON check that
@@ -258,23 +280,36 @@ static int h_get(struct api *a, struct api_req *r, const char *id, struct api_an
 
 struct list_args {
 	const char *tenant_id, *state, *limit;
-	const char *unknown;
+	const char *bad, *why; /* the first parameter that is no filter, and why */
 };
 
 static enum MHD_Result on_arg(void *cls, enum MHD_ValueKind kind, const char *key,
-			      const char *value)
+			      size_t key_size, const char *value, size_t value_size)
 {
 	struct list_args *la = cls;
-	const char *v = value != NULL && value[0] != '\0' ? value : NULL;
+	const char **dst = NULL;
 
+	if (la->bad != NULL)
+		return MHD_YES;
 	if (strcmp(key, "tenant_id") == 0)
-		la->tenant_id = v;
+		dst = &la->tenant_id;
 	else if (strcmp(key, "state") == 0)
-		la->state = v;
+		dst = &la->state;
 	else if (strcmp(key, "limit") == 0)
-		la->limit = v;
-	else if (la->unknown == NULL)
-		la->unknown = key;
+		dst = &la->limit;
+	/* A decoded %00 would cut a value short unseen: the sizes tell. */
+	if (dst == NULL || strlen(key) != key_size)
+		la->why = "is unknown";
+	else if (*dst != NULL)
+		la->why = "is given twice";
+	else if (value == NULL || value[0] == '\0')
+		la->why = "is empty";
+	else if (strlen(value) != value_size)
+		la->why = "contains a NUL";
+	else
+		*dst = value;
+	if (la->why != NULL)
+		la->bad = key;
 	return MHD_YES;
 }
 
@@ -291,9 +326,9 @@ static int h_list(struct api *a, struct api_req *r, const char *id, struct api_a
 	enum job_state st;
 	cJSON *arr;
 
-	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, on_arg, &la);
-	if (la.unknown != NULL)
-		return api_fail(ans, 400, "unknown query parameter '%.64s'", la.unknown);
+	MHD_get_connection_values_n(r->conn, MHD_GET_ARGUMENT_KIND, on_arg, &la);
+	if (la.bad != NULL)
+		return api_fail(ans, 400, "query parameter '%.64s' %s", la.bad, la.why);
 	if (la.tenant_id != NULL && check_tenant(la.tenant_id, ans) < 0)
 		return 0;
 	if (la.state != NULL && jobs_job_state_parse(la.state, &st) < 0)

@@ -1,5 +1,5 @@
 /*
- * util.h - allocation wrappers, clock, growable buffer.
+ * util.h - allocation wrappers, clock, growable buffer, UTF-8 check.
  *
  * Allocation never returns NULL: on failure it prints one line and aborts
  * (tmux style), so callers do not carry OOM paths for small objects.
@@ -41,6 +41,15 @@ void buf_puts(struct buf *b, const char *s);
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Detach the data (caller frees); b is re-initialised. Never NULL. */
 char *buf_steal(struct buf *b);
+
+/*
+ * Checks that s[0..len) is well-formed UTF-8 (RFC 3629: shortest forms
+ * only, no surrogates, nothing past U+10FFFF). NUL bytes are UTF-8 too:
+ * callers that refuse them check for them. Returns 0, or -1 with the offset
+ * of the first byte that is not part of a valid character in *bad_at (when
+ * not NULL). Can't fail otherwise.
+ */
+int util_utf8_check(const char *s, size_t len, size_t *bad_at);
 
 /*
  * Read a whole file into a NUL-terminated string. Returns NULL and sets

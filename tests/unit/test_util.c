@@ -1,0 +1,65 @@
+/*
+ * test_util.c - the UTF-8 check.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "util/util.h"
+
+static void test_utf8_valid(void **state)
+{
+	static const char *const cases[] = {
+		"", "plain ASCII", "caf\xc3\xa9",                   /* é */
+		"\xc2\x80", "\xdf\xbf",                              /* 2 bytes, both ends */
+		"\xe0\xa0\x80", "\xed\x9f\xbf", "\xee\x80\x80",      /* U+0800, U+D7FF, U+E000 */
+		"\xef\xbf\xbf", "\xf0\x90\x80\x80",                  /* U+FFFF, U+10000 */
+		"\xf4\x8f\xbf\xbf",                                  /* U+10FFFF */
+		"\xe2\x82\xac 5 \xf0\x9f\x98\x80",                   /* € and an emoji */
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		size_t at = 99;
+		assert_int_equal(util_utf8_check(cases[i], strlen(cases[i]), &at), 0);
+		assert_int_equal(at, 99);
+	}
+	/* A NUL byte is a character; the length, not the NUL, ends the text. */
+	assert_int_equal(util_utf8_check("a\0b", 3, NULL), 0);
+}
+
+static void test_utf8_invalid(void **state)
+{
+	static const struct { const char *in; size_t at; } cases[] = {
+		{ "\x80", 0 }, { "ab\xbf", 2 },                      /* lone continuation */
+		{ "\xc0\xaf", 0 }, { "\xc1\xbf", 0 },                /* overlong 2 bytes */
+		{ "\xe0\x80\xaf", 0 }, { "\xe0\x9f\xbf", 0 },        /* overlong 3 bytes */
+		{ "\xf0\x80\x80\xaf", 0 }, { "\xf0\x8f\xbf\xbf", 0 },/* overlong 4 bytes */
+		{ "\xed\xa0\x80", 0 }, { "x\xed\xbf\xbf", 1 },       /* surrogates */
+		{ "\xf4\x90\x80\x80", 0 }, { "\xf5\x80\x80\x80", 0 },/* past U+10FFFF */
+		{ "\xff", 0 }, { "\xfe", 0 },
+		{ "caf\xc3", 3 }, { "\xe2\x82", 0 }, { "\xf0\x9f\x98", 0 }, /* cut short */
+		{ "\xc3\x28", 0 }, { "\xe2\x28\xa1", 0 },            /* bad continuation */
+		{ "ok \xe2\x82\xac \xf0\x9f\x98\x28", 7 },
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		size_t at = 99;
+		assert_int_equal(util_utf8_check(cases[i].in, strlen(cases[i].in), &at), -1);
+		assert_int_equal(at, cases[i].at);
+		assert_int_equal(util_utf8_check(cases[i].in, strlen(cases[i].in), NULL), -1);
+	}
+	/* Only len bytes count: a valid prefix of a bad text passes. */
+	assert_int_equal(util_utf8_check("caf\xc3\xa9\xff", 5, NULL), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_utf8_valid),
+		cmocka_unit_test(test_utf8_invalid),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
