@@ -6,6 +6,7 @@
 #include "jobs/timefmt.h"
 #include "store/outbox.h"
 #include "util/util.h"
+#include "util/utf8.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -52,7 +53,7 @@ int cli_check_text(const char *cmd, const char *option, const char *value)
 {
 	size_t at;
 
-	if (value == NULL || util_utf8_check(value, strlen(value), &at) == 0)
+	if (value == NULL || utf8_check(value, strlen(value), &at) == 0)
 		return EXIT_OK;
 	return cli_usage_error(cmd, "%s is not valid UTF-8 (byte %zu)", option, at);
 }

@@ -7,6 +7,7 @@
  */
 #include "scheduler/api_int.h"
 #include "util/log.h"
+#include "util/utf8.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -114,7 +115,7 @@ static void drop_overdue(struct api *a)
 
 int api_fail(struct api_answer *ans, unsigned status, const char *fmt, ...)
 {
-	char msg[512];
+	char msg[512], *clean;
 	va_list ap;
 	cJSON *o = cJSON_CreateObject();
 
@@ -123,9 +124,9 @@ int api_fail(struct api_answer *ans, unsigned status, const char *fmt, ...)
 	va_end(ap);
 	/* Echoed input may be invalid UTF-8, or a character cut by a length
 	 * limit: the JSON text must not be. */
-	for (size_t at, n = strlen(msg); util_utf8_check(msg, n, &at) < 0;)
-		msg[at] = '?';
-	cJSON_AddStringToObject(o, "error", msg);
+	clean = utf8_clean(msg, strlen(msg));
+	cJSON_AddStringToObject(o, "error", clean);
+	free(clean);
 	return api_json(ans, status, o);
 }
 

@@ -13,6 +13,7 @@
 #include "store/proof.h"
 #include "store/store.h"
 #include "util/log.h"
+#include "util/utf8.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -67,7 +68,7 @@ static cJSON *parse_body(struct api_req *r, const char *const *allowed, int requ
 		api_fail(ans, 400, "NUL characters are not allowed");
 		return NULL;
 	}
-	if (util_utf8_check(r->body.data, r->body.len, &bad_at) < 0) {
+	if (utf8_check(r->body.data, r->body.len, &bad_at) < 0) {
 		api_fail(ans, 400, "the body is not valid UTF-8 (byte %zu)", bad_at);
 		return NULL;
 	}

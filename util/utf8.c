@@ -62,3 +62,17 @@ char *utf8_clean(const char *s, size_t n)
 	out[at] = '\0';
 	return out;
 }
+
+/* See utf8.h. */
+int utf8_check(const char *s, size_t len, size_t *bad_at)
+{
+	for (size_t i = 0, k; i < len; i += k) {
+		k = seq_len((const unsigned char *)s + i, len - i);
+		if (k == 0) {
+			if (bad_at != NULL)
+				*bad_at = i;
+			return -1;
+		}
+	}
+	return 0;
+}

@@ -22,4 +22,12 @@ const char *utf8_char(const char *p, size_t n, size_t *used, size_t *len);
  * malloc'ed, never NULL. */
 char *utf8_clean(const char *s, size_t n);
 
+/*
+ * Checks that s[0..len) is well-formed UTF-8 (as utf8_char judges it). NUL
+ * bytes are UTF-8 too: callers that refuse them check for them. Returns 0,
+ * or -1 with the offset of the first byte that is not part of a valid
+ * character in *bad_at (when not NULL). Can't fail otherwise.
+ */
+int utf8_check(const char *s, size_t len, size_t *bad_at);
+
 #endif

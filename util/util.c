@@ -156,55 +156,6 @@ char *buf_steal(struct buf *b)
 	return p;
 }
 
-/*
- * The length of the UTF-8 character at p (n > 0 bytes left), or 0 when the
- * bytes there are not one. Unicode 15, table 3-7 (well-formed sequences).
- */
-static size_t utf8_char_len(const unsigned char *p, size_t n)
-{
-	unsigned char lo = 0x80, hi = 0xbf; /* the second byte's range */
-	size_t len;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-		len = 2;
-	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		len = 3;
-		lo = p[0] == 0xe0 ? 0xa0 : lo; /* overlong */
-		hi = p[0] == 0xed ? 0x9f : hi; /* UTF-16 surrogates */
-	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		len = 4;
-		lo = p[0] == 0xf0 ? 0x90 : lo; /* overlong */
-		hi = p[0] == 0xf4 ? 0x8f : hi; /* past U+10FFFF */
-	} else {
-		return 0;
-	}
-	if (n < len || p[1] < lo || p[1] > hi)
-		return 0;
-	for (size_t i = 2; i < len; i++)
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-	return len;
-}
-
-int util_utf8_check(const char *s, size_t len, size_t *bad_at)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0;
-
-	while (i < len) {
-		size_t n = utf8_char_len(p + i, len - i);
-		if (n == 0) {
-			if (bad_at != NULL)
-				*bad_at = i;
-			return -1;
-		}
-		i += n;
-	}
-	return 0;
-}
-
 char *util_read_file(const char *path, size_t *len)
 {
 	FILE *f = fopen(path, "rb");

@@ -43,15 +43,6 @@ void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(print
 char *buf_steal(struct buf *b);
 
 /*
- * Checks that s[0..len) is well-formed UTF-8 (RFC 3629: shortest forms
- * only, no surrogates, nothing past U+10FFFF). NUL bytes are UTF-8 too:
- * callers that refuse them check for them. Returns 0, or -1 with the offset
- * of the first byte that is not part of a valid character in *bad_at (when
- * not NULL). Can't fail otherwise.
- */
-int util_utf8_check(const char *s, size_t len, size_t *bad_at);
-
-/*
  * Read a whole file into a NUL-terminated string. Returns NULL and sets
  * errno when it cannot be read. Caller frees.
  */

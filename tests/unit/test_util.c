@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "util/util.h"
+#include "util/utf8.h"
 
 static void test_utf8_valid(void **state)
 {
@@ -23,11 +24,11 @@ static void test_utf8_valid(void **state)
 
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		size_t at = 99;
-		assert_int_equal(util_utf8_check(cases[i], strlen(cases[i]), &at), 0);
+		assert_int_equal(utf8_check(cases[i], strlen(cases[i]), &at), 0);
 		assert_int_equal(at, 99);
 	}
 	/* A NUL byte is a character; the length, not the NUL, ends the text. */
-	assert_int_equal(util_utf8_check("a\0b", 3, NULL), 0);
+	assert_int_equal(utf8_check("a\0b", 3, NULL), 0);
 }
 
 static void test_utf8_invalid(void **state)
@@ -47,12 +48,12 @@ static void test_utf8_invalid(void **state)
 
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		size_t at = 99;
-		assert_int_equal(util_utf8_check(cases[i].in, strlen(cases[i].in), &at), -1);
+		assert_int_equal(utf8_check(cases[i].in, strlen(cases[i].in), &at), -1);
 		assert_int_equal(at, cases[i].at);
-		assert_int_equal(util_utf8_check(cases[i].in, strlen(cases[i].in), NULL), -1);
+		assert_int_equal(utf8_check(cases[i].in, strlen(cases[i].in), NULL), -1);
 	}
 	/* Only len bytes count: a valid prefix of a bad text passes. */
-	assert_int_equal(util_utf8_check("caf\xc3\xa9\xff", 5, NULL), 0);
+	assert_int_equal(utf8_check("caf\xc3\xa9\xff", 5, NULL), 0);
 }
 
 int main(void)
