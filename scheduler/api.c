@@ -6,6 +6,7 @@
  * are in api_routes.c.
  */
 #include "scheduler/api_int.h"
+#include "scheduler/ui_assets.h"
 #include "util/log.h"
 #include "util/utf8.h"
 
@@ -178,6 +179,40 @@ static enum MHD_Result send_answer(struct api_req *r, struct api_answer *ans)
 	return rc;
 }
 
+/* Queues a file of the dashboard (DESIGN 6). No token: the page signs in. */
+static enum MHD_Result send_asset(struct api_req *r, const struct ui_asset *ua)
+{
+	struct MHD_Response *resp = MHD_create_response_from_buffer(
+		ua->len, (void *)ua->data, MHD_RESPMEM_PERSISTENT);
+	enum MHD_Result rc;
+
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ua->content_type);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+	MHD_add_response_header(resp, "Content-Security-Policy",
+				"default-src 'self'; frame-ancestors 'none'");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+	rc = MHD_queue_response(r->conn, MHD_HTTP_OK, resp);
+	MHD_destroy_response(resp);
+	log_request(r, MHD_HTTP_OK);
+	return rc;
+}
+
+/* "/ui" without its slash: the page's relative links need it. */
+static enum MHD_Result send_ui_redirect(struct api_req *r)
+{
+	struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL,
+								    MHD_RESPMEM_PERSISTENT);
+	enum MHD_Result rc;
+
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, "/ui/");
+	rc = MHD_queue_response(r->conn, MHD_HTTP_MOVED_PERMANENTLY, resp);
+	MHD_destroy_response(resp);
+	log_request(r, MHD_HTTP_MOVED_PERMANENTLY);
+	return rc;
+}
+
 /* ---- auth ---- */
 
 /* 1 when the request carries "Authorization: Bearer <api token>". */
@@ -300,6 +335,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	struct api *a = cls;
 	struct api_req *r = *con_cls;
 	struct api_answer ans = {0};
+	const struct ui_asset *ua;
 
 	if (r == NULL) {
 		*con_cls = r = req_new(a, c, url, method);
@@ -326,6 +362,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	if (r->too_large)
 		api_fail(&ans, MHD_HTTP_CONTENT_TOO_LARGE, "request body over %d bytes",
 			 API_MAX_BODY);
+	else if (strcmp(r->method, "GET") == 0 && strcmp(r->path, "/ui") == 0)
+		return send_ui_redirect(r);
+	else if (strcmp(r->method, "GET") == 0 && (ua = ui_asset_find(r->path)) != NULL)
+		return send_asset(r, ua);
 	else if (strcmp(r->path, "/healthz") != 0 && !authorized(a, c))
 		api_fail(&ans, MHD_HTTP_UNAUTHORIZED, "missing or wrong bearer token");
 	else if (api_route(a, r, &ans) == 1) {
