@@ -1,5 +1,5 @@
-LIB_SRC += store/store.c store/schema.c
-LIB_SRC += store/jobs.c store/service_sets.c store/transitions.c store/query.c
+LIB_SRC += store/store.c store/open.c store/schema.c
+LIB_SRC += store/jobs.c store/service_sets.c store/absent.c store/transitions.c store/query.c
 UNIT_TESTS += test_store
 LIB_SRC += store/proof.c store/reapply.c
 UNIT_TESTS += test_proof

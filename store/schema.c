@@ -162,9 +162,26 @@ static const char MIGRATION_3[] =
 	"CREATE INDEX tasks_due_by_service ON tasks(service, next_attempt_at)"
 	"  WHERE state IN ('pending','waiting') AND next_attempt_at IS NOT NULL;";
 
+/*
+ * The file says it is a tenantdel store (application_id: another
+ * program's database is refused on open, DESIGN 4). A service retired for
+ * good (`retire-service NAME --reason`): its unfinished tasks were skipped
+ * with that reason, and a job not started yet skips it when it starts. A
+ * service only missing from the config has no row: its tasks wait.
+ */
+static const char MIGRATION_4[] =
+	"PRAGMA application_id = 1952736620;" /* STORE_APPLICATION_ID, "tdel" */
+	"CREATE TABLE retired_services ("
+	"  service TEXT PRIMARY KEY,"
+	"  reason TEXT NOT NULL,"
+	"  retired_by TEXT,"
+	"  retired_at INTEGER NOT NULL"
+	");";
+
 const char *const store_migrations[] = {
 	MIGRATION_1,
 	MIGRATION_2,
 	MIGRATION_3,
+	MIGRATION_4,
 };
 const int store_n_migrations = (int)(sizeof store_migrations / sizeof store_migrations[0]);

@@ -649,7 +649,7 @@ static void test_migration_2_keeps_v1_rows(void **state)
 		" VALUES ('J1', 'orders', 'delete', 1, 'pending', 2, 1),"
 		" ('J1', 'gone', 'delete', 1, 'skipped', NULL, 1);", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
-	s = store_open(path, err, sizeof err);
+	s = store_open(path, 0, err, sizeof err);
 	assert_non_null(s);
 	/* every later migration applied too */
 	assert_int_equal(q_int(s, "PRAGMA user_version"), store_n_migrations);
