@@ -176,14 +176,14 @@ static int maintain(struct engine *e, int64_t now)
 	e->last_maint = now;
 	if (sched_maintain(e->store, e->owner.id, owner_dead, e, e->first_maint, &retry, now, &m) !=
 	    STORE_OK) {
-		e->db_failed = 1;
+		e->db_failed = e->cycle_failed = 1;
 		return 0;
 	}
 	e->first_maint = 0;
 	if (now - e->last_sweep >= SWEEP_EVERY_MS || now < e->last_sweep) {
 		e->last_sweep = now;
 		if (sched_sweep_jobs(e->store, now) != STORE_OK)
-			e->db_failed = 1;
+			e->db_failed = e->cycle_failed = 1;
 	}
 	return m.more;
 }
@@ -198,7 +198,7 @@ static size_t claim(struct engine *e, int64_t now)
 		return 0;
 	if (sched_claim_tasks(e->store, e->owner.id, e->svcs, e->n_svcs, room, now, &c, &n) !=
 	    STORE_OK) {
-		e->db_failed = 1;
+		e->db_failed = e->cycle_failed = 1;
 		return 0;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -220,6 +220,26 @@ static int once_done(struct engine *e, size_t claimed, int more, int64_t wake, i
 	return wake <= now || wake - now > ONCE_HORIZON_MS;
 }
 
+/*
+ * The store is failing (disk full, read-only, locked for good): the next
+ * try waits 1 s, 2 s, 4 s ... up to MAX_SLEEP_S, and each wait is said once,
+ * instead of retrying (and logging) every second. Returns the wait.
+ */
+static double store_back_off(struct engine *e)
+{
+	int k = e->store_failures < 6 ? e->store_failures : 6;
+	double delay = POLL_S * (double)(1 << k);
+
+	if (delay > MAX_SLEEP_S)
+		delay = MAX_SLEEP_S;
+	e->store_failures++;
+	e->cycle_failed = 0;
+	e->store_retry_at = clock_mono_ms() + (int64_t)(delay * 1000);
+	log_msg(LOG_ERROR, "engine.store.failing", "%s: %s; next try in %.0fs", e->cfg->database,
+		store_last_error(e->store), delay);
+	return delay;
+}
+
 static void run_cycle(struct engine *e)
 {
 	int64_t now = clock_now_ms();
@@ -233,7 +253,7 @@ static void run_cycle(struct engine *e)
 		wake = now + (int64_t)(POLL_S * 1000);
 	} else if (sched_next_wake(e->store, e->owner.id, e->svcs, e->n_svcs, now, &wake) !=
 		   STORE_OK) {
-		e->db_failed = 1;
+		e->db_failed = e->cycle_failed = 1;
 		wake = now + 1000;
 	}
 	for (size_t i = 0; i < e->n_hooks; i++)
@@ -243,7 +263,12 @@ static void run_cycle(struct engine *e)
 	if (hook_wake < wake)
 		wake = hook_wake;
 	ev_now_update(e->loop);
-	if (e->opts.once && once_done(e, claimed, more, wake, now)) {
+	if (e->cycle_failed && !e->opts.once) {
+		arm_wake(e, store_back_off(e));
+		return;
+	}
+	e->store_failures = 0;
+	if (e->opts.once && (e->cycle_failed || once_done(e, claimed, more, wake, now))) {
 		e->done = 1;
 		ev_break(e->loop, EVBREAK_ALL);
 		return;
@@ -264,6 +289,8 @@ static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	struct engine *e = w->data;
 
 	if (e->n_finished > 0) {
+		if (!e->stopping && clock_mono_ms() < e->store_retry_at)
+			return; /* backing off: the wake timer comes back */
 		if (attempt_flush(e) < 0) {
 			e->record_failures++;
 			log_msg(LOG_ERROR, "engine.record.failed",
@@ -271,7 +298,7 @@ static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 				e->n_finished, e->record_failures);
 			if (e->record_failures >= 10 && e->stopping)
 				attempt_free_all(e); /* their leases run out instead */
-			arm_wake(e, POLL_S);
+			arm_wake(e, e->stopping ? POLL_S : store_back_off(e));
 			return;
 		}
 		e->record_failures = 0;

@@ -37,6 +37,10 @@ struct engine {
 	int64_t data_version;
 	int64_t last_maint, last_sweep;
 	int record_failures;
+	/* The store failing (disk full, read-only ...): cycles that failed in
+	 * a row, and until when (monotonic ms) the next try waits. */
+	int cycle_failed, store_failures;
+	int64_t store_retry_at;
 
 	struct attempt *in_flight; /* list */
 	size_t n_in_flight;
