@@ -5,3 +5,4 @@ LIB_SRC += store/proof.c store/reapply.c
 UNIT_TESTS += test_proof
 LIB_SRC += store/metrics.c store/outbox.c
 LIB_SRC += store/sched.c store/sched_eval.c store/sched_record.c store/sched_sync.c
+UNIT_TESTS += test_store_open
