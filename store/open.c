@@ -348,7 +348,7 @@ struct store *store_open(const char *path, int flags, char *err, size_t errlen)
 		if (errno == ENOENT)
 			snprintf(err, errlen, "no store at %s", path);
 		else
-			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+			snprintf(err, errlen, "%s: cannot open it: %s", path, strerror(errno));
 		return NULL;
 	}
 	if (S_ISDIR(st.st_mode)) {
