@@ -25,6 +25,7 @@ struct cli_ctx {
 	const char *config_path; /* resolved by config_default_path */
 	struct config *cfg;      /* loaded by cli_config() */
 	struct store *store;     /* opened by cli_store() */
+	int store_flags;         /* store_open flags of the command (main.c) */
 };
 
 /*
@@ -33,7 +34,11 @@ struct cli_ctx {
  */
 struct config *cli_config(struct cli_ctx *ctx);
 
-/* Opens the store named by the config (once); NULL after printing why. */
+/*
+ * Opens the store named by the config (once, with ctx->store_flags); NULL
+ * after printing why. Any failure to open it (config or store) is exit
+ * EXIT_USAGE for every command (DESIGN 4).
+ */
 struct store *cli_store(struct cli_ctx *ctx);
 
 /* Prints "tenantdel: <message>" on stderr. */
@@ -64,6 +69,7 @@ int cli_cmd_list(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_show(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_events(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_check_config(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_retire_service(struct cli_ctx *ctx, int argc, char **argv);
 
 /* The engine issue: cli/cmd_engine.c */
 int cli_cmd_run(struct cli_ctx *ctx, int argc, char **argv);

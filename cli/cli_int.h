@@ -55,6 +55,14 @@ int cli_job_rc_exit(struct cli_ctx *ctx, int rc, const char *job_id, const char 
  */
 int cli_check_job_arg(const char *job_id);
 
+/*
+ * check-config's look at the store (cli/cmd_services.c): prints its line
+ * and warns on stderr about each service the store has unfinished work for
+ * and the config lacks. Returns how many (a missing store: 0), or -1 after
+ * printing why the store cannot be opened.
+ */
+int cli_warn_absent_services(struct cli_ctx *ctx);
+
 /* Formats epoch ms as RFC 3339 UTC, or "-" for 0. out: TIMEFMT_TIME_LEN bytes. */
 void cli_format_time(int64_t ms, char *out);
 

@@ -93,8 +93,9 @@ static const struct usage usages[] = {
 	  "and this database's event chain. Exit 0 when it verifies, 1 otherwise.\n" },
 	{ "audit", "verify the whole audit trail",
 	  "usage: tenantdel audit verify\n\n"
-	  "Walks the event hash chain of the whole database. Exit 0 when every event\n"
-	  "verifies; 1 naming the first altered or missing event.\n" },
+	  "Checks the database file's own integrity (SQLite's integrity_check), then\n"
+	  "walks the event hash chain of the whole database. Exit 0 when both hold;\n"
+	  "1 naming the damage or the first altered or missing event.\n" },
 	{ "reapply", "re-run a service's deletions after a backup restore",
 	  "usage: tenantdel reapply --service NAME --since TIME\n\n"
 	  "Schedules NAME's deletion again for every tenant purged since TIME, so a\n"
@@ -108,11 +109,25 @@ static const struct usage usages[] = {
 	  "  --metrics-file PATH also write the Prometheus text there, atomically\n\n"
 	  "SIGTERM/SIGINT: finish in-flight attempts (up to shutdown_grace) and exit 0.\n"
 	  "SIGHUP: reload the config (an invalid one is logged and the old one kept).\n" },
+	{ "retire-service", "skip, for good, the waiting tasks of a service gone from the config",
+	  "usage: tenantdel retire-service NAME --reason TEXT [--by WHO]\n\n"
+	  "A service removed from the config does not let a job finish without it:\n"
+	  "its unfinished tasks wait (\"service not in config\") until it comes back.\n"
+	  "retire-service says it is gone for good: its pending, waiting and dead\n"
+	  "tasks become skipped with TEXT as the reason (an event in the audit chain,\n"
+	  "shown in the certificates), and jobs not started yet skip it too.\n\n"
+	  "  --reason TEXT   why (required)\n"
+	  "  --by WHO        who decides (default: your login name)\n\n"
+	  "Exit: 0 retired, 2 no --reason, a service still enabled in the config, or\n"
+	  "a service the store has never known.\n" },
 	{ "check-config", "validate the config and show the resolved services",
 	  "usage: tenantdel check-config\n\n"
-	  "Validates the config (errors: FILE:LINE: message, exit 2), prints the\n"
-	  "resolved settings and one line per service, and warns about secrets it\n"
-	  "cannot read (exit 0). Secret values are never printed.\n" },
+	  "Validates the config (errors: FILE:LINE: message, exit 2; TLS files must\n"
+	  "be readable PEM), prints the resolved settings and one line per service,\n"
+	  "and warns about secrets it cannot read (exit 0). Secret values are never\n"
+	  "printed. When the store exists it must be an intact tenantdel store (exit 2\n"
+	  "otherwise), and a warning names each service the store has unfinished work\n"
+	  "for that the config lacks (its tasks wait; see retire-service).\n" },
 	{ "metrics", "Prometheus metrics of the database",
 	  "usage: tenantdel metrics\n\n"
 	  "Prints the Prometheus text exposition of the database's state.\n" },
@@ -137,8 +152,9 @@ void cli_print_overview(FILE *f)
 	      "  --version          the version\n\ncommands:\n", f);
 	for (size_t i = 0; i < sizeof usages / sizeof usages[0]; i++)
 		fprintf(f, "  %-19s %s\n", usages[i].command, usages[i].summary);
-	fputs("\nExit codes: 0 success, 1 the operation failed, 2 usage or config error,\n"
-	      "3 no such job, 4 not allowed in the job's state.\n"
+	fputs("\nExit codes: 0 success, 1 the operation failed, 2 usage or config error (a\n"
+	      "store that is missing or not an intact tenantdel store included), 3 no such\n"
+	      "job, 4 not allowed in the job's state.\n"
 	      "Environment: TENANTDEL_CONFIG, TENANTDEL_BUSY_TIMEOUT_MS (how long to wait for a\n"
 	      "locked database, default 10000), TENANTDEL_LOG (debug|info|warn|error|off).\n", f);
 }
@@ -224,7 +240,7 @@ static void print_services(const struct config *c)
 
 int cli_cmd_check_config(struct cli_ctx *ctx, int argc, char **argv)
 {
-	int warnings = 0;
+	int warnings = 0, absent;
 
 	if (argc > 1) {
 		char safe[96];
@@ -236,6 +252,9 @@ int cli_cmd_check_config(struct cli_ctx *ctx, int argc, char **argv)
 	config_load_secrets(ctx->cfg, warn_secret, &warnings);
 	print_settings(ctx->cfg);
 	print_services(ctx->cfg);
-	printf("%s: OK%s\n", ctx->cfg->path, warnings ? " (with warnings about secrets)" : "");
+	if ((absent = cli_warn_absent_services(ctx)) < 0)
+		return EXIT_USAGE;
+	printf("%s: OK%s%s\n", ctx->cfg->path, warnings ? " (with warnings about secrets)" : "",
+	       absent ? " (services missing: their tasks wait, see the warnings)" : "");
 	return EXIT_OK;
 }

@@ -21,7 +21,7 @@ int cli_cmd_metrics(struct cli_ctx *ctx, int argc, char **argv)
 	if (cli_config(ctx) == NULL)
 		return EXIT_USAGE;
 	if ((s = cli_store(ctx)) == NULL)
-		return EXIT_FAILED;
+		return EXIT_USAGE;
 	buf_init(&b);
 	rc = metrics_render(s, ctx->cfg, clock_now_ms(), &b);
 	if (rc == 0)

@@ -54,7 +54,7 @@ int cli_cmd_certificate(struct cli_ctx *ctx, int argc, char **argv)
 	if ((keyed = load_certificate_key(cfg)) < 0)
 		return EXIT_USAGE;
 	if ((s = cli_store(ctx)) == NULL)
-		return EXIT_FAILED;
+		return EXIT_USAGE;
 	rc = store_certificate_build(s, argv[1], clock_now_ms(), TENANTDEL_VERSION, &cert, &state);
 	if (rc == STORE_NOT_FOUND) {
 		cli_error("no such job: %s", argv[1]);
@@ -149,13 +149,22 @@ int cli_cmd_audit(struct cli_ctx *ctx, int argc, char **argv)
 	int64_t first_bad = 0, count = 0;
 	char head[65], why[200];
 	const char *reason = why;
+	int intact = 0;
 
 	if (argc != 2 || strcmp(argv[1], "verify") != 0)
 		return cli_usage_error("audit", "the only subcommand is: audit verify");
 	if (cli_config(ctx) == NULL)
 		return EXIT_USAGE;
 	if ((s = cli_store(ctx)) == NULL)
+		return EXIT_USAGE;
+	if (store_check_integrity(s, &intact, why, sizeof why) != STORE_OK) {
+		cli_error("audit verify: %s: %s", ctx->cfg->database, store_last_error(s));
 		return EXIT_FAILED;
+	}
+	if (!intact) {
+		printf("integrity check failed: %s: %s\n", ctx->cfg->database, why);
+		return EXIT_FAILED;
+	}
 	if (store_events_verify(s, &first_bad, why, sizeof why, &count, head) != STORE_OK) {
 		cli_error("audit verify: %s", store_last_error(s));
 		return EXIT_FAILED;
@@ -273,7 +282,7 @@ int cli_cmd_reapply(struct cli_ctx *ctx, int argc, char **argv)
 	if (reapply_times(cfg, &r) < 0)
 		return EXIT_USAGE;
 	if ((s = cli_store(ctx)) == NULL)
-		return EXIT_FAILED;
+		return EXIT_USAGE;
 	if (store_reapply(s, &r, &items, &n) != STORE_OK) {
 		cli_error("reapply: %s", store_last_error(s));
 		return EXIT_FAILED;

@@ -149,7 +149,7 @@ struct store *cli_store(struct cli_ctx *ctx)
 	if (cli_config(ctx) == NULL)
 		return NULL;
 	err[0] = '\0';
-	ctx->store = store_open(ctx->cfg->database, err, sizeof err);
+	ctx->store = store_open(ctx->cfg->database, ctx->store_flags, err, sizeof err);
 	if (ctx->store == NULL) {
 		cli_error("%s", err[0] ? err : "cannot open the database");
 		return NULL;

@@ -17,6 +17,9 @@
 #include <errno.h>
 #include <ini.h>
 #include <limits.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -323,6 +326,98 @@ static int config_parse_text(struct config_parser *p)
 	return p->err_set ? -1 : 0;
 }
 
+/* ---- TLS files (DESIGN 5: a config error, never a per-attempt failure) ---- */
+
+/* What curl will be given: ca_file, client_cert, client_key of [http]. */
+struct tls_parts {
+	int n_ca;       /* certificates in ca_file */
+	X509 *cert;     /* client_cert */
+	EVP_PKEY *key;  /* client_key */
+};
+
+/* No passphrase setting exists: an encrypted key is refused, not prompted for. */
+static int tls_no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	return -1;
+}
+
+/* Parses text as the PEM that key names into parts; 1 when it holds one. */
+static int tls_parse(const char *key, const char *text, size_t len, struct tls_parts *parts)
+{
+	BIO *b = BIO_new_mem_buf(text, (int)len);
+	STACK_OF(X509_INFO) *infos;
+
+	if (b == NULL)
+		return 0;
+	if (strcmp(key, "ca_file") == 0) {
+		infos = PEM_X509_INFO_read_bio(b, NULL, NULL, NULL);
+		for (int i = 0; infos != NULL && i < sk_X509_INFO_num(infos); i++)
+			parts->n_ca += sk_X509_INFO_value(infos, i)->x509 != NULL;
+		sk_X509_INFO_pop_free(infos, X509_INFO_free);
+	} else if (strcmp(key, "client_cert") == 0) {
+		parts->cert = PEM_read_bio_X509(b, NULL, NULL, NULL);
+	} else {
+		parts->key = PEM_read_bio_PrivateKey(b, NULL, tls_no_passphrase, NULL);
+	}
+	BIO_free(b);
+	return strcmp(key, "ca_file") == 0 ? parts->n_ca > 0
+	       : strcmp(key, "client_cert") == 0 ? parts->cert != NULL : parts->key != NULL;
+}
+
+/* Reads and parses one TLS file; 0, or -1 with the error at its key's line. */
+static int tls_check_file(struct config_parser *p, const char *key, const char *path,
+			  const char *what, struct tls_parts *parts)
+{
+	unsigned long e;
+	size_t len = 0;
+	char *text;
+	int i = 0, ok;
+
+	if (path == NULL)
+		return 0;
+	config_find_key(SEC_HTTP, key, &i);
+	if ((text = util_read_file(path, &len)) == NULL)
+		return config_fail_at(p, p->key_line[SEC_HTTP].lines[i], "%s %s cannot be read: %s",
+				      key, path, strerror(errno));
+	ERR_clear_error();
+	ok = tls_parse(key, text, len, parts);
+	e = ERR_peek_last_error();
+	explicit_bzero(text, len); /* a private key is a secret */
+	free(text);
+	ERR_clear_error();
+	if (ok)
+		return 0;
+	return config_fail_at(p, p->key_line[SEC_HTTP].lines[i], "%s %s is not %s (%s)", key, path,
+			      what, e && ERR_reason_error_string(e) ? ERR_reason_error_string(e)
+								    : "nothing found");
+}
+
+/* ca_file, client_cert and client_key: readable PEM, the key matching the cert. */
+static int config_check_tls(struct config_parser *p)
+{
+	struct config *cfg = p->cfg;
+	struct tls_parts parts = { 0 };
+	int i = 0, rc;
+
+	rc = tls_check_file(p, "ca_file", cfg->ca_file, "a PEM file of CA certificates", &parts);
+	if (rc == 0)
+		rc = tls_check_file(p, "client_cert", cfg->client_cert, "a PEM certificate", &parts);
+	if (rc == 0)
+		rc = tls_check_file(p, "client_key", cfg->client_key,
+				    "an unencrypted PEM private key", &parts);
+	if (rc == 0 && parts.cert != NULL && parts.key != NULL &&
+	    X509_check_private_key(parts.cert, parts.key) != 1) {
+		config_find_key(SEC_HTTP, "client_key", &i);
+		rc = config_fail_at(p, p->key_line[SEC_HTTP].lines[i],
+				    "client_key %s does not match client_cert %s", cfg->client_key,
+				    cfg->client_cert);
+	}
+	ERR_clear_error();
+	X509_free(parts.cert);
+	EVP_PKEY_free(parts.key);
+	return rc;
+}
+
 struct config *config_load(const char *path, char *err, size_t errlen)
 {
 	struct config_parser p;
@@ -344,7 +439,7 @@ struct config *config_load(const char *path, char *err, size_t errlen)
 	}
 	cfg->dir = config_dir_of(path);
 	config_set_defaults(cfg);
-	if (config_parse_text(&p) < 0 || config_finish(&p) < 0)
+	if (config_parse_text(&p) < 0 || config_finish(&p) < 0 || config_check_tls(&p) < 0)
 		goto fail;
 	free((char *)p.text);
 	free(p.svc_lines);

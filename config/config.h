@@ -85,7 +85,10 @@ struct config {
  * token/secret/key files, ca_file, client_cert, client_key) is resolved
  * against dir; a config without any [service NAME] is refused; [api] listen
  * needs token_file or token_env, and [webhook] url needs secret_file or
- * secret_env; a [scheduler]/[http]/... section may appear only once. Lines
+ * secret_env; a [scheduler]/[http]/... section may appear only once; the
+ * TLS files of [http] must be readable PEM (ca_file at least one
+ * certificate, client_cert a certificate, client_key an unencrypted private
+ * key matching client_cert), refused at their key's line otherwise. Lines
  * are limited to what the installed libinih reads (197 characters with
  * Debian's build); a longer line is an error, never truncated silently.
  */

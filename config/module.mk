@@ -1,2 +1,3 @@
 LIB_SRC += config/config.c config/keys.c config/secrets.c
 UNIT_TESTS += test_config
+UNIT_TESTS += test_config_tls

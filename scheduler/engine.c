@@ -414,7 +414,7 @@ static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	struct engine *e = w->data;
 	char err[1024] = "";
 	struct config *n = config_load(e->cfg->path, err, sizeof err);
-	int added = 0, skipped = 0;
+	int added = 0, held = 0;
 
 	if (n != NULL && (config_load_secrets(n, warn_secret, NULL) < 0 || n->token == NULL)) {
 		snprintf(err, sizeof err, "%s: the service token cannot be read", e->cfg->path);
@@ -434,11 +434,12 @@ static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 		http_client_set_tls(e->http, &tls);
 		http_client_set_secrets(e->http, sec, config_list_secrets(n, sec));
 	}
-	if (sched_sync_services(e->store, e->svcs, e->n_svcs, clock_now_ms(), &added, &skipped) !=
+	if (sched_sync_services(e->store, e->svcs, e->n_svcs, clock_now_ms(), &added, &held) !=
 	    STORE_OK)
 		store_failed(e, "sync services");
-	log_msg(LOG_INFO, "config.reloaded", "%s: %zu services (%d tasks added, %d skipped)",
-		n->path, n->n_services, added, skipped);
+	log_msg(LOG_INFO, "config.reloaded",
+		"%s: %zu services (%d tasks added, %d waiting for services not in it)",
+		n->path, n->n_services, added, held);
 	for (size_t i = 0; i < e->n_hooks; i++)
 		if (e->hooks[i].on_reload)
 			e->hooks[i].on_reload(e->hooks[i].ctx, e);

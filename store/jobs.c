@@ -476,6 +476,10 @@ int store_job_tasks(struct store *s, const char *job_id, struct task_record **ou
 		len += n_syn;
 	}
 	free(syn);
+	if (store_mark_absent(s, v, len) < 0) {
+		jobs_task_records_free(v, len);
+		return STORE_ERR;
+	}
 	*out = v;
 	*n = len;
 	return STORE_OK;

@@ -180,16 +180,19 @@ int sched_next_wake(struct store *s, const char *owner, const struct sched_servi
 /*
  * Aligns unfinished work with the configured services: an enabled service
  * without a delete task in an unfinished purge job gets one (pending;
- * eligible when its phase is reached; task.added event); unfinished tasks of
- * a service that is no longer configured or is disabled become skipped with
- * reason "service removed from config" (task.skipped event). *added and
- * *skipped (may be NULL) receive the counts. The configured services are
- * recorded too: a job not started yet has no delete tasks (they are
- * created from its snapshot when it starts) and gets this same treatment
- * then, against the services recorded by the last sync.
+ * eligible when its phase is reached; task.added event) and is no longer
+ * retired. Unfinished tasks of a service that is not configured or is
+ * disabled are left as they are: nothing claims them, so they wait (and
+ * their jobs with them) until the service comes back or is retired
+ * (store_retire_service); each such service is logged as a
+ * service.absent warning. *added and *held (may be NULL) receive the
+ * counts of tasks added and of tasks waiting that way. The configured
+ * services are recorded too: a job not started yet has no delete tasks
+ * (they are created from its snapshot when it starts) and gets this same
+ * treatment then, against the services recorded by the last sync.
  */
 int sched_sync_services(struct store *s, const struct sched_service *svcs, size_t n_svcs,
-			int64_t now, int *added, int *skipped);
+			int64_t now, int *added, int *held);
 
 /*
  * A number that changes whenever another connection commits to the file

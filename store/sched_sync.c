@@ -11,8 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SKIP_REASON "service removed from config"
-
 /* Eligible later: sched_eval_job makes it due when its phase comes. A job
  * not started yet (service_set_id set) has no delete tasks: it gets the
  * configured services when it starts (store_materialize_tasks). */
@@ -24,15 +22,9 @@ static const char SQL_ADD_TASKS[] =
 	" AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.job_id = j.id AND t.service = :svc"
 	"   AND t.kind = 'delete')"
 	" RETURNING job_id";
-/* The next service name after :prev (an index skip-scan done by hand). */
-static const char SQL_NEXT_SERVICE[] =
-	"SELECT service FROM tasks WHERE service > :prev ORDER BY service LIMIT 1";
-static const char SQL_UNFINISHED_OF[] =
-	"SELECT id, job_id, kind FROM tasks WHERE service = :svc"
-	" AND state IN ('pending','waiting','dead')";
-static const char SQL_SKIP_TASK[] =
-	"UPDATE tasks SET state = 'skipped', skip_reason = :reason, next_attempt_at = NULL,"
-	" updated_at = :now WHERE id = :id AND state IN ('pending','waiting','dead')";
+/* A service configured again is no longer retired: should it leave the
+ * config again, its tasks wait as any other's (DESIGN 3). */
+static const char SQL_UNRETIRE[] = "DELETE FROM retired_services WHERE service = :svc";
 static const char SQL_ACTIVE_JOBS[] =
 	"SELECT id FROM jobs WHERE state IN ('running','failed')";
 
@@ -85,99 +77,46 @@ static int add_service(struct store *s, const struct sched_service *svc, int64_t
 	return rc;
 }
 
-static int is_configured(const struct sched_service *svcs, size_t n, const char *name)
+/* Adds svc's tasks where missing and takes it off the retired list. */
+static int sync_service(struct store *s, const struct sched_service *svc, int64_t now,
+			struct sched_idset *jobs, int *added)
 {
-	for (size_t i = 0; i < n; i++)
-		if (svcs[i].enabled && strcmp(svcs[i].name, name) == 0)
-			return 1;
-	return 0;
+	sqlite3_stmt *st = store_stmt(s, SQL_UNRETIRE);
+
+	if (st == NULL || store_bind_text(st, ":svc", svc->name) < 0 ||
+	    store_step_done(s, st) < 0)
+		return -1;
+	return add_service(s, svc, now, jobs, added);
 }
 
-struct row {
-	int64_t id;
-	char job_id[JOBS_ID_LEN + 1];
-	char kind[16];
-};
-
-/* Skips the unfinished tasks of a service that left the config. */
-static int skip_service(struct store *s, const char *svc, int64_t now,
-			struct sched_idset *jobs, int *skipped)
+/*
+ * Warns about each service whose unfinished tasks wait because the config
+ * lacks it (a truncated file, a bad edit): nothing is skipped for that.
+ * *held receives how many tasks wait.
+ */
+static int warn_absent(struct store *s, const struct sched_service *svcs, size_t n_svcs,
+		       int *held)
 {
-	sqlite3_stmt *st = store_stmt(s, SQL_UNFINISHED_OF);
-	struct row *rows = NULL;
-	size_t n = 0;
+	struct store_service *conf = xcalloc(n_svcs + 1, sizeof *conf);
+	struct store_absent *v = NULL;
+	size_t n_conf = 0, n = 0;
 	int rc;
 
-	if (st == NULL)
-		return -1;
-	store_bind_text(st, ":svc", svc);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		rows = xrealloc(rows, (n + 1) * sizeof *rows);
-		rows[n].id = sqlite3_column_int64(st, 0);
-		snprintf(rows[n].job_id, sizeof rows[n].job_id, "%s", sqlite3_column_text(st, 1));
-		snprintf(rows[n].kind, sizeof rows[n].kind, "%s", sqlite3_column_text(st, 2));
-		n++;
+	for (size_t i = 0; i < n_svcs; i++)
+		if (svcs[i].enabled)
+			conf[n_conf++].name = svcs[i].name;
+	rc = store_absent_services(s, conf, n_conf, &v, &n) == STORE_OK ? 0 : -1;
+	for (size_t i = 0; i < n; i++) {
+		struct log_line *l = log_start(LOG_WARN, "service.absent");
+		log_str(l, "service", v[i].service);
+		log_int(l, "tasks_waiting", v[i].tasks);
+		log_str(l, "msg", "the store has unfinished tasks of a service the config lacks:"
+			" they wait for it (restore it, or retire-service NAME --reason TEXT)");
+		log_done(l);
+		*held += (int)v[i].tasks;
 	}
-	store_reset(st);
-	rc = rc == SQLITE_DONE ? 0 : -1;
-	if (rc < 0)
-		store_log_error(s, SQL_UNFINISHED_OF);
-	for (size_t i = 0; rc == 0 && i < n; i++) {
-		if ((st = store_stmt(s, SQL_SKIP_TASK)) == NULL)
-			rc = -1;
-		else {
-			store_bind_int(st, ":id", rows[i].id);
-			store_bind_text(st, ":reason", SKIP_REASON);
-			store_bind_int(st, ":now", now);
-			rc = store_step_done(s, st);
-		}
-		if (rc == 0)
-			rc = event_for(s, rows[i].job_id, "task.skipped", svc, rows[i].kind,
-				       SKIP_REASON, now);
-		sched_idset_push(jobs, rows[i].job_id);
-	}
-	if (n > 0)
-		log_msg(LOG_WARN, "task.skipped", "service %s left the config: %zu tasks skipped",
-			svc, n);
-	*skipped += (int)n;
-	free(rows);
-	return rc;
-}
-
-/* Every service name that has tasks and is not configured (enabled). */
-static int skip_removed(struct store *s, const struct sched_service *svcs, size_t n_svcs,
-			int64_t now, struct sched_idset *jobs, int *skipped)
-{
-	char *prev = xstrdup("");
-	int rc = 0;
-
-	for (;;) {
-		sqlite3_stmt *st = store_stmt(s, SQL_NEXT_SERVICE);
-		char *name;
-		int step;
-
-		if (st == NULL || store_bind_text(st, ":prev", prev) < 0) {
-			rc = -1;
-			break;
-		}
-		step = sqlite3_step(st);
-		name = step == SQLITE_ROW ? store_col_text(st, 0) : NULL;
-		store_reset(st);
-		if (step != SQLITE_ROW) {
-			if (step != SQLITE_DONE) {
-				store_log_error(s, SQL_NEXT_SERVICE);
-				rc = -1;
-			}
-			free(name);
-			break;
-		}
-		free(prev);
-		prev = name;
-		if (!is_configured(svcs, n_svcs, name) &&
-		    (rc = skip_service(s, name, now, jobs, skipped)) < 0)
-			break;
-	}
-	free(prev);
+	store_absent_free(v, n);
+	free(conf);
 	return rc;
 }
 
@@ -200,10 +139,10 @@ static int record_configured(struct store *s, const struct sched_service *svcs, 
 }
 
 int sched_sync_services(struct store *s, const struct sched_service *svcs, size_t n_svcs,
-			int64_t now, int *added, int *skipped)
+			int64_t now, int *added, int *held)
 {
 	struct sched_idset jobs = { 0 };
-	int n_added = 0, n_skipped = 0, n_stale = 0, rc = 0;
+	int n_added = 0, n_held = 0, n_stale = 0, rc = 0;
 
 	if (store_begin(s) != STORE_OK)
 		return STORE_ERR;
@@ -212,9 +151,9 @@ int sched_sync_services(struct store *s, const struct sched_service *svcs, size_
 		rc = store_materialize_stale(s, now, &n_stale);
 	for (size_t i = 0; rc == 0 && i < n_svcs; i++)
 		if (svcs[i].enabled)
-			rc = add_service(s, &svcs[i], now, &jobs, &n_added);
+			rc = sync_service(s, &svcs[i], now, &jobs, &n_added);
 	if (rc == 0)
-		rc = skip_removed(s, svcs, n_svcs, now, &jobs, &n_skipped);
+		rc = warn_absent(s, svcs, n_svcs, &n_held);
 	if (rc == 0)
 		rc = sched_eval_jobs(s, &jobs, now, NULL);
 	sched_idset_free(&jobs);
@@ -229,8 +168,8 @@ int sched_sync_services(struct store *s, const struct sched_service *svcs, size_
 			"%d jobs not started yet got the configured services", n_stale);
 	if (added != NULL)
 		*added = n_added;
-	if (skipped != NULL)
-		*skipped = n_skipped;
+	if (held != NULL)
+		*held = n_held;
 	return STORE_OK;
 }
 

@@ -172,10 +172,27 @@ static const char MIGRATION_4[] =
 	"ALTER TABLE tasks ADD COLUMN verify_owed INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE tasks ADD COLUMN retry_streak INTEGER NOT NULL DEFAULT 0;";
 
+/*
+ * The file says it is a tenantdel store (application_id: another
+ * program's database is refused on open, DESIGN 4). A service retired for
+ * good (`retire-service NAME --reason`): its unfinished tasks were skipped
+ * with that reason, and a job not started yet skips it when it starts. A
+ * service only missing from the config has no row: its tasks wait.
+ */
+static const char MIGRATION_5[] =
+	"PRAGMA application_id = 1952736620;" /* STORE_APPLICATION_ID, "tdel" */
+	"CREATE TABLE retired_services ("
+	"  service TEXT PRIMARY KEY,"
+	"  reason TEXT NOT NULL,"
+	"  retired_by TEXT,"
+	"  retired_at INTEGER NOT NULL"
+	");";
+
 const char *const store_migrations[] = {
 	MIGRATION_1,
 	MIGRATION_2,
 	MIGRATION_3,
 	MIGRATION_4,
+	MIGRATION_5,
 };
 const int store_n_migrations = (int)(sizeof store_migrations / sizeof store_migrations[0]);

@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SKIP_REASON "service removed from config"
 #define ADD_REASON "service added to config"
 #define META_CONFIGURED "configured_services"
 
@@ -131,18 +130,17 @@ static int item_phase(const cJSON *o)
 	return cJSON_IsNumber(p) ? p->valueint : 1;
 }
 
-static int set_has(const cJSON *arr, const char *name)
+int store_set_has(const cJSON *set, const char *name)
 {
 	const cJSON *o;
 
-	cJSON_ArrayForEach(o, arr)
-		if (strcmp(item_name(o), name) == 0)
+	cJSON_ArrayForEach(o, set)
+		if (strcmp(item_name(o), name ? name : "") == 0)
 			return 1;
 	return 0;
 }
 
-/* The configured services the last config sync recorded; NULL: none yet. */
-static int read_configured(struct store *s, cJSON **out)
+int store_configured_set(struct store *s, cJSON **out)
 {
 	sqlite3_stmt *st = store_stmt(s, SQL_GET_CONFIGURED);
 	int rc;
@@ -192,6 +190,23 @@ static int add_task(struct store *s, const char *job_id, const char *name, int p
 	return rc;
 }
 
+/* One snapshot service's task: waiting for it when the config lacks it
+ * (DESIGN 3), skipped only when it was retired. */
+static int add_snapshot_task(struct store *s, const char *job_id, const cJSON *o,
+			     const cJSON *conf, int64_t now)
+{
+	char *reason = NULL;
+	int64_t retired = 0;
+	int rc;
+
+	if (conf != NULL && !store_set_has(conf, item_name(o)) &&
+	    store_retired_reason(s, item_name(o), &reason, &retired) < 0)
+		return -1;
+	rc = add_task(s, job_id, item_name(o), item_phase(o), retired != 0, reason, now);
+	free(reason);
+	return rc;
+}
+
 /* The snapshot's tasks, then the configured services it lacks. */
 static int add_tasks(struct store *s, const char *job_id, const cJSON *snap,
 		     const cJSON *conf, int64_t now)
@@ -199,16 +214,13 @@ static int add_tasks(struct store *s, const char *job_id, const cJSON *snap,
 	const cJSON *o;
 	int rc = 0;
 
-	cJSON_ArrayForEach(o, snap) {
-		int gone = conf != NULL && !set_has(conf, item_name(o));
+	cJSON_ArrayForEach(o, snap)
 		if (rc == 0)
-			rc = add_task(s, job_id, item_name(o), item_phase(o), gone,
-				      gone ? SKIP_REASON : NULL, now);
-	}
+			rc = add_snapshot_task(s, job_id, o, conf, now);
 	if (conf == NULL)
 		return rc;
 	cJSON_ArrayForEach(o, conf)
-		if (rc == 0 && !set_has(snap, item_name(o)))
+		if (rc == 0 && !store_set_has(snap, item_name(o)))
 			rc = add_task(s, job_id, item_name(o), item_phase(o), 0, ADD_REASON, now);
 	return rc;
 }
@@ -255,7 +267,7 @@ int store_materialize_tasks(struct store *s, const char *job_id, int64_t now)
 	if (rc != STORE_OK)
 		return rc == STORE_NOT_FOUND ? 0 : -1;
 	rc = -1;
-	if ((snap = parse_set(json)) == NULL || read_configured(s, &conf) < 0)
+	if ((snap = parse_set(json)) == NULL || store_configured_set(s, &conf) < 0)
 		goto fail;
 	if (add_tasks(s, job_id, snap, conf, now) < 0 ||
 	    (st = store_stmt(s, SQL_MATERIALIZED)) == NULL ||

@@ -1,6 +1,6 @@
 /*
- * store.c - opening the database, migrations, the statement cache,
- * transactions, row readers and the event hash chain.
+ * store.c - the statement cache, binding helpers, transactions, row
+ * readers and the event hash chain (opening a store: store/open.c).
  */
 #include "store/outbox.h"
 #include "store/store_int.h"
@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 static const char GENESIS_HASH[] =
 	"0000000000000000000000000000000000000000000000000000000000000000";
@@ -21,7 +20,9 @@ static const char GENESIS_HASH[] =
 void store_log_error(struct store *s, const char *what)
 {
 	struct log_line *l = log_start(LOG_ERROR, "store.error");
-	snprintf(s->last_error, sizeof s->last_error, "%s", sqlite3_errmsg(s->db));
+	const char *phrase = store_error_phrase(s->db, sqlite3_extended_errcode(s->db));
+
+	snprintf(s->last_error, sizeof s->last_error, "%s", phrase ? phrase : sqlite3_errmsg(s->db));
 	log_str(l, "database", s->path);
 	log_str(l, "sql", what);
 	log_str(l, "error", sqlite3_errmsg(s->db));
@@ -112,10 +113,13 @@ int store_step_done(struct store *s, sqlite3_stmt *st)
 int store_exec(struct store *s, const char *sql)
 {
 	char *msg = NULL;
-	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+	int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
+
+	if (rc != SQLITE_OK) {
 		struct log_line *l = log_start(LOG_ERROR, "store.error");
+		const char *phrase = store_error_phrase(s->db, rc);
 		snprintf(s->last_error, sizeof s->last_error, "%s",
-			 msg ? msg : sqlite3_errmsg(s->db));
+			 phrase ? phrase : msg ? msg : sqlite3_errmsg(s->db));
 		log_str(l, "database", s->path);
 		log_str(l, "sql", sql);
 		log_str(l, "error", msg ? msg : sqlite3_errmsg(s->db));
@@ -458,146 +462,4 @@ int store_job_changed(struct store *s, const char *job_id, const char *type,
 	else
 		jobs_job_record_clear(&j);
 	return rc;
-}
-
-/* ---- open / migrate / close ---- */
-
-static int user_version(struct store *s, int *version)
-{
-	sqlite3_stmt *st = NULL;
-	int rc = -1;
-
-	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
-	    sqlite3_step(st) == SQLITE_ROW) {
-		*version = sqlite3_column_int(st, 0);
-		rc = 0;
-	}
-	sqlite3_finalize(st);
-	return rc;
-}
-
-static int migrate(struct store *s, char *err, size_t errlen)
-{
-	int version = 0;
-
-	if (user_version(s, &version) < 0) {
-		snprintf(err, errlen, "%s: not a tenantdel database: %s", s->path,
-			 sqlite3_errmsg(s->db));
-		return -1;
-	}
-	if (version > store_n_migrations) {
-		snprintf(err, errlen, "%s: schema version %d is newer than this tenantdel (%d)",
-			 s->path, version, store_n_migrations);
-		return -1;
-	}
-	while (version < store_n_migrations) {
-		char pragma[64];
-		/* Several processes may open a new file at once: the version is
-		 * read again under the write lock, and a migration another one
-		 * applied meanwhile is not applied twice. */
-		if (store_exec(s, "BEGIN IMMEDIATE") < 0)
-			goto fail;
-		if (user_version(s, &version) < 0) {
-			store_rollback(s);
-			goto fail;
-		}
-		if (version >= store_n_migrations) {
-			store_rollback(s);
-			break;
-		}
-		snprintf(pragma, sizeof pragma, ";PRAGMA user_version = %d;", version + 1);
-		if (store_exec(s, store_migrations[version]) < 0 || store_exec(s, pragma) < 0 ||
-		    store_exec(s, "COMMIT") < 0) {
-			store_rollback(s);
-			goto fail;
-		}
-		version++;
-		log_msg(LOG_DEBUG, "store.migrated", "schema version %d", version);
-	}
-	return 0;
-fail:
-	snprintf(err, errlen, "%s: cannot apply schema migration: %s", s->path,
-		 s->last_error[0] ? s->last_error : sqlite3_errmsg(s->db));
-	return -1;
-}
-
-/*
- * Switching a new file to WAL needs its exclusive lock, and SQLite answers
- * BUSY at once (no busy handler: it would deadlock) when processes opening
- * the new file together contend for it. Retry for up to the busy timeout.
- */
-static int set_wal(struct store *s, char **msg)
-{
-	int64_t until = clock_mono_ms() + 10000;
-	int rc;
-
-	for (;;) {
-		rc = sqlite3_exec(s->db, "PRAGMA journal_mode = WAL", NULL, NULL, msg);
-		if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
-			return rc == SQLITE_OK ? 0 : -1;
-		if (clock_mono_ms() > until)
-			return -1;
-		sqlite3_free(*msg);
-		*msg = NULL;
-		sqlite3_sleep(5);
-	}
-}
-
-static int configure(struct store *s, char *err, size_t errlen)
-{
-	char *msg = NULL;
-
-	sqlite3_busy_timeout(s->db, 10000);
-	sqlite3_extended_result_codes(s->db, 1);
-	/* WAL: readers never block the writer. FULL: a commit reported is on
-	 * disk, power loss included (DESIGN 3: schedule is durable). */
-	if (set_wal(s, &msg) < 0 ||
-	    sqlite3_exec(s->db, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
-			 NULL, NULL, &msg) != SQLITE_OK) {
-		snprintf(err, errlen, "%s: %s", s->path,
-			 msg ? msg : sqlite3_errmsg(s->db));
-		sqlite3_free(msg);
-		return -1;
-	}
-	return 0;
-}
-
-struct store *store_open(const char *path, char *err, size_t errlen)
-{
-	struct store *s = xcalloc(1, sizeof *s);
-	int rc;
-
-	s->path = xstrdup(path);
-	rc = sqlite3_open_v2(path, &s->db,
-			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-			     NULL);
-	if (rc != SQLITE_OK) {
-		snprintf(err, errlen, "%s: cannot open database: %s", path,
-			 s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
-		goto fail;
-	}
-	if (configure(s, err, errlen) < 0 || migrate(s, err, errlen) < 0)
-		goto fail;
-	return s;
-fail:
-	store_close(s);
-	return NULL;
-}
-
-void store_set_busy_timeout(struct store *s, int ms)
-{
-	sqlite3_busy_timeout(s->db, ms);
-}
-
-void store_close(struct store *s)
-{
-	if (s == NULL)
-		return;
-	for (int i = 0; i < s->n_cache; i++)
-		sqlite3_finalize(s->cache[i].st);
-	if (s->db != NULL)
-		sqlite3_close(s->db);
-	store_set_webhooks(s, NULL, 0);
-	free(s->path);
-	free(s);
 }

@@ -29,13 +29,26 @@ enum {
 
 struct store;
 
+/* store_open flags. */
+enum {
+	STORE_OPEN_CREATE = 1,   /* a writer: create the store when path does not exist */
+	STORE_OPEN_NO_CHECK = 2, /* skip the quick_check of a small file (audit verify
+				  * runs the full integrity_check itself) */
+};
+
 /*
- * Opens (creating if needed) the database at path, applies pending
- * migrations, sets WAL, synchronous=FULL, foreign keys and a busy timeout.
- * Returns NULL with one line in err naming the file and the problem (not a
- * database, read-only folder, newer schema, locked ...).
+ * Opens the tenantdel store at path, applies pending migrations, sets WAL,
+ * synchronous=FULL, foreign keys and a busy timeout. A missing path is
+ * created (whole, never half) only with STORE_OPEN_CREATE; anything else
+ * that is not an intact tenantdel store is refused, even for a writer: a
+ * directory, an empty file, another program's database, a newer schema, a
+ * read-only file, a full disk, a file that fails PRAGMA quick_check (run
+ * on files up to 64 MiB; see store/open.c). Returns NULL with one line in
+ * err naming the file and the reason ("no store at PATH", "PATH: is a
+ * directory", "PATH: disk full", "PATH: read-only", "PATH: not a tenantdel
+ * store (...)", "PATH: damaged: run audit verify (...)").
  */
-struct store *store_open(const char *path, char *err, size_t errlen);
+struct store *store_open(const char *path, int flags, char *err, size_t errlen);
 void store_close(struct store *s); /* NULL-safe; finalizes every statement */
 
 /*
@@ -44,6 +57,13 @@ void store_close(struct store *s); /* NULL-safe; finalizes every statement */
  * Points into the handle: valid until the next store call.
  */
 const char *store_last_error(struct store *s);
+
+/*
+ * Runs SQLite's full PRAGMA integrity_check over the whole file (seconds on
+ * a large store). STORE_OK with *intact 1, or 0 and why = its first
+ * finding; STORE_ERR when the check itself cannot run.
+ */
+int store_check_integrity(struct store *s, int *intact, char *why, size_t whylen);
 
 /* Busy timeout in ms (default 10000): how long a writer waits for the lock. */
 void store_set_busy_timeout(struct store *s, int ms);
@@ -69,6 +89,35 @@ struct config;
  * frees; *n may be 0. Can't fail.
  */
 struct store_service *store_services_from_config(const struct config *cfg, size_t *n);
+
+/* A service that unfinished work names and the config lacks (or disables). */
+struct store_absent {
+	char *service;
+	int64_t tasks;            /* its unfinished tasks (they wait for it) */
+	int64_t jobs_not_started; /* jobs not started yet that will cover it */
+};
+
+/*
+ * The services that unfinished tasks or the snapshots of jobs not started
+ * yet name, that are not among svcs (the enabled services of a config:
+ * store_services_from_config) and not retired, in name order. *out
+ * (store_absent_free) and *n receive them. STORE_OK or STORE_ERR.
+ */
+int store_absent_services(struct store *s, const struct store_service *svcs, size_t n_svcs,
+			  struct store_absent **out, size_t *n);
+void store_absent_free(struct store_absent *v, size_t n); /* NULL-safe */
+
+/*
+ * Retires service for good (DESIGN 3): in one transaction its pending,
+ * waiting and dead tasks become skipped with reason (task.skipped events),
+ * a jobs-wide service.retired event records who and why, the jobs touched
+ * are evaluated (they may succeed), and a job not started yet skips it when
+ * it starts. *skipped receives how many tasks were skipped. STORE_OK,
+ * STORE_NOT_FOUND (the store has never known that service) or STORE_ERR.
+ * Whether the config still has it is the caller's question.
+ */
+int store_retire_service(struct store *s, const char *service, const char *reason,
+			 const char *by, int64_t now, int64_t *skipped);
 
 struct store_new_job {
 	const char *tenant_id;   /* already validated */
@@ -100,7 +149,9 @@ int store_schedule(struct store *s, const struct store_new_job *jobs, size_t n,
 int store_job_get(struct store *s, const char *job_id, struct job_record *out);
 
 /* The job's tasks ordered by kind, phase, service (delete tasks of a job
- * not started yet: synthesized, id 0). *out is the caller's. */
+ * not started yet: synthesized, id 0). A pending or waiting task of a
+ * service the last config sync did not have shows last_error "service not
+ * in config" (one retired shows skipped). *out is the caller's. */
 int store_job_tasks(struct store *s, const char *job_id, struct task_record **out,
 		    size_t *n);
 

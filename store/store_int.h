@@ -50,6 +50,9 @@ struct store {
 	size_t n_webhook_urls;
 };
 
+/* PRAGMA application_id of a tenantdel store ("tdel"; migration 5). */
+#define STORE_APPLICATION_ID 0x7464656c
+
 extern const char *const store_migrations[];
 extern const int store_n_migrations;
 
@@ -67,6 +70,13 @@ int store_bind_int(sqlite3_stmt *st, const char *name, int64_t value);
 int store_bind_null(sqlite3_stmt *st, const char *name);
 /* Binds NULL when value == none. */
 int store_bind_opt_int(sqlite3_stmt *st, const char *name, int64_t value, int64_t none);
+
+/*
+ * What an SQLite result rc on db means for the operator, in the words of
+ * DESIGN 4 ("disk full", "read-only", "damaged: run audit verify", ...),
+ * or NULL when SQLite's own message says it best. Static text.
+ */
+const char *store_error_phrase(sqlite3 *db, int rc);
 
 /* Logs the failing step: event store.error with the SQL and sqlite3_errmsg. */
 void store_log_error(struct store *s, const char *what);
@@ -167,16 +177,35 @@ char *store_service_set_json(const struct store_svc_ref *v, size_t n);
  * transaction. 0 or -1. */
 int store_service_set_id(struct store *s, const char *json, int64_t *id);
 
+/* The last error of a task whose service the config lacks: it waits. */
+#define STORE_ABSENT_ERROR "service not in config"
+
+/* The configured services the last config sync recorded (*out NULL: none
+ * yet; caller deletes). 0 or -1. */
+int store_configured_set(struct store *s, cJSON **out);
+
+/* 1 when a service set (parsed snapshot JSON) has a service called name. */
+int store_set_has(const cJSON *set, const char *name);
+
+/* Whether service was retired (*found 1) and why (*reason, may be NULL,
+ * malloc'ed). 0 or -1. */
+int store_retired_reason(struct store *s, const char *service, char **reason, int64_t *found);
+
+/* Marks the waiting tasks of services the config lacks in records read
+ * for display (see store_job_tasks). 0 or -1. */
+int store_mark_absent(struct store *s, struct task_record *t, size_t n);
+
 /* Records json as the services configured now (what a job starting later
  * covers). In a transaction. 0 or -1. */
 int store_set_configured(struct store *s, const char *json);
 
 /*
  * Inside a transaction, when a job starts: creates its delete tasks from its
- * snapshot (pending, not yet eligible), a skipped one with a task.skipped
- * event for a snapshot service no longer configured, and one with a
- * task.added event for a configured service the snapshot lacks (as the
- * config sync does for jobs whose tasks exist); then drops the snapshot
+ * snapshot (pending, not yet eligible; one of a service no longer
+ * configured waits for it like any other, one of a retired service is
+ * skipped with the retirement's reason and a task.skipped event), and one
+ * with a task.added event for a configured service the snapshot lacks (as
+ * the config sync does for jobs whose tasks exist); then drops the snapshot
  * reference. Nothing to do (0) for a job whose tasks exist. 0 or -1.
  */
 int store_materialize_tasks(struct store *s, const char *job_id, int64_t now);

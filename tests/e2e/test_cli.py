@@ -82,6 +82,8 @@ class CliTest(harness.TestCase):
         return self.ok("schedule", tenant, *args).out.strip()
 
     def jobs(self, *args):
+        if not os.path.exists(self.w.db):
+            return []  # nothing stored, not even a store (DESIGN 4: only writers create it)
         return self.ok("list", "--json", *args).json()
 
     def db(self):
@@ -270,6 +272,7 @@ class TransitionTest(CliTest):
 
     def test_unknown_job(self):
         ghost = "01900000-0000-7000-8000-000000000000"
+        self.schedule("someone")
         for cmd in (["show", ghost], ["cancel", ghost], ["hold", ghost, "--reason", "r"],
                     ["release", ghost], ["events", ghost], ["show", "not-a-job"]):
             r = self.fails(3, *cmd)
@@ -431,7 +434,7 @@ class DatabaseProblemsTest(CliTest):
         with open(self.w.db, "wb") as f:
             f.write(b"this is not sqlite\n" * 300)
         r = self.fails(2, "list")
-        self.assertIn("not a database", r.err)
+        self.assertIn("not a tenantdel store", r.err)
         r = self.fails(2, "schedule", "acme")
         with open(self.w.db, "rb") as f:
             self.assertTrue(f.read().startswith(b"this is not sqlite"))
@@ -440,7 +443,7 @@ class DatabaseProblemsTest(CliTest):
         # root ignores permissions: a path under a regular file cannot be created
         self.use_db(os.path.join(self.w.token_file, "tenantdel.db"))
         r = self.fails(2, "schedule", "acme")
-        self.assertIn("cannot open database", r.err)
+        self.assertIn("Not a directory", r.err)
         self.use_db("/dev/null/tenantdel.db")
         self.fails(2, "list")
 

@@ -219,7 +219,7 @@ class TestEngineBasic(EngineCase):
         kinds = {(x["service"], x.get("kind")): x["state"] for x in self.show(job)["tasks"]}
         self.assertEqual(kinds[("orders", "restore")], "succeeded")
 
-    def test_service_added_gets_tasks_and_removed_is_skipped(self):
+    def test_service_added_gets_tasks_and_removed_waits(self):
         names = [n for n, _, _ in SERVICES]
         self.conf(services=[n for n in names if n != "pos"])
         self.fleet.seed("cfg")
@@ -228,11 +228,11 @@ class TestEngineBasic(EngineCase):
         self.conf(services=[n for n in names if n != "sales"])
         self.assertRc(self.once(), 0)
         self.assertEqual(self.task(job, "pos")["state"], "pending")
-        sales = self.task(job, "sales")
-        self.assertEqual(sales["state"], "skipped")
+        sales = self.task(job, "sales")  # waits for it: only retire-service skips (DESIGN 3)
+        self.assertEqual((sales["state"], sales["last_error"]), ("pending", "service not in config"))
         types = [(e["type"], e["service"]) for e in self.td("events", job, "--json").json()]
         self.assertIn(("task.added", "pos"), types)
-        self.assertIn(("task.skipped", "sales"), types)
+        self.assertNotIn(("task.skipped", "sales"), types)
         self.assertRc(self.td("release", job), 4)  # not held: unchanged
         # once due, it purges with pos and without sales
         r = self.td("schedule", "cfg", "--now")

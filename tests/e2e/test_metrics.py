@@ -72,6 +72,7 @@ class MetricsTest(harness.TestCase):
         return parse(res.out), res.out
 
     def test_every_series_has_help_type_and_parses(self):
+        self.td("run", "--once")  # creates the empty database (only writers do)
         fams, text = self.metrics()
         want = {"tenantdel_jobs": "gauge", "tenantdel_jobs_overdue": "gauge",
                 "tenantdel_task_attempts": "counter", "tenantdel_records_deleted": "counter",
@@ -166,7 +167,7 @@ class MetricsTest(harness.TestCase):
         # Rows as the engine keeps them, for a service whose name needs every
         # escape of the format (the store accepts any text).
         odd = 'odd "name" \\ with\nnewline'
-        self.td("list")  # creates the database
+        self.td("run", "--once")  # creates the database (only writers do)
         db = sqlite3.connect(self.w.db)
         try:
             for svc, state in (("orders", "open"), ("sales", "half_open"), (odd, "closed")):

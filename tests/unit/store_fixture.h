@@ -28,7 +28,7 @@ static inline int fx_setup(void **state, const char *prefix)
 	snprintf(f->dir, sizeof f->dir, "/tmp/%s.XXXXXX", prefix);
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(f->path, sizeof f->path, "%s/t.db", f->dir);
-	f->s = store_open(f->path, err, sizeof err);
+	f->s = store_open(f->path, STORE_OPEN_CREATE, err, sizeof err);
 	assert_non_null(f->s);
 	/* A webhook configured: the tests look at the outbox rows too. */
 	store_set_webhooks(f->s, (const char *const[]){ "http://127.0.0.1:9/hook" }, 1);

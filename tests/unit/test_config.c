@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "tests/unit/tls_fixture.h"
 #include "util/util.h"
 
 #define MIN_SERVICE "[service a]\ndelete_url = http://a/t/{tenant_id}\n"
@@ -161,8 +162,8 @@ static const char full_text[] =
 	"connect_timeout = 2s\n"
 	"token_env = SVC_TOKEN\n"
 	"ca_file = ca.pem\n"
-	"client_cert = /etc/c.pem\n"
-	"client_key = /etc/k.pem\n"
+	"client_cert = c.pem\n"
+	"client_key = k.pem\n"
 	"[api]\n"
 	"listen = [::1]:0\n"
 	"token_file = api.token\n"
@@ -190,8 +191,11 @@ static const char full_text[] =
 static void test_every_key(void **state)
 {
 	struct fx *fx = *state;
+	char *ca = put(fx, "ca.pem", TLS_CERT_PEM, strlen(TLS_CERT_PEM));
+	char *cert = put(fx, "c.pem", TLS_CERT_PEM, strlen(TLS_CERT_PEM));
+	char *key = put(fx, "k.pem", TLS_KEY_PEM, strlen(TLS_KEY_PEM));
+	char *api = xasprintf("%s/api.token", fx->dir);
 	struct config *cfg = load_ok(fx, full_text);
-	char *ca = xasprintf("%s/ca.pem", fx->dir), *api = xasprintf("%s/api.token", fx->dir);
 
 	assert_string_equal(cfg->database, "/var/lib/td/x.db");
 	assert_int_equal(cfg->retention_ms, 14LL * 86400000);
@@ -209,8 +213,8 @@ static void test_every_key(void **state)
 	assert_null(cfg->token_file);
 	assert_string_equal(cfg->token_env, "SVC_TOKEN");
 	assert_string_equal(cfg->ca_file, ca);
-	assert_string_equal(cfg->client_cert, "/etc/c.pem");
-	assert_string_equal(cfg->client_key, "/etc/k.pem");
+	assert_string_equal(cfg->client_cert, cert);
+	assert_string_equal(cfg->client_key, key);
 	assert_string_equal(cfg->api_listen, "[::1]:0");
 	assert_string_equal(cfg->api_host, "::1");
 	assert_int_equal(cfg->api_port, 0);
@@ -239,6 +243,8 @@ static void test_every_key(void **state)
 	assert_int_equal(t->timeout_ms, 12000);  /* [http] timeout */
 	assert_int_equal(t->line, 42);
 	free(ca);
+	free(cert);
+	free(key);
 	free(api);
 	config_free(cfg);
 }

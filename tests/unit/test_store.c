@@ -611,19 +611,20 @@ static void test_config_change_before_start(void **state)
 	assert_int_equal(sched_sync_services(f->s, now_conf, 4, NOW, &added, &skipped), STORE_OK);
 	assert_int_equal(store_job_tasks(f->s, id, &t, &n), STORE_OK);
 	assert_int_equal(n, 5);
-	assert_int_equal(find_task(t, n, "pos", TASK_KIND_DELETE)->state, TASK_SKIPPED);
-	assert_string_equal(find_task(t, n, "pos", TASK_KIND_DELETE)->skip_reason,
-			    "service removed from config");
+	/* disabled: its task waits for it (DESIGN 3), never skipped by a config */
+	assert_int_equal(find_task(t, n, "pos", TASK_KIND_DELETE)->state, TASK_PENDING);
+	assert_string_equal(find_task(t, n, "pos", TASK_KIND_DELETE)->last_error,
+			    "service not in config");
 	assert_int_equal(find_task(t, n, "legacy", TASK_KIND_DELETE)->state, TASK_PENDING);
+	assert_null(find_task(t, n, "legacy", TASK_KIND_DELETE)->last_error);
 	assert_int_equal(find_task(t, n, "orders", TASK_KIND_DELETE)->state, TASK_PENDING);
 	jobs_task_records_free(t, n);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM events WHERE type = 'task.skipped'"
-				     " AND service = 'pos'"), 1);
+	assert_int_equal(q_int(f->s, "SELECT count(*) FROM events WHERE type = 'task.skipped'"), 0);
 	assert_int_equal(q_int(f->s, "SELECT count(*) FROM events WHERE type = 'task.added'"
 				     " AND service = 'legacy'"), 1);
 	/* a job scheduled under the new config is left alone by the next sync */
 	assert_int_equal(sched_sync_services(f->s, now_conf, 4, NOW, NULL, NULL), STORE_OK);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM events WHERE type LIKE 'task.%'"), 2);
+	assert_int_equal(q_int(f->s, "SELECT count(*) FROM events WHERE type LIKE 'task.%'"), 1);
 	assert_int_equal(start_due(f->s, NOW + DAY), 1);
 	assert_int_equal(q_int(f->s, "SELECT count(*) FROM tasks WHERE kind = 'delete'"), 4);
 }
@@ -649,7 +650,7 @@ static void test_migration_2_keeps_v1_rows(void **state)
 		" VALUES ('J1', 'orders', 'delete', 1, 'pending', 2, 1),"
 		" ('J1', 'gone', 'delete', 1, 'skipped', NULL, 1);", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
-	s = store_open(path, err, sizeof err);
+	s = store_open(path, 0, err, sizeof err);
 	assert_non_null(s);
 	/* every later migration applied too */
 	assert_int_equal(q_int(s, "PRAGMA user_version"), store_n_migrations);

@@ -1,0 +1,376 @@
+/*
+ * absent.c - services the store knows and the config lacks (DESIGN 3
+ * "Which services a job covers"): their unfinished tasks wait, named
+ * "service not in config", until the service comes back or an operator
+ * retires it for good (`retire-service NAME --reason`), which skips them
+ * with that reason. Nothing is skipped because a config was cut short.
+ */
+#include "store/sched_int.h"
+#include "util/log.h"
+#include "util/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define UNFINISHED "('pending','waiting','in_flight','dead')"
+
+/* The next service name after :prev (an index skip-scan done by hand). */
+static const char SQL_NEXT_SERVICE[] =
+	"SELECT service FROM tasks WHERE service > :prev ORDER BY service LIMIT 1";
+static const char SQL_UNFINISHED_COUNT[] =
+	"SELECT count(*) FROM tasks WHERE service = :svc AND state IN " UNFINISHED;
+/* Jobs not started yet name their services in their snapshot only. */
+static const char SQL_SNAPSHOTS[] =
+	"SELECT ss.services, count(*) FROM jobs j JOIN service_sets ss"
+	" ON ss.id = j.service_set_id WHERE j.state IN ('scheduled','held')"
+	" GROUP BY ss.id";
+static const char SQL_RETIRED[] =
+	"SELECT reason FROM retired_services WHERE service = :svc";
+static const char SQL_KNOWN[] =
+	"SELECT EXISTS (SELECT 1 FROM tasks WHERE service = :svc)"
+	" OR EXISTS (SELECT 1 FROM service_sets, json_each(service_sets.services) e"
+	"   WHERE json_extract(e.value, '$.name') = :svc)";
+static const char SQL_RETIRE[] =
+	"INSERT INTO retired_services (service, reason, retired_by, retired_at)"
+	" VALUES (:svc, :reason, :by, :now) ON CONFLICT (service) DO UPDATE SET"
+	" reason = excluded.reason, retired_by = excluded.retired_by,"
+	" retired_at = excluded.retired_at";
+static const char SQL_RETIRABLE[] =
+	"SELECT id, job_id, kind FROM tasks WHERE service = :svc"
+	" AND state IN ('pending','waiting','dead')";
+static const char SQL_SKIP_TASK[] =
+	"UPDATE tasks SET state = 'skipped', skip_reason = :reason, next_attempt_at = NULL,"
+	" updated_at = :now WHERE id = :id AND state IN ('pending','waiting','dead')";
+
+static int is_configured(const struct store_service *svcs, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(svcs[i].name, name) == 0)
+			return 1;
+	return 0;
+}
+
+/* The entry of v for name, appended (zeros) when new. */
+static struct store_absent *entry(struct store_absent **v, size_t *n, const char *name)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp((*v)[i].service, name) == 0)
+			return &(*v)[i];
+	*v = xrealloc(*v, (*n + 1) * sizeof **v);
+	memset(&(*v)[*n], 0, sizeof **v);
+	(*v)[*n].service = xstrdup(name);
+	return &(*v)[(*n)++];
+}
+
+/* One integer from sql with :svc bound; 0 or -1 (logged). */
+static int count_of(struct store *s, const char *sql, const char *svc, int64_t *out)
+{
+	sqlite3_stmt *st = store_stmt(s, sql);
+	int rc;
+
+	*out = 0;
+	if (st == NULL || store_bind_text(st, ":svc", svc) < 0)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(st, 0);
+	else
+		store_log_error(s, sql);
+	store_reset(st);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* The next service name with tasks after *prev (replaced); 1, 0 at the end, -1. */
+static int next_service(struct store *s, char **prev)
+{
+	sqlite3_stmt *st = store_stmt(s, SQL_NEXT_SERVICE);
+	int rc;
+
+	if (st == NULL || store_bind_text(st, ":prev", *prev) < 0)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		free(*prev);
+		*prev = store_col_text(st, 0);
+	} else if (rc != SQLITE_DONE) {
+		store_log_error(s, SQL_NEXT_SERVICE);
+	}
+	store_reset(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Unfinished tasks of every service that has tasks and is not configured. */
+static int absent_in_tasks(struct store *s, const struct store_service *svcs, size_t n_svcs,
+			   struct store_absent **v, size_t *n)
+{
+	char *prev = xstrdup("");
+	int64_t count;
+	int rc;
+
+	while ((rc = next_service(s, &prev)) == 1) {
+		if (is_configured(svcs, n_svcs, prev))
+			continue;
+		if (count_of(s, SQL_UNFINISHED_COUNT, prev, &count) < 0) {
+			rc = -1;
+			break;
+		}
+		if (count > 0)
+			entry(v, n, prev)->tasks = count;
+	}
+	free(prev);
+	return rc;
+}
+
+/* Adds the unconfigured, unretired services of one snapshot. */
+static int absent_in_set(struct store *s, const char *json, int64_t jobs,
+			 const struct store_service *svcs, size_t n_svcs,
+			 struct store_absent **v, size_t *n)
+{
+	cJSON *arr = cJSON_Parse(json ? json : ""), *o;
+	int64_t retired = 0;
+	int rc = 0;
+
+	cJSON_ArrayForEach(o, arr) {
+		const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "name");
+		if (!cJSON_IsString(name) || is_configured(svcs, n_svcs, name->valuestring))
+			continue;
+		if ((rc = store_retired_reason(s, name->valuestring, NULL, &retired)) < 0)
+			break;
+		if (!retired)
+			entry(v, n, name->valuestring)->jobs_not_started += jobs;
+	}
+	cJSON_Delete(arr);
+	return rc;
+}
+
+/* A snapshot in use, and how many jobs not started yet hold it. */
+struct set_use {
+	char *json;
+	int64_t jobs;
+};
+
+static int absent_in_snapshots(struct store *s, const struct store_service *svcs,
+			       size_t n_svcs, struct store_absent **v, size_t *n)
+{
+	sqlite3_stmt *st = store_stmt(s, SQL_SNAPSHOTS);
+	struct set_use *sets = NULL;
+	size_t n_sets = 0;
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	/* collected first: absent_in_set runs statements of its own */
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		sets = xrealloc(sets, (n_sets + 1) * sizeof *sets);
+		sets[n_sets].json = store_col_text(st, 0);
+		sets[n_sets++].jobs = sqlite3_column_int64(st, 1);
+	}
+	store_reset(st);
+	if (rc != SQLITE_DONE)
+		store_log_error(s, SQL_SNAPSHOTS);
+	rc = rc == SQLITE_DONE ? 0 : -1;
+	for (size_t i = 0; rc == 0 && i < n_sets; i++)
+		rc = absent_in_set(s, sets[i].json, sets[i].jobs, svcs, n_svcs, v, n);
+	for (size_t i = 0; i < n_sets; i++)
+		free(sets[i].json);
+	free(sets);
+	return rc;
+}
+
+int store_absent_services(struct store *s, const struct store_service *svcs, size_t n_svcs,
+			  struct store_absent **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	if (absent_in_tasks(s, svcs, n_svcs, out, n) < 0 ||
+	    absent_in_snapshots(s, svcs, n_svcs, out, n) < 0) {
+		store_absent_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+		return STORE_ERR;
+	}
+	return STORE_OK;
+}
+
+void store_absent_free(struct store_absent *v, size_t n)
+{
+	for (size_t i = 0; v != NULL && i < n; i++)
+		free(v[i].service);
+	free(v);
+}
+
+int store_retired_reason(struct store *s, const char *service, char **reason, int64_t *found)
+{
+	sqlite3_stmt *st = store_stmt(s, SQL_RETIRED);
+	int rc;
+
+	*found = 0;
+	if (reason != NULL)
+		*reason = NULL;
+	if (st == NULL || store_bind_text(st, ":svc", service) < 0)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*found = 1;
+		if (reason != NULL)
+			*reason = store_col_text(st, 0);
+	} else if (rc != SQLITE_DONE) {
+		store_log_error(s, SQL_RETIRED);
+	}
+	store_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* The shape of what is done to one task and its job. */
+struct retire_row {
+	int64_t id;
+	char job_id[JOBS_ID_LEN + 1];
+	char kind[16];
+};
+
+static int read_retirable(struct store *s, const char *svc, struct retire_row **rows,
+			  size_t *n)
+{
+	sqlite3_stmt *st = store_stmt(s, SQL_RETIRABLE);
+	int rc;
+
+	*rows = NULL;
+	*n = 0;
+	if (st == NULL || store_bind_text(st, ":svc", svc) < 0)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct retire_row *r;
+		*rows = xrealloc(*rows, (*n + 1) * sizeof **rows);
+		r = &(*rows)[(*n)++];
+		r->id = sqlite3_column_int64(st, 0);
+		snprintf(r->job_id, sizeof r->job_id, "%s", sqlite3_column_text(st, 1));
+		snprintf(r->kind, sizeof r->kind, "%s", sqlite3_column_text(st, 2));
+	}
+	store_reset(st);
+	if (rc != SQLITE_DONE)
+		store_log_error(s, SQL_RETIRABLE);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* One task skipped with the retirement's reason, and its task.skipped event. */
+static int skip_task(struct store *s, const struct retire_row *r, const char *svc,
+		     const char *reason, const char *by, int64_t now)
+{
+	sqlite3_stmt *st = store_stmt(s, SQL_SKIP_TASK);
+	cJSON *d;
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	store_bind_int(st, ":id", r->id);
+	store_bind_text(st, ":reason", reason);
+	store_bind_int(st, ":now", now);
+	if (store_step_done(s, st) < 0)
+		return -1;
+	if (sqlite3_changes(s->db) != 1)
+		return 0; /* finished meanwhile */
+	d = cJSON_CreateObject();
+	cJSON_AddStringToObject(d, "kind", r->kind);
+	cJSON_AddStringToObject(d, "reason", reason);
+	if (by != NULL)
+		cJSON_AddStringToObject(d, "retired_by", by);
+	rc = store_event_append(s, r->job_id, now, "task.skipped", svc, d);
+	cJSON_Delete(d);
+	return rc;
+}
+
+/* Inside the transaction: the row, the tasks, the events, the jobs. */
+static int retire(struct store *s, const char *svc, const char *reason, const char *by,
+		  int64_t now, int64_t *skipped)
+{
+	struct sched_idset jobs = { 0 };
+	struct retire_row *rows = NULL;
+	sqlite3_stmt *st = store_stmt(s, SQL_RETIRE);
+	size_t n = 0;
+	cJSON *d;
+	int rc;
+
+	if (st == NULL || store_bind_text(st, ":svc", svc) < 0 ||
+	    store_bind_text(st, ":reason", reason) < 0 || store_bind_text(st, ":by", by) < 0 ||
+	    store_bind_int(st, ":now", now) < 0 || store_step_done(s, st) < 0 ||
+	    read_retirable(s, svc, &rows, &n) < 0) {
+		free(rows);
+		return -1;
+	}
+	rc = 0;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		rc = skip_task(s, &rows[i], svc, reason, by, now);
+		sched_idset_add(&jobs, rows[i].job_id);
+	}
+	d = cJSON_CreateObject();
+	cJSON_AddStringToObject(d, "reason", reason);
+	if (by != NULL)
+		cJSON_AddStringToObject(d, "retired_by", by);
+	cJSON_AddNumberToObject(d, "tasks_skipped", (double)n);
+	if (rc == 0)
+		rc = store_event_append(s, NULL, now, "service.retired", svc, d);
+	cJSON_Delete(d);
+	if (rc == 0)
+		rc = sched_eval_jobs(s, &jobs, now, NULL);
+	*skipped = (int64_t)n;
+	sched_idset_free(&jobs);
+	free(rows);
+	return rc;
+}
+
+int store_retire_service(struct store *s, const char *service, const char *reason,
+			 const char *by, int64_t now, int64_t *skipped)
+{
+	int64_t known = 0;
+
+	*skipped = 0;
+	if (store_begin(s) != STORE_OK)
+		return STORE_ERR;
+	if (count_of(s, SQL_KNOWN, service, &known) < 0)
+		goto fail;
+	if (!known) {
+		store_rollback(s);
+		return STORE_NOT_FOUND;
+	}
+	if (retire(s, service, reason, by, now, skipped) < 0)
+		goto fail;
+	if (store_commit(s) != STORE_OK)
+		return STORE_ERR;
+	log_msg(LOG_WARN, "service.retired", "service %s retired: %lld unfinished tasks skipped",
+		service, (long long)*skipped);
+	return STORE_OK;
+fail:
+	store_rollback(s);
+	return STORE_ERR;
+}
+
+int store_mark_absent(struct store *s, struct task_record *t, size_t n)
+{
+	cJSON *conf = NULL;
+	int64_t retired;
+	char *reason;
+	int rc = 0;
+
+	if (n == 0 || store_configured_set(s, &conf) < 0)
+		return n == 0 ? 0 : -1;
+	for (size_t i = 0; conf != NULL && rc == 0 && i < n; i++) {
+		if ((t[i].state != TASK_PENDING && t[i].state != TASK_WAITING) ||
+		    store_set_has(conf, t[i].service))
+			continue;
+		if ((rc = store_retired_reason(s, t[i].service, &reason, &retired)) < 0)
+			break;
+		if (retired && t[i].id == 0) { /* a job not started: skipped when it starts */
+			t[i].state = TASK_SKIPPED;
+			free(t[i].skip_reason);
+			t[i].skip_reason = reason;
+			t[i].next_attempt_at = 0;
+			continue;
+		}
+		free(reason);
+		free(t[i].last_error);
+		t[i].last_error = xstrdup(STORE_ABSENT_ERROR);
+	}
+	cJSON_Delete(conf);
+	return rc;
+}

@@ -1,0 +1,383 @@
+/*
+ * open.c - opening a store: what the path holds (nothing, a directory, an
+ * empty file, another program's database, a damaged or newer store), a new
+ * store created whole or not at all, migrations, and the integrity checks.
+ */
+#include "store/outbox.h"
+#include "store/store_int.h"
+#include "util/log.h"
+#include "util/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/*
+ * A file up to this size gets PRAGMA quick_check (every page's structure,
+ * no index cross-check) on every open. Measured on 2 busy CPUs: 0.13 s for
+ * 60 MB (45,000 scheduled jobs), 1.9 s for 1.4 GB (a million): too slow for
+ * every `show`. A larger file relies on SQLite's own checks of each page a
+ * statement reads (reported as "damaged") and on `audit verify`, which runs
+ * the full integrity_check (0.28 s at 60 MB, 5.2 s at 1.4 GB).
+ */
+#define QUICK_CHECK_MAX_BYTES (64LL << 20)
+
+/* Every tenantdel table a store has had since migration 1. */
+static const char SQL_OWN_TABLES[] =
+	"SELECT count(*) FROM sqlite_master WHERE type = 'table'"
+	" AND name IN ('jobs','tasks','events','meta')";
+
+static const char *errno_phrase(int e)
+{
+	switch (e) {
+	case ENOSPC:
+	case EDQUOT: return "disk full";
+	case EROFS: return "read-only";
+	case EACCES:
+	case EPERM: return "read-only (permission denied)";
+	case EISDIR: return "is a directory";
+	default: return NULL;
+	}
+}
+
+const char *store_error_phrase(sqlite3 *db, int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_FULL: return "disk full";
+	case SQLITE_READONLY: return "read-only";
+	case SQLITE_CORRUPT: return "damaged: run audit verify";
+	case SQLITE_NOTADB: return "not a tenantdel store (not an SQLite database)";
+	case SQLITE_IOERR:
+	case SQLITE_CANTOPEN: return db ? errno_phrase(sqlite3_system_errno(db)) : NULL;
+	default: return NULL;
+	}
+}
+
+/* err = "PATH: what went wrong" for SQLite result rc. Returns -1. */
+static int open_error(struct store *s, int rc, const char *doing, char *err, size_t errlen)
+{
+	const char *phrase = store_error_phrase(s->db, rc);
+
+	if (phrase != NULL)
+		snprintf(err, errlen, "%s: %s", s->path, phrase);
+	else
+		snprintf(err, errlen, "%s: %s: %s", s->path, doing,
+			 s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+	return -1;
+}
+
+/* Runs a one-value query; the SQLite result code (SQLITE_OK when *out is set). */
+static int query_int(struct store *s, const char *sql, int *out)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			*out = sqlite3_column_int(st, 0);
+			rc = SQLITE_OK;
+		}
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? SQLITE_ERROR : rc;
+}
+
+/* Is this a tenantdel store this program can use? 0, or -1 with err set. */
+static int identify(struct store *s, char *err, size_t errlen)
+{
+	int app = 0, version = 0, own = 0, any = 0, rc;
+
+	if ((rc = query_int(s, "PRAGMA application_id", &app)) != SQLITE_OK ||
+	    (rc = query_int(s, "PRAGMA user_version", &version)) != SQLITE_OK ||
+	    (rc = query_int(s, SQL_OWN_TABLES, &own)) != SQLITE_OK ||
+	    (rc = query_int(s, "SELECT count(*) FROM sqlite_master", &any)) != SQLITE_OK)
+		return open_error(s, rc, "cannot read it", err, errlen);
+	if ((app != 0 && app != STORE_APPLICATION_ID) || (any > 0 && own < 4)) {
+		snprintf(err, errlen, "%s: not a tenantdel store (another program's database)",
+			 s->path);
+		return -1;
+	}
+	if (version == 0 || own < 4) {
+		snprintf(err, errlen, "%s: not a tenantdel store (an SQLite database without "
+			 "tenantdel's tables)", s->path);
+		return -1;
+	}
+	if (version > store_n_migrations) {
+		snprintf(err, errlen, "%s: schema version %d is newer than this tenantdel (%d)",
+			 s->path, version, store_n_migrations);
+		return -1;
+	}
+	return 0;
+}
+
+static int migrate(struct store *s, char *err, size_t errlen)
+{
+	int version = 0;
+
+	if (query_int(s, "PRAGMA user_version", &version) != SQLITE_OK)
+		goto fail;
+	while (version < store_n_migrations) {
+		char pragma[64];
+		/* Several processes may open an old file at once: the version is
+		 * read again under the write lock, and a migration another one
+		 * applied meanwhile is not applied twice. */
+		if (store_exec(s, "BEGIN IMMEDIATE") < 0)
+			goto fail;
+		if (query_int(s, "PRAGMA user_version", &version) != SQLITE_OK) {
+			store_rollback(s);
+			goto fail;
+		}
+		if (version >= store_n_migrations) {
+			store_rollback(s);
+			break;
+		}
+		snprintf(pragma, sizeof pragma, ";PRAGMA user_version = %d;", version + 1);
+		if (store_exec(s, store_migrations[version]) < 0 || store_exec(s, pragma) < 0 ||
+		    store_exec(s, "COMMIT") < 0) {
+			store_rollback(s);
+			goto fail;
+		}
+		version++;
+		log_msg(LOG_DEBUG, "store.migrated", "schema version %d", version);
+	}
+	return 0;
+fail:
+	snprintf(err, errlen, "%s: cannot apply schema migration: %s", s->path,
+		 s->last_error[0] ? s->last_error : sqlite3_errmsg(s->db));
+	return -1;
+}
+
+/*
+ * Switching a file to WAL needs its exclusive lock, and SQLite answers
+ * BUSY at once (no busy handler: it would deadlock) when processes opening
+ * the file together contend for it. Retry for up to the busy timeout.
+ */
+static int set_wal(struct store *s)
+{
+	int64_t until = clock_mono_ms() + 10000;
+	int rc;
+
+	for (;;) {
+		rc = sqlite3_exec(s->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL);
+		if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
+			return rc;
+		if (clock_mono_ms() > until)
+			return rc;
+		sqlite3_sleep(5);
+	}
+}
+
+static int configure(struct store *s, char *err, size_t errlen)
+{
+	int rc;
+
+	/* WAL: readers never block the writer. FULL: a commit reported is on
+	 * disk, power loss included (DESIGN 3: schedule is durable). */
+	if ((rc = set_wal(s)) != SQLITE_OK ||
+	    (rc = sqlite3_exec(s->db, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+			       NULL, NULL, NULL)) != SQLITE_OK)
+		return open_error(s, rc, "cannot configure it", err, errlen);
+	return 0;
+}
+
+/* Runs an integrity pragma; *intact and why (its first finding) as found. */
+static int run_check(struct store *s, const char *pragma, int *intact, char *why, size_t whylen)
+{
+	sqlite3_stmt *st = NULL;
+	const char *text;
+	int rc = sqlite3_prepare_v2(s->db, pragma, -1, &st, NULL);
+
+	*intact = 0;
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		text = (const char *)sqlite3_column_text(st, 0);
+		*intact = text != NULL && strcmp(text, "ok") == 0;
+		snprintf(why, whylen, "%s", text ? text : "");
+	} else if ((rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB) {
+		snprintf(why, whylen, "%s", sqlite3_errmsg(s->db));
+	} else {
+		snprintf(s->last_error, sizeof s->last_error, "%s",
+			 store_error_phrase(s->db, rc) ? store_error_phrase(s->db, rc)
+						       : sqlite3_errmsg(s->db));
+		sqlite3_finalize(st);
+		return -1;
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+int store_check_integrity(struct store *s, int *intact, char *why, size_t whylen)
+{
+	return run_check(s, "PRAGMA integrity_check(1)", intact, why, whylen) == 0 ? STORE_OK
+										    : STORE_ERR;
+}
+
+static int quick_check(struct store *s, char *err, size_t errlen)
+{
+	char why[200];
+	int intact = 0;
+
+	if (run_check(s, "PRAGMA quick_check(1)", &intact, why, sizeof why) < 0) {
+		snprintf(err, errlen, "%s: %s", s->path, s->last_error);
+		return -1;
+	}
+	if (!intact)
+		snprintf(err, errlen, "%s: damaged: run audit verify (%s)", s->path, why);
+	return intact ? 0 : -1;
+}
+
+/* Makes the new name of a file in path's folder durable. */
+static void sync_folder(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir = slash == NULL ? xstrdup(".")
+		  : slash == path ? xstrdup("/") : xstrndup(path, (size_t)(slash - path));
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+	free(dir);
+}
+
+static void unlink_db(const char *path)
+{
+	char *wal = xasprintf("%s-wal", path), *shm = xasprintf("%s-shm", path);
+
+	unlink(path);
+	unlink(wal);
+	unlink(shm);
+	free(wal);
+	free(shm);
+}
+
+/*
+ * A new store is built under a temporary name, checkpointed whole into
+ * its file, then linked to path: path is either absent or a complete
+ * store, never an empty file a crash or a concurrent opener could see.
+ * Another process creating it at the same moment wins the link; fine.
+ */
+static int create_store(const char *path, char *err, size_t errlen)
+{
+	struct store *s = xcalloc(1, sizeof *s);
+	char *tmp = xasprintf("%s.new-%ld", path, (long)getpid());
+	int rc;
+
+	s->path = xstrdup(path);
+	unlink_db(tmp);
+	rc = sqlite3_open_v2(tmp, &s->db,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		open_error(s, rc, "cannot create it", err, errlen);
+		goto fail;
+	}
+	sqlite3_extended_result_codes(s->db, 1);
+	if (configure(s, err, errlen) < 0 || migrate(s, err, errlen) < 0)
+		goto fail;
+	rc = sqlite3_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		open_error(s, rc, "cannot create it", err, errlen);
+		goto fail;
+	}
+	store_close(s);
+	s = NULL;
+	if (link(tmp, path) < 0 && errno != EEXIST) {
+		const char *phrase = errno_phrase(errno);
+		snprintf(err, errlen, "%s: %s", path, phrase ? phrase : strerror(errno));
+		goto fail;
+	}
+	sync_folder(path);
+	unlink_db(tmp);
+	free(tmp);
+	return 0;
+fail:
+	store_close(s);
+	unlink_db(tmp);
+	free(tmp);
+	return -1;
+}
+
+/* Opens the existing regular file path of size bytes as a store. */
+static struct store *open_existing(const char *path, off_t size, int flags, char *err,
+				   size_t errlen)
+{
+	struct store *s = xcalloc(1, sizeof *s);
+	int rc;
+
+	s->path = xstrdup(path);
+	rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		open_error(s, rc, "cannot open it", err, errlen);
+		goto fail;
+	}
+	if (sqlite3_db_readonly(s->db, "main") == 1) {
+		snprintf(err, errlen, "%s: read-only", path);
+		goto fail;
+	}
+	sqlite3_busy_timeout(s->db, 10000);
+	sqlite3_extended_result_codes(s->db, 1);
+	/* identify first: WAL must never be switched on in another program's file */
+	if (identify(s, err, errlen) < 0 || configure(s, err, errlen) < 0 ||
+	    migrate(s, err, errlen) < 0)
+		goto fail;
+	if (!(flags & STORE_OPEN_NO_CHECK) && size <= QUICK_CHECK_MAX_BYTES &&
+	    quick_check(s, err, errlen) < 0)
+		goto fail;
+	return s;
+fail:
+	store_close(s);
+	return NULL;
+}
+
+struct store *store_open(const char *path, int flags, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0 && errno == ENOENT && (flags & STORE_OPEN_CREATE)) {
+		if (create_store(path, err, errlen) < 0)
+			return NULL;
+		flags |= STORE_OPEN_NO_CHECK; /* just built (here or by a concurrent opener) */
+	}
+	if (stat(path, &st) < 0) {
+		if (errno == ENOENT)
+			snprintf(err, errlen, "no store at %s", path);
+		else
+			snprintf(err, errlen, "%s: cannot open it: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "%s: is a directory", path);
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size == 0) {
+		snprintf(err, errlen, "%s: not a tenantdel store (%s)", path,
+			 S_ISREG(st.st_mode) ? "an empty file" : "not a regular file");
+		return NULL;
+	}
+	return open_existing(path, st.st_size, flags, err, errlen);
+}
+
+void store_set_busy_timeout(struct store *s, int ms)
+{
+	sqlite3_busy_timeout(s->db, ms);
+}
+
+void store_close(struct store *s)
+{
+	if (s == NULL)
+		return;
+	for (int i = 0; i < s->n_cache; i++)
+		sqlite3_finalize(s->cache[i].st);
+	if (s->db != NULL)
+		sqlite3_close(s->db);
+	store_set_webhooks(s, NULL, 0);
+	free(s->path);
+	free(s);
+}

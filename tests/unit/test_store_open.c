@@ -1,0 +1,262 @@
+/*
+ * test_store_open.c - what store_open accepts and refuses (DESIGN 4), the
+ * error phrases, the integrity check, and services the config lacks:
+ * held, listed, retired (DESIGN 3).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store/sched.h"
+#include "store/store_int.h"
+#include "util/util.h"
+#include "tests/unit/store_fixture.h"
+
+#define NOW 1800000000000LL
+#define DAY 86400000LL
+
+static int setup(void **state)
+{
+	return fx_setup(state, "test_store_open");
+}
+
+static int teardown(void **state)
+{
+	return fx_teardown(state);
+}
+
+/* store_open of name in the test folder with flags; NULL and err as it says. */
+static struct store *open_in(struct fx *f, const char *name, int flags, char *err,
+			     size_t errlen)
+{
+	char path[200];
+
+	snprintf(path, sizeof path, "%s/%s", f->dir, name);
+	err[0] = '\0';
+	return store_open(path, flags, err, errlen);
+}
+
+static void assert_refused(struct fx *f, const char *name, int flags, const char *needle)
+{
+	char err[512];
+	struct store *s = open_in(f, name, flags, err, sizeof err);
+
+	assert_null(s);
+	if (strstr(err, needle) == NULL)
+		fail_msg("'%s' not in '%s'", needle, err);
+	assert_non_null(strstr(err, name));
+}
+
+static void test_open_refuses_what_is_not_a_store(void **state)
+{
+	struct fx *f = *state;
+	char path[200];
+	struct stat st;
+	sqlite3 *db;
+
+	assert_refused(f, "missing.db", 0, "no store at ");
+	snprintf(path, sizeof path, "%s/missing.db", f->dir);
+	assert_int_equal(stat(path, &st), -1); /* nothing created */
+	snprintf(path, sizeof path, "%s/empty.db", f->dir);
+	fclose(fopen(path, "w"));
+	assert_refused(f, "empty.db", STORE_OPEN_CREATE, "not a tenantdel store (an empty file)");
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_size, 0);
+	snprintf(path, sizeof path, "%s/dir.db", f->dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_refused(f, "dir.db", STORE_OPEN_CREATE, ": is a directory");
+	snprintf(path, sizeof path, "%s/other.db", f->dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "CREATE TABLE t (x)", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_refused(f, "other.db", STORE_OPEN_CREATE, "another program's database");
+	fx_exec(f->s, "PRAGMA user_version = 99");
+	assert_refused(f, "t.db", 0, "schema version 99 is newer");
+	fx_exec(f->s, "PRAGMA application_id = 42");
+	assert_refused(f, "t.db", 0, "another program's database");
+}
+
+static void test_create_makes_a_whole_store(void **state)
+{
+	struct fx *f = *state;
+	char err[512];
+	struct store *s = open_in(f, "new.db", STORE_OPEN_CREATE, err, sizeof err);
+	int intact = 0;
+
+	assert_non_null(s);
+	assert_int_equal(sqlite3_db_readonly(s->db, "main"), 0);
+	assert_int_equal(store_check_integrity(s, &intact, err, sizeof err), STORE_OK);
+	assert_int_equal(intact, 1);
+	store_close(s);
+	/* no temporary file left behind; opening it again needs no flag */
+	s = open_in(f, "new.db", 0, err, sizeof err);
+	assert_non_null(s);
+	store_close(s);
+	{
+		char tmp[240];
+		struct stat st;
+		snprintf(tmp, sizeof tmp, "%s/new.db.new-%ld", f->dir, (long)getpid());
+		assert_int_equal(stat(tmp, &st), -1);
+	}
+}
+
+static void test_error_phrases(void **state)
+{
+	assert_string_equal(store_error_phrase(NULL, SQLITE_FULL), "disk full");
+	assert_string_equal(store_error_phrase(NULL, SQLITE_READONLY), "read-only");
+	assert_string_equal(store_error_phrase(NULL, SQLITE_CORRUPT_INDEX),
+			    "damaged: run audit verify");
+	assert_non_null(strstr(store_error_phrase(NULL, SQLITE_NOTADB), "not a tenantdel store"));
+	assert_null(store_error_phrase(NULL, SQLITE_BUSY));
+}
+
+/* A started job of svcs (orders, training) due now; its id in id. */
+static void started_job(struct store *s, const char *tenant, char id[JOBS_ID_LEN + 1])
+{
+	static const struct store_service svcs[] = {
+		{ .name = "orders", .phase = 1 }, { .name = "training", .phase = 1 },
+	};
+	struct store_new_job j = { .tenant_id = tenant, .due_at = NOW, .deadline_at = NOW + DAY };
+	char ids[1][JOBS_ID_LEN + 1];
+	int created;
+
+	assert_int_equal(store_schedule(s, &j, 1, svcs, 2, NOW, ids, &created), STORE_OK);
+	memcpy(id, ids[0], JOBS_ID_LEN + 1);
+}
+
+static const struct sched_service ONLY_ORDERS[] = {
+	{ .name = "orders", .phase = 1, .enabled = 1, .max_in_flight = 8, .lease_ms = DAY },
+	{ .name = "training", .phase = 1, .enabled = 0, .max_in_flight = 8, .lease_ms = DAY },
+};
+
+static const struct task_record *task_of(const struct task_record *t, size_t n,
+					 const char *service)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(t[i].service, service) == 0 && t[i].kind == TASK_KIND_DELETE)
+			return &t[i];
+	fail_msg("no task of %s", service);
+	return NULL;
+}
+
+static void test_absent_service_holds_then_retire_skips(void **state)
+{
+	struct fx *f = *state;
+	const struct store_service conf[] = { { .name = "orders", .phase = 1 } };
+	struct store_absent *v;
+	struct task_record *t;
+	struct sched_maint m;
+	struct job_record j;
+	char run[JOBS_ID_LEN + 1], later[JOBS_ID_LEN + 1];
+	int64_t skipped = -1;
+	size_t n;
+	int held = 0;
+
+	started_job(f->s, "running", run);
+	assert_int_equal(sched_maintain(f->s, "me", NULL, NULL, 0, NULL, NOW, &m), STORE_OK);
+	started_job(f->s, "later", later);
+	fx_exec(f->s, "UPDATE jobs SET state = 'scheduled', due_at = due_at + 86400000"
+		      " WHERE tenant_id = 'later'");
+	assert_int_equal(sched_sync_services(f->s, ONLY_ORDERS, 2, NOW, NULL, &held), STORE_OK);
+	assert_int_equal(held, 2); /* later was materialized by the sync: it has rows too */
+	assert_int_equal(store_job_tasks(f->s, run, &t, &n), STORE_OK);
+	assert_int_equal(task_of(t, n, "training")->state, TASK_PENDING);
+	assert_string_equal(task_of(t, n, "training")->last_error, STORE_ABSENT_ERROR);
+	assert_null(task_of(t, n, "orders")->last_error);
+	jobs_task_records_free(t, n);
+	assert_int_equal(store_absent_services(f->s, conf, 1, &v, &n), STORE_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(v[0].service, "training");
+	assert_int_equal(v[0].tasks, 2);
+	store_absent_free(v, n);
+	/* only retire-service skips, with its reason */
+	assert_int_equal(store_retire_service(f->s, "nope", "x", "ops", NOW, &skipped),
+			 STORE_NOT_FOUND);
+	assert_int_equal(store_retire_service(f->s, "training", "gone for good", "ops", NOW,
+					      &skipped), STORE_OK);
+	assert_int_equal(skipped, 2);
+	assert_int_equal(store_job_tasks(f->s, run, &t, &n), STORE_OK);
+	assert_int_equal(task_of(t, n, "training")->state, TASK_SKIPPED);
+	assert_string_equal(task_of(t, n, "training")->skip_reason, "gone for good");
+	jobs_task_records_free(t, n);
+	assert_int_equal(store_job_get(f->s, run, &j), STORE_OK);
+	assert_int_equal(j.state, JOB_RUNNING); /* orders still to do */
+	jobs_job_record_clear(&j);
+	assert_int_equal(store_absent_services(f->s, conf, 1, &v, &n), STORE_OK);
+	assert_int_equal(n, 0);
+	store_absent_free(v, n);
+	{
+		int64_t c;
+		sqlite3_stmt *st;
+		assert_int_equal(sqlite3_prepare_v2(f->s->db, "SELECT count(*) FROM events WHERE"
+			" type = 'service.retired' AND job_id IS NULL AND service = 'training'",
+			-1, &st, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		c = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+		assert_int_equal(c, 1);
+	}
+}
+
+/* A job not started yet whose snapshot names a retired service skips it
+ * when it starts; one whose service only left the config waits for it. */
+static void test_snapshot_of_a_retired_service(void **state)
+{
+	struct fx *f = *state;
+	char a[JOBS_ID_LEN + 1];
+	struct task_record *t;
+	struct sched_maint m;
+	int64_t skipped;
+	size_t n;
+
+	started_job(f->s, "snap", a);
+	fx_exec(f->s, "UPDATE jobs SET due_at = due_at + 86400000");
+	assert_int_equal(store_retire_service(f->s, "training", "decommissioned", NULL, NOW,
+					      &skipped), STORE_OK);
+	assert_int_equal(skipped, 0);
+	assert_int_equal(store_job_tasks(f->s, a, &t, &n), STORE_OK);
+	assert_int_equal(task_of(t, n, "training")->state, TASK_PENDING); /* no sync yet */
+	jobs_task_records_free(t, n);
+	assert_int_equal(sched_sync_services(f->s, ONLY_ORDERS, 2, NOW, NULL, NULL), STORE_OK);
+	assert_int_equal(sched_maintain(f->s, "me", NULL, NULL, 0, NULL, NOW + DAY, &m), STORE_OK);
+	assert_int_equal(store_job_tasks(f->s, a, &t, &n), STORE_OK);
+	assert_int_equal(task_of(t, n, "training")->state, TASK_SKIPPED);
+	assert_string_equal(task_of(t, n, "training")->skip_reason, "decommissioned");
+	jobs_task_records_free(t, n);
+	/* configured again: no longer retired */
+	{
+		const struct sched_service both[] = {
+			{ .name = "orders", .phase = 1, .enabled = 1 },
+			{ .name = "training", .phase = 1, .enabled = 1 },
+		};
+		int64_t found = 1;
+		assert_int_equal(sched_sync_services(f->s, both, 2, NOW, NULL, NULL), STORE_OK);
+		assert_int_equal(store_retired_reason(f->s, "training", NULL, &found), 0);
+		assert_int_equal(found, 0);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_open_refuses_what_is_not_a_store, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_create_makes_a_whole_store, setup, teardown),
+		cmocka_unit_test(test_error_phrases),
+		cmocka_unit_test_setup_teardown(test_absent_service_holds_then_retire_skips, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_snapshot_of_a_retired_service, setup,
+						teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
