@@ -43,6 +43,24 @@ void *xrealloc(void *p, size_t n)
 	return q;
 }
 
+void *xreserve(void *p, size_t *cap, size_t need, size_t elsize)
+{
+	size_t n = *cap ? *cap : 8;
+
+	if (need <= *cap)
+		return p;
+	while (n < need) {
+		if (n > SIZE_MAX / 2)
+			die_oom(SIZE_MAX);
+		n *= 2;
+	}
+	if (elsize != 0 && n > SIZE_MAX / elsize)
+		die_oom(SIZE_MAX);
+	p = xrealloc(p, n * elsize);
+	*cap = n;
+	return p;
+}
+
 char *xstrdup(const char *s)
 {
 	if (s == NULL)

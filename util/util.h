@@ -1,5 +1,5 @@
 /*
- * util.h - allocation wrappers, clock, growable buffer, UTF-8 check.
+ * util.h - allocation wrappers, growable arrays, clock, growable buffer, files.
  *
  * Allocation never returns NULL: on failure it prints one line and aborts
  * (tmux style), so callers do not carry OOM paths for small objects.
@@ -20,6 +20,14 @@ void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);            /* NULL in, NULL out */
 char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * The one growable-array helper: returns p (an array of *cap elements of
+ * elsize bytes) with room for at least need elements, doubling its capacity
+ * (from 8) when it must grow, *cap updated. Aborts on overflow or when memory
+ * runs out; can't fail otherwise. Use as: v = xreserve(v, &cap, n + 1, sizeof *v);
+ */
+void *xreserve(void *p, size_t *cap, size_t need, size_t elsize);
 
 /* Wall-clock time, integer milliseconds since the Unix epoch (UTC). */
 int64_t clock_now_ms(void);

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -56,11 +57,32 @@ static void test_utf8_invalid(void **state)
 	assert_int_equal(utf8_check("caf\xc3\xa9\xff", 5, NULL), 0);
 }
 
+/* xreserve doubles from 8 and keeps what the array held. */
+static void test_xreserve(void **state)
+{
+	int *v = NULL;
+	size_t cap = 0;
+
+	(void)state;
+	v = xreserve(v, &cap, 1, sizeof *v);
+	assert_int_equal(cap, 8);
+	for (int i = 0; i < 100; i++) {
+		v = xreserve(v, &cap, (size_t)i + 1, sizeof *v);
+		v[i] = i;
+	}
+	assert_int_equal(cap, 128);
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(v[i], i);
+	assert_ptr_equal(xreserve(v, &cap, 5, sizeof *v), v); /* room already */
+	free(v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_utf8_valid),
 		cmocka_unit_test(test_utf8_invalid),
+		cmocka_unit_test(test_xreserve),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
