@@ -3,7 +3,9 @@
  * certificate, verify-certificate, audit verify, reapply.
  */
 #include "cli/cli_int.h"
+#include "jobs/certificate.h"
 #include "jobs/schedule.h"
+#include "jobs/signature.h"
 #include "jobs/timefmt.h"
 #include "store/proof.h"
 #include "util/json.h"
@@ -37,11 +39,41 @@ static int load_certificate_key(struct config *cfg)
 	return 1;
 }
 
+/*
+ * The certificate of job id, from the store: 0 with *out a new tree, or
+ * the exit code after printing why (no such job, not succeeded, a store
+ * error).
+ */
+static int build_certificate(struct store *s, const char *id, cJSON **out)
+{
+	struct proof_record p;
+	int rc = store_proof_read(s, id, &p);
+
+	*out = NULL;
+	if (rc == STORE_NOT_FOUND) {
+		cli_error("no such job: %s", id);
+		return EXIT_NO_JOB;
+	}
+	if (rc == STORE_OK && !jobs_certificate_issuable(&p.job)) {
+		cli_error("job %s is %s, not succeeded: a certificate is only issued for a "
+			  "finished deletion", id, jobs_job_state_name(p.job.state));
+		jobs_proof_record_clear(&p);
+		return EXIT_FAILED;
+	}
+	if (rc != STORE_OK || store_proof_read_chain(s, &p.chain) != STORE_OK) {
+		cli_error("certificate %s: %s", id, store_last_error(s));
+		jobs_proof_record_clear(&p);
+		return EXIT_FAILED;
+	}
+	*out = jobs_certificate_build(&p, clock_now_ms(), TENANTDEL_VERSION);
+	jobs_proof_record_clear(&p);
+	return EXIT_OK;
+}
+
 int cli_cmd_certificate(struct cli_ctx *ctx, int argc, char **argv)
 {
 	struct config *cfg;
 	struct store *s;
-	enum job_state state = JOB_SCHEDULED;
 	cJSON *cert = NULL;
 	int keyed, rc;
 
@@ -55,24 +87,12 @@ int cli_cmd_certificate(struct cli_ctx *ctx, int argc, char **argv)
 		return EXIT_USAGE;
 	if ((s = cli_store(ctx)) == NULL)
 		return EXIT_USAGE;
-	rc = store_certificate_build(s, argv[1], clock_now_ms(), TENANTDEL_VERSION, &cert, &state);
-	if (rc == STORE_NOT_FOUND) {
-		cli_error("no such job: %s", argv[1]);
-		return EXIT_NO_JOB;
-	}
-	if (rc == STORE_REFUSED) {
-		cli_error("job %s is %s, not succeeded: a certificate is only issued for a "
-			  "finished deletion", argv[1], jobs_job_state_name(state));
-		return EXIT_FAILED;
-	}
-	if (rc != STORE_OK) {
-		cli_error("certificate %s: %s", argv[1], store_last_error(s));
-		return EXIT_FAILED;
-	}
-	if (keyed && store_certificate_sign(cert, (const unsigned char *)cfg->certificate_key,
-					    cfg->certificate_key_len) < 0) {
+	if ((rc = build_certificate(s, argv[1], &cert)) != EXIT_OK)
+		return rc;
+	if (keyed && jobs_certificate_sign(cert, (const unsigned char *)cfg->certificate_key,
+					   cfg->certificate_key_len) < 0) {
 		cJSON_Delete(cert);
-		cli_error("certificate %s: cannot sign it", argv[1]);
+		cli_error("certificate %s: cannot sign it (HMAC-SHA256 failed)", argv[1]);
 		return EXIT_FAILED;
 	}
 	cli_print_json(cert);
@@ -132,8 +152,8 @@ int cli_cmd_verify_certificate(struct cli_ctx *ctx, int argc, char **argv)
 		cli_error("certificate NOT verified: %s is not a JSON certificate", argv[1]);
 		return EXIT_FAILED;
 	}
-	rc = store_certificate_check(cert, (const unsigned char *)cfg->certificate_key,
-				     cfg->certificate_key_len, why, sizeof why);
+	rc = jobs_certificate_check(cert, (const unsigned char *)cfg->certificate_key,
+				    cfg->certificate_key_len, why, sizeof why);
 	cJSON_Delete(cert);
 	if (rc < 0) {
 		cli_error("certificate NOT verified: %s", why);

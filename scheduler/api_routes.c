@@ -6,6 +6,7 @@
 #include "jobs/jobs.h"
 #include "jobs/record.h"
 #include "jobs/schedule.h"
+#include "jobs/signature.h"
 #include "jobs/timefmt.h"
 #include "scheduler/api_int.h"
 #include "scheduler/metrics.h"
@@ -482,21 +483,27 @@ static int h_certificate(struct api *a, struct api_req *r, const char *id,
 			 struct api_answer *ans)
 {
 	const struct config *cfg = a->deps.cfg;
-	enum job_state state = JOB_SCHEDULED;
-	cJSON *cert = NULL;
-	int rc = store_certificate_build(a->deps.store, id, clock_now_ms(), TENANTDEL_VERSION,
-					 &cert, &state);
+	struct proof_record p;
+	cJSON *cert;
+	int rc = store_proof_read(a->deps.store, id, &p);
 
 	if (rc == STORE_NOT_FOUND)
 		return no_job(id, ans);
-	if (rc == STORE_REFUSED)
-		return api_fail(ans, 409, "job %s is %s, not succeeded: no certificate yet", id,
-				jobs_job_state_name(state));
-	if (rc != STORE_OK)
+	if (rc == STORE_OK && !jobs_certificate_issuable(&p.job)) {
+		rc = api_fail(ans, 409, "job %s is %s, not succeeded: no certificate yet", id,
+			      jobs_job_state_name(p.job.state));
+		jobs_proof_record_clear(&p);
+		return rc;
+	}
+	if (rc != STORE_OK || store_proof_read_chain(a->deps.store, &p.chain) != STORE_OK) {
+		jobs_proof_record_clear(&p);
 		return store_failed(a, ans);
+	}
+	cert = jobs_certificate_build(&p, clock_now_ms(), TENANTDEL_VERSION);
+	jobs_proof_record_clear(&p);
 	if (cfg->certificate_key != NULL &&
-	    store_certificate_sign(cert, (const unsigned char *)cfg->certificate_key,
-				   cfg->certificate_key_len) < 0) {
+	    jobs_certificate_sign(cert, (const unsigned char *)cfg->certificate_key,
+				  cfg->certificate_key_len) < 0) {
 		cJSON_Delete(cert);
 		return api_fail(ans, 500, "cannot sign the certificate");
 	}

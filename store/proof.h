@@ -1,69 +1,42 @@
 /*
- * proof.h - proof of erasure (DESIGN 7): the deletion certificate of a
- * succeeded job, its canonical form and optional HMAC-SHA256 signature, the
- * tombstones of purged tenants, and reapply: one service's deletion
- * scheduled again for every tenant purged since a time (after that service
- * restored a backup).
+ * proof.h - what the store remembers for proof of erasure (DESIGN 7): the
+ * facts a deletion certificate states (the job, its tasks, its events, the
+ * whole chain's head and whether it verifies), the tombstones of purged tenants,
+ * and reapply: one service's deletion scheduled again for every tenant
+ * purged since a time (after that service restored a backup). The
+ * certificate document and its signature are built in jobs/certificate.h
+ * and jobs/signature.h.
  *
  * Return values follow store.h: STORE_OK, STORE_ERR (logged),
- * STORE_NOT_FOUND, STORE_REFUSED.
+ * STORE_NOT_FOUND.
  */
 #ifndef TENANTDEL_PROOF_H
 #define TENANTDEL_PROOF_H
 
-#include <cjson/cJSON.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "jobs/certificate.h"
 #include "store/store.h"
 
-/* What the certificate says about how the data was erased and checked. */
-#define PROOF_METHOD "purge via service deletion APIs"
-#define PROOF_VERIFICATION_METHOD "deletion-preview re-check"
-
-/* Per-service verification results in a certificate. */
-#define PROOF_VERIFIED "verified"               /* preview showed 0 records */
-#define PROOF_NOT_VERIFIED "not verified"       /* no preview (verify = no) */
-#define PROOF_RECORDS_REMAINED "records remained"
-
 /*
- * Builds the certificate of job_id (DESIGN 7, modelled on the NIST SP 800-88
- * Rev. 1 certificate of sanitization): the job, who asked and why, its
- * times, per service the counts before, deleted and after with the
- * verification result and attempts, skipped services with their reason, the
- * job's event count, and the whole chain's head hash and whether it
- * verifies. issued_at is epoch ms; tool_version goes into "tool".
+ * Reads what a certificate of job_id states: the job, all its tasks (the
+ * counts as the stored JSON text) and a summary of its own events (count,
+ * first and last id, last hash, whether each one's hash checks). out->chain
+ * is left zero: store_proof_read_chain reads it, once the caller knows a
+ * certificate is issued (it walks every event of the store).
  *
- * Returns STORE_OK with *out a new tree (caller deletes); STORE_NOT_FOUND
- * for an unknown job; STORE_REFUSED when the job has not succeeded (*state
- * receives its state, *out is NULL); STORE_ERR. state may be NULL.
+ * Returns STORE_OK with *out filled (jobs_proof_record_clear), or
+ * STORE_NOT_FOUND for an unknown job, or STORE_ERR; *out is zero on error.
  */
-int store_certificate_build(struct store *s, const char *job_id, int64_t issued_at,
-			    const char *tool_version, cJSON **out, enum job_state *state);
+int store_proof_read(struct store *s, const char *job_id, struct proof_record *out);
 
 /*
- * The canonical text of a certificate: every object's keys sorted (byte
- * order, recursively), the top-level "signature" left out, printed without
- * whitespace (cJSON_PrintUnformatted). The same content always gives the
- * same bytes, whatever key order or layout a file had. Caller frees.
- * Can't fail (allocation aborts).
+ * Walks the whole event chain (store_events_verify): out gets the number
+ * of events, the head hash and the id of the first event that does not
+ * verify (0: the chain verifies). STORE_OK or STORE_ERR.
  */
-char *store_certificate_canonical(const cJSON *cert);
-
-/*
- * Adds (or replaces) "signature": {"alg": "HMAC-SHA256", "value": hex}
- * computed with key over the canonical text. Returns 0, or -1 (logged)
- * when OpenSSL fails.
- */
-int store_certificate_sign(cJSON *cert, const unsigned char *key, size_t keylen);
-
-/*
- * Checks a certificate's signature with key (constant-time compare).
- * Returns 0 when it verifies; -1 with a reason in why (no signature, an
- * unknown algorithm, a value that does not match the content).
- */
-int store_certificate_check(const cJSON *cert, const unsigned char *key, size_t keylen,
-			    char *why, size_t whylen);
+int store_proof_read_chain(struct store *s, struct proof_chain *out);
 
 /* One purged tenant, as the engine recorded it when its purge succeeded. */
 struct store_tombstone {
@@ -104,10 +77,10 @@ struct store_reapply_item {
  * part in that purge: the tenant was erased, so deleting its rows anywhere
  * is right), creates a job of kind 'reapply' (origin_job_id = the purge job,
  * same tenant) in state 'scheduled', due now, with one 'delete' task for
- * the service eligible now, and a job.scheduled event whose detail has
- * "reapply_of". The scheduler then runs it like any due job. A tenant that
- * already has an unfinished reapply job for this service gets no second
- * one (its id is returned with created = 0).
+ * the service eligible now, and a job.scheduled event whose detail is
+ * jobs_reapply_detail's. The scheduler then runs it like any due job. A
+ * tenant that already has an unfinished reapply job for this service gets
+ * no second one (its id is returned with created = 0).
  *
  * Returns STORE_OK with *items (caller frees with store_reapply_items_free)
  * and *n, or STORE_ERR with nothing created.

@@ -7,7 +7,6 @@
  */
 #include "store/proof.h"
 #include "store/store_int.h"
-#include "jobs/timefmt.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -116,10 +115,7 @@ static int read_targets(struct store *s, int64_t since, struct target **out, siz
 	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const unsigned char *origin = sqlite3_column_text(st, 0);
-		if (len == cap) {
-			cap = cap ? cap * 2 : 16;
-			v = xrealloc(v, cap * sizeof *v);
-		}
+		v = xreserve(v, &cap, len + 1, sizeof *v);
 		snprintf(v[len].origin, sizeof v[len].origin, "%s",
 			 origin ? (const char *)origin : "");
 		v[len].tenant_id = store_col_text(st, 1);
@@ -164,24 +160,18 @@ static int find_pending(struct store *s, const char *tenant, const char *service
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* The job.scheduled detail of a reapply job: the usual keys plus "reapply_of". */
-static cJSON *reapply_detail(const struct store_reapply_req *r, const struct target *t,
-			     const char *reason)
+/* The job.scheduled detail of a reapply job (jobs_reapply_detail). Caller frees. */
+static char *reapply_detail(const struct store_reapply_req *r, const struct target *t,
+			    const char *reason)
 {
-	cJSON *d = cJSON_CreateObject();
+	const struct proof_reapply_detail d = {
+		.tenant_id = t->tenant_id, .tenant_name = t->tenant_name,
+		.due_at = r->now, .deadline_at = r->deadline_at,
+		.requested_by = r->by, .reason = reason, .service = r->service,
+		.reapply_of = t->origin, .purged_at = t->purged_at, .since = r->since,
+	};
 
-	cJSON_AddStringToObject(d, "tenant_id", t->tenant_id);
-	jobs_json_add_str(d, "tenant_name", t->tenant_name);
-	jobs_json_add_time(d, "due_at", r->now);
-	jobs_json_add_time(d, "deadline_at", r->deadline_at);
-	jobs_json_add_str(d, "requested_by", r->by);
-	jobs_json_add_str(d, "reason", reason);
-	cJSON_AddItemToArray(cJSON_AddArrayToObject(d, "services"),
-			     cJSON_CreateString(r->service));
-	cJSON_AddStringToObject(d, "reapply_of", t->origin);
-	jobs_json_add_time(d, "purged_at", t->purged_at);
-	jobs_json_add_time(d, "since", r->since);
-	return d;
+	return jobs_reapply_detail(&d);
 }
 
 /* Inserts the job row and its one task. */
@@ -217,7 +207,7 @@ static int reapply_one(struct store *s, const struct store_reapply_req *r,
 		       const struct target *t, const char *reason,
 		       struct store_reapply_item *item)
 {
-	cJSON *detail;
+	char *detail;
 	int found, rc;
 
 	memset(item, 0, sizeof *item);
@@ -231,8 +221,8 @@ static int reapply_one(struct store *s, const struct store_reapply_req *r,
 	if (insert_reapply(s, r, t, reason, item->job_id) < 0)
 		return -1;
 	detail = reapply_detail(r, t, reason);
-	rc = store_job_changed(s, item->job_id, "job.scheduled", detail, r->now, NULL);
-	cJSON_Delete(detail);
+	rc = store_job_changed_text(s, item->job_id, "job.scheduled", detail, r->now, NULL);
+	free(detail);
 	return rc;
 }
 

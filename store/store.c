@@ -445,21 +445,28 @@ int store_job_announce(struct store *s, const char *job_id, const char *type,
 	return outbox_append(s, type, job_id, job, now);
 }
 
-int store_job_changed(struct store *s, const char *job_id, const char *type,
-		      const cJSON *detail, int64_t now, struct job_record *out)
+int store_job_changed_text(struct store *s, const char *job_id, const char *type,
+			   const char *detail, int64_t now, struct job_record *out)
 {
 	struct job_record j;
-	char *text;
 	int rc;
 
 	if (store_read_job_by_id(s, job_id, &j) != STORE_OK)
 		return -1;
-	text = detail ? cJSON_PrintUnformatted(detail) : NULL;
-	rc = store_job_announce(s, job_id, type, text, jobs_render_job(&j, NULL, 0), now);
-	free(text);
+	rc = store_job_announce(s, job_id, type, detail, jobs_render_job(&j, NULL, 0), now);
 	if (out != NULL && rc == 0)
 		*out = j;
 	else
 		jobs_job_record_clear(&j);
+	return rc;
+}
+
+int store_job_changed(struct store *s, const char *job_id, const char *type,
+		      const cJSON *detail, int64_t now, struct job_record *out)
+{
+	char *text = detail ? cJSON_PrintUnformatted(detail) : NULL;
+	int rc = store_job_changed_text(s, job_id, type, text, now, out);
+
+	free(text);
 	return rc;
 }

@@ -152,6 +152,10 @@ void store_event_hash(const char *prev_hash, int64_t id, const char *job_id, int
 int store_job_changed(struct store *s, const char *job_id, const char *type,
 		      const cJSON *detail, int64_t now, struct job_record *out);
 
+/* store_job_changed with the detail as JSON object text (NULL: {}). */
+int store_job_changed_text(struct store *s, const char *job_id, const char *type,
+			   const char *detail, int64_t now, struct job_record *out);
+
 /*
  * As store_job_changed for a job the caller has already rendered: the event
  * with detail (JSON object text, NULL: {}) and the outbox row whose "job"

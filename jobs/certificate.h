@@ -1,0 +1,104 @@
+/*
+ * certificate.h - the documents of proof of erasure (DESIGN 7), built from
+ * plain records: the deletion certificate of a succeeded job, and the
+ * job.scheduled detail of a reapply job. Pure: the store reads the facts
+ * (store/proof.h), this renders them; the canonical form and the signature
+ * are in jobs/signature.h.
+ *
+ *   struct proof_record p;
+ *   store_proof_read(s, id, &p);                  // job, tasks, its events
+ *   if (jobs_certificate_issuable(&p.job)) {
+ *           store_events_verify(s, &p.chain.broken_at, why, sizeof why,
+ *                               &p.chain.events, p.chain.head);
+ *           cert = jobs_certificate_build(&p, now, TENANTDEL_VERSION);
+ *   }
+ *   jobs_proof_record_clear(&p);
+ */
+#ifndef TENANTDEL_CERTIFICATE_H
+#define TENANTDEL_CERTIFICATE_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "jobs/record.h"
+
+/* What the certificate says about how the data was erased and checked. */
+#define PROOF_METHOD "purge via service deletion APIs"
+#define PROOF_VERIFICATION_METHOD "deletion-preview re-check"
+
+/* Per-service verification results in a certificate. */
+#define PROOF_VERIFIED "verified"               /* preview showed 0 records */
+#define PROOF_NOT_VERIFIED "not verified"       /* no preview (verify = no) */
+#define PROOF_RECORDS_REMAINED "records remained"
+
+/* Hex sha256 of an event, with its NUL. */
+#define PROOF_HASH_HEX 65
+
+/* The job's own events in the chain. */
+struct proof_events {
+	int64_t count;
+	int64_t first_id, last_id;       /* meaningful when count > 0 */
+	int all_ok;                      /* every one's hash and link check */
+	char last_hash[PROOF_HASH_HEX];  /* the last one's hash */
+};
+
+/* The whole event chain of the store. */
+struct proof_chain {
+	int64_t events;                  /* how many */
+	int64_t broken_at;               /* 0: it verifies; else the first bad event's id */
+	char head[PROOF_HASH_HEX];       /* the last event's hash, "" when none */
+};
+
+/* Everything a certificate states, as the store remembers it. */
+struct proof_record {
+	struct job_record job;
+	struct task_record *tasks;       /* all of the job's tasks */
+	size_t n_tasks;
+	struct proof_events events;
+	struct proof_chain chain;
+};
+
+/* Frees the record's strings and tasks and zeroes it; NULL-safe. */
+void jobs_proof_record_clear(struct proof_record *p);
+
+/* 1 when a certificate may be issued for job j (it has succeeded), else 0. */
+int jobs_certificate_issuable(const struct job_record *j);
+
+/*
+ * The certificate of p's job (DESIGN 7, modelled on the NIST SP 800-88
+ * Rev. 1 certificate of sanitization): the job, who asked and why, its
+ * times, per delete task that ran the counts before, deleted and after with
+ * the verification result and attempts, skipped services with their
+ * reason, the job's events, and the whole chain's head hash and whether it
+ * verifies. issued_at is epoch ms; tool_version goes into "tool".
+ *
+ * Returns a new tree (caller deletes), or NULL when the job is not
+ * issuable (jobs_certificate_issuable). Allocation failure aborts.
+ */
+cJSON *jobs_certificate_build(const struct proof_record *p, int64_t issued_at,
+			      const char *tool_version);
+
+/* The facts of a reapply job's job.scheduled event. */
+struct proof_reapply_detail {
+	const char *tenant_id;
+	const char *tenant_name;  /* may be NULL */
+	int64_t due_at, deadline_at;
+	const char *requested_by; /* may be NULL */
+	const char *reason;       /* may be NULL */
+	const char *service;      /* the one service reapplied */
+	const char *reapply_of;   /* the purge job repeated */
+	int64_t purged_at;        /* when that purge finished */
+	int64_t since;            /* the reapply's --since */
+};
+
+/*
+ * The detail of a reapply job's job.scheduled event, as JSON object text:
+ * the keys of every job.scheduled detail ("tenant_id", "tenant_name",
+ * "due_at", "deadline_at", "requested_by", "reason", "services") plus
+ * "reapply_of", "purged_at" and "since". Caller frees. Allocation failure
+ * aborts.
+ */
+char *jobs_reapply_detail(const struct proof_reapply_detail *d);
+
+#endif
