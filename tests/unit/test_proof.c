@@ -1,11 +1,12 @@
 /*
- * test_proof.c - proof of erasure: the certificate's canonical form and
- * HMAC signature (any change found, layout and key order irrelevant), the
- * certificate of a succeeded job built from a real SQLite file (refused for
- * an unfinished job, chain tampering reported), and store_reapply over
+ * test_proof.c - what the store remembers for proof of erasure, from a real
+ * SQLite file: the facts of a certificate (the job, its tasks with their
+ * stored counts and skip reasons, its events, the whole chain and where it
+ * is broken) and the certificate built from them; store_reapply over
  * hand-inserted tombstones (since filter, one job per tenant, idempotent,
- * no collision with an active purge). Each test has its own temporary
- * folder and database.
+ * no collision with an active purge). The document itself, its canonical
+ * form and signature are tested without a database in test_certificate.c.
+ * Each test has its own temporary folder and database.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -28,9 +29,6 @@
 
 #define NOW 1800000000000LL /* 2027-01-15 */
 #define DAY 86400000LL
-
-static const unsigned char KEY[] = "certificate-key-for-tests";
-#define KEYLEN (sizeof KEY - 1)
 
 static const struct store_service SVCS[] = {
 	{ .name = "orders", .phase = 1 },
@@ -114,96 +112,6 @@ static void finish_job(struct store *s, const char *id)
 	      id);
 }
 
-/* ---- canonical form and signature ---- */
-
-static void test_canonical_ignores_key_order_and_layout(void **state)
-{
-	cJSON *a = cJSON_Parse("{\"b\":1,\"a\":{\"y\":[1,{\"q\":2,\"p\":3}],\"x\":\"s\"}}");
-	cJSON *b = cJSON_Parse("{ \"a\" : { \"x\":\"s\",\n \"y\":[1,{\"p\":3,\"q\":2}] },\n"
-			       "  \"b\" : 1, \"signature\": {\"alg\":\"x\",\"value\":\"y\"} }");
-	char *ca = store_certificate_canonical(a), *cb = store_certificate_canonical(b);
-
-	assert_string_equal(ca, "{\"a\":{\"x\":\"s\",\"y\":[1,{\"p\":3,\"q\":2}]},\"b\":1}");
-	assert_string_equal(ca, cb);
-	/* the input is not changed */
-	assert_non_null(cJSON_GetObjectItem(b, "signature"));
-	free(ca);
-	free(cb);
-	cJSON_Delete(a);
-	cJSON_Delete(b);
-}
-
-static void test_sign_and_check(void **state)
-{
-	cJSON *c = cJSON_Parse("{\"tenant_id\":\"acme\",\"deleted\":446,\"ok\":true}");
-	cJSON *sig, *back;
-	char why[200];
-	char *text;
-
-	assert_int_equal(store_certificate_sign(c, KEY, KEYLEN), 0);
-	sig = cJSON_GetObjectItem(c, "signature");
-	assert_string_equal(cJSON_GetObjectItem(sig, "alg")->valuestring, "HMAC-SHA256");
-	assert_int_equal(strlen(cJSON_GetObjectItem(sig, "value")->valuestring), 64);
-	assert_int_equal(store_certificate_check(c, KEY, KEYLEN, why, sizeof why), 0);
-
-	/* pretty-printed and parsed again: still verifies */
-	text = cJSON_Print(c);
-	back = cJSON_Parse(text);
-	assert_int_equal(store_certificate_check(back, KEY, KEYLEN, why, sizeof why), 0);
-	free(text);
-	cJSON_Delete(back);
-
-	/* signing again replaces the signature, no second one */
-	assert_int_equal(store_certificate_sign(c, KEY, KEYLEN), 0);
-	assert_int_equal(cJSON_GetArraySize(c), 4);
-
-	/* another key */
-	assert_int_equal(store_certificate_check(c, (const unsigned char *)"other", 5, why,
-						 sizeof why), -1);
-	assert_non_null(strstr(why, "does not match"));
-	cJSON_Delete(c);
-}
-
-/* Every single-byte change of a signed certificate's text that still parses fails. */
-static void test_any_byte_changed_fails(void **state)
-{
-	cJSON *c = cJSON_Parse("{\"tenant_id\":\"acme\",\"deleted\":446,\"verified\":true}");
-	char why[200];
-	char *text;
-	int parsed = 0;
-
-	assert_int_equal(store_certificate_sign(c, KEY, KEYLEN), 0);
-	text = cJSON_PrintUnformatted(c);
-	cJSON_Delete(c);
-	for (size_t i = 0; text[i] != '\0'; i++) {
-		char saved = text[i];
-		text[i] = (char)(saved == '6' ? '7' : saved ^ 0x01);
-		c = cJSON_Parse(text);
-		if (c != NULL) {
-			parsed++;
-			assert_int_equal(store_certificate_check(c, KEY, KEYLEN, why, sizeof why), -1);
-			cJSON_Delete(c);
-		}
-		text[i] = saved;
-	}
-	assert_true(parsed > 20);
-	free(text);
-}
-
-static void test_missing_or_bad_signature(void **state)
-{
-	cJSON *c = cJSON_Parse("{\"tenant_id\":\"acme\"}");
-	char why[200];
-
-	assert_int_equal(store_certificate_check(c, KEY, KEYLEN, why, sizeof why), -1);
-	assert_non_null(strstr(why, "no signature"));
-	cJSON_AddItemToObject(c, "signature",
-			      cJSON_Parse("{\"alg\":\"none\",\"value\":\"\"}"));
-	assert_int_equal(store_certificate_check(c, KEY, KEYLEN, why, sizeof why), -1);
-	assert_non_null(strstr(why, "algorithm"));
-	cJSON_Delete(c);
-}
-
 /* ---- the certificate from a database ---- */
 
 static const cJSON *service_entry(const cJSON *cert, const char *name)
@@ -225,81 +133,121 @@ static int64_t int_of(const cJSON *item)
 	return v;
 }
 
+/* What store_proof_read and store_proof_read_chain return for job id. */
+static void read_proof(struct store *s, const char *id, struct proof_record *p)
+{
+	assert_int_equal(store_proof_read(s, id, p), STORE_OK);
+	assert_int_equal(store_proof_read_chain(s, &p->chain), STORE_OK);
+}
+
+static const struct task_record *task_of(const struct proof_record *p, const char *service)
+{
+	for (size_t i = 0; i < p->n_tasks; i++)
+		if (p->tasks[i].kind == TASK_KIND_DELETE && strcmp(p->tasks[i].service, service) == 0)
+			return &p->tasks[i];
+	return NULL;
+}
+
+static void test_proof_read_of_succeeded_job(void **state)
+{
+	struct fx *f = *state;
+	char id[JOBS_ID_LEN + 1];
+	struct proof_record p;
+	const struct task_record *t;
+
+	sched(f->s, "acme", id);
+	finish_job(f->s, id);
+	read_proof(f->s, id, &p);
+	assert_string_equal(p.job.id, id);
+	assert_int_equal(p.job.state, JOB_SUCCEEDED);
+	assert_string_equal(p.job.tenant_name, "Acme Bakery");
+	assert_int_equal(p.n_tasks, 4);
+	t = task_of(&p, "orders");
+	assert_non_null(t);
+	assert_string_equal(t->preview_before, "{\"orders\":12,\"customers\":3}");
+	assert_string_equal(t->deleted_counts, "{\"orders\":12,\"customers\":3}");
+	assert_int_equal(t->before_total, 15);
+	assert_int_equal(t->verified_after, 0);
+	t = task_of(&p, "pos");
+	assert_null(t->deleted_counts);
+	assert_int_equal(t->verified_after, -1);
+	assert_int_equal(t->attempts, 3);
+	t = task_of(&p, "legacy");
+	assert_int_equal(t->state, TASK_SKIPPED);
+	assert_string_equal(t->skip_reason, "service removed from the config");
+	/* its one event (job.scheduled) is the whole chain */
+	assert_int_equal(p.events.count, 1);
+	assert_int_equal(p.events.first_id, 1);
+	assert_int_equal(p.events.last_id, 1);
+	assert_true(p.events.all_ok);
+	assert_int_equal(p.chain.events, 1);
+	assert_int_equal(p.chain.broken_at, 0);
+	assert_string_equal(p.chain.head, p.events.last_hash);
+	assert_int_equal(strlen(p.chain.head), 64);
+	jobs_proof_record_clear(&p);
+}
+
+/* The certificate of a job run through the store, as certificate prints it. */
 static void test_certificate_of_succeeded_job(void **state)
 {
 	struct fx *f = *state;
 	char id[JOBS_ID_LEN + 1];
-	const cJSON *o, *p, *sk;
+	struct proof_record p;
+	const cJSON *o, *sk;
 	cJSON *cert;
-	enum job_state js;
 
 	sched(f->s, "acme", id);
 	finish_job(f->s, id);
-	assert_int_equal(store_certificate_build(f->s, id, NOW + DAY, "9.9", &cert, &js), STORE_OK);
-	assert_int_equal(js, JOB_SUCCEEDED);
-	assert_string_equal(cJSON_GetObjectItem(cert, "tenant_id")->valuestring, "acme");
-	assert_string_equal(cJSON_GetObjectItem(cert, "tenant_name")->valuestring, "Acme Bakery");
+	read_proof(f->s, id, &p);
+	cert = jobs_certificate_build(&p, NOW + DAY, "9.9");
+	jobs_proof_record_clear(&p);
+	assert_non_null(cert);
 	assert_string_equal(cJSON_GetObjectItem(cert, "job_id")->valuestring, id);
-	assert_string_equal(cJSON_GetObjectItem(cert, "kind")->valuestring, "purge");
-	assert_string_equal(cJSON_GetObjectItem(cert, "requested_by")->valuestring,
-			    "dpo@example.com");
-	assert_string_equal(cJSON_GetObjectItem(cert, "reason")->valuestring, "GDPR Art. 17");
 	assert_string_equal(cJSON_GetObjectItem(cert, "received_at")->valuestring,
 			    "2027-01-14T08:00:00Z");
 	assert_string_equal(cJSON_GetObjectItem(cert, "finished_at")->valuestring,
 			    "2027-01-15T08:01:00Z");
-	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(cert, "deadline_met")));
 	assert_string_equal(cJSON_GetObjectItem(cert, "method")->valuestring, PROOF_METHOD);
-
 	o = service_entry(cert, "orders");
-	assert_non_null(o);
-	assert_int_equal(int_of(cJSON_GetObjectItem(o, "before")), 15);
-	assert_int_equal(int_of(cJSON_GetObjectItem(o, "deleted")), 15);
-	assert_int_equal(int_of(cJSON_GetObjectItem(o, "after")), 0);
 	assert_int_equal(int_of(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "deleted_counts"),
 						    "orders")), 12);
 	assert_string_equal(cJSON_GetObjectItem(o, "verification")->valuestring, PROOF_VERIFIED);
-	assert_int_equal(cJSON_GetObjectItem(o, "attempts")->valueint, 1);
-	p = service_entry(cert, "pos");
-	assert_true(cJSON_IsNull(cJSON_GetObjectItem(p, "deleted")));
-	assert_string_equal(cJSON_GetObjectItem(p, "verification")->valuestring,
-			    PROOF_NOT_VERIFIED);
-	assert_int_equal(cJSON_GetObjectItem(p, "attempts")->valueint, 3);
+	assert_string_equal(cJSON_GetObjectItem(service_entry(cert, "pos"), "verification")
+				    ->valuestring, PROOF_NOT_VERIFIED);
 	assert_null(service_entry(cert, "legacy"));
 	sk = cJSON_GetArrayItem(cJSON_GetObjectItem(cert, "skipped_services"), 0);
 	assert_string_equal(cJSON_GetObjectItem(sk, "service")->valuestring, "legacy");
-	assert_string_equal(cJSON_GetObjectItem(sk, "reason")->valuestring,
-			    "service removed from the config");
 	assert_int_equal(int_of(cJSON_GetObjectItem(cJSON_GetObjectItem(cert, "totals"),
 						    "deleted")), 15);
-
 	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(cert, "chain_verified")));
-	assert_int_equal(strlen(cJSON_GetObjectItem(cert, "chain_head")->valuestring), 64);
 	assert_int_equal(cJSON_GetObjectItem(cert, "event_count")->valueint, 1);
-	assert_string_equal(cJSON_GetObjectItem(cert, "issued_at")->valuestring,
-			    "2027-01-16T08:00:00Z");
 	cJSON_Delete(cert);
 }
 
-static void test_certificate_refused_and_unknown(void **state)
+static void test_proof_read_unfinished_and_unknown(void **state)
 {
 	struct fx *f = *state;
 	char id[JOBS_ID_LEN + 1];
-	cJSON *cert = (cJSON *)1;
-	enum job_state js = JOB_SUCCEEDED;
+	struct proof_record p;
 
 	sched(f->s, "acme", id);
-	assert_int_equal(store_certificate_build(f->s, id, NOW, "1", &cert, &js), STORE_REFUSED);
-	assert_null(cert);
-	assert_int_equal(js, JOB_SCHEDULED);
-	assert_int_equal(store_certificate_build(f->s, "0190a000-0000-7000-8000-000000000000",
-						 NOW, "1", &cert, NULL), STORE_NOT_FOUND);
+	assert_int_equal(store_proof_read(f->s, id, &p), STORE_OK);
+	assert_int_equal(p.job.state, JOB_SCHEDULED);
+	assert_false(jobs_certificate_issuable(&p.job));
+	assert_null(jobs_certificate_build(&p, NOW, "1"));
+	jobs_proof_record_clear(&p);
+	memset(&p, 0xff, sizeof p);
+	assert_int_equal(store_proof_read(f->s, "0190a000-0000-7000-8000-000000000000", &p),
+			 STORE_NOT_FOUND);
+	assert_null(p.tasks);
+	assert_null(p.job.tenant_id);
 }
 
-static void test_certificate_reports_broken_chain(void **state)
+static void test_proof_read_reports_broken_chain(void **state)
 {
 	struct fx *f = *state;
 	char id[JOBS_ID_LEN + 1], other[JOBS_ID_LEN + 1];
+	struct proof_record p;
 	cJSON *cert;
 
 	sched(f->s, "acme", id);
@@ -308,10 +256,22 @@ static void test_certificate_reports_broken_chain(void **state)
 	/* an edit behind the program's back, to another job's event */
 	fx_exec(f->s, "DROP TRIGGER events_no_update;"
 		   " UPDATE events SET detail = '{\"tampered\":1}' WHERE id = 2");
-	assert_int_equal(store_certificate_build(f->s, id, NOW, "1", &cert, NULL), STORE_OK);
+	read_proof(f->s, id, &p);
+	assert_true(p.events.all_ok); /* this job's own event is intact */
+	assert_int_equal(p.chain.events, 2);
+	assert_int_equal(p.chain.broken_at, 2);
+	cert = jobs_certificate_build(&p, NOW, "1");
+	jobs_proof_record_clear(&p);
 	assert_true(cJSON_IsFalse(cJSON_GetObjectItem(cert, "chain_verified")));
 	assert_int_equal(cJSON_GetObjectItem(cert, "chain_broken_at")->valueint, 2);
 	cJSON_Delete(cert);
+
+	/* and one of its own: its events no longer verify either */
+	fx_exec(f->s, "UPDATE events SET detail = '{\"tampered\":1}' WHERE id = 1");
+	read_proof(f->s, id, &p);
+	assert_false(p.events.all_ok);
+	assert_int_equal(p.chain.broken_at, 1);
+	jobs_proof_record_clear(&p);
 }
 
 /* ---- tombstones and reapply ---- */
@@ -467,14 +427,11 @@ static void test_reapply_nothing_since(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_canonical_ignores_key_order_and_layout),
-		cmocka_unit_test(test_sign_and_check),
-		cmocka_unit_test(test_any_byte_changed_fails),
-		cmocka_unit_test(test_missing_or_bad_signature),
+		cmocka_unit_test_setup_teardown(test_proof_read_of_succeeded_job, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_certificate_of_succeeded_job, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_certificate_refused_and_unknown, setup,
+		cmocka_unit_test_setup_teardown(test_proof_read_unfinished_and_unknown, setup,
 						teardown),
-		cmocka_unit_test_setup_teardown(test_certificate_reports_broken_chain, setup,
+		cmocka_unit_test_setup_teardown(test_proof_read_reports_broken_chain, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_reapply_creates_due_jobs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reapply_is_idempotent_while_unfinished, setup,
