@@ -279,6 +279,7 @@ int cli_cmd_reapply(struct cli_ctx *ctx, int argc, char **argv)
 	struct config *cfg;
 	struct store *s;
 	char ts[TIMEFMT_TIME_LEN];
+	char default_reason[64 + CONFIG_NAME_MAX];
 	size_t n = 0, created = 0;
 
 	if (parse_reapply(argc, argv, &a) < 0)
@@ -298,7 +299,10 @@ int cli_cmd_reapply(struct cli_ctx *ctx, int argc, char **argv)
 	r.service = svc->name;
 	r.phase = svc->phase;
 	r.by = a.by ? a.by : cli_default_actor();
-	r.reason = a.reason;
+	if (a.reason == NULL)
+		snprintf(default_reason, sizeof default_reason,
+			 "reapply after a backup restore of %s", svc->name);
+	r.reason = a.reason ? a.reason : default_reason;
 	if (reapply_times(cfg, &r) < 0)
 		return EXIT_USAGE;
 	if ((s = cli_store(ctx)) == NULL)

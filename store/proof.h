@@ -58,7 +58,7 @@ struct store_reapply_req {
 	int phase;               /* its phase (the single task's phase) */
 	int64_t since;           /* tombstones with purged_at >= since */
 	const char *by;          /* requested_by of the new jobs; may be NULL */
-	const char *reason;      /* reason of the new jobs; NULL: a default naming the service */
+	const char *reason;      /* reason of the new jobs; may be NULL */
 	int64_t now;             /* due_at of the new jobs */
 	int64_t deadline_at;     /* deadline_at of the new jobs */
 };

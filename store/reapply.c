@@ -161,13 +161,12 @@ static int find_pending(struct store *s, const char *tenant, const char *service
 }
 
 /* The job.scheduled detail of a reapply job (jobs_reapply_detail). Caller frees. */
-static char *reapply_detail(const struct store_reapply_req *r, const struct target *t,
-			    const char *reason)
+static char *reapply_detail(const struct store_reapply_req *r, const struct target *t)
 {
 	const struct proof_reapply_detail d = {
 		.tenant_id = t->tenant_id, .tenant_name = t->tenant_name,
 		.due_at = r->now, .deadline_at = r->deadline_at,
-		.requested_by = r->by, .reason = reason, .service = r->service,
+		.requested_by = r->by, .reason = r->reason, .service = r->service,
 		.reapply_of = t->origin, .purged_at = t->purged_at, .since = r->since,
 	};
 
@@ -176,14 +175,14 @@ static char *reapply_detail(const struct store_reapply_req *r, const struct targ
 
 /* Inserts the job row and its one task. */
 static int insert_reapply(struct store *s, const struct store_reapply_req *r,
-			  const struct target *t, const char *reason, const char *id)
+			  const struct target *t, const char *id)
 {
 	sqlite3_stmt *st = store_stmt(s, SQL_INSERT_REAPPLY_JOB);
 
 	if (st == NULL || store_bind_text(st, ":id", id) < 0 ||
 	    store_bind_text(st, ":tenant", t->tenant_id) < 0 ||
 	    store_bind_text(st, ":name", t->tenant_name) < 0 ||
-	    store_bind_text(st, ":by", r->by) < 0 || store_bind_text(st, ":reason", reason) < 0 ||
+	    store_bind_text(st, ":by", r->by) < 0 || store_bind_text(st, ":reason", r->reason) < 0 ||
 	    store_bind_text(st, ":origin", t->origin) < 0 ||
 	    store_bind_int(st, ":now", r->now) < 0 ||
 	    store_bind_int(st, ":deadline", r->deadline_at) < 0) {
@@ -204,8 +203,7 @@ static int insert_reapply(struct store *s, const struct store_reapply_req *r,
 
 /* One tenant inside the open transaction: an existing pending job, or a new one. */
 static int reapply_one(struct store *s, const struct store_reapply_req *r,
-		       const struct target *t, const char *reason,
-		       struct store_reapply_item *item)
+		       const struct target *t, struct store_reapply_item *item)
 {
 	char *detail;
 	int found, rc;
@@ -218,9 +216,9 @@ static int reapply_one(struct store *s, const struct store_reapply_req *r,
 		return found < 0 ? -1 : 0;
 	item->created = 1;
 	jobs_id_new(r->now, item->job_id);
-	if (insert_reapply(s, r, t, reason, item->job_id) < 0)
+	if (insert_reapply(s, r, t, item->job_id) < 0)
 		return -1;
-	detail = reapply_detail(r, t, reason);
+	detail = reapply_detail(r, t);
 	rc = store_job_changed_text(s, item->job_id, "job.scheduled", detail, r->now, NULL);
 	free(detail);
 	return rc;
@@ -232,8 +230,6 @@ int store_reapply(struct store *s, const struct store_reapply_req *r,
 	struct target *targets = NULL;
 	struct store_reapply_item *v = NULL;
 	size_t nt = 0;
-	char *reason = r->reason ? xstrdup(r->reason)
-				 : xasprintf("reapply after a backup restore of %s", r->service);
 
 	*items = NULL;
 	*n = 0;
@@ -243,12 +239,11 @@ int store_reapply(struct store *s, const struct store_reapply_req *r,
 		goto fail;
 	v = xcalloc(nt ? nt : 1, sizeof *v);
 	for (size_t i = 0; i < nt; i++)
-		if (reapply_one(s, r, &targets[i], reason, &v[i]) < 0)
+		if (reapply_one(s, r, &targets[i], &v[i]) < 0)
 			goto fail;
 	if (store_commit(s) != STORE_OK)
 		goto fail;
 	targets_free(targets, nt);
-	free(reason);
 	*items = v;
 	*n = nt;
 	return STORE_OK;
@@ -256,6 +251,5 @@ fail:
 	store_rollback(s);
 	store_reapply_items_free(v, nt); /* calloc'ed: unused items are empty */
 	targets_free(targets, nt);
-	free(reason);
 	return STORE_ERR;
 }
