@@ -268,8 +268,8 @@ class TestChaos(EngineCase):
         self.assertEqual(self.w.stop(self.procs["daemon"]), 0)
 
         reqs = self.fleet.requests()
-        waits = [q for q in reqs if q["op"] == "delete" and q["status"] in (429, 503)]
-        self.assertGreater(len(waits), len(tenants) // 2, "the faults were met")
+        refused = [q for q in reqs if q["op"] == "delete" and q["status"] in (429, 503)]
+        self.assertGreater(len(refused), len(tenants) // 2, "the faults were met")
         attempts, _ = self.check_attempts(jobs, reqs, exact=True)
         self.assertEqual(attempts, sum(fleet_deletes(reqs).values()),
                          self.msg("attempts (show --json) vs DELETEs"))
