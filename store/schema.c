@@ -188,11 +188,20 @@ static const char MIGRATION_5[] =
 	"  retired_at INTEGER NOT NULL"
 	");";
 
+/* free_waits (DESIGN 3 "Retry policy"): of a task's attempts (every call
+ * sent), those answered with a wait the service asked for that used up no
+ * retry budget; max_attempts bounds attempts - free_waits. A store written
+ * before this migration counted attempts less its free waits already: 0
+ * keeps its budget as it was. */
+static const char MIGRATION_6_FREE_WAITS[] =
+	"ALTER TABLE tasks ADD COLUMN free_waits INTEGER NOT NULL DEFAULT 0;";
+
 const char *const store_migrations[] = {
 	MIGRATION_1,
 	MIGRATION_2,
 	MIGRATION_3,
 	MIGRATION_4,
 	MIGRATION_5,
+	MIGRATION_6_FREE_WAITS,
 };
 const int store_n_migrations = (int)(sizeof store_migrations / sizeof store_migrations[0]);

@@ -47,7 +47,7 @@ static const char SQL_HOLD_JOB[] =
 static const char SQL_RELEASE_JOB[] =
 	"UPDATE jobs SET state = :to, held_from = NULL, hold_reason = NULL WHERE id = :id";
 static const char SQL_RETRY_TASKS[] =
-	"UPDATE tasks SET state = 'waiting', attempts = 0, next_attempt_at = :now,"
+	"UPDATE tasks SET state = 'waiting', attempts = 0, free_waits = 0, next_attempt_at = :now,"
 	" first_attempt_at = NULL, lease_owner = NULL, lease_expires_at = NULL,"
 	" updated_at = :now"
 	" WHERE job_id = :id AND state = 'dead' AND (:service IS NULL OR service = :service)";
