@@ -32,8 +32,10 @@ struct store;
 /* store_open flags. */
 enum {
 	STORE_OPEN_CREATE = 1,   /* a writer: create the store when path does not exist */
-	STORE_OPEN_NO_CHECK = 2, /* skip the quick_check of a small file (audit verify
-				  * runs the full integrity_check itself) */
+	STORE_OPEN_CHECK = 2,    /* quick_check a file up to 64 MiB first: the commands
+				  * that start work (schedule, run); readers rely on
+				  * SQLite's per-page checks, audit verify on the full
+				  * integrity_check */
 };
 
 /*
@@ -42,8 +44,9 @@ enum {
  * created (whole, never half) only with STORE_OPEN_CREATE; anything else
  * that is not an intact tenantdel store is refused, even for a writer: a
  * directory, an empty file, another program's database, a newer schema, a
- * read-only file, a full disk, a file that fails PRAGMA quick_check (run
- * on files up to 64 MiB; see store/open.c). Returns NULL with one line in
+ * read-only file, a full disk, a page SQLite finds damaged, and with
+ * STORE_OPEN_CHECK a file that fails PRAGMA quick_check (files up to 64 MiB;
+ * see store/open.c). Returns NULL with one line in
  * err naming the file and the reason ("no store at PATH", "PATH: is a
  * directory", "PATH: disk full", "PATH: read-only", "PATH: not a tenantdel
  * store (...)", "PATH: damaged: run audit verify (...)").
