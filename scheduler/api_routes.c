@@ -9,7 +9,6 @@
 #include "jobs/timefmt.h"
 #include "scheduler/api_int.h"
 #include "scheduler/metrics.h"
-#include "store/metrics.h"
 #include "store/proof.h"
 #include "store/store.h"
 #include "util/log.h"
@@ -177,7 +176,7 @@ static int h_metrics(struct api *a, struct api_req *r, const char *id, struct ap
 	}
 	ans->status = 200;
 	ans->json = buf_steal(&b);
-	ans->content_type = STORE_METRICS_CONTENT_TYPE;
+	ans->content_type = METRICS_CONTENT_TYPE;
 	return 0;
 }
 
