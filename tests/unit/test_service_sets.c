@@ -31,18 +31,6 @@ static int teardown(void **state)
 	return fx_teardown(state);
 }
 
-static int64_t q_int(struct store *s, const char *sql)
-{
-	sqlite3_stmt *st;
-	int64_t v;
-
-	assert_int_equal(sqlite3_prepare_v2(s->db, sql, -1, &st, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
-}
-
 /* The set a job scheduled now for tenant with svcs gets. */
 static int64_t set_of(struct store *s, const char *tenant, const struct store_service *svcs,
 		      size_t n)
@@ -55,7 +43,7 @@ static int64_t set_of(struct store *s, const char *tenant, const struct store_se
 
 	assert_int_equal(store_schedule(s, &j, 1, svcs, n, NOW, ids, &created), STORE_OK);
 	sql = xasprintf("SELECT service_set_id FROM jobs WHERE id = '%s'", ids[0]);
-	id = q_int(s, sql);
+	id = fx_int(s, sql);
 	free(sql);
 	return id;
 }
@@ -76,8 +64,8 @@ static void test_sets_shared_by_members(void **state)
 	assert_true(set_of(f->s, "t4", abc, 2) != first);
 	assert_int_equal(set_of(f->s, "t5", abc, 2), set_of(f->s, "t6", abc, 2));
 	assert_int_equal(set_of(f->s, "t7", abc, 0), set_of(f->s, "t8", abc, 0));
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM service_sets"), 4);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM service_set_members"), 3 + 3 + 2);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM service_sets"), 4);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM service_set_members"), 3 + 3 + 2);
 }
 
 /* A version 5 store as the code before migration 6 wrote it: a JSON set
@@ -119,9 +107,9 @@ static void test_migration_6_converts_json_sets(void **state)
 	write_v5_store(path);
 	s = store_open(path, 0, err, sizeof err);
 	assert_non_null(s);
-	assert_int_equal(q_int(s, "PRAGMA user_version"), store_n_migrations);
-	assert_int_equal(q_int(s, "SELECT count(*) FROM jobs WHERE service_set_id = 7"), 2);
-	assert_int_equal(q_int(s, "SELECT count(*) FROM service_sets_json"), 0);
+	assert_int_equal(fx_int(s, "PRAGMA user_version"), store_n_migrations);
+	assert_int_equal(fx_int(s, "SELECT count(*) FROM jobs WHERE service_set_id = 7"), 2);
+	assert_int_equal(fx_int(s, "SELECT count(*) FROM service_sets_json"), 0);
 	/* the job not started yet shows its tasks as before */
 	assert_int_equal(store_job_tasks(s, "J1", &t, &n), STORE_OK);
 	assert_int_equal(n, 3);
@@ -134,15 +122,15 @@ static void test_migration_6_converts_json_sets(void **state)
 	/* a job scheduled with the same services shares the converted set */
 	assert_int_equal(set_of(s, "third", same, 3), 7);
 	/* the configured set came along: J1 starts with legacy added */
-	assert_int_equal(q_int(s, "SELECT count(*) FROM service_set_members m JOIN meta"
-				  " ON m.set_id = CAST(meta.value AS INTEGER)"
-				  " WHERE meta.key = 'configured_set_id'"), 4);
+	assert_int_equal(fx_int(s, "SELECT count(*) FROM service_set_members m JOIN meta"
+				   " ON m.set_id = CAST(meta.value AS INTEGER)"
+				   " WHERE meta.key = 'configured_set_id'"), 4);
 	assert_int_equal(store_begin(s), STORE_OK);
 	assert_int_equal(store_materialize_tasks(s, "J1", NOW), 0);
 	assert_int_equal(store_commit(s), STORE_OK);
-	assert_int_equal(q_int(s, "SELECT count(*) FROM tasks WHERE job_id = 'J1'"), 4);
-	assert_int_equal(q_int(s, "SELECT count(*) FROM events WHERE job_id = 'J1'"
-				  " AND type = 'task.added' AND service = 'legacy'"), 1);
+	assert_int_equal(fx_int(s, "SELECT count(*) FROM tasks WHERE job_id = 'J1'"), 4);
+	assert_int_equal(fx_int(s, "SELECT count(*) FROM events WHERE job_id = 'J1'"
+				   " AND type = 'task.added' AND service = 'legacy'"), 1);
 	store_close(s);
 }
 
@@ -160,12 +148,12 @@ static void test_sync_reaches_stale_sets_only(void **state)
 	set_of(f->s, "old", old, 1);
 	set_of(f->s, "cur", cur, 2);
 	assert_int_equal(sched_sync_services(f->s, conf, 3, NOW, NULL, NULL), STORE_OK);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM jobs WHERE service_set_id IS NULL"), 1);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM tasks t JOIN jobs j ON j.id = t.job_id"
-				     " WHERE j.tenant_id = 'old' AND t.kind = 'delete'"), 2);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM events WHERE type = 'task.added'"), 1);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM tasks t JOIN jobs j ON j.id = t.job_id"
-				     " WHERE j.tenant_id = 'cur'"), 0);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM jobs WHERE service_set_id IS NULL"), 1);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM tasks t JOIN jobs j ON j.id = t.job_id"
+				      " WHERE j.tenant_id = 'old' AND t.kind = 'delete'"), 2);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM events WHERE type = 'task.added'"), 1);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM tasks t JOIN jobs j ON j.id = t.job_id"
+				      " WHERE j.tenant_id = 'cur'"), 0);
 }
 
 int main(void)
