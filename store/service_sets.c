@@ -41,6 +41,10 @@ static const char SQL_JOB_SET[] =
 static const char SQL_ADD_TASK[] =
 	"INSERT INTO tasks (job_id, service, kind, phase, state, skip_reason, updated_at)"
 	" VALUES (:job, :service, 'delete', :phase, :state, :reason, :now)";
+static const char SQL_ADD_ALL_TASKS[] =
+	"INSERT INTO tasks (job_id, service, kind, phase, state, updated_at)"
+	" SELECT :job, service, 'delete', phase, 'pending', :now FROM service_set_members"
+	" WHERE set_id = :set ORDER BY phase, service";
 /* Jobs not started whose snapshot is not the configured set: a config
  * change reaches them now, recorded (DESIGN 3), not only when they start.
  * Sets are shared, so another set id is other services. */
@@ -195,25 +199,35 @@ static int read_members(struct store *s, int64_t id, struct store_set *out)
 	return 0;
 }
 
-int store_configured_set(struct store *s, struct store_set *out, int *found)
+/* The id of the configured set (*id 0: no config sync recorded yet). */
+static int configured_id(struct store *s, int64_t *id)
 {
 	sqlite3_stmt *st = store_stmt(s, SQL_GET_CONFIGURED);
-	int64_t id = 0;
 	int rc;
 
-	memset(out, 0, sizeof *out);
-	*found = 0;
+	*id = 0;
 	if (st == NULL)
 		return -1;
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
-		id = sqlite3_column_int64(st, 0);
+		*id = sqlite3_column_int64(st, 0);
 	store_reset(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
 		store_log_error(s, SQL_GET_CONFIGURED);
 		return -1;
 	}
-	*found = rc == SQLITE_ROW;
+	return 0;
+}
+
+int store_configured_set(struct store *s, struct store_set *out, int *found)
+{
+	int64_t id;
+
+	memset(out, 0, sizeof *out);
+	*found = 0;
+	if (configured_id(s, &id) < 0)
+		return -1;
+	*found = id != 0;
 	if (*found && read_members(s, id, out) < 0) {
 		store_set_free(out);
 		return -1;
@@ -263,7 +277,7 @@ static int add_snapshot_task(struct store *s, const char *job_id,
 	int64_t retired = 0;
 	int rc;
 
-	if (conf != NULL && !store_set_has(conf, m->name) &&
+	if (!store_set_has(conf, m->name) &&
 	    store_retired_reason(s, m->name, &reason, &retired) < 0)
 		return -1;
 	rc = add_task(s, job_id, m->name, m->phase, retired != 0, reason, now);
@@ -271,8 +285,7 @@ static int add_snapshot_task(struct store *s, const char *job_id,
 	return rc;
 }
 
-/* The snapshot's tasks, then the configured services it lacks (conf NULL:
- * no config sync recorded yet). */
+/* The snapshot's tasks, then the configured services it lacks. */
 static int add_tasks(struct store *s, const char *job_id, const struct store_set *snap,
 		     const struct store_set *conf, int64_t now)
 {
@@ -280,26 +293,25 @@ static int add_tasks(struct store *s, const char *job_id, const struct store_set
 
 	for (size_t i = 0; rc == 0 && i < snap->n; i++)
 		rc = add_snapshot_task(s, job_id, &snap->v[i], conf, now);
-	for (size_t i = 0; rc == 0 && conf != NULL && i < conf->n; i++)
+	for (size_t i = 0; rc == 0 && i < conf->n; i++)
 		if (!store_set_has(snap, conf->v[i].name))
 			rc = add_task(s, job_id, conf->v[i].name, conf->v[i].phase, 0, ADD_REASON,
 				      now);
 	return rc;
 }
 
-/* What the snapshot of a job not started yet needs besides its members. */
+/* A job not started yet: its state, times and snapshot. */
 struct job_set {
 	enum job_state state;
 	int64_t due_at, created_at;
-	struct store_set members;
+	int64_t set_id;
 };
 
 /* The job's snapshot and state; STORE_OK, STORE_NOT_FOUND (no snapshot:
- * its tasks exist) or STORE_ERR. j->members is the caller's. */
+ * its tasks exist) or STORE_ERR. */
 static int read_job_set(struct store *s, const char *job_id, struct job_set *j)
 {
 	sqlite3_stmt *st = store_stmt(s, SQL_JOB_SET);
-	int64_t id = 0;
 	int rc;
 
 	memset(j, 0, sizeof *j);
@@ -314,41 +326,68 @@ static int read_job_set(struct store *s, const char *job_id, struct job_set *j)
 			j->state = JOB_SCHEDULED;
 		j->due_at = sqlite3_column_int64(st, 1);
 		j->created_at = sqlite3_column_int64(st, 2);
-		id = sqlite3_column_int64(st, 3);
+		j->set_id = sqlite3_column_int64(st, 3);
 	}
 	store_reset(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		store_log_error(s, SQL_JOB_SET);
-	if (rc != SQLITE_ROW)
-		return rc == SQLITE_DONE ? STORE_NOT_FOUND : STORE_ERR;
-	return read_members(s, id, &j->members) == 0 ? STORE_OK : STORE_ERR;
+	if (rc == SQLITE_ROW)
+		return STORE_OK;
+	return rc == SQLITE_DONE ? STORE_NOT_FOUND : STORE_ERR;
+}
+
+/* The tasks of a snapshot that is the configured set (or while no config
+ * sync was recorded): one per member, nothing to record, one statement. */
+static int add_all_tasks(struct store *s, const char *job_id, int64_t set_id, int64_t now)
+{
+	sqlite3_stmt *st = store_stmt(s, SQL_ADD_ALL_TASKS);
+
+	if (st == NULL)
+		return -1;
+	if (store_bind_text(st, ":job", job_id) < 0 || store_bind_int(st, ":set", set_id) < 0 ||
+	    store_bind_int(st, ":now", now) < 0) {
+		store_reset(st);
+		return -1;
+	}
+	return store_step_done(s, st);
+}
+
+/* The tasks of a snapshot that is not the configured set conf_id. */
+static int add_stale_tasks(struct store *s, const char *job_id, int64_t set_id,
+			   int64_t conf_id, int64_t now)
+{
+	struct store_set snap = { 0 }, conf = { 0 };
+	int rc = -1;
+
+	if (read_members(s, set_id, &snap) == 0 && read_members(s, conf_id, &conf) == 0)
+		rc = add_tasks(s, job_id, &snap, &conf, now);
+	store_set_free(&snap);
+	store_set_free(&conf);
+	return rc;
 }
 
 int store_materialize_tasks(struct store *s, const char *job_id, int64_t now)
 {
-	struct store_set conf = { 0 };
 	struct job_set j;
 	sqlite3_stmt *st;
-	int found = 0, rc = read_job_set(s, job_id, &j);
+	int64_t conf;
+	int rc = read_job_set(s, job_id, &j);
 
-	if (rc != STORE_OK) {
-		store_set_free(&j.members);
+	if (rc != STORE_OK)
 		return rc == STORE_NOT_FOUND ? 0 : -1;
-	}
-	rc = -1;
-	if (store_configured_set(s, &conf, &found) < 0 ||
-	    add_tasks(s, job_id, &j.members, found ? &conf : NULL, now) < 0 ||
-	    (st = store_stmt(s, SQL_MATERIALIZED)) == NULL)
-		goto out;
+	if (configured_id(s, &conf) < 0)
+		return -1;
+	if (conf == 0 || conf == j.set_id)
+		rc = add_all_tasks(s, job_id, j.set_id, now);
+	else
+		rc = add_stale_tasks(s, job_id, j.set_id, conf, now);
+	if (rc < 0 || (st = store_stmt(s, SQL_MATERIALIZED)) == NULL)
+		return -1;
 	if (store_bind_text(st, ":id", job_id) < 0) {
 		store_reset(st);
-		goto out;
+		return -1;
 	}
-	rc = store_step_done(s, st);
-out:
-	store_set_free(&j.members);
-	store_set_free(&conf);
-	return rc;
+	return store_step_done(s, st);
 }
 
 int store_materialize_stale(struct store *s, int64_t now, int *count)
@@ -397,20 +436,23 @@ static void synth_task(struct task_record *t, const char *job_id,
 int store_synth_tasks(struct store *s, const char *job_id, struct task_record **out,
 		      size_t *n)
 {
+	struct store_set m = { 0 };
 	struct job_set j;
 	int rc = read_job_set(s, job_id, &j);
 
 	*out = NULL;
 	*n = 0;
-	if (rc != STORE_OK) {
-		store_set_free(&j.members);
+	if (rc != STORE_OK)
 		return rc == STORE_NOT_FOUND ? STORE_OK : STORE_ERR;
+	if (read_members(s, j.set_id, &m) < 0) {
+		store_set_free(&m);
+		return STORE_ERR;
 	}
 	/* members come by phase: the first has the lowest */
-	*out = xcalloc(j.members.n ? j.members.n : 1, sizeof **out);
-	for (size_t i = 0; i < j.members.n; i++)
-		synth_task(&(*out)[i], job_id, &j.members.v[i], &j, j.members.v[0].phase);
-	*n = j.members.n;
-	store_set_free(&j.members);
+	*out = xcalloc(m.n ? m.n : 1, sizeof **out);
+	for (size_t i = 0; i < m.n; i++)
+		synth_task(&(*out)[i], job_id, &m.v[i], &j, m.v[0].phase);
+	*n = m.n;
+	store_set_free(&m);
 	return STORE_OK;
 }
