@@ -52,8 +52,9 @@ static const char SQL_STALE_JOBS[] =
 	"SELECT id FROM jobs WHERE service_set_id IS NOT NULL AND state IN ('scheduled','held')"
 	" AND service_set_id <> (SELECT CAST(value AS INTEGER) FROM meta"
 	" WHERE key = '" META_CONFIGURED "')";
+/* The job leaves its snapshot: its tasks are created in the same step. */
 static const char SQL_MATERIALIZED[] =
-	"UPDATE jobs SET service_set_id = NULL WHERE id = :id AND service_set_id IS NOT NULL";
+	"UPDATE jobs SET service_set_id = NULL WHERE id = :id AND service_set_id = :set";
 
 static int name_cmp(const void *a, const void *b)
 {
@@ -366,28 +367,38 @@ static int add_stale_tasks(struct store *s, const char *job_id, int64_t set_id,
 	return rc;
 }
 
+/* Drops the job's reference to set_id: 1 done, 0 when it moved meanwhile
+ * (another writer created its tasks), -1 on error. */
+static int leave_set(struct store *s, const char *job_id, int64_t set_id)
+{
+	sqlite3_stmt *st = store_stmt(s, SQL_MATERIALIZED);
+
+	if (st == NULL)
+		return -1;
+	if (store_bind_text(st, ":id", job_id) < 0 || store_bind_int(st, ":set", set_id) < 0) {
+		store_reset(st);
+		return -1;
+	}
+	if (store_step_done(s, st) < 0)
+		return -1;
+	return sqlite3_changes(s->db) == 1;
+}
+
 int store_materialize_tasks(struct store *s, const char *job_id, int64_t now)
 {
 	struct job_set j;
-	sqlite3_stmt *st;
 	int64_t conf;
 	int rc = read_job_set(s, job_id, &j);
 
 	if (rc != STORE_OK)
 		return rc == STORE_NOT_FOUND ? 0 : -1;
-	if (configured_id(s, &conf) < 0)
+	if (configured_id(s, &conf) < 0 || (rc = leave_set(s, job_id, j.set_id)) < 0)
 		return -1;
+	if (rc == 0)
+		return 0;
 	if (conf == 0 || conf == j.set_id)
-		rc = add_all_tasks(s, job_id, j.set_id, now);
-	else
-		rc = add_stale_tasks(s, job_id, j.set_id, conf, now);
-	if (rc < 0 || (st = store_stmt(s, SQL_MATERIALIZED)) == NULL)
-		return -1;
-	if (store_bind_text(st, ":id", job_id) < 0) {
-		store_reset(st);
-		return -1;
-	}
-	return store_step_done(s, st);
+		return add_all_tasks(s, job_id, j.set_id, now);
+	return add_stale_tasks(s, job_id, j.set_id, conf, now);
 }
 
 int store_materialize_stale(struct store *s, int64_t now, int *count)

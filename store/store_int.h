@@ -205,8 +205,9 @@ int store_set_configured(struct store *s, const struct store_service *svcs, size
  * configured waits for it like any other, one of a retired service is
  * skipped with the retirement's reason and a task.skipped event), and one
  * with a task.added event for a configured service the snapshot lacks (as
- * the config sync does for jobs whose tasks exist); then drops the snapshot
- * reference. Nothing to do (0) for a job whose tasks exist. 0 or -1.
+ * the config sync does for jobs whose tasks exist), dropping the snapshot
+ * reference (guarded: nothing is done when it changed since it was read).
+ * Nothing to do (0) for a job whose tasks exist. 0 or -1.
  */
 int store_materialize_tasks(struct store *s, const char *job_id, int64_t now);
 
