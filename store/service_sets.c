@@ -69,7 +69,7 @@ static int find_set(struct store *s, const struct store_service *want, size_t n,
 	sqlite3_stmt *st = store_stmt(s, SQL_SETS_OF_SIZE);
 	int64_t cur = 0;
 	size_t i = 0;
-	int same = 0, rc;
+	int same = 0, rc = SQLITE_DONE;
 
 	*id = 0;
 	if (st == NULL || store_bind_int(st, ":n", (int64_t)n) < 0) {
@@ -85,13 +85,11 @@ static int find_set(struct store *s, const struct store_service *want, size_t n,
 			i = 0;
 			same = 1;
 		}
-		if (n == 0) {
-			*id = set;
-			break;
-		}
-		same = same && i < n && name != NULL && strcmp(name, want[i].name) == 0 &&
-		       sqlite3_column_int(st, 2) == want[i].phase;
-		if (++i == n && same)
+		/* a set of no member has one row, NULL name: n == 0 matches it */
+		same = same && (n == 0 || (i < n && name != NULL &&
+					   strcmp(name, want[i].name) == 0 &&
+					   sqlite3_column_int(st, 2) == want[i].phase));
+		if ((n == 0 || ++i == n) && same)
 			*id = set;
 	}
 	store_reset(st);
