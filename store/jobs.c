@@ -258,22 +258,15 @@ static void batch_free(struct batch *b)
  * and one template row per suspend task a job gets. */
 static int stage_services(struct store *s, struct batch *b)
 {
-	struct store_svc_ref *refs = xcalloc(b->n_svcs ? b->n_svcs : 1, sizeof *refs);
-	char *json;
 	int rc;
 
 	cJSON *names = cJSON_CreateArray();
 
-	for (size_t i = 0; i < b->n_svcs; i++) {
-		refs[i] = (struct store_svc_ref){ b->svcs[i].name, b->svcs[i].phase };
+	for (size_t i = 0; i < b->n_svcs; i++)
 		cJSON_AddItemToArray(names, cJSON_CreateString(b->svcs[i].name));
-	}
 	b->services = cJSON_PrintUnformatted(names);
 	cJSON_Delete(names);
-	json = store_service_set_json(refs, b->n_svcs);
-	rc = store_service_set_id(s, json, &b->set_id);
-	free(json);
-	free(refs);
+	rc = store_service_set_id(s, b->svcs, b->n_svcs, &b->set_id);
 	for (size_t i = 0; rc == 0 && i < b->n_svcs; i++) {
 		sqlite3_stmt *st;
 

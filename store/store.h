@@ -84,15 +84,6 @@ struct store_service {
 	int has_restore; /* restore_url set: a restore task on cancel */
 };
 
-struct config;
-
-/*
- * The enabled services of a config as the store needs them, in config
- * order (names point into cfg). Returns a malloc'ed array the caller
- * frees; *n may be 0. Can't fail.
- */
-struct store_service *store_services_from_config(const struct config *cfg, size_t *n);
-
 /* A service that unfinished work names and the config lacks (or disables). */
 struct store_absent {
 	char *service;
@@ -103,7 +94,7 @@ struct store_absent {
 /*
  * The services that unfinished tasks or the snapshots of jobs not started
  * yet name, that are not among svcs (the enabled services of a config:
- * store_services_from_config) and not retired, in name order. *out
+ * config_enabled_services) and not retired, in name order. *out
  * (store_absent_free) and *n receive them. STORE_OK or STORE_ERR.
  */
 int store_absent_services(struct store *s, const struct store_service *svcs, size_t n_svcs,
