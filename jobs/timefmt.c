@@ -222,6 +222,9 @@ static int read_offset(const char **p, int64_t *off_ms)
 	return 0;
 }
 
+#define TIMEFMT_YEAR0_MS (-62167219200000LL)      /* 0000-01-01T00:00:00Z */
+#define TIMEFMT_YEAR9999_END_MS 253402300799999LL  /* 9999-12-31T23:59:59.999Z */
+
 /* See timefmt.h. Nothing may follow the offset. */
 int timefmt_parse_time(const char *s, int64_t *ms)
 {
@@ -244,6 +247,10 @@ int timefmt_parse_time(const char *s, int64_t *ms)
 	    read_offset(&p, &off) < 0 || *p != '\0')
 		return -1;
 	if (to_epoch_ms(&c, &t) < 0)
+		return -1;
+	/* A leap second or an offset can move the time out of the four-digit
+	 * years; it could not be written back (timefmt_format_time). */
+	if (t - off < TIMEFMT_YEAR0_MS || t - off > TIMEFMT_YEAR9999_END_MS)
 		return -1;
 	*ms = t - off;
 	return 0;
