@@ -12,12 +12,12 @@
  * else), splitting QUERY on '&' and '=' and unescaping it with
  * MHD's own MHD_http_unescape.
  *
- * The store is one SQLite file in a temporary folder ($TMPDIR, else
- * /dev/shm, else /tmp; tests/fuzz/run gives one that it removes even after
- * a crash), opened once, seeded with one job, removed at exit; it
- * is started afresh every RESET_EVERY runs so that it stays small (so a
- * finding may depend on the runs before it: replay the whole findings
- * folder when one does not reproduce alone).
+ * The store is one SQLite file in a temporary folder under $TMPDIR (else
+ * /tmp), opened once, seeded with one job and removed at exit; after a
+ * crash it stays, so tests/fuzz/run gives a TMPDIR in memory that it
+ * removes whatever happens. It is started afresh every RESET_EVERY runs so
+ * that it stays small (so a finding may depend on the runs before it:
+ * replay the whole findings folder when one does not reproduce alone).
  *
  * Checked besides the sanitizers: every answer has a known status, never
  * 500 (nothing here makes the database fail), and its body is JSON (or
@@ -156,8 +156,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	char conf[2048], err[512];
 	int n;
 
-	if (tmp == NULL && access("/dev/shm", W_OK) == 0)
-		tmp = "/dev/shm";
 	snprintf(fz.dir, sizeof fz.dir, "%s/tenantdel-fuzz-XXXXXX", tmp ? tmp : "/tmp");
 	n = snprintf(conf, sizeof conf, CONF, mkdtemp(fz.dir) ? fz.dir : "/nonexistent");
 	if (fuzz_memfile_set(&mf, "fuzz_api.conf", (const uint8_t *)conf, (size_t)n) < 0 ||
