@@ -70,8 +70,9 @@ static int count_of(struct store *s, const char *sql, const char *svc, int64_t *
 	int rc;
 
 	*out = 0;
-	if (st == NULL || store_bind_text(st, ":svc", svc) < 0)
+	if (st == NULL)
 		return -1;
+	store_bind_text(st, ":svc", svc);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		*out = sqlite3_column_int64(st, 0);
@@ -87,8 +88,9 @@ static int next_service(struct store *s, char **prev)
 	sqlite3_stmt *st = store_stmt(s, SQL_NEXT_SERVICE);
 	int rc;
 
-	if (st == NULL || store_bind_text(st, ":prev", *prev) < 0)
+	if (st == NULL)
 		return -1;
+	store_bind_text(st, ":prev", *prev);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		free(*prev);
@@ -208,8 +210,9 @@ int store_retired_reason(struct store *s, const char *service, char **reason, in
 	*found = 0;
 	if (reason != NULL)
 		*reason = NULL;
-	if (st == NULL || store_bind_text(st, ":svc", service) < 0)
+	if (st == NULL)
 		return -1;
+	store_bind_text(st, ":svc", service);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		*found = 1;
@@ -237,8 +240,9 @@ static int read_retirable(struct store *s, const char *svc, struct retire_row **
 
 	*rows = NULL;
 	*n = 0;
-	if (st == NULL || store_bind_text(st, ":svc", svc) < 0)
+	if (st == NULL)
 		return -1;
+	store_bind_text(st, ":svc", svc);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct retire_row *r;
 		*rows = xrealloc(*rows, (*n + 1) * sizeof **rows);
@@ -291,10 +295,13 @@ static int retire(struct store *s, const char *svc, const char *reason, const ch
 	cJSON *d;
 	int rc;
 
-	if (st == NULL || store_bind_text(st, ":svc", svc) < 0 ||
-	    store_bind_text(st, ":reason", reason) < 0 || store_bind_text(st, ":by", by) < 0 ||
-	    store_bind_int(st, ":now", now) < 0 || store_step_done(s, st) < 0 ||
-	    read_retirable(s, svc, &rows, &n) < 0) {
+	if (st == NULL)
+		return -1;
+	store_bind_text(st, ":svc", svc);
+	store_bind_text(st, ":reason", reason);
+	store_bind_text(st, ":by", by);
+	store_bind_int(st, ":now", now);
+	if (store_step_done(s, st) < 0 || read_retirable(s, svc, &rows, &n) < 0) {
 		free(rows);
 		return -1;
 	}

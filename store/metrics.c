@@ -162,10 +162,8 @@ static int query_int(struct store *s, const char *sql, int64_t now, int64_t none
 
 	if (st == NULL)
 		return STORE_ERR;
-	if (sqlite3_bind_parameter_index(st, ":now") > 0 && store_bind_int(st, ":now", now) < 0) {
-		store_reset(st);
-		return STORE_ERR;
-	}
+	if (sqlite3_bind_parameter_index(st, ":now") > 0)
+		store_bind_int(st, ":now", now);
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW) {
 		store_log_error(s, sql);
@@ -240,10 +238,9 @@ static int each_counter(struct store *s, const char *name, counter_cb cb, void *
 	sqlite3_stmt *st = store_stmt(s, SQL_COUNTERS);
 	int rc;
 
-	if (st == NULL || store_bind_text(st, ":name", name) < 0) {
-		store_reset(st);
+	if (st == NULL)
 		return STORE_ERR;
-	}
+	store_bind_text(st, ":name", name);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		cb(ctx, (const char *)sqlite3_column_text(st, 0),
 		   (const char *)sqlite3_column_text(st, 1), sqlite3_column_int64(st, 2));

@@ -1,4 +1,4 @@
-LIB_SRC += store/store.c store/open.c store/schema.c
+LIB_SRC += store/store.c store/events.c store/open.c store/schema.c
 LIB_SRC += store/jobs.c store/service_sets.c store/absent.c store/transitions.c store/query.c
 UNIT_TESTS += test_store
 LIB_SRC += store/proof.c store/reapply.c

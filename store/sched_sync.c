@@ -83,8 +83,10 @@ static int sync_service(struct store *s, const struct sched_service *svc, int64_
 {
 	sqlite3_stmt *st = store_stmt(s, SQL_UNRETIRE);
 
-	if (st == NULL || store_bind_text(st, ":svc", svc->name) < 0 ||
-	    store_step_done(s, st) < 0)
+	if (st == NULL)
+		return -1;
+	store_bind_text(st, ":svc", svc->name);
+	if (store_step_done(s, st) < 0)
 		return -1;
 	return add_service(s, svc, now, jobs, added);
 }

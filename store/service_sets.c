@@ -74,10 +74,9 @@ static int run_with_services(struct store *s, const char *sql, const char *json,
 	sqlite3_stmt *st = store_stmt(s, sql);
 	int rc;
 
-	if (st == NULL || store_bind_text(st, ":services", json) < 0) {
-		store_reset(st);
+	if (st == NULL)
 		return -1;
-	}
+	store_bind_text(st, ":services", json);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW && id != NULL)
 		*id = sqlite3_column_int64(st, 0);
@@ -234,10 +233,9 @@ static int read_job_set(struct store *s, const char *job_id, char **json,
 	int rc;
 
 	*json = NULL;
-	if (st == NULL || store_bind_text(st, ":id", job_id) < 0) {
-		store_reset(st);
+	if (st == NULL)
 		return STORE_ERR;
-	}
+	store_bind_text(st, ":id", job_id);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		const char *name = (const char *)sqlite3_column_text(st, 0);
@@ -270,8 +268,10 @@ int store_materialize_tasks(struct store *s, const char *job_id, int64_t now)
 	if ((snap = parse_set(json)) == NULL || store_configured_set(s, &conf) < 0)
 		goto fail;
 	if (add_tasks(s, job_id, snap, conf, now) < 0 ||
-	    (st = store_stmt(s, SQL_MATERIALIZED)) == NULL ||
-	    store_bind_text(st, ":id", job_id) < 0 || store_step_done(s, st) < 0)
+	    (st = store_stmt(s, SQL_MATERIALIZED)) == NULL)
+		goto fail;
+	store_bind_text(st, ":id", job_id);
+	if (store_step_done(s, st) < 0)
 		goto fail;
 	rc = 0;
 fail:
