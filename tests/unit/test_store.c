@@ -296,8 +296,15 @@ static void test_hold_release(void **state)
 	       JOB_SCHEDULED);
 	assert_int_equal(q_int(s, "SELECT count(*) FROM outbox WHERE type IN"
 				  " ('job.held','job.released')"), 2);
-	/* a hold needs a reason */
-	assert_int_equal(store_job_hold(s, id, "bob", "", NOW, NULL), STORE_ERR);
+	/* a hold needs a reason: refused by the rule (jobs_action_check), not
+	 * a database error, and the job is left as it is */
+	expect(s, store_job_hold(s, id, "bob", "", NOW, &j), id, "hold", STORE_REFUSED,
+	       JOB_SCHEDULED);
+	assert_string_equal(j.id, id);
+	jobs_job_record_clear(&j);
+	assert_string_equal(store_last_error(s), "a hold needs a reason");
+	expect(s, store_job_hold(s, id, "bob", NULL, NOW, NULL), id, "hold", STORE_REFUSED,
+	       JOB_SCHEDULED);
 }
 
 static void test_running_and_failed(void **state)
@@ -428,7 +435,7 @@ struct evs {
 	int64_t first_bad;
 };
 
-static int count_events(void *ctx, const struct store_event *ev)
+static int count_events(void *ctx, const struct event_record *ev)
 {
 	struct evs *e = ctx;
 
