@@ -192,24 +192,27 @@ char *jobs_detail_cancelled(const char *by, const char *reason, const char *cons
 	return print_doc(o);
 }
 
-char *jobs_detail_held(const char *by, const char *reason, enum job_state from)
+/* {"by": by, key: value (omitted when key is NULL), state_key: s}. */
+static char *by_and_state(const char *by, const char *key, const char *value,
+			  const char *state_key, enum job_state s)
 {
 	cJSON *o = cJSON_CreateObject();
 
 	jobs_json_add_str(o, "by", by);
-	jobs_json_add_str(o, "reason", reason);
-	cJSON_AddStringToObject(o, "from", jobs_job_state_name(from));
+	if (key != NULL)
+		jobs_json_add_str(o, key, value);
+	cJSON_AddStringToObject(o, state_key, jobs_job_state_name(s));
 	return print_doc(o);
+}
+
+char *jobs_detail_held(const char *by, const char *reason, enum job_state from)
+{
+	return by_and_state(by, "reason", reason, "from", from);
 }
 
 char *jobs_detail_released(const char *by, const char *hold_reason, enum job_state to)
 {
-	cJSON *o = cJSON_CreateObject();
-
-	jobs_json_add_str(o, "by", by);
-	jobs_json_add_str(o, "hold_reason", hold_reason);
-	cJSON_AddStringToObject(o, "to", jobs_job_state_name(to));
-	return print_doc(o);
+	return by_and_state(by, "hold_reason", hold_reason, "to", to);
 }
 
 char *jobs_detail_retried(const char *by, const char *service, int64_t tasks,
@@ -226,9 +229,5 @@ char *jobs_detail_retried(const char *by, const char *service, int64_t tasks,
 
 char *jobs_detail_running(const char *by, enum job_state from)
 {
-	cJSON *o = cJSON_CreateObject();
-
-	jobs_json_add_str(o, "by", by);
-	cJSON_AddStringToObject(o, "from", jobs_job_state_name(from));
-	return print_doc(o);
+	return by_and_state(by, NULL, NULL, "from", from);
 }

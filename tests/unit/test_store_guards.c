@@ -67,18 +67,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static int64_t q_int(struct store *s, const char *sql)
-{
-	sqlite3_stmt *st;
-	int64_t v;
-
-	assert_int_equal(sqlite3_prepare_v2(s->db, sql, -1, &st, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
-}
-
 static enum job_state state_of(struct store *s, const char *id)
 {
 	struct job_record j;
@@ -98,8 +86,8 @@ static void expect_moved(struct two *t, const struct job_record *cur,
 			 const struct store_action *a, enum job_state now_state)
 {
 	struct store *s = t->f->s;
-	int64_t events = q_int(s, "SELECT COUNT(*) FROM events");
-	int64_t outbox = q_int(s, "SELECT COUNT(*) FROM outbox");
+	int64_t events = fx_int(s, "SELECT COUNT(*) FROM events");
+	int64_t outbox = fx_int(s, "SELECT COUNT(*) FROM outbox");
 	struct job_record out = { 0 };
 
 	assert_int_equal(store_begin(s), STORE_OK);
@@ -108,8 +96,8 @@ static void expect_moved(struct two *t, const struct job_record *cur,
 	jobs_job_record_clear(&out);
 	assert_string_equal(store_last_error(s), "the job moved meanwhile");
 	assert_int_equal(state_of(s, t->id), now_state);
-	assert_int_equal(q_int(s, "SELECT COUNT(*) FROM events"), events);
-	assert_int_equal(q_int(s, "SELECT COUNT(*) FROM outbox"), outbox);
+	assert_int_equal(fx_int(s, "SELECT COUNT(*) FROM events"), events);
+	assert_int_equal(fx_int(s, "SELECT COUNT(*) FROM outbox"), outbox);
 }
 
 /* Held by B after A read it scheduled: A's cancel must not cancel a held job. */
@@ -123,7 +111,7 @@ static void test_cancel_of_a_job_held_meanwhile(void **state)
 	assert_int_equal(store_job_get(t->f->s, t->id, &cur), STORE_OK);
 	assert_int_equal(store_job_hold(t->b, t->id, "b", "legal", NOW, NULL), STORE_OK);
 	expect_moved(t, &cur, &a, JOB_HELD);
-	assert_int_equal(q_int(t->f->s, "SELECT COUNT(*) FROM tasks WHERE state = 'skipped'"), 0);
+	assert_int_equal(fx_int(t->f->s, "SELECT COUNT(*) FROM tasks WHERE state = 'skipped'"), 0);
 	jobs_job_record_clear(&cur);
 }
 
@@ -173,7 +161,7 @@ static void test_retry_of_a_job_held_meanwhile(void **state)
 	assert_int_equal(store_job_get(t->f->s, t->id, &cur), STORE_OK);
 	assert_int_equal(store_job_hold(t->b, t->id, "b", "legal", NOW, NULL), STORE_OK);
 	expect_moved(t, &cur, &a, JOB_HELD);
-	assert_int_equal(q_int(t->f->s, "SELECT COUNT(*) FROM tasks WHERE state = 'dead'"), 1);
+	assert_int_equal(fx_int(t->f->s, "SELECT COUNT(*) FROM tasks WHERE state = 'dead'"), 1);
 	jobs_job_record_clear(&cur);
 }
 
@@ -192,7 +180,7 @@ static void test_chain_linear_across_handles(void **state)
 			 STORE_OK);
 	assert_int_equal(bad, 0);
 	assert_int_equal(count, 4);
-	assert_int_equal(q_int(t->f->s, "SELECT MAX(id) - MIN(id) + 1 FROM events"), 4);
+	assert_int_equal(fx_int(t->f->s, "SELECT MAX(id) - MIN(id) + 1 FROM events"), 4);
 }
 
 /* An event written behind a transaction's back after it read the tip:
