@@ -77,11 +77,6 @@ struct batch {
 	struct jobs_bulk_docs *docs;
 };
 
-const char *store_last_error(struct store *s)
-{
-	return s->last_error;
-}
-
 /* The batch's snapshot row (shared with every batch of the same config)
  * and one template row per suspend task a job gets. */
 static int stage_services(struct store *s, struct batch *b)

@@ -27,6 +27,11 @@ void store_log_error(struct store *s, const char *what)
 	log_done(l);
 }
 
+const char *store_last_error(struct store *s)
+{
+	return s->last_error;
+}
+
 sqlite3_stmt *store_stmt(struct store *s, const char *sql)
 {
 	for (int i = 0; i < s->n_cache; i++)
