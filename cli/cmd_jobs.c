@@ -321,7 +321,7 @@ static int store_batch(struct cli_ctx *ctx, const struct sched_args *a, struct s
 	size_t n_svcs;
 	int rc = EXIT_OK;
 
-	svcs = store_services_from_config(ctx->cfg, &n_svcs);
+	svcs = config_enabled_services(ctx->cfg, &n_svcs);
 	if (n > 0 && store_schedule(ctx->store, jobs, n, svcs, n_svcs, now, ids,
 				    created) != STORE_OK) {
 		cli_error("schedule failed, nothing was scheduled: %s: %s", ctx->cfg->database,
@@ -466,7 +466,7 @@ int cli_cmd_cancel(struct cli_ctx *ctx, int argc, char **argv)
 		return rc;
 	if (cli_store(ctx) == NULL)
 		return EXIT_USAGE;
-	svcs = store_services_from_config(ctx->cfg, &n);
+	svcs = config_enabled_services(ctx->cfg, &n);
 	rc = store_job_cancel(ctx->store, a.job, a.by, a.reason, svcs, n, clock_now_ms(), &j);
 	free(svcs);
 	return report(ctx, &a, rc, "cancel", &j);

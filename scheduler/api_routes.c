@@ -9,7 +9,6 @@
 #include "jobs/timefmt.h"
 #include "scheduler/api_int.h"
 #include "scheduler/metrics.h"
-#include "store/metrics.h"
 #include "store/proof.h"
 #include "store/store.h"
 #include "util/log.h"
@@ -177,7 +176,7 @@ static int h_metrics(struct api *a, struct api_req *r, const char *id, struct ap
 	}
 	ans->status = 200;
 	ans->json = buf_steal(&b);
-	ans->content_type = STORE_METRICS_CONTENT_TYPE;
+	ans->content_type = METRICS_CONTENT_TYPE;
 	return 0;
 }
 
@@ -257,7 +256,7 @@ static int h_create(struct api *a, struct api_req *r, const char *id, struct api
 		goto out;
 	if (nj.requested_by == NULL)
 		nj.requested_by = "api";
-	svcs = store_services_from_config(a->deps.cfg, &n_svcs);
+	svcs = config_enabled_services(a->deps.cfg, &n_svcs);
 	rc = store_schedule(a->deps.store, &nj, 1, svcs, n_svcs, now, ids, &created);
 	if (rc != STORE_OK) {
 		store_failed(a, ans);
@@ -399,7 +398,7 @@ static int do_transition(struct api *a, const char *id, const char *verb, const 
 							      .reason = reason }, NULL) < 0)
 		return api_fail(ans, 400, "hold needs a non-empty 'reason'"), -1;
 	if (strcmp(verb, "cancel") == 0) {
-		svcs = store_services_from_config(a->deps.cfg, &n);
+		svcs = config_enabled_services(a->deps.cfg, &n);
 		*rc = store_job_cancel(a->deps.store, id, by, reason, svcs, n, now, j);
 		free(svcs);
 	} else if (strcmp(verb, "hold") == 0) {

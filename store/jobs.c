@@ -81,21 +81,14 @@ struct batch {
  * and one template row per suspend task a job gets. */
 static int stage_services(struct store *s, struct batch *b)
 {
-	struct store_svc_ref *refs = xcalloc(b->n_svcs ? b->n_svcs : 1, sizeof *refs);
 	const char **names = xcalloc(b->n_svcs ? b->n_svcs : 1, sizeof *names);
-	char *json;
 	int rc;
 
-	for (size_t i = 0; i < b->n_svcs; i++) {
-		refs[i] = (struct store_svc_ref){ b->svcs[i].name, b->svcs[i].phase };
+	for (size_t i = 0; i < b->n_svcs; i++)
 		names[i] = b->svcs[i].name;
-	}
 	b->docs = jobs_bulk_docs_new(names, b->n_svcs);
 	free(names);
-	json = store_service_set_json(refs, b->n_svcs);
-	rc = store_service_set_id(s, json, &b->set_id);
-	free(json);
-	free(refs);
+	rc = store_service_set_id(s, b->svcs, b->n_svcs, &b->set_id);
 	for (size_t i = 0; rc == 0 && i < b->n_svcs; i++) {
 		sqlite3_stmt *st;
 

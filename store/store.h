@@ -34,8 +34,10 @@ struct store;
 /* store_open flags. */
 enum {
 	STORE_OPEN_CREATE = 1,   /* a writer: create the store when path does not exist */
-	STORE_OPEN_NO_CHECK = 2, /* skip the quick_check of a small file (audit verify
-				  * runs the full integrity_check itself) */
+	STORE_OPEN_CHECK = 2,    /* quick_check a file up to 64 MiB first: the commands
+				  * that start work (schedule, run); readers rely on
+				  * SQLite's per-page checks, audit verify on the full
+				  * integrity_check */
 };
 
 /*
@@ -44,8 +46,9 @@ enum {
  * created (whole, never half) only with STORE_OPEN_CREATE; anything else
  * that is not an intact tenantdel store is refused, even for a writer: a
  * directory, an empty file, another program's database, a newer schema, a
- * read-only file, a full disk, a file that fails PRAGMA quick_check (run
- * on files up to 64 MiB; see store/open.c). Returns NULL with one line in
+ * read-only file, a full disk, a page SQLite finds damaged, and with
+ * STORE_OPEN_CHECK a file that fails PRAGMA quick_check (files up to 64 MiB;
+ * see store/open.c). Returns NULL with one line in
  * err naming the file and the reason ("no store at PATH", "PATH: is a
  * directory", "PATH: disk full", "PATH: read-only", "PATH: not a tenantdel
  * store (...)", "PATH: damaged: run audit verify (...)").
@@ -83,15 +86,6 @@ struct store_service {
 	int has_restore; /* restore_url set: a restore task on cancel */
 };
 
-struct config;
-
-/*
- * The enabled services of a config as the store needs them, in config
- * order (names point into cfg). Returns a malloc'ed array the caller
- * frees; *n may be 0. Can't fail.
- */
-struct store_service *store_services_from_config(const struct config *cfg, size_t *n);
-
 /* A service that unfinished work names and the config lacks (or disables). */
 struct store_absent {
 	char *service;
@@ -102,7 +96,7 @@ struct store_absent {
 /*
  * The services that unfinished tasks or the snapshots of jobs not started
  * yet name, that are not among svcs (the enabled services of a config:
- * store_services_from_config) and not retired, in name order. *out
+ * config_enabled_services) and not retired, in name order. *out
  * (store_absent_free) and *n receive them. STORE_OK or STORE_ERR.
  */
 int store_absent_services(struct store *s, const struct store_service *svcs, size_t n_svcs,

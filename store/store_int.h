@@ -191,31 +191,31 @@ struct store_action {
 int store_action_apply(struct store *s, const struct job_record *cur,
 		       const struct store_action *a, struct job_record *out);
 
-/* A service of a snapshot (service_sets, migration 2). */
-struct store_svc_ref {
-	const char *name;
-	int phase;
+/* The id of the service set whose members are svcs' names and phases
+ * (service_sets, migration 7), created when new. In a transaction. 0 or -1. */
+int store_service_set_id(struct store *s, const struct store_service *svcs, size_t n,
+			 int64_t *id);
+
+/* A service set read back: its members by phase, then name. */
+struct store_set {
+	struct store_set_member {
+		char *name;
+		int phase;
+	} *v;
+	size_t n, cap;
 };
 
-/*
- * The canonical JSON of a set of services: [{"name","phase"},...] sorted by
- * phase then name, so one config always gives the same text. Caller frees.
- */
-char *store_service_set_json(const struct store_svc_ref *v, size_t n);
-
-/* The id of the service_sets row holding json, created when new. In a
- * transaction. 0 or -1. */
-int store_service_set_id(struct store *s, const char *json, int64_t *id);
+void store_set_free(struct store_set *set); /* keeps it reusable */
 
 /* The last error of a task whose service the config lacks: it waits. */
 #define STORE_ABSENT_ERROR "service not in config"
 
-/* The configured services the last config sync recorded (*out NULL: none
- * yet; caller deletes). 0 or -1. */
-int store_configured_set(struct store *s, cJSON **out);
+/* The configured services the last config sync recorded into *out
+ * (store_set_free); *found 0 when none was recorded yet. 0 or -1. */
+int store_configured_set(struct store *s, struct store_set *out, int *found);
 
-/* 1 when a service set (parsed snapshot JSON) has a service called name. */
-int store_set_has(const cJSON *set, const char *name);
+/* 1 when the set has a service called name. */
+int store_set_has(const struct store_set *set, const char *name);
 
 /* Whether service was retired (*found 1) and why (*reason, may be NULL,
  * malloc'ed). 0 or -1. */
@@ -225,9 +225,9 @@ int store_retired_reason(struct store *s, const char *service, char **reason, in
  * for display (see store_job_tasks). 0 or -1. */
 int store_mark_absent(struct store *s, struct task_record *t, size_t n);
 
-/* Records json as the services configured now (what a job starting later
- * covers). In a transaction. 0 or -1. */
-int store_set_configured(struct store *s, const char *json);
+/* Records svcs (names and phases) as the services configured now (what a
+ * job starting later covers). In a transaction. 0 or -1. */
+int store_set_configured(struct store *s, const struct store_service *svcs, size_t n);
 
 /*
  * Inside a transaction, when a job starts: creates its delete tasks from its
@@ -235,8 +235,9 @@ int store_set_configured(struct store *s, const char *json);
  * configured waits for it like any other, one of a retired service is
  * skipped with the retirement's reason and a task.skipped event), and one
  * with a task.added event for a configured service the snapshot lacks (as
- * the config sync does for jobs whose tasks exist); then drops the snapshot
- * reference. Nothing to do (0) for a job whose tasks exist. 0 or -1.
+ * the config sync does for jobs whose tasks exist), dropping the snapshot
+ * reference (guarded: nothing is done when it changed since it was read).
+ * Nothing to do (0) for a job whose tasks exist. 0 or -1.
  */
 int store_materialize_tasks(struct store *s, const char *job_id, int64_t now);
 

@@ -54,7 +54,7 @@ static const char SQL_COUNT_DEAD[] =
 	"SELECT COUNT(*) FROM tasks"
 	" WHERE job_id = :id AND state = 'dead' AND (:service IS NULL OR service = :service)";
 static const char SQL_RETRY_TASKS[] =
-	"UPDATE tasks SET state = 'waiting', attempts = 0, next_attempt_at = :now,"
+	"UPDATE tasks SET state = 'waiting', attempts = 0, free_waits = 0, next_attempt_at = :now,"
 	" first_attempt_at = NULL, lease_owner = NULL, lease_expires_at = NULL,"
 	" updated_at = :now"
 	" WHERE job_id = :id AND state = 'dead' AND (:service IS NULL OR service = :service)";

@@ -57,8 +57,8 @@ static inline void fx_exec(struct store *s, const char *sql)
 		fail_msg("%s: %s", sql, msg);
 }
 
-/* The one-number answer of sql on the store's connection; fails the test
- * when there is none. */
+/* A one-number answer of SQL on the store's connection; fails the test
+ * when it errs or returns no row. */
 static inline int64_t fx_int(struct store *s, const char *sql)
 {
 	sqlite3_stmt *st;
