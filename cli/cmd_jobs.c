@@ -6,6 +6,7 @@
  * in tenant_ids.c.
  */
 #include "cli/cli_int.h"
+#include "jobs/document.h"
 #include "jobs/schedule.h"
 #include "jobs/timefmt.h"
 #include "util/util.h"
@@ -367,7 +368,8 @@ int cli_cmd_hold(struct cli_ctx *ctx, int argc, char **argv)
 
 	if ((rc = parse_op_args(argc, argv, &a, 1)) != EXIT_OK)
 		return rc;
-	if (a.reason == NULL || a.reason[0] == '\0')
+	if (jobs_action_check_input(&(struct job_action_ask){ .act = JOB_ACT_HOLD,
+							      .reason = a.reason }, NULL) < 0)
 		return cli_usage_error(argv[0], "--reason is required: say why the data must be kept");
 	if (cli_store(ctx) == NULL)
 		return EXIT_USAGE;

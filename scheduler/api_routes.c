@@ -3,8 +3,8 @@
  * (400 on anything unexpected, before anything is stored), calls the same
  * store functions as the CLI and renders records with jobs/record.h.
  */
+#include "jobs/document.h"
 #include "jobs/jobs.h"
-#include "jobs/record.h"
 #include "jobs/schedule.h"
 #include "jobs/timefmt.h"
 #include "scheduler/api_int.h"
@@ -393,7 +393,9 @@ static int do_transition(struct api *a, const char *id, const char *verb, const 
 		return -1;
 	if (by == NULL)
 		by = "api";
-	if (strcmp(verb, "hold") == 0 && (reason == NULL || reason[0] == '\0'))
+	if (strcmp(verb, "hold") == 0 &&
+	    jobs_action_check_input(&(struct job_action_ask){ .act = JOB_ACT_HOLD,
+							      .reason = reason }, NULL) < 0)
 		return api_fail(ans, 400, "hold needs a non-empty 'reason'"), -1;
 	if (strcmp(verb, "cancel") == 0) {
 		svcs = config_enabled_services(a->deps.cfg, &n);
@@ -452,9 +454,9 @@ static int h_retry(struct api *a, struct api_req *r, const char *id, struct api_
 
 /* ---- audit trail and proof ---- */
 
-static int event_row(void *ctx, const struct store_event *ev)
+static int event_row(void *ctx, const struct event_record *ev)
 {
-	cJSON_AddItemToArray(ctx, store_event_render(ev));
+	cJSON_AddItemToArray(ctx, jobs_render_event(ev));
 	return 0;
 }
 

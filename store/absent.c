@@ -71,8 +71,9 @@ static int count_of(struct store *s, const char *sql, const char *svc, int64_t *
 	int rc;
 
 	*out = 0;
-	if (st == NULL || store_bind_text(st, ":svc", svc) < 0)
+	if (st == NULL)
 		return -1;
+	store_bind_text(st, ":svc", svc);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		*out = sqlite3_column_int64(st, 0);
@@ -88,8 +89,9 @@ static int next_service(struct store *s, char **prev)
 	sqlite3_stmt *st = store_stmt(s, SQL_NEXT_SERVICE);
 	int rc;
 
-	if (st == NULL || store_bind_text(st, ":prev", *prev) < 0)
+	if (st == NULL)
 		return -1;
+	store_bind_text(st, ":prev", *prev);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		free(*prev);
@@ -193,8 +195,9 @@ int store_retired_reason(struct store *s, const char *service, char **reason, in
 	*found = 0;
 	if (reason != NULL)
 		*reason = NULL;
-	if (st == NULL || store_bind_text(st, ":svc", service) < 0)
+	if (st == NULL)
 		return -1;
+	store_bind_text(st, ":svc", service);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		*found = 1;
@@ -222,8 +225,9 @@ static int read_retirable(struct store *s, const char *svc, struct retire_row **
 
 	*rows = NULL;
 	*n = 0;
-	if (st == NULL || store_bind_text(st, ":svc", svc) < 0)
+	if (st == NULL)
 		return -1;
+	store_bind_text(st, ":svc", svc);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct retire_row *r;
 		*rows = xrealloc(*rows, (*n + 1) * sizeof **rows);
@@ -248,11 +252,9 @@ static int skip_task(struct store *s, const struct retire_row *r, const char *sv
 
 	if (st == NULL)
 		return -1;
-	if (store_bind_int(st, ":id", r->id) < 0 || store_bind_text(st, ":reason", reason) < 0 ||
-	    store_bind_int(st, ":now", now) < 0) {
-		store_reset(st);
-		return -1;
-	}
+	store_bind_int(st, ":id", r->id);
+	store_bind_text(st, ":reason", reason);
+	store_bind_int(st, ":now", now);
 	if (store_step_done(s, st) < 0)
 		return -1;
 	if (sqlite3_changes(s->db) != 1)
@@ -274,10 +276,13 @@ static int retire(struct store *s, const char *svc, const char *reason, const ch
 	char *d;
 	int rc;
 
-	if (st == NULL || store_bind_text(st, ":svc", svc) < 0 ||
-	    store_bind_text(st, ":reason", reason) < 0 || store_bind_text(st, ":by", by) < 0 ||
-	    store_bind_int(st, ":now", now) < 0 || store_step_done(s, st) < 0 ||
-	    read_retirable(s, svc, &rows, &n) < 0) {
+	if (st == NULL)
+		return -1;
+	store_bind_text(st, ":svc", svc);
+	store_bind_text(st, ":reason", reason);
+	store_bind_text(st, ":by", by);
+	store_bind_int(st, ":now", now);
+	if (store_step_done(s, st) < 0 || read_retirable(s, svc, &rows, &n) < 0) {
 		free(rows);
 		return -1;
 	}

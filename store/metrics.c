@@ -37,13 +37,10 @@ int store_metrics_batch_flush(struct store *s, const struct jobs_counts *c)
 		sqlite3_stmt *st = store_stmt(s, SQL_COUNT_ADD);
 		if (st == NULL)
 			return STORE_ERR;
-		if (store_bind_text(st, ":name", c->v[i].name) < 0 ||
-		    store_bind_text(st, ":service", c->v[i].service) < 0 ||
-		    store_bind_text(st, ":label", c->v[i].label) < 0 ||
-		    store_bind_int(st, ":n", c->v[i].n) < 0) {
-			store_reset(st);
-			return STORE_ERR;
-		}
+		store_bind_text(st, ":name", c->v[i].name);
+		store_bind_text(st, ":service", c->v[i].service);
+		store_bind_text(st, ":label", c->v[i].label);
+		store_bind_int(st, ":n", c->v[i].n);
 		if (store_step_done(s, st) < 0)
 			return STORE_ERR;
 	}
@@ -58,10 +55,7 @@ static int query_int(struct store *s, const char *sql, int64_t now, int64_t none
 
 	if (st == NULL)
 		return STORE_ERR;
-	if (store_bind_int(st, ":now", now) < 0) {
-		store_reset(st);
-		return STORE_ERR;
-	}
+	store_bind_int(st, ":now", now);
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW) {
 		store_log_error(s, sql);

@@ -50,8 +50,9 @@ int sched_breaker_load(struct store *s, const char *service, struct policy_break
 	memset(b, 0, sizeof *b);
 	if (probe_owner != NULL)
 		*probe_owner = NULL;
-	if (st == NULL || store_bind_text(st, ":svc", service) < 0)
+	if (st == NULL)
 		return -1;
+	store_bind_text(st, ":svc", service);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		const char *state = (const char *)sqlite3_column_text(st, 0);
@@ -191,8 +192,9 @@ static int cumulative(struct store *s, const struct sched_result *r, char **coun
 	if (r->counts_json == NULL && r->total < 0)
 		return 0;
 	st = store_stmt(s, SQL_TASK_COUNTS);
-	if (st == NULL || store_bind_int(st, ":id", r->task_id) < 0)
+	if (st == NULL)
 		return -1;
+	store_bind_int(st, ":id", r->task_id);
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		old = store_col_text(st, 0);
 		old_total = store_col_int(st, 1, -1);

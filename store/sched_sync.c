@@ -40,11 +40,9 @@ static int add_service(struct store *s, const struct sched_service *svc, int64_t
 
 	if (st == NULL)
 		return -1;
-	if (store_bind_text(st, ":svc", svc->name) < 0 ||
-	    store_bind_int(st, ":phase", svc->phase) < 0 || store_bind_int(st, ":now", now) < 0) {
-		store_reset(st);
-		return -1;
-	}
+	store_bind_text(st, ":svc", svc->name);
+	store_bind_int(st, ":phase", svc->phase);
+	store_bind_int(st, ":now", now);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		sched_idset_push(&ids, (const char *)sqlite3_column_text(st, 0));
 	store_reset(st);
@@ -74,8 +72,10 @@ static int sync_service(struct store *s, const struct sched_service *svc, int64_
 {
 	sqlite3_stmt *st = store_stmt(s, SQL_UNRETIRE);
 
-	if (st == NULL || store_bind_text(st, ":svc", svc->name) < 0 ||
-	    store_step_done(s, st) < 0)
+	if (st == NULL)
+		return -1;
+	store_bind_text(st, ":svc", svc->name);
+	if (store_step_done(s, st) < 0)
 		return -1;
 	return add_service(s, svc, now, jobs, added);
 }

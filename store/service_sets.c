@@ -72,10 +72,9 @@ static int find_set(struct store *s, const struct store_service *want, size_t n,
 	int same = 0, rc = SQLITE_DONE;
 
 	*id = 0;
-	if (st == NULL || store_bind_int(st, ":n", (int64_t)n) < 0) {
-		store_reset(st);
+	if (st == NULL)
 		return -1;
-	}
+	store_bind_int(st, ":n", (int64_t)n);
 	while (*id == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *name = (const char *)sqlite3_column_text(st, 1);
 		int64_t set = sqlite3_column_int64(st, 0);
@@ -106,10 +105,9 @@ static int insert_set(struct store *s, const struct store_service *v, size_t n, 
 	sqlite3_stmt *st = store_stmt(s, SQL_SET_INSERT);
 	int rc;
 
-	if (st == NULL || store_bind_int(st, ":n", (int64_t)n) < 0) {
-		store_reset(st);
+	if (st == NULL)
 		return -1;
-	}
+	store_bind_int(st, ":n", (int64_t)n);
 	rc = sqlite3_step(st);
 	*id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
 	store_reset(st);
@@ -118,13 +116,13 @@ static int insert_set(struct store *s, const struct store_service *v, size_t n, 
 		return -1;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if ((st = store_stmt(s, SQL_MEMBER_INSERT)) == NULL ||
-		    store_bind_int(st, ":set", *id) < 0 ||
-		    store_bind_text(st, ":service", v[i].name) < 0 ||
-		    store_bind_int(st, ":phase", v[i].phase) < 0 || store_step_done(s, st) < 0) {
-			store_reset(st);
+		if ((st = store_stmt(s, SQL_MEMBER_INSERT)) == NULL)
 			return -1;
-		}
+		store_bind_int(st, ":set", *id);
+		store_bind_text(st, ":service", v[i].name);
+		store_bind_int(st, ":phase", v[i].phase);
+		if (store_step_done(s, st) < 0)
+			return -1;
 	}
 	return 0;
 }
@@ -152,10 +150,7 @@ int store_set_configured(struct store *s, const struct store_service *svcs, size
 	if (store_service_set_id(s, svcs, n, &id) < 0 ||
 	    (st = store_stmt(s, SQL_SET_CONFIGURED)) == NULL)
 		return -1;
-	if (store_bind_int(st, ":set", id) < 0) {
-		store_reset(st);
-		return -1;
-	}
+	store_bind_int(st, ":set", id);
 	return store_step_done(s, st);
 }
 
@@ -181,10 +176,9 @@ static int read_members(struct store *s, int64_t id, struct store_set *out)
 	sqlite3_stmt *st = store_stmt(s, SQL_MEMBERS);
 	int rc;
 
-	if (st == NULL || store_bind_int(st, ":set", id) < 0) {
-		store_reset(st);
+	if (st == NULL)
 		return -1;
-	}
+	store_bind_int(st, ":set", id);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		out->v = xreserve(out->v, &out->cap, out->n + 1, sizeof *out->v);
 		out->v[out->n].name = store_col_text(st, 0);
@@ -244,14 +238,12 @@ static int add_task(struct store *s, const char *job_id, const char *name, int p
 
 	if (st == NULL)
 		return -1;
-	if (store_bind_text(st, ":job", job_id) < 0 || store_bind_text(st, ":service", name) < 0 ||
-	    store_bind_int(st, ":phase", phase) < 0 ||
-	    store_bind_text(st, ":state", skipped ? "skipped" : "pending") < 0 ||
-	    store_bind_text(st, ":reason", skipped ? reason : NULL) < 0 ||
-	    store_bind_int(st, ":now", now) < 0) {
-		store_reset(st);
-		return -1;
-	}
+	store_bind_text(st, ":job", job_id);
+	store_bind_text(st, ":service", name);
+	store_bind_int(st, ":phase", phase);
+	store_bind_text(st, ":state", skipped ? "skipped" : "pending");
+	store_bind_text(st, ":reason", skipped ? reason : NULL);
+	store_bind_int(st, ":now", now);
 	if (store_step_done(s, st) < 0)
 		return -1;
 	if (reason == NULL)
@@ -314,10 +306,9 @@ static int read_job_set(struct store *s, const char *job_id, struct job_set *j)
 	int rc;
 
 	memset(j, 0, sizeof *j);
-	if (st == NULL || store_bind_text(st, ":id", job_id) < 0) {
-		store_reset(st);
+	if (st == NULL)
 		return STORE_ERR;
-	}
+	store_bind_text(st, ":id", job_id);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		const char *name = (const char *)sqlite3_column_text(st, 0);
@@ -343,11 +334,9 @@ static int add_all_tasks(struct store *s, const char *job_id, int64_t set_id, in
 
 	if (st == NULL)
 		return -1;
-	if (store_bind_text(st, ":job", job_id) < 0 || store_bind_int(st, ":set", set_id) < 0 ||
-	    store_bind_int(st, ":now", now) < 0) {
-		store_reset(st);
-		return -1;
-	}
+	store_bind_text(st, ":job", job_id);
+	store_bind_int(st, ":set", set_id);
+	store_bind_int(st, ":now", now);
 	return store_step_done(s, st);
 }
 
@@ -373,10 +362,8 @@ static int leave_set(struct store *s, const char *job_id, int64_t set_id)
 
 	if (st == NULL)
 		return -1;
-	if (store_bind_text(st, ":id", job_id) < 0 || store_bind_int(st, ":set", set_id) < 0) {
-		store_reset(st);
-		return -1;
-	}
+	store_bind_text(st, ":id", job_id);
+	store_bind_int(st, ":set", set_id);
 	if (store_step_done(s, st) < 0)
 		return -1;
 	return sqlite3_changes(s->db) == 1;
