@@ -24,7 +24,7 @@ struct command {
 /* Only the writers that start from nothing create a store (DESIGN 4): any
  * other command on a missing one says "no store at PATH". */
 static const struct command commands[] = {
-	{ "schedule", cli_cmd_schedule, 1, 0, STORE_OPEN_CREATE },
+	{ "schedule", cli_cmd_schedule, 1, 0, STORE_OPEN_CREATE | STORE_OPEN_CHECK },
 	{ "cancel", cli_cmd_cancel, 1, 0, 0 },
 	{ "hold", cli_cmd_hold, 1, 0, 0 },
 	{ "release", cli_cmd_release, 1, 0, 0 },
@@ -35,10 +35,10 @@ static const struct command commands[] = {
 	{ "events", cli_cmd_events, 1, 0, 0 },
 	{ "certificate", cli_cmd_certificate, 1, 0, 0 },
 	{ "verify-certificate", cli_cmd_verify_certificate, 1, 0, 0 },
-	{ "audit", cli_cmd_audit, 1, 0, STORE_OPEN_NO_CHECK },
+	{ "audit", cli_cmd_audit, 1, 0, 0 },
 	{ "reapply", cli_cmd_reapply, 1, 0, 0 },
 	{ "retire-service", cli_cmd_retire_service, 1, 0, 0 },
-	{ "run", cli_cmd_run, 1, 1, STORE_OPEN_CREATE },
+	{ "run", cli_cmd_run, 1, 1, STORE_OPEN_CREATE | STORE_OPEN_CHECK },
 	{ "check-config", cli_cmd_check_config, 1, 0, 0 },
 	{ "metrics", cli_cmd_metrics, 1, 0, 0 },
 	{ "version", cli_cmd_version, 0, 0, 0 },

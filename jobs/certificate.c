@@ -4,6 +4,7 @@
  * the HMAC-SHA256 signature are in jobs/signature.c.
  */
 #include "jobs/certificate.h"
+#include "jobs/document.h"
 #include "util/json.h"
 
 #include <stdio.h>
@@ -200,22 +201,15 @@ cJSON *jobs_certificate_build(const struct proof_record *p, int64_t issued_at,
 
 /* ---- the reapply job's job.scheduled detail ---- */
 
-char *jobs_reapply_detail(const struct proof_reapply_detail *d)
+char *jobs_reapply_detail(const struct job_record *j, const char *service, int64_t purged_at,
+			  int64_t since)
 {
-	cJSON *o = cJSON_CreateObject();
+	cJSON *o = jobs_render_scheduled(j, &service, 1);
 	char *text;
 
-	cJSON_AddStringToObject(o, "tenant_id", d->tenant_id ? d->tenant_id : "");
-	jobs_json_add_str(o, "tenant_name", d->tenant_name);
-	jobs_json_add_time(o, "due_at", d->due_at);
-	jobs_json_add_time(o, "deadline_at", d->deadline_at);
-	jobs_json_add_str(o, "requested_by", d->requested_by);
-	jobs_json_add_str(o, "reason", d->reason);
-	cJSON_AddItemToArray(cJSON_AddArrayToObject(o, "services"),
-			     cJSON_CreateString(d->service ? d->service : ""));
-	cJSON_AddStringToObject(o, "reapply_of", d->reapply_of ? d->reapply_of : "");
-	jobs_json_add_time(o, "purged_at", d->purged_at);
-	jobs_json_add_time(o, "since", d->since);
+	cJSON_AddStringToObject(o, "reapply_of", j->origin_job_id ? j->origin_job_id : "");
+	jobs_json_add_time(o, "purged_at", purged_at);
+	jobs_json_add_time(o, "since", since);
 	text = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	if (text == NULL) {

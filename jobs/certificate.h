@@ -79,26 +79,14 @@ int jobs_certificate_issuable(const struct job_record *j);
 cJSON *jobs_certificate_build(const struct proof_record *p, int64_t issued_at,
 			      const char *tool_version);
 
-/* The facts of a reapply job's job.scheduled event. */
-struct proof_reapply_detail {
-	const char *tenant_id;
-	const char *tenant_name;  /* may be NULL */
-	int64_t due_at, deadline_at;
-	const char *requested_by; /* may be NULL */
-	const char *reason;       /* may be NULL */
-	const char *service;      /* the one service reapplied */
-	const char *reapply_of;   /* the purge job repeated */
-	int64_t purged_at;        /* when that purge finished */
-	int64_t since;            /* the reapply's --since */
-};
-
 /*
  * The detail of a reapply job's job.scheduled event, as JSON object text:
- * the keys of every job.scheduled detail ("tenant_id", "tenant_name",
- * "due_at", "deadline_at", "requested_by", "reason", "services") plus
- * "reapply_of", "purged_at" and "since". Caller frees. Allocation failure
- * aborts.
+ * jobs_render_scheduled's keys for the new job j with its one service
+ * (jobs/document.h), then "reapply_of" (j->origin_job_id, the purge
+ * repeated), "purged_at" (when that purge finished) and "since" (the
+ * reapply's --since). Caller frees. Allocation failure aborts.
  */
-char *jobs_reapply_detail(const struct proof_reapply_detail *d);
+char *jobs_reapply_detail(const struct job_record *j, const char *service, int64_t purged_at,
+			  int64_t since);
 
 #endif

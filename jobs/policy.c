@@ -48,6 +48,14 @@ int policy_retry_exhausted(const struct policy_retry *p, int failed_attempts,
 	return 0;
 }
 
+/* See policy.h. */
+int policy_attempts_used(int attempts, int free_waits)
+{
+	int waived = free_waits > 0 ? free_waits : 0;
+
+	return attempts > waived ? attempts - waived : 0;
+}
+
 /* See policy.h. Falls back to the kernel, then the clock: jitter only needs
  * to spread retries, not to be secret. Can't fail. */
 double policy_rand01(void)
@@ -200,12 +208,13 @@ static enum policy_breaker_effect breaker_effect(const struct policy_attempt *a)
 	return POLICY_BREAKER_NEUTRAL;
 }
 
-/* A retry: how long to wait and whether it uses an attempt. Returns 1 when
- * the task must be dead instead. */
+/* A retry: how long to wait and whether it uses up budget (a free wait
+ * does not). Returns 1 when the task must be dead instead. */
 static int retry_wait(const struct policy_retry *p, const struct policy_attempt *a,
 		      int64_t now, double rand01, struct policy_decision *d, int64_t *delay)
 {
 	int asked = a->service_wait && a->retry_after_ms >= 0;
+	int used = policy_attempts_used(a->attempts, a->free_waits);
 	int64_t backoff;
 
 	d->streak = a->streak;
@@ -223,15 +232,15 @@ static int retry_wait(const struct policy_retry *p, const struct policy_attempt 
 	}
 	d->streak = asked && a->streak < INT32_MAX ? a->streak + 1 : 0;
 	if (asked && a->call == POLICY_CALL_SENT && a->streak < POLICY_FREE_WAITS) {
-		d->uncount = 1;
+		d->free_wait = 1;
 		*delay = policy_service_wait(p, a->retry_after_ms);
 		return policy_retry_exhausted(p, 0, a->first_attempt_at_ms, now);
 	}
-	backoff = policy_retry_delay(p, a->attempts, rand01);
+	backoff = policy_retry_delay(p, used, rand01);
 	*delay = a->retry_after_ms >= 0 ? policy_service_wait(p, a->retry_after_ms) : 0;
 	if (backoff > *delay)
 		*delay = backoff;
-	return policy_retry_exhausted(p, a->attempts, a->first_attempt_at_ms, now);
+	return policy_retry_exhausted(p, used, a->first_attempt_at_ms, now);
 }
 
 /* See policy.h. */

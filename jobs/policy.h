@@ -26,9 +26,9 @@ int64_t policy_retry_delay(const struct policy_retry *p, int n, double rand01);
 
 /*
  * 1 when a task must be declared dead after a failed attempt: it has made
- * max_attempts failed attempts, or give_up_after has passed since its first
- * attempt (first_attempt_at_ms, 0 if unknown). Else 0. A max_attempts or
- * give_up_after_ms <= 0 is no limit.
+ * max_attempts failed attempts (failed_attempts: policy_attempts_used), or
+ * give_up_after has passed since its first attempt (first_attempt_at_ms, 0
+ * if unknown). Else 0. A max_attempts or give_up_after_ms <= 0 is no limit.
  */
 int policy_retry_exhausted(const struct policy_retry *p, int failed_attempts,
 			   int64_t first_attempt_at_ms, int64_t now_ms);
@@ -46,6 +46,14 @@ int64_t policy_service_wait(const struct policy_retry *p, int64_t retry_after_ms
 /* Service-requested waits in a row that use up no attempt; from the next
  * one on they count toward max_attempts like any retryable failure. */
 #define POLICY_FREE_WAITS 3
+
+/*
+ * The retry budget a task has used (what max_attempts bounds): its
+ * attempts (every call sent, DESIGN 3) less its free waits (calls answered
+ * with a wait the service asked for, POLICY_FREE_WAITS in a row at most).
+ * Never below 0. Can't fail.
+ */
+int policy_attempts_used(int attempts, int free_waits);
 
 /* Where the call (DELETE, or POST for suspend/restore) of an attempt stands. */
 enum policy_call {
@@ -74,7 +82,8 @@ struct policy_attempt {
 	int64_t retry_after_ms;   /* Retry-After of the answer; -1 none */
 	int service_wait;         /* a wait the service asked for (429/503 with
 				     Retry-After: outcome.uses_attempt 0) */
-	int attempts;             /* calls counted so far, a call sent now included */
+	int attempts;             /* calls sent so far, a call sent now included */
+	int free_waits;           /* of those, the free waits before this one */
 	int streak;               /* attempts in a row before this one that used
 				     no attempt (service waits, verification retries) */
 	int64_t first_attempt_at_ms; /* 0 unknown */
@@ -84,25 +93,30 @@ struct policy_attempt {
 struct policy_decision {
 	enum task_state state;    /* TASK_SUCCEEDED, TASK_WAITING or TASK_DEAD */
 	int64_t next_attempt_at_ms; /* when TASK_WAITING */
-	int uncount;              /* 1: the call sent now uses up no attempt */
+	int free_wait;            /* 1: the call sent now was answered with a wait
+				     the service asked for: it stays one of the
+				     task's attempts but uses up none of its budget
+				     (the task's free_waits + 1) */
 	int streak;               /* the task's new streak */
 	int verify_owed;          /* 1: the next attempt only verifies (no call) */
 	enum policy_breaker_effect breaker;
 };
 
 /*
- * Decides a finished attempt (DESIGN 3 "Retry policy", "Verification"):
+ * Decides a finished attempt (DESIGN 3 "Retry policy", "Verification").
+ * "Used" is policy_attempts_used(attempts, free_waits): the budget that
+ * max_attempts bounds.
  *  - success: succeeded; permanent: dead;
  *  - the call succeeded but its verification preview failed: waiting, the
- *    preview alone retried with back-off (delay(streak)), no attempt used;
- *  - a wait the service asked for: policy_service_wait, no attempt used,
- *    for POLICY_FREE_WAITS in a row; after that it counts (and waits at
- *    least the back-off delay);
- *  - any other retryable failure: counted, waits delay(attempts), or the
+ *    preview alone retried with back-off (delay(streak)), no budget used;
+ *  - a wait the service asked for: policy_service_wait, a free wait (no
+ *    budget used) for POLICY_FREE_WAITS in a row; after that it counts
+ *    (and waits at least the back-off delay);
+ *  - any other retryable failure: counted, waits delay(used), or the
  *    Retry-After given if longer (capped at max_delay);
- *  - nothing sent: waits base_delay, no attempt used.
- * A counted failure that reaches max_attempts, or any retry once
- * give_up_after has passed, is dead instead. Times saturate, never
+ *  - nothing sent: waits base_delay, no budget used.
+ * A counted failure whose used budget reaches max_attempts, or any retry
+ * once give_up_after has passed, is dead instead. Times saturate, never
  * overflow. rand01 is the jitter (policy_rand01()). Can't fail.
  */
 void policy_decide(const struct policy_retry *p, const struct policy_attempt *a, int64_t now_ms,

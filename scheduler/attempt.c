@@ -123,7 +123,8 @@ static void decide(struct attempt *a, int64_t now)
 		.answered_2xx = a->answered_2xx, .counts_for_breaker = a->out.counts_for_breaker,
 		.probe = a->c.probe, .retry_after_ms = a->out.retry_after_ms,
 		.service_wait = a->out.kind == OUTCOME_RETRY && !a->out.uses_attempt,
-		.attempts = r->attempt, .streak = a->c.retry_streak,
+		.attempts = r->attempt, .free_waits = a->c.free_waits,
+		.streak = a->c.retry_streak,
 		.first_attempt_at_ms = a->c.first_attempt_at,
 	};
 	struct policy_decision d;
@@ -131,7 +132,7 @@ static void decide(struct attempt *a, int64_t now)
 	policy_decide(&p, &in, now, policy_rand01(), &d);
 	r->state = d.state;
 	r->next_attempt_at = d.next_attempt_at_ms;
-	r->attempts_delta = d.uncount ? -1 : 0;
+	r->free_wait = d.free_wait;
 	r->verify_owed = d.verify_owed;
 	r->retry_streak = d.streak;
 	r->breaker = d.breaker;
@@ -154,7 +155,7 @@ static void log_result(const struct attempt *a, int64_t now)
 	log_str(l, "tenant_id", a->c.tenant_id);
 	log_str(l, "service", a->c.service);
 	log_str(l, "kind", jobs_task_kind_name(a->c.kind));
-	log_int(l, "attempt", r->attempt + r->attempts_delta);
+	log_int(l, "attempt", r->attempt);
 	if (a->http_status > 0)
 		log_int(l, "http_status", a->http_status);
 	log_int(l, "duration_ms", a->duration_ms);
@@ -165,8 +166,8 @@ static void log_result(const struct attempt *a, int64_t now)
 	log_str(l, "error", r->error);
 	if (r->state == TASK_WAITING) {
 		log_int(l, "retry_in_ms", r->next_attempt_at - now);
-		if (r->attempts_delta < 0)
-			log_str(l, "note", "wait asked by the service: not counted");
+		if (r->free_wait)
+			log_str(l, "note", "wait asked by the service: no retry budget used");
 		if (r->verify_owed)
 			log_str(l, "note", "the call succeeded: only its verification is retried");
 	}
@@ -193,7 +194,10 @@ static void finish(struct attempt *a)
 	r->tenant_id = a->c.tenant_id;
 	r->service = a->c.service;
 	r->kind = a->c.kind;
-	r->attempt = a->c.attempts + (sent || a->counted_unsent);
+	/* attempts counts the calls sent: one counted but never sent is
+	 * taken back (unsent) */
+	r->attempt = a->c.attempts + sent;
+	r->unsent = a->counted_unsent;
 	r->http_status = a->http_status;
 	/* What the call deleted counts even when verification found more. */
 	r->counts_json = sent ? a->out.counts_json : NULL;
@@ -206,8 +210,6 @@ static void finish(struct attempt *a)
 	r->error = a->error;
 	r->probe = a->c.probe;
 	decide(a, a->decided_at);
-	if (a->counted_unsent)
-		r->attempts_delta = -1;
 	if (r->state != TASK_SUCCEEDED && r->error == NULL)
 		r->error = a->error = xstrdup(a->out.error[0] ? a->out.error : "failed");
 	unlink_attempt(a);

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static int count_event(void *ctx, const struct store_event *ev)
+static int count_event(void *ctx, const struct event_record *ev)
 {
 	struct proof_events *je = ctx;
 

@@ -52,10 +52,9 @@ int store_tombstones_list(struct store *s, int64_t since, store_tombstone_cb cb,
 	struct store_tombstone t;
 	int rc = SQLITE_DONE, stop = 0;
 
-	if (st == NULL || store_bind_int(st, ":since", since) < 0) {
-		store_reset(st);
+	if (st == NULL)
 		return STORE_ERR;
-	}
+	store_bind_int(st, ":since", since);
 	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		t.job_id = (const char *)sqlite3_column_text(st, 0);
 		t.tenant_id = (const char *)sqlite3_column_text(st, 1);
@@ -109,10 +108,9 @@ static int read_targets(struct store *s, int64_t since, struct target **out, siz
 
 	*out = NULL;
 	*n = 0;
-	if (st == NULL || store_bind_int(st, ":since", since) < 0) {
-		store_reset(st);
+	if (st == NULL)
 		return -1;
-	}
+	store_bind_int(st, ":since", since);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const unsigned char *origin = sqlite3_column_text(st, 0);
 		v = xreserve(v, &cap, len + 1, sizeof *v);
@@ -142,11 +140,10 @@ static int find_pending(struct store *s, const char *tenant, const char *service
 	sqlite3_stmt *st = store_stmt(s, SQL_PENDING_REAPPLY);
 	int rc;
 
-	if (st == NULL || store_bind_text(st, ":tenant", tenant) < 0 ||
-	    store_bind_text(st, ":service", service) < 0) {
-		store_reset(st);
+	if (st == NULL)
 		return -1;
-	}
+	store_bind_text(st, ":tenant", tenant);
+	store_bind_text(st, ":service", service);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		const unsigned char *t = sqlite3_column_text(st, 0);
@@ -160,17 +157,26 @@ static int find_pending(struct store *s, const char *tenant, const char *service
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* The job.scheduled detail of a reapply job (jobs_reapply_detail). Caller frees. */
-static char *reapply_detail(const struct store_reapply_req *r, const struct target *t)
+/* The job.scheduled detail of reapply job id (jobs_reapply_detail), from
+ * what is written: the row is inserted with these values. Caller frees. */
+static char *reapply_detail(const struct store_reapply_req *r, const struct target *t,
+			    const char *id)
 {
-	const struct proof_reapply_detail d = {
-		.tenant_id = t->tenant_id, .tenant_name = t->tenant_name,
-		.due_at = r->now, .deadline_at = r->deadline_at,
-		.requested_by = r->by, .reason = r->reason, .service = r->service,
-		.reapply_of = t->origin, .purged_at = t->purged_at, .since = r->since,
+	struct job_record j = {
+		.tenant_id = t->tenant_id,
+		.tenant_name = t->tenant_name,
+		.requested_by = (char *)r->by,
+		.reason = (char *)r->reason,
+		.origin_job_id = (char *)t->origin,
+		.kind = JOB_KIND_REAPPLY,
+		.state = JOB_SCHEDULED,
+		.created_at = r->now,
+		.due_at = r->now,
+		.deadline_at = r->deadline_at,
 	};
 
-	return jobs_reapply_detail(&d);
+	memcpy(j.id, id, sizeof j.id);
+	return jobs_reapply_detail(&j, r->service, t->purged_at, r->since);
 }
 
 /* Inserts the job row and its one task. */
@@ -179,25 +185,22 @@ static int insert_reapply(struct store *s, const struct store_reapply_req *r,
 {
 	sqlite3_stmt *st = store_stmt(s, SQL_INSERT_REAPPLY_JOB);
 
-	if (st == NULL || store_bind_text(st, ":id", id) < 0 ||
-	    store_bind_text(st, ":tenant", t->tenant_id) < 0 ||
-	    store_bind_text(st, ":name", t->tenant_name) < 0 ||
-	    store_bind_text(st, ":by", r->by) < 0 || store_bind_text(st, ":reason", r->reason) < 0 ||
-	    store_bind_text(st, ":origin", t->origin) < 0 ||
-	    store_bind_int(st, ":now", r->now) < 0 ||
-	    store_bind_int(st, ":deadline", r->deadline_at) < 0) {
-		store_reset(st);
+	if (st == NULL)
 		return -1;
-	}
-	if (store_step_done(s, st) < 0)
+	store_bind_text(st, ":id", id);
+	store_bind_text(st, ":tenant", t->tenant_id);
+	store_bind_text(st, ":name", t->tenant_name);
+	store_bind_text(st, ":by", r->by);
+	store_bind_text(st, ":reason", r->reason);
+	store_bind_text(st, ":origin", t->origin);
+	store_bind_int(st, ":now", r->now);
+	store_bind_int(st, ":deadline", r->deadline_at);
+	if (store_step_done(s, st) < 0 || (st = store_stmt(s, SQL_INSERT_REAPPLY_TASK)) == NULL)
 		return -1;
-	st = store_stmt(s, SQL_INSERT_REAPPLY_TASK);
-	if (st == NULL || store_bind_text(st, ":job", id) < 0 ||
-	    store_bind_text(st, ":service", r->service) < 0 ||
-	    store_bind_int(st, ":phase", r->phase) < 0 || store_bind_int(st, ":now", r->now) < 0) {
-		store_reset(st);
-		return -1;
-	}
+	store_bind_text(st, ":job", id);
+	store_bind_text(st, ":service", r->service);
+	store_bind_int(st, ":phase", r->phase);
+	store_bind_int(st, ":now", r->now);
 	return store_step_done(s, st);
 }
 
@@ -218,7 +221,7 @@ static int reapply_one(struct store *s, const struct store_reapply_req *r,
 	jobs_id_new(r->now, item->job_id);
 	if (insert_reapply(s, r, t, item->job_id) < 0)
 		return -1;
-	detail = reapply_detail(r, t);
+	detail = reapply_detail(r, t, item->job_id);
 	rc = store_job_changed_text(s, item->job_id, "job.scheduled", detail, r->now, NULL);
 	free(detail);
 	return rc;

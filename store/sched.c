@@ -16,7 +16,7 @@
 
 static const char SQL_INFLIGHT_OTHERS[] =
 	"SELECT id, job_id, service, kind, attempts, lease_owner, lease_expires_at,"
-	" first_attempt_at, verify_owed FROM tasks WHERE state = 'in_flight'";
+	" first_attempt_at, verify_owed, free_waits FROM tasks WHERE state = 'in_flight'";
 static const char SQL_RECLAIM[] =
 	"UPDATE tasks SET state = :state,"
 	" next_attempt_at = CASE :state WHEN 'dead' THEN NULL ELSE :now END, lease_owner = NULL,"
@@ -92,7 +92,8 @@ struct lost {
 	int64_t id;
 	char job_id[JOBS_ID_LEN + 1];
 	char *service, *kind, *owner;
-	int attempts;             /* calls counted: a lost call sent is one */
+	int attempts;             /* calls sent: a lost call counted is one */
+	int free_waits;           /* of those, free waits */
 	int verify_owed;          /* only a verification was lost: no call */
 	int64_t first_attempt_at;
 	const char *why;
@@ -139,6 +140,7 @@ static int find_lost(struct store *s, struct reclaim_ctx *c, int64_t now, struct
 		l->owner = store_col_text(st, 5);
 		l->first_attempt_at = store_col_int(st, 7, now);
 		l->verify_owed = sqlite3_column_int(st, 8);
+		l->free_waits = sqlite3_column_int(st, 9);
 		l->why = who == SCHED_OWNER_DEAD ? "lease owner died" : "lease expired";
 	}
 	store_reset(st);
@@ -151,9 +153,9 @@ static int find_lost(struct store *s, struct reclaim_ctx *c, int64_t now, struct
 
 /*
  * Takes one lost attempt back: the task waits for its next attempt, or is
- * dead when the calls it counted reached the limit (so a task whose every
- * call kills its process cannot be retried for ever; a claim killed before
- * its call went out counted none); the job of a dead delete task goes into
+ * dead when the calls it counted (less its free waits) reached the limit
+ * (so a task whose every call kills its process cannot be retried for
+ * ever; a claim killed before its call went out counted none); the job of a dead delete task goes into
  * dead_jobs for evaluation. A task owing only its verification keeps
  * owing it (the call is not repeated).
  */
@@ -162,7 +164,8 @@ static int reclaim_one(struct store *s, const struct lost *l, const struct polic
 {
 	sqlite3_stmt *st = store_stmt(s, SQL_RECLAIM);
 	int dead = retry != NULL &&
-		   policy_retry_exhausted(retry, l->verify_owed ? 0 : l->attempts,
+		   policy_retry_exhausted(retry, l->verify_owed ? 0 :
+					  policy_attempts_used(l->attempts, l->free_waits),
 					  l->first_attempt_at, now);
 	char *err = dead ? xasprintf("%s; gave up after %d attempts", l->why, l->attempts)
 			 : xstrdup(l->why);

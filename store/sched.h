@@ -84,7 +84,8 @@ struct sched_claimed {
 	char *service;
 	enum task_kind kind;
 	int phase;
-	int attempts;             /* calls counted before this claim */
+	int attempts;             /* calls sent before this claim (DESIGN 3) */
+	int free_waits;           /* of those, free waits (policy_attempts_used) */
 	int64_t first_attempt_at;
 	int has_before;           /* the pre-purge preview is already stored */
 	int verify_owed;          /* the call succeeded: only its verification is left */
@@ -130,9 +131,12 @@ struct sched_result {
 	int64_t task_id;
 	const char *job_id, *tenant_id, *service;
 	enum task_kind kind;
-	int attempt;               /* the task's attempt number (calls counted) */
+	int attempt;               /* the task's attempts: calls sent, this one's included */
 	enum task_state state;     /* TASK_SUCCEEDED, TASK_WAITING or TASK_DEAD */
-	int attempts_delta;        /* 0, or -1 when the service asked for the wait */
+	int unsent;                /* 1: the call counted for this attempt never
+				      went out: attempts - 1 */
+	int free_wait;             /* 1: the call was a free wait (policy_decide):
+				      free_waits + 1, attempts unchanged */
 	int64_t next_attempt_at;   /* when waiting */
 	int verify_owed;           /* the next attempt only verifies (call done) */
 	int retry_streak;          /* the task's new streak (policy_decide) */
@@ -154,7 +158,7 @@ struct sched_result {
  * Records a batch of finished attempts in one transaction (group commit):
  * each task row (only while still in flight under owner: a lease lost
  * meanwhile keeps the newer state, the attempt is still an event; with
- * verify_owed and retry_streak for its next attempt), its
+ * verify_owed, retry_streak and free_waits for its next attempt), its
  * task.attempt (and task.preview / task.verify) events, the metrics
  * counters, the service's breaker, then for each job touched: a dead delete
  * task fails a running job (job.failed); all delete tasks succeeded or

@@ -17,7 +17,7 @@
  * so the scan stops at the first rows due, whatever the backlog. */
 static const char SQL_CANDIDATES[] =
 	"SELECT t.id, t.job_id, t.service, t.kind, t.phase, t.attempts, t.first_attempt_at,"
-	" t.before_total IS NOT NULL, j.tenant_id, t.verify_owed, t.retry_streak"
+	" t.before_total IS NOT NULL, j.tenant_id, t.verify_owed, t.retry_streak, t.free_waits"
 	" FROM tasks t CROSS JOIN jobs j"
 	" WHERE t.service = :svc AND t.state IN ('pending','waiting')"
 	" AND t.next_attempt_at IS NOT NULL AND t.next_attempt_at <= :now"
@@ -90,8 +90,9 @@ static int in_flight_of(struct store *s, const char *service, int *count)
 	sqlite3_stmt *st = store_stmt(s, SQL_INFLIGHT_OF);
 	int rc;
 
-	if (st == NULL || store_bind_text(st, ":svc", service) < 0)
+	if (st == NULL)
 		return -1;
+	store_bind_text(st, ":svc", service);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		*count = sqlite3_column_int(st, 0);
@@ -117,6 +118,7 @@ static void read_candidate(sqlite3_stmt *cand, int64_t now, struct sched_claimed
 	c->tenant_id = store_col_text(cand, 8);
 	c->verify_owed = sqlite3_column_int(cand, 9);
 	c->retry_streak = sqlite3_column_int(cand, 10);
+	c->free_waits = sqlite3_column_int(cand, 11);
 }
 
 /* Up to lim due candidates of one service, appended to v (room for lim

@@ -92,8 +92,9 @@ static int read_view(struct store *s, const char *job_id, struct job_view *v)
 	sqlite3_stmt *st = store_stmt(s, SQL_JOB_STATE);
 	int rc;
 
-	if (st == NULL || store_bind_text(st, ":id", job_id) < 0)
+	if (st == NULL)
 		return -1;
+	store_bind_text(st, ":id", job_id);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		const char *state = (const char *)sqlite3_column_text(st, 0);
@@ -111,8 +112,9 @@ static int read_view(struct store *s, const char *job_id, struct job_view *v)
 		return rc == SQLITE_DONE ? 1 : -1;
 	}
 	st = store_stmt(s, SQL_TASK_SUMMARY);
-	if (st == NULL || store_bind_text(st, ":id", job_id) < 0)
+	if (st == NULL)
 		return -1;
+	store_bind_text(st, ":id", job_id);
 	if (sqlite3_step(st) != SQLITE_ROW) {
 		store_log_error(s, SQL_TASK_SUMMARY);
 		store_reset(st);

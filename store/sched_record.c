@@ -15,9 +15,12 @@
 static const char SQL_TASK_COUNTS[] =
 	"SELECT deleted_counts, total_deleted FROM tasks WHERE id = :id";
 /* Only while the attempt still holds the lease: a task reclaimed or
- * skipped meanwhile keeps its newer state. */
+ * skipped meanwhile keeps its newer state. attempts counts the calls sent
+ * (a call counted that never went out is taken back); free_waits, those
+ * of them that use up no retry budget. */
 static const char SQL_RECORD_TASK[] =
-	"UPDATE tasks SET state = :state, attempts = MAX(0, attempts + :delta),"
+	"UPDATE tasks SET state = :state, attempts = MAX(0, attempts - :unsent),"
+	" free_waits = free_waits + :free,"
 	" next_attempt_at = :next, lease_owner = NULL, lease_expires_at = NULL,"
 	" http_status = :status, deleted_counts = COALESCE(:counts, deleted_counts),"
 	" total_deleted = COALESCE(:total, total_deleted),"
@@ -47,8 +50,9 @@ int sched_breaker_load(struct store *s, const char *service, struct policy_break
 	memset(b, 0, sizeof *b);
 	if (probe_owner != NULL)
 		*probe_owner = NULL;
-	if (st == NULL || store_bind_text(st, ":svc", service) < 0)
+	if (st == NULL)
 		return -1;
+	store_bind_text(st, ":svc", service);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		const char *state = (const char *)sqlite3_column_text(st, 0);
@@ -188,8 +192,9 @@ static int cumulative(struct store *s, const struct sched_result *r, char **coun
 	if (r->counts_json == NULL && r->total < 0)
 		return 0;
 	st = store_stmt(s, SQL_TASK_COUNTS);
-	if (st == NULL || store_bind_int(st, ":id", r->task_id) < 0)
+	if (st == NULL)
 		return -1;
+	store_bind_int(st, ":id", r->task_id);
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		old = store_col_text(st, 0);
 		old_total = store_col_int(st, 1, -1);
@@ -218,7 +223,8 @@ static int write_task(struct store *s, const char *owner, const struct sched_res
 	store_bind_int(st, ":id", r->task_id);
 	store_bind_text(st, ":owner", owner);
 	store_bind_text(st, ":state", jobs_task_state_name(r->state));
-	store_bind_int(st, ":delta", r->attempts_delta);
+	store_bind_int(st, ":unsent", r->unsent);
+	store_bind_int(st, ":free", r->free_wait);
 	store_bind_opt_int(st, ":next", r->state == TASK_WAITING ? r->next_attempt_at : 0, 0);
 	store_bind_opt_int(st, ":status", r->http_status, 0);
 	store_bind_text(st, ":counts", counts);
@@ -266,8 +272,8 @@ static cJSON *attempt_detail(const struct sched_result *r, int kept)
 		json_add_int(d, "total_deleted", r->total);
 	if (r->error != NULL)
 		cJSON_AddStringToObject(d, "error", r->error);
-	if (r->attempts_delta < 0)
-		cJSON_AddBoolToObject(d, "counted", 0);
+	if (r->free_wait)
+		cJSON_AddBoolToObject(d, "free_wait", 1); /* uses up no retry budget */
 	if (r->state == TASK_WAITING)
 		sched_add_time(d, "next_attempt_at", r->next_attempt_at);
 	return d;
@@ -302,7 +308,7 @@ static int preview_events(struct store *s, const struct sched_result *r, int64_t
 
 static int record_one(struct store *s, const char *owner, const struct sched_result *r,
 		      const struct sched_service *svcs, size_t n_svcs, int64_t now,
-		      struct store_metrics_batch *counts)
+		      struct jobs_counts *counts)
 {
 	cJSON *d;
 	int kept = 0, rc;
@@ -318,7 +324,7 @@ static int record_one(struct store *s, const char *owner, const struct sched_res
 	cJSON_Delete(d);
 	if (rc < 0)
 		return -1;
-	store_metrics_batch_add(counts, r->service, r->outcome, r->duration_ms, r->total);
+	jobs_counts_add_attempt(counts, r->service, r->outcome, r->duration_ms, r->total);
 	return breaker_apply(s, r, find_service(svcs, n_svcs, r->service), now);
 }
 
@@ -327,7 +333,7 @@ int sched_record_results(struct store *s, const char *owner, const struct sched_
 			 int64_t now, int *failed_jobs)
 {
 	struct sched_idset jobs = { 0 };
-	struct store_metrics_batch counts = { 0 };
+	struct jobs_counts counts = { 0 };
 	int failed = 0;
 
 	if (failed_jobs != NULL)
@@ -346,7 +352,7 @@ int sched_record_results(struct store *s, const char *owner, const struct sched_
 	if (store_metrics_batch_flush(s, &counts) < 0 || sched_eval_jobs(s, &jobs, now, &failed) < 0)
 		goto fail;
 	sched_idset_free(&jobs);
-	store_metrics_batch_free(&counts);
+	jobs_counts_free(&counts);
 	if (store_commit(s) != STORE_OK) {
 		log_release(0);
 		return STORE_ERR;
@@ -357,7 +363,7 @@ int sched_record_results(struct store *s, const char *owner, const struct sched_
 	return STORE_OK;
 fail:
 	sched_idset_free(&jobs);
-	store_metrics_batch_free(&counts);
+	jobs_counts_free(&counts);
 	store_rollback(s);
 	log_release(0);
 	return STORE_ERR;

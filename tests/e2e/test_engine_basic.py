@@ -149,7 +149,9 @@ class TestEngineBasic(EngineCase):
         self.assertEqual(self.state(job), "succeeded")
 
     def test_429_retry_after_waits_and_does_not_use_an_attempt(self):
-        self.conf()
+        # max_attempts = 1: the wait the service asked for uses up none of
+        # the budget, yet both calls made are attempts (DESIGN 3).
+        self.conf(retry="base_delay = 100ms\nmax_delay = 2s\nmax_attempts = 1")
         self.fleet.seed("slow")
         self.fleet.fault(service="pos", op="delete", mode="status", status=429,
                          retry_after="2", count=1)
@@ -159,7 +161,11 @@ class TestEngineBasic(EngineCase):
         self.assertEqual(len(d), 2)
         self.assertGreaterEqual(d[1]["start_ms"] - d[0]["end_ms"], 1990)
         pos = self.task(job, "pos")
-        self.assertEqual((pos["state"], pos["attempts"]), ("succeeded", 1))
+        self.assertEqual((pos["state"], pos["attempts"]), ("succeeded", 2))
+        ev = self.td("events", job, "--json").json()
+        tries = [e["detail"] for e in ev if e["type"] == "task.attempt" and e["service"] == "pos"]
+        self.assertEqual([(t["attempt"], t.get("free_wait", False)) for t in tries],
+                         [(1, True), (2, False)])
 
     def test_under_deletion_caught_by_verification_and_retried(self):
         self.conf()

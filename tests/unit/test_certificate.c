@@ -342,14 +342,17 @@ static void test_missing_or_bad_signature(void **state)
 
 static void test_reapply_detail(void **state)
 {
-	const struct proof_reapply_detail d = {
-		.tenant_id = "acme", .tenant_name = NULL, .due_at = NOW,
-		.deadline_at = NOW + DAY, .requested_by = "ops",
-		.reason = "reapply after a backup restore of orders", .service = "orders",
-		.reapply_of = JOB_ID, .purged_at = NOW - DAY, .since = NOW - 2 * DAY,
-	};
-	char *text = jobs_reapply_detail(&d);
+	struct job_record j = { .id = "0190a000-0000-7000-8000-000000000001",
+				.kind = JOB_KIND_REAPPLY, .state = JOB_SCHEDULED,
+				.created_at = NOW, .due_at = NOW, .deadline_at = NOW + DAY };
+	char *text;
 
+	j.tenant_id = xstrdup("acme");
+	j.requested_by = xstrdup("ops");
+	j.reason = xstrdup("reapply after a backup restore of orders");
+	j.origin_job_id = xstrdup(JOB_ID);
+	text = jobs_reapply_detail(&j, "orders", NOW - DAY, NOW - 2 * DAY);
+	jobs_job_record_clear(&j);
 	assert_string_equal(text,
 			    "{\"tenant_id\":\"acme\",\"tenant_name\":null,"
 			    "\"due_at\":\"2027-01-15T08:00:00Z\","

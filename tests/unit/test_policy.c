@@ -285,7 +285,7 @@ static void test_decide_success_and_permanent(void **state)
 	a.answered_2xx = 1;
 	policy_decide(&defaults, &a, NOW, 1.0, &d);
 	assert_int_equal(d.state, TASK_SUCCEEDED);
-	assert_int_equal(d.uncount, 0);
+	assert_int_equal(d.free_wait, 0);
 	assert_int_equal(d.breaker, POLICY_BREAKER_SUCCESS);
 	a.kind = OUTCOME_PERMANENT;
 	a.answered_2xx = 0;
@@ -303,7 +303,7 @@ static void test_decide_retry_backs_off_and_gives_up(void **state)
 	policy_decide(&defaults, &a, NOW, 1.0, &d);
 	assert_int_equal(d.state, TASK_WAITING);
 	assert_int_equal(d.next_attempt_at_ms, NOW + 20 * S); /* 5 s x 2^(3-1) */
-	assert_int_equal(d.uncount, 0);
+	assert_int_equal(d.free_wait, 0);
 	assert_int_equal(d.streak, 0);
 	assert_int_equal(d.breaker, POLICY_BREAKER_FAILURE);
 	a.attempts = 20;
@@ -329,7 +329,7 @@ static void test_decide_service_wait_at_least_base_delay(void **state)
 	policy_decide(&defaults, &a, NOW, 1.0, &d);
 	assert_int_equal(d.state, TASK_WAITING);
 	assert_int_equal(d.next_attempt_at_ms, NOW + 5 * S);
-	assert_int_equal(d.uncount, 1);
+	assert_int_equal(d.free_wait, 1);
 	assert_int_equal(d.streak, 1);
 	assert_int_equal(d.breaker, POLICY_BREAKER_NEUTRAL);
 	a.retry_after_ms = 42 * S; /* honoured */
@@ -344,7 +344,7 @@ static void test_decide_service_wait_at_least_base_delay(void **state)
 	a = failed_call();
 	a.retry_after_ms = 60 * S;
 	policy_decide(&defaults, &a, NOW, 1.0, &d);
-	assert_int_equal(d.uncount, 0);
+	assert_int_equal(d.free_wait, 0);
 	assert_int_equal(d.streak, 0);
 	assert_int_equal(d.next_attempt_at_ms, NOW + 60 * S);
 	a.retry_after_ms = 0; /* ... and never shortens the back-off */
@@ -353,36 +353,40 @@ static void test_decide_service_wait_at_least_base_delay(void **state)
 }
 
 /* After POLICY_FREE_WAITS service-requested waits in a row, the next ones
- * count toward max_attempts (and back off at least as a failure would). */
+ * count toward max_attempts (and back off at least as a failure would).
+ * Every call stays one of the task's attempts (DESIGN 3: `attempts`
+ * counts every call made); the free ones are kept apart. */
 static void test_decide_service_waits_count_after_three_in_a_row(void **state)
 {
 	struct policy_attempt a = failed_call();
 	struct policy_decision d;
-	int free_waits = 0, attempts = 0, calls = 0;
+	int calls = 0;
 
 	(void)state;
 	a.counts_for_breaker = 0;
 	a.service_wait = 1;
 	a.retry_after_ms = 0;
 	a.attempts = 0;
+	a.free_waits = 0;
 	a.streak = 0;
 	for (;;) {
 		calls++;
-		a.attempts = attempts + 1; /* the call just sent is counted */
+		a.attempts = calls; /* the call just sent is one of them */
 		policy_decide(&defaults, &a, NOW, 1.0, &d);
 		if (d.state == TASK_DEAD)
 			break;
 		assert_int_equal(d.state, TASK_WAITING);
-		attempts = a.attempts - d.uncount;
-		free_waits += d.uncount;
-		assert_int_equal(d.uncount, a.streak < POLICY_FREE_WAITS);
-		if (!d.uncount)
-			assert_true(d.next_attempt_at_ms - NOW >= policy_retry_delay(&defaults, a.attempts, 1.0));
+		assert_int_equal(d.free_wait, a.streak < POLICY_FREE_WAITS);
+		if (!d.free_wait)
+			assert_true(d.next_attempt_at_ms - NOW >=
+				    policy_retry_delay(&defaults, a.attempts - a.free_waits, 1.0));
+		a.free_waits += d.free_wait;
 		a.streak = d.streak;
 		assert_true(calls < 1000);
 	}
-	assert_int_equal(free_waits, POLICY_FREE_WAITS);
+	assert_int_equal(a.free_waits, POLICY_FREE_WAITS);
 	assert_int_equal(calls, POLICY_FREE_WAITS + defaults.max_attempts);
+	assert_int_equal(a.attempts, calls);
 	/* any other outcome ends the run: the next wait is free again */
 	a = failed_call();
 	a.streak = 7;
@@ -392,7 +396,35 @@ static void test_decide_service_waits_count_after_three_in_a_row(void **state)
 	a.service_wait = 1;
 	a.retry_after_ms = 0;
 	policy_decide(&defaults, &a, NOW, 1.0, &d);
-	assert_int_equal(d.uncount, 1);
+	assert_int_equal(d.free_wait, 1);
+}
+
+/* The retry budget is the calls sent less the free waits: max_attempts
+ * failures are allowed whatever free waits came between them, and the
+ * back-off grows with the budget used, not with the calls. */
+static void test_decide_budget_is_attempts_less_free_waits(void **state)
+{
+	struct policy_attempt a = failed_call();
+	struct policy_decision d;
+
+	(void)state;
+	assert_int_equal(policy_attempts_used(5, 2), 3);
+	assert_int_equal(policy_attempts_used(2, 5), 0);
+	assert_int_equal(policy_attempts_used(3, -1), 3);
+	/* 20 calls, 3 of them free: 17 used, a failure now is the 18th */
+	a.attempts = 21;
+	a.free_waits = 3;
+	policy_decide(&defaults, &a, NOW, 1.0, &d);
+	assert_int_equal(d.state, TASK_WAITING);
+	assert_int_equal(d.free_wait, 0);
+	a.attempts = 23; /* the 20th failure */
+	policy_decide(&defaults, &a, NOW, 1.0, &d);
+	assert_int_equal(d.state, TASK_DEAD);
+	/* 3 calls of which 1 free: the back-off of the 2nd failure */
+	a.attempts = 3;
+	a.free_waits = 1;
+	policy_decide(&defaults, &a, NOW, 1.0, &d);
+	assert_int_equal(d.next_attempt_at_ms, NOW + 10 * S); /* 5 s x 2^(2-1) */
 }
 
 /* Finding 6: a failed verification preview after a successful DELETE is
@@ -409,7 +441,7 @@ static void test_decide_failed_verification_retries_the_preview(void **state)
 	policy_decide(&defaults, &a, NOW, 1.0, &d);
 	assert_int_equal(d.state, TASK_WAITING);
 	assert_int_equal(d.verify_owed, 1);
-	assert_int_equal(d.uncount, 0); /* the DELETE went out: it is an attempt */
+	assert_int_equal(d.free_wait, 0); /* the DELETE went out: it is an attempt */
 	assert_int_equal(d.streak, 1);
 	assert_int_equal(d.next_attempt_at_ms, NOW + 5 * S);
 	assert_int_equal(d.breaker, POLICY_BREAKER_SUCCESS);
@@ -435,7 +467,7 @@ static void test_decide_failed_verification_retries_the_preview(void **state)
 	policy_decide(&defaults, &a, NOW, 1.0, &d);
 	assert_int_equal(d.state, TASK_WAITING);
 	assert_int_equal(d.verify_owed, 0);
-	assert_int_equal(d.uncount, 0);
+	assert_int_equal(d.free_wait, 0);
 	assert_int_equal(d.next_attempt_at_ms, NOW + 20 * S);
 	a.attempts = 20;
 	policy_decide(&defaults, &a, NOW, 1.0, &d);
@@ -453,7 +485,7 @@ static void test_decide_not_sent(void **state)
 	policy_decide(&defaults, &a, NOW, 1.0, &d);
 	assert_int_equal(d.state, TASK_WAITING);
 	assert_int_equal(d.next_attempt_at_ms, NOW + 5 * S);
-	assert_int_equal(d.uncount, 0);
+	assert_int_equal(d.free_wait, 0);
 	assert_int_equal(d.breaker, POLICY_BREAKER_SKIP);
 	a.probe = 1;
 	policy_decide(&defaults, &a, NOW, 1.0, &d);
@@ -509,6 +541,7 @@ int main(void)
 		cmocka_unit_test(test_decide_retry_backs_off_and_gives_up),
 		cmocka_unit_test(test_decide_service_wait_at_least_base_delay),
 		cmocka_unit_test(test_decide_service_waits_count_after_three_in_a_row),
+		cmocka_unit_test(test_decide_budget_is_attempts_less_free_waits),
 		cmocka_unit_test(test_decide_failed_verification_retries_the_preview),
 		cmocka_unit_test(test_decide_not_sent),
 		cmocka_unit_test(test_decide_never_overflows),

@@ -60,18 +60,6 @@ static void execf(struct store *s, const char *fmt, ...)
 	fx_exec(s, sql);
 }
 
-static int64_t q_int(struct store *s, const char *sql)
-{
-	sqlite3_stmt *st;
-	int64_t v;
-
-	assert_int_equal(sqlite3_prepare_v2(s->db, sql, -1, &st, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
-}
-
 static void sched(struct store *s, const char *tenant, char id[JOBS_ID_LEN + 1])
 {
 	struct store_new_job j = { .tenant_id = tenant, .tenant_name = "Acme Bakery",
@@ -343,9 +331,9 @@ static void test_reapply_creates_due_jobs(void **state)
 	assert_int_equal(t[0].state, TASK_PENDING);
 	assert_int_equal(t[0].next_attempt_at, NOW);
 	jobs_task_records_free(t, nt);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM events WHERE type = 'job.scheduled'"
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM events WHERE type = 'job.scheduled'"
 				     " AND json_extract(detail, '$.reapply_of') IS NOT NULL"), 2);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM outbox WHERE type = 'job.scheduled'"),
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM outbox WHERE type = 'job.scheduled'"),
 			 5);
 	store_reapply_items_free(items, n);
 }
@@ -388,7 +376,7 @@ static void test_reapply_is_idempotent_while_unfinished(void **state)
 	assert_string_not_equal(items2[0].job_id, items[0].job_id);
 	store_reapply_items_free(items2, n2);
 	store_reapply_items_free(items, n);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM jobs WHERE kind = 'reapply'"), 3);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM jobs WHERE kind = 'reapply'"), 3);
 }
 
 static void test_reapply_beside_active_purge(void **state)
@@ -408,7 +396,7 @@ static void test_reapply_beside_active_purge(void **state)
 	assert_string_not_equal(items[0].job_id, active);
 	store_reapply_items_free(items, n);
 	/* and the purge of a tenant is still idempotent */
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM jobs WHERE kind = 'purge'"
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM jobs WHERE kind = 'purge'"
 				     " AND state = 'scheduled'"), 1);
 }
 
@@ -421,7 +409,7 @@ static void test_reapply_nothing_since(void **state)
 	reapply(f->s, 0, &items, &n);
 	assert_int_equal(n, 0);
 	store_reapply_items_free(items, n);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM events"), 0);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM events"), 0);
 }
 
 int main(void)

@@ -55,19 +55,6 @@ static int sched(struct store *s, const char *tenant, int64_t due, char id[JOBS_
 	return created;
 }
 
-/* A one-number answer of SQL on the test's own connection. */
-static int64_t q_int(struct store *s, const char *sql)
-{
-	sqlite3_stmt *st;
-	int64_t v;
-
-	assert_int_equal(sqlite3_prepare_v2(s->db, sql, -1, &st, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
-}
-
 static void set_job_state(struct store *s, const char *id, const char *state)
 {
 	char *sql = xasprintf("UPDATE jobs SET state = '%s' WHERE id = '%s'", state, id);
@@ -113,7 +100,7 @@ static void test_schedule_creates_tasks_and_event(void **state)
 
 	/* Only the suspend task is stored; the delete tasks are shown as they
 	 * will be created when the job starts. */
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM tasks"), 1);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM tasks"), 1);
 	assert_int_equal(store_job_tasks(f->s, id, &t, &n), STORE_OK);
 	assert_int_equal(n, 4);
 	assert_int_equal(t[0].kind, TASK_KIND_SUSPEND); /* suspend first */
@@ -129,8 +116,8 @@ static void test_schedule_creates_tasks_and_event(void **state)
 	assert_int_equal(find_task(t, n, "tenant", TASK_KIND_DELETE)->state, TASK_PENDING);
 	jobs_task_records_free(t, n);
 
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM events WHERE type = 'job.scheduled'"), 1);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM outbox WHERE type = 'job.scheduled'"), 1);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM events WHERE type = 'job.scheduled'"), 1);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM outbox WHERE type = 'job.scheduled'"), 1);
 }
 
 static void test_schedule_idempotent(void **state)
@@ -141,8 +128,8 @@ static void test_schedule_idempotent(void **state)
 	assert_int_equal(sched(f->s, "acme", NOW, a), 1);
 	assert_int_equal(sched(f->s, "acme", NOW + DAY, b), 0);
 	assert_string_equal(a, b);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM jobs"), 1);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM events"), 1);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM jobs"), 1);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM events"), 1);
 }
 
 static void test_schedule_again_after_cancel(void **state)
@@ -173,7 +160,7 @@ static void test_batch_duplicate_maps_to_same_job(void **state)
 	assert_int_equal(created[0], 1);
 	assert_int_equal(created[1], 1);
 	assert_int_equal(created[2], 0);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM jobs"), 2);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM jobs"), 2);
 }
 
 static void test_batch_all_or_nothing(void **state)
@@ -189,10 +176,10 @@ static void test_batch_all_or_nothing(void **state)
 	int created[3];
 
 	assert_int_equal(store_schedule(f->s, j, 3, SVCS, N_SVCS, NOW, ids, created), STORE_ERR);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM jobs"), 0);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM tasks"), 0);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM events"), 0);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM outbox"), 0);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM jobs"), 0);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM tasks"), 0);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM events"), 0);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM outbox"), 0);
 	/* and the handle still works afterwards */
 	assert_int_equal(sched(f->s, "x", NOW, ids[0]), 1);
 }
@@ -221,7 +208,7 @@ static void test_cancel(void **state)
 	assert_int_equal(find_task(t, n, "pos", TASK_KIND_DELETE)->state, TASK_SKIPPED);
 	assert_int_equal(find_task(t, n, "orders", TASK_KIND_SUSPEND)->state, TASK_SUCCEEDED);
 	jobs_task_records_free(t, n);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM outbox WHERE type = 'job.cancelled'"), 1);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM outbox WHERE type = 'job.cancelled'"), 1);
 
 	/* twice: refused, and *out shows the job as it is */
 	assert_int_equal(store_job_cancel(f->s, id, NULL, NULL, SVCS, N_SVCS, NOW, &j),
@@ -237,8 +224,8 @@ static void test_cancel_without_suspend_attempt_makes_no_restore(void **state)
 
 	sched(f->s, "acme", NOW + DAY, id);
 	assert_int_equal(store_job_cancel(f->s, id, NULL, NULL, SVCS, N_SVCS, NOW, NULL), STORE_OK);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM tasks WHERE kind = 'restore'"), 0);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM tasks WHERE kind = 'suspend'"
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM tasks WHERE kind = 'restore'"), 0);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM tasks WHERE kind = 'suspend'"
 				     " AND state = 'skipped'"), 1);
 }
 
@@ -294,10 +281,17 @@ static void test_hold_release(void **state)
 	jobs_job_record_clear(&j);
 	expect(s, store_job_release(s, id, "bob", NOW, NULL), id, "release", STORE_REFUSED,
 	       JOB_SCHEDULED);
-	assert_int_equal(q_int(s, "SELECT count(*) FROM outbox WHERE type IN"
+	assert_int_equal(fx_int(s, "SELECT count(*) FROM outbox WHERE type IN"
 				  " ('job.held','job.released')"), 2);
-	/* a hold needs a reason */
-	assert_int_equal(store_job_hold(s, id, "bob", "", NOW, NULL), STORE_ERR);
+	/* a hold needs a reason: refused by the rule (jobs_action_check), not
+	 * a database error, and the job is left as it is */
+	expect(s, store_job_hold(s, id, "bob", "", NOW, &j), id, "hold", STORE_REFUSED,
+	       JOB_SCHEDULED);
+	assert_string_equal(j.id, id);
+	jobs_job_record_clear(&j);
+	assert_string_equal(store_last_error(s), "a hold needs a reason");
+	expect(s, store_job_hold(s, id, "bob", NULL, NOW, NULL), id, "hold", STORE_REFUSED,
+	       JOB_SCHEDULED);
 }
 
 static void test_running_and_failed(void **state)
@@ -324,12 +318,12 @@ static void test_running_and_failed(void **state)
 	       STORE_REFUSED, JOB_FAILED);
 	expect(s, store_job_retry(s, id, "pos", "ops", NOW + 7, NULL), id, "retry", STORE_OK,
 	       JOB_RUNNING);
-	assert_int_equal(q_int(s, "SELECT attempts FROM tasks WHERE service = 'pos'"
+	assert_int_equal(fx_int(s, "SELECT attempts FROM tasks WHERE service = 'pos'"
 				  " AND kind = 'delete' AND state = 'waiting'"), 0);
-	assert_int_equal(q_int(s, "SELECT next_attempt_at FROM tasks WHERE service = 'pos'"
+	assert_int_equal(fx_int(s, "SELECT next_attempt_at FROM tasks WHERE service = 'pos'"
 				  " AND kind = 'delete'"), NOW + 7);
-	assert_int_equal(q_int(s, "SELECT count(*) FROM events WHERE type = 'job.retried'"), 1);
-	assert_int_equal(q_int(s, "SELECT count(*) FROM outbox WHERE type = 'job.running'"), 1);
+	assert_int_equal(fx_int(s, "SELECT count(*) FROM events WHERE type = 'job.retried'"), 1);
+	assert_int_equal(fx_int(s, "SELECT count(*) FROM outbox WHERE type = 'job.running'"), 1);
 }
 
 static void test_terminal_refuses_everything(void **state)
@@ -428,7 +422,7 @@ struct evs {
 	int64_t first_bad;
 };
 
-static int count_events(void *ctx, const struct store_event *ev)
+static int count_events(void *ctx, const struct event_record *ev)
 {
 	struct evs *e = ctx;
 
@@ -509,7 +503,8 @@ static void test_forged_hash_detected(void **state)
 	sched(f->s, "a", NOW, a);
 	store_job_hold(f->s, a, NULL, "r", NOW, NULL);
 	fx_exec(f->s, "DROP TRIGGER events_no_update;"
-		   " UPDATE events SET hash = 'ab' || substr(hash, 3) WHERE id = 1");
+		   " UPDATE events SET hash = CASE substr(hash, 1, 2) WHEN 'ab' THEN 'cd' ELSE 'ab'"
+		   " END || substr(hash, 3) WHERE id = 1"); /* always another hash */
 	assert_int_equal(store_events_verify(f->s, &bad, why, sizeof why, &count, head), STORE_OK);
 	assert_int_equal(bad, 1);
 }
@@ -525,7 +520,7 @@ static void test_triggers_refuse_update_delete(void **state)
 	assert_non_null(strstr(sqlite3_errmsg(f->s->db), "append-only"));
 	assert_int_not_equal(sqlite3_exec(f->s->db, "DELETE FROM events", NULL, NULL, NULL),
 			     SQLITE_OK);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM events"), 1);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM events"), 1);
 }
 
 static void test_locked_database_is_an_error(void **state)
@@ -556,10 +551,10 @@ static void test_delete_tasks_created_at_start(void **state)
 
 	sched(f->s, "acme", NOW + DAY, id);
 	assert_int_equal(start_due(f->s, NOW), 0); /* not due yet: nothing created */
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM tasks WHERE kind = 'delete'"), 0);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM tasks WHERE kind = 'delete'"), 0);
 	assert_int_equal(start_due(f->s, NOW + DAY), 1);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM tasks WHERE kind = 'delete'"), 3);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM jobs WHERE service_set_id IS NULL"), 1);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM tasks WHERE kind = 'delete'"), 3);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM jobs WHERE service_set_id IS NULL"), 1);
 	assert_int_equal(store_job_tasks(f->s, id, &t, &n), STORE_OK);
 	assert_int_equal(n, 4);
 	assert_true(find_task(t, n, "pos", TASK_KIND_DELETE)->id > 0);
@@ -569,7 +564,7 @@ static void test_delete_tasks_created_at_start(void **state)
 	jobs_task_records_free(t, n);
 	/* started once: a second pass creates nothing more */
 	assert_int_equal(start_due(f->s, NOW + DAY), 0);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM tasks WHERE kind = 'delete'"), 3);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM tasks WHERE kind = 'delete'"), 3);
 }
 
 static void test_snapshot_shared(void **state)
@@ -583,13 +578,13 @@ static void test_snapshot_shared(void **state)
 
 	sched(f->s, "acme", NOW, a);
 	sched(f->s, "bakery", NOW, b);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM service_sets"), 1);
-	assert_int_equal(q_int(f->s, "SELECT count(DISTINCT service_set_id) FROM jobs"), 1);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM service_sets WHERE services ="
-				     " '[{\"name\":\"orders\",\"phase\":1},{\"name\":\"pos\",\"phase\":1},"
-				     "{\"name\":\"tenant\",\"phase\":2}]'"), 1);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM service_sets"), 1);
+	assert_int_equal(fx_int(f->s, "SELECT count(DISTINCT service_set_id) FROM jobs"), 1);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM service_set_members WHERE"
+				     " (service, phase) IN (('orders', 1), ('pos', 1), ('tenant', 2))"), 3);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM service_set_members"), 3);
 	assert_int_equal(store_schedule(f->s, &j, 1, other, 1, NOW, ids, &created), STORE_OK);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM service_sets"), 2);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM service_sets"), 2);
 }
 
 /* A config change reaches jobs not started yet: recorded, not silent. */
@@ -619,14 +614,14 @@ static void test_config_change_before_start(void **state)
 	assert_null(find_task(t, n, "legacy", TASK_KIND_DELETE)->last_error);
 	assert_int_equal(find_task(t, n, "orders", TASK_KIND_DELETE)->state, TASK_PENDING);
 	jobs_task_records_free(t, n);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM events WHERE type = 'task.skipped'"), 0);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM events WHERE type = 'task.added'"
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM events WHERE type = 'task.skipped'"), 0);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM events WHERE type = 'task.added'"
 				     " AND service = 'legacy'"), 1);
 	/* a job scheduled under the new config is left alone by the next sync */
 	assert_int_equal(sched_sync_services(f->s, now_conf, 4, NOW, NULL, NULL), STORE_OK);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM events WHERE type LIKE 'task.%'"), 1);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM events WHERE type LIKE 'task.%'"), 1);
 	assert_int_equal(start_due(f->s, NOW + DAY), 1);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM tasks WHERE kind = 'delete'"), 4);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM tasks WHERE kind = 'delete'"), 4);
 }
 
 /* Migration 2 on a version 1 database with rows: its jobs keep their tasks. */
@@ -653,14 +648,14 @@ static void test_migration_2_keeps_v1_rows(void **state)
 	s = store_open(path, 0, err, sizeof err);
 	assert_non_null(s);
 	/* every later migration applied too */
-	assert_int_equal(q_int(s, "PRAGMA user_version"), store_n_migrations);
-	assert_int_equal(q_int(s, "SELECT count(*) FROM jobs WHERE service_set_id IS NULL"), 1);
+	assert_int_equal(fx_int(s, "PRAGMA user_version"), store_n_migrations);
+	assert_int_equal(fx_int(s, "SELECT count(*) FROM jobs WHERE service_set_id IS NULL"), 1);
 	assert_int_equal(store_job_tasks(s, "J1", &t, &n), STORE_OK);
 	assert_int_equal(n, 2); /* as stored, nothing synthesized */
 	jobs_task_records_free(t, n);
 	assert_int_equal(start_due(s, NOW), 1);
-	assert_int_equal(q_int(s, "SELECT count(*) FROM tasks"), 2);
-	assert_int_equal(q_int(s, "SELECT next_attempt_at FROM tasks WHERE service = 'orders'"), 2);
+	assert_int_equal(fx_int(s, "SELECT count(*) FROM tasks"), 2);
+	assert_int_equal(fx_int(s, "SELECT next_attempt_at FROM tasks WHERE service = 'orders'"), 2);
 	store_close(s);
 }
 
@@ -669,10 +664,11 @@ static enum sched_owner always_dead(void *ctx, const char *owner)
 	return SCHED_OWNER_DEAD;
 }
 
-/* Claims the job's due delete tasks as a process that then dies, and lets
- * another take them back under the policy; returns the orders task. */
+/* Claims the job's due delete tasks as a process that then dies (after
+ * running history, SQL that may be NULL, to give the tasks a past), and
+ * lets another take them back under the policy; returns the orders task. */
 static struct task_record reclaim_after_crash(struct fx *f, const struct policy_retry *p,
-					       char id[JOBS_ID_LEN + 1])
+					       char id[JOBS_ID_LEN + 1], const char *history)
 {
 	struct sched_service svcs[] = {
 		{ .name = "orders", .phase = 1, .enabled = 1, .max_in_flight = 8, .lease_ms = DAY,
@@ -692,7 +688,7 @@ static struct task_record reclaim_after_crash(struct fx *f, const struct policy_
 	assert_true(n >= 1 && n <= 8); /* orders' delete (and its suspend) */
 	/* the delete previews first: its claim counts nothing; then the calls
 	 * went out (counted) before the process died */
-	assert_int_equal(q_int(f->s, "SELECT attempts FROM tasks WHERE service = 'orders'"
+	assert_int_equal(fx_int(f->s, "SELECT attempts FROM tasks WHERE service = 'orders'"
 				     " AND kind = 'delete'"), 0);
 	for (size_t i = 0; i < n; i++)
 		ids[i] = c[i].task_id;
@@ -700,6 +696,8 @@ static struct task_record reclaim_after_crash(struct fx *f, const struct policy_
 	for (size_t i = 0; i < n; i++)
 		assert_int_equal(held[i], 1);
 	sched_claimed_free(c, n);
+	if (history != NULL)
+		fx_exec(f->s, history);
 	assert_int_equal(sched_maintain(f->s, "host/boot/2/2", always_dead, NULL, 0, p, NOW + 1,
 					&m), STORE_OK);
 	assert_int_equal(m.reclaimed, (int)n);
@@ -717,7 +715,7 @@ static void test_reclaim_waits_while_attempts_remain(void **state)
 {
 	struct policy_retry p = { .base_delay_ms = 1000, .max_delay_ms = 1000, .max_attempts = 5 };
 	char id[JOBS_ID_LEN + 1];
-	struct task_record t = reclaim_after_crash(*state, &p, id);
+	struct task_record t = reclaim_after_crash(*state, &p, id, NULL);
 
 	assert_int_equal(t.state, TASK_WAITING);
 	assert_string_equal(t.last_error, "lease owner died");
@@ -731,7 +729,7 @@ static void test_reclaim_of_the_last_attempt_kills_the_task(void **state)
 	struct fx *f = *state;
 	struct policy_retry p = { .base_delay_ms = 1000, .max_delay_ms = 1000, .max_attempts = 1 };
 	char id[JOBS_ID_LEN + 1];
-	struct task_record t = reclaim_after_crash(f, &p, id);
+	struct task_record t = reclaim_after_crash(f, &p, id, NULL);
 	struct job_record j;
 
 	assert_int_equal(t.state, TASK_DEAD);
@@ -739,6 +737,21 @@ static void test_reclaim_of_the_last_attempt_kills_the_task(void **state)
 	assert_int_equal(store_job_get(f->s, id, &j), STORE_OK);
 	assert_int_equal(j.state, JOB_FAILED);
 	jobs_job_record_clear(&j);
+	jobs_task_record_clear(&t);
+}
+
+/* The retry budget leaves out the free waits (waits the service asked
+ * for): 3 calls sent, 2 of them free, is 1 of max_attempts 2 used. */
+static void test_reclaim_budget_leaves_out_free_waits(void **state)
+{
+	struct policy_retry p = { .base_delay_ms = 1000, .max_delay_ms = 1000, .max_attempts = 2 };
+	char id[JOBS_ID_LEN + 1];
+	struct task_record t = reclaim_after_crash(*state, &p, id,
+		"UPDATE tasks SET attempts = attempts + 2, free_waits = 2"
+		" WHERE service = 'orders' AND kind = 'delete'");
+
+	assert_int_equal(t.state, TASK_WAITING);
+	assert_int_equal(t.attempts, 3); /* every call sent, the free ones too */
 	jobs_task_record_clear(&t);
 }
 
@@ -772,6 +785,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_reclaim_of_the_last_attempt_kills_the_task,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reclaim_budget_leaves_out_free_waits, setup,
+						teardown),
 	};
 	/* the errors provoked on purpose would only clutter the TAP output */
 	log_set_level(LOG_ERROR);
