@@ -7,11 +7,9 @@
  *
  *   struct proof_record p;
  *   store_proof_read(s, id, &p);                  // job, tasks, its events
- *   if (jobs_certificate_issuable(&p.job)) {
- *           store_events_verify(s, &p.chain.broken_at, why, sizeof why,
- *                               &p.chain.events, p.chain.head);
+ *   if (jobs_certificate_issuable(&p.job) &&
+ *       store_proof_read_chain(s, &p.chain) == STORE_OK)   // the whole chain
  *           cert = jobs_certificate_build(&p, now, TENANTDEL_VERSION);
- *   }
  *   jobs_proof_record_clear(&p);
  */
 #ifndef TENANTDEL_CERTIFICATE_H
