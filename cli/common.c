@@ -198,15 +198,21 @@ int cli_store_rc_exit(int rc, const char *job_id, const char *what,
 	}
 }
 
+int cli_store_failed(struct cli_ctx *ctx, const char *what)
+{
+	cli_error("%s: %s: %s", what, ctx->cfg->database, store_last_error(ctx->store));
+	return store_last_error_is_file(ctx->store) ? EXIT_USAGE : EXIT_FAILED;
+}
+
 int cli_job_rc_exit(struct cli_ctx *ctx, int rc, const char *job_id, const char *what,
 		    const struct job_record *job)
 {
-	const char *msg = ctx->store ? store_last_error(ctx->store) : "";
+	char doing[128];
 
-	if (rc != STORE_ERR || msg[0] == '\0')
+	if (rc != STORE_ERR || ctx->store == NULL || store_last_error(ctx->store)[0] == '\0')
 		return cli_store_rc_exit(rc, job_id, what, job);
-	cli_error("%s job %s failed: %s: %s", what, job_id, ctx->cfg->database, msg);
-	return EXIT_FAILED;
+	snprintf(doing, sizeof doing, "%s job %s failed", what, job_id);
+	return cli_store_failed(ctx, doing);
 }
 
 int cli_check_job_arg(const char *job_id)

@@ -207,6 +207,7 @@ static int run_check(struct store *s, const char *pragma, int *intact, char *why
 		snprintf(s->last_error, sizeof s->last_error, "%s",
 			 store_error_phrase(s->db, rc) ? store_error_phrase(s->db, rc)
 						       : sqlite3_errmsg(s->db));
+		s->last_error_file = store_error_phrase(s->db, rc) != NULL;
 		sqlite3_finalize(st);
 		return -1;
 	}

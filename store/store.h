@@ -64,6 +64,14 @@ void store_close(struct store *s); /* NULL-safe; finalizes every statement */
 const char *store_last_error(struct store *s);
 
 /*
+ * 1 when the last error is the store file's own condition (disk full,
+ * read-only, damaged, an I/O error): the store cannot be used as it is, and a
+ * front end reports it as it reports a store it cannot open. 0 otherwise (a
+ * lock held too long, a refusal, no error). Can't fail.
+ */
+int store_last_error_is_file(struct store *s);
+
+/*
  * Runs SQLite's full PRAGMA integrity_check over the whole file (seconds on
  * a large store). STORE_OK with *intact 1, or 0 and why = its first
  * finding; STORE_ERR when the check itself cannot run.
