@@ -2,4 +2,4 @@ LIB_SRC += jobs/jobs.c jobs/timefmt.c jobs/policy.c jobs/outcome.c jobs/schedule
 UNIT_TESTS += test_jobs test_timefmt test_policy test_outcome test_schedule
 LIB_SRC += jobs/record.c
 LIB_SRC += jobs/evaluate.c jobs/sched_doc.c
-UNIT_TESTS += test_evaluate
+UNIT_TESTS += test_evaluate test_sched_doc

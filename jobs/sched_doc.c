@@ -69,7 +69,8 @@ char *sched_doc_merge_counts(const char *old, const char *add)
 		if (cur == NULL)
 			json_add_int(o, it->string, more);
 		else if (json_get_int(cur, &was) == 0) /* past INT64_MAX (never met) stays there */
-			cJSON_ReplaceItemViaPointer(o, cur, json_create_int(
+			/* InObject, not ViaPointer: that one drops the key */
+			cJSON_ReplaceItemInObjectCaseSensitive(o, it->string, json_create_int(
 				more > INT64_MAX - was ? INT64_MAX : was + more));
 	}
 	cJSON_Delete(a);
