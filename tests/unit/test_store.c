@@ -539,7 +539,7 @@ static void test_locked_database_is_an_error(void **state)
 
 	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
-	store_set_busy_timeout(f->s, 50);
+	sqlite3_busy_timeout(f->s->db, 50);
 	assert_int_equal(store_schedule(f->s, &j, 1, SVCS, N_SVCS, NOW,
 					(char (*)[JOBS_ID_LEN + 1])a, &created), STORE_ERR);
 	assert_non_null(strstr(store_last_error(f->s), "locked"));
