@@ -1,9 +1,10 @@
 /*
  * test_sched.c - the scheduler's side of the store against a real SQLite
- * file: the group commit (a batch of results, one transaction, a late
- * result fenced off by its lease), job evaluation as the engine meets it,
- * the next wake-up, lease reclaims (dead, live and unknown owners, a lease
- * changed since it was read), deadlines marked once, and the changed token.
+ * file: the group commit (a batch of results in one transaction, counts
+ * added up, a late result fenced off by its lease), job evaluation as the
+ * engine meets it (phases, success and tombstone, failure, held jobs, a
+ * failed job running again), and the next wake-up. Housekeeping (reclaims,
+ * deadlines) is test_sched_maint.c.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,36 +12,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include "store/sched_int.h"
 #include "util/log.h"
 #include "util/util.h"
 #include "tests/unit/store_fixture.h"
-
-#define NOW 1800000000000LL /* 2027-01-15 */
-#define DAY 86400000LL
-#define LEASE 60000LL
-#define ME "host/boot/1/1"
-#define OTHER "host/boot/2/2"
-
-static const struct store_service NEW_SVCS[] = {
-	{ .name = "orders", .phase = 1 },
-	{ .name = "pos", .phase = 1 },
-	{ .name = "tenant", .phase = 2 },
-};
-
-static const struct sched_service SVCS[] = {
-	{ .name = "orders", .phase = 1, .enabled = 1, .max_in_flight = 8, .lease_ms = LEASE,
-	  .breaker = { .threshold = 1, .cooloff_ms = 30000, .max_cooloff_ms = 60000 } },
-	{ .name = "pos", .phase = 1, .enabled = 1, .max_in_flight = 8, .lease_ms = LEASE,
-	  .breaker = { .threshold = 5, .cooloff_ms = 30000, .max_cooloff_ms = 60000 } },
-	{ .name = "tenant", .phase = 2, .enabled = 1, .max_in_flight = 8, .lease_ms = LEASE,
-	  .breaker = { .threshold = 5, .cooloff_ms = 30000, .max_cooloff_ms = 60000 } },
-};
-#define N_SVCS 3
+#include "tests/unit/sched_fixture.h"
 
 static int setup(void **state)
 {
@@ -50,101 +26,6 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	return fx_teardown(state);
-}
-
-/* A one-number answer of SQL (printf-style) on the test's own connection. */
-static int64_t q_int(struct store *s, const char *fmt, ...)
-{
-	sqlite3_stmt *st;
-	char *sql;
-	va_list ap;
-	int64_t v;
-
-	va_start(ap, fmt);
-	assert_true(vasprintf(&sql, fmt, ap) >= 0);
-	va_end(ap);
-	assert_int_equal(sqlite3_prepare_v2(s->db, sql, -1, &st, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	free(sql);
-	return v;
-}
-
-/* Schedules tenant due at due (deadline a day later) into id. */
-static void schedule(struct store *s, const char *tenant, int64_t due, char id[JOBS_ID_LEN + 1])
-{
-	struct store_new_job j = { .tenant_id = tenant, .requested_by = "test",
-				   .reason = "unit", .due_at = due, .deadline_at = due + DAY };
-	char ids[1][JOBS_ID_LEN + 1];
-	int created = -1;
-
-	assert_int_equal(store_schedule(s, &j, 1, NEW_SVCS, N_SVCS, NOW, ids, &created),
-			 STORE_OK);
-	memcpy(id, ids[0], JOBS_ID_LEN + 1);
-}
-
-static struct sched_maint maintain(struct store *s, const char *owner, sched_owner_fn judge,
-				   int64_t now)
-{
-	struct sched_maint m;
-
-	assert_int_equal(sched_maintain(s, owner, judge, NULL, 0, NULL, now, &m), STORE_OK);
-	return m;
-}
-
-/* Claims as owner at now; returns how many (claims in *c, caller frees). */
-static size_t claim(struct store *s, const char *owner, int64_t now, struct sched_claimed **c)
-{
-	size_t n = 0;
-
-	assert_int_equal(sched_claim_tasks(s, owner, SVCS, N_SVCS, 0, 16, now, c, &n), STORE_OK);
-	return n;
-}
-
-/* The result of claim c: succeeded (deleted counts {"rows":n}), or waiting
- * until at, or dead. */
-static struct sched_result result(const struct sched_claimed *c, enum task_state state,
-				  int64_t at)
-{
-	struct sched_result r = {
-		.task_id = c->task_id, .lease_until = c->lease_until, .job_id = c->job_id,
-		.tenant_id = c->tenant_id, .service = c->service, .kind = c->kind,
-		.attempt = c->attempts, .state = state, .next_attempt_at = at,
-		.http_status = state == TASK_SUCCEEDED ? 200 : 503,
-		.outcome = state == TASK_SUCCEEDED ? "success" : state == TASK_DEAD ? "permanent"
-										  : "retry",
-		.counts_json = state == TASK_SUCCEEDED ? "{\"rows\":3}" : NULL,
-		.total = state == TASK_SUCCEEDED ? 3 : -1, .before_total = -1,
-		.verified_after = -1, .duration_ms = 7,
-		.error = state == TASK_SUCCEEDED ? NULL : "HTTP 503",
-		.breaker = POLICY_BREAKER_SKIP,
-	};
-	return r;
-}
-
-static int64_t events(struct store *s, const char *job_id, const char *type)
-{
-	return q_int(s, "SELECT count(*) FROM events WHERE job_id = '%s' AND type = '%s'", job_id,
-		     type);
-}
-
-static void job_state(struct store *s, const char *id, const char *state)
-{
-	char *sql = xasprintf("UPDATE jobs SET state = '%s' WHERE id = '%s'", state, id);
-
-	fx_exec(s, sql);
-	free(sql);
-}
-
-/* A job started at NOW with its phase 1 claimed by ME: orders and pos. */
-static size_t started_and_claimed(struct fx *f, char id[JOBS_ID_LEN + 1],
-				  struct sched_claimed **c)
-{
-	schedule(f->s, "acme", NOW, id);
-	assert_int_equal(maintain(f->s, ME, NULL, NOW).started, 1);
-	assert_int_equal(claim(f->s, ME, NOW, c), 2);
-	return 2;
 }
 
 /* ---- the group commit ---- */
@@ -440,171 +321,6 @@ static void test_next_wake_idle(void **state)
 	assert_int_equal(at, INT64_MAX);
 }
 
-/* ---- lease reclaim ---- */
-
-static enum sched_owner judge_other(void *ctx, const char *owner)
-{
-	return *(enum sched_owner *)ctx;
-}
-
-/* ME's two claims, then OTHER looks at now, judging ME as who. */
-static int reclaimed_when(struct fx *f, enum sched_owner who, int64_t now)
-{
-	struct sched_maint m;
-
-	assert_int_equal(sched_maintain(f->s, OTHER, judge_other, &who, 0, NULL, now, &m),
-			 STORE_OK);
-	return m.reclaimed;
-}
-
-static void test_reclaim_dead_owner_at_once(void **state)
-{
-	struct fx *f = *state;
-	char id[JOBS_ID_LEN + 1];
-	struct sched_claimed *c;
-	size_t n = started_and_claimed(f, id, &c);
-
-	assert_int_equal(reclaimed_when(f, SCHED_OWNER_DEAD, NOW + 1), 2);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM tasks WHERE state = 'waiting'"
-				     " AND next_attempt_at = %lld AND lease_owner IS NULL"
-				     " AND last_error = 'lease owner died'", (long long)(NOW + 1)), 2);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM events WHERE type = 'task.attempt'"
-				     " AND detail LIKE '%%\"lease_owner\":\"" ME "\"}'"), 2);
-	sched_claimed_free(c, n);
-}
-
-static void test_reclaim_live_owner_never(void **state)
-{
-	struct fx *f = *state;
-	char id[JOBS_ID_LEN + 1];
-	struct sched_claimed *c;
-	size_t n = started_and_claimed(f, id, &c);
-
-	assert_int_equal(reclaimed_when(f, SCHED_OWNER_ALIVE, NOW + 100 * LEASE), 0);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM tasks WHERE state = 'in_flight'"), 2);
-	sched_claimed_free(c, n);
-}
-
-static void test_reclaim_unknown_owner_after_expiry(void **state)
-{
-	struct fx *f = *state;
-	char id[JOBS_ID_LEN + 1];
-	struct sched_claimed *c;
-	size_t n = started_and_claimed(f, id, &c);
-
-	/* the lease holds while now < its expiry */
-	assert_int_equal(reclaimed_when(f, SCHED_OWNER_UNKNOWN, NOW + LEASE - 1), 0);
-	assert_int_equal(reclaimed_when(f, SCHED_OWNER_UNKNOWN, NOW + LEASE), 2);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM tasks WHERE state = 'waiting'"
-				     " AND last_error = 'lease expired'"), 2);
-	sched_claimed_free(c, n);
-}
-
-/* The takeover expects the lease it read: one claimed again since (by the
- * same owner) is not taken, and no event says it was. */
-static void test_reclaim_guarded_by_lease_read(void **state)
-{
-	struct fx *f = *state;
-	char id[JOBS_ID_LEN + 1];
-	struct sched_claimed *c;
-	size_t n = started_and_claimed(f, id, &c);
-	struct sched_idset dead = { 0 };
-	struct sched_lost l = { .id = c[0].task_id, .service = c[0].service, .kind = "delete",
-				.owner = ME, .lease_until = c[0].lease_until,
-				.first_attempt_at = NOW, .why = "lease expired" };
-	int taken = -1;
-
-	snprintf(l.job_id, sizeof l.job_id, "%s", id);
-	/* recorded and claimed again by the same owner after it was read */
-	fx_exec(f->s, "UPDATE tasks SET lease_expires_at = lease_expires_at + 5"
-		      " WHERE state = 'in_flight'");
-	assert_int_equal(store_begin(f->s), STORE_OK);
-	assert_int_equal(sched_reclaim_one(f->s, &l, NULL, NOW + LEASE + 1, &dead, &taken), 0);
-	assert_int_equal(store_commit(f->s), STORE_OK);
-	assert_int_equal(taken, 0);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM tasks WHERE state = 'in_flight'"), 2);
-	assert_int_equal(events(f->s, id, "task.attempt"), 0);
-	/* the lease as it is now is taken */
-	l.lease_until += 5;
-	assert_int_equal(store_begin(f->s), STORE_OK);
-	assert_int_equal(sched_reclaim_one(f->s, &l, NULL, NOW + LEASE + 6, &dead, &taken), 0);
-	assert_int_equal(store_commit(f->s), STORE_OK);
-	assert_int_equal(taken, 1);
-	assert_int_equal(events(f->s, id, "task.attempt"), 1);
-	sched_idset_free(&dead);
-	sched_claimed_free(c, n);
-}
-
-/* ---- deadlines ---- */
-
-static void test_deadline_missed_once(void **state)
-{
-	struct fx *f = *state;
-	char id[JOBS_ID_LEN + 1];
-	int marked = -1;
-
-	schedule(f->s, "late", NOW, id);
-	assert_int_equal(maintain(f->s, ME, NULL, NOW + DAY).missed, 1);
-	assert_int_equal(events(f->s, id, "job.deadline_missed"), 1);
-	/* a second writer that read the job before the first marked it */
-	assert_int_equal(store_begin(f->s), STORE_OK);
-	assert_int_equal(sched_mark_missed(f->s, id, NOW + DAY, &marked), 0);
-	assert_int_equal(store_commit(f->s), STORE_OK);
-	assert_int_equal(marked, 0);
-	assert_int_equal(events(f->s, id, "job.deadline_missed"), 1);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM outbox WHERE type ="
-				     " 'job.deadline_missed'"), 1);
-	assert_int_equal(maintain(f->s, ME, NULL, NOW + 2 * DAY).missed, 0);
-}
-
-/* Two handles on one file: each marks what it sees, one event in all. */
-static void test_deadline_missed_two_handles(void **state)
-{
-	struct fx *f = *state;
-	char id[JOBS_ID_LEN + 1], err[256];
-	struct store *other = store_open(f->path, 0, err, sizeof err);
-	int a = -1, b = -1;
-
-	assert_non_null(other);
-	schedule(f->s, "late", NOW, id);
-	assert_int_equal(store_begin(f->s), STORE_OK);
-	assert_int_equal(sched_mark_missed(f->s, id, NOW + DAY, &a), 0);
-	assert_int_equal(store_commit(f->s), STORE_OK);
-	assert_int_equal(store_begin(other), STORE_OK);
-	assert_int_equal(sched_mark_missed(other, id, NOW + DAY, &b), 0);
-	assert_int_equal(store_commit(other), STORE_OK);
-	assert_int_equal(a + b, 1);
-	assert_int_equal(events(f->s, id, "job.deadline_missed"), 1);
-	/* a job not past its deadline, or finished, is not marked */
-	fx_exec(f->s, "UPDATE jobs SET deadline_missed = 0");
-	assert_int_equal(store_begin(f->s), STORE_OK);
-	assert_int_equal(sched_mark_missed(f->s, id, NOW, &a), 0);
-	job_state(f->s, id, "cancelled");
-	assert_int_equal(sched_mark_missed(f->s, id, NOW + DAY, &b), 0);
-	assert_int_equal(store_commit(f->s), STORE_OK);
-	assert_int_equal(a + b, 0);
-	store_close(other);
-}
-
-/* ---- the changed token ---- */
-
-static void test_changed_token(void **state)
-{
-	struct fx *f = *state;
-	char id[JOBS_ID_LEN + 1], err[256];
-	struct store *other = store_open(f->path, 0, err, sizeof err);
-	uint64_t t0, t1, t2;
-
-	assert_non_null(other);
-	assert_int_equal(store_changed_token(f->s, &t0), STORE_OK);
-	assert_int_equal(store_changed_token(f->s, &t1), STORE_OK);
-	assert_true(t0 == t1); /* nothing happened */
-	schedule(other, "acme", NOW, id);
-	assert_int_equal(store_changed_token(f->s, &t2), STORE_OK);
-	assert_true(t2 != t1); /* another handle committed */
-	store_close(other);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -612,21 +328,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_record_adds_up_counts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_late_result_fenced_by_lease, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_late_result_of_other_owner, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_phases_then_success_and_tombstone, setup,
-						teardown),
+		cmocka_unit_test_setup_teardown(test_phases_then_success_and_tombstone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dead_task_fails_job_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_held_job_not_evaluated, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_job_resumes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_next_wake, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_next_wake_idle, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reclaim_dead_owner_at_once, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reclaim_live_owner_never, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reclaim_unknown_owner_after_expiry, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_reclaim_guarded_by_lease_read, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_deadline_missed_once, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_deadline_missed_two_handles, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_changed_token, setup, teardown),
 	};
 
 	log_set_level(LOG_ERROR + 1);
