@@ -53,8 +53,8 @@ char *sched_doc_merge_counts(const char *old, const char *add)
 	cJSON *o, *a, *it;
 	int64_t was, more;
 
-	if (add == NULL)
-		return NULL;
+	if (add == NULL || old == NULL)
+		return xstrdup(add); /* the first counts of the task: nothing to add up */
 	o = json_parse_exact(old);
 	a = json_parse_exact(add);
 	if (!cJSON_IsObject(o) || !cJSON_IsObject(a)) {
