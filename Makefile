@@ -6,7 +6,10 @@
 #   make test SANITIZE=1   the same under ASan + UBSan (build/asan/)
 #   make demo         the demo against the fake fleet
 #   make bench        benchmarks
+#   make fuzz         libFuzzer harnesses, FUZZ_SECONDS each (tests/fuzz/)
 #   make install PREFIX=/usr/local DESTDIR=
+
+.DEFAULT_GOAL := all
 
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -62,6 +65,7 @@ include scheduler/module.mk
 include cli/module.mk
 include tests/fleet/module.mk
 include bench/module.mk
+include tests/fuzz/module.mk
 
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
 MAIN_OBJ := $(MAIN_SRC:%.c=$(B)/%.o)

@@ -27,7 +27,7 @@ int cli_warn_absent_services(struct cli_ctx *ctx)
 	if (cli_store(ctx) == NULL)
 		return -1;
 	printf("store          %s\n", ctx->cfg->database);
-	svcs = store_services_from_config(ctx->cfg, &n_svcs);
+	svcs = config_enabled_services(ctx->cfg, &n_svcs);
 	rc = store_absent_services(ctx->store, svcs, n_svcs, &v, &n);
 	free(svcs);
 	if (rc != STORE_OK) {

@@ -3,6 +3,7 @@
  * Listings stream: each row is printed as the store reads it.
  */
 #include "cli/cli_int.h"
+#include "jobs/document.h"
 #include "jobs/timefmt.h"
 #include "util/util.h"
 
@@ -254,7 +255,7 @@ struct events_out {
 	int64_t first_bad;
 };
 
-static int event_row(void *ctx, const struct store_event *ev)
+static int event_row(void *ctx, const struct event_record *ev)
 {
 	struct events_out *o = ctx;
 	char at[TIMEFMT_TIME_LEN], detail[400];
@@ -262,7 +263,7 @@ static int event_row(void *ctx, const struct store_event *ev)
 	if (!ev->chain_ok && o->bad++ == 0)
 		o->first_bad = ev->id;
 	if (o->json) {
-		json_item(store_event_render(ev), o->rows++);
+		json_item(jobs_render_event(ev), o->rows++);
 		return 0;
 	}
 	if (o->rows++ == 0)

@@ -132,6 +132,15 @@ const struct config_service *config_find_service(const struct config *cfg,
 						 const char *name);
 
 /*
+ * The enabled services of cfg as the store takes them (store/store.h:
+ * name, phase, has_suspend, has_restore), in config order; names point
+ * into cfg. Returns a malloc'ed array the caller frees; *n may be 0.
+ * Can't fail.
+ */
+struct store_service;
+struct store_service *config_enabled_services(const struct config *cfg, size_t *n);
+
+/*
  * Picks the config path: explicit (-c) if not NULL, else $TENANTDEL_CONFIG,
  * else ./tenantdel.conf if it exists, else /etc/tenantdel/tenantdel.conf.
  * Returns a static or environment string; never NULL.

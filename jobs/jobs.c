@@ -28,13 +28,6 @@ static const char *const task_kind_names[] = {
 	[TASK_KIND_RESTORE] = "restore",
 };
 
-static const char *const job_action_names[] = {
-	[JOB_ACT_START] = "start", [JOB_ACT_SUCCEED] = "succeed",
-	[JOB_ACT_FAIL] = "fail", [JOB_ACT_RETRY] = "retry",
-	[JOB_ACT_CANCEL] = "cancel", [JOB_ACT_HOLD] = "hold",
-	[JOB_ACT_RELEASE] = "release",
-};
-
 /* Out-of-range values (a corrupt row) print as "unknown", never NULL. */
 static const char *name_of(const char *const *names, size_t n, int v)
 {
@@ -72,12 +65,6 @@ const char *jobs_task_state_name(enum task_state s)
 const char *jobs_task_kind_name(enum task_kind k)
 {
 	return name_of(task_kind_names, sizeof(task_kind_names) / sizeof(task_kind_names[0]), (int)k);
-}
-
-/* Returns the name of a ("hold", ...); "unknown" when out of range. */
-const char *jobs_job_action_name(enum job_action a)
-{
-	return name_of(job_action_names, sizeof(job_action_names) / sizeof(job_action_names[0]), (int)a);
 }
 
 /* 0 and *out set when name is a job state name; -1 (out untouched) otherwise. */
@@ -132,55 +119,63 @@ static int holdable(enum job_state s)
 	return s == JOB_SCHEDULED || s == JOB_RUNNING || s == JOB_FAILED;
 }
 
+/* 0 when ask is complete whatever the job's state; see jobs.h. */
+int jobs_action_check_input(const struct job_action_ask *ask, const char **why)
+{
+	if (ask->act == JOB_ACT_HOLD && (ask->reason == NULL || ask->reason[0] == '\0')) {
+		if (why != NULL)
+			*why = "a hold needs a reason";
+		return -1;
+	}
+	return 0;
+}
+
+/* The state after act from `from` (held from held_from); -1 when refused. */
+static int next_state(enum job_action act, enum job_state from, enum job_state held_from,
+		      enum job_state *to)
+{
+	switch (act) {
+	case JOB_ACT_RETRY:
+		*to = JOB_RUNNING;
+		return from == JOB_FAILED || from == JOB_RUNNING ? 0 : -1;
+	case JOB_ACT_CANCEL:
+		*to = JOB_CANCELLED;
+		return from == JOB_SCHEDULED ? 0 : -1;
+	case JOB_ACT_HOLD:
+		*to = JOB_HELD;
+		return holdable(from) ? 0 : -1;
+	case JOB_ACT_RELEASE:
+		*to = held_from;
+		return from == JOB_HELD && holdable(held_from) ? 0 : -1;
+	}
+	return -1;
+}
+
 /*
  * DESIGN 3. RETRY is accepted on a running job too: a running job may hold
- * dead tasks of an earlier phase's retry; whether there is anything to retry
- * is the store's business. CANCEL only from scheduled: once purging started
- * the saga only moves forward, and a held job must be released first.
+ * dead tasks of an earlier phase's retry. CANCEL only from scheduled: once
+ * purging started the saga only moves forward, and a held job must be
+ * released first.
  */
-int jobs_job_next(enum job_state from, enum job_state held_from,
-		  enum job_action act, enum job_state *to)
+int jobs_action_check(const struct job_action_ask *ask, enum job_state from,
+		      enum job_state held_from, enum job_state *to, const char **why)
 {
 	enum job_state next;
 
-	switch (act) {
-	case JOB_ACT_START:   if (from != JOB_SCHEDULED) return -1; next = JOB_RUNNING; break;
-	case JOB_ACT_SUCCEED: if (from != JOB_RUNNING) return -1; next = JOB_SUCCEEDED; break;
-	case JOB_ACT_FAIL:    if (from != JOB_RUNNING) return -1; next = JOB_FAILED; break;
-	case JOB_ACT_RETRY:
-		if (from != JOB_FAILED && from != JOB_RUNNING)
-			return -1;
-		next = JOB_RUNNING;
-		break;
-	case JOB_ACT_CANCEL:  if (from != JOB_SCHEDULED) return -1; next = JOB_CANCELLED; break;
-	case JOB_ACT_HOLD:    if (!holdable(from)) return -1; next = JOB_HELD; break;
-	case JOB_ACT_RELEASE:
-		if (from != JOB_HELD || !holdable(held_from))
-			return -1;
-		next = held_from;
-		break;
-	default:
+	if (jobs_action_check_input(ask, why) < 0)
+		return -1;
+	if (next_state(ask->act, from, held_from, &next) < 0) {
+		if (why != NULL)
+			*why = "not allowed in its state";
+		return -1;
+	}
+	if (ask->act == JOB_ACT_RETRY && ask->dead_tasks <= 0) {
+		if (why != NULL)
+			*why = "no dead task to retry";
 		return -1;
 	}
 	*to = next;
 	return 0;
-}
-
-/* Allowed task transitions, [from][to]; see jobs.h. */
-static const unsigned char task_moves[TASK_STATE_COUNT][TASK_STATE_COUNT] = {
-	[TASK_PENDING] = { [TASK_IN_FLIGHT] = 1, [TASK_SKIPPED] = 1 },
-	[TASK_IN_FLIGHT] = { [TASK_SUCCEEDED] = 1, [TASK_WAITING] = 1,
-			     [TASK_DEAD] = 1, [TASK_SKIPPED] = 1 },
-	[TASK_WAITING] = { [TASK_IN_FLIGHT] = 1, [TASK_SKIPPED] = 1 },
-	[TASK_DEAD] = { [TASK_WAITING] = 1 },
-};
-
-/* 0 when from -> to is allowed, else -1 (also for out-of-range values). */
-int jobs_task_can(enum task_state from, enum task_state to)
-{
-	if ((unsigned)from >= TASK_STATE_COUNT || (unsigned)to >= TASK_STATE_COUNT)
-		return -1;
-	return task_moves[from][to] ? 0 : -1;
 }
 
 static int is_alnum_ascii(unsigned char c)

@@ -18,14 +18,14 @@ enum job_state {
 };
 #define JOB_STATE_COUNT 6
 
+/* The operator's actions on a job (DESIGN 3). The engine's own moves
+ * (scheduled -> running at due_at, running -> succeeded when every task
+ * succeeded or was skipped, running -> failed on a dead task) are the job
+ * evaluation's, not actions. */
 enum job_action {
-	JOB_ACT_START,   /* scheduled -> running: due_at reached */
-	JOB_ACT_SUCCEED, /* running -> succeeded: every task succeeded/skipped */
-	JOB_ACT_FAIL,    /* running -> failed: a task is dead */
-	JOB_ACT_RETRY,   /* failed|running -> running: operator retry (a running
-			    job may hold dead tasks; whether any exist is the store's call) */
+	JOB_ACT_RETRY,   /* failed|running -> running: dead tasks back to waiting */
 	JOB_ACT_CANCEL,  /* scheduled -> cancelled (a held job is released first) */
-	JOB_ACT_HOLD,    /* scheduled|running|failed -> held */
+	JOB_ACT_HOLD,    /* scheduled|running|failed -> held, with a reason */
 	JOB_ACT_RELEASE, /* held -> the state it was in before the hold */
 };
 
@@ -51,7 +51,6 @@ enum task_kind {
 const char *jobs_job_state_name(enum job_state s);
 const char *jobs_task_state_name(enum task_state s);
 const char *jobs_task_kind_name(enum task_kind k);
-const char *jobs_job_action_name(enum job_action a);
 /* Parse a name; 0 on success, -1 if unknown. */
 int jobs_job_state_parse(const char *name, enum job_state *out);
 int jobs_task_state_parse(const char *name, enum task_state *out);
@@ -62,21 +61,29 @@ int jobs_job_is_terminal(enum job_state s);
 /* A task is finished when succeeded, dead or skipped. */
 int jobs_task_is_finished(enum task_state s);
 
-/*
- * The job state machine. Given the current state (and, for a held job, the
- * state it was held from) and an action, stores the next state in *to and
- * returns 0; returns -1 when the action is not allowed in that state.
- */
-int jobs_job_next(enum job_state from, enum job_state held_from,
-		  enum job_action act, enum job_state *to);
+/* An operator's request, and what the answer depends on besides the job's
+ * state. */
+struct job_action_ask {
+	enum job_action act;
+	const char *reason; /* hold: required, not empty */
+	int64_t dead_tasks; /* retry: the dead tasks it would retry */
+};
 
 /*
- * The task state machine: 0 when from -> to is an allowed transition
- * (pending->in_flight, in_flight->succeeded|waiting|dead, waiting->in_flight,
- * in_flight->waiting on lease loss, dead->waiting on retry, any unfinished
- * -> skipped), else -1.
+ * The checks on the operator's actions, once for the CLI, the API and the
+ * store. jobs_action_check_input: what the request itself must carry,
+ * whatever the job's state (a hold needs a reason). jobs_action_check: the
+ * same, then whether the action is allowed on a job in state from (held
+ * from held_from): cancel only a scheduled job; hold a scheduled, running
+ * or failed one; release a held one back to its state; retry a failed or
+ * running job that has dead tasks. 0 (and *to the job's state after, for
+ * jobs_action_check), or -1 with *why (may be NULL) a static phrase
+ * ("a hold needs a reason", "not allowed in its state", "no dead task to
+ * retry").
  */
-int jobs_task_can(enum task_state from, enum task_state to);
+int jobs_action_check_input(const struct job_action_ask *ask, const char **why);
+int jobs_action_check(const struct job_action_ask *ask, enum job_state from,
+		      enum job_state held_from, enum job_state *to, const char **why);
 
 #define JOBS_TENANT_ID_MAX 128
 

@@ -1,12 +1,12 @@
 /*
- * record.h - a job and its tasks as plain data, and their JSON form (the
- * `show --json` shape of DESIGN 4). The store fills these; the CLI, the API
- * and the webhook outbox render them. Pure.
+ * record.h - a job, its tasks and its events as plain data. The store fills
+ * these; jobs/document.h renders them (show --json, events --json, the
+ * webhook outbox). Pure.
  */
 #ifndef TENANTDEL_RECORD_H
 #define TENANTDEL_RECORD_H
 
-#include <cjson/cJSON.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "jobs/jobs.h"
@@ -65,19 +65,18 @@ void jobs_job_record_clear(struct job_record *j);
 void jobs_task_record_clear(struct task_record *t);
 void jobs_task_records_free(struct task_record *t, size_t n);
 
-/*
- * The job as `show --json` prints it. With tasks == NULL there is no "tasks"
- * key (the `list` and webhook shape). Returns a new cJSON tree the caller
- * deletes. Can't fail (allocation aborts).
- */
-cJSON *jobs_render_job(const struct job_record *j, const struct task_record *tasks,
-		       size_t n_tasks);
-/* JSON helpers shared by every renderer: a time as RFC 3339 UTC (null when
- * ms <= 0, "not yet"), a string (null when NULL). */
-void jobs_json_add_time(cJSON *o, const char *key, int64_t ms);
-void jobs_json_add_str(cJSON *o, const char *key, const char *s);
-
-/* One task as in the "tasks" array. */
-cJSON *jobs_render_task(const struct task_record *t);
+/* An event of the audit trail as the store reads it back. The strings may
+ * point into the store's current row: valid during the callback only. */
+struct event_record {
+	int64_t id;
+	const char *job_id;    /* NULL for database-wide events */
+	int64_t at;
+	const char *type;      /* "job.scheduled", "task.attempt", ... */
+	const char *service;   /* NULL when not about one service */
+	const char *detail;    /* JSON object text */
+	const char *prev_hash; /* hex sha256 */
+	const char *hash;
+	int chain_ok;          /* its hash matches its content and its predecessor */
+};
 
 #endif

@@ -3,13 +3,12 @@
  * (400 on anything unexpected, before anything is stored), calls the same
  * store functions as the CLI and renders records with jobs/record.h.
  */
+#include "jobs/document.h"
 #include "jobs/jobs.h"
-#include "jobs/record.h"
 #include "jobs/schedule.h"
 #include "jobs/timefmt.h"
 #include "scheduler/api_int.h"
 #include "scheduler/metrics.h"
-#include "store/metrics.h"
 #include "store/proof.h"
 #include "store/store.h"
 #include "util/log.h"
@@ -177,7 +176,7 @@ static int h_metrics(struct api *a, struct api_req *r, const char *id, struct ap
 	}
 	ans->status = 200;
 	ans->json = buf_steal(&b);
-	ans->content_type = STORE_METRICS_CONTENT_TYPE;
+	ans->content_type = METRICS_CONTENT_TYPE;
 	return 0;
 }
 
@@ -257,7 +256,7 @@ static int h_create(struct api *a, struct api_req *r, const char *id, struct api
 		goto out;
 	if (nj.requested_by == NULL)
 		nj.requested_by = "api";
-	svcs = store_services_from_config(a->deps.cfg, &n_svcs);
+	svcs = config_enabled_services(a->deps.cfg, &n_svcs);
 	rc = store_schedule(a->deps.store, &nj, 1, svcs, n_svcs, now, ids, &created);
 	if (rc != STORE_OK) {
 		store_failed(a, ans);
@@ -394,10 +393,12 @@ static int do_transition(struct api *a, const char *id, const char *verb, const 
 		return -1;
 	if (by == NULL)
 		by = "api";
-	if (strcmp(verb, "hold") == 0 && (reason == NULL || reason[0] == '\0'))
+	if (strcmp(verb, "hold") == 0 &&
+	    jobs_action_check_input(&(struct job_action_ask){ .act = JOB_ACT_HOLD,
+							      .reason = reason }, NULL) < 0)
 		return api_fail(ans, 400, "hold needs a non-empty 'reason'"), -1;
 	if (strcmp(verb, "cancel") == 0) {
-		svcs = store_services_from_config(a->deps.cfg, &n);
+		svcs = config_enabled_services(a->deps.cfg, &n);
 		*rc = store_job_cancel(a->deps.store, id, by, reason, svcs, n, now, j);
 		free(svcs);
 	} else if (strcmp(verb, "hold") == 0) {
@@ -453,9 +454,9 @@ static int h_retry(struct api *a, struct api_req *r, const char *id, struct api_
 
 /* ---- audit trail and proof ---- */
 
-static int event_row(void *ctx, const struct store_event *ev)
+static int event_row(void *ctx, const struct event_record *ev)
 {
-	cJSON_AddItemToArray(ctx, store_event_render(ev));
+	cJSON_AddItemToArray(ctx, jobs_render_event(ev));
 	return 0;
 }
 

@@ -6,6 +6,7 @@
  * with that reason. Nothing is skipped because a config was cut short.
  */
 #include "store/sched_int.h"
+#include "jobs/service_detail.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -20,17 +21,17 @@ static const char SQL_NEXT_SERVICE[] =
 	"SELECT service FROM tasks WHERE service > :prev ORDER BY service LIMIT 1";
 static const char SQL_UNFINISHED_COUNT[] =
 	"SELECT count(*) FROM tasks WHERE service = :svc AND state IN " UNFINISHED;
-/* Jobs not started yet name their services in their snapshot only. */
+/* Jobs not started yet name their services in their snapshot only: how
+ * many of them cover each service. */
 static const char SQL_SNAPSHOTS[] =
-	"SELECT ss.services, count(*) FROM jobs j JOIN service_sets ss"
-	" ON ss.id = j.service_set_id WHERE j.state IN ('scheduled','held')"
-	" GROUP BY ss.id";
+	"SELECT m.service, count(*) FROM jobs j JOIN service_set_members m"
+	" ON m.set_id = j.service_set_id WHERE j.state IN ('scheduled','held')"
+	" GROUP BY m.service ORDER BY m.service";
 static const char SQL_RETIRED[] =
 	"SELECT reason FROM retired_services WHERE service = :svc";
 static const char SQL_KNOWN[] =
 	"SELECT EXISTS (SELECT 1 FROM tasks WHERE service = :svc)"
-	" OR EXISTS (SELECT 1 FROM service_sets, json_each(service_sets.services) e"
-	"   WHERE json_extract(e.value, '$.name') = :svc)";
+	" OR EXISTS (SELECT 1 FROM service_set_members WHERE service = :svc)";
 static const char SQL_RETIRE[] =
 	"INSERT INTO retired_services (service, reason, retired_by, retired_at)"
 	" VALUES (:svc, :reason, :by, :now) ON CONFLICT (service) DO UPDATE SET"
@@ -70,8 +71,9 @@ static int count_of(struct store *s, const char *sql, const char *svc, int64_t *
 	int rc;
 
 	*out = 0;
-	if (st == NULL || store_bind_text(st, ":svc", svc) < 0)
+	if (st == NULL)
 		return -1;
+	store_bind_text(st, ":svc", svc);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		*out = sqlite3_column_int64(st, 0);
@@ -87,8 +89,9 @@ static int next_service(struct store *s, char **prev)
 	sqlite3_stmt *st = store_stmt(s, SQL_NEXT_SERVICE);
 	int rc;
 
-	if (st == NULL || store_bind_text(st, ":prev", *prev) < 0)
+	if (st == NULL)
 		return -1;
+	store_bind_text(st, ":prev", *prev);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		free(*prev);
@@ -122,59 +125,43 @@ static int absent_in_tasks(struct store *s, const struct store_service *svcs, si
 	return rc;
 }
 
-/* Adds the unconfigured, unretired services of one snapshot. */
-static int absent_in_set(struct store *s, const char *json, int64_t jobs,
-			 const struct store_service *svcs, size_t n_svcs,
-			 struct store_absent **v, size_t *n)
-{
-	cJSON *arr = cJSON_Parse(json ? json : ""), *o;
-	int64_t retired = 0;
-	int rc = 0;
-
-	cJSON_ArrayForEach(o, arr) {
-		const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "name");
-		if (!cJSON_IsString(name) || is_configured(svcs, n_svcs, name->valuestring))
-			continue;
-		if ((rc = store_retired_reason(s, name->valuestring, NULL, &retired)) < 0)
-			break;
-		if (!retired)
-			entry(v, n, name->valuestring)->jobs_not_started += jobs;
-	}
-	cJSON_Delete(arr);
-	return rc;
-}
-
-/* A snapshot in use, and how many jobs not started yet hold it. */
-struct set_use {
-	char *json;
+/* A service that jobs not started yet cover, and how many do. */
+struct covered {
+	char *service;
 	int64_t jobs;
 };
 
+/* Adds the unconfigured, unretired services that jobs not started yet cover. */
 static int absent_in_snapshots(struct store *s, const struct store_service *svcs,
 			       size_t n_svcs, struct store_absent **v, size_t *n)
 {
 	sqlite3_stmt *st = store_stmt(s, SQL_SNAPSHOTS);
-	struct set_use *sets = NULL;
-	size_t n_sets = 0;
+	struct covered *c = NULL;
+	size_t n_c = 0, cap = 0;
+	int64_t retired = 0;
 	int rc;
 
 	if (st == NULL)
 		return -1;
-	/* collected first: absent_in_set runs statements of its own */
+	/* collected first: store_retired_reason runs a statement of its own */
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		sets = xrealloc(sets, (n_sets + 1) * sizeof *sets);
-		sets[n_sets].json = store_col_text(st, 0);
-		sets[n_sets++].jobs = sqlite3_column_int64(st, 1);
+		c = xreserve(c, &cap, n_c + 1, sizeof *c);
+		c[n_c].service = store_col_text(st, 0);
+		c[n_c++].jobs = sqlite3_column_int64(st, 1);
 	}
 	store_reset(st);
 	if (rc != SQLITE_DONE)
 		store_log_error(s, SQL_SNAPSHOTS);
 	rc = rc == SQLITE_DONE ? 0 : -1;
-	for (size_t i = 0; rc == 0 && i < n_sets; i++)
-		rc = absent_in_set(s, sets[i].json, sets[i].jobs, svcs, n_svcs, v, n);
-	for (size_t i = 0; i < n_sets; i++)
-		free(sets[i].json);
-	free(sets);
+	for (size_t i = 0; rc == 0 && i < n_c; i++) {
+		if (is_configured(svcs, n_svcs, c[i].service))
+			continue;
+		if ((rc = store_retired_reason(s, c[i].service, NULL, &retired)) == 0 && !retired)
+			entry(v, n, c[i].service)->jobs_not_started += c[i].jobs;
+	}
+	for (size_t i = 0; i < n_c; i++)
+		free(c[i].service);
+	free(c);
 	return rc;
 }
 
@@ -208,8 +195,9 @@ int store_retired_reason(struct store *s, const char *service, char **reason, in
 	*found = 0;
 	if (reason != NULL)
 		*reason = NULL;
-	if (st == NULL || store_bind_text(st, ":svc", service) < 0)
+	if (st == NULL)
 		return -1;
+	store_bind_text(st, ":svc", service);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		*found = 1;
@@ -237,8 +225,9 @@ static int read_retirable(struct store *s, const char *svc, struct retire_row **
 
 	*rows = NULL;
 	*n = 0;
-	if (st == NULL || store_bind_text(st, ":svc", svc) < 0)
+	if (st == NULL)
 		return -1;
+	store_bind_text(st, ":svc", svc);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct retire_row *r;
 		*rows = xrealloc(*rows, (*n + 1) * sizeof **rows);
@@ -258,7 +247,7 @@ static int skip_task(struct store *s, const struct retire_row *r, const char *sv
 		     const char *reason, const char *by, int64_t now)
 {
 	sqlite3_stmt *st = store_stmt(s, SQL_SKIP_TASK);
-	cJSON *d;
+	char *d;
 	int rc;
 
 	if (st == NULL)
@@ -270,13 +259,9 @@ static int skip_task(struct store *s, const struct retire_row *r, const char *sv
 		return -1;
 	if (sqlite3_changes(s->db) != 1)
 		return 0; /* finished meanwhile */
-	d = cJSON_CreateObject();
-	cJSON_AddStringToObject(d, "kind", r->kind);
-	cJSON_AddStringToObject(d, "reason", reason);
-	if (by != NULL)
-		cJSON_AddStringToObject(d, "retired_by", by);
-	rc = store_event_append(s, r->job_id, now, "task.skipped", svc, d);
-	cJSON_Delete(d);
+	d = jobs_detail_task_change(r->kind, reason, by);
+	rc = store_event_append_text(s, r->job_id, now, "task.skipped", svc, d);
+	free(d);
 	return rc;
 }
 
@@ -288,13 +273,16 @@ static int retire(struct store *s, const char *svc, const char *reason, const ch
 	struct retire_row *rows = NULL;
 	sqlite3_stmt *st = store_stmt(s, SQL_RETIRE);
 	size_t n = 0;
-	cJSON *d;
+	char *d;
 	int rc;
 
-	if (st == NULL || store_bind_text(st, ":svc", svc) < 0 ||
-	    store_bind_text(st, ":reason", reason) < 0 || store_bind_text(st, ":by", by) < 0 ||
-	    store_bind_int(st, ":now", now) < 0 || store_step_done(s, st) < 0 ||
-	    read_retirable(s, svc, &rows, &n) < 0) {
+	if (st == NULL)
+		return -1;
+	store_bind_text(st, ":svc", svc);
+	store_bind_text(st, ":reason", reason);
+	store_bind_text(st, ":by", by);
+	store_bind_int(st, ":now", now);
+	if (store_step_done(s, st) < 0 || read_retirable(s, svc, &rows, &n) < 0) {
 		free(rows);
 		return -1;
 	}
@@ -303,14 +291,10 @@ static int retire(struct store *s, const char *svc, const char *reason, const ch
 		rc = skip_task(s, &rows[i], svc, reason, by, now);
 		sched_idset_add(&jobs, rows[i].job_id);
 	}
-	d = cJSON_CreateObject();
-	cJSON_AddStringToObject(d, "reason", reason);
-	if (by != NULL)
-		cJSON_AddStringToObject(d, "retired_by", by);
-	cJSON_AddNumberToObject(d, "tasks_skipped", (double)n);
+	d = jobs_detail_service_retired(reason, by, (int64_t)n);
 	if (rc == 0)
-		rc = store_event_append(s, NULL, now, "service.retired", svc, d);
-	cJSON_Delete(d);
+		rc = store_event_append_text(s, NULL, now, "service.retired", svc, d);
+	free(d);
 	if (rc == 0)
 		rc = sched_eval_jobs(s, &jobs, now, NULL);
 	*skipped = (int64_t)n;
@@ -347,16 +331,16 @@ fail:
 
 int store_mark_absent(struct store *s, struct task_record *t, size_t n)
 {
-	cJSON *conf = NULL;
+	struct store_set conf;
 	int64_t retired;
 	char *reason;
-	int rc = 0;
+	int found = 0, rc = 0;
 
-	if (n == 0 || store_configured_set(s, &conf) < 0)
+	if (n == 0 || store_configured_set(s, &conf, &found) < 0)
 		return n == 0 ? 0 : -1;
-	for (size_t i = 0; conf != NULL && rc == 0 && i < n; i++) {
+	for (size_t i = 0; found && rc == 0 && i < n; i++) {
 		if ((t[i].state != TASK_PENDING && t[i].state != TASK_WAITING) ||
-		    store_set_has(conf, t[i].service))
+		    store_set_has(&conf, t[i].service))
 			continue;
 		if ((rc = store_retired_reason(s, t[i].service, &reason, &retired)) < 0)
 			break;
@@ -371,6 +355,6 @@ int store_mark_absent(struct store *s, struct task_record *t, size_t n)
 		free(t[i].last_error);
 		t[i].last_error = xstrdup(STORE_ABSENT_ERROR);
 	}
-	cJSON_Delete(conf);
+	store_set_free(&conf);
 	return rc;
 }

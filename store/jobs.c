@@ -67,213 +67,28 @@ static const char SQL_JOB_TASKS[] =
 	" ORDER BY CASE kind WHEN 'suspend' THEN 0 WHEN 'delete' THEN 1 ELSE 2 END,"
 	" phase, service";
 
-/* What a batch shares: its services, their snapshot, the time, and what
- * every job.scheduled announcement repeats, rendered once. */
+/* What a batch shares: its services, their snapshot, the time, and its
+ * documents (jobs_bulk_docs: rendered once, filled per job). */
 struct batch {
 	const struct store_service *svcs;
 	size_t n_svcs;
 	int64_t set_id;
 	int64_t now;
-	char *services;   /* the detail's "services" array as JSON text */
-	cJSON *job;       /* jobs_render_job of the last job whose times changed */
-	char **values;    /* its members' values as JSON text, in order */
-	int64_t job_due, job_deadline;
-	struct buf text;  /* the detail or body being assembled */
+	struct jobs_bulk_docs *docs;
 };
-
-const char *store_last_error(struct store *s)
-{
-	return s->last_error;
-}
-
-/* Appends v as a JSON string (escaped as cJSON does), or null. */
-/* The escape of c in a JSON string as cJSON prints it; NULL: c as is. */
-static const char *json_escape(unsigned char c, char u[7])
-{
-	static const char HEX[] = "0123456789abcdef";
-
-	switch (c) {
-	case '"': return "\\\"";
-	case '\\': return "\\\\";
-	case '\b': return "\\b";
-	case '\f': return "\\f";
-	case '\n': return "\\n";
-	case '\r': return "\\r";
-	case '\t': return "\\t";
-	}
-	if (c >= 32)
-		return NULL;
-	memcpy(u, "\\u00", 4);
-	u[4] = HEX[c >> 4];
-	u[5] = HEX[c & 15];
-	u[6] = '\0';
-	return u;
-}
-
-/* Appends v as a JSON string (escaped as cJSON does), or null. */
-static void put_json_str(struct buf *b, const char *v)
-{
-	const char *run;
-
-	if (v == NULL) {
-		buf_puts(b, "null");
-		return;
-	}
-	buf_append(b, "\"", 1);
-	for (run = v; *v; v++) {
-		char u[7];
-		const char *esc = json_escape((unsigned char)*v, u);
-
-		if (esc == NULL)
-			continue;
-		buf_append(b, run, (size_t)(v - run));
-		buf_puts(b, esc);
-		run = v + 1;
-	}
-	buf_append(b, run, (size_t)(v - run));
-	buf_append(b, "\"", 1);
-}
-
-static void put_key(struct buf *b, const char *key, int first)
-{
-	if (!first)
-		buf_append(b, ",", 1);
-	put_json_str(b, key);
-	buf_append(b, ":", 1);
-}
-
-/* The job.scheduled event's detail as JSON text (owned by b). */
-static const char *scheduled_detail(struct store *s, const struct store_new_job *j,
-				    struct batch *b)
-{
-	char due[TIMEFMT_TIME_LEN], deadline[TIMEFMT_TIME_LEN];
-
-	store_format_time(s, j->due_at, due);
-	store_format_time(s, j->deadline_at, deadline);
-	buf_reset(&b->text);
-	buf_append(&b->text, "{", 1);
-	put_key(&b->text, "tenant_id", 1);
-	put_json_str(&b->text, j->tenant_id);
-	put_key(&b->text, "tenant_name", 0);
-	put_json_str(&b->text, j->tenant_name);
-	put_key(&b->text, "due_at", 0);
-	put_json_str(&b->text, due);
-	put_key(&b->text, "deadline_at", 0);
-	put_json_str(&b->text, deadline);
-	put_key(&b->text, "requested_by", 0);
-	put_json_str(&b->text, j->requested_by);
-	put_key(&b->text, "reason", 0);
-	put_json_str(&b->text, j->reason);
-	put_key(&b->text, "services", 0);
-	buf_puts(&b->text, b->services);
-	buf_append(&b->text, "}", 2); /* with the NUL */
-	return b->text.data;
-}
-
-static void drop_template(struct batch *b)
-{
-	int n = b->job ? cJSON_GetArraySize(b->job) : 0;
-
-	for (int i = 0; b->values != NULL && i < n; i++)
-		free(b->values[i]);
-	free(b->values);
-	cJSON_Delete(b->job);
-	b->values = NULL;
-	b->job = NULL;
-}
-
-/* Renders j with jobs_render_job as the template of the jobs that share
- * its times, each member's value printed once. */
-static void new_template(struct batch *b, const struct job_record *j)
-{
-	const cJSON *m;
-	int i = 0;
-
-	drop_template(b);
-	b->job = jobs_render_job(j, NULL, 0);
-	b->values = xcalloc((size_t)cJSON_GetArraySize(b->job) + 1, sizeof *b->values);
-	cJSON_ArrayForEach(m, b->job)
-		b->values[i++] = cJSON_PrintUnformatted(m);
-	b->job_due = j->due_at;
-	b->job_deadline = j->deadline_at;
-}
-
-/* The value of member key of job j: its own where jobs of a batch differ. */
-static int own_value(const char *key, const struct job_record *j, const char **v)
-{
-	static const char *const KEYS[] = { "job_id", "tenant_id", "tenant_name",
-					    "requested_by", "reason" };
-	const char *vals[] = { j->id, j->tenant_id, j->tenant_name, j->requested_by, j->reason };
-
-	for (size_t i = 0; i < ARRAY_LEN(KEYS); i++)
-		if (strcmp(key, KEYS[i]) == 0) {
-			*v = vals[i];
-			return 1;
-		}
-	return 0;
-}
-
-/* The outbox body of a job.scheduled: {"id","type","created_at","job"}
- * as store_job_announce writes it, with "job" assembled from the template
- * (jobs_render_job's members and order; rendering it per job would format
- * five times and print every member). Owned by b. */
-static const char *scheduled_body(struct store *s, const char *eid, const struct job_record *j,
-				  struct batch *b)
-{
-	char ts[TIMEFMT_TIME_LEN];
-	const cJSON *m;
-	int i = 0;
-
-	if (b->job == NULL || b->job_due != j->due_at || b->job_deadline != j->deadline_at)
-		new_template(b, j);
-	store_format_time(s, b->now, ts);
-	buf_reset(&b->text);
-	buf_puts(&b->text, "{\"id\":");
-	put_json_str(&b->text, eid);
-	buf_puts(&b->text, ",\"type\":\"job.scheduled\",\"created_at\":");
-	put_json_str(&b->text, ts);
-	buf_puts(&b->text, ",\"job\":{");
-	cJSON_ArrayForEach(m, b->job) {
-		const char *v;
-
-		put_key(&b->text, m->string, i == 0);
-		if (own_value(m->string, j, &v))
-			put_json_str(&b->text, v);
-		else
-			buf_puts(&b->text, b->values[i]);
-		i++;
-	}
-	buf_append(&b->text, "}}", 3); /* with the NUL */
-	return b->text.data;
-}
-
-static void batch_free(struct batch *b)
-{
-	free(b->services);
-	drop_template(b);
-	buf_free(&b->text);
-}
 
 /* The batch's snapshot row (shared with every batch of the same config)
  * and one template row per suspend task a job gets. */
 static int stage_services(struct store *s, struct batch *b)
 {
-	struct store_svc_ref *refs = xcalloc(b->n_svcs ? b->n_svcs : 1, sizeof *refs);
-	char *json;
+	const char **names = xcalloc(b->n_svcs ? b->n_svcs : 1, sizeof *names);
 	int rc;
 
-	cJSON *names = cJSON_CreateArray();
-
-	for (size_t i = 0; i < b->n_svcs; i++) {
-		refs[i] = (struct store_svc_ref){ b->svcs[i].name, b->svcs[i].phase };
-		cJSON_AddItemToArray(names, cJSON_CreateString(b->svcs[i].name));
-	}
-	b->services = cJSON_PrintUnformatted(names);
-	cJSON_Delete(names);
-	json = store_service_set_json(refs, b->n_svcs);
-	rc = store_service_set_id(s, json, &b->set_id);
-	free(json);
-	free(refs);
+	for (size_t i = 0; i < b->n_svcs; i++)
+		names[i] = b->svcs[i].name;
+	b->docs = jobs_bulk_docs_new(names, b->n_svcs);
+	free(names);
+	rc = store_service_set_id(s, b->svcs, b->n_svcs, &b->set_id);
 	for (size_t i = 0; rc == 0 && i < b->n_svcs; i++) {
 		sqlite3_stmt *st;
 
@@ -313,17 +128,20 @@ static int run_bulk(struct store *s, const struct batch *b)
 	sqlite3_stmt *st = store_stmt(s, SQL_INSERT_JOBS);
 	int suspends = 0;
 
-	if (st == NULL || store_bind_int(st, ":now", b->now) < 0 ||
-	    store_bind_int(st, ":set", b->set_id) < 0 || store_step_done(s, st) < 0)
+	if (st == NULL)
+		return -1;
+	store_bind_int(st, ":now", b->now);
+	store_bind_int(st, ":set", b->set_id);
+	if (store_step_done(s, st) < 0)
 		return -1;
 	for (size_t i = 0; i < b->n_svcs; i++)
 		suspends |= b->svcs[i].has_suspend;
 	if (!suspends)
 		return 0;
-	st = store_stmt(s, SQL_INSERT_SUSPENDS);
-	if (st == NULL || store_bind_int(st, ":now", b->now) < 0 || store_step_done(s, st) < 0)
+	if ((st = store_stmt(s, SQL_INSERT_SUSPENDS)) == NULL)
 		return -1;
-	return 0;
+	store_bind_int(st, ":now", b->now);
+	return store_step_done(s, st);
 }
 
 /* The job.scheduled event and outbox row of one created job, from what
@@ -347,13 +165,13 @@ static int announce(struct store *s, const char *id, const struct store_new_job 
 
 	memcpy(j.id, id, sizeof j.id);
 	if (store_event_append_text(s, id, b->now, "job.scheduled", NULL,
-				    scheduled_detail(s, nj, b)) < 0)
+				    jobs_bulk_detail(b->docs, &j)) < 0)
 		return -1;
 	if (!store_outbox_wanted(s))
 		return 0;
 	jobs_id_new(b->now, eid);
 	return store_outbox_append_text(s, eid, "job.scheduled", id,
-					scheduled_body(s, eid, &j, b), b->now);
+					jobs_bulk_body(b->docs, eid, b->now, &j), b->now);
 }
 
 /* Reads back which staged jobs were created; announces them; fills ids. */
@@ -397,7 +215,6 @@ int store_schedule(struct store *s, const struct store_new_job *jobs, size_t n,
 {
 	struct batch b = { .svcs = svcs, .n_svcs = n_svcs, .now = now };
 
-	buf_init(&b.text);
 	if (store_begin(s) != STORE_OK)
 		return STORE_ERR;
 	if (store_exec(s, SQL_STAGE_TABLES) < 0 || stage_services(s, &b) < 0)
@@ -409,10 +226,10 @@ int store_schedule(struct store *s, const struct store_new_job *jobs, size_t n,
 		goto fail;
 	if (store_exec(s, "DELETE FROM temp.schedule_stage") < 0)
 		goto fail;
-	batch_free(&b);
+	jobs_bulk_docs_free(b.docs);
 	return store_commit(s);
 fail:
-	batch_free(&b);
+	jobs_bulk_docs_free(b.docs);
 	store_rollback(s);
 	return STORE_ERR;
 }
@@ -431,13 +248,11 @@ static int read_tasks(struct store *s, const char *job_id, struct task_record **
 	size_t len = 0, cap = 0;
 	int rc;
 
-	if (st == NULL || store_bind_text(st, ":job", job_id) < 0)
+	if (st == NULL)
 		return STORE_ERR;
+	store_bind_text(st, ":job", job_id);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (len == cap) {
-			cap = cap ? cap * 2 : 16;
-			v = xrealloc(v, cap * sizeof *v);
-		}
+		v = xreserve(v, &cap, len + 1, sizeof *v);
 		store_read_task(st, &v[len++]);
 	}
 	store_reset(st);

@@ -1,6 +1,6 @@
-LIB_SRC += store/store.c store/open.c store/schema.c
+LIB_SRC += store/store.c store/events.c store/open.c store/schema.c
 LIB_SRC += store/jobs.c store/service_sets.c store/absent.c store/transitions.c store/query.c
-UNIT_TESTS += test_store
+UNIT_TESTS += test_store test_store_guards test_service_sets
 LIB_SRC += store/proof.c store/reapply.c
 UNIT_TESTS += test_proof
 LIB_SRC += store/metrics.c store/outbox.c

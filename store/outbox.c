@@ -54,21 +54,26 @@ static const char SQL_OWNERS[] =
 static const char SQL_UNDELIVERED[] =
 	"SELECT COUNT(*) FROM webhook_deliveries WHERE delivered_at IS NULL AND url = :url";
 static const char SQL_NOT_FANNED[] = "SELECT COUNT(*) FROM outbox WHERE id > :from";
+/* The configured urls of a prune, in a table of this connection. */
+static const char SQL_URLS_TABLE[] =
+	"CREATE TEMP TABLE IF NOT EXISTS prune_urls (url TEXT PRIMARY KEY);"
+	"DELETE FROM temp.prune_urls;";
+static const char SQL_URLS_ADD[] = "INSERT OR IGNORE INTO temp.prune_urls (url) VALUES (:url)";
 /*
  * Prunable rows, oldest first: before the first row written since :before
  * and before the newest row (kept, so that ids are never reused); fanned
- * out to every configured url (:urls, a JSON array); and no delivery to a
+ * out to every configured url (temp.prune_urls); and no delivery to a
  * configured url undelivered or delivered since :before.
  */
 static const char SQL_PRUNABLE[] =
 	"SELECT o.id FROM outbox o"
 	" WHERE o.id < COALESCE((SELECT id FROM outbox WHERE created_at >= :before"
 	"                        ORDER BY id LIMIT 1), (SELECT MAX(id) FROM outbox))"
-	" AND NOT EXISTS (SELECT 1 FROM json_each(:urls) u"
-	"   JOIN meta m ON m.key = 'webhook.cursor:' || u.value"
+	" AND NOT EXISTS (SELECT 1 FROM temp.prune_urls u"
+	"   JOIN meta m ON m.key = 'webhook.cursor:' || u.url"
 	"   WHERE CAST(m.value AS INTEGER) < o.id)"
 	" AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d"
-	"   JOIN json_each(:urls) u ON d.url = u.value WHERE d.outbox_id = o.id"
+	"   JOIN temp.prune_urls u ON d.url = u.url WHERE d.outbox_id = o.id"
 	"   AND (d.delivered_at IS NULL OR d.delivered_at >= :before))"
 	" ORDER BY o.id LIMIT :limit";
 static const char SQL_PRUNE_DELIVERIES[] =
@@ -77,7 +82,7 @@ static const char SQL_PRUNE_ROW[] = "DELETE FROM outbox WHERE id = :id";
 /* The place of a url out of the config, once what it missed is 7 days old. */
 static const char SQL_FORGET_PLACES[] =
 	"DELETE FROM meta WHERE key > 'webhook.cursor:' AND key < 'webhook.cursor;'"
-	" AND substr(key, 16) NOT IN (SELECT value FROM json_each(:urls))"
+	" AND substr(key, 16) NOT IN (SELECT url FROM temp.prune_urls)"
 	" AND COALESCE((SELECT created_at FROM outbox WHERE id > CAST(meta.value AS INTEGER)"
 	"               ORDER BY id LIMIT 1), 0) < :before";
 
@@ -108,13 +113,10 @@ static int one_int(struct store *s, const char *sql, const char *url, int64_t fr
 
 	if (st == NULL)
 		return STORE_ERR;
-	if ((sqlite3_bind_parameter_index(st, ":url") > 0 &&
-	     store_bind_text(st, ":url", url) < 0) ||
-	    (sqlite3_bind_parameter_index(st, ":from") > 0 &&
-	     store_bind_int(st, ":from", from) < 0)) {
-		store_reset(st);
-		return STORE_ERR;
-	}
+	if (sqlite3_bind_parameter_index(st, ":url") > 0)
+		store_bind_text(st, ":url", url);
+	if (sqlite3_bind_parameter_index(st, ":from") > 0)
+		store_bind_int(st, ":from", from);
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
 		store_log_error(s, sql);
@@ -133,10 +135,9 @@ static int write_url(struct store *s, const char *sql, const char *url)
 {
 	sqlite3_stmt *st = store_stmt(s, sql);
 
-	if (st == NULL || store_bind_text(st, ":url", url) < 0) {
-		store_reset(st);
+	if (st == NULL)
 		return STORE_ERR;
-	}
+	store_bind_text(st, ":url", url);
 	return store_step_done(s, st) < 0 ? STORE_ERR : STORE_OK;
 }
 
@@ -193,19 +194,17 @@ static int fan_out(struct store *s, const char *url, int64_t to, int batch, int6
 		to = from + batch;
 		*more = 1;
 	}
-	st = store_stmt(s, SQL_FAN_OUT);
-	if (st == NULL || store_bind_text(st, ":url", url) < 0 ||
-	    store_bind_int(st, ":now", now) < 0 || store_bind_int(st, ":from", from) < 0 ||
-	    store_bind_int(st, ":to", to) < 0 || store_step_done(s, st) < 0)
-		goto fail;
-	st = store_stmt(s, SQL_CURSOR_SET);
-	if (st == NULL || store_bind_text(st, ":url", url) < 0 ||
-	    store_bind_int(st, ":v", to) < 0 || store_step_done(s, st) < 0)
-		goto fail;
-	return STORE_OK;
-fail:
-	store_reset(st);
-	return STORE_ERR;
+	if ((st = store_stmt(s, SQL_FAN_OUT)) == NULL)
+		return STORE_ERR;
+	store_bind_text(st, ":url", url);
+	store_bind_int(st, ":now", now);
+	store_bind_int(st, ":from", from);
+	store_bind_int(st, ":to", to);
+	if (store_step_done(s, st) < 0 || (st = store_stmt(s, SQL_CURSOR_SET)) == NULL)
+		return STORE_ERR;
+	store_bind_text(st, ":url", url);
+	store_bind_int(st, ":v", to);
+	return store_step_done(s, st) < 0 ? STORE_ERR : STORE_OK;
 }
 
 int store_webhook_enqueue(struct store *s, const char *const *urls, size_t n, int batch,
@@ -245,11 +244,11 @@ static int read_due(struct store *s, const char *url, int64_t now, int limit,
 
 	*out = NULL;
 	*n = 0;
-	if (st == NULL || store_bind_text(st, ":url", url) < 0 ||
-	    store_bind_int(st, ":now", now) < 0 || store_bind_int(st, ":limit", limit) < 0) {
-		store_reset(st);
+	if (st == NULL)
 		return STORE_ERR;
-	}
+	store_bind_text(st, ":url", url);
+	store_bind_int(st, ":now", now);
+	store_bind_int(st, ":limit", limit);
 	d = xcalloc((size_t)limit, sizeof *d);
 	while (*n < (size_t)limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct store_delivery *x = &d[(*n)++];
@@ -278,16 +277,17 @@ static int lease_one(struct store *s, const struct store_delivery *d, const char
 		     int64_t now, int64_t exp)
 {
 	sqlite3_stmt *st = store_stmt(s, SQL_LEASE);
+	int n;
 
-	if (st == NULL || store_bind_text(st, ":owner", owner) < 0 ||
-	    store_bind_int(st, ":exp", exp) < 0 || store_bind_int(st, ":now", now) < 0 ||
-	    store_bind_int(st, ":id", d->outbox_id) < 0 || store_bind_text(st, ":url", d->url) < 0) {
-		store_reset(st);
+	if (st == NULL)
 		return -1;
-	}
-	if (store_step_done(s, st) < 0)
-		return -1;
-	return sqlite3_changes(s->db) == 1;
+	store_bind_text(st, ":owner", owner);
+	store_bind_int(st, ":exp", exp);
+	store_bind_int(st, ":now", now);
+	store_bind_int(st, ":id", d->outbox_id);
+	store_bind_text(st, ":url", d->url);
+	n = store_step_changes(s, st);
+	return n < 0 ? -1 : n == 1;
 }
 
 /* Leases each of d[0..*n), keeping only those leased (in order). 0 or -1. */
@@ -348,14 +348,15 @@ int store_webhook_finish(struct store *s, int64_t outbox_id, const char *url, in
 {
 	sqlite3_stmt *st = store_stmt(s, SQL_FINISH);
 
-	if (st == NULL || store_bind_int(st, ":ok", delivered ? 1 : 0) < 0 ||
-	    store_bind_int(st, ":now", now) < 0 || store_bind_int(st, ":next", next_attempt_at) < 0 ||
-	    store_bind_opt_int(st, ":status", status, 0) < 0 ||
-	    store_bind_text(st, ":error", error) < 0 || store_bind_int(st, ":id", outbox_id) < 0 ||
-	    store_bind_text(st, ":url", url) < 0) {
-		store_reset(st);
+	if (st == NULL)
 		return STORE_ERR;
-	}
+	store_bind_int(st, ":ok", delivered ? 1 : 0);
+	store_bind_int(st, ":now", now);
+	store_bind_int(st, ":next", next_attempt_at);
+	store_bind_opt_int(st, ":status", status, 0);
+	store_bind_text(st, ":error", error);
+	store_bind_int(st, ":id", outbox_id);
+	store_bind_text(st, ":url", url);
 	return store_step_done(s, st) < 0 ? STORE_ERR : STORE_OK;
 }
 
@@ -363,10 +364,9 @@ int store_webhook_release(struct store *s, const char *owner)
 {
 	sqlite3_stmt *st = store_stmt(s, SQL_RELEASE);
 
-	if (st == NULL || store_bind_text(st, ":owner", owner) < 0) {
-		store_reset(st);
+	if (st == NULL)
 		return STORE_ERR;
-	}
+	store_bind_text(st, ":owner", owner);
 	return store_step_done(s, st) < 0 ? STORE_ERR : STORE_OK;
 }
 
@@ -381,10 +381,7 @@ int store_webhook_lease_owners(struct store *s, char ***owners, size_t *n)
 	if (st == NULL)
 		return STORE_ERR;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (*n == cap) {
-			cap = cap ? 2 * cap : 8;
-			*owners = xrealloc(*owners, cap * sizeof **owners);
-		}
+		*owners = xreserve(*owners, &cap, *n + 1, sizeof **owners);
 		(*owners)[(*n)++] = store_col_text(st, 0);
 	}
 	store_reset(st);
@@ -417,19 +414,34 @@ int store_webhook_backlog(struct store *s, const char *const *urls, size_t n,
 	return STORE_OK;
 }
 
+/* Fills temp.prune_urls with urls. Inside the prune's transaction. */
+static int stage_urls(struct store *s, const char *const *urls, size_t n)
+{
+	if (store_exec(s, SQL_URLS_TABLE) < 0)
+		return STORE_ERR;
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_stmt *st = store_stmt(s, SQL_URLS_ADD);
+
+		if (st == NULL)
+			return STORE_ERR;
+		store_bind_text(st, ":url", urls[i]);
+		if (store_step_done(s, st) < 0)
+			return STORE_ERR;
+	}
+	return STORE_OK;
+}
+
 /* Reads up to limit prunable outbox ids into ids; *k gets their number. */
-static int read_prunable(struct store *s, const char *urls, int64_t before, int limit,
-			 int64_t *ids, int *k)
+static int read_prunable(struct store *s, int64_t before, int limit, int64_t *ids, int *k)
 {
 	sqlite3_stmt *st = store_stmt(s, SQL_PRUNABLE);
 	int rc = SQLITE_DONE;
 
 	*k = 0;
-	if (st == NULL || store_bind_text(st, ":urls", urls) < 0 ||
-	    store_bind_int(st, ":before", before) < 0 || store_bind_int(st, ":limit", limit) < 0) {
-		store_reset(st);
+	if (st == NULL)
 		return STORE_ERR;
-	}
+	store_bind_int(st, ":before", before);
+	store_bind_int(st, ":limit", limit);
 	while (*k < limit && (rc = sqlite3_step(st)) == SQLITE_ROW)
 		ids[(*k)++] = sqlite3_column_int64(st, 0);
 	store_reset(st);
@@ -447,57 +459,49 @@ static int prune_row(struct store *s, int64_t id)
 
 	for (size_t i = 0; i < ARRAY_LEN(SQL); i++) {
 		sqlite3_stmt *st = store_stmt(s, SQL[i]);
-		if (st == NULL || store_bind_int(st, ":id", id) < 0) {
-			store_reset(st);
+
+		if (st == NULL)
 			return STORE_ERR;
-		}
+		store_bind_int(st, ":id", id);
 		if (store_step_done(s, st) < 0)
 			return STORE_ERR;
 	}
 	return STORE_OK;
 }
 
-static int forget_places(struct store *s, const char *urls, int64_t before)
+static int forget_places(struct store *s, int64_t before)
 {
 	sqlite3_stmt *st = store_stmt(s, SQL_FORGET_PLACES);
 
-	if (st == NULL || store_bind_text(st, ":urls", urls) < 0 ||
-	    store_bind_int(st, ":before", before) < 0) {
-		store_reset(st);
+	if (st == NULL)
 		return STORE_ERR;
-	}
+	store_bind_int(st, ":before", before);
 	return store_step_done(s, st) < 0 ? STORE_ERR : STORE_OK;
 }
 
 int store_webhook_prune(struct store *s, const char *const *urls, size_t n, int64_t before,
 			int limit, int *more)
 {
-	/* (cJSON makes no array of a NULL list) */
-	cJSON *list = n > 0 ? cJSON_CreateStringArray(urls, (int)n) : cJSON_CreateArray();
-	char *json = list ? cJSON_PrintUnformatted(list) : NULL;
-	int64_t *ids = xcalloc(limit > 0 ? (size_t)limit : 1, sizeof *ids);
+	int64_t *ids;
 	int k = 0, rc = STORE_ERR;
 
 	*more = 0;
-	cJSON_Delete(list);
-	if (json == NULL)
-		log_msg(LOG_ERROR, "store.error", "cannot list the webhook urls for pruning");
-	if (json == NULL || limit <= 0 || store_begin(s) < 0)
-		goto out;
-	if (read_prunable(s, json, before, limit, ids, &k) < 0)
+	if (limit <= 0 || store_begin(s) < 0)
+		return STORE_ERR;
+	ids = xcalloc((size_t)limit, sizeof *ids);
+	if (stage_urls(s, urls, n) < 0 || read_prunable(s, before, limit, ids, &k) < 0)
 		goto fail;
 	for (int i = 0; i < k; i++)
 		if (prune_row(s, ids[i]) < 0)
 			goto fail;
-	if (forget_places(s, json, before) < 0)
+	if (forget_places(s, before) < 0)
 		goto fail;
 	if ((rc = store_commit(s)) == STORE_OK)
 		*more = k == limit;
-	goto out;
+	free(ids);
+	return rc;
 fail:
 	store_rollback(s);
-out:
 	free(ids);
-	free(json);
-	return rc;
+	return STORE_ERR;
 }

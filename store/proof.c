@@ -155,7 +155,7 @@ struct job_events {
 	char last_hash[STORE_HASH_HEX];
 };
 
-static int count_event(void *ctx, const struct store_event *ev)
+static int count_event(void *ctx, const struct event_record *ev)
 {
 	struct job_events *je = ctx;
 

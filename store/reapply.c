@@ -53,10 +53,9 @@ int store_tombstones_list(struct store *s, int64_t since, store_tombstone_cb cb,
 	struct store_tombstone t;
 	int rc = SQLITE_DONE, stop = 0;
 
-	if (st == NULL || store_bind_int(st, ":since", since) < 0) {
-		store_reset(st);
+	if (st == NULL)
 		return STORE_ERR;
-	}
+	store_bind_int(st, ":since", since);
 	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		t.job_id = (const char *)sqlite3_column_text(st, 0);
 		t.tenant_id = (const char *)sqlite3_column_text(st, 1);
@@ -110,10 +109,9 @@ static int read_targets(struct store *s, int64_t since, struct target **out, siz
 
 	*out = NULL;
 	*n = 0;
-	if (st == NULL || store_bind_int(st, ":since", since) < 0) {
-		store_reset(st);
+	if (st == NULL)
 		return -1;
-	}
+	store_bind_int(st, ":since", since);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const unsigned char *origin = sqlite3_column_text(st, 0);
 		if (len == cap) {
@@ -146,11 +144,10 @@ static int find_pending(struct store *s, const char *tenant, const char *service
 	sqlite3_stmt *st = store_stmt(s, SQL_PENDING_REAPPLY);
 	int rc;
 
-	if (st == NULL || store_bind_text(st, ":tenant", tenant) < 0 ||
-	    store_bind_text(st, ":service", service) < 0) {
-		store_reset(st);
+	if (st == NULL)
 		return -1;
-	}
+	store_bind_text(st, ":tenant", tenant);
+	store_bind_text(st, ":service", service);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		const unsigned char *t = sqlite3_column_text(st, 0);
@@ -190,25 +187,22 @@ static int insert_reapply(struct store *s, const struct store_reapply_req *r,
 {
 	sqlite3_stmt *st = store_stmt(s, SQL_INSERT_REAPPLY_JOB);
 
-	if (st == NULL || store_bind_text(st, ":id", id) < 0 ||
-	    store_bind_text(st, ":tenant", t->tenant_id) < 0 ||
-	    store_bind_text(st, ":name", t->tenant_name) < 0 ||
-	    store_bind_text(st, ":by", r->by) < 0 || store_bind_text(st, ":reason", reason) < 0 ||
-	    store_bind_text(st, ":origin", t->origin) < 0 ||
-	    store_bind_int(st, ":now", r->now) < 0 ||
-	    store_bind_int(st, ":deadline", r->deadline_at) < 0) {
-		store_reset(st);
+	if (st == NULL)
 		return -1;
-	}
-	if (store_step_done(s, st) < 0)
+	store_bind_text(st, ":id", id);
+	store_bind_text(st, ":tenant", t->tenant_id);
+	store_bind_text(st, ":name", t->tenant_name);
+	store_bind_text(st, ":by", r->by);
+	store_bind_text(st, ":reason", reason);
+	store_bind_text(st, ":origin", t->origin);
+	store_bind_int(st, ":now", r->now);
+	store_bind_int(st, ":deadline", r->deadline_at);
+	if (store_step_done(s, st) < 0 || (st = store_stmt(s, SQL_INSERT_REAPPLY_TASK)) == NULL)
 		return -1;
-	st = store_stmt(s, SQL_INSERT_REAPPLY_TASK);
-	if (st == NULL || store_bind_text(st, ":job", id) < 0 ||
-	    store_bind_text(st, ":service", r->service) < 0 ||
-	    store_bind_int(st, ":phase", r->phase) < 0 || store_bind_int(st, ":now", r->now) < 0) {
-		store_reset(st);
-		return -1;
-	}
+	store_bind_text(st, ":job", id);
+	store_bind_text(st, ":service", r->service);
+	store_bind_int(st, ":phase", r->phase);
+	store_bind_int(st, ":now", r->now);
 	return store_step_done(s, st);
 }
 

@@ -274,7 +274,7 @@ static int start_job(struct store *s, const char *id, int64_t now)
 		return 0;
 	/* Its delete tasks are created now, not at schedule (DESIGN 8). */
 	if (store_materialize_tasks(s, id, now) < 0 ||
-	    sched_job_changed(s, id, "job.started", NULL, now, &j) < 0)
+	    store_job_changed_text(s, id, "job.started", NULL, now, &j) < 0)
 		return -1;
 	sched_log_job(LOG_INFO, "job.started", id, j.tenant_id);
 	jobs_job_record_clear(&j);
@@ -301,7 +301,7 @@ int sched_mark_missed(struct store *s, const char *id, int64_t now, int *marked)
 	if (store_read_job_by_id(s, id, &j) != STORE_OK)
 		return -1;
 	detail = sched_doc_deadline_missed(j.deadline_at, j.state);
-	rc = sched_job_changed(s, id, "job.deadline_missed", detail, now, NULL);
+	rc = store_job_changed_text(s, id, "job.deadline_missed", detail, now, NULL);
 	free(detail);
 	sched_log_job(LOG_WARN, "job.deadline_missed", id, j.tenant_id);
 	jobs_job_record_clear(&j);

@@ -91,8 +91,9 @@ static int in_flight_of(struct store *s, const char *service, int *count)
 	sqlite3_stmt *st = store_stmt(s, SQL_INFLIGHT_OF);
 	int rc;
 
-	if (st == NULL || store_bind_text(st, ":svc", service) < 0)
+	if (st == NULL)
 		return -1;
+	store_bind_text(st, ":svc", service);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		*count = sqlite3_column_int(st, 0);

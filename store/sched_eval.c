@@ -6,7 +6,6 @@
  */
 #include "store/sched_int.h"
 #include "jobs/evaluate.h"
-#include "jobs/record.h"
 #include "jobs/sched_doc.h"
 #include "util/log.h"
 #include "util/util.h"
@@ -65,22 +64,6 @@ void sched_log_job(int level, const char *event, const char *job_id, const char 
 	log_str(l, "job_id", job_id);
 	log_str(l, "tenant_id", tenant_id);
 	log_done_held(l);
-}
-
-int sched_job_changed(struct store *s, const char *job_id, const char *type,
-		      const char *detail, int64_t now, struct job_record *out)
-{
-	struct job_record j;
-	int rc;
-
-	if (store_read_job_by_id(s, job_id, &j) != STORE_OK)
-		return -1;
-	rc = store_job_announce(s, job_id, type, detail, jobs_render_job(&j, NULL, 0), now);
-	if (out != NULL && rc == 0)
-		*out = j;
-	else
-		jobs_job_record_clear(&j);
-	return rc;
 }
 
 struct job_view {
@@ -161,7 +144,7 @@ static int set_state(struct store *s, const char *job_id, const struct job_view 
 	if (sqlite3_changes(s->db) == 0)
 		return 1;
 	detail = sched_doc_eval(e, &v->eval);
-	rc = sched_job_changed(s, job_id, jobs_eval_event(e->act), detail, now, NULL);
+	rc = store_job_changed_text(s, job_id, jobs_eval_event(e->act), detail, now, NULL);
 	free(detail);
 	return rc;
 }

@@ -52,15 +52,6 @@ int sched_breaker_save(struct store *s, const char *service, const struct policy
 void sched_log_job(int level, const char *event, const char *job_id, const char *tenant_id);
 
 /*
- * A job's state changed (already written): its job-level event `type` with
- * detail (JSON object text, NULL: {}; jobs/sched_doc.h) and the webhook
- * outbox row of the job as it is now. Inside a transaction; *out (may be
- * NULL) receives the job. 0 or -1.
- */
-int sched_job_changed(struct store *s, const char *job_id, const char *type,
-		      const char *detail, int64_t now, struct job_record *out);
-
-/*
  * Inside a transaction: job_id gets job.deadline_missed, unless it is
  * marked already, finished (succeeded, cancelled) or not past its deadline
  * at now (what the write expects: a second writer, or a second call,

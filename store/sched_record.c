@@ -52,8 +52,9 @@ int sched_breaker_load(struct store *s, const char *service, struct policy_break
 	memset(b, 0, sizeof *b);
 	if (probe_owner != NULL)
 		*probe_owner = NULL;
-	if (st == NULL || store_bind_text(st, ":svc", service) < 0)
+	if (st == NULL)
 		return -1;
+	store_bind_text(st, ":svc", service);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		const char *state = (const char *)sqlite3_column_text(st, 0);
@@ -254,7 +255,7 @@ static int preview_events(struct store *s, const struct sched_result *r, int64_t
 
 static int record_one(struct store *s, const char *owner, const struct sched_result *r,
 		      const struct sched_service *svcs, size_t n_svcs, int64_t now,
-		      struct store_metrics_batch *counts)
+		      struct jobs_counts *counts)
 {
 	char *d;
 	int kept = 0, rc;
@@ -270,7 +271,7 @@ static int record_one(struct store *s, const char *owner, const struct sched_res
 	free(d);
 	if (rc < 0)
 		return -1;
-	store_metrics_batch_add(counts, r->service, r->outcome, r->duration_ms, r->total);
+	jobs_counts_add_attempt(counts, r->service, r->outcome, r->duration_ms, r->total);
 	return breaker_apply(s, r, find_service(svcs, n_svcs, r->service), now);
 }
 
@@ -279,7 +280,7 @@ int sched_record_results(struct store *s, const char *owner, const struct sched_
 			 int64_t now, int *failed_jobs)
 {
 	struct sched_idset jobs = { 0 };
-	struct store_metrics_batch counts = { 0 };
+	struct jobs_counts counts = { 0 };
 	int failed = 0;
 
 	if (failed_jobs != NULL)
@@ -298,7 +299,7 @@ int sched_record_results(struct store *s, const char *owner, const struct sched_
 	if (store_metrics_batch_flush(s, &counts) < 0 || sched_eval_jobs(s, &jobs, now, &failed) < 0)
 		goto fail;
 	sched_idset_free(&jobs);
-	store_metrics_batch_free(&counts);
+	jobs_counts_free(&counts);
 	if (store_commit(s) != STORE_OK) {
 		log_release(0);
 		return STORE_ERR;
@@ -309,7 +310,7 @@ int sched_record_results(struct store *s, const char *owner, const struct sched_
 	return STORE_OK;
 fail:
 	sched_idset_free(&jobs);
-	store_metrics_batch_free(&counts);
+	jobs_counts_free(&counts);
 	store_rollback(s);
 	log_release(0);
 	return STORE_ERR;

@@ -4,6 +4,7 @@
  * re-evaluates running jobs.
  */
 #include "store/sched_int.h"
+#include "jobs/service_detail.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -28,26 +29,13 @@ static const char SQL_UNRETIRE[] = "DELETE FROM retired_services WHERE service =
 static const char SQL_ACTIVE_JOBS[] =
 	"SELECT id FROM jobs WHERE state IN ('running','failed')";
 
-static int event_for(struct store *s, const char *job_id, const char *type, const char *svc,
-		     const char *kind, const char *reason, int64_t now)
-{
-	cJSON *d = cJSON_CreateObject();
-	int rc;
-
-	cJSON_AddStringToObject(d, "kind", kind);
-	if (reason != NULL)
-		cJSON_AddStringToObject(d, "reason", reason);
-	rc = store_event_append(s, job_id, now, type, svc, d);
-	cJSON_Delete(d);
-	return rc;
-}
-
 /* Adds svc's delete task to every unfinished purge job lacking it. */
 static int add_service(struct store *s, const struct sched_service *svc, int64_t now,
 		       struct sched_idset *jobs, int *added)
 {
 	sqlite3_stmt *st = store_stmt(s, SQL_ADD_TASKS);
 	struct sched_idset ids = { 0 };
+	char *detail;
 	int rc;
 
 	if (st == NULL)
@@ -63,12 +51,13 @@ static int add_service(struct store *s, const struct sched_service *svc, int64_t
 		sched_idset_free(&ids);
 		return -1;
 	}
+	detail = jobs_detail_task_change("delete", "service added to config", NULL);
 	rc = 0;
 	for (size_t i = 0; rc == 0 && i < ids.n; i++) {
-		rc = event_for(s, ids.ids[i], "task.added", svc->name, "delete",
-			       "service added to config", now);
+		rc = store_event_append_text(s, ids.ids[i], now, "task.added", svc->name, detail);
 		sched_idset_push(jobs, ids.ids[i]);
 	}
+	free(detail);
 	if (ids.n > 0)
 		log_msg(LOG_INFO, "task.added", "service %s added to %zu unfinished jobs",
 			svc->name, ids.n);
@@ -83,8 +72,10 @@ static int sync_service(struct store *s, const struct sched_service *svc, int64_
 {
 	sqlite3_stmt *st = store_stmt(s, SQL_UNRETIRE);
 
-	if (st == NULL || store_bind_text(st, ":svc", svc->name) < 0 ||
-	    store_step_done(s, st) < 0)
+	if (st == NULL)
+		return -1;
+	store_bind_text(st, ":svc", svc->name);
+	if (store_step_done(s, st) < 0)
 		return -1;
 	return add_service(s, svc, now, jobs, added);
 }
@@ -92,19 +83,15 @@ static int sync_service(struct store *s, const struct sched_service *svc, int64_
 /*
  * Warns about each service whose unfinished tasks wait because the config
  * lacks it (a truncated file, a bad edit): nothing is skipped for that.
- * *held receives how many tasks wait.
+ * conf: the enabled services. *held receives how many tasks wait.
  */
-static int warn_absent(struct store *s, const struct sched_service *svcs, size_t n_svcs,
+static int warn_absent(struct store *s, const struct store_service *conf, size_t n_conf,
 		       int *held)
 {
-	struct store_service *conf = xcalloc(n_svcs + 1, sizeof *conf);
 	struct store_absent *v = NULL;
-	size_t n_conf = 0, n = 0;
+	size_t n = 0;
 	int rc;
 
-	for (size_t i = 0; i < n_svcs; i++)
-		if (svcs[i].enabled)
-			conf[n_conf++].name = svcs[i].name;
 	rc = store_absent_services(s, conf, n_conf, &v, &n) == STORE_OK ? 0 : -1;
 	for (size_t i = 0; i < n; i++) {
 		struct log_line *l = log_start(LOG_WARN, "service.absent");
@@ -116,26 +103,20 @@ static int warn_absent(struct store *s, const struct sched_service *svcs, size_t
 		*held += (int)v[i].tasks;
 	}
 	store_absent_free(v, n);
-	free(conf);
 	return rc;
 }
 
-/* What a job that starts later covers: the enabled services of now. */
-static int record_configured(struct store *s, const struct sched_service *svcs, size_t n)
+/* The enabled services (names point into svcs). Caller frees. */
+static struct store_service *enabled(const struct sched_service *svcs, size_t n, size_t *n_on)
 {
-	struct store_svc_ref *refs = xcalloc(n ? n : 1, sizeof *refs);
-	size_t k = 0;
-	char *json;
-	int rc;
+	struct store_service *v = xcalloc(n + 1, sizeof *v);
 
+	*n_on = 0;
 	for (size_t i = 0; i < n; i++)
 		if (svcs[i].enabled)
-			refs[k++] = (struct store_svc_ref){ svcs[i].name, svcs[i].phase };
-	json = store_service_set_json(refs, k);
-	rc = store_set_configured(s, json);
-	free(json);
-	free(refs);
-	return rc;
+			v[(*n_on)++] = (struct store_service){ .name = svcs[i].name,
+							       .phase = svcs[i].phase };
+	return v;
 }
 
 int sched_sync_services(struct store *s, const struct sched_service *svcs, size_t n_svcs,
@@ -143,20 +124,26 @@ int sched_sync_services(struct store *s, const struct sched_service *svcs, size_
 {
 	struct sched_idset jobs = { 0 };
 	int n_added = 0, n_held = 0, n_stale = 0, rc = 0;
+	size_t n_conf;
+	struct store_service *conf = enabled(svcs, n_svcs, &n_conf);
 
-	if (store_begin(s) != STORE_OK)
+	if (store_begin(s) != STORE_OK) {
+		free(conf);
 		return STORE_ERR;
-	rc = record_configured(s, svcs, n_svcs);
+	}
+	/* what a job that starts later covers: the enabled services of now */
+	rc = store_set_configured(s, conf, n_conf);
 	if (rc == 0)
 		rc = store_materialize_stale(s, now, &n_stale);
 	for (size_t i = 0; rc == 0 && i < n_svcs; i++)
 		if (svcs[i].enabled)
 			rc = sync_service(s, &svcs[i], now, &jobs, &n_added);
 	if (rc == 0)
-		rc = warn_absent(s, svcs, n_svcs, &n_held);
+		rc = warn_absent(s, conf, n_conf, &n_held);
 	if (rc == 0)
 		rc = sched_eval_jobs(s, &jobs, now, NULL);
 	sched_idset_free(&jobs);
+	free(conf);
 	if (rc < 0) {
 		store_rollback(s);
 		return STORE_ERR;

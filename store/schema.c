@@ -196,6 +196,48 @@ static const char MIGRATION_5[] =
 static const char MIGRATION_6_FREE_WAITS[] =
 	"ALTER TABLE tasks ADD COLUMN free_waits INTEGER NOT NULL DEFAULT 0;";
 
+/*
+ * Service sets as rows (was: JSON text). A set is its members, one row
+ * each, and is shared by every job scheduled with the same services
+ * (deduplicated by its members: same names, same phases). The configured
+ * set is meta 'configured_set_id' (was the JSON text 'configured_services').
+ * The version 2 table is renamed service_sets_json and jobs.service_set_id
+ * to service_set_json_id, both emptied: SQLite cannot drop a table or a
+ * column that a foreign key names inside the migration's transaction, so
+ * they stay, unused.
+ */
+static const char MIGRATION_7_SERVICE_SET_ROWS[] =
+	"INSERT INTO service_sets (services)"
+	"  SELECT value FROM meta WHERE key = 'configured_services' ON CONFLICT DO NOTHING;"
+	"ALTER TABLE service_sets RENAME TO service_sets_json;"
+	"ALTER TABLE jobs RENAME COLUMN service_set_id TO service_set_json_id;"
+	"CREATE TABLE service_sets ("
+	"  id INTEGER PRIMARY KEY,"
+	"  n_services INTEGER NOT NULL"
+	");"
+	"CREATE INDEX service_sets_by_size ON service_sets(n_services);"
+	"CREATE TABLE service_set_members ("
+	"  set_id INTEGER NOT NULL REFERENCES service_sets(id),"
+	"  service TEXT NOT NULL,"
+	"  phase INTEGER NOT NULL,"
+	"  PRIMARY KEY (set_id, service)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX service_set_members_by_service ON service_set_members(service);"
+	"INSERT INTO service_sets (id, n_services)"
+	"  SELECT id, json_array_length(services) FROM service_sets_json;"
+	"INSERT INTO service_set_members (set_id, service, phase)"
+	"  SELECT ss.id, COALESCE(json_extract(e.value, '$.name'), ''),"
+	"         COALESCE(json_extract(e.value, '$.phase'), 1)"
+	"  FROM service_sets_json ss, json_each(ss.services) e;"
+	"INSERT INTO meta (key, value)"
+	"  SELECT 'configured_set_id', ss.id FROM service_sets_json ss"
+	"  JOIN meta m ON m.key = 'configured_services' AND m.value = ss.services;"
+	"DELETE FROM meta WHERE key = 'configured_services';"
+	"ALTER TABLE jobs ADD COLUMN service_set_id INTEGER REFERENCES service_sets(id);"
+	"UPDATE jobs SET service_set_id = service_set_json_id, service_set_json_id = NULL"
+	"  WHERE service_set_json_id IS NOT NULL;"
+	"DELETE FROM service_sets_json;";
+
 const char *const store_migrations[] = {
 	MIGRATION_1,
 	MIGRATION_2,
@@ -203,5 +245,6 @@ const char *const store_migrations[] = {
 	MIGRATION_4,
 	MIGRATION_5,
 	MIGRATION_6_FREE_WAITS,
+	MIGRATION_7_SERVICE_SET_ROWS,
 };
 const int store_n_migrations = (int)(sizeof store_migrations / sizeof store_migrations[0]);

@@ -2,10 +2,11 @@
  * service_sets.c - the snapshot of services a scheduled job covers, and
  * its delete tasks created when the job starts (DESIGN 3 "Which services a
  * job covers", DESIGN 8). Until then store_job_tasks shows them as
- * synthesized pending records.
+ * synthesized pending records. A set is its members' rows (migration 7),
+ * one set per distinct list of (name, phase).
  */
 #include "store/store_int.h"
-#include "config/config.h"
+#include "jobs/service_detail.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -14,149 +15,217 @@
 #include <string.h>
 
 #define ADD_REASON "service added to config"
-#define META_CONFIGURED "configured_services"
+#define META_CONFIGURED "configured_set_id"
 
+/* The sets of n members, each set's rows together, in name order (a set of
+ * no member: one row, NULL name). */
+static const char SQL_SETS_OF_SIZE[] =
+	"SELECT ss.id, m.service, m.phase FROM service_sets ss"
+	" LEFT JOIN service_set_members m ON m.set_id = ss.id"
+	" WHERE ss.n_services = :n ORDER BY ss.id, m.service";
 static const char SQL_SET_INSERT[] =
-	"INSERT INTO service_sets (services) VALUES (:services) ON CONFLICT DO NOTHING";
-static const char SQL_SET_ID[] = "SELECT id FROM service_sets WHERE services = :services";
+	"INSERT INTO service_sets (n_services) VALUES (:n) RETURNING id";
+static const char SQL_MEMBER_INSERT[] =
+	"INSERT INTO service_set_members (set_id, service, phase) VALUES (:set, :service, :phase)";
+static const char SQL_MEMBERS[] =
+	"SELECT service, phase FROM service_set_members WHERE set_id = :set"
+	" ORDER BY phase, service";
 static const char SQL_SET_CONFIGURED[] =
-	"INSERT INTO meta (key, value) VALUES ('" META_CONFIGURED "', :services)"
+	"INSERT INTO meta (key, value) VALUES ('" META_CONFIGURED "', :set)"
 	" ON CONFLICT (key) DO UPDATE SET value = excluded.value";
 static const char SQL_GET_CONFIGURED[] =
-	"SELECT value FROM meta WHERE key = '" META_CONFIGURED "'";
+	"SELECT CAST(value AS INTEGER) FROM meta WHERE key = '" META_CONFIGURED "'";
 static const char SQL_JOB_SET[] =
-	"SELECT j.state, j.due_at, j.created_at, ss.services FROM jobs j"
-	" JOIN service_sets ss ON ss.id = j.service_set_id WHERE j.id = :id";
+	"SELECT state, due_at, created_at, service_set_id FROM jobs"
+	" WHERE id = :id AND service_set_id IS NOT NULL";
 static const char SQL_ADD_TASK[] =
 	"INSERT INTO tasks (job_id, service, kind, phase, state, skip_reason, updated_at)"
 	" VALUES (:job, :service, 'delete', :phase, :state, :reason, :now)";
+static const char SQL_ADD_ALL_TASKS[] =
+	"INSERT INTO tasks (job_id, service, kind, phase, state, updated_at)"
+	" SELECT :job, service, 'delete', phase, 'pending', :now FROM service_set_members"
+	" WHERE set_id = :set ORDER BY phase, service";
 /* Jobs not started whose snapshot is not the configured set: a config
- * change reaches them now, recorded (DESIGN 3), not only when they start. */
+ * change reaches them now, recorded (DESIGN 3), not only when they start.
+ * Sets are shared, so another set id is other services. */
 static const char SQL_STALE_JOBS[] =
-	"SELECT j.id FROM jobs j JOIN service_sets ss ON ss.id = j.service_set_id"
-	" WHERE j.service_set_id IS NOT NULL AND j.state IN ('scheduled','held')"
-	" AND ss.services <> (SELECT value FROM meta WHERE key = '" META_CONFIGURED "')";
+	"SELECT id FROM jobs WHERE service_set_id IS NOT NULL AND state IN ('scheduled','held')"
+	" AND service_set_id <> (SELECT CAST(value AS INTEGER) FROM meta"
+	" WHERE key = '" META_CONFIGURED "')";
+/* The job leaves its snapshot: its tasks are created in the same step. */
 static const char SQL_MATERIALIZED[] =
-	"UPDATE jobs SET service_set_id = NULL WHERE id = :id";
+	"UPDATE jobs SET service_set_id = NULL WHERE id = :id AND service_set_id = :set";
 
-static int ref_cmp(const void *a, const void *b)
+static int name_cmp(const void *a, const void *b)
 {
-	const struct store_svc_ref *x = a, *y = b;
+	const struct store_service *x = a, *y = b;
 
-	if (x->phase != y->phase)
-		return x->phase < y->phase ? -1 : 1;
 	return strcmp(x->name, y->name);
 }
 
-char *store_service_set_json(const struct store_svc_ref *v, size_t n)
+/* The set whose members are exactly want[] (sorted by name): *id, or 0. */
+static int find_set(struct store *s, const struct store_service *want, size_t n, int64_t *id)
 {
-	struct store_svc_ref *sorted = xcalloc(n ? n : 1, sizeof *sorted);
-	cJSON *arr = cJSON_CreateArray();
-	char *text;
+	sqlite3_stmt *st = store_stmt(s, SQL_SETS_OF_SIZE);
+	int64_t cur = 0;
+	size_t i = 0;
+	int same = 0, rc = SQLITE_DONE;
 
-	memcpy(sorted, v, n * sizeof *v);
-	qsort(sorted, n, sizeof *sorted, ref_cmp);
-	for (size_t i = 0; i < n; i++) {
-		cJSON *o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "name", sorted[i].name);
-		cJSON_AddNumberToObject(o, "phase", sorted[i].phase);
-		cJSON_AddItemToArray(arr, o);
-	}
-	text = cJSON_PrintUnformatted(arr);
-	cJSON_Delete(arr);
-	free(sorted);
-	return text;
-}
-
-/* Runs st (":services" bound here); for a SELECT, *id gets column 0. */
-static int run_with_services(struct store *s, const char *sql, const char *json, int64_t *id)
-{
-	sqlite3_stmt *st = store_stmt(s, sql);
-	int rc;
-
-	if (st == NULL || store_bind_text(st, ":services", json) < 0) {
-		store_reset(st);
+	*id = 0;
+	if (st == NULL)
 		return -1;
+	store_bind_int(st, ":n", (int64_t)n);
+	while (*id == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 1);
+		int64_t set = sqlite3_column_int64(st, 0);
+
+		if (set != cur) {
+			cur = set;
+			i = 0;
+			same = 1;
+		}
+		/* a set of no member has one row, NULL name: n == 0 matches it */
+		same = same && (n == 0 || (i < n && name != NULL &&
+					   strcmp(name, want[i].name) == 0 &&
+					   sqlite3_column_int(st, 2) == want[i].phase));
+		if ((n == 0 || ++i == n) && same)
+			*id = set;
 	}
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW && id != NULL)
-		*id = sqlite3_column_int64(st, 0);
 	store_reset(st);
-	if (rc != SQLITE_DONE && !(rc == SQLITE_ROW && id != NULL)) {
-		store_log_error(s, sql);
+	if (*id == 0 && rc != SQLITE_DONE) {
+		store_log_error(s, SQL_SETS_OF_SIZE);
 		return -1;
 	}
 	return 0;
 }
 
-int store_service_set_id(struct store *s, const char *json, int64_t *id)
+/* A new set of the n members v. */
+static int insert_set(struct store *s, const struct store_service *v, size_t n, int64_t *id)
 {
-	*id = 0;
-	if (run_with_services(s, SQL_SET_INSERT, json, NULL) < 0 ||
-	    run_with_services(s, SQL_SET_ID, json, id) < 0)
+	sqlite3_stmt *st = store_stmt(s, SQL_SET_INSERT);
+	int rc;
+
+	if (st == NULL)
 		return -1;
-	return *id > 0 ? 0 : -1;
-}
-
-int store_set_configured(struct store *s, const char *json)
-{
-	return run_with_services(s, SQL_SET_CONFIGURED, json, NULL);
-}
-
-/* Parses a snapshot's JSON; NULL when it is not one (logged). Caller deletes. */
-static cJSON *parse_set(const char *json)
-{
-	cJSON *arr = json ? cJSON_Parse(json) : NULL;
-
-	if (arr == NULL || !cJSON_IsArray(arr)) {
-		log_msg(LOG_ERROR, "store.error", "unreadable service set: %s", json ? json : "");
-		cJSON_Delete(arr);
-		return NULL;
+	store_bind_int(st, ":n", (int64_t)n);
+	rc = sqlite3_step(st);
+	*id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	store_reset(st);
+	if (rc != SQLITE_ROW) {
+		store_log_error(s, SQL_SET_INSERT);
+		return -1;
 	}
-	return arr;
+	for (size_t i = 0; i < n; i++) {
+		if ((st = store_stmt(s, SQL_MEMBER_INSERT)) == NULL)
+			return -1;
+		store_bind_int(st, ":set", *id);
+		store_bind_text(st, ":service", v[i].name);
+		store_bind_int(st, ":phase", v[i].phase);
+		if (store_step_done(s, st) < 0)
+			return -1;
+	}
+	return 0;
 }
 
-static const char *item_name(const cJSON *o)
+int store_service_set_id(struct store *s, const struct store_service *svcs, size_t n,
+			 int64_t *id)
 {
-	const cJSON *n = cJSON_GetObjectItemCaseSensitive(o, "name");
+	struct store_service *sorted = xcalloc(n ? n : 1, sizeof *sorted);
+	int rc;
 
-	return cJSON_IsString(n) ? n->valuestring : "";
+	memcpy(sorted, svcs, n * sizeof *svcs);
+	qsort(sorted, n, sizeof *sorted, name_cmp);
+	rc = find_set(s, sorted, n, id);
+	if (rc == 0 && *id == 0)
+		rc = insert_set(s, sorted, n, id);
+	free(sorted);
+	return rc;
 }
 
-static int item_phase(const cJSON *o)
+int store_set_configured(struct store *s, const struct store_service *svcs, size_t n)
 {
-	const cJSON *p = cJSON_GetObjectItemCaseSensitive(o, "phase");
+	sqlite3_stmt *st;
+	int64_t id;
 
-	return cJSON_IsNumber(p) ? p->valueint : 1;
+	if (store_service_set_id(s, svcs, n, &id) < 0 ||
+	    (st = store_stmt(s, SQL_SET_CONFIGURED)) == NULL)
+		return -1;
+	store_bind_int(st, ":set", id);
+	return store_step_done(s, st);
 }
 
-int store_set_has(const cJSON *set, const char *name)
+void store_set_free(struct store_set *set)
 {
-	const cJSON *o;
+	for (size_t i = 0; i < set->n; i++)
+		free(set->v[i].name);
+	free(set->v);
+	memset(set, 0, sizeof *set);
+}
 
-	cJSON_ArrayForEach(o, set)
-		if (strcmp(item_name(o), name ? name : "") == 0)
+int store_set_has(const struct store_set *set, const char *name)
+{
+	for (size_t i = 0; i < set->n; i++)
+		if (strcmp(set->v[i].name, name ? name : "") == 0)
 			return 1;
 	return 0;
 }
 
-int store_configured_set(struct store *s, cJSON **out)
+/* The members of set id, by phase then name, appended to *out. 0 or -1. */
+static int read_members(struct store *s, int64_t id, struct store_set *out)
+{
+	sqlite3_stmt *st = store_stmt(s, SQL_MEMBERS);
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	store_bind_int(st, ":set", id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		out->v = xreserve(out->v, &out->cap, out->n + 1, sizeof *out->v);
+		out->v[out->n].name = store_col_text(st, 0);
+		out->v[out->n++].phase = sqlite3_column_int(st, 1);
+	}
+	store_reset(st);
+	if (rc != SQLITE_DONE) {
+		store_log_error(s, SQL_MEMBERS);
+		return -1;
+	}
+	return 0;
+}
+
+/* The id of the configured set (*id 0: no config sync recorded yet). */
+static int configured_id(struct store *s, int64_t *id)
 {
 	sqlite3_stmt *st = store_stmt(s, SQL_GET_CONFIGURED);
 	int rc;
 
-	*out = NULL;
+	*id = 0;
 	if (st == NULL)
 		return -1;
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
-		*out = parse_set((const char *)sqlite3_column_text(st, 0));
+		*id = sqlite3_column_int64(st, 0);
 	store_reset(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
 		store_log_error(s, SQL_GET_CONFIGURED);
 		return -1;
 	}
-	return rc == SQLITE_ROW && *out == NULL ? -1 : 0;
+	return 0;
+}
+
+int store_configured_set(struct store *s, struct store_set *out, int *found)
+{
+	int64_t id;
+
+	memset(out, 0, sizeof *out);
+	*found = 0;
+	if (configured_id(s, &id) < 0)
+		return -1;
+	*found = id != 0;
+	if (*found && read_members(s, id, out) < 0) {
+		store_set_free(out);
+		return -1;
+	}
+	return 0;
 }
 
 /* One delete task, with its task.skipped / task.added event when reason. */
@@ -164,7 +233,7 @@ static int add_task(struct store *s, const char *job_id, const char *name, int p
 		    int skipped, const char *reason, int64_t now)
 {
 	sqlite3_stmt *st = store_stmt(s, SQL_ADD_TASK);
-	cJSON *d;
+	char *d;
 	int rc;
 
 	if (st == NULL)
@@ -179,11 +248,10 @@ static int add_task(struct store *s, const char *job_id, const char *name, int p
 		return -1;
 	if (reason == NULL)
 		return 0;
-	d = cJSON_CreateObject();
-	cJSON_AddStringToObject(d, "kind", "delete");
-	cJSON_AddStringToObject(d, "reason", reason);
-	rc = store_event_append(s, job_id, now, skipped ? "task.skipped" : "task.added", name, d);
-	cJSON_Delete(d);
+	d = jobs_detail_task_change("delete", reason, NULL);
+	rc = store_event_append_text(s, job_id, now, skipped ? "task.skipped" : "task.added",
+				     name, d);
+	free(d);
 	if (rc == 0)
 		log_msg(skipped ? LOG_WARN : LOG_INFO, skipped ? "task.skipped" : "task.added",
 			"job %s: service %s %s", job_id, name, reason);
@@ -192,60 +260,63 @@ static int add_task(struct store *s, const char *job_id, const char *name, int p
 
 /* One snapshot service's task: waiting for it when the config lacks it
  * (DESIGN 3), skipped only when it was retired. */
-static int add_snapshot_task(struct store *s, const char *job_id, const cJSON *o,
-			     const cJSON *conf, int64_t now)
+static int add_snapshot_task(struct store *s, const char *job_id,
+			     const struct store_set_member *m, const struct store_set *conf,
+			     int64_t now)
 {
 	char *reason = NULL;
 	int64_t retired = 0;
 	int rc;
 
-	if (conf != NULL && !store_set_has(conf, item_name(o)) &&
-	    store_retired_reason(s, item_name(o), &reason, &retired) < 0)
+	if (!store_set_has(conf, m->name) &&
+	    store_retired_reason(s, m->name, &reason, &retired) < 0)
 		return -1;
-	rc = add_task(s, job_id, item_name(o), item_phase(o), retired != 0, reason, now);
+	rc = add_task(s, job_id, m->name, m->phase, retired != 0, reason, now);
 	free(reason);
 	return rc;
 }
 
 /* The snapshot's tasks, then the configured services it lacks. */
-static int add_tasks(struct store *s, const char *job_id, const cJSON *snap,
-		     const cJSON *conf, int64_t now)
+static int add_tasks(struct store *s, const char *job_id, const struct store_set *snap,
+		     const struct store_set *conf, int64_t now)
 {
-	const cJSON *o;
 	int rc = 0;
 
-	cJSON_ArrayForEach(o, snap)
-		if (rc == 0)
-			rc = add_snapshot_task(s, job_id, o, conf, now);
-	if (conf == NULL)
-		return rc;
-	cJSON_ArrayForEach(o, conf)
-		if (rc == 0 && !store_set_has(snap, item_name(o)))
-			rc = add_task(s, job_id, item_name(o), item_phase(o), 0, ADD_REASON, now);
+	for (size_t i = 0; rc == 0 && i < snap->n; i++)
+		rc = add_snapshot_task(s, job_id, &snap->v[i], conf, now);
+	for (size_t i = 0; rc == 0 && i < conf->n; i++)
+		if (!store_set_has(snap, conf->v[i].name))
+			rc = add_task(s, job_id, conf->v[i].name, conf->v[i].phase, 0, ADD_REASON,
+				      now);
 	return rc;
 }
 
-/* The job's snapshot text (malloc'ed), state, due and creation times;
- * STORE_OK, STORE_NOT_FOUND (no snapshot: tasks exist) or STORE_ERR. */
-static int read_job_set(struct store *s, const char *job_id, char **json,
-			enum job_state *state, int64_t *due_at, int64_t *created_at)
+/* A job not started yet: its state, times and snapshot. */
+struct job_set {
+	enum job_state state;
+	int64_t due_at, created_at;
+	int64_t set_id;
+};
+
+/* The job's snapshot and state; STORE_OK, STORE_NOT_FOUND (no snapshot:
+ * its tasks exist) or STORE_ERR. */
+static int read_job_set(struct store *s, const char *job_id, struct job_set *j)
 {
 	sqlite3_stmt *st = store_stmt(s, SQL_JOB_SET);
 	int rc;
 
-	*json = NULL;
-	if (st == NULL || store_bind_text(st, ":id", job_id) < 0) {
-		store_reset(st);
+	memset(j, 0, sizeof *j);
+	if (st == NULL)
 		return STORE_ERR;
-	}
+	store_bind_text(st, ":id", job_id);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		const char *name = (const char *)sqlite3_column_text(st, 0);
-		if (name == NULL || jobs_job_state_parse(name, state) < 0)
-			*state = JOB_SCHEDULED;
-		*due_at = sqlite3_column_int64(st, 1);
-		*created_at = sqlite3_column_int64(st, 2);
-		*json = store_col_text(st, 3);
+		if (name == NULL || jobs_job_state_parse(name, &j->state) < 0)
+			j->state = JOB_SCHEDULED;
+		j->due_at = sqlite3_column_int64(st, 1);
+		j->created_at = sqlite3_column_int64(st, 2);
+		j->set_id = sqlite3_column_int64(st, 3);
 	}
 	store_reset(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
@@ -255,30 +326,64 @@ static int read_job_set(struct store *s, const char *job_id, char **json,
 	return rc == SQLITE_DONE ? STORE_NOT_FOUND : STORE_ERR;
 }
 
+/* The tasks of a snapshot that is the configured set (or while no config
+ * sync was recorded): one per member, nothing to record, one statement. */
+static int add_all_tasks(struct store *s, const char *job_id, int64_t set_id, int64_t now)
+{
+	sqlite3_stmt *st = store_stmt(s, SQL_ADD_ALL_TASKS);
+
+	if (st == NULL)
+		return -1;
+	store_bind_text(st, ":job", job_id);
+	store_bind_int(st, ":set", set_id);
+	store_bind_int(st, ":now", now);
+	return store_step_done(s, st);
+}
+
+/* The tasks of a snapshot that is not the configured set conf_id. */
+static int add_stale_tasks(struct store *s, const char *job_id, int64_t set_id,
+			   int64_t conf_id, int64_t now)
+{
+	struct store_set snap = { 0 }, conf = { 0 };
+	int rc = -1;
+
+	if (read_members(s, set_id, &snap) == 0 && read_members(s, conf_id, &conf) == 0)
+		rc = add_tasks(s, job_id, &snap, &conf, now);
+	store_set_free(&snap);
+	store_set_free(&conf);
+	return rc;
+}
+
+/* Drops the job's reference to set_id: 1 done, 0 when it moved meanwhile
+ * (another writer created its tasks), -1 on error. */
+static int leave_set(struct store *s, const char *job_id, int64_t set_id)
+{
+	sqlite3_stmt *st = store_stmt(s, SQL_MATERIALIZED);
+
+	if (st == NULL)
+		return -1;
+	store_bind_text(st, ":id", job_id);
+	store_bind_int(st, ":set", set_id);
+	if (store_step_done(s, st) < 0)
+		return -1;
+	return sqlite3_changes(s->db) == 1;
+}
+
 int store_materialize_tasks(struct store *s, const char *job_id, int64_t now)
 {
-	cJSON *snap = NULL, *conf = NULL;
-	enum job_state state;
-	int64_t due, created;
-	char *json = NULL;
-	sqlite3_stmt *st;
-	int rc = read_job_set(s, job_id, &json, &state, &due, &created);
+	struct job_set j;
+	int64_t conf;
+	int rc = read_job_set(s, job_id, &j);
 
 	if (rc != STORE_OK)
 		return rc == STORE_NOT_FOUND ? 0 : -1;
-	rc = -1;
-	if ((snap = parse_set(json)) == NULL || store_configured_set(s, &conf) < 0)
-		goto fail;
-	if (add_tasks(s, job_id, snap, conf, now) < 0 ||
-	    (st = store_stmt(s, SQL_MATERIALIZED)) == NULL ||
-	    store_bind_text(st, ":id", job_id) < 0 || store_step_done(s, st) < 0)
-		goto fail;
-	rc = 0;
-fail:
-	cJSON_Delete(snap);
-	cJSON_Delete(conf);
-	free(json);
-	return rc;
+	if (configured_id(s, &conf) < 0 || (rc = leave_set(s, job_id, j.set_id)) < 0)
+		return -1;
+	if (rc == 0)
+		return 0;
+	if (conf == 0 || conf == j.set_id)
+		return add_all_tasks(s, job_id, j.set_id, now);
+	return add_stale_tasks(s, job_id, j.set_id, conf, now);
 }
 
 int store_materialize_stale(struct store *s, int64_t now, int *count)
@@ -292,10 +397,7 @@ int store_materialize_stale(struct store *s, int64_t now, int *count)
 	if (st == NULL)
 		return -1;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			ids = xrealloc(ids, cap * sizeof *ids);
-		}
+		ids = xreserve(ids, &cap, n + 1, sizeof *ids);
 		snprintf(ids[n++], JOBS_ID_LEN + 1, "%s", sqlite3_column_text(st, 0));
 	}
 	store_reset(st);
@@ -310,68 +412,43 @@ int store_materialize_stale(struct store *s, int64_t now, int *count)
 }
 
 /* One synthesized record: what the task will be when the job starts. */
-static void synth_task(struct task_record *t, const char *job_id, const cJSON *o,
-		       enum job_state state, int lowest, int64_t due_at, int64_t created_at)
+static void synth_task(struct task_record *t, const char *job_id,
+		       const struct store_set_member *m, const struct job_set *j, int lowest)
 {
 	memset(t, 0, sizeof *t);
 	snprintf(t->job_id, sizeof t->job_id, "%s", job_id);
-	t->service = xstrdup(item_name(o));
+	t->service = xstrdup(m->name);
 	t->kind = TASK_KIND_DELETE;
-	t->phase = item_phase(o);
-	t->state = state == JOB_CANCELLED ? TASK_SKIPPED : TASK_PENDING;
-	if (state == JOB_CANCELLED)
+	t->phase = m->phase;
+	t->state = j->state == JOB_CANCELLED ? TASK_SKIPPED : TASK_PENDING;
+	if (j->state == JOB_CANCELLED)
 		t->skip_reason = xstrdup("job cancelled");
 	else if (t->phase == lowest)
-		t->next_attempt_at = due_at;
+		t->next_attempt_at = j->due_at;
 	t->total_deleted = t->before_total = t->verified_after = t->duration_ms = -1;
-	t->updated_at = created_at;
+	t->updated_at = j->created_at;
 }
 
 int store_synth_tasks(struct store *s, const char *job_id, struct task_record **out,
 		      size_t *n)
 {
-	enum job_state state;
-	int64_t due, created;
-	const cJSON *o;
-	char *json = NULL;
-	cJSON *snap;
-	int lowest = 0, rc = read_job_set(s, job_id, &json, &state, &due, &created);
+	struct store_set m = { 0 };
+	struct job_set j;
+	int rc = read_job_set(s, job_id, &j);
 
 	*out = NULL;
 	*n = 0;
 	if (rc != STORE_OK)
 		return rc == STORE_NOT_FOUND ? STORE_OK : STORE_ERR;
-	snap = parse_set(json);
-	free(json);
-	if (snap == NULL)
+	if (read_members(s, j.set_id, &m) < 0) {
+		store_set_free(&m);
 		return STORE_ERR;
-	cJSON_ArrayForEach(o, snap) {
-		if (*n == 0 || item_phase(o) < lowest)
-			lowest = item_phase(o);
-		(*n)++;
 	}
-	*out = xcalloc(*n ? *n : 1, sizeof **out);
-	*n = 0;
-	cJSON_ArrayForEach(o, snap)
-		synth_task(&(*out)[(*n)++], job_id, o, state, lowest, due, created);
-	cJSON_Delete(snap);
+	/* members come by phase: the first has the lowest */
+	*out = xcalloc(m.n ? m.n : 1, sizeof **out);
+	for (size_t i = 0; i < m.n; i++)
+		synth_task(&(*out)[i], job_id, &m.v[i], &j, m.v[0].phase);
+	*n = m.n;
+	store_set_free(&m);
 	return STORE_OK;
-}
-
-struct store_service *store_services_from_config(const struct config *cfg, size_t *n)
-{
-	struct store_service *v = xcalloc(cfg->n_services + 1, sizeof *v);
-
-	*n = 0;
-	for (size_t i = 0; i < cfg->n_services; i++) {
-		const struct config_service *cs = &cfg->services[i];
-		if (!cs->enabled)
-			continue;
-		v[*n].name = cs->name;
-		v[*n].phase = cs->phase;
-		v[*n].has_suspend = cs->suspend_url != NULL;
-		v[*n].has_restore = cs->restore_url != NULL;
-		(*n)++;
-	}
-	return v;
 }

@@ -1,6 +1,8 @@
 /*
  * store.c - the statement cache, binding helpers, transactions, row
- * readers and the event hash chain (opening a store: store/open.c).
+ * readers, and the announcement of a job's change (its event and webhook
+ * outbox row). Opening a store: store/open.c; the event chain:
+ * store/events.c.
  */
 #include "store/outbox.h"
 #include "store/store_int.h"
@@ -8,14 +10,9 @@
 #include "util/log.h"
 #include "util/util.h"
 
-#include <errno.h>
-#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const char GENESIS_HASH[] =
-	"0000000000000000000000000000000000000000000000000000000000000000";
 
 void store_log_error(struct store *s, const char *what)
 {
@@ -28,6 +25,11 @@ void store_log_error(struct store *s, const char *what)
 	log_str(l, "error", sqlite3_errmsg(s->db));
 	log_int(l, "code", sqlite3_extended_errcode(s->db));
 	log_done(l);
+}
+
+const char *store_last_error(struct store *s)
+{
+	return s->last_error;
 }
 
 sqlite3_stmt *store_stmt(struct store *s, const char *sql)
@@ -59,43 +61,54 @@ void store_reset(sqlite3_stmt *st)
 	}
 }
 
+/* A bind that cannot be done is a bug in the caller: abort, naming it. */
+static void bind_failed(sqlite3_stmt *st, const char *name, const char *why)
+{
+	fprintf(stderr, "tenantdel: cannot bind %s (%s) in: %s\n", name, why, sqlite3_sql(st));
+	abort();
+}
+
 static int bind_index(sqlite3_stmt *st, const char *name)
 {
 	int i = sqlite3_bind_parameter_index(st, name);
+
 	if (i == 0)
-		log_msg(LOG_ERROR, "store.error", "no parameter %s in: %s", name, sqlite3_sql(st));
+		bind_failed(st, name, "no such parameter");
 	return i;
 }
 
-int store_bind_text(sqlite3_stmt *st, const char *name, const char *value)
+static void bind_check(sqlite3_stmt *st, const char *name, int rc)
+{
+	if (rc != SQLITE_OK)
+		bind_failed(st, name, sqlite3_errstr(rc));
+}
+
+void store_bind_text(sqlite3_stmt *st, const char *name, const char *value)
 {
 	int i = bind_index(st, name);
-	if (i == 0)
-		return -1;
+
 	if (value == NULL)
-		return sqlite3_bind_null(st, i) == SQLITE_OK ? 0 : -1;
-	return sqlite3_bind_text(st, i, value, -1, SQLITE_TRANSIENT) == SQLITE_OK ? 0 : -1;
+		bind_check(st, name, sqlite3_bind_null(st, i));
+	else
+		bind_check(st, name, sqlite3_bind_text(st, i, value, -1, SQLITE_TRANSIENT));
 }
 
-int store_bind_int(sqlite3_stmt *st, const char *name, int64_t value)
+void store_bind_int(sqlite3_stmt *st, const char *name, int64_t value)
 {
-	int i = bind_index(st, name);
-	if (i == 0)
-		return -1;
-	return sqlite3_bind_int64(st, i, value) == SQLITE_OK ? 0 : -1;
+	bind_check(st, name, sqlite3_bind_int64(st, bind_index(st, name), value));
 }
 
-int store_bind_null(sqlite3_stmt *st, const char *name)
+void store_bind_null(sqlite3_stmt *st, const char *name)
 {
-	int i = bind_index(st, name);
-	if (i == 0)
-		return -1;
-	return sqlite3_bind_null(st, i) == SQLITE_OK ? 0 : -1;
+	bind_check(st, name, sqlite3_bind_null(st, bind_index(st, name)));
 }
 
-int store_bind_opt_int(sqlite3_stmt *st, const char *name, int64_t value, int64_t none)
+void store_bind_opt_int(sqlite3_stmt *st, const char *name, int64_t value, int64_t none)
 {
-	return value == none ? store_bind_null(st, name) : store_bind_int(st, name, value);
+	if (value == none)
+		store_bind_null(st, name);
+	else
+		store_bind_int(st, name, value);
 }
 
 int store_step_done(struct store *s, sqlite3_stmt *st)
@@ -108,6 +121,13 @@ int store_step_done(struct store *s, sqlite3_stmt *st)
 	}
 	store_reset(st);
 	return 0;
+}
+
+int store_step_changes(struct store *s, sqlite3_stmt *st)
+{
+	if (store_step_done(s, st) < 0)
+		return -1;
+	return sqlite3_changes(s->db);
 }
 
 int store_exec(struct store *s, const char *sql)
@@ -218,8 +238,9 @@ int store_read_job_by_id(struct store *s, const char *job_id, struct job_record 
 	sqlite3_stmt *st = store_stmt(s, SQL_JOB_BY_ID);
 	int rc;
 
-	if (st == NULL || store_bind_text(st, ":id", job_id) < 0)
+	if (st == NULL)
 		return STORE_ERR;
+	store_bind_text(st, ":id", job_id);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		store_read_job(st, out);
@@ -242,7 +263,7 @@ int store_begin(struct store *s)
 	if (st == NULL || store_step_done(s, st) < 0)
 		return STORE_ERR;
 	s->in_tx = 1;
-	s->tip_loaded = 0;
+	s->tip.loaded = 0;
 	return STORE_OK;
 }
 
@@ -256,7 +277,7 @@ int store_commit(struct store *s)
 		return STORE_ERR;
 	}
 	s->in_tx = 0;
-	s->tip_loaded = 0;
+	s->tip.loaded = 0;
 	return STORE_OK;
 }
 
@@ -265,201 +286,52 @@ void store_rollback(struct store *s)
 	if (sqlite3_get_autocommit(s->db) == 0)
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 	s->in_tx = 0;
-	s->tip_loaded = 0;
+	s->tip.loaded = 0;
 }
 
-/* ---- the event chain ---- */
+/* ---- job-level events and their webhook ---- */
 
-/* Appends the decimal form of v to b (no printf: this runs per event). */
-static void buf_put_int(struct buf *b, int64_t v)
-{
-	char tmp[24];
-	size_t i = sizeof tmp;
-	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-
-	do
-		tmp[--i] = (char)('0' + u % 10);
-	while ((u /= 10) > 0);
-	if (v < 0)
-		tmp[--i] = '-';
-	buf_append(b, tmp + i, sizeof tmp - i);
-}
-
-void store_event_hash(const char *prev_hash, int64_t id, const char *job_id, int64_t at,
-		      const char *type, const char *service, const char *detail,
-		      char out[STORE_HASH_HEX])
-{
-	static const char HEX[] = "0123456789abcdef";
-	unsigned char md[SHA256_DIGEST_LENGTH];
-	struct buf b;
-
-	buf_init(&b);
-	buf_puts(&b, prev_hash ? prev_hash : "");
-	buf_append(&b, "\n", 1);
-	buf_put_int(&b, id);
-	buf_append(&b, "\n", 1);
-	buf_puts(&b, job_id ? job_id : "");
-	buf_append(&b, "\n", 1);
-	buf_put_int(&b, at);
-	buf_append(&b, "\n", 1);
-	buf_puts(&b, type ? type : "");
-	buf_append(&b, "\n", 1);
-	buf_puts(&b, service ? service : "");
-	buf_append(&b, "\n", 1);
-	buf_puts(&b, detail ? detail : "");
-	SHA256((const unsigned char *)b.data, b.len, md);
-	buf_free(&b);
-	for (size_t i = 0; i < SHA256_DIGEST_LENGTH; i++) {
-		out[2 * i] = HEX[md[i] >> 4];
-		out[2 * i + 1] = HEX[md[i] & 0x0f];
-	}
-	out[64] = '\0';
-}
-
-void store_format_time(struct store *s, int64_t ms, char out[TIMEFMT_TIME_LEN])
-{
-	struct store_time_memo *m;
-
-	for (int i = 0; i < STORE_TIME_MEMO; i++) {
-		m = &s->times[i];
-		if (m->set && m->ms == ms) {
-			memcpy(out, m->text, TIMEFMT_TIME_LEN);
-			return;
-		}
-	}
-	m = &s->times[s->next_time++ % STORE_TIME_MEMO];
-	timefmt_format_time(ms, m->text);
-	m->ms = ms;
-	m->set = 1;
-	memcpy(out, m->text, TIMEFMT_TIME_LEN);
-}
-
-static int load_tip(struct store *s)
-{
-	static const char SQL[] = "SELECT id, hash FROM events ORDER BY id DESC LIMIT 1";
-	sqlite3_stmt *st = store_stmt(s, SQL);
-	int rc;
-
-	if (st == NULL)
-		return -1;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		const unsigned char *h = sqlite3_column_text(st, 1);
-		s->tip_id = sqlite3_column_int64(st, 0);
-		snprintf(s->tip_hash, sizeof s->tip_hash, "%s", h ? (const char *)h : "");
-	} else if (rc == SQLITE_DONE) {
-		s->tip_id = 0;
-		snprintf(s->tip_hash, sizeof s->tip_hash, "%s", GENESIS_HASH);
-	} else {
-		store_log_error(s, SQL);
-		store_reset(st);
-		return -1;
-	}
-	store_reset(st);
-	s->tip_loaded = 1;
-	return 0;
-}
-
-int store_event_append(struct store *s, const char *job_id, int64_t at, const char *type,
-		       const char *service, const cJSON *detail)
-{
-	char *text = detail ? cJSON_PrintUnformatted(detail) : NULL;
-	int rc = store_event_append_text(s, job_id, at, type, service, text);
-
-	free(text);
-	return rc;
-}
-
-int store_event_append_text(struct store *s, const char *job_id, int64_t at,
-			    const char *type, const char *service, const char *detail)
-{
-	static const char SQL[] =
-		"INSERT INTO events (id, job_id, at, type, service, detail, prev_hash, hash)"
-		" VALUES (:id, :job_id, :at, :type, :service, :detail, :prev, :hash)";
-	char hash[STORE_HASH_HEX];
-	const char *text = detail ? detail : "{}";
-	sqlite3_stmt *st;
-	int64_t id;
-
-	if (!s->in_tx) {
-		log_msg(LOG_ERROR, "store.error", "event %s appended outside a transaction", type);
-		return -1;
-	}
-	if (!s->tip_loaded && load_tip(s) < 0)
-		return -1;
-	id = s->tip_id + 1;
-	store_event_hash(s->tip_hash, id, job_id, at, type, service, text, hash);
-	if ((st = store_stmt(s, SQL)) == NULL)
-		return -1;
-	store_bind_int(st, ":id", id);
-	store_bind_text(st, ":job_id", job_id);
-	store_bind_int(st, ":at", at);
-	store_bind_text(st, ":type", type);
-	store_bind_text(st, ":service", service);
-	store_bind_text(st, ":detail", text);
-	store_bind_text(st, ":prev", s->tip_hash);
-	store_bind_text(st, ":hash", hash);
-	if (store_step_done(s, st) < 0)
-		return -1;
-	s->tip_id = id;
-	memcpy(s->tip_hash, hash, sizeof hash);
-	return 0;
-}
-
-/* The webhook outbox row of a job-level event; job (the job as the
- * webhook shows it) is consumed. 0 or -1. */
-static int outbox_append(struct store *s, const char *type, const char *job_id, cJSON *job,
+/* The webhook outbox row of a job-level event about j. 0 or -1. */
+static int outbox_append(struct store *s, const char *type, const struct job_record *j,
 			 int64_t now)
 {
 	char eid[JOBS_ID_LEN + 1];
-	char ts[TIMEFMT_TIME_LEN];
-	cJSON *body;
-	char *text;
+	char *body;
 	int rc;
 
-	if (!store_outbox_wanted(s)) {
-		cJSON_Delete(job);
+	if (!store_outbox_wanted(s))
 		return 0;
-	}
-	body = cJSON_CreateObject();
 	jobs_id_new(now, eid);
-	store_format_time(s, now, ts);
-	cJSON_AddStringToObject(body, "id", eid);
-	cJSON_AddStringToObject(body, "type", type);
-	cJSON_AddStringToObject(body, "created_at", ts);
-	cJSON_AddItemToObject(body, "job", job);
-	text = cJSON_PrintUnformatted(body);
-	cJSON_Delete(body);
-	rc = store_outbox_append_text(s, eid, type, job_id, text, now);
-	free(text);
+	body = jobs_outbox_body(eid, type, now, j);
+	rc = store_outbox_append_text(s, eid, type, j->id, body, now);
+	free(body);
 	return rc;
 }
 
-int store_job_announce(struct store *s, const char *job_id, const char *type,
-		       const char *detail, cJSON *job, int64_t now)
+int store_job_changed_text(struct store *s, const char *job_id, const char *type,
+			   const char *detail, int64_t now, struct job_record *out)
 {
-	if (store_event_append_text(s, job_id, now, type, NULL, detail) < 0) {
-		cJSON_Delete(job);
+	struct job_record j;
+	int rc;
+
+	if (store_read_job_by_id(s, job_id, &j) != STORE_OK)
 		return -1;
-	}
-	return outbox_append(s, type, job_id, job, now);
+	rc = store_event_append_text(s, job_id, now, type, NULL, detail);
+	if (rc == 0)
+		rc = outbox_append(s, type, &j, now);
+	if (out != NULL && rc == 0)
+		*out = j;
+	else
+		jobs_job_record_clear(&j);
+	return rc;
 }
 
 int store_job_changed(struct store *s, const char *job_id, const char *type,
 		      const cJSON *detail, int64_t now, struct job_record *out)
 {
-	struct job_record j;
-	char *text;
-	int rc;
+	char *text = detail ? cJSON_PrintUnformatted(detail) : NULL;
+	int rc = store_job_changed_text(s, job_id, type, text, now, out);
 
-	if (store_read_job_by_id(s, job_id, &j) != STORE_OK)
-		return -1;
-	text = detail ? cJSON_PrintUnformatted(detail) : NULL;
-	rc = store_job_announce(s, job_id, type, text, jobs_render_job(&j, NULL, 0), now);
 	free(text);
-	if (out != NULL && rc == 0)
-		*out = j;
-	else
-		jobs_job_record_clear(&j);
 	return rc;
 }

@@ -24,7 +24,9 @@ enum {
 	STORE_OK = 0,
 	STORE_ERR = -1,
 	STORE_NOT_FOUND = 1, /* no such job */
-	STORE_REFUSED = 2,   /* not allowed in the job's current state */
+	STORE_REFUSED = 2,   /* refused by the rules (jobs_action_check: the job's
+			      * state, a hold without a reason, nothing to retry),
+			      * or the job moved meanwhile */
 };
 
 struct store;
@@ -91,15 +93,6 @@ struct store_service {
 	int has_restore; /* restore_url set: a restore task on cancel */
 };
 
-struct config;
-
-/*
- * The enabled services of a config as the store needs them, in config
- * order (names point into cfg). Returns a malloc'ed array the caller
- * frees; *n may be 0. Can't fail.
- */
-struct store_service *store_services_from_config(const struct config *cfg, size_t *n);
-
 /* A service that unfinished work names and the config lacks (or disables). */
 struct store_absent {
 	char *service;
@@ -110,7 +103,7 @@ struct store_absent {
 /*
  * The services that unfinished tasks or the snapshots of jobs not started
  * yet name, that are not among svcs (the enabled services of a config:
- * store_services_from_config) and not retired, in name order. *out
+ * config_enabled_services) and not retired, in name order. *out
  * (store_absent_free) and *n receive them. STORE_OK or STORE_ERR.
  */
 int store_absent_services(struct store *s, const struct store_service *svcs, size_t n_svcs,
@@ -166,13 +159,16 @@ int store_job_tasks(struct store *s, const char *job_id, struct task_record **ou
 		    size_t *n);
 
 /*
- * Operator transitions. Each runs in its own transaction, appends the
- * event(s) and outbox row, and fills *out (may be NULL) with the job after
- * the change, or as it is when the answer is STORE_REFUSED.
+ * Operator transitions. Each runs in its own transaction: reads the job,
+ * asks jobs_action_check (jobs/jobs.h) whether the action is allowed,
+ * writes the change only where the job is still in the state it read,
+ * appends the event(s) and outbox row, and fills *out (may be NULL) with
+ * the job after the change, or as it is when the answer is STORE_REFUSED
+ * (the rules' reason in store_last_error).
  *  cancel:  scheduled -> cancelled; unfinished suspend tasks are skipped and
  *           a restore task is created for each service in svcs with
  *           has_restore whose suspend was attempted.
- *  hold:    any active state -> held (reason required).
+ *  hold:    scheduled, running or failed -> held (reason required).
  *  release: held -> the state it was held from.
  *  retry:   dead tasks (of one service, or all when service is NULL) back to
  *           waiting with attempts reset, due now; a failed job -> running.
@@ -204,24 +200,10 @@ typedef int (*store_job_cb)(void *ctx, const struct job_record *job);
 int store_job_list(struct store *s, const struct store_list_filter *f, store_job_cb cb,
 		   void *ctx);
 
-struct store_event {
-	int64_t id;
-	char *job_id;    /* NULL for database-wide events */
-	int64_t at;
-	char *type;      /* "job.scheduled", "task.attempt", ... */
-	char *service;   /* NULL when not about one service */
-	char *detail;    /* JSON object text */
-	char *prev_hash; /* hex sha256 */
-	char *hash;
-	int chain_ok;    /* its hash matches its content and its predecessor */
-};
-
-typedef int (*store_event_cb)(void *ctx, const struct store_event *ev);
-
-/* An event as the `events --json` and API shape: {"id","job_id","at","type",
- * "service","detail":{...},"prev_hash","hash","chain_ok"}. Caller deletes. */
-struct cJSON;
-struct cJSON *store_event_render(const struct store_event *ev);
+/* Called once per event (struct event_record, jobs/record.h; its strings
+ * are valid during the call); return non-zero to stop early. Render it
+ * with jobs_render_event (jobs/document.h). */
+typedef int (*store_event_cb)(void *ctx, const struct event_record *ev);
 
 /* The job's events in order, each with chain_ok checked. */
 int store_events_list(struct store *s, const char *job_id, store_event_cb cb, void *ctx);

@@ -9,6 +9,7 @@
 #include <sqlite3.h>
 #include <stdint.h>
 
+#include "jobs/document.h"
 #include "jobs/timefmt.h"
 #include "store/store.h"
 
@@ -20,13 +21,15 @@ struct store_stmt_slot {
 	sqlite3_stmt *st;
 };
 
-/* A formatted time, remembered: a batch formats the same few times
- * (now, its due and deadline) once per job otherwise. */
-#define STORE_TIME_MEMO 8
-struct store_time_memo {
-	int set;
-	int64_t ms;
-	char text[TIMEFMT_TIME_LEN];
+/*
+ * The tip of the event chain (the newest event's id and hash) as this
+ * handle's write transaction sees it: read at its first append, advanced
+ * by each append, forgotten at COMMIT and ROLLBACK. See store/events.c.
+ */
+struct store_chain {
+	int loaded;
+	int64_t id;
+	char hash[STORE_HASH_HEX];
 };
 
 struct store {
@@ -35,12 +38,7 @@ struct store {
 	int in_tx;
 	struct store_stmt_slot cache[STORE_STMT_CACHE];
 	int n_cache;
-	/* The chain tip, read once per transaction (other processes append). */
-	int tip_loaded;
-	int64_t tip_id;
-	char tip_hash[STORE_HASH_HEX];
-	struct store_time_memo times[STORE_TIME_MEMO];
-	unsigned next_time; /* the memo entry replaced next (round robin) */
+	struct store_chain tip;
 	/* The last error logged, for the front end (store_last_error). */
 	char last_error[256];
 	/* The configured webhook urls (store_set_webhooks): the outbox is
@@ -63,12 +61,18 @@ extern const int store_n_migrations;
 sqlite3_stmt *store_stmt(struct store *s, const char *sql);
 void store_reset(sqlite3_stmt *st);
 
-/* Bind by name (":name"); NULL text binds NULL. Return 0 or -1 (logged). */
-int store_bind_text(sqlite3_stmt *st, const char *name, const char *value);
-int store_bind_int(sqlite3_stmt *st, const char *name, int64_t value);
-int store_bind_null(sqlite3_stmt *st, const char *name);
+/*
+ * Bind by name (":name"); NULL text binds NULL. A name the statement does
+ * not have is a programming error: it aborts, in every build, with a
+ * message naming the SQL and the name (else a typo binds NULL, changes no
+ * row, and reads as "the job moved meanwhile"). So does any other bind
+ * failure (out of memory). Can't fail otherwise.
+ */
+void store_bind_text(sqlite3_stmt *st, const char *name, const char *value);
+void store_bind_int(sqlite3_stmt *st, const char *name, int64_t value);
+void store_bind_null(sqlite3_stmt *st, const char *name);
 /* Binds NULL when value == none. */
-int store_bind_opt_int(sqlite3_stmt *st, const char *name, int64_t value, int64_t none);
+void store_bind_opt_int(sqlite3_stmt *st, const char *name, int64_t value, int64_t none);
 
 /*
  * What an SQLite result rc on db means for the operator, in the words of
@@ -109,13 +113,21 @@ int64_t store_col_int(sqlite3_stmt *st, int col, int64_t null_value);
 void store_read_job(sqlite3_stmt *st, struct job_record *j);
 void store_read_task(sqlite3_stmt *st, struct task_record *t);
 
-/* timefmt_format_time, memoized per handle. Can't fail. */
-void store_format_time(struct store *s, int64_t ms, char out[TIMEFMT_TIME_LEN]);
+/* Steps a write statement to SQLITE_DONE and resets it: the rows it
+ * changed (0: what it expected was not there), or -1 (logged). */
+int store_step_changes(struct store *s, sqlite3_stmt *st);
 
 /*
- * Appends one event to the chain. Must be called inside a transaction.
- * detail may be NULL ({}); it is not consumed. Returns 0 or -1.
+ * Appends one event to the chain: the one place event ids and hashes are
+ * assigned (store/events.c says how a backend with several writers keeps
+ * them in order). Inside a write transaction. detail is JSON object text
+ * (NULL: {}), built by the code that owns its format. 0 or -1.
  */
+int store_event_append_text(struct store *s, const char *job_id, int64_t at,
+			    const char *type, const char *service, const char *detail);
+
+/* store_event_append_text with the detail as a cJSON tree (NULL: {}; not
+ * consumed), for the callers that still build it in store/. 0 or -1. */
 int store_event_append(struct store *s, const char *job_id, int64_t at, const char *type,
 		       const char *service, const cJSON *detail);
 
@@ -124,14 +136,11 @@ int store_event_append(struct store *s, const char *job_id, int64_t at, const ch
 int store_outbox_wanted(const struct store *s);
 
 /* Inserts one webhook outbox row, inside a transaction: body is the whole
- * payload {"id": eid, "type", "created_at", "job"} as JSON text. Does
- * nothing while no webhook url is configured. 0 or -1. */
+ * payload {"id": eid, "type", "created_at", "job"} as JSON text
+ * (jobs_outbox_body). Does nothing while no webhook url is configured.
+ * 0 or -1. */
 int store_outbox_append_text(struct store *s, const char *eid, const char *type,
 			     const char *job_id, const char *body, int64_t now);
-
-/* store_event_append with the detail as JSON object text (NULL: {}). */
-int store_event_append_text(struct store *s, const char *job_id, int64_t at,
-			    const char *type, const char *service, const char *detail);
 
 /*
  * The canonical hash of an event: hex sha256 of
@@ -144,47 +153,68 @@ void store_event_hash(const char *prev_hash, int64_t id, const char *job_id, int
 
 /*
  * A job's state changed (already written): appends the job-level event
- * `type` (e.g. "job.started") with detail, and the webhook outbox row whose
- * body is {"id","type","created_at","job": the job as show --json without
- * tasks}. Inside a transaction. If out is not NULL it receives the job.
+ * `type` (e.g. "job.started") with detail (JSON object text, NULL: {}),
+ * and the webhook outbox row whose body is jobs_outbox_body of the job as
+ * it is now. Inside a transaction. If out is not NULL it receives the job.
+ * 0 or -1.
  */
+int store_job_changed_text(struct store *s, const char *job_id, const char *type,
+			   const char *detail, int64_t now, struct job_record *out);
+
+/* store_job_changed_text with the detail as a cJSON tree (NULL: {}; not
+ * consumed), for the callers that still build it in store/. 0 or -1. */
 int store_job_changed(struct store *s, const char *job_id, const char *type,
 		      const cJSON *detail, int64_t now, struct job_record *out);
 
-/*
- * As store_job_changed for a job the caller has already rendered: the event
- * with detail (JSON object text, NULL: {}) and the outbox row whose "job"
- * is job (jobs_render_job's shape; consumed, even on error). No re-read.
- * 0 or -1.
- */
-int store_job_announce(struct store *s, const char *job_id, const char *type,
-		       const char *detail, cJSON *job, int64_t now);
-
-/* A service of a snapshot (service_sets, migration 2). */
-struct store_svc_ref {
-	const char *name;
-	int phase;
+/* An operator's action as the store carries it out. */
+struct store_action {
+	enum job_action act;
+	const char *by;
+	const char *reason;                /* cancel, hold */
+	const char *service;               /* retry: NULL for every service */
+	const struct store_service *svcs;  /* cancel: the services to restore */
+	size_t n_svcs;
+	int64_t now;
 };
 
 /*
- * The canonical JSON of a set of services: [{"name","phase"},...] sorted by
- * phase then name, so one config always gives the same text. Caller frees.
+ * Carries out a on the job read as cur, inside the caller's write
+ * transaction: asks jobs_action_check, then writes the change with cur as
+ * its expectation (UPDATE ... WHERE id = cur's AND state = cur's state),
+ * its events and its outbox row. STORE_OK with *out (not NULL) the job
+ * after; STORE_REFUSED when the rules refuse it (why in last_error) or the
+ * job is no longer as cur says (moved meanwhile: the caller rolls back and
+ * reads it again); STORE_ERR. store_job_cancel and the other transitions
+ * read cur and call this in one transaction.
  */
-char *store_service_set_json(const struct store_svc_ref *v, size_t n);
+int store_action_apply(struct store *s, const struct job_record *cur,
+		       const struct store_action *a, struct job_record *out);
 
-/* The id of the service_sets row holding json, created when new. In a
- * transaction. 0 or -1. */
-int store_service_set_id(struct store *s, const char *json, int64_t *id);
+/* The id of the service set whose members are svcs' names and phases
+ * (service_sets, migration 7), created when new. In a transaction. 0 or -1. */
+int store_service_set_id(struct store *s, const struct store_service *svcs, size_t n,
+			 int64_t *id);
+
+/* A service set read back: its members by phase, then name. */
+struct store_set {
+	struct store_set_member {
+		char *name;
+		int phase;
+	} *v;
+	size_t n, cap;
+};
+
+void store_set_free(struct store_set *set); /* keeps it reusable */
 
 /* The last error of a task whose service the config lacks: it waits. */
 #define STORE_ABSENT_ERROR "service not in config"
 
-/* The configured services the last config sync recorded (*out NULL: none
- * yet; caller deletes). 0 or -1. */
-int store_configured_set(struct store *s, cJSON **out);
+/* The configured services the last config sync recorded into *out
+ * (store_set_free); *found 0 when none was recorded yet. 0 or -1. */
+int store_configured_set(struct store *s, struct store_set *out, int *found);
 
-/* 1 when a service set (parsed snapshot JSON) has a service called name. */
-int store_set_has(const cJSON *set, const char *name);
+/* 1 when the set has a service called name. */
+int store_set_has(const struct store_set *set, const char *name);
 
 /* Whether service was retired (*found 1) and why (*reason, may be NULL,
  * malloc'ed). 0 or -1. */
@@ -194,9 +224,9 @@ int store_retired_reason(struct store *s, const char *service, char **reason, in
  * for display (see store_job_tasks). 0 or -1. */
 int store_mark_absent(struct store *s, struct task_record *t, size_t n);
 
-/* Records json as the services configured now (what a job starting later
- * covers). In a transaction. 0 or -1. */
-int store_set_configured(struct store *s, const char *json);
+/* Records svcs (names and phases) as the services configured now (what a
+ * job starting later covers). In a transaction. 0 or -1. */
+int store_set_configured(struct store *s, const struct store_service *svcs, size_t n);
 
 /*
  * Inside a transaction, when a job starts: creates its delete tasks from its
@@ -204,8 +234,9 @@ int store_set_configured(struct store *s, const char *json);
  * configured waits for it like any other, one of a retired service is
  * skipped with the retirement's reason and a task.skipped event), and one
  * with a task.added event for a configured service the snapshot lacks (as
- * the config sync does for jobs whose tasks exist); then drops the snapshot
- * reference. Nothing to do (0) for a job whose tasks exist. 0 or -1.
+ * the config sync does for jobs whose tasks exist), dropping the snapshot
+ * reference (guarded: nothing is done when it changed since it was read).
+ * Nothing to do (0) for a job whose tasks exist. 0 or -1.
  */
 int store_materialize_tasks(struct store *s, const char *job_id, int64_t now);
 

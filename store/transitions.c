@@ -1,8 +1,10 @@
 /*
  * transitions.c - the operator's transitions: cancel, hold, release, retry.
- * Each is one BEGIN IMMEDIATE transaction: read the job, ask the state
- * machine (jobs_job_next) whether the action is allowed, write the change,
- * its events and its webhook outbox row, commit.
+ * Each is one BEGIN IMMEDIATE transaction: read the job, ask the rules
+ * (jobs_action_check) whether the action is allowed, write the change where
+ * the job is still as it was read, its events and its webhook outbox row,
+ * commit. The documents (event details, outbox bodies) come from
+ * jobs/document.h.
  */
 #include "store/store_int.h"
 #include "util/log.h"
@@ -12,22 +14,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct op {
-	enum job_action act;
-	const char *by;
-	const char *reason;
-	const char *service;
-	const struct store_service *svcs;
-	size_t n_svcs;
-	int64_t now;
+/* What the rules said yes to: the request as checked and the job's next state. */
+struct checked {
+	struct job_action_ask ask;
+	enum job_state to;
 };
 
-/* Writes the change of one action; STORE_OK, STORE_REFUSED or STORE_ERR. */
-typedef int (*apply_fn)(struct store *s, const struct job_record *cur, enum job_state to,
-			const struct op *op, struct job_record *out);
+/* Writes the change of one action to the job read as cur; STORE_OK,
+ * STORE_REFUSED (moved meanwhile) or STORE_ERR. */
+typedef int (*apply_fn)(struct store *s, const struct job_record *cur, const struct checked *c,
+			const struct store_action *a, struct job_record *out);
 
+/* Every write below names the state it expects the job (or task) in: a
+ * change of 0 rows means the job moved since it was read. */
 static const char SQL_CANCEL_JOB[] =
-	"UPDATE jobs SET state = 'cancelled', finished_at = :now WHERE id = :id";
+	"UPDATE jobs SET state = 'cancelled', finished_at = :now"
+	" WHERE id = :id AND state = :expected";
 /* Nothing of a cancelled job runs again except the restores created below. */
 static const char SQL_CANCEL_TASKS[] =
 	"UPDATE tasks SET state = 'skipped', skip_reason = 'job cancelled',"
@@ -43,171 +45,233 @@ static const char SQL_ADD_RESTORE[] =
 	" AND (attempts > 0 OR state = 'succeeded')"
 	" ON CONFLICT DO NOTHING";
 static const char SQL_HOLD_JOB[] =
-	"UPDATE jobs SET state = 'held', held_from = :from, hold_reason = :reason WHERE id = :id";
+	"UPDATE jobs SET state = 'held', held_from = :from, hold_reason = :reason"
+	" WHERE id = :id AND state = :from";
 static const char SQL_RELEASE_JOB[] =
-	"UPDATE jobs SET state = :to, held_from = NULL, hold_reason = NULL WHERE id = :id";
+	"UPDATE jobs SET state = :to, held_from = NULL, hold_reason = NULL"
+	" WHERE id = :id AND state = 'held' AND held_from = :to";
+static const char SQL_COUNT_DEAD[] =
+	"SELECT COUNT(*) FROM tasks"
+	" WHERE job_id = :id AND state = 'dead' AND (:service IS NULL OR service = :service)";
 static const char SQL_RETRY_TASKS[] =
 	"UPDATE tasks SET state = 'waiting', attempts = 0, free_waits = 0, next_attempt_at = :now,"
 	" first_attempt_at = NULL, lease_owner = NULL, lease_expires_at = NULL,"
 	" updated_at = :now"
 	" WHERE job_id = :id AND state = 'dead' AND (:service IS NULL OR service = :service)";
 static const char SQL_RETRY_JOB[] =
-	"UPDATE jobs SET state = :to, finished_at = NULL WHERE id = :id";
+	"UPDATE jobs SET state = :to, finished_at = NULL WHERE id = :id AND state = :expected";
 
-/* Runs a prepared UPDATE/INSERT bound by the caller; the rows changed, or -1. */
-static int run_write(struct store *s, sqlite3_stmt *st)
+/* A write that changed other than `want` rows: the job moved meanwhile. */
+static int moved(struct store *s, const struct job_record *cur, int n, int want)
 {
-	if (store_step_done(s, st) < 0)
-		return -1;
-	return sqlite3_changes(s->db);
+	if (n < 0)
+		return STORE_ERR;
+	if (n == want)
+		return STORE_OK;
+	log_msg(LOG_INFO, "job.moved", "job %s is no longer %s: left as it is", cur->id,
+		jobs_job_state_name(cur->state));
+	snprintf(s->last_error, sizeof s->last_error, "the job moved meanwhile");
+	return STORE_REFUSED;
 }
 
-/* store_job_changed with a detail tree that this function deletes. */
-static int changed(struct store *s, const char *job_id, const char *type, cJSON *detail,
+/* store_job_changed_text with a detail this function frees. */
+static int changed(struct store *s, const char *job_id, const char *type, char *detail,
 		   int64_t now, struct job_record *out)
 {
-	int rc = store_job_changed(s, job_id, type, detail, now, out);
+	int rc = store_job_changed_text(s, job_id, type, detail, now, out);
 
-	cJSON_Delete(detail);
+	free(detail);
 	return rc < 0 ? STORE_ERR : STORE_OK;
 }
 
-/* Creates the restore tasks of a cancelled job; adds their services to arr. */
-static int add_restores(struct store *s, const char *job_id, const struct op *op, cJSON *arr)
+/* Creates the restore tasks of a cancelled job; *names (the services that
+ * got one, pointing into a->svcs) and *n receive them. 0 or -1. */
+static int add_restores(struct store *s, const char *job_id, const struct store_action *a,
+			const char **names, size_t *n)
 {
-	for (size_t i = 0; i < op->n_svcs; i++) {
+	*n = 0;
+	for (size_t i = 0; i < a->n_svcs; i++) {
 		sqlite3_stmt *st;
-		int n;
+		int k;
 
-		if (!op->svcs[i].has_restore)
+		if (!a->svcs[i].has_restore)
 			continue;
-		st = store_stmt(s, SQL_ADD_RESTORE);
-		if (st == NULL)
+		if ((st = store_stmt(s, SQL_ADD_RESTORE)) == NULL)
 			return -1;
 		store_bind_text(st, ":id", job_id);
-		store_bind_text(st, ":service", op->svcs[i].name);
-		store_bind_int(st, ":now", op->now);
-		if ((n = run_write(s, st)) < 0)
+		store_bind_text(st, ":service", a->svcs[i].name);
+		store_bind_int(st, ":now", a->now);
+		if ((k = store_step_changes(s, st)) < 0)
 			return -1;
-		if (n > 0)
-			cJSON_AddItemToArray(arr, cJSON_CreateString(op->svcs[i].name));
+		if (k > 0)
+			names[(*n)++] = a->svcs[i].name;
 	}
 	return 0;
 }
 
-static int apply_cancel(struct store *s, const struct job_record *cur, enum job_state to,
-			const struct op *op, struct job_record *out)
+static int apply_cancel(struct store *s, const struct job_record *cur, const struct checked *c,
+			const struct store_action *a, struct job_record *out)
 {
+	const char **restores = xcalloc(a->n_svcs ? a->n_svcs : 1, sizeof *restores);
 	sqlite3_stmt *st = store_stmt(s, SQL_CANCEL_JOB);
-	cJSON *detail = cJSON_CreateObject();
-	cJSON *restores = cJSON_CreateArray();
+	size_t n = 0;
+	int rc = STORE_ERR;
 
-	jobs_json_add_str(detail, "by", op->by);
-	jobs_json_add_str(detail, "reason", op->reason);
-	cJSON_AddItemToObject(detail, "restores", restores);
 	if (st == NULL)
-		goto fail;
+		goto out;
 	store_bind_text(st, ":id", cur->id);
-	store_bind_int(st, ":now", op->now);
-	if (run_write(s, st) < 0 || (st = store_stmt(s, SQL_CANCEL_TASKS)) == NULL)
-		goto fail;
+	store_bind_int(st, ":now", a->now);
+	store_bind_text(st, ":expected", jobs_job_state_name(cur->state));
+	if ((rc = moved(s, cur, store_step_changes(s, st), 1)) != STORE_OK)
+		goto out;
+	rc = STORE_ERR;
+	if ((st = store_stmt(s, SQL_CANCEL_TASKS)) == NULL)
+		goto out;
 	store_bind_text(st, ":id", cur->id);
-	store_bind_int(st, ":now", op->now);
-	if (run_write(s, st) < 0 || add_restores(s, cur->id, op, restores) < 0)
-		goto fail;
-	return changed(s, cur->id, "job.cancelled", detail, op->now, out);
-fail:
-	cJSON_Delete(detail);
-	return STORE_ERR;
+	store_bind_int(st, ":now", a->now);
+	if (store_step_done(s, st) < 0 || add_restores(s, cur->id, a, restores, &n) < 0)
+		goto out;
+	rc = changed(s, cur->id, "job.cancelled",
+		     jobs_detail_cancelled(a->by, a->reason, restores, n), a->now, out);
+out:
+	free(restores);
+	return rc;
 }
 
-static int apply_hold(struct store *s, const struct job_record *cur, enum job_state to,
-		      const struct op *op, struct job_record *out)
+static int apply_hold(struct store *s, const struct job_record *cur, const struct checked *c,
+		      const struct store_action *a, struct job_record *out)
 {
 	sqlite3_stmt *st = store_stmt(s, SQL_HOLD_JOB);
-	cJSON *detail;
+	int rc;
 
 	if (st == NULL)
 		return STORE_ERR;
 	store_bind_text(st, ":id", cur->id);
 	store_bind_text(st, ":from", jobs_job_state_name(cur->state));
-	store_bind_text(st, ":reason", op->reason);
-	if (run_write(s, st) < 0)
-		return STORE_ERR;
-	detail = cJSON_CreateObject();
-	jobs_json_add_str(detail, "by", op->by);
-	jobs_json_add_str(detail, "reason", op->reason);
-	cJSON_AddStringToObject(detail, "from", jobs_job_state_name(cur->state));
-	return changed(s, cur->id, "job.held", detail, op->now, out);
+	store_bind_text(st, ":reason", a->reason);
+	if ((rc = moved(s, cur, store_step_changes(s, st), 1)) != STORE_OK)
+		return rc;
+	return changed(s, cur->id, "job.held", jobs_detail_held(a->by, a->reason, cur->state),
+		       a->now, out);
 }
 
-static int apply_release(struct store *s, const struct job_record *cur, enum job_state to,
-			 const struct op *op, struct job_record *out)
+static int apply_release(struct store *s, const struct job_record *cur, const struct checked *c,
+			 const struct store_action *a, struct job_record *out)
 {
 	sqlite3_stmt *st = store_stmt(s, SQL_RELEASE_JOB);
-	cJSON *detail;
+	int rc;
 
 	if (st == NULL)
 		return STORE_ERR;
 	store_bind_text(st, ":id", cur->id);
-	store_bind_text(st, ":to", jobs_job_state_name(to));
-	if (run_write(s, st) < 0)
-		return STORE_ERR;
-	detail = cJSON_CreateObject();
-	jobs_json_add_str(detail, "by", op->by);
-	jobs_json_add_str(detail, "hold_reason", cur->hold_reason);
-	cJSON_AddStringToObject(detail, "to", jobs_job_state_name(to));
-	return changed(s, cur->id, "job.released", detail, op->now, out);
+	store_bind_text(st, ":to", jobs_job_state_name(c->to));
+	if ((rc = moved(s, cur, store_step_changes(s, st), 1)) != STORE_OK)
+		return rc;
+	return changed(s, cur->id, "job.released",
+		       jobs_detail_released(a->by, cur->hold_reason, c->to), a->now, out);
 }
 
-/* Dead tasks back to waiting; 0 of them is a refusal (nothing to retry). */
-static int apply_retry(struct store *s, const struct job_record *cur, enum job_state to,
-		       const struct op *op, struct job_record *out)
+/* The dead tasks a retry of a would take back (one service's, or all). */
+static int count_dead(struct store *s, const struct job_record *cur,
+		      const struct store_action *a, int64_t *n)
 {
-	sqlite3_stmt *st = store_stmt(s, SQL_RETRY_TASKS);
-	cJSON *detail;
-	int n;
+	sqlite3_stmt *st = store_stmt(s, SQL_COUNT_DEAD);
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	store_bind_text(st, ":id", cur->id);
+	store_bind_text(st, ":service", a->service);
+	rc = sqlite3_step(st);
+	*n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	if (rc != SQLITE_ROW)
+		store_log_error(s, SQL_COUNT_DEAD);
+	store_reset(st);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* The job of a retry goes back to running (when it was not). */
+static int retry_job(struct store *s, const struct job_record *cur, enum job_state to,
+		     const struct store_action *a, struct job_record *out)
+{
+	sqlite3_stmt *st = store_stmt(s, SQL_RETRY_JOB);
+	int rc;
 
 	if (st == NULL)
 		return STORE_ERR;
 	store_bind_text(st, ":id", cur->id);
-	store_bind_text(st, ":service", op->service);
-	store_bind_int(st, ":now", op->now);
-	if ((n = run_write(s, st)) <= 0)
-		return n < 0 ? STORE_ERR : STORE_REFUSED;
-	detail = cJSON_CreateObject();
-	jobs_json_add_str(detail, "by", op->by);
-	jobs_json_add_str(detail, "service", op->service);
-	cJSON_AddNumberToObject(detail, "tasks", n);
-	cJSON_AddStringToObject(detail, "from", jobs_job_state_name(cur->state));
-	if (store_event_append(s, cur->id, op->now, "job.retried", op->service, detail) < 0) {
-		cJSON_Delete(detail);
-		return STORE_ERR;
-	}
-	cJSON_Delete(detail);
-	if (to == cur->state)
-		return out ? store_read_job_by_id(s, cur->id, out) : STORE_OK;
-	if ((st = store_stmt(s, SQL_RETRY_JOB)) == NULL)
+	store_bind_text(st, ":to", jobs_job_state_name(to));
+	store_bind_text(st, ":expected", jobs_job_state_name(cur->state));
+	if ((rc = moved(s, cur, store_step_changes(s, st), 1)) != STORE_OK)
+		return rc;
+	return changed(s, cur->id, "job.running", jobs_detail_running(a->by, cur->state),
+		       a->now, out);
+}
+
+/* Dead tasks back to waiting: as many as were counted when checking. */
+static int apply_retry(struct store *s, const struct job_record *cur, const struct checked *c,
+		       const struct store_action *a, struct job_record *out)
+{
+	sqlite3_stmt *st = store_stmt(s, SQL_RETRY_TASKS);
+	int64_t dead = c->ask.dead_tasks;
+	char *detail;
+	int rc;
+
+	if (st == NULL)
 		return STORE_ERR;
 	store_bind_text(st, ":id", cur->id);
-	store_bind_text(st, ":to", jobs_job_state_name(to));
-	if (run_write(s, st) < 0)
+	store_bind_text(st, ":service", a->service);
+	store_bind_int(st, ":now", a->now);
+	if ((rc = moved(s, cur, store_step_changes(s, st), (int)dead)) != STORE_OK)
+		return rc;
+	detail = jobs_detail_retried(a->by, a->service, dead, cur->state);
+	rc = store_event_append_text(s, cur->id, a->now, "job.retried", a->service, detail);
+	free(detail);
+	if (rc < 0)
 		return STORE_ERR;
-	detail = cJSON_CreateObject();
-	jobs_json_add_str(detail, "by", op->by);
-	cJSON_AddStringToObject(detail, "from", jobs_job_state_name(cur->state));
-	return changed(s, cur->id, "job.running", detail, op->now, out);
+	if (c->to != cur->state)
+		return retry_job(s, cur, c->to, a, out);
+	return store_read_job_by_id(s, cur->id, out);
+}
+
+static apply_fn apply_of(enum job_action act)
+{
+	switch (act) {
+	case JOB_ACT_CANCEL: return apply_cancel;
+	case JOB_ACT_HOLD: return apply_hold;
+	case JOB_ACT_RELEASE: return apply_release;
+	case JOB_ACT_RETRY: return apply_retry;
+	}
+	return NULL;
+}
+
+int store_action_apply(struct store *s, const struct job_record *cur,
+		       const struct store_action *a, struct job_record *out)
+{
+	struct checked c = { .ask = { .act = a->act, .reason = a->reason } };
+	apply_fn apply = apply_of(a->act);
+	const char *why = "";
+
+	if (apply == NULL)
+		return STORE_ERR;
+	if (a->act == JOB_ACT_RETRY && count_dead(s, cur, a, &c.ask.dead_tasks) < 0)
+		return STORE_ERR;
+	if (jobs_action_check(&c.ask, cur->state, cur->held_from, &c.to, &why) < 0) {
+		snprintf(s->last_error, sizeof s->last_error, "%s", why);
+		return STORE_REFUSED;
+	}
+	return apply(s, cur, &c, a, out);
 }
 
 /*
  * The shared shape of every transition. On STORE_REFUSED *out receives the
- * job as it is; on STORE_OK as it became.
+ * job as it is (read again when it moved meanwhile); on STORE_OK as it
+ * became.
  */
-static int transition(struct store *s, const char *job_id, const struct op *op,
-		      apply_fn apply, struct job_record *out)
+static int transition(struct store *s, const char *job_id, const struct store_action *a,
+		      struct job_record *out)
 {
 	struct job_record cur, after;
-	enum job_state to;
 	int rc;
 
 	memset(&after, 0, sizeof after);
@@ -220,20 +284,22 @@ static int transition(struct store *s, const char *job_id, const struct op *op,
 		store_rollback(s);
 		return rc;
 	}
-	if (jobs_job_next(cur.state, cur.held_from, op->act, &to) < 0)
-		rc = STORE_REFUSED;
-	else
-		rc = apply(s, &cur, to, op, &after);
+	rc = store_action_apply(s, &cur, a, &after);
 	if (rc == STORE_OK && store_commit(s) != STORE_OK)
 		rc = STORE_ERR;
 	if (rc != STORE_OK)
 		store_rollback(s);
-	if (out != NULL && rc == STORE_OK) {
+	if (rc == STORE_REFUSED && out != NULL) {
+		/* As it is now: it may have moved since cur was read. */
+		jobs_job_record_clear(&after);
+		if (store_read_job_by_id(s, job_id, &after) != STORE_OK) {
+			after = cur;
+			memset(&cur, 0, sizeof cur);
+		}
+	}
+	if (out != NULL && rc != STORE_ERR) {
 		*out = after;
 		memset(&after, 0, sizeof after);
-	} else if (out != NULL && rc == STORE_REFUSED) {
-		*out = cur;
-		memset(&cur, 0, sizeof cur);
 	}
 	jobs_job_record_clear(&after);
 	jobs_job_record_clear(&cur);
@@ -244,39 +310,33 @@ int store_job_cancel(struct store *s, const char *job_id, const char *by,
 		     const char *reason, const struct store_service *svcs, size_t n_svcs,
 		     int64_t now, struct job_record *out)
 {
-	struct op op = { .act = JOB_ACT_CANCEL, .by = by, .reason = reason, .svcs = svcs,
-			 .n_svcs = n_svcs, .now = now };
+	struct store_action a = { .act = JOB_ACT_CANCEL, .by = by, .reason = reason,
+				  .svcs = svcs, .n_svcs = n_svcs, .now = now };
 
-	return transition(s, job_id, &op, apply_cancel, out);
+	return transition(s, job_id, &a, out);
 }
 
 int store_job_hold(struct store *s, const char *job_id, const char *by,
 		   const char *reason, int64_t now, struct job_record *out)
 {
-	struct op op = { .act = JOB_ACT_HOLD, .by = by, .reason = reason, .now = now };
+	struct store_action a = { .act = JOB_ACT_HOLD, .by = by, .reason = reason, .now = now };
 
-	if (out != NULL)
-		memset(out, 0, sizeof *out);
-	if (reason == NULL || reason[0] == '\0') {
-		log_msg(LOG_ERROR, "store.error", "hold of job %s without a reason", job_id);
-		snprintf(s->last_error, sizeof s->last_error, "a hold needs a reason");
-		return STORE_ERR;
-	}
-	return transition(s, job_id, &op, apply_hold, out);
+	return transition(s, job_id, &a, out);
 }
 
 int store_job_release(struct store *s, const char *job_id, const char *by, int64_t now,
 		      struct job_record *out)
 {
-	struct op op = { .act = JOB_ACT_RELEASE, .by = by, .now = now };
+	struct store_action a = { .act = JOB_ACT_RELEASE, .by = by, .now = now };
 
-	return transition(s, job_id, &op, apply_release, out);
+	return transition(s, job_id, &a, out);
 }
 
 int store_job_retry(struct store *s, const char *job_id, const char *service,
 		    const char *by, int64_t now, struct job_record *out)
 {
-	struct op op = { .act = JOB_ACT_RETRY, .by = by, .service = service, .now = now };
+	struct store_action a = { .act = JOB_ACT_RETRY, .by = by, .service = service,
+				  .now = now };
 
-	return transition(s, job_id, &op, apply_retry, out);
+	return transition(s, job_id, &a, out);
 }

@@ -211,7 +211,7 @@ class TestStoreFailure(SafetyCase):
         self.filler = os.path.join(self.disk, "filler")
 
     def fill_disk(self):
-        with open(self.filler, "wb") as f:
+        with open(self.filler, "wb", buffering=0) as f:  # nothing left to flush at close
             try:
                 while True:
                     f.write(b"\0" * 65536)

@@ -57,4 +57,18 @@ static inline void fx_exec(struct store *s, const char *sql)
 		fail_msg("%s: %s", sql, msg);
 }
 
+/* A one-number answer of SQL on the store's connection; fails the test
+ * when it errs or returns no row. */
+static inline int64_t fx_int(struct store *s, const char *sql)
+{
+	sqlite3_stmt *st;
+	int64_t v;
+
+	assert_int_equal(sqlite3_prepare_v2(s->db, sql, -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
 #endif

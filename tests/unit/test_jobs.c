@@ -1,5 +1,5 @@
 /*
- * test_jobs.c - job/task state machines, names, tenant ids, job ids.
+ * test_jobs.c - the operator's action checks, names, tenant ids, job ids.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,72 +17,104 @@
 
 #define NO (-1) /* refused */
 
-/*
- * The whole job table, [action][from] -> to (NO when refused), for a held
- * job held from running. DESIGN 3.
- */
-static const int job_table[7][JOB_STATE_COUNT] = {
-	/*                scheduled      running        succeeded failed       cancelled held */
-	[JOB_ACT_START]   = { JOB_RUNNING, NO,           NO, NO,          NO, NO },
-	[JOB_ACT_SUCCEED] = { NO,          JOB_SUCCEEDED, NO, NO,         NO, NO },
-	[JOB_ACT_FAIL]    = { NO,          JOB_FAILED,   NO, NO,          NO, NO },
-	[JOB_ACT_RETRY]   = { NO,          JOB_RUNNING,  NO, JOB_RUNNING, NO, NO },
-	[JOB_ACT_CANCEL]  = { JOB_CANCELLED, NO,         NO, NO,          NO, NO },
-	[JOB_ACT_HOLD]    = { JOB_HELD,    JOB_HELD,     NO, JOB_HELD,    NO, NO },
-	[JOB_ACT_RELEASE] = { NO,          NO,           NO, NO,          NO, JOB_RUNNING },
-};
-
-static void test_job_transitions_table(void **state)
+/* Asks jobs_action_check; the state after, or NO. */
+static int check(enum job_action act, const char *reason, int64_t dead, enum job_state from,
+		 enum job_state held_from)
 {
-	(void)state;
-	for (int a = 0; a < 7; a++) {
-		for (int f = 0; f < JOB_STATE_COUNT; f++) {
-			enum job_state to = (enum job_state)99;
-			int rc = jobs_job_next((enum job_state)f, JOB_RUNNING, (enum job_action)a, &to);
-			if (job_table[a][f] == NO) {
-				if (rc != -1)
-					fail_msg("%s from %s allowed, want refused",
-						 jobs_job_action_name(a), jobs_job_state_name(f));
-				assert_int_equal(to, 99); /* untouched */
-			} else {
-				if (rc != 0)
-					fail_msg("%s from %s refused", jobs_job_action_name(a),
-						 jobs_job_state_name(f));
-				assert_int_equal(to, job_table[a][f]);
-			}
-		}
+	struct job_action_ask ask = { .act = act, .reason = reason, .dead_tasks = dead };
+	enum job_state to = (enum job_state)99;
+	const char *why = NULL;
+
+	if (jobs_action_check(&ask, from, held_from, &to, &why) < 0) {
+		assert_non_null(why);
+		assert_int_equal(to, 99); /* untouched */
+		return NO;
 	}
+	return (int)to;
 }
 
-static void test_job_release_returns_to_held_from(void **state)
-{
-	enum job_state to;
+/*
+ * The operator's actions, [action][from] -> to (NO when refused), for a
+ * held job held from running, a hold with a reason and a retry with a dead
+ * task. DESIGN 3.
+ */
+static const int action_table[4][JOB_STATE_COUNT] = {
+	/*                scheduled      running       succeeded failed       cancelled held */
+	[JOB_ACT_RETRY]   = { NO,          JOB_RUNNING, NO, JOB_RUNNING, NO, NO },
+	[JOB_ACT_CANCEL]  = { JOB_CANCELLED, NO,        NO, NO,          NO, NO },
+	[JOB_ACT_HOLD]    = { JOB_HELD,    JOB_HELD,    NO, JOB_HELD,    NO, NO },
+	[JOB_ACT_RELEASE] = { NO,          NO,          NO, NO,          NO, JOB_RUNNING },
+};
 
+static void test_action_table(void **state)
+{
+	(void)state;
+	for (int a = 0; a < 4; a++) {
+		for (int f = 0; f < JOB_STATE_COUNT; f++) {
+			int to = check((enum job_action)a, "why", 1, (enum job_state)f, JOB_RUNNING);
+			if (to != action_table[a][f])
+				fail_msg("action %d from %s: got %d, want %d", a,
+					 jobs_job_state_name(f), to, action_table[a][f]);
+		}
+	}
+	assert_int_equal(check((enum job_action)99, "why", 1, JOB_SCHEDULED, JOB_SCHEDULED), NO);
+}
+
+static void test_release_returns_to_held_from(void **state)
+{
 	(void)state;
 	const enum job_state ok[] = { JOB_SCHEDULED, JOB_RUNNING, JOB_FAILED };
-	for (size_t i = 0; i < 3; i++) {
-		assert_int_equal(jobs_job_next(JOB_HELD, ok[i], JOB_ACT_RELEASE, &to), 0);
-		assert_int_equal(to, ok[i]);
-	}
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(check(JOB_ACT_RELEASE, NULL, 0, JOB_HELD, ok[i]), ok[i]);
 	/* A hold can never have been put on these; a corrupt row is refused. */
 	const enum job_state bad[] = { JOB_SUCCEEDED, JOB_CANCELLED, JOB_HELD, (enum job_state)42 };
 	for (size_t i = 0; i < 4; i++)
-		assert_int_equal(jobs_job_next(JOB_HELD, bad[i], JOB_ACT_RELEASE, &to), -1);
+		assert_int_equal(check(JOB_ACT_RELEASE, NULL, 0, JOB_HELD, bad[i]), NO);
 	/* held_from is ignored for other states. */
-	assert_int_equal(jobs_job_next(JOB_SCHEDULED, JOB_SUCCEEDED, JOB_ACT_START, &to), 0);
-	assert_int_equal(to, JOB_RUNNING);
-	/* Unknown action. */
-	assert_int_equal(jobs_job_next(JOB_SCHEDULED, JOB_SCHEDULED, (enum job_action)99, &to), -1);
+	assert_int_equal(check(JOB_ACT_CANCEL, NULL, 0, JOB_SCHEDULED, JOB_SUCCEEDED),
+			 JOB_CANCELLED);
 }
 
-static void test_job_held_cannot_cancel(void **state)
+static void test_held_cannot_cancel_or_hold(void **state)
 {
-	enum job_state to;
+	(void)state;
+	assert_int_equal(check(JOB_ACT_CANCEL, "r", 0, JOB_HELD, JOB_SCHEDULED), NO);
+	assert_int_equal(check(JOB_ACT_HOLD, "r", 0, JOB_HELD, JOB_SCHEDULED), NO);
+}
+
+/* A hold needs a reason whatever the state: the one rule the CLI, the API
+ * and the store all ask. */
+static void test_hold_needs_a_reason(void **state)
+{
+	struct job_action_ask ask = { .act = JOB_ACT_HOLD };
+	const char *why = NULL;
 
 	(void)state;
-	assert_int_equal(jobs_job_next(JOB_HELD, JOB_SCHEDULED, JOB_ACT_CANCEL, &to), -1);
-	assert_int_equal(jobs_job_next(JOB_HELD, JOB_SCHEDULED, JOB_ACT_START, &to), -1);
-	assert_int_equal(jobs_job_next(JOB_HELD, JOB_SCHEDULED, JOB_ACT_HOLD, &to), -1);
+	assert_int_equal(jobs_action_check_input(&ask, &why), -1);
+	assert_string_equal(why, "a hold needs a reason");
+	ask.reason = "";
+	assert_int_equal(jobs_action_check_input(&ask, NULL), -1);
+	ask.reason = "legal";
+	assert_int_equal(jobs_action_check_input(&ask, NULL), 0);
+	assert_int_equal(check(JOB_ACT_HOLD, NULL, 0, JOB_SCHEDULED, JOB_SCHEDULED), NO);
+	assert_int_equal(check(JOB_ACT_HOLD, "", 0, JOB_RUNNING, JOB_SCHEDULED), NO);
+	/* Only a hold asks for one. */
+	ask = (struct job_action_ask){ .act = JOB_ACT_CANCEL };
+	assert_int_equal(jobs_action_check_input(&ask, NULL), 0);
+}
+
+/* A retry needs a dead task, in a job that is failed or running. */
+static void test_retry_needs_a_dead_task(void **state)
+{
+	struct job_action_ask ask = { .act = JOB_ACT_RETRY, .dead_tasks = 0 };
+	enum job_state to;
+	const char *why = NULL;
+
+	(void)state;
+	assert_int_equal(jobs_action_check(&ask, JOB_FAILED, JOB_FAILED, &to, &why), -1);
+	assert_string_equal(why, "no dead task to retry");
+	assert_int_equal(check(JOB_ACT_RETRY, NULL, 2, JOB_FAILED, JOB_FAILED), JOB_RUNNING);
+	assert_int_equal(check(JOB_ACT_RETRY, NULL, 2, JOB_SUCCEEDED, JOB_FAILED), NO);
 }
 
 static void test_terminal_and_finished(void **state)
@@ -96,31 +128,6 @@ static void test_terminal_and_finished(void **state)
 		assert_int_equal(jobs_task_is_finished((enum task_state)s), finished[s]);
 }
 
-static void test_task_transitions_table(void **state)
-{
-	/* [from][to]: 1 allowed. pending, in_flight, waiting, succeeded, dead, skipped */
-	static const int allowed[TASK_STATE_COUNT][TASK_STATE_COUNT] = {
-		[TASK_PENDING]   = { 0, 1, 0, 0, 0, 1 },
-		[TASK_IN_FLIGHT] = { 0, 0, 1, 1, 1, 1 },
-		[TASK_WAITING]   = { 0, 1, 0, 0, 0, 1 },
-		[TASK_SUCCEEDED] = { 0, 0, 0, 0, 0, 0 },
-		[TASK_DEAD]      = { 0, 0, 1, 0, 0, 0 },
-		[TASK_SKIPPED]   = { 0, 0, 0, 0, 0, 0 },
-	};
-
-	(void)state;
-	for (int f = 0; f < TASK_STATE_COUNT; f++) {
-		for (int t = 0; t < TASK_STATE_COUNT; t++) {
-			int rc = jobs_task_can((enum task_state)f, (enum task_state)t);
-			if (rc != (allowed[f][t] ? 0 : -1))
-				fail_msg("task %s -> %s: got %d", jobs_task_state_name(f),
-					 jobs_task_state_name(t), rc);
-		}
-	}
-	assert_int_equal(jobs_task_can((enum task_state)-1, TASK_PENDING), -1);
-	assert_int_equal(jobs_task_can(TASK_PENDING, (enum task_state)TASK_STATE_COUNT), -1);
-}
-
 static void test_names_round_trip(void **state)
 {
 	static const char *const jobs_names[] = {
@@ -130,9 +137,6 @@ static void test_names_round_trip(void **state)
 		"pending", "in_flight", "waiting", "succeeded", "dead", "skipped",
 	};
 	static const char *const kinds[] = { "delete", "suspend", "restore" };
-	static const char *const acts[] = {
-		"start", "succeed", "fail", "retry", "cancel", "hold", "release",
-	};
 
 	(void)state;
 	for (int i = 0; i < JOB_STATE_COUNT; i++) {
@@ -153,8 +157,6 @@ static void test_names_round_trip(void **state)
 		assert_int_equal(jobs_task_kind_parse(kinds[i], &k), 0);
 		assert_int_equal(k, i);
 	}
-	for (int i = 0; i < 7; i++)
-		assert_string_equal(jobs_job_action_name((enum job_action)i), acts[i]);
 }
 
 static void test_names_unknown(void **state)
@@ -167,7 +169,6 @@ static void test_names_unknown(void **state)
 	assert_string_equal(jobs_job_state_name((enum job_state)77), "unknown");
 	assert_string_equal(jobs_task_state_name((enum task_state)-3), "unknown");
 	assert_string_equal(jobs_task_kind_name((enum task_kind)3), "unknown");
-	assert_string_equal(jobs_job_action_name((enum job_action)7), "unknown");
 	assert_int_equal(jobs_job_state_parse("Scheduled", &js), -1);
 	assert_int_equal(jobs_job_state_parse("", &js), -1);
 	assert_int_equal(jobs_job_state_parse(NULL, &js), -1);
@@ -343,11 +344,12 @@ static void test_id_check(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_job_transitions_table),
-		cmocka_unit_test(test_job_release_returns_to_held_from),
-		cmocka_unit_test(test_job_held_cannot_cancel),
+		cmocka_unit_test(test_action_table),
+		cmocka_unit_test(test_release_returns_to_held_from),
+		cmocka_unit_test(test_held_cannot_cancel_or_hold),
+		cmocka_unit_test(test_hold_needs_a_reason),
+		cmocka_unit_test(test_retry_needs_a_dead_task),
 		cmocka_unit_test(test_terminal_and_finished),
-		cmocka_unit_test(test_task_transitions_table),
 		cmocka_unit_test(test_names_round_trip),
 		cmocka_unit_test(test_names_unknown),
 		cmocka_unit_test(test_tenant_id_valid),

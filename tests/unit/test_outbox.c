@@ -38,18 +38,6 @@ static int teardown(void **state)
 	return fx_teardown(state);
 }
 
-static int64_t q_int(struct store *s, const char *sql)
-{
-	sqlite3_stmt *st;
-	int64_t v;
-
-	assert_int_equal(sqlite3_prepare_v2(s->db, sql, -1, &st, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
-}
-
 /* Schedules tenant (one outbox row while a webhook is configured). */
 static void sched(struct store *s, const char *tenant)
 {
@@ -101,8 +89,8 @@ static void test_no_webhook_no_row(void **state)
 
 	store_set_webhooks(f->s, NULL, 0);
 	sched(f->s, "a");
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM outbox"), 0);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM meta WHERE key LIKE 'webhook.%'"), 0);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM outbox"), 0);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM meta WHERE key LIKE 'webhook.%'"), 0);
 }
 
 static void test_url_added_later_is_owed_what_follows(void **state)
@@ -118,7 +106,7 @@ static void test_url_added_later_is_owed_what_follows(void **state)
 	assert_int_equal(backlog(f->s, U), 3);
 	assert_int_equal(backlog(f->s, V), 1);
 	deliver(f->s, V, 1);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM webhook_deliveries WHERE url = '" V "'"), 1);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM webhook_deliveries WHERE url = '" V "'"), 1);
 	assert_int_equal(backlog(f->s, V), 0);
 }
 
@@ -132,14 +120,14 @@ static void test_prune_what_every_url_has_had_for_7_days(void **state)
 	sched(f->s, "c");
 	deliver(f->s, U, 3);
 	prune(f->s, urls, 1, NOW); /* delivered at NOW: not before it */
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM outbox"), 3);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM outbox"), 3);
 	prune(f->s, urls, 1, NOW + 1);
 	/* the newest stays (ids are never reused), with its delivery row */
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM outbox"), 1);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM webhook_deliveries"), 1);
-	assert_int_equal(q_int(f->s, "SELECT id FROM outbox"), 3);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM outbox"), 1);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM webhook_deliveries"), 1);
+	assert_int_equal(fx_int(f->s, "SELECT id FROM outbox"), 3);
 	sched(f->s, "d");
-	assert_int_equal(q_int(f->s, "SELECT MAX(id) FROM outbox"), 4);
+	assert_int_equal(fx_int(f->s, "SELECT MAX(id) FROM outbox"), 4);
 }
 
 static void test_undelivered_kept_for_a_configured_url_only(void **state)
@@ -152,14 +140,14 @@ static void test_undelivered_kept_for_a_configured_url_only(void **state)
 	sched(f->s, "c");
 	deliver(f->s, U, 1); /* a delivered, b and c not */
 	prune(f->s, urls, 1, NOW + 1);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM outbox WHERE id IN (2, 3)"), 2);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM outbox"), 2);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM outbox WHERE id IN (2, 3)"), 2);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM outbox"), 2);
 	/* U leaves the config: what it was owed goes with the rows; its place
 	 * too, as it missed nothing written since `before` */
 	prune(f->s, NULL, 0, NOW + 1);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM outbox"), 1);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM webhook_deliveries"), 1);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM meta WHERE key LIKE 'webhook.%'"), 0);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM outbox"), 1);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM webhook_deliveries"), 1);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM meta WHERE key LIKE 'webhook.%'"), 0);
 }
 
 static void test_place_of_a_url_gone_kept_while_it_missed_little(void **state)
@@ -171,12 +159,12 @@ static void test_place_of_a_url_gone_kept_while_it_missed_little(void **state)
 	store_set_webhooks(f->s, (const char *const[]){ V }, 1);
 	sched(f->s, "b"); /* U misses it, written at NOW */
 	prune(f->s, (const char *const[]){ V }, 1, NOW);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM meta WHERE key = 'webhook.cursor:" U "'"),
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM meta WHERE key = 'webhook.cursor:" U "'"),
 			 1);
 	/* put back: it resumes where it stopped */
 	assert_int_equal(backlog(f->s, U), 1);
 	prune(f->s, (const char *const[]){ V }, 1, NOW + 1);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM meta WHERE key = 'webhook.cursor:" U "'"),
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM meta WHERE key = 'webhook.cursor:" U "'"),
 			 0);
 	assert_int_equal(backlog(f->s, U), 0);
 }

@@ -55,19 +55,6 @@ static int sched(struct store *s, const char *tenant, int64_t due, char id[JOBS_
 	return created;
 }
 
-/* A one-number answer of SQL on the test's own connection. */
-static int64_t q_int(struct store *s, const char *sql)
-{
-	sqlite3_stmt *st;
-	int64_t v;
-
-	assert_int_equal(sqlite3_prepare_v2(s->db, sql, -1, &st, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
-}
-
 static void set_job_state(struct store *s, const char *id, const char *state)
 {
 	char *sql = xasprintf("UPDATE jobs SET state = '%s' WHERE id = '%s'", state, id);
@@ -113,7 +100,7 @@ static void test_schedule_creates_tasks_and_event(void **state)
 
 	/* Only the suspend task is stored; the delete tasks are shown as they
 	 * will be created when the job starts. */
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM tasks"), 1);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM tasks"), 1);
 	assert_int_equal(store_job_tasks(f->s, id, &t, &n), STORE_OK);
 	assert_int_equal(n, 4);
 	assert_int_equal(t[0].kind, TASK_KIND_SUSPEND); /* suspend first */
@@ -129,8 +116,8 @@ static void test_schedule_creates_tasks_and_event(void **state)
 	assert_int_equal(find_task(t, n, "tenant", TASK_KIND_DELETE)->state, TASK_PENDING);
 	jobs_task_records_free(t, n);
 
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM events WHERE type = 'job.scheduled'"), 1);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM outbox WHERE type = 'job.scheduled'"), 1);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM events WHERE type = 'job.scheduled'"), 1);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM outbox WHERE type = 'job.scheduled'"), 1);
 }
 
 static void test_schedule_idempotent(void **state)
@@ -141,8 +128,8 @@ static void test_schedule_idempotent(void **state)
 	assert_int_equal(sched(f->s, "acme", NOW, a), 1);
 	assert_int_equal(sched(f->s, "acme", NOW + DAY, b), 0);
 	assert_string_equal(a, b);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM jobs"), 1);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM events"), 1);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM jobs"), 1);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM events"), 1);
 }
 
 static void test_schedule_again_after_cancel(void **state)
@@ -173,7 +160,7 @@ static void test_batch_duplicate_maps_to_same_job(void **state)
 	assert_int_equal(created[0], 1);
 	assert_int_equal(created[1], 1);
 	assert_int_equal(created[2], 0);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM jobs"), 2);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM jobs"), 2);
 }
 
 static void test_batch_all_or_nothing(void **state)
@@ -189,10 +176,10 @@ static void test_batch_all_or_nothing(void **state)
 	int created[3];
 
 	assert_int_equal(store_schedule(f->s, j, 3, SVCS, N_SVCS, NOW, ids, created), STORE_ERR);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM jobs"), 0);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM tasks"), 0);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM events"), 0);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM outbox"), 0);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM jobs"), 0);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM tasks"), 0);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM events"), 0);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM outbox"), 0);
 	/* and the handle still works afterwards */
 	assert_int_equal(sched(f->s, "x", NOW, ids[0]), 1);
 }
@@ -221,7 +208,7 @@ static void test_cancel(void **state)
 	assert_int_equal(find_task(t, n, "pos", TASK_KIND_DELETE)->state, TASK_SKIPPED);
 	assert_int_equal(find_task(t, n, "orders", TASK_KIND_SUSPEND)->state, TASK_SUCCEEDED);
 	jobs_task_records_free(t, n);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM outbox WHERE type = 'job.cancelled'"), 1);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM outbox WHERE type = 'job.cancelled'"), 1);
 
 	/* twice: refused, and *out shows the job as it is */
 	assert_int_equal(store_job_cancel(f->s, id, NULL, NULL, SVCS, N_SVCS, NOW, &j),
@@ -237,8 +224,8 @@ static void test_cancel_without_suspend_attempt_makes_no_restore(void **state)
 
 	sched(f->s, "acme", NOW + DAY, id);
 	assert_int_equal(store_job_cancel(f->s, id, NULL, NULL, SVCS, N_SVCS, NOW, NULL), STORE_OK);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM tasks WHERE kind = 'restore'"), 0);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM tasks WHERE kind = 'suspend'"
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM tasks WHERE kind = 'restore'"), 0);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM tasks WHERE kind = 'suspend'"
 				     " AND state = 'skipped'"), 1);
 }
 
@@ -294,10 +281,17 @@ static void test_hold_release(void **state)
 	jobs_job_record_clear(&j);
 	expect(s, store_job_release(s, id, "bob", NOW, NULL), id, "release", STORE_REFUSED,
 	       JOB_SCHEDULED);
-	assert_int_equal(q_int(s, "SELECT count(*) FROM outbox WHERE type IN"
+	assert_int_equal(fx_int(s, "SELECT count(*) FROM outbox WHERE type IN"
 				  " ('job.held','job.released')"), 2);
-	/* a hold needs a reason */
-	assert_int_equal(store_job_hold(s, id, "bob", "", NOW, NULL), STORE_ERR);
+	/* a hold needs a reason: refused by the rule (jobs_action_check), not
+	 * a database error, and the job is left as it is */
+	expect(s, store_job_hold(s, id, "bob", "", NOW, &j), id, "hold", STORE_REFUSED,
+	       JOB_SCHEDULED);
+	assert_string_equal(j.id, id);
+	jobs_job_record_clear(&j);
+	assert_string_equal(store_last_error(s), "a hold needs a reason");
+	expect(s, store_job_hold(s, id, "bob", NULL, NOW, NULL), id, "hold", STORE_REFUSED,
+	       JOB_SCHEDULED);
 }
 
 static void test_running_and_failed(void **state)
@@ -324,12 +318,12 @@ static void test_running_and_failed(void **state)
 	       STORE_REFUSED, JOB_FAILED);
 	expect(s, store_job_retry(s, id, "pos", "ops", NOW + 7, NULL), id, "retry", STORE_OK,
 	       JOB_RUNNING);
-	assert_int_equal(q_int(s, "SELECT attempts FROM tasks WHERE service = 'pos'"
+	assert_int_equal(fx_int(s, "SELECT attempts FROM tasks WHERE service = 'pos'"
 				  " AND kind = 'delete' AND state = 'waiting'"), 0);
-	assert_int_equal(q_int(s, "SELECT next_attempt_at FROM tasks WHERE service = 'pos'"
+	assert_int_equal(fx_int(s, "SELECT next_attempt_at FROM tasks WHERE service = 'pos'"
 				  " AND kind = 'delete'"), NOW + 7);
-	assert_int_equal(q_int(s, "SELECT count(*) FROM events WHERE type = 'job.retried'"), 1);
-	assert_int_equal(q_int(s, "SELECT count(*) FROM outbox WHERE type = 'job.running'"), 1);
+	assert_int_equal(fx_int(s, "SELECT count(*) FROM events WHERE type = 'job.retried'"), 1);
+	assert_int_equal(fx_int(s, "SELECT count(*) FROM outbox WHERE type = 'job.running'"), 1);
 }
 
 static void test_terminal_refuses_everything(void **state)
@@ -428,7 +422,7 @@ struct evs {
 	int64_t first_bad;
 };
 
-static int count_events(void *ctx, const struct store_event *ev)
+static int count_events(void *ctx, const struct event_record *ev)
 {
 	struct evs *e = ctx;
 
@@ -526,7 +520,7 @@ static void test_triggers_refuse_update_delete(void **state)
 	assert_non_null(strstr(sqlite3_errmsg(f->s->db), "append-only"));
 	assert_int_not_equal(sqlite3_exec(f->s->db, "DELETE FROM events", NULL, NULL, NULL),
 			     SQLITE_OK);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM events"), 1);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM events"), 1);
 }
 
 static void test_locked_database_is_an_error(void **state)
@@ -557,10 +551,10 @@ static void test_delete_tasks_created_at_start(void **state)
 
 	sched(f->s, "acme", NOW + DAY, id);
 	assert_int_equal(start_due(f->s, NOW), 0); /* not due yet: nothing created */
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM tasks WHERE kind = 'delete'"), 0);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM tasks WHERE kind = 'delete'"), 0);
 	assert_int_equal(start_due(f->s, NOW + DAY), 1);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM tasks WHERE kind = 'delete'"), 3);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM jobs WHERE service_set_id IS NULL"), 1);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM tasks WHERE kind = 'delete'"), 3);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM jobs WHERE service_set_id IS NULL"), 1);
 	assert_int_equal(store_job_tasks(f->s, id, &t, &n), STORE_OK);
 	assert_int_equal(n, 4);
 	assert_true(find_task(t, n, "pos", TASK_KIND_DELETE)->id > 0);
@@ -570,7 +564,7 @@ static void test_delete_tasks_created_at_start(void **state)
 	jobs_task_records_free(t, n);
 	/* started once: a second pass creates nothing more */
 	assert_int_equal(start_due(f->s, NOW + DAY), 0);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM tasks WHERE kind = 'delete'"), 3);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM tasks WHERE kind = 'delete'"), 3);
 }
 
 static void test_snapshot_shared(void **state)
@@ -584,13 +578,13 @@ static void test_snapshot_shared(void **state)
 
 	sched(f->s, "acme", NOW, a);
 	sched(f->s, "bakery", NOW, b);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM service_sets"), 1);
-	assert_int_equal(q_int(f->s, "SELECT count(DISTINCT service_set_id) FROM jobs"), 1);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM service_sets WHERE services ="
-				     " '[{\"name\":\"orders\",\"phase\":1},{\"name\":\"pos\",\"phase\":1},"
-				     "{\"name\":\"tenant\",\"phase\":2}]'"), 1);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM service_sets"), 1);
+	assert_int_equal(fx_int(f->s, "SELECT count(DISTINCT service_set_id) FROM jobs"), 1);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM service_set_members WHERE"
+				     " (service, phase) IN (('orders', 1), ('pos', 1), ('tenant', 2))"), 3);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM service_set_members"), 3);
 	assert_int_equal(store_schedule(f->s, &j, 1, other, 1, NOW, ids, &created), STORE_OK);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM service_sets"), 2);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM service_sets"), 2);
 }
 
 /* A config change reaches jobs not started yet: recorded, not silent. */
@@ -620,14 +614,14 @@ static void test_config_change_before_start(void **state)
 	assert_null(find_task(t, n, "legacy", TASK_KIND_DELETE)->last_error);
 	assert_int_equal(find_task(t, n, "orders", TASK_KIND_DELETE)->state, TASK_PENDING);
 	jobs_task_records_free(t, n);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM events WHERE type = 'task.skipped'"), 0);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM events WHERE type = 'task.added'"
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM events WHERE type = 'task.skipped'"), 0);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM events WHERE type = 'task.added'"
 				     " AND service = 'legacy'"), 1);
 	/* a job scheduled under the new config is left alone by the next sync */
 	assert_int_equal(sched_sync_services(f->s, now_conf, 4, NOW, NULL, NULL), STORE_OK);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM events WHERE type LIKE 'task.%'"), 1);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM events WHERE type LIKE 'task.%'"), 1);
 	assert_int_equal(start_due(f->s, NOW + DAY), 1);
-	assert_int_equal(q_int(f->s, "SELECT count(*) FROM tasks WHERE kind = 'delete'"), 4);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM tasks WHERE kind = 'delete'"), 4);
 }
 
 /* Migration 2 on a version 1 database with rows: its jobs keep their tasks. */
@@ -654,14 +648,14 @@ static void test_migration_2_keeps_v1_rows(void **state)
 	s = store_open(path, 0, err, sizeof err);
 	assert_non_null(s);
 	/* every later migration applied too */
-	assert_int_equal(q_int(s, "PRAGMA user_version"), store_n_migrations);
-	assert_int_equal(q_int(s, "SELECT count(*) FROM jobs WHERE service_set_id IS NULL"), 1);
+	assert_int_equal(fx_int(s, "PRAGMA user_version"), store_n_migrations);
+	assert_int_equal(fx_int(s, "SELECT count(*) FROM jobs WHERE service_set_id IS NULL"), 1);
 	assert_int_equal(store_job_tasks(s, "J1", &t, &n), STORE_OK);
 	assert_int_equal(n, 2); /* as stored, nothing synthesized */
 	jobs_task_records_free(t, n);
 	assert_int_equal(start_due(s, NOW), 1);
-	assert_int_equal(q_int(s, "SELECT count(*) FROM tasks"), 2);
-	assert_int_equal(q_int(s, "SELECT next_attempt_at FROM tasks WHERE service = 'orders'"), 2);
+	assert_int_equal(fx_int(s, "SELECT count(*) FROM tasks"), 2);
+	assert_int_equal(fx_int(s, "SELECT next_attempt_at FROM tasks WHERE service = 'orders'"), 2);
 	store_close(s);
 }
 
@@ -694,7 +688,7 @@ static struct task_record reclaim_after_crash(struct fx *f, const struct policy_
 	assert_true(n >= 1 && n <= 8); /* orders' delete (and its suspend) */
 	/* the delete previews first: its claim counts nothing; then the calls
 	 * went out (counted) before the process died */
-	assert_int_equal(q_int(f->s, "SELECT attempts FROM tasks WHERE service = 'orders'"
+	assert_int_equal(fx_int(f->s, "SELECT attempts FROM tasks WHERE service = 'orders'"
 				     " AND kind = 'delete'"), 0);
 	for (size_t i = 0; i < n; i++)
 		ids[i] = (struct sched_lease){ c[i].task_id, c[i].lease_until };

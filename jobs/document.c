@@ -1,0 +1,233 @@
+/*
+ * document.c - the JSON documents of a job: show --json, events --json,
+ * the webhook outbox body and the operator's event details. See
+ * document.h; the bulk schedule's templates are in document_bulk.c.
+ */
+#include "jobs/document.h"
+#include "jobs/timefmt.h"
+#include "util/json.h"
+#include "util/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void jobs_json_add_time(cJSON *o, const char *key, int64_t ms)
+{
+	char buf[TIMEFMT_TIME_LEN];
+
+	if (ms <= 0) {
+		cJSON_AddNullToObject(o, key);
+		return;
+	}
+	timefmt_format_time(ms, buf);
+	cJSON_AddStringToObject(o, key, buf);
+}
+
+void jobs_json_add_str(cJSON *o, const char *key, const char *s)
+{
+	if (s == NULL)
+		cJSON_AddNullToObject(o, key);
+	else
+		cJSON_AddStringToObject(o, key, s);
+}
+
+/* Adds parsed JSON text under key, or null when absent or unreadable. */
+static void add_json(cJSON *o, const char *key, const char *text)
+{
+	cJSON *v = json_parse_exact(text);
+
+	if (v == NULL)
+		cJSON_AddNullToObject(o, key);
+	else
+		cJSON_AddItemToObject(o, key, v);
+}
+
+static void add_opt_int(cJSON *o, const char *key, int64_t v, int64_t none)
+{
+	if (v == none)
+		cJSON_AddNullToObject(o, key);
+	else
+		json_add_int(o, key, v);
+}
+
+cJSON *jobs_render_task(const struct task_record *t)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "service", t->service);
+	cJSON_AddStringToObject(o, "kind", jobs_task_kind_name(t->kind));
+	cJSON_AddNumberToObject(o, "phase", t->phase);
+	cJSON_AddStringToObject(o, "state", jobs_task_state_name(t->state));
+	cJSON_AddNumberToObject(o, "attempts", t->attempts);
+	add_opt_int(o, "http_status", t->http_status, 0);
+	add_json(o, "deleted_counts", t->deleted_counts);
+	add_opt_int(o, "total_deleted", t->total_deleted, -1);
+	add_opt_int(o, "duration_ms", t->duration_ms, -1);
+	jobs_json_add_str(o, "last_error", t->last_error);
+	if (t->state == TASK_PENDING || t->state == TASK_WAITING)
+		jobs_json_add_time(o, "next_attempt_at", t->next_attempt_at);
+	else
+		cJSON_AddNullToObject(o, "next_attempt_at");
+	add_json(o, "preview_before", t->preview_before);
+	add_opt_int(o, "before_total", t->before_total, -1);
+	add_opt_int(o, "verified_remaining", t->verified_after, -1);
+	if (t->state == TASK_SKIPPED)
+		jobs_json_add_str(o, "skip_reason", t->skip_reason);
+	return o;
+}
+
+cJSON *jobs_render_job(const struct job_record *j, const struct task_record *tasks,
+		       size_t n_tasks)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "job_id", j->id);
+	cJSON_AddStringToObject(o, "tenant_id", j->tenant_id);
+	jobs_json_add_str(o, "tenant_name", j->tenant_name);
+	cJSON_AddStringToObject(o, "kind", jobs_job_kind_name(j->kind));
+	cJSON_AddStringToObject(o, "state", jobs_job_state_name(j->state));
+	if (j->state == JOB_HELD) {
+		cJSON_AddStringToObject(o, "held_from", jobs_job_state_name(j->held_from));
+		jobs_json_add_str(o, "hold_reason", j->hold_reason);
+	}
+	jobs_json_add_str(o, "requested_by", j->requested_by);
+	jobs_json_add_str(o, "reason", j->reason);
+	jobs_json_add_time(o, "created_at", j->created_at);
+	jobs_json_add_time(o, "due_at", j->due_at);
+	jobs_json_add_time(o, "deadline_at", j->deadline_at);
+	jobs_json_add_time(o, "started_at", j->started_at);
+	jobs_json_add_time(o, "finished_at", j->finished_at);
+	json_add_int(o, "total_deleted", j->total_deleted);
+	cJSON_AddBoolToObject(o, "deadline_missed", j->deadline_missed != 0);
+	if (j->origin_job_id != NULL)
+		cJSON_AddStringToObject(o, "origin_job_id", j->origin_job_id);
+	if (tasks != NULL) {
+		cJSON *arr = cJSON_AddArrayToObject(o, "tasks");
+		for (size_t i = 0; i < n_tasks; i++)
+			cJSON_AddItemToArray(arr, jobs_render_task(&tasks[i]));
+	}
+	return o;
+}
+
+cJSON *jobs_render_event(const struct event_record *ev)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON *detail = json_parse_exact(ev->detail);
+	char at[TIMEFMT_TIME_LEN];
+
+	timefmt_format_time(ev->at, at);
+	cJSON_AddNumberToObject(o, "id", (double)ev->id);
+	jobs_json_add_str(o, "job_id", ev->job_id);
+	cJSON_AddStringToObject(o, "at", at);
+	cJSON_AddStringToObject(o, "type", ev->type ? ev->type : "");
+	jobs_json_add_str(o, "service", ev->service);
+	cJSON_AddItemToObject(o, "detail", detail ? detail : cJSON_CreateObject());
+	cJSON_AddStringToObject(o, "prev_hash", ev->prev_hash ? ev->prev_hash : "");
+	cJSON_AddStringToObject(o, "hash", ev->hash ? ev->hash : "");
+	cJSON_AddBoolToObject(o, "chain_ok", ev->chain_ok);
+	return o;
+}
+
+/* The unformatted text of doc, which is deleted. Aborts when out of memory. */
+static char *print_doc(cJSON *doc)
+{
+	char *text = cJSON_PrintUnformatted(doc);
+
+	cJSON_Delete(doc);
+	if (text == NULL) {
+		fprintf(stderr, "tenantdel: out of memory\n");
+		abort();
+	}
+	return text;
+}
+
+cJSON *jobs_render_outbox(const char *eid, const char *type, int64_t now,
+			  const struct job_record *j)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "id", eid);
+	cJSON_AddStringToObject(o, "type", type);
+	jobs_json_add_time(o, "created_at", now);
+	cJSON_AddItemToObject(o, "job", jobs_render_job(j, NULL, 0));
+	return o;
+}
+
+char *jobs_outbox_body(const char *eid, const char *type, int64_t now,
+		       const struct job_record *j)
+{
+	return print_doc(jobs_render_outbox(eid, type, now, j));
+}
+
+cJSON *jobs_render_scheduled(const struct job_record *j, const char *const *services,
+			     size_t n_services)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON *names = cJSON_CreateArray();
+
+	cJSON_AddStringToObject(o, "tenant_id", j->tenant_id);
+	jobs_json_add_str(o, "tenant_name", j->tenant_name);
+	jobs_json_add_time(o, "due_at", j->due_at);
+	jobs_json_add_time(o, "deadline_at", j->deadline_at);
+	jobs_json_add_str(o, "requested_by", j->requested_by);
+	jobs_json_add_str(o, "reason", j->reason);
+	for (size_t i = 0; i < n_services; i++)
+		cJSON_AddItemToArray(names, cJSON_CreateString(services[i]));
+	cJSON_AddItemToObject(o, "services", names);
+	return o;
+}
+
+char *jobs_detail_cancelled(const char *by, const char *reason, const char *const *restores,
+			    size_t n_restores)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON *arr;
+
+	jobs_json_add_str(o, "by", by);
+	jobs_json_add_str(o, "reason", reason);
+	arr = cJSON_AddArrayToObject(o, "restores");
+	for (size_t i = 0; i < n_restores; i++)
+		cJSON_AddItemToArray(arr, cJSON_CreateString(restores[i]));
+	return print_doc(o);
+}
+
+/* {"by": by, key: value (omitted when key is NULL), state_key: s}. */
+static char *by_and_state(const char *by, const char *key, const char *value,
+			  const char *state_key, enum job_state s)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	jobs_json_add_str(o, "by", by);
+	if (key != NULL)
+		jobs_json_add_str(o, key, value);
+	cJSON_AddStringToObject(o, state_key, jobs_job_state_name(s));
+	return print_doc(o);
+}
+
+char *jobs_detail_held(const char *by, const char *reason, enum job_state from)
+{
+	return by_and_state(by, "reason", reason, "from", from);
+}
+
+char *jobs_detail_released(const char *by, const char *hold_reason, enum job_state to)
+{
+	return by_and_state(by, "hold_reason", hold_reason, "to", to);
+}
+
+char *jobs_detail_retried(const char *by, const char *service, int64_t tasks,
+			  enum job_state from)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	jobs_json_add_str(o, "by", by);
+	jobs_json_add_str(o, "service", service);
+	cJSON_AddNumberToObject(o, "tasks", (double)tasks);
+	cJSON_AddStringToObject(o, "from", jobs_job_state_name(from));
+	return print_doc(o);
+}
+
+char *jobs_detail_running(const char *by, enum job_state from)
+{
+	return by_and_state(by, NULL, NULL, "from", from);
+}

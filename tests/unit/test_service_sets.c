@@ -1,0 +1,169 @@
+/*
+ * test_service_sets.c - the snapshot of services a job not started yet
+ * covers, kept as rows (migration 7): one set per distinct list of (name,
+ * phase), and a store written before migration 7 (JSON sets) converted.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/sched.h"
+#include "store/store_int.h"
+#include "util/util.h"
+#include "tests/unit/store_fixture.h"
+
+#define NOW 1800000000000LL
+#define DAY 86400000LL
+
+static int setup(void **state)
+{
+	return fx_setup(state, "test_service_sets");
+}
+
+static int teardown(void **state)
+{
+	return fx_teardown(state);
+}
+
+/* The set a job scheduled now for tenant with svcs gets. */
+static int64_t set_of(struct store *s, const char *tenant, const struct store_service *svcs,
+		      size_t n)
+{
+	struct store_new_job j = { .tenant_id = tenant, .due_at = NOW + DAY,
+				   .deadline_at = NOW + 2 * DAY };
+	char ids[1][JOBS_ID_LEN + 1], *sql;
+	int created;
+	int64_t id;
+
+	assert_int_equal(store_schedule(s, &j, 1, svcs, n, NOW, ids, &created), STORE_OK);
+	sql = xasprintf("SELECT service_set_id FROM jobs WHERE id = '%s'", ids[0]);
+	id = fx_int(s, sql);
+	free(sql);
+	return id;
+}
+
+/* The same services give the same set whatever their order; another phase,
+ * one service more or less, or none at all, another set. */
+static void test_sets_shared_by_members(void **state)
+{
+	struct fx *f = *state;
+	const struct store_service abc[] = { { "a", 1, 0, 0 }, { "b", 1, 0, 0 }, { "c", 2, 0, 0 } };
+	const struct store_service cab[] = { { "c", 2, 1, 1 }, { "a", 1, 0, 0 }, { "b", 1, 0, 0 } };
+	const struct store_service ab2[] = { { "a", 1, 0, 0 }, { "b", 2, 0, 0 }, { "c", 2, 0, 0 } };
+	int64_t first = set_of(f->s, "t1", abc, 3);
+
+	assert_true(first > 0);
+	assert_int_equal(set_of(f->s, "t2", cab, 3), first);
+	assert_true(set_of(f->s, "t3", ab2, 3) != first);
+	assert_true(set_of(f->s, "t4", abc, 2) != first);
+	assert_int_equal(set_of(f->s, "t5", abc, 2), set_of(f->s, "t6", abc, 2));
+	assert_int_equal(set_of(f->s, "t7", abc, 0), set_of(f->s, "t8", abc, 0));
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM service_sets"), 4);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM service_set_members"), 3 + 3 + 2);
+}
+
+/* A version 5 store as the code before migration 7 wrote it: a JSON set
+ * shared by two jobs not started yet, and a configured set (a service
+ * more) that no job was scheduled with. */
+static void write_v5_store(const char *path)
+{
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(sqlite3_exec(db, store_migrations[i], NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+		"PRAGMA user_version = 5;"
+		"INSERT INTO service_sets (id, services) VALUES (7,"
+		" '[{\"name\":\"orders\",\"phase\":1},{\"name\":\"pos\",\"phase\":1},"
+		"{\"name\":\"tenant\",\"phase\":2}]');"
+		"INSERT INTO meta (key, value) VALUES ('configured_services',"
+		" '[{\"name\":\"legacy\",\"phase\":1},{\"name\":\"orders\",\"phase\":1},"
+		"{\"name\":\"pos\",\"phase\":1},{\"name\":\"tenant\",\"phase\":2}]');"
+		"INSERT INTO jobs (id, tenant_id, state, created_at, due_at, deadline_at,"
+		" service_set_id) VALUES"
+		" ('J1', 'acme', 'scheduled', 1, 1000, 2000, 7),"
+		" ('J2', 'bakery', 'held', 1, 1000, 2000, 7);", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+static void test_migration_6_converts_json_sets(void **state)
+{
+	struct fx *f = *state;
+	const struct store_service same[] = {
+		{ "tenant", 2, 0, 0 }, { "pos", 1, 0, 0 }, { "orders", 1, 0, 0 } };
+	char path[160], err[256];
+	struct task_record *t;
+	struct store *s;
+	size_t n;
+
+	snprintf(path, sizeof path, "%s/v5.db", f->dir);
+	write_v5_store(path);
+	s = store_open(path, 0, err, sizeof err);
+	assert_non_null(s);
+	assert_int_equal(fx_int(s, "PRAGMA user_version"), store_n_migrations);
+	assert_int_equal(fx_int(s, "SELECT count(*) FROM jobs WHERE service_set_id = 7"), 2);
+	assert_int_equal(fx_int(s, "SELECT count(*) FROM service_sets_json"), 0);
+	/* the job not started yet shows its tasks as before */
+	assert_int_equal(store_job_tasks(s, "J1", &t, &n), STORE_OK);
+	assert_int_equal(n, 3);
+	assert_string_equal(t[0].service, "orders");
+	assert_int_equal(t[0].next_attempt_at, 1000);
+	assert_string_equal(t[2].service, "tenant");
+	assert_int_equal(t[2].phase, 2);
+	assert_int_equal(t[2].next_attempt_at, 0);
+	jobs_task_records_free(t, n);
+	/* a job scheduled with the same services shares the converted set */
+	assert_int_equal(set_of(s, "third", same, 3), 7);
+	/* the configured set came along: J1 starts with legacy added */
+	assert_int_equal(fx_int(s, "SELECT count(*) FROM service_set_members m JOIN meta"
+				   " ON m.set_id = CAST(meta.value AS INTEGER)"
+				   " WHERE meta.key = 'configured_set_id'"), 4);
+	assert_int_equal(store_begin(s), STORE_OK);
+	assert_int_equal(store_materialize_tasks(s, "J1", NOW), 0);
+	assert_int_equal(store_commit(s), STORE_OK);
+	assert_int_equal(fx_int(s, "SELECT count(*) FROM tasks WHERE job_id = 'J1'"), 4);
+	assert_int_equal(fx_int(s, "SELECT count(*) FROM events WHERE job_id = 'J1'"
+				   " AND type = 'task.added' AND service = 'legacy'"), 1);
+	store_close(s);
+}
+
+/* A config sync reaches jobs not started yet whose set is not the
+ * configured one, and leaves alone those whose set is. */
+static void test_sync_reaches_stale_sets_only(void **state)
+{
+	struct fx *f = *state;
+	const struct store_service old[] = { { "a", 1, 0, 0 } };
+	const struct store_service cur[] = { { "a", 1, 0, 0 }, { "b", 1, 0, 0 } };
+	struct sched_service conf[] = { { .name = "b", .phase = 1, .enabled = 1 },
+					{ .name = "a", .phase = 1, .enabled = 1 },
+					{ .name = "off", .phase = 1, .enabled = 0 } };
+
+	set_of(f->s, "old", old, 1);
+	set_of(f->s, "cur", cur, 2);
+	assert_int_equal(sched_sync_services(f->s, conf, 3, NOW, NULL, NULL), STORE_OK);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM jobs WHERE service_set_id IS NULL"), 1);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM tasks t JOIN jobs j ON j.id = t.job_id"
+				      " WHERE j.tenant_id = 'old' AND t.kind = 'delete'"), 2);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM events WHERE type = 'task.added'"), 1);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM tasks t JOIN jobs j ON j.id = t.job_id"
+				      " WHERE j.tenant_id = 'cur'"), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_sets_shared_by_members, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migration_6_converts_json_sets, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_sync_reaches_stale_sets_only, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
