@@ -142,20 +142,19 @@ static int busy_timeout_from_env(void)
 struct store *cli_store(struct cli_ctx *ctx)
 {
 	char err[1024];
-	int busy;
+	struct store_open_opts o = { .flags = ctx->store_flags };
 
 	if (ctx->store != NULL)
 		return ctx->store;
 	if (cli_config(ctx) == NULL)
 		return NULL;
 	err[0] = '\0';
-	ctx->store = store_open(ctx->cfg->database, ctx->store_flags, err, sizeof err);
+	o.busy_timeout_ms = busy_timeout_from_env();
+	ctx->store = store_open_with(ctx->cfg->database, &o, err, sizeof err);
 	if (ctx->store == NULL) {
 		cli_error("%s", err[0] ? err : "cannot open the database");
 		return NULL;
 	}
-	if ((busy = busy_timeout_from_env()) >= 0)
-		store_set_busy_timeout(ctx->store, busy);
 	/* The outbox is written only while a webhook is configured. */
 	store_set_webhooks(ctx->store, (const char *const *)ctx->cfg->webhook_urls,
 			   ctx->cfg->n_webhook_urls);

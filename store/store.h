@@ -78,8 +78,15 @@ int store_last_error_is_file(struct store *s);
  */
 int store_check_integrity(struct store *s, int *intact, char *why, size_t whylen);
 
-/* Busy timeout in ms (default 10000): how long a writer waits for the lock. */
-void store_set_busy_timeout(struct store *s, int ms);
+/* Backend options of store_open_with. */
+struct store_open_opts {
+	int flags;           /* STORE_OPEN_* */
+	int busy_timeout_ms; /* how long a writer waits for another's lock; < 0: 10000 */
+};
+
+/* store_open with backend options (store_open: flags, the defaults). */
+struct store *store_open_with(const char *path, const struct store_open_opts *o, char *err,
+			      size_t errlen);
 
 /* BEGIN IMMEDIATE / COMMIT / ROLLBACK. Not nestable. */
 int store_begin(struct store *s);

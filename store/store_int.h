@@ -36,7 +36,6 @@ struct store {
 	sqlite3 *db;
 	char *path;
 	int in_tx;
-	size_t claim_rotor; /* the service sched_claim_tasks starts with */
 	struct store_stmt_slot cache[STORE_STMT_CACHE];
 	int n_cache;
 	struct store_chain tip;
