@@ -142,6 +142,26 @@ static void test_defaults(void **state)
 	config_free(cfg);
 }
 
+/* config_find_service finds each of many services, in any order, and no other. */
+static void test_find_among_many(void **state)
+{
+	struct buf b;
+	struct config *cfg;
+
+	buf_init(&b);
+	for (int i = 499; i >= 0; i--)
+		buf_printf(&b, "[service s%d]\ndelete_url = http://a/%d/{tenant_id}\n", i, i);
+	cfg = load_ok(*state, b.data);
+	assert_int_equal(cfg->n_services, 500);
+	for (size_t i = 0; i < cfg->n_services; i++)
+		assert_ptr_equal(config_find_service(cfg, cfg->services[i].name), &cfg->services[i]);
+	assert_ptr_equal(config_find_service(cfg, "s123"), &cfg->services[499 - 123]);
+	assert_null(config_find_service(cfg, "s500"));
+	assert_null(config_find_service(cfg, "s"));
+	config_free(cfg);
+	buf_free(&b);
+}
+
 static const char full_text[] =
 	"; every key\n"
 	"[scheduler]\n"
@@ -589,6 +609,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_every_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_find_among_many, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_service_timeout_late_http, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_listen_ipv4, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crlf_bom_long_name, setup, teardown),
