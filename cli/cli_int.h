@@ -43,6 +43,14 @@ char *cli_safe(const char *s, char *out, size_t outlen);
 const char *cli_default_actor(void);
 
 /*
+ * Reports a failed store call: "tenantdel: WHAT: DATABASE: the store's own
+ * message" on stderr. Returns the exit code: EXIT_USAGE when the file itself
+ * is the cause (disk full, read-only, damaged: as when the store cannot be
+ * opened, DESIGN 4), else EXIT_FAILED.
+ */
+int cli_store_failed(struct cli_ctx *ctx, const char *what);
+
+/*
  * cli_store_rc_exit, except that a database error is reported with the
  * store's own message (store_last_error).
  */

@@ -212,9 +212,7 @@ static int store_batch(struct cli_ctx *ctx, const struct sched_args *a, struct s
 	svcs = config_enabled_services(ctx->cfg, &n_svcs);
 	if (n > 0 && store_schedule(ctx->store, jobs, n, svcs, n_svcs, now, ids,
 				    created) != STORE_OK) {
-		cli_error("schedule failed, nothing was scheduled: %s: %s", ctx->cfg->database,
-			  store_last_error(ctx->store));
-		rc = EXIT_FAILED;
+		rc = cli_store_failed(ctx, "schedule failed, nothing was scheduled");
 	} else if (a->from == NULL) {
 		if (!created[0])
 			cli_error("note: tenant %s already has an active job; it is returned",

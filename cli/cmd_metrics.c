@@ -26,8 +26,6 @@ int cli_cmd_metrics(struct cli_ctx *ctx, int argc, char **argv)
 	rc = metrics_render(s, ctx->cfg, clock_now_ms(), &b);
 	if (rc == 0)
 		fwrite(b.data, 1, b.len, stdout);
-	else
-		cli_error("metrics: cannot read the database: %s", store_last_error(s));
 	buf_free(&b);
-	return rc == 0 ? EXIT_OK : EXIT_FAILED;
+	return rc == 0 ? EXIT_OK : cli_store_failed(ctx, "metrics: cannot read the store");
 }

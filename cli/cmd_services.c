@@ -107,11 +107,8 @@ int cli_cmd_retire_service(struct cli_ctx *ctx, int argc, char **argv)
 			  ctx->cfg->database, safe);
 		return EXIT_USAGE;
 	}
-	if (rc != STORE_OK) {
-		cli_error("retire-service %s failed: %s: %s", safe, ctx->cfg->database,
-			  store_last_error(ctx->store));
-		return EXIT_FAILED;
-	}
+	if (rc != STORE_OK)
+		return cli_store_failed(ctx, "retire-service failed");
 	printf("service %s retired: %lld unfinished task%s skipped\n", safe, (long long)skipped,
 	       skipped == 1 ? "" : "s");
 	return EXIT_OK;

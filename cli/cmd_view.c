@@ -136,8 +136,7 @@ int cli_cmd_list(struct cli_ctx *ctx, int argc, char **argv)
 	if (cli_store(ctx) == NULL)
 		return EXIT_USAGE;
 	if (store_job_list(ctx->store, &f, list_row, &o) != STORE_OK) {
-		cli_error("list failed: %s: %s", ctx->cfg->database, store_last_error(ctx->store));
-		return EXIT_FAILED;
+		return cli_store_failed(ctx, "list failed");
 	}
 	if (o.json)
 		json_end(o.rows);

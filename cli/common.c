@@ -142,20 +142,19 @@ static int busy_timeout_from_env(void)
 struct store *cli_store(struct cli_ctx *ctx)
 {
 	char err[1024];
-	int busy;
+	struct store_open_opts o = { .flags = ctx->store_flags };
 
 	if (ctx->store != NULL)
 		return ctx->store;
 	if (cli_config(ctx) == NULL)
 		return NULL;
 	err[0] = '\0';
-	ctx->store = store_open(ctx->cfg->database, ctx->store_flags, err, sizeof err);
+	o.busy_timeout_ms = busy_timeout_from_env();
+	ctx->store = store_open_with(ctx->cfg->database, &o, err, sizeof err);
 	if (ctx->store == NULL) {
 		cli_error("%s", err[0] ? err : "cannot open the database");
 		return NULL;
 	}
-	if ((busy = busy_timeout_from_env()) >= 0)
-		store_set_busy_timeout(ctx->store, busy);
 	/* The outbox is written only while a webhook is configured. */
 	store_set_webhooks(ctx->store, (const char *const *)ctx->cfg->webhook_urls,
 			   ctx->cfg->n_webhook_urls);
@@ -198,15 +197,21 @@ int cli_store_rc_exit(int rc, const char *job_id, const char *what,
 	}
 }
 
+int cli_store_failed(struct cli_ctx *ctx, const char *what)
+{
+	cli_error("%s: %s: %s", what, ctx->cfg->database, store_last_error(ctx->store));
+	return store_last_error_is_file(ctx->store) ? EXIT_USAGE : EXIT_FAILED;
+}
+
 int cli_job_rc_exit(struct cli_ctx *ctx, int rc, const char *job_id, const char *what,
 		    const struct job_record *job)
 {
-	const char *msg = ctx->store ? store_last_error(ctx->store) : "";
+	char doing[128];
 
-	if (rc != STORE_ERR || msg[0] == '\0')
+	if (rc != STORE_ERR || ctx->store == NULL || store_last_error(ctx->store)[0] == '\0')
 		return cli_store_rc_exit(rc, job_id, what, job);
-	cli_error("%s job %s failed: %s: %s", what, job_id, ctx->cfg->database, msg);
-	return EXIT_FAILED;
+	snprintf(doing, sizeof doing, "%s job %s failed", what, job_id);
+	return cli_store_failed(ctx, doing);
 }
 
 int cli_check_job_arg(const char *job_id)

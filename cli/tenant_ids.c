@@ -76,10 +76,7 @@ static int take_line(struct cli_tenant_ids *l, const char *name, size_t lineno, 
 			 cli_safe(id, safe, sizeof safe), why);
 		return -1;
 	}
-	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 1024;
-		l->ids = xrealloc(l->ids, l->cap * sizeof *l->ids);
-	}
+	l->ids = xreserve(l->ids, &l->cap, l->n + 1, sizeof *l->ids);
 	l->ids[l->n++] = xstrndup(id, len);
 	return 0;
 }

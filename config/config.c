@@ -20,11 +20,24 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <search.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* An entry of cfg->by_name: a service's name and where it is in services. */
+struct service_key {
+	const char *name;
+	size_t index;
+};
+
+static int service_key_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct service_key *)a)->name,
+		      ((const struct service_key *)b)->name);
+}
 
 static const char *const section_names[N_GLOBAL_SECTIONS] = {
 	"scheduler", "retry", "http", "api", "webhook", "certificate",
@@ -113,6 +126,7 @@ static void config_begin_service(struct config_parser *p, const char *name)
 	struct config *cfg = p->cfg;
 	const struct config_service *prev;
 	struct config_service *s;
+	struct service_key *key;
 
 	p->sec = SEC_SKIP;
 	if (!config_valid_service_name(name)) {
@@ -126,12 +140,21 @@ static void config_begin_service(struct config_parser *p, const char *name)
 			       name, prev->line);
 		return;
 	}
-	cfg->services = xrealloc(cfg->services, (cfg->n_services + 1) * sizeof *cfg->services);
-	p->svc_lines = xrealloc(p->svc_lines, (cfg->n_services + 1) * sizeof *p->svc_lines);
+	cfg->services = xreserve(cfg->services, &p->services_cap, cfg->n_services + 1,
+				 sizeof *cfg->services);
+	p->svc_lines = xreserve(p->svc_lines, &p->svc_lines_cap, cfg->n_services + 1,
+				sizeof *p->svc_lines);
 	s = &cfg->services[cfg->n_services];
 	memset(s, 0, sizeof *s);
 	memset(&p->svc_lines[cfg->n_services], 0, sizeof *p->svc_lines);
 	s->name = xstrdup(name);
+	key = xmalloc(sizeof *key);
+	key->name = s->name;
+	key->index = cfg->n_services;
+	if (tsearch(key, &cfg->by_name, service_key_cmp) == NULL) {
+		free(key);
+		config_fail_at(p, p->line, "out of memory reading [service %s]", name);
+	}
 	s->phase = 1;
 	s->max_in_flight = 8;
 	s->verify = -1;          /* decided once preview_url is known */
@@ -491,6 +514,7 @@ void config_free(struct config *cfg)
 	free(cfg->webhook_secret_env);
 	free(cfg->certificate_key_file);
 	config_free_secrets(cfg);
+	tdestroy(cfg->by_name, free);
 	for (size_t i = 0; i < cfg->n_services; i++)
 		config_free_service(&cfg->services[i]);
 	free(cfg->services);
@@ -512,8 +536,8 @@ void config_free_secrets(struct config *cfg)
 const struct config_service *config_find_service(const struct config *cfg,
 						 const char *name)
 {
-	for (size_t i = 0; i < cfg->n_services; i++)
-		if (strcmp(cfg->services[i].name, name) == 0)
-			return &cfg->services[i];
-	return NULL;
+	const struct service_key want = { name, 0 };
+	struct service_key *const *k = tfind(&want, &cfg->by_name, service_key_cmp);
+
+	return k != NULL ? &cfg->services[(*k)->index] : NULL;
 }

@@ -73,6 +73,7 @@ struct config {
 	/* [service NAME] in file order */
 	struct config_service *services;
 	size_t n_services;
+	void *by_name;              /* tsearch tree for config_find_service */
 };
 
 /*
@@ -127,7 +128,7 @@ struct config_secret {
 size_t config_list_secrets(const struct config *cfg,
 			   struct config_secret out[CONFIG_MAX_SECRETS]);
 
-/* The service called name, or NULL. */
+/* The service called name, or NULL. O(log n) in the number of services. */
 const struct config_service *config_find_service(const struct config *cfg,
 						 const char *name);
 

@@ -127,8 +127,8 @@ static int set_webhook_url(struct config_parser *p, const struct config_key_spec
 
 	if (check_url(p, k, v) < 0)
 		return -1;
-	cfg->webhook_urls = xrealloc(cfg->webhook_urls,
-				     (cfg->n_webhook_urls + 1) * sizeof *cfg->webhook_urls);
+	cfg->webhook_urls = xreserve(cfg->webhook_urls, &p->webhook_urls_cap,
+				     cfg->n_webhook_urls + 1, sizeof *cfg->webhook_urls);
 	cfg->webhook_urls[cfg->n_webhook_urls++] = xstrdup(v);
 	return 0;
 }

@@ -37,6 +37,8 @@ struct config_parser {
 	int sec_line[N_GLOBAL_SECTIONS];  /* header lines, 0 if absent */
 	struct config_key_lines key_line[N_GLOBAL_SECTIONS];
 	struct config_key_lines *svc_lines; /* parallel to cfg->services */
+	size_t services_cap, svc_lines_cap; /* xreserve capacities of both */
+	size_t webhook_urls_cap;            /* of cfg->webhook_urls */
 	char *err;
 	size_t errlen;
 	int err_set, err_line;

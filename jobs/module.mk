@@ -4,5 +4,7 @@ LIB_SRC += jobs/record.c jobs/document.c jobs/document_bulk.c
 LIB_SRC += jobs/service_detail.c
 LIB_SRC += jobs/counts.c
 UNIT_TESTS += test_document
+LIB_SRC += jobs/evaluate.c jobs/sched_doc.c
+UNIT_TESTS += test_evaluate test_sched_doc
 LIB_SRC += jobs/certificate.c jobs/signature.c
 UNIT_TESTS += test_certificate

@@ -255,22 +255,12 @@ static void suspend(struct api *a, struct api_req *r)
 	request_read(a, r->conn);
 	MHD_suspend_connection(r->conn);
 	r->suspended = 1;
-	r->prev = NULL;
-	r->next = a->suspended;
-	if (a->suspended != NULL)
-		a->suspended->prev = r;
-	a->suspended = r;
+	LIST_INSERT_HEAD(&a->suspended, r, link);
 }
 
 static void resume(struct api *a, struct api_req *r)
 {
-	if (r->prev != NULL)
-		r->prev->next = r->next;
-	else
-		a->suspended = r->next;
-	if (r->next != NULL)
-		r->next->prev = r->prev;
-	r->next = r->prev = NULL;
+	LIST_REMOVE(r, link);
 	r->suspended = 0;
 	MHD_resume_connection(r->conn);
 	/* MHD must run to notice: on the next loop iteration, not from here. */
@@ -525,6 +515,7 @@ struct api *api_start(const struct api_deps *deps, char *err, size_t errlen)
 	a->loop = deps->loop;
 	a->deps = *deps;
 	TAILQ_INIT(&a->reading);
+	LIST_INIT(&a->suspended);
 	a->daemon = MHD_start_daemon(
 		MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
 			(v6 ? MHD_USE_IPv6 : 0),
@@ -576,10 +567,10 @@ void api_stop(struct api *a)
 	if (a == NULL)
 		return;
 	/* MHD must not be stopped with suspended connections: answer them. */
-	while (a->suspended != NULL) {
+	while (!LIST_EMPTY(&a->suspended)) {
 		struct api_answer ans = {0};
 		api_fail(&ans, MHD_HTTP_SERVICE_UNAVAILABLE, "shutting down");
-		api_req_complete(a->suspended, &ans);
+		api_req_complete(LIST_FIRST(&a->suspended), &ans);
 	}
 	MHD_run(a->daemon);
 	for (int fd = 0; fd < a->watch_top; fd++)

@@ -31,8 +31,10 @@ struct api_req {
 	int ready;
 	unsigned status;
 	char *answer;               /* JSON text */
-	struct api_req *next, *prev; /* in api->suspended while suspended */
+	LIST_ENTRY(api_req) link;   /* in api->suspended while suspended */
 };
+
+LIST_HEAD(api_req_list, api_req);
 
 /* One connection, from accept to close (MHD's socket context). */
 struct api_conn {
@@ -52,7 +54,7 @@ struct api {
 	ev_timer timer;
 	struct api_deps deps;
 	int port;
-	struct api_req *suspended;  /* waiting for a deferred answer */
+	struct api_req_list suspended; /* waiting for a deferred answer */
 	struct api_conn_list reading; /* by deadline, the earliest first */
 };
 

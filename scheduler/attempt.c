@@ -190,6 +190,7 @@ static void finish(struct attempt *a)
 	}
 	memset(r, 0, sizeof *r);
 	r->task_id = a->c.task_id;
+	r->lease_until = a->c.lease_until;
 	r->job_id = a->c.job_id;
 	r->tenant_id = a->c.tenant_id;
 	r->service = a->c.service;
@@ -373,14 +374,16 @@ static void step_send(struct attempt *a)
 int attempt_send_calls(struct engine *e)
 {
 	size_t n = e->n_calls;
-	int64_t *ids = xcalloc(n ? n : 1, sizeof *ids);
+	struct sched_lease *leases = xcalloc(n ? n : 1, sizeof *leases);
 	int *held = xcalloc(n ? n : 1, sizeof *held);
 	int rc = STORE_OK;
 
-	for (size_t i = 0; i < n; i++)
-		ids[i] = e->calls[i]->c.task_id;
+	for (size_t i = 0; i < n; i++) {
+		leases[i].task_id = e->calls[i]->c.task_id;
+		leases[i].until = e->calls[i]->c.lease_until;
+	}
 	if (n > 0 && !e->aborted)
-		rc = sched_count_sent(e->store, e->owner.id, ids, n, clock_now_ms(), held);
+		rc = sched_count_sent(e->store, e->owner.id, leases, n, clock_now_ms(), held);
 	e->n_calls = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct attempt *a = e->calls[i];
@@ -394,7 +397,7 @@ int attempt_send_calls(struct engine *e)
 		a->call = POLICY_CALL_SENT;
 		send_now(a);
 	}
-	free(ids);
+	free(leases);
 	free(held);
 	return rc == STORE_OK ? 0 : -1;
 }

@@ -144,12 +144,18 @@ static int claim(struct engine *e, int64_t now, size_t *claimed)
 	struct sched_claimed *c = NULL;
 	size_t n = 0;
 	int room = e->cfg->max_in_flight - (int)e->n_in_flight;
+	int rc;
 
 	*claimed = 0;
 	if (room <= 0)
 		return 0;
-	if (sched_claim_tasks(e->store, e->owner.id, e->svcs, e->n_svcs, room, now, &c, &n) !=
-	    STORE_OK)
+	/* Start at another service each time so that, when the global limit
+	 * is smaller than the services' slots, none is always last. */
+	rc = sched_claim_tasks(e->store, e->owner.id, e->svcs, e->n_svcs, e->claim_first, room,
+			       now, &c, &n);
+	if (e->n_svcs > 0)
+		e->claim_first = (e->claim_first + 1) % e->n_svcs;
+	if (rc != STORE_OK)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		if (c[i].kind == TASK_KIND_DELETE)
@@ -353,17 +359,17 @@ static void wake_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static void poll_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct engine *e = w->data;
-	int64_t v;
+	uint64_t v;
 
 	check_clock(e);
 	if (store_backing_off(e))
 		return;
-	if (sched_data_version(e->store, &v) != STORE_OK) {
-		store_failed(e, "data version");
+	if (store_changed_token(e->store, &v) != STORE_OK) {
+		store_failed(e, "changed token");
 		return;
 	}
-	if (v != e->data_version) {
-		e->data_version = v;
+	if (v != e->changed) {
+		e->changed = v;
 		e->cycle_needed = 1;
 		e->maint_needed = 1;
 	}
@@ -524,7 +530,7 @@ int engine_run(struct engine *e)
 	e->first_maint = 1;
 	e->maint_needed = e->cycle_needed = 1;
 	e->clock_offset = now - clock_mono_ms();
-	if (sched_data_version(e->store, &e->data_version) != STORE_OK ||
+	if (store_changed_token(e->store, &e->changed) != STORE_OK ||
 	    sched_sync_services(e->store, e->svcs, e->n_svcs, now, NULL, NULL) != STORE_OK)
 		return 1;
 	log_msg(LOG_INFO, "engine.started", "%s: %zu services, owner %s%s", e->cfg->path,

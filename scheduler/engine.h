@@ -15,8 +15,8 @@
  * Everything runs on the loop's thread: hooks may use engine_store(e)
  * freely (it is the engine's own SQLite handle, never in a transaction
  * between callbacks). After writing work with it (e.g. the API scheduling
- * a job), call engine_wake(e): the 1 s data_version poll only sees other
- * processes' commits.
+ * a job), call engine_wake(e): the 1 s poll of the store's changed token
+ * only sees other processes' commits.
  */
 #ifndef TENANTDEL_ENGINE_H
 #define TENANTDEL_ENGINE_H

@@ -24,6 +24,7 @@ struct engine {
 
 	struct sched_service *svcs; /* from cfg; names point into it */
 	size_t n_svcs;
+	size_t claim_first;         /* the service the next claim serves first */
 
 	ev_prepare prepare;   /* group commit + cycle, before the loop blocks */
 	ev_timer wake;        /* the earliest due work */
@@ -34,7 +35,7 @@ struct engine {
 
 	int cycle_needed, maint_needed, first_maint;
 	int stopping, aborted, done;
-	int64_t data_version;
+	uint64_t changed;     /* store_changed_token at the last look */
 	int64_t last_maint, last_sweep;
 	int64_t clock_offset;      /* wall - monotonic at the last look (ms) */
 	int store_failures;        /* failed store steps in a row */

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/queue.h>
 
 #include "util/log.h"
 #include "util/util.h"
@@ -23,7 +24,7 @@ struct http_client {
 	char *ca_file, *client_cert, *client_key;
 	struct buf *secrets;  /* redacted from answers */
 	size_t n_secrets;
-	struct xfer *xfers; /* every transfer in flight, for abort */
+	LIST_HEAD(xfer_list, xfer) xfers; /* every transfer in flight, for abort */
 	CURL **idle;        /* finished easy handles, reset, for the next request */
 	size_t n_idle;
 };
@@ -51,7 +52,7 @@ struct xfer {
 	int64_t started;
 	http_done_fn done;
 	void *arg;
-	struct xfer *prev, *next;
+	LIST_ENTRY(xfer) link;   /* in http_client->xfers */
 };
 
 /* One socket curl asked us to watch. */
@@ -214,12 +215,7 @@ static void xfer_free(struct xfer *x)
 {
 	struct http_client *c = x->c;
 
-	if (x->prev)
-		x->prev->next = x->next;
-	else
-		c->xfers = x->next;
-	if (x->next)
-		x->next->prev = x->prev;
+	LIST_REMOVE(x, link);
 	curl_multi_remove_handle(c->multi, x->easy);
 	put_easy(c, x->easy);
 	curl_slist_free_all(x->headers);
@@ -441,10 +437,7 @@ int http_send(struct http_client *c, const struct http_request *rq, http_done_fn
 	x->arg = arg;
 	x->started = clock_mono_ms();
 	set_options(c, x, rq);
-	x->next = c->xfers;
-	if (c->xfers)
-		c->xfers->prev = x;
-	c->xfers = x;
+	LIST_INSERT_HEAD(&c->xfers, x, link);
 	mc = curl_multi_add_handle(c->multi, x->easy);
 	if (mc != CURLM_OK) {
 		log_msg(LOG_ERROR, "http.error", "curl_multi_add_handle: %s", curl_multi_strerror(mc));
@@ -456,8 +449,10 @@ int http_send(struct http_client *c, const struct http_request *rq, http_done_fn
 
 void http_abort_all(struct http_client *c, const char *why)
 {
-	while (c->xfers != NULL)
-		finish(c->xfers, CURLE_ABORTED_BY_CALLBACK, why ? why : "aborted");
+	struct xfer *x;
+
+	while ((x = LIST_FIRST(&c->xfers)) != NULL)
+		finish(x, CURLE_ABORTED_BY_CALLBACK, why ? why : "aborted");
 }
 
 static void set_str(char **dst, const char *v)
@@ -504,6 +499,7 @@ struct http_client *http_client_new(struct ev_loop *loop, const struct http_tls 
 		global_done = 1;
 	}
 	c = xcalloc(1, sizeof *c);
+	LIST_INIT(&c->xfers);
 	c->loop = loop;
 	c->multi = curl_multi_init();
 	if (c->multi == NULL) {

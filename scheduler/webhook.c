@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 
 #define WEBHOOK_TIMEOUT_MS 10000
 #define WEBHOOK_LEASE_MS (WEBHOOK_TIMEOUT_MS + 10000)
@@ -30,8 +31,10 @@
 struct flight {
 	struct webhook *w;        /* NULL once the dispatcher is freed */
 	struct store_delivery d;
-	struct flight *prev, *next;
+	LIST_ENTRY(flight) link;  /* in webhook->flights */
 };
+
+LIST_HEAD(flight_list, flight);
 
 struct webhook {
 	struct ev_loop *loop;
@@ -41,7 +44,7 @@ struct webhook {
 	struct lease_owner self;
 	ev_timer timer;
 	ev_tstamp prune_at;       /* ev_now of the next pruning pass */
-	struct flight *flights;
+	struct flight_list flights;
 	size_t n_flights;
 	int stopping;
 };
@@ -76,7 +79,9 @@ static void url_origin(const char *url, char *out, size_t outlen)
 static size_t in_flight_to(const struct webhook *w, const char *url)
 {
 	size_t n = 0;
-	for (const struct flight *f = w->flights; f != NULL; f = f->next)
+	const struct flight *f;
+
+	LIST_FOREACH(f, &w->flights, link)
 		n += strcmp(f->d.url, url) == 0;
 	return n;
 }
@@ -100,12 +105,7 @@ static void arm_within(struct webhook *w, double after)
 
 static void unlink_flight(struct webhook *w, struct flight *f)
 {
-	if (f->prev != NULL)
-		f->prev->next = f->next;
-	else
-		w->flights = f->next;
-	if (f->next != NULL)
-		f->next->prev = f->prev;
+	LIST_REMOVE(f, link);
 	w->n_flights--;
 }
 
@@ -192,10 +192,7 @@ static void send_one(struct webhook *w, struct store_delivery *d)
 	rq.timeout_ms = WEBHOOK_TIMEOUT_MS;
 	rq.connect_timeout_ms = cfg->connect_timeout_ms;
 	rq.max_body = 64 * 1024;
-	f->next = w->flights;
-	if (w->flights != NULL)
-		w->flights->prev = f;
-	w->flights = f;
+	LIST_INSERT_HEAD(&w->flights, f, link);
 	w->n_flights++;
 	if (http_send(w->http, &rq, on_done, f) < 0) {
 		unlink_flight(w, f);
@@ -292,6 +289,7 @@ struct webhook *webhook_start(const struct webhook_deps *deps)
 {
 	struct webhook *w = xcalloc(1, sizeof *w);
 
+	LIST_INIT(&w->flights);
 	w->loop = deps->loop;
 	w->store = deps->store;
 	w->http = deps->http;
@@ -335,10 +333,12 @@ void webhook_stop(struct webhook *w)
 
 void webhook_free(struct webhook *w)
 {
+	struct flight *f;
+
 	if (w == NULL)
 		return;
 	ev_timer_stop(w->loop, &w->timer);
-	for (struct flight *f = w->flights; f != NULL; f = f->next)
+	LIST_FOREACH(f, &w->flights, link)
 		f->w = NULL; /* their callbacks free them */
 	store_webhook_release(w->store, w->self.id);
 	free(w);

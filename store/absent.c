@@ -52,16 +52,22 @@ static int is_configured(const struct store_service *svcs, size_t n, const char 
 	return 0;
 }
 
-/* The entry of v for name, appended (zeros) when new. */
-static struct store_absent *entry(struct store_absent **v, size_t *n, const char *name)
+/* The absent services found so far. */
+struct absent_list {
+	struct store_absent *v;
+	size_t n, cap;
+};
+
+/* The entry of l for name, appended (zeros) when new. */
+static struct store_absent *entry(struct absent_list *l, const char *name)
 {
-	for (size_t i = 0; i < *n; i++)
-		if (strcmp((*v)[i].service, name) == 0)
-			return &(*v)[i];
-	*v = xrealloc(*v, (*n + 1) * sizeof **v);
-	memset(&(*v)[*n], 0, sizeof **v);
-	(*v)[*n].service = xstrdup(name);
-	return &(*v)[(*n)++];
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->v[i].service, name) == 0)
+			return &l->v[i];
+	l->v = xreserve(l->v, &l->cap, l->n + 1, sizeof *l->v);
+	memset(&l->v[l->n], 0, sizeof *l->v);
+	l->v[l->n].service = xstrdup(name);
+	return &l->v[l->n++];
 }
 
 /* One integer from sql with :svc bound; 0 or -1 (logged). */
@@ -105,7 +111,7 @@ static int next_service(struct store *s, char **prev)
 
 /* Unfinished tasks of every service that has tasks and is not configured. */
 static int absent_in_tasks(struct store *s, const struct store_service *svcs, size_t n_svcs,
-			   struct store_absent **v, size_t *n)
+			   struct absent_list *l)
 {
 	char *prev = xstrdup("");
 	int64_t count;
@@ -119,7 +125,7 @@ static int absent_in_tasks(struct store *s, const struct store_service *svcs, si
 			break;
 		}
 		if (count > 0)
-			entry(v, n, prev)->tasks = count;
+			entry(l, prev)->tasks = count;
 	}
 	free(prev);
 	return rc;
@@ -133,7 +139,7 @@ struct covered {
 
 /* Adds the unconfigured, unretired services that jobs not started yet cover. */
 static int absent_in_snapshots(struct store *s, const struct store_service *svcs,
-			       size_t n_svcs, struct store_absent **v, size_t *n)
+			       size_t n_svcs, struct absent_list *l)
 {
 	sqlite3_stmt *st = store_stmt(s, SQL_SNAPSHOTS);
 	struct covered *c = NULL;
@@ -157,7 +163,7 @@ static int absent_in_snapshots(struct store *s, const struct store_service *svcs
 		if (is_configured(svcs, n_svcs, c[i].service))
 			continue;
 		if ((rc = store_retired_reason(s, c[i].service, NULL, &retired)) == 0 && !retired)
-			entry(v, n, c[i].service)->jobs_not_started += c[i].jobs;
+			entry(l, c[i].service)->jobs_not_started += c[i].jobs;
 	}
 	for (size_t i = 0; i < n_c; i++)
 		free(c[i].service);
@@ -168,15 +174,17 @@ static int absent_in_snapshots(struct store *s, const struct store_service *svcs
 int store_absent_services(struct store *s, const struct store_service *svcs, size_t n_svcs,
 			  struct store_absent **out, size_t *n)
 {
+	struct absent_list l = { 0 };
+
 	*out = NULL;
 	*n = 0;
-	if (absent_in_tasks(s, svcs, n_svcs, out, n) < 0 ||
-	    absent_in_snapshots(s, svcs, n_svcs, out, n) < 0) {
-		store_absent_free(*out, *n);
-		*out = NULL;
-		*n = 0;
+	if (absent_in_tasks(s, svcs, n_svcs, &l) < 0 ||
+	    absent_in_snapshots(s, svcs, n_svcs, &l) < 0) {
+		store_absent_free(l.v, l.n);
 		return STORE_ERR;
 	}
+	*out = l.v;
+	*n = l.n;
 	return STORE_OK;
 }
 
@@ -221,6 +229,7 @@ static int read_retirable(struct store *s, const char *svc, struct retire_row **
 			  size_t *n)
 {
 	sqlite3_stmt *st = store_stmt(s, SQL_RETIRABLE);
+	size_t cap = 0;
 	int rc;
 
 	*rows = NULL;
@@ -230,7 +239,7 @@ static int read_retirable(struct store *s, const char *svc, struct retire_row **
 	store_bind_text(st, ":svc", svc);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct retire_row *r;
-		*rows = xrealloc(*rows, (*n + 1) * sizeof **rows);
+		*rows = xreserve(*rows, &cap, *n + 1, sizeof **rows);
 		r = &(*rows)[(*n)++];
 		r->id = sqlite3_column_int64(st, 0);
 		snprintf(r->job_id, sizeof r->job_id, "%s", sqlite3_column_text(st, 1));

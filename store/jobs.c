@@ -198,6 +198,7 @@ static int collect_results(struct store *s, const struct store_new_job *jobs, si
 	store_reset(st);
 	if (i < n) {
 		log_msg(LOG_ERROR, "store.error", "schedule: job %zu of %zu not stored", i + 1, n);
+		s->last_error_file = 0;
 		snprintf(s->last_error, sizeof s->last_error, "job %zu of the batch not stored",
 			 i + 1);
 		return -1;

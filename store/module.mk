@@ -7,3 +7,4 @@ LIB_SRC += store/metrics.c store/outbox.c
 UNIT_TESTS += test_outbox
 LIB_SRC += store/sched.c store/sched_claim.c store/sched_eval.c store/sched_record.c store/sched_sync.c
 UNIT_TESTS += test_store_open
+UNIT_TESTS += test_sched test_sched_maint

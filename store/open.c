@@ -207,6 +207,7 @@ static int run_check(struct store *s, const char *pragma, int *intact, char *why
 		snprintf(s->last_error, sizeof s->last_error, "%s",
 			 store_error_phrase(s->db, rc) ? store_error_phrase(s->db, rc)
 						       : sqlite3_errmsg(s->db));
+		s->last_error_file = store_error_phrase(s->db, rc) != NULL;
 		sqlite3_finalize(st);
 		return -1;
 	}
@@ -307,8 +308,8 @@ fail:
 }
 
 /* Opens the existing regular file path of size bytes as a store. */
-static struct store *open_existing(const char *path, off_t size, int flags, char *err,
-				   size_t errlen)
+static struct store *open_existing(const char *path, off_t size,
+				   const struct store_open_opts *o, char *err, size_t errlen)
 {
 	struct store *s = xcalloc(1, sizeof *s);
 	int rc;
@@ -323,13 +324,13 @@ static struct store *open_existing(const char *path, off_t size, int flags, char
 		snprintf(err, errlen, "%s: read-only", path);
 		goto fail;
 	}
-	sqlite3_busy_timeout(s->db, 10000);
+	sqlite3_busy_timeout(s->db, o->busy_timeout_ms >= 0 ? o->busy_timeout_ms : 10000);
 	sqlite3_extended_result_codes(s->db, 1);
 	/* identify first: WAL must never be switched on in another program's file */
 	if (identify(s, err, errlen) < 0 || configure(s, err, errlen) < 0 ||
 	    migrate(s, err, errlen) < 0)
 		goto fail;
-	if ((flags & STORE_OPEN_CHECK) && size <= QUICK_CHECK_MAX_BYTES &&
+	if ((o->flags & STORE_OPEN_CHECK) && size <= QUICK_CHECK_MAX_BYTES &&
 	    quick_check(s, err, errlen) < 0)
 		goto fail;
 	return s;
@@ -340,12 +341,21 @@ fail:
 
 struct store *store_open(const char *path, int flags, char *err, size_t errlen)
 {
+	struct store_open_opts o = { .flags = flags, .busy_timeout_ms = -1 };
+
+	return store_open_with(path, &o, err, errlen);
+}
+
+struct store *store_open_with(const char *path, const struct store_open_opts *opts,
+			      char *err, size_t errlen)
+{
+	struct store_open_opts o = *opts;
 	struct stat st;
 
-	if (stat(path, &st) < 0 && errno == ENOENT && (flags & STORE_OPEN_CREATE)) {
+	if (stat(path, &st) < 0 && errno == ENOENT && (o.flags & STORE_OPEN_CREATE)) {
 		if (create_store(path, err, errlen) < 0)
 			return NULL;
-		flags &= ~STORE_OPEN_CHECK; /* just built (here or by a concurrent opener) */
+		o.flags &= ~STORE_OPEN_CHECK; /* just built (here or by a concurrent opener) */
 	}
 	if (stat(path, &st) < 0) {
 		if (errno == ENOENT)
@@ -363,12 +373,7 @@ struct store *store_open(const char *path, int flags, char *err, size_t errlen)
 			 S_ISREG(st.st_mode) ? "an empty file" : "not a regular file");
 		return NULL;
 	}
-	return open_existing(path, st.st_size, flags, err, errlen);
-}
-
-void store_set_busy_timeout(struct store *s, int ms)
-{
-	sqlite3_busy_timeout(s->db, ms);
+	return open_existing(path, st.st_size, &o, err, errlen);
 }
 
 void store_close(struct store *s)

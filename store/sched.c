@@ -5,6 +5,7 @@
  * sched_sync.c.
  */
 #include "store/sched_int.h"
+#include "jobs/sched_doc.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -23,7 +24,8 @@ static const char SQL_RECLAIM[] =
 	" lease_expires_at = NULL, last_error = :err, updated_at = :now,"
 	" verify_owed = CASE :state WHEN 'dead' THEN 0 ELSE verify_owed END,"
 	" retry_streak = CASE :state WHEN 'dead' THEN 0 ELSE retry_streak END"
-	" WHERE id = :id AND state = 'in_flight' AND lease_owner IS :owner";
+	" WHERE id = :id AND state = 'in_flight' AND lease_owner IS :owner"
+	" AND lease_expires_at IS :until";
 static const char SQL_DUE_JOBS[] =
 	"SELECT id, tenant_id FROM jobs WHERE state = 'scheduled' AND due_at <= :now"
 	" ORDER BY due_at LIMIT :lim";
@@ -34,7 +36,8 @@ static const char SQL_MISSED[] =
 	"SELECT id, tenant_id FROM jobs WHERE deadline_missed = 0"
 	" AND state NOT IN ('succeeded','cancelled') AND deadline_at <= :now LIMIT :lim";
 static const char SQL_MARK_MISSED[] =
-	"UPDATE jobs SET deadline_missed = 1 WHERE id = :id";
+	"UPDATE jobs SET deadline_missed = 1 WHERE id = :id AND deadline_missed = 0"
+	" AND state NOT IN ('succeeded','cancelled') AND deadline_at <= :now";
 
 /* The first waiting task in next_attempt_at order: the repeated IN term
  * lets the planner walk tasks_due_by_service and stop at the first
@@ -88,18 +91,7 @@ static enum sched_owner owner_state(struct reclaim_ctx *c, const char *owner)
 	return c->v[c->n++].state;
 }
 
-struct lost {
-	int64_t id;
-	char job_id[JOBS_ID_LEN + 1];
-	char *service, *kind, *owner;
-	int attempts;             /* calls sent: a lost call counted is one */
-	int free_waits;           /* of those, free waits */
-	int verify_owed;          /* only a verification was lost: no call */
-	int64_t first_attempt_at;
-	const char *why;
-};
-
-static void lost_free(struct lost *l, size_t n)
+static void lost_free(struct sched_lost *l, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		free(l[i].service);
@@ -109,11 +101,29 @@ static void lost_free(struct lost *l, size_t n)
 	free(l);
 }
 
+/* One in-flight row into l (its strings malloc'ed). */
+static void read_lost(sqlite3_stmt *st, int64_t now, enum sched_owner who,
+		      struct sched_lost *l)
+{
+	l->id = sqlite3_column_int64(st, 0);
+	snprintf(l->job_id, sizeof l->job_id, "%s", sqlite3_column_text(st, 1));
+	l->service = store_col_text(st, 2);
+	l->kind = store_col_text(st, 3);
+	l->attempts = (int)store_col_int(st, 4, 0);
+	l->owner = store_col_text(st, 5);
+	l->lease_until = store_col_int(st, 6, -1);
+	l->first_attempt_at = store_col_int(st, 7, now);
+	l->verify_owed = sqlite3_column_int(st, 8);
+	l->free_waits = sqlite3_column_int(st, 9);
+	l->why = who == SCHED_OWNER_DEAD ? "lease owner died" : "lease expired";
+}
+
 /* The in-flight tasks whose lease may be taken over. */
-static int find_lost(struct store *s, struct reclaim_ctx *c, int64_t now, struct lost **out,
-		     size_t *n)
+static int find_lost(struct store *s, struct reclaim_ctx *c, int64_t now,
+		     struct sched_lost **out, size_t *n)
 {
 	sqlite3_stmt *st = store_stmt(s, SQL_INFLIGHT_OTHERS);
+	size_t cap = 0;
 	int rc;
 
 	*out = NULL;
@@ -124,24 +134,13 @@ static int find_lost(struct store *s, struct reclaim_ctx *c, int64_t now, struct
 		const char *owner = (const char *)sqlite3_column_text(st, 5);
 		int64_t exp = store_col_int(st, 6, 0);
 		enum sched_owner who = owner_state(c, owner);
-		struct lost *l;
 
 		/* An owner alive on this host keeps its lease whatever the
 		 * clock says (a wall clock stepped forward is no expiry). */
 		if (who == SCHED_OWNER_ALIVE || (who == SCHED_OWNER_UNKNOWN && exp > now))
 			continue;
-		*out = xrealloc(*out, (*n + 1) * sizeof **out);
-		l = &(*out)[(*n)++];
-		l->id = sqlite3_column_int64(st, 0);
-		snprintf(l->job_id, sizeof l->job_id, "%s", sqlite3_column_text(st, 1));
-		l->service = store_col_text(st, 2);
-		l->kind = store_col_text(st, 3);
-		l->attempts = (int)store_col_int(st, 4, 0);
-		l->owner = store_col_text(st, 5);
-		l->first_attempt_at = store_col_int(st, 7, now);
-		l->verify_owed = sqlite3_column_int(st, 8);
-		l->free_waits = sqlite3_column_int(st, 9);
-		l->why = who == SCHED_OWNER_DEAD ? "lease owner died" : "lease expired";
+		*out = xreserve(*out, &cap, *n + 1, sizeof **out);
+		read_lost(st, now, who, &(*out)[(*n)++]);
 	}
 	store_reset(st);
 	if (rc != SQLITE_DONE) {
@@ -151,16 +150,28 @@ static int find_lost(struct store *s, struct reclaim_ctx *c, int64_t now, struct
 	return 0;
 }
 
+static void log_reclaimed(const struct sched_lost *l, int dead, const char *err)
+{
+	struct log_line *line = log_start(dead ? LOG_ERROR : LOG_WARN, "task.lease.reclaimed");
+
+	log_str(line, "job_id", l->job_id);
+	log_str(line, "service", l->service);
+	log_int(line, "attempt", l->attempts);
+	log_str(line, "state", dead ? "dead" : "waiting");
+	log_str(line, "error", err);
+	log_done_held(line);
+}
+
 /*
- * Takes one lost attempt back: the task waits for its next attempt, or is
- * dead when the calls it counted (less its free waits) reached the limit
- * (so a task whose every call kills its process cannot be retried for
- * ever; a claim killed before its call went out counted none); the job of a dead delete task goes into
- * dead_jobs for evaluation. A task owing only its verification keeps
- * owing it (the call is not repeated).
+ * The task is dead when the calls it counted (less its free waits) reached
+ * the limit (so a task whose every call kills its process cannot be
+ * retried for ever; a claim killed before its call went out counted none).
+ * A task owing only its verification keeps owing it (the call is not
+ * repeated).
  */
-static int reclaim_one(struct store *s, const struct lost *l, const struct policy_retry *retry,
-		       int64_t now, struct sched_idset *dead_jobs)
+int sched_reclaim_one(struct store *s, const struct sched_lost *l,
+		      const struct policy_retry *retry, int64_t now,
+		      struct sched_idset *dead_jobs, int *taken)
 {
 	sqlite3_stmt *st = store_stmt(s, SQL_RECLAIM);
 	int dead = retry != NULL &&
@@ -169,10 +180,10 @@ static int reclaim_one(struct store *s, const struct lost *l, const struct polic
 					  l->first_attempt_at, now);
 	char *err = dead ? xasprintf("%s; gave up after %d attempts", l->why, l->attempts)
 			 : xstrdup(l->why);
-	struct log_line *line;
-	cJSON *d;
+	char *detail;
 	int rc = -1;
 
+	*taken = 0;
 	if (st == NULL)
 		goto out;
 	store_bind_int(st, ":id", l->id);
@@ -180,30 +191,19 @@ static int reclaim_one(struct store *s, const struct lost *l, const struct polic
 	store_bind_text(st, ":state", dead ? "dead" : "waiting");
 	store_bind_text(st, ":err", err);
 	store_bind_text(st, ":owner", l->owner);
+	store_bind_opt_int(st, ":until", l->lease_until, -1);
 	if (store_step_done(s, st) < 0)
 		goto out;
 	rc = 0;
 	if (sqlite3_changes(s->db) == 0)
-		goto out;
+		goto out; /* recorded, or claimed again, since it was read */
+	*taken = 1;
 	if (dead && (l->kind == NULL || strcmp(l->kind, "delete") == 0))
 		sched_idset_add(dead_jobs, l->job_id);
-	d = cJSON_CreateObject();
-	cJSON_AddStringToObject(d, "kind", l->kind ? l->kind : "delete");
-	cJSON_AddNumberToObject(d, "attempt", l->attempts);
-	cJSON_AddStringToObject(d, "outcome", dead ? "permanent" : "retry");
-	cJSON_AddStringToObject(d, "state", dead ? "dead" : "waiting");
-	cJSON_AddNullToObject(d, "http_status");
-	cJSON_AddStringToObject(d, "error", err);
-	cJSON_AddStringToObject(d, "lease_owner", l->owner ? l->owner : "");
-	rc = store_event_append(s, l->job_id, now, "task.attempt", l->service, d);
-	cJSON_Delete(d);
-	line = log_start(dead ? LOG_ERROR : LOG_WARN, "task.lease.reclaimed");
-	log_str(line, "job_id", l->job_id);
-	log_str(line, "service", l->service);
-	log_int(line, "attempt", l->attempts);
-	log_str(line, "state", dead ? "dead" : "waiting");
-	log_str(line, "error", err);
-	log_done_held(line);
+	detail = sched_doc_reclaimed(l->kind, l->attempts, dead, err, l->owner);
+	rc = store_event_append_text(s, l->job_id, now, "task.attempt", l->service, detail);
+	free(detail);
+	log_reclaimed(l, dead, err);
 out:
 	free(err);
 	return rc;
@@ -213,16 +213,18 @@ static int reclaim(struct store *s, struct reclaim_ctx *c, const struct policy_r
 		   int64_t now, int *count)
 {
 	struct sched_idset dead_jobs = { 0 };
-	struct lost *l = NULL;
+	struct sched_lost *l = NULL;
 	size_t n = 0;
-	int failed = 0;
+	int failed = 0, taken = 0;
 	int rc = find_lost(s, c, now, &l, &n);
 
-	for (size_t i = 0; rc == 0 && i < n; i++)
-		rc = reclaim_one(s, &l[i], retry, now, &dead_jobs);
+	*count = 0;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		rc = sched_reclaim_one(s, &l[i], retry, now, &dead_jobs, &taken);
+		*count += taken;
+	}
 	if (rc == 0 && dead_jobs.n > 0)
 		rc = sched_eval_jobs(s, &dead_jobs, now, &failed);
-	*count = (int)n;
 	lost_free(l, n);
 	sched_idset_free(&dead_jobs);
 	return rc;
@@ -272,37 +274,45 @@ static int start_job(struct store *s, const char *id, int64_t now)
 		return 0;
 	/* Its delete tasks are created now, not at schedule (DESIGN 8). */
 	if (store_materialize_tasks(s, id, now) < 0 ||
-	    store_job_changed(s, id, "job.started", NULL, now, &j) < 0)
+	    store_job_changed_text(s, id, "job.started", NULL, now, &j) < 0)
 		return -1;
 	sched_log_job(LOG_INFO, "job.started", id, j.tenant_id);
 	jobs_job_record_clear(&j);
 	return sched_eval_job(s, id, now, NULL);
 }
 
-static int mark_missed(struct store *s, const char *id, int64_t now)
+int sched_mark_missed(struct store *s, const char *id, int64_t now, int *marked)
 {
 	sqlite3_stmt *st = store_stmt(s, SQL_MARK_MISSED);
 	struct job_record j;
-	cJSON *d;
+	char *detail;
 	int rc;
 
+	if (marked != NULL)
+		*marked = 0;
 	if (st == NULL)
 		return -1;
 	store_bind_text(st, ":id", id);
+	store_bind_int(st, ":now", now);
 	if (store_step_done(s, st) < 0)
 		return -1;
-	d = cJSON_CreateObject();
-	if (store_read_job_by_id(s, id, &j) != STORE_OK) {
-		cJSON_Delete(d);
+	if (sqlite3_changes(s->db) == 0)
+		return 0; /* marked by another writer, or no longer missed */
+	if (store_read_job_by_id(s, id, &j) != STORE_OK)
 		return -1;
-	}
-	sched_add_time(d, "deadline_at", j.deadline_at);
-	cJSON_AddStringToObject(d, "state", jobs_job_state_name(j.state));
-	rc = store_job_changed(s, id, "job.deadline_missed", d, now, NULL);
-	cJSON_Delete(d);
+	detail = sched_doc_deadline_missed(j.deadline_at, j.state);
+	rc = store_job_changed_text(s, id, "job.deadline_missed", detail, now, NULL);
+	free(detail);
 	sched_log_job(LOG_WARN, "job.deadline_missed", id, j.tenant_id);
 	jobs_job_record_clear(&j);
+	if (marked != NULL && rc == 0)
+		*marked = 1;
 	return rc;
+}
+
+static int mark_missed(struct store *s, const char *id, int64_t now)
+{
+	return sched_mark_missed(s, id, now, NULL);
 }
 
 int sched_maintain(struct store *s, const char *owner, sched_owner_fn judge, void *ctx,
@@ -378,7 +388,9 @@ int sched_next_wake(struct store *s, const char *owner, const struct sched_servi
 	return STORE_OK;
 }
 
-int sched_data_version(struct store *s, int64_t *version)
+/* SQLite's data_version changes when another connection commits to the
+ * file; this handle's own commits leave it as it is (see sched.h). */
+int store_changed_token(struct store *s, uint64_t *token)
 {
 	static const char SQL[] = "PRAGMA data_version";
 	sqlite3_stmt *st = store_stmt(s, SQL);
@@ -388,7 +400,7 @@ int sched_data_version(struct store *s, int64_t *version)
 		return STORE_ERR;
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
-		*version = sqlite3_column_int64(st, 0);
+		*token = (uint64_t)sqlite3_column_int64(st, 0);
 	store_reset(st);
 	if (rc != SQLITE_ROW) {
 		store_log_error(s, SQL);

@@ -90,6 +90,8 @@ struct sched_claimed {
 	int has_before;           /* the pre-purge preview is already stored */
 	int verify_owed;          /* the call succeeded: only its verification is left */
 	int retry_streak;         /* attempts in a row that used up no attempt */
+	int64_t lease_until;      /* the lease's expiry: with the owner, what every
+				     later write of this attempt expects */
 	int counted;              /* the claim counted the call: it goes out at once */
 	int probe;                /* the half-open breaker's probe */
 };
@@ -107,28 +109,38 @@ void sched_claimed_free(struct sched_claimed *c, size_t n); /* NULL-safe */
  * goes first (no preview before it) counts it (attempts + 1, counted set):
  * the caller sends it in the same loop turn; the others are counted by
  * sched_count_sent when their call goes out. Tasks of
- * services not in svcs are left alone. *out (caller frees with
+ * services not in svcs are left alone. Services are served in turn from
+ * svcs[first % n_svcs] (the caller moves first on, so that none is always
+ * last when max is smaller than their slots). *out (caller frees with
  * sched_claimed_free) and *n receive the claims, oldest due first.
  */
 int sched_claim_tasks(struct store *s, const char *owner, const struct sched_service *svcs,
-		      size_t n_svcs, int max, int64_t now, struct sched_claimed **out,
-		      size_t *n);
+		      size_t n_svcs, size_t first, int max, int64_t now,
+		      struct sched_claimed **out, size_t *n);
+
+/* One lease of this owner: a claimed task and its lease's expiry. */
+struct sched_lease {
+	int64_t task_id;
+	int64_t until;
+};
 
 /*
  * `attempts` counts the calls actually sent (DESIGN 3): in one transaction,
- * adds 1 to each task's attempts while this owner still holds its lease,
- * just before its call is handed to curl (a call made after a preview). held[i] (n entries, the caller's)
- * is 1 when task_ids[i] was counted, 0 when its lease was lost meanwhile:
- * that call must not go out. A process killed between this commit and the
+ * adds 1 to each task's attempts while this owner still holds that lease
+ * (leases[i]: task and expiry), just before its call is handed to curl (a
+ * call made after a preview). held[i] (n entries, the caller's) is 1 when
+ * leases[i] was counted, 0 when the lease was lost meanwhile (reclaimed,
+ * even if claimed again since): that call must not go out. A process killed between this commit and the
  * send leaves one attempt counted that the service never saw (the window
  * is the time curl takes to write the request); never the reverse.
  */
-int sched_count_sent(struct store *s, const char *owner, const int64_t *task_ids, size_t n,
-		     int64_t now, int *held);
+int sched_count_sent(struct store *s, const char *owner, const struct sched_lease *leases,
+		     size_t n, int64_t now, int *held);
 
 /* A finished attempt, as the engine decided it (jobs/ classifies). */
 struct sched_result {
 	int64_t task_id;
+	int64_t lease_until;       /* the claim's (sched_claimed): the record's fence */
 	const char *job_id, *tenant_id, *service;
 	enum task_kind kind;
 	int attempt;               /* the task's attempts: calls sent, this one's included */
@@ -156,8 +168,10 @@ struct sched_result {
 
 /*
  * Records a batch of finished attempts in one transaction (group commit):
- * each task row (only while still in flight under owner: a lease lost
- * meanwhile keeps the newer state, the attempt is still an event; with
+ * each task row (only while still in flight under owner and the very lease
+ * of its claim, lease_until: a lease lost meanwhile, even to this owner's
+ * own later claim, keeps the newer state; the attempt is still an event,
+ * its state "lease_lost"; with
  * verify_owed, retry_streak and free_waits for its next attempt), its
  * task.attempt (and task.preview / task.verify) events, the metrics
  * counters, the service's breaker, then for each job touched: a dead delete
@@ -199,10 +213,14 @@ int sched_sync_services(struct store *s, const struct sched_service *svcs, size_
 			int64_t now, int *added, int *held);
 
 /*
- * A number that changes whenever another connection commits to the file
- * (PRAGMA data_version): cheap enough to poll every second.
+ * A "something changed" token, cheap enough to poll every second: two
+ * equal tokens read through one handle mean nothing that other handles
+ * (other processes) commit became visible in between; a different token
+ * means something may have. Writes made through this same handle need not
+ * change it (their writer knows of them). Only equality means anything.
+ * STORE_OK with *token set, or STORE_ERR.
  */
-int sched_data_version(struct store *s, int64_t *version);
+int store_changed_token(struct store *s, uint64_t *token);
 
 /* The state of one job, for run --once's exit status. */
 int sched_job_state(struct store *s, const char *job_id, enum job_state *state);

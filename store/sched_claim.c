@@ -35,7 +35,8 @@ static const char SQL_CLAIM[] =
 	" WHERE id = :id AND state IN ('pending','waiting')";
 static const char SQL_COUNT_SENT[] =
 	"UPDATE tasks SET attempts = attempts + 1, updated_at = :now"
-	" WHERE id = :id AND state = 'in_flight' AND lease_owner = :owner";
+	" WHERE id = :id AND state = 'in_flight' AND lease_owner = :owner"
+	" AND lease_expires_at = :until";
 
 void sched_claimed_free(struct sched_claimed *c, size_t n)
 {
@@ -158,9 +159,10 @@ static int claim_row(struct store *s, const char *owner, const struct sched_serv
 	 * stored) or the verification an earlier call still owes */
 	c->counted = !c->verify_owed &&
 		     (c->kind != TASK_KIND_DELETE || c->has_before || !svc->preview_first);
+	c->lease_until = now + svc->lease_ms;
 	store_bind_int(st, ":id", c->task_id);
 	store_bind_text(st, ":owner", owner);
-	store_bind_int(st, ":lease", now + svc->lease_ms);
+	store_bind_int(st, ":lease", c->lease_until);
 	store_bind_int(st, ":counted", c->counted);
 	store_bind_int(st, ":now", now);
 	if (store_step_done(s, st) < 0)
@@ -212,8 +214,8 @@ static int claim_service(struct store *s, const char *owner, const struct sched_
 }
 
 int sched_claim_tasks(struct store *s, const char *owner, const struct sched_service *svcs,
-		      size_t n_svcs, int max, int64_t now, struct sched_claimed **out,
-		      size_t *n)
+		      size_t n_svcs, size_t first, int max, int64_t now,
+		      struct sched_claimed **out, size_t *n)
 {
 	struct sched_claimed *v;
 	int room = max;
@@ -225,16 +227,13 @@ int sched_claim_tasks(struct store *s, const char *owner, const struct sched_ser
 	v = xcalloc((size_t)max, sizeof *v);
 	if (store_begin(s) != STORE_OK)
 		goto fail;
-	/* Start at a different service each time so that, when the global
-	 * limit is smaller than the services' slots, none is always last. */
 	for (size_t k = 0; k < n_svcs && room > 0; k++) {
-		const struct sched_service *svc = &svcs[(s->claim_rotor + k) % n_svcs];
+		const struct sched_service *svc = &svcs[(first + k) % n_svcs];
 		if (svc->enabled && claim_service(s, owner, svc, now, v, n, &room) < 0) {
 			store_rollback(s);
 			goto fail;
 		}
 	}
-	s->claim_rotor = (s->claim_rotor + 1) % n_svcs;
 	if (store_commit(s) != STORE_OK)
 		goto fail;
 	*out = v;
@@ -247,8 +246,8 @@ fail:
 
 /* ---- calls going out ---- */
 
-int sched_count_sent(struct store *s, const char *owner, const int64_t *task_ids, size_t n,
-		     int64_t now, int *held)
+int sched_count_sent(struct store *s, const char *owner, const struct sched_lease *leases,
+		     size_t n, int64_t now, int *held)
 {
 	sqlite3_stmt *st;
 
@@ -259,8 +258,9 @@ int sched_count_sent(struct store *s, const char *owner, const int64_t *task_ids
 	for (size_t i = 0; i < n; i++) {
 		if ((st = store_stmt(s, SQL_COUNT_SENT)) == NULL)
 			goto fail;
-		store_bind_int(st, ":id", task_ids[i]);
+		store_bind_int(st, ":id", leases[i].task_id);
 		store_bind_text(st, ":owner", owner);
+		store_bind_int(st, ":until", leases[i].until);
 		store_bind_int(st, ":now", now);
 		if (store_step_done(s, st) < 0)
 			goto fail;

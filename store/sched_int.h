@@ -1,11 +1,10 @@
 /*
- * sched_int.h - shared by store/sched*.c only: job evaluation (next phase,
- * finished, failed) and a small set of job ids.
+ * sched_int.h - shared by store/sched*.c (and their unit tests): job
+ * evaluation (next phase, finished, failed), a small set of job ids, the
+ * breakers table, and the single steps of housekeeping.
  */
 #ifndef TENANTDEL_STORE_SCHED_INT_H
 #define TENANTDEL_STORE_SCHED_INT_H
-
-#include <cjson/cJSON.h>
 
 #include "store/sched.h"
 #include "store/store_int.h"
@@ -48,11 +47,42 @@ int sched_breaker_load(struct store *s, const char *service, struct policy_break
 int sched_breaker_save(struct store *s, const char *service, const struct policy_breaker *b,
 		       const char *probe_owner, int64_t now);
 
-/* Adds key: RFC 3339 time, or null when ms <= 0. */
-void sched_add_time(cJSON *o, const char *key, int64_t ms);
-
 /* Logs one job-level line (job.started, job.failed ...) with the job's ids,
  * held until the caller's transaction commits (log_hold). */
 void sched_log_job(int level, const char *event, const char *job_id, const char *tenant_id);
+
+/*
+ * Inside a transaction: job_id gets job.deadline_missed, unless it is
+ * marked already, finished (succeeded, cancelled) or not past its deadline
+ * at now (what the write expects: a second writer, or a second call,
+ * changes nothing and sends nothing). Sets *marked (may be NULL) to 1 when
+ * it marked it. 0 or -1.
+ */
+int sched_mark_missed(struct store *s, const char *job_id, int64_t now, int *marked);
+
+/* An in-flight task whose lease may be taken over, as it was read. */
+struct sched_lost {
+	int64_t id;
+	char job_id[JOBS_ID_LEN + 1];
+	char *service, *kind, *owner;
+	int64_t lease_until;      /* the lease read: the takeover expects it */
+	int attempts;             /* calls sent: a lost call counted is one */
+	int free_waits;           /* of those, free waits */
+	int verify_owed;          /* only a verification was lost: no call */
+	int64_t first_attempt_at;
+	const char *why;          /* "lease expired", "lease owner died" */
+};
+
+/*
+ * Inside a transaction: takes the lease l read back, only while the task
+ * is still in flight under that very lease (owner and expiry): the task
+ * waits for its next attempt, due now, or is dead when retry (NULL: no
+ * limit) says its budget is spent; a task.attempt event tells it. *taken
+ * is 1 when it was taken, 0 when the lease changed since it was read
+ * (nothing written); a dead delete task's job goes into dead_jobs. 0 or -1.
+ */
+int sched_reclaim_one(struct store *s, const struct sched_lost *l,
+		      const struct policy_retry *retry, int64_t now,
+		      struct sched_idset *dead_jobs, int *taken);
 
 #endif

@@ -3,8 +3,8 @@
  * per-service circuit breakers shared through the breakers table.
  */
 #include "store/sched_int.h"
+#include "jobs/sched_doc.h"
 #include "store/metrics.h"
-#include "util/json.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -14,8 +14,9 @@
 
 static const char SQL_TASK_COUNTS[] =
 	"SELECT deleted_counts, total_deleted FROM tasks WHERE id = :id";
-/* Only while the attempt still holds the lease: a task reclaimed or
- * skipped meanwhile keeps its newer state. attempts counts the calls sent
+/* Only while the attempt still holds its lease (owner and expiry: the same
+ * owner may have claimed the task again since): a task reclaimed, claimed
+ * again or skipped meanwhile keeps its newer state. attempts counts the calls sent
  * (a call counted that never went out is taken back); free_waits, those
  * of them that use up no retry budget. */
 static const char SQL_RECORD_TASK[] =
@@ -28,7 +29,8 @@ static const char SQL_RECORD_TASK[] =
 	" before_total = COALESCE(:bt, before_total),"
 	" verified_after = COALESCE(:va, verified_after), duration_ms = :dur,"
 	" last_error = :err, verify_owed = :vo, retry_streak = :streak, updated_at = :now"
-	" WHERE id = :id AND state = 'in_flight' AND lease_owner = :owner";
+	" WHERE id = :id AND state = 'in_flight' AND lease_owner = :owner"
+	" AND lease_expires_at = :until";
 static const char SQL_BREAKER_GET[] =
 	"SELECT state, failures, open_until, cooloff_ms, probe_owner FROM breakers"
 	" WHERE service = :svc";
@@ -148,37 +150,6 @@ out:
 
 /* ---- attempts ---- */
 
-/* Adds the counts of this call to what earlier calls of the task deleted
- * (an under-deletion retried deletes the rest). Caller frees. */
-static char *merge_counts(const char *old, const char *add)
-{
-	cJSON *o = json_parse_exact(old);
-	cJSON *a = json_parse_exact(add);
-	cJSON *it;
-	char *text;
-	int64_t was, more;
-
-	if (!cJSON_IsObject(o) || !cJSON_IsObject(a)) {
-		cJSON_Delete(o);
-		cJSON_Delete(a);
-		return xstrdup(add);
-	}
-	cJSON_ArrayForEach(it, a) {
-		cJSON *cur = cJSON_GetObjectItemCaseSensitive(o, it->string);
-		if (json_get_int(it, &more) < 0)
-			continue;
-		if (cur == NULL)
-			json_add_int(o, it->string, more);
-		else if (json_get_int(cur, &was) == 0) /* past INT64_MAX (never met) stays there */
-			cJSON_ReplaceItemViaPointer(o, cur, json_create_int(
-				more > INT64_MAX - was ? INT64_MAX : was + more));
-	}
-	text = cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
-	cJSON_Delete(a);
-	return text;
-}
-
 /* The cumulative counts and total after this call; *counts caller-freed. */
 static int cumulative(struct store *s, const struct sched_result *r, char **counts,
 		      int64_t *total)
@@ -186,24 +157,25 @@ static int cumulative(struct store *s, const struct sched_result *r, char **coun
 	sqlite3_stmt *st;
 	char *old = NULL;
 	int64_t old_total = -1;
+	int rc;
 
-	*counts = r->counts_json ? xstrdup(r->counts_json) : NULL;
+	*counts = NULL;
 	*total = r->total;
 	if (r->counts_json == NULL && r->total < 0)
-		return 0;
-	st = store_stmt(s, SQL_TASK_COUNTS);
-	if (st == NULL)
+		return 0; /* nothing to add up */
+	if ((st = store_stmt(s, SQL_TASK_COUNTS)) == NULL)
 		return -1;
 	store_bind_int(st, ":id", r->task_id);
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		old = store_col_text(st, 0);
 		old_total = store_col_int(st, 1, -1);
 	}
 	store_reset(st);
-	if (old != NULL && r->counts_json != NULL) {
-		free(*counts);
-		*counts = merge_counts(old, r->counts_json);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		store_log_error(s, SQL_TASK_COUNTS);
+		return -1;
 	}
+	*counts = sched_doc_merge_counts(old, r->counts_json);
 	if (old_total > 0 && r->total >= 0)
 		*total = old_total + r->total;
 	free(old);
@@ -222,6 +194,7 @@ static int write_task(struct store *s, const char *owner, const struct sched_res
 		goto out;
 	store_bind_int(st, ":id", r->task_id);
 	store_bind_text(st, ":owner", owner);
+	store_bind_int(st, ":until", r->lease_until);
 	store_bind_text(st, ":state", jobs_task_state_name(r->state));
 	store_bind_int(st, ":unsent", r->unsent);
 	store_bind_int(st, ":free", r->free_wait);
@@ -246,62 +219,36 @@ out:
 	return rc;
 }
 
-static void add_json_text(cJSON *o, const char *key, const char *text)
+/* The task.attempt detail of r; kept: the task row took it. Caller frees. */
+static char *attempt_detail(const struct sched_result *r, int kept)
 {
-	cJSON *v = json_parse_exact(text);
+	struct sched_doc_attempt a = {
+		.kind = r->kind, .attempt = r->attempt, .outcome = r->outcome,
+		.state = kept ? jobs_task_state_name(r->state) : "lease_lost",
+		.http_status = r->http_status, .duration_ms = r->duration_ms,
+		.counts_json = r->counts_json, .total = r->total, .error = r->error,
+		.free_wait = r->free_wait, .waiting = r->state == TASK_WAITING,
+		.next_attempt_at = r->next_attempt_at,
+	};
 
-	if (v != NULL)
-		cJSON_AddItemToObject(o, key, v);
-}
-
-static cJSON *attempt_detail(const struct sched_result *r, int kept)
-{
-	cJSON *d = cJSON_CreateObject();
-
-	cJSON_AddStringToObject(d, "kind", jobs_task_kind_name(r->kind));
-	cJSON_AddNumberToObject(d, "attempt", r->attempt);
-	cJSON_AddStringToObject(d, "outcome", r->outcome);
-	cJSON_AddStringToObject(d, "state", kept ? jobs_task_state_name(r->state) : "lease_lost");
-	if (r->http_status > 0)
-		cJSON_AddNumberToObject(d, "http_status", r->http_status);
-	else
-		cJSON_AddNullToObject(d, "http_status");
-	cJSON_AddNumberToObject(d, "duration_ms", (double)r->duration_ms);
-	add_json_text(d, "deleted_counts", r->counts_json);
-	if (r->total >= 0)
-		json_add_int(d, "total_deleted", r->total);
-	if (r->error != NULL)
-		cJSON_AddStringToObject(d, "error", r->error);
-	if (r->free_wait)
-		cJSON_AddBoolToObject(d, "free_wait", 1); /* uses up no retry budget */
-	if (r->state == TASK_WAITING)
-		sched_add_time(d, "next_attempt_at", r->next_attempt_at);
-	return d;
+	return sched_doc_attempt(&a);
 }
 
 /* task.preview (before the purge) and task.verify (after it) events. */
 static int preview_events(struct store *s, const struct sched_result *r, int64_t now)
 {
-	cJSON *d;
+	char *d;
 	int rc = 0;
 
 	if (r->preview_json != NULL || r->preview_error != NULL) {
-		d = cJSON_CreateObject();
-		cJSON_AddStringToObject(d, "when", "before");
-		add_json_text(d, "counts", r->preview_json);
-		if (r->before_total >= 0)
-			json_add_int(d, "total", r->before_total);
-		if (r->preview_error != NULL)
-			cJSON_AddStringToObject(d, "error", r->preview_error);
-		rc = store_event_append(s, r->job_id, now, "task.preview", r->service, d);
-		cJSON_Delete(d);
+		d = sched_doc_preview(r->preview_json, r->before_total, r->preview_error);
+		rc = store_event_append_text(s, r->job_id, now, "task.preview", r->service, d);
+		free(d);
 	}
 	if (rc == 0 && r->verified_after >= 0) {
-		d = cJSON_CreateObject();
-		json_add_int(d, "remaining", r->verified_after);
-		cJSON_AddBoolToObject(d, "verified", r->verified_after == 0);
-		rc = store_event_append(s, r->job_id, now, "task.verify", r->service, d);
-		cJSON_Delete(d);
+		d = sched_doc_verify(r->verified_after);
+		rc = store_event_append_text(s, r->job_id, now, "task.verify", r->service, d);
+		free(d);
 	}
 	return rc;
 }
@@ -310,7 +257,7 @@ static int record_one(struct store *s, const char *owner, const struct sched_res
 		      const struct sched_service *svcs, size_t n_svcs, int64_t now,
 		      struct jobs_counts *counts)
 {
-	cJSON *d;
+	char *d;
 	int kept = 0, rc;
 
 	if (write_task(s, owner, r, now, &kept) < 0 || preview_events(s, r, now) < 0)
@@ -320,8 +267,8 @@ static int record_one(struct store *s, const char *owner, const struct sched_res
 			"task %lld of job %s (%s) was taken over while in flight",
 			(long long)r->task_id, r->job_id, r->service);
 	d = attempt_detail(r, kept);
-	rc = store_event_append(s, r->job_id, now, "task.attempt", r->service, d);
-	cJSON_Delete(d);
+	rc = store_event_append_text(s, r->job_id, now, "task.attempt", r->service, d);
+	free(d);
 	if (rc < 0)
 		return -1;
 	jobs_counts_add_attempt(counts, r->service, r->outcome, r->duration_ms, r->total);

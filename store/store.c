@@ -20,6 +20,7 @@ void store_log_error(struct store *s, const char *what)
 	const char *phrase = store_error_phrase(s->db, sqlite3_extended_errcode(s->db));
 
 	snprintf(s->last_error, sizeof s->last_error, "%s", phrase ? phrase : sqlite3_errmsg(s->db));
+	s->last_error_file = phrase != NULL;
 	log_str(l, "database", s->path);
 	log_str(l, "sql", what);
 	log_str(l, "error", sqlite3_errmsg(s->db));
@@ -30,6 +31,11 @@ void store_log_error(struct store *s, const char *what)
 const char *store_last_error(struct store *s)
 {
 	return s->last_error;
+}
+
+int store_last_error_is_file(struct store *s)
+{
+	return s->last_error[0] != '\0' && s->last_error_file;
 }
 
 sqlite3_stmt *store_stmt(struct store *s, const char *sql)
@@ -140,6 +146,7 @@ int store_exec(struct store *s, const char *sql)
 		const char *phrase = store_error_phrase(s->db, rc);
 		snprintf(s->last_error, sizeof s->last_error, "%s",
 			 phrase ? phrase : msg ? msg : sqlite3_errmsg(s->db));
+		s->last_error_file = phrase != NULL;
 		log_str(l, "database", s->path);
 		log_str(l, "sql", sql);
 		log_str(l, "error", msg ? msg : sqlite3_errmsg(s->db));

@@ -64,14 +64,29 @@ void store_close(struct store *s); /* NULL-safe; finalizes every statement */
 const char *store_last_error(struct store *s);
 
 /*
+ * 1 when the last error is the store file's own condition (disk full,
+ * read-only, damaged, an I/O error): the store cannot be used as it is, and a
+ * front end reports it as it reports a store it cannot open. 0 otherwise (a
+ * lock held too long, a refusal, no error). Can't fail.
+ */
+int store_last_error_is_file(struct store *s);
+
+/*
  * Runs SQLite's full PRAGMA integrity_check over the whole file (seconds on
  * a large store). STORE_OK with *intact 1, or 0 and why = its first
  * finding; STORE_ERR when the check itself cannot run.
  */
 int store_check_integrity(struct store *s, int *intact, char *why, size_t whylen);
 
-/* Busy timeout in ms (default 10000): how long a writer waits for the lock. */
-void store_set_busy_timeout(struct store *s, int ms);
+/* Backend options of store_open_with. */
+struct store_open_opts {
+	int flags;           /* STORE_OPEN_* */
+	int busy_timeout_ms; /* how long a writer waits for another's lock; < 0: 10000 */
+};
+
+/* store_open with backend options (store_open: flags, the defaults). */
+struct store *store_open_with(const char *path, const struct store_open_opts *o, char *err,
+			      size_t errlen);
 
 /* BEGIN IMMEDIATE / COMMIT / ROLLBACK. Not nestable. */
 int store_begin(struct store *s);

@@ -36,12 +36,12 @@ struct store {
 	sqlite3 *db;
 	char *path;
 	int in_tx;
-	size_t claim_rotor; /* the service sched_claim_tasks starts with */
 	struct store_stmt_slot cache[STORE_STMT_CACHE];
 	int n_cache;
 	struct store_chain tip;
 	/* The last error logged, for the front end (store_last_error). */
 	char last_error[256];
+	int last_error_file; /* last_error is the file's own condition (store_last_error_is_file) */
 	/* The configured webhook urls (store_set_webhooks): the outbox is
 	 * written only while there is one. */
 	char **webhook_urls;

@@ -70,6 +70,7 @@ static int moved(struct store *s, const struct job_record *cur, int n, int want)
 		return STORE_OK;
 	log_msg(LOG_INFO, "job.moved", "job %s is no longer %s: left as it is", cur->id,
 		jobs_job_state_name(cur->state));
+	s->last_error_file = 0;
 	snprintf(s->last_error, sizeof s->last_error, "the job moved meanwhile");
 	return STORE_REFUSED;
 }
@@ -257,6 +258,7 @@ int store_action_apply(struct store *s, const struct job_record *cur,
 	if (a->act == JOB_ACT_RETRY && count_dead(s, cur, a, &c.ask.dead_tasks) < 0)
 		return STORE_ERR;
 	if (jobs_action_check(&c.ask, cur->state, cur->held_from, &c.to, &why) < 0) {
+		s->last_error_file = 0;
 		snprintf(s->last_error, sizeof s->last_error, "%s", why);
 		return STORE_REFUSED;
 	}

@@ -111,10 +111,7 @@ void log_done_held(struct log_line *l)
 	}
 	if ((line = render(l)) == NULL)
 		return;
-	if (n_held == cap_held) {
-		cap_held = cap_held ? cap_held * 2 : 16;
-		held = xrealloc(held, cap_held * sizeof *held);
-	}
+	held = xreserve(held, &cap_held, n_held + 1, sizeof *held);
 	held[n_held++] = line;
 }
 

@@ -1,6 +1,7 @@
 /*
- * test_config.c - config/: parsing, defaults, every error with its line,
- * secrets, URL expansion, and the shipped example.
+ * test_config.c - config/: parsing, defaults, every key, lookup by name,
+ * paths, secrets, URL expansion, and the shipped example. The errors and
+ * their lines are in test_config_errors.c.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,8 +9,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#define _XOPEN_SOURCE_EXTENDED 1
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,87 +16,9 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "tests/unit/config_fixture.h"
 #include "tests/unit/tls_fixture.h"
 #include "util/util.h"
-
-#define MIN_SERVICE "[service a]\ndelete_url = http://a/t/{tenant_id}\n"
-
-struct fx {
-	char dir[PATH_MAX];   /* realpath of the test's own temp folder */
-	char err[512];
-};
-
-static int setup(void **state)
-{
-	struct fx *fx = xcalloc(1, sizeof *fx);
-	char tmpl[] = "/tmp/test_config.XXXXXX";
-
-	assert_non_null(mkdtemp(tmpl));
-	assert_non_null(realpath(tmpl, fx->dir));
-	*state = fx;
-	return 0;
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
-static int teardown(void **state)
-{
-	struct fx *fx = *state;
-
-	nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	free(fx);
-	return 0;
-}
-
-/* Writes name in the test folder; returns its path (caller frees). */
-static char *put(struct fx *fx, const char *name, const void *data, size_t len)
-{
-	char *path = xasprintf("%s/%s", fx->dir, name);
-	FILE *f = fopen(path, "wb");
-
-	assert_non_null(f);
-	assert_int_equal(fwrite(data, 1, len, f), len);
-	fclose(f);
-	return path;
-}
-
-static struct config *load_text(struct fx *fx, const char *text)
-{
-	char *path = put(fx, "tenantdel.conf", text, strlen(text));
-	struct config *cfg = config_load(path, fx->err, sizeof fx->err);
-
-	free(path);
-	return cfg;
-}
-
-static struct config *load_ok(struct fx *fx, const char *text)
-{
-	struct config *cfg = load_text(fx, text);
-
-	if (cfg == NULL)
-		fail_msg("unexpected config error: %s", fx->err);
-	return cfg;
-}
-
-/* The config must be refused with exactly "<path>:<line>: <msg>". */
-static void expect_error(struct fx *fx, const char *text, int line, const char *msg)
-{
-	struct config *cfg = load_text(fx, text);
-	char *want;
-
-	if (line > 0)
-		want = xasprintf("%s/tenantdel.conf:%d: %s", fx->dir, line, msg);
-	else
-		want = xasprintf("%s/tenantdel.conf: %s", fx->dir, msg);
-	if (cfg != NULL)
-		fail_msg("accepted, expected: %s", want);
-	if (strcmp(fx->err, want) != 0)
-		fail_msg("got:      %s\nexpected: %s", fx->err, want);
-	free(want);
-}
 
 static void test_defaults(void **state)
 {
@@ -140,6 +61,26 @@ static void test_defaults(void **state)
 	assert_null(config_find_service(cfg, "b"));
 	free(db);
 	config_free(cfg);
+}
+
+/* config_find_service finds each of many services, in any order, and no other. */
+static void test_find_among_many(void **state)
+{
+	struct buf b;
+	struct config *cfg;
+
+	buf_init(&b);
+	for (int i = 499; i >= 0; i--)
+		buf_printf(&b, "[service s%d]\ndelete_url = http://a/%d/{tenant_id}\n", i, i);
+	cfg = load_ok(*state, b.data);
+	assert_int_equal(cfg->n_services, 500);
+	for (size_t i = 0; i < cfg->n_services; i++)
+		assert_ptr_equal(config_find_service(cfg, cfg->services[i].name), &cfg->services[i]);
+	assert_ptr_equal(config_find_service(cfg, "s123"), &cfg->services[499 - 123]);
+	assert_null(config_find_service(cfg, "s500"));
+	assert_null(config_find_service(cfg, "s"));
+	config_free(cfg);
+	buf_free(&b);
 }
 
 static const char full_text[] =
@@ -296,112 +237,6 @@ static void test_crlf_bom_long_name(void **state)
 	assert_null(load_text(fx, text));
 	assert_non_null(strstr(fx->err, "tenantdel.conf:1: invalid service name"));
 	free(text);
-}
-
-struct bad_case {
-	const char *text;
-	int line;
-	const char *msg;
-};
-
-static const struct bad_case bad_cases[] = {
-	{"[scheduler]\nretention = 30d\n\nretention_days = 3\n" MIN_SERVICE, 4,
-	 "unknown key 'retention_days' in [scheduler]"},
-	{MIN_SERVICE "colour = red\n", 3, "unknown key 'colour' in [service a]"},
-	{MIN_SERVICE "\n[schedular]\nx = 1\n", 4, "unknown section [schedular]"},
-	{MIN_SERVICE "[service]\n", 3, "[service] needs a name: [service NAME]"},
-	{"retention = 1d\n" MIN_SERVICE, 1, "key 'retention' outside any section"},
-	{"[scheduler]\nretention = 30 days\n" MIN_SERVICE, 2,
-	 "bad duration '30 days' for retention in [scheduler] (e.g. 500ms, 45s, 15m, 1h30m, 7d)"},
-	{"[retry]\nbase_delay = 0\n" MIN_SERVICE, 2, "base_delay in [retry] must be greater than zero"},
-	{MIN_SERVICE "timeout = 0s\n", 3, "timeout in [service a] must be greater than zero"},
-	{"[scheduler]\nmax_in_flight = 0\n" MIN_SERVICE, 2,
-	 "max_in_flight in [scheduler] must be an integer from 1 to 10000, not '0'"},
-	{"[scheduler]\nmax_in_flight = 10001\n" MIN_SERVICE, 2,
-	 "max_in_flight in [scheduler] must be an integer from 1 to 10000, not '10001'"},
-	{"[retry]\nmax_attempts = 2x\n" MIN_SERVICE, 2,
-	 "max_attempts in [retry] must be an integer from 1 to 1000, not '2x'"},
-	{"[retry]\nbreaker_failures = 1001\n" MIN_SERVICE, 2,
-	 "breaker_failures in [retry] must be an integer from 1 to 1000, not '1001'"},
-	{MIN_SERVICE "phase = 0\n", 3, "phase in [service a] must be an integer from 1 to 1000, not '0'"},
-	{MIN_SERVICE "max_in_flight = -1\n", 3,
-	 "max_in_flight in [service a] must be an integer from 1 to 10000, not '-1'"},
-	{MIN_SERVICE "verify = maybe\n", 3, "verify in [service a] must be yes or no, not 'maybe'"},
-	{MIN_SERVICE "on_404 = ignore\n", 3, "on_404 in [service a] must be success or fail, not 'ignore'"},
-	{MIN_SERVICE "phase = 2\nphase = 3\n", 4, "duplicate key 'phase' in [service a] (first at line 3)"},
-	{"[http]\ntimeout = 1s\n[scheduler]\n[http]\n" MIN_SERVICE, 4,
-	 "duplicate section [http] (first at line 1)"},
-	{MIN_SERVICE "\n[service a]\ndelete_url = http://x/{tenant_id}\n", 4,
-	 "duplicate service 'a' (first at line 1)"},
-	{"[service a b]\ndelete_url = http://x/{tenant_id}\n", 1,
-	 "invalid service name 'a b' (1 to 64 of A-Z a-z 0-9 _ -)"},
-	{MIN_SERVICE "\n[service b]\npreview_url = http://b/{tenant_id}/p\n", 4,
-	 "[service b] has no delete_url"},
-	{"[service a]\ndelete_url = http://a/tenants/all\n", 2,
-	 "delete_url in [service a] must contain {tenant_id}"},
-	{MIN_SERVICE "preview_url = ftp://a/{tenant_id}\n", 3,
-	 "preview_url in [service a] must start with http:// or https://, not 'ftp://a/{tenant_id}'"},
-	{MIN_SERVICE "verify = yes\n", 3, "verify = yes in [service a] needs a preview_url"},
-	{"[http]\ntoken_file = /t\n\ntoken_env = TOK\n" MIN_SERVICE, 4,
-	 "both token_file and token_env set in [http]; use one"},
-	{"[retry]\nmax_delay = 1s\nbase_delay = 5s\n" MIN_SERVICE, 2,
-	 "max_delay in [retry] must not be shorter than base_delay"},
-	{"[api]\nlisten = localhost:80\ntoken_env = T\n" MIN_SERVICE, 2,
-	 "listen in [api] must be IPV4:PORT or [IPV6]:PORT (e.g. 127.0.0.1:8470), not 'localhost:80'"},
-	{"[api]\nlisten = 127.0.0.1:65536\ntoken_env = T\n" MIN_SERVICE, 2,
-	 "listen in [api] must be IPV4:PORT or [IPV6]:PORT (e.g. 127.0.0.1:8470), not '127.0.0.1:65536'"},
-	{MIN_SERVICE "[api]\nlisten = 127.0.0.1:1\n", 3, "[api] listen needs token_file or token_env"},
-	{MIN_SERVICE "[webhook]\nurl = https://h/x\n", 3,
-	 "[webhook] url needs secret_file or secret_env to sign with"},
-	{"[http]\ntoken_env = 1BAD\n" MIN_SERVICE, 2,
-	 "token_env in [http]: '1BAD' is not an environment variable name"},
-	{"[scheduler]\ndatabase =\n" MIN_SERVICE, 2, "database in [scheduler] must not be empty"},
-	{MIN_SERVICE "phase 2\n", 3, "syntax error: expected '[section]' or 'key = value'"},
-	{MIN_SERVICE "[scheduler\n", 3, "syntax error: section header without ']'"},
-	{"[scheduler] x\n" MIN_SERVICE, 1, "unexpected text after section header [scheduler]"},
-	{"[scheduler]\n", 0, "no [service NAME] section: nothing to delete"},
-};
-
-static void test_errors_with_lines(void **state)
-{
-	struct fx *fx = *state;
-
-	for (size_t i = 0; i < sizeof bad_cases / sizeof bad_cases[0]; i++) {
-		expect_error(fx, bad_cases[i].text, bad_cases[i].line, bad_cases[i].msg);
-	}
-}
-
-/* The first error by line wins, whether inih's or ours. */
-static void test_first_error_wins(void **state)
-{
-	struct fx *fx = *state;
-
-	expect_error(fx, MIN_SERVICE "oops\nbogus = 1\n", 3,
-		     "syntax error: expected '[section]' or 'key = value'");
-	expect_error(fx, MIN_SERVICE "bogus = 1\noops\n", 3, "unknown key 'bogus' in [service a]");
-}
-
-static void test_long_line(void **state)
-{
-	struct fx *fx = *state;
-	char text[1024];
-
-	snprintf(text, sizeof text, MIN_SERVICE "preview_url = http://a/{tenant_id}/%0400d\n", 0);
-	struct config *cfg = load_text(fx, text);
-	assert_null(cfg);
-	assert_non_null(strstr(fx->err, "tenantdel.conf:3: line too long"));
-}
-
-static void test_missing_file(void **state)
-{
-	struct fx *fx = *state;
-	char *path = xasprintf("%s/nope.conf", fx->dir), *want;
-
-	assert_null(config_load(path, fx->err, sizeof fx->err));
-	want = xasprintf("%s: cannot read config: No such file or directory", path);
-	assert_string_equal(fx->err, want);
-	free(want);
-	free(path);
 }
 
 /* A relative config path still gives an absolute dir and database. */
@@ -589,13 +424,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_every_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_find_among_many, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_service_timeout_late_http, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_listen_ipv4, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crlf_bom_long_name, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_errors_with_lines, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_first_error_wins, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_long_line, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relative_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_secrets_from_files_and_env, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unreadable_secrets_warn, setup, teardown),

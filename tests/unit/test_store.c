@@ -533,7 +533,7 @@ static void test_locked_database_is_an_error(void **state)
 
 	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
-	store_set_busy_timeout(f->s, 50);
+	sqlite3_busy_timeout(f->s->db, 50);
 	assert_int_equal(store_schedule(f->s, &j, 1, SVCS, N_SVCS, NOW,
 					(char (*)[JOBS_ID_LEN + 1])a, &created), STORE_ERR);
 	assert_non_null(strstr(store_last_error(f->s), "locked"));
@@ -678,12 +678,12 @@ static struct task_record reclaim_after_crash(struct fx *f, const struct policy_
 	struct task_record *t, out;
 	struct sched_maint m;
 	size_t n = 0;
-	int64_t ids[8];
+	struct sched_lease ids[8];
 	int held[8];
 
 	sched(f->s, "crashy", NOW, id);
 	start_due(f->s, NOW);
-	assert_int_equal(sched_claim_tasks(f->s, "host/boot/1/1", svcs, 1, 8, NOW, &c, &n),
+	assert_int_equal(sched_claim_tasks(f->s, "host/boot/1/1", svcs, 1, 0, 8, NOW, &c, &n),
 			 STORE_OK);
 	assert_true(n >= 1 && n <= 8); /* orders' delete (and its suspend) */
 	/* the delete previews first: its claim counts nothing; then the calls
@@ -691,7 +691,7 @@ static struct task_record reclaim_after_crash(struct fx *f, const struct policy_
 	assert_int_equal(fx_int(f->s, "SELECT attempts FROM tasks WHERE service = 'orders'"
 				     " AND kind = 'delete'"), 0);
 	for (size_t i = 0; i < n; i++)
-		ids[i] = c[i].task_id;
+		ids[i] = (struct sched_lease){ c[i].task_id, c[i].lease_until };
 	assert_int_equal(sched_count_sent(f->s, "host/boot/1/1", ids, n, NOW, held), STORE_OK);
 	for (size_t i = 0; i < n; i++)
 		assert_int_equal(held[i], 1);

@@ -1,0 +1,165 @@
+/*
+ * sched_doc.c - the scheduler's event details and cumulative counts (see
+ * sched_doc.h). The key order and number forms are those the store wrote
+ * before they moved here: old event chains hash these bytes.
+ */
+#include "jobs/sched_doc.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "jobs/timefmt.h"
+#include "util/json.h"
+#include "util/util.h"
+
+/* The text of d, which is deleted. Aborts when out of memory. */
+static char *print(cJSON *d)
+{
+	char *text = cJSON_PrintUnformatted(d);
+
+	cJSON_Delete(d);
+	if (text == NULL) {
+		fputs("tenantdel: out of memory\n", stderr);
+		abort();
+	}
+	return text;
+}
+
+/* Adds key: RFC 3339 time, or null when ms <= 0. */
+static void add_time(cJSON *o, const char *key, int64_t ms)
+{
+	char ts[TIMEFMT_TIME_LEN];
+
+	if (ms <= 0) {
+		cJSON_AddNullToObject(o, key);
+		return;
+	}
+	timefmt_format_time(ms, ts);
+	cJSON_AddStringToObject(o, key, ts);
+}
+
+/* Adds key: the JSON text parsed (numbers exact); nothing when it does not parse. */
+static void add_json_text(cJSON *o, const char *key, const char *text)
+{
+	cJSON *v = json_parse_exact(text);
+
+	if (v != NULL)
+		cJSON_AddItemToObject(o, key, v);
+}
+
+char *sched_doc_merge_counts(const char *old, const char *add)
+{
+	cJSON *o, *a, *it;
+	int64_t was, more;
+
+	if (add == NULL || old == NULL)
+		return xstrdup(add); /* the first counts of the task: nothing to add up */
+	o = json_parse_exact(old);
+	a = json_parse_exact(add);
+	if (!cJSON_IsObject(o) || !cJSON_IsObject(a)) {
+		cJSON_Delete(o);
+		cJSON_Delete(a);
+		return xstrdup(add);
+	}
+	cJSON_ArrayForEach(it, a) {
+		cJSON *cur = cJSON_GetObjectItemCaseSensitive(o, it->string);
+		if (json_get_int(it, &more) < 0)
+			continue;
+		if (cur == NULL)
+			json_add_int(o, it->string, more);
+		else if (json_get_int(cur, &was) == 0) /* past INT64_MAX (never met) stays there */
+			/* InObject, not ViaPointer: that one drops the key */
+			cJSON_ReplaceItemInObjectCaseSensitive(o, it->string, json_create_int(
+				more > INT64_MAX - was ? INT64_MAX : was + more));
+	}
+	cJSON_Delete(a);
+	return print(o);
+}
+
+char *sched_doc_attempt(const struct sched_doc_attempt *a)
+{
+	cJSON *d = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(d, "kind", jobs_task_kind_name(a->kind));
+	cJSON_AddNumberToObject(d, "attempt", a->attempt);
+	cJSON_AddStringToObject(d, "outcome", a->outcome);
+	cJSON_AddStringToObject(d, "state", a->state);
+	if (a->http_status > 0)
+		cJSON_AddNumberToObject(d, "http_status", a->http_status);
+	else
+		cJSON_AddNullToObject(d, "http_status");
+	cJSON_AddNumberToObject(d, "duration_ms", (double)a->duration_ms);
+	add_json_text(d, "deleted_counts", a->counts_json);
+	if (a->total >= 0)
+		json_add_int(d, "total_deleted", a->total);
+	if (a->error != NULL)
+		cJSON_AddStringToObject(d, "error", a->error);
+	if (a->free_wait)
+		cJSON_AddBoolToObject(d, "free_wait", 1);
+	if (a->waiting)
+		add_time(d, "next_attempt_at", a->next_attempt_at);
+	return print(d);
+}
+
+char *sched_doc_reclaimed(const char *kind, int attempt, int dead, const char *error,
+			  const char *owner)
+{
+	cJSON *d = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(d, "kind", kind ? kind : "delete");
+	cJSON_AddNumberToObject(d, "attempt", attempt);
+	cJSON_AddStringToObject(d, "outcome", dead ? "permanent" : "retry");
+	cJSON_AddStringToObject(d, "state", dead ? "dead" : "waiting");
+	cJSON_AddNullToObject(d, "http_status");
+	cJSON_AddStringToObject(d, "error", error);
+	cJSON_AddStringToObject(d, "lease_owner", owner ? owner : "");
+	return print(d);
+}
+
+char *sched_doc_preview(const char *counts_json, int64_t total, const char *error)
+{
+	cJSON *d = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(d, "when", "before");
+	add_json_text(d, "counts", counts_json);
+	if (total >= 0)
+		json_add_int(d, "total", total);
+	if (error != NULL)
+		cJSON_AddStringToObject(d, "error", error);
+	return print(d);
+}
+
+char *sched_doc_verify(int64_t remaining)
+{
+	cJSON *d = cJSON_CreateObject();
+
+	json_add_int(d, "remaining", remaining);
+	cJSON_AddBoolToObject(d, "verified", remaining == 0);
+	return print(d);
+}
+
+char *sched_doc_deadline_missed(int64_t deadline_at, enum job_state state)
+{
+	cJSON *d = cJSON_CreateObject();
+
+	add_time(d, "deadline_at", deadline_at);
+	cJSON_AddStringToObject(d, "state", jobs_job_state_name(state));
+	return print(d);
+}
+
+char *sched_doc_eval(const struct jobs_eval *e, const struct jobs_eval_view *v)
+{
+	cJSON *d;
+
+	if (e->act != JOBS_EVAL_RESUME && e->act != JOBS_EVAL_FAIL)
+		return NULL;
+	d = cJSON_CreateObject();
+	if (e->act == JOBS_EVAL_RESUME) {
+		cJSON_AddStringToObject(d, "from", jobs_job_state_name(JOB_FAILED));
+		cJSON_AddStringToObject(d, "reason", "no dead task left");
+	} else {
+		cJSON_AddNumberToObject(d, "dead_tasks", (double)v->dead);
+	}
+	return print(d);
+}
