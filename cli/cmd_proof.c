@@ -44,8 +44,9 @@ static int load_certificate_key(struct config *cfg)
  * the exit code after printing why (no such job, not succeeded, a store
  * error).
  */
-static int build_certificate(struct store *s, const char *id, cJSON **out)
+static int build_certificate(struct cli_ctx *ctx, const char *id, cJSON **out)
 {
+	struct store *s = ctx->store;
 	struct proof_record p;
 	int rc = store_proof_read(s, id, &p);
 
@@ -61,9 +62,10 @@ static int build_certificate(struct store *s, const char *id, cJSON **out)
 		return EXIT_FAILED;
 	}
 	if (rc != STORE_OK || store_proof_read_chain(s, &p.chain) != STORE_OK) {
-		cli_error("certificate %s: %s", id, store_last_error(s));
+		char what[96];
+		snprintf(what, sizeof what, "certificate %s", id);
 		jobs_proof_record_clear(&p);
-		return EXIT_FAILED;
+		return cli_store_failed(ctx, what);
 	}
 	*out = jobs_certificate_build(&p, clock_now_ms(), TENANTDEL_VERSION);
 	jobs_proof_record_clear(&p);
@@ -87,7 +89,7 @@ int cli_cmd_certificate(struct cli_ctx *ctx, int argc, char **argv)
 		return EXIT_USAGE;
 	if ((s = cli_store(ctx)) == NULL)
 		return EXIT_USAGE;
-	if ((rc = build_certificate(s, argv[1], &cert)) != EXIT_OK)
+	if ((rc = build_certificate(ctx, argv[1], &cert)) != EXIT_OK)
 		return rc;
 	if (keyed && jobs_certificate_sign(cert, (const unsigned char *)cfg->certificate_key,
 					   cfg->certificate_key_len) < 0) {
@@ -177,18 +179,14 @@ int cli_cmd_audit(struct cli_ctx *ctx, int argc, char **argv)
 		return EXIT_USAGE;
 	if ((s = cli_store(ctx)) == NULL)
 		return EXIT_USAGE;
-	if (store_check_integrity(s, &intact, why, sizeof why) != STORE_OK) {
-		cli_error("audit verify: %s: %s", ctx->cfg->database, store_last_error(s));
-		return EXIT_FAILED;
-	}
+	if (store_check_integrity(s, &intact, why, sizeof why) != STORE_OK)
+		return cli_store_failed(ctx, "audit verify");
 	if (!intact) {
 		printf("integrity check failed: %s: %s\n", ctx->cfg->database, why);
 		return EXIT_FAILED;
 	}
-	if (store_events_verify(s, &first_bad, why, sizeof why, &count, head) != STORE_OK) {
-		cli_error("audit verify: %s", store_last_error(s));
-		return EXIT_FAILED;
-	}
+	if (store_events_verify(s, &first_bad, why, sizeof why, &count, head) != STORE_OK)
+		return cli_store_failed(ctx, "audit verify");
 	if (first_bad == 0) {
 		printf("chain verified: %lld events, head %s\n", (long long)count,
 		       count > 0 ? head : "(none)");
@@ -307,10 +305,8 @@ int cli_cmd_reapply(struct cli_ctx *ctx, int argc, char **argv)
 		return EXIT_USAGE;
 	if ((s = cli_store(ctx)) == NULL)
 		return EXIT_USAGE;
-	if (store_reapply(s, &r, &items, &n) != STORE_OK) {
-		cli_error("reapply: %s", store_last_error(s));
-		return EXIT_FAILED;
-	}
+	if (store_reapply(s, &r, &items, &n) != STORE_OK)
+		return cli_store_failed(ctx, "reapply");
 	for (size_t i = 0; i < n; i++) {
 		if (items[i].created) {
 			printf("%s\n", items[i].job_id);

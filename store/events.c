@@ -146,16 +146,6 @@ int store_event_append_text(struct store *s, const char *job_id, int64_t at,
 	return 0;
 }
 
-int store_event_append(struct store *s, const char *job_id, int64_t at, const char *type,
-		       const char *service, const cJSON *detail)
-{
-	char *text = detail ? cJSON_PrintUnformatted(detail) : NULL;
-	int rc = store_event_append_text(s, job_id, at, type, service, text);
-
-	free(text);
-	return rc;
-}
-
 /* Points ev's strings into the current row (valid until the next step). */
 static void read_event(sqlite3_stmt *st, struct event_record *ev)
 {

@@ -332,13 +332,3 @@ int store_job_changed_text(struct store *s, const char *job_id, const char *type
 		jobs_job_record_clear(&j);
 	return rc;
 }
-
-int store_job_changed(struct store *s, const char *job_id, const char *type,
-		      const cJSON *detail, int64_t now, struct job_record *out)
-{
-	char *text = detail ? cJSON_PrintUnformatted(detail) : NULL;
-	int rc = store_job_changed_text(s, job_id, type, text, now, out);
-
-	free(text);
-	return rc;
-}

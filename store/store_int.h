@@ -5,7 +5,6 @@
 #ifndef TENANTDEL_STORE_INT_H
 #define TENANTDEL_STORE_INT_H
 
-#include <cjson/cJSON.h>
 #include <sqlite3.h>
 #include <stdint.h>
 
@@ -127,11 +126,6 @@ int store_step_changes(struct store *s, sqlite3_stmt *st);
 int store_event_append_text(struct store *s, const char *job_id, int64_t at,
 			    const char *type, const char *service, const char *detail);
 
-/* store_event_append_text with the detail as a cJSON tree (NULL: {}; not
- * consumed), for the callers that still build it in store/. 0 or -1. */
-int store_event_append(struct store *s, const char *job_id, int64_t at, const char *type,
-		       const char *service, const cJSON *detail);
-
 /* Whether this handle writes outbox rows: a webhook url is configured
  * (store_set_webhooks). Callers skip building a body when it is not. */
 int store_outbox_wanted(const struct store *s);
@@ -162,10 +156,6 @@ void store_event_hash(const char *prev_hash, int64_t id, const char *job_id, int
 int store_job_changed_text(struct store *s, const char *job_id, const char *type,
 			   const char *detail, int64_t now, struct job_record *out);
 
-/* store_job_changed_text with the detail as a cJSON tree (NULL: {}; not
- * consumed), for the callers that still build it in store/. 0 or -1. */
-int store_job_changed(struct store *s, const char *job_id, const char *type,
-		      const cJSON *detail, int64_t now, struct job_record *out);
 
 /* An operator's action as the store carries it out. */
 struct store_action {
