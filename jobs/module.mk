@@ -1,5 +1,5 @@
 LIB_SRC += jobs/jobs.c jobs/timefmt.c jobs/policy.c jobs/outcome.c jobs/schedule.c
-UNIT_TESTS += test_jobs test_timefmt test_policy test_outcome test_schedule
+UNIT_TESTS += test_jobs test_timefmt test_policy test_outcome test_outcome_hostile test_schedule
 LIB_SRC += jobs/record.c jobs/document.c jobs/document_bulk.c
 LIB_SRC += jobs/service_detail.c
 LIB_SRC += jobs/counts.c
