@@ -1,10 +1,10 @@
 /*
  * proof.c - the facts of a deletion certificate: the job, its tasks and a
  * summary of its events, and the whole chain's state, as plain records. The document is rendered by
- * jobs/certificate.c. Tombstones and reapply are in store/reapply.c.
+ * jobs/certificate.c. Tombstones and reapply are in store/sqlite/reapply.c.
  */
 #include "store/proof.h"
-#include "store/store_int.h"
+#include "store/sqlite/sqlite_int.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -48,7 +48,7 @@ enum {
  * directory, an empty file, another program's database, a newer schema, a
  * read-only file, a full disk, a page SQLite finds damaged, and with
  * STORE_OPEN_CHECK a file that fails PRAGMA quick_check (files up to 64 MiB;
- * see store/open.c). Returns NULL with one line in
+ * see store/sqlite/open.c). Returns NULL with one line in
  * err naming the file and the reason ("no store at PATH", "PATH: is a
  * directory", "PATH: disk full", "PATH: read-only", "PATH: not a tenantdel
  * store (...)", "PATH: damaged: run audit verify (...)").

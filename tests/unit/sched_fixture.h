@@ -3,7 +3,7 @@
  * test_sched_maint.c): three services (orders and pos in phase 1, tenant
  * in phase 2), two lease owners, and helpers that schedule, start, claim
  * and build results as the engine would. Include after <cmocka.h>,
- * "store/sched_int.h" and "tests/unit/store_fixture.h".
+ * "store/sqlite/sched_int.h" and "tests/unit/store_fixture.h".
  */
 #ifndef TENANTDEL_SCHED_FIXTURE_H
 #define TENANTDEL_SCHED_FIXTURE_H

@@ -2,7 +2,7 @@
  * store_fixture.h - the per-test fixture of the store's unit tests: a fresh
  * temporary folder and database for each test, removed afterwards, and raw
  * SQL for arranging or inspecting rows. Include after <cmocka.h> and
- * "store/store_int.h".
+ * "store/sqlite/sqlite_int.h".
  */
 #ifndef TENANTDEL_STORE_FIXTURE_H
 #define TENANTDEL_STORE_FIXTURE_H

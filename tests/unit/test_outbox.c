@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "store/outbox.h"
-#include "store/store_int.h"
+#include "store/sqlite/sqlite_int.h"
 #include "util/log.h"
 #include "util/util.h"
 #include "tests/unit/store_fixture.h"

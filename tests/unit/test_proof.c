@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "store/proof.h"
-#include "store/store_int.h"
+#include "store/sqlite/sqlite_int.h"
 #include "util/json.h"
 #include "util/log.h"
 #include "util/util.h"

@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "store/sched_int.h"
+#include "store/sqlite/sched_int.h"
 #include "util/log.h"
 #include "util/util.h"
 #include "tests/unit/store_fixture.h"

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "store/sched.h"
-#include "store/store_int.h"
+#include "store/sqlite/sqlite_int.h"
 #include "util/util.h"
 #include "tests/unit/store_fixture.h"
 

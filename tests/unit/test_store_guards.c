@@ -19,7 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "store/store_int.h"
+#include "store/sqlite/sqlite_int.h"
 #include "util/util.h"
 #include "tests/unit/store_fixture.h"
 

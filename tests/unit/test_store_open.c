@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "store/sched.h"
-#include "store/store_int.h"
+#include "store/sqlite/sqlite_int.h"
 #include "util/util.h"
 #include "tests/unit/store_fixture.h"
 

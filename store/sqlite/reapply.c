@@ -6,7 +6,7 @@
  * job is 'scheduled', due now, and its one task is eligible now.
  */
 #include "store/proof.h"
-#include "store/store_int.h"
+#include "store/sqlite/sqlite_int.h"
 #include "util/log.h"
 #include "util/util.h"
 

@@ -2,7 +2,7 @@
  * query.c - listing jobs. Rows are streamed to a callback straight from the
  * statement, so a listing of a million jobs costs one row of memory.
  */
-#include "store/store_int.h"
+#include "store/sqlite/sqlite_int.h"
 #include "util/log.h"
 #include "util/util.h"
 

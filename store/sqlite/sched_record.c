@@ -2,7 +2,7 @@
  * sched_record.c - recording finished attempts (group commit) and the
  * per-service circuit breakers shared through the breakers table.
  */
-#include "store/sched_int.h"
+#include "store/sqlite/sched_int.h"
 #include "jobs/sched_doc.h"
 #include "store/metrics.h"
 #include "util/log.h"

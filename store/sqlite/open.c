@@ -4,7 +4,7 @@
  * store created whole or not at all, migrations, and the integrity checks.
  */
 #include "store/outbox.h"
-#include "store/store_int.h"
+#include "store/sqlite/sqlite_int.h"
 #include "util/log.h"
 #include "util/util.h"
 

@@ -3,7 +3,7 @@
  * leased claims, results, backlog. See outbox.h.
  */
 #include "store/outbox.h"
-#include "store/store_int.h"
+#include "store/sqlite/sqlite_int.h"
 #include "util/log.h"
 #include "util/util.h"
 

@@ -5,7 +5,7 @@
  * retires it for good (`retire-service NAME --reason`), which skips them
  * with that reason. Nothing is skipped because a config was cut short.
  */
-#include "store/sched_int.h"
+#include "store/sqlite/sched_int.h"
 #include "jobs/service_detail.h"
 #include "util/log.h"
 #include "util/util.h"

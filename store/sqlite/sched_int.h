@@ -1,13 +1,13 @@
 /*
- * sched_int.h - shared by store/sched*.c (and their unit tests): job
+ * sched_int.h - shared by store/sqlite/sched*.c (and their unit tests): job
  * evaluation (next phase, finished, failed), a small set of job ids, the
  * breakers table, and the single steps of housekeeping.
  */
-#ifndef TENANTDEL_STORE_SCHED_INT_H
-#define TENANTDEL_STORE_SCHED_INT_H
+#ifndef TENANTDEL_STORE_SQLITE_SCHED_INT_H
+#define TENANTDEL_STORE_SQLITE_SCHED_INT_H
 
 #include "store/sched.h"
-#include "store/store_int.h"
+#include "store/sqlite/sqlite_int.h"
 
 /* Dispatchable: delete needs a running job, suspend a scheduled or running
  * one, restore a cancelled one; a held job runs nothing. */

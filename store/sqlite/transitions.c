@@ -6,7 +6,7 @@
  * commit. The documents (event details, outbox bodies) come from
  * jobs/document.h.
  */
-#include "store/store_int.h"
+#include "store/sqlite/sqlite_int.h"
 #include "util/log.h"
 #include "util/util.h"
 

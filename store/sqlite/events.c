@@ -17,7 +17,7 @@
  * had the tip moved under a transaction its insert fails instead of
  * forking the chain.
  */
-#include "store/store_int.h"
+#include "store/sqlite/sqlite_int.h"
 #include "util/log.h"
 #include "util/util.h"
 

@@ -1,9 +1,9 @@
 /*
- * store_int.h - shared by the files of store/ only: the handle, the
+ * sqlite_int.h - shared by the files of the SQLite backend (store/sqlite/) only: the
  * statement cache, binding helpers, row readers and the event chain.
  */
-#ifndef TENANTDEL_STORE_INT_H
-#define TENANTDEL_STORE_INT_H
+#ifndef TENANTDEL_STORE_SQLITE_INT_H
+#define TENANTDEL_STORE_SQLITE_INT_H
 
 #include <sqlite3.h>
 #include <stdint.h>
@@ -23,7 +23,7 @@ struct store_stmt_slot {
 /*
  * The tip of the event chain (the newest event's id and hash) as this
  * handle's write transaction sees it: read at its first append, advanced
- * by each append, forgotten at COMMIT and ROLLBACK. See store/events.c.
+ * by each append, forgotten at COMMIT and ROLLBACK. See store/sqlite/events.c.
  */
 struct store_chain {
 	int loaded;
@@ -119,7 +119,7 @@ int store_step_changes(struct store *s, sqlite3_stmt *st);
 
 /*
  * Appends one event to the chain: the one place event ids and hashes are
- * assigned (store/events.c says how a backend with several writers keeps
+ * assigned (store/sqlite/events.c says how a backend with several writers keeps
  * them in order). Inside a write transaction. detail is JSON object text
  * (NULL: {}), built by the code that owns its format. 0 or -1.
  */

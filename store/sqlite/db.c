@@ -1,11 +1,11 @@
 /*
- * store.c - the statement cache, binding helpers, transactions, row
+ * db.c - the statement cache, binding helpers, transactions, row
  * readers, and the announcement of a job's change (its event and webhook
- * outbox row). Opening a store: store/open.c; the event chain:
- * store/events.c.
+ * outbox row). Opening a store: store/sqlite/open.c; the event chain:
+ * store/sqlite/events.c.
  */
 #include "store/outbox.h"
-#include "store/store_int.h"
+#include "store/sqlite/sqlite_int.h"
 #include "jobs/timefmt.h"
 #include "util/log.h"
 #include "util/util.h"

@@ -1,9 +1,9 @@
 /*
  * jobs.c - scheduling jobs and reading them back: store_schedule,
  * store_job_get, store_job_tasks. The operator transitions are in
- * store/transitions.c, listings and the audit trail in store/query.c.
+ * store/sqlite/transitions.c, listings and the audit trail in store/sqlite/query.c.
  */
-#include "store/store_int.h"
+#include "store/sqlite/sqlite_int.h"
 #include "jobs/timefmt.h"
 #include "util/log.h"
 #include "util/util.h"

@@ -5,7 +5,7 @@
  */
 #include "store/metrics.h"
 #include "store/outbox.h"
-#include "store/store_int.h"
+#include "store/sqlite/sqlite_int.h"
 #include "util/util.h"
 
 #include <stdlib.h>

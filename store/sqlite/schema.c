@@ -3,7 +3,7 @@
  * database from PRAGMA user_version i-1 to i. Never edit a shipped
  * migration: add the next one.
  */
-#include "store/store_int.h"
+#include "store/sqlite/sqlite_int.h"
 
 static const char MIGRATION_1[] =
 	/* One row per deletion request. */

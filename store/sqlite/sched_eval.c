@@ -4,7 +4,7 @@
  * is written here, each write guarded by what the view saw. Runs inside the
  * caller's transaction, after whatever changed the tasks.
  */
-#include "store/sched_int.h"
+#include "store/sqlite/sched_int.h"
 #include "jobs/evaluate.h"
 #include "jobs/sched_doc.h"
 #include "util/log.h"

@@ -3,7 +3,7 @@
  * under this owner's lease, as each service's slots and breaker allow; and
  * the count of a call about to go out (sched_count_sent).
  */
-#include "store/sched_int.h"
+#include "store/sqlite/sched_int.h"
 #include "util/log.h"
 #include "util/util.h"
 

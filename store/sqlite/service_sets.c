@@ -5,7 +5,7 @@
  * synthesized pending records. A set is its members' rows (migration 7),
  * one set per distinct list of (name, phase).
  */
-#include "store/store_int.h"
+#include "store/sqlite/sqlite_int.h"
 #include "jobs/service_detail.h"
 #include "util/log.h"
 #include "util/util.h"

@@ -3,7 +3,7 @@
  * services (DESIGN 3 "Which services a job covers"), and the sweep that
  * re-evaluates running jobs.
  */
-#include "store/sched_int.h"
+#include "store/sqlite/sched_int.h"
 #include "jobs/service_detail.h"
 #include "util/log.h"
 #include "util/util.h"

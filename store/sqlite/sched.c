@@ -4,7 +4,7 @@
  * sched_record.c, job evaluation in sched_eval.c, config sync in
  * sched_sync.c.
  */
-#include "store/sched_int.h"
+#include "store/sqlite/sched_int.h"
 #include "jobs/sched_doc.h"
 #include "util/log.h"
 #include "util/util.h"
