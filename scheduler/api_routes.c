@@ -3,6 +3,7 @@
  * (400 on anything unexpected, before anything is stored), calls the same
  * store functions as the CLI and renders records with jobs/record.h.
  */
+#include "jobs/certificate.h"
 #include "jobs/document.h"
 #include "jobs/jobs.h"
 #include "jobs/schedule.h"
@@ -10,7 +11,6 @@
 #include "jobs/timefmt.h"
 #include "scheduler/api_int.h"
 #include "scheduler/metrics.h"
-#include "store/proof.h"
 #include "store/store.h"
 #include "util/log.h"
 #include "util/utf8.h"

@@ -4,7 +4,6 @@
  * outbox row). Opening a store: store/sqlite/open.c; the event chain:
  * store/sqlite/events.c.
  */
-#include "store/outbox.h"
 #include "store/sqlite/sqlite_int.h"
 #include "jobs/timefmt.h"
 #include "util/log.h"
@@ -14,13 +13,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-void store_log_error(struct store *s, const char *what)
+void sqlite_keep_error(struct sqlite_store *s, int rc, const char *msg)
+{
+	const char *phrase = sqlite_error_phrase(s->db, rc);
+
+	if (phrase != NULL)
+		store_set_error(&s->base, STORE_E_FILE, "%s", phrase);
+	else
+		store_set_error(&s->base,
+				(rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED
+				? STORE_E_BUSY : STORE_E_OTHER,
+				"%s", msg ? msg : sqlite3_errmsg(s->db));
+}
+
+void sqlite_log_error(struct sqlite_store *s, const char *what)
 {
 	struct log_line *l = log_start(LOG_ERROR, "store.error");
-	const char *phrase = store_error_phrase(s->db, sqlite3_extended_errcode(s->db));
 
-	snprintf(s->last_error, sizeof s->last_error, "%s", phrase ? phrase : sqlite3_errmsg(s->db));
-	s->last_error_file = phrase != NULL;
+	sqlite_keep_error(s, sqlite3_extended_errcode(s->db), NULL);
 	log_str(l, "database", s->path);
 	log_str(l, "sql", what);
 	log_str(l, "error", sqlite3_errmsg(s->db));
@@ -28,17 +38,7 @@ void store_log_error(struct store *s, const char *what)
 	log_done(l);
 }
 
-const char *store_last_error(struct store *s)
-{
-	return s->last_error;
-}
-
-int store_last_error_is_file(struct store *s)
-{
-	return s->last_error[0] != '\0' && s->last_error_file;
-}
-
-sqlite3_stmt *store_stmt(struct store *s, const char *sql)
+sqlite3_stmt *sqlite_stmt(struct sqlite_store *s, const char *sql)
 {
 	for (int i = 0; i < s->n_cache; i++)
 		if (s->cache[i].sql == sql)
@@ -50,7 +50,7 @@ sqlite3_stmt *store_stmt(struct store *s, const char *sql)
 	sqlite3_stmt *st = NULL;
 	if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) !=
 	    SQLITE_OK) {
-		store_log_error(s, sql);
+		sqlite_log_error(s, sql);
 		return NULL;
 	}
 	s->cache[s->n_cache].sql = sql;
@@ -59,7 +59,7 @@ sqlite3_stmt *store_stmt(struct store *s, const char *sql)
 	return st;
 }
 
-void store_reset(sqlite3_stmt *st)
+void sqlite_reset(sqlite3_stmt *st)
 {
 	if (st != NULL) {
 		sqlite3_reset(st);
@@ -89,7 +89,7 @@ static void bind_check(sqlite3_stmt *st, const char *name, int rc)
 		bind_failed(st, name, sqlite3_errstr(rc));
 }
 
-void store_bind_text(sqlite3_stmt *st, const char *name, const char *value)
+void sqlite_bind_text(sqlite3_stmt *st, const char *name, const char *value)
 {
 	int i = bind_index(st, name);
 
@@ -99,54 +99,51 @@ void store_bind_text(sqlite3_stmt *st, const char *name, const char *value)
 		bind_check(st, name, sqlite3_bind_text(st, i, value, -1, SQLITE_TRANSIENT));
 }
 
-void store_bind_int(sqlite3_stmt *st, const char *name, int64_t value)
+void sqlite_bind_int(sqlite3_stmt *st, const char *name, int64_t value)
 {
 	bind_check(st, name, sqlite3_bind_int64(st, bind_index(st, name), value));
 }
 
-void store_bind_null(sqlite3_stmt *st, const char *name)
+void sqlite_bind_null(sqlite3_stmt *st, const char *name)
 {
 	bind_check(st, name, sqlite3_bind_null(st, bind_index(st, name)));
 }
 
-void store_bind_opt_int(sqlite3_stmt *st, const char *name, int64_t value, int64_t none)
+void sqlite_bind_opt_int(sqlite3_stmt *st, const char *name, int64_t value, int64_t none)
 {
 	if (value == none)
-		store_bind_null(st, name);
+		sqlite_bind_null(st, name);
 	else
-		store_bind_int(st, name, value);
+		sqlite_bind_int(st, name, value);
 }
 
-int store_step_done(struct store *s, sqlite3_stmt *st)
+int sqlite_step_done(struct sqlite_store *s, sqlite3_stmt *st)
 {
 	int rc = sqlite3_step(st);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-		store_log_error(s, sqlite3_sql(st));
-		store_reset(st);
+		sqlite_log_error(s, sqlite3_sql(st));
+		sqlite_reset(st);
 		return -1;
 	}
-	store_reset(st);
+	sqlite_reset(st);
 	return 0;
 }
 
-int store_step_changes(struct store *s, sqlite3_stmt *st)
+int sqlite_step_changes(struct sqlite_store *s, sqlite3_stmt *st)
 {
-	if (store_step_done(s, st) < 0)
+	if (sqlite_step_done(s, st) < 0)
 		return -1;
 	return sqlite3_changes(s->db);
 }
 
-int store_exec(struct store *s, const char *sql)
+int sqlite_exec(struct sqlite_store *s, const char *sql)
 {
 	char *msg = NULL;
 	int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
 
 	if (rc != SQLITE_OK) {
 		struct log_line *l = log_start(LOG_ERROR, "store.error");
-		const char *phrase = store_error_phrase(s->db, rc);
-		snprintf(s->last_error, sizeof s->last_error, "%s",
-			 phrase ? phrase : msg ? msg : sqlite3_errmsg(s->db));
-		s->last_error_file = phrase != NULL;
+		sqlite_keep_error(s, rc, msg);
 		log_str(l, "database", s->path);
 		log_str(l, "sql", sql);
 		log_str(l, "error", msg ? msg : sqlite3_errmsg(s->db));
@@ -157,7 +154,7 @@ int store_exec(struct store *s, const char *sql)
 	return 0;
 }
 
-char *store_col_text(sqlite3_stmt *st, int col)
+char *sqlite_col_text(sqlite3_stmt *st, int col)
 {
 	const unsigned char *t = sqlite3_column_text(st, col);
 	if (t == NULL)
@@ -165,7 +162,7 @@ char *store_col_text(sqlite3_stmt *st, int col)
 	return xstrndup((const char *)t, (size_t)sqlite3_column_bytes(st, col));
 }
 
-int64_t store_col_int(sqlite3_stmt *st, int col, int64_t null_value)
+int64_t sqlite_col_int(sqlite3_stmt *st, int col, int64_t null_value)
 {
 	if (sqlite3_column_type(st, col) == SQLITE_NULL)
 		return null_value;
@@ -178,7 +175,7 @@ static void copy_id(char dst[JOBS_ID_LEN + 1], sqlite3_stmt *st, int col)
 	snprintf(dst, JOBS_ID_LEN + 1, "%s", t ? (const char *)t : "");
 }
 
-void store_read_job(sqlite3_stmt *st, struct job_record *j)
+void sqlite_row_job(sqlite3_stmt *st, struct job_record *j)
 {
 	const char *kind = (const char *)sqlite3_column_text(st, 3);
 	const char *state = (const char *)sqlite3_column_text(st, 4);
@@ -186,28 +183,28 @@ void store_read_job(sqlite3_stmt *st, struct job_record *j)
 
 	memset(j, 0, sizeof *j);
 	copy_id(j->id, st, 0);
-	j->tenant_id = store_col_text(st, 1);
-	j->tenant_name = store_col_text(st, 2);
+	j->tenant_id = sqlite_col_text(st, 1);
+	j->tenant_name = sqlite_col_text(st, 2);
 	if (kind == NULL || jobs_job_kind_parse(kind, &j->kind) < 0)
 		j->kind = JOB_KIND_PURGE;
 	if (state == NULL || jobs_job_state_parse(state, &j->state) < 0)
 		j->state = JOB_FAILED;
 	if (held == NULL || jobs_job_state_parse(held, &j->held_from) < 0)
 		j->held_from = JOB_SCHEDULED;
-	j->hold_reason = store_col_text(st, 6);
-	j->requested_by = store_col_text(st, 7);
-	j->reason = store_col_text(st, 8);
-	j->origin_job_id = store_col_text(st, 9);
-	j->created_at = store_col_int(st, 10, 0);
-	j->due_at = store_col_int(st, 11, 0);
-	j->deadline_at = store_col_int(st, 12, 0);
-	j->started_at = store_col_int(st, 13, 0);
-	j->finished_at = store_col_int(st, 14, 0);
-	j->deadline_missed = (int)store_col_int(st, 15, 0);
-	j->total_deleted = store_col_int(st, 16, 0);
+	j->hold_reason = sqlite_col_text(st, 6);
+	j->requested_by = sqlite_col_text(st, 7);
+	j->reason = sqlite_col_text(st, 8);
+	j->origin_job_id = sqlite_col_text(st, 9);
+	j->created_at = sqlite_col_int(st, 10, 0);
+	j->due_at = sqlite_col_int(st, 11, 0);
+	j->deadline_at = sqlite_col_int(st, 12, 0);
+	j->started_at = sqlite_col_int(st, 13, 0);
+	j->finished_at = sqlite_col_int(st, 14, 0);
+	j->deadline_missed = (int)sqlite_col_int(st, 15, 0);
+	j->total_deleted = sqlite_col_int(st, 16, 0);
 }
 
-void store_read_task(sqlite3_stmt *st, struct task_record *t)
+void sqlite_row_task(sqlite3_stmt *st, struct task_record *t)
 {
 	const char *kind = (const char *)sqlite3_column_text(st, 3);
 	const char *state = (const char *)sqlite3_column_text(st, 5);
@@ -215,72 +212,72 @@ void store_read_task(sqlite3_stmt *st, struct task_record *t)
 	memset(t, 0, sizeof *t);
 	t->id = sqlite3_column_int64(st, 0);
 	copy_id(t->job_id, st, 1);
-	t->service = store_col_text(st, 2);
+	t->service = sqlite_col_text(st, 2);
 	if (kind == NULL || jobs_task_kind_parse(kind, &t->kind) < 0)
 		t->kind = TASK_KIND_DELETE;
-	t->phase = (int)store_col_int(st, 4, 1);
+	t->phase = (int)sqlite_col_int(st, 4, 1);
 	if (state == NULL || jobs_task_state_parse(state, &t->state) < 0)
 		t->state = TASK_DEAD;
-	t->attempts = (int)store_col_int(st, 6, 0);
-	t->http_status = (int)store_col_int(st, 7, 0);
-	t->deleted_counts = store_col_text(st, 8);
-	t->total_deleted = store_col_int(st, 9, -1);
-	t->preview_before = store_col_text(st, 10);
-	t->before_total = store_col_int(st, 11, -1);
-	t->verified_after = store_col_int(st, 12, -1);
-	t->duration_ms = store_col_int(st, 13, -1);
-	t->last_error = store_col_text(st, 14);
-	t->skip_reason = store_col_text(st, 15);
-	t->lease_owner = store_col_text(st, 16);
-	t->lease_expires_at = store_col_int(st, 17, 0);
-	t->next_attempt_at = store_col_int(st, 18, 0);
-	t->first_attempt_at = store_col_int(st, 19, 0);
-	t->updated_at = store_col_int(st, 20, 0);
+	t->attempts = (int)sqlite_col_int(st, 6, 0);
+	t->http_status = (int)sqlite_col_int(st, 7, 0);
+	t->deleted_counts = sqlite_col_text(st, 8);
+	t->total_deleted = sqlite_col_int(st, 9, -1);
+	t->preview_before = sqlite_col_text(st, 10);
+	t->before_total = sqlite_col_int(st, 11, -1);
+	t->verified_after = sqlite_col_int(st, 12, -1);
+	t->duration_ms = sqlite_col_int(st, 13, -1);
+	t->last_error = sqlite_col_text(st, 14);
+	t->skip_reason = sqlite_col_text(st, 15);
+	t->lease_owner = sqlite_col_text(st, 16);
+	t->lease_expires_at = sqlite_col_int(st, 17, 0);
+	t->next_attempt_at = sqlite_col_int(st, 18, 0);
+	t->first_attempt_at = sqlite_col_int(st, 19, 0);
+	t->updated_at = sqlite_col_int(st, 20, 0);
 }
 
 static const char SQL_JOB_BY_ID[] = "SELECT " STORE_JOB_COLS " FROM jobs WHERE id = :id";
 
-int store_read_job_by_id(struct store *s, const char *job_id, struct job_record *out)
+int sqlite_job_by_id(struct sqlite_store *s, const char *job_id, struct job_record *out)
 {
-	sqlite3_stmt *st = store_stmt(s, SQL_JOB_BY_ID);
+	sqlite3_stmt *st = sqlite_stmt(s, SQL_JOB_BY_ID);
 	int rc;
 
 	if (st == NULL)
 		return STORE_ERR;
-	store_bind_text(st, ":id", job_id);
+	sqlite_bind_text(st, ":id", job_id);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		store_read_job(st, out);
-		store_reset(st);
+		sqlite_row_job(st, out);
+		sqlite_reset(st);
 		return STORE_OK;
 	}
 	if (rc != SQLITE_DONE)
-		store_log_error(s, SQL_JOB_BY_ID);
-	store_reset(st);
+		sqlite_log_error(s, SQL_JOB_BY_ID);
+	sqlite_reset(st);
 	return rc == SQLITE_DONE ? STORE_NOT_FOUND : STORE_ERR;
 }
 
 /* ---- transactions ---- */
 
-int store_begin(struct store *s)
+int sqlite_begin(struct sqlite_store *s)
 {
 	static const char SQL[] = "BEGIN IMMEDIATE";
-	sqlite3_stmt *st = store_stmt(s, SQL);
+	sqlite3_stmt *st = sqlite_stmt(s, SQL);
 
-	if (st == NULL || store_step_done(s, st) < 0)
+	if (st == NULL || sqlite_step_done(s, st) < 0)
 		return STORE_ERR;
 	s->in_tx = 1;
 	s->tip.loaded = 0;
 	return STORE_OK;
 }
 
-int store_commit(struct store *s)
+int sqlite_commit(struct sqlite_store *s)
 {
 	static const char SQL[] = "COMMIT";
-	sqlite3_stmt *st = store_stmt(s, SQL);
+	sqlite3_stmt *st = sqlite_stmt(s, SQL);
 
-	if (st == NULL || store_step_done(s, st) < 0) {
-		store_rollback(s);
+	if (st == NULL || sqlite_step_done(s, st) < 0) {
+		sqlite_rollback(s);
 		return STORE_ERR;
 	}
 	s->in_tx = 0;
@@ -288,7 +285,7 @@ int store_commit(struct store *s)
 	return STORE_OK;
 }
 
-void store_rollback(struct store *s)
+void sqlite_rollback(struct sqlite_store *s)
 {
 	if (sqlite3_get_autocommit(s->db) == 0)
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
@@ -299,31 +296,31 @@ void store_rollback(struct store *s)
 /* ---- job-level events and their webhook ---- */
 
 /* The webhook outbox row of a job-level event about j. 0 or -1. */
-static int outbox_append(struct store *s, const char *type, const struct job_record *j,
+static int outbox_append(struct sqlite_store *s, const char *type, const struct job_record *j,
 			 int64_t now)
 {
 	char eid[JOBS_ID_LEN + 1];
 	char *body;
 	int rc;
 
-	if (!store_outbox_wanted(s))
+	if (!store_outbox_wanted(&s->base))
 		return 0;
 	jobs_id_new(now, eid);
 	body = jobs_outbox_body(eid, type, now, j);
-	rc = store_outbox_append_text(s, eid, type, j->id, body, now);
+	rc = sqlite_outbox_append(s, eid, type, j->id, body, now);
 	free(body);
 	return rc;
 }
 
-int store_job_changed_text(struct store *s, const char *job_id, const char *type,
-			   const char *detail, int64_t now, struct job_record *out)
+int sqlite_job_changed(struct sqlite_store *s, const char *job_id, const char *type,
+		       const char *detail, int64_t now, struct job_record *out)
 {
 	struct job_record j;
 	int rc;
 
-	if (store_read_job_by_id(s, job_id, &j) != STORE_OK)
+	if (sqlite_job_by_id(s, job_id, &j) != STORE_OK)
 		return -1;
-	rc = store_event_append_text(s, job_id, now, type, NULL, detail);
+	rc = sqlite_event_append(s, job_id, now, type, NULL, detail);
 	if (rc == 0)
 		rc = outbox_append(s, type, &j, now);
 	if (out != NULL && rc == 0)

@@ -1,8 +1,8 @@
 /*
  * store_fixture.h - the per-test fixture of the store's unit tests: a fresh
  * temporary folder and database for each test, removed afterwards, and raw
- * SQL for arranging or inspecting rows. Include after <cmocka.h> and
- * "store/sqlite/sqlite_int.h".
+ * SQL for arranging or inspecting rows: the SQLite backend's tests.
+ * Include after <cmocka.h>.
  */
 #ifndef TENANTDEL_STORE_FIXTURE_H
 #define TENANTDEL_STORE_FIXTURE_H
@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "store/outbox.h"
+#include "store/sqlite/sqlite_int.h"
 #include "util/util.h"
 
 struct fx {
@@ -18,6 +18,14 @@ struct fx {
 	char path[128];
 	struct store *s;
 };
+
+/* store_open of the SQLite store at path with flags (STORE_OPEN_*). */
+static inline struct store *fx_open(const char *path, int flags, char *err, size_t errlen)
+{
+	struct store_config c = { .backend = "sqlite", .path = path, .flags = flags };
+
+	return store_open(&c, err, errlen);
+}
 
 /* A cmocka setup: mkdtemp under /tmp named after prefix, a store in it. */
 static inline int fx_setup(void **state, const char *prefix)
@@ -28,7 +36,7 @@ static inline int fx_setup(void **state, const char *prefix)
 	snprintf(f->dir, sizeof f->dir, "/tmp/%s.XXXXXX", prefix);
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(f->path, sizeof f->path, "%s/t.db", f->dir);
-	f->s = store_open(f->path, STORE_OPEN_CREATE, err, sizeof err);
+	f->s = fx_open(f->path, STORE_OPEN_CREATE, err, sizeof err);
 	assert_non_null(f->s);
 	/* A webhook configured: the tests look at the outbox rows too. */
 	store_set_webhooks(f->s, (const char *const[]){ "http://127.0.0.1:9/hook" }, 1);
@@ -53,7 +61,7 @@ static inline void fx_exec(struct store *s, const char *sql)
 {
 	char *msg = NULL;
 
-	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK)
+	if (sqlite3_exec(sqlite_of(s)->db, sql, NULL, NULL, &msg) != SQLITE_OK)
 		fail_msg("%s: %s", sql, msg);
 }
 
@@ -64,7 +72,7 @@ static inline int64_t fx_int(struct store *s, const char *sql)
 	sqlite3_stmt *st;
 	int64_t v;
 
-	assert_int_equal(sqlite3_prepare_v2(s->db, sql, -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(sqlite_of(s)->db, sql, -1, &st, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	v = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/outbox.h"
+#include "store/store.h"
 #include "store/sqlite/sqlite_int.h"
 #include "util/log.h"
 #include "util/util.h"

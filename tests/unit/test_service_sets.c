@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/sched.h"
+#include "store/store.h"
 #include "store/sqlite/sqlite_int.h"
 #include "util/util.h"
 #include "tests/unit/store_fixture.h"
@@ -77,7 +77,7 @@ static void write_v5_store(const char *path)
 
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	for (int i = 0; i < 5; i++)
-		assert_int_equal(sqlite3_exec(db, store_migrations[i], NULL, NULL, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_exec(db, sqlite_migrations[i], NULL, NULL, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db,
 		"PRAGMA user_version = 5;"
 		"INSERT INTO service_sets (id, services) VALUES (7,"
@@ -105,9 +105,9 @@ static void test_migration_6_converts_json_sets(void **state)
 
 	snprintf(path, sizeof path, "%s/v5.db", f->dir);
 	write_v5_store(path);
-	s = store_open(path, 0, err, sizeof err);
+	s = fx_open(path, 0, err, sizeof err);
 	assert_non_null(s);
-	assert_int_equal(fx_int(s, "PRAGMA user_version"), store_n_migrations);
+	assert_int_equal(fx_int(s, "PRAGMA user_version"), sqlite_n_migrations);
 	assert_int_equal(fx_int(s, "SELECT count(*) FROM jobs WHERE service_set_id = 7"), 2);
 	assert_int_equal(fx_int(s, "SELECT count(*) FROM service_sets_json"), 0);
 	/* the job not started yet shows its tasks as before */
@@ -125,9 +125,9 @@ static void test_migration_6_converts_json_sets(void **state)
 	assert_int_equal(fx_int(s, "SELECT count(*) FROM service_set_members m JOIN meta"
 				   " ON m.set_id = CAST(meta.value AS INTEGER)"
 				   " WHERE meta.key = 'configured_set_id'"), 4);
-	assert_int_equal(store_begin(s), STORE_OK);
-	assert_int_equal(store_materialize_tasks(s, "J1", NOW), 0);
-	assert_int_equal(store_commit(s), STORE_OK);
+	assert_int_equal(sqlite_begin(sqlite_of(s)), STORE_OK);
+	assert_int_equal(sqlite_materialize_tasks(sqlite_of(s), "J1", NOW), 0);
+	assert_int_equal(sqlite_commit(sqlite_of(s)), STORE_OK);
 	assert_int_equal(fx_int(s, "SELECT count(*) FROM tasks WHERE job_id = 'J1'"), 4);
 	assert_int_equal(fx_int(s, "SELECT count(*) FROM events WHERE job_id = 'J1'"
 				   " AND type = 'task.added' AND service = 'legacy'"), 1);

@@ -16,7 +16,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "store/sched.h"
+#include "store/store.h"
 #include "store/sqlite/sqlite_int.h"
 #include "util/log.h"
 #include "util/util.h"
@@ -515,10 +515,10 @@ static void test_triggers_refuse_update_delete(void **state)
 	char a[JOBS_ID_LEN + 1];
 
 	sched(f->s, "a", NOW, a);
-	assert_int_not_equal(sqlite3_exec(f->s->db, "UPDATE events SET detail = '{}'", NULL,
+	assert_int_not_equal(sqlite3_exec(sqlite_of(f->s)->db, "UPDATE events SET detail = '{}'", NULL,
 					  NULL, NULL), SQLITE_OK);
-	assert_non_null(strstr(sqlite3_errmsg(f->s->db), "append-only"));
-	assert_int_not_equal(sqlite3_exec(f->s->db, "DELETE FROM events", NULL, NULL, NULL),
+	assert_non_null(strstr(sqlite3_errmsg(sqlite_of(f->s)->db), "append-only"));
+	assert_int_not_equal(sqlite3_exec(sqlite_of(f->s)->db, "DELETE FROM events", NULL, NULL, NULL),
 			     SQLITE_OK);
 	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM events"), 1);
 }
@@ -533,7 +533,7 @@ static void test_locked_database_is_an_error(void **state)
 
 	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_busy_timeout(f->s->db, 50);
+	sqlite3_busy_timeout(sqlite_of(f->s)->db, 50);
 	assert_int_equal(store_schedule(f->s, &j, 1, SVCS, N_SVCS, NOW,
 					(char (*)[JOBS_ID_LEN + 1])a, &created), STORE_ERR);
 	assert_non_null(strstr(store_last_error(f->s), "locked"));
@@ -636,7 +636,7 @@ static void test_migration_2_keeps_v1_rows(void **state)
 
 	snprintf(path, sizeof path, "%s/v1.db", f->dir);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, store_migrations[0], NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, sqlite_migrations[0], NULL, NULL, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db,
 		"PRAGMA user_version = 1;"
 		"INSERT INTO jobs (id, tenant_id, state, created_at, due_at, deadline_at)"
@@ -645,10 +645,10 @@ static void test_migration_2_keeps_v1_rows(void **state)
 		" VALUES ('J1', 'orders', 'delete', 1, 'pending', 2, 1),"
 		" ('J1', 'gone', 'delete', 1, 'skipped', NULL, 1);", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
-	s = store_open(path, 0, err, sizeof err);
+	s = fx_open(path, 0, err, sizeof err);
 	assert_non_null(s);
 	/* every later migration applied too */
-	assert_int_equal(fx_int(s, "PRAGMA user_version"), store_n_migrations);
+	assert_int_equal(fx_int(s, "PRAGMA user_version"), sqlite_n_migrations);
 	assert_int_equal(fx_int(s, "SELECT count(*) FROM jobs WHERE service_set_id IS NULL"), 1);
 	assert_int_equal(store_job_tasks(s, "J1", &t, &n), STORE_OK);
 	assert_int_equal(n, 2); /* as stored, nothing synthesized */

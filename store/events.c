@@ -1,0 +1,158 @@
+/*
+ * events.c - the audit trail's rules, the same for every backend: the
+ * canonical hash of an event, and the checks of the chain over the rows a
+ * backend walks (events_walk): a job's events each with chain_ok, and the
+ * whole chain's verification. Appending is the backend's (one place
+ * assigns ids and hashes: store/sqlite/events.c says how).
+ */
+#include "store/backend.h"
+#include "util/util.h"
+
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <string.h>
+
+const char store_genesis_hash[STORE_HASH_HEX] =
+	"0000000000000000000000000000000000000000000000000000000000000000";
+
+/* Appends the decimal form of v to b (no printf: this runs per event). */
+static void buf_put_int(struct buf *b, int64_t v)
+{
+	char tmp[24];
+	size_t i = sizeof tmp;
+	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+
+	do
+		tmp[--i] = (char)('0' + u % 10);
+	while ((u /= 10) > 0);
+	if (v < 0)
+		tmp[--i] = '-';
+	buf_append(b, tmp + i, sizeof tmp - i);
+}
+
+void store_event_hash(const char *prev_hash, int64_t id, const char *job_id, int64_t at,
+		      const char *type, const char *service, const char *detail,
+		      char out[STORE_HASH_HEX])
+{
+	static const char HEX[] = "0123456789abcdef";
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	struct buf b;
+
+	buf_init(&b);
+	buf_puts(&b, prev_hash ? prev_hash : "");
+	buf_append(&b, "\n", 1);
+	buf_put_int(&b, id);
+	buf_append(&b, "\n", 1);
+	buf_puts(&b, job_id ? job_id : "");
+	buf_append(&b, "\n", 1);
+	buf_put_int(&b, at);
+	buf_append(&b, "\n", 1);
+	buf_puts(&b, type ? type : "");
+	buf_append(&b, "\n", 1);
+	buf_puts(&b, service ? service : "");
+	buf_append(&b, "\n", 1);
+	buf_puts(&b, detail ? detail : "");
+	SHA256((const unsigned char *)b.data, b.len, md);
+	buf_free(&b);
+	for (size_t i = 0; i < SHA256_DIGEST_LENGTH; i++) {
+		out[2 * i] = HEX[md[i] >> 4];
+		out[2 * i + 1] = HEX[md[i] & 0x0f];
+	}
+	out[64] = '\0';
+}
+
+/*
+ * 1 when ev's hash matches its content and its prev_hash matches pred (the
+ * hash of event id-1; NULL when that event is missing). Else 0 and why.
+ */
+static int event_ok(const struct event_record *ev, const char *pred, char *why, size_t whylen)
+{
+	char h[STORE_HASH_HEX];
+
+	if (ev->id == 1)
+		pred = store_genesis_hash;
+	store_event_hash(ev->prev_hash, ev->id, ev->job_id, ev->at, ev->type, ev->service,
+			 ev->detail, h);
+	if (ev->hash == NULL || strcmp(h, ev->hash) != 0) {
+		snprintf(why, whylen, "event %lld: its hash does not match its content",
+			 (long long)ev->id);
+		return 0;
+	}
+	if (pred == NULL) {
+		snprintf(why, whylen, "event %lld: event %lld is missing", (long long)ev->id,
+			 (long long)ev->id - 1);
+		return 0;
+	}
+	if (ev->prev_hash == NULL || strcmp(pred, ev->prev_hash) != 0) {
+		snprintf(why, whylen, "event %lld: prev_hash does not match event %lld",
+			 (long long)ev->id, (long long)ev->id - 1);
+		return 0;
+	}
+	return 1;
+}
+
+struct list_walk {
+	store_event_cb cb;
+	void *ctx;
+};
+
+static int list_row(void *ctx, const struct event_record *row, const char *pred)
+{
+	struct list_walk *w = ctx;
+	struct event_record ev = *row;
+	char why[160];
+
+	ev.chain_ok = event_ok(&ev, pred, why, sizeof why);
+	return w->cb(w->ctx, &ev);
+}
+
+int store_events_list(struct store *s, const char *job_id, store_event_cb cb, void *ctx)
+{
+	struct list_walk w = { .cb = cb, .ctx = ctx };
+
+	return s->be->events_walk(s, job_id, list_row, &w);
+}
+
+struct verify_walk {
+	char prev[STORE_HASH_HEX]; /* the hash of the row before */
+	int64_t prev_id;
+	int64_t count, first_bad;
+	char *why;
+	size_t whylen;
+};
+
+static int verify_row(void *ctx, const struct event_record *ev, const char *unused)
+{
+	struct verify_walk *w = ctx;
+	char msg[160];
+
+	w->count++;
+	if (w->first_bad == 0 &&
+	    !event_ok(ev, ev->id == w->prev_id + 1 ? w->prev : NULL, msg, sizeof msg)) {
+		w->first_bad = ev->id;
+		if (w->why != NULL)
+			snprintf(w->why, w->whylen, "%s", msg);
+	}
+	snprintf(w->prev, sizeof w->prev, "%s", ev->hash ? ev->hash : "");
+	w->prev_id = ev->id;
+	return 0;
+}
+
+int store_events_verify(struct store *s, int64_t *first_bad, char *why, size_t whylen,
+			int64_t *count, char head[65])
+{
+	struct verify_walk w = { .why = why, .whylen = whylen };
+
+	*first_bad = 0;
+	*count = 0;
+	head[0] = '\0';
+	if (why != NULL && whylen > 0)
+		why[0] = '\0';
+	memcpy(w.prev, store_genesis_hash, sizeof w.prev);
+	if (s->be->events_walk(s, NULL, verify_row, &w) != STORE_OK)
+		return STORE_ERR;
+	*first_bad = w.first_bad;
+	*count = w.count;
+	snprintf(head, 65, "%s", w.prev_id > 0 ? w.prev : "");
+	return STORE_OK;
+}
