@@ -9,6 +9,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "store/sqlite/sqlite_int.h"
 #include "util/util.h"
@@ -77,6 +78,43 @@ static inline int64_t fx_int(struct store *s, const char *sql)
 	v = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	return v;
+}
+
+/* Schedules tenant at now, due at due (deadline a day later) with svcs;
+ * its id into id. Returns created. */
+static inline int fx_schedule(struct store *s, const char *tenant, int64_t now, int64_t due,
+			      const struct store_service *svcs, size_t n,
+			      char id[JOBS_ID_LEN + 1])
+{
+	struct store_new_job j = { .tenant_id = tenant, .requested_by = "test",
+				   .reason = "unit", .due_at = due,
+				   .deadline_at = due + 86400000LL };
+	char ids[1][JOBS_ID_LEN + 1];
+	int created = -1;
+
+	assert_int_equal(store_schedule(s, &j, 1, svcs, n, now, ids, &created), STORE_OK);
+	memcpy(id, ids[0], JOBS_ID_LEN + 1);
+	return created;
+}
+
+/* Starts the jobs due at now as the engine does (their delete tasks are
+ * created); returns how many. */
+static inline int fx_start_due(struct store *s, int64_t now)
+{
+	struct sched_maint m;
+
+	assert_int_equal(sched_maintain(s, "test", NULL, NULL, 0, NULL, now, &m), STORE_OK);
+	return m.started;
+}
+
+/* The task of service svc and kind among t[0..n), or NULL. */
+static inline const struct task_record *fx_find_task(const struct task_record *t, size_t n,
+						     const char *svc, enum task_kind kind)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(t[i].service, svc) == 0 && t[i].kind == kind)
+			return &t[i];
+	return NULL;
 }
 
 #endif

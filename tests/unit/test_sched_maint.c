@@ -105,7 +105,8 @@ static void test_reclaim_guarded_by_lease_read(void **state)
 	fx_exec(f->s, "UPDATE tasks SET lease_expires_at = lease_expires_at + 5"
 		      " WHERE state = 'in_flight'");
 	assert_int_equal(sqlite_begin(sqlite_of(f->s)), STORE_OK);
-	assert_int_equal(sqlite_reclaim_one(sqlite_of(f->s), &l, NULL, NOW + LEASE + 1, &dead, &taken), 0);
+	assert_int_equal(sqlite_reclaim_one(sqlite_of(f->s), &l, NULL, NOW + LEASE + 1, &dead,
+					    &taken), 0);
 	assert_int_equal(sqlite_commit(sqlite_of(f->s)), STORE_OK);
 	assert_int_equal(taken, 0);
 	assert_int_equal(q_int(f->s, "SELECT count(*) FROM tasks WHERE state = 'in_flight'"), 2);
@@ -113,7 +114,8 @@ static void test_reclaim_guarded_by_lease_read(void **state)
 	/* the lease as it is now is taken */
 	l.lease_until += 5;
 	assert_int_equal(sqlite_begin(sqlite_of(f->s)), STORE_OK);
-	assert_int_equal(sqlite_reclaim_one(sqlite_of(f->s), &l, NULL, NOW + LEASE + 6, &dead, &taken), 0);
+	assert_int_equal(sqlite_reclaim_one(sqlite_of(f->s), &l, NULL, NOW + LEASE + 6, &dead,
+					    &taken), 0);
 	assert_int_equal(sqlite_commit(sqlite_of(f->s)), STORE_OK);
 	assert_int_equal(taken, 1);
 	assert_int_equal(events(f->s, id, "task.attempt"), 1);

@@ -109,6 +109,25 @@ static void test_create_makes_a_whole_store(void **state)
 	}
 }
 
+/* The backend is chosen by name: none built under another name, and the
+ * default (no name) is SQLite. */
+static void test_backend_by_name(void **state)
+{
+	struct fx *f = *state;
+	struct store_config c = { .backend = "postgresql", .path = f->path };
+	char err[256] = "";
+	struct store *s = store_open(&c, err, sizeof err);
+
+	assert_null(s);
+	assert_string_equal(err, "no store backend called postgresql");
+	c.backend = NULL;
+	s = store_open(&c, err, sizeof err);
+	assert_non_null(s);
+	assert_string_equal(store_last_error(s), "");
+	assert_int_equal(store_last_error_kind(s), STORE_E_NONE);
+	store_close(s);
+}
+
 static void test_error_phrases(void **state)
 {
 	assert_string_equal(sqlite_error_phrase(NULL, SQLITE_FULL), "disk full");
@@ -251,6 +270,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_open_refuses_what_is_not_a_store, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_create_makes_a_whole_store, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backend_by_name, setup, teardown),
 		cmocka_unit_test(test_error_phrases),
 		cmocka_unit_test_setup_teardown(test_absent_service_holds_then_retire_skips, setup,
 						teardown),
