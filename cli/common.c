@@ -150,6 +150,7 @@ struct store *cli_store(struct cli_ctx *ctx)
 	if (cli_config(ctx) == NULL)
 		return NULL;
 	err[0] = '\0';
+	c.backend = ctx->cfg->store_backend;
 	c.path = ctx->cfg->database;
 	c.busy_wait_ms = busy_wait_from_env();
 	ctx->store = store_open(&c, err, sizeof err);
