@@ -142,7 +142,6 @@ static void test_every_key(void **state)
 	struct config *cfg = load_ok(fx, full_text);
 
 	assert_string_equal(cfg->database, "/var/lib/td/x.db");
-	assert_string_equal(cfg->store_backend, "sqlite");
 	assert_int_equal(cfg->retention_ms, 14LL * 86400000);
 	assert_int_equal(cfg->deadline_ms, 36LL * 3600000);
 	assert_int_equal(cfg->max_in_flight, 100);
