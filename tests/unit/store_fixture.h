@@ -80,6 +80,20 @@ static inline int64_t fx_int(struct store *s, const char *sql)
 	return v;
 }
 
+/* The services most store tests schedule with: orders (with suspend and
+ * restore URLs) and pos in phase 1, tenant in phase 2. */
+#define FX_N_SVCS 3
+static inline const struct store_service *fx_svcs(void)
+{
+	static const struct store_service v[FX_N_SVCS] = {
+		{ .name = "orders", .phase = 1, .has_suspend = 1, .has_restore = 1 },
+		{ .name = "pos", .phase = 1 },
+		{ .name = "tenant", .phase = 2 },
+	};
+
+	return v;
+}
+
 /* Schedules tenant at now, due at due (deadline a day later) with svcs;
  * its id into id. Returns created. */
 static inline int fx_schedule(struct store *s, const char *tenant, int64_t now, int64_t due,

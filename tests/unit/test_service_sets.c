@@ -25,13 +25,6 @@
 #define NOW 1800000000000LL
 #define DAY 86400000LL
 
-static const struct store_service SVCS[] = {
-	{ .name = "orders", .phase = 1, .has_suspend = 1, .has_restore = 1 },
-	{ .name = "pos", .phase = 1 },
-	{ .name = "tenant", .phase = 2 },
-};
-#define N_SVCS 3
-
 static int setup(void **state)
 {
 	return fx_setup(state, "test_service_sets");
@@ -42,10 +35,10 @@ static int teardown(void **state)
 	return fx_teardown(state);
 }
 
-/* Schedules one tenant due at due with SVCS; returns created. */
+/* Schedules one tenant due at due with fx_svcs(); returns created. */
 static int sched(struct store *s, const char *tenant, int64_t due, char id[JOBS_ID_LEN + 1])
 {
-	return fx_schedule(s, tenant, NOW, due, SVCS, N_SVCS, id);
+	return fx_schedule(s, tenant, NOW, due, fx_svcs(), FX_N_SVCS, id);
 }
 
 /* The set a job scheduled now for tenant with svcs gets. */

@@ -25,13 +25,8 @@
 
 #define NOW 1800000000000LL /* 2027-01-15 */
 #define DAY 86400000LL
-
-static const struct store_service SVCS[] = {
-	{ .name = "orders", .phase = 1, .has_suspend = 1, .has_restore = 1 },
-	{ .name = "pos", .phase = 1 },
-	{ .name = "tenant", .phase = 2 },
-};
-#define N_SVCS 3
+#define SVCS fx_svcs()
+#define N_SVCS FX_N_SVCS
 
 static int setup(void **state)
 {

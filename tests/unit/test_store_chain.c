@@ -22,13 +22,6 @@
 #define NOW 1800000000000LL /* 2027-01-15 */
 #define DAY 86400000LL
 
-static const struct store_service SVCS[] = {
-	{ .name = "orders", .phase = 1, .has_suspend = 1, .has_restore = 1 },
-	{ .name = "pos", .phase = 1 },
-	{ .name = "tenant", .phase = 2 },
-};
-#define N_SVCS 3
-
 static int setup(void **state)
 {
 	return fx_setup(state, "test_store_chain");
@@ -39,10 +32,10 @@ static int teardown(void **state)
 	return fx_teardown(state);
 }
 
-/* Schedules one tenant due at due with SVCS; returns created. */
+/* Schedules one tenant due at due with fx_svcs(); returns created. */
 static int sched(struct store *s, const char *tenant, int64_t due, char id[JOBS_ID_LEN + 1])
 {
-	return fx_schedule(s, tenant, NOW, due, SVCS, N_SVCS, id);
+	return fx_schedule(s, tenant, NOW, due, fx_svcs(), FX_N_SVCS, id);
 }
 
 struct evs {
@@ -167,7 +160,7 @@ static void test_locked_database_is_an_error(void **state)
 	assert_int_equal(store_last_error_kind(s), STORE_E_NONE);
 	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
-	assert_int_equal(store_schedule(s, &j, 1, SVCS, N_SVCS, NOW,
+	assert_int_equal(store_schedule(s, &j, 1, fx_svcs(), FX_N_SVCS, NOW,
 					(char (*)[JOBS_ID_LEN + 1])a, &created), STORE_ERR);
 	assert_non_null(strstr(store_last_error(s), "locked"));
 	assert_int_equal(store_last_error_kind(s), STORE_E_BUSY);
