@@ -61,6 +61,7 @@ include util/module.mk
 include jobs/module.mk
 include config/module.mk
 include store/module.mk
+include store/sqlite/module.mk
 include scheduler/module.mk
 include cli/module.mk
 include tests/fleet/module.mk

@@ -7,7 +7,7 @@
 #include "jobs/schedule.h"
 #include "jobs/signature.h"
 #include "jobs/timefmt.h"
-#include "store/proof.h"
+#include "store/store.h"
 #include "util/json.h"
 #include "util/util.h"
 

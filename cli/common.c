@@ -4,7 +4,7 @@
  */
 #include "cli/cli_int.h"
 #include "jobs/timefmt.h"
-#include "store/outbox.h"
+#include "store/store.h"
 #include "util/util.h"
 #include "util/utf8.h"
 
@@ -120,37 +120,40 @@ struct config *cli_config(struct cli_ctx *ctx)
 	return ctx->cfg;
 }
 
-/* TENANTDEL_BUSY_TIMEOUT_MS, when set to a number; else -1. */
-static int busy_timeout_from_env(void)
+/* TENANTDEL_BUSY_TIMEOUT_MS as struct store_config's busy_wait_ms: 0 when
+ * unset (the default), -1 for "0" (no wait), else the number. */
+static int busy_wait_from_env(void)
 {
 	const char *v = getenv(BUSY_TIMEOUT_ENV);
 	char *end;
 	long ms;
 
 	if (v == NULL || *v == '\0')
-		return -1;
+		return 0;
 	errno = 0;
 	ms = strtol(v, &end, 10);
 	if (errno != 0 || *end != '\0' || ms < 0 || ms > 3600000) {
 		cli_error("warning: %s=%s is not a number of milliseconds (0-3600000); ignored",
 			  BUSY_TIMEOUT_ENV, v);
-		return -1;
+		return 0;
 	}
-	return (int)ms;
+	return ms == 0 ? -1 : (int)ms;
 }
 
 struct store *cli_store(struct cli_ctx *ctx)
 {
 	char err[1024];
-	struct store_open_opts o = { .flags = ctx->store_flags };
+	struct store_config c = { .flags = ctx->store_flags };
 
 	if (ctx->store != NULL)
 		return ctx->store;
 	if (cli_config(ctx) == NULL)
 		return NULL;
 	err[0] = '\0';
-	o.busy_timeout_ms = busy_timeout_from_env();
-	ctx->store = store_open_with(ctx->cfg->database, &o, err, sizeof err);
+	c.backend = ctx->cfg->store_backend;
+	c.path = ctx->cfg->database;
+	c.busy_wait_ms = busy_wait_from_env();
+	ctx->store = store_open(&c, err, sizeof err);
 	if (ctx->store == NULL) {
 		cli_error("%s", err[0] ? err : "cannot open the database");
 		return NULL;
@@ -200,7 +203,7 @@ int cli_store_rc_exit(int rc, const char *job_id, const char *what,
 int cli_store_failed(struct cli_ctx *ctx, const char *what)
 {
 	cli_error("%s: %s: %s", what, ctx->cfg->database, store_last_error(ctx->store));
-	return store_last_error_is_file(ctx->store) ? EXIT_USAGE : EXIT_FAILED;
+	return store_last_error_kind(ctx->store) == STORE_E_FILE ? EXIT_USAGE : EXIT_FAILED;
 }
 
 int cli_job_rc_exit(struct cli_ctx *ctx, int rc, const char *job_id, const char *what,

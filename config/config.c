@@ -40,7 +40,7 @@ static int service_key_cmp(const void *a, const void *b)
 }
 
 static const char *const section_names[N_GLOBAL_SECTIONS] = {
-	"scheduler", "retry", "http", "api", "webhook", "certificate",
+	"scheduler", "retry", "http", "api", "webhook", "certificate", "store",
 };
 
 int config_fail_at(struct config_parser *p, int line, const char *fmt, ...)
@@ -318,6 +318,7 @@ static void config_syntax_error(struct config_parser *p, int line)
 
 static void config_set_defaults(struct config *cfg)
 {
+	cfg->store_backend = "sqlite";
 	cfg->retention_ms = 30LL * 86400 * 1000;
 	cfg->deadline_ms = 7LL * 86400 * 1000;
 	cfg->max_in_flight = 64;

@@ -36,6 +36,9 @@ struct config {
 	int max_in_flight;          /* 64 */
 	int64_t shutdown_grace_ms;  /* 30s */
 
+	/* [store] */
+	const char *store_backend;  /* "sqlite" (the only one built) */
+
 	/* [retry] */
 	int64_t base_delay_ms;      /* 5s */
 	int64_t max_delay_ms;       /* 1h */

@@ -165,6 +165,20 @@ static int set_on_404(struct config_parser *p, const struct config_key_spec *k,
 	return 0;
 }
 
+/* backend = sqlite | postgresql: the store's backend by name (store_open);
+ * only sqlite is built in this version. */
+static int set_backend(struct config_parser *p, const struct config_key_spec *k,
+		       const char *v, void *field)
+{
+	if (strcmp(v, "sqlite") == 0) {
+		*(const char **)field = "sqlite";
+		return 0;
+	}
+	if (strcmp(v, "postgresql") == 0)
+		return config_fail(p, "backend postgresql is not built in this version");
+	return config_fail(p, "backend in [store] must be sqlite or postgresql, not '%.80s'", v);
+}
+
 /* 0 and *port when s is a decimal port 0..65535. */
 static int parse_port(const char *s, int *port)
 {
@@ -259,6 +273,10 @@ static const struct config_key_spec certificate_keys[] = {
 	{"key_file", set_path, C(certificate_key_file), 0, 0, 0},
 	{NULL, NULL, 0, 0, 0, 0},
 };
+static const struct config_key_spec store_keys[] = {
+	{"backend", set_backend, C(store_backend), 0, 0, 0},
+	{NULL, NULL, 0, 0, 0, 0},
+};
 static const struct config_key_spec service_keys[] = {
 	{"delete_url", set_service_url, S(delete_url), 0, 0, 0},
 	{"preview_url", set_service_url, S(preview_url), 0, 0, 0},
@@ -276,7 +294,8 @@ static const struct config_key_spec service_keys[] = {
 static const struct config_key_spec *const key_tables[] = {
 	[SEC_SCHEDULER] = scheduler_keys, [SEC_RETRY] = retry_keys,
 	[SEC_HTTP] = http_keys, [SEC_API] = api_keys, [SEC_WEBHOOK] = webhook_keys,
-	[SEC_CERTIFICATE] = certificate_keys, [SEC_SERVICE] = service_keys,
+	[SEC_CERTIFICATE] = certificate_keys, [SEC_STORE] = store_keys,
+	[SEC_SERVICE] = service_keys,
 };
 
 const struct config_key_spec *config_find_key(int sec, const char *name, int *index)

@@ -2,8 +2,8 @@
  * certificate.h - the documents of proof of erasure (DESIGN 7), built from
  * plain records: the deletion certificate of a succeeded job, and the
  * job.scheduled detail of a reapply job. Pure: the store reads the facts
- * (store/proof.h), this renders them; the canonical form and the signature
- * are in jobs/signature.h.
+ * (store_proof_read, store/store.h), this renders them; the canonical form
+ * and the signature are in jobs/signature.h.
  *
  *   struct proof_record p;
  *   store_proof_read(s, id, &p);                  // job, tasks, its events

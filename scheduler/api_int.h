@@ -79,6 +79,18 @@ int api_json(struct api_answer *ans, unsigned status, cJSON *tree);
  */
 int api_route(struct api *a, struct api_req *r, struct api_answer *ans);
 
+/* The answer to a store error: 500 with store_last_error. Returns 0. */
+int api_store_failed(struct api *a, struct api_answer *ans);
+
+/* The answer for an unknown job id: 404. Returns 0. */
+int api_no_job(const char *id, struct api_answer *ans);
+
+/* GET /v1/jobs/ID/events and GET /v1/jobs/ID/certificate (api_proof.c);
+ * as every route, 0 with *ans filled. */
+int api_h_events(struct api *a, struct api_req *r, const char *id, struct api_answer *ans);
+int api_h_certificate(struct api *a, struct api_req *r, const char *id,
+		      struct api_answer *ans);
+
 /*
  * A deferred answer is ready: stores it in r (taking ans->json) and, when
  * the connection is suspended, resumes it. Called on the loop's thread,

@@ -6,11 +6,9 @@
 #include "jobs/document.h"
 #include "jobs/jobs.h"
 #include "jobs/schedule.h"
-#include "jobs/signature.h"
 #include "jobs/timefmt.h"
 #include "scheduler/api_int.h"
 #include "scheduler/metrics.h"
-#include "store/proof.h"
 #include "store/store.h"
 #include "util/log.h"
 #include "util/utf8.h"
@@ -19,10 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#ifndef TENANTDEL_VERSION
-#define TENANTDEL_VERSION "0.1.0"
-#endif
 
 #define LIST_DEFAULT_LIMIT 100
 #define LIST_MAX_LIMIT 1000
@@ -116,12 +110,12 @@ static int check_tenant(const char *id, struct api_answer *ans)
 	return 0;
 }
 
-static int store_failed(struct api *a, struct api_answer *ans)
+int api_store_failed(struct api *a, struct api_answer *ans)
 {
 	return api_fail(ans, 500, "database error: %s", store_last_error(a->deps.store));
 }
 
-static int no_job(const char *id, struct api_answer *ans)
+int api_no_job(const char *id, struct api_answer *ans)
 {
 	return api_fail(ans, 404, "no such job: %.64s", id);
 }
@@ -144,12 +138,12 @@ static int answer_job(struct api *a, const char *id, unsigned status, struct api
 	int rc = store_job_get(a->deps.store, id, &j);
 
 	if (rc == STORE_NOT_FOUND)
-		return no_job(id, ans);
+		return api_no_job(id, ans);
 	if (rc != STORE_OK)
-		return store_failed(a, ans);
+		return api_store_failed(a, ans);
 	if (store_job_tasks(a->deps.store, id, &t, &n) != STORE_OK) {
 		jobs_job_record_clear(&j);
-		return store_failed(a, ans);
+		return api_store_failed(a, ans);
 	}
 	api_json(ans, status, jobs_render_job(&j, t, n));
 	jobs_task_records_free(t, n);
@@ -173,7 +167,7 @@ static int h_metrics(struct api *a, struct api_req *r, const char *id, struct ap
 	buf_init(&b);
 	if (metrics_render(a->deps.store, a->deps.cfg, clock_now_ms(), &b) < 0) {
 		buf_free(&b);
-		return store_failed(a, ans);
+		return api_store_failed(a, ans);
 	}
 	ans->status = 200;
 	ans->json = buf_steal(&b);
@@ -260,7 +254,7 @@ static int h_create(struct api *a, struct api_req *r, const char *id, struct api
 	svcs = config_enabled_services(a->deps.cfg, &n_svcs);
 	rc = store_schedule(a->deps.store, &nj, 1, svcs, n_svcs, now, ids, &created);
 	if (rc != STORE_OK) {
-		store_failed(a, ans);
+		api_store_failed(a, ans);
 	} else {
 		if (created)
 			wrote(a);
@@ -351,7 +345,7 @@ static int h_list(struct api *a, struct api_req *r, const char *id, struct api_a
 	arr = cJSON_CreateArray();
 	if (store_job_list(a->deps.store, &f, list_row, arr) != STORE_OK) {
 		cJSON_Delete(arr);
-		return store_failed(a, ans);
+		return api_store_failed(a, ans);
 	}
 	return api_json(ans, 200, arr);
 }
@@ -366,7 +360,7 @@ static int transition_answer(struct api *a, int rc, const char *id, const char *
 		wrote(a);
 		answer_job(a, id, 200, ans);
 	} else if (rc == STORE_NOT_FOUND)
-		no_job(id, ans);
+		api_no_job(id, ans);
 	else if (rc == STORE_REFUSED && strcmp(verb, "retry") == 0 && j->state != JOB_HELD &&
 		 !jobs_job_is_terminal(j->state))
 		api_fail(ans, 409, "job %s is %s with no dead task to retry", id,
@@ -375,7 +369,7 @@ static int transition_answer(struct api *a, int rc, const char *id, const char *
 		api_fail(ans, 409, "job %s is %s: cannot %s it", id, jobs_job_state_name(j->state),
 			 verb);
 	else
-		store_failed(a, ans);
+		api_store_failed(a, ans);
 	jobs_job_record_clear(j);
 	return 0;
 }
@@ -453,64 +447,6 @@ static int h_retry(struct api *a, struct api_req *r, const char *id, struct api_
 	return h_action(a, r, id, "retry", f, ans);
 }
 
-/* ---- audit trail and proof ---- */
-
-static int event_row(void *ctx, const struct event_record *ev)
-{
-	cJSON_AddItemToArray(ctx, jobs_render_event(ev));
-	return 0;
-}
-
-static int h_events(struct api *a, struct api_req *r, const char *id, struct api_answer *ans)
-{
-	struct job_record j;
-	int rc = store_job_get(a->deps.store, id, &j);
-	cJSON *arr;
-
-	if (rc == STORE_NOT_FOUND)
-		return no_job(id, ans);
-	if (rc != STORE_OK)
-		return store_failed(a, ans);
-	jobs_job_record_clear(&j);
-	arr = cJSON_CreateArray();
-	if (store_events_list(a->deps.store, id, event_row, arr) != STORE_OK) {
-		cJSON_Delete(arr);
-		return store_failed(a, ans);
-	}
-	return api_json(ans, 200, arr);
-}
-
-static int h_certificate(struct api *a, struct api_req *r, const char *id,
-			 struct api_answer *ans)
-{
-	const struct config *cfg = a->deps.cfg;
-	struct proof_record p;
-	cJSON *cert;
-	int rc = store_proof_read(a->deps.store, id, &p);
-
-	if (rc == STORE_NOT_FOUND)
-		return no_job(id, ans);
-	if (rc == STORE_OK && !jobs_certificate_issuable(&p.job)) {
-		rc = api_fail(ans, 409, "job %s is %s, not succeeded: no certificate yet", id,
-			      jobs_job_state_name(p.job.state));
-		jobs_proof_record_clear(&p);
-		return rc;
-	}
-	if (rc != STORE_OK || store_proof_read_chain(a->deps.store, &p.chain) != STORE_OK) {
-		jobs_proof_record_clear(&p);
-		return store_failed(a, ans);
-	}
-	cert = jobs_certificate_build(&p, clock_now_ms(), TENANTDEL_VERSION);
-	jobs_proof_record_clear(&p);
-	if (cfg->certificate_key != NULL &&
-	    jobs_certificate_sign(cert, (const unsigned char *)cfg->certificate_key,
-				  cfg->certificate_key_len) < 0) {
-		cJSON_Delete(cert);
-		return api_fail(ans, 500, "cannot sign the certificate");
-	}
-	return api_json(ans, 200, cert);
-}
-
 /* ---- preview: answered when the engine's preview ends ---- */
 
 static void on_preview_done(void *arg, cJSON *result)
@@ -575,8 +511,8 @@ static const struct route ROUTES[] = {
 	{"POST", "/v1/jobs/*/hold", h_hold, 1},
 	{"POST", "/v1/jobs/*/release", h_release, 1},
 	{"POST", "/v1/jobs/*/retry", h_retry, 1},
-	{"GET", "/v1/jobs/*/events", h_events, 1},
-	{"GET", "/v1/jobs/*/certificate", h_certificate, 1},
+	{"GET", "/v1/jobs/*/events", api_h_events, 1},
+	{"GET", "/v1/jobs/*/certificate", api_h_certificate, 1},
 	{"GET", "/v1/tenants/*/preview", h_preview, 0},
 };
 
@@ -615,7 +551,7 @@ int api_route(struct api *a, struct api_req *r, struct api_answer *ans)
 			continue;
 		}
 		if (rt->job_param && jobs_id_check(param) < 0)
-			return no_job(param, ans);
+			return api_no_job(param, ans);
 		return rt->fn(a, r, param, ans);
 	}
 	if (allow[0] != '\0') {

@@ -6,7 +6,7 @@
 
 #include "scheduler/engine.h"
 #include "scheduler/lease.h"
-#include "store/sched.h"
+#include "store/store.h"
 
 #define ENGINE_MAX_HOOKS 8
 

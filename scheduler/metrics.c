@@ -1,10 +1,10 @@
 /*
  * metrics.c - the Prometheus text for a config and a database, rendered
- * from the counts the store reads (store/metrics.h).
+ * from the counts the store reads (store_metrics_read, store/store.h).
  */
 #include "scheduler/metrics.h"
 #include "jobs/counts.h"
-#include "store/metrics.h"
+#include "store/store.h"
 #include "util/log.h"
 
 #include <errno.h>

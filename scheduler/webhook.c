@@ -5,7 +5,7 @@
 #include "scheduler/webhook.h"
 #include "jobs/policy.h"
 #include "scheduler/lease.h"
-#include "store/outbox.h"
+#include "store/store.h"
 #include "util/log.h"
 #include "util/util.h"
 

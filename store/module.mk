@@ -1,10 +1,8 @@
-LIB_SRC += store/store.c store/events.c store/open.c store/schema.c
-LIB_SRC += store/jobs.c store/service_sets.c store/absent.c store/transitions.c store/query.c
-UNIT_TESTS += test_store test_store_guards test_service_sets
-LIB_SRC += store/proof.c store/reapply.c
+# store/: the public interface (store.h) and what every backend shares;
+# each backend lists its own files (store/sqlite/module.mk).
+LIB_SRC += store/store.c store/events.c store/proof.c store/records.c
+UNIT_TESTS += test_store test_store_chain test_store_guards test_service_sets
 UNIT_TESTS += test_proof
-LIB_SRC += store/metrics.c store/outbox.c
 UNIT_TESTS += test_outbox
-LIB_SRC += store/sched.c store/sched_claim.c store/sched_eval.c store/sched_record.c store/sched_sync.c
 UNIT_TESTS += test_store_open
 UNIT_TESTS += test_sched test_sched_maint

@@ -1,10 +1,12 @@
 /*
  * proof.c - the facts of a deletion certificate: the job, its tasks and a
- * summary of its events, and the whole chain's state, as plain records. The document is rendered by
- * jobs/certificate.c. Tombstones and reapply are in store/reapply.c.
+ * summary of its events, and the whole chain's state, as plain records, read
+ * through the store's interface. The document is rendered by
+ * jobs/certificate.c; every backend shares it (tombstones and reapply are the
+ * backend's: store/sqlite/reapply.c).
  */
-#include "store/proof.h"
-#include "store/store_int.h"
+#include "jobs/certificate.h"
+#include "store/store.h"
 
 #include <stdio.h>
 #include <string.h>

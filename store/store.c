@@ -1,334 +1,270 @@
 /*
- * store.c - the statement cache, binding helpers, transactions, row
- * readers, and the announcement of a job's change (its event and webhook
- * outbox row). Opening a store: store/open.c; the event chain:
- * store/events.c.
+ * store.c - the store's interface over its backends: picks a backend by
+ * name at open, keeps the error state and the webhook urls every backend
+ * shares, and dispatches each operation to the backend's table
+ * (store/backend.h). The hot path costs one indirect call per batch.
  */
-#include "store/outbox.h"
-#include "store/store_int.h"
-#include "jobs/timefmt.h"
-#include "util/log.h"
+#include "store/backend.h"
 #include "util/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-void store_log_error(struct store *s, const char *what)
-{
-	struct log_line *l = log_start(LOG_ERROR, "store.error");
-	const char *phrase = store_error_phrase(s->db, sqlite3_extended_errcode(s->db));
+static const struct store_backend *const backends[] = {
+	&store_sqlite_backend,
+};
 
-	snprintf(s->last_error, sizeof s->last_error, "%s", phrase ? phrase : sqlite3_errmsg(s->db));
-	s->last_error_file = phrase != NULL;
-	log_str(l, "database", s->path);
-	log_str(l, "sql", what);
-	log_str(l, "error", sqlite3_errmsg(s->db));
-	log_int(l, "code", sqlite3_extended_errcode(s->db));
-	log_done(l);
+struct store *store_open(const struct store_config *c, char *err, size_t errlen)
+{
+	const char *name = c->backend != NULL ? c->backend : "sqlite";
+
+	for (size_t i = 0; i < ARRAY_LEN(backends); i++)
+		if (strcmp(backends[i]->name, name) == 0)
+			return backends[i]->open(c, err, errlen);
+	snprintf(err, errlen, "no store backend called %s", name);
+	return NULL;
 }
 
-const char *store_last_error(struct store *s)
+void store_close(struct store *s)
 {
-	return s->last_error;
+	if (s == NULL)
+		return;
+	store_set_webhooks(s, NULL, 0);
+	s->be->close(s);
 }
 
-int store_last_error_is_file(struct store *s)
+/* ---- what every backend shares ---- */
+
+void store_set_error(struct store *s, enum store_error_kind kind, const char *fmt, ...)
 {
-	return s->last_error[0] != '\0' && s->last_error_file;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(s->err_msg, sizeof s->err_msg, fmt, ap);
+	va_end(ap);
+	s->err_kind = kind;
 }
 
-sqlite3_stmt *store_stmt(struct store *s, const char *sql)
+const char *store_last_error(const struct store *s)
 {
-	for (int i = 0; i < s->n_cache; i++)
-		if (s->cache[i].sql == sql)
-			return s->cache[i].st;
-	if (s->n_cache == STORE_STMT_CACHE) {
-		log_msg(LOG_ERROR, "store.error", "statement cache full");
-		return NULL;
-	}
-	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) !=
-	    SQLITE_OK) {
-		store_log_error(s, sql);
-		return NULL;
-	}
-	s->cache[s->n_cache].sql = sql;
-	s->cache[s->n_cache].st = st;
-	s->n_cache++;
-	return st;
+	return s->err_msg;
 }
 
-void store_reset(sqlite3_stmt *st)
+enum store_error_kind store_last_error_kind(const struct store *s)
 {
-	if (st != NULL) {
-		sqlite3_reset(st);
-		sqlite3_clear_bindings(st);
-	}
+	return s->err_kind;
 }
 
-/* A bind that cannot be done is a bug in the caller: abort, naming it. */
-static void bind_failed(sqlite3_stmt *st, const char *name, const char *why)
+void store_set_webhooks(struct store *s, const char *const *urls, size_t n)
 {
-	fprintf(stderr, "tenantdel: cannot bind %s (%s) in: %s\n", name, why, sqlite3_sql(st));
-	abort();
+	for (size_t i = 0; i < s->n_webhook_urls; i++)
+		free(s->webhook_urls[i]);
+	free(s->webhook_urls);
+	s->webhook_urls = n ? xcalloc(n, sizeof *s->webhook_urls) : NULL;
+	for (size_t i = 0; i < n; i++)
+		s->webhook_urls[i] = xstrdup(urls[i]);
+	s->n_webhook_urls = n;
 }
 
-static int bind_index(sqlite3_stmt *st, const char *name)
+int store_outbox_wanted(const struct store *s)
 {
-	int i = sqlite3_bind_parameter_index(st, name);
-
-	if (i == 0)
-		bind_failed(st, name, "no such parameter");
-	return i;
+	return s->n_webhook_urls > 0;
 }
 
-static void bind_check(sqlite3_stmt *st, const char *name, int rc)
-{
-	if (rc != SQLITE_OK)
-		bind_failed(st, name, sqlite3_errstr(rc));
-}
-
-void store_bind_text(sqlite3_stmt *st, const char *name, const char *value)
-{
-	int i = bind_index(st, name);
-
-	if (value == NULL)
-		bind_check(st, name, sqlite3_bind_null(st, i));
-	else
-		bind_check(st, name, sqlite3_bind_text(st, i, value, -1, SQLITE_TRANSIENT));
-}
-
-void store_bind_int(sqlite3_stmt *st, const char *name, int64_t value)
-{
-	bind_check(st, name, sqlite3_bind_int64(st, bind_index(st, name), value));
-}
-
-void store_bind_null(sqlite3_stmt *st, const char *name)
-{
-	bind_check(st, name, sqlite3_bind_null(st, bind_index(st, name)));
-}
-
-void store_bind_opt_int(sqlite3_stmt *st, const char *name, int64_t value, int64_t none)
-{
-	if (value == none)
-		store_bind_null(st, name);
-	else
-		store_bind_int(st, name, value);
-}
-
-int store_step_done(struct store *s, sqlite3_stmt *st)
-{
-	int rc = sqlite3_step(st);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-		store_log_error(s, sqlite3_sql(st));
-		store_reset(st);
-		return -1;
-	}
-	store_reset(st);
-	return 0;
-}
-
-int store_step_changes(struct store *s, sqlite3_stmt *st)
-{
-	if (store_step_done(s, st) < 0)
-		return -1;
-	return sqlite3_changes(s->db);
-}
-
-int store_exec(struct store *s, const char *sql)
-{
-	char *msg = NULL;
-	int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
-
-	if (rc != SQLITE_OK) {
-		struct log_line *l = log_start(LOG_ERROR, "store.error");
-		const char *phrase = store_error_phrase(s->db, rc);
-		snprintf(s->last_error, sizeof s->last_error, "%s",
-			 phrase ? phrase : msg ? msg : sqlite3_errmsg(s->db));
-		s->last_error_file = phrase != NULL;
-		log_str(l, "database", s->path);
-		log_str(l, "sql", sql);
-		log_str(l, "error", msg ? msg : sqlite3_errmsg(s->db));
-		log_done(l);
-		sqlite3_free(msg);
-		return -1;
-	}
-	return 0;
-}
-
-char *store_col_text(sqlite3_stmt *st, int col)
-{
-	const unsigned char *t = sqlite3_column_text(st, col);
-	if (t == NULL)
-		return NULL;
-	return xstrndup((const char *)t, (size_t)sqlite3_column_bytes(st, col));
-}
-
-int64_t store_col_int(sqlite3_stmt *st, int col, int64_t null_value)
-{
-	if (sqlite3_column_type(st, col) == SQLITE_NULL)
-		return null_value;
-	return sqlite3_column_int64(st, col);
-}
-
-static void copy_id(char dst[JOBS_ID_LEN + 1], sqlite3_stmt *st, int col)
-{
-	const unsigned char *t = sqlite3_column_text(st, col);
-	snprintf(dst, JOBS_ID_LEN + 1, "%s", t ? (const char *)t : "");
-}
-
-void store_read_job(sqlite3_stmt *st, struct job_record *j)
-{
-	const char *kind = (const char *)sqlite3_column_text(st, 3);
-	const char *state = (const char *)sqlite3_column_text(st, 4);
-	const char *held = (const char *)sqlite3_column_text(st, 5);
-
-	memset(j, 0, sizeof *j);
-	copy_id(j->id, st, 0);
-	j->tenant_id = store_col_text(st, 1);
-	j->tenant_name = store_col_text(st, 2);
-	if (kind == NULL || jobs_job_kind_parse(kind, &j->kind) < 0)
-		j->kind = JOB_KIND_PURGE;
-	if (state == NULL || jobs_job_state_parse(state, &j->state) < 0)
-		j->state = JOB_FAILED;
-	if (held == NULL || jobs_job_state_parse(held, &j->held_from) < 0)
-		j->held_from = JOB_SCHEDULED;
-	j->hold_reason = store_col_text(st, 6);
-	j->requested_by = store_col_text(st, 7);
-	j->reason = store_col_text(st, 8);
-	j->origin_job_id = store_col_text(st, 9);
-	j->created_at = store_col_int(st, 10, 0);
-	j->due_at = store_col_int(st, 11, 0);
-	j->deadline_at = store_col_int(st, 12, 0);
-	j->started_at = store_col_int(st, 13, 0);
-	j->finished_at = store_col_int(st, 14, 0);
-	j->deadline_missed = (int)store_col_int(st, 15, 0);
-	j->total_deleted = store_col_int(st, 16, 0);
-}
-
-void store_read_task(sqlite3_stmt *st, struct task_record *t)
-{
-	const char *kind = (const char *)sqlite3_column_text(st, 3);
-	const char *state = (const char *)sqlite3_column_text(st, 5);
-
-	memset(t, 0, sizeof *t);
-	t->id = sqlite3_column_int64(st, 0);
-	copy_id(t->job_id, st, 1);
-	t->service = store_col_text(st, 2);
-	if (kind == NULL || jobs_task_kind_parse(kind, &t->kind) < 0)
-		t->kind = TASK_KIND_DELETE;
-	t->phase = (int)store_col_int(st, 4, 1);
-	if (state == NULL || jobs_task_state_parse(state, &t->state) < 0)
-		t->state = TASK_DEAD;
-	t->attempts = (int)store_col_int(st, 6, 0);
-	t->http_status = (int)store_col_int(st, 7, 0);
-	t->deleted_counts = store_col_text(st, 8);
-	t->total_deleted = store_col_int(st, 9, -1);
-	t->preview_before = store_col_text(st, 10);
-	t->before_total = store_col_int(st, 11, -1);
-	t->verified_after = store_col_int(st, 12, -1);
-	t->duration_ms = store_col_int(st, 13, -1);
-	t->last_error = store_col_text(st, 14);
-	t->skip_reason = store_col_text(st, 15);
-	t->lease_owner = store_col_text(st, 16);
-	t->lease_expires_at = store_col_int(st, 17, 0);
-	t->next_attempt_at = store_col_int(st, 18, 0);
-	t->first_attempt_at = store_col_int(st, 19, 0);
-	t->updated_at = store_col_int(st, 20, 0);
-}
-
-static const char SQL_JOB_BY_ID[] = "SELECT " STORE_JOB_COLS " FROM jobs WHERE id = :id";
-
-int store_read_job_by_id(struct store *s, const char *job_id, struct job_record *out)
-{
-	sqlite3_stmt *st = store_stmt(s, SQL_JOB_BY_ID);
-	int rc;
-
-	if (st == NULL)
-		return STORE_ERR;
-	store_bind_text(st, ":id", job_id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		store_read_job(st, out);
-		store_reset(st);
-		return STORE_OK;
-	}
-	if (rc != SQLITE_DONE)
-		store_log_error(s, SQL_JOB_BY_ID);
-	store_reset(st);
-	return rc == SQLITE_DONE ? STORE_NOT_FOUND : STORE_ERR;
-}
-
-/* ---- transactions ---- */
-
-int store_begin(struct store *s)
-{
-	static const char SQL[] = "BEGIN IMMEDIATE";
-	sqlite3_stmt *st = store_stmt(s, SQL);
-
-	if (st == NULL || store_step_done(s, st) < 0)
-		return STORE_ERR;
-	s->in_tx = 1;
-	s->tip.loaded = 0;
-	return STORE_OK;
-}
-
-int store_commit(struct store *s)
-{
-	static const char SQL[] = "COMMIT";
-	sqlite3_stmt *st = store_stmt(s, SQL);
-
-	if (st == NULL || store_step_done(s, st) < 0) {
-		store_rollback(s);
-		return STORE_ERR;
-	}
-	s->in_tx = 0;
-	s->tip.loaded = 0;
-	return STORE_OK;
-}
-
-void store_rollback(struct store *s)
-{
-	if (sqlite3_get_autocommit(s->db) == 0)
-		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-	s->in_tx = 0;
-	s->tip.loaded = 0;
-}
-
-/* ---- job-level events and their webhook ---- */
-
-/* The webhook outbox row of a job-level event about j. 0 or -1. */
-static int outbox_append(struct store *s, const char *type, const struct job_record *j,
-			 int64_t now)
-{
-	char eid[JOBS_ID_LEN + 1];
-	char *body;
-	int rc;
-
-	if (!store_outbox_wanted(s))
-		return 0;
-	jobs_id_new(now, eid);
-	body = jobs_outbox_body(eid, type, now, j);
-	rc = store_outbox_append_text(s, eid, type, j->id, body, now);
-	free(body);
-	return rc;
-}
-
-int store_job_changed_text(struct store *s, const char *job_id, const char *type,
-			   const char *detail, int64_t now, struct job_record *out)
+int sched_job_state(struct store *s, const char *job_id, enum job_state *state)
 {
 	struct job_record j;
-	int rc;
+	int rc = s->be->job_get(s, job_id, &j);
 
-	if (store_read_job_by_id(s, job_id, &j) != STORE_OK)
-		return -1;
-	rc = store_event_append_text(s, job_id, now, type, NULL, detail);
-	if (rc == 0)
-		rc = outbox_append(s, type, &j, now);
-	if (out != NULL && rc == 0)
-		*out = j;
-	else
+	if (rc == STORE_OK) {
+		*state = j.state;
 		jobs_job_record_clear(&j);
+	}
 	return rc;
+}
+
+/* ---- dispatch ---- */
+
+int store_check_integrity(struct store *s, int *intact, char *why, size_t whylen)
+{
+	return s->be->check_integrity(s, intact, why, whylen);
+}
+
+int store_schedule(struct store *s, const struct store_new_job *jobs, size_t n,
+		   const struct store_service *svcs, size_t n_svcs, int64_t now,
+		   char (*ids)[JOBS_ID_LEN + 1], int *created)
+{
+	return s->be->schedule(s, jobs, n, svcs, n_svcs, now, ids, created);
+}
+
+int store_job_get(struct store *s, const char *job_id, struct job_record *out)
+{
+	return s->be->job_get(s, job_id, out);
+}
+
+int store_job_tasks(struct store *s, const char *job_id, struct task_record **out,
+		    size_t *n)
+{
+	return s->be->job_tasks(s, job_id, out, n);
+}
+
+int store_job_list(struct store *s, const struct store_list_filter *f, store_job_cb cb,
+		   void *ctx)
+{
+	return s->be->job_list(s, f, cb, ctx);
+}
+
+int store_job_cancel(struct store *s, const char *job_id, const char *by,
+		     const char *reason, const struct store_service *svcs, size_t n_svcs,
+		     int64_t now, struct job_record *out)
+{
+	struct store_action a = { .act = JOB_ACT_CANCEL, .by = by, .reason = reason,
+				  .svcs = svcs, .n_svcs = n_svcs, .now = now };
+
+	return s->be->job_act(s, job_id, &a, out);
+}
+
+int store_job_hold(struct store *s, const char *job_id, const char *by,
+		   const char *reason, int64_t now, struct job_record *out)
+{
+	struct store_action a = { .act = JOB_ACT_HOLD, .by = by, .reason = reason, .now = now };
+
+	return s->be->job_act(s, job_id, &a, out);
+}
+
+int store_job_release(struct store *s, const char *job_id, const char *by, int64_t now,
+		      struct job_record *out)
+{
+	struct store_action a = { .act = JOB_ACT_RELEASE, .by = by, .now = now };
+
+	return s->be->job_act(s, job_id, &a, out);
+}
+
+int store_job_retry(struct store *s, const char *job_id, const char *service,
+		    const char *by, int64_t now, struct job_record *out)
+{
+	struct store_action a = { .act = JOB_ACT_RETRY, .by = by, .service = service,
+				  .now = now };
+
+	return s->be->job_act(s, job_id, &a, out);
+}
+
+int store_retire_service(struct store *s, const char *service, const char *reason,
+			 const char *by, int64_t now, int64_t *skipped)
+{
+	return s->be->retire_service(s, service, reason, by, now, skipped);
+}
+
+int store_absent_services(struct store *s, const struct store_service *svcs, size_t n_svcs,
+			  struct store_absent **out, size_t *n)
+{
+	return s->be->absent_services(s, svcs, n_svcs, out, n);
+}
+
+int sched_maintain(struct store *s, const char *owner, sched_owner_fn judge, void *ctx,
+		   int reclaim_self, const struct policy_retry *retry, int64_t now,
+		   struct sched_maint *m)
+{
+	return s->be->maintain(s, owner, judge, ctx, reclaim_self, retry, now, m);
+}
+
+int sched_sweep_jobs(struct store *s, int64_t now)
+{
+	return s->be->sweep_jobs(s, now);
+}
+
+int sched_claim_tasks(struct store *s, const char *owner, const struct sched_service *svcs,
+		      size_t n_svcs, size_t first, int max, int64_t now,
+		      struct sched_claimed **out, size_t *n)
+{
+	return s->be->claim_tasks(s, owner, svcs, n_svcs, first, max, now, out, n);
+}
+
+int sched_count_sent(struct store *s, const char *owner, const struct sched_lease *leases,
+		     size_t n, int64_t now, int *held)
+{
+	return s->be->count_sent(s, owner, leases, n, now, held);
+}
+
+int sched_record_results(struct store *s, const char *owner, const struct sched_result *r,
+			 size_t n, const struct sched_service *svcs, size_t n_svcs,
+			 int64_t now, int *failed_jobs)
+{
+	return s->be->record_results(s, owner, r, n, svcs, n_svcs, now, failed_jobs);
+}
+
+int sched_next_wake(struct store *s, const char *owner, const struct sched_service *svcs,
+		    size_t n_svcs, int64_t now, int64_t *at)
+{
+	return s->be->next_wake(s, owner, svcs, n_svcs, now, at);
+}
+
+int store_changed_token(struct store *s, uint64_t *token)
+{
+	return s->be->changed_token(s, token);
+}
+
+int sched_sync_services(struct store *s, const struct sched_service *svcs, size_t n_svcs,
+			int64_t now, int *added, int *held)
+{
+	return s->be->sync_services(s, svcs, n_svcs, now, added, held);
+}
+
+int store_webhook_enqueue(struct store *s, const char *const *urls, size_t n, int batch,
+			  int64_t now, int *more)
+{
+	return s->be->webhook_enqueue(s, urls, n, batch, now, more);
+}
+
+int store_webhook_claim(struct store *s, const char *url, const char *owner, int64_t now,
+			int64_t lease_ms, int limit, struct store_delivery **out, size_t *n)
+{
+	return s->be->webhook_claim(s, url, owner, now, lease_ms, limit, out, n);
+}
+
+int store_webhook_finish(struct store *s, int64_t outbox_id, const char *url, int delivered,
+			 int status, const char *error, int64_t next_attempt_at, int64_t now)
+{
+	return s->be->webhook_finish(s, outbox_id, url, delivered, status, error,
+				     next_attempt_at, now);
+}
+
+int store_webhook_release(struct store *s, const char *owner)
+{
+	return s->be->webhook_release(s, owner);
+}
+
+int store_webhook_lease_owners(struct store *s, char ***owners, size_t *n)
+{
+	return s->be->webhook_lease_owners(s, owners, n);
+}
+
+int store_webhook_prune(struct store *s, const char *const *urls, size_t n, int64_t before,
+			int limit, int *more)
+{
+	return s->be->webhook_prune(s, urls, n, before, limit, more);
+}
+
+int store_webhook_backlog(struct store *s, const char *const *urls, size_t n,
+			  int64_t *count)
+{
+	return s->be->webhook_backlog(s, urls, n, count);
+}
+
+int store_tombstones_list(struct store *s, int64_t since, store_tombstone_cb cb, void *ctx)
+{
+	return s->be->tombstones_list(s, since, cb, ctx);
+}
+
+int store_reapply(struct store *s, const struct store_reapply_req *r,
+		  struct store_reapply_item **items, size_t *n)
+{
+	return s->be->reapply(s, r, items, n);
+}
+
+int store_metrics_read(struct store *s, int64_t now, const char *const *urls, size_t n_urls,
+		       struct store_metrics *out)
+{
+	return s->be->metrics_read(s, now, urls, n_urls, out);
 }

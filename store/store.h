@@ -1,15 +1,33 @@
 /*
- * store.h - the only interface to tenantdel's durable state. Everything
- * that touches sqlite3* lives in store/; callers see jobs, tasks and events
- * as plain records (jobs/record.h). The interface is narrow on purpose: a
- * PostgreSQL backend (FOR UPDATE SKIP LOCKED claims) would implement these
- * same functions.
+ * store.h - the only interface to tenantdel's durable state: what the CLI,
+ * the API and the engine may ask of the store, as domain operations on
+ * plain records (store/types.h, jobs/record.h). Which database keeps them
+ * is the backend's business (store/backend.h; today store/sqlite/); no
+ * backend's type, setting or error text crosses this header.
  *
- * Return values: int functions return STORE_OK (0) on success and
- * STORE_ERR (-1) on a database error (already logged with the SQL and
- * sqlite3_errmsg); lookups and transitions may also return STORE_NOT_FOUND
- * or STORE_REFUSED. Records filled by the store belong to the caller
- * (jobs_job_record_clear / jobs_task_records_free).
+ * Return values: int functions return STORE_OK (0), or STORE_ERR (-1) on
+ * a database error (already logged; store_last_error says it in words);
+ * lookups and transitions may also return STORE_NOT_FOUND or
+ * STORE_REFUSED. Pointer functions return NULL on error. Records filled
+ * by the store belong to the caller (jobs_job_record_clear,
+ * jobs_task_records_free, and the _free of each type below).
+ *
+ * The operations:
+ *   open, close        store_open, store_close, store_last_error(_kind),
+ *                      store_check_integrity
+ *   jobs               store_schedule, store_job_get, store_job_tasks,
+ *                      store_job_list, store_job_cancel/hold/release/retry,
+ *                      store_retire_service, store_absent_services
+ *   audit trail        store_events_list, store_events_verify
+ *   the engine         sched_maintain, sched_sweep_jobs, sched_claim_tasks,
+ *                      sched_count_sent, sched_record_results,
+ *                      sched_next_wake, store_changed_token,
+ *                      sched_sync_services, sched_job_state
+ *   webhooks           store_set_webhooks, store_webhook_enqueue/claim/
+ *                      finish/release/lease_owners/prune/backlog
+ *   proof              store_proof_read, store_proof_read_chain,
+ *                      store_tombstones_list, store_reapply
+ *   metrics            store_metrics_read
  */
 #ifndef TENANTDEL_STORE_H
 #define TENANTDEL_STORE_H
@@ -17,140 +35,61 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "jobs/jobs.h"
-#include "jobs/record.h"
+#include "store/types.h"
 
-enum {
-	STORE_OK = 0,
-	STORE_ERR = -1,
-	STORE_NOT_FOUND = 1, /* no such job */
-	STORE_REFUSED = 2,   /* refused by the rules (jobs_action_check: the job's
-			      * state, a hold without a reason, nothing to retry),
-			      * or the job moved meanwhile */
-};
+struct store;        /* an open store: opaque */
+struct proof_record; /* jobs/certificate.h */
+struct proof_chain;
 
-struct store;
-
-/* store_open flags. */
-enum {
-	STORE_OPEN_CREATE = 1,   /* a writer: create the store when path does not exist */
-	STORE_OPEN_CHECK = 2,    /* quick_check a file up to 64 MiB first: the commands
-				  * that start work (schedule, run); readers rely on
-				  * SQLite's per-page checks, audit verify on the full
-				  * integrity_check */
-};
+/* ---- open, close, errors ---- */
 
 /*
- * Opens the tenantdel store at path, applies pending migrations, sets WAL,
- * synchronous=FULL, foreign keys and a busy timeout. A missing path is
- * created (whole, never half) only with STORE_OPEN_CREATE; anything else
- * that is not an intact tenantdel store is refused, even for a writer: a
+ * Opens the store c names with c->backend ("sqlite"; NULL: "sqlite"),
+ * applies pending migrations. A store that does not exist is created
+ * (whole, never half) only with STORE_OPEN_CREATE; anything else that is
+ * not an intact tenantdel store is refused, even for a writer. SQLite: a
  * directory, an empty file, another program's database, a newer schema, a
- * read-only file, a full disk, a page SQLite finds damaged, and with
- * STORE_OPEN_CHECK a file that fails PRAGMA quick_check (files up to 64 MiB;
- * see store/open.c). Returns NULL with one line in
- * err naming the file and the reason ("no store at PATH", "PATH: is a
+ * read-only file, a full disk, a page found damaged, and with
+ * STORE_OPEN_CHECK a file up to 64 MiB that fails a quick check of its
+ * pages (see store/sqlite/open.c). Returns NULL with one line in err
+ * naming the store and the reason ("no store at PATH", "PATH: is a
  * directory", "PATH: disk full", "PATH: read-only", "PATH: not a tenantdel
- * store (...)", "PATH: damaged: run audit verify (...)").
+ * store (...)", "PATH: damaged: run audit verify (...)", "no store backend
+ * called NAME").
  */
-struct store *store_open(const char *path, int flags, char *err, size_t errlen);
-void store_close(struct store *s); /* NULL-safe; finalizes every statement */
+struct store *store_open(const struct store_config *c, char *err, size_t errlen);
+void store_close(struct store *s); /* NULL-safe */
 
 /*
- * The last database error of this handle as a readable phrase ("database is
- * locked"), for a front end that reports STORE_ERR on one line; "" if none.
- * Points into the handle: valid until the next store call.
+ * The last error of this handle as a phrase an operator can read
+ * ("database is locked", "disk full"), or the reason of the last refusal;
+ * "" if none. Points into the handle: valid until the next store call.
  */
-const char *store_last_error(struct store *s);
+const char *store_last_error(const struct store *s);
+
+/* What kind of error that was (STORE_E_FILE: the store cannot be used as
+ * it is, and a front end reports it as a store it cannot open). Can't fail. */
+enum store_error_kind store_last_error_kind(const struct store *s);
 
 /*
- * 1 when the last error is the store file's own condition (disk full,
- * read-only, damaged, an I/O error): the store cannot be used as it is, and a
- * front end reports it as it reports a store it cannot open. 0 otherwise (a
- * lock held too long, a refusal, no error). Can't fail.
- */
-int store_last_error_is_file(struct store *s);
-
-/*
- * Runs SQLite's full PRAGMA integrity_check over the whole file (seconds on
- * a large store). STORE_OK with *intact 1, or 0 and why = its first
- * finding; STORE_ERR when the check itself cannot run.
+ * Checks every page and index of the whole store (seconds on a large
+ * store). STORE_OK with *intact 1, or 0 and why = its first finding;
+ * STORE_ERR when the check itself cannot run.
  */
 int store_check_integrity(struct store *s, int *intact, char *why, size_t whylen);
 
-/* Backend options of store_open_with. */
-struct store_open_opts {
-	int flags;           /* STORE_OPEN_* */
-	int busy_timeout_ms; /* how long a writer waits for another's lock; < 0: 10000 */
-};
-
-/* store_open with backend options (store_open: flags, the defaults). */
-struct store *store_open_with(const char *path, const struct store_open_opts *o, char *err,
-			      size_t errlen);
-
-/* BEGIN IMMEDIATE / COMMIT / ROLLBACK. Not nestable. */
-int store_begin(struct store *s);
-int store_commit(struct store *s);
-void store_rollback(struct store *s);
-
-/* A service as the store needs to know it when creating tasks. */
-struct store_service {
-	const char *name;
-	int phase;
-	int has_suspend; /* suspend_url set: a suspend task at schedule time */
-	int has_restore; /* restore_url set: a restore task on cancel */
-};
-
-/* A service that unfinished work names and the config lacks (or disables). */
-struct store_absent {
-	char *service;
-	int64_t tasks;            /* its unfinished tasks (they wait for it) */
-	int64_t jobs_not_started; /* jobs not started yet that will cover it */
-};
+/* ---- jobs ---- */
 
 /*
- * The services that unfinished tasks or the snapshots of jobs not started
- * yet name, that are not among svcs (the enabled services of a config:
- * config_enabled_services) and not retired, in name order. *out
- * (store_absent_free) and *n receive them. STORE_OK or STORE_ERR.
- */
-int store_absent_services(struct store *s, const struct store_service *svcs, size_t n_svcs,
-			  struct store_absent **out, size_t *n);
-void store_absent_free(struct store_absent *v, size_t n); /* NULL-safe */
-
-/*
- * Retires service for good (DESIGN 3): in one transaction its pending,
- * waiting and dead tasks become skipped with reason (task.skipped events),
- * a jobs-wide service.retired event records who and why, the jobs touched
- * are evaluated (they may succeed), and a job not started yet skips it when
- * it starts. *skipped receives how many tasks were skipped. STORE_OK,
- * STORE_NOT_FOUND (the store has never known that service) or STORE_ERR.
- * Whether the config still has it is the caller's question.
- */
-int store_retire_service(struct store *s, const char *service, const char *reason,
-			 const char *by, int64_t now, int64_t *skipped);
-
-struct store_new_job {
-	const char *tenant_id;   /* already validated */
-	const char *tenant_name; /* may be NULL */
-	const char *requested_by;
-	const char *reason;
-	int64_t due_at;
-	int64_t deadline_at;
-};
-
-/*
- * Schedules n jobs in one transaction, all or nothing, committed with
- * synchronous=FULL before returning. For a tenant that already has an
- * active purge job that job's id is returned and created[i] = 0; otherwise
- * a job and a suspend task per service with has_suspend is created, with a
- * job.scheduled event and webhook outbox row, created[i] = 1. The job's
- * delete tasks (one per service; phase > lowest: not eligible yet) are
- * created when it starts, from the snapshot of svcs stored now (shared by
- * every job scheduled with the same services); until then store_job_tasks
- * shows them as they will be.
- * ids[i] receives the job id. Duplicate tenants inside one batch map to the
- * same job.
+ * Schedules n jobs in one transaction, all or nothing, durable before
+ * returning. For a tenant that already has an active purge job that job's
+ * id is returned and created[i] = 0; otherwise a job and a suspend task
+ * per service with has_suspend is created, with a job.scheduled event and
+ * webhook outbox row, created[i] = 1. The job's delete tasks (one per
+ * service; phase > lowest: not eligible yet) are created when it starts,
+ * from the snapshot of svcs stored now; until then store_job_tasks shows
+ * them as they will be. ids[i] receives the job id. Duplicate tenants
+ * inside one batch map to the same job.
  */
 int store_schedule(struct store *s, const struct store_new_job *jobs, size_t n,
 		   const struct store_service *svcs, size_t n_svcs, int64_t now,
@@ -166,13 +105,17 @@ int store_job_get(struct store *s, const char *job_id, struct job_record *out);
 int store_job_tasks(struct store *s, const char *job_id, struct task_record **out,
 		    size_t *n);
 
+/* Jobs matching f, newest first (or soonest due first with due_before). */
+int store_job_list(struct store *s, const struct store_list_filter *f, store_job_cb cb,
+		   void *ctx);
+
 /*
- * Operator transitions. Each runs in its own transaction: reads the job,
- * asks jobs_action_check (jobs/jobs.h) whether the action is allowed,
- * writes the change only where the job is still in the state it read,
- * appends the event(s) and outbox row, and fills *out (may be NULL) with
- * the job after the change, or as it is when the answer is STORE_REFUSED
- * (the rules' reason in store_last_error).
+ * Operator actions, each in its own transaction: reads the job, asks
+ * jobs_action_check (jobs/jobs.h) whether the action is allowed, writes the
+ * change only where the job is still in the state it read, appends the
+ * event(s) and outbox row, and fills *out (may be NULL) with the job after
+ * the change, or as it is when the answer is STORE_REFUSED (the rules'
+ * reason, or "the job moved meanwhile", in store_last_error).
  *  cancel:  scheduled -> cancelled; unfinished suspend tasks are skipped and
  *           a restore task is created for each service in svcs with
  *           has_restore whose suspend was attempted.
@@ -192,26 +135,29 @@ int store_job_release(struct store *s, const char *job_id, const char *by, int64
 int store_job_retry(struct store *s, const char *job_id, const char *service,
 		    const char *by, int64_t now, struct job_record *out);
 
-struct store_list_filter {
-	const char *state;       /* NULL: any */
-	const char *tenant_id;   /* NULL: any */
-	int64_t due_before;      /* > 0: active jobs with due_at <= this, soonest first */
-	int overdue;             /* 1: active jobs past deadline_at (now) */
-	int64_t now;
-	int limit;               /* <= 0: no limit */
-};
+/*
+ * Retires service for good (DESIGN 3): in one transaction its pending,
+ * waiting and dead tasks become skipped with reason (task.skipped events),
+ * a jobs-wide service.retired event records who and why, the jobs touched
+ * are evaluated (they may succeed), and a job not started yet skips it when
+ * it starts. *skipped receives how many tasks were skipped. STORE_OK,
+ * STORE_NOT_FOUND (the store has never known that service) or STORE_ERR.
+ * Whether the config still has it is the caller's question.
+ */
+int store_retire_service(struct store *s, const char *service, const char *reason,
+			 const char *by, int64_t now, int64_t *skipped);
 
-/* Called once per job; return non-zero to stop early. */
-typedef int (*store_job_cb)(void *ctx, const struct job_record *job);
+/*
+ * The services that unfinished tasks or the snapshots of jobs not started
+ * yet name, that are not among svcs (the enabled services of a config:
+ * config_enabled_services) and not retired, in name order. *out
+ * (store_absent_free) and *n receive them. STORE_OK or STORE_ERR.
+ */
+int store_absent_services(struct store *s, const struct store_service *svcs, size_t n_svcs,
+			  struct store_absent **out, size_t *n);
+void store_absent_free(struct store_absent *v, size_t n); /* NULL-safe */
 
-/* Jobs matching f, newest first (or soonest due first with due_before). */
-int store_job_list(struct store *s, const struct store_list_filter *f, store_job_cb cb,
-		   void *ctx);
-
-/* Called once per event (struct event_record, jobs/record.h; its strings
- * are valid during the call); return non-zero to stop early. Render it
- * with jobs_render_event (jobs/document.h). */
-typedef int (*store_event_cb)(void *ctx, const struct event_record *ev);
+/* ---- the audit trail: one hash chain of append-only events ---- */
 
 /* The job's events in order, each with chain_ok checked. */
 int store_events_list(struct store *s, const char *job_id, store_event_cb cb, void *ctx);
@@ -219,10 +165,282 @@ int store_events_list(struct store *s, const char *job_id, store_event_cb cb, vo
 /*
  * Walks the whole event chain. Returns STORE_OK with *first_bad = 0 when it
  * verifies, or with *first_bad = the id of the first event whose hash or link
- * is wrong (why says which). head receives the last event's hash ("" when
- * there are no events), *count the number of events.
+ * is wrong (why, may be NULL, says which). head receives the last event's
+ * hash ("" when there are no events), *count the number of events.
  */
 int store_events_verify(struct store *s, int64_t *first_bad, char *why, size_t whylen,
 			int64_t *count, char head[65]);
+
+/*
+ * ---- the engine ----
+ *
+ * The hot path is batch-shaped: sched_maintain (reclaim dead leases, start
+ * due jobs, mark missed deadlines), sched_claim_tasks (one transaction:
+ * due tasks across services -> in flight under this owner's lease) and
+ * sched_record_results (one transaction for a whole batch of finished
+ * attempts). sched_next_wake tells the loop when to come back,
+ * store_changed_token whether another process wrote meanwhile. Job-level
+ * changes (job.started, job.succeeded, job.failed, job.deadline_missed)
+ * and breaker.opened/closed are logged once their transaction committed.
+ */
+
+/*
+ * One transaction of housekeeping at `now`:
+ *  - leases of other owners that judge() (NULL: all unknown) says are
+ *    dead, or that expired and whose owner is not known alive (and, when
+ *    reclaim_self, leases in this owner's own name: a process that has
+ *    just started holds none), go back to waiting, due now, each a failed
+ *    attempt ("lease expired", "lease owner died") with a task.attempt
+ *    event; when the calls it counted exhaust retry (NULL: no limit), the
+ *    task is dead instead and its job evaluated (failed). A lease whose
+ *    owner is alive on this host is never taken, whatever the clock says;
+ *  - scheduled jobs with due_at <= now become running (job.started);
+ *  - active jobs past their deadline get job.deadline_missed, once;
+ *  - jobs started above are evaluated (their first phase made due).
+ * At most a batch of jobs is started / marked per call: m->more says to
+ * call again at once. *m is filled (zeros on error).
+ */
+int sched_maintain(struct store *s, const char *owner, sched_owner_fn judge, void *ctx,
+		   int reclaim_self, const struct policy_retry *retry, int64_t now,
+		   struct sched_maint *m);
+
+/*
+ * Evaluates every running job (next phase due, finished, failed): the sweep
+ * a process does at start, after a config reload, and now and then, for
+ * jobs changed behind its back (a release of a job with a dead task).
+ */
+int sched_sweep_jobs(struct store *s, int64_t now);
+
+/*
+ * In one transaction, claims up to max tasks that are due (pending/waiting,
+ * next_attempt_at <= now) of dispatchable jobs (delete: job running;
+ * suspend: scheduled or running; restore: cancelled; never held),
+ * respecting each service's max_in_flight (counted over every process)
+ * and its breaker (open: none; half-open: one probe). Each becomes
+ * in_flight with lease_owner = owner, lease_expires_at = now + the
+ * service's lease_ms, first_attempt_at set if unset. A claim whose call
+ * goes first (no preview before it) counts it (attempts + 1, counted set):
+ * the caller sends it in the same loop turn; the others are counted by
+ * sched_count_sent when their call goes out. Tasks of services not in
+ * svcs are left alone. Services are served in turn from svcs[first %
+ * n_svcs] (the caller moves first on, so that none is always last when max
+ * is smaller than their slots). *out (sched_claimed_free) and *n receive
+ * the claims, oldest due first.
+ */
+int sched_claim_tasks(struct store *s, const char *owner, const struct sched_service *svcs,
+		      size_t n_svcs, size_t first, int max, int64_t now,
+		      struct sched_claimed **out, size_t *n);
+void sched_claimed_free(struct sched_claimed *c, size_t n); /* NULL-safe */
+
+/*
+ * `attempts` counts the calls actually sent (DESIGN 3): in one transaction,
+ * adds 1 to each task's attempts while this owner still holds that lease
+ * (leases[i]: task and expiry), just before its call is handed to curl (a
+ * call made after a preview). held[i] (n entries, the caller's) is 1 when
+ * leases[i] was counted, 0 when the lease was lost meanwhile (reclaimed,
+ * even if claimed again since): that call must not go out. A process
+ * killed between this commit and the send leaves one attempt counted that
+ * the service never saw (the window is the time curl takes to write the
+ * request); never the reverse.
+ */
+int sched_count_sent(struct store *s, const char *owner, const struct sched_lease *leases,
+		     size_t n, int64_t now, int *held);
+
+/*
+ * Records a batch of finished attempts in one transaction (group commit):
+ * each task row (only while still in flight under owner and the very lease
+ * of its claim, lease_until: a lease lost meanwhile, even to this owner's
+ * own later claim, keeps the newer state; the attempt is still an event,
+ * its state "lease_lost"; with verify_owed, retry_streak and free_waits
+ * for its next attempt), its task.attempt (and task.preview /
+ * task.verify) events, the metrics counters, the service's breaker, then
+ * for each job touched: a dead delete task fails a running job
+ * (job.failed); all delete tasks succeeded or skipped finish it
+ * (job.succeeded + tombstone for a purge); else the next phase is opened
+ * once every lower phase is done. *failed_jobs (may be NULL) receives how
+ * many jobs this batch failed.
+ */
+int sched_record_results(struct store *s, const char *owner, const struct sched_result *r,
+			 size_t n, const struct sched_service *svcs, size_t n_svcs,
+			 int64_t now, int *failed_jobs);
+
+/*
+ * The earliest time (epoch ms) at which there may be work: a waiting task
+ * of a dispatchable job, a scheduled job's due_at, another owner's lease
+ * expiry, an open deadline, an open breaker's end. Held jobs and tasks of
+ * later phases never count, so an idle process sleeps. *at = INT64_MAX when
+ * nothing is ahead.
+ */
+int sched_next_wake(struct store *s, const char *owner, const struct sched_service *svcs,
+		    size_t n_svcs, int64_t now, int64_t *at);
+
+/*
+ * A "something changed" token, cheap enough to poll every second: two
+ * equal tokens read through one handle mean nothing that other handles
+ * (other processes) commit became visible in between; a different token
+ * means something may have. Writes made through this same handle need not
+ * change it (their writer knows of them). Only equality means anything.
+ * STORE_OK with *token set, or STORE_ERR.
+ */
+int store_changed_token(struct store *s, uint64_t *token);
+
+/*
+ * Aligns unfinished work with the configured services: an enabled service
+ * without a delete task in an unfinished purge job gets one (pending;
+ * eligible when its phase is reached; task.added event) and is no longer
+ * retired. Unfinished tasks of a service that is not configured or is
+ * disabled are left as they are: nothing claims them, so they wait (and
+ * their jobs with them) until the service comes back or is retired
+ * (store_retire_service); each such service is logged as a
+ * service.absent warning. *added and *held (may be NULL) receive the
+ * counts of tasks added and of tasks waiting that way. The configured
+ * services are recorded too: a job not started yet has no delete tasks
+ * (they are created from its snapshot when it starts) and gets this same
+ * treatment then, against the services recorded by the last sync.
+ */
+int sched_sync_services(struct store *s, const struct sched_service *svcs, size_t n_svcs,
+			int64_t now, int *added, int *held);
+
+/* The state of one job, for run --once's exit status. STORE_OK,
+ * STORE_NOT_FOUND or STORE_ERR. */
+int sched_job_state(struct store *s, const char *job_id, enum job_state *state);
+
+/*
+ * ---- webhooks ----
+ *
+ * The outbox rows (written with each job state change while a webhook url
+ * is configured) fanned out to every configured receiver URL, claimed
+ * under a lease, marked delivered on a 2xx, and pruned 7 days after
+ * delivery. Each URL has a place (the last outbox row fanned out to it),
+ * set to the newest row when a process with the url in its config first
+ * writes or dispatches: a receiver added later receives what happens from
+ * then on, not the history. At-least-once: a crash between the POST and
+ * its record sends it again. A url taken out of the config is sent
+ * nothing more and no longer counts in the backlog; its undelivered rows
+ * and its place are kept while they are less than 7 days old, so a url
+ * put back soon resumes where it stopped.
+ */
+
+/*
+ * The config's webhook urls, for this handle's writes from now on (copied;
+ * n == 0: none): outbox rows are written only while there is one, and the
+ * first write gives each url its place. Call after store_open and after a
+ * config reload. Can't fail.
+ */
+void store_set_webhooks(struct store *s, const char *const *urls, size_t n);
+
+/*
+ * Fans new outbox rows out to each url (at most `batch` rows per url per
+ * call, oldest first): one delivery row each, due now. A url without a
+ * place gets the newest row as its place (no history). Does nothing (and
+ * no write transaction) when every place is at the newest outbox row.
+ * *more is set to 1 when a url still has rows left to fan out.
+ */
+int store_webhook_enqueue(struct store *s, const char *const *urls, size_t n, int batch,
+			  int64_t now, int *more);
+
+/*
+ * Claims up to limit due deliveries of url (undelivered, next_attempt_at
+ * <= now, no live lease), oldest due first: each gets lease owner and
+ * expiry now + lease_ms and its attempts counted, in one transaction; a
+ * row whose lease another process took in between is left out. *out
+ * (store_deliveries_free) and *n receive them (possibly *n == 0).
+ */
+int store_webhook_claim(struct store *s, const char *url, const char *owner, int64_t now,
+			int64_t lease_ms, int limit, struct store_delivery **out, size_t *n);
+void store_deliveries_free(struct store_delivery *d, size_t n); /* NULL-safe */
+
+/*
+ * Records the end of one POST: delivered (a 2xx) sets delivered_at; else
+ * next_attempt_at is set for the retry. status is the HTTP status (0
+ * none), error a one-line reason or NULL. The lease is released either way.
+ */
+int store_webhook_finish(struct store *s, int64_t outbox_id, const char *url, int delivered,
+			 int status, const char *error, int64_t next_attempt_at, int64_t now);
+
+/* Releases every lease of owner on undelivered rows (due at once), for a
+ * clean shutdown. */
+int store_webhook_release(struct store *s, const char *owner);
+
+/*
+ * The distinct lease owners of undelivered rows, for taking over the leases
+ * of a dead process. *owners (each string and the array malloc'ed, the
+ * caller frees) and *n.
+ */
+int store_webhook_lease_owners(struct store *s, char ***owners, size_t *n);
+
+/*
+ * Deletes up to limit outbox rows (with their delivery rows) that every
+ * one of urls (the configured ones) has had delivered before `before` or
+ * never owed, written before `before` too, oldest first (delivery rows of
+ * urls not in urls go with them); then forgets the place of each url not
+ * in urls whose first missed row, if any, was written before `before`.
+ * The newest outbox row is always kept: ids are never reused, so places
+ * stay valid. *more is set to 1 when a full batch was deleted. One write
+ * transaction.
+ */
+int store_webhook_prune(struct store *s, const char *const *urls, size_t n, int64_t before,
+			int limit, int *more);
+
+/* Deliveries to urls not yet acknowledged: undelivered rows plus outbox
+ * rows not yet fanned out. */
+int store_webhook_backlog(struct store *s, const char *const *urls, size_t n,
+			  int64_t *count);
+
+/*
+ * ---- proof of erasure (DESIGN 7) ----
+ *
+ * The facts a deletion certificate states; the document and its signature
+ * are built in jobs/certificate.h and jobs/signature.h.
+ */
+
+/*
+ * Reads what a certificate of job_id states: the job, all its tasks (the
+ * counts as the stored JSON text) and a summary of its own events (count,
+ * first and last id, last hash, whether each one's hash checks). out->chain
+ * is left zero: store_proof_read_chain reads it, once the caller knows a
+ * certificate is issued (it walks every event of the store). Returns
+ * STORE_OK with *out filled (jobs_proof_record_clear), or STORE_NOT_FOUND
+ * for an unknown job, or STORE_ERR; *out is zero on error.
+ */
+int store_proof_read(struct store *s, const char *job_id, struct proof_record *out);
+
+/* Walks the whole event chain (store_events_verify): out gets the number
+ * of events, the head hash and the id of the first event that does not
+ * verify (0: the chain verifies). STORE_OK or STORE_ERR. */
+int store_proof_read_chain(struct store *s, struct proof_chain *out);
+
+/* Tombstones with purged_at >= since, oldest first. */
+int store_tombstones_list(struct store *s, int64_t since, store_tombstone_cb cb, void *ctx);
+
+/*
+ * In one transaction, for every tenant with a tombstone purged_at >= since
+ * (its latest purge; every purged tenant, whether or not the service took
+ * part in that purge: the tenant was erased, so deleting its rows anywhere
+ * is right), creates a job of kind 'reapply' (origin_job_id = the purge job,
+ * same tenant) in state 'scheduled', due now, with one 'delete' task for
+ * the service eligible now, and a job.scheduled event whose detail is
+ * jobs_reapply_detail's. The scheduler then runs it like any due job. A
+ * tenant that already has an unfinished reapply job for this service gets
+ * no second one (its id is returned with created = 0). Returns STORE_OK
+ * with *items (store_reapply_items_free) and *n, or STORE_ERR with nothing
+ * created.
+ */
+int store_reapply(struct store *s, const struct store_reapply_req *r,
+		  struct store_reapply_item **items, size_t *n);
+void store_reapply_items_free(struct store_reapply_item *items, size_t n); /* NULL-safe */
+
+/* ---- metrics: the counts behind `tenantdel metrics` and GET /metrics ---- */
+
+/*
+ * Reads the counts at now (epoch ms) into *out: jobs by state, gauges
+ * read from the tables, and the monotonic counters (jobs/counts.h) that
+ * sched_record_results adds to; the webhook backlog is that of urls (the
+ * configured receivers). STORE_OK, or STORE_ERR with *out empty. Release
+ * with store_metrics_clear.
+ */
+int store_metrics_read(struct store *s, int64_t now, const char *const *urls, size_t n_urls,
+		       struct store_metrics *out);
+void store_metrics_clear(struct store_metrics *m); /* leaves it empty */
 
 #endif

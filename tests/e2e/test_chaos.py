@@ -204,7 +204,13 @@ class TestChaos(EngineCase):
             self.spawn("daemon")
         harness.wait_for(lambda: not self.unfinished(), timeout=45,
                          what=self.msg("every job succeeded"))
-        self.assertEqual(self.w.stop(self.procs["daemon"]), 0, self.msg("daemon exit"))
+        # A daemon respawned by the last kill may still be starting: a SIGTERM
+        # before its handler is set kills it (-15) instead of stopping it.
+        daemon = self.procs["daemon"]
+        harness.wait_for(lambda: any(l.get("event") == "engine.started"
+                                     for l in self.w.log_lines(daemon)),
+                         what=self.msg("the last daemon started"))
+        self.assertEqual(self.w.stop(daemon), 0, self.msg("daemon exit"))
         self.procs["once"].wait(timeout=30)
 
         # Nothing lost.

@@ -390,6 +390,21 @@ class ConfigAndUsageTest(CliTest):
         r = self.fails(2, "list")
         self.assertIn("tenantdel.conf:", r.err)
 
+    def test_store_backend_is_chosen_in_the_config(self):
+        with open(self.w.conf) as f:
+            text = f.read()
+        with open(self.w.conf, "a") as f:
+            f.write("\n[store]\nbackend = sqlite\n")
+        self.ok("schedule", "acme", "--now")
+        self.assertIn("acme", self.ok("list").out)
+        with open(self.w.conf, "w") as f:
+            f.write(text + "\n[store]\nbackend = postgresql\n")
+        r = self.fails(2, "list")
+        self.assertIn("tenantdel.conf:", r.err)
+        self.assertIn("backend postgresql is not built in this version", r.err)
+        r = self.fails(2, "check-config")
+        self.assertIn("backend postgresql is not built in this version", r.err)
+
     def test_config_lookup_order(self):
         other = os.path.join(self.w.path, "other.conf")
         with open(other, "w") as f:

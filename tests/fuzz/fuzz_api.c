@@ -105,11 +105,12 @@ static void fuzz_store_open(void)
 	struct store_new_job nj = {.tenant_id = "acme-42", .tenant_name = "Acme",
 				   .requested_by = "fuzz", .reason = "seed"};
 	struct store_service *svcs;
+	struct store_config sc = { .path = fz.cfg->database, .flags = STORE_OPEN_CREATE };
 	char ids[1][JOBS_ID_LEN + 1], err[512];
 	size_t n;
 	int created;
 
-	fz.api.deps.store = store_open(fz.cfg->database, STORE_OPEN_CREATE, err, sizeof err);
+	fz.api.deps.store = store_open(&sc, err, sizeof err);
 	if (fz.api.deps.store == NULL) {
 		fprintf(stderr, "fuzz_api: %s\n", err);
 		abort();

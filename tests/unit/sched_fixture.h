@@ -3,7 +3,7 @@
  * test_sched_maint.c): three services (orders and pos in phase 1, tenant
  * in phase 2), two lease owners, and helpers that schedule, start, claim
  * and build results as the engine would. Include after <cmocka.h>,
- * "store/sched_int.h" and "tests/unit/store_fixture.h".
+ * "store/sqlite/sched_int.h" and "tests/unit/store_fixture.h".
  */
 #ifndef TENANTDEL_SCHED_FIXTURE_H
 #define TENANTDEL_SCHED_FIXTURE_H
@@ -46,7 +46,7 @@ static inline int64_t q_int(struct store *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	assert_true(vasprintf(&sql, fmt, ap) >= 0);
 	va_end(ap);
-	assert_int_equal(sqlite3_prepare_v2(s->db, sql, -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(sqlite_of(s)->db, sql, -1, &st, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	v = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);

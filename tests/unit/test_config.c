@@ -28,6 +28,7 @@ static void test_defaults(void **state)
 
 	assert_string_equal(cfg->dir, fx->dir);
 	assert_string_equal(cfg->database, db);
+	assert_string_equal(cfg->store_backend, "sqlite");
 	assert_int_equal(cfg->retention_ms, 30LL * 86400000);
 	assert_int_equal(cfg->deadline_ms, 7LL * 86400000);
 	assert_int_equal(cfg->max_in_flight, 64);
@@ -114,6 +115,8 @@ static const char full_text[] =
 	"secret_env = HOOK_SECRET\n"
 	"[certificate]\n"
 	"key_file = /etc/cert.key\n"
+	"[store]\n"
+	"backend = sqlite\n"
 	"[service orders]\n"
 	"  delete_url = https://o:1/api/{tenant_id}\n"
 	"  preview_url = https://o:1/api/{tenant_id}/deletion-preview\n"
@@ -178,11 +181,11 @@ static void test_every_key(void **state)
 	assert_int_equal(o->verify, 0);
 	assert_int_equal(o->on_404_fail, 1);
 	assert_int_equal(o->enabled, 0);
-	assert_int_equal(o->line, 31);
+	assert_int_equal(o->line, 33);
 	assert_string_equal(t->name, "tenant-2_X");
 	assert_int_equal(t->verify, 1);          /* preview_url set */
 	assert_int_equal(t->timeout_ms, 12000);  /* [http] timeout */
-	assert_int_equal(t->line, 42);
+	assert_int_equal(t->line, 44);
 	free(ca);
 	free(cert);
 	free(key);

@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/outbox.h"
-#include "store/store_int.h"
+#include "store/store.h"
+#include "store/sqlite/sqlite_int.h"
 #include "util/log.h"
 #include "util/util.h"
 #include "tests/unit/store_fixture.h"

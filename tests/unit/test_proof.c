@@ -20,8 +20,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "store/proof.h"
-#include "store/store_int.h"
+#include "jobs/certificate.h"
+#include "store/store.h"
+#include "store/sqlite/sqlite_int.h"
 #include "util/json.h"
 #include "util/log.h"
 #include "util/util.h"
@@ -77,9 +78,9 @@ static void sched(struct store *s, const char *tenant, char id[JOBS_ID_LEN + 1])
  * delete tasks are created when it starts, as the engine does). */
 static void finish_job(struct store *s, const char *id)
 {
-	assert_int_equal(store_begin(s), STORE_OK);
-	assert_int_equal(store_materialize_tasks(s, id, NOW), 0);
-	assert_int_equal(store_commit(s), STORE_OK);
+	assert_int_equal(sqlite_begin(sqlite_of(s)), STORE_OK);
+	assert_int_equal(sqlite_materialize_tasks(sqlite_of(s), id, NOW), 0);
+	assert_int_equal(sqlite_commit(sqlite_of(s)), STORE_OK);
 	execf(s,
 	      "UPDATE tasks SET state = 'succeeded', attempts = 1, http_status = 200,"
 	      " preview_before = '{\"orders\":12,\"customers\":3}', before_total = 15,"

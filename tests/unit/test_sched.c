@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "store/sched_int.h"
+#include "store/sqlite/sched_int.h"
 #include "util/log.h"
 #include "util/util.h"
 #include "tests/unit/store_fixture.h"
@@ -43,7 +43,7 @@ static void test_record_batch_one_transaction(void **state)
 	struct store *other;
 	char err[256];
 
-	other = store_open(f->path, 0, err, sizeof err);
+	other = fx_open(f->path, 0, err, sizeof err);
 	assert_non_null(other);
 	assert_int_equal(store_changed_token(other, &before), STORE_OK);
 	assert_int_equal(sched_record_results(f->s, ME, r, n, SVCS, N_SVCS, NOW + 10, &failed),

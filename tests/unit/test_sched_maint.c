@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "store/sched_int.h"
+#include "store/sqlite/sched_int.h"
 #include "util/log.h"
 #include "util/util.h"
 #include "tests/unit/store_fixture.h"
@@ -94,8 +94,8 @@ static void test_reclaim_guarded_by_lease_read(void **state)
 	char id[JOBS_ID_LEN + 1];
 	struct sched_claimed *c;
 	size_t n = started_and_claimed(f, id, &c);
-	struct sched_idset dead = { 0 };
-	struct sched_lost l = { .id = c[0].task_id, .service = c[0].service, .kind = "delete",
+	struct sqlite_idset dead = { 0 };
+	struct sqlite_lost l = { .id = c[0].task_id, .service = c[0].service, .kind = "delete",
 				.owner = ME, .lease_until = c[0].lease_until,
 				.first_attempt_at = NOW, .why = "lease expired" };
 	int taken = -1;
@@ -104,20 +104,22 @@ static void test_reclaim_guarded_by_lease_read(void **state)
 	/* recorded and claimed again by the same owner after it was read */
 	fx_exec(f->s, "UPDATE tasks SET lease_expires_at = lease_expires_at + 5"
 		      " WHERE state = 'in_flight'");
-	assert_int_equal(store_begin(f->s), STORE_OK);
-	assert_int_equal(sched_reclaim_one(f->s, &l, NULL, NOW + LEASE + 1, &dead, &taken), 0);
-	assert_int_equal(store_commit(f->s), STORE_OK);
+	assert_int_equal(sqlite_begin(sqlite_of(f->s)), STORE_OK);
+	assert_int_equal(sqlite_reclaim_one(sqlite_of(f->s), &l, NULL, NOW + LEASE + 1, &dead,
+					    &taken), 0);
+	assert_int_equal(sqlite_commit(sqlite_of(f->s)), STORE_OK);
 	assert_int_equal(taken, 0);
 	assert_int_equal(q_int(f->s, "SELECT count(*) FROM tasks WHERE state = 'in_flight'"), 2);
 	assert_int_equal(events(f->s, id, "task.attempt"), 0);
 	/* the lease as it is now is taken */
 	l.lease_until += 5;
-	assert_int_equal(store_begin(f->s), STORE_OK);
-	assert_int_equal(sched_reclaim_one(f->s, &l, NULL, NOW + LEASE + 6, &dead, &taken), 0);
-	assert_int_equal(store_commit(f->s), STORE_OK);
+	assert_int_equal(sqlite_begin(sqlite_of(f->s)), STORE_OK);
+	assert_int_equal(sqlite_reclaim_one(sqlite_of(f->s), &l, NULL, NOW + LEASE + 6, &dead,
+					    &taken), 0);
+	assert_int_equal(sqlite_commit(sqlite_of(f->s)), STORE_OK);
 	assert_int_equal(taken, 1);
 	assert_int_equal(events(f->s, id, "task.attempt"), 1);
-	sched_idset_free(&dead);
+	sqlite_idset_free(&dead);
 	sched_claimed_free(c, n);
 }
 
@@ -133,9 +135,9 @@ static void test_deadline_missed_once(void **state)
 	assert_int_equal(maintain(f->s, ME, NULL, NOW + DAY).missed, 1);
 	assert_int_equal(events(f->s, id, "job.deadline_missed"), 1);
 	/* a second writer that read the job before the first marked it */
-	assert_int_equal(store_begin(f->s), STORE_OK);
-	assert_int_equal(sched_mark_missed(f->s, id, NOW + DAY, &marked), 0);
-	assert_int_equal(store_commit(f->s), STORE_OK);
+	assert_int_equal(sqlite_begin(sqlite_of(f->s)), STORE_OK);
+	assert_int_equal(sqlite_mark_missed(sqlite_of(f->s), id, NOW + DAY, &marked), 0);
+	assert_int_equal(sqlite_commit(sqlite_of(f->s)), STORE_OK);
 	assert_int_equal(marked, 0);
 	assert_int_equal(events(f->s, id, "job.deadline_missed"), 1);
 	assert_int_equal(q_int(f->s, "SELECT count(*) FROM outbox WHERE type ="
@@ -148,26 +150,26 @@ static void test_deadline_missed_two_handles(void **state)
 {
 	struct fx *f = *state;
 	char id[JOBS_ID_LEN + 1], err[256];
-	struct store *other = store_open(f->path, 0, err, sizeof err);
+	struct store *other = fx_open(f->path, 0, err, sizeof err);
 	int a = -1, b = -1;
 
 	assert_non_null(other);
 	schedule(f->s, "late", NOW, id);
-	assert_int_equal(store_begin(f->s), STORE_OK);
-	assert_int_equal(sched_mark_missed(f->s, id, NOW + DAY, &a), 0);
-	assert_int_equal(store_commit(f->s), STORE_OK);
-	assert_int_equal(store_begin(other), STORE_OK);
-	assert_int_equal(sched_mark_missed(other, id, NOW + DAY, &b), 0);
-	assert_int_equal(store_commit(other), STORE_OK);
+	assert_int_equal(sqlite_begin(sqlite_of(f->s)), STORE_OK);
+	assert_int_equal(sqlite_mark_missed(sqlite_of(f->s), id, NOW + DAY, &a), 0);
+	assert_int_equal(sqlite_commit(sqlite_of(f->s)), STORE_OK);
+	assert_int_equal(sqlite_begin(sqlite_of(other)), STORE_OK);
+	assert_int_equal(sqlite_mark_missed(sqlite_of(other), id, NOW + DAY, &b), 0);
+	assert_int_equal(sqlite_commit(sqlite_of(other)), STORE_OK);
 	assert_int_equal(a + b, 1);
 	assert_int_equal(events(f->s, id, "job.deadline_missed"), 1);
 	/* a job not past its deadline, or finished, is not marked */
 	fx_exec(f->s, "UPDATE jobs SET deadline_missed = 0");
-	assert_int_equal(store_begin(f->s), STORE_OK);
-	assert_int_equal(sched_mark_missed(f->s, id, NOW, &a), 0);
+	assert_int_equal(sqlite_begin(sqlite_of(f->s)), STORE_OK);
+	assert_int_equal(sqlite_mark_missed(sqlite_of(f->s), id, NOW, &a), 0);
 	job_state(f->s, id, "cancelled");
-	assert_int_equal(sched_mark_missed(f->s, id, NOW + DAY, &b), 0);
-	assert_int_equal(store_commit(f->s), STORE_OK);
+	assert_int_equal(sqlite_mark_missed(sqlite_of(f->s), id, NOW + DAY, &b), 0);
+	assert_int_equal(sqlite_commit(sqlite_of(f->s)), STORE_OK);
 	assert_int_equal(a + b, 0);
 	store_close(other);
 }
@@ -178,7 +180,7 @@ static void test_changed_token(void **state)
 {
 	struct fx *f = *state;
 	char id[JOBS_ID_LEN + 1], err[256];
-	struct store *other = store_open(f->path, 0, err, sizeof err);
+	struct store *other = fx_open(f->path, 0, err, sizeof err);
 	uint64_t t0, t1, t2;
 
 	assert_non_null(other);

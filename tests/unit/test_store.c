@@ -1,7 +1,8 @@
 /*
  * test_store.c - the store against a real SQLite file: scheduling (batch,
  * idempotency, all or nothing), every operator transition allowed and
- * refused, listings, and the event hash chain (verified, tampering found).
+ * refused, listings, tasks created at start, reclaims after a crash. The
+ * event hash chain: test_store_chain.c.
  * Each test gets its own temporary folder and database.
  */
 #include <setjmp.h>
@@ -16,21 +17,16 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "store/sched.h"
-#include "store/store_int.h"
+#include "store/store.h"
+#include "store/sqlite/sqlite_int.h"
 #include "util/log.h"
 #include "util/util.h"
 #include "tests/unit/store_fixture.h"
 
 #define NOW 1800000000000LL /* 2027-01-15 */
 #define DAY 86400000LL
-
-static const struct store_service SVCS[] = {
-	{ .name = "orders", .phase = 1, .has_suspend = 1, .has_restore = 1 },
-	{ .name = "pos", .phase = 1 },
-	{ .name = "tenant", .phase = 2 },
-};
-#define N_SVCS 3
+#define SVCS fx_svcs()
+#define N_SVCS FX_N_SVCS
 
 static int setup(void **state)
 {
@@ -42,17 +38,10 @@ static int teardown(void **state)
 	return fx_teardown(state);
 }
 
-/* Schedules one tenant due at due; returns created. */
+/* Schedules one tenant due at due with SVCS; returns created. */
 static int sched(struct store *s, const char *tenant, int64_t due, char id[JOBS_ID_LEN + 1])
 {
-	struct store_new_job j = { .tenant_id = tenant, .requested_by = "test",
-				   .reason = "unit", .due_at = due, .deadline_at = due + DAY };
-	char ids[1][JOBS_ID_LEN + 1];
-	int created = -1;
-
-	assert_int_equal(store_schedule(s, &j, 1, SVCS, N_SVCS, NOW, ids, &created), STORE_OK);
-	memcpy(id, ids[0], JOBS_ID_LEN + 1);
-	return created;
+	return fx_schedule(s, tenant, NOW, due, SVCS, N_SVCS, id);
 }
 
 static void set_job_state(struct store *s, const char *id, const char *state)
@@ -60,24 +49,6 @@ static void set_job_state(struct store *s, const char *id, const char *state)
 	char *sql = xasprintf("UPDATE jobs SET state = '%s' WHERE id = '%s'", state, id);
 	fx_exec(s, sql);
 	free(sql);
-}
-
-/* Starts due jobs as the engine does (their delete tasks are created). */
-static int start_due(struct store *s, int64_t now)
-{
-	struct sched_maint m;
-
-	assert_int_equal(sched_maintain(s, "test", NULL, NULL, 0, NULL, now, &m), STORE_OK);
-	return m.started;
-}
-
-static const struct task_record *find_task(const struct task_record *t, size_t n,
-					   const char *svc, enum task_kind kind)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(t[i].service, svc) == 0 && t[i].kind == kind)
-			return &t[i];
-	return NULL;
 }
 
 static void test_schedule_creates_tasks_and_event(void **state)
@@ -108,12 +79,12 @@ static void test_schedule_creates_tasks_and_event(void **state)
 	assert_string_equal(t[1].service, "orders"); /* then phase, service */
 	assert_string_equal(t[2].service, "pos");
 	assert_string_equal(t[3].service, "tenant");
-	assert_int_equal(find_task(t, n, "orders", TASK_KIND_SUSPEND)->next_attempt_at, NOW);
-	assert_int_equal(find_task(t, n, "orders", TASK_KIND_DELETE)->next_attempt_at, NOW + DAY);
-	assert_int_equal(find_task(t, n, "pos", TASK_KIND_DELETE)->next_attempt_at, NOW + DAY);
+	assert_int_equal(fx_find_task(t, n, "orders", TASK_KIND_SUSPEND)->next_attempt_at, NOW);
+	assert_int_equal(fx_find_task(t, n, "orders", TASK_KIND_DELETE)->next_attempt_at, NOW + DAY);
+	assert_int_equal(fx_find_task(t, n, "pos", TASK_KIND_DELETE)->next_attempt_at, NOW + DAY);
 	/* phase 2 is opened by the scheduler when phase 1 has finished */
-	assert_int_equal(find_task(t, n, "tenant", TASK_KIND_DELETE)->next_attempt_at, 0);
-	assert_int_equal(find_task(t, n, "tenant", TASK_KIND_DELETE)->state, TASK_PENDING);
+	assert_int_equal(fx_find_task(t, n, "tenant", TASK_KIND_DELETE)->next_attempt_at, 0);
+	assert_int_equal(fx_find_task(t, n, "tenant", TASK_KIND_DELETE)->state, TASK_PENDING);
 	jobs_task_records_free(t, n);
 
 	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM events WHERE type = 'job.scheduled'"), 1);
@@ -202,11 +173,11 @@ static void test_cancel(void **state)
 	jobs_job_record_clear(&j);
 	assert_int_equal(store_job_tasks(f->s, id, &t, &n), STORE_OK);
 	assert_int_equal(n, 5);
-	assert_non_null(find_task(t, n, "orders", TASK_KIND_RESTORE));
-	assert_int_equal(find_task(t, n, "orders", TASK_KIND_RESTORE)->state, TASK_PENDING);
-	assert_int_equal(find_task(t, n, "orders", TASK_KIND_RESTORE)->next_attempt_at, NOW + 5);
-	assert_int_equal(find_task(t, n, "pos", TASK_KIND_DELETE)->state, TASK_SKIPPED);
-	assert_int_equal(find_task(t, n, "orders", TASK_KIND_SUSPEND)->state, TASK_SUCCEEDED);
+	assert_non_null(fx_find_task(t, n, "orders", TASK_KIND_RESTORE));
+	assert_int_equal(fx_find_task(t, n, "orders", TASK_KIND_RESTORE)->state, TASK_PENDING);
+	assert_int_equal(fx_find_task(t, n, "orders", TASK_KIND_RESTORE)->next_attempt_at, NOW + 5);
+	assert_int_equal(fx_find_task(t, n, "pos", TASK_KIND_DELETE)->state, TASK_SKIPPED);
+	assert_int_equal(fx_find_task(t, n, "orders", TASK_KIND_SUSPEND)->state, TASK_SUCCEEDED);
 	jobs_task_records_free(t, n);
 	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM outbox WHERE type = 'job.cancelled'"), 1);
 
@@ -301,7 +272,7 @@ static void test_running_and_failed(void **state)
 	char id[JOBS_ID_LEN + 1];
 
 	sched(s, "acme", NOW, id);
-	assert_int_equal(start_due(s, NOW), 1);
+	assert_int_equal(fx_start_due(s, NOW), 1);
 	expect(s, store_job_cancel(s, id, NULL, NULL, SVCS, N_SVCS, NOW, NULL), id, "cancel",
 	       STORE_REFUSED, JOB_RUNNING);
 	expect(s, store_job_retry(s, id, NULL, NULL, NOW, NULL), id, "retry (nothing dead)",
@@ -417,248 +388,6 @@ static void test_list_filters_and_order(void **state)
 	}
 }
 
-struct evs {
-	int n, bad;
-	int64_t first_bad;
-};
-
-static int count_events(void *ctx, const struct event_record *ev)
-{
-	struct evs *e = ctx;
-
-	e->n++;
-	if (!ev->chain_ok && e->bad++ == 0)
-		e->first_bad = ev->id;
-	return 0;
-}
-
-static void test_chain_verifies(void **state)
-{
-	struct fx *f = *state;
-	char id[JOBS_ID_LEN + 1], head[65], why[160];
-	int64_t bad = -1, count = 0;
-	struct evs e = { 0 };
-
-	sched(f->s, "a", NOW, id);
-	store_job_hold(f->s, id, NULL, "r", NOW, NULL);
-	store_job_release(f->s, id, NULL, NOW, NULL);
-	assert_int_equal(store_events_verify(f->s, &bad, why, sizeof why, &count, head), STORE_OK);
-	assert_int_equal(bad, 0);
-	assert_int_equal(count, 3);
-	assert_int_equal(strlen(head), 64);
-	assert_int_equal(store_events_list(f->s, id, count_events, &e), STORE_OK);
-	assert_int_equal(e.n, 3);
-	assert_int_equal(e.bad, 0);
-}
-
-static void test_empty_chain(void **state)
-{
-	struct fx *f = *state;
-	char head[65], why[160];
-	int64_t bad = -1, count = -1;
-
-	assert_int_equal(store_events_verify(f->s, &bad, why, sizeof why, &count, head), STORE_OK);
-	assert_int_equal(bad, 0);
-	assert_int_equal(count, 0);
-	assert_string_equal(head, "");
-}
-
-/* An edit made behind the program's back, with the triggers dropped. */
-static void test_tampering_detected(void **state)
-{
-	struct fx *f = *state;
-	char a[JOBS_ID_LEN + 1], b[JOBS_ID_LEN + 1], head[65], why[160];
-	int64_t bad = 0, count = 0;
-	struct evs e = { 0 };
-	sqlite3 *db;
-
-	sched(f->s, "a", NOW, a);
-	sched(f->s, "b", NOW, b);                     /* event 2 */
-	store_job_hold(f->s, b, NULL, "r", NOW, NULL); /* event 3 */
-	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "DROP TRIGGER events_no_update;"
-				      " UPDATE events SET detail = '{\"tenant_id\":\"zzz\"}'"
-				      " WHERE id = 2", NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(db);
-
-	assert_int_equal(store_events_verify(f->s, &bad, why, sizeof why, &count, head), STORE_OK);
-	assert_int_equal(bad, 2);
-	assert_non_null(strstr(why, "event 2"));
-	assert_int_equal(store_events_list(f->s, b, count_events, &e), STORE_OK);
-	assert_int_equal(e.n, 2);
-	assert_int_equal(e.bad, 1);
-	assert_int_equal(e.first_bad, 2);
-	e = (struct evs){ 0 };
-	assert_int_equal(store_events_list(f->s, a, count_events, &e), STORE_OK);
-	assert_int_equal(e.bad, 0);
-}
-
-/* A forged hash no longer matches the row's content. */
-static void test_forged_hash_detected(void **state)
-{
-	struct fx *f = *state;
-	char a[JOBS_ID_LEN + 1], head[65], why[160];
-	int64_t bad = 0, count = 0;
-
-	sched(f->s, "a", NOW, a);
-	store_job_hold(f->s, a, NULL, "r", NOW, NULL);
-	fx_exec(f->s, "DROP TRIGGER events_no_update;"
-		   " UPDATE events SET hash = CASE substr(hash, 1, 2) WHEN 'ab' THEN 'cd' ELSE 'ab'"
-		   " END || substr(hash, 3) WHERE id = 1"); /* always another hash */
-	assert_int_equal(store_events_verify(f->s, &bad, why, sizeof why, &count, head), STORE_OK);
-	assert_int_equal(bad, 1);
-}
-
-static void test_triggers_refuse_update_delete(void **state)
-{
-	struct fx *f = *state;
-	char a[JOBS_ID_LEN + 1];
-
-	sched(f->s, "a", NOW, a);
-	assert_int_not_equal(sqlite3_exec(f->s->db, "UPDATE events SET detail = '{}'", NULL,
-					  NULL, NULL), SQLITE_OK);
-	assert_non_null(strstr(sqlite3_errmsg(f->s->db), "append-only"));
-	assert_int_not_equal(sqlite3_exec(f->s->db, "DELETE FROM events", NULL, NULL, NULL),
-			     SQLITE_OK);
-	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM events"), 1);
-}
-
-static void test_locked_database_is_an_error(void **state)
-{
-	struct fx *f = *state;
-	char a[JOBS_ID_LEN + 1];
-	struct store_new_job j = { .tenant_id = "a", .due_at = NOW, .deadline_at = NOW };
-	int created;
-	sqlite3 *db;
-
-	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_busy_timeout(f->s->db, 50);
-	assert_int_equal(store_schedule(f->s, &j, 1, SVCS, N_SVCS, NOW,
-					(char (*)[JOBS_ID_LEN + 1])a, &created), STORE_ERR);
-	assert_non_null(strstr(store_last_error(f->s), "locked"));
-	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-	sqlite3_close(db);
-	assert_int_equal(sched(f->s, "a", NOW, a), 1);
-}
-
-static void test_delete_tasks_created_at_start(void **state)
-{
-	struct fx *f = *state;
-	char id[JOBS_ID_LEN + 1];
-	struct task_record *t;
-	size_t n;
-
-	sched(f->s, "acme", NOW + DAY, id);
-	assert_int_equal(start_due(f->s, NOW), 0); /* not due yet: nothing created */
-	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM tasks WHERE kind = 'delete'"), 0);
-	assert_int_equal(start_due(f->s, NOW + DAY), 1);
-	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM tasks WHERE kind = 'delete'"), 3);
-	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM jobs WHERE service_set_id IS NULL"), 1);
-	assert_int_equal(store_job_tasks(f->s, id, &t, &n), STORE_OK);
-	assert_int_equal(n, 4);
-	assert_true(find_task(t, n, "pos", TASK_KIND_DELETE)->id > 0);
-	assert_int_equal(find_task(t, n, "orders", TASK_KIND_DELETE)->next_attempt_at, NOW + DAY);
-	assert_int_equal(find_task(t, n, "pos", TASK_KIND_DELETE)->next_attempt_at, NOW + DAY);
-	assert_int_equal(find_task(t, n, "tenant", TASK_KIND_DELETE)->next_attempt_at, 0);
-	jobs_task_records_free(t, n);
-	/* started once: a second pass creates nothing more */
-	assert_int_equal(start_due(f->s, NOW + DAY), 0);
-	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM tasks WHERE kind = 'delete'"), 3);
-}
-
-static void test_snapshot_shared(void **state)
-{
-	struct fx *f = *state;
-	char a[JOBS_ID_LEN + 1], b[JOBS_ID_LEN + 1];
-	struct store_service other[] = { { .name = "pos", .phase = 1 } };
-	struct store_new_job j = { .tenant_id = "third", .due_at = NOW, .deadline_at = NOW };
-	char ids[1][JOBS_ID_LEN + 1];
-	int created;
-
-	sched(f->s, "acme", NOW, a);
-	sched(f->s, "bakery", NOW, b);
-	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM service_sets"), 1);
-	assert_int_equal(fx_int(f->s, "SELECT count(DISTINCT service_set_id) FROM jobs"), 1);
-	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM service_set_members WHERE"
-				     " (service, phase) IN (('orders', 1), ('pos', 1), ('tenant', 2))"), 3);
-	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM service_set_members"), 3);
-	assert_int_equal(store_schedule(f->s, &j, 1, other, 1, NOW, ids, &created), STORE_OK);
-	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM service_sets"), 2);
-}
-
-/* A config change reaches jobs not started yet: recorded, not silent. */
-static void test_config_change_before_start(void **state)
-{
-	struct fx *f = *state;
-	struct sched_service now_conf[] = {
-		{ .name = "orders", .phase = 1, .enabled = 1 },
-		{ .name = "tenant", .phase = 2, .enabled = 1 },
-		{ .name = "legacy", .phase = 1, .enabled = 1 },
-		{ .name = "pos", .phase = 1, .enabled = 0 },
-	};
-	char id[JOBS_ID_LEN + 1];
-	struct task_record *t;
-	size_t n;
-	int added = 0, skipped = 0;
-
-	sched(f->s, "acme", NOW + DAY, id);
-	assert_int_equal(sched_sync_services(f->s, now_conf, 4, NOW, &added, &skipped), STORE_OK);
-	assert_int_equal(store_job_tasks(f->s, id, &t, &n), STORE_OK);
-	assert_int_equal(n, 5);
-	/* disabled: its task waits for it (DESIGN 3), never skipped by a config */
-	assert_int_equal(find_task(t, n, "pos", TASK_KIND_DELETE)->state, TASK_PENDING);
-	assert_string_equal(find_task(t, n, "pos", TASK_KIND_DELETE)->last_error,
-			    "service not in config");
-	assert_int_equal(find_task(t, n, "legacy", TASK_KIND_DELETE)->state, TASK_PENDING);
-	assert_null(find_task(t, n, "legacy", TASK_KIND_DELETE)->last_error);
-	assert_int_equal(find_task(t, n, "orders", TASK_KIND_DELETE)->state, TASK_PENDING);
-	jobs_task_records_free(t, n);
-	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM events WHERE type = 'task.skipped'"), 0);
-	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM events WHERE type = 'task.added'"
-				     " AND service = 'legacy'"), 1);
-	/* a job scheduled under the new config is left alone by the next sync */
-	assert_int_equal(sched_sync_services(f->s, now_conf, 4, NOW, NULL, NULL), STORE_OK);
-	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM events WHERE type LIKE 'task.%'"), 1);
-	assert_int_equal(start_due(f->s, NOW + DAY), 1);
-	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM tasks WHERE kind = 'delete'"), 4);
-}
-
-/* Migration 2 on a version 1 database with rows: its jobs keep their tasks. */
-static void test_migration_2_keeps_v1_rows(void **state)
-{
-	struct fx *f = *state;
-	char path[160], err[256];
-	struct store *s;
-	struct task_record *t;
-	size_t n;
-	sqlite3 *db;
-
-	snprintf(path, sizeof path, "%s/v1.db", f->dir);
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, store_migrations[0], NULL, NULL, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db,
-		"PRAGMA user_version = 1;"
-		"INSERT INTO jobs (id, tenant_id, state, created_at, due_at, deadline_at)"
-		" VALUES ('J1', 'old', 'scheduled', 1, 2, 3);"
-		"INSERT INTO tasks (job_id, service, kind, phase, state, next_attempt_at, updated_at)"
-		" VALUES ('J1', 'orders', 'delete', 1, 'pending', 2, 1),"
-		" ('J1', 'gone', 'delete', 1, 'skipped', NULL, 1);", NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(db);
-	s = store_open(path, 0, err, sizeof err);
-	assert_non_null(s);
-	/* every later migration applied too */
-	assert_int_equal(fx_int(s, "PRAGMA user_version"), store_n_migrations);
-	assert_int_equal(fx_int(s, "SELECT count(*) FROM jobs WHERE service_set_id IS NULL"), 1);
-	assert_int_equal(store_job_tasks(s, "J1", &t, &n), STORE_OK);
-	assert_int_equal(n, 2); /* as stored, nothing synthesized */
-	jobs_task_records_free(t, n);
-	assert_int_equal(start_due(s, NOW), 1);
-	assert_int_equal(fx_int(s, "SELECT count(*) FROM tasks"), 2);
-	assert_int_equal(fx_int(s, "SELECT next_attempt_at FROM tasks WHERE service = 'orders'"), 2);
-	store_close(s);
-}
-
 static enum sched_owner always_dead(void *ctx, const char *owner)
 {
 	return SCHED_OWNER_DEAD;
@@ -682,7 +411,7 @@ static struct task_record reclaim_after_crash(struct fx *f, const struct policy_
 	int held[8];
 
 	sched(f->s, "crashy", NOW, id);
-	start_due(f->s, NOW);
+	fx_start_due(f->s, NOW);
 	assert_int_equal(sched_claim_tasks(f->s, "host/boot/1/1", svcs, 1, 0, 8, NOW, &c, &n),
 			 STORE_OK);
 	assert_true(n >= 1 && n <= 8); /* orders' delete (and its suspend) */
@@ -702,7 +431,7 @@ static struct task_record reclaim_after_crash(struct fx *f, const struct policy_
 					&m), STORE_OK);
 	assert_int_equal(m.reclaimed, (int)n);
 	assert_int_equal(store_job_tasks(f->s, id, &t, &n), STORE_OK);
-	out = *find_task(t, n, "orders", TASK_KIND_DELETE);
+	out = *fx_find_task(t, n, "orders", TASK_KIND_DELETE);
 	out.service = xstrdup(out.service);
 	out.last_error = xstrdup(out.last_error);
 	out.deleted_counts = out.preview_before = out.skip_reason = out.lease_owner = NULL;
@@ -771,16 +500,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_running_and_failed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_terminal_refuses_everything, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_filters_and_order, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_chain_verifies, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_empty_chain, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_tampering_detected, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_forged_hash_detected, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_triggers_refuse_update_delete, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_locked_database_is_an_error, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_delete_tasks_created_at_start, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_snapshot_shared, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_config_change_before_start, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_migration_2_keeps_v1_rows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reclaim_waits_while_attempts_remain, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_reclaim_of_the_last_attempt_kills_the_task,

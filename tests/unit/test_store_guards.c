@@ -1,7 +1,7 @@
 /*
  * test_store_guards.c - every write states what it expects. Two handles on
  * one file: handle A reads a job, handle B changes it, then A writes what
- * it decided from its stale read (store_action_apply, the write half of
+ * it decided from its stale read (sqlite_action_apply, the write half of
  * each operator transition). The write must change nothing and answer
  * STORE_REFUSED, "moved meanwhile". Also: binding a name a statement does
  * not have aborts, and the event chain stays one line across handles.
@@ -19,7 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "store/store_int.h"
+#include "store/sqlite/sqlite_int.h"
 #include "util/util.h"
 #include "tests/unit/store_fixture.h"
 
@@ -48,7 +48,7 @@ static int setup(void **state)
 	int created;
 
 	fx_setup((void **)&t->f, "test_store_guards");
-	t->b = store_open(t->f->path, 0, err, sizeof err);
+	t->b = fx_open(t->f->path, 0, err, sizeof err);
 	assert_non_null(t->b);
 	assert_int_equal(store_schedule(t->f->s, &j, 1, SVCS, N_SVCS, NOW, ids, &created),
 			 STORE_OK);
@@ -90,9 +90,9 @@ static void expect_moved(struct two *t, const struct job_record *cur,
 	int64_t outbox = fx_int(s, "SELECT COUNT(*) FROM outbox");
 	struct job_record out = { 0 };
 
-	assert_int_equal(store_begin(s), STORE_OK);
-	assert_int_equal(store_action_apply(s, cur, a, &out), STORE_REFUSED);
-	store_rollback(s);
+	assert_int_equal(sqlite_begin(sqlite_of(s)), STORE_OK);
+	assert_int_equal(sqlite_action_apply(sqlite_of(s), cur, a, &out), STORE_REFUSED);
+	sqlite_rollback(sqlite_of(s));
 	jobs_job_record_clear(&out);
 	assert_string_equal(store_last_error(s), "the job moved meanwhile");
 	assert_int_equal(state_of(s, t->id), now_state);
@@ -192,12 +192,12 @@ static void test_append_after_the_tip_moved_fails(void **state)
 	int64_t bad = -1, count = 0;
 	char head[65], why[160];
 
-	assert_int_equal(store_begin(s), STORE_OK);
-	assert_int_equal(store_event_append_text(s, t->id, NOW, "test.one", NULL, NULL), 0);
+	assert_int_equal(sqlite_begin(sqlite_of(s)), STORE_OK);
+	assert_int_equal(sqlite_event_append(sqlite_of(s), t->id, NOW, "test.one", NULL, NULL), 0);
 	fx_exec(s, "INSERT INTO events (id, at, type, detail, prev_hash, hash)"
 		   " VALUES ((SELECT MAX(id) + 1 FROM events), 1, 'x', '{}', '', '')");
-	assert_int_equal(store_event_append_text(s, t->id, NOW, "test.two", NULL, NULL), -1);
-	store_rollback(s);
+	assert_int_equal(sqlite_event_append(sqlite_of(s), t->id, NOW, "test.two", NULL, NULL), -1);
+	sqlite_rollback(sqlite_of(s));
 	assert_int_equal(store_events_verify(s, &bad, why, sizeof why, &count, head), STORE_OK);
 	assert_int_equal(bad, 0);
 	assert_int_equal(count, 1);
@@ -210,7 +210,7 @@ static void test_bind_of_an_unknown_name_aborts(void **state)
 {
 	static const char SQL[] = "SELECT id FROM jobs WHERE id = :id";
 	struct two *t = *state;
-	sqlite3_stmt *st = store_stmt(t->f->s, SQL);
+	sqlite3_stmt *st = sqlite_stmt(sqlite_of(t->f->s), SQL);
 	char msg[512] = "";
 	int fds[2], status = 0;
 	ssize_t n;
@@ -222,7 +222,7 @@ static void test_bind_of_an_unknown_name_aborts(void **state)
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		dup2(fds[1], 2);
-		store_bind_text(st, ":job_id", "x");
+		sqlite_bind_text(st, ":job_id", "x");
 		_exit(0);
 	}
 	close(fds[1]);
@@ -234,7 +234,7 @@ static void test_bind_of_an_unknown_name_aborts(void **state)
 	assert_int_equal(WTERMSIG(status), SIGABRT);
 	assert_non_null(strstr(msg, ":job_id"));
 	assert_non_null(strstr(msg, SQL));
-	store_reset(st);
+	sqlite_reset(st);
 }
 
 int main(void)

@@ -16,8 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "store/sched.h"
-#include "store/store_int.h"
+#include "store/store.h"
+#include "store/sqlite/sqlite_int.h"
 #include "util/util.h"
 #include "tests/unit/store_fixture.h"
 
@@ -42,7 +42,7 @@ static struct store *open_in(struct fx *f, const char *name, int flags, char *er
 
 	snprintf(path, sizeof path, "%s/%s", f->dir, name);
 	err[0] = '\0';
-	return store_open(path, flags, err, errlen);
+	return fx_open(path, flags, err, errlen);
 }
 
 static void assert_refused(struct fx *f, const char *name, int flags, const char *needle)
@@ -93,7 +93,7 @@ static void test_create_makes_a_whole_store(void **state)
 	int intact = 0;
 
 	assert_non_null(s);
-	assert_int_equal(sqlite3_db_readonly(s->db, "main"), 0);
+	assert_int_equal(sqlite3_db_readonly(sqlite_of(s)->db, "main"), 0);
 	assert_int_equal(store_check_integrity(s, &intact, err, sizeof err), STORE_OK);
 	assert_int_equal(intact, 1);
 	store_close(s);
@@ -109,14 +109,33 @@ static void test_create_makes_a_whole_store(void **state)
 	}
 }
 
+/* The backend is chosen by name: none built under another name, and the
+ * default (no name) is SQLite. */
+static void test_backend_by_name(void **state)
+{
+	struct fx *f = *state;
+	struct store_config c = { .backend = "postgresql", .path = f->path };
+	char err[256] = "";
+	struct store *s = store_open(&c, err, sizeof err);
+
+	assert_null(s);
+	assert_string_equal(err, "no store backend called postgresql");
+	c.backend = NULL;
+	s = store_open(&c, err, sizeof err);
+	assert_non_null(s);
+	assert_string_equal(store_last_error(s), "");
+	assert_int_equal(store_last_error_kind(s), STORE_E_NONE);
+	store_close(s);
+}
+
 static void test_error_phrases(void **state)
 {
-	assert_string_equal(store_error_phrase(NULL, SQLITE_FULL), "disk full");
-	assert_string_equal(store_error_phrase(NULL, SQLITE_READONLY), "read-only");
-	assert_string_equal(store_error_phrase(NULL, SQLITE_CORRUPT_INDEX),
+	assert_string_equal(sqlite_error_phrase(NULL, SQLITE_FULL), "disk full");
+	assert_string_equal(sqlite_error_phrase(NULL, SQLITE_READONLY), "read-only");
+	assert_string_equal(sqlite_error_phrase(NULL, SQLITE_CORRUPT_INDEX),
 			    "damaged: run audit verify");
-	assert_non_null(strstr(store_error_phrase(NULL, SQLITE_NOTADB), "not a tenantdel store"));
-	assert_null(store_error_phrase(NULL, SQLITE_BUSY));
+	assert_non_null(strstr(sqlite_error_phrase(NULL, SQLITE_NOTADB), "not a tenantdel store"));
+	assert_null(sqlite_error_phrase(NULL, SQLITE_BUSY));
 }
 
 /* A started job of svcs (orders, training) due now; its id in id. */
@@ -197,7 +216,7 @@ static void test_absent_service_holds_then_retire_skips(void **state)
 	{
 		int64_t c;
 		sqlite3_stmt *st;
-		assert_int_equal(sqlite3_prepare_v2(f->s->db, "SELECT count(*) FROM events WHERE"
+		assert_int_equal(sqlite3_prepare_v2(sqlite_of(f->s)->db, "SELECT count(*) FROM events WHERE"
 			" type = 'service.retired' AND job_id IS NULL AND service = 'training'",
 			-1, &st, NULL), SQLITE_OK);
 		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
@@ -240,7 +259,7 @@ static void test_snapshot_of_a_retired_service(void **state)
 		};
 		int64_t found = 1;
 		assert_int_equal(sched_sync_services(f->s, both, 2, NOW, NULL, NULL), STORE_OK);
-		assert_int_equal(store_retired_reason(f->s, "training", NULL, &found), 0);
+		assert_int_equal(sqlite_retired_reason(sqlite_of(f->s), "training", NULL, &found), 0);
 		assert_int_equal(found, 0);
 	}
 }
@@ -251,6 +270,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_open_refuses_what_is_not_a_store, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_create_makes_a_whole_store, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backend_by_name, setup, teardown),
 		cmocka_unit_test(test_error_phrases),
 		cmocka_unit_test_setup_teardown(test_absent_service_holds_then_retire_skips, setup,
 						teardown),

@@ -3,9 +3,7 @@
  * each time (indexed counts); counters come from the counters table, which
  * the attempts keep up to date.
  */
-#include "store/metrics.h"
-#include "store/outbox.h"
-#include "store/store_int.h"
+#include "store/sqlite/sqlite_int.h"
 #include "util/util.h"
 
 #include <stdlib.h>
@@ -31,45 +29,45 @@ static const char SQL_COUNT_ADD[] =
 	"INSERT INTO counters (name, service, label, value) VALUES (:name, :service, :label, :n)"
 	" ON CONFLICT (name, service, label) DO UPDATE SET value = value + excluded.value";
 
-int store_metrics_batch_flush(struct store *s, const struct jobs_counts *c)
+int sqlite_metrics_flush(struct sqlite_store *s, const struct jobs_counts *c)
 {
 	for (size_t i = 0; i < c->n; i++) {
-		sqlite3_stmt *st = store_stmt(s, SQL_COUNT_ADD);
+		sqlite3_stmt *st = sqlite_stmt(s, SQL_COUNT_ADD);
 		if (st == NULL)
 			return STORE_ERR;
-		store_bind_text(st, ":name", c->v[i].name);
-		store_bind_text(st, ":service", c->v[i].service);
-		store_bind_text(st, ":label", c->v[i].label);
-		store_bind_int(st, ":n", c->v[i].n);
-		if (store_step_done(s, st) < 0)
+		sqlite_bind_text(st, ":name", c->v[i].name);
+		sqlite_bind_text(st, ":service", c->v[i].service);
+		sqlite_bind_text(st, ":label", c->v[i].label);
+		sqlite_bind_int(st, ":n", c->v[i].n);
+		if (sqlite_step_done(s, st) < 0)
 			return STORE_ERR;
 	}
 	return STORE_OK;
 }
 
 /* Runs a one-value query bound with :now; *v = none for NULL. */
-static int query_int(struct store *s, const char *sql, int64_t now, int64_t none, int64_t *v)
+static int query_int(struct sqlite_store *s, const char *sql, int64_t now, int64_t none, int64_t *v)
 {
-	sqlite3_stmt *st = store_stmt(s, sql);
+	sqlite3_stmt *st = sqlite_stmt(s, sql);
 	int rc;
 
 	if (st == NULL)
 		return STORE_ERR;
-	store_bind_int(st, ":now", now);
+	sqlite_bind_int(st, ":now", now);
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW) {
-		store_log_error(s, sql);
-		store_reset(st);
+		sqlite_log_error(s, sql);
+		sqlite_reset(st);
 		return STORE_ERR;
 	}
-	*v = store_col_int(st, 0, none);
-	store_reset(st);
+	*v = sqlite_col_int(st, 0, none);
+	sqlite_reset(st);
 	return STORE_OK;
 }
 
-static int read_jobs(struct store *s, struct store_metrics *m)
+static int read_jobs(struct sqlite_store *s, struct store_metrics *m)
 {
-	sqlite3_stmt *st = store_stmt(s, SQL_JOBS_BY_STATE);
+	sqlite3_stmt *st = sqlite_stmt(s, SQL_JOBS_BY_STATE);
 	int rc;
 
 	if (st == NULL)
@@ -80,17 +78,17 @@ static int read_jobs(struct store *s, struct store_metrics *m)
 		if (name != NULL && jobs_job_state_parse(name, &js) == 0)
 			m->jobs[js] = sqlite3_column_int64(st, 1);
 	}
-	store_reset(st);
+	sqlite_reset(st);
 	if (rc != SQLITE_DONE) {
-		store_log_error(s, SQL_JOBS_BY_STATE);
+		sqlite_log_error(s, SQL_JOBS_BY_STATE);
 		return STORE_ERR;
 	}
 	return STORE_OK;
 }
 
-static int read_counters(struct store *s, struct store_metrics *m)
+static int read_counters(struct sqlite_store *s, struct store_metrics *m)
 {
-	sqlite3_stmt *st = store_stmt(s, SQL_COUNTERS);
+	sqlite3_stmt *st = sqlite_stmt(s, SQL_COUNTERS);
 	size_t cap = 0;
 	int rc;
 
@@ -100,14 +98,14 @@ static int read_counters(struct store *s, struct store_metrics *m)
 		struct store_counter *c;
 		m->counters = xreserve(m->counters, &cap, m->n_counters + 1, sizeof *c);
 		c = &m->counters[m->n_counters++];
-		c->name = store_col_text(st, 0);
-		c->service = store_col_text(st, 1);
-		c->label = store_col_text(st, 2);
+		c->name = sqlite_col_text(st, 0);
+		c->service = sqlite_col_text(st, 1);
+		c->label = sqlite_col_text(st, 2);
 		c->value = sqlite3_column_int64(st, 3);
 	}
-	store_reset(st);
+	sqlite_reset(st);
 	if (rc != SQLITE_DONE) {
-		store_log_error(s, SQL_COUNTERS);
+		sqlite_log_error(s, SQL_COUNTERS);
 		return STORE_ERR;
 	}
 	return STORE_OK;
@@ -120,9 +118,9 @@ static enum breaker_state breaker_parse(const char *state)
 	return strcmp(state, "open") == 0 ? BREAKER_OPEN : BREAKER_HALF_OPEN;
 }
 
-static int read_breakers(struct store *s, struct store_metrics *m)
+static int read_breakers(struct sqlite_store *s, struct store_metrics *m)
 {
-	sqlite3_stmt *st = store_stmt(s, SQL_BREAKERS);
+	sqlite3_stmt *st = sqlite_stmt(s, SQL_BREAKERS);
 	size_t cap = 0;
 	int rc;
 
@@ -132,27 +130,28 @@ static int read_breakers(struct store *s, struct store_metrics *m)
 		struct store_breaker_state *b;
 		m->breakers = xreserve(m->breakers, &cap, m->n_breakers + 1, sizeof *b);
 		b = &m->breakers[m->n_breakers++];
-		b->service = store_col_text(st, 0);
+		b->service = sqlite_col_text(st, 0);
 		b->state = breaker_parse((const char *)sqlite3_column_text(st, 1));
 	}
-	store_reset(st);
+	sqlite_reset(st);
 	if (rc != SQLITE_DONE) {
-		store_log_error(s, SQL_BREAKERS);
+		sqlite_log_error(s, SQL_BREAKERS);
 		return STORE_ERR;
 	}
 	return STORE_OK;
 }
 
-int store_metrics_read(struct store *s, int64_t now, const char *const *urls, size_t n_urls,
-		       struct store_metrics *out)
+int sqlite_metrics_read(struct store *base, int64_t now, const char *const *urls, size_t n_urls,
+			struct store_metrics *out)
 {
+	struct sqlite_store *s = sqlite_of(base);
 	int64_t due_task, due_job;
 
 	memset(out, 0, sizeof *out);
 	if (read_jobs(s, out) < 0 || query_int(s, SQL_OVERDUE, now, 0, &out->overdue) < 0 ||
 	    query_int(s, SQL_DUE_TASKS, now, INT64_MAX, &due_task) < 0 ||
 	    query_int(s, SQL_DUE_JOBS, now, INT64_MAX, &due_job) < 0 ||
-	    store_webhook_backlog(s, urls, n_urls, &out->webhook_backlog) < 0 ||
+	    sqlite_webhook_backlog(&s->base, urls, n_urls, &out->webhook_backlog) < 0 ||
 	    read_counters(s, out) < 0 || read_breakers(s, out) < 0) {
 		store_metrics_clear(out);
 		return STORE_ERR;
@@ -161,16 +160,3 @@ int store_metrics_read(struct store *s, int64_t now, const char *const *urls, si
 	return STORE_OK;
 }
 
-void store_metrics_clear(struct store_metrics *m)
-{
-	for (size_t i = 0; i < m->n_counters; i++) {
-		free(m->counters[i].name);
-		free(m->counters[i].service);
-		free(m->counters[i].label);
-	}
-	for (size_t i = 0; i < m->n_breakers; i++)
-		free(m->breakers[i].service);
-	free(m->counters);
-	free(m->breakers);
-	memset(m, 0, sizeof *m);
-}

@@ -5,7 +5,7 @@
  * retires it for good (`retire-service NAME --reason`), which skips them
  * with that reason. Nothing is skipped because a config was cut short.
  */
-#include "store/sched_int.h"
+#include "store/sqlite/sched_int.h"
 #include "jobs/service_detail.h"
 #include "util/log.h"
 #include "util/util.h"
@@ -71,47 +71,47 @@ static struct store_absent *entry(struct absent_list *l, const char *name)
 }
 
 /* One integer from sql with :svc bound; 0 or -1 (logged). */
-static int count_of(struct store *s, const char *sql, const char *svc, int64_t *out)
+static int count_of(struct sqlite_store *s, const char *sql, const char *svc, int64_t *out)
 {
-	sqlite3_stmt *st = store_stmt(s, sql);
+	sqlite3_stmt *st = sqlite_stmt(s, sql);
 	int rc;
 
 	*out = 0;
 	if (st == NULL)
 		return -1;
-	store_bind_text(st, ":svc", svc);
+	sqlite_bind_text(st, ":svc", svc);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		*out = sqlite3_column_int64(st, 0);
 	else
-		store_log_error(s, sql);
-	store_reset(st);
+		sqlite_log_error(s, sql);
+	sqlite_reset(st);
 	return rc == SQLITE_ROW ? 0 : -1;
 }
 
 /* The next service name with tasks after *prev (replaced); 1, 0 at the end, -1. */
-static int next_service(struct store *s, char **prev)
+static int next_service(struct sqlite_store *s, char **prev)
 {
-	sqlite3_stmt *st = store_stmt(s, SQL_NEXT_SERVICE);
+	sqlite3_stmt *st = sqlite_stmt(s, SQL_NEXT_SERVICE);
 	int rc;
 
 	if (st == NULL)
 		return -1;
-	store_bind_text(st, ":prev", *prev);
+	sqlite_bind_text(st, ":prev", *prev);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		free(*prev);
-		*prev = store_col_text(st, 0);
+		*prev = sqlite_col_text(st, 0);
 	} else if (rc != SQLITE_DONE) {
-		store_log_error(s, SQL_NEXT_SERVICE);
+		sqlite_log_error(s, SQL_NEXT_SERVICE);
 	}
-	store_reset(st);
+	sqlite_reset(st);
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
 /* Unfinished tasks of every service that has tasks and is not configured. */
-static int absent_in_tasks(struct store *s, const struct store_service *svcs, size_t n_svcs,
-			   struct absent_list *l)
+static int absent_in_tasks(struct sqlite_store *s, const struct store_service *svcs,
+			   size_t n_svcs, struct absent_list *l)
 {
 	char *prev = xstrdup("");
 	int64_t count;
@@ -138,10 +138,10 @@ struct covered {
 };
 
 /* Adds the unconfigured, unretired services that jobs not started yet cover. */
-static int absent_in_snapshots(struct store *s, const struct store_service *svcs,
+static int absent_in_snapshots(struct sqlite_store *s, const struct store_service *svcs,
 			       size_t n_svcs, struct absent_list *l)
 {
-	sqlite3_stmt *st = store_stmt(s, SQL_SNAPSHOTS);
+	sqlite3_stmt *st = sqlite_stmt(s, SQL_SNAPSHOTS);
 	struct covered *c = NULL;
 	size_t n_c = 0, cap = 0;
 	int64_t retired = 0;
@@ -149,20 +149,20 @@ static int absent_in_snapshots(struct store *s, const struct store_service *svcs
 
 	if (st == NULL)
 		return -1;
-	/* collected first: store_retired_reason runs a statement of its own */
+	/* collected first: sqlite_retired_reason runs a statement of its own */
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		c = xreserve(c, &cap, n_c + 1, sizeof *c);
-		c[n_c].service = store_col_text(st, 0);
+		c[n_c].service = sqlite_col_text(st, 0);
 		c[n_c++].jobs = sqlite3_column_int64(st, 1);
 	}
-	store_reset(st);
+	sqlite_reset(st);
 	if (rc != SQLITE_DONE)
-		store_log_error(s, SQL_SNAPSHOTS);
+		sqlite_log_error(s, SQL_SNAPSHOTS);
 	rc = rc == SQLITE_DONE ? 0 : -1;
 	for (size_t i = 0; rc == 0 && i < n_c; i++) {
 		if (is_configured(svcs, n_svcs, c[i].service))
 			continue;
-		if ((rc = store_retired_reason(s, c[i].service, NULL, &retired)) == 0 && !retired)
+		if ((rc = sqlite_retired_reason(s, c[i].service, NULL, &retired)) == 0 && !retired)
 			entry(l, c[i].service)->jobs_not_started += c[i].jobs;
 	}
 	for (size_t i = 0; i < n_c; i++)
@@ -171,9 +171,10 @@ static int absent_in_snapshots(struct store *s, const struct store_service *svcs
 	return rc;
 }
 
-int store_absent_services(struct store *s, const struct store_service *svcs, size_t n_svcs,
-			  struct store_absent **out, size_t *n)
+int sqlite_absent_services(struct store *base, const struct store_service *svcs, size_t n_svcs,
+			   struct store_absent **out, size_t *n)
 {
+	struct sqlite_store *s = sqlite_of(base);
 	struct absent_list l = { 0 };
 
 	*out = NULL;
@@ -188,16 +189,10 @@ int store_absent_services(struct store *s, const struct store_service *svcs, siz
 	return STORE_OK;
 }
 
-void store_absent_free(struct store_absent *v, size_t n)
+int sqlite_retired_reason(struct sqlite_store *s, const char *service, char **reason,
+			  int64_t *found)
 {
-	for (size_t i = 0; v != NULL && i < n; i++)
-		free(v[i].service);
-	free(v);
-}
-
-int store_retired_reason(struct store *s, const char *service, char **reason, int64_t *found)
-{
-	sqlite3_stmt *st = store_stmt(s, SQL_RETIRED);
+	sqlite3_stmt *st = sqlite_stmt(s, SQL_RETIRED);
 	int rc;
 
 	*found = 0;
@@ -205,16 +200,16 @@ int store_retired_reason(struct store *s, const char *service, char **reason, in
 		*reason = NULL;
 	if (st == NULL)
 		return -1;
-	store_bind_text(st, ":svc", service);
+	sqlite_bind_text(st, ":svc", service);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		*found = 1;
 		if (reason != NULL)
-			*reason = store_col_text(st, 0);
+			*reason = sqlite_col_text(st, 0);
 	} else if (rc != SQLITE_DONE) {
-		store_log_error(s, SQL_RETIRED);
+		sqlite_log_error(s, SQL_RETIRED);
 	}
-	store_reset(st);
+	sqlite_reset(st);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -225,10 +220,10 @@ struct retire_row {
 	char kind[16];
 };
 
-static int read_retirable(struct store *s, const char *svc, struct retire_row **rows,
+static int read_retirable(struct sqlite_store *s, const char *svc, struct retire_row **rows,
 			  size_t *n)
 {
-	sqlite3_stmt *st = store_stmt(s, SQL_RETIRABLE);
+	sqlite3_stmt *st = sqlite_stmt(s, SQL_RETIRABLE);
 	size_t cap = 0;
 	int rc;
 
@@ -236,7 +231,7 @@ static int read_retirable(struct store *s, const char *svc, struct retire_row **
 	*n = 0;
 	if (st == NULL)
 		return -1;
-	store_bind_text(st, ":svc", svc);
+	sqlite_bind_text(st, ":svc", svc);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct retire_row *r;
 		*rows = xreserve(*rows, &cap, *n + 1, sizeof **rows);
@@ -245,113 +240,114 @@ static int read_retirable(struct store *s, const char *svc, struct retire_row **
 		snprintf(r->job_id, sizeof r->job_id, "%s", sqlite3_column_text(st, 1));
 		snprintf(r->kind, sizeof r->kind, "%s", sqlite3_column_text(st, 2));
 	}
-	store_reset(st);
+	sqlite_reset(st);
 	if (rc != SQLITE_DONE)
-		store_log_error(s, SQL_RETIRABLE);
+		sqlite_log_error(s, SQL_RETIRABLE);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
 /* One task skipped with the retirement's reason, and its task.skipped event. */
-static int skip_task(struct store *s, const struct retire_row *r, const char *svc,
+static int skip_task(struct sqlite_store *s, const struct retire_row *r, const char *svc,
 		     const char *reason, const char *by, int64_t now)
 {
-	sqlite3_stmt *st = store_stmt(s, SQL_SKIP_TASK);
+	sqlite3_stmt *st = sqlite_stmt(s, SQL_SKIP_TASK);
 	char *d;
 	int rc;
 
 	if (st == NULL)
 		return -1;
-	store_bind_int(st, ":id", r->id);
-	store_bind_text(st, ":reason", reason);
-	store_bind_int(st, ":now", now);
-	if (store_step_done(s, st) < 0)
+	sqlite_bind_int(st, ":id", r->id);
+	sqlite_bind_text(st, ":reason", reason);
+	sqlite_bind_int(st, ":now", now);
+	if (sqlite_step_done(s, st) < 0)
 		return -1;
 	if (sqlite3_changes(s->db) != 1)
 		return 0; /* finished meanwhile */
 	d = jobs_detail_task_change(r->kind, reason, by);
-	rc = store_event_append_text(s, r->job_id, now, "task.skipped", svc, d);
+	rc = sqlite_event_append(s, r->job_id, now, "task.skipped", svc, d);
 	free(d);
 	return rc;
 }
 
 /* Inside the transaction: the row, the tasks, the events, the jobs. */
-static int retire(struct store *s, const char *svc, const char *reason, const char *by,
+static int retire(struct sqlite_store *s, const char *svc, const char *reason, const char *by,
 		  int64_t now, int64_t *skipped)
 {
-	struct sched_idset jobs = { 0 };
+	struct sqlite_idset jobs = { 0 };
 	struct retire_row *rows = NULL;
-	sqlite3_stmt *st = store_stmt(s, SQL_RETIRE);
+	sqlite3_stmt *st = sqlite_stmt(s, SQL_RETIRE);
 	size_t n = 0;
 	char *d;
 	int rc;
 
 	if (st == NULL)
 		return -1;
-	store_bind_text(st, ":svc", svc);
-	store_bind_text(st, ":reason", reason);
-	store_bind_text(st, ":by", by);
-	store_bind_int(st, ":now", now);
-	if (store_step_done(s, st) < 0 || read_retirable(s, svc, &rows, &n) < 0) {
+	sqlite_bind_text(st, ":svc", svc);
+	sqlite_bind_text(st, ":reason", reason);
+	sqlite_bind_text(st, ":by", by);
+	sqlite_bind_int(st, ":now", now);
+	if (sqlite_step_done(s, st) < 0 || read_retirable(s, svc, &rows, &n) < 0) {
 		free(rows);
 		return -1;
 	}
 	rc = 0;
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		rc = skip_task(s, &rows[i], svc, reason, by, now);
-		sched_idset_add(&jobs, rows[i].job_id);
+		sqlite_idset_add(&jobs, rows[i].job_id);
 	}
 	d = jobs_detail_service_retired(reason, by, (int64_t)n);
 	if (rc == 0)
-		rc = store_event_append_text(s, NULL, now, "service.retired", svc, d);
+		rc = sqlite_event_append(s, NULL, now, "service.retired", svc, d);
 	free(d);
 	if (rc == 0)
-		rc = sched_eval_jobs(s, &jobs, now, NULL);
+		rc = sqlite_eval_jobs(s, &jobs, now, NULL);
 	*skipped = (int64_t)n;
-	sched_idset_free(&jobs);
+	sqlite_idset_free(&jobs);
 	free(rows);
 	return rc;
 }
 
-int store_retire_service(struct store *s, const char *service, const char *reason,
-			 const char *by, int64_t now, int64_t *skipped)
+int sqlite_retire_service(struct store *base, const char *service, const char *reason,
+			  const char *by, int64_t now, int64_t *skipped)
 {
+	struct sqlite_store *s = sqlite_of(base);
 	int64_t known = 0;
 
 	*skipped = 0;
-	if (store_begin(s) != STORE_OK)
+	if (sqlite_begin(s) != STORE_OK)
 		return STORE_ERR;
 	if (count_of(s, SQL_KNOWN, service, &known) < 0)
 		goto fail;
 	if (!known) {
-		store_rollback(s);
+		sqlite_rollback(s);
 		return STORE_NOT_FOUND;
 	}
 	if (retire(s, service, reason, by, now, skipped) < 0)
 		goto fail;
-	if (store_commit(s) != STORE_OK)
+	if (sqlite_commit(s) != STORE_OK)
 		return STORE_ERR;
 	log_msg(LOG_WARN, "service.retired", "service %s retired: %lld unfinished tasks skipped",
 		service, (long long)*skipped);
 	return STORE_OK;
 fail:
-	store_rollback(s);
+	sqlite_rollback(s);
 	return STORE_ERR;
 }
 
-int store_mark_absent(struct store *s, struct task_record *t, size_t n)
+int sqlite_mark_absent(struct sqlite_store *s, struct task_record *t, size_t n)
 {
-	struct store_set conf;
+	struct sqlite_set conf;
 	int64_t retired;
 	char *reason;
 	int found = 0, rc = 0;
 
-	if (n == 0 || store_configured_set(s, &conf, &found) < 0)
+	if (n == 0 || sqlite_configured_set(s, &conf, &found) < 0)
 		return n == 0 ? 0 : -1;
 	for (size_t i = 0; found && rc == 0 && i < n; i++) {
 		if ((t[i].state != TASK_PENDING && t[i].state != TASK_WAITING) ||
-		    store_set_has(&conf, t[i].service))
+		    sqlite_set_has(&conf, t[i].service))
 			continue;
-		if ((rc = store_retired_reason(s, t[i].service, &reason, &retired)) < 0)
+		if ((rc = sqlite_retired_reason(s, t[i].service, &reason, &retired)) < 0)
 			break;
 		if (retired && t[i].id == 0) { /* a job not started: skipped when it starts */
 			t[i].state = TASK_SKIPPED;
@@ -364,6 +360,6 @@ int store_mark_absent(struct store *s, struct task_record *t, size_t n)
 		free(t[i].last_error);
 		t[i].last_error = xstrdup(STORE_ABSENT_ERROR);
 	}
-	store_set_free(&conf);
+	sqlite_set_free(&conf);
 	return rc;
 }

@@ -1,9 +1,8 @@
 /*
  * outbox.c - webhook deliveries: fan-out of outbox rows to receiver URLs,
- * leased claims, results, backlog. See outbox.h.
+ * leased claims, results, backlog. See store/store.h (webhooks).
  */
-#include "store/outbox.h"
-#include "store/store_int.h"
+#include "store/sqlite/sqlite_int.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -86,100 +85,67 @@ static const char SQL_FORGET_PLACES[] =
 	" AND COALESCE((SELECT created_at FROM outbox WHERE id > CAST(meta.value AS INTEGER)"
 	"               ORDER BY id LIMIT 1), 0) < :before";
 
-static void delivery_clear(struct store_delivery *d)
-{
-	free(d->url);
-	free(d->event_id);
-	free(d->type);
-	free(d->body);
-}
-
-void store_deliveries_free(struct store_delivery *d, size_t n)
-{
-	if (d == NULL)
-		return;
-	for (size_t i = 0; i < n; i++)
-		delivery_clear(&d[i]);
-	free(d);
-}
-
 /* One integer from a query whose only parameter (if any) is :url or :from;
  * *found (may be NULL) tells whether there was a row (else *v = 0). */
-static int one_int(struct store *s, const char *sql, const char *url, int64_t from,
+static int one_int(struct sqlite_store *s, const char *sql, const char *url, int64_t from,
 		   int64_t *v, int *found)
 {
-	sqlite3_stmt *st = store_stmt(s, sql);
+	sqlite3_stmt *st = sqlite_stmt(s, sql);
 	int rc;
 
 	if (st == NULL)
 		return STORE_ERR;
 	if (sqlite3_bind_parameter_index(st, ":url") > 0)
-		store_bind_text(st, ":url", url);
+		sqlite_bind_text(st, ":url", url);
 	if (sqlite3_bind_parameter_index(st, ":from") > 0)
-		store_bind_int(st, ":from", from);
+		sqlite_bind_int(st, ":from", from);
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		store_log_error(s, sql);
-		store_reset(st);
+		sqlite_log_error(s, sql);
+		sqlite_reset(st);
 		return STORE_ERR;
 	}
-	*v = rc == SQLITE_ROW ? store_col_int(st, 0, 0) : 0;
+	*v = rc == SQLITE_ROW ? sqlite_col_int(st, 0, 0) : 0;
 	if (found != NULL)
 		*found = rc == SQLITE_ROW;
-	store_reset(st);
+	sqlite_reset(st);
 	return STORE_OK;
 }
 
 /* Runs a write whose only parameter is :url. 0 or -1. */
-static int write_url(struct store *s, const char *sql, const char *url)
+static int write_url(struct sqlite_store *s, const char *sql, const char *url)
 {
-	sqlite3_stmt *st = store_stmt(s, sql);
+	sqlite3_stmt *st = sqlite_stmt(s, sql);
 
 	if (st == NULL)
 		return STORE_ERR;
-	store_bind_text(st, ":url", url);
-	return store_step_done(s, st) < 0 ? STORE_ERR : STORE_OK;
+	sqlite_bind_text(st, ":url", url);
+	return sqlite_step_done(s, st) < 0 ? STORE_ERR : STORE_OK;
 }
 
-void store_set_webhooks(struct store *s, const char *const *urls, size_t n)
-{
-	for (size_t i = 0; i < s->n_webhook_urls; i++)
-		free(s->webhook_urls[i]);
-	free(s->webhook_urls);
-	s->webhook_urls = n ? xcalloc(n, sizeof *s->webhook_urls) : NULL;
-	for (size_t i = 0; i < n; i++)
-		s->webhook_urls[i] = xstrdup(urls[i]);
-	s->n_webhook_urls = n;
-}
-
-int store_outbox_wanted(const struct store *s)
-{
-	return s->n_webhook_urls > 0;
-}
-
-int store_outbox_append_text(struct store *s, const char *eid, const char *type,
-			     const char *job_id, const char *body, int64_t now)
+int sqlite_outbox_append(struct sqlite_store *s, const char *eid, const char *type,
+			 const char *job_id, const char *body, int64_t now)
 {
 	sqlite3_stmt *st;
 
-	if (!store_outbox_wanted(s))
+	if (!store_outbox_wanted(&s->base))
 		return 0;
 	/* Before the row: a url new to the outbox is owed this row on. */
-	for (size_t i = 0; i < s->n_webhook_urls; i++)
-		if (write_url(s, SQL_PLACE_INIT, s->webhook_urls[i]) < 0)
+	for (size_t i = 0; i < s->base.n_webhook_urls; i++)
+		if (write_url(s, SQL_PLACE_INIT, s->base.webhook_urls[i]) < 0)
 			return -1;
-	if ((st = store_stmt(s, SQL_APPEND)) == NULL)
+	if ((st = sqlite_stmt(s, SQL_APPEND)) == NULL)
 		return -1;
-	store_bind_text(st, ":eid", eid);
-	store_bind_text(st, ":type", type);
-	store_bind_text(st, ":job_id", job_id);
-	store_bind_int(st, ":at", now);
-	store_bind_text(st, ":body", body);
-	return store_step_done(s, st);
+	sqlite_bind_text(st, ":eid", eid);
+	sqlite_bind_text(st, ":type", type);
+	sqlite_bind_text(st, ":job_id", job_id);
+	sqlite_bind_int(st, ":at", now);
+	sqlite_bind_text(st, ":body", body);
+	return sqlite_step_done(s, st);
 }
 
 /* Inside a transaction: fans url's next rows out, up to `to`. */
-static int fan_out(struct store *s, const char *url, int64_t to, int batch, int64_t now,
+static int fan_out(struct sqlite_store *s, const char *url, int64_t to, int batch, int64_t now,
 		   int *more)
 {
 	int64_t from;
@@ -194,22 +160,23 @@ static int fan_out(struct store *s, const char *url, int64_t to, int batch, int6
 		to = from + batch;
 		*more = 1;
 	}
-	if ((st = store_stmt(s, SQL_FAN_OUT)) == NULL)
+	if ((st = sqlite_stmt(s, SQL_FAN_OUT)) == NULL)
 		return STORE_ERR;
-	store_bind_text(st, ":url", url);
-	store_bind_int(st, ":now", now);
-	store_bind_int(st, ":from", from);
-	store_bind_int(st, ":to", to);
-	if (store_step_done(s, st) < 0 || (st = store_stmt(s, SQL_CURSOR_SET)) == NULL)
+	sqlite_bind_text(st, ":url", url);
+	sqlite_bind_int(st, ":now", now);
+	sqlite_bind_int(st, ":from", from);
+	sqlite_bind_int(st, ":to", to);
+	if (sqlite_step_done(s, st) < 0 || (st = sqlite_stmt(s, SQL_CURSOR_SET)) == NULL)
 		return STORE_ERR;
-	store_bind_text(st, ":url", url);
-	store_bind_int(st, ":v", to);
-	return store_step_done(s, st) < 0 ? STORE_ERR : STORE_OK;
+	sqlite_bind_text(st, ":url", url);
+	sqlite_bind_int(st, ":v", to);
+	return sqlite_step_done(s, st) < 0 ? STORE_ERR : STORE_OK;
 }
 
-int store_webhook_enqueue(struct store *s, const char *const *urls, size_t n, int batch,
-			  int64_t now, int *more)
+int sqlite_webhook_enqueue(struct store *base, const char *const *urls, size_t n, int batch,
+			   int64_t now, int *more)
 {
+	struct sqlite_store *s = sqlite_of(base);
 	int64_t max_id, cur;
 	int behind = 0, found;
 
@@ -223,22 +190,22 @@ int store_webhook_enqueue(struct store *s, const char *const *urls, size_t n, in
 	}
 	if (!behind)
 		return STORE_OK;
-	if (store_begin(s) < 0)
+	if (sqlite_begin(s) < 0)
 		return STORE_ERR;
 	for (size_t i = 0; i < n; i++) {
 		if (fan_out(s, urls[i], max_id, batch, now, more) < 0) {
-			store_rollback(s);
+			sqlite_rollback(s);
 			return STORE_ERR;
 		}
 	}
-	return store_commit(s);
+	return sqlite_commit(s);
 }
 
 /* Reads up to limit due rows of url into a new array. */
-static int read_due(struct store *s, const char *url, int64_t now, int limit,
+static int read_due(struct sqlite_store *s, const char *url, int64_t now, int limit,
 		    struct store_delivery **out, size_t *n)
 {
-	sqlite3_stmt *st = store_stmt(s, SQL_DUE);
+	sqlite3_stmt *st = sqlite_stmt(s, SQL_DUE);
 	struct store_delivery *d;
 	int rc = SQLITE_DONE;
 
@@ -246,53 +213,53 @@ static int read_due(struct store *s, const char *url, int64_t now, int limit,
 	*n = 0;
 	if (st == NULL)
 		return STORE_ERR;
-	store_bind_text(st, ":url", url);
-	store_bind_int(st, ":now", now);
-	store_bind_int(st, ":limit", limit);
+	sqlite_bind_text(st, ":url", url);
+	sqlite_bind_int(st, ":now", now);
+	sqlite_bind_int(st, ":limit", limit);
 	d = xcalloc((size_t)limit, sizeof *d);
 	while (*n < (size_t)limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct store_delivery *x = &d[(*n)++];
 		x->outbox_id = sqlite3_column_int64(st, 0);
 		x->url = xstrdup(url);
-		x->event_id = store_col_text(st, 1);
-		x->type = store_col_text(st, 2);
-		x->body = store_col_text(st, 3);
+		x->event_id = sqlite_col_text(st, 1);
+		x->type = sqlite_col_text(st, 2);
+		x->body = sqlite_col_text(st, 3);
 		x->attempts = (int)sqlite3_column_int64(st, 4) + 1;
 	}
 	if (*n < (size_t)limit && rc != SQLITE_DONE) {
-		store_log_error(s, SQL_DUE);
-		store_reset(st);
+		sqlite_log_error(s, SQL_DUE);
+		sqlite_reset(st);
 		store_deliveries_free(d, *n);
 		*n = 0;
 		return STORE_ERR;
 	}
-	store_reset(st);
+	sqlite_reset(st);
 	*out = d;
 	return STORE_OK;
 }
 
 /* Leases one due delivery: 1, 0 when it is no longer due and unleased
  * (another process took it), or -1. */
-static int lease_one(struct store *s, const struct store_delivery *d, const char *owner,
+static int lease_one(struct sqlite_store *s, const struct store_delivery *d, const char *owner,
 		     int64_t now, int64_t exp)
 {
-	sqlite3_stmt *st = store_stmt(s, SQL_LEASE);
+	sqlite3_stmt *st = sqlite_stmt(s, SQL_LEASE);
 	int n;
 
 	if (st == NULL)
 		return -1;
-	store_bind_text(st, ":owner", owner);
-	store_bind_int(st, ":exp", exp);
-	store_bind_int(st, ":now", now);
-	store_bind_int(st, ":id", d->outbox_id);
-	store_bind_text(st, ":url", d->url);
-	n = store_step_changes(s, st);
+	sqlite_bind_text(st, ":owner", owner);
+	sqlite_bind_int(st, ":exp", exp);
+	sqlite_bind_int(st, ":now", now);
+	sqlite_bind_int(st, ":id", d->outbox_id);
+	sqlite_bind_text(st, ":url", d->url);
+	n = sqlite_step_changes(s, st);
 	return n < 0 ? -1 : n == 1;
 }
 
 /* Leases each of d[0..*n), keeping only those leased (in order). 0 or -1. */
-static int lease_all(struct store *s, struct store_delivery *d, size_t *n, const char *owner,
-		     int64_t now, int64_t exp)
+static int lease_all(struct sqlite_store *s, struct store_delivery *d, size_t *n,
+		     const char *owner, int64_t now, int64_t exp)
 {
 	size_t kept = 0;
 
@@ -301,7 +268,7 @@ static int lease_all(struct store *s, struct store_delivery *d, size_t *n, const
 		if (rc < 0)
 			return -1;
 		if (rc == 0) {
-			delivery_clear(&d[i]);
+			store_delivery_clear(&d[i]);
 			continue;
 		}
 		d[kept++] = d[i];
@@ -310,9 +277,10 @@ static int lease_all(struct store *s, struct store_delivery *d, size_t *n, const
 	return 0;
 }
 
-int store_webhook_claim(struct store *s, const char *url, const char *owner, int64_t now,
-			int64_t lease_ms, int limit, struct store_delivery **out, size_t *n)
+int sqlite_webhook_claim(struct store *base, const char *url, const char *owner, int64_t now,
+			 int64_t lease_ms, int limit, struct store_delivery **out, size_t *n)
 {
+	struct sqlite_store *s = sqlite_of(base);
 	size_t k;
 
 	*out = NULL;
@@ -326,16 +294,16 @@ int store_webhook_claim(struct store *s, const char *url, const char *owner, int
 	*out = NULL;
 	if (k == 0)
 		return STORE_OK;
-	if (store_begin(s) < 0)
+	if (sqlite_begin(s) < 0)
 		return STORE_ERR;
 	if (read_due(s, url, now, limit, out, n) < 0 ||
 	    lease_all(s, *out, n, owner, now, now + lease_ms) < 0)
 		goto fail;
-	if (store_commit(s) < 0)
+	if (sqlite_commit(s) < 0)
 		goto fail_committed;
 	return STORE_OK;
 fail:
-	store_rollback(s);
+	sqlite_rollback(s);
 fail_committed:
 	store_deliveries_free(*out, *n);
 	*out = NULL;
@@ -343,36 +311,39 @@ fail_committed:
 	return STORE_ERR;
 }
 
-int store_webhook_finish(struct store *s, int64_t outbox_id, const char *url, int delivered,
-			 int status, const char *error, int64_t next_attempt_at, int64_t now)
+int sqlite_webhook_finish(struct store *base, int64_t outbox_id, const char *url, int delivered,
+			  int status, const char *error, int64_t next_attempt_at, int64_t now)
 {
-	sqlite3_stmt *st = store_stmt(s, SQL_FINISH);
+	struct sqlite_store *s = sqlite_of(base);
+	sqlite3_stmt *st = sqlite_stmt(s, SQL_FINISH);
 
 	if (st == NULL)
 		return STORE_ERR;
-	store_bind_int(st, ":ok", delivered ? 1 : 0);
-	store_bind_int(st, ":now", now);
-	store_bind_int(st, ":next", next_attempt_at);
-	store_bind_opt_int(st, ":status", status, 0);
-	store_bind_text(st, ":error", error);
-	store_bind_int(st, ":id", outbox_id);
-	store_bind_text(st, ":url", url);
-	return store_step_done(s, st) < 0 ? STORE_ERR : STORE_OK;
+	sqlite_bind_int(st, ":ok", delivered ? 1 : 0);
+	sqlite_bind_int(st, ":now", now);
+	sqlite_bind_int(st, ":next", next_attempt_at);
+	sqlite_bind_opt_int(st, ":status", status, 0);
+	sqlite_bind_text(st, ":error", error);
+	sqlite_bind_int(st, ":id", outbox_id);
+	sqlite_bind_text(st, ":url", url);
+	return sqlite_step_done(s, st) < 0 ? STORE_ERR : STORE_OK;
 }
 
-int store_webhook_release(struct store *s, const char *owner)
+int sqlite_webhook_release(struct store *base, const char *owner)
 {
-	sqlite3_stmt *st = store_stmt(s, SQL_RELEASE);
+	struct sqlite_store *s = sqlite_of(base);
+	sqlite3_stmt *st = sqlite_stmt(s, SQL_RELEASE);
 
 	if (st == NULL)
 		return STORE_ERR;
-	store_bind_text(st, ":owner", owner);
-	return store_step_done(s, st) < 0 ? STORE_ERR : STORE_OK;
+	sqlite_bind_text(st, ":owner", owner);
+	return sqlite_step_done(s, st) < 0 ? STORE_ERR : STORE_OK;
 }
 
-int store_webhook_lease_owners(struct store *s, char ***owners, size_t *n)
+int sqlite_webhook_lease_owners(struct store *base, char ***owners, size_t *n)
 {
-	sqlite3_stmt *st = store_stmt(s, SQL_OWNERS);
+	struct sqlite_store *s = sqlite_of(base);
+	sqlite3_stmt *st = sqlite_stmt(s, SQL_OWNERS);
 	size_t cap = 0;
 	int rc;
 
@@ -382,11 +353,11 @@ int store_webhook_lease_owners(struct store *s, char ***owners, size_t *n)
 		return STORE_ERR;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		*owners = xreserve(*owners, &cap, *n + 1, sizeof **owners);
-		(*owners)[(*n)++] = store_col_text(st, 0);
+		(*owners)[(*n)++] = sqlite_col_text(st, 0);
 	}
-	store_reset(st);
+	sqlite_reset(st);
 	if (rc != SQLITE_DONE) {
-		store_log_error(s, SQL_OWNERS);
+		sqlite_log_error(s, SQL_OWNERS);
 		for (size_t i = 0; i < *n; i++)
 			free((*owners)[i]);
 		free(*owners);
@@ -397,9 +368,10 @@ int store_webhook_lease_owners(struct store *s, char ***owners, size_t *n)
 	return STORE_OK;
 }
 
-int store_webhook_backlog(struct store *s, const char *const *urls, size_t n,
-			  int64_t *count)
+int sqlite_webhook_backlog(struct store *base, const char *const *urls, size_t n,
+			   int64_t *count)
 {
+	struct sqlite_store *s = sqlite_of(base);
 	*count = 0;
 	for (size_t i = 0; i < n; i++) {
 		int64_t cur, rows = 0, undelivered;
@@ -415,78 +387,79 @@ int store_webhook_backlog(struct store *s, const char *const *urls, size_t n,
 }
 
 /* Fills temp.prune_urls with urls. Inside the prune's transaction. */
-static int stage_urls(struct store *s, const char *const *urls, size_t n)
+static int stage_urls(struct sqlite_store *s, const char *const *urls, size_t n)
 {
-	if (store_exec(s, SQL_URLS_TABLE) < 0)
+	if (sqlite_exec(s, SQL_URLS_TABLE) < 0)
 		return STORE_ERR;
 	for (size_t i = 0; i < n; i++) {
-		sqlite3_stmt *st = store_stmt(s, SQL_URLS_ADD);
+		sqlite3_stmt *st = sqlite_stmt(s, SQL_URLS_ADD);
 
 		if (st == NULL)
 			return STORE_ERR;
-		store_bind_text(st, ":url", urls[i]);
-		if (store_step_done(s, st) < 0)
+		sqlite_bind_text(st, ":url", urls[i]);
+		if (sqlite_step_done(s, st) < 0)
 			return STORE_ERR;
 	}
 	return STORE_OK;
 }
 
 /* Reads up to limit prunable outbox ids into ids; *k gets their number. */
-static int read_prunable(struct store *s, int64_t before, int limit, int64_t *ids, int *k)
+static int read_prunable(struct sqlite_store *s, int64_t before, int limit, int64_t *ids, int *k)
 {
-	sqlite3_stmt *st = store_stmt(s, SQL_PRUNABLE);
+	sqlite3_stmt *st = sqlite_stmt(s, SQL_PRUNABLE);
 	int rc = SQLITE_DONE;
 
 	*k = 0;
 	if (st == NULL)
 		return STORE_ERR;
-	store_bind_int(st, ":before", before);
-	store_bind_int(st, ":limit", limit);
+	sqlite_bind_int(st, ":before", before);
+	sqlite_bind_int(st, ":limit", limit);
 	while (*k < limit && (rc = sqlite3_step(st)) == SQLITE_ROW)
 		ids[(*k)++] = sqlite3_column_int64(st, 0);
-	store_reset(st);
+	sqlite_reset(st);
 	if (*k < limit && rc != SQLITE_DONE) {
-		store_log_error(s, SQL_PRUNABLE);
+		sqlite_log_error(s, SQL_PRUNABLE);
 		return STORE_ERR;
 	}
 	return STORE_OK;
 }
 
 /* Deletes outbox row id, its delivery rows first. 0 or -1. */
-static int prune_row(struct store *s, int64_t id)
+static int prune_row(struct sqlite_store *s, int64_t id)
 {
 	static const char *const SQL[] = { SQL_PRUNE_DELIVERIES, SQL_PRUNE_ROW };
 
 	for (size_t i = 0; i < ARRAY_LEN(SQL); i++) {
-		sqlite3_stmt *st = store_stmt(s, SQL[i]);
+		sqlite3_stmt *st = sqlite_stmt(s, SQL[i]);
 
 		if (st == NULL)
 			return STORE_ERR;
-		store_bind_int(st, ":id", id);
-		if (store_step_done(s, st) < 0)
+		sqlite_bind_int(st, ":id", id);
+		if (sqlite_step_done(s, st) < 0)
 			return STORE_ERR;
 	}
 	return STORE_OK;
 }
 
-static int forget_places(struct store *s, int64_t before)
+static int forget_places(struct sqlite_store *s, int64_t before)
 {
-	sqlite3_stmt *st = store_stmt(s, SQL_FORGET_PLACES);
+	sqlite3_stmt *st = sqlite_stmt(s, SQL_FORGET_PLACES);
 
 	if (st == NULL)
 		return STORE_ERR;
-	store_bind_int(st, ":before", before);
-	return store_step_done(s, st) < 0 ? STORE_ERR : STORE_OK;
+	sqlite_bind_int(st, ":before", before);
+	return sqlite_step_done(s, st) < 0 ? STORE_ERR : STORE_OK;
 }
 
-int store_webhook_prune(struct store *s, const char *const *urls, size_t n, int64_t before,
-			int limit, int *more)
+int sqlite_webhook_prune(struct store *base, const char *const *urls, size_t n, int64_t before,
+			 int limit, int *more)
 {
+	struct sqlite_store *s = sqlite_of(base);
 	int64_t *ids;
 	int k = 0, rc = STORE_ERR;
 
 	*more = 0;
-	if (limit <= 0 || store_begin(s) < 0)
+	if (limit <= 0 || sqlite_begin(s) < 0)
 		return STORE_ERR;
 	ids = xcalloc((size_t)limit, sizeof *ids);
 	if (stage_urls(s, urls, n) < 0 || read_prunable(s, before, limit, ids, &k) < 0)
@@ -496,12 +469,12 @@ int store_webhook_prune(struct store *s, const char *const *urls, size_t n, int6
 			goto fail;
 	if (forget_places(s, before) < 0)
 		goto fail;
-	if ((rc = store_commit(s)) == STORE_OK)
+	if ((rc = sqlite_commit(s)) == STORE_OK)
 		*more = k == limit;
 	free(ids);
 	return rc;
 fail:
-	store_rollback(s);
+	sqlite_rollback(s);
 	free(ids);
 	return STORE_ERR;
 }

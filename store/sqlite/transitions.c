@@ -6,7 +6,7 @@
  * commit. The documents (event details, outbox bodies) come from
  * jobs/document.h.
  */
-#include "store/store_int.h"
+#include "store/sqlite/sqlite_int.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -22,8 +22,8 @@ struct checked {
 
 /* Writes the change of one action to the job read as cur; STORE_OK,
  * STORE_REFUSED (moved meanwhile) or STORE_ERR. */
-typedef int (*apply_fn)(struct store *s, const struct job_record *cur, const struct checked *c,
-			const struct store_action *a, struct job_record *out);
+typedef int (*apply_fn)(struct sqlite_store *s, const struct job_record *cur,
+			const struct checked *c, const struct store_action *a, struct job_record *out);
 
 /* Every write below names the state it expects the job (or task) in: a
  * change of 0 rows means the job moved since it was read. */
@@ -62,7 +62,7 @@ static const char SQL_RETRY_JOB[] =
 	"UPDATE jobs SET state = :to, finished_at = NULL WHERE id = :id AND state = :expected";
 
 /* A write that changed other than `want` rows: the job moved meanwhile. */
-static int moved(struct store *s, const struct job_record *cur, int n, int want)
+static int moved(struct sqlite_store *s, const struct job_record *cur, int n, int want)
 {
 	if (n < 0)
 		return STORE_ERR;
@@ -70,16 +70,15 @@ static int moved(struct store *s, const struct job_record *cur, int n, int want)
 		return STORE_OK;
 	log_msg(LOG_INFO, "job.moved", "job %s is no longer %s: left as it is", cur->id,
 		jobs_job_state_name(cur->state));
-	s->last_error_file = 0;
-	snprintf(s->last_error, sizeof s->last_error, "the job moved meanwhile");
+	store_set_error(&s->base, STORE_E_OTHER, "the job moved meanwhile");
 	return STORE_REFUSED;
 }
 
-/* store_job_changed_text with a detail this function frees. */
-static int changed(struct store *s, const char *job_id, const char *type, char *detail,
+/* sqlite_job_changed with a detail this function frees. */
+static int changed(struct sqlite_store *s, const char *job_id, const char *type, char *detail,
 		   int64_t now, struct job_record *out)
 {
-	int rc = store_job_changed_text(s, job_id, type, detail, now, out);
+	int rc = sqlite_job_changed(s, job_id, type, detail, now, out);
 
 	free(detail);
 	return rc < 0 ? STORE_ERR : STORE_OK;
@@ -87,8 +86,8 @@ static int changed(struct store *s, const char *job_id, const char *type, char *
 
 /* Creates the restore tasks of a cancelled job; *names (the services that
  * got one, pointing into a->svcs) and *n receive them. 0 or -1. */
-static int add_restores(struct store *s, const char *job_id, const struct store_action *a,
-			const char **names, size_t *n)
+static int add_restores(struct sqlite_store *s, const char *job_id,
+			const struct store_action *a, const char **names, size_t *n)
 {
 	*n = 0;
 	for (size_t i = 0; i < a->n_svcs; i++) {
@@ -97,12 +96,12 @@ static int add_restores(struct store *s, const char *job_id, const struct store_
 
 		if (!a->svcs[i].has_restore)
 			continue;
-		if ((st = store_stmt(s, SQL_ADD_RESTORE)) == NULL)
+		if ((st = sqlite_stmt(s, SQL_ADD_RESTORE)) == NULL)
 			return -1;
-		store_bind_text(st, ":id", job_id);
-		store_bind_text(st, ":service", a->svcs[i].name);
-		store_bind_int(st, ":now", a->now);
-		if ((k = store_step_changes(s, st)) < 0)
+		sqlite_bind_text(st, ":id", job_id);
+		sqlite_bind_text(st, ":service", a->svcs[i].name);
+		sqlite_bind_int(st, ":now", a->now);
+		if ((k = sqlite_step_changes(s, st)) < 0)
 			return -1;
 		if (k > 0)
 			names[(*n)++] = a->svcs[i].name;
@@ -110,27 +109,27 @@ static int add_restores(struct store *s, const char *job_id, const struct store_
 	return 0;
 }
 
-static int apply_cancel(struct store *s, const struct job_record *cur, const struct checked *c,
-			const struct store_action *a, struct job_record *out)
+static int apply_cancel(struct sqlite_store *s, const struct job_record *cur,
+			const struct checked *c, const struct store_action *a, struct job_record *out)
 {
 	const char **restores = xcalloc(a->n_svcs ? a->n_svcs : 1, sizeof *restores);
-	sqlite3_stmt *st = store_stmt(s, SQL_CANCEL_JOB);
+	sqlite3_stmt *st = sqlite_stmt(s, SQL_CANCEL_JOB);
 	size_t n = 0;
 	int rc = STORE_ERR;
 
 	if (st == NULL)
 		goto out;
-	store_bind_text(st, ":id", cur->id);
-	store_bind_int(st, ":now", a->now);
-	store_bind_text(st, ":expected", jobs_job_state_name(cur->state));
-	if ((rc = moved(s, cur, store_step_changes(s, st), 1)) != STORE_OK)
+	sqlite_bind_text(st, ":id", cur->id);
+	sqlite_bind_int(st, ":now", a->now);
+	sqlite_bind_text(st, ":expected", jobs_job_state_name(cur->state));
+	if ((rc = moved(s, cur, sqlite_step_changes(s, st), 1)) != STORE_OK)
 		goto out;
 	rc = STORE_ERR;
-	if ((st = store_stmt(s, SQL_CANCEL_TASKS)) == NULL)
+	if ((st = sqlite_stmt(s, SQL_CANCEL_TASKS)) == NULL)
 		goto out;
-	store_bind_text(st, ":id", cur->id);
-	store_bind_int(st, ":now", a->now);
-	if (store_step_done(s, st) < 0 || add_restores(s, cur->id, a, restores, &n) < 0)
+	sqlite_bind_text(st, ":id", cur->id);
+	sqlite_bind_int(st, ":now", a->now);
+	if (sqlite_step_done(s, st) < 0 || add_restores(s, cur->id, a, restores, &n) < 0)
 		goto out;
 	rc = changed(s, cur->id, "job.cancelled",
 		     jobs_detail_cancelled(a->by, a->reason, restores, n), a->now, out);
@@ -139,100 +138,100 @@ out:
 	return rc;
 }
 
-static int apply_hold(struct store *s, const struct job_record *cur, const struct checked *c,
+static int apply_hold(struct sqlite_store *s, const struct job_record *cur, const struct checked *c,
 		      const struct store_action *a, struct job_record *out)
 {
-	sqlite3_stmt *st = store_stmt(s, SQL_HOLD_JOB);
+	sqlite3_stmt *st = sqlite_stmt(s, SQL_HOLD_JOB);
 	int rc;
 
 	if (st == NULL)
 		return STORE_ERR;
-	store_bind_text(st, ":id", cur->id);
-	store_bind_text(st, ":from", jobs_job_state_name(cur->state));
-	store_bind_text(st, ":reason", a->reason);
-	if ((rc = moved(s, cur, store_step_changes(s, st), 1)) != STORE_OK)
+	sqlite_bind_text(st, ":id", cur->id);
+	sqlite_bind_text(st, ":from", jobs_job_state_name(cur->state));
+	sqlite_bind_text(st, ":reason", a->reason);
+	if ((rc = moved(s, cur, sqlite_step_changes(s, st), 1)) != STORE_OK)
 		return rc;
 	return changed(s, cur->id, "job.held", jobs_detail_held(a->by, a->reason, cur->state),
 		       a->now, out);
 }
 
-static int apply_release(struct store *s, const struct job_record *cur, const struct checked *c,
-			 const struct store_action *a, struct job_record *out)
+static int apply_release(struct sqlite_store *s, const struct job_record *cur,
+			 const struct checked *c, const struct store_action *a, struct job_record *out)
 {
-	sqlite3_stmt *st = store_stmt(s, SQL_RELEASE_JOB);
+	sqlite3_stmt *st = sqlite_stmt(s, SQL_RELEASE_JOB);
 	int rc;
 
 	if (st == NULL)
 		return STORE_ERR;
-	store_bind_text(st, ":id", cur->id);
-	store_bind_text(st, ":to", jobs_job_state_name(c->to));
-	if ((rc = moved(s, cur, store_step_changes(s, st), 1)) != STORE_OK)
+	sqlite_bind_text(st, ":id", cur->id);
+	sqlite_bind_text(st, ":to", jobs_job_state_name(c->to));
+	if ((rc = moved(s, cur, sqlite_step_changes(s, st), 1)) != STORE_OK)
 		return rc;
 	return changed(s, cur->id, "job.released",
 		       jobs_detail_released(a->by, cur->hold_reason, c->to), a->now, out);
 }
 
 /* The dead tasks a retry of a would take back (one service's, or all). */
-static int count_dead(struct store *s, const struct job_record *cur,
+static int count_dead(struct sqlite_store *s, const struct job_record *cur,
 		      const struct store_action *a, int64_t *n)
 {
-	sqlite3_stmt *st = store_stmt(s, SQL_COUNT_DEAD);
+	sqlite3_stmt *st = sqlite_stmt(s, SQL_COUNT_DEAD);
 	int rc;
 
 	if (st == NULL)
 		return -1;
-	store_bind_text(st, ":id", cur->id);
-	store_bind_text(st, ":service", a->service);
+	sqlite_bind_text(st, ":id", cur->id);
+	sqlite_bind_text(st, ":service", a->service);
 	rc = sqlite3_step(st);
 	*n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
 	if (rc != SQLITE_ROW)
-		store_log_error(s, SQL_COUNT_DEAD);
-	store_reset(st);
+		sqlite_log_error(s, SQL_COUNT_DEAD);
+	sqlite_reset(st);
 	return rc == SQLITE_ROW ? 0 : -1;
 }
 
 /* The job of a retry goes back to running (when it was not). */
-static int retry_job(struct store *s, const struct job_record *cur, enum job_state to,
+static int retry_job(struct sqlite_store *s, const struct job_record *cur, enum job_state to,
 		     const struct store_action *a, struct job_record *out)
 {
-	sqlite3_stmt *st = store_stmt(s, SQL_RETRY_JOB);
+	sqlite3_stmt *st = sqlite_stmt(s, SQL_RETRY_JOB);
 	int rc;
 
 	if (st == NULL)
 		return STORE_ERR;
-	store_bind_text(st, ":id", cur->id);
-	store_bind_text(st, ":to", jobs_job_state_name(to));
-	store_bind_text(st, ":expected", jobs_job_state_name(cur->state));
-	if ((rc = moved(s, cur, store_step_changes(s, st), 1)) != STORE_OK)
+	sqlite_bind_text(st, ":id", cur->id);
+	sqlite_bind_text(st, ":to", jobs_job_state_name(to));
+	sqlite_bind_text(st, ":expected", jobs_job_state_name(cur->state));
+	if ((rc = moved(s, cur, sqlite_step_changes(s, st), 1)) != STORE_OK)
 		return rc;
 	return changed(s, cur->id, "job.running", jobs_detail_running(a->by, cur->state),
 		       a->now, out);
 }
 
 /* Dead tasks back to waiting: as many as were counted when checking. */
-static int apply_retry(struct store *s, const struct job_record *cur, const struct checked *c,
-		       const struct store_action *a, struct job_record *out)
+static int apply_retry(struct sqlite_store *s, const struct job_record *cur,
+		       const struct checked *c, const struct store_action *a, struct job_record *out)
 {
-	sqlite3_stmt *st = store_stmt(s, SQL_RETRY_TASKS);
+	sqlite3_stmt *st = sqlite_stmt(s, SQL_RETRY_TASKS);
 	int64_t dead = c->ask.dead_tasks;
 	char *detail;
 	int rc;
 
 	if (st == NULL)
 		return STORE_ERR;
-	store_bind_text(st, ":id", cur->id);
-	store_bind_text(st, ":service", a->service);
-	store_bind_int(st, ":now", a->now);
-	if ((rc = moved(s, cur, store_step_changes(s, st), (int)dead)) != STORE_OK)
+	sqlite_bind_text(st, ":id", cur->id);
+	sqlite_bind_text(st, ":service", a->service);
+	sqlite_bind_int(st, ":now", a->now);
+	if ((rc = moved(s, cur, sqlite_step_changes(s, st), (int)dead)) != STORE_OK)
 		return rc;
 	detail = jobs_detail_retried(a->by, a->service, dead, cur->state);
-	rc = store_event_append_text(s, cur->id, a->now, "job.retried", a->service, detail);
+	rc = sqlite_event_append(s, cur->id, a->now, "job.retried", a->service, detail);
 	free(detail);
 	if (rc < 0)
 		return STORE_ERR;
 	if (c->to != cur->state)
 		return retry_job(s, cur, c->to, a, out);
-	return store_read_job_by_id(s, cur->id, out);
+	return sqlite_job_by_id(s, cur->id, out);
 }
 
 static apply_fn apply_of(enum job_action act)
@@ -246,8 +245,8 @@ static apply_fn apply_of(enum job_action act)
 	return NULL;
 }
 
-int store_action_apply(struct store *s, const struct job_record *cur,
-		       const struct store_action *a, struct job_record *out)
+int sqlite_action_apply(struct sqlite_store *s, const struct job_record *cur,
+			const struct store_action *a, struct job_record *out)
 {
 	struct checked c = { .ask = { .act = a->act, .reason = a->reason } };
 	apply_fn apply = apply_of(a->act);
@@ -258,8 +257,7 @@ int store_action_apply(struct store *s, const struct job_record *cur,
 	if (a->act == JOB_ACT_RETRY && count_dead(s, cur, a, &c.ask.dead_tasks) < 0)
 		return STORE_ERR;
 	if (jobs_action_check(&c.ask, cur->state, cur->held_from, &c.to, &why) < 0) {
-		s->last_error_file = 0;
-		snprintf(s->last_error, sizeof s->last_error, "%s", why);
+		store_set_error(&s->base, STORE_E_OTHER, "%s", why);
 		return STORE_REFUSED;
 	}
 	return apply(s, cur, &c, a, out);
@@ -270,31 +268,32 @@ int store_action_apply(struct store *s, const struct job_record *cur,
  * job as it is (read again when it moved meanwhile); on STORE_OK as it
  * became.
  */
-static int transition(struct store *s, const char *job_id, const struct store_action *a,
-		      struct job_record *out)
+int sqlite_job_act(struct store *base, const char *job_id, const struct store_action *a,
+		   struct job_record *out)
 {
+	struct sqlite_store *s = sqlite_of(base);
 	struct job_record cur, after;
 	int rc;
 
 	memset(&after, 0, sizeof after);
 	if (out != NULL)
 		memset(out, 0, sizeof *out);
-	if (store_begin(s) != STORE_OK)
+	if (sqlite_begin(s) != STORE_OK)
 		return STORE_ERR;
-	rc = store_read_job_by_id(s, job_id, &cur);
+	rc = sqlite_job_by_id(s, job_id, &cur);
 	if (rc != STORE_OK) {
-		store_rollback(s);
+		sqlite_rollback(s);
 		return rc;
 	}
-	rc = store_action_apply(s, &cur, a, &after);
-	if (rc == STORE_OK && store_commit(s) != STORE_OK)
+	rc = sqlite_action_apply(s, &cur, a, &after);
+	if (rc == STORE_OK && sqlite_commit(s) != STORE_OK)
 		rc = STORE_ERR;
 	if (rc != STORE_OK)
-		store_rollback(s);
+		sqlite_rollback(s);
 	if (rc == STORE_REFUSED && out != NULL) {
 		/* As it is now: it may have moved since cur was read. */
 		jobs_job_record_clear(&after);
-		if (store_read_job_by_id(s, job_id, &after) != STORE_OK) {
+		if (sqlite_job_by_id(s, job_id, &after) != STORE_OK) {
 			after = cur;
 			memset(&cur, 0, sizeof cur);
 		}
@@ -306,39 +305,4 @@ static int transition(struct store *s, const char *job_id, const struct store_ac
 	jobs_job_record_clear(&after);
 	jobs_job_record_clear(&cur);
 	return rc;
-}
-
-int store_job_cancel(struct store *s, const char *job_id, const char *by,
-		     const char *reason, const struct store_service *svcs, size_t n_svcs,
-		     int64_t now, struct job_record *out)
-{
-	struct store_action a = { .act = JOB_ACT_CANCEL, .by = by, .reason = reason,
-				  .svcs = svcs, .n_svcs = n_svcs, .now = now };
-
-	return transition(s, job_id, &a, out);
-}
-
-int store_job_hold(struct store *s, const char *job_id, const char *by,
-		   const char *reason, int64_t now, struct job_record *out)
-{
-	struct store_action a = { .act = JOB_ACT_HOLD, .by = by, .reason = reason, .now = now };
-
-	return transition(s, job_id, &a, out);
-}
-
-int store_job_release(struct store *s, const char *job_id, const char *by, int64_t now,
-		      struct job_record *out)
-{
-	struct store_action a = { .act = JOB_ACT_RELEASE, .by = by, .now = now };
-
-	return transition(s, job_id, &a, out);
-}
-
-int store_job_retry(struct store *s, const char *job_id, const char *service,
-		    const char *by, int64_t now, struct job_record *out)
-{
-	struct store_action a = { .act = JOB_ACT_RETRY, .by = by, .service = service,
-				  .now = now };
-
-	return transition(s, job_id, &a, out);
 }

@@ -5,8 +5,8 @@
  * resurrect erased data. The scheduler needs no special case: a reapply
  * job is 'scheduled', due now, and its one task is eligible now.
  */
-#include "store/proof.h"
-#include "store/store_int.h"
+#include "store/sqlite/sqlite_int.h"
+#include "jobs/certificate.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -46,15 +46,16 @@ static const char SQL_INSERT_REAPPLY_TASK[] =
 	"INSERT INTO tasks (job_id, service, kind, phase, state, next_attempt_at, updated_at)"
 	" VALUES (:job, :service, 'delete', :phase, 'pending', :now, :now)";
 
-int store_tombstones_list(struct store *s, int64_t since, store_tombstone_cb cb, void *ctx)
+int sqlite_tombstones_list(struct store *base, int64_t since, store_tombstone_cb cb, void *ctx)
 {
-	sqlite3_stmt *st = store_stmt(s, SQL_TOMBSTONES);
+	struct sqlite_store *s = sqlite_of(base);
+	sqlite3_stmt *st = sqlite_stmt(s, SQL_TOMBSTONES);
 	struct store_tombstone t;
 	int rc = SQLITE_DONE, stop = 0;
 
 	if (st == NULL)
 		return STORE_ERR;
-	store_bind_int(st, ":since", since);
+	sqlite_bind_int(st, ":since", since);
 	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		t.job_id = (const char *)sqlite3_column_text(st, 0);
 		t.tenant_id = (const char *)sqlite3_column_text(st, 1);
@@ -64,21 +65,12 @@ int store_tombstones_list(struct store *s, int64_t since, store_tombstone_cb cb,
 		stop = cb(ctx, &t);
 	}
 	if (!stop && rc != SQLITE_DONE) {
-		store_log_error(s, SQL_TOMBSTONES);
-		store_reset(st);
+		sqlite_log_error(s, SQL_TOMBSTONES);
+		sqlite_reset(st);
 		return STORE_ERR;
 	}
-	store_reset(st);
+	sqlite_reset(st);
 	return STORE_OK;
-}
-
-void store_reapply_items_free(struct store_reapply_item *items, size_t n)
-{
-	if (items == NULL)
-		return;
-	for (size_t i = 0; i < n; i++)
-		free(items[i].tenant_id);
-	free(items);
 }
 
 /* A tenant to reapply to, read before any write. */
@@ -99,9 +91,9 @@ static void targets_free(struct target *v, size_t n)
 }
 
 /* The latest tombstone of each tenant purged since `since`, into *out. */
-static int read_targets(struct store *s, int64_t since, struct target **out, size_t *n)
+static int read_targets(struct sqlite_store *s, int64_t since, struct target **out, size_t *n)
 {
-	sqlite3_stmt *st = store_stmt(s, SQL_LATEST_TOMBSTONES);
+	sqlite3_stmt *st = sqlite_stmt(s, SQL_LATEST_TOMBSTONES);
 	struct target *v = NULL;
 	size_t len = 0, cap = 0;
 	int rc;
@@ -110,50 +102,50 @@ static int read_targets(struct store *s, int64_t since, struct target **out, siz
 	*n = 0;
 	if (st == NULL)
 		return -1;
-	store_bind_int(st, ":since", since);
+	sqlite_bind_int(st, ":since", since);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const unsigned char *origin = sqlite3_column_text(st, 0);
 		v = xreserve(v, &cap, len + 1, sizeof *v);
 		snprintf(v[len].origin, sizeof v[len].origin, "%s",
 			 origin ? (const char *)origin : "");
-		v[len].tenant_id = store_col_text(st, 1);
-		v[len].tenant_name = store_col_text(st, 2);
+		v[len].tenant_id = sqlite_col_text(st, 1);
+		v[len].tenant_name = sqlite_col_text(st, 2);
 		v[len].purged_at = sqlite3_column_int64(st, 3);
 		len++;
 	}
 	if (rc != SQLITE_DONE) {
-		store_log_error(s, SQL_LATEST_TOMBSTONES);
-		store_reset(st);
+		sqlite_log_error(s, SQL_LATEST_TOMBSTONES);
+		sqlite_reset(st);
 		targets_free(v, len);
 		return -1;
 	}
-	store_reset(st);
+	sqlite_reset(st);
 	*out = v;
 	*n = len;
 	return 0;
 }
 
 /* 1 with id filled when the tenant has an unfinished reapply of service; 0; -1. */
-static int find_pending(struct store *s, const char *tenant, const char *service,
+static int find_pending(struct sqlite_store *s, const char *tenant, const char *service,
 			char id[JOBS_ID_LEN + 1])
 {
-	sqlite3_stmt *st = store_stmt(s, SQL_PENDING_REAPPLY);
+	sqlite3_stmt *st = sqlite_stmt(s, SQL_PENDING_REAPPLY);
 	int rc;
 
 	if (st == NULL)
 		return -1;
-	store_bind_text(st, ":tenant", tenant);
-	store_bind_text(st, ":service", service);
+	sqlite_bind_text(st, ":tenant", tenant);
+	sqlite_bind_text(st, ":service", service);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		const unsigned char *t = sqlite3_column_text(st, 0);
 		snprintf(id, JOBS_ID_LEN + 1, "%s", t ? (const char *)t : "");
-		store_reset(st);
+		sqlite_reset(st);
 		return 1;
 	}
 	if (rc != SQLITE_DONE)
-		store_log_error(s, SQL_PENDING_REAPPLY);
-	store_reset(st);
+		sqlite_log_error(s, SQL_PENDING_REAPPLY);
+	sqlite_reset(st);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -180,32 +172,32 @@ static char *reapply_detail(const struct store_reapply_req *r, const struct targ
 }
 
 /* Inserts the job row and its one task. */
-static int insert_reapply(struct store *s, const struct store_reapply_req *r,
+static int insert_reapply(struct sqlite_store *s, const struct store_reapply_req *r,
 			  const struct target *t, const char *id)
 {
-	sqlite3_stmt *st = store_stmt(s, SQL_INSERT_REAPPLY_JOB);
+	sqlite3_stmt *st = sqlite_stmt(s, SQL_INSERT_REAPPLY_JOB);
 
 	if (st == NULL)
 		return -1;
-	store_bind_text(st, ":id", id);
-	store_bind_text(st, ":tenant", t->tenant_id);
-	store_bind_text(st, ":name", t->tenant_name);
-	store_bind_text(st, ":by", r->by);
-	store_bind_text(st, ":reason", r->reason);
-	store_bind_text(st, ":origin", t->origin);
-	store_bind_int(st, ":now", r->now);
-	store_bind_int(st, ":deadline", r->deadline_at);
-	if (store_step_done(s, st) < 0 || (st = store_stmt(s, SQL_INSERT_REAPPLY_TASK)) == NULL)
+	sqlite_bind_text(st, ":id", id);
+	sqlite_bind_text(st, ":tenant", t->tenant_id);
+	sqlite_bind_text(st, ":name", t->tenant_name);
+	sqlite_bind_text(st, ":by", r->by);
+	sqlite_bind_text(st, ":reason", r->reason);
+	sqlite_bind_text(st, ":origin", t->origin);
+	sqlite_bind_int(st, ":now", r->now);
+	sqlite_bind_int(st, ":deadline", r->deadline_at);
+	if (sqlite_step_done(s, st) < 0 || (st = sqlite_stmt(s, SQL_INSERT_REAPPLY_TASK)) == NULL)
 		return -1;
-	store_bind_text(st, ":job", id);
-	store_bind_text(st, ":service", r->service);
-	store_bind_int(st, ":phase", r->phase);
-	store_bind_int(st, ":now", r->now);
-	return store_step_done(s, st);
+	sqlite_bind_text(st, ":job", id);
+	sqlite_bind_text(st, ":service", r->service);
+	sqlite_bind_int(st, ":phase", r->phase);
+	sqlite_bind_int(st, ":now", r->now);
+	return sqlite_step_done(s, st);
 }
 
 /* One tenant inside the open transaction: an existing pending job, or a new one. */
-static int reapply_one(struct store *s, const struct store_reapply_req *r,
+static int reapply_one(struct sqlite_store *s, const struct store_reapply_req *r,
 		       const struct target *t, struct store_reapply_item *item)
 {
 	char *detail;
@@ -222,21 +214,22 @@ static int reapply_one(struct store *s, const struct store_reapply_req *r,
 	if (insert_reapply(s, r, t, item->job_id) < 0)
 		return -1;
 	detail = reapply_detail(r, t, item->job_id);
-	rc = store_job_changed_text(s, item->job_id, "job.scheduled", detail, r->now, NULL);
+	rc = sqlite_job_changed(s, item->job_id, "job.scheduled", detail, r->now, NULL);
 	free(detail);
 	return rc;
 }
 
-int store_reapply(struct store *s, const struct store_reapply_req *r,
-		  struct store_reapply_item **items, size_t *n)
+int sqlite_reapply(struct store *base, const struct store_reapply_req *r,
+		   struct store_reapply_item **items, size_t *n)
 {
+	struct sqlite_store *s = sqlite_of(base);
 	struct target *targets = NULL;
 	struct store_reapply_item *v = NULL;
 	size_t nt = 0;
 
 	*items = NULL;
 	*n = 0;
-	if (store_begin(s) != STORE_OK)
+	if (sqlite_begin(s) != STORE_OK)
 		goto fail;
 	if (read_targets(s, r->since, &targets, &nt) < 0)
 		goto fail;
@@ -244,14 +237,14 @@ int store_reapply(struct store *s, const struct store_reapply_req *r,
 	for (size_t i = 0; i < nt; i++)
 		if (reapply_one(s, r, &targets[i], &v[i]) < 0)
 			goto fail;
-	if (store_commit(s) != STORE_OK)
+	if (sqlite_commit(s) != STORE_OK)
 		goto fail;
 	targets_free(targets, nt);
 	*items = v;
 	*n = nt;
 	return STORE_OK;
 fail:
-	store_rollback(s);
+	sqlite_rollback(s);
 	store_reapply_items_free(v, nt); /* calloc'ed: unused items are empty */
 	targets_free(targets, nt);
 	return STORE_ERR;

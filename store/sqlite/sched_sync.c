@@ -3,7 +3,7 @@
  * services (DESIGN 3 "Which services a job covers"), and the sweep that
  * re-evaluates running jobs.
  */
-#include "store/sched_int.h"
+#include "store/sqlite/sched_int.h"
 #include "jobs/service_detail.h"
 #include "util/log.h"
 #include "util/util.h"
@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Eligible later: sched_eval_job makes it due when its phase comes. A job
+/* Eligible later: sqlite_eval_job makes it due when its phase comes. A job
  * not started yet (service_set_id set) has no delete tasks: it gets the
- * configured services when it starts (store_materialize_tasks). */
+ * configured services when it starts (sqlite_materialize_tasks). */
 static const char SQL_ADD_TASKS[] =
 	"INSERT INTO tasks (job_id, service, kind, phase, state, next_attempt_at, updated_at)"
 	" SELECT j.id, :svc, 'delete', :phase, 'pending', NULL, :now FROM jobs j"
@@ -30,52 +30,52 @@ static const char SQL_ACTIVE_JOBS[] =
 	"SELECT id FROM jobs WHERE state IN ('running','failed')";
 
 /* Adds svc's delete task to every unfinished purge job lacking it. */
-static int add_service(struct store *s, const struct sched_service *svc, int64_t now,
-		       struct sched_idset *jobs, int *added)
+static int add_service(struct sqlite_store *s, const struct sched_service *svc, int64_t now,
+		       struct sqlite_idset *jobs, int *added)
 {
-	sqlite3_stmt *st = store_stmt(s, SQL_ADD_TASKS);
-	struct sched_idset ids = { 0 };
+	sqlite3_stmt *st = sqlite_stmt(s, SQL_ADD_TASKS);
+	struct sqlite_idset ids = { 0 };
 	char *detail;
 	int rc;
 
 	if (st == NULL)
 		return -1;
-	store_bind_text(st, ":svc", svc->name);
-	store_bind_int(st, ":phase", svc->phase);
-	store_bind_int(st, ":now", now);
+	sqlite_bind_text(st, ":svc", svc->name);
+	sqlite_bind_int(st, ":phase", svc->phase);
+	sqlite_bind_int(st, ":now", now);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		sched_idset_push(&ids, (const char *)sqlite3_column_text(st, 0));
-	store_reset(st);
+		sqlite_idset_push(&ids, (const char *)sqlite3_column_text(st, 0));
+	sqlite_reset(st);
 	if (rc != SQLITE_DONE) {
-		store_log_error(s, SQL_ADD_TASKS);
-		sched_idset_free(&ids);
+		sqlite_log_error(s, SQL_ADD_TASKS);
+		sqlite_idset_free(&ids);
 		return -1;
 	}
 	detail = jobs_detail_task_change("delete", "service added to config", NULL);
 	rc = 0;
 	for (size_t i = 0; rc == 0 && i < ids.n; i++) {
-		rc = store_event_append_text(s, ids.ids[i], now, "task.added", svc->name, detail);
-		sched_idset_push(jobs, ids.ids[i]);
+		rc = sqlite_event_append(s, ids.ids[i], now, "task.added", svc->name, detail);
+		sqlite_idset_push(jobs, ids.ids[i]);
 	}
 	free(detail);
 	if (ids.n > 0)
 		log_msg(LOG_INFO, "task.added", "service %s added to %zu unfinished jobs",
 			svc->name, ids.n);
 	*added += (int)ids.n;
-	sched_idset_free(&ids);
+	sqlite_idset_free(&ids);
 	return rc;
 }
 
 /* Adds svc's tasks where missing and takes it off the retired list. */
-static int sync_service(struct store *s, const struct sched_service *svc, int64_t now,
-			struct sched_idset *jobs, int *added)
+static int sync_service(struct sqlite_store *s, const struct sched_service *svc, int64_t now,
+			struct sqlite_idset *jobs, int *added)
 {
-	sqlite3_stmt *st = store_stmt(s, SQL_UNRETIRE);
+	sqlite3_stmt *st = sqlite_stmt(s, SQL_UNRETIRE);
 
 	if (st == NULL)
 		return -1;
-	store_bind_text(st, ":svc", svc->name);
-	if (store_step_done(s, st) < 0)
+	sqlite_bind_text(st, ":svc", svc->name);
+	if (sqlite_step_done(s, st) < 0)
 		return -1;
 	return add_service(s, svc, now, jobs, added);
 }
@@ -85,14 +85,14 @@ static int sync_service(struct store *s, const struct sched_service *svc, int64_
  * lacks it (a truncated file, a bad edit): nothing is skipped for that.
  * conf: the enabled services. *held receives how many tasks wait.
  */
-static int warn_absent(struct store *s, const struct store_service *conf, size_t n_conf,
+static int warn_absent(struct sqlite_store *s, const struct store_service *conf, size_t n_conf,
 		       int *held)
 {
 	struct store_absent *v = NULL;
 	size_t n = 0;
 	int rc;
 
-	rc = store_absent_services(s, conf, n_conf, &v, &n) == STORE_OK ? 0 : -1;
+	rc = sqlite_absent_services(&s->base, conf, n_conf, &v, &n) == STORE_OK ? 0 : -1;
 	for (size_t i = 0; i < n; i++) {
 		struct log_line *l = log_start(LOG_WARN, "service.absent");
 		log_str(l, "service", v[i].service);
@@ -119,36 +119,37 @@ static struct store_service *enabled(const struct sched_service *svcs, size_t n,
 	return v;
 }
 
-int sched_sync_services(struct store *s, const struct sched_service *svcs, size_t n_svcs,
-			int64_t now, int *added, int *held)
+int sqlite_sync_services(struct store *base, const struct sched_service *svcs, size_t n_svcs,
+			 int64_t now, int *added, int *held)
 {
-	struct sched_idset jobs = { 0 };
+	struct sqlite_store *s = sqlite_of(base);
+	struct sqlite_idset jobs = { 0 };
 	int n_added = 0, n_held = 0, n_stale = 0, rc = 0;
 	size_t n_conf;
 	struct store_service *conf = enabled(svcs, n_svcs, &n_conf);
 
-	if (store_begin(s) != STORE_OK) {
+	if (sqlite_begin(s) != STORE_OK) {
 		free(conf);
 		return STORE_ERR;
 	}
 	/* what a job that starts later covers: the enabled services of now */
-	rc = store_set_configured(s, conf, n_conf);
+	rc = sqlite_set_configured(s, conf, n_conf);
 	if (rc == 0)
-		rc = store_materialize_stale(s, now, &n_stale);
+		rc = sqlite_materialize_stale(s, now, &n_stale);
 	for (size_t i = 0; rc == 0 && i < n_svcs; i++)
 		if (svcs[i].enabled)
 			rc = sync_service(s, &svcs[i], now, &jobs, &n_added);
 	if (rc == 0)
 		rc = warn_absent(s, conf, n_conf, &n_held);
 	if (rc == 0)
-		rc = sched_eval_jobs(s, &jobs, now, NULL);
-	sched_idset_free(&jobs);
+		rc = sqlite_eval_jobs(s, &jobs, now, NULL);
+	sqlite_idset_free(&jobs);
 	free(conf);
 	if (rc < 0) {
-		store_rollback(s);
+		sqlite_rollback(s);
 		return STORE_ERR;
 	}
-	if (store_commit(s) != STORE_OK)
+	if (sqlite_commit(s) != STORE_OK)
 		return STORE_ERR;
 	if (n_stale > 0)
 		log_msg(LOG_INFO, "task.materialized",
@@ -160,29 +161,30 @@ int sched_sync_services(struct store *s, const struct sched_service *svcs, size_
 	return STORE_OK;
 }
 
-int sched_sweep_jobs(struct store *s, int64_t now)
+int sqlite_sweep_jobs(struct store *base, int64_t now)
 {
+	struct sqlite_store *s = sqlite_of(base);
 	sqlite3_stmt *st;
-	struct sched_idset jobs = { 0 };
+	struct sqlite_idset jobs = { 0 };
 	int rc;
 
-	if (store_begin(s) != STORE_OK)
+	if (sqlite_begin(s) != STORE_OK)
 		return STORE_ERR;
-	if ((st = store_stmt(s, SQL_ACTIVE_JOBS)) == NULL)
+	if ((st = sqlite_stmt(s, SQL_ACTIVE_JOBS)) == NULL)
 		goto fail;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		sched_idset_push(&jobs, (const char *)sqlite3_column_text(st, 0));
-	store_reset(st);
+		sqlite_idset_push(&jobs, (const char *)sqlite3_column_text(st, 0));
+	sqlite_reset(st);
 	if (rc != SQLITE_DONE) {
-		store_log_error(s, SQL_ACTIVE_JOBS);
+		sqlite_log_error(s, SQL_ACTIVE_JOBS);
 		goto fail;
 	}
-	if (sched_eval_jobs(s, &jobs, now, NULL) < 0)
+	if (sqlite_eval_jobs(s, &jobs, now, NULL) < 0)
 		goto fail;
-	sched_idset_free(&jobs);
-	return store_commit(s) == STORE_OK ? STORE_OK : STORE_ERR;
+	sqlite_idset_free(&jobs);
+	return sqlite_commit(s) == STORE_OK ? STORE_OK : STORE_ERR;
 fail:
-	sched_idset_free(&jobs);
-	store_rollback(s);
+	sqlite_idset_free(&jobs);
+	sqlite_rollback(s);
 	return STORE_ERR;
 }

@@ -3,7 +3,7 @@
  * database from PRAGMA user_version i-1 to i. Never edit a shipped
  * migration: add the next one.
  */
-#include "store/store_int.h"
+#include "store/sqlite/sqlite_int.h"
 
 static const char MIGRATION_1[] =
 	/* One row per deletion request. */
@@ -238,7 +238,7 @@ static const char MIGRATION_7_SERVICE_SET_ROWS[] =
 	"  WHERE service_set_json_id IS NOT NULL;"
 	"DELETE FROM service_sets_json;";
 
-const char *const store_migrations[] = {
+const char *const sqlite_migrations[] = {
 	MIGRATION_1,
 	MIGRATION_2,
 	MIGRATION_3,
@@ -247,4 +247,4 @@ const char *const store_migrations[] = {
 	MIGRATION_6_FREE_WAITS,
 	MIGRATION_7_SERVICE_SET_ROWS,
 };
-const int store_n_migrations = (int)(sizeof store_migrations / sizeof store_migrations[0]);
+const int sqlite_n_migrations = (int)(sizeof sqlite_migrations / sizeof sqlite_migrations[0]);

@@ -1,9 +1,9 @@
 /*
- * jobs.c - scheduling jobs and reading them back: store_schedule,
- * store_job_get, store_job_tasks. The operator transitions are in
- * store/transitions.c, listings and the audit trail in store/query.c.
+ * jobs.c - scheduling jobs and reading them back: sqlite_schedule,
+ * sqlite_job_get, sqlite_job_tasks. The operator transitions are in
+ * store/sqlite/transitions.c, listings and the audit trail in store/sqlite/query.c.
  */
-#include "store/store_int.h"
+#include "store/sqlite/sqlite_int.h"
 #include "jobs/timefmt.h"
 #include "util/log.h"
 #include "util/util.h"
@@ -18,7 +18,7 @@
  * creates every job (and one every suspend task, when a service has a
  * suspend_url). A job's delete tasks are not written now: the job refers
  * to the shared snapshot of the services in force (service_sets) and its
- * tasks are created when it starts (store_materialize_tasks), so a batch
+ * tasks are created when it starts (sqlite_materialize_tasks), so a batch
  * writes one row per job instead of one per job and service.
  */
 static const char SQL_STAGE_TABLES[] =
@@ -79,7 +79,7 @@ struct batch {
 
 /* The batch's snapshot row (shared with every batch of the same config)
  * and one template row per suspend task a job gets. */
-static int stage_services(struct store *s, struct batch *b)
+static int stage_services(struct sqlite_store *s, struct batch *b)
 {
 	const char **names = xcalloc(b->n_svcs ? b->n_svcs : 1, sizeof *names);
 	int rc;
@@ -88,65 +88,65 @@ static int stage_services(struct store *s, struct batch *b)
 		names[i] = b->svcs[i].name;
 	b->docs = jobs_bulk_docs_new(names, b->n_svcs);
 	free(names);
-	rc = store_service_set_id(s, b->svcs, b->n_svcs, &b->set_id);
+	rc = sqlite_service_set_id(s, b->svcs, b->n_svcs, &b->set_id);
 	for (size_t i = 0; rc == 0 && i < b->n_svcs; i++) {
 		sqlite3_stmt *st;
 
 		if (!b->svcs[i].has_suspend)
 			continue;
-		if ((st = store_stmt(s, SQL_STAGE_SUSPEND)) == NULL)
+		if ((st = sqlite_stmt(s, SQL_STAGE_SUSPEND)) == NULL)
 			return -1;
-		store_bind_text(st, ":service", b->svcs[i].name);
-		store_bind_int(st, ":phase", b->svcs[i].phase);
-		rc = store_step_done(s, st);
+		sqlite_bind_text(st, ":service", b->svcs[i].name);
+		sqlite_bind_int(st, ":phase", b->svcs[i].phase);
+		rc = sqlite_step_done(s, st);
 	}
 	return rc;
 }
 
-static int stage_job(struct store *s, size_t seq, const struct store_new_job *j, int64_t now)
+static int stage_job(struct sqlite_store *s, size_t seq, const struct store_new_job *j, int64_t now)
 {
-	sqlite3_stmt *st = store_stmt(s, SQL_STAGE_JOB);
+	sqlite3_stmt *st = sqlite_stmt(s, SQL_STAGE_JOB);
 	char id[JOBS_ID_LEN + 1];
 
 	if (st == NULL)
 		return -1;
 	jobs_id_new(now, id);
-	store_bind_int(st, ":seq", (int64_t)seq);
-	store_bind_text(st, ":id", id);
-	store_bind_text(st, ":tenant", j->tenant_id);
-	store_bind_text(st, ":name", j->tenant_name);
-	store_bind_text(st, ":by", j->requested_by);
-	store_bind_text(st, ":reason", j->reason);
-	store_bind_int(st, ":due", j->due_at);
-	store_bind_int(st, ":deadline", j->deadline_at);
-	return store_step_done(s, st);
+	sqlite_bind_int(st, ":seq", (int64_t)seq);
+	sqlite_bind_text(st, ":id", id);
+	sqlite_bind_text(st, ":tenant", j->tenant_id);
+	sqlite_bind_text(st, ":name", j->tenant_name);
+	sqlite_bind_text(st, ":by", j->requested_by);
+	sqlite_bind_text(st, ":reason", j->reason);
+	sqlite_bind_int(st, ":due", j->due_at);
+	sqlite_bind_int(st, ":deadline", j->deadline_at);
+	return sqlite_step_done(s, st);
 }
 
 /* Creates the staged jobs and their suspend tasks: a statement each. */
-static int run_bulk(struct store *s, const struct batch *b)
+static int run_bulk(struct sqlite_store *s, const struct batch *b)
 {
-	sqlite3_stmt *st = store_stmt(s, SQL_INSERT_JOBS);
+	sqlite3_stmt *st = sqlite_stmt(s, SQL_INSERT_JOBS);
 	int suspends = 0;
 
 	if (st == NULL)
 		return -1;
-	store_bind_int(st, ":now", b->now);
-	store_bind_int(st, ":set", b->set_id);
-	if (store_step_done(s, st) < 0)
+	sqlite_bind_int(st, ":now", b->now);
+	sqlite_bind_int(st, ":set", b->set_id);
+	if (sqlite_step_done(s, st) < 0)
 		return -1;
 	for (size_t i = 0; i < b->n_svcs; i++)
 		suspends |= b->svcs[i].has_suspend;
 	if (!suspends)
 		return 0;
-	if ((st = store_stmt(s, SQL_INSERT_SUSPENDS)) == NULL)
+	if ((st = sqlite_stmt(s, SQL_INSERT_SUSPENDS)) == NULL)
 		return -1;
-	store_bind_int(st, ":now", b->now);
-	return store_step_done(s, st);
+	sqlite_bind_int(st, ":now", b->now);
+	return sqlite_step_done(s, st);
 }
 
 /* The job.scheduled event and outbox row of one created job, from what
  * the batch already knows (the row was written just now with these values). */
-static int announce(struct store *s, const char *id, const struct store_new_job *nj,
+static int announce(struct sqlite_store *s, const char *id, const struct store_new_job *nj,
 		    struct batch *b)
 {
 	struct job_record j = {
@@ -164,21 +164,21 @@ static int announce(struct store *s, const char *id, const struct store_new_job 
 	char eid[JOBS_ID_LEN + 1];
 
 	memcpy(j.id, id, sizeof j.id);
-	if (store_event_append_text(s, id, b->now, "job.scheduled", NULL,
-				    jobs_bulk_detail(b->docs, &j)) < 0)
+	if (sqlite_event_append(s, id, b->now, "job.scheduled", NULL,
+				jobs_bulk_detail(b->docs, &j)) < 0)
 		return -1;
-	if (!store_outbox_wanted(s))
+	if (!store_outbox_wanted(&s->base))
 		return 0;
 	jobs_id_new(b->now, eid);
-	return store_outbox_append_text(s, eid, "job.scheduled", id,
-					jobs_bulk_body(b->docs, eid, b->now, &j), b->now);
+	return sqlite_outbox_append(s, eid, "job.scheduled", id,
+				    jobs_bulk_body(b->docs, eid, b->now, &j), b->now);
 }
 
 /* Reads back which staged jobs were created; announces them; fills ids. */
-static int collect_results(struct store *s, const struct store_new_job *jobs, size_t n,
+static int collect_results(struct sqlite_store *s, const struct store_new_job *jobs, size_t n,
 			   struct batch *b, char (*ids)[JOBS_ID_LEN + 1], int *created)
 {
-	sqlite3_stmt *st = store_stmt(s, SQL_STAGE_RESULT);
+	sqlite3_stmt *st = sqlite_stmt(s, SQL_STAGE_RESULT);
 	size_t i = 0;
 
 	if (st == NULL)
@@ -195,12 +195,11 @@ static int collect_results(struct store *s, const struct store_new_job *jobs, si
 			break;
 		i++;
 	}
-	store_reset(st);
+	sqlite_reset(st);
 	if (i < n) {
 		log_msg(LOG_ERROR, "store.error", "schedule: job %zu of %zu not stored", i + 1, n);
-		s->last_error_file = 0;
-		snprintf(s->last_error, sizeof s->last_error, "job %zu of the batch not stored",
-			 i + 1);
+		store_set_error(&s->base, STORE_E_OTHER, "job %zu of the batch not stored",
+				i + 1);
 		return -1;
 	}
 	return 0;
@@ -210,55 +209,58 @@ static int collect_results(struct store *s, const struct store_new_job *jobs, si
  * One transaction for the whole batch, all or nothing; see the staging
  * comment above for why it is set-based.
  */
-int store_schedule(struct store *s, const struct store_new_job *jobs, size_t n,
-		   const struct store_service *svcs, size_t n_svcs, int64_t now,
-		   char (*ids)[JOBS_ID_LEN + 1], int *created)
+int sqlite_schedule(struct store *base, const struct store_new_job *jobs, size_t n,
+		    const struct store_service *svcs, size_t n_svcs, int64_t now,
+		    char (*ids)[JOBS_ID_LEN + 1], int *created)
 {
+	struct sqlite_store *s = sqlite_of(base);
 	struct batch b = { .svcs = svcs, .n_svcs = n_svcs, .now = now };
 
-	if (store_begin(s) != STORE_OK)
+	if (sqlite_begin(s) != STORE_OK)
 		return STORE_ERR;
-	if (store_exec(s, SQL_STAGE_TABLES) < 0 || stage_services(s, &b) < 0)
+	if (sqlite_exec(s, SQL_STAGE_TABLES) < 0 || stage_services(s, &b) < 0)
 		goto fail;
 	for (size_t i = 0; i < n; i++)
 		if (stage_job(s, i, &jobs[i], now) < 0)
 			goto fail;
 	if (run_bulk(s, &b) < 0 || collect_results(s, jobs, n, &b, ids, created) < 0)
 		goto fail;
-	if (store_exec(s, "DELETE FROM temp.schedule_stage") < 0)
+	if (sqlite_exec(s, "DELETE FROM temp.schedule_stage") < 0)
 		goto fail;
 	jobs_bulk_docs_free(b.docs);
-	return store_commit(s);
+	return sqlite_commit(s);
 fail:
 	jobs_bulk_docs_free(b.docs);
-	store_rollback(s);
+	sqlite_rollback(s);
 	return STORE_ERR;
 }
 
 /* Reads one job; STORE_OK, STORE_NOT_FOUND or STORE_ERR. */
-int store_job_get(struct store *s, const char *job_id, struct job_record *out)
+int sqlite_job_get(struct store *base, const char *job_id, struct job_record *out)
 {
-	return store_read_job_by_id(s, job_id, out);
+	struct sqlite_store *s = sqlite_of(base);
+	return sqlite_job_by_id(s, job_id, out);
 }
 
 /* The stored tasks of the job, in SQL_JOB_TASKS order. */
-static int read_tasks(struct store *s, const char *job_id, struct task_record **out, size_t *n)
+static int read_tasks(struct sqlite_store *s, const char *job_id, struct task_record **out,
+		      size_t *n)
 {
-	sqlite3_stmt *st = store_stmt(s, SQL_JOB_TASKS);
+	sqlite3_stmt *st = sqlite_stmt(s, SQL_JOB_TASKS);
 	struct task_record *v = NULL;
 	size_t len = 0, cap = 0;
 	int rc;
 
 	if (st == NULL)
 		return STORE_ERR;
-	store_bind_text(st, ":job", job_id);
+	sqlite_bind_text(st, ":job", job_id);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		v = xreserve(v, &cap, len + 1, sizeof *v);
-		store_read_task(st, &v[len++]);
+		sqlite_row_task(st, &v[len++]);
 	}
-	store_reset(st);
+	sqlite_reset(st);
 	if (rc != SQLITE_DONE) {
-		store_log_error(s, SQL_JOB_TASKS);
+		sqlite_log_error(s, SQL_JOB_TASKS);
 		jobs_task_records_free(v, len);
 		return STORE_ERR;
 	}
@@ -270,8 +272,10 @@ static int read_tasks(struct store *s, const char *job_id, struct task_record **
 /* The job's tasks, suspend first, then delete by phase, then restore. A job
  * not started yet has no delete task rows: they are synthesized from its
  * snapshot (already in phase, service order) and put after the suspends. */
-int store_job_tasks(struct store *s, const char *job_id, struct task_record **out, size_t *n)
+int sqlite_job_tasks(struct store *base, const char *job_id, struct task_record **out,
+		     size_t *n)
 {
+	struct sqlite_store *s = sqlite_of(base);
 	struct task_record *v = NULL, *syn = NULL;
 	size_t len = 0, n_syn = 0, at = 0;
 
@@ -279,7 +283,7 @@ int store_job_tasks(struct store *s, const char *job_id, struct task_record **ou
 	*n = 0;
 	if (read_tasks(s, job_id, &v, &len) != STORE_OK)
 		return STORE_ERR;
-	if (store_synth_tasks(s, job_id, &syn, &n_syn) != STORE_OK) {
+	if (sqlite_synth_tasks(s, job_id, &syn, &n_syn) != STORE_OK) {
 		jobs_task_records_free(v, len);
 		return STORE_ERR;
 	}
@@ -292,7 +296,7 @@ int store_job_tasks(struct store *s, const char *job_id, struct task_record **ou
 		len += n_syn;
 	}
 	free(syn);
-	if (store_mark_absent(s, v, len) < 0) {
+	if (sqlite_mark_absent(s, v, len) < 0) {
 		jobs_task_records_free(v, len);
 		return STORE_ERR;
 	}

@@ -3,8 +3,7 @@
  * empty file, another program's database, a damaged or newer store), a new
  * store created whole or not at all, migrations, and the integrity checks.
  */
-#include "store/outbox.h"
-#include "store/store_int.h"
+#include "store/sqlite/sqlite_int.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -46,7 +45,7 @@ static const char *errno_phrase(int e)
 	}
 }
 
-const char *store_error_phrase(sqlite3 *db, int rc)
+const char *sqlite_error_phrase(sqlite3 *db, int rc)
 {
 	switch (rc & 0xff) {
 	case SQLITE_FULL: return "disk full";
@@ -60,9 +59,9 @@ const char *store_error_phrase(sqlite3 *db, int rc)
 }
 
 /* err = "PATH: what went wrong" for SQLite result rc. Returns -1. */
-static int open_error(struct store *s, int rc, const char *doing, char *err, size_t errlen)
+static int open_error(struct sqlite_store *s, int rc, const char *doing, char *err, size_t errlen)
 {
-	const char *phrase = store_error_phrase(s->db, rc);
+	const char *phrase = sqlite_error_phrase(s->db, rc);
 
 	if (phrase != NULL)
 		snprintf(err, errlen, "%s: %s", s->path, phrase);
@@ -73,7 +72,7 @@ static int open_error(struct store *s, int rc, const char *doing, char *err, siz
 }
 
 /* Runs a one-value query; the SQLite result code (SQLITE_OK when *out is set). */
-static int query_int(struct store *s, const char *sql, int *out)
+static int query_int(struct sqlite_store *s, const char *sql, int *out)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
@@ -90,7 +89,7 @@ static int query_int(struct store *s, const char *sql, int *out)
 }
 
 /* Is this a tenantdel store this program can use? 0, or -1 with err set. */
-static int identify(struct store *s, char *err, size_t errlen)
+static int identify(struct sqlite_store *s, char *err, size_t errlen)
 {
 	int app = 0, version = 0, own = 0, any = 0, rc;
 
@@ -109,39 +108,39 @@ static int identify(struct store *s, char *err, size_t errlen)
 			 "tenantdel's tables)", s->path);
 		return -1;
 	}
-	if (version > store_n_migrations) {
+	if (version > sqlite_n_migrations) {
 		snprintf(err, errlen, "%s: schema version %d is newer than this tenantdel (%d)",
-			 s->path, version, store_n_migrations);
+			 s->path, version, sqlite_n_migrations);
 		return -1;
 	}
 	return 0;
 }
 
-static int migrate(struct store *s, char *err, size_t errlen)
+static int migrate(struct sqlite_store *s, char *err, size_t errlen)
 {
 	int version = 0;
 
 	if (query_int(s, "PRAGMA user_version", &version) != SQLITE_OK)
 		goto fail;
-	while (version < store_n_migrations) {
+	while (version < sqlite_n_migrations) {
 		char pragma[64];
 		/* Several processes may open an old file at once: the version is
 		 * read again under the write lock, and a migration another one
 		 * applied meanwhile is not applied twice. */
-		if (store_exec(s, "BEGIN IMMEDIATE") < 0)
+		if (sqlite_exec(s, "BEGIN IMMEDIATE") < 0)
 			goto fail;
 		if (query_int(s, "PRAGMA user_version", &version) != SQLITE_OK) {
-			store_rollback(s);
+			sqlite_rollback(s);
 			goto fail;
 		}
-		if (version >= store_n_migrations) {
-			store_rollback(s);
+		if (version >= sqlite_n_migrations) {
+			sqlite_rollback(s);
 			break;
 		}
 		snprintf(pragma, sizeof pragma, ";PRAGMA user_version = %d;", version + 1);
-		if (store_exec(s, store_migrations[version]) < 0 || store_exec(s, pragma) < 0 ||
-		    store_exec(s, "COMMIT") < 0) {
-			store_rollback(s);
+		if (sqlite_exec(s, sqlite_migrations[version]) < 0 || sqlite_exec(s, pragma) < 0 ||
+		    sqlite_exec(s, "COMMIT") < 0) {
+			sqlite_rollback(s);
 			goto fail;
 		}
 		version++;
@@ -150,7 +149,7 @@ static int migrate(struct store *s, char *err, size_t errlen)
 	return 0;
 fail:
 	snprintf(err, errlen, "%s: cannot apply schema migration: %s", s->path,
-		 s->last_error[0] ? s->last_error : sqlite3_errmsg(s->db));
+		 s->base.err_msg[0] ? s->base.err_msg : sqlite3_errmsg(s->db));
 	return -1;
 }
 
@@ -159,7 +158,7 @@ fail:
  * BUSY at once (no busy handler: it would deadlock) when processes opening
  * the file together contend for it. Retry for up to the busy timeout.
  */
-static int set_wal(struct store *s)
+static int set_wal(struct sqlite_store *s)
 {
 	int64_t until = clock_mono_ms() + 10000;
 	int rc;
@@ -174,7 +173,7 @@ static int set_wal(struct store *s)
 	}
 }
 
-static int configure(struct store *s, char *err, size_t errlen)
+static int configure(struct sqlite_store *s, char *err, size_t errlen)
 {
 	int rc;
 
@@ -188,7 +187,8 @@ static int configure(struct store *s, char *err, size_t errlen)
 }
 
 /* Runs an integrity pragma; *intact and why (its first finding) as found. */
-static int run_check(struct store *s, const char *pragma, int *intact, char *why, size_t whylen)
+static int run_check(struct sqlite_store *s, const char *pragma, int *intact, char *why,
+		     size_t whylen)
 {
 	sqlite3_stmt *st = NULL;
 	const char *text;
@@ -204,10 +204,7 @@ static int run_check(struct store *s, const char *pragma, int *intact, char *why
 	} else if ((rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB) {
 		snprintf(why, whylen, "%s", sqlite3_errmsg(s->db));
 	} else {
-		snprintf(s->last_error, sizeof s->last_error, "%s",
-			 store_error_phrase(s->db, rc) ? store_error_phrase(s->db, rc)
-						       : sqlite3_errmsg(s->db));
-		s->last_error_file = store_error_phrase(s->db, rc) != NULL;
+		sqlite_keep_error(s, rc, NULL);
 		sqlite3_finalize(st);
 		return -1;
 	}
@@ -215,19 +212,21 @@ static int run_check(struct store *s, const char *pragma, int *intact, char *why
 	return 0;
 }
 
-int store_check_integrity(struct store *s, int *intact, char *why, size_t whylen)
+int sqlite_check_integrity(struct store *base, int *intact, char *why, size_t whylen)
 {
+	struct sqlite_store *s = sqlite_of(base);
+
 	return run_check(s, "PRAGMA integrity_check(1)", intact, why, whylen) == 0 ? STORE_OK
 										    : STORE_ERR;
 }
 
-static int quick_check(struct store *s, char *err, size_t errlen)
+static int quick_check(struct sqlite_store *s, char *err, size_t errlen)
 {
 	char why[200];
 	int intact = 0;
 
 	if (run_check(s, "PRAGMA quick_check(1)", &intact, why, sizeof why) < 0) {
-		snprintf(err, errlen, "%s: %s", s->path, s->last_error);
+		snprintf(err, errlen, "%s: %s", s->path, s->base.err_msg);
 		return -1;
 	}
 	if (!intact)
@@ -261,6 +260,19 @@ static void unlink_db(const char *path)
 	free(shm);
 }
 
+/* Finalizes every statement, closes the connection, frees s (NULL-safe). */
+static void handle_free(struct sqlite_store *s)
+{
+	if (s == NULL)
+		return;
+	for (int i = 0; i < s->n_cache; i++)
+		sqlite3_finalize(s->cache[i].st);
+	if (s->db != NULL)
+		sqlite3_close(s->db);
+	free(s->path);
+	free(s);
+}
+
 /*
  * A new store is built under a temporary name, checkpointed whole into
  * its file, then linked to path: path is either absent or a complete
@@ -269,7 +281,7 @@ static void unlink_db(const char *path)
  */
 static int create_store(const char *path, char *err, size_t errlen)
 {
-	struct store *s = xcalloc(1, sizeof *s);
+	struct sqlite_store *s = xcalloc(1, sizeof *s);
 	char *tmp = xasprintf("%s.new-%ld", path, (long)getpid());
 	int rc;
 
@@ -289,7 +301,7 @@ static int create_store(const char *path, char *err, size_t errlen)
 		open_error(s, rc, "cannot create it", err, errlen);
 		goto fail;
 	}
-	store_close(s);
+	handle_free(s);
 	s = NULL;
 	if (link(tmp, path) < 0 && errno != EEXIST) {
 		const char *phrase = errno_phrase(errno);
@@ -301,7 +313,7 @@ static int create_store(const char *path, char *err, size_t errlen)
 	free(tmp);
 	return 0;
 fail:
-	store_close(s);
+	handle_free(s);
 	unlink_db(tmp);
 	free(tmp);
 	return -1;
@@ -309,11 +321,12 @@ fail:
 
 /* Opens the existing regular file path of size bytes as a store. */
 static struct store *open_existing(const char *path, off_t size,
-				   const struct store_open_opts *o, char *err, size_t errlen)
+				   const struct store_config *c, char *err, size_t errlen)
 {
-	struct store *s = xcalloc(1, sizeof *s);
+	struct sqlite_store *s = xcalloc(1, sizeof *s);
 	int rc;
 
+	s->base.be = &store_sqlite_backend;
 	s->path = xstrdup(path);
 	rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
@@ -324,35 +337,33 @@ static struct store *open_existing(const char *path, off_t size,
 		snprintf(err, errlen, "%s: read-only", path);
 		goto fail;
 	}
-	sqlite3_busy_timeout(s->db, o->busy_timeout_ms >= 0 ? o->busy_timeout_ms : 10000);
+	sqlite3_busy_timeout(s->db, c->busy_wait_ms == 0 ? 10000
+				    : c->busy_wait_ms < 0 ? 0 : c->busy_wait_ms);
 	sqlite3_extended_result_codes(s->db, 1);
 	/* identify first: WAL must never be switched on in another program's file */
 	if (identify(s, err, errlen) < 0 || configure(s, err, errlen) < 0 ||
 	    migrate(s, err, errlen) < 0)
 		goto fail;
-	if ((o->flags & STORE_OPEN_CHECK) && size <= QUICK_CHECK_MAX_BYTES &&
+	if ((c->flags & STORE_OPEN_CHECK) && size <= QUICK_CHECK_MAX_BYTES &&
 	    quick_check(s, err, errlen) < 0)
 		goto fail;
-	return s;
+	return &s->base;
 fail:
-	store_close(s);
+	handle_free(s);
 	return NULL;
 }
 
-struct store *store_open(const char *path, int flags, char *err, size_t errlen)
+struct store *sqlite_open(const struct store_config *c, char *err, size_t errlen)
 {
-	struct store_open_opts o = { .flags = flags, .busy_timeout_ms = -1 };
-
-	return store_open_with(path, &o, err, errlen);
-}
-
-struct store *store_open_with(const char *path, const struct store_open_opts *opts,
-			      char *err, size_t errlen)
-{
-	struct store_open_opts o = *opts;
+	const char *path = c->path;
+	struct store_config o = *c;
 	struct stat st;
 
-	if (stat(path, &st) < 0 && errno == ENOENT && (o.flags & STORE_OPEN_CREATE)) {
+	if (path == NULL || path[0] == '\0') {
+		snprintf(err, errlen, "no database file named for the sqlite store");
+		return NULL;
+	}
+	if (stat(path, &st) < 0 && errno == ENOENT && (c->flags & STORE_OPEN_CREATE)) {
 		if (create_store(path, err, errlen) < 0)
 			return NULL;
 		o.flags &= ~STORE_OPEN_CHECK; /* just built (here or by a concurrent opener) */
@@ -376,15 +387,7 @@ struct store *store_open_with(const char *path, const struct store_open_opts *op
 	return open_existing(path, st.st_size, &o, err, errlen);
 }
 
-void store_close(struct store *s)
+void sqlite_close(struct store *s)
 {
-	if (s == NULL)
-		return;
-	for (int i = 0; i < s->n_cache; i++)
-		sqlite3_finalize(s->cache[i].st);
-	if (s->db != NULL)
-		sqlite3_close(s->db);
-	store_set_webhooks(s, NULL, 0);
-	free(s->path);
-	free(s);
+	handle_free(sqlite_of(s));
 }

@@ -2,7 +2,7 @@
  * query.c - listing jobs. Rows are streamed to a callback straight from the
  * statement, so a listing of a million jobs costs one row of memory.
  */
-#include "store/store_int.h"
+#include "store/sqlite/sqlite_int.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -54,22 +54,23 @@ static const char *pick_list_sql(const struct store_list_filter *f)
 
 static void bind_list(sqlite3_stmt *st, const struct store_list_filter *f)
 {
-	store_bind_text(st, ":state", f->state);
-	store_bind_text(st, ":tenant", f->tenant_id);
-	store_bind_opt_int(st, ":due", f->due_before, 0);
+	sqlite_bind_text(st, ":state", f->state);
+	sqlite_bind_text(st, ":tenant", f->tenant_id);
+	sqlite_bind_opt_int(st, ":due", f->due_before, 0);
 	if (f->overdue)
-		store_bind_int(st, ":overdue", f->now);
+		sqlite_bind_int(st, ":overdue", f->now);
 	else
-		store_bind_null(st, ":overdue");
-	store_bind_int(st, ":limit", f->limit > 0 ? f->limit : -1);
+		sqlite_bind_null(st, ":overdue");
+	sqlite_bind_int(st, ":limit", f->limit > 0 ? f->limit : -1);
 }
 
 /* Jobs matching f, streamed to cb; see store.h. */
-int store_job_list(struct store *s, const struct store_list_filter *f, store_job_cb cb,
-		   void *ctx)
+int sqlite_job_list(struct store *base, const struct store_list_filter *f, store_job_cb cb,
+		    void *ctx)
 {
+	struct sqlite_store *s = sqlite_of(base);
 	const char *sql = pick_list_sql(f);
-	sqlite3_stmt *st = store_stmt(s, sql);
+	sqlite3_stmt *st = sqlite_stmt(s, sql);
 	struct job_record j;
 	int rc = SQLITE_DONE, stop = 0;
 
@@ -77,15 +78,15 @@ int store_job_list(struct store *s, const struct store_list_filter *f, store_job
 		return STORE_ERR;
 	bind_list(st, f);
 	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		store_read_job(st, &j);
+		sqlite_row_job(st, &j);
 		stop = cb(ctx, &j);
 		jobs_job_record_clear(&j);
 	}
 	if (!stop && rc != SQLITE_DONE) {
-		store_log_error(s, sql);
-		store_reset(st);
+		sqlite_log_error(s, sql);
+		sqlite_reset(st);
 		return STORE_ERR;
 	}
-	store_reset(st);
+	sqlite_reset(st);
 	return STORE_OK;
 }

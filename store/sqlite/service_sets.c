@@ -1,11 +1,11 @@
 /*
  * service_sets.c - the snapshot of services a scheduled job covers, and
  * its delete tasks created when the job starts (DESIGN 3 "Which services a
- * job covers", DESIGN 8). Until then store_job_tasks shows them as
+ * job covers", DESIGN 8). Until then sqlite_job_tasks shows them as
  * synthesized pending records. A set is its members' rows (migration 7),
  * one set per distinct list of (name, phase).
  */
-#include "store/store_int.h"
+#include "store/sqlite/sqlite_int.h"
 #include "jobs/service_detail.h"
 #include "util/log.h"
 #include "util/util.h"
@@ -64,9 +64,9 @@ static int name_cmp(const void *a, const void *b)
 }
 
 /* The set whose members are exactly want[] (sorted by name): *id, or 0. */
-static int find_set(struct store *s, const struct store_service *want, size_t n, int64_t *id)
+static int find_set(struct sqlite_store *s, const struct store_service *want, size_t n, int64_t *id)
 {
-	sqlite3_stmt *st = store_stmt(s, SQL_SETS_OF_SIZE);
+	sqlite3_stmt *st = sqlite_stmt(s, SQL_SETS_OF_SIZE);
 	int64_t cur = 0;
 	size_t i = 0;
 	int same = 0, rc = SQLITE_DONE;
@@ -74,7 +74,7 @@ static int find_set(struct store *s, const struct store_service *want, size_t n,
 	*id = 0;
 	if (st == NULL)
 		return -1;
-	store_bind_int(st, ":n", (int64_t)n);
+	sqlite_bind_int(st, ":n", (int64_t)n);
 	while (*id == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *name = (const char *)sqlite3_column_text(st, 1);
 		int64_t set = sqlite3_column_int64(st, 0);
@@ -91,44 +91,44 @@ static int find_set(struct store *s, const struct store_service *want, size_t n,
 		if ((n == 0 || ++i == n) && same)
 			*id = set;
 	}
-	store_reset(st);
+	sqlite_reset(st);
 	if (*id == 0 && rc != SQLITE_DONE) {
-		store_log_error(s, SQL_SETS_OF_SIZE);
+		sqlite_log_error(s, SQL_SETS_OF_SIZE);
 		return -1;
 	}
 	return 0;
 }
 
 /* A new set of the n members v. */
-static int insert_set(struct store *s, const struct store_service *v, size_t n, int64_t *id)
+static int insert_set(struct sqlite_store *s, const struct store_service *v, size_t n, int64_t *id)
 {
-	sqlite3_stmt *st = store_stmt(s, SQL_SET_INSERT);
+	sqlite3_stmt *st = sqlite_stmt(s, SQL_SET_INSERT);
 	int rc;
 
 	if (st == NULL)
 		return -1;
-	store_bind_int(st, ":n", (int64_t)n);
+	sqlite_bind_int(st, ":n", (int64_t)n);
 	rc = sqlite3_step(st);
 	*id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-	store_reset(st);
+	sqlite_reset(st);
 	if (rc != SQLITE_ROW) {
-		store_log_error(s, SQL_SET_INSERT);
+		sqlite_log_error(s, SQL_SET_INSERT);
 		return -1;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if ((st = store_stmt(s, SQL_MEMBER_INSERT)) == NULL)
+		if ((st = sqlite_stmt(s, SQL_MEMBER_INSERT)) == NULL)
 			return -1;
-		store_bind_int(st, ":set", *id);
-		store_bind_text(st, ":service", v[i].name);
-		store_bind_int(st, ":phase", v[i].phase);
-		if (store_step_done(s, st) < 0)
+		sqlite_bind_int(st, ":set", *id);
+		sqlite_bind_text(st, ":service", v[i].name);
+		sqlite_bind_int(st, ":phase", v[i].phase);
+		if (sqlite_step_done(s, st) < 0)
 			return -1;
 	}
 	return 0;
 }
 
-int store_service_set_id(struct store *s, const struct store_service *svcs, size_t n,
-			 int64_t *id)
+int sqlite_service_set_id(struct sqlite_store *s, const struct store_service *svcs, size_t n,
+			  int64_t *id)
 {
 	struct store_service *sorted = xcalloc(n ? n : 1, sizeof *sorted);
 	int rc;
@@ -142,19 +142,19 @@ int store_service_set_id(struct store *s, const struct store_service *svcs, size
 	return rc;
 }
 
-int store_set_configured(struct store *s, const struct store_service *svcs, size_t n)
+int sqlite_set_configured(struct sqlite_store *s, const struct store_service *svcs, size_t n)
 {
 	sqlite3_stmt *st;
 	int64_t id;
 
-	if (store_service_set_id(s, svcs, n, &id) < 0 ||
-	    (st = store_stmt(s, SQL_SET_CONFIGURED)) == NULL)
+	if (sqlite_service_set_id(s, svcs, n, &id) < 0 ||
+	    (st = sqlite_stmt(s, SQL_SET_CONFIGURED)) == NULL)
 		return -1;
-	store_bind_int(st, ":set", id);
-	return store_step_done(s, st);
+	sqlite_bind_int(st, ":set", id);
+	return sqlite_step_done(s, st);
 }
 
-void store_set_free(struct store_set *set)
+void sqlite_set_free(struct sqlite_set *set)
 {
 	for (size_t i = 0; i < set->n; i++)
 		free(set->v[i].name);
@@ -162,7 +162,7 @@ void store_set_free(struct store_set *set)
 	memset(set, 0, sizeof *set);
 }
 
-int store_set_has(const struct store_set *set, const char *name)
+int sqlite_set_has(const struct sqlite_set *set, const char *name)
 {
 	for (size_t i = 0; i < set->n; i++)
 		if (strcmp(set->v[i].name, name ? name : "") == 0)
@@ -171,31 +171,31 @@ int store_set_has(const struct store_set *set, const char *name)
 }
 
 /* The members of set id, by phase then name, appended to *out. 0 or -1. */
-static int read_members(struct store *s, int64_t id, struct store_set *out)
+static int read_members(struct sqlite_store *s, int64_t id, struct sqlite_set *out)
 {
-	sqlite3_stmt *st = store_stmt(s, SQL_MEMBERS);
+	sqlite3_stmt *st = sqlite_stmt(s, SQL_MEMBERS);
 	int rc;
 
 	if (st == NULL)
 		return -1;
-	store_bind_int(st, ":set", id);
+	sqlite_bind_int(st, ":set", id);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		out->v = xreserve(out->v, &out->cap, out->n + 1, sizeof *out->v);
-		out->v[out->n].name = store_col_text(st, 0);
+		out->v[out->n].name = sqlite_col_text(st, 0);
 		out->v[out->n++].phase = sqlite3_column_int(st, 1);
 	}
-	store_reset(st);
+	sqlite_reset(st);
 	if (rc != SQLITE_DONE) {
-		store_log_error(s, SQL_MEMBERS);
+		sqlite_log_error(s, SQL_MEMBERS);
 		return -1;
 	}
 	return 0;
 }
 
 /* The id of the configured set (*id 0: no config sync recorded yet). */
-static int configured_id(struct store *s, int64_t *id)
+static int configured_id(struct sqlite_store *s, int64_t *id)
 {
-	sqlite3_stmt *st = store_stmt(s, SQL_GET_CONFIGURED);
+	sqlite3_stmt *st = sqlite_stmt(s, SQL_GET_CONFIGURED);
 	int rc;
 
 	*id = 0;
@@ -204,15 +204,15 @@ static int configured_id(struct store *s, int64_t *id)
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		*id = sqlite3_column_int64(st, 0);
-	store_reset(st);
+	sqlite_reset(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		store_log_error(s, SQL_GET_CONFIGURED);
+		sqlite_log_error(s, SQL_GET_CONFIGURED);
 		return -1;
 	}
 	return 0;
 }
 
-int store_configured_set(struct store *s, struct store_set *out, int *found)
+int sqlite_configured_set(struct sqlite_store *s, struct sqlite_set *out, int *found)
 {
 	int64_t id;
 
@@ -222,35 +222,35 @@ int store_configured_set(struct store *s, struct store_set *out, int *found)
 		return -1;
 	*found = id != 0;
 	if (*found && read_members(s, id, out) < 0) {
-		store_set_free(out);
+		sqlite_set_free(out);
 		return -1;
 	}
 	return 0;
 }
 
 /* One delete task, with its task.skipped / task.added event when reason. */
-static int add_task(struct store *s, const char *job_id, const char *name, int phase,
+static int add_task(struct sqlite_store *s, const char *job_id, const char *name, int phase,
 		    int skipped, const char *reason, int64_t now)
 {
-	sqlite3_stmt *st = store_stmt(s, SQL_ADD_TASK);
+	sqlite3_stmt *st = sqlite_stmt(s, SQL_ADD_TASK);
 	char *d;
 	int rc;
 
 	if (st == NULL)
 		return -1;
-	store_bind_text(st, ":job", job_id);
-	store_bind_text(st, ":service", name);
-	store_bind_int(st, ":phase", phase);
-	store_bind_text(st, ":state", skipped ? "skipped" : "pending");
-	store_bind_text(st, ":reason", skipped ? reason : NULL);
-	store_bind_int(st, ":now", now);
-	if (store_step_done(s, st) < 0)
+	sqlite_bind_text(st, ":job", job_id);
+	sqlite_bind_text(st, ":service", name);
+	sqlite_bind_int(st, ":phase", phase);
+	sqlite_bind_text(st, ":state", skipped ? "skipped" : "pending");
+	sqlite_bind_text(st, ":reason", skipped ? reason : NULL);
+	sqlite_bind_int(st, ":now", now);
+	if (sqlite_step_done(s, st) < 0)
 		return -1;
 	if (reason == NULL)
 		return 0;
 	d = jobs_detail_task_change("delete", reason, NULL);
-	rc = store_event_append_text(s, job_id, now, skipped ? "task.skipped" : "task.added",
-				     name, d);
+	rc = sqlite_event_append(s, job_id, now, skipped ? "task.skipped" : "task.added",
+				 name, d);
 	free(d);
 	if (rc == 0)
 		log_msg(skipped ? LOG_WARN : LOG_INFO, skipped ? "task.skipped" : "task.added",
@@ -260,16 +260,16 @@ static int add_task(struct store *s, const char *job_id, const char *name, int p
 
 /* One snapshot service's task: waiting for it when the config lacks it
  * (DESIGN 3), skipped only when it was retired. */
-static int add_snapshot_task(struct store *s, const char *job_id,
-			     const struct store_set_member *m, const struct store_set *conf,
+static int add_snapshot_task(struct sqlite_store *s, const char *job_id,
+			     const struct sqlite_set_member *m, const struct sqlite_set *conf,
 			     int64_t now)
 {
 	char *reason = NULL;
 	int64_t retired = 0;
 	int rc;
 
-	if (!store_set_has(conf, m->name) &&
-	    store_retired_reason(s, m->name, &reason, &retired) < 0)
+	if (!sqlite_set_has(conf, m->name) &&
+	    sqlite_retired_reason(s, m->name, &reason, &retired) < 0)
 		return -1;
 	rc = add_task(s, job_id, m->name, m->phase, retired != 0, reason, now);
 	free(reason);
@@ -277,17 +277,17 @@ static int add_snapshot_task(struct store *s, const char *job_id,
 }
 
 /* The snapshot's tasks, then the configured services it lacks. */
-static int add_tasks(struct store *s, const char *job_id, const struct store_set *snap,
-		     const struct store_set *conf, int64_t now)
+static int add_tasks(struct sqlite_store *s, const char *job_id, const struct sqlite_set *snap,
+		     const struct sqlite_set *conf, int64_t now)
 {
 	int rc = 0;
 
 	for (size_t i = 0; rc == 0 && i < snap->n; i++)
 		rc = add_snapshot_task(s, job_id, &snap->v[i], conf, now);
 	for (size_t i = 0; rc == 0 && i < conf->n; i++)
-		if (!store_set_has(snap, conf->v[i].name))
-			rc = add_task(s, job_id, conf->v[i].name, conf->v[i].phase, 0, ADD_REASON,
-				      now);
+		if (!sqlite_set_has(snap, conf->v[i].name))
+			rc = add_task(s, job_id, conf->v[i].name, conf->v[i].phase, 0,
+				      ADD_REASON, now);
 	return rc;
 }
 
@@ -300,15 +300,15 @@ struct job_set {
 
 /* The job's snapshot and state; STORE_OK, STORE_NOT_FOUND (no snapshot:
  * its tasks exist) or STORE_ERR. */
-static int read_job_set(struct store *s, const char *job_id, struct job_set *j)
+static int read_job_set(struct sqlite_store *s, const char *job_id, struct job_set *j)
 {
-	sqlite3_stmt *st = store_stmt(s, SQL_JOB_SET);
+	sqlite3_stmt *st = sqlite_stmt(s, SQL_JOB_SET);
 	int rc;
 
 	memset(j, 0, sizeof *j);
 	if (st == NULL)
 		return STORE_ERR;
-	store_bind_text(st, ":id", job_id);
+	sqlite_bind_text(st, ":id", job_id);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		const char *name = (const char *)sqlite3_column_text(st, 0);
@@ -318,9 +318,9 @@ static int read_job_set(struct store *s, const char *job_id, struct job_set *j)
 		j->created_at = sqlite3_column_int64(st, 2);
 		j->set_id = sqlite3_column_int64(st, 3);
 	}
-	store_reset(st);
+	sqlite_reset(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		store_log_error(s, SQL_JOB_SET);
+		sqlite_log_error(s, SQL_JOB_SET);
 	if (rc == SQLITE_ROW)
 		return STORE_OK;
 	return rc == SQLITE_DONE ? STORE_NOT_FOUND : STORE_ERR;
@@ -328,48 +328,48 @@ static int read_job_set(struct store *s, const char *job_id, struct job_set *j)
 
 /* The tasks of a snapshot that is the configured set (or while no config
  * sync was recorded): one per member, nothing to record, one statement. */
-static int add_all_tasks(struct store *s, const char *job_id, int64_t set_id, int64_t now)
+static int add_all_tasks(struct sqlite_store *s, const char *job_id, int64_t set_id, int64_t now)
 {
-	sqlite3_stmt *st = store_stmt(s, SQL_ADD_ALL_TASKS);
+	sqlite3_stmt *st = sqlite_stmt(s, SQL_ADD_ALL_TASKS);
 
 	if (st == NULL)
 		return -1;
-	store_bind_text(st, ":job", job_id);
-	store_bind_int(st, ":set", set_id);
-	store_bind_int(st, ":now", now);
-	return store_step_done(s, st);
+	sqlite_bind_text(st, ":job", job_id);
+	sqlite_bind_int(st, ":set", set_id);
+	sqlite_bind_int(st, ":now", now);
+	return sqlite_step_done(s, st);
 }
 
 /* The tasks of a snapshot that is not the configured set conf_id. */
-static int add_stale_tasks(struct store *s, const char *job_id, int64_t set_id,
+static int add_stale_tasks(struct sqlite_store *s, const char *job_id, int64_t set_id,
 			   int64_t conf_id, int64_t now)
 {
-	struct store_set snap = { 0 }, conf = { 0 };
+	struct sqlite_set snap = { 0 }, conf = { 0 };
 	int rc = -1;
 
 	if (read_members(s, set_id, &snap) == 0 && read_members(s, conf_id, &conf) == 0)
 		rc = add_tasks(s, job_id, &snap, &conf, now);
-	store_set_free(&snap);
-	store_set_free(&conf);
+	sqlite_set_free(&snap);
+	sqlite_set_free(&conf);
 	return rc;
 }
 
 /* Drops the job's reference to set_id: 1 done, 0 when it moved meanwhile
  * (another writer created its tasks), -1 on error. */
-static int leave_set(struct store *s, const char *job_id, int64_t set_id)
+static int leave_set(struct sqlite_store *s, const char *job_id, int64_t set_id)
 {
-	sqlite3_stmt *st = store_stmt(s, SQL_MATERIALIZED);
+	sqlite3_stmt *st = sqlite_stmt(s, SQL_MATERIALIZED);
 
 	if (st == NULL)
 		return -1;
-	store_bind_text(st, ":id", job_id);
-	store_bind_int(st, ":set", set_id);
-	if (store_step_done(s, st) < 0)
+	sqlite_bind_text(st, ":id", job_id);
+	sqlite_bind_int(st, ":set", set_id);
+	if (sqlite_step_done(s, st) < 0)
 		return -1;
 	return sqlite3_changes(s->db) == 1;
 }
 
-int store_materialize_tasks(struct store *s, const char *job_id, int64_t now)
+int sqlite_materialize_tasks(struct sqlite_store *s, const char *job_id, int64_t now)
 {
 	struct job_set j;
 	int64_t conf;
@@ -386,9 +386,9 @@ int store_materialize_tasks(struct store *s, const char *job_id, int64_t now)
 	return add_stale_tasks(s, job_id, j.set_id, conf, now);
 }
 
-int store_materialize_stale(struct store *s, int64_t now, int *count)
+int sqlite_materialize_stale(struct sqlite_store *s, int64_t now, int *count)
 {
-	sqlite3_stmt *st = store_stmt(s, SQL_STALE_JOBS);
+	sqlite3_stmt *st = sqlite_stmt(s, SQL_STALE_JOBS);
 	char (*ids)[JOBS_ID_LEN + 1] = NULL;
 	size_t n = 0, cap = 0;
 	int rc;
@@ -400,12 +400,12 @@ int store_materialize_stale(struct store *s, int64_t now, int *count)
 		ids = xreserve(ids, &cap, n + 1, sizeof *ids);
 		snprintf(ids[n++], JOBS_ID_LEN + 1, "%s", sqlite3_column_text(st, 0));
 	}
-	store_reset(st);
+	sqlite_reset(st);
 	rc = rc == SQLITE_DONE ? 0 : -1;
 	if (rc < 0)
-		store_log_error(s, SQL_STALE_JOBS);
+		sqlite_log_error(s, SQL_STALE_JOBS);
 	for (size_t i = 0; rc == 0 && i < n; i++)
-		rc = store_materialize_tasks(s, ids[i], now);
+		rc = sqlite_materialize_tasks(s, ids[i], now);
 	*count = (int)n;
 	free(ids);
 	return rc;
@@ -413,7 +413,7 @@ int store_materialize_stale(struct store *s, int64_t now, int *count)
 
 /* One synthesized record: what the task will be when the job starts. */
 static void synth_task(struct task_record *t, const char *job_id,
-		       const struct store_set_member *m, const struct job_set *j, int lowest)
+		       const struct sqlite_set_member *m, const struct job_set *j, int lowest)
 {
 	memset(t, 0, sizeof *t);
 	snprintf(t->job_id, sizeof t->job_id, "%s", job_id);
@@ -429,10 +429,10 @@ static void synth_task(struct task_record *t, const char *job_id,
 	t->updated_at = j->created_at;
 }
 
-int store_synth_tasks(struct store *s, const char *job_id, struct task_record **out,
-		      size_t *n)
+int sqlite_synth_tasks(struct sqlite_store *s, const char *job_id, struct task_record **out,
+		       size_t *n)
 {
-	struct store_set m = { 0 };
+	struct sqlite_set m = { 0 };
 	struct job_set j;
 	int rc = read_job_set(s, job_id, &j);
 
@@ -441,7 +441,7 @@ int store_synth_tasks(struct store *s, const char *job_id, struct task_record **
 	if (rc != STORE_OK)
 		return rc == STORE_NOT_FOUND ? STORE_OK : STORE_ERR;
 	if (read_members(s, j.set_id, &m) < 0) {
-		store_set_free(&m);
+		sqlite_set_free(&m);
 		return STORE_ERR;
 	}
 	/* members come by phase: the first has the lowest */
@@ -449,6 +449,6 @@ int store_synth_tasks(struct store *s, const char *job_id, struct task_record **
 	for (size_t i = 0; i < m.n; i++)
 		synth_task(&(*out)[i], job_id, &m.v[i], &j, m.v[0].phase);
 	*n = m.n;
-	store_set_free(&m);
+	sqlite_set_free(&m);
 	return STORE_OK;
 }

@@ -4,7 +4,7 @@
  * is written here, each write guarded by what the view saw. Runs inside the
  * caller's transaction, after whatever changed the tasks.
  */
-#include "store/sched_int.h"
+#include "store/sqlite/sched_int.h"
 #include "jobs/evaluate.h"
 #include "jobs/sched_doc.h"
 #include "util/log.h"
@@ -37,27 +37,27 @@ static const char SQL_TOMBSTONE[] =
 	"    AND state = 'succeeded' ORDER BY service))"
 	" FROM jobs j WHERE j.id = :id AND j.kind = 'purge' ON CONFLICT DO NOTHING";
 
-void sched_idset_push(struct sched_idset *set, const char *id)
+void sqlite_idset_push(struct sqlite_idset *set, const char *id)
 {
 	set->ids = xreserve(set->ids, &set->cap, set->n + 1, sizeof *set->ids);
 	snprintf(set->ids[set->n++], JOBS_ID_LEN + 1, "%s", id);
 }
 
-void sched_idset_add(struct sched_idset *set, const char *id)
+void sqlite_idset_add(struct sqlite_idset *set, const char *id)
 {
 	for (size_t i = 0; i < set->n; i++)
 		if (strcmp(set->ids[i], id) == 0)
 			return;
-	sched_idset_push(set, id);
+	sqlite_idset_push(set, id);
 }
 
-void sched_idset_free(struct sched_idset *set)
+void sqlite_idset_free(struct sqlite_idset *set)
 {
 	free(set->ids);
 	memset(set, 0, sizeof *set);
 }
 
-void sched_log_job(int level, const char *event, const char *job_id, const char *tenant_id)
+void sqlite_log_job(int level, const char *event, const char *job_id, const char *tenant_id)
 {
 	struct log_line *l = log_start((enum log_level)level, event);
 
@@ -73,14 +73,14 @@ struct job_view {
 };
 
 /* The job's state, kind and tenant; 0, 1 (no job) or -1. */
-static int read_job(struct store *s, const char *job_id, struct job_view *v)
+static int read_job(struct sqlite_store *s, const char *job_id, struct job_view *v)
 {
-	sqlite3_stmt *st = store_stmt(s, SQL_JOB_STATE);
+	sqlite3_stmt *st = sqlite_stmt(s, SQL_JOB_STATE);
 	int rc;
 
 	if (st == NULL)
 		return -1;
-	store_bind_text(st, ":id", job_id);
+	sqlite_bind_text(st, ":id", job_id);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		const char *state = (const char *)sqlite3_column_text(st, 0);
@@ -93,91 +93,91 @@ static int read_job(struct store *s, const char *job_id, struct job_view *v)
 		v->purge = kind != NULL && strcmp(kind, "purge") == 0;
 		snprintf(v->tenant, sizeof v->tenant, "%s", tenant ? tenant : "");
 	} else if (rc != SQLITE_DONE) {
-		store_log_error(s, SQL_JOB_STATE);
+		sqlite_log_error(s, SQL_JOB_STATE);
 	}
-	store_reset(st);
+	sqlite_reset(st);
 	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
 }
 
 /* The job and its delete tasks' summary (the evaluation's view); 0, 1 (no
  * job) or -1. */
-static int read_view(struct store *s, const char *job_id, struct job_view *v)
+static int read_view(struct sqlite_store *s, const char *job_id, struct job_view *v)
 {
 	sqlite3_stmt *st;
 	int rc = read_job(s, job_id, v);
 
 	if (rc != 0)
 		return rc;
-	if ((st = store_stmt(s, SQL_TASK_SUMMARY)) == NULL)
+	if ((st = sqlite_stmt(s, SQL_TASK_SUMMARY)) == NULL)
 		return -1;
-	store_bind_text(st, ":id", job_id);
+	sqlite_bind_text(st, ":id", job_id);
 	if (sqlite3_step(st) != SQLITE_ROW) {
-		store_log_error(s, SQL_TASK_SUMMARY);
-		store_reset(st);
+		sqlite_log_error(s, SQL_TASK_SUMMARY);
+		sqlite_reset(st);
 		return -1;
 	}
 	v->eval.dead = sqlite3_column_int64(st, 0);
 	v->eval.unfinished = sqlite3_column_int64(st, 1);
-	v->eval.lowest_phase = store_col_int(st, 2, -1);
-	v->eval.lowest_unopened = store_col_int(st, 3, -1);
-	store_reset(st);
+	v->eval.lowest_phase = sqlite_col_int(st, 2, -1);
+	v->eval.lowest_unopened = sqlite_col_int(st, 3, -1);
+	sqlite_reset(st);
 	return 0;
 }
 
 /* The job's move (e->from -> e->to, only from that state) with its event;
  * 0, 1 (the job moved meanwhile: nothing written) or -1. */
-static int set_state(struct store *s, const char *job_id, const struct job_view *v,
+static int set_state(struct sqlite_store *s, const char *job_id, const struct job_view *v,
 		     const struct jobs_eval *e, int64_t now)
 {
-	sqlite3_stmt *st = store_stmt(s, SQL_SET_JOB_STATE);
+	sqlite3_stmt *st = sqlite_stmt(s, SQL_SET_JOB_STATE);
 	char *detail;
 	int rc;
 
 	if (st == NULL)
 		return -1;
-	store_bind_text(st, ":id", job_id);
-	store_bind_text(st, ":from", jobs_job_state_name(e->from));
-	store_bind_text(st, ":to", jobs_job_state_name(e->to));
-	store_bind_opt_int(st, ":fin", e->to == JOB_RUNNING ? 0 : now, 0);
-	if (store_step_done(s, st) < 0)
+	sqlite_bind_text(st, ":id", job_id);
+	sqlite_bind_text(st, ":from", jobs_job_state_name(e->from));
+	sqlite_bind_text(st, ":to", jobs_job_state_name(e->to));
+	sqlite_bind_opt_int(st, ":fin", e->to == JOB_RUNNING ? 0 : now, 0);
+	if (sqlite_step_done(s, st) < 0)
 		return -1;
 	if (sqlite3_changes(s->db) == 0)
 		return 1;
 	detail = sched_doc_eval(e, &v->eval);
-	rc = store_job_changed_text(s, job_id, jobs_eval_event(e->act), detail, now, NULL);
+	rc = sqlite_job_changed(s, job_id, jobs_eval_event(e->act), detail, now, NULL);
 	free(detail);
 	return rc;
 }
 
 /* The job succeeded: a purge leaves its tombstone. */
-static int tombstone(struct store *s, const char *job_id, const struct job_view *v,
+static int tombstone(struct sqlite_store *s, const char *job_id, const struct job_view *v,
 		     int64_t now)
 {
 	sqlite3_stmt *st;
 
-	sched_log_job(LOG_INFO, "job.succeeded", job_id, v->tenant);
+	sqlite_log_job(LOG_INFO, "job.succeeded", job_id, v->tenant);
 	if (!v->purge)
 		return 0;
-	if ((st = store_stmt(s, SQL_TOMBSTONE)) == NULL)
+	if ((st = sqlite_stmt(s, SQL_TOMBSTONE)) == NULL)
 		return -1;
-	store_bind_text(st, ":id", job_id);
-	store_bind_int(st, ":now", now);
-	return store_step_done(s, st);
+	sqlite_bind_text(st, ":id", job_id);
+	sqlite_bind_int(st, ":now", now);
+	return sqlite_step_done(s, st);
 }
 
-static int open_phase(struct store *s, const char *job_id, const struct job_view *v,
+static int open_phase(struct sqlite_store *s, const char *job_id, const struct job_view *v,
 		      int64_t phase, int64_t now)
 {
-	sqlite3_stmt *st = store_stmt(s, SQL_OPEN_PHASE);
+	sqlite3_stmt *st = sqlite_stmt(s, SQL_OPEN_PHASE);
 	struct log_line *l;
 	int n;
 
 	if (st == NULL)
 		return -1;
-	store_bind_text(st, ":id", job_id);
-	store_bind_int(st, ":now", now);
-	store_bind_int(st, ":phase", phase);
-	if (store_step_done(s, st) < 0)
+	sqlite_bind_text(st, ":id", job_id);
+	sqlite_bind_int(st, ":now", now);
+	sqlite_bind_int(st, ":phase", phase);
+	if (sqlite_step_done(s, st) < 0)
 		return -1;
 	n = sqlite3_changes(s->db);
 	if (n > 0) {
@@ -192,7 +192,7 @@ static int open_phase(struct store *s, const char *job_id, const struct job_view
 }
 
 /* Writes one decision; 0, 1 (the job moved meanwhile) or -1. */
-static int apply(struct store *s, const char *job_id, const struct job_view *v,
+static int apply(struct sqlite_store *s, const char *job_id, const struct job_view *v,
 		 const struct jobs_eval *e, int64_t now, int *failed)
 {
 	int rc;
@@ -208,7 +208,7 @@ static int apply(struct store *s, const char *job_id, const struct job_view *v,
 		if (e->act == JOBS_EVAL_SUCCEED)
 			return tombstone(s, job_id, v, now);
 		if (e->act == JOBS_EVAL_FAIL) {
-			sched_log_job(LOG_ERROR, "job.failed", job_id, v->tenant);
+			sqlite_log_job(LOG_ERROR, "job.failed", job_id, v->tenant);
 			if (failed != NULL)
 				(*failed)++;
 		}
@@ -218,7 +218,7 @@ static int apply(struct store *s, const char *job_id, const struct job_view *v,
 	}
 }
 
-int sched_eval_job(struct store *s, const char *job_id, int64_t now, int *failed)
+int sqlite_eval_job(struct sqlite_store *s, const char *job_id, int64_t now, int *failed)
 {
 	struct job_view v;
 	struct jobs_eval e;
@@ -236,10 +236,11 @@ int sched_eval_job(struct store *s, const char *job_id, int64_t now, int *failed
 	return rc < 0 ? -1 : 0;
 }
 
-int sched_eval_jobs(struct store *s, const struct sched_idset *set, int64_t now, int *failed)
+int sqlite_eval_jobs(struct sqlite_store *s, const struct sqlite_idset *set, int64_t now,
+		     int *failed)
 {
 	for (size_t i = 0; i < set->n; i++)
-		if (sched_eval_job(s, set->ids[i], now, failed) < 0)
+		if (sqlite_eval_job(s, set->ids[i], now, failed) < 0)
 			return -1;
 	return 0;
 }

@@ -4,7 +4,7 @@
  * sched_record.c, job evaluation in sched_eval.c, config sync in
  * sched_sync.c.
  */
-#include "store/sched_int.h"
+#include "store/sqlite/sched_int.h"
 #include "jobs/sched_doc.h"
 #include "util/log.h"
 #include "util/util.h"
@@ -91,7 +91,7 @@ static enum sched_owner owner_state(struct reclaim_ctx *c, const char *owner)
 	return c->v[c->n++].state;
 }
 
-static void lost_free(struct sched_lost *l, size_t n)
+static void lost_free(struct sqlite_lost *l, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		free(l[i].service);
@@ -103,26 +103,26 @@ static void lost_free(struct sched_lost *l, size_t n)
 
 /* One in-flight row into l (its strings malloc'ed). */
 static void read_lost(sqlite3_stmt *st, int64_t now, enum sched_owner who,
-		      struct sched_lost *l)
+		      struct sqlite_lost *l)
 {
 	l->id = sqlite3_column_int64(st, 0);
 	snprintf(l->job_id, sizeof l->job_id, "%s", sqlite3_column_text(st, 1));
-	l->service = store_col_text(st, 2);
-	l->kind = store_col_text(st, 3);
-	l->attempts = (int)store_col_int(st, 4, 0);
-	l->owner = store_col_text(st, 5);
-	l->lease_until = store_col_int(st, 6, -1);
-	l->first_attempt_at = store_col_int(st, 7, now);
+	l->service = sqlite_col_text(st, 2);
+	l->kind = sqlite_col_text(st, 3);
+	l->attempts = (int)sqlite_col_int(st, 4, 0);
+	l->owner = sqlite_col_text(st, 5);
+	l->lease_until = sqlite_col_int(st, 6, -1);
+	l->first_attempt_at = sqlite_col_int(st, 7, now);
 	l->verify_owed = sqlite3_column_int(st, 8);
 	l->free_waits = sqlite3_column_int(st, 9);
 	l->why = who == SCHED_OWNER_DEAD ? "lease owner died" : "lease expired";
 }
 
 /* The in-flight tasks whose lease may be taken over. */
-static int find_lost(struct store *s, struct reclaim_ctx *c, int64_t now,
-		     struct sched_lost **out, size_t *n)
+static int find_lost(struct sqlite_store *s, struct reclaim_ctx *c, int64_t now,
+		     struct sqlite_lost **out, size_t *n)
 {
-	sqlite3_stmt *st = store_stmt(s, SQL_INFLIGHT_OTHERS);
+	sqlite3_stmt *st = sqlite_stmt(s, SQL_INFLIGHT_OTHERS);
 	size_t cap = 0;
 	int rc;
 
@@ -132,7 +132,7 @@ static int find_lost(struct store *s, struct reclaim_ctx *c, int64_t now,
 		return -1;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *owner = (const char *)sqlite3_column_text(st, 5);
-		int64_t exp = store_col_int(st, 6, 0);
+		int64_t exp = sqlite_col_int(st, 6, 0);
 		enum sched_owner who = owner_state(c, owner);
 
 		/* An owner alive on this host keeps its lease whatever the
@@ -142,15 +142,15 @@ static int find_lost(struct store *s, struct reclaim_ctx *c, int64_t now,
 		*out = xreserve(*out, &cap, *n + 1, sizeof **out);
 		read_lost(st, now, who, &(*out)[(*n)++]);
 	}
-	store_reset(st);
+	sqlite_reset(st);
 	if (rc != SQLITE_DONE) {
-		store_log_error(s, SQL_INFLIGHT_OTHERS);
+		sqlite_log_error(s, SQL_INFLIGHT_OTHERS);
 		return -1;
 	}
 	return 0;
 }
 
-static void log_reclaimed(const struct sched_lost *l, int dead, const char *err)
+static void log_reclaimed(const struct sqlite_lost *l, int dead, const char *err)
 {
 	struct log_line *line = log_start(dead ? LOG_ERROR : LOG_WARN, "task.lease.reclaimed");
 
@@ -169,11 +169,11 @@ static void log_reclaimed(const struct sched_lost *l, int dead, const char *err)
  * A task owing only its verification keeps owing it (the call is not
  * repeated).
  */
-int sched_reclaim_one(struct store *s, const struct sched_lost *l,
-		      const struct policy_retry *retry, int64_t now,
-		      struct sched_idset *dead_jobs, int *taken)
+int sqlite_reclaim_one(struct sqlite_store *s, const struct sqlite_lost *l,
+		       const struct policy_retry *retry, int64_t now,
+		       struct sqlite_idset *dead_jobs, int *taken)
 {
-	sqlite3_stmt *st = store_stmt(s, SQL_RECLAIM);
+	sqlite3_stmt *st = sqlite_stmt(s, SQL_RECLAIM);
 	int dead = retry != NULL &&
 		   policy_retry_exhausted(retry, l->verify_owed ? 0 :
 					  policy_attempts_used(l->attempts, l->free_waits),
@@ -186,22 +186,22 @@ int sched_reclaim_one(struct store *s, const struct sched_lost *l,
 	*taken = 0;
 	if (st == NULL)
 		goto out;
-	store_bind_int(st, ":id", l->id);
-	store_bind_int(st, ":now", now);
-	store_bind_text(st, ":state", dead ? "dead" : "waiting");
-	store_bind_text(st, ":err", err);
-	store_bind_text(st, ":owner", l->owner);
-	store_bind_opt_int(st, ":until", l->lease_until, -1);
-	if (store_step_done(s, st) < 0)
+	sqlite_bind_int(st, ":id", l->id);
+	sqlite_bind_int(st, ":now", now);
+	sqlite_bind_text(st, ":state", dead ? "dead" : "waiting");
+	sqlite_bind_text(st, ":err", err);
+	sqlite_bind_text(st, ":owner", l->owner);
+	sqlite_bind_opt_int(st, ":until", l->lease_until, -1);
+	if (sqlite_step_done(s, st) < 0)
 		goto out;
 	rc = 0;
 	if (sqlite3_changes(s->db) == 0)
 		goto out; /* recorded, or claimed again, since it was read */
 	*taken = 1;
 	if (dead && (l->kind == NULL || strcmp(l->kind, "delete") == 0))
-		sched_idset_add(dead_jobs, l->job_id);
+		sqlite_idset_add(dead_jobs, l->job_id);
 	detail = sched_doc_reclaimed(l->kind, l->attempts, dead, err, l->owner);
-	rc = store_event_append_text(s, l->job_id, now, "task.attempt", l->service, detail);
+	rc = sqlite_event_append(s, l->job_id, now, "task.attempt", l->service, detail);
 	free(detail);
 	log_reclaimed(l, dead, err);
 out:
@@ -209,81 +209,81 @@ out:
 	return rc;
 }
 
-static int reclaim(struct store *s, struct reclaim_ctx *c, const struct policy_retry *retry,
-		   int64_t now, int *count)
+static int reclaim(struct sqlite_store *s, struct reclaim_ctx *c,
+		   const struct policy_retry *retry, int64_t now, int *count)
 {
-	struct sched_idset dead_jobs = { 0 };
-	struct sched_lost *l = NULL;
+	struct sqlite_idset dead_jobs = { 0 };
+	struct sqlite_lost *l = NULL;
 	size_t n = 0;
 	int failed = 0, taken = 0;
 	int rc = find_lost(s, c, now, &l, &n);
 
 	*count = 0;
 	for (size_t i = 0; rc == 0 && i < n; i++) {
-		rc = sched_reclaim_one(s, &l[i], retry, now, &dead_jobs, &taken);
+		rc = sqlite_reclaim_one(s, &l[i], retry, now, &dead_jobs, &taken);
 		*count += taken;
 	}
 	if (rc == 0 && dead_jobs.n > 0)
-		rc = sched_eval_jobs(s, &dead_jobs, now, &failed);
+		rc = sqlite_eval_jobs(s, &dead_jobs, now, &failed);
 	lost_free(l, n);
-	sched_idset_free(&dead_jobs);
+	sqlite_idset_free(&dead_jobs);
 	return rc;
 }
 
 /* Runs a "SELECT id ... LIMIT :lim" and calls fn per row, after the scan. */
-static int each_job(struct store *s, const char *sql, int64_t now,
-		    int (*fn)(struct store *, const char *, int64_t), int *count)
+static int each_job(struct sqlite_store *s, const char *sql, int64_t now,
+		    int (*fn)(struct sqlite_store *, const char *, int64_t), int *count)
 {
-	sqlite3_stmt *st = store_stmt(s, sql);
-	struct sched_idset ids = { 0 };
+	sqlite3_stmt *st = sqlite_stmt(s, sql);
+	struct sqlite_idset ids = { 0 };
 	int rc;
 
 	*count = 0;
 	if (st == NULL)
 		return -1;
-	store_bind_int(st, ":now", now);
-	store_bind_int(st, ":lim", SCHED_BATCH);
+	sqlite_bind_int(st, ":now", now);
+	sqlite_bind_int(st, ":lim", SCHED_BATCH);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		sched_idset_push(&ids, (const char *)sqlite3_column_text(st, 0));
-	store_reset(st);
+		sqlite_idset_push(&ids, (const char *)sqlite3_column_text(st, 0));
+	sqlite_reset(st);
 	if (rc != SQLITE_DONE) {
-		store_log_error(s, sql);
-		sched_idset_free(&ids);
+		sqlite_log_error(s, sql);
+		sqlite_idset_free(&ids);
 		return -1;
 	}
 	rc = 0;
 	for (size_t i = 0; rc == 0 && i < ids.n; i++)
 		rc = fn(s, ids.ids[i], now);
 	*count = (int)ids.n;
-	sched_idset_free(&ids);
+	sqlite_idset_free(&ids);
 	return rc;
 }
 
-static int start_job(struct store *s, const char *id, int64_t now)
+static int start_job(struct sqlite_store *s, const char *id, int64_t now)
 {
-	sqlite3_stmt *st = store_stmt(s, SQL_START_JOB);
+	sqlite3_stmt *st = sqlite_stmt(s, SQL_START_JOB);
 	struct job_record j;
 
 	if (st == NULL)
 		return -1;
-	store_bind_text(st, ":id", id);
-	store_bind_int(st, ":now", now);
-	if (store_step_done(s, st) < 0)
+	sqlite_bind_text(st, ":id", id);
+	sqlite_bind_int(st, ":now", now);
+	if (sqlite_step_done(s, st) < 0)
 		return -1;
 	if (sqlite3_changes(s->db) == 0)
 		return 0;
 	/* Its delete tasks are created now, not at schedule (DESIGN 8). */
-	if (store_materialize_tasks(s, id, now) < 0 ||
-	    store_job_changed_text(s, id, "job.started", NULL, now, &j) < 0)
+	if (sqlite_materialize_tasks(s, id, now) < 0 ||
+	    sqlite_job_changed(s, id, "job.started", NULL, now, &j) < 0)
 		return -1;
-	sched_log_job(LOG_INFO, "job.started", id, j.tenant_id);
+	sqlite_log_job(LOG_INFO, "job.started", id, j.tenant_id);
 	jobs_job_record_clear(&j);
-	return sched_eval_job(s, id, now, NULL);
+	return sqlite_eval_job(s, id, now, NULL);
 }
 
-int sched_mark_missed(struct store *s, const char *id, int64_t now, int *marked)
+int sqlite_mark_missed(struct sqlite_store *s, const char *id, int64_t now, int *marked)
 {
-	sqlite3_stmt *st = store_stmt(s, SQL_MARK_MISSED);
+	sqlite3_stmt *st = sqlite_stmt(s, SQL_MARK_MISSED);
 	struct job_record j;
 	char *detail;
 	int rc;
@@ -292,38 +292,39 @@ int sched_mark_missed(struct store *s, const char *id, int64_t now, int *marked)
 		*marked = 0;
 	if (st == NULL)
 		return -1;
-	store_bind_text(st, ":id", id);
-	store_bind_int(st, ":now", now);
-	if (store_step_done(s, st) < 0)
+	sqlite_bind_text(st, ":id", id);
+	sqlite_bind_int(st, ":now", now);
+	if (sqlite_step_done(s, st) < 0)
 		return -1;
 	if (sqlite3_changes(s->db) == 0)
 		return 0; /* marked by another writer, or no longer missed */
-	if (store_read_job_by_id(s, id, &j) != STORE_OK)
+	if (sqlite_job_by_id(s, id, &j) != STORE_OK)
 		return -1;
 	detail = sched_doc_deadline_missed(j.deadline_at, j.state);
-	rc = store_job_changed_text(s, id, "job.deadline_missed", detail, now, NULL);
+	rc = sqlite_job_changed(s, id, "job.deadline_missed", detail, now, NULL);
 	free(detail);
-	sched_log_job(LOG_WARN, "job.deadline_missed", id, j.tenant_id);
+	sqlite_log_job(LOG_WARN, "job.deadline_missed", id, j.tenant_id);
 	jobs_job_record_clear(&j);
 	if (marked != NULL && rc == 0)
 		*marked = 1;
 	return rc;
 }
 
-static int mark_missed(struct store *s, const char *id, int64_t now)
+static int mark_missed(struct sqlite_store *s, const char *id, int64_t now)
 {
-	return sched_mark_missed(s, id, now, NULL);
+	return sqlite_mark_missed(s, id, now, NULL);
 }
 
-int sched_maintain(struct store *s, const char *owner, sched_owner_fn judge, void *ctx,
-		   int reclaim_self, const struct policy_retry *retry, int64_t now,
-		   struct sched_maint *m)
+int sqlite_maintain(struct store *base, const char *owner, sched_owner_fn judge, void *ctx,
+		    int reclaim_self, const struct policy_retry *retry, int64_t now,
+		    struct sched_maint *m)
 {
+	struct sqlite_store *s = sqlite_of(base);
 	struct reclaim_ctx rc = { .me = owner, .judge = judge, .jctx = ctx, .self = reclaim_self };
 	int ok;
 
 	memset(m, 0, sizeof *m);
-	if (store_begin(s) != STORE_OK)
+	if (sqlite_begin(s) != STORE_OK)
 		return STORE_ERR;
 	log_hold(); /* job.started ... only once committed */
 	ok = reclaim(s, &rc, retry, now, &m->reclaimed) == 0 &&
@@ -333,8 +334,8 @@ int sched_maintain(struct store *s, const char *owner, sched_owner_fn judge, voi
 		free(rc.v[i].owner);
 	free(rc.v);
 	if (!ok)
-		store_rollback(s);
-	if (!ok || store_commit(s) != STORE_OK) {
+		sqlite_rollback(s);
+	if (!ok || sqlite_commit(s) != STORE_OK) {
 		log_release(0);
 		memset(m, 0, sizeof *m);
 		return STORE_ERR;
@@ -347,35 +348,36 @@ int sched_maintain(struct store *s, const char *owner, sched_owner_fn judge, voi
 /* ---- wake-ups ---- */
 
 /* Runs a one-value MIN query; lowers *at when the value is set. */
-static int min_into(struct store *s, const char *sql, const char *svc, const char *owner,
+static int min_into(struct sqlite_store *s, const char *sql, const char *svc, const char *owner,
 		    int64_t now, int64_t *at)
 {
-	sqlite3_stmt *st = store_stmt(s, sql);
+	sqlite3_stmt *st = sqlite_stmt(s, sql);
 	int rc;
 
 	if (st == NULL)
 		return -1;
 	if (svc != NULL)
-		store_bind_text(st, ":svc", svc);
+		sqlite_bind_text(st, ":svc", svc);
 	if (owner != NULL)
-		store_bind_text(st, ":owner", owner);
+		sqlite_bind_text(st, ":owner", owner);
 	if (sqlite3_bind_parameter_index(st, ":now") > 0)
-		store_bind_int(st, ":now", now);
+		sqlite_bind_int(st, ":now", now);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL &&
 	    sqlite3_column_int64(st, 0) < *at)
 		*at = sqlite3_column_int64(st, 0);
-	store_reset(st);
+	sqlite_reset(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		store_log_error(s, sql);
+		sqlite_log_error(s, sql);
 		return -1;
 	}
 	return 0;
 }
 
-int sched_next_wake(struct store *s, const char *owner, const struct sched_service *svcs,
-		    size_t n_svcs, int64_t now, int64_t *at)
+int sqlite_next_wake(struct store *base, const char *owner, const struct sched_service *svcs,
+		     size_t n_svcs, int64_t now, int64_t *at)
 {
+	struct sqlite_store *s = sqlite_of(base);
 	*at = INT64_MAX;
 	for (size_t i = 0; i < n_svcs; i++)
 		if (svcs[i].enabled && min_into(s, SQL_WAKE_WAITING, svcs[i].name, NULL, now, at) < 0)
@@ -389,11 +391,12 @@ int sched_next_wake(struct store *s, const char *owner, const struct sched_servi
 }
 
 /* SQLite's data_version changes when another connection commits to the
- * file; this handle's own commits leave it as it is (see sched.h). */
-int store_changed_token(struct store *s, uint64_t *token)
+ * file; this handle's own commits leave it as it is (store_changed_token). */
+int sqlite_changed_token(struct store *base, uint64_t *token)
 {
+	struct sqlite_store *s = sqlite_of(base);
 	static const char SQL[] = "PRAGMA data_version";
-	sqlite3_stmt *st = store_stmt(s, SQL);
+	sqlite3_stmt *st = sqlite_stmt(s, SQL);
 	int rc;
 
 	if (st == NULL)
@@ -401,22 +404,11 @@ int store_changed_token(struct store *s, uint64_t *token)
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		*token = (uint64_t)sqlite3_column_int64(st, 0);
-	store_reset(st);
+	sqlite_reset(st);
 	if (rc != SQLITE_ROW) {
-		store_log_error(s, SQL);
+		sqlite_log_error(s, SQL);
 		return STORE_ERR;
 	}
 	return STORE_OK;
 }
 
-int sched_job_state(struct store *s, const char *job_id, enum job_state *state)
-{
-	struct job_record j;
-	int rc = store_read_job_by_id(s, job_id, &j);
-
-	if (rc == STORE_OK) {
-		*state = j.state;
-		jobs_job_record_clear(&j);
-	}
-	return rc;
-}

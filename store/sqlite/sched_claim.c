@@ -1,9 +1,9 @@
 /*
  * sched_claim.c - claims: due tasks of dispatchable jobs become in flight
  * under this owner's lease, as each service's slots and breaker allow; and
- * the count of a call about to go out (sched_count_sent).
+ * the count of a call about to go out (sqlite_count_sent).
  */
-#include "store/sched_int.h"
+#include "store/sqlite/sched_int.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -27,7 +27,7 @@ static const char SQL_CANDIDATES[] =
 static const char SQL_INFLIGHT_OF[] =
 	"SELECT COUNT(*) FROM tasks WHERE service = :svc AND state = 'in_flight'";
 /* :counted is 1 when the call goes out in this same loop turn (no preview
- * first): then the claim counts it; else sched_count_sent does, later. */
+ * first): then the claim counts it; else sqlite_count_sent does, later. */
 static const char SQL_CLAIM[] =
 	"UPDATE tasks SET state = 'in_flight', attempts = attempts + :counted,"
 	" lease_owner = :owner, lease_expires_at = :lease,"
@@ -38,17 +38,6 @@ static const char SQL_COUNT_SENT[] =
 	" WHERE id = :id AND state = 'in_flight' AND lease_owner = :owner"
 	" AND lease_expires_at = :until";
 
-void sched_claimed_free(struct sched_claimed *c, size_t n)
-{
-	if (c == NULL)
-		return;
-	for (size_t i = 0; i < n; i++) {
-		free(c[i].tenant_id);
-		free(c[i].service);
-	}
-	free(c);
-}
-
 /* ---- claims ---- */
 
 /*
@@ -57,7 +46,7 @@ void sched_claimed_free(struct sched_claimed *c, size_t n)
  * half-open (taken only now, when there is a task to probe with), none
  * while it is open. *probe is set for the probe. -1 on a database error.
  */
-static int allowed_slots(struct store *s, const char *owner, const struct sched_service *svc,
+static int allowed_slots(struct sqlite_store *s, const char *owner, const struct sched_service *svc,
 			 int in_flight, int64_t now, int *probe)
 {
 	struct policy_breaker b;
@@ -68,7 +57,7 @@ static int allowed_slots(struct store *s, const char *owner, const struct sched_
 	*probe = 0;
 	if (free_slots <= 0)
 		return 0;
-	if (sched_breaker_load(s, svc->name, &b, &probe_owner) < 0)
+	if (sqlite_breaker_load(s, svc->name, &b, &probe_owner) < 0)
 		return -1;
 	free(probe_owner);
 	/* A probe whose task is no longer in flight anywhere died with its owner. */
@@ -79,27 +68,27 @@ static int allowed_slots(struct store *s, const char *owner, const struct sched_
 	if (policy_breaker_allow(&b, &svc->breaker, now)) {
 		allowed = 1;
 		*probe = 1;
-		if (sched_breaker_save(s, svc->name, &b, owner, now) < 0)
+		if (sqlite_breaker_save(s, svc->name, &b, owner, now) < 0)
 			return -1;
 		log_msg(LOG_INFO, "breaker.probe", "%s: one probe after the cool-off", svc->name);
 	}
 	return allowed;
 }
 
-static int in_flight_of(struct store *s, const char *service, int *count)
+static int in_flight_of(struct sqlite_store *s, const char *service, int *count)
 {
-	sqlite3_stmt *st = store_stmt(s, SQL_INFLIGHT_OF);
+	sqlite3_stmt *st = sqlite_stmt(s, SQL_INFLIGHT_OF);
 	int rc;
 
 	if (st == NULL)
 		return -1;
-	store_bind_text(st, ":svc", service);
+	sqlite_bind_text(st, ":svc", service);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		*count = sqlite3_column_int(st, 0);
 	else
-		store_log_error(s, SQL_INFLIGHT_OF);
-	store_reset(st);
+		sqlite_log_error(s, SQL_INFLIGHT_OF);
+	sqlite_reset(st);
 	return rc == SQLITE_ROW ? 0 : -1;
 }
 
@@ -109,14 +98,14 @@ static void read_candidate(sqlite3_stmt *cand, int64_t now, struct sched_claimed
 	memset(c, 0, sizeof *c);
 	c->task_id = sqlite3_column_int64(cand, 0);
 	snprintf(c->job_id, sizeof c->job_id, "%s", sqlite3_column_text(cand, 1));
-	c->service = store_col_text(cand, 2);
+	c->service = sqlite_col_text(cand, 2);
 	if (jobs_task_kind_parse((const char *)sqlite3_column_text(cand, 3), &c->kind) < 0)
 		c->kind = TASK_KIND_DELETE;
 	c->phase = sqlite3_column_int(cand, 4);
 	c->attempts = sqlite3_column_int(cand, 5);
-	c->first_attempt_at = store_col_int(cand, 6, now);
+	c->first_attempt_at = sqlite_col_int(cand, 6, now);
 	c->has_before = sqlite3_column_int(cand, 7);
-	c->tenant_id = store_col_text(cand, 8);
+	c->tenant_id = sqlite_col_text(cand, 8);
 	c->verify_owed = sqlite3_column_int(cand, 9);
 	c->retry_streak = sqlite3_column_int(cand, 10);
 	c->free_waits = sqlite3_column_int(cand, 11);
@@ -125,33 +114,33 @@ static void read_candidate(sqlite3_stmt *cand, int64_t now, struct sched_claimed
 /* Up to lim due candidates of one service, appended to v (room for lim
  * more), read to the end before anything is written (the claims change
  * the index the scan walks). */
-static int read_candidates(struct store *s, const char *service, int lim, int64_t now,
+static int read_candidates(struct sqlite_store *s, const char *service, int lim, int64_t now,
 			   struct sched_claimed *v, size_t *n)
 {
-	sqlite3_stmt *cand = store_stmt(s, SQL_CANDIDATES);
+	sqlite3_stmt *cand = sqlite_stmt(s, SQL_CANDIDATES);
 	int rc = SQLITE_DONE;
 	int got = 0;
 
 	if (cand == NULL)
 		return -1;
-	store_bind_text(cand, ":svc", service);
-	store_bind_int(cand, ":now", now);
-	store_bind_int(cand, ":lim", lim);
+	sqlite_bind_text(cand, ":svc", service);
+	sqlite_bind_int(cand, ":now", now);
+	sqlite_bind_int(cand, ":lim", lim);
 	while (got < lim && (rc = sqlite3_step(cand)) == SQLITE_ROW)
 		read_candidate(cand, now, &v[(*n) + (size_t)got++]);
-	store_reset(cand);
+	sqlite_reset(cand);
 	*n += (size_t)got;
 	if (got < lim && rc != SQLITE_DONE) {
-		store_log_error(s, SQL_CANDIDATES);
+		sqlite_log_error(s, SQL_CANDIDATES);
 		return -1;
 	}
 	return 0;
 }
 
-static int claim_row(struct store *s, const char *owner, const struct sched_service *svc,
+static int claim_row(struct sqlite_store *s, const char *owner, const struct sched_service *svc,
 		     int64_t now, struct sched_claimed *c)
 {
-	sqlite3_stmt *st = store_stmt(s, SQL_CLAIM);
+	sqlite3_stmt *st = sqlite_stmt(s, SQL_CLAIM);
 
 	if (st == NULL)
 		return -1;
@@ -160,12 +149,12 @@ static int claim_row(struct store *s, const char *owner, const struct sched_serv
 	c->counted = !c->verify_owed &&
 		     (c->kind != TASK_KIND_DELETE || c->has_before || !svc->preview_first);
 	c->lease_until = now + svc->lease_ms;
-	store_bind_int(st, ":id", c->task_id);
-	store_bind_text(st, ":owner", owner);
-	store_bind_int(st, ":lease", c->lease_until);
-	store_bind_int(st, ":counted", c->counted);
-	store_bind_int(st, ":now", now);
-	if (store_step_done(s, st) < 0)
+	sqlite_bind_int(st, ":id", c->task_id);
+	sqlite_bind_text(st, ":owner", owner);
+	sqlite_bind_int(st, ":lease", c->lease_until);
+	sqlite_bind_int(st, ":counted", c->counted);
+	sqlite_bind_int(st, ":now", now);
+	if (sqlite_step_done(s, st) < 0)
 		return -1;
 	return sqlite3_changes(s->db) > 0 ? 1 : 0;
 }
@@ -174,7 +163,7 @@ static int claim_row(struct store *s, const char *owner, const struct sched_serv
  * Claims up to *room of one service's due tasks into v (after *n), as its
  * slots and breaker allow. Claimed entries stay, the rest are freed.
  */
-static int claim_service(struct store *s, const char *owner, const struct sched_service *svc,
+static int claim_service(struct sqlite_store *s, const char *owner, const struct sched_service *svc,
 			 int64_t now, struct sched_claimed *v, size_t *n, int *room)
 {
 	size_t first = *n, k, kept;
@@ -213,10 +202,11 @@ static int claim_service(struct store *s, const char *owner, const struct sched_
 	return 0;
 }
 
-int sched_claim_tasks(struct store *s, const char *owner, const struct sched_service *svcs,
-		      size_t n_svcs, size_t first, int max, int64_t now,
-		      struct sched_claimed **out, size_t *n)
+int sqlite_claim_tasks(struct store *base, const char *owner, const struct sched_service *svcs,
+		       size_t n_svcs, size_t first, int max, int64_t now,
+		       struct sched_claimed **out, size_t *n)
 {
+	struct sqlite_store *s = sqlite_of(base);
 	struct sched_claimed *v;
 	int room = max;
 
@@ -225,16 +215,16 @@ int sched_claim_tasks(struct store *s, const char *owner, const struct sched_ser
 	if (max <= 0 || n_svcs == 0)
 		return STORE_OK;
 	v = xcalloc((size_t)max, sizeof *v);
-	if (store_begin(s) != STORE_OK)
+	if (sqlite_begin(s) != STORE_OK)
 		goto fail;
 	for (size_t k = 0; k < n_svcs && room > 0; k++) {
 		const struct sched_service *svc = &svcs[(first + k) % n_svcs];
 		if (svc->enabled && claim_service(s, owner, svc, now, v, n, &room) < 0) {
-			store_rollback(s);
+			sqlite_rollback(s);
 			goto fail;
 		}
 	}
-	if (store_commit(s) != STORE_OK)
+	if (sqlite_commit(s) != STORE_OK)
 		goto fail;
 	*out = v;
 	return STORE_OK;
@@ -246,28 +236,29 @@ fail:
 
 /* ---- calls going out ---- */
 
-int sched_count_sent(struct store *s, const char *owner, const struct sched_lease *leases,
-		     size_t n, int64_t now, int *held)
+int sqlite_count_sent(struct store *base, const char *owner, const struct sched_lease *leases,
+		      size_t n, int64_t now, int *held)
 {
+	struct sqlite_store *s = sqlite_of(base);
 	sqlite3_stmt *st;
 
 	if (n == 0)
 		return STORE_OK;
-	if (store_begin(s) != STORE_OK)
+	if (sqlite_begin(s) != STORE_OK)
 		return STORE_ERR;
 	for (size_t i = 0; i < n; i++) {
-		if ((st = store_stmt(s, SQL_COUNT_SENT)) == NULL)
+		if ((st = sqlite_stmt(s, SQL_COUNT_SENT)) == NULL)
 			goto fail;
-		store_bind_int(st, ":id", leases[i].task_id);
-		store_bind_text(st, ":owner", owner);
-		store_bind_int(st, ":until", leases[i].until);
-		store_bind_int(st, ":now", now);
-		if (store_step_done(s, st) < 0)
+		sqlite_bind_int(st, ":id", leases[i].task_id);
+		sqlite_bind_text(st, ":owner", owner);
+		sqlite_bind_int(st, ":until", leases[i].until);
+		sqlite_bind_int(st, ":now", now);
+		if (sqlite_step_done(s, st) < 0)
 			goto fail;
 		held[i] = sqlite3_changes(s->db) > 0;
 	}
-	return store_commit(s) == STORE_OK ? STORE_OK : STORE_ERR;
+	return sqlite_commit(s) == STORE_OK ? STORE_OK : STORE_ERR;
 fail:
-	store_rollback(s);
+	sqlite_rollback(s);
 	return STORE_ERR;
 }

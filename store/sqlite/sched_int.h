@@ -1,13 +1,12 @@
 /*
- * sched_int.h - shared by store/sched*.c (and their unit tests): job
+ * sched_int.h - shared by store/sqlite/sched*.c (and their unit tests): job
  * evaluation (next phase, finished, failed), a small set of job ids, the
  * breakers table, and the single steps of housekeeping.
  */
-#ifndef TENANTDEL_STORE_SCHED_INT_H
-#define TENANTDEL_STORE_SCHED_INT_H
+#ifndef TENANTDEL_STORE_SQLITE_SCHED_INT_H
+#define TENANTDEL_STORE_SQLITE_SCHED_INT_H
 
-#include "store/sched.h"
-#include "store/store_int.h"
+#include "store/sqlite/sqlite_int.h"
 
 /* Dispatchable: delete needs a running job, suspend a scheduled or running
  * one, restore a cancelled one; a held job runs nothing. */
@@ -17,14 +16,14 @@
 	" OR (t.kind = 'restore' AND j.state = 'cancelled'))"
 
 /* The job ids a transaction touched, each once. */
-struct sched_idset {
+struct sqlite_idset {
 	char (*ids)[JOBS_ID_LEN + 1];
 	size_t n, cap;
 };
 
-void sched_idset_add(struct sched_idset *set, const char *id);  /* O(n): small sets */
-void sched_idset_push(struct sched_idset *set, const char *id); /* no duplicate check */
-void sched_idset_free(struct sched_idset *set);
+void sqlite_idset_add(struct sqlite_idset *set, const char *id);  /* O(n): small sets */
+void sqlite_idset_push(struct sqlite_idset *set, const char *id); /* no duplicate check */
+void sqlite_idset_free(struct sqlite_idset *set);
 
 /*
  * Inside a transaction: brings one job up to date with its delete tasks. A
@@ -34,22 +33,23 @@ void sched_idset_free(struct sched_idset *set);
  * purge); otherwise the lowest unfinished phase is made due now. Adds 1 to
  * *failed (may be NULL) when it failed the job. 0 or -1.
  */
-int sched_eval_job(struct store *s, const char *job_id, int64_t now, int *failed);
+int sqlite_eval_job(struct sqlite_store *s, const char *job_id, int64_t now, int *failed);
 
-/* sched_eval_job for every id of the set. */
-int sched_eval_jobs(struct store *s, const struct sched_idset *set, int64_t now, int *failed);
+/* sqlite_eval_job for every id of the set. */
+int sqlite_eval_jobs(struct sqlite_store *s, const struct sqlite_idset *set, int64_t now,
+		     int *failed);
 
 /* The breaker row of service (closed when there is none; *probe_owner, may
  * be NULL, receives who holds the half-open probe, caller frees); 0 or -1. */
-int sched_breaker_load(struct store *s, const char *service, struct policy_breaker *b,
-		       char **probe_owner);
+int sqlite_breaker_load(struct sqlite_store *s, const char *service, struct policy_breaker *b,
+			char **probe_owner);
 /* Writes it back (probe_owner stored while a probe is in flight); 0 or -1. */
-int sched_breaker_save(struct store *s, const char *service, const struct policy_breaker *b,
-		       const char *probe_owner, int64_t now);
+int sqlite_breaker_save(struct sqlite_store *s, const char *service,
+			const struct policy_breaker *b, const char *probe_owner, int64_t now);
 
 /* Logs one job-level line (job.started, job.failed ...) with the job's ids,
  * held until the caller's transaction commits (log_hold). */
-void sched_log_job(int level, const char *event, const char *job_id, const char *tenant_id);
+void sqlite_log_job(int level, const char *event, const char *job_id, const char *tenant_id);
 
 /*
  * Inside a transaction: job_id gets job.deadline_missed, unless it is
@@ -58,10 +58,10 @@ void sched_log_job(int level, const char *event, const char *job_id, const char 
  * changes nothing and sends nothing). Sets *marked (may be NULL) to 1 when
  * it marked it. 0 or -1.
  */
-int sched_mark_missed(struct store *s, const char *job_id, int64_t now, int *marked);
+int sqlite_mark_missed(struct sqlite_store *s, const char *job_id, int64_t now, int *marked);
 
 /* An in-flight task whose lease may be taken over, as it was read. */
-struct sched_lost {
+struct sqlite_lost {
 	int64_t id;
 	char job_id[JOBS_ID_LEN + 1];
 	char *service, *kind, *owner;
@@ -81,8 +81,8 @@ struct sched_lost {
  * is 1 when it was taken, 0 when the lease changed since it was read
  * (nothing written); a dead delete task's job goes into dead_jobs. 0 or -1.
  */
-int sched_reclaim_one(struct store *s, const struct sched_lost *l,
-		      const struct policy_retry *retry, int64_t now,
-		      struct sched_idset *dead_jobs, int *taken);
+int sqlite_reclaim_one(struct sqlite_store *s, const struct sqlite_lost *l,
+		       const struct policy_retry *retry, int64_t now,
+		       struct sqlite_idset *dead_jobs, int *taken);
 
 #endif

@@ -2,9 +2,8 @@
  * sched_record.c - recording finished attempts (group commit) and the
  * per-service circuit breakers shared through the breakers table.
  */
-#include "store/sched_int.h"
+#include "store/sqlite/sched_int.h"
 #include "jobs/sched_doc.h"
-#include "store/metrics.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -43,10 +42,10 @@ static const char SQL_BREAKER_PUT[] =
 	" updated_at = excluded.updated_at";
 /* ---- breakers ---- */
 
-int sched_breaker_load(struct store *s, const char *service, struct policy_breaker *b,
-		       char **probe_owner)
+int sqlite_breaker_load(struct sqlite_store *s, const char *service, struct policy_breaker *b,
+			char **probe_owner)
 {
-	sqlite3_stmt *st = store_stmt(s, SQL_BREAKER_GET);
+	sqlite3_stmt *st = sqlite_stmt(s, SQL_BREAKER_GET);
 	int rc;
 
 	memset(b, 0, sizeof *b);
@@ -54,7 +53,7 @@ int sched_breaker_load(struct store *s, const char *service, struct policy_break
 		*probe_owner = NULL;
 	if (st == NULL)
 		return -1;
-	store_bind_text(st, ":svc", service);
+	sqlite_bind_text(st, ":svc", service);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		const char *state = (const char *)sqlite3_column_text(st, 0);
@@ -62,34 +61,34 @@ int sched_breaker_load(struct store *s, const char *service, struct policy_break
 			b->state = BREAKER_OPEN;
 		else if (state != NULL && strcmp(state, "half_open") == 0)
 			b->state = BREAKER_HALF_OPEN;
-		b->failures = (int)store_col_int(st, 1, 0);
-		b->open_until_ms = store_col_int(st, 2, 0);
-		b->cooloff_ms = store_col_int(st, 3, 0);
+		b->failures = (int)sqlite_col_int(st, 1, 0);
+		b->open_until_ms = sqlite_col_int(st, 2, 0);
+		b->cooloff_ms = sqlite_col_int(st, 3, 0);
 		b->probe_in_flight = sqlite3_column_type(st, 4) != SQLITE_NULL;
 		if (probe_owner != NULL)
-			*probe_owner = store_col_text(st, 4);
+			*probe_owner = sqlite_col_text(st, 4);
 	} else if (rc != SQLITE_DONE) {
-		store_log_error(s, SQL_BREAKER_GET);
+		sqlite_log_error(s, SQL_BREAKER_GET);
 	}
-	store_reset(st);
+	sqlite_reset(st);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
-int sched_breaker_save(struct store *s, const char *service, const struct policy_breaker *b,
-		       const char *probe_owner, int64_t now)
+int sqlite_breaker_save(struct sqlite_store *s, const char *service,
+			const struct policy_breaker *b, const char *probe_owner, int64_t now)
 {
-	sqlite3_stmt *st = store_stmt(s, SQL_BREAKER_PUT);
+	sqlite3_stmt *st = sqlite_stmt(s, SQL_BREAKER_PUT);
 
 	if (st == NULL)
 		return -1;
-	store_bind_text(st, ":svc", service);
-	store_bind_text(st, ":state", policy_breaker_state_name(b->state));
-	store_bind_int(st, ":failures", b->failures);
-	store_bind_opt_int(st, ":until", b->state == BREAKER_OPEN ? b->open_until_ms : 0, 0);
-	store_bind_int(st, ":cooloff", b->cooloff_ms);
-	store_bind_text(st, ":probe", b->probe_in_flight ? probe_owner : NULL);
-	store_bind_int(st, ":now", now);
-	return store_step_done(s, st);
+	sqlite_bind_text(st, ":svc", service);
+	sqlite_bind_text(st, ":state", policy_breaker_state_name(b->state));
+	sqlite_bind_int(st, ":failures", b->failures);
+	sqlite_bind_opt_int(st, ":until", b->state == BREAKER_OPEN ? b->open_until_ms : 0, 0);
+	sqlite_bind_int(st, ":cooloff", b->cooloff_ms);
+	sqlite_bind_text(st, ":probe", b->probe_in_flight ? probe_owner : NULL);
+	sqlite_bind_int(st, ":now", now);
+	return sqlite_step_done(s, st);
 }
 
 static const struct sched_service *find_service(const struct sched_service *svcs, size_t n,
@@ -114,7 +113,7 @@ static void log_breaker(enum log_level level, const char *event, const char *ser
 }
 
 /* Applies one attempt's verdict to the service's breaker. */
-static int breaker_apply(struct store *s, const struct sched_result *r,
+static int breaker_apply(struct sqlite_store *s, const struct sched_result *r,
 			 const struct sched_service *svc, int64_t now)
 {
 	struct policy_breaker b;
@@ -124,7 +123,7 @@ static int breaker_apply(struct store *s, const struct sched_result *r,
 
 	if (r->breaker == POLICY_BREAKER_SKIP || svc == NULL)
 		return 0;
-	if (sched_breaker_load(s, r->service, &b, &probe) < 0)
+	if (sqlite_breaker_load(s, r->service, &b, &probe) < 0)
 		return -1;
 	before = b.state;
 	if (r->breaker == POLICY_BREAKER_SUCCESS) {
@@ -138,7 +137,7 @@ static int breaker_apply(struct store *s, const struct sched_result *r,
 			goto out; /* only the probe holds a slot to free */
 		policy_breaker_neutral(&b);
 	}
-	rc = sched_breaker_save(s, r->service, &b, probe, now);
+	rc = sqlite_breaker_save(s, r->service, &b, probe, now);
 	if (b.state == BREAKER_OPEN && before != BREAKER_OPEN)
 		log_breaker(LOG_WARN, "breaker.opened", r->service, &b);
 	else if (b.state == BREAKER_CLOSED && before != BREAKER_CLOSED)
@@ -151,7 +150,7 @@ out:
 /* ---- attempts ---- */
 
 /* The cumulative counts and total after this call; *counts caller-freed. */
-static int cumulative(struct store *s, const struct sched_result *r, char **counts,
+static int cumulative(struct sqlite_store *s, const struct sched_result *r, char **counts,
 		      int64_t *total)
 {
 	sqlite3_stmt *st;
@@ -163,16 +162,16 @@ static int cumulative(struct store *s, const struct sched_result *r, char **coun
 	*total = r->total;
 	if (r->counts_json == NULL && r->total < 0)
 		return 0; /* nothing to add up */
-	if ((st = store_stmt(s, SQL_TASK_COUNTS)) == NULL)
+	if ((st = sqlite_stmt(s, SQL_TASK_COUNTS)) == NULL)
 		return -1;
-	store_bind_int(st, ":id", r->task_id);
+	sqlite_bind_int(st, ":id", r->task_id);
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		old = store_col_text(st, 0);
-		old_total = store_col_int(st, 1, -1);
+		old = sqlite_col_text(st, 0);
+		old_total = sqlite_col_int(st, 1, -1);
 	}
-	store_reset(st);
+	sqlite_reset(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		store_log_error(s, SQL_TASK_COUNTS);
+		sqlite_log_error(s, SQL_TASK_COUNTS);
 		return -1;
 	}
 	*counts = sched_doc_merge_counts(old, r->counts_json);
@@ -182,7 +181,7 @@ static int cumulative(struct store *s, const struct sched_result *r, char **coun
 	return 0;
 }
 
-static int write_task(struct store *s, const char *owner, const struct sched_result *r,
+static int write_task(struct sqlite_store *s, const char *owner, const struct sched_result *r,
 		      int64_t now, int *kept)
 {
 	sqlite3_stmt *st;
@@ -190,27 +189,27 @@ static int write_task(struct store *s, const char *owner, const struct sched_res
 	int64_t total = -1;
 	int rc = -1;
 
-	if (cumulative(s, r, &counts, &total) < 0 || (st = store_stmt(s, SQL_RECORD_TASK)) == NULL)
+	if (cumulative(s, r, &counts, &total) < 0 || (st = sqlite_stmt(s, SQL_RECORD_TASK)) == NULL)
 		goto out;
-	store_bind_int(st, ":id", r->task_id);
-	store_bind_text(st, ":owner", owner);
-	store_bind_int(st, ":until", r->lease_until);
-	store_bind_text(st, ":state", jobs_task_state_name(r->state));
-	store_bind_int(st, ":unsent", r->unsent);
-	store_bind_int(st, ":free", r->free_wait);
-	store_bind_opt_int(st, ":next", r->state == TASK_WAITING ? r->next_attempt_at : 0, 0);
-	store_bind_opt_int(st, ":status", r->http_status, 0);
-	store_bind_text(st, ":counts", counts);
-	store_bind_opt_int(st, ":total", total, -1);
-	store_bind_text(st, ":pb", r->preview_json);
-	store_bind_opt_int(st, ":bt", r->before_total, -1);
-	store_bind_opt_int(st, ":va", r->verified_after, -1);
-	store_bind_opt_int(st, ":dur", r->duration_ms, -1);
-	store_bind_text(st, ":err", r->error);
-	store_bind_int(st, ":vo", r->state == TASK_WAITING && r->verify_owed);
-	store_bind_int(st, ":streak", r->retry_streak);
-	store_bind_int(st, ":now", now);
-	if (store_step_done(s, st) < 0)
+	sqlite_bind_int(st, ":id", r->task_id);
+	sqlite_bind_text(st, ":owner", owner);
+	sqlite_bind_int(st, ":until", r->lease_until);
+	sqlite_bind_text(st, ":state", jobs_task_state_name(r->state));
+	sqlite_bind_int(st, ":unsent", r->unsent);
+	sqlite_bind_int(st, ":free", r->free_wait);
+	sqlite_bind_opt_int(st, ":next", r->state == TASK_WAITING ? r->next_attempt_at : 0, 0);
+	sqlite_bind_opt_int(st, ":status", r->http_status, 0);
+	sqlite_bind_text(st, ":counts", counts);
+	sqlite_bind_opt_int(st, ":total", total, -1);
+	sqlite_bind_text(st, ":pb", r->preview_json);
+	sqlite_bind_opt_int(st, ":bt", r->before_total, -1);
+	sqlite_bind_opt_int(st, ":va", r->verified_after, -1);
+	sqlite_bind_opt_int(st, ":dur", r->duration_ms, -1);
+	sqlite_bind_text(st, ":err", r->error);
+	sqlite_bind_int(st, ":vo", r->state == TASK_WAITING && r->verify_owed);
+	sqlite_bind_int(st, ":streak", r->retry_streak);
+	sqlite_bind_int(st, ":now", now);
+	if (sqlite_step_done(s, st) < 0)
 		goto out;
 	*kept = sqlite3_changes(s->db) > 0;
 	rc = 0;
@@ -235,25 +234,25 @@ static char *attempt_detail(const struct sched_result *r, int kept)
 }
 
 /* task.preview (before the purge) and task.verify (after it) events. */
-static int preview_events(struct store *s, const struct sched_result *r, int64_t now)
+static int preview_events(struct sqlite_store *s, const struct sched_result *r, int64_t now)
 {
 	char *d;
 	int rc = 0;
 
 	if (r->preview_json != NULL || r->preview_error != NULL) {
 		d = sched_doc_preview(r->preview_json, r->before_total, r->preview_error);
-		rc = store_event_append_text(s, r->job_id, now, "task.preview", r->service, d);
+		rc = sqlite_event_append(s, r->job_id, now, "task.preview", r->service, d);
 		free(d);
 	}
 	if (rc == 0 && r->verified_after >= 0) {
 		d = sched_doc_verify(r->verified_after);
-		rc = store_event_append_text(s, r->job_id, now, "task.verify", r->service, d);
+		rc = sqlite_event_append(s, r->job_id, now, "task.verify", r->service, d);
 		free(d);
 	}
 	return rc;
 }
 
-static int record_one(struct store *s, const char *owner, const struct sched_result *r,
+static int record_one(struct sqlite_store *s, const char *owner, const struct sched_result *r,
 		      const struct sched_service *svcs, size_t n_svcs, int64_t now,
 		      struct jobs_counts *counts)
 {
@@ -267,7 +266,7 @@ static int record_one(struct store *s, const char *owner, const struct sched_res
 			"task %lld of job %s (%s) was taken over while in flight",
 			(long long)r->task_id, r->job_id, r->service);
 	d = attempt_detail(r, kept);
-	rc = store_event_append_text(s, r->job_id, now, "task.attempt", r->service, d);
+	rc = sqlite_event_append(s, r->job_id, now, "task.attempt", r->service, d);
 	free(d);
 	if (rc < 0)
 		return -1;
@@ -275,11 +274,12 @@ static int record_one(struct store *s, const char *owner, const struct sched_res
 	return breaker_apply(s, r, find_service(svcs, n_svcs, r->service), now);
 }
 
-int sched_record_results(struct store *s, const char *owner, const struct sched_result *r,
-			 size_t n, const struct sched_service *svcs, size_t n_svcs,
-			 int64_t now, int *failed_jobs)
+int sqlite_record_results(struct store *base, const char *owner, const struct sched_result *r,
+			  size_t n, const struct sched_service *svcs, size_t n_svcs,
+			  int64_t now, int *failed_jobs)
 {
-	struct sched_idset jobs = { 0 };
+	struct sqlite_store *s = sqlite_of(base);
+	struct sqlite_idset jobs = { 0 };
 	struct jobs_counts counts = { 0 };
 	int failed = 0;
 
@@ -287,20 +287,20 @@ int sched_record_results(struct store *s, const char *owner, const struct sched_
 		*failed_jobs = 0;
 	if (n == 0)
 		return STORE_OK;
-	if (store_begin(s) != STORE_OK)
+	if (sqlite_begin(s) != STORE_OK)
 		return STORE_ERR;
 	log_hold(); /* job.succeeded ... only once committed */
 	for (size_t i = 0; i < n; i++) {
 		if (record_one(s, owner, &r[i], svcs, n_svcs, now, &counts) < 0)
 			goto fail;
 		if (r[i].kind == TASK_KIND_DELETE && r[i].state != TASK_WAITING)
-			sched_idset_add(&jobs, r[i].job_id);
+			sqlite_idset_add(&jobs, r[i].job_id);
 	}
-	if (store_metrics_batch_flush(s, &counts) < 0 || sched_eval_jobs(s, &jobs, now, &failed) < 0)
+	if (sqlite_metrics_flush(s, &counts) < 0 || sqlite_eval_jobs(s, &jobs, now, &failed) < 0)
 		goto fail;
-	sched_idset_free(&jobs);
+	sqlite_idset_free(&jobs);
 	jobs_counts_free(&counts);
-	if (store_commit(s) != STORE_OK) {
+	if (sqlite_commit(s) != STORE_OK) {
 		log_release(0);
 		return STORE_ERR;
 	}
@@ -309,9 +309,9 @@ int sched_record_results(struct store *s, const char *owner, const struct sched_
 		*failed_jobs = failed;
 	return STORE_OK;
 fail:
-	sched_idset_free(&jobs);
+	sqlite_idset_free(&jobs);
 	jobs_counts_free(&counts);
-	store_rollback(s);
+	sqlite_rollback(s);
 	log_release(0);
 	return STORE_ERR;
 }

@@ -1,0 +1,137 @@
+/*
+ * events.c - the SQLite side of the audit trail: appending (the one place
+ * event ids and hashes are assigned) and walking the rows for the checks
+ * every backend shares (store/events.c).
+ *
+ * How the chain stays linear. An event's id is the tip's id + 1 and its
+ * prev_hash the tip's hash, so reading the tip and inserting after it must
+ * not interleave with another writer doing the same. The tip is read at
+ * the first append of a write transaction and kept (struct store_chain)
+ * until COMMIT or ROLLBACK; each append inserts after it and becomes the
+ * tip. With SQLite this is safe as it stands: BEGIN IMMEDIATE takes the
+ * database's one write lock before the read, and holds it to the end. A
+ * backend with several writers serialises at the same point: it locks the
+ * tip as it reads it (SELECT ... FOR UPDATE of a one-row tip table, or a
+ * transaction-scoped advisory lock) and holds the lock to commit. Either
+ * way the insert also says what it expects: the id is the primary key, so
+ * had the tip moved under a transaction its insert fails instead of
+ * forking the chain.
+ */
+#include "store/sqlite/sqlite_int.h"
+#include "util/log.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define EVENT_COLS "e.id, e.job_id, e.at, e.type, e.service, e.detail, e.prev_hash, e.hash"
+static const char SQL_JOB_EVENTS[] =
+	"SELECT " EVENT_COLS ", (SELECT p.hash FROM events p WHERE p.id = e.id - 1)"
+	" FROM events e WHERE e.job_id = :job ORDER BY e.id";
+static const char SQL_ALL_EVENTS[] = "SELECT " EVENT_COLS " FROM events e ORDER BY e.id";
+static const char SQL_TIP[] = "SELECT id, hash FROM events ORDER BY id DESC LIMIT 1";
+static const char SQL_APPEND[] =
+	"INSERT INTO events (id, job_id, at, type, service, detail, prev_hash, hash)"
+	" VALUES (:id, :job_id, :at, :type, :service, :detail, :prev, :hash)";
+
+/* Reads the chain's tip into s->tip (genesis when there is no event). */
+static int load_tip(struct sqlite_store *s)
+{
+	sqlite3_stmt *st = sqlite_stmt(s, SQL_TIP);
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const unsigned char *h = sqlite3_column_text(st, 1);
+		s->tip.id = sqlite3_column_int64(st, 0);
+		snprintf(s->tip.hash, sizeof s->tip.hash, "%s", h ? (const char *)h : "");
+	} else if (rc == SQLITE_DONE) {
+		s->tip.id = 0;
+		snprintf(s->tip.hash, sizeof s->tip.hash, "%s", store_genesis_hash);
+	} else {
+		sqlite_log_error(s, SQL_TIP);
+		sqlite_reset(st);
+		return -1;
+	}
+	sqlite_reset(st);
+	s->tip.loaded = 1;
+	return 0;
+}
+
+/* Reads the tip (once per transaction), inserts after it, advances it:
+ * see the comment at the top of this file. */
+int sqlite_event_append(struct sqlite_store *s, const char *job_id, int64_t at,
+			const char *type, const char *service, const char *detail)
+{
+	char hash[STORE_HASH_HEX];
+	const char *text = detail ? detail : "{}";
+	sqlite3_stmt *st;
+	int64_t id;
+
+	if (!s->in_tx) {
+		log_msg(LOG_ERROR, "store.error", "event %s appended outside a transaction", type);
+		return -1;
+	}
+	if (!s->tip.loaded && load_tip(s) < 0)
+		return -1;
+	if ((st = sqlite_stmt(s, SQL_APPEND)) == NULL)
+		return -1;
+	id = s->tip.id + 1;
+	store_event_hash(s->tip.hash, id, job_id, at, type, service, text, hash);
+	sqlite_bind_int(st, ":id", id);
+	sqlite_bind_text(st, ":job_id", job_id);
+	sqlite_bind_int(st, ":at", at);
+	sqlite_bind_text(st, ":type", type);
+	sqlite_bind_text(st, ":service", service);
+	sqlite_bind_text(st, ":detail", text);
+	sqlite_bind_text(st, ":prev", s->tip.hash);
+	sqlite_bind_text(st, ":hash", hash);
+	if (sqlite_step_done(s, st) < 0)
+		return -1;
+	s->tip.id = id;
+	memcpy(s->tip.hash, hash, sizeof hash);
+	return 0;
+}
+
+/* Points ev's strings into the current row (valid until the next step). */
+static void read_event(sqlite3_stmt *st, struct event_record *ev)
+{
+	memset(ev, 0, sizeof *ev);
+	ev->id = sqlite3_column_int64(st, 0);
+	ev->job_id = (const char *)sqlite3_column_text(st, 1);
+	ev->at = sqlite3_column_int64(st, 2);
+	ev->type = (const char *)sqlite3_column_text(st, 3);
+	ev->service = (const char *)sqlite3_column_text(st, 4);
+	ev->detail = (const char *)sqlite3_column_text(st, 5);
+	ev->prev_hash = (const char *)sqlite3_column_text(st, 6);
+	ev->hash = (const char *)sqlite3_column_text(st, 7);
+}
+
+/* Walks job_id's events (NULL: all of them) in id order; see store/backend.h. */
+int sqlite_events_walk(struct store *base, const char *job_id, store_event_row_cb cb,
+		       void *ctx)
+{
+	struct sqlite_store *s = sqlite_of(base);
+	const char *sql = job_id != NULL ? SQL_JOB_EVENTS : SQL_ALL_EVENTS;
+	sqlite3_stmt *st = sqlite_stmt(s, sql);
+	struct event_record ev;
+	int rc = SQLITE_DONE, stop = 0;
+
+	if (st == NULL)
+		return STORE_ERR;
+	if (job_id != NULL)
+		sqlite_bind_text(st, ":job", job_id);
+	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		read_event(st, &ev);
+		stop = cb(ctx, &ev, job_id != NULL ? (const char *)sqlite3_column_text(st, 8)
+						   : NULL);
+	}
+	if (!stop && rc != SQLITE_DONE) {
+		sqlite_log_error(s, sql);
+		sqlite_reset(st);
+		return STORE_ERR;
+	}
+	sqlite_reset(st);
+	return STORE_OK;
+}

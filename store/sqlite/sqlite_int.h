@@ -1,0 +1,316 @@
+/*
+ * sqlite_int.h - shared by the files of the SQLite backend (store/sqlite/)
+ * and its unit tests only: the handle, the backend's operations (its
+ * table is store/sqlite/backend.c), the statement cache, binding helpers,
+ * row readers and the event chain.
+ */
+#ifndef TENANTDEL_STORE_SQLITE_INT_H
+#define TENANTDEL_STORE_SQLITE_INT_H
+
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "jobs/counts.h"
+#include "jobs/document.h"
+#include "jobs/timefmt.h"
+#include "store/backend.h"
+
+#define STORE_STMT_CACHE 160
+
+struct store_stmt_slot {
+	const char *sql; /* a static string: the cache key is its address */
+	sqlite3_stmt *st;
+};
+
+/*
+ * The tip of the event chain (the newest event's id and hash) as this
+ * handle's write transaction sees it: read at its first append, advanced
+ * by each append, forgotten at COMMIT and ROLLBACK. See store/sqlite/events.c.
+ */
+struct store_chain {
+	int loaded;
+	int64_t id;
+	char hash[STORE_HASH_HEX];
+};
+
+/* An open SQLite store: struct store first (store/backend.h). */
+struct sqlite_store {
+	struct store base;
+	sqlite3 *db;
+	char *path;
+	int in_tx;
+	struct store_stmt_slot cache[STORE_STMT_CACHE];
+	int n_cache;
+	struct store_chain tip;
+};
+
+/* The SQLite handle of an open store (one this backend opened). */
+static inline struct sqlite_store *sqlite_of(struct store *s)
+{
+	return (struct sqlite_store *)s;
+}
+
+/*
+ * The operations of the table, each with the contract of its store.h
+ * namesake (store_<op> or sched_<op>).
+ */
+struct store *sqlite_open(const struct store_config *c, char *err, size_t errlen);
+void sqlite_close(struct store *s);
+int sqlite_check_integrity(struct store *s, int *intact, char *why, size_t whylen);
+int sqlite_schedule(struct store *s, const struct store_new_job *jobs, size_t n,
+		    const struct store_service *svcs, size_t n_svcs, int64_t now,
+		    char (*ids)[JOBS_ID_LEN + 1], int *created);
+int sqlite_job_get(struct store *s, const char *job_id, struct job_record *out);
+int sqlite_job_tasks(struct store *s, const char *job_id, struct task_record **out,
+		     size_t *n);
+int sqlite_job_list(struct store *s, const struct store_list_filter *f, store_job_cb cb,
+		    void *ctx);
+int sqlite_job_act(struct store *s, const char *job_id, const struct store_action *a,
+		   struct job_record *out);
+int sqlite_retire_service(struct store *s, const char *service, const char *reason,
+			  const char *by, int64_t now, int64_t *skipped);
+int sqlite_absent_services(struct store *s, const struct store_service *svcs,
+			   size_t n_svcs, struct store_absent **out, size_t *n);
+int sqlite_events_walk(struct store *s, const char *job_id, store_event_row_cb cb,
+		       void *ctx);
+int sqlite_maintain(struct store *s, const char *owner, sched_owner_fn judge, void *ctx,
+		    int reclaim_self, const struct policy_retry *retry, int64_t now,
+		    struct sched_maint *m);
+int sqlite_sweep_jobs(struct store *s, int64_t now);
+int sqlite_claim_tasks(struct store *s, const char *owner, const struct sched_service *svcs,
+		       size_t n_svcs, size_t first, int max, int64_t now,
+		       struct sched_claimed **out, size_t *n);
+int sqlite_count_sent(struct store *s, const char *owner, const struct sched_lease *leases,
+		      size_t n, int64_t now, int *held);
+int sqlite_record_results(struct store *s, const char *owner, const struct sched_result *r,
+			  size_t n, const struct sched_service *svcs, size_t n_svcs,
+			  int64_t now, int *failed_jobs);
+int sqlite_next_wake(struct store *s, const char *owner, const struct sched_service *svcs,
+		     size_t n_svcs, int64_t now, int64_t *at);
+int sqlite_changed_token(struct store *s, uint64_t *token);
+int sqlite_sync_services(struct store *s, const struct sched_service *svcs, size_t n_svcs,
+			 int64_t now, int *added, int *held);
+int sqlite_webhook_enqueue(struct store *s, const char *const *urls, size_t n, int batch,
+			   int64_t now, int *more);
+int sqlite_webhook_claim(struct store *s, const char *url, const char *owner, int64_t now,
+			 int64_t lease_ms, int limit, struct store_delivery **out, size_t *n);
+int sqlite_webhook_finish(struct store *s, int64_t outbox_id, const char *url,
+			  int delivered, int status, const char *error, int64_t next_attempt_at, int64_t now);
+int sqlite_webhook_release(struct store *s, const char *owner);
+int sqlite_webhook_lease_owners(struct store *s, char ***owners, size_t *n);
+int sqlite_webhook_prune(struct store *s, const char *const *urls, size_t n,
+			 int64_t before, int limit, int *more);
+int sqlite_webhook_backlog(struct store *s, const char *const *urls, size_t n,
+			   int64_t *count);
+int sqlite_tombstones_list(struct store *s, int64_t since, store_tombstone_cb cb,
+			   void *ctx);
+int sqlite_reapply(struct store *s, const struct store_reapply_req *r,
+		   struct store_reapply_item **items, size_t *n);
+int sqlite_metrics_read(struct store *s, int64_t now, const char *const *urls,
+			size_t n_urls, struct store_metrics *out);
+
+/* ---- inside the backend ---- */
+
+/* PRAGMA application_id of a tenantdel store ("tdel"; migration 5). */
+#define STORE_APPLICATION_ID 0x7464656c
+
+extern const char *const sqlite_migrations[];
+extern const int sqlite_n_migrations;
+
+/*
+ * The prepared statement for sql (a string with static storage: it is
+ * cached by address, prepared on first use). Returns NULL after logging
+ * when it does not prepare. Use it, then sqlite_reset() it.
+ */
+sqlite3_stmt *sqlite_stmt(struct sqlite_store *s, const char *sql);
+void sqlite_reset(sqlite3_stmt *st);
+
+/*
+ * Bind by name (":name"); NULL text binds NULL. A name the statement does
+ * not have is a programming error: it aborts, in every build, with a
+ * message naming the SQL and the name (else a typo binds NULL, changes no
+ * row, and reads as "the job moved meanwhile"). So does any other bind
+ * failure (out of memory). Can't fail otherwise.
+ */
+void sqlite_bind_text(sqlite3_stmt *st, const char *name, const char *value);
+void sqlite_bind_int(sqlite3_stmt *st, const char *name, int64_t value);
+void sqlite_bind_null(sqlite3_stmt *st, const char *name);
+/* Binds NULL when value == none. */
+void sqlite_bind_opt_int(sqlite3_stmt *st, const char *name, int64_t value, int64_t none);
+
+/*
+ * What an SQLite result rc on db means for the operator, in the words of
+ * DESIGN 4 ("disk full", "read-only", "damaged: run audit verify", ...),
+ * or NULL when SQLite's own message says it best. Static text.
+ */
+const char *sqlite_error_phrase(sqlite3 *db, int rc);
+
+/*
+ * Keeps the error of SQLite result rc for store_last_error: its phrase
+ * (sqlite_error_phrase, kind STORE_E_FILE), else msg (NULL: sqlite3_errmsg)
+ * as STORE_E_BUSY for a lock held too long, STORE_E_OTHER otherwise.
+ */
+void sqlite_keep_error(struct sqlite_store *s, int rc, const char *msg);
+
+/* Logs the failing step: event store.error with the SQL and sqlite3_errmsg
+ * (kept by sqlite_keep_error). */
+void sqlite_log_error(struct sqlite_store *s, const char *what);
+
+/* BEGIN IMMEDIATE / COMMIT / ROLLBACK. Not nestable. STORE_OK or STORE_ERR
+ * (a failed commit is rolled back). */
+int sqlite_begin(struct sqlite_store *s);
+int sqlite_commit(struct sqlite_store *s);
+void sqlite_rollback(struct sqlite_store *s);
+
+/* Steps a write statement to SQLITE_DONE and resets it. 0 or -1 (logged). */
+int sqlite_step_done(struct sqlite_store *s, sqlite3_stmt *st);
+
+/* Runs SQL without results (may hold several statements). 0 or -1. */
+int sqlite_exec(struct sqlite_store *s, const char *sql);
+
+/* Column helpers: a malloc'ed copy (NULL for SQL NULL); int with default. */
+char *sqlite_col_text(sqlite3_stmt *st, int col);
+int64_t sqlite_col_int(sqlite3_stmt *st, int col, int64_t null_value);
+
+/* Column lists and readers for jobs and tasks rows: SELECT STORE_JOB_COLS FROM jobs ... */
+#define STORE_JOB_COLS \
+	"jobs.id, jobs.tenant_id, jobs.tenant_name, jobs.kind, jobs.state, jobs.held_from," \
+	" jobs.hold_reason, jobs.requested_by, jobs.reason, jobs.origin_job_id," \
+	" jobs.created_at, jobs.due_at, jobs.deadline_at, jobs.started_at, jobs.finished_at," \
+	" jobs.deadline_missed," \
+	" (SELECT COALESCE(SUM(total_deleted), 0) FROM tasks" \
+	"    WHERE tasks.job_id = jobs.id AND tasks.kind = 'delete')"
+#define STORE_TASK_COLS \
+	"tasks.id, tasks.job_id, tasks.service, tasks.kind, tasks.phase, tasks.state," \
+	" tasks.attempts, tasks.http_status, tasks.deleted_counts, tasks.total_deleted," \
+	" tasks.preview_before, tasks.before_total, tasks.verified_after, tasks.duration_ms," \
+	" tasks.last_error, tasks.skip_reason, tasks.lease_owner, tasks.lease_expires_at," \
+	" tasks.next_attempt_at, tasks.first_attempt_at, tasks.updated_at"
+
+/* Fill a record from a row selected with the column list above (from column 0). */
+void sqlite_row_job(sqlite3_stmt *st, struct job_record *j);
+void sqlite_row_task(sqlite3_stmt *st, struct task_record *t);
+
+/* Steps a write statement to SQLITE_DONE and resets it: the rows it
+ * changed (0: what it expected was not there), or -1 (logged). */
+int sqlite_step_changes(struct sqlite_store *s, sqlite3_stmt *st);
+
+/*
+ * Appends one event to the chain: the one place event ids and hashes are
+ * assigned (store/sqlite/events.c says how a backend with several writers keeps
+ * them in order). Inside a write transaction. detail is JSON object text
+ * (NULL: {}), built by the code that owns its format. 0 or -1.
+ */
+int sqlite_event_append(struct sqlite_store *s, const char *job_id, int64_t at,
+			const char *type, const char *service, const char *detail);
+
+/* Inserts one webhook outbox row, inside a transaction: body is the whole
+ * payload {"id": eid, "type", "created_at", "job"} as JSON text
+ * (jobs_outbox_body). Does nothing while no webhook url is configured.
+ * 0 or -1. */
+int sqlite_outbox_append(struct sqlite_store *s, const char *eid, const char *type,
+			 const char *job_id, const char *body, int64_t now);
+
+/*
+ * A job's state changed (already written): appends the job-level event
+ * `type` (e.g. "job.started") with detail (JSON object text, NULL: {}),
+ * and the webhook outbox row whose body is jobs_outbox_body of the job as
+ * it is now. Inside a transaction. If out is not NULL it receives the job.
+ * 0 or -1.
+ */
+int sqlite_job_changed(struct sqlite_store *s, const char *job_id, const char *type,
+		       const char *detail, int64_t now, struct job_record *out);
+
+
+/*
+ * Carries out a on the job read as cur, inside the caller's write
+ * transaction: asks jobs_action_check, then writes the change with cur as
+ * its expectation (UPDATE ... WHERE id = cur's AND state = cur's state),
+ * its events and its outbox row. STORE_OK with *out (not NULL) the job
+ * after; STORE_REFUSED when the rules refuse it (why: store_last_error) or
+ * the job is no longer as cur says (moved meanwhile: the caller rolls back
+ * and reads it again); STORE_ERR. sqlite_job_act reads cur and calls this
+ * in one transaction.
+ */
+int sqlite_action_apply(struct sqlite_store *s, const struct job_record *cur,
+			const struct store_action *a, struct job_record *out);
+
+/* The id of the service set whose members are svcs' names and phases
+ * (service_sets, migration 7), created when new. In a transaction. 0 or -1. */
+int sqlite_service_set_id(struct sqlite_store *s, const struct store_service *svcs, size_t n,
+			  int64_t *id);
+
+/* A service set read back: its members by phase, then name. */
+struct sqlite_set {
+	struct sqlite_set_member {
+		char *name;
+		int phase;
+	} *v;
+	size_t n, cap;
+};
+
+void sqlite_set_free(struct sqlite_set *set); /* keeps it reusable */
+
+/* The last error of a task whose service the config lacks: it waits. */
+#define STORE_ABSENT_ERROR "service not in config"
+
+/* The configured services the last config sync recorded into *out
+ * (sqlite_set_free); *found 0 when none was recorded yet. 0 or -1. */
+int sqlite_configured_set(struct sqlite_store *s, struct sqlite_set *out, int *found);
+
+/* 1 when the set has a service called name. */
+int sqlite_set_has(const struct sqlite_set *set, const char *name);
+
+/* Whether service was retired (*found 1) and why (*reason, may be NULL,
+ * malloc'ed). 0 or -1. */
+int sqlite_retired_reason(struct sqlite_store *s, const char *service, char **reason,
+			  int64_t *found);
+
+/* Marks the waiting tasks of services the config lacks in records read
+ * for display (see sqlite_job_tasks). 0 or -1. */
+int sqlite_mark_absent(struct sqlite_store *s, struct task_record *t, size_t n);
+
+/* Records svcs (names and phases) as the services configured now (what a
+ * job starting later covers). In a transaction. 0 or -1. */
+int sqlite_set_configured(struct sqlite_store *s, const struct store_service *svcs, size_t n);
+
+/*
+ * Inside a transaction, when a job starts: creates its delete tasks from its
+ * snapshot (pending, not yet eligible; one of a service no longer
+ * configured waits for it like any other, one of a retired service is
+ * skipped with the retirement's reason and a task.skipped event), and one
+ * with a task.added event for a configured service the snapshot lacks (as
+ * the config sync does for jobs whose tasks exist), dropping the snapshot
+ * reference (guarded: nothing is done when it changed since it was read).
+ * Nothing to do (0) for a job whose tasks exist. 0 or -1.
+ */
+int sqlite_materialize_tasks(struct sqlite_store *s, const char *job_id, int64_t now);
+
+/*
+ * sqlite_materialize_tasks for every job not started yet whose snapshot is
+ * not the configured set recorded by sqlite_set_configured (the config
+ * changed since it was scheduled). *count receives how many. 0 or -1.
+ */
+int sqlite_materialize_stale(struct sqlite_store *s, int64_t now, int *count);
+
+/*
+ * The delete tasks a job not started yet will get, as records (id 0;
+ * pending, the lowest phase due at due_at; skipped when the job was
+ * cancelled). *out NULL and *n 0 for a job whose tasks exist. Caller
+ * frees. STORE_OK or STORE_ERR.
+ */
+int sqlite_synth_tasks(struct sqlite_store *s, const char *job_id, struct task_record **out,
+		       size_t *n);
+
+/* Reads one job inside or outside a transaction: STORE_OK, STORE_NOT_FOUND
+ * or STORE_ERR (sqlite_job_get is this behind the table). */
+int sqlite_job_by_id(struct sqlite_store *s, const char *job_id, struct job_record *out);
+
+/*
+ * Adds a group commit's counters (jobs_counts_add_attempt) to the counters
+ * rows; call inside the transaction that records the attempts.
+ * STORE_OK or STORE_ERR.
+ */
+int sqlite_metrics_flush(struct sqlite_store *s, const struct jobs_counts *c);
+
+#endif
