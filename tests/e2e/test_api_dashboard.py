@@ -7,25 +7,17 @@ import datetime
 import http.client
 import json
 import os
-import socket
 import time
 import unittest
 import urllib.parse
 
 import harness
 from fleet import SERVICES, Fleet, write_fleet_config
+from test_api import free_port
 
 API_TOKEN = "api-token-e2e-dash-52e1"
 STATES = ["scheduled", "running", "succeeded", "failed", "cancelled", "held"]
 TASK_STATES = ["pending", "in_flight", "waiting", "succeeded", "dead", "skipped"]
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def rfc3339(t):
