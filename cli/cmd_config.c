@@ -57,13 +57,14 @@ static const struct usage usages[] = {
 	  "Exit: 0 retried, 3 no such job, 4 nothing to retry in its state.\n" },
 	{ "list", "list jobs",
 	  "usage: tenantdel list [--state S] [--tenant T] [--due-within DUR] [--overdue]\n"
-	  "                      [--limit N] [--json]\n\n"
+	  "                      [--before JOB] [--limit N] [--json]\n\n"
 	  "Jobs, newest first: job id, tenant, state, due, deadline (! when missed),\n"
 	  "records deleted. --json: an array of jobs (show --json without tasks).\n\n"
 	  "  --state S        scheduled, running, succeeded, failed, cancelled or held\n"
 	  "  --tenant T       one tenant's jobs\n"
 	  "  --due-within DUR what starts purging within DUR (already due included), soonest first\n"
 	  "  --overdue        active jobs past their deadline\n"
+	  "  --before JOB     the jobs older than JOB (the next page after it)\n"
 	  "  --limit N        at most N jobs\n" },
 	{ "show", "show a job and its tasks",
 	  "usage: tenantdel show JOB [--json]\n\n"

@@ -67,6 +67,20 @@ static int parse_limit(const char *v, int *out)
 	return 0;
 }
 
+/* --due-within DUR: f->due_before = now + DUR. EXIT_OK or a usage error. */
+static int parse_due_within(const char *cmd, const char *arg, struct store_list_filter *f)
+{
+	char safe[96];
+	int64_t ms;
+
+	if (cli_parse_duration_arg(cmd, "--due-within", arg, &ms) != EXIT_OK)
+		return EXIT_USAGE;
+	if (timefmt_add_duration(f->now, ms, &f->due_before) < 0)
+		return cli_usage_error(cmd, "--due-within %s reaches past 9999-12-31",
+				       cli_safe(arg, safe, sizeof safe));
+	return EXIT_OK;
+}
+
 /* Fills f from the options; EXIT_OK or a usage error. */
 static int parse_list_args(int argc, char **argv, struct store_list_filter *f, int *json)
 {
@@ -76,13 +90,13 @@ static int parse_list_args(int argc, char **argv, struct store_list_filter *f, i
 		{ "due-within", required_argument, NULL, 'd' },
 		{ "overdue", no_argument, NULL, 'o' },
 		{ "limit", required_argument, NULL, 'l' },
+		{ "before", required_argument, NULL, 'b' },
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
 	enum job_state st;
 	const char *why;
 	char safe[96];
-	int64_t ms;
 	int c;
 
 	optind = 0;
@@ -103,13 +117,15 @@ static int parse_list_args(int argc, char **argv, struct store_list_filter *f, i
 			f->tenant_id = optarg;
 			break;
 		case 'd':
-			if (cli_parse_duration_arg(argv[0], "--due-within", optarg, &ms) != EXIT_OK)
+			if (parse_due_within(argv[0], optarg, f) != EXIT_OK)
 				return EXIT_USAGE;
-			if (timefmt_add_duration(f->now, ms, &f->due_before) < 0)
-				return cli_usage_error(argv[0], "--due-within %s reaches past 9999-12-31",
-						       cli_safe(optarg, safe, sizeof safe));
 			break;
 		case 'o': f->overdue = 1; break;
+		case 'b':
+			if (jobs_id_check(optarg) < 0)
+				return cli_usage_error(argv[0], "--before %s is not a job id",
+						       cli_safe(optarg, safe, sizeof safe));
+			f->before_id = optarg; break;
 		case 'l':
 			if (parse_limit(optarg, &f->limit) < 0)
 				return cli_usage_error(argv[0], "--limit %s is not a positive number",
@@ -122,6 +138,8 @@ static int parse_list_args(int argc, char **argv, struct store_list_filter *f, i
 	if (optind < argc)
 		return cli_usage_error(argv[0], "unexpected argument %s",
 				       cli_safe(argv[optind], safe, sizeof safe));
+	if (f->before_id != NULL && f->due_before > 0)
+		return cli_usage_error(argv[0], "--before does not combine with --due-within");
 	return EXIT_OK;
 }
 

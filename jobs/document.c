@@ -110,6 +110,19 @@ cJSON *jobs_render_job(const struct job_record *j, const struct task_record *tas
 	return o;
 }
 
+void jobs_add_progress(cJSON *job, const int64_t *by_state)
+{
+	cJSON *o = cJSON_AddObjectToObject(job, "progress");
+	int64_t total = 0;
+
+	for (int i = 0; i < TASK_STATE_COUNT; i++)
+		total += by_state[i];
+	json_add_int(o, "total", total);
+	json_add_int(o, "done", by_state[TASK_SUCCEEDED] + by_state[TASK_SKIPPED]);
+	for (int i = 0; i < TASK_STATE_COUNT; i++)
+		json_add_int(o, jobs_task_state_name((enum task_state)i), by_state[i]);
+}
+
 cJSON *jobs_render_event(const struct event_record *ev)
 {
 	cJSON *o = cJSON_CreateObject();

@@ -25,6 +25,14 @@
 cJSON *jobs_render_job(const struct job_record *j, const struct task_record *tasks,
 		       size_t n_tasks);
 
+/*
+ * Adds to a job's tree (the list shape) "progress": {"total", "succeeded",
+ * "skipped", "pending", "waiting", "in_flight", "dead"}, its tasks counted
+ * by state from by_state (indexed by enum task_state, TASK_STATE_COUNT
+ * long); "done" = succeeded + skipped.
+ */
+void jobs_add_progress(cJSON *job, const int64_t *by_state);
+
 /* One task as in the "tasks" array. The caller deletes the tree. */
 cJSON *jobs_render_task(const struct task_record *t);
 

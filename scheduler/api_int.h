@@ -1,7 +1,8 @@
 /*
  * api_int.h - shared by scheduler/api.c (the server: MHD on the loop,
- * request bodies, auth, routing) and scheduler/api_routes.c (the
- * endpoints). Nothing else includes it.
+ * request bodies, auth), scheduler/api_routes.c (routing, the shared
+ * input checks and answers) and the endpoints (api_jobs.c, api_list.c,
+ * api_summary.c, api_proof.c). Nothing else includes it.
  */
 #ifndef TENANTDEL_API_INT_H
 #define TENANTDEL_API_INT_H
@@ -85,8 +86,47 @@ int api_store_failed(struct api *a, struct api_answer *ans);
 /* The answer for an unknown job id: 404. Returns 0. */
 int api_no_job(const char *id, struct api_answer *ans);
 
-/* GET /v1/jobs/ID/events and GET /v1/jobs/ID/certificate (api_proof.c);
- * as every route, 0 with *ans filled. */
+/* ---- what the endpoints share (api_routes.c) ---- */
+
+/*
+ * r's body as a JSON object whose keys are all in allowed (NULL-terminated):
+ * valid UTF-8, no NUL, nothing after the value. An empty body is {} unless
+ * required. NULL after filling ans with a 400.
+ */
+cJSON *api_parse_body(struct api_req *r, const char *const *allowed, int required,
+		      struct api_answer *ans);
+
+/* o[key] as a string: *out = NULL when absent or null. -1 (400) on another type. */
+int api_get_str(const cJSON *o, const char *key, const char **out, struct api_answer *ans);
+
+/* 0 when id is a valid tenant id; -1 after a 400 naming why. */
+int api_check_tenant(const char *id, struct api_answer *ans);
+
+/* Tells the engine that work was written (it then looks at once). */
+void api_wrote(struct api *a);
+
+/* The job with its tasks (show --json) as the answer, with status (404 for
+ * an unknown job, 500 on a store error). Returns 0. */
+int api_answer_job(struct api *a, const char *id, unsigned status, struct api_answer *ans);
+
+/* ---- the endpoints: as every route, 0 with *ans filled ---- */
+
+/* POST /v1/jobs, GET /v1/jobs/ID, POST /v1/jobs/ID/cancel|hold|release|retry
+ * (api_jobs.c). */
+int api_h_create(struct api *a, struct api_req *r, const char *id, struct api_answer *ans);
+int api_h_get(struct api *a, struct api_req *r, const char *id, struct api_answer *ans);
+int api_h_cancel(struct api *a, struct api_req *r, const char *id, struct api_answer *ans);
+int api_h_hold(struct api *a, struct api_req *r, const char *id, struct api_answer *ans);
+int api_h_release(struct api *a, struct api_req *r, const char *id, struct api_answer *ans);
+int api_h_retry(struct api *a, struct api_req *r, const char *id, struct api_answer *ans);
+
+/* GET /v1/jobs?filters (api_list.c). */
+int api_h_list(struct api *a, struct api_req *r, const char *id, struct api_answer *ans);
+
+/* GET /v1/summary (api_summary.c). */
+int api_h_summary(struct api *a, struct api_req *r, const char *id, struct api_answer *ans);
+
+/* GET /v1/jobs/ID/events and GET /v1/jobs/ID/certificate (api_proof.c). */
 int api_h_events(struct api *a, struct api_req *r, const char *id, struct api_answer *ans);
 int api_h_certificate(struct api *a, struct api_req *r, const char *id,
 		      struct api_answer *ans);

@@ -73,6 +73,9 @@ struct store_backend {
 			 size_t *n);
 	int (*job_list)(struct store *s, const struct store_list_filter *f, store_job_cb cb,
 			void *ctx);
+	int (*jobs_progress)(struct store *s, struct store_job_progress *out, size_t n);
+	int (*service_errors)(struct store *s, int64_t since, struct store_service_error **out,
+			      size_t *n);
 	/* store_job_cancel, _hold, _release, _retry */
 	int (*job_act)(struct store *s, const char *job_id, const struct store_action *a,
 		       struct job_record *out);

@@ -14,6 +14,16 @@ void store_absent_free(struct store_absent *v, size_t n)
 	free(v);
 }
 
+void store_service_errors_free(struct store_service_error *v, size_t n)
+{
+	for (size_t i = 0; v != NULL && i < n; i++) {
+		free(v[i].service);
+		free(v[i].tenant_id);
+		free(v[i].error);
+	}
+	free(v);
+}
+
 void sched_claimed_free(struct sched_claimed *c, size_t n)
 {
 	if (c == NULL)

@@ -115,6 +115,17 @@ int store_job_list(struct store *s, const struct store_list_filter *f, store_job
 	return s->be->job_list(s, f, cb, ctx);
 }
 
+int store_jobs_progress(struct store *s, struct store_job_progress *out, size_t n)
+{
+	return s->be->jobs_progress(s, out, n);
+}
+
+int store_service_errors(struct store *s, int64_t since, struct store_service_error **out,
+			 size_t *n)
+{
+	return s->be->service_errors(s, since, out, n);
+}
+
 int store_job_cancel(struct store *s, const char *job_id, const char *by,
 		     const char *reason, const struct store_service *svcs, size_t n_svcs,
 		     int64_t now, struct job_record *out)

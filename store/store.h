@@ -16,7 +16,8 @@
  *   open, close        store_open, store_close, store_last_error(_kind),
  *                      store_check_integrity
  *   jobs               store_schedule, store_job_get, store_job_tasks,
- *                      store_job_list, store_job_cancel/hold/release/retry,
+ *                      store_job_list, store_jobs_progress,
+ *                      store_service_errors, store_job_cancel/hold/release/retry,
  *                      store_retire_service, store_absent_services
  *   audit trail        store_events_list, store_events_verify
  *   the engine         sched_maintain, sched_sweep_jobs, sched_claim_tasks,
@@ -105,9 +106,28 @@ int store_job_get(struct store *s, const char *job_id, struct job_record *out);
 int store_job_tasks(struct store *s, const char *job_id, struct task_record **out,
 		    size_t *n);
 
-/* Jobs matching f, newest first (or soonest due first with due_before). */
+/* Jobs matching f, newest first (or soonest due first with due_before,
+ * the earliest deadline first with overdue and late_first). */
 int store_job_list(struct store *s, const struct store_list_filter *f, store_job_cb cb,
 		   void *ctx);
+
+/*
+ * The tasks of each of the n jobs out[i].job_id by state, read in one
+ * grouped query (per 200 jobs): fills out[i].tasks (zeros for a job that
+ * is not there). A job not started yet counts the delete tasks
+ * store_job_tasks synthesizes for it.
+ */
+int store_jobs_progress(struct store *s, struct store_job_progress *out, size_t n);
+
+/*
+ * Per service, the newest last_error among its unfinished tasks (pending,
+ * waiting, in flight) and the tasks that went dead at or after since, in
+ * one query; services in name order, none for a service without such an
+ * error. *out is the caller's: store_service_errors_free.
+ */
+int store_service_errors(struct store *s, int64_t since, struct store_service_error **out,
+			 size_t *n);
+void store_service_errors_free(struct store_service_error *v, size_t n); /* NULL-safe */
 
 /*
  * Operator actions, each in its own transaction: reads the job, asks

@@ -81,10 +81,32 @@ struct store_new_job {
 struct store_list_filter {
 	const char *state;       /* NULL: any */
 	const char *tenant_id;   /* NULL: any */
+	const char *kind;        /* "purge", "reapply"; NULL: any */
 	int64_t due_before;      /* > 0: active jobs with due_at <= this, soonest first */
 	int overdue;             /* 1: active jobs past deadline_at (now) */
+	int late_first;          /* with overdue: the earliest deadline first */
+	const char *before_id;   /* a job id: only jobs older than it (ids are
+				  * time-ordered), the page after it in the
+				  * newest-first order; NULL: from the newest */
 	int64_t now;
 	int limit;               /* <= 0: no limit */
+};
+
+/* A job's tasks by state (store_jobs_progress): what its progress shows. */
+struct store_job_progress {
+	char job_id[JOBS_ID_LEN + 1];
+	int64_t tasks[TASK_STATE_COUNT]; /* by enum task_state; a job not started
+					  * yet counts the delete tasks it will have */
+};
+
+/* The newest error of a service's unfinished or recently dead tasks
+ * (store_service_errors_free). */
+struct store_service_error {
+	char *service;
+	char job_id[JOBS_ID_LEN + 1];
+	char *tenant_id;
+	char *error;             /* the task's last_error */
+	int64_t at;              /* when the task last changed */
 };
 
 /* Called once per job; return non-zero to stop early. */

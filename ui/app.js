@@ -13,11 +13,10 @@
   const TOKEN_KEY = 'tenantdel.token';
   const REFRESH_MS = 5000;
   const PAGE_SIZE = 25;
-  const LIST_MAX = 1000;          /* the API's largest ?limit= */
   const STATES = ['scheduled', 'running', 'succeeded', 'failed', 'cancelled', 'held'];
-  const ACTIVE = ['scheduled', 'running', 'failed', 'held'];
-  const KINDS = ['purge', 'user', 'reapply'];
-  const BREAKER = { 0: 'closed', 1: 'half-open', 2: 'open' };
+  const KINDS = ['purge', 'reapply'];
+  /* The order of a progress bar's segments. */
+  const TASK_STATES = ['succeeded', 'skipped', 'in_flight', 'waiting', 'pending', 'dead'];
 
   const $ = (id) => document.getElementById(id);
 
@@ -131,29 +130,6 @@
     return api('GET', '/v1/jobs/' + encodeURIComponent(id));
   }
 
-  /* Prometheus text format 0.0.4 -> {name: [{labels, value}]}. */
-  function parseMetrics(text) {
-    const out = {};
-    for (const line of text.split('\n')) {
-      if (!line || line[0] === '#') continue;
-      const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)/.exec(line);
-      if (!m) continue;
-      const labels = {};
-      const re = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
-      let lm;
-      while ((lm = re.exec(m[3] || '')) !== null)
-        labels[lm[1]] = lm[2].replace(/\\(.)/g, (_, c) => (c === 'n' ? '\n' : c));
-      (out[m[1]] = out[m[1]] || []).push({ labels, value: Number(m[4]) });
-    }
-    return out;
-  }
-
-  function metric(ms, name, labels) {
-    const s = (ms[name] || []).find((x) =>
-      Object.entries(labels || {}).every(([k, v]) => x.labels[k] === v));
-    return s ? s.value : null;
-  }
-
   /* ---- views and refresh ---- */
 
   let generation = 0;   /* bumped on every navigation: stale refreshes stop */
@@ -190,98 +166,81 @@
     return el('td', { class: cls || '' }, v instanceof Node ? v : fmtNum(v));
   }
 
-  /* ---- overview ---- */
+  /* ---- overview: GET /v1/summary, one request per refresh ---- */
 
-  async function overviewData() {
-    const [text, ...lists] = await Promise.all([
-      api('GET', '/metrics', undefined, true),
-      ...ACTIVE.map((st) => listJobs({ state: st, limit: LIST_MAX }))]);
-    const active = [].concat(...lists);
-    /* Latest errors: the tasks of the newest failed and running jobs. */
-    const recent = [].concat(lists[ACTIVE.indexOf('failed')].slice(0, 10),
-      lists[ACTIVE.indexOf('running')].slice(0, 10));
-    const details = await Promise.all(recent.map((j) => getJob(j.job_id).catch(() => null)));
-    return { ms: parseMetrics(text), active, details: details.filter(Boolean) };
-  }
-
-  function overviewStates(ms) {
+  function overviewStates(sum) {
     return el('div', { class: 'tiles', id: 'states' }, STATES.map((st) =>
       el('a', { class: 'tile st-' + st, href: '#/jobs?state=' + st, 'data-state': st },
-        el('span', { class: 'n' }, fmtNum(metric(ms, 'tenantdel_jobs', { state: st }))),
+        el('span', { class: 'n' }, fmtNum(sum.jobs[st])),
         el('span', null, st))));
   }
 
-  function overviewHealth(d) {
-    const lag = metric(d.ms, 'tenantdel_due_lag_seconds');
-    const backlog = metric(d.ms, 'tenantdel_webhook_backlog');
-    const overdue = metric(d.ms, 'tenantdel_jobs_overdue');
-    const reported = d.active.some((j) => 'approval' in j);
-    const pending = d.active.filter((j) => j.approval === 'pending').length;
-    const tile = (id, label, value, bad) => el('div',
-      { class: 'tile' + (bad ? ' bad' : ''), id },
+  function overviewHealth(sum) {
+    const lag = sum.due_lag_seconds;
+    const tile = (id, label, value, bad, href) => el(href ? 'a' : 'div',
+      { class: 'tile' + (bad ? ' bad' : ''), id, href },
       el('span', { class: 'n' }, value), el('span', null, label));
+    const approval = 'awaiting_approval' in sum ? sum.awaiting_approval : null;
     return el('div', { class: 'tiles' },
-      tile('overdue', 'overdue', fmtNum(overdue), overdue > 0),
-      tile('due-lag', 'due lag', lag === null ? '-' : fmtDuration(lag * 1000), lag > 900),
-      tile('backlog', 'webhook backlog', fmtNum(backlog), backlog > 0),
-      tile('approval', 'awaiting approval', reported ? String(pending) : 'n/a', pending > 0));
+      tile('overdue', 'overdue', fmtNum(sum.overdue), sum.overdue > 0, '#/jobs?overdue=1'),
+      tile('due-lag', 'due lag', fmtDuration(lag * 1000), lag > 900),
+      tile('backlog', 'webhook backlog', fmtNum(sum.webhook_backlog), sum.webhook_backlog > 0),
+      tile('approval', 'awaiting approval', approval === null ? 'n/a' : String(approval),
+        approval > 0));
   }
 
-  function overviewOverdue(active) {
-    const now = Date.now();
-    const late = active.filter((j) => j.deadline_at && Date.parse(j.deadline_at) < now)
-      .sort((a, b) => Date.parse(a.deadline_at) - Date.parse(b.deadline_at));
+  function overviewOverdue(sum) {
+    const late = sum.overdue_jobs || [];
     if (!late.length) return el('p', { class: 'muted', id: 'overdue-none' }, 'No active job is past its deadline.');
-    return table(['job', 'tenant', 'state', '~deadline', 'late by'], late.slice(0, 50).map((j) =>
+    const more = sum.overdue > late.length ?
+      el('p', null, el('a', { href: '#/jobs?overdue=1', id: 'overdue-all' },
+        'all ' + sum.overdue + ' overdue jobs')) : null;
+    return el('div', null, table(['job', 'tenant', 'state', '~deadline', 'late by'], late.map((j) =>
       el('tr', null, cell(jobLink(j.job_id, j.job_id.slice(0, 13))), cell(j.tenant_id),
         cell(badge(j.state)), cell(j.deadline_at, 'opt'),
-        cell(fmtDuration(now - Date.parse(j.deadline_at)), 'bad'))), 'overdue');
+        cell(fmtDuration(j.late_seconds * 1000), 'bad'))), 'overdue'), more);
   }
 
-  function overviewServices(d) {
-    const names = new Set((d.ms.tenantdel_breaker_state || []).map((s) => s.labels.service));
-    const errors = {};
-    for (const j of d.details)
-      for (const t of j.tasks || [])
-        if (t.last_error && !errors[t.service]) errors[t.service] = { job: j, text: t.last_error };
-    const rows = [...names].map((svc) => {
-      const b = metric(d.ms, 'tenantdel_breaker_state', { service: svc });
-      const n = (o) => metric(d.ms, 'tenantdel_task_attempts_total', { service: svc, outcome: o }) || 0;
-      const e = errors[svc];
-      return el('tr', { 'data-service': svc }, cell(svc),
-        cell(el('span', { class: 'badge br-' + (BREAKER[b] || 'closed') }, BREAKER[b] || String(b))),
-        cell(n('success')), cell(n('retry')), cell(n('permanent')),
-        cell(e ? el('span', null, jobLink(e.job.job_id, e.job.tenant_id), ': ',
-          el('span', { class: 'err' }, e.text)) : '-', 'wrap'));
+  function overviewServices(sum) {
+    const rows = (sum.services || []).map((x) => {
+      const b = String(x.breaker).replace('_', '-');
+      const e = x.latest_error;
+      return el('tr', { 'data-service': x.service }, cell(x.service),
+        cell(el('span', { class: 'badge br-' + b.replace(/[^a-z-]/g, '') }, b)),
+        cell(x.attempts.success), cell(x.attempts.retry), cell(x.attempts.permanent),
+        cell(e ? el('span', null, jobLink(e.job_id, e.tenant_id), ': ',
+          el('span', { class: 'err' }, e.error)) : '-', 'wrap'));
     });
     return table(['service', 'breaker', 'ok', 'retry', 'permanent', 'latest error'], rows, 'services');
   }
 
   async function renderOverview(gen) {
-    const d = await overviewData();
+    const sum = await api('GET', '/v1/summary');
     if (gen !== generation) return;
     const v = clear($('view'));
     v.appendChild(el('h1', null, 'Overview'));
-    v.appendChild(section('Jobs by state', overviewStates(d.ms)));
-    v.appendChild(section('Health', overviewHealth(d)));
-    v.appendChild(section('Overdue jobs', overviewOverdue(d.active)));
-    v.appendChild(section('Services', overviewServices(d)));
+    v.appendChild(section('Jobs by state', overviewStates(sum)));
+    v.appendChild(section('Health', overviewHealth(sum)));
+    v.appendChild(section('Overdue jobs', overviewOverdue(sum)));
+    v.appendChild(section('Services', overviewServices(sum)));
     stamp();
     schedule(gen, guarded(renderOverview));
   }
 
   /* ---- jobs ---- */
 
+  const FILTERS = ['state', 'kind', 'tenant', 'user', 'overdue'];
+
   function jobsQuery() {
     const q = new URLSearchParams(location.hash.split('?')[1] || '');
-    return { state: q.get('state') || '', kind: q.get('kind') || '', tenant: q.get('tenant') || '',
-      user: q.get('user') || '', page: Math.max(0, parseInt(q.get('page') || '0', 10) || 0) };
+    const f = {};
+    for (const k of FILTERS.concat(['before'])) f[k] = q.get(k) || '';
+    return f;
   }
 
   function jobsHash(f) {
     const q = new URLSearchParams();
-    for (const k of ['state', 'kind', 'tenant', 'user']) if (f[k]) q.set(k, f[k]);
-    if (f.page) q.set('page', String(f.page));
+    for (const k of FILTERS.concat(['before'])) if (f[k]) q.set(k, f[k]);
     const s = q.toString();
     return '#/jobs' + (s ? '?' + s : '');
   }
@@ -293,38 +252,65 @@
       el('label', null, 'kind ', el('select', { name: 'kind' }, opt('', f.kind), KINDS.map((s) => opt(s, f.kind)))),
       el('label', null, 'tenant ', el('input', { name: 'tenant', value: f.tenant, size: 16 })),
       el('label', null, 'user ', el('input', { name: 'user', value: f.user, size: 12 })),
+      el('label', null, el('input', { type: 'checkbox', name: 'overdue', value: '1', checked: f.overdue === '1' }), ' overdue'),
       el('button', { type: 'submit' }, 'Filter'));
     form.addEventListener('submit', (ev) => {
       ev.preventDefault();
       const fd = new FormData(form);
       location.hash = jobsHash({ state: fd.get('state'), kind: fd.get('kind'),
-        tenant: String(fd.get('tenant')).trim(), user: String(fd.get('user')).trim(), page: 0 });
+        tenant: String(fd.get('tenant')).trim(), user: String(fd.get('user')).trim(),
+        overdue: fd.get('overdue') ? '1' : '' });
     });
     return form;
   }
 
-  /* The page of jobs. The API filters by state and tenant and has no
-   * offset: ask for enough rows and slice; kind and user are filtered
-   * here, among the newest LIST_MAX jobs. */
+  /* The page of jobs after the cursor f.before (newest first), with each
+   * job's progress, in one request: one row more than shown says whether
+   * there is an older page. The API has no user filter: user is matched
+   * among the jobs of the page. */
   async function jobsPage(f) {
-    const local = !!(f.kind || f.user);
-    const want = local ? LIST_MAX : Math.min(LIST_MAX, (f.page + 1) * PAGE_SIZE + 1);
-    let jobs = await listJobs({ state: f.state, tenant_id: f.tenant, limit: want });
-    if (f.kind) jobs = jobs.filter((j) => j.kind === f.kind);
-    if (f.user) jobs = jobs.filter((j) => j.user_id === f.user || j.subject_id === f.user);
-    const rows = jobs.slice(f.page * PAGE_SIZE, (f.page + 1) * PAGE_SIZE);
-    const more = jobs.length > (f.page + 1) * PAGE_SIZE;
-    const full = await Promise.all(rows.map((j) => getJob(j.job_id).catch(() => j)));
-    return { rows: full, more, local, capped: jobs.length >= LIST_MAX };
+    const jobs = await listJobs({ state: f.state, kind: f.kind, tenant_id: f.tenant,
+      overdue: f.overdue, before: f.before, limit: PAGE_SIZE + 1, progress: 1 });
+    const page = jobs.slice(0, PAGE_SIZE);
+    const rows = f.user ? page.filter((j) => j.user_id === f.user || j.subject_id === f.user) : page;
+    const next = jobs.length > PAGE_SIZE ? page[page.length - 1].job_id : null;
+    return { rows, next };
   }
 
-  function progress(tasks) {
-    if (!tasks) return el('span', { class: 'muted' }, '-');
-    const done = tasks.filter((t) => t.state === 'succeeded' || t.state === 'skipped').length;
-    return el('div', { class: 'progress-wrap', title: done + ' of ' + tasks.length + ' services done' },
-      el('div', { class: 'progress' }, tasks.map((t) =>
-        el('span', { class: 'seg ts-' + t.state, title: t.service + ': ' + t.state }))),
-      el('span', { class: 'muted small' }, done + '/' + tasks.length));
+  /* A progress bar from tasks counted by state ({succeeded: 3, ...}). */
+  function progress(p) {
+    if (!p || !p.total) return el('span', { class: 'muted' }, '-');
+    const done = (p.succeeded || 0) + (p.skipped || 0);
+    const segs = [];
+    for (const st of TASK_STATES)
+      for (let i = 0; i < (p[st] || 0); i++) segs.push(el('span', { class: 'seg ts-' + st, title: st }));
+    return el('div', { class: 'progress-wrap', title: done + ' of ' + p.total + ' tasks done' },
+      el('div', { class: 'progress' }, segs),
+      el('span', { class: 'muted small' }, done + '/' + p.total));
+  }
+
+  /* A job's tasks counted by state, as the list's progress field. */
+  function tally(tasks) {
+    const p = { total: (tasks || []).length };
+    for (const t of tasks || []) p[t.state] = (p[t.state] || 0) + 1;
+    return p;
+  }
+
+  /* Where "newer" goes back to from a page reached by "older". */
+  const newerOf = {};
+
+  function jobsPager(f, next) {
+    const nav = el('div', { class: 'pager' });
+    const here = jobsHash(f);
+    if (f.before) {
+      nav.appendChild(el('a', { href: jobsHash(Object.assign({}, f, { before: '' })), id: 'newest' }, '<< newest'));
+      if (newerOf[here]) nav.appendChild(el('a', { href: newerOf[here], id: 'prev' }, '< newer'));
+    }
+    if (next) {
+      const older = jobsHash(Object.assign({}, f, { before: next }));
+      nav.appendChild(el('a', { href: older, id: 'next', onclick: () => { newerOf[older] = here; } }, 'older >'));
+    }
+    return nav;
   }
 
   /* The view's fixed parts are built once per navigation; a refresh only
@@ -357,16 +343,12 @@
       cell(el('span', null, el('span', { class: 'tenant' }, j.tenant_id || j.user_id || '-'),
         j.tenant_name ? el('span', { class: 'muted small tenant-name' }, ' ' + j.tenant_name) : null)),
       cell(j.kind, 'opt'), cell(badge(j.state)), cell(fmtWhen(j.due_at), 'opt'),
-      cell(j.total_deleted, 'num opt'), cell(progress(j.tasks))));
-    const nav = el('div', { class: 'pager' });
-    if (f.page > 0) nav.appendChild(el('a', { href: jobsHash(Object.assign({}, f, { page: f.page - 1 })), id: 'prev' }, '< newer'));
-    nav.appendChild(el('span', { class: 'muted' }, 'page ' + (f.page + 1)));
-    if (p.more) nav.appendChild(el('a', { href: jobsHash(Object.assign({}, f, { page: f.page + 1 })), id: 'next' }, 'older >'));
+      cell(j.total_deleted, 'num opt'), cell(progress(j.progress))));
     replace('jobs-results',
-      p.local ? el('p', { class: 'muted' }, 'kind and user are filtered among the newest ' + LIST_MAX + ' jobs.') : null,
+      f.user ? el('p', { class: 'muted' }, 'user is matched among the jobs of each page.') : null,
       rows.length ? table(['job', 'tenant', '~kind', 'state', '~due', '~deleted', 'services'], rows, 'jobs')
         : el('p', { class: 'muted', id: 'no-jobs' }, 'No job matches.'),
-      nav);
+      jobsPager(f, p.next));
     stamp();
     schedule(gen, guarded(renderJobs));
   }
@@ -535,7 +517,7 @@
       replace('job-actions', jobActions(j, jobMessage));
     }
     replace('job-facts', jobFacts(j));
-    replace('job-tasks', progress(j.tasks), jobTasks(j));
+    replace('job-tasks', progress(tally(j.tasks)), jobTasks(j));
     replace('job-events', jobEvents(events));
     stamp();
     schedule(gen, guarded(refreshJob));

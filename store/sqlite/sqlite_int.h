@@ -65,6 +65,9 @@ int sqlite_job_tasks(struct store *s, const char *job_id, struct task_record **o
 		     size_t *n);
 int sqlite_job_list(struct store *s, const struct store_list_filter *f, store_job_cb cb,
 		    void *ctx);
+int sqlite_jobs_progress(struct store *s, struct store_job_progress *out, size_t n);
+int sqlite_service_errors(struct store *s, int64_t since, struct store_service_error **out,
+			  size_t *n);
 int sqlite_job_act(struct store *s, const char *job_id, const struct store_action *a,
 		   struct job_record *out);
 int sqlite_retire_service(struct store *s, const char *service, const char *reason,

@@ -287,6 +287,44 @@ class DashboardTest(unittest.TestCase):
         self.assertLessEqual(overflow, 1, "the overview is wider than a phone")
         self.shot("overview-phone.png")
 
+    def api_requests(self):
+        """The API paths the page has fetched since the last clear."""
+        return self.d.execute_script(
+            "return performance.getEntriesByType('resource').map((e) => new URL(e.name))"
+            ".filter((u) => !u.pathname.startsWith('/ui/')).map((u) => u.pathname + u.search)")
+
+    def test_overview_is_one_summary_request(self):
+        self.sign_in()
+        self.d.execute_script("performance.clearResourceTimings()")
+        harness.wait_for(lambda: self.api_requests(), timeout=15, what="a refresh")
+        self.assertEqual(self.api_requests(), ["/v1/summary"])
+        self.assertTrue(self.find("table.services").is_displayed())
+
+    def test_jobs_pages_with_cursors_and_progress(self):
+        made = [self.job(tenant_id="dash-page-%02d" % i, after="30d")["job_id"] for i in range(27)]
+        self.sign_in()
+        self.d.execute_script("performance.clearResourceTimings()")
+        self.d.get(self.url("#/jobs?state=scheduled"))
+        self.wait_text("table.jobs", made[-1][:13])
+        first = [r.get_attribute("data-job") for r in
+                 self.d.find_elements(By.CSS_SELECTOR, "table.jobs tbody tr")]
+        self.assertEqual(len(first), 25)
+        self.assertEqual(first, sorted(first, reverse=True))
+        # One request for the page, progress included: no read per row.
+        self.assertEqual([p for p in self.api_requests() if p.startswith("/v1/jobs")],
+                         ["/v1/jobs?state=scheduled&limit=26&progress=1"])
+        self.assertIn("0/%d" % len(SERVICES), self.text('tr[data-job="%s"] .progress-wrap' % made[-1]))
+        self.find("#next").click()
+        self.wait_text(".pager", "newer")
+        self.assertIn("before=" + first[-1], self.d.current_url)
+        older = [r.get_attribute("data-job") for r in
+                 self.d.find_elements(By.CSS_SELECTOR, "table.jobs tbody tr")]
+        self.assertTrue(older and all(o < first[-1] for o in older), older)
+        self.find("#prev").click()
+        harness.wait_for(lambda: "before=" not in self.d.current_url, timeout=10,
+                         what="back to the newest page")
+        self.wait_text("table.jobs", first[0][:13])
+
     def test_job_progresses_to_succeeded_without_reload(self):
         self.fleet.seed("dash-ok")
         self.sign_in()

@@ -1,0 +1,211 @@
+/*
+ * api_jobs.c - the endpoints that create, read and act on one job (DESIGN
+ * 6): POST /v1/jobs, GET /v1/jobs/ID, and POST /v1/jobs/ID/cancel, /hold,
+ * /release, /retry. The times follow jobs/schedule.h and the actions
+ * jobs_action_check, the rules the CLI follows too.
+ */
+#include "jobs/jobs.h"
+#include "jobs/schedule.h"
+#include "jobs/timefmt.h"
+#include "scheduler/api_int.h"
+#include "store/store.h"
+#include "util/util.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- create, read ---- */
+
+/* Parses text, the value of field key, as an RFC 3339 time; -1 after a 400. */
+static int get_time(const char *key, const char *text, int64_t *ms, struct api_answer *ans)
+{
+	if (timefmt_parse_time(text, ms) == 0)
+		return 0;
+	if (errno == ERANGE)
+		return api_fail(ans, 400, "'%s' is outside 1970-01-01 .. 9999-12-31", key), -1;
+	return api_fail(ans, 400, "'%s' is not an RFC 3339 time", key), -1;
+}
+
+/* due_at and deadline_at from "after" | "at" | "now" and "deadline"
+ * (jobs/schedule.h, the rule the CLI follows too). */
+static int job_times(struct api *a, const cJSON *o, int64_t now, struct store_new_job *nj,
+		     struct api_answer *ans)
+{
+	struct jobs_schedule_req req = { .mode = JOBS_DUE_RETENTION,
+					 .retention_ms = a->deps.cfg->retention_ms,
+					 .deadline_ms = a->deps.cfg->deadline_ms };
+	const char *after, *at, *deadline;
+	const cJSON *nowv = cJSON_GetObjectItemCaseSensitive(o, "now");
+	char err[200];
+
+	if (api_get_str(o, "after", &after, ans) < 0 || api_get_str(o, "at", &at, ans) < 0 ||
+	    api_get_str(o, "deadline", &deadline, ans) < 0)
+		return -1;
+	if (nowv != NULL && !cJSON_IsBool(nowv))
+		return api_fail(ans, 400, "'now' must be true or false"), -1;
+	if ((after != NULL) + (at != NULL) + cJSON_IsTrue(nowv) > 1)
+		return api_fail(ans, 400, "give at most one of 'after', 'at', 'now'"), -1;
+	if (after != NULL) {
+		req.mode = JOBS_DUE_AFTER;
+		if (timefmt_parse_duration(after, &req.after_ms) < 0)
+			return api_fail(ans, 400, errno == ERANGE ? "'after' is longer than 100 years" :
+					"'after' is not a duration (e.g. 30d, 12h, 1h30m)"), -1;
+	} else if (at != NULL) {
+		req.mode = JOBS_DUE_AT;
+		if (get_time("at", at, &req.at_ms, ans) < 0)
+			return -1;
+	} else if (cJSON_IsTrue(nowv)) {
+		req.mode = JOBS_DUE_NOW;
+	}
+	req.has_deadline = deadline != NULL;
+	if (deadline != NULL && get_time("deadline", deadline, &req.deadline_at, ans) < 0)
+		return -1;
+	if (jobs_schedule_times(&req, now, &nj->due_at, &nj->deadline_at, err, sizeof err) < 0)
+		return api_fail(ans, 400, "%s", err), -1;
+	return 0;
+}
+
+int api_h_create(struct api *a, struct api_req *r, const char *id, struct api_answer *ans)
+{
+	static const char *const fields[] = {"tenant_id", "tenant_name", "requested_by",
+					     "reason", "after", "at", "now", "deadline", NULL};
+	struct store_new_job nj = {0};
+	char ids[1][JOBS_ID_LEN + 1];
+	int created = 0, rc = -1;
+	int64_t now = clock_now_ms();
+	struct store_service *svcs = NULL;
+	size_t n_svcs;
+	cJSON *o = api_parse_body(r, fields, 1, ans);
+
+	if (o == NULL)
+		return 0;
+	if (api_get_str(o, "tenant_id", &nj.tenant_id, ans) < 0 ||
+	    api_get_str(o, "tenant_name", &nj.tenant_name, ans) < 0 ||
+	    api_get_str(o, "requested_by", &nj.requested_by, ans) < 0 ||
+	    api_get_str(o, "reason", &nj.reason, ans) < 0 || job_times(a, o, now, &nj, ans) < 0)
+		goto out;
+	if (nj.tenant_id == NULL) {
+		api_fail(ans, 400, "'tenant_id' is required");
+		goto out;
+	}
+	if (api_check_tenant(nj.tenant_id, ans) < 0)
+		goto out;
+	if (nj.requested_by == NULL)
+		nj.requested_by = "api";
+	svcs = config_enabled_services(a->deps.cfg, &n_svcs);
+	rc = store_schedule(a->deps.store, &nj, 1, svcs, n_svcs, now, ids, &created);
+	if (rc != STORE_OK) {
+		api_store_failed(a, ans);
+	} else {
+		if (created)
+			api_wrote(a);
+		api_answer_job(a, ids[0], created ? 201 : 200, ans);
+	}
+out:
+	free(svcs);
+	cJSON_Delete(o);
+	return 0;
+}
+
+int api_h_get(struct api *a, struct api_req *r, const char *id, struct api_answer *ans)
+{
+	return api_answer_job(a, id, 200, ans);
+}
+
+/* ---- transitions ---- */
+
+/* The answer to a transition's store result. */
+static int transition_answer(struct api *a, int rc, const char *id, const char *verb,
+			     struct job_record *j, struct api_answer *ans)
+{
+	if (rc == STORE_OK) {
+		api_wrote(a);
+		api_answer_job(a, id, 200, ans);
+	} else if (rc == STORE_NOT_FOUND)
+		api_no_job(id, ans);
+	else if (rc == STORE_REFUSED && strcmp(verb, "retry") == 0 && j->state != JOB_HELD &&
+		 !jobs_job_is_terminal(j->state))
+		api_fail(ans, 409, "job %s is %s with no dead task to retry", id,
+			 jobs_job_state_name(j->state));
+	else if (rc == STORE_REFUSED)
+		api_fail(ans, 409, "job %s is %s: cannot %s it", id, jobs_job_state_name(j->state),
+			 verb);
+	else
+		api_store_failed(a, ans);
+	jobs_job_record_clear(j);
+	return 0;
+}
+
+/* Runs the transition verb; *rc receives the store's answer. -1 on bad input (400 filled). */
+static int do_transition(struct api *a, const char *id, const char *verb, const cJSON *o,
+			 struct job_record *j, int *rc, struct api_answer *ans)
+{
+	const char *by, *reason, *service;
+	struct store_service *svcs;
+	size_t n;
+	int64_t now = clock_now_ms();
+
+	if (api_get_str(o, "by", &by, ans) < 0 || api_get_str(o, "reason", &reason, ans) < 0 ||
+	    api_get_str(o, "service", &service, ans) < 0)
+		return -1;
+	if (by == NULL)
+		by = "api";
+	if (strcmp(verb, "hold") == 0 &&
+	    jobs_action_check_input(&(struct job_action_ask){ .act = JOB_ACT_HOLD,
+							      .reason = reason }, NULL) < 0)
+		return api_fail(ans, 400, "hold needs a non-empty 'reason'"), -1;
+	if (strcmp(verb, "cancel") == 0) {
+		svcs = config_enabled_services(a->deps.cfg, &n);
+		*rc = store_job_cancel(a->deps.store, id, by, reason, svcs, n, now, j);
+		free(svcs);
+	} else if (strcmp(verb, "hold") == 0) {
+		*rc = store_job_hold(a->deps.store, id, by, reason, now, j);
+	} else if (strcmp(verb, "release") == 0) {
+		*rc = store_job_release(a->deps.store, id, by, now, j);
+	} else {
+		*rc = store_job_retry(a->deps.store, id, service, by, now, j);
+	}
+	return 0;
+}
+
+/* A transition endpoint: its body holds only the given fields (all optional). */
+static int h_action(struct api *a, struct api_req *r, const char *id, const char *verb,
+		    const char *const *fields, struct api_answer *ans)
+{
+	struct job_record j = {0};
+	cJSON *o = api_parse_body(r, fields, 0, ans);
+	int rc = STORE_ERR, bad;
+
+	if (o == NULL)
+		return 0;
+	bad = do_transition(a, id, verb, o, &j, &rc, ans);
+	cJSON_Delete(o);
+	if (bad < 0)
+		return 0;
+	return transition_answer(a, rc, id, verb, &j, ans);
+}
+
+int api_h_cancel(struct api *a, struct api_req *r, const char *id, struct api_answer *ans)
+{
+	static const char *const f[] = {"by", "reason", NULL};
+	return h_action(a, r, id, "cancel", f, ans);
+}
+
+int api_h_hold(struct api *a, struct api_req *r, const char *id, struct api_answer *ans)
+{
+	static const char *const f[] = {"by", "reason", NULL};
+	return h_action(a, r, id, "hold", f, ans);
+}
+
+int api_h_release(struct api *a, struct api_req *r, const char *id, struct api_answer *ans)
+{
+	static const char *const f[] = {"by", NULL};
+	return h_action(a, r, id, "release", f, ans);
+}
+
+int api_h_retry(struct api *a, struct api_req *r, const char *id, struct api_answer *ans)
+{
+	static const char *const f[] = {"by", "service", NULL};
+	return h_action(a, r, id, "retry", f, ans);
+}
