@@ -1,6 +1,6 @@
 /*
  * cmd_proof.c - proof of erasure on the command line (DESIGN 7):
- * certificate, verify-certificate, audit verify, reapply.
+ * certificate, certificate-key, verify-certificate, audit verify, reapply.
  */
 #include "cli/cli_int.h"
 #include "jobs/certificate.h"
@@ -13,6 +13,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <openssl/pem.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,10 +92,13 @@ int cli_cmd_certificate(struct cli_ctx *ctx, int argc, char **argv)
 		return EXIT_USAGE;
 	if ((rc = build_certificate(ctx, argv[1], &cert)) != EXIT_OK)
 		return rc;
-	if (keyed && jobs_certificate_sign(cert, (const unsigned char *)cfg->certificate_key,
-					   cfg->certificate_key_len) < 0) {
+	if (jobs_certificate_sign_with(cert, &(struct jobs_signing_keys){
+			.hmac_key = keyed ? (const unsigned char *)cfg->certificate_key : NULL,
+			.hmac_len = cfg->certificate_key_len,
+			.ed25519 = cfg->certificate_signing_key }) < 0) {
 		cJSON_Delete(cert);
-		cli_error("certificate %s: cannot sign it (HMAC-SHA256 failed)", argv[1]);
+		cli_error("certificate %s: cannot sign it (%s failed)", argv[1],
+			  cfg->certificate_signing_key ? JOBS_SIG_ED25519 : JOBS_SIG_HMAC);
 		return EXIT_FAILED;
 	}
 	cli_print_json(cert);
@@ -126,42 +130,144 @@ static char *read_certificate(const char *path)
 	return buf_steal(&b);
 }
 
-int cli_cmd_verify_certificate(struct cli_ctx *ctx, int argc, char **argv)
+/* The certificate in path as a JSON object; NULL after printing why. */
+static cJSON *load_certificate(const char *path)
 {
-	struct config *cfg;
-	char why[200];
-	char *text;
+	char *text = read_certificate(path);
 	cJSON *cert;
-	int keyed, rc;
 
-	if (argc != 2)
-		return cli_usage_error("verify-certificate", "expected one FILE (- for stdin)");
-	if ((cfg = cli_config(ctx)) == NULL)
-		return EXIT_USAGE;
-	if ((keyed = load_certificate_key(cfg)) <= 0) {
-		if (keyed == 0)
-			cli_error("verify-certificate: no [certificate] key_file in %s: nothing to "
-				  "verify a signature with", ctx->config_path);
-		return EXIT_USAGE;
-	}
-	if ((text = read_certificate(argv[1])) == NULL)
-		return EXIT_FAILED;
+	if (text == NULL)
+		return NULL;
 	/* Trailing bytes after the object are a change too. */
 	cert = json_parse_exact(text);
 	free(text);
 	if (cert == NULL || !cJSON_IsObject(cert)) {
 		cJSON_Delete(cert);
-		cli_error("certificate NOT verified: %s is not a JSON certificate", argv[1]);
-		return EXIT_FAILED;
+		cli_error("certificate NOT verified: %s is not a JSON certificate", path);
+		return NULL;
 	}
-	rc = jobs_certificate_check(cert, (const unsigned char *)cfg->certificate_key,
-				    cfg->certificate_key_len, why, sizeof why);
-	cJSON_Delete(cert);
-	if (rc < 0) {
+	return cert;
+}
+
+/* The public key in the PEM file path; NULL after printing why. */
+static EVP_PKEY *read_public_key(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	EVP_PKEY *k;
+
+	if (f == NULL) {
+		cli_error("verify-certificate: cannot read %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	k = PEM_read_PUBKEY(f, NULL, NULL, NULL);
+	fclose(f);
+	if (k == NULL || EVP_PKEY_get_base_id(k) != EVP_PKEY_ED25519) {
+		cli_error("verify-certificate: %s is not an Ed25519 public key in PEM "
+			  "(tenantdel certificate-key --public prints one)", path);
+		EVP_PKEY_free(k);
+		return NULL;
+	}
+	return k;
+}
+
+/* Checks cert with the configured keys, by the algorithm it names. */
+static int check_configured(struct cli_ctx *ctx, const cJSON *cert, char *why, size_t n)
+{
+	const struct config *cfg = ctx->cfg;
+	const char *alg = jobs_certificate_alg(cert);
+
+	/* Unsigned: say so with whichever key there is. */
+	if (alg != NULL ? strcmp(alg, JOBS_SIG_ED25519) == 0 : cfg->certificate_key == NULL) {
+		if (cfg->certificate_signing_key == NULL) {
+			cli_error("verify-certificate: the certificate is signed with Ed25519 and %s "
+				  "has no [certificate] signing_key: use --public-key PEM",
+				  ctx->config_path);
+			return EXIT_USAGE;
+		}
+		return jobs_certificate_check_ed25519(cert, cfg->certificate_signing_key, why, n)
+		       ? EXIT_FAILED : EXIT_OK;
+	}
+	if (cfg->certificate_key == NULL) {
+		cli_error("verify-certificate: no [certificate] key_file in %s: nothing to verify "
+			  "a%s signature with", ctx->config_path, alg ? "n HMAC-SHA256" : "");
+		return EXIT_USAGE;
+	}
+	return jobs_certificate_check(cert, (const unsigned char *)cfg->certificate_key,
+				      cfg->certificate_key_len, why, n) ? EXIT_FAILED : EXIT_OK;
+}
+
+/* FILE [--public-key PEM], in any order; 0 or -1 after the usage error. */
+static int parse_verify(int argc, char **argv, const char **file, const char **pem)
+{
+	*file = *pem = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--public-key") == 0 && i + 1 < argc && *pem == NULL)
+			*pem = argv[++i];
+		else if (*file == NULL && (argv[i][0] != '-' || strcmp(argv[i], "-") == 0))
+			*file = argv[i];
+		else
+			return cli_usage_error("verify-certificate", "expected one FILE (- for stdin)"
+					       " and optionally --public-key PEM"), -1;
+	}
+	if (*file == NULL)
+		return cli_usage_error("verify-certificate", "expected one FILE (- for stdin)"), -1;
+	return 0;
+}
+
+int cli_cmd_verify_certificate(struct cli_ctx *ctx, int argc, char **argv)
+{
+	const char *file, *pem;
+	EVP_PKEY *pub = NULL;
+	cJSON *cert = NULL;
+	char why[200];
+	int rc = EXIT_USAGE;
+
+	if (parse_verify(argc, argv, &file, &pem) < 0)
+		return EXIT_USAGE;
+	/* With a public key nothing else is needed: no config, no secret. */
+	if (pem != NULL ? (pub = read_public_key(pem)) == NULL
+			: cli_config(ctx) == NULL || load_certificate_key(ctx->cfg) < 0)
+		return EXIT_USAGE;
+	if (pem == NULL && ctx->cfg->certificate_key_file == NULL &&
+	    ctx->cfg->certificate_signing_key == NULL) {
+		cli_error("verify-certificate: no [certificate] key_file or signing_key in %s: "
+			  "nothing to verify a signature with", ctx->config_path);
+		return EXIT_USAGE;
+	}
+	if ((cert = load_certificate(file)) == NULL) {
+		rc = EXIT_FAILED;
+	} else if (pub != NULL) {
+		rc = jobs_certificate_check_ed25519(cert, pub, why, sizeof why) ? EXIT_FAILED
+										 : EXIT_OK;
+	} else {
+		rc = check_configured(ctx, cert, why, sizeof why);
+	}
+	if (cert != NULL && rc == EXIT_FAILED)
 		cli_error("certificate NOT verified: %s", why);
+	else if (rc == EXIT_OK)
+		printf("certificate verified\n");
+	cJSON_Delete(cert);
+	EVP_PKEY_free(pub);
+	return rc;
+}
+
+int cli_cmd_certificate_key(struct cli_ctx *ctx, int argc, char **argv)
+{
+	struct config *cfg;
+
+	if (argc != 2 || strcmp(argv[1], "--public") != 0)
+		return cli_usage_error("certificate-key", "expected --public (the private key is "
+				       "never printed)");
+	if ((cfg = cli_config(ctx)) == NULL)
+		return EXIT_USAGE;
+	if (cfg->certificate_signing_key == NULL) {
+		cli_error("certificate-key: no [certificate] signing_key in %s", ctx->config_path);
+		return EXIT_USAGE;
+	}
+	if (PEM_write_PUBKEY(stdout, cfg->certificate_signing_key) != 1) {
+		cli_error("certificate-key: cannot write the public key");
 		return EXIT_FAILED;
 	}
-	printf("certificate verified\n");
 	return EXIT_OK;
 }
 

@@ -72,6 +72,9 @@ struct config {
 	char *certificate_key_file;
 	char *certificate_key;      /* secret */
 	size_t certificate_key_len;
+	char *certificate_signing_key_file;
+	struct evp_pkey_st *certificate_signing_key; /* Ed25519 (OpenSSL's EVP_PKEY),
+							read by config_load */
 
 	/* [service NAME] in file order */
 	struct config_service *services;
@@ -92,7 +95,9 @@ struct config {
  * secret_env; a [scheduler]/[http]/... section may appear only once; the
  * TLS files of [http] must be readable PEM (ca_file at least one
  * certificate, client_cert a certificate, client_key an unencrypted private
- * key matching client_cert), refused at their key's line otherwise. Lines
+ * key matching client_cert), refused at their key's line otherwise; so is
+ * a [certificate] signing_key that is not an unencrypted Ed25519 private
+ * key in PEM (it is read here, not with the secrets). Lines
  * are limited to what the installed libinih reads (197 characters with
  * Debian's build); a longer line is an error, never truncated silently.
  */

@@ -271,6 +271,7 @@ static const struct config_key_spec webhook_keys[] = {
 };
 static const struct config_key_spec certificate_keys[] = {
 	{"key_file", set_path, C(certificate_key_file), 0, 0, 0},
+	{"signing_key", set_path, C(certificate_signing_key_file), 0, 0, 0},
 	{NULL, NULL, 0, 0, 0, 0},
 };
 static const struct config_key_spec store_keys[] = {
