@@ -101,10 +101,13 @@ static const struct usage usages[] = {
 	  "to auditors, who check a certificate with `verify-certificate FILE\n"
 	  "--public-key PEM`. Exit 2 when no signing_key is configured.\n" },
 	{ "audit", "verify the whole audit trail",
-	  "usage: tenantdel audit verify\n\n"
+	  "usage: tenantdel audit verify [--certificates FILE...]\n\n"
 	  "Checks the database file's own integrity (SQLite's integrity_check), then\n"
-	  "walks the event hash chain of the whole database. Exit 0 when both hold;\n"
-	  "1 naming the damage or the first altered or missing event.\n" },
+	  "walks the event hash chain of the whole database. With --certificates, also\n"
+	  "checks that the chain head each certificate names (chain_head_id and\n"
+	  "chain_head) is still in the chain: a chain cut short or rebuilt after a\n"
+	  "certificate was issued is caught. Exit 0 when all hold; 1 naming the damage,\n"
+	  "the first altered or missing event, or the certificate whose head is gone.\n" },
 	{ "reapply", "re-run a service's deletions after a backup restore",
 	  "usage: tenantdel reapply --service NAME --since TIME\n\n"
 	  "Schedules NAME's deletion again for every tenant purged since TIME, so a\n"

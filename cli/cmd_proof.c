@@ -105,8 +105,8 @@ int cli_cmd_certificate(struct cli_ctx *ctx, int argc, char **argv)
 	return EXIT_OK;
 }
 
-/* The certificate text of path ("-": stdin); NULL after printing why. */
-static char *read_certificate(const char *path)
+/* The certificate text of path ("-": stdin); NULL after printing why (cmd: who asks). */
+static char *read_certificate(const char *cmd, const char *path)
 {
 	struct buf b;
 	char chunk[8192];
@@ -116,14 +116,14 @@ static char *read_certificate(const char *path)
 	if (strcmp(path, "-") != 0) {
 		text = util_read_file(path, NULL);
 		if (text == NULL)
-			cli_error("verify-certificate: cannot read %s: %s", path, strerror(errno));
+			cli_error("%s: cannot read %s: %s", cmd, path, strerror(errno));
 		return text;
 	}
 	buf_init(&b);
 	while ((got = read(0, chunk, sizeof chunk)) > 0)
 		buf_append(&b, chunk, (size_t)got);
 	if (got < 0) {
-		cli_error("verify-certificate: cannot read stdin: %s", strerror(errno));
+		cli_error("%s: cannot read stdin: %s", cmd, strerror(errno));
 		buf_free(&b);
 		return NULL;
 	}
@@ -133,7 +133,7 @@ static char *read_certificate(const char *path)
 /* The certificate in path as a JSON object; NULL after printing why. */
 static cJSON *load_certificate(const char *path)
 {
-	char *text = read_certificate(path);
+	char *text = read_certificate("verify-certificate", path);
 	cJSON *cert;
 
 	if (text == NULL)
@@ -271,20 +271,14 @@ int cli_cmd_certificate_key(struct cli_ctx *ctx, int argc, char **argv)
 	return EXIT_OK;
 }
 
-int cli_cmd_audit(struct cli_ctx *ctx, int argc, char **argv)
+/* The whole chain; EXIT_OK when it verifies, else the exit code after saying why. */
+static int audit_chain(struct cli_ctx *ctx, struct store *s)
 {
-	struct store *s;
 	int64_t first_bad = 0, count = 0;
 	char head[65], why[200];
 	const char *reason = why;
 	int intact = 0;
 
-	if (argc != 2 || strcmp(argv[1], "verify") != 0)
-		return cli_usage_error("audit", "the only subcommand is: audit verify");
-	if (cli_config(ctx) == NULL)
-		return EXIT_USAGE;
-	if ((s = cli_store(ctx)) == NULL)
-		return EXIT_USAGE;
 	if (store_check_integrity(s, &intact, why, sizeof why) != STORE_OK)
 		return cli_store_failed(ctx, "audit verify");
 	if (!intact) {
@@ -303,6 +297,77 @@ int cli_cmd_audit(struct cli_ctx *ctx, int argc, char **argv)
 		reason = strchr(why, ':') + 2;
 	printf("chain broken at event %lld: %s\n", (long long)first_bad, reason);
 	return EXIT_FAILED;
+}
+
+/* The head the certificate in path names into *h; 0, or -1 after saying why not. */
+static int read_head(const char *path, struct proof_head *h)
+{
+	char *text = read_certificate("audit verify", path);
+	char why[200] = "not a JSON certificate";
+	cJSON *cert;
+	int rc = -1;
+
+	if (text == NULL)
+		return -1;
+	cert = json_parse_exact(text);
+	free(text);
+	if (cJSON_IsObject(cert))
+		rc = jobs_certificate_head(cert, h, why, sizeof why);
+	if (rc < 0)
+		printf("certificate %s cannot be checked: %s\n", path, why);
+	cJSON_Delete(cert);
+	return rc;
+}
+
+/* Every certificate's chain head must still be in the chain (DESIGN 7). */
+static int audit_certificates(struct cli_ctx *ctx, struct store *s, char **files, size_t n)
+{
+	struct proof_head *heads = xcalloc(n, sizeof *heads);
+	int rc = EXIT_OK, *ok = xcalloc(n, sizeof *ok);
+
+	for (size_t i = 0; i < n; i++)
+		ok[i] = read_head(files[i], &heads[i]) == 0;
+	if (store_proof_find_heads(s, heads, n) != STORE_OK) {
+		free(heads);
+		free(ok);
+		return cli_store_failed(ctx, "audit verify --certificates");
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct proof_head *h = &heads[i];
+		int missing = h->state == PROOF_HEAD_MISSING;
+		if (ok[i] && h->state == PROOF_HEAD_FOUND)
+			printf("certificate %s: chain head event %lld still in the chain\n", files[i],
+			       (long long)h->id);
+		else if (ok[i])
+			printf("certificate %s: chain head event %lld %s (%s): the chain was %s after "
+			       "this certificate was issued\n", files[i], (long long)h->id,
+			       missing ? "is missing" : "has another hash", h->hash,
+			       missing ? "cut short" : "rewritten");
+		if (!ok[i] || h->state != PROOF_HEAD_FOUND)
+			rc = EXIT_FAILED;
+	}
+	free(heads);
+	free(ok);
+	return rc;
+}
+
+int cli_cmd_audit(struct cli_ctx *ctx, int argc, char **argv)
+{
+	struct store *s;
+	int rc, crc;
+
+	if (argc < 2 || strcmp(argv[1], "verify") != 0 ||
+	    (argc > 2 && (strcmp(argv[2], "--certificates") != 0 || argc == 3)))
+		return cli_usage_error("audit", "usage: audit verify [--certificates FILE...]");
+	if (cli_config(ctx) == NULL)
+		return EXIT_USAGE;
+	if ((s = cli_store(ctx)) == NULL)
+		return EXIT_USAGE;
+	rc = audit_chain(ctx, s);
+	if (argc <= 3 || rc == EXIT_USAGE)
+		return rc;
+	crc = audit_certificates(ctx, s, argv + 3, (size_t)argc - 3);
+	return rc != EXIT_OK ? rc : crc;
 }
 
 struct reapply_args {

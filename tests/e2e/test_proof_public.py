@@ -3,10 +3,13 @@
 (`certificate-key --public`, `verify-certificate FILE --public-key PEM`, no
 config, no secret) and fails when one byte changes or another key is given;
 a signing_key that is not an Ed25519 private key is a config error at its
-line."""
+line. A chain cut short after a certificate was issued still passes
+`audit verify` but fails `audit verify --certificates`, naming the missing
+head and the certificate."""
 import json
 import os
 import re
+import sqlite3
 
 import harness
 from fleet import Fleet, write_fleet_config
@@ -133,6 +136,65 @@ class PublicProofTest(harness.TestCase):
                 res = self.td(*cmd, rc=2)
                 self.assertIn("%s:%d: signing_key %s %s" % (self.w.conf, line, path, why),
                               res.err)
+
+    def test_chain_cut_short_is_caught_by_the_certificates(self):
+        self.write_conf("signing_key = %s\n" % self.signing_key)
+        first = self.purge("acme")
+        early = self.file("early.json", self.td("certificate", first).out)
+        self.td("schedule", "globex", "--after", "1d")
+        second = self.purge("initech")
+        late_text = self.td("certificate", second).out
+        late = self.file("late.json", late_text)
+        head_id = json.loads(late_text)["chain_head_id"]
+        chain = self.td("audit", "verify").out
+        self.assertIn("chain verified: %d events" % head_id, chain)
+        self.assertIn("head %s" % json.loads(late_text)["chain_head"], chain)
+        res = self.td("audit", "verify", "--certificates", early, late)
+        self.assertIn("certificate %s: chain head event %d still in the chain" % (late, head_id),
+                      res.out)
+
+        # the last job's events are deleted from the end, behind tenantdel's back
+        db = sqlite3.connect(self.w.db)
+        try:
+            first_of_last = db.execute("SELECT MIN(id) FROM events WHERE job_id = ?",
+                                       (second,)).fetchone()[0]
+            db.executescript("DROP TRIGGER IF EXISTS events_no_delete;"
+                             " DELETE FROM events WHERE id >= %d;" % first_of_last)
+        finally:
+            db.close()
+        # what is left is a chain that verifies...
+        self.assertIn("chain verified: %d events" % (first_of_last - 1),
+                      self.td("audit", "verify").out)
+        # ...but not the one the late certificate was issued over
+        res = self.td("audit", "verify", "--certificates", early, late, rc=1)
+        self.assertIn("certificate %s: chain head event %d is missing (%s): the chain was cut "
+                      "short" % (late, head_id, json.loads(late_text)["chain_head"]), res.out)
+        self.assertIn("certificate %s: chain head event" % early, res.out)
+        self.assertNotIn("%s: chain head event %d is missing" % (early, head_id), res.out)
+        self.td("audit", "verify", "--certificates", early)
+
+        # a chain rebuilt from there on has other hashes: caught too
+        with open(early) as f:
+            early_head = json.load(f)["chain_head_id"]
+        db = sqlite3.connect(self.w.db)
+        try:
+            db.executescript("DROP TRIGGER IF EXISTS events_no_update;"
+                             " UPDATE events SET hash = 'f' || substr(hash, 2) WHERE id = %d;"
+                             % early_head)
+        finally:
+            db.close()
+        res = self.td("audit", "verify", "--certificates", early, rc=1)
+        self.assertIn("certificate %s: chain head event %d has another hash" % (early, early_head),
+                      res.out)
+
+        # a certificate that names no head cannot vouch for anything
+        old = json.loads(late_text)
+        del old["chain_head_id"]
+        legacy = self.file("legacy.json", json.dumps(old))
+        res = self.td("audit", "verify", "--certificates", legacy, rc=1)
+        self.assertIn("certificate %s cannot be checked: it names no chain_head_id" % legacy,
+                      res.out)
+        self.td("audit", "verify", "--certificates", rc=2)
 
 
 if __name__ == "__main__":

@@ -120,6 +120,7 @@ static void record(struct proof_record *p)
 	p->events = (struct proof_events){ .count = 3, .first_id = 5, .last_id = 9, .all_ok = 1 };
 	memset(p->events.last_hash, 'a', 64);
 	p->chain.events = 12;
+	p->chain.head_id = 12;
 	memset(p->chain.head, 'c', 64);
 }
 
@@ -164,7 +165,7 @@ static void test_certificate_bytes(void **state)
 		"\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\","
 		"\"verified\":true},\"event_count\":3,\"chain_events\":12,\"chain_head\":"
 		"\"cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc\","
-		"\"chain_verified\":true,\"issued_at\":\"2027-01-16T08:00:00Z\","
+		"\"chain_head_id\":12,\"chain_verified\":true,\"issued_at\":\"2027-01-16T08:00:00Z\","
 		"\"tool\":{\"name\":\"tenantdel\",\"version\":\"9.9\"}}";
 	struct proof_record p;
 	cJSON *cert;
@@ -213,6 +214,7 @@ static void test_certificate_findings(void **state)
 	p.job.finished_at = p.job.deadline_at + 1;
 	p.events.all_ok = 0;
 	p.chain.broken_at = 7;
+	p.chain.head_id = 0;
 	cert = jobs_certificate_build(&p, NOW, "1");
 	jobs_proof_record_clear(&p);
 
@@ -233,6 +235,8 @@ static void test_certificate_findings(void **state)
 	assert_true(cJSON_IsFalse(cJSON_GetObjectItem(ev, "verified")));
 	assert_true(cJSON_IsFalse(cJSON_GetObjectItem(cert, "chain_verified")));
 	assert_int_equal(cJSON_GetObjectItem(cert, "chain_broken_at")->valueint, 7);
+	/* a broken chain has no head to name: null, and nothing to check it by */
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(cert, "chain_head_id")));
 	cJSON_Delete(cert);
 }
 
@@ -254,6 +258,35 @@ static void test_certificate_without_events(void **state)
 	assert_true(cJSON_IsNull(cJSON_GetObjectItem(ev, "last_hash")));
 	assert_string_equal(cJSON_GetObjectItem(cert, "chain_head")->valuestring, "");
 	assert_null(cJSON_GetObjectItem(cert, "chain_broken_at"));
+	cJSON_Delete(cert);
+}
+
+/* The chain head a certificate names, as audit verify --certificates reads it. */
+static void test_certificate_head(void **state)
+{
+	struct proof_record p;
+	struct proof_head h;
+	cJSON *cert;
+	char why[200];
+
+	record(&p);
+	cert = jobs_certificate_build(&p, NOW, "1");
+	jobs_proof_record_clear(&p);
+	assert_int_equal(jobs_certificate_head(cert, &h, why, sizeof why), 0);
+	assert_int_equal(h.id, 12);
+	assert_int_equal(strspn(h.hash, "c"), 64);
+	/* an older certificate (no id), a null id, a bad hash */
+	cJSON_DeleteItemFromObject(cert, "chain_head_id");
+	assert_int_equal(jobs_certificate_head(cert, &h, why, sizeof why), -1);
+	assert_non_null(strstr(why, "no chain_head_id"));
+	cJSON_AddNullToObject(cert, "chain_head_id");
+	assert_int_equal(jobs_certificate_head(cert, &h, why, sizeof why), -1);
+	cJSON_ReplaceItemInObject(cert, "chain_head_id", cJSON_CreateNumber(12.5));
+	assert_int_equal(jobs_certificate_head(cert, &h, why, sizeof why), -1);
+	cJSON_ReplaceItemInObject(cert, "chain_head_id", cJSON_CreateNumber(12));
+	cJSON_ReplaceItemInObject(cert, "chain_head", cJSON_CreateString("CCCC"));
+	assert_int_equal(jobs_certificate_head(cert, &h, why, sizeof why), -1);
+	assert_non_null(strstr(why, "sha256"));
 	cJSON_Delete(cert);
 }
 
@@ -528,6 +561,7 @@ int main(void)
 		cmocka_unit_test(test_certificate_of_unfinished_job_refused),
 		cmocka_unit_test(test_certificate_findings),
 		cmocka_unit_test(test_certificate_without_events),
+		cmocka_unit_test(test_certificate_head),
 		cmocka_unit_test(test_canonical_ignores_key_order_and_layout),
 		cmocka_unit_test(test_sign_and_check),
 		cmocka_unit_test(test_signature_made_before_verifies),
