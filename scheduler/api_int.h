@@ -82,6 +82,13 @@ int api_json(struct api_answer *ans, unsigned status, cJSON *tree);
 int api_route(struct api *a, struct api_req *r, struct api_answer *ans);
 
 /*
+ * 1 when the request on c carries "Authorization: Bearer <api token>": one
+ * of [api] tokens_file (its name put in r->caller), or the one shared
+ * token (r->caller ""). Else 0. Constant time in the token (api_auth.c).
+ */
+int api_authorized(const struct api *a, struct MHD_Connection *c, struct api_req *r);
+
+/*
  * Who acts in a request (DESIGN 10): with [api] tokens_file, the calling
  * token's name, and a body's field naming anyone else is refused (400:
  * a client cannot claim another name); with one shared token, the body's

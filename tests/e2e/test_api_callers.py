@@ -8,22 +8,14 @@ import http.client
 import json
 import os
 import signal
-import socket
 
 import harness
 from fleet import Fleet, write_fleet_config
+from test_api import free_port
 
 ALICE = "alice-token-0123456789abcdef0123456789"
 BOB = "bob-token-0123456789abcdef0123456789abc"
 CAROL = "carol-token-0123456789abcdef0123456789a"
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class ApiCallersTest(harness.TestCase):
