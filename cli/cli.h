@@ -79,6 +79,7 @@ int cli_cmd_preview(struct cli_ctx *ctx, int argc, char **argv);
 /* The proof issue: cli/cmd_proof.c */
 int cli_cmd_certificate(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_verify_certificate(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_certificate_key(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_audit(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_reapply(struct cli_ctx *ctx, int argc, char **argv);
 

@@ -89,14 +89,26 @@ static const struct usage usages[] = {
 	  "services, the event-chain head and whether the chain verifies.\n"
 	  "Exit: 0, 1 the job has not succeeded, 3 no such job.\n" },
 	{ "verify-certificate", "check a deletion certificate",
-	  "usage: tenantdel verify-certificate FILE\n\n"
-	  "Checks a certificate printed by `tenantdel certificate` against its signature\n"
-	  "and this database's event chain. Exit 0 when it verifies, 1 otherwise.\n" },
+	  "usage: tenantdel verify-certificate FILE [--public-key PEM]\n\n"
+	  "Checks a certificate printed by `tenantdel certificate` (FILE, or - for\n"
+	  "stdin) against its signature: HMAC-SHA256 with [certificate] key_file, or\n"
+	  "Ed25519 with [certificate] signing_key. With --public-key PEM (an Ed25519\n"
+	  "public key, as `certificate-key --public` prints) nothing else is needed:\n"
+	  "no config, no secret. Exit 0 when it verifies, 1 otherwise (naming why),\n"
+	  "2 with no key to verify with.\n" },
+	{ "certificate-key", "print the public key that verifies certificates",
+	  "usage: tenantdel certificate-key --public\n\n"
+	  "Prints the public half of [certificate] signing_key (Ed25519) in PEM: give it\n"
+	  "to auditors, who check a certificate with `verify-certificate FILE\n"
+	  "--public-key PEM`. Exit 2 when no signing_key is configured.\n" },
 	{ "audit", "verify the whole audit trail",
-	  "usage: tenantdel audit verify\n\n"
+	  "usage: tenantdel audit verify [--certificates FILE...]\n\n"
 	  "Checks the database file's own integrity (SQLite's integrity_check), then\n"
-	  "walks the event hash chain of the whole database. Exit 0 when both hold;\n"
-	  "1 naming the damage or the first altered or missing event.\n" },
+	  "walks the event hash chain of the whole database. With --certificates, also\n"
+	  "checks that the chain head each certificate names (chain_head_id and\n"
+	  "chain_head) is still in the chain: a chain cut short or rebuilt after a\n"
+	  "certificate was issued is caught. Exit 0 when all hold; 1 naming the damage,\n"
+	  "the first altered or missing event, or the certificate whose head is gone.\n" },
 	{ "reapply", "re-run a service's deletions after a backup restore",
 	  "usage: tenantdel reapply --service NAME --since TIME\n\n"
 	  "Schedules NAME's deletion again for every tenant purged since TIME, so a\n"

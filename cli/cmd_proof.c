@@ -1,6 +1,6 @@
 /*
  * cmd_proof.c - proof of erasure on the command line (DESIGN 7):
- * certificate, verify-certificate, audit verify, reapply.
+ * certificate, certificate-key, verify-certificate, audit verify, reapply.
  */
 #include "cli/cli_int.h"
 #include "jobs/certificate.h"
@@ -13,6 +13,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <openssl/pem.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,18 +92,21 @@ int cli_cmd_certificate(struct cli_ctx *ctx, int argc, char **argv)
 		return EXIT_USAGE;
 	if ((rc = build_certificate(ctx, argv[1], &cert)) != EXIT_OK)
 		return rc;
-	if (keyed && jobs_certificate_sign(cert, (const unsigned char *)cfg->certificate_key,
-					   cfg->certificate_key_len) < 0) {
+	if (jobs_certificate_sign_with(cert, &(struct jobs_signing_keys){
+			.hmac_key = keyed ? (const unsigned char *)cfg->certificate_key : NULL,
+			.hmac_len = cfg->certificate_key_len,
+			.ed25519 = cfg->certificate_signing_key }) < 0) {
 		cJSON_Delete(cert);
-		cli_error("certificate %s: cannot sign it (HMAC-SHA256 failed)", argv[1]);
+		cli_error("certificate %s: cannot sign it (%s failed)", argv[1],
+			  cfg->certificate_signing_key ? JOBS_SIG_ED25519 : JOBS_SIG_HMAC);
 		return EXIT_FAILED;
 	}
 	cli_print_json(cert);
 	return EXIT_OK;
 }
 
-/* The certificate text of path ("-": stdin); NULL after printing why. */
-static char *read_certificate(const char *path)
+/* The certificate text of path ("-": stdin); NULL after printing why (cmd: who asks). */
+static char *read_certificate(const char *cmd, const char *path)
 {
 	struct buf b;
 	char chunk[8192];
@@ -112,73 +116,169 @@ static char *read_certificate(const char *path)
 	if (strcmp(path, "-") != 0) {
 		text = util_read_file(path, NULL);
 		if (text == NULL)
-			cli_error("verify-certificate: cannot read %s: %s", path, strerror(errno));
+			cli_error("%s: cannot read %s: %s", cmd, path, strerror(errno));
 		return text;
 	}
 	buf_init(&b);
 	while ((got = read(0, chunk, sizeof chunk)) > 0)
 		buf_append(&b, chunk, (size_t)got);
 	if (got < 0) {
-		cli_error("verify-certificate: cannot read stdin: %s", strerror(errno));
+		cli_error("%s: cannot read stdin: %s", cmd, strerror(errno));
 		buf_free(&b);
 		return NULL;
 	}
 	return buf_steal(&b);
 }
 
-int cli_cmd_verify_certificate(struct cli_ctx *ctx, int argc, char **argv)
+/* The certificate in path as a JSON object; NULL after printing why. */
+static cJSON *load_certificate(const char *path)
 {
-	struct config *cfg;
-	char why[200];
-	char *text;
+	char *text = read_certificate("verify-certificate", path);
 	cJSON *cert;
-	int keyed, rc;
 
-	if (argc != 2)
-		return cli_usage_error("verify-certificate", "expected one FILE (- for stdin)");
-	if ((cfg = cli_config(ctx)) == NULL)
-		return EXIT_USAGE;
-	if ((keyed = load_certificate_key(cfg)) <= 0) {
-		if (keyed == 0)
-			cli_error("verify-certificate: no [certificate] key_file in %s: nothing to "
-				  "verify a signature with", ctx->config_path);
-		return EXIT_USAGE;
-	}
-	if ((text = read_certificate(argv[1])) == NULL)
-		return EXIT_FAILED;
+	if (text == NULL)
+		return NULL;
 	/* Trailing bytes after the object are a change too. */
 	cert = json_parse_exact(text);
 	free(text);
 	if (cert == NULL || !cJSON_IsObject(cert)) {
 		cJSON_Delete(cert);
-		cli_error("certificate NOT verified: %s is not a JSON certificate", argv[1]);
-		return EXIT_FAILED;
+		cli_error("certificate NOT verified: %s is not a JSON certificate", path);
+		return NULL;
 	}
-	rc = jobs_certificate_check(cert, (const unsigned char *)cfg->certificate_key,
-				    cfg->certificate_key_len, why, sizeof why);
-	cJSON_Delete(cert);
-	if (rc < 0) {
+	return cert;
+}
+
+/* The public key in the PEM file path; NULL after printing why. */
+static EVP_PKEY *read_public_key(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	EVP_PKEY *k;
+
+	if (f == NULL) {
+		cli_error("verify-certificate: cannot read %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	k = PEM_read_PUBKEY(f, NULL, NULL, NULL);
+	fclose(f);
+	if (k == NULL || EVP_PKEY_get_base_id(k) != EVP_PKEY_ED25519) {
+		cli_error("verify-certificate: %s is not an Ed25519 public key in PEM "
+			  "(tenantdel certificate-key --public prints one)", path);
+		EVP_PKEY_free(k);
+		return NULL;
+	}
+	return k;
+}
+
+/* Checks cert with the configured keys, by the algorithm it names. */
+static int check_configured(struct cli_ctx *ctx, const cJSON *cert, char *why, size_t n)
+{
+	const struct config *cfg = ctx->cfg;
+	const char *alg = jobs_certificate_alg(cert);
+
+	/* Unsigned: say so with whichever key there is. */
+	if (alg != NULL ? strcmp(alg, JOBS_SIG_ED25519) == 0 : cfg->certificate_key == NULL) {
+		if (cfg->certificate_signing_key == NULL) {
+			cli_error("verify-certificate: the certificate is signed with Ed25519 and %s "
+				  "has no [certificate] signing_key: use --public-key PEM",
+				  ctx->config_path);
+			return EXIT_USAGE;
+		}
+		return jobs_certificate_check_ed25519(cert, cfg->certificate_signing_key, why, n)
+		       ? EXIT_FAILED : EXIT_OK;
+	}
+	if (cfg->certificate_key == NULL) {
+		cli_error("verify-certificate: no [certificate] key_file in %s: nothing to verify "
+			  "a%s signature with", ctx->config_path, alg ? "n HMAC-SHA256" : "");
+		return EXIT_USAGE;
+	}
+	return jobs_certificate_check(cert, (const unsigned char *)cfg->certificate_key,
+				      cfg->certificate_key_len, why, n) ? EXIT_FAILED : EXIT_OK;
+}
+
+/* FILE [--public-key PEM], in any order; 0 or -1 after the usage error. */
+static int parse_verify(int argc, char **argv, const char **file, const char **pem)
+{
+	*file = *pem = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--public-key") == 0 && i + 1 < argc && *pem == NULL)
+			*pem = argv[++i];
+		else if (*file == NULL && (argv[i][0] != '-' || strcmp(argv[i], "-") == 0))
+			*file = argv[i];
+		else
+			return cli_usage_error("verify-certificate", "expected one FILE (- for stdin)"
+					       " and optionally --public-key PEM"), -1;
+	}
+	if (*file == NULL)
+		return cli_usage_error("verify-certificate", "expected one FILE (- for stdin)"), -1;
+	return 0;
+}
+
+int cli_cmd_verify_certificate(struct cli_ctx *ctx, int argc, char **argv)
+{
+	const char *file, *pem;
+	EVP_PKEY *pub = NULL;
+	cJSON *cert = NULL;
+	char why[200];
+	int rc = EXIT_USAGE;
+
+	if (parse_verify(argc, argv, &file, &pem) < 0)
+		return EXIT_USAGE;
+	/* With a public key nothing else is needed: no config, no secret. */
+	if (pem != NULL ? (pub = read_public_key(pem)) == NULL
+			: cli_config(ctx) == NULL || load_certificate_key(ctx->cfg) < 0)
+		return EXIT_USAGE;
+	if (pem == NULL && ctx->cfg->certificate_key_file == NULL &&
+	    ctx->cfg->certificate_signing_key == NULL) {
+		cli_error("verify-certificate: no [certificate] key_file or signing_key in %s: "
+			  "nothing to verify a signature with", ctx->config_path);
+		return EXIT_USAGE;
+	}
+	if ((cert = load_certificate(file)) == NULL) {
+		rc = EXIT_FAILED;
+	} else if (pub != NULL) {
+		rc = jobs_certificate_check_ed25519(cert, pub, why, sizeof why) ? EXIT_FAILED
+										 : EXIT_OK;
+	} else {
+		rc = check_configured(ctx, cert, why, sizeof why);
+	}
+	if (cert != NULL && rc == EXIT_FAILED)
 		cli_error("certificate NOT verified: %s", why);
+	else if (rc == EXIT_OK)
+		printf("certificate verified\n");
+	cJSON_Delete(cert);
+	EVP_PKEY_free(pub);
+	return rc;
+}
+
+int cli_cmd_certificate_key(struct cli_ctx *ctx, int argc, char **argv)
+{
+	struct config *cfg;
+
+	if (argc != 2 || strcmp(argv[1], "--public") != 0)
+		return cli_usage_error("certificate-key", "expected --public (the private key is "
+				       "never printed)");
+	if ((cfg = cli_config(ctx)) == NULL)
+		return EXIT_USAGE;
+	if (cfg->certificate_signing_key == NULL) {
+		cli_error("certificate-key: no [certificate] signing_key in %s", ctx->config_path);
+		return EXIT_USAGE;
+	}
+	if (PEM_write_PUBKEY(stdout, cfg->certificate_signing_key) != 1) {
+		cli_error("certificate-key: cannot write the public key");
 		return EXIT_FAILED;
 	}
-	printf("certificate verified\n");
 	return EXIT_OK;
 }
 
-int cli_cmd_audit(struct cli_ctx *ctx, int argc, char **argv)
+/* The whole chain; EXIT_OK when it verifies, else the exit code after saying why. */
+static int audit_chain(struct cli_ctx *ctx, struct store *s)
 {
-	struct store *s;
 	int64_t first_bad = 0, count = 0;
 	char head[65], why[200];
 	const char *reason = why;
 	int intact = 0;
 
-	if (argc != 2 || strcmp(argv[1], "verify") != 0)
-		return cli_usage_error("audit", "the only subcommand is: audit verify");
-	if (cli_config(ctx) == NULL)
-		return EXIT_USAGE;
-	if ((s = cli_store(ctx)) == NULL)
-		return EXIT_USAGE;
 	if (store_check_integrity(s, &intact, why, sizeof why) != STORE_OK)
 		return cli_store_failed(ctx, "audit verify");
 	if (!intact) {
@@ -197,6 +297,77 @@ int cli_cmd_audit(struct cli_ctx *ctx, int argc, char **argv)
 		reason = strchr(why, ':') + 2;
 	printf("chain broken at event %lld: %s\n", (long long)first_bad, reason);
 	return EXIT_FAILED;
+}
+
+/* The head the certificate in path names into *h; 0, or -1 after saying why not. */
+static int read_head(const char *path, struct proof_head *h)
+{
+	char *text = read_certificate("audit verify", path);
+	char why[200] = "not a JSON certificate";
+	cJSON *cert;
+	int rc = -1;
+
+	if (text == NULL)
+		return -1;
+	cert = json_parse_exact(text);
+	free(text);
+	if (cJSON_IsObject(cert))
+		rc = jobs_certificate_head(cert, h, why, sizeof why);
+	if (rc < 0)
+		printf("certificate %s cannot be checked: %s\n", path, why);
+	cJSON_Delete(cert);
+	return rc;
+}
+
+/* Every certificate's chain head must still be in the chain (DESIGN 7). */
+static int audit_certificates(struct cli_ctx *ctx, struct store *s, char **files, size_t n)
+{
+	struct proof_head *heads = xcalloc(n, sizeof *heads);
+	int rc = EXIT_OK, *ok = xcalloc(n, sizeof *ok);
+
+	for (size_t i = 0; i < n; i++)
+		ok[i] = read_head(files[i], &heads[i]) == 0;
+	if (store_proof_find_heads(s, heads, n) != STORE_OK) {
+		free(heads);
+		free(ok);
+		return cli_store_failed(ctx, "audit verify --certificates");
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct proof_head *h = &heads[i];
+		int missing = h->state == PROOF_HEAD_MISSING;
+		if (ok[i] && h->state == PROOF_HEAD_FOUND)
+			printf("certificate %s: chain head event %lld still in the chain\n", files[i],
+			       (long long)h->id);
+		else if (ok[i])
+			printf("certificate %s: chain head event %lld %s (%s): the chain was %s after "
+			       "this certificate was issued\n", files[i], (long long)h->id,
+			       missing ? "is missing" : "has another hash", h->hash,
+			       missing ? "cut short" : "rewritten");
+		if (!ok[i] || h->state != PROOF_HEAD_FOUND)
+			rc = EXIT_FAILED;
+	}
+	free(heads);
+	free(ok);
+	return rc;
+}
+
+int cli_cmd_audit(struct cli_ctx *ctx, int argc, char **argv)
+{
+	struct store *s;
+	int rc, crc;
+
+	if (argc < 2 || strcmp(argv[1], "verify") != 0 ||
+	    (argc > 2 && (strcmp(argv[2], "--certificates") != 0 || argc == 3)))
+		return cli_usage_error("audit", "usage: audit verify [--certificates FILE...]");
+	if (cli_config(ctx) == NULL)
+		return EXIT_USAGE;
+	if ((s = cli_store(ctx)) == NULL)
+		return EXIT_USAGE;
+	rc = audit_chain(ctx, s);
+	if (argc <= 3 || rc == EXIT_USAGE)
+		return rc;
+	crc = audit_certificates(ctx, s, argv + 3, (size_t)argc - 3);
+	return rc != EXIT_OK ? rc : crc;
 }
 
 struct reapply_args {

@@ -35,6 +35,7 @@ static const struct command commands[] = {
 	{ "events", cli_cmd_events, 1, 0, 0 },
 	{ "certificate", cli_cmd_certificate, 1, 0, 0 },
 	{ "verify-certificate", cli_cmd_verify_certificate, 1, 0, 0 },
+	{ "certificate-key", cli_cmd_certificate_key, 1, 0, 0 },
 	{ "audit", cli_cmd_audit, 1, 0, 0 },
 	{ "reapply", cli_cmd_reapply, 1, 0, 0 },
 	{ "retire-service", cli_cmd_retire_service, 1, 0, 0 },

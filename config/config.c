@@ -463,7 +463,8 @@ struct config *config_load(const char *path, char *err, size_t errlen)
 	}
 	cfg->dir = config_dir_of(path);
 	config_set_defaults(cfg);
-	if (config_parse_text(&p) < 0 || config_finish(&p) < 0 || config_check_tls(&p) < 0)
+	if (config_parse_text(&p) < 0 || config_finish(&p) < 0 || config_check_tls(&p) < 0 ||
+	    config_check_signing_key(&p) < 0 || config_load_callers(&p) < 0)
 		goto fail;
 	free((char *)p.text);
 	free(p.svc_lines);
@@ -508,12 +509,18 @@ void config_free(struct config *cfg)
 	free(cfg->api_host);
 	free(cfg->api_token_file);
 	free(cfg->api_token_env);
+	free(cfg->api_tokens_file);
+	if (cfg->api_callers != NULL)
+		explicit_bzero(cfg->api_callers, cfg->n_api_callers * sizeof *cfg->api_callers);
+	free(cfg->api_callers);
 	for (size_t i = 0; i < cfg->n_webhook_urls; i++)
 		free(cfg->webhook_urls[i]);
 	free(cfg->webhook_urls);
 	free(cfg->webhook_secret_file);
 	free(cfg->webhook_secret_env);
 	free(cfg->certificate_key_file);
+	free(cfg->certificate_signing_key_file);
+	EVP_PKEY_free(cfg->certificate_signing_key);
 	config_free_secrets(cfg);
 	tdestroy(cfg->by_name, free);
 	for (size_t i = 0; i < cfg->n_services; i++)

@@ -10,6 +10,17 @@
 
 #define CONFIG_NAME_MAX 64
 
+/* Shortest token [api] tokens_file accepts. */
+#define CONFIG_CALLER_TOKEN_MIN 32
+#define CONFIG_TOKEN_DIGEST 32   /* sha256 */
+
+/* One caller of the API by name ([api] tokens_file, DESIGN 10). */
+struct config_api_caller {
+	char name[CONFIG_NAME_MAX + 1];   /* [A-Za-z0-9._@+-]{1,64} */
+	unsigned char digest[CONFIG_TOKEN_DIGEST]; /* sha256 of its token; the token
+						      itself is not kept */
+};
+
 struct config_service {
 	char *name;           /* [service NAME]: [A-Za-z0-9_-]{1,64} */
 	char *delete_url;     /* required, contains {tenant_id} */
@@ -61,6 +72,9 @@ struct config {
 	int api_port;               /* 0 allowed: pick a free port */
 	char *api_token_file, *api_token_env;
 	char *api_token;            /* secret */
+	char *api_tokens_file;      /* callers by name, read by config_load */
+	struct config_api_caller *api_callers;
+	size_t n_api_callers;       /* > 0 when api_tokens_file is set */
 
 	/* [webhook] */
 	char **webhook_urls;
@@ -72,6 +86,9 @@ struct config {
 	char *certificate_key_file;
 	char *certificate_key;      /* secret */
 	size_t certificate_key_len;
+	char *certificate_signing_key_file;
+	struct evp_pkey_st *certificate_signing_key; /* Ed25519 (OpenSSL's EVP_PKEY),
+							read by config_load */
 
 	/* [service NAME] in file order */
 	struct config_service *services;
@@ -92,7 +109,12 @@ struct config {
  * secret_env; a [scheduler]/[http]/... section may appear only once; the
  * TLS files of [http] must be readable PEM (ca_file at least one
  * certificate, client_cert a certificate, client_key an unencrypted private
- * key matching client_cert), refused at their key's line otherwise. Lines
+ * key matching client_cert), refused at their key's line otherwise; so is
+ * a [certificate] signing_key that is not an unencrypted Ed25519 private
+ * key in PEM (it is read here, not with the secrets), and an [api]
+ * tokens_file that cannot be read or holds a bad line (refused as
+ * "TOKENS_FILE:LINE: message": a duplicate name or token, a bad name, a
+ * token shorter than CONFIG_CALLER_TOKEN_MIN). Lines
  * are limited to what the installed libinih reads (197 characters with
  * Debian's build); a longer line is an error, never truncated silently.
  */

@@ -261,6 +261,7 @@ static const struct config_key_spec api_keys[] = {
 	{"listen", set_listen, C(api_listen), 0, 0, 0},
 	{"token_file", set_path, C(api_token_file), 0, 0, 0},
 	{"token_env", set_env, C(api_token_env), 0, 0, 0},
+	{"tokens_file", set_path, C(api_tokens_file), 0, 0, 0},
 	{NULL, NULL, 0, 0, 0, 0},
 };
 static const struct config_key_spec webhook_keys[] = {
@@ -271,6 +272,7 @@ static const struct config_key_spec webhook_keys[] = {
 };
 static const struct config_key_spec certificate_keys[] = {
 	{"key_file", set_path, C(certificate_key_file), 0, 0, 0},
+	{"signing_key", set_path, C(certificate_signing_key_file), 0, 0, 0},
 	{NULL, NULL, 0, 0, 0, 0},
 };
 static const struct config_key_spec store_keys[] = {
@@ -342,6 +344,8 @@ static int check_globals(struct config_parser *p)
 
 	if (check_one_source(p, SEC_HTTP, "http", "token_file", "token_env") < 0 ||
 	    check_one_source(p, SEC_API, "api", "token_file", "token_env") < 0 ||
+	    check_one_source(p, SEC_API, "api", "token_file", "tokens_file") < 0 ||
+	    check_one_source(p, SEC_API, "api", "token_env", "tokens_file") < 0 ||
 	    check_one_source(p, SEC_WEBHOOK, "webhook", "secret_file", "secret_env") < 0)
 		return -1;
 	if (cfg->max_delay_ms < cfg->base_delay_ms) {
@@ -349,9 +353,10 @@ static int check_globals(struct config_parser *p)
 		return config_fail_at(p, line ? line : key_line(p, SEC_RETRY, "base_delay"),
 				      "max_delay in [retry] must not be shorter than base_delay");
 	}
-	if (cfg->api_listen != NULL && cfg->api_token_file == NULL && cfg->api_token_env == NULL)
+	if (cfg->api_listen != NULL && cfg->api_token_file == NULL && cfg->api_token_env == NULL &&
+	    cfg->api_tokens_file == NULL)
 		return config_fail_at(p, p->sec_line[SEC_API],
-				      "[api] listen needs token_file or token_env");
+				      "[api] listen needs token_file, token_env or tokens_file");
 	if (cfg->n_webhook_urls > 0 && cfg->webhook_secret_file == NULL &&
 	    cfg->webhook_secret_env == NULL)
 		return config_fail_at(p, p->sec_line[SEC_WEBHOOK],

@@ -72,6 +72,19 @@ int config_finish(struct config_parser *p);
 /* value when absolute, else dir/value. Caller frees. */
 char *config_resolve_path(const char *dir, const char *value);
 
+/*
+ * Reads and parses [certificate] signing_key (keyfiles.c) into
+ * cfg->certificate_signing_key; 0 (also when unset), or -1 after
+ * config_fail at the key's line.
+ */
+int config_check_signing_key(struct config_parser *p);
+
+/*
+ * Reads [api] tokens_file (keyfiles.c) into cfg->api_callers; 0 (also when
+ * unset), or -1 after config_fail naming the file and line.
+ */
+int config_load_callers(struct config_parser *p);
+
 /* Wipes and frees every loaded secret. Can't fail. */
 void config_free_secrets(struct config *cfg);
 

@@ -174,6 +174,7 @@ static void render_chain(cJSON *cert, const struct proof_events *je,
 	cJSON_AddNumberToObject(cert, "event_count", (double)je->count);
 	cJSON_AddNumberToObject(cert, "chain_events", (double)chain->events);
 	cJSON_AddStringToObject(cert, "chain_head", chain->head);
+	add_count(cert, "chain_head_id", chain->head_id > 0 ? chain->head_id : -1);
 	cJSON_AddBoolToObject(cert, "chain_verified", chain->broken_at == 0);
 	if (chain->broken_at != 0)
 		cJSON_AddNumberToObject(cert, "chain_broken_at", (double)chain->broken_at);
@@ -197,6 +198,28 @@ cJSON *jobs_certificate_build(const struct proof_record *p, int64_t issued_at,
 	cJSON_AddStringToObject(tool, "name", "tenantdel");
 	cJSON_AddStringToObject(tool, "version", tool_version ? tool_version : "");
 	return cert;
+}
+
+int jobs_certificate_head(const cJSON *cert, struct proof_head *out, char *why,
+			  size_t whylen)
+{
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(cert, "chain_head_id");
+	const cJSON *hash = cJSON_GetObjectItemCaseSensitive(cert, "chain_head");
+
+	memset(out, 0, sizeof *out);
+	if (json_get_int(id, &out->id) < 0 || out->id < 1) {
+		out->id = 0;
+		snprintf(why, whylen, "it names no chain_head_id (issued by an older tenantdel, "
+			 "or over a chain that did not verify)");
+		return -1;
+	}
+	if (!cJSON_IsString(hash) || strlen(hash->valuestring) != PROOF_HASH_HEX - 1 ||
+	    strspn(hash->valuestring, "0123456789abcdef") != PROOF_HASH_HEX - 1) {
+		snprintf(why, whylen, "its chain_head is not a sha256 in hex");
+		return -1;
+	}
+	memcpy(out->hash, hash->valuestring, PROOF_HASH_HEX);
+	return 0;
 }
 
 /* ---- the reapply job's job.scheduled detail ---- */

@@ -46,7 +46,19 @@ struct proof_chain {
 	int64_t events;                  /* how many */
 	int64_t broken_at;               /* 0: it verifies; else the first bad event's id */
 	char head[PROOF_HASH_HEX];       /* the last event's hash, "" when none */
+	int64_t head_id;                 /* the last event's id; 0 when none or broken */
 };
+
+/* A chain head a certificate named, and what the chain holds there now. */
+struct proof_head {
+	int64_t id;                      /* the event id the certificate names */
+	char hash[PROOF_HASH_HEX];       /* and its hash then */
+	int state;                       /* PROOF_HEAD_*, filled by store_proof_find_heads */
+};
+
+#define PROOF_HEAD_MISSING 0             /* no event with that id: the chain was cut */
+#define PROOF_HEAD_FOUND 1               /* the event is there with that hash */
+#define PROOF_HEAD_CHANGED 2             /* the event is there with another hash */
 
 /* Everything a certificate states, as the store remembers it. */
 struct proof_record {
@@ -68,14 +80,22 @@ int jobs_certificate_issuable(const struct job_record *j);
  * Rev. 1 certificate of sanitization): the job, who asked and why, its
  * times, per delete task that ran the counts before, deleted and after with
  * the verification result and attempts, skipped services with their
- * reason, the job's events, and the whole chain's head hash and whether it
- * verifies. issued_at is epoch ms; tool_version goes into "tool".
+ * reason, the job's events, and the whole chain's head (event id and hash,
+ * the id null when the chain does not verify) and whether it verifies. issued_at is epoch ms; tool_version goes into "tool".
  *
  * Returns a new tree (caller deletes), or NULL when the job is not
  * issuable (jobs_certificate_issuable). Allocation failure aborts.
  */
 cJSON *jobs_certificate_build(const struct proof_record *p, int64_t issued_at,
 			      const char *tool_version);
+
+/*
+ * The chain head cert names ("chain_head_id", "chain_head") into *out.
+ * Returns 0, or -1 with why (it names none: a certificate of an older
+ * tenantdel, or one issued over a chain that did not verify).
+ */
+int jobs_certificate_head(const cJSON *cert, struct proof_head *out, char *why,
+			  size_t whylen);
 
 /*
  * The detail of a reapply job's job.scheduled event, as JSON object text:

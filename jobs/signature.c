@@ -1,6 +1,8 @@
 /*
  * signature.c - a certificate's canonical text (keys sorted, no
- * whitespace, no "signature") and its HMAC-SHA256 over that text.
+ * whitespace, no "signature") and its signature over that text:
+ * HMAC-SHA256 with a shared secret, or Ed25519 through OpenSSL's EVP
+ * interface.
  */
 #include "jobs/signature.h"
 #include "util/util.h"
@@ -8,11 +10,13 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/sha.h>
+#include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define SIG_ALG "HMAC-SHA256"
+#define SIG_ALG JOBS_SIG_HMAC
 #define SIG_HEX_LEN 64 /* hex digits of a SHA-256 MAC */
 
 static int cmp_items(const void *a, const void *b)
@@ -135,5 +139,143 @@ int jobs_certificate_check(const cJSON *cert, const unsigned char *key, size_t k
 			 "the signature does not match the content (changed, or another key)");
 		return -1;
 	}
+	return 0;
+}
+
+/* ---- Ed25519 ---- */
+
+#define ED25519_SIG_LEN 64
+#define ED25519_B64_LEN 88 /* base64 of 64 bytes, padded */
+
+const char *jobs_certificate_alg(const cJSON *cert)
+{
+	const cJSON *sig = cJSON_GetObjectItemCaseSensitive(cert, "signature");
+	const cJSON *alg = cJSON_GetObjectItemCaseSensitive(sig, "alg");
+
+	return cJSON_IsObject(sig) && cJSON_IsString(alg) ? alg->valuestring : NULL;
+}
+
+int jobs_key_id(EVP_PKEY *key, char out[JOBS_KEY_ID_LEN + 1])
+{
+	static const char HEX[] = "0123456789abcdef";
+	unsigned char md[SHA256_DIGEST_LENGTH], *der = NULL;
+	int len = i2d_PUBKEY(key, &der);
+
+	if (len <= 0)
+		return -1;
+	SHA256(der, (size_t)len, md);
+	OPENSSL_free(der);
+	for (int i = 0; i < JOBS_KEY_ID_LEN / 2; i++) {
+		out[2 * i] = HEX[md[i] >> 4];
+		out[2 * i + 1] = HEX[md[i] & 0x0f];
+	}
+	out[JOBS_KEY_ID_LEN] = '\0';
+	return 0;
+}
+
+/* Signs or verifies the canonical text of cert with key (sig: in or out).
+ * Returns 1 on success (a good signature), 0 otherwise. */
+static int ed25519_run(const cJSON *cert, EVP_PKEY *key, int sign,
+		       unsigned char sig[ED25519_SIG_LEN])
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	char *text = jobs_certificate_canonical(cert);
+	size_t len = ED25519_SIG_LEN, n = strlen(text);
+	int ok = 0;
+
+	if (md == NULL || EVP_PKEY_get_base_id(key) != EVP_PKEY_ED25519)
+		goto out;
+	if (sign)
+		ok = EVP_DigestSignInit(md, NULL, NULL, NULL, key) == 1 &&
+		     EVP_DigestSign(md, sig, &len, (const unsigned char *)text, n) == 1 &&
+		     len == ED25519_SIG_LEN;
+	else
+		ok = EVP_DigestVerifyInit(md, NULL, NULL, NULL, key) == 1 &&
+		     EVP_DigestVerify(md, sig, ED25519_SIG_LEN, (const unsigned char *)text,
+				      n) == 1;
+out:
+	EVP_MD_CTX_free(md);
+	free(text);
+	return ok;
+}
+
+int jobs_certificate_sign_ed25519(cJSON *cert, EVP_PKEY *key)
+{
+	unsigned char sig[ED25519_SIG_LEN], b64[ED25519_B64_LEN + 1];
+	char key_id[JOBS_KEY_ID_LEN + 1];
+	cJSON *o;
+
+	if (jobs_key_id(key, key_id) < 0 || !ed25519_run(cert, key, 1, sig))
+		return -1;
+	EVP_EncodeBlock(b64, sig, ED25519_SIG_LEN);
+	cJSON_DeleteItemFromObjectCaseSensitive(cert, "signature");
+	o = cJSON_AddObjectToObject(cert, "signature");
+	cJSON_AddStringToObject(o, "alg", JOBS_SIG_ED25519);
+	cJSON_AddStringToObject(o, "key_id", key_id);
+	cJSON_AddStringToObject(o, "value", (const char *)b64);
+	return 0;
+}
+
+/* The 64 signature bytes of value: canonical padded base64 only (decoded,
+ * then encoded again to the same text). 0 or -1. */
+static int ed25519_decode(const char *value, unsigned char sig[ED25519_SIG_LEN])
+{
+	unsigned char raw[ED25519_B64_LEN], again[ED25519_B64_LEN + 1];
+
+	if (strlen(value) != ED25519_B64_LEN ||
+	    EVP_DecodeBlock(raw, (const unsigned char *)value, ED25519_B64_LEN) < ED25519_SIG_LEN)
+		return -1;
+	EVP_EncodeBlock(again, raw, ED25519_SIG_LEN);
+	if (memcmp(again, value, ED25519_B64_LEN) != 0)
+		return -1;
+	memcpy(sig, raw, ED25519_SIG_LEN);
+	return 0;
+}
+
+int jobs_certificate_check_ed25519(const cJSON *cert, EVP_PKEY *pub, char *why,
+				   size_t whylen)
+{
+	const cJSON *sig = cJSON_GetObjectItemCaseSensitive(cert, "signature");
+	const cJSON *kid = cJSON_GetObjectItemCaseSensitive(sig, "key_id");
+	const cJSON *val = cJSON_GetObjectItemCaseSensitive(sig, "value");
+	const char *alg = jobs_certificate_alg(cert);
+	char mine[JOBS_KEY_ID_LEN + 1];
+	unsigned char raw[ED25519_SIG_LEN];
+
+	if (alg == NULL) {
+		snprintf(why, whylen, "the certificate has no signature");
+		return -1;
+	}
+	if (strcmp(alg, JOBS_SIG_ED25519) != 0) {
+		snprintf(why, whylen, "it is signed with %.32s, not %s: a public key cannot "
+			 "verify it", alg, JOBS_SIG_ED25519);
+		return -1;
+	}
+	if (jobs_key_id(pub, mine) < 0 || EVP_PKEY_get_base_id(pub) != EVP_PKEY_ED25519) {
+		snprintf(why, whylen, "the key given is not an Ed25519 key");
+		return -1;
+	}
+	if (!cJSON_IsString(kid) || strcmp(kid->valuestring, mine) != 0) {
+		snprintf(why, whylen, "it was signed with another key (key_id %.32s; this key's is "
+			 "%s)", cJSON_IsString(kid) ? kid->valuestring : "missing", mine);
+		return -1;
+	}
+	if (!cJSON_IsString(val) || ed25519_decode(val->valuestring, raw) < 0) {
+		snprintf(why, whylen, "the signature value is not the base64 of 64 bytes");
+		return -1;
+	}
+	if (!ed25519_run(cert, pub, 0, raw)) {
+		snprintf(why, whylen, "the signature does not match the content (changed)");
+		return -1;
+	}
+	return 0;
+}
+
+int jobs_certificate_sign_with(cJSON *cert, const struct jobs_signing_keys *keys)
+{
+	if (keys->ed25519 != NULL)
+		return jobs_certificate_sign_ed25519(cert, keys->ed25519);
+	if (keys->hmac_key != NULL)
+		return jobs_certificate_sign(cert, keys->hmac_key, keys->hmac_len);
 	return 0;
 }

@@ -12,6 +12,7 @@
 #include <sys/queue.h>
 #include <sys/select.h>
 
+#include "config/config.h"
 #include "scheduler/api.h"
 #include "util/util.h"
 
@@ -26,6 +27,7 @@ struct api_req {
 	struct buf body;
 	int too_large;
 	int64_t started_ms;         /* monotonic, for the log line */
+	char caller[CONFIG_NAME_MAX + 1]; /* the token's name ([api] tokens_file), or "" */
 	/* An answer made while the connection was suspended (preview). */
 	struct api_preview_ticket *ticket;
 	int suspended;
@@ -79,6 +81,23 @@ int api_json(struct api_answer *ans, unsigned status, cJSON *tree);
  * api_req_complete (the caller then suspends the connection).
  */
 int api_route(struct api *a, struct api_req *r, struct api_answer *ans);
+
+/*
+ * 1 when the request on c carries "Authorization: Bearer <api token>": one
+ * of [api] tokens_file (its name put in r->caller), or the one shared
+ * token (r->caller ""). Else 0. Constant time in the token (api_auth.c).
+ */
+int api_authorized(const struct api *a, struct MHD_Connection *c, struct api_req *r);
+
+/*
+ * Who acts in a request (DESIGN 10): with [api] tokens_file, the calling
+ * token's name, and a body's field naming anyone else is refused (400:
+ * a client cannot claim another name); with one shared token, the body's
+ * field, else "api". *value holds the body's field (NULL when absent) and
+ * receives the actor (pointing into r or the body). 0, or -1 with ans filled.
+ */
+int api_actor(const struct api_req *r, const char *field, const char **value,
+	      struct api_answer *ans);
 
 /* The answer to a store error: 500 with store_last_error. Returns 0. */
 int api_store_failed(struct api *a, struct api_answer *ans);

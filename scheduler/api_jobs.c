@@ -91,8 +91,8 @@ int api_h_create(struct api *a, struct api_req *r, const char *id, struct api_an
 	}
 	if (api_check_tenant(nj.tenant_id, ans) < 0)
 		goto out;
-	if (nj.requested_by == NULL)
-		nj.requested_by = "api";
+	if (api_actor(r, "requested_by", &nj.requested_by, ans) < 0)
+		goto out;
 	svcs = config_enabled_services(a->deps.cfg, &n_svcs);
 	rc = store_schedule(a->deps.store, &nj, 1, svcs, n_svcs, now, ids, &created);
 	if (rc != STORE_OK) {
@@ -138,8 +138,8 @@ static int transition_answer(struct api *a, int rc, const char *id, const char *
 }
 
 /* Runs the transition verb; *rc receives the store's answer. -1 on bad input (400 filled). */
-static int do_transition(struct api *a, const char *id, const char *verb, const cJSON *o,
-			 struct job_record *j, int *rc, struct api_answer *ans)
+static int do_transition(struct api *a, struct api_req *r, const char *id, const char *verb,
+			 const cJSON *o, struct job_record *j, int *rc, struct api_answer *ans)
 {
 	const char *by, *reason, *service;
 	struct store_service *svcs;
@@ -149,8 +149,8 @@ static int do_transition(struct api *a, const char *id, const char *verb, const 
 	if (api_get_str(o, "by", &by, ans) < 0 || api_get_str(o, "reason", &reason, ans) < 0 ||
 	    api_get_str(o, "service", &service, ans) < 0)
 		return -1;
-	if (by == NULL)
-		by = "api";
+	if (api_actor(r, "by", &by, ans) < 0)
+		return -1;
 	if (strcmp(verb, "hold") == 0 &&
 	    jobs_action_check_input(&(struct job_action_ask){ .act = JOB_ACT_HOLD,
 							      .reason = reason }, NULL) < 0)
@@ -179,7 +179,7 @@ static int h_action(struct api *a, struct api_req *r, const char *id, const char
 
 	if (o == NULL)
 		return 0;
-	bad = do_transition(a, id, verb, o, &j, &rc, ans);
+	bad = do_transition(a, r, id, verb, o, &j, &rc, ans);
 	cJSON_Delete(o);
 	if (bad < 0)
 		return 0;

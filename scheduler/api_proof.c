@@ -62,9 +62,10 @@ int api_h_certificate(struct api *a, struct api_req *r, const char *id,
 	}
 	cert = jobs_certificate_build(&p, clock_now_ms(), TENANTDEL_VERSION);
 	jobs_proof_record_clear(&p);
-	if (cfg->certificate_key != NULL &&
-	    jobs_certificate_sign(cert, (const unsigned char *)cfg->certificate_key,
-				  cfg->certificate_key_len) < 0) {
+	if (jobs_certificate_sign_with(cert, &(struct jobs_signing_keys){
+			.hmac_key = (const unsigned char *)cfg->certificate_key,
+			.hmac_len = cfg->certificate_key_len,
+			.ed25519 = cfg->certificate_signing_key }) < 0) {
 		cJSON_Delete(cert);
 		return api_fail(ans, 500, "cannot sign the certificate");
 	}

@@ -7,8 +7,10 @@
  */
 #include "jobs/certificate.h"
 #include "store/store.h"
+#include "util/util.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int count_event(void *ctx, const struct event_record *ev)
@@ -43,6 +45,56 @@ int store_proof_read(struct store *s, const char *job_id, struct proof_record *o
 
 int store_proof_read_chain(struct store *s, struct proof_chain *out)
 {
+	int rc;
+
 	memset(out, 0, sizeof *out);
-	return store_events_verify(s, &out->broken_at, NULL, 0, &out->events, out->head);
+	rc = store_events_verify(s, &out->broken_at, NULL, 0, &out->events, out->head);
+	/* A chain that verifies numbers its events 1..count (a gap breaks it),
+	 * so its head is event count. */
+	if (rc == STORE_OK && out->broken_at == 0)
+		out->head_id = out->events;
+	return rc;
+}
+
+struct heads_walk {
+	struct proof_head **by_id;       /* the caller's heads, sorted by id */
+	size_t n;
+};
+
+static int cmp_heads(const void *a, const void *b)
+{
+	const struct proof_head *x = *(struct proof_head *const *)a;
+	const struct proof_head *y = *(struct proof_head *const *)b;
+
+	return (x->id > y->id) - (x->id < y->id);
+}
+
+static int find_head(void *ctx, const struct event_record *ev)
+{
+	struct heads_walk *w = ctx;
+	struct proof_head key = { .id = ev->id }, *kp = &key;
+	struct proof_head **h = bsearch(&kp, w->by_id, w->n, sizeof *h, cmp_heads);
+
+	/* Several certificates may name one head: bsearch finds any of them. */
+	while (h != NULL && h > w->by_id && h[-1]->id == ev->id)
+		h--;
+	for (; h != NULL && h < w->by_id + w->n && (*h)->id == ev->id; h++)
+		(*h)->state = ev->hash != NULL && strcmp(ev->hash, (*h)->hash) == 0
+				      ? PROOF_HEAD_FOUND : PROOF_HEAD_CHANGED;
+	return 0;
+}
+
+int store_proof_find_heads(struct store *s, struct proof_head *heads, size_t n)
+{
+	struct heads_walk w = { xcalloc(n ? n : 1, sizeof *w.by_id), n };
+	int rc;
+
+	for (size_t i = 0; i < n; i++) {
+		heads[i].state = PROOF_HEAD_MISSING;
+		w.by_id[i] = &heads[i];
+	}
+	qsort(w.by_id, n, sizeof *w.by_id, cmp_heads);
+	rc = n > 0 ? store_events_list(s, NULL, find_head, &w) : STORE_OK;
+	free(w.by_id);
+	return rc;
 }

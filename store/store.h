@@ -41,6 +41,7 @@
 struct store;        /* an open store: opaque */
 struct proof_record; /* jobs/certificate.h */
 struct proof_chain;
+struct proof_head;
 
 /* ---- open, close, errors ---- */
 
@@ -426,9 +427,19 @@ int store_webhook_backlog(struct store *s, const char *const *urls, size_t n,
 int store_proof_read(struct store *s, const char *job_id, struct proof_record *out);
 
 /* Walks the whole event chain (store_events_verify): out gets the number
- * of events, the head hash and the id of the first event that does not
- * verify (0: the chain verifies). STORE_OK or STORE_ERR. */
+ * of events, the head hash and id (the id 0 when the chain does not
+ * verify) and the id of the first event that does not verify (0: the
+ * chain verifies). STORE_OK or STORE_ERR. */
 int store_proof_read_chain(struct store *s, struct proof_chain *out);
+
+/*
+ * For each of the n chain heads certificates named (struct proof_head:
+ * id and hash), whether the chain still holds it: state PROOF_HEAD_FOUND,
+ * _CHANGED (that event now has another hash) or _MISSING (no such event:
+ * the chain was cut short). One walk of the chain; heads keep their
+ * order. STORE_OK or STORE_ERR.
+ */
+int store_proof_find_heads(struct store *s, struct proof_head *heads, size_t n);
 
 /* Tombstones with purged_at >= since, oldest first. */
 int store_tombstones_list(struct store *s, int64_t since, store_tombstone_cb cb, void *ctx);

@@ -4,7 +4,10 @@
  * per-service verification results, totals, skipped services, the chain),
  * refused for an unfinished job; its canonical form and HMAC-SHA256
  * signature (any change found, layout and key order irrelevant, a
- * signature made before still verifies); the reapply job's event detail.
+ * signature made before still verifies); the same for Ed25519, checked with
+ * the public key alone (a signature made by `openssl pkeyutl -rawin`
+ * verifies, another key or a malformed value is named); the reapply job's
+ * event detail.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/pem.h>
 
 #include "jobs/certificate.h"
 #include "jobs/signature.h"
@@ -27,6 +32,39 @@
 
 static const unsigned char KEY[] = "certificate-key-for-tests";
 #define KEYLEN (sizeof KEY - 1)
+
+/* Test keys only (openssl genpkey -algorithm ed25519). */
+static const char ED_KEY_PEM[] =
+	"-----BEGIN PRIVATE KEY-----\n"
+	"MC4CAQAwBQYDK2VwBCIEICCiwqVkN1/RBgs5x2anHESYlyrhPyElasVEdCPXLcWB\n"
+	"-----END PRIVATE KEY-----\n";
+static const char ED_OTHER_KEY_PEM[] =
+	"-----BEGIN PRIVATE KEY-----\n"
+	"MC4CAQAwBQYDK2VwBCIEIEDOnDZrukSSvbRZcAkDu3/xr08tILhwU4LzEP9VbJ94\n"
+	"-----END PRIVATE KEY-----\n";
+#define ED_KEY_ID "6977c29155b8c603" /* openssl pkey -pubout -outform DER | sha256sum */
+
+/* A private key from PEM, or its public half only (public = 1). */
+static EVP_PKEY *ed_key(const char *pem, int public)
+{
+	BIO *b = BIO_new_mem_buf(pem, -1);
+	EVP_PKEY *k = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL), *pub;
+	unsigned char *der = NULL;
+	const unsigned char *q;
+	int len;
+
+	BIO_free(b);
+	assert_non_null(k);
+	if (!public)
+		return k;
+	len = i2d_PUBKEY(k, &der);
+	q = der;
+	pub = d2i_PUBKEY(NULL, &q, len);
+	OPENSSL_free(der);
+	EVP_PKEY_free(k);
+	assert_non_null(pub);
+	return pub;
+}
 
 /* A delete task as the store returns it; counts -1 when unknown. */
 static void task(struct task_record *t, const char *service, enum task_state state,
@@ -82,6 +120,7 @@ static void record(struct proof_record *p)
 	p->events = (struct proof_events){ .count = 3, .first_id = 5, .last_id = 9, .all_ok = 1 };
 	memset(p->events.last_hash, 'a', 64);
 	p->chain.events = 12;
+	p->chain.head_id = 12;
 	memset(p->chain.head, 'c', 64);
 }
 
@@ -126,7 +165,7 @@ static void test_certificate_bytes(void **state)
 		"\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\","
 		"\"verified\":true},\"event_count\":3,\"chain_events\":12,\"chain_head\":"
 		"\"cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc\","
-		"\"chain_verified\":true,\"issued_at\":\"2027-01-16T08:00:00Z\","
+		"\"chain_head_id\":12,\"chain_verified\":true,\"issued_at\":\"2027-01-16T08:00:00Z\","
 		"\"tool\":{\"name\":\"tenantdel\",\"version\":\"9.9\"}}";
 	struct proof_record p;
 	cJSON *cert;
@@ -175,6 +214,7 @@ static void test_certificate_findings(void **state)
 	p.job.finished_at = p.job.deadline_at + 1;
 	p.events.all_ok = 0;
 	p.chain.broken_at = 7;
+	p.chain.head_id = 0;
 	cert = jobs_certificate_build(&p, NOW, "1");
 	jobs_proof_record_clear(&p);
 
@@ -195,6 +235,8 @@ static void test_certificate_findings(void **state)
 	assert_true(cJSON_IsFalse(cJSON_GetObjectItem(ev, "verified")));
 	assert_true(cJSON_IsFalse(cJSON_GetObjectItem(cert, "chain_verified")));
 	assert_int_equal(cJSON_GetObjectItem(cert, "chain_broken_at")->valueint, 7);
+	/* a broken chain has no head to name: null, and nothing to check it by */
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(cert, "chain_head_id")));
 	cJSON_Delete(cert);
 }
 
@@ -216,6 +258,35 @@ static void test_certificate_without_events(void **state)
 	assert_true(cJSON_IsNull(cJSON_GetObjectItem(ev, "last_hash")));
 	assert_string_equal(cJSON_GetObjectItem(cert, "chain_head")->valuestring, "");
 	assert_null(cJSON_GetObjectItem(cert, "chain_broken_at"));
+	cJSON_Delete(cert);
+}
+
+/* The chain head a certificate names, as audit verify --certificates reads it. */
+static void test_certificate_head(void **state)
+{
+	struct proof_record p;
+	struct proof_head h;
+	cJSON *cert;
+	char why[200];
+
+	record(&p);
+	cert = jobs_certificate_build(&p, NOW, "1");
+	jobs_proof_record_clear(&p);
+	assert_int_equal(jobs_certificate_head(cert, &h, why, sizeof why), 0);
+	assert_int_equal(h.id, 12);
+	assert_int_equal(strspn(h.hash, "c"), 64);
+	/* an older certificate (no id), a null id, a bad hash */
+	cJSON_DeleteItemFromObject(cert, "chain_head_id");
+	assert_int_equal(jobs_certificate_head(cert, &h, why, sizeof why), -1);
+	assert_non_null(strstr(why, "no chain_head_id"));
+	cJSON_AddNullToObject(cert, "chain_head_id");
+	assert_int_equal(jobs_certificate_head(cert, &h, why, sizeof why), -1);
+	cJSON_ReplaceItemInObject(cert, "chain_head_id", cJSON_CreateNumber(12.5));
+	assert_int_equal(jobs_certificate_head(cert, &h, why, sizeof why), -1);
+	cJSON_ReplaceItemInObject(cert, "chain_head_id", cJSON_CreateNumber(12));
+	cJSON_ReplaceItemInObject(cert, "chain_head", cJSON_CreateString("CCCC"));
+	assert_int_equal(jobs_certificate_head(cert, &h, why, sizeof why), -1);
+	assert_non_null(strstr(why, "sha256"));
 	cJSON_Delete(cert);
 }
 
@@ -338,6 +409,125 @@ static void test_missing_or_bad_signature(void **state)
 	cJSON_Delete(c);
 }
 
+/* ---- Ed25519 ---- */
+
+/* Signed with the private key, verified with the public key alone. */
+static void test_ed25519_sign_and_check(void **state)
+{
+	EVP_PKEY *key = ed_key(ED_KEY_PEM, 0), *pub = ed_key(ED_KEY_PEM, 1);
+	EVP_PKEY *other = ed_key(ED_OTHER_KEY_PEM, 1);
+	cJSON *c = cJSON_Parse("{\"tenant_id\":\"acme\",\"deleted\":446,\"ok\":true}");
+	cJSON *sig, *back;
+	char why[200], *text;
+
+	assert_int_equal(jobs_certificate_sign_with(c, &(struct jobs_signing_keys){
+				 .hmac_key = KEY, .hmac_len = KEYLEN, .ed25519 = key }), 0);
+	sig = cJSON_GetObjectItem(c, "signature");
+	assert_string_equal(cJSON_GetObjectItem(sig, "alg")->valuestring, "Ed25519");
+	assert_string_equal(cJSON_GetObjectItem(sig, "key_id")->valuestring, ED_KEY_ID);
+	assert_int_equal(strlen(cJSON_GetObjectItem(sig, "value")->valuestring), 88);
+	assert_string_equal(jobs_certificate_alg(c), "Ed25519");
+	assert_int_equal(jobs_certificate_check_ed25519(c, pub, why, sizeof why), 0);
+	assert_int_equal(jobs_certificate_check_ed25519(c, key, why, sizeof why), 0);
+	text = cJSON_Print(c);
+	back = cJSON_Parse(text);
+	assert_int_equal(jobs_certificate_check_ed25519(back, pub, why, sizeof why), 0);
+	/* the HMAC check does not take it for one of its own */
+	assert_int_equal(jobs_certificate_check(back, KEY, KEYLEN, why, sizeof why), -1);
+	assert_non_null(strstr(why, "algorithm"));
+	/* another public key: named by its key_id */
+	assert_int_equal(jobs_certificate_check_ed25519(c, other, why, sizeof why), -1);
+	assert_non_null(strstr(why, "another key (key_id " ED_KEY_ID));
+	/* a key_id edited to the other key's does not help */
+	cJSON_ReplaceItemInObject(sig, "key_id", cJSON_CreateString("1ed377cdc3b79b37"));
+	assert_int_equal(jobs_certificate_check_ed25519(c, other, why, sizeof why), -1);
+	assert_non_null(strstr(why, "does not match"));
+	free(text);
+	cJSON_Delete(back);
+	cJSON_Delete(c);
+	EVP_PKEY_free(key);
+	EVP_PKEY_free(pub);
+	EVP_PKEY_free(other);
+}
+
+/* A signature made outside tenantdel over the canonical text
+ * (`openssl pkeyutl -sign -rawin`) verifies; Ed25519 is deterministic, so
+ * signing again gives the same value. */
+static void test_ed25519_made_by_openssl_verifies(void **state)
+{
+	static const char VALUE[] = "AWyMg1JnW28pltqohEIPrfTPyqw7vVQtjNmTTKqT1oZ44rP89RNxdtk8p"
+				    "Az90uh1qsErXMpVWqeeyo/cJS8JDA==";
+	EVP_PKEY *key = ed_key(ED_KEY_PEM, 0), *pub = ed_key(ED_KEY_PEM, 1);
+	cJSON *c = cJSON_Parse("{\"verified\": true, \"tenant_id\": \"acme\", \"deleted\": 446}");
+	cJSON *sig = cJSON_AddObjectToObject(c, "signature");
+	char why[200];
+
+	cJSON_AddStringToObject(sig, "alg", "Ed25519");
+	cJSON_AddStringToObject(sig, "key_id", ED_KEY_ID);
+	cJSON_AddStringToObject(sig, "value", VALUE);
+	assert_int_equal(jobs_certificate_check_ed25519(c, pub, why, sizeof why), 0);
+	assert_int_equal(jobs_certificate_sign_ed25519(c, key), 0);
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(c, "signature"),
+						"value")->valuestring, VALUE);
+	cJSON_Delete(c);
+	EVP_PKEY_free(key);
+	EVP_PKEY_free(pub);
+}
+
+/* Every single-byte change of an Ed25519-signed certificate that still parses fails. */
+static void test_ed25519_any_byte_changed_fails(void **state)
+{
+	EVP_PKEY *key = ed_key(ED_KEY_PEM, 0), *pub = ed_key(ED_KEY_PEM, 1);
+	struct proof_record p;
+	cJSON *c;
+	char why[200], *text;
+	int parsed = 0;
+
+	record(&p);
+	c = jobs_certificate_build(&p, NOW, "1");
+	jobs_proof_record_clear(&p);
+	assert_int_equal(jobs_certificate_sign_ed25519(c, key), 0);
+	text = print(c);
+	cJSON_Delete(c);
+	for (size_t i = 0; text[i] != '\0'; i++) {
+		char saved = text[i];
+		text[i] = (char)(saved == '6' ? '7' : saved ^ 0x01);
+		if ((c = cJSON_Parse(text)) != NULL) {
+			parsed++;
+			assert_int_equal(jobs_certificate_check_ed25519(c, pub, why, sizeof why), -1);
+			cJSON_Delete(c);
+		}
+		text[i] = saved;
+	}
+	assert_true(parsed > 500);
+	free(text);
+	EVP_PKEY_free(key);
+	EVP_PKEY_free(pub);
+}
+
+static void test_ed25519_missing_or_bad_signature(void **state)
+{
+	EVP_PKEY *pub = ed_key(ED_KEY_PEM, 1);
+	cJSON *c = cJSON_Parse("{\"tenant_id\":\"acme\"}");
+	char why[200];
+
+	assert_int_equal(jobs_certificate_check_ed25519(c, pub, why, sizeof why), -1);
+	assert_non_null(strstr(why, "no signature"));
+	assert_int_equal(jobs_certificate_sign(c, KEY, KEYLEN), 0);
+	assert_int_equal(jobs_certificate_check_ed25519(c, pub, why, sizeof why), -1);
+	assert_non_null(strstr(why, "signed with HMAC-SHA256, not Ed25519"));
+	cJSON_ReplaceItemInObject(c, "signature", cJSON_Parse(
+		"{\"alg\":\"Ed25519\",\"key_id\":\"" ED_KEY_ID "\",\"value\":\"AAAA\"}"));
+	assert_int_equal(jobs_certificate_check_ed25519(c, pub, why, sizeof why), -1);
+	assert_non_null(strstr(why, "base64 of 64 bytes"));
+	/* no key: left unsigned */
+	cJSON_DeleteItemFromObject(c, "signature");
+	assert_int_equal(jobs_certificate_sign_with(c, &(struct jobs_signing_keys){ 0 }), 0);
+	assert_null(jobs_certificate_alg(c));
+	cJSON_Delete(c);
+	EVP_PKEY_free(pub);
+}
+
 /* ---- the reapply job's event detail ---- */
 
 static void test_reapply_detail(void **state)
@@ -371,11 +561,16 @@ int main(void)
 		cmocka_unit_test(test_certificate_of_unfinished_job_refused),
 		cmocka_unit_test(test_certificate_findings),
 		cmocka_unit_test(test_certificate_without_events),
+		cmocka_unit_test(test_certificate_head),
 		cmocka_unit_test(test_canonical_ignores_key_order_and_layout),
 		cmocka_unit_test(test_sign_and_check),
 		cmocka_unit_test(test_signature_made_before_verifies),
 		cmocka_unit_test(test_any_byte_changed_fails),
 		cmocka_unit_test(test_missing_or_bad_signature),
+		cmocka_unit_test(test_ed25519_sign_and_check),
+		cmocka_unit_test(test_ed25519_made_by_openssl_verifies),
+		cmocka_unit_test(test_ed25519_any_byte_changed_fails),
+		cmocka_unit_test(test_ed25519_missing_or_bad_signature),
 		cmocka_unit_test(test_reapply_detail),
 	};
 	return cmocka_run_group_tests_name("certificate", tests, NULL, NULL);

@@ -68,7 +68,7 @@ static const struct bad_case bad_cases[] = {
 	 "listen in [api] must be IPV4:PORT or [IPV6]:PORT (e.g. 127.0.0.1:8470), not 'localhost:80'"},
 	{"[api]\nlisten = 127.0.0.1:65536\ntoken_env = T\n" MIN_SERVICE, 2,
 	 "listen in [api] must be IPV4:PORT or [IPV6]:PORT (e.g. 127.0.0.1:8470), not '127.0.0.1:65536'"},
-	{MIN_SERVICE "[api]\nlisten = 127.0.0.1:1\n", 3, "[api] listen needs token_file or token_env"},
+	{MIN_SERVICE "[api]\nlisten = 127.0.0.1:1\n", 3, "[api] listen needs token_file, token_env or tokens_file"},
 	{MIN_SERVICE "[webhook]\nurl = https://h/x\n", 3,
 	 "[webhook] url needs secret_file or secret_env to sign with"},
 	{"[http]\ntoken_env = 1BAD\n" MIN_SERVICE, 2,
