@@ -6,38 +6,10 @@
 #include "jobs/sched_doc.h"
 
 #include <cjson/cJSON.h>
-#include <stdio.h>
-#include <stdlib.h>
 
-#include "jobs/timefmt.h"
+#include "jobs/document.h"
 #include "util/json.h"
 #include "util/util.h"
-
-/* The text of d, which is deleted. Aborts when out of memory. */
-static char *print(cJSON *d)
-{
-	char *text = cJSON_PrintUnformatted(d);
-
-	cJSON_Delete(d);
-	if (text == NULL) {
-		fputs("tenantdel: out of memory\n", stderr);
-		abort();
-	}
-	return text;
-}
-
-/* Adds key: RFC 3339 time, or null when ms <= 0. */
-static void add_time(cJSON *o, const char *key, int64_t ms)
-{
-	char ts[TIMEFMT_TIME_LEN];
-
-	if (ms <= 0) {
-		cJSON_AddNullToObject(o, key);
-		return;
-	}
-	timefmt_format_time(ms, ts);
-	cJSON_AddStringToObject(o, key, ts);
-}
 
 /* Adds key: the JSON text parsed (numbers exact); nothing when it does not parse. */
 static void add_json_text(cJSON *o, const char *key, const char *text)
@@ -74,7 +46,7 @@ char *sched_doc_merge_counts(const char *old, const char *add)
 				more > INT64_MAX - was ? INT64_MAX : was + more));
 	}
 	cJSON_Delete(a);
-	return print(o);
+	return json_print_owned(o);
 }
 
 char *sched_doc_attempt(const struct sched_doc_attempt *a)
@@ -98,8 +70,8 @@ char *sched_doc_attempt(const struct sched_doc_attempt *a)
 	if (a->free_wait)
 		cJSON_AddBoolToObject(d, "free_wait", 1);
 	if (a->waiting)
-		add_time(d, "next_attempt_at", a->next_attempt_at);
-	return print(d);
+		jobs_json_add_time(d, "next_attempt_at", a->next_attempt_at);
+	return json_print_owned(d);
 }
 
 char *sched_doc_reclaimed(const char *kind, int attempt, int dead, const char *error,
@@ -114,7 +86,7 @@ char *sched_doc_reclaimed(const char *kind, int attempt, int dead, const char *e
 	cJSON_AddNullToObject(d, "http_status");
 	cJSON_AddStringToObject(d, "error", error);
 	cJSON_AddStringToObject(d, "lease_owner", owner ? owner : "");
-	return print(d);
+	return json_print_owned(d);
 }
 
 char *sched_doc_preview(const char *counts_json, int64_t total, const char *error)
@@ -127,7 +99,7 @@ char *sched_doc_preview(const char *counts_json, int64_t total, const char *erro
 		json_add_int(d, "total", total);
 	if (error != NULL)
 		cJSON_AddStringToObject(d, "error", error);
-	return print(d);
+	return json_print_owned(d);
 }
 
 char *sched_doc_verify(int64_t remaining)
@@ -136,16 +108,16 @@ char *sched_doc_verify(int64_t remaining)
 
 	json_add_int(d, "remaining", remaining);
 	cJSON_AddBoolToObject(d, "verified", remaining == 0);
-	return print(d);
+	return json_print_owned(d);
 }
 
 char *sched_doc_deadline_missed(int64_t deadline_at, enum job_state state)
 {
 	cJSON *d = cJSON_CreateObject();
 
-	add_time(d, "deadline_at", deadline_at);
+	jobs_json_add_time(d, "deadline_at", deadline_at);
 	cJSON_AddStringToObject(d, "state", jobs_job_state_name(state));
-	return print(d);
+	return json_print_owned(d);
 }
 
 char *sched_doc_eval(const struct jobs_eval *e, const struct jobs_eval_view *v)
@@ -161,5 +133,5 @@ char *sched_doc_eval(const struct jobs_eval *e, const struct jobs_eval_view *v)
 	} else {
 		cJSON_AddNumberToObject(d, "dead_tasks", (double)v->dead);
 	}
-	return print(d);
+	return json_print_owned(d);
 }

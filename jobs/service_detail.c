@@ -3,21 +3,6 @@
  */
 #include "jobs/service_detail.h"
 #include "util/json.h"
-#include <stdio.h>
-#include <stdlib.h>
-
-/* Prints and deletes o; aborts when out of memory, as xmalloc does. */
-static char *print_owned(cJSON *o)
-{
-	char *text = cJSON_PrintUnformatted(o);
-
-	cJSON_Delete(o);
-	if (text == NULL) {
-		fputs("tenantdel: out of memory printing an event detail\n", stderr);
-		abort();
-	}
-	return text;
-}
 
 char *jobs_detail_task_change(const char *kind, const char *reason, const char *by)
 {
@@ -28,7 +13,7 @@ char *jobs_detail_task_change(const char *kind, const char *reason, const char *
 		cJSON_AddStringToObject(o, "reason", reason);
 	if (by != NULL)
 		cJSON_AddStringToObject(o, "retired_by", by);
-	return print_owned(o);
+	return json_print_owned(o);
 }
 
 char *jobs_detail_service_retired(const char *reason, const char *by, int64_t tasks_skipped)
@@ -39,5 +24,5 @@ char *jobs_detail_service_retired(const char *reason, const char *by, int64_t ta
 	if (by != NULL)
 		cJSON_AddStringToObject(o, "retired_by", by);
 	json_add_int(o, "tasks_skipped", tasks_skipped);
-	return print_owned(o);
+	return json_print_owned(o);
 }

@@ -133,6 +133,19 @@ cJSON *json_parse_exact(const char *text)
 }
 
 /* See json.h. */
+char *json_print_owned(cJSON *o)
+{
+	char *text = cJSON_PrintUnformatted(o);
+
+	cJSON_Delete(o);
+	if (text == NULL) {
+		fprintf(stderr, "tenantdel: out of memory\n");
+		abort();
+	}
+	return text;
+}
+
+/* See json.h. */
 cJSON *json_create_int(int64_t v)
 {
 	char digits[24];

@@ -44,4 +44,10 @@ void json_add_int(cJSON *obj, const char *key, int64_t v);
  */
 int json_get_int(const cJSON *item, int64_t *v);
 
+/*
+ * The unformatted text of o (cJSON_PrintUnformatted), which is deleted.
+ * Aborts when out of memory. Caller frees the text.
+ */
+char *json_print_owned(cJSON *o);
+
 #endif

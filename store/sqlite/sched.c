@@ -243,14 +243,8 @@ static int each_job(struct sqlite_store *s, const char *sql, int64_t now,
 		return -1;
 	sqlite_bind_int(st, ":now", now);
 	sqlite_bind_int(st, ":lim", SCHED_BATCH);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		sqlite_idset_push(&ids, (const char *)sqlite3_column_text(st, 0));
-	sqlite_reset(st);
-	if (rc != SQLITE_DONE) {
-		sqlite_log_error(s, sql);
-		sqlite_idset_free(&ids);
+	if (sqlite_idset_collect(s, st, sql, &ids) < 0)
 		return -1;
-	}
 	rc = 0;
 	for (size_t i = 0; rc == 0 && i < ids.n; i++)
 		rc = fn(s, ids.ids[i], now);
@@ -259,19 +253,26 @@ static int each_job(struct sqlite_store *s, const char *sql, int64_t now,
 	return rc;
 }
 
-static int start_job(struct sqlite_store *s, const char *id, int64_t now)
+/* Runs a guarded UPDATE of job id at now (:id, :now): the rows it changed
+ * (0: the job was not as the statement expects), or -1 (logged). */
+static int update_job(struct sqlite_store *s, const char *sql, const char *id, int64_t now)
 {
-	sqlite3_stmt *st = sqlite_stmt(s, SQL_START_JOB);
-	struct job_record j;
+	sqlite3_stmt *st = sqlite_stmt(s, sql);
 
 	if (st == NULL)
 		return -1;
 	sqlite_bind_text(st, ":id", id);
 	sqlite_bind_int(st, ":now", now);
-	if (sqlite_step_done(s, st) < 0)
-		return -1;
-	if (sqlite3_changes(s->db) == 0)
-		return 0;
+	return sqlite_step_changes(s, st);
+}
+
+static int start_job(struct sqlite_store *s, const char *id, int64_t now)
+{
+	struct job_record j;
+	int n = update_job(s, SQL_START_JOB, id, now);
+
+	if (n <= 0)
+		return n;
 	/* Its delete tasks are created now, not at schedule (DESIGN 8). */
 	if (sqlite_materialize_tasks(s, id, now) < 0 ||
 	    sqlite_job_changed(s, id, "job.started", NULL, now, &j) < 0)
@@ -283,21 +284,15 @@ static int start_job(struct sqlite_store *s, const char *id, int64_t now)
 
 int sqlite_mark_missed(struct sqlite_store *s, const char *id, int64_t now, int *marked)
 {
-	sqlite3_stmt *st = sqlite_stmt(s, SQL_MARK_MISSED);
 	struct job_record j;
 	char *detail;
 	int rc;
 
 	if (marked != NULL)
 		*marked = 0;
-	if (st == NULL)
-		return -1;
-	sqlite_bind_text(st, ":id", id);
-	sqlite_bind_int(st, ":now", now);
-	if (sqlite_step_done(s, st) < 0)
-		return -1;
-	if (sqlite3_changes(s->db) == 0)
-		return 0; /* marked by another writer, or no longer missed */
+	rc = update_job(s, SQL_MARK_MISSED, id, now);
+	if (rc <= 0)
+		return rc; /* 0: marked by another writer, or no longer missed */
 	if (sqlite_job_by_id(s, id, &j) != STORE_OK)
 		return -1;
 	detail = sched_doc_deadline_missed(j.deadline_at, j.state);

@@ -57,6 +57,22 @@ void sqlite_idset_free(struct sqlite_idset *set)
 	memset(set, 0, sizeof *set);
 }
 
+int sqlite_idset_collect(struct sqlite_store *s, sqlite3_stmt *st, const char *sql,
+			 struct sqlite_idset *set)
+{
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		sqlite_idset_push(set, (const char *)sqlite3_column_text(st, 0));
+	sqlite_reset(st);
+	if (rc != SQLITE_DONE) {
+		sqlite_log_error(s, sql);
+		sqlite_idset_free(set);
+		return -1;
+	}
+	return 0;
+}
+
 void sqlite_log_job(int level, const char *event, const char *job_id, const char *tenant_id)
 {
 	struct log_line *l = log_start((enum log_level)level, event);

@@ -24,6 +24,10 @@ struct sqlite_idset {
 void sqlite_idset_add(struct sqlite_idset *set, const char *id);  /* O(n): small sets */
 void sqlite_idset_push(struct sqlite_idset *set, const char *id); /* no duplicate check */
 void sqlite_idset_free(struct sqlite_idset *set);
+/* Steps st (bound by the caller) to its end, pushing column 0 of each row
+ * into set, and resets it. 0, or -1 (logged as sql; set freed). */
+int sqlite_idset_collect(struct sqlite_store *s, sqlite3_stmt *st, const char *sql,
+			 struct sqlite_idset *set);
 
 /*
  * Inside a transaction: brings one job up to date with its delete tasks. A

@@ -43,14 +43,8 @@ static int add_service(struct sqlite_store *s, const struct sched_service *svc, 
 	sqlite_bind_text(st, ":svc", svc->name);
 	sqlite_bind_int(st, ":phase", svc->phase);
 	sqlite_bind_int(st, ":now", now);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		sqlite_idset_push(&ids, (const char *)sqlite3_column_text(st, 0));
-	sqlite_reset(st);
-	if (rc != SQLITE_DONE) {
-		sqlite_log_error(s, SQL_ADD_TASKS);
-		sqlite_idset_free(&ids);
+	if (sqlite_idset_collect(s, st, SQL_ADD_TASKS, &ids) < 0)
 		return -1;
-	}
 	detail = jobs_detail_task_change("delete", "service added to config", NULL);
 	rc = 0;
 	for (size_t i = 0; rc == 0 && i < ids.n; i++) {
@@ -166,19 +160,12 @@ int sqlite_sweep_jobs(struct store *base, int64_t now)
 	struct sqlite_store *s = sqlite_of(base);
 	sqlite3_stmt *st;
 	struct sqlite_idset jobs = { 0 };
-	int rc;
 
 	if (sqlite_begin(s) != STORE_OK)
 		return STORE_ERR;
-	if ((st = sqlite_stmt(s, SQL_ACTIVE_JOBS)) == NULL)
+	if ((st = sqlite_stmt(s, SQL_ACTIVE_JOBS)) == NULL ||
+	    sqlite_idset_collect(s, st, SQL_ACTIVE_JOBS, &jobs) < 0)
 		goto fail;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		sqlite_idset_push(&jobs, (const char *)sqlite3_column_text(st, 0));
-	sqlite_reset(st);
-	if (rc != SQLITE_DONE) {
-		sqlite_log_error(s, SQL_ACTIVE_JOBS);
-		goto fail;
-	}
 	if (sqlite_eval_jobs(s, &jobs, now, NULL) < 0)
 		goto fail;
 	sqlite_idset_free(&jobs);

@@ -5,10 +5,14 @@ import json
 import os
 import shutil
 import signal
+import socket
+import sqlite3
 import subprocess
 import tempfile
 import time
 import unittest
+
+from fleet import Fleet, write_fleet_config
 
 BIN = os.environ.get("TENANTDEL_BIN") or os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "..", "tenantdel")
@@ -28,6 +32,39 @@ def wait_for(pred, timeout=10.0, interval=0.02, what="condition"):
         if time.monotonic() > deadline:
             raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
         time.sleep(interval)
+
+
+def free_port():
+    """A TCP port of 127.0.0.1 that was free a moment ago (nothing listens on it)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def fill_disk(path):
+    """Writes zeros to the file path until its file system is full."""
+    with open(path, "wb", buffering=0) as f:  # nothing left to flush at close
+        try:
+            while True:
+                f.write(b"\0" * 65536)
+                f.flush()
+        except OSError:
+            pass
+
+
+def own_tests(suite):
+    """The tests of suite whose class defines them itself, without those it
+    inherits from another file's test class (whose file runs them): for a
+    load_tests(loader, tests, pattern) returning own_tests(tests)."""
+    out = unittest.TestSuite()
+    for t in suite:
+        if isinstance(t, unittest.TestSuite):
+            out.addTests(own_tests(t))
+        elif t._testMethodName in vars(type(t)):
+            out.addTest(t)
+    return out
 
 
 class Result:
@@ -56,6 +93,17 @@ class Workdir:
     def write_conf(self, text):
         with open(self.conf, "w") as f:
             f.write(text)
+
+    def append_conf(self, text):
+        with open(self.conf, "a") as f:
+            f.write(text)
+
+    def write(self, name, text):
+        """Writes text to the file name in the workdir; returns its path."""
+        path = os.path.join(self.path, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
 
     def run(self, *args, input=None, timeout=60, env=None, conf=True):
         """Runs tenantdel [-c conf] args...; returns Result."""
@@ -118,3 +166,34 @@ class TestCase(unittest.TestCase):
 
     def assertRc(self, res, rc):
         self.assertEqual(res.rc, rc, repr(res))
+
+    def td(self, *args, rc=0, **kw):
+        """Runs tenantdel args (Workdir.run) and checks its exit code is rc
+        (None: any); returns the Result."""
+        res = self.w.run(*args, **kw)
+        if rc is not None:
+            self.assertRc(res, rc)
+        return res
+
+    def sql(self, query, *args):
+        """The rows of query on the workdir's database."""
+        db = sqlite3.connect(self.w.db)
+        try:
+            return db.execute(query, args).fetchall()
+        finally:
+            db.close()
+
+
+class FleetCase(TestCase):
+    """A TestCase with self.fleet, a fake fleet asking for the test token,
+    stopped afterwards."""
+
+    def setUp(self):
+        super().setUp()
+        self.fleet = Fleet(token=TOKEN).start()
+        self.addCleanup(self.fleet.stop)
+
+    def conf(self, **kw):
+        """Writes the workdir's tenantdel.conf for the fleet (fleet.write_fleet_config
+        keywords); returns its text."""
+        return write_fleet_config(self.w.conf, self.fleet, self.w.token_file, self.w.db, **kw)

@@ -173,12 +173,7 @@ class TestChaos(EngineCase):
                   overrides={name: {"max_in_flight": LIMIT} for name, _, _ in SERVICES},
                   retry="base_delay = 50ms\nmax_delay = 1s\nbreaker_cooloff = 1s")
         self.arrange_fleet(tenants)
-        path = os.path.join(self.w.path, "tenants.txt")
-        with open(path, "w") as f:
-            f.write("\n".join(tenants) + "\n")
-        jobs = self.td("schedule", "--from", path, "--now")
-        self.assertRc(jobs, 0)
-        jobs = jobs.out.split()
+        jobs = self.schedule_many(tenants, "--now")
         self.assertEqual(len(jobs), N_JOBS)
 
         self.spawn("daemon")
@@ -261,12 +256,7 @@ class TestChaos(EngineCase):
                              tenant_id=self.rnd.choice(tenants),
                              op=self.rnd.choice(["preview", "delete", "delete"]),
                              mode="status", count=1, **self.rnd.choice(asked))
-        path = os.path.join(self.w.path, "tenants.txt")
-        with open(path, "w") as f:
-            f.write("\n".join(tenants) + "\n")
-        jobs = self.td("schedule", "--from", path, "--now")
-        self.assertRc(jobs, 0)
-        jobs = jobs.out.split()
+        jobs = self.schedule_many(tenants, "--now")
         self.spawn("daemon")
         self.spawn("once")
         harness.wait_for(lambda: not self.unfinished(), timeout=45,

@@ -8,27 +8,27 @@ import signal
 import time
 
 import harness
-from fleet import DEFAULT_TOTAL, SEGMENT, SERVICES, Fleet, find_overlaps, write_fleet_config
+from fleet import DEFAULT_TOTAL, SEGMENT, SERVICES, find_overlaps
 
 
-class EngineCase(harness.TestCase):
+class EngineCase(harness.FleetCase):
     """A Workdir plus a fleet that asks for the test token."""
 
-    def setUp(self):
-        super().setUp()
-        self.fleet = Fleet(token=harness.TOKEN).start()
-        self.addCleanup(self.fleet.stop)
-
-    def conf(self, **kw):
-        return write_fleet_config(self.w.conf, self.fleet, self.w.token_file, self.w.db, **kw)
-
     def td(self, *args, **kw):
+        """Runs tenantdel args; the exit code is left to the caller to check."""
         return self.w.run(*args, **kw)
 
     def schedule(self, tenant, *opts):
         r = self.td("schedule", tenant, *opts)
         self.assertRc(r, 0)
         return r.out.strip()
+
+    def schedule_many(self, tenants, *opts):
+        """Schedules tenants with `schedule --from FILE opts`; returns the job ids."""
+        path = self.w.write("tenants.txt", "\n".join(tenants) + "\n")
+        r = self.td("schedule", "--from", path, *opts)
+        self.assertRc(r, 0)
+        return r.out.split()
 
     def show(self, job):
         r = self.td("show", job, "--json")
@@ -58,6 +58,13 @@ class EngineCase(harness.TestCase):
 
     def log_events(self, p, name):
         return [l for l in self.w.log_lines(p) if l.get("event") == name]
+
+    def wait_in_flight(self, seg="orders", op="delete"):
+        """Waits until a request op to the service at path segment seg is
+        open at the fleet (sent, not answered yet)."""
+        harness.wait_for(lambda: any(r["op"] == op and r["service"] == seg and r["end_ms"] == 0
+                                     for r in self.fleet.requests()),
+                         what="the %s %s in flight" % (seg, op))
 
 
 class TestEngineBasic(EngineCase):

@@ -43,22 +43,13 @@ def cpu_ticks(pid):
 
 class TestEngineDaemon(EngineCase):
 
-    def schedule_many(self, tenants, *opts):
-        path = os.path.join(self.w.path, "tenants.txt")
-        with open(path, "w") as f:
-            f.write("\n".join(tenants) + "\n")
-        r = self.td("schedule", "--from", path, *opts)
-        self.assertRc(r, 0)
-        return r.out.split()
-
     def test_kill_9_mid_flight_restarted_daemon_reclaims_at_once(self):
         self.conf()
         self.fleet.seed("crash")
         self.fleet.fault(service="orders", op="delete", mode="hang", delay_ms=60000, count=1)
         job = self.schedule("crash", "--now")
         p = self.w.start()
-        harness.wait_for(lambda: any(r["end_ms"] == 0 for r in self.deletes("orders")),
-                         what="the orders DELETE in flight")
+        self.wait_in_flight()
         p.kill()
         p.wait()
         self.assertEqual(self.task(job, "orders")["state"], "in_flight")
@@ -104,8 +95,7 @@ class TestEngineDaemon(EngineCase):
         self.fleet.fault(service="orders", op="delete", mode="slow", delay_ms=1500, count=1)
         job = self.schedule("term", "--now")
         p = self.w.start()
-        harness.wait_for(lambda: any(r["end_ms"] == 0 for r in self.deletes("orders")),
-                         what="the orders DELETE in flight")
+        self.wait_in_flight()
         self.assertEqual(self.w.stop(p, signal.SIGTERM), 0)
         orders = self.task(job, "orders")
         self.assertEqual((orders["state"], orders["attempts"]), ("succeeded", 1))

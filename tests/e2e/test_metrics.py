@@ -5,13 +5,13 @@ zeros included), attempts by outcome, records deleted per service, the
 attempt-duration histogram, due lag, overdue jobs, webhook backlog and
 breaker states."""
 import os
-import socket
 import sqlite3
 import time
 import unittest
 
 import harness
-from fleet import SEGMENT, SERVICES, Fleet, write_fleet_config
+from fleet import SEGMENT, SERVICES
+from test_webhooks import WebhookCase
 
 try:
     from prometheus_client.parser import text_string_to_metric_families
@@ -38,34 +38,12 @@ def samples(fam, name=None, **labels):
             if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())]
 
 
-def closed_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 @unittest.skipIf(text_string_to_metric_families is None, "python3-prometheus-client missing")
-class MetricsTest(harness.TestCase):
+class MetricsTest(WebhookCase):
     def setUp(self):
         super().setUp()
-        self.fleet = Fleet(token=harness.TOKEN).start()
-        self.addCleanup(self.fleet.stop)
-        self.secret_file = os.path.join(self.w.path, "webhook.secret")
-        with open(self.secret_file, "w") as f:
-            f.write("whsec-metrics\n")
-        write_fleet_config(self.w.conf, self.fleet, self.w.token_file, self.w.db)
         # A receiver nobody listens on: every outbox row stays in the backlog.
-        with open(self.w.conf, "a") as f:
-            f.write("\n[webhook]\nurl = http://127.0.0.1:%d/hook\nsecret_file = %s\n"
-                    % (closed_port(), self.secret_file))
-
-    def td(self, *args, rc=0, **kw):
-        res = self.w.run(*args, **kw)
-        if rc is not None:
-            self.assertRc(res, rc)
-        return res
+        self.configure("http://127.0.0.1:%d/hook" % harness.free_port())
 
     def metrics(self):
         res = self.td("metrics")
@@ -155,11 +133,7 @@ class MetricsTest(harness.TestCase):
                                  outcome="retry"), [1.0])
 
         # Nothing was delivered: the backlog is every outbox row.
-        db = sqlite3.connect(self.w.db)
-        try:
-            rows = db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
-        finally:
-            db.close()
+        (rows,), = self.sql("SELECT COUNT(*) FROM outbox")
         self.assertGreaterEqual(rows, 8)
         self.assertEqual(samples(fams["tenantdel_webhook_backlog"]), [float(rows)])
 

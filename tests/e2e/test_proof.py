@@ -13,34 +13,23 @@ import time
 import unittest
 
 import harness
-from fleet import SEGMENT, SERVICES, Fleet, write_fleet_config
+from fleet import SEGMENT, SERVICES
 
 CERT_KEY = "certificate-signing-key-e2e-42"
 
 
-class ProofTest(harness.TestCase):
+class ProofTest(harness.FleetCase):
     def setUp(self):
         super().setUp()
-        self.fleet = Fleet(token=harness.TOKEN).start()
-        self.addCleanup(self.fleet.stop)
-        self.key_file = os.path.join(self.w.path, "certificate.key")
-        with open(self.key_file, "w") as f:
-            f.write(CERT_KEY + "\n")
+        self.key_file = self.w.write("certificate.key", CERT_KEY + "\n")
         self.write_conf(key=True)
 
     def write_conf(self, key=True):
-        write_fleet_config(self.w.conf, self.fleet, self.w.token_file, self.w.db)
+        self.conf()
         if key:
-            with open(self.w.conf, "a") as f:
-                f.write("\n[certificate]\nkey_file = %s\n" % self.key_file)
+            self.w.append_conf("\n[certificate]\nkey_file = %s\n" % self.key_file)
 
     # ---- helpers
-
-    def td(self, *args, rc=0, **kw):
-        res = self.w.run(*args, **kw)
-        if rc is not None:
-            self.assertRc(res, rc)
-        return res
 
     def purge(self, *tenants):
         """Schedules each tenant due now and runs the scheduler once; returns

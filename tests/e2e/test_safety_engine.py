@@ -104,9 +104,7 @@ class TestAttemptsCountSentCalls(SafetyCase):
         self.fleet.fault(service="orders", op="preview", mode="hang", delay_ms=60000, count=1)
         job = self.schedule("killed", "--now")
         p = self.w.start()
-        harness.wait_for(lambda: any(r["op"] == "preview" and r["end_ms"] == 0
-                                     for r in self.fleet.requests()),
-                         what="the pre-purge preview in flight")
+        self.wait_in_flight(op="preview")
         p.kill()
         p.wait()
         p2 = self.w.start()
@@ -130,8 +128,7 @@ class TestClockJumps(SafetyCase):
         self.fleet.fault(service="orders", op="delete", mode="slow", delay_ms=5000, count=1)
         job = self.schedule("jump", "--now")
         p = self.w.start()
-        harness.wait_for(lambda: any(r["end_ms"] == 0 for r in self.deletes("orders")),
-                         what="the daemon's DELETE in flight")
+        self.wait_in_flight()
         r = self.td("run", "--once", env=self.faketime_env(offset="+5m"))
         self.assertRc(r, 0)
         self.assertEqual(len(self.deletes("orders")), 1, "run --once sent a second DELETE")
@@ -210,15 +207,6 @@ class TestStoreFailure(SafetyCase):
         self.addCleanup(subprocess.run, ["umount", "-l", self.disk])
         self.filler = os.path.join(self.disk, "filler")
 
-    def fill_disk(self):
-        with open(self.filler, "wb", buffering=0) as f:  # nothing left to flush at close
-            try:
-                while True:
-                    f.write(b"\0" * 65536)
-                    f.flush()
-            except OSError:
-                pass
-
     def test_disk_full_backs_off_and_logs_results_once_recorded(self):
         # Finding 4 (the daemon's part): 93 lines in its first second, then
         # 4 a second, no back-off; and results logged before any commit.
@@ -229,9 +217,8 @@ class TestStoreFailure(SafetyCase):
         self.fleet.fault(service="orders", op="delete", mode="slow", delay_ms=1500, count=1)
         job = self.schedule("full", "--now")
         p = self.w.start()
-        harness.wait_for(lambda: any(r["end_ms"] == 0 for r in self.deletes("orders")),
-                         what="the DELETE in flight")
-        self.fill_disk()
+        self.wait_in_flight()
+        harness.fill_disk(self.filler)
         harness.wait_for(lambda: len(self.events(p, "engine.store.failed")) >= 3, timeout=10,
                          what="three back-off steps")
         t_fail = time.monotonic()

@@ -6,12 +6,10 @@ configured receiver still lacks is kept."""
 import json
 import os
 import signal
-import sqlite3
 import unittest
 
 import harness
-from fleet import Fleet, write_fleet_config
-from test_webhooks import SECRET, Receiver
+from test_webhooks import WebhookCase
 
 FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 
@@ -24,41 +22,7 @@ def eight_days_on():
             "ASAN_OPTIONS": (asan + ":" if asan else "") + "verify_asan_link_order=0"}
 
 
-class OutboxTest(harness.TestCase):
-    def setUp(self):
-        super().setUp()
-        self.fleet = Fleet(token=harness.TOKEN).start()
-        self.addCleanup(self.fleet.stop)
-        self.secret_file = os.path.join(self.w.path, "webhook.secret")
-        with open(self.secret_file, "w") as f:
-            f.write(SECRET + "\n")
-
-    def configure(self, *urls):
-        write_fleet_config(self.w.conf, self.fleet, self.w.token_file, self.w.db)
-        if urls:
-            with open(self.w.conf, "a") as f:
-                f.write("\n[webhook]\n")
-                for u in urls:
-                    f.write("url = %s\n" % u)
-                f.write("secret_file = %s\n" % self.secret_file)
-
-    def receiver(self, **kw):
-        r = Receiver(**kw)
-        self.addCleanup(r.stop)
-        return r
-
-    def td(self, *args, rc=0, **kw):
-        res = self.w.run(*args, **kw)
-        if rc is not None:
-            self.assertRc(res, rc)
-        return res
-
-    def sql(self, query, *args):
-        db = sqlite3.connect(self.w.db)
-        try:
-            return db.execute(query, args).fetchall()
-        finally:
-            db.close()
+class OutboxTest(WebhookCase):
 
     def outbox_ids(self):
         return {eid for (eid,) in self.sql("SELECT event_id FROM outbox")}

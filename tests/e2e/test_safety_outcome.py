@@ -3,38 +3,24 @@ finding 10, Retry-After from the wrong response, exact counts, oversized
 headers): the real binary against the fake fleet, one service ("orders")
 to keep each test short."""
 import json
-import os
 import subprocess
 import urllib.parse
 
 import harness
-from fleet import Fleet, write_fleet_config
 
 BIG = 2 ** 53 + 1  # the first integer a double cannot hold
 CERT_KEY = "certificate-key-safety-outcome-5d1e"
 
 
-class OutcomeCase(harness.TestCase):
+class OutcomeCase(harness.FleetCase):
 
     def setUp(self):
         super().setUp()
-        self.fleet = Fleet(token=harness.TOKEN).start()
-        self.addCleanup(self.fleet.stop)
-        self.key_file = os.path.join(self.w.path, "certificate.key")
-        with open(self.key_file, "w") as f:
-            f.write(CERT_KEY + "\n")
+        self.key_file = self.w.write("certificate.key", CERT_KEY + "\n")
 
     def conf(self, retry=None):
-        write_fleet_config(self.w.conf, self.fleet, self.w.token_file, self.w.db,
-                           services=["orders"], retry=retry)
-        with open(self.w.conf, "a") as f:
-            f.write("\n[certificate]\nkey_file = %s\n" % self.key_file)
-
-    def td(self, *args, rc=0, **kw):
-        r = self.w.run(*args, **kw)
-        if rc is not None:
-            self.assertRc(r, rc)
-        return r
+        super().conf(services=["orders"], retry=retry)
+        self.w.append_conf("\n[certificate]\nkey_file = %s\n" % self.key_file)
 
     def raw(self, *args):
         """stdout of tenantdel as bytes: what a JSON reader really gets."""

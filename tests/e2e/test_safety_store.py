@@ -173,18 +173,9 @@ class DiskFullTest(harness.TestCase):
         if subprocess.run(["umount", self.mnt]).returncode != 0:
             subprocess.run(["umount", "-l", self.mnt])
 
-    def fill(self):
-        with open(os.path.join(self.mnt, "filler"), "wb") as f:
-            try:
-                while True:
-                    f.write(b"\0" * 65536)
-                    f.flush()
-            except OSError:
-                pass
-
     def test_full_disk_before_shm_says_disk_full_exit_2(self):
         self.assertRc(self.w.run("schedule", "acme"), 0)
-        self.fill()
+        harness.fill_disk(os.path.join(self.mnt, "filler"))
         for args in [["list"], ["schedule", "other"], ["audit", "verify"], ["metrics"]]:
             r = self.w.run(*args)
             self.assertRc(r, 2)

@@ -4,8 +4,6 @@ tenantdel accepts is bounded (durations at most 100 years, times 1970 ..
 the CLI and the API compute due and deadline times by one rule; a --from
 file is all or nothing even when reading fails, and a line longer than a
 tenant id can be is refused as it is read, without buffering it."""
-import http.client
-import json
 import os
 import resource
 import socket
@@ -14,14 +12,18 @@ import struct
 import subprocess
 
 import harness
-from fleet import Fleet, write_fleet_config
-from test_api import API_TOKEN, free_port
+import test_api
 from test_cli import CONF, rfc3339_ms
 
 WRAP = "106751991167d"  # now + this overflowed int64 ms: due_at went negative
 TOO_LONG = [WRAP, "36526d", "36525d1ms", "9223372036854775807ms", "99999999999999999999999s"]
 DAY_MS = 86400000
 PAST = "2001-01-01T00:00:00Z"
+
+
+def load_tests(loader, tests, pattern):
+    """ApiBoundsTest runs only its own tests, not those inherited from ApiTest."""
+    return harness.own_tests(tests)
 
 
 def is_sanitized():
@@ -184,55 +186,23 @@ class FromReaderTest(harness.TestCase):
         self.assertEqual(stored_jobs(self.w.db), [])
 
 
-class ApiBoundsTest(harness.TestCase):
-    """The same bounds and the same rule through POST /v1/jobs."""
-
-    def setUp(self):
-        super().setUp()
-        self.fleet = Fleet(token=harness.TOKEN).start()
-        self.addCleanup(self.fleet.stop)
-        token_file = os.path.join(self.w.path, "api.token")
-        with open(token_file, "w") as f:
-            f.write(API_TOKEN + "\n")
-        self.port = free_port()
-        write_fleet_config(self.w.conf, self.fleet, self.w.token_file, self.w.db)
-        with open(self.w.conf, "a") as f:
-            f.write("\n[api]\nlisten = 127.0.0.1:%d\ntoken_file = %s\n" % (self.port, token_file))
-        self.daemon = self.w.start()
-        harness.wait_for(self.healthy, timeout=20, what="the API to listen")
-
-    def healthy(self):
-        try:
-            return self.call("GET", "/healthz")[0] == 200
-        except OSError:
-            self.assertIsNone(self.daemon.poll(), "the daemon exited")
-            return False
-
-    def call(self, method, path, body=None):
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        c.request(method, path, body=None if body is None else json.dumps(body),
-                  headers={"Authorization": "Bearer " + API_TOKEN,
-                           "Content-Type": "application/json"})
-        r = c.getresponse()
-        status, text = r.status, r.read().decode()
-        c.close()
-        return status, (json.loads(text) if text else None)
+class ApiBoundsTest(test_api.ApiTest):
+    """The same bounds and the same rule through POST /v1/jobs (the API
+    daemon and call() of test_api.ApiTest)."""
 
     def test_after_too_long_is_400_and_nothing_stored(self):
         for body in [{"after": a} for a in TOO_LONG] + [
                 {"at": "0001-01-01T00:00:00Z"}, {"at": "9999-12-31T00:00:00Z"},
                 {"deadline": "9999-12-31T23:59:59-01:00"}]:
-            status, ans = self.call("POST", "/v1/jobs", dict(body, tenant_id="wrap"))
-            self.assertEqual(status, 400, (body, ans))
+            ans = self.expect(400, "POST", "/v1/jobs", dict(body, tenant_id="wrap")).json()
             self.assertIn("error", ans)
-        status, ans = self.call("POST", "/v1/jobs", {"tenant_id": "wrap", "after": WRAP})
+        ans = self.call("POST", "/v1/jobs", {"tenant_id": "wrap", "after": WRAP}).json()
         self.assertIn("100 years", ans["error"])
-        self.assertEqual(self.call("GET", "/v1/jobs")[1], [])
+        self.assertEqual(self.call("GET", "/v1/jobs").json(), [])
         self.assertEqual(stored_jobs(self.w.db), [])
 
     def test_at_in_the_past_gives_the_same_times_as_the_cli(self):
-        status, api = self.call("POST", "/v1/jobs", {"tenant_id": "api-past", "at": PAST})
-        self.assertEqual(status, 201, api)
+        api = self.expect(201, "POST", "/v1/jobs", {"tenant_id": "api-past", "at": PAST}).json()
         cli = self.w.run("schedule", "cli-past", "--at", PAST, "--json")
         self.assertRc(cli, 0)
         cli = cli.json()
@@ -242,9 +212,8 @@ class ApiBoundsTest(harness.TestCase):
             self.assertEqual(rfc3339_ms(j["deadline_at"]) - due, 7 * DAY_MS, j)
             self.assertFalse(j["deadline_missed"], j)
         # a deadline before that (already past) is refused the same way by both
-        status, ans = self.call("POST", "/v1/jobs", {"tenant_id": "api-2", "at": PAST,
-                                                     "deadline": "2001-01-02T00:00:00Z"})
-        self.assertEqual(status, 400, ans)
+        ans = self.expect(400, "POST", "/v1/jobs", {"tenant_id": "api-2", "at": PAST,
+                                                    "deadline": "2001-01-02T00:00:00Z"}).json()
         self.assertIn("before the due time", ans["error"])
         r = self.w.run("schedule", "cli-2", "--at", PAST, "--deadline", "2001-01-02T00:00:00Z")
         self.assertRc(r, 2)

@@ -7,16 +7,13 @@ import hashlib
 import hmac
 import http.server
 import json
-import os
 import signal
 import socket
-import sqlite3
 import threading
 import time
 import unittest
 
 import harness
-from fleet import Fleet, write_fleet_config
 
 SECRET = "whsec-e2e-5b1f9d"
 
@@ -90,41 +87,32 @@ def verify(testcase, req, secret=SECRET):
     return body
 
 
-class WebhookTest(harness.TestCase):
+class WebhookCase(harness.FleetCase):
+    """A FleetCase with a webhook secret file (SECRET), [webhook] urls in the
+    config, and receivers stopped afterwards."""
+
     def setUp(self):
         super().setUp()
-        self.fleet = Fleet(token=harness.TOKEN).start()
-        self.addCleanup(self.fleet.stop)
-        self.secret_file = os.path.join(self.w.path, "webhook.secret")
-        with open(self.secret_file, "w") as f:
-            f.write(SECRET + "\n")
+        self.secret_file = self.w.write("webhook.secret", SECRET + "\n")
 
     def configure(self, *urls):
-        write_fleet_config(self.w.conf, self.fleet, self.w.token_file, self.w.db)
-        with open(self.w.conf, "a") as f:
-            f.write("\n[webhook]\n")
-            for u in urls:
-                f.write("url = %s\n" % u)
-            f.write("secret_file = %s\n" % self.secret_file)
+        """The fleet's config, with a [webhook] section when urls are given."""
+        self.conf()
+        if urls:
+            self.w.append_conf("\n[webhook]\n" + "".join("url = %s\n" % u for u in urls) +
+                               "secret_file = %s\n" % self.secret_file)
 
     def receiver(self, **kw):
         r = Receiver(**kw)
         self.addCleanup(r.stop)
         return r
 
-    def td(self, *args, rc=0, **kw):
-        res = self.w.run(*args, **kw)
-        if rc is not None:
-            self.assertRc(res, rc)
-        return res
+
+class WebhookTest(WebhookCase):
 
     def outbox(self):
         """{event id: type} of every outbox row."""
-        db = sqlite3.connect(self.w.db)
-        try:
-            return dict(db.execute("SELECT event_id, type FROM outbox").fetchall())
-        finally:
-            db.close()
+        return dict(self.sql("SELECT event_id, type FROM outbox"))
 
     def wait_delivered(self, rcv, timeout=30):
         def done():

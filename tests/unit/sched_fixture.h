@@ -13,8 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NOW 1800000000000LL /* 2027-01-15 */
-#define DAY 86400000LL
 #define LEASE 60000LL
 #define ME "host/boot/1/1"
 #define OTHER "host/boot/2/2"

@@ -7,12 +7,18 @@
 #ifndef TENANTDEL_STORE_FIXTURE_H
 #define TENANTDEL_STORE_FIXTURE_H
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "store/sqlite/sqlite_int.h"
+#include "util/log.h"
 #include "util/util.h"
+
+/* The store tests' clock: "now" and a day, in epoch ms. */
+#define NOW 1800000000000LL /* 2027-01-15 */
+#define DAY 86400000LL
 
 struct fx {
 	char dir[64];
@@ -55,6 +61,16 @@ static inline int fx_teardown(void **state)
 	assert_int_equal(system(cmd), 0);
 	free(f);
 	return 0;
+}
+
+/* For main(): log from level on, and only to /dev/null unless the
+ * environment variable env is set: the errors the tests provoke on purpose
+ * would only clutter the TAP output. */
+static inline void fx_quiet_log(enum log_level level, const char *env)
+{
+	log_set_level(level);
+	if (getenv(env) == NULL)
+		log_set_fd(open("/dev/null", O_WRONLY | O_CLOEXEC));
 }
 
 /* Runs SQL on the store's connection; fails the test when it errs. */

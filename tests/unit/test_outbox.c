@@ -21,8 +21,6 @@
 #include "util/util.h"
 #include "tests/unit/store_fixture.h"
 
-#define NOW 1800000000000LL /* 2027-01-15 */
-#define DAY 86400000LL
 #define U "http://127.0.0.1:9/hook" /* the fixture's webhook */
 #define V "http://127.0.0.1:9/other"
 

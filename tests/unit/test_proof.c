@@ -14,7 +14,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,9 +26,6 @@
 #include "util/log.h"
 #include "util/util.h"
 #include "tests/unit/store_fixture.h"
-
-#define NOW 1800000000000LL /* 2027-01-15 */
-#define DAY 86400000LL
 
 static const struct store_service SVCS[] = {
 	{ .name = "orders", .phase = 1 },
@@ -428,8 +424,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reapply_beside_active_purge, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reapply_nothing_since, setup, teardown),
 	};
-	log_set_level(LOG_ERROR);
-	if (getenv("TEST_PROOF_LOG") == NULL)
-		log_set_fd(open("/dev/null", O_WRONLY | O_CLOEXEC));
+	fx_quiet_log(LOG_ERROR, "TEST_PROOF_LOG");
 	return cmocka_run_group_tests_name("proof", tests, NULL, NULL);
 }

@@ -14,16 +14,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
 
 #include "store/store.h"
 #include "store/sqlite/sqlite_int.h"
 #include "util/log.h"
 #include "util/util.h"
 #include "tests/unit/store_fixture.h"
-
-#define NOW 1800000000000LL
-#define DAY 86400000LL
 
 static int setup(void **state)
 {
@@ -297,7 +293,6 @@ int main(void)
 	};
 
 	/* the job lines of the engine's steps would only clutter the TAP output */
-	if (getenv("TEST_STORE_LOG") == NULL)
-		log_set_fd(open("/dev/null", O_WRONLY | O_CLOEXEC));
+	fx_quiet_log(LOG_INFO, "TEST_STORE_LOG");
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include "store/store.h"
@@ -23,8 +22,6 @@
 #include "util/util.h"
 #include "tests/unit/store_fixture.h"
 
-#define NOW 1800000000000LL /* 2027-01-15 */
-#define DAY 86400000LL
 #define SVCS fx_svcs()
 #define N_SVCS FX_N_SVCS
 
@@ -508,8 +505,6 @@ int main(void)
 						teardown),
 	};
 	/* the errors provoked on purpose would only clutter the TAP output */
-	log_set_level(LOG_ERROR);
-	if (getenv("TEST_STORE_LOG") == NULL)
-		log_set_fd(open("/dev/null", O_WRONLY | O_CLOEXEC));
+	fx_quiet_log(LOG_ERROR, "TEST_STORE_LOG");
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }

@@ -13,14 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
 
 #include "store/store.h"
 #include "util/log.h"
 #include "tests/unit/store_fixture.h"
-
-#define NOW 1800000000000LL /* 2027-01-15 */
-#define DAY 86400000LL
 
 static int setup(void **state)
 {
@@ -180,9 +176,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_triggers_refuse_update_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_locked_database_is_an_error, setup, teardown),
 	};
-	/* the errors provoked on purpose would only clutter the TAP output */
-	log_set_level(LOG_ERROR);
-	if (getenv("TEST_STORE_LOG") == NULL)
-		log_set_fd(open("/dev/null", O_WRONLY | O_CLOEXEC));
+	fx_quiet_log(LOG_ERROR, "TEST_STORE_LOG");
 	return cmocka_run_group_tests_name("store_chain", tests, NULL, NULL);
 }

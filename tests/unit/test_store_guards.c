@@ -23,9 +23,6 @@
 #include "util/util.h"
 #include "tests/unit/store_fixture.h"
 
-#define NOW 1800000000000LL /* 2027-01-15 */
-#define DAY 86400000LL
-
 static const struct store_service SVCS[] = {
 	{ .name = "orders", .phase = 1, .has_suspend = 1, .has_restore = 1 },
 	{ .name = "tenant", .phase = 2 },

@@ -21,9 +21,6 @@
 #include "util/util.h"
 #include "tests/unit/store_fixture.h"
 
-#define NOW 1800000000000LL
-#define DAY 86400000LL
-
 static int setup(void **state)
 {
 	return fx_setup(state, "test_store_open");
