@@ -135,7 +135,9 @@ static int dispatch(const char *config_opt, int argc, char **argv)
 	setup_log(cmd);
 	if (cmd->needs_config)
 		ctx.config_path = config_default_path(config_opt);
-	ctx.store_flags = cmd->store_flags;
+	/* Only the daemon pays for the store's upkeep when it closes: a short
+	 * command that did it would spend more there than on its own work. */
+	ctx.store_flags = cmd->store_flags | (cmd->daemon ? 0 : STORE_OPEN_BRIEF);
 	rc = cmd->fn(&ctx, argc, argv);
 	store_close(ctx.store);
 	config_free(ctx.cfg);

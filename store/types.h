@@ -39,6 +39,9 @@ enum {
 	STORE_OPEN_CREATE = 1, /* a writer: create the store when there is none */
 	STORE_OPEN_CHECK = 2,  /* check the store's pages first (the commands that
 				* start work: schedule, run); see store_open */
+	STORE_OPEN_BRIEF = 4,  /* a short-lived command: closing leaves the file's
+				* upkeep (SQLite: folding its write-ahead log back
+				* into the database) to the daemon or a later writer */
 };
 
 /*

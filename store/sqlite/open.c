@@ -344,6 +344,16 @@ static struct store *open_existing(const char *path, off_t size,
 	if (identify(s, err, errlen) < 0 || configure(s, err, errlen) < 0 ||
 	    migrate(s, err, errlen) < 0)
 		goto fail;
+	/* A short command leaves the WAL as it is when it closes: checkpointing
+	 * it then (two fdatasyncs, the WAL and its index deleted and created
+	 * again by the next command) was most of a `schedule`'s time. The
+	 * daemon checkpoints when it closes, and any writer when the WAL
+	 * passes SQLite's auto-checkpoint size, so the WAL stays bounded. */
+	if ((c->flags & STORE_OPEN_BRIEF) &&
+	    sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL) != SQLITE_OK) {
+		open_error(s, sqlite3_errcode(s->db), "cannot configure it", err, errlen);
+		goto fail;
+	}
 	if ((c->flags & STORE_OPEN_CHECK) && size <= QUICK_CHECK_MAX_BYTES &&
 	    quick_check(s, err, errlen) < 0)
 		goto fail;
