@@ -45,7 +45,6 @@ struct attempt {
 	char *error;
 
 	struct sched_result r;
-	struct attempt *prev, *next;
 };
 
 static void step_send(struct attempt *a);
@@ -63,18 +62,11 @@ static void attempt_free(struct attempt *a)
 	free(a);
 }
 
+/* The attempt no longer holds one of the engine's max_in_flight slots (its
+ * handle is curl's, its record the group commit's: nothing else lists it). */
 static void unlink_attempt(struct attempt *a)
 {
-	struct engine *e = a->e;
-
-	if (a->prev)
-		a->prev->next = a->next;
-	else
-		e->in_flight = a->next;
-	if (a->next)
-		a->next->prev = a->prev;
-	a->prev = a->next = NULL;
-	e->n_in_flight--;
+	a->e->n_in_flight--;
 }
 
 /* ---- deciding ---- */
@@ -364,10 +356,7 @@ static void step_send(struct attempt *a)
 		send_now(a);
 		return;
 	}
-	if (e->n_calls == e->cap_calls) {
-		e->cap_calls = e->cap_calls ? e->cap_calls * 2 : 64;
-		e->calls = xrealloc(e->calls, e->cap_calls * sizeof *e->calls);
-	}
+	e->calls = xreserve(e->calls, &e->cap_calls, e->n_calls + 1, sizeof *e->calls);
 	e->calls[e->n_calls++] = a;
 }
 
@@ -445,10 +434,6 @@ void attempt_start(struct engine *e, struct sched_claimed *c)
 	memset(c, 0, sizeof *c);
 	a->before_total = -1;
 	a->verified_after = -1;
-	a->next = e->in_flight;
-	if (e->in_flight)
-		e->in_flight->prev = a;
-	e->in_flight = a;
 	e->n_in_flight++;
 	if (tmpl == NULL) {
 		a->counted_unsent = a->c.counted;

@@ -579,10 +579,8 @@ void engine_free(struct engine *e)
 
 void engine_attempt_finished(struct engine *e, struct attempt *a)
 {
-	if (e->n_finished == e->cap_finished) {
-		e->cap_finished = e->cap_finished ? e->cap_finished * 2 : 64;
-		e->finished = xrealloc(e->finished, e->cap_finished * sizeof *e->finished);
-	}
+	e->finished = xreserve(e->finished, &e->cap_finished, e->n_finished + 1,
+			       sizeof *e->finished);
 	e->finished[e->n_finished++] = a;
 	e->cycle_needed = 1;
 }

@@ -42,8 +42,7 @@ struct engine {
 	int64_t store_backoff_ms;  /* 0: the store works */
 	int64_t store_retry_at;    /* monotonic ms: the end of the back-off step */
 
-	struct attempt *in_flight; /* list */
-	size_t n_in_flight;
+	size_t n_in_flight;        /* attempts holding a max_in_flight slot */
 	struct attempt **finished; /* waiting for the group commit */
 	size_t n_finished, cap_finished;
 	struct attempt **calls;    /* calls waiting to be counted, then sent */

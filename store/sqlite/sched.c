@@ -72,7 +72,7 @@ struct reclaim_ctx {
 	void *jctx;
 	int self;
 	struct owner_verdict *v;
-	size_t n;
+	size_t n, cap;
 };
 
 /* What is known of owner's process (judge() asked once per owner). */
@@ -85,7 +85,7 @@ static enum sched_owner owner_state(struct reclaim_ctx *c, const char *owner)
 	for (size_t i = 0; i < c->n; i++)
 		if (strcmp(c->v[i].owner, owner) == 0)
 			return c->v[i].state;
-	c->v = xrealloc(c->v, (c->n + 1) * sizeof *c->v);
+	c->v = xreserve(c->v, &c->cap, c->n + 1, sizeof *c->v);
 	c->v[c->n].owner = xstrdup(owner);
 	c->v[c->n].state = c->judge ? c->judge(c->jctx, owner) : SCHED_OWNER_UNKNOWN;
 	return c->v[c->n++].state;
