@@ -41,6 +41,7 @@ static int service_key_cmp(const void *a, const void *b)
 
 static const char *const section_names[N_GLOBAL_SECTIONS] = {
 	"scheduler", "retry", "http", "api", "webhook", "certificate", "store",
+	"policy",
 };
 
 int config_fail_at(struct config_parser *p, int line, const char *fmt, ...)

@@ -90,6 +90,9 @@ struct config {
 	struct evp_pkey_st *certificate_signing_key; /* Ed25519 (OpenSSL's EVP_PKEY),
 							read by config_load */
 
+	/* [policy] */
+	int approval_required;    /* approval = required: four eyes before a job starts */
+
 	/* [service NAME] in file order */
 	struct config_service *services;
 	size_t n_services;

@@ -179,6 +179,16 @@ static int set_backend(struct config_parser *p, const struct config_key_spec *k,
 	return config_fail(p, "backend in [store] must be sqlite or postgresql, not '%.80s'", v);
 }
 
+static int set_approval(struct config_parser *p, const struct config_key_spec *k,
+			const char *v, void *field)
+{
+	if (strcmp(v, "none") == 0 || strcmp(v, "required") == 0) {
+		*(int *)field = strcmp(v, "required") == 0;
+		return 0;
+	}
+	return config_fail(p, "approval in [policy] must be none or required, not '%.80s'", v);
+}
+
 /* 0 and *port when s is a decimal port 0..65535. */
 static int parse_port(const char *s, int *port)
 {
@@ -279,6 +289,10 @@ static const struct config_key_spec store_keys[] = {
 	{"backend", set_backend, C(store_backend), 0, 0, 0},
 	{NULL, NULL, 0, 0, 0, 0},
 };
+static const struct config_key_spec policy_keys[] = {
+	{"approval", set_approval, C(approval_required), 0, 0, 0},
+	{NULL, NULL, 0, 0, 0, 0},
+};
 static const struct config_key_spec service_keys[] = {
 	{"delete_url", set_service_url, S(delete_url), 0, 0, 0},
 	{"preview_url", set_service_url, S(preview_url), 0, 0, 0},
@@ -297,6 +311,7 @@ static const struct config_key_spec *const key_tables[] = {
 	[SEC_SCHEDULER] = scheduler_keys, [SEC_RETRY] = retry_keys,
 	[SEC_HTTP] = http_keys, [SEC_API] = api_keys, [SEC_WEBHOOK] = webhook_keys,
 	[SEC_CERTIFICATE] = certificate_keys, [SEC_STORE] = store_keys,
+	[SEC_POLICY] = policy_keys,
 	[SEC_SERVICE] = service_keys,
 };
 

@@ -100,6 +100,11 @@ cJSON *jobs_render_job(const struct job_record *j, const struct task_record *tas
 	jobs_json_add_time(o, "finished_at", j->finished_at);
 	json_add_int(o, "total_deleted", j->total_deleted);
 	cJSON_AddBoolToObject(o, "deadline_missed", j->deadline_missed != 0);
+	jobs_json_add_str(o, "approval", jobs_approval_name(j->approval));
+	if (j->approval == JOB_APPROVAL_APPROVED) {
+		jobs_json_add_str(o, "approved_by", j->approved_by);
+		jobs_json_add_time(o, "approved_at", j->approved_at);
+	}
 	if (j->origin_job_id != NULL)
 		cJSON_AddStringToObject(o, "origin_job_id", j->origin_job_id);
 	if (tasks != NULL) {
@@ -237,6 +242,14 @@ char *jobs_detail_retried(const char *by, const char *service, int64_t tasks,
 	jobs_json_add_str(o, "service", service);
 	cJSON_AddNumberToObject(o, "tasks", (double)tasks);
 	cJSON_AddStringToObject(o, "from", jobs_job_state_name(from));
+	return print_doc(o);
+}
+
+char *jobs_detail_approved(const char *by)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	jobs_json_add_str(o, "by", by);
 	return print_doc(o);
 }
 

@@ -67,7 +67,8 @@ cJSON *jobs_render_scheduled(const struct job_record *j, const char *const *serv
  * job.cancelled {"by","reason","restores":[services]},
  * job.held {"by","reason","from"}, job.released {"by","hold_reason","to"},
  * job.retried {"by","service","tasks","from"}, and the job.running of a
- * retried failed job {"by","from"}. NULL strings are written as null. */
+ * retried failed job {"by","from"}, job.approved {"by"}. NULL strings are
+ * written as null. */
 char *jobs_detail_cancelled(const char *by, const char *reason, const char *const *restores,
 			    size_t n_restores);
 char *jobs_detail_held(const char *by, const char *reason, enum job_state from);
@@ -75,6 +76,7 @@ char *jobs_detail_released(const char *by, const char *hold_reason, enum job_sta
 char *jobs_detail_retried(const char *by, const char *service, int64_t tasks,
 			  enum job_state from);
 char *jobs_detail_running(const char *by, enum job_state from);
+char *jobs_detail_approved(const char *by);
 
 /*
  * The job.scheduled detail and outbox body of the jobs of one bulk

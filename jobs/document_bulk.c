@@ -139,7 +139,8 @@ static int same_shared(const struct job_record *a, const struct job_record *b)
 	       a->created_at == b->created_at && a->due_at == b->due_at &&
 	       a->deadline_at == b->deadline_at && a->started_at == b->started_at &&
 	       a->finished_at == b->finished_at && a->total_deleted == b->total_deleted &&
-	       a->deadline_missed == b->deadline_missed;
+	       a->deadline_missed == b->deadline_missed && a->approval == b->approval &&
+	       same_str(a->approved_by, b->approved_by) && a->approved_at == b->approved_at;
 }
 
 /* Remembers j's shared values in *to (a copy: the caller's may go). */
@@ -153,6 +154,7 @@ static void remember(struct job_record *to, const struct job_record *j)
 	to->reason = xstrdup(j->reason);
 	to->hold_reason = xstrdup(j->hold_reason);
 	to->origin_job_id = xstrdup(j->origin_job_id);
+	to->approved_by = xstrdup(j->approved_by);
 }
 
 struct jobs_bulk_docs *jobs_bulk_docs_new(const char *const *services, size_t n_services)

@@ -147,6 +147,8 @@ static int next_state(enum job_action act, enum job_state from, enum job_state h
 	case JOB_ACT_RELEASE:
 		*to = held_from;
 		return from == JOB_HELD && holdable(held_from) ? 0 : -1;
+	case JOB_ACT_APPROVE:
+		break;
 	}
 	return -1;
 }
@@ -175,6 +177,46 @@ int jobs_action_check(const struct job_action_ask *ask, enum job_state from,
 		return -1;
 	}
 	*to = next;
+	return 0;
+}
+
+/* DESIGN 10: a second person, never the requester, approves a pending job. */
+int jobs_approval_check(enum job_approval approval, enum job_state state,
+			const char *requested_by, const char *by, const char **why)
+{
+	const char *msg = NULL;
+
+	if (by == NULL || by[0] == '\0')
+		msg = "an approval needs the approver's name";
+	else if (approval != JOB_APPROVAL_PENDING || jobs_job_is_terminal(state))
+		msg = "not awaiting approval";
+	else if (requested_by != NULL && strcmp(requested_by, by) == 0)
+		msg = "the requester cannot approve their own request";
+	if (msg != NULL && why != NULL)
+		*why = msg;
+	return msg == NULL ? 0 : -1;
+}
+
+const char *jobs_approval_name(enum job_approval a)
+{
+	switch (a) {
+	case JOB_APPROVAL_PENDING: return "pending";
+	case JOB_APPROVAL_APPROVED: return "approved";
+	case JOB_APPROVAL_NONE: break;
+	}
+	return NULL;
+}
+
+int jobs_approval_parse(const char *s, enum job_approval *out)
+{
+	if (s == NULL)
+		*out = JOB_APPROVAL_NONE;
+	else if (strcmp(s, "pending") == 0)
+		*out = JOB_APPROVAL_PENDING;
+	else if (strcmp(s, "approved") == 0)
+		*out = JOB_APPROVAL_APPROVED;
+	else
+		return -1;
 	return 0;
 }
 

@@ -27,6 +27,15 @@ enum job_action {
 	JOB_ACT_CANCEL,  /* scheduled -> cancelled (a held job is released first) */
 	JOB_ACT_HOLD,    /* scheduled|running|failed -> held, with a reason */
 	JOB_ACT_RELEASE, /* held -> the state it was in before the hold */
+	JOB_ACT_APPROVE, /* four eyes: approval pending -> approved (state unchanged) */
+};
+
+/* Four eyes (DESIGN 10): a job created under approval = required waits
+ * for a second person; NONE for every other job. */
+enum job_approval {
+	JOB_APPROVAL_NONE,
+	JOB_APPROVAL_PENDING,
+	JOB_APPROVAL_APPROVED,
 };
 
 enum task_state {
@@ -84,6 +93,19 @@ struct job_action_ask {
 int jobs_action_check_input(const struct job_action_ask *ask, const char **why);
 int jobs_action_check(const struct job_action_ask *ask, enum job_state from,
 		      enum job_state held_from, enum job_state *to, const char **why);
+
+/*
+ * Whether `by` may approve a job whose approval is `approval`, in state
+ * `state`, requested by requested_by (may be NULL): by must be named, the
+ * job's approval pending and the job not finished, and by must not be the
+ * requester (four eyes). 0, or -1 with *why (may be NULL) a static phrase.
+ */
+int jobs_approval_check(enum job_approval approval, enum job_state state,
+			const char *requested_by, const char *by, const char **why);
+
+/* "pending", "approved"; NULL for JOB_APPROVAL_NONE. Parse: 0 or -1. */
+const char *jobs_approval_name(enum job_approval a);
+int jobs_approval_parse(const char *s, enum job_approval *out);
 
 #define JOBS_TENANT_ID_MAX 128
 

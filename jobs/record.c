@@ -35,6 +35,7 @@ void jobs_job_record_clear(struct job_record *j)
 	free(j->reason);
 	free(j->hold_reason);
 	free(j->origin_job_id);
+	free(j->approved_by);
 	memset(j, 0, sizeof *j);
 }
 

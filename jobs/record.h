@@ -31,6 +31,9 @@ struct job_record {
 	int64_t created_at, due_at, deadline_at, started_at, finished_at;
 	int64_t total_deleted;
 	int deadline_missed;
+	enum job_approval approval; /* four eyes (DESIGN 10) */
+	char *approved_by;     /* set once approved */
+	int64_t approved_at;   /* 0 until approved */
 };
 
 struct task_record {

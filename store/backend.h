@@ -76,7 +76,7 @@ struct store_backend {
 	int (*jobs_progress)(struct store *s, struct store_job_progress *out, size_t n);
 	int (*service_errors)(struct store *s, int64_t since, struct store_service_error **out,
 			      size_t *n);
-	/* store_job_cancel, _hold, _release, _retry */
+	/* store_job_cancel, _hold, _release, _retry, _approve */
 	int (*job_act)(struct store *s, const char *job_id, const struct store_action *a,
 		       struct job_record *out);
 	int (*retire_service)(struct store *s, const char *service, const char *reason,

@@ -161,6 +161,14 @@ int store_job_retry(struct store *s, const char *job_id, const char *service,
 	return s->be->job_act(s, job_id, &a, out);
 }
 
+int store_job_approve(struct store *s, const char *job_id, const char *by, int64_t now,
+		      struct job_record *out)
+{
+	struct store_action a = { .act = JOB_ACT_APPROVE, .by = by, .now = now };
+
+	return s->be->job_act(s, job_id, &a, out);
+}
+
 int store_retire_service(struct store *s, const char *service, const char *reason,
 			 const char *by, int64_t now, int64_t *skipped)
 {

@@ -145,6 +145,10 @@ void store_service_errors_free(struct store_service_error *v, size_t n); /* NULL
  *  retry:   dead tasks (of one service, or all when service is NULL) back to
  *           waiting with attempts reset, due now; a failed job -> running.
  *           REFUSED when there is no dead task to retry.
+ *  approve: four eyes (jobs_approval_check): a job whose approval is
+ *           pending becomes approved by `by` at now (its state unchanged),
+ *           with a job.approved event; REFUSED when it is not pending or by
+ *           is its requester.
  */
 int store_job_cancel(struct store *s, const char *job_id, const char *by,
 		     const char *reason, const struct store_service *svcs, size_t n_svcs,
@@ -155,6 +159,8 @@ int store_job_release(struct store *s, const char *job_id, const char *by, int64
 		      struct job_record *out);
 int store_job_retry(struct store *s, const char *job_id, const char *service,
 		    const char *by, int64_t now, struct job_record *out);
+int store_job_approve(struct store *s, const char *job_id, const char *by, int64_t now,
+		      struct job_record *out);
 
 /*
  * Retires service for good (DESIGN 3): in one transaction its pending,

@@ -79,6 +79,7 @@ struct store_new_job {
 	const char *reason;
 	int64_t due_at;
 	int64_t deadline_at;
+	int approval_pending;    /* 1: four eyes, the job waits for an approval */
 };
 
 struct store_list_filter {
@@ -88,6 +89,7 @@ struct store_list_filter {
 	int64_t due_before;      /* > 0: active jobs with due_at <= this, soonest first */
 	int overdue;             /* 1: active jobs past deadline_at (now) */
 	int late_first;          /* with overdue: the earliest deadline first */
+	int awaiting_approval;   /* 1: only jobs whose approval is pending */
 	const char *before_id;   /* a job id: only jobs older than it (ids are
 				  * time-ordered), the page after it in the
 				  * newest-first order; NULL: from the newest */

@@ -202,6 +202,10 @@ void sqlite_row_job(sqlite3_stmt *st, struct job_record *j)
 	j->finished_at = sqlite_col_int(st, 14, 0);
 	j->deadline_missed = (int)sqlite_col_int(st, 15, 0);
 	j->total_deleted = sqlite_col_int(st, 16, 0);
+	if (jobs_approval_parse((const char *)sqlite3_column_text(st, 17), &j->approval) < 0)
+		j->approval = JOB_APPROVAL_PENDING; /* unknown: never dispatched */
+	j->approved_by = sqlite_col_text(st, 18);
+	j->approved_at = sqlite_col_int(st, 19, 0);
 }
 
 void sqlite_row_task(sqlite3_stmt *st, struct task_record *t)

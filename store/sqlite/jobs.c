@@ -24,14 +24,15 @@
 static const char SQL_STAGE_TABLES[] =
 	"CREATE TEMP TABLE IF NOT EXISTS schedule_stage (seq INTEGER PRIMARY KEY, id TEXT,"
 	" tenant_id TEXT, tenant_name TEXT, requested_by TEXT, reason TEXT, due_at INTEGER,"
-	" deadline_at INTEGER);"
+	" deadline_at INTEGER, approval TEXT);"
 	"CREATE TEMP TABLE IF NOT EXISTS schedule_suspends (seq INTEGER PRIMARY KEY,"
 	" service TEXT, phase INTEGER);"
 	"DELETE FROM temp.schedule_stage; DELETE FROM temp.schedule_suspends;";
 
 static const char SQL_STAGE_JOB[] =
 	"INSERT INTO temp.schedule_stage (seq, id, tenant_id, tenant_name, requested_by, reason,"
-	" due_at, deadline_at) VALUES (:seq, :id, :tenant, :name, :by, :reason, :due, :deadline)";
+	" due_at, deadline_at, approval) VALUES (:seq, :id, :tenant, :name, :by, :reason, :due,"
+	" :deadline, :approval)";
 
 static const char SQL_STAGE_SUSPEND[] =
 	"INSERT INTO temp.schedule_suspends (service, phase) VALUES (:service, :phase)";
@@ -41,9 +42,9 @@ static const char SQL_STAGE_SUSPEND[] =
  * this batch) into "no row inserted". */
 static const char SQL_INSERT_JOBS[] =
 	"INSERT INTO jobs (id, tenant_id, tenant_name, kind, state, requested_by, reason,"
-	" created_at, due_at, deadline_at, service_set_id)"
+	" created_at, due_at, deadline_at, service_set_id, approval)"
 	" SELECT id, tenant_id, tenant_name, 'purge', 'scheduled', requested_by, reason, :now,"
-	" due_at, deadline_at, :set FROM temp.schedule_stage WHERE 1 ORDER BY seq"
+	" due_at, deadline_at, :set, approval FROM temp.schedule_stage WHERE 1 ORDER BY seq"
 	" ON CONFLICT DO NOTHING";
 
 /* Suspend tasks (due now: they run inside the window) of the jobs that were
@@ -119,6 +120,7 @@ static int stage_job(struct sqlite_store *s, size_t seq, const struct store_new_
 	sqlite_bind_text(st, ":reason", j->reason);
 	sqlite_bind_int(st, ":due", j->due_at);
 	sqlite_bind_int(st, ":deadline", j->deadline_at);
+	sqlite_bind_text(st, ":approval", j->approval_pending ? "pending" : NULL);
 	return sqlite_step_done(s, st);
 }
 
@@ -160,6 +162,7 @@ static int announce(struct sqlite_store *s, const char *id, const struct store_n
 		.created_at = b->now,
 		.due_at = nj->due_at,
 		.deadline_at = nj->deadline_at,
+		.approval = nj->approval_pending ? JOB_APPROVAL_PENDING : JOB_APPROVAL_NONE,
 	};
 	char eid[JOBS_ID_LEN + 1];
 

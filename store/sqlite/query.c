@@ -22,6 +22,7 @@
 	" AND (:due IS NULL OR (jobs.due_at <= :due AND jobs.state IN " ACTIVE "))" \
 	" AND (:overdue IS NULL OR (jobs.deadline_at < :overdue AND jobs.state IN " ACTIVE "))" \
 	" AND (:kind IS NULL OR jobs.kind = :kind)" \
+	" AND (:awaiting IS NULL OR jobs.approval = 'pending')" \
 	" AND (:before IS NULL OR jobs.id < :before)"
 
 /* One tenant: few rows, sorted in memory either way. */
@@ -77,6 +78,7 @@ static void bind_list(sqlite3_stmt *st, const struct store_list_filter *f)
 	sqlite_bind_text(st, ":kind", f->kind);
 	sqlite_bind_text(st, ":before", f->before_id);
 	sqlite_bind_opt_int(st, ":due", f->due_before, 0);
+	sqlite_bind_opt_int(st, ":awaiting", f->awaiting_approval, 0);
 	if (f->overdue)
 		sqlite_bind_int(st, ":overdue", f->now);
 	else

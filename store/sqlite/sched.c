@@ -28,10 +28,11 @@ static const char SQL_RECLAIM[] =
 	" AND lease_expires_at IS :until";
 static const char SQL_DUE_JOBS[] =
 	"SELECT id, tenant_id FROM jobs WHERE state = 'scheduled' AND due_at <= :now"
-	" ORDER BY due_at LIMIT :lim";
+	" AND approval IS NOT 'pending' ORDER BY due_at LIMIT :lim";
+/* Four eyes: a job waiting for its approval never starts, even past due. */
 static const char SQL_START_JOB[] =
 	"UPDATE jobs SET state = 'running', started_at = :now WHERE id = :id"
-	" AND state = 'scheduled'";
+	" AND state = 'scheduled' AND approval IS NOT 'pending'";
 static const char SQL_MISSED[] =
 	"SELECT id, tenant_id FROM jobs WHERE deadline_missed = 0"
 	" AND state NOT IN ('succeeded','cancelled') AND deadline_at <= :now LIMIT :lim";
@@ -49,7 +50,7 @@ static const char SQL_WAKE_WAITING[] =
 	" AND t.next_attempt_at IS NOT NULL AND t.state = 'waiting'"
 	" AND j.id = t.job_id AND" DISPATCHABLE " ORDER BY t.next_attempt_at LIMIT 1";
 static const char SQL_WAKE_DUE_JOB[] =
-	"SELECT MIN(due_at) FROM jobs WHERE state = 'scheduled'";
+	"SELECT MIN(due_at) FROM jobs WHERE state = 'scheduled' AND approval IS NOT 'pending'";
 static const char SQL_WAKE_LEASE[] =
 	"SELECT MIN(lease_expires_at) FROM tasks WHERE state = 'in_flight'"
 	" AND lease_owner IS NOT :owner";

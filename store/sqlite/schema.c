@@ -238,6 +238,17 @@ static const char MIGRATION_7_SERVICE_SET_ROWS[] =
 	"  WHERE service_set_json_id IS NOT NULL;"
 	"DELETE FROM service_sets_json;";
 
+/*
+ * Version 8: four eyes (DESIGN 10). approval is NULL for a job that needs
+ * none, 'pending' until a second person approves it, then 'approved' with
+ * who and when. A pending job never starts.
+ */
+static const char MIGRATION_8_APPROVAL[] =
+	"ALTER TABLE jobs ADD COLUMN approval TEXT"
+	"  CHECK (approval IS NULL OR approval IN ('pending','approved'));"
+	"ALTER TABLE jobs ADD COLUMN approved_by TEXT;"
+	"ALTER TABLE jobs ADD COLUMN approved_at INTEGER;";
+
 const char *const sqlite_migrations[] = {
 	MIGRATION_1,
 	MIGRATION_2,
@@ -246,5 +257,6 @@ const char *const sqlite_migrations[] = {
 	MIGRATION_5,
 	MIGRATION_6_FREE_WAITS,
 	MIGRATION_7_SERVICE_SET_ROWS,
+	MIGRATION_8_APPROVAL,
 };
 const int sqlite_n_migrations = (int)(sizeof sqlite_migrations / sizeof sqlite_migrations[0]);

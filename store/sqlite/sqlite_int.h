@@ -182,7 +182,8 @@ int64_t sqlite_col_int(sqlite3_stmt *st, int col, int64_t null_value);
 	" jobs.created_at, jobs.due_at, jobs.deadline_at, jobs.started_at, jobs.finished_at," \
 	" jobs.deadline_missed," \
 	" (SELECT COALESCE(SUM(total_deleted), 0) FROM tasks" \
-	"    WHERE tasks.job_id = jobs.id AND tasks.kind = 'delete')"
+	"    WHERE tasks.job_id = jobs.id AND tasks.kind = 'delete')," \
+	" jobs.approval, jobs.approved_by, jobs.approved_at"
 #define STORE_TASK_COLS \
 	"tasks.id, tasks.job_id, tasks.service, tasks.kind, tasks.phase, tasks.state," \
 	" tasks.attempts, tasks.http_status, tasks.deleted_counts, tasks.total_deleted," \

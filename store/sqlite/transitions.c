@@ -50,6 +50,10 @@ static const char SQL_HOLD_JOB[] =
 static const char SQL_RELEASE_JOB[] =
 	"UPDATE jobs SET state = :to, held_from = NULL, hold_reason = NULL"
 	" WHERE id = :id AND state = 'held' AND held_from = :to";
+/* Four eyes: only a job still pending is approved (its state is unchanged). */
+static const char SQL_APPROVE_JOB[] =
+	"UPDATE jobs SET approval = 'approved', approved_by = :by, approved_at = :now"
+	" WHERE id = :id AND approval = 'pending' AND state = :expected";
 static const char SQL_COUNT_DEAD[] =
 	"SELECT COUNT(*) FROM tasks"
 	" WHERE job_id = :id AND state = 'dead' AND (:service IS NULL OR service = :service)";
@@ -171,6 +175,24 @@ static int apply_release(struct sqlite_store *s, const struct job_record *cur,
 		       jobs_detail_released(a->by, cur->hold_reason, c->to), a->now, out);
 }
 
+static int apply_approve(struct sqlite_store *s, const struct job_record *cur,
+			 const struct checked *c, const struct store_action *a, struct job_record *out)
+{
+	sqlite3_stmt *st = sqlite_stmt(s, SQL_APPROVE_JOB);
+	int rc;
+
+	(void)c;
+	if (st == NULL)
+		return STORE_ERR;
+	sqlite_bind_text(st, ":id", cur->id);
+	sqlite_bind_text(st, ":by", a->by);
+	sqlite_bind_int(st, ":now", a->now);
+	sqlite_bind_text(st, ":expected", jobs_job_state_name(cur->state));
+	if ((rc = moved(s, cur, sqlite_step_changes(s, st), 1)) != STORE_OK)
+		return rc;
+	return changed(s, cur->id, "job.approved", jobs_detail_approved(a->by), a->now, out);
+}
+
 /* The dead tasks a retry of a would take back (one service's, or all). */
 static int count_dead(struct sqlite_store *s, const struct job_record *cur,
 		      const struct store_action *a, int64_t *n)
@@ -241,6 +263,7 @@ static apply_fn apply_of(enum job_action act)
 	case JOB_ACT_HOLD: return apply_hold;
 	case JOB_ACT_RELEASE: return apply_release;
 	case JOB_ACT_RETRY: return apply_retry;
+	case JOB_ACT_APPROVE: return apply_approve;
 	}
 	return NULL;
 }
@@ -256,7 +279,14 @@ int sqlite_action_apply(struct sqlite_store *s, const struct job_record *cur,
 		return STORE_ERR;
 	if (a->act == JOB_ACT_RETRY && count_dead(s, cur, a, &c.ask.dead_tasks) < 0)
 		return STORE_ERR;
-	if (jobs_action_check(&c.ask, cur->state, cur->held_from, &c.to, &why) < 0) {
+	if (a->act == JOB_ACT_APPROVE) {
+		c.to = cur->state;
+		if (jobs_approval_check(cur->approval, cur->state, cur->requested_by, a->by,
+					&why) < 0) {
+			store_set_error(&s->base, STORE_E_OTHER, "%s", why);
+			return STORE_REFUSED;
+		}
+	} else if (jobs_action_check(&c.ask, cur->state, cur->held_from, &c.to, &why) < 0) {
 		store_set_error(&s->base, STORE_E_OTHER, "%s", why);
 		return STORE_REFUSED;
 	}
