@@ -65,6 +65,7 @@ int cli_cmd_schedule(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_cancel(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_hold(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_release(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_approve(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_list(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_show(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_events(struct cli_ctx *ctx, int argc, char **argv);

@@ -50,6 +50,12 @@ static const struct usage usages[] = {
 	  "usage: tenantdel release JOB [--by WHO] [--json]\n\n"
 	  "Returns a held job to the state it was held from.\n"
 	  "Exit: 0 released, 3 no such job, 4 not held.\n" },
+	{ "approve", "approve a job waiting for a second person",
+	  "usage: tenantdel approve JOB --by WHO [--json]\n\n"
+	  "Four eyes ([policy] approval = required): a new job is not started until\n"
+	  "someone other than its requester approves it. Prints \"job JOB: approved\".\n"
+	  "Exit: 0 approved, 2 no --by, 3 no such job, 4 not awaiting approval or\n"
+	  "WHO is the requester.\n" },
 	{ "retry", "retry a job's dead tasks",
 	  "usage: tenantdel retry JOB [--service NAME]\n\n"
 	  "Puts the dead tasks (of one service, or all) back to waiting with their\n"
@@ -57,13 +63,14 @@ static const struct usage usages[] = {
 	  "Exit: 0 retried, 3 no such job, 4 nothing to retry in its state.\n" },
 	{ "list", "list jobs",
 	  "usage: tenantdel list [--state S] [--tenant T] [--due-within DUR] [--overdue]\n"
-	  "                      [--before JOB] [--limit N] [--json]\n\n"
+	  "                      [--awaiting-approval] [--before JOB] [--limit N] [--json]\n\n"
 	  "Jobs, newest first: job id, tenant, state, due, deadline (! when missed),\n"
 	  "records deleted. --json: an array of jobs (show --json without tasks).\n\n"
 	  "  --state S        scheduled, running, succeeded, failed, cancelled or held\n"
 	  "  --tenant T       one tenant's jobs\n"
 	  "  --due-within DUR what starts purging within DUR (already due included), soonest first\n"
 	  "  --overdue        active jobs past their deadline\n"
+	  "  --awaiting-approval jobs waiting for a second person ([policy] approval)\n"
 	  "  --before JOB     the jobs older than JOB (the next page after it)\n"
 	  "  --limit N        at most N jobs\n" },
 	{ "show", "show a job and its tasks",

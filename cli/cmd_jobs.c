@@ -266,7 +266,9 @@ int cli_cmd_schedule(struct cli_ctx *ctx, int argc, char **argv)
 			jobs[i] = (struct store_new_job){ .tenant_id = a.from ? l.ids[i] : a.tenant,
 							  .tenant_name = a.name, .requested_by = a.by,
 							  .reason = a.reason, .due_at = due,
-							  .deadline_at = deadline };
+							  .deadline_at = deadline,
+							  .approval_pending =
+								  ctx->cfg->approval_required };
 		rc = store_batch(ctx, &a, jobs, n, now);
 	}
 out:
@@ -279,6 +281,7 @@ out:
 struct op_args {
 	const char *job, *by, *reason;
 	int json;
+	int by_given; /* --by was on the command line */
 };
 
 static int parse_op_args(int argc, char **argv, struct op_args *a, int allow_reason)
@@ -314,6 +317,7 @@ static int parse_op_args(int argc, char **argv, struct op_args *a, int allow_rea
 	if (optind + 1 < argc)
 		return cli_usage_error(argv[0], "one JOB at a time");
 	a->job = argv[optind];
+	a->by_given = a->by != NULL;
 	if (a->by == NULL)
 		a->by = cli_default_actor();
 	return cli_check_job_arg(a->job);
@@ -387,4 +391,30 @@ int cli_cmd_release(struct cli_ctx *ctx, int argc, char **argv)
 		return EXIT_USAGE;
 	rc = store_job_release(ctx->store, a.job, a.by, clock_now_ms(), &j);
 	return report(ctx, &a, rc, "release", &j);
+}
+
+int cli_cmd_approve(struct cli_ctx *ctx, int argc, char **argv)
+{
+	struct job_record j = { 0 };
+	struct op_args a;
+	int rc;
+
+	if ((rc = parse_op_args(argc, argv, &a, 0)) != EXIT_OK)
+		return rc;
+	if (!a.by_given)
+		return cli_usage_error(argv[0], "--by is required: who approves");
+	if (cli_store(ctx) == NULL)
+		return EXIT_USAGE;
+	rc = store_job_approve(ctx->store, a.job, a.by, clock_now_ms(), &j);
+	if (rc == STORE_REFUSED) {
+		cli_error("cannot approve job %s: %s", a.job, store_last_error(ctx->store));
+		jobs_job_record_clear(&j);
+		return EXIT_REFUSED;
+	}
+	if (rc == STORE_OK && !a.json) {
+		printf("job %s: approved\n", j.id);
+		jobs_job_record_clear(&j);
+		return EXIT_OK;
+	}
+	return report(ctx, &a, rc, "approve", &j);
 }

@@ -89,6 +89,7 @@ static int parse_list_args(int argc, char **argv, struct store_list_filter *f, i
 		{ "tenant", required_argument, NULL, 't' },
 		{ "due-within", required_argument, NULL, 'd' },
 		{ "overdue", no_argument, NULL, 'o' },
+		{ "awaiting-approval", no_argument, NULL, 'a' },
 		{ "limit", required_argument, NULL, 'l' },
 		{ "before", required_argument, NULL, 'b' },
 		{ "json", no_argument, NULL, 'j' },
@@ -121,6 +122,7 @@ static int parse_list_args(int argc, char **argv, struct store_list_filter *f, i
 				return EXIT_USAGE;
 			break;
 		case 'o': f->overdue = 1; break;
+		case 'a': f->awaiting_approval = 1; break;
 		case 'b':
 			if (jobs_id_check(optarg) < 0)
 				return cli_usage_error(argv[0], "--before %s is not a job id",

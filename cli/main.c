@@ -28,6 +28,7 @@ static const struct command commands[] = {
 	{ "cancel", cli_cmd_cancel, 1, 0, 0 },
 	{ "hold", cli_cmd_hold, 1, 0, 0 },
 	{ "release", cli_cmd_release, 1, 0, 0 },
+	{ "approve", cli_cmd_approve, 1, 0, 0 },
 	{ "retry", cli_cmd_retry, 1, 0, 0 },
 	{ "list", cli_cmd_list, 1, 0, 0 },
 	{ "show", cli_cmd_show, 1, 0, 0 },

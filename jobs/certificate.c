@@ -149,6 +149,13 @@ static void render_job(cJSON *cert, const struct job_record *j)
 	cJSON_AddStringToObject(cert, "state", jobs_job_state_name(j->state));
 	jobs_json_add_str(cert, "requested_by", j->requested_by);
 	jobs_json_add_str(cert, "reason", j->reason);
+	if (j->approval == JOB_APPROVAL_APPROVED) {
+		/* Four eyes: who approved the purge, and when. */
+		cJSON *ap = cJSON_AddObjectToObject(cert, "approval");
+
+		jobs_json_add_str(ap, "by", j->approved_by);
+		jobs_json_add_time(ap, "at", j->approved_at);
+	}
 	jobs_json_add_time(cert, "received_at", j->created_at);
 	jobs_json_add_time(cert, "due_at", j->due_at);
 	jobs_json_add_time(cert, "deadline_at", j->deadline_at);
