@@ -130,7 +130,7 @@ int api_answer_job(struct api *a, const char *id, unsigned status, struct api_an
 
 /* ---- the endpoints: as every route, 0 with *ans filled ---- */
 
-/* POST /v1/jobs, GET /v1/jobs/ID, POST /v1/jobs/ID/cancel|hold|release|retry
+/* POST /v1/jobs, GET /v1/jobs/ID, POST /v1/jobs/ID/cancel|hold|release|retry|approve
  * (api_jobs.c). */
 int api_h_create(struct api *a, struct api_req *r, const char *id, struct api_answer *ans);
 int api_h_get(struct api *a, struct api_req *r, const char *id, struct api_answer *ans);
@@ -138,6 +138,7 @@ int api_h_cancel(struct api *a, struct api_req *r, const char *id, struct api_an
 int api_h_hold(struct api *a, struct api_req *r, const char *id, struct api_answer *ans);
 int api_h_release(struct api *a, struct api_req *r, const char *id, struct api_answer *ans);
 int api_h_retry(struct api *a, struct api_req *r, const char *id, struct api_answer *ans);
+int api_h_approve(struct api *a, struct api_req *r, const char *id, struct api_answer *ans);
 
 /* GET /v1/jobs?filters (api_list.c). */
 int api_h_list(struct api *a, struct api_req *r, const char *id, struct api_answer *ans);

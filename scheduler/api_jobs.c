@@ -1,8 +1,9 @@
 /*
  * api_jobs.c - the endpoints that create, read and act on one job (DESIGN
  * 6): POST /v1/jobs, GET /v1/jobs/ID, and POST /v1/jobs/ID/cancel, /hold,
- * /release, /retry. The times follow jobs/schedule.h and the actions
- * jobs_action_check, the rules the CLI follows too.
+ * /release, /retry, /approve. The times follow jobs/schedule.h and the
+ * actions jobs_action_check (jobs_approval_check for /approve), the rules
+ * the CLI follows too.
  */
 #include "jobs/jobs.h"
 #include "jobs/schedule.h"
@@ -93,6 +94,7 @@ int api_h_create(struct api *a, struct api_req *r, const char *id, struct api_an
 		goto out;
 	if (api_actor(r, "requested_by", &nj.requested_by, ans) < 0)
 		goto out;
+	nj.approval_pending = a->deps.cfg->approval_required;
 	svcs = config_enabled_services(a->deps.cfg, &n_svcs);
 	rc = store_schedule(a->deps.store, &nj, 1, svcs, n_svcs, now, ids, &created);
 	if (rc != STORE_OK) {
@@ -128,6 +130,9 @@ static int transition_answer(struct api *a, int rc, const char *id, const char *
 		 !jobs_job_is_terminal(j->state))
 		api_fail(ans, 409, "job %s is %s with no dead task to retry", id,
 			 jobs_job_state_name(j->state));
+	else if (rc == STORE_REFUSED && strcmp(verb, "approve") == 0)
+		api_fail(ans, 409, "cannot approve job %s: %s", id,
+			 store_last_error(a->deps.store));
 	else if (rc == STORE_REFUSED)
 		api_fail(ans, 409, "job %s is %s: cannot %s it", id, jobs_job_state_name(j->state),
 			 verb);
@@ -149,6 +154,9 @@ static int do_transition(struct api *a, struct api_req *r, const char *id, const
 	if (api_get_str(o, "by", &by, ans) < 0 || api_get_str(o, "reason", &reason, ans) < 0 ||
 	    api_get_str(o, "service", &service, ans) < 0)
 		return -1;
+	/* Four eyes needs a real name: the token's, or (shared token) the body's. */
+	if (strcmp(verb, "approve") == 0 && r->caller[0] == '\0' && by == NULL)
+		return api_fail(ans, 400, "approve needs 'by': who approves"), -1;
 	if (api_actor(r, "by", &by, ans) < 0)
 		return -1;
 	if (strcmp(verb, "hold") == 0 &&
@@ -163,6 +171,8 @@ static int do_transition(struct api *a, struct api_req *r, const char *id, const
 		*rc = store_job_hold(a->deps.store, id, by, reason, now, j);
 	} else if (strcmp(verb, "release") == 0) {
 		*rc = store_job_release(a->deps.store, id, by, now, j);
+	} else if (strcmp(verb, "approve") == 0) {
+		*rc = store_job_approve(a->deps.store, id, by, now, j);
 	} else {
 		*rc = store_job_retry(a->deps.store, id, service, by, now, j);
 	}
@@ -208,4 +218,10 @@ int api_h_retry(struct api *a, struct api_req *r, const char *id, struct api_ans
 {
 	static const char *const f[] = {"by", "service", NULL};
 	return h_action(a, r, id, "retry", f, ans);
+}
+
+int api_h_approve(struct api *a, struct api_req *r, const char *id, struct api_answer *ans)
+{
+	static const char *const f[] = {"by", NULL};
+	return h_action(a, r, id, "approve", f, ans);
 }

@@ -1,6 +1,7 @@
 /*
  * api_list.c - GET /v1/jobs (DESIGN 6): the jobs matching the filters of
- * `tenantdel list` (tenant_id, state, kind, overdue=1, due_within=DUR),
+ * `tenantdel list` (tenant_id, state, kind, overdue=1, due_within=DUR,
+ * awaiting_approval=1),
  * newest first and paged by cursor (before=JOB: the jobs older than that
  * one, i.e. the page after the last job shown), each job as `list --json`
  * shows it, with "progress" (its tasks by state) when progress=1.
@@ -22,10 +23,10 @@
 
 /* The query parameters, in the order of KEYS. */
 enum { ARG_TENANT, ARG_STATE, ARG_KIND, ARG_LIMIT, ARG_OVERDUE, ARG_DUE_WITHIN, ARG_BEFORE,
-       ARG_PROGRESS, N_ARGS };
+       ARG_PROGRESS, ARG_AWAITING, N_ARGS };
 
 static const char *const KEYS[N_ARGS] = {"tenant_id", "state", "kind", "limit", "overdue",
-					 "due_within", "before", "progress"};
+					 "due_within", "before", "progress", "awaiting_approval"};
 
 struct list_args {
 	const char *v[N_ARGS];
@@ -123,6 +124,7 @@ static int list_filter(const struct list_args *la, struct store_list_filter *f, 
 	if (parse_limit(v[ARG_LIMIT], &f->limit, ans) < 0 ||
 	    parse_flag("overdue", v[ARG_OVERDUE], &f->overdue, ans) < 0 ||
 	    parse_flag("progress", v[ARG_PROGRESS], progress, ans) < 0 ||
+	    parse_flag("awaiting_approval", v[ARG_AWAITING], &f->awaiting_approval, ans) < 0 ||
 	    parse_due_within(v[ARG_DUE_WITHIN], f, ans) < 0)
 		return -1;
 	f->tenant_id = v[ARG_TENANT];

@@ -238,6 +238,7 @@ static const struct route ROUTES[] = {
 	{"POST", "/v1/jobs/*/hold", api_h_hold, 1},
 	{"POST", "/v1/jobs/*/release", api_h_release, 1},
 	{"POST", "/v1/jobs/*/retry", api_h_retry, 1},
+	{"POST", "/v1/jobs/*/approve", api_h_approve, 1},
 	{"GET", "/v1/jobs/*/events", api_h_events, 1},
 	{"GET", "/v1/jobs/*/certificate", api_h_certificate, 1},
 	{"GET", "/v1/tenants/*/preview", h_preview, 0},
