@@ -77,6 +77,20 @@ cJSON *jobs_render_task(const struct task_record *t)
 	return o;
 }
 
+/* Four eyes (DESIGN 10): "approval", and who approved and when. Nothing
+ * for a job that needs no approval: documents stay as they were for those
+ * who do not use approvals (a reader sees "approval" as absent/null). */
+static void add_approval(cJSON *o, const struct job_record *j)
+{
+	if (j->approval == JOB_APPROVAL_NONE)
+		return;
+	jobs_json_add_str(o, "approval", jobs_approval_name(j->approval));
+	if (j->approval == JOB_APPROVAL_APPROVED) {
+		jobs_json_add_str(o, "approved_by", j->approved_by);
+		jobs_json_add_time(o, "approved_at", j->approved_at);
+	}
+}
+
 cJSON *jobs_render_job(const struct job_record *j, const struct task_record *tasks,
 		       size_t n_tasks)
 {
@@ -100,11 +114,7 @@ cJSON *jobs_render_job(const struct job_record *j, const struct task_record *tas
 	jobs_json_add_time(o, "finished_at", j->finished_at);
 	json_add_int(o, "total_deleted", j->total_deleted);
 	cJSON_AddBoolToObject(o, "deadline_missed", j->deadline_missed != 0);
-	jobs_json_add_str(o, "approval", jobs_approval_name(j->approval));
-	if (j->approval == JOB_APPROVAL_APPROVED) {
-		jobs_json_add_str(o, "approved_by", j->approved_by);
-		jobs_json_add_time(o, "approved_at", j->approved_at);
-	}
+	add_approval(o, j);
 	if (j->origin_job_id != NULL)
 		cJSON_AddStringToObject(o, "origin_job_id", j->origin_job_id);
 	if (tasks != NULL) {

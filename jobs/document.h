@@ -20,7 +20,10 @@
 
 /*
  * The job as `show --json` prints it. With tasks == NULL there is no
- * "tasks" key (the `list` and webhook shape). The caller deletes the tree.
+ * "tasks" key (the `list` and webhook shape). A job under four eyes also
+ * has "approval" ("pending" | "approved", with "approved_by" and
+ * "approved_at" once approved); a job that needs none has no such key.
+ * The caller deletes the tree.
  */
 cJSON *jobs_render_job(const struct job_record *j, const struct task_record *tasks,
 		       size_t n_tasks);
