@@ -47,6 +47,7 @@ static void test_defaults(void **state)
 	assert_null(cfg->api_listen);
 	assert_int_equal(cfg->n_webhook_urls, 0);
 	assert_null(cfg->certificate_key_file);
+	assert_int_equal(cfg->approval_required, 0);
 	assert_int_equal(cfg->n_services, 1);
 	const struct config_service *s = &cfg->services[0];
 	assert_string_equal(s->name, "a");
@@ -130,7 +131,9 @@ static const char full_text[] =
 	"  enabled = no\n"
 	"[service tenant-2_X]\n"
 	"delete_url = http://t/{tenant_id}\n"
-	"preview_url = http://t/{tenant_id}/p\n";
+	"preview_url = http://t/{tenant_id}/p\n"
+	"[policy]\n"
+	"approval = required\n";
 
 static void test_every_key(void **state)
 {
@@ -168,6 +171,7 @@ static void test_every_key(void **state)
 	assert_string_equal(cfg->webhook_urls[1], "http://h2.example/y");
 	assert_string_equal(cfg->webhook_secret_env, "HOOK_SECRET");
 	assert_string_equal(cfg->certificate_key_file, "/etc/cert.key");
+	assert_int_equal(cfg->approval_required, 1);
 	assert_int_equal(cfg->n_services, 2);
 	const struct config_service *o = &cfg->services[0], *t = &cfg->services[1];
 	assert_string_equal(o->name, "orders");

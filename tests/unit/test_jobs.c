@@ -117,6 +117,48 @@ static void test_retry_needs_a_dead_task(void **state)
 	assert_int_equal(check(JOB_ACT_RETRY, NULL, 2, JOB_SUCCEEDED, JOB_FAILED), NO);
 }
 
+/* Four eyes: a second person approves a pending, unfinished job. */
+static void test_approval_check(void **state)
+{
+	const char *why = NULL;
+
+	(void)state;
+	assert_int_equal(jobs_approval_check(JOB_APPROVAL_PENDING, JOB_SCHEDULED, "alice", "bob",
+					     &why), 0);
+	assert_int_equal(jobs_approval_check(JOB_APPROVAL_PENDING, JOB_HELD, NULL, "bob", &why), 0);
+	assert_int_equal(jobs_approval_check(JOB_APPROVAL_PENDING, JOB_SCHEDULED, "alice", "alice",
+					     &why), -1);
+	assert_string_equal(why, "the requester cannot approve their own request");
+	assert_int_equal(jobs_approval_check(JOB_APPROVAL_APPROVED, JOB_SCHEDULED, "alice", "bob",
+					     &why), -1);
+	assert_string_equal(why, "not awaiting approval");
+	assert_int_equal(jobs_approval_check(JOB_APPROVAL_NONE, JOB_SCHEDULED, "alice", "bob",
+					     NULL), -1);
+	assert_int_equal(jobs_approval_check(JOB_APPROVAL_PENDING, JOB_CANCELLED, "alice", "bob",
+					     &why), -1);
+	assert_string_equal(why, "not awaiting approval");
+	assert_int_equal(jobs_approval_check(JOB_APPROVAL_PENDING, JOB_SCHEDULED, "alice", "",
+					     &why), -1);
+	assert_string_equal(why, "an approval needs the approver's name");
+	assert_int_equal(jobs_approval_check(JOB_APPROVAL_PENDING, JOB_SCHEDULED, "alice", NULL,
+					     &why), -1);
+}
+
+static void test_approval_names(void **state)
+{
+	enum job_approval a;
+
+	(void)state;
+	assert_null(jobs_approval_name(JOB_APPROVAL_NONE));
+	assert_string_equal(jobs_approval_name(JOB_APPROVAL_PENDING), "pending");
+	assert_string_equal(jobs_approval_name(JOB_APPROVAL_APPROVED), "approved");
+	assert_int_equal(jobs_approval_parse(NULL, &a), 0);
+	assert_int_equal(a, JOB_APPROVAL_NONE);
+	assert_int_equal(jobs_approval_parse("approved", &a), 0);
+	assert_int_equal(a, JOB_APPROVAL_APPROVED);
+	assert_int_equal(jobs_approval_parse("maybe", &a), -1);
+}
+
 static void test_terminal_and_finished(void **state)
 {
 	(void)state;
@@ -349,6 +391,8 @@ int main(void)
 		cmocka_unit_test(test_held_cannot_cancel_or_hold),
 		cmocka_unit_test(test_hold_needs_a_reason),
 		cmocka_unit_test(test_retry_needs_a_dead_task),
+		cmocka_unit_test(test_approval_check),
+		cmocka_unit_test(test_approval_names),
 		cmocka_unit_test(test_terminal_and_finished),
 		cmocka_unit_test(test_names_round_trip),
 		cmocka_unit_test(test_names_unknown),
