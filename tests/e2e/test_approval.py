@@ -7,16 +7,13 @@ or a job not pending, 3 for no such job; POST /v1/jobs/ID/approve, 409).
 The approval is an event and is in the certificate. Over the API the
 approver is the token's name. Without the setting nothing changes."""
 import glob
-import http.client
-import json
 import os
 
 import harness
 from fleet import Fleet, write_fleet_config
-from test_api import free_port
+import test_api_callers
+from test_api_callers import BOB
 
-ALICE = "alice-token-0123456789abcdef0123456789"
-BOB = "bob-token-0123456789abcdef0123456789abc"
 SHARED = "shared-api-token-e2e-5a1b2c"
 
 
@@ -145,43 +142,21 @@ class CliApprovalTest(ApprovalCase):
                       res.err)
 
 
-class ApiApprovalTest(ApprovalCase):
-    def start_api(self, api):
-        self.port = free_port()
-        self.write_conf(api="\n[api]\nlisten = 127.0.0.1:%d\n%s" % (self.port, api))
-        self.daemon = self.w.start()
-        harness.wait_for(lambda: self.status("GET", "/v1/jobs") == 200, timeout=20,
-                         what="the API to listen")
+class ApiApprovalTest(test_api_callers.ApiCallersTest):
+    """Over the API, with ApiCallersTest's tokens (alice@example.com, bob)."""
 
-    def call(self, method, path, body=None, token=None):
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        try:
-            c.request(method, path, body=None if body is None else json.dumps(body),
-                      headers={"Authorization": "Bearer " + (token or self.token)})
-            r = c.getresponse()
-            return r.status, r.read().decode()
-        finally:
-            c.close()
+    def setUp(self):
+        super().setUp()
+        self.w.append_conf("\n[policy]\napproval = required\n")
 
-    def status(self, *a, **kw):
-        try:
-            return self.call(*a, **kw)[0]
-        except OSError:
-            self.assertIsNone(self.daemon.poll(), "the daemon exited")
-            return None
-
-    def expect(self, status, method, path, body=None, token=None):
-        got, text = self.call(method, path, body, token)
-        self.assertEqual(got, status, text)
-        return json.loads(text)
+    def show(self, job):
+        return self.td("show", job, "--json").json()
 
     def test_the_approver_is_the_tokens_name(self):
-        tokens = self.w.write("api.tokens", "alice %s\nbob %s\n" % (ALICE, BOB))
-        self.token = ALICE
-        self.start_api("tokens_file = %s\n" % tokens)
+        self.start()
         self.fleet.seed("acme")
         job = self.expect(201, "POST", "/v1/jobs", {"tenant_id": "acme", "now": True})
-        self.assertEqual((job["requested_by"], job["approval"]), ("alice", "pending"))
+        self.assertEqual((job["requested_by"], job["approval"]), ("alice@example.com", "pending"))
         path = "/v1/jobs/%s/approve" % job["job_id"]
         listed = self.expect(200, "GET", "/v1/jobs?awaiting_approval=1")
         self.assertEqual([j["job_id"] for j in listed], [job["job_id"]])
@@ -189,26 +164,35 @@ class ApiApprovalTest(ApprovalCase):
         self.assertIn("own request", err["error"])
         self.expect(400, "POST", path, {"by": "carol"}, token=BOB)  # no other name
         self.assertEqual(self.show(job["job_id"])["approval"], "pending")
-        self.assertEqual(self.sent_for("acme"), [])
+        self.assertEqual([r for r in self.fleet.requests() if r.get("tenant_id") == "acme"], [])
         done = self.expect(200, "POST", path, {}, token=BOB)
         self.assertEqual((done["approval"], done["approved_by"]), ("approved", "bob"))
         self.expect(409, "POST", path, {}, token=BOB)
         self.expect(404, "POST", "/v1/jobs/0190d5c5-0000-7000-8000-000000000000/approve", {})
-        listed = self.expect(200, "GET", "/v1/jobs?awaiting_approval=1")
-        self.assertEqual(listed, [])
+        self.assertEqual(self.expect(200, "GET", "/v1/jobs?awaiting_approval=1"), [])
         harness.wait_for(lambda: self.show(job["job_id"])["state"] == "succeeded", timeout=20,
                          what="the approved job to finish")
         self.assertEqual(self.td("certificate", job["job_id"]).json()["approval"]["by"], "bob")
 
     def test_a_shared_token_names_the_approver_in_the_body(self):
-        token = self.w.write("api.token", SHARED + "\n")
-        self.token = SHARED
-        self.start_api("token_file = %s\n" % token)
+        write_fleet_config(self.w.conf, self.fleet, self.w.token_file, self.w.db,
+                           services=["orders"])
+        self.w.append_conf("\n[policy]\napproval = required\n[api]\nlisten = 127.0.0.1:%d\n"
+                           "token_file = %s\n" % (self.port, self.w.write("api.token", SHARED)))
+        self.daemon = self.w.start()
+        harness.wait_for(lambda: self.status("GET", "/v1/jobs", token=SHARED) == 200,
+                         timeout=20, what="the API to listen")
         job = self.expect(201, "POST", "/v1/jobs",
-                          {"tenant_id": "acme", "after": "1d", "requested_by": "alice"})
+                          {"tenant_id": "acme", "after": "1d", "requested_by": "alice"},
+                          token=SHARED)
         path = "/v1/jobs/%s/approve" % job["job_id"]
-        err = self.expect(400, "POST", path, {})
+        err = self.expect(400, "POST", path, {}, token=SHARED)
         self.assertIn("'by'", err["error"])
-        self.expect(409, "POST", path, {"by": "alice"})
-        done = self.expect(200, "POST", path, {"by": "bob"})
+        self.expect(409, "POST", path, {"by": "alice"}, token=SHARED)
+        done = self.expect(200, "POST", path, {"by": "bob"}, token=SHARED)
         self.assertEqual(done["approved_by"], "bob")
+
+
+def load_tests(loader, tests, pattern):
+    """Only this file's tests: ApiApprovalTest inherits test_api_callers' own."""
+    return harness.own_tests(tests)

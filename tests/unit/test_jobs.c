@@ -120,28 +120,33 @@ static void test_retry_needs_a_dead_task(void **state)
 /* Four eyes: a second person approves a pending, unfinished job. */
 static void test_approval_check(void **state)
 {
-	const char *why = NULL;
+	static const struct {
+		enum job_approval approval;
+		enum job_state state;
+		const char *requested_by, *by, *why; /* why NULL: allowed */
+	} cases[] = {
+		{JOB_APPROVAL_PENDING, JOB_SCHEDULED, "alice", "bob", NULL},
+		{JOB_APPROVAL_PENDING, JOB_HELD, NULL, "bob", NULL},
+		{JOB_APPROVAL_PENDING, JOB_SCHEDULED, "alice", "alice",
+		 "the requester cannot approve their own request"},
+		{JOB_APPROVAL_APPROVED, JOB_SCHEDULED, "alice", "bob", "not awaiting approval"},
+		{JOB_APPROVAL_NONE, JOB_SCHEDULED, "alice", "bob", "not awaiting approval"},
+		{JOB_APPROVAL_PENDING, JOB_CANCELLED, "alice", "bob", "not awaiting approval"},
+		{JOB_APPROVAL_PENDING, JOB_SCHEDULED, "alice", "", "an approval needs the approver's name"},
+		{JOB_APPROVAL_PENDING, JOB_SCHEDULED, "alice", NULL,
+		 "an approval needs the approver's name"},
+	};
 
 	(void)state;
-	assert_int_equal(jobs_approval_check(JOB_APPROVAL_PENDING, JOB_SCHEDULED, "alice", "bob",
-					     &why), 0);
-	assert_int_equal(jobs_approval_check(JOB_APPROVAL_PENDING, JOB_HELD, NULL, "bob", &why), 0);
-	assert_int_equal(jobs_approval_check(JOB_APPROVAL_PENDING, JOB_SCHEDULED, "alice", "alice",
-					     &why), -1);
-	assert_string_equal(why, "the requester cannot approve their own request");
-	assert_int_equal(jobs_approval_check(JOB_APPROVAL_APPROVED, JOB_SCHEDULED, "alice", "bob",
-					     &why), -1);
-	assert_string_equal(why, "not awaiting approval");
-	assert_int_equal(jobs_approval_check(JOB_APPROVAL_NONE, JOB_SCHEDULED, "alice", "bob",
-					     NULL), -1);
-	assert_int_equal(jobs_approval_check(JOB_APPROVAL_PENDING, JOB_CANCELLED, "alice", "bob",
-					     &why), -1);
-	assert_string_equal(why, "not awaiting approval");
-	assert_int_equal(jobs_approval_check(JOB_APPROVAL_PENDING, JOB_SCHEDULED, "alice", "",
-					     &why), -1);
-	assert_string_equal(why, "an approval needs the approver's name");
-	assert_int_equal(jobs_approval_check(JOB_APPROVAL_PENDING, JOB_SCHEDULED, "alice", NULL,
-					     &why), -1);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const char *why = NULL;
+		int rc = jobs_approval_check(cases[i].approval, cases[i].state,
+					     cases[i].requested_by, cases[i].by, &why);
+
+		assert_int_equal(rc, cases[i].why == NULL ? 0 : -1);
+		if (cases[i].why != NULL)
+			assert_string_equal(why, cases[i].why);
+	}
 }
 
 static void test_approval_names(void **state)
