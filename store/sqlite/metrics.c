@@ -14,14 +14,16 @@
 static const char SQL_JOBS_BY_STATE[] = "SELECT state, COUNT(*) FROM jobs GROUP BY state";
 static const char SQL_OVERDUE[] =
 	"SELECT COUNT(*) FROM jobs WHERE state IN " ACTIVE " AND deadline_at < :now";
-/* Oldest due work nobody has started: claimable tasks of jobs not on hold,
- * and scheduled jobs whose window has ended. */
+/* Oldest due work nobody has started: claimable tasks of jobs not on hold
+ * nor awaiting approval, and scheduled jobs whose window has ended (not
+ * those waiting for a person: four eyes). */
 static const char SQL_DUE_TASKS[] =
 	"SELECT MIN(t.next_attempt_at) FROM tasks t JOIN jobs j ON j.id = t.job_id"
 	" WHERE t.state IN ('pending','waiting') AND t.next_attempt_at IS NOT NULL"
-	" AND t.next_attempt_at <= :now AND j.state <> 'held'";
+	" AND t.next_attempt_at <= :now AND j.state <> 'held' AND j.approval IS NOT 'pending'";
 static const char SQL_DUE_JOBS[] =
-	"SELECT MIN(due_at) FROM jobs WHERE state = 'scheduled' AND due_at <= :now";
+	"SELECT MIN(due_at) FROM jobs WHERE state = 'scheduled' AND due_at <= :now"
+	" AND approval IS NOT 'pending'";
 static const char SQL_COUNTERS[] =
 	"SELECT name, service, label, value FROM counters ORDER BY name, service, label";
 static const char SQL_BREAKERS[] = "SELECT service, state FROM breakers ORDER BY service";

@@ -9,10 +9,12 @@
 #include "store/sqlite/sqlite_int.h"
 
 /* Dispatchable: delete needs a running job, suspend a scheduled or running
- * one, restore a cancelled one; a held job runs nothing. */
+ * one not awaiting approval (four eyes: nothing is sent on one person's
+ * word), restore a cancelled one; a held job runs nothing. */
 #define DISPATCHABLE \
 	" ((t.kind = 'delete' AND j.state = 'running')" \
-	" OR (t.kind = 'suspend' AND j.state IN ('scheduled','running'))" \
+	" OR (t.kind = 'suspend' AND j.state IN ('scheduled','running')" \
+	"     AND j.approval IS NOT 'pending')" \
 	" OR (t.kind = 'restore' AND j.state = 'cancelled'))"
 
 /* The job ids a transaction touched, each once. */

@@ -34,8 +34,9 @@ class ApprovalCase(harness.TestCase):
         self.addCleanup(self.fleet.stop)
 
     def write_conf(self, policy="approval = required\n", api=""):
+        # suspend_url too: a pending job sends nothing at all, not even a suspend
         write_fleet_config(self.w.conf, self.fleet, self.w.token_file, self.w.db,
-                           services=["orders", "pos"])
+                           services=["orders", "pos"], suspend=True)
         with open(self.w.conf, "a") as f:
             if policy is not None:
                 f.write("\n[policy]\n" + policy)
@@ -73,6 +74,8 @@ class CliApprovalTest(ApprovalCase):
         self.assertEqual(self.show(job)["state"], "scheduled")
         self.assertEqual(self.listed("--overdue", env=later), [job])
         self.assertEqual(self.listed("--overdue"), [])
+        # waiting for a person is no scheduler lag
+        self.assertIn("tenantdel_due_lag_seconds 0.000\n", self.td("metrics", env=later).out)
 
         # four eyes: not the requester; not without a name
         res = self.td("approve", job, "--by", "alice", rc=4)
