@@ -27,6 +27,7 @@ struct summary_src {
 	struct store_service_error *errors;
 	size_t n_errors;
 	cJSON *late; /* the most overdue jobs, rendered */
+	int64_t awaiting; /* jobs whose approval is pending (four eyes) */
 };
 
 static void summary_clear(struct summary_src *src)
@@ -52,14 +53,23 @@ static int late_row(void *ctx, const struct job_record *j)
 	return 0;
 }
 
+/* Counts a job waiting for its approval. */
+static int awaiting_row(void *ctx, const struct job_record *j)
+{
+	(void)j;
+	((struct summary_src *)ctx)->awaiting++;
+	return 0;
+}
+
 /* Reads everything the summary shows; -1 (store error) with src cleared. */
 static int summary_read(struct api *a, struct summary_src *src)
 {
 	const struct config *cfg = a->deps.cfg;
 	struct store_list_filter f = { .overdue = 1, .late_first = 1, .limit = SUMMARY_LATE_JOBS };
+	struct store_list_filter aw = { .awaiting_approval = 1 };
 
 	memset(src, 0, sizeof *src);
-	src->now = f.now = clock_now_ms();
+	src->now = f.now = aw.now = clock_now_ms();
 	src->late = cJSON_CreateArray();
 	if (store_metrics_read(a->deps.store, src->now, (const char *const *)cfg->webhook_urls,
 			       cfg->n_webhook_urls, &src->m) != STORE_OK) {
@@ -67,6 +77,7 @@ static int summary_read(struct api *a, struct summary_src *src)
 		return -1;
 	}
 	if (store_job_list(a->deps.store, &f, late_row, src) != STORE_OK ||
+	    store_job_list(a->deps.store, &aw, awaiting_row, src) != STORE_OK ||
 	    store_service_errors(a->deps.store, src->now - SUMMARY_ERROR_WINDOW_MS, &src->errors,
 				 &src->n_errors) != STORE_OK) {
 		summary_clear(src);
@@ -152,6 +163,7 @@ static cJSON *render_summary(const struct config *cfg, struct summary_src *src)
 	cJSON_AddNumberToObject(o, "overdue", (double)m->overdue);
 	cJSON_AddItemToObject(o, "overdue_jobs", src->late);
 	src->late = NULL;
+	cJSON_AddNumberToObject(o, "awaiting_approval", (double)src->awaiting);
 	cJSON_AddNumberToObject(o, "due_lag_seconds", (double)lag / 1000.0);
 	cJSON_AddNumberToObject(o, "webhook_backlog", (double)m->webhook_backlog);
 	cJSON_AddItemToObject(o, "services", render_services(cfg, src));

@@ -225,6 +225,7 @@ class ApiDashboardTest(unittest.TestCase):
         self.assertEqual(lateness, sorted(lateness, reverse=True), "the most overdue first")
         self.assertIsInstance(s["due_lag_seconds"], (int, float))
         self.assertEqual(s["webhook_backlog"], 0)
+        self.assertEqual(s["awaiting_approval"], 0, "no four eyes configured")
         svc = {x["service"]: x for x in s["services"]}
         self.assertEqual(set(svc), {name for name, _, _ in SERVICES})
         for x in svc.values():

@@ -163,6 +163,7 @@ class ApiApprovalTest(test_api_callers.ApiCallersTest):
         path = "/v1/jobs/%s/approve" % job["job_id"]
         listed = self.expect(200, "GET", "/v1/jobs?awaiting_approval=1")
         self.assertEqual([j["job_id"] for j in listed], [job["job_id"]])
+        self.assertEqual(self.expect(200, "GET", "/v1/summary")["awaiting_approval"], 1)
         err = self.expect(409, "POST", path, {})
         self.assertIn("own request", err["error"])
         self.expect(400, "POST", path, {"by": "carol"}, token=BOB)  # no other name
@@ -173,6 +174,7 @@ class ApiApprovalTest(test_api_callers.ApiCallersTest):
         self.expect(409, "POST", path, {}, token=BOB)
         self.expect(404, "POST", "/v1/jobs/0190d5c5-0000-7000-8000-000000000000/approve", {})
         self.assertEqual(self.expect(200, "GET", "/v1/jobs?awaiting_approval=1"), [])
+        self.assertEqual(self.expect(200, "GET", "/v1/summary")["awaiting_approval"], 0)
         harness.wait_for(lambda: self.show(job["job_id"])["state"] == "succeeded", timeout=20,
                          what="the approved job to finish")
         self.assertEqual(self.td("certificate", job["job_id"]).json()["approval"]["by"], "bob")
