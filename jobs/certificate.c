@@ -27,15 +27,6 @@ int jobs_certificate_issuable(const struct job_record *j)
 
 /* ---- small renderers ---- */
 
-/* A count, or null when unknown (-1). */
-static void add_count(cJSON *o, const char *key, int64_t v)
-{
-	if (v < 0)
-		cJSON_AddNullToObject(o, key);
-	else
-		json_add_int(o, key, v);
-}
-
 /* A stored JSON object text as a tree; null when absent or unreadable. */
 static void add_json_text(cJSON *o, const char *key, const char *text)
 {
@@ -77,11 +68,11 @@ static cJSON *render_service(const struct task_record *t, struct totals *tot)
 	cJSON_AddStringToObject(o, "service", t->service ? t->service : "");
 	cJSON_AddNumberToObject(o, "phase", t->phase);
 	cJSON_AddStringToObject(o, "state", jobs_task_state_name(t->state));
-	add_count(o, "before", t->before_total);
+	jobs_json_add_count(o, "before", t->before_total);
 	add_json_text(o, "before_counts", t->preview_before);
-	add_count(o, "deleted", t->total_deleted);
+	jobs_json_add_count(o, "deleted", t->total_deleted);
 	add_json_text(o, "deleted_counts", t->deleted_counts);
-	add_count(o, "after", t->verified_after);
+	jobs_json_add_count(o, "after", t->verified_after);
 	cJSON_AddStringToObject(o, "verification", verification_result(t));
 	cJSON_AddNumberToObject(o, "attempts", t->attempts);
 	if (t->http_status > 0)
@@ -129,9 +120,9 @@ static void render_tasks(cJSON *cert, const struct task_record *tasks, size_t n)
 			unverified++;
 	}
 	tot_o = cJSON_AddObjectToObject(cert, "totals");
-	add_count(tot_o, "before", tot.before_known ? tot.before : -1);
-	add_count(tot_o, "deleted", tot.deleted_known ? tot.deleted : -1);
-	add_count(tot_o, "after", tot.after_known ? tot.after : -1);
+	jobs_json_add_count(tot_o, "before", tot.before_known ? tot.before : -1);
+	jobs_json_add_count(tot_o, "deleted", tot.deleted_known ? tot.deleted : -1);
+	jobs_json_add_count(tot_o, "after", tot.after_known ? tot.after : -1);
 	cJSON_AddNumberToObject(tot_o, "services_verified", verified);
 	cJSON_AddNumberToObject(tot_o, "services_not_verified", unverified);
 	cJSON_AddNumberToObject(tot_o, "services_skipped", cJSON_GetArraySize(skipped));
@@ -174,14 +165,14 @@ static void render_chain(cJSON *cert, const struct proof_events *je,
 	cJSON *ev = cJSON_AddObjectToObject(cert, "events");
 
 	cJSON_AddNumberToObject(ev, "count", (double)je->count);
-	add_count(ev, "first_id", je->count ? je->first_id : -1);
-	add_count(ev, "last_id", je->count ? je->last_id : -1);
+	jobs_json_add_count(ev, "first_id", je->count ? je->first_id : -1);
+	jobs_json_add_count(ev, "last_id", je->count ? je->last_id : -1);
 	jobs_json_add_str(ev, "last_hash", je->count ? je->last_hash : NULL);
 	cJSON_AddBoolToObject(ev, "verified", je->all_ok);
 	cJSON_AddNumberToObject(cert, "event_count", (double)je->count);
 	cJSON_AddNumberToObject(cert, "chain_events", (double)chain->events);
 	cJSON_AddStringToObject(cert, "chain_head", chain->head);
-	add_count(cert, "chain_head_id", chain->head_id > 0 ? chain->head_id : -1);
+	jobs_json_add_count(cert, "chain_head_id", chain->head_id > 0 ? chain->head_id : -1);
 	cJSON_AddBoolToObject(cert, "chain_verified", chain->broken_at == 0);
 	if (chain->broken_at != 0)
 		cJSON_AddNumberToObject(cert, "chain_broken_at", (double)chain->broken_at);
@@ -235,16 +226,9 @@ char *jobs_reapply_detail(const struct job_record *j, const char *service, int64
 			  int64_t since)
 {
 	cJSON *o = jobs_render_scheduled(j, &service, 1);
-	char *text;
 
 	cJSON_AddStringToObject(o, "reapply_of", j->origin_job_id ? j->origin_job_id : "");
 	jobs_json_add_time(o, "purged_at", purged_at);
 	jobs_json_add_time(o, "since", since);
-	text = cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
-	if (text == NULL) {
-		fprintf(stderr, "tenantdel: out of memory\n");
-		abort();
-	}
-	return text;
+	return json_print_owned(o);
 }

@@ -43,9 +43,9 @@ static void add_json(cJSON *o, const char *key, const char *text)
 		cJSON_AddItemToObject(o, key, v);
 }
 
-static void add_opt_int(cJSON *o, const char *key, int64_t v, int64_t none)
+void jobs_json_add_count(cJSON *o, const char *key, int64_t v)
 {
-	if (v == none)
+	if (v < 0)
 		cJSON_AddNullToObject(o, key);
 	else
 		json_add_int(o, key, v);
@@ -60,18 +60,21 @@ cJSON *jobs_render_task(const struct task_record *t)
 	cJSON_AddNumberToObject(o, "phase", t->phase);
 	cJSON_AddStringToObject(o, "state", jobs_task_state_name(t->state));
 	cJSON_AddNumberToObject(o, "attempts", t->attempts);
-	add_opt_int(o, "http_status", t->http_status, 0);
+	if (t->http_status == 0)
+		cJSON_AddNullToObject(o, "http_status");
+	else
+		json_add_int(o, "http_status", t->http_status);
 	add_json(o, "deleted_counts", t->deleted_counts);
-	add_opt_int(o, "total_deleted", t->total_deleted, -1);
-	add_opt_int(o, "duration_ms", t->duration_ms, -1);
+	jobs_json_add_count(o, "total_deleted", t->total_deleted);
+	jobs_json_add_count(o, "duration_ms", t->duration_ms);
 	jobs_json_add_str(o, "last_error", t->last_error);
 	if (t->state == TASK_PENDING || t->state == TASK_WAITING)
 		jobs_json_add_time(o, "next_attempt_at", t->next_attempt_at);
 	else
 		cJSON_AddNullToObject(o, "next_attempt_at");
 	add_json(o, "preview_before", t->preview_before);
-	add_opt_int(o, "before_total", t->before_total, -1);
-	add_opt_int(o, "verified_remaining", t->verified_after, -1);
+	jobs_json_add_count(o, "before_total", t->before_total);
+	jobs_json_add_count(o, "verified_remaining", t->verified_after);
 	if (t->state == TASK_SKIPPED)
 		jobs_json_add_str(o, "skip_reason", t->skip_reason);
 	return o;
@@ -157,19 +160,6 @@ cJSON *jobs_render_event(const struct event_record *ev)
 	return o;
 }
 
-/* The unformatted text of doc, which is deleted. Aborts when out of memory. */
-static char *print_doc(cJSON *doc)
-{
-	char *text = cJSON_PrintUnformatted(doc);
-
-	cJSON_Delete(doc);
-	if (text == NULL) {
-		fprintf(stderr, "tenantdel: out of memory\n");
-		abort();
-	}
-	return text;
-}
-
 cJSON *jobs_render_outbox(const char *eid, const char *type, int64_t now,
 			  const struct job_record *j)
 {
@@ -185,7 +175,7 @@ cJSON *jobs_render_outbox(const char *eid, const char *type, int64_t now,
 char *jobs_outbox_body(const char *eid, const char *type, int64_t now,
 		       const struct job_record *j)
 {
-	return print_doc(jobs_render_outbox(eid, type, now, j));
+	return json_print_owned(jobs_render_outbox(eid, type, now, j));
 }
 
 cJSON *jobs_render_scheduled(const struct job_record *j, const char *const *services,
@@ -217,7 +207,7 @@ char *jobs_detail_cancelled(const char *by, const char *reason, const char *cons
 	arr = cJSON_AddArrayToObject(o, "restores");
 	for (size_t i = 0; i < n_restores; i++)
 		cJSON_AddItemToArray(arr, cJSON_CreateString(restores[i]));
-	return print_doc(o);
+	return json_print_owned(o);
 }
 
 /* {"by": by, key: value (omitted when key is NULL), state_key: s}. */
@@ -230,7 +220,7 @@ static char *by_and_state(const char *by, const char *key, const char *value,
 	if (key != NULL)
 		jobs_json_add_str(o, key, value);
 	cJSON_AddStringToObject(o, state_key, jobs_job_state_name(s));
-	return print_doc(o);
+	return json_print_owned(o);
 }
 
 char *jobs_detail_held(const char *by, const char *reason, enum job_state from)
@@ -252,7 +242,7 @@ char *jobs_detail_retried(const char *by, const char *service, int64_t tasks,
 	jobs_json_add_str(o, "service", service);
 	cJSON_AddNumberToObject(o, "tasks", (double)tasks);
 	cJSON_AddStringToObject(o, "from", jobs_job_state_name(from));
-	return print_doc(o);
+	return json_print_owned(o);
 }
 
 char *jobs_detail_approved(const char *by)
@@ -260,7 +250,7 @@ char *jobs_detail_approved(const char *by)
 	cJSON *o = cJSON_CreateObject();
 
 	jobs_json_add_str(o, "by", by);
-	return print_doc(o);
+	return json_print_owned(o);
 }
 
 char *jobs_detail_running(const char *by, enum job_state from)

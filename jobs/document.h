@@ -44,9 +44,11 @@ cJSON *jobs_render_task(const struct task_record *t);
 cJSON *jobs_render_event(const struct event_record *ev);
 
 /* JSON helpers shared by every renderer: a time as RFC 3339 UTC (null when
- * ms <= 0, "not yet"), a string (null when NULL). */
+ * ms <= 0, "not yet"), a string (null when NULL), a count as an exact
+ * integer (null when v < 0, "unknown"). */
 void jobs_json_add_time(cJSON *o, const char *key, int64_t ms);
 void jobs_json_add_str(cJSON *o, const char *key, const char *s);
+void jobs_json_add_count(cJSON *o, const char *key, int64_t v);
 
 /*
  * The webhook outbox body of a job-level event: {"id": eid, "type",

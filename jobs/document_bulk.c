@@ -10,6 +10,7 @@
  * a JSON string by cJSON, in between.
  */
 #include "jobs/document.h"
+#include "util/json.h"
 #include "util/util.h"
 
 #include <limits.h>
@@ -57,12 +58,7 @@ static void template_set(struct template *t, cJSON *doc, int n_holes)
 	char *p;
 
 	template_clear(t);
-	t->text = cJSON_PrintUnformatted(doc);
-	cJSON_Delete(doc);
-	if (t->text == NULL) {
-		fprintf(stderr, "tenantdel: out of memory\n");
-		abort();
-	}
+	t->text = json_print_owned(doc);
 	p = t->text;
 	for (int i = 0;; i++) {
 		char *hole = strchr(p, HOLE);

@@ -394,12 +394,7 @@ static void store_counts(const struct counts *c, struct outcome *o)
 
 	for (size_t i = 0; i < c->n; i++)
 		json_add_int(obj, c->names[i], c->values[i]);
-	o->counts_json = cJSON_PrintUnformatted(obj);
-	cJSON_Delete(obj);
-	if (o->counts_json == NULL) {
-		fprintf(stderr, "tenantdel: out of memory rendering counts\n");
-		abort();
-	}
+	o->counts_json = json_print_owned(obj);
 	o->total = c->total;
 	o->has_counts = 1;
 }

@@ -5,6 +5,7 @@
  * interface.
  */
 #include "jobs/signature.h"
+#include "util/json.h"
 #include "util/util.h"
 
 #include <openssl/crypto.h>
@@ -64,14 +65,11 @@ static void *need(void *p)
 char *jobs_certificate_canonical(const cJSON *cert)
 {
 	cJSON *copy = need(cJSON_Duplicate(cert, 1));
-	char *text;
 
 	if (cJSON_IsObject(copy))
 		cJSON_DeleteItemFromObjectCaseSensitive(copy, "signature");
 	sort_keys(copy);
-	text = need(cJSON_PrintUnformatted(copy));
-	cJSON_Delete(copy);
-	return text;
+	return json_print_owned(copy);
 }
 
 /* hex HMAC-SHA256(key, canonical text) into out; 0 or -1. */

@@ -74,19 +74,11 @@ static struct store_absent *entry(struct absent_list *l, const char *name)
 static int count_of(struct sqlite_store *s, const char *sql, const char *svc, int64_t *out)
 {
 	sqlite3_stmt *st = sqlite_stmt(s, sql);
-	int rc;
 
 	*out = 0;
-	if (st == NULL)
-		return -1;
-	sqlite_bind_text(st, ":svc", svc);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*out = sqlite3_column_int64(st, 0);
-	else
-		sqlite_log_error(s, sql);
-	sqlite_reset(st);
-	return rc == SQLITE_ROW ? 0 : -1;
+	if (st != NULL)
+		sqlite_bind_text(st, ":svc", svc);
+	return sqlite_step_int(s, st, 0, out);
 }
 
 /* The next service name with tasks after *prev (replaced); 1, 0 at the end, -1. */
@@ -155,10 +147,7 @@ static int absent_in_snapshots(struct sqlite_store *s, const struct store_servic
 		c[n_c].service = sqlite_col_text(st, 0);
 		c[n_c++].jobs = sqlite3_column_int64(st, 1);
 	}
-	sqlite_reset(st);
-	if (rc != SQLITE_DONE)
-		sqlite_log_error(s, SQL_SNAPSHOTS);
-	rc = rc == SQLITE_DONE ? 0 : -1;
+	rc = sqlite_walk_end(s, st, rc);
 	for (size_t i = 0; rc == 0 && i < n_c; i++) {
 		if (is_configured(svcs, n_svcs, c[i].service))
 			continue;
@@ -240,10 +229,7 @@ static int read_retirable(struct sqlite_store *s, const char *svc, struct retire
 		snprintf(r->job_id, sizeof r->job_id, "%s", sqlite3_column_text(st, 1));
 		snprintf(r->kind, sizeof r->kind, "%s", sqlite3_column_text(st, 2));
 	}
-	sqlite_reset(st);
-	if (rc != SQLITE_DONE)
-		sqlite_log_error(s, SQL_RETIRABLE);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return sqlite_walk_end(s, st, rc);
 }
 
 /* One task skipped with the retirement's reason, and its task.skipped event. */

@@ -129,6 +129,28 @@ int sqlite_step_done(struct sqlite_store *s, sqlite3_stmt *st)
 	return 0;
 }
 
+int sqlite_step_int(struct sqlite_store *s, sqlite3_stmt *st, int64_t none, int64_t *v)
+{
+	if (st == NULL)
+		return -1;
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sqlite_log_error(s, sqlite3_sql(st));
+		sqlite_reset(st);
+		return -1;
+	}
+	*v = sqlite_col_int(st, 0, none);
+	sqlite_reset(st);
+	return 0;
+}
+
+int sqlite_walk_end(struct sqlite_store *s, sqlite3_stmt *st, int rc)
+{
+	if (rc != SQLITE_DONE)
+		sqlite_log_error(s, sqlite3_sql(st));
+	sqlite_reset(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
 int sqlite_step_changes(struct sqlite_store *s, sqlite3_stmt *st)
 {
 	if (sqlite_step_done(s, st) < 0)

@@ -127,11 +127,5 @@ int sqlite_events_walk(struct store *base, const char *job_id, store_event_row_c
 		stop = cb(ctx, &ev, job_id != NULL ? (const char *)sqlite3_column_text(st, 8)
 						   : NULL);
 	}
-	if (!stop && rc != SQLITE_DONE) {
-		sqlite_log_error(s, sql);
-		sqlite_reset(st);
-		return STORE_ERR;
-	}
-	sqlite_reset(st);
-	return STORE_OK;
+	return sqlite_walk_end(s, st, stop ? SQLITE_DONE : rc);
 }

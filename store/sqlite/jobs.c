@@ -261,9 +261,7 @@ static int read_tasks(struct sqlite_store *s, const char *job_id, struct task_re
 		v = xreserve(v, &cap, len + 1, sizeof *v);
 		sqlite_row_task(st, &v[len++]);
 	}
-	sqlite_reset(st);
-	if (rc != SQLITE_DONE) {
-		sqlite_log_error(s, SQL_JOB_TASKS);
+	if (sqlite_walk_end(s, st, rc) < 0) {
 		jobs_task_records_free(v, len);
 		return STORE_ERR;
 	}

@@ -51,20 +51,10 @@ int sqlite_metrics_flush(struct sqlite_store *s, const struct jobs_counts *c)
 static int query_int(struct sqlite_store *s, const char *sql, int64_t now, int64_t none, int64_t *v)
 {
 	sqlite3_stmt *st = sqlite_stmt(s, sql);
-	int rc;
 
-	if (st == NULL)
-		return STORE_ERR;
-	sqlite_bind_int(st, ":now", now);
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
-		sqlite_log_error(s, sql);
-		sqlite_reset(st);
-		return STORE_ERR;
-	}
-	*v = sqlite_col_int(st, 0, none);
-	sqlite_reset(st);
-	return STORE_OK;
+	if (st != NULL)
+		sqlite_bind_int(st, ":now", now);
+	return sqlite_step_int(s, st, none, v);
 }
 
 static int read_jobs(struct sqlite_store *s, struct store_metrics *m)
@@ -80,12 +70,7 @@ static int read_jobs(struct sqlite_store *s, struct store_metrics *m)
 		if (name != NULL && jobs_job_state_parse(name, &js) == 0)
 			m->jobs[js] = sqlite3_column_int64(st, 1);
 	}
-	sqlite_reset(st);
-	if (rc != SQLITE_DONE) {
-		sqlite_log_error(s, SQL_JOBS_BY_STATE);
-		return STORE_ERR;
-	}
-	return STORE_OK;
+	return sqlite_walk_end(s, st, rc);
 }
 
 static int read_counters(struct sqlite_store *s, struct store_metrics *m)
@@ -105,12 +90,7 @@ static int read_counters(struct sqlite_store *s, struct store_metrics *m)
 		c->label = sqlite_col_text(st, 2);
 		c->value = sqlite3_column_int64(st, 3);
 	}
-	sqlite_reset(st);
-	if (rc != SQLITE_DONE) {
-		sqlite_log_error(s, SQL_COUNTERS);
-		return STORE_ERR;
-	}
-	return STORE_OK;
+	return sqlite_walk_end(s, st, rc);
 }
 
 static enum breaker_state breaker_parse(const char *state)
@@ -135,12 +115,7 @@ static int read_breakers(struct sqlite_store *s, struct store_metrics *m)
 		b->service = sqlite_col_text(st, 0);
 		b->state = breaker_parse((const char *)sqlite3_column_text(st, 1));
 	}
-	sqlite_reset(st);
-	if (rc != SQLITE_DONE) {
-		sqlite_log_error(s, SQL_BREAKERS);
-		return STORE_ERR;
-	}
-	return STORE_OK;
+	return sqlite_walk_end(s, st, rc);
 }
 
 int sqlite_metrics_read(struct store *base, int64_t now, const char *const *urls, size_t n_urls,

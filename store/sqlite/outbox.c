@@ -226,14 +226,11 @@ static int read_due(struct sqlite_store *s, const char *url, int64_t now, int li
 		x->body = sqlite_col_text(st, 3);
 		x->attempts = (int)sqlite3_column_int64(st, 4) + 1;
 	}
-	if (*n < (size_t)limit && rc != SQLITE_DONE) {
-		sqlite_log_error(s, SQL_DUE);
-		sqlite_reset(st);
+	if (sqlite_walk_end(s, st, *n < (size_t)limit ? rc : SQLITE_DONE) < 0) {
 		store_deliveries_free(d, *n);
 		*n = 0;
 		return STORE_ERR;
 	}
-	sqlite_reset(st);
 	*out = d;
 	return STORE_OK;
 }
@@ -355,9 +352,7 @@ int sqlite_webhook_lease_owners(struct store *base, char ***owners, size_t *n)
 		*owners = xreserve(*owners, &cap, *n + 1, sizeof **owners);
 		(*owners)[(*n)++] = sqlite_col_text(st, 0);
 	}
-	sqlite_reset(st);
-	if (rc != SQLITE_DONE) {
-		sqlite_log_error(s, SQL_OWNERS);
+	if (sqlite_walk_end(s, st, rc) < 0) {
 		for (size_t i = 0; i < *n; i++)
 			free((*owners)[i]);
 		free(*owners);
@@ -416,12 +411,7 @@ static int read_prunable(struct sqlite_store *s, int64_t before, int limit, int6
 	sqlite_bind_int(st, ":limit", limit);
 	while (*k < limit && (rc = sqlite3_step(st)) == SQLITE_ROW)
 		ids[(*k)++] = sqlite3_column_int64(st, 0);
-	sqlite_reset(st);
-	if (*k < limit && rc != SQLITE_DONE) {
-		sqlite_log_error(s, SQL_PRUNABLE);
-		return STORE_ERR;
-	}
-	return STORE_OK;
+	return sqlite_walk_end(s, st, *k < limit ? rc : SQLITE_DONE);
 }
 
 /* Deletes outbox row id, its delivery rows first. 0 or -1. */

@@ -104,13 +104,7 @@ int sqlite_job_list(struct store *base, const struct store_list_filter *f, store
 		stop = cb(ctx, &j);
 		jobs_job_record_clear(&j);
 	}
-	if (!stop && rc != SQLITE_DONE) {
-		sqlite_log_error(s, sql);
-		sqlite_reset(st);
-		return STORE_ERR;
-	}
-	sqlite_reset(st);
-	return STORE_OK;
+	return sqlite_walk_end(s, st, stop ? SQLITE_DONE : rc);
 }
 
 /* ---- progress: tasks by state, per job ---- */
@@ -226,9 +220,7 @@ int sqlite_service_errors(struct store *base, int64_t since, struct store_servic
 		e->error = sqlite_col_text(st, 3);
 		e->at = sqlite3_column_int64(st, 4);
 	}
-	sqlite_reset(st);
-	if (rc != SQLITE_DONE) {
-		sqlite_log_error(s, SQL_SERVICE_ERRORS);
+	if (sqlite_walk_end(s, st, rc) < 0) {
 		store_service_errors_free(*out, *n);
 		*out = NULL;
 		*n = 0;

@@ -64,13 +64,7 @@ int sqlite_tombstones_list(struct store *base, int64_t since, store_tombstone_cb
 		t.services = (const char *)sqlite3_column_text(st, 4);
 		stop = cb(ctx, &t);
 	}
-	if (!stop && rc != SQLITE_DONE) {
-		sqlite_log_error(s, SQL_TOMBSTONES);
-		sqlite_reset(st);
-		return STORE_ERR;
-	}
-	sqlite_reset(st);
-	return STORE_OK;
+	return sqlite_walk_end(s, st, stop ? SQLITE_DONE : rc);
 }
 
 /* A tenant to reapply to, read before any write. */
@@ -113,13 +107,10 @@ static int read_targets(struct sqlite_store *s, int64_t since, struct target **o
 		v[len].purged_at = sqlite3_column_int64(st, 3);
 		len++;
 	}
-	if (rc != SQLITE_DONE) {
-		sqlite_log_error(s, SQL_LATEST_TOMBSTONES);
-		sqlite_reset(st);
+	if (sqlite_walk_end(s, st, rc) < 0) {
 		targets_free(v, len);
 		return -1;
 	}
-	sqlite_reset(st);
 	*out = v;
 	*n = len;
 	return 0;

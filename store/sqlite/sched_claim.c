@@ -78,18 +78,14 @@ static int allowed_slots(struct sqlite_store *s, const char *owner, const struct
 static int in_flight_of(struct sqlite_store *s, const char *service, int *count)
 {
 	sqlite3_stmt *st = sqlite_stmt(s, SQL_INFLIGHT_OF);
-	int rc;
+	int64_t v;
 
-	if (st == NULL)
+	if (st != NULL)
+		sqlite_bind_text(st, ":svc", service);
+	if (sqlite_step_int(s, st, 0, &v) < 0)
 		return -1;
-	sqlite_bind_text(st, ":svc", service);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*count = sqlite3_column_int(st, 0);
-	else
-		sqlite_log_error(s, SQL_INFLIGHT_OF);
-	sqlite_reset(st);
-	return rc == SQLITE_ROW ? 0 : -1;
+	*count = (int)v;
+	return 0;
 }
 
 /* One candidate row into c (its strings malloc'ed). */
@@ -128,13 +124,8 @@ static int read_candidates(struct sqlite_store *s, const char *service, int lim,
 	sqlite_bind_int(cand, ":lim", lim);
 	while (got < lim && (rc = sqlite3_step(cand)) == SQLITE_ROW)
 		read_candidate(cand, now, &v[(*n) + (size_t)got++]);
-	sqlite_reset(cand);
 	*n += (size_t)got;
-	if (got < lim && rc != SQLITE_DONE) {
-		sqlite_log_error(s, SQL_CANDIDATES);
-		return -1;
-	}
-	return 0;
+	return sqlite_walk_end(s, cand, got < lim ? rc : SQLITE_DONE);
 }
 
 static int claim_row(struct sqlite_store *s, const char *owner, const struct sched_service *svc,

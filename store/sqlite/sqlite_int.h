@@ -168,6 +168,20 @@ void sqlite_rollback(struct sqlite_store *s);
 /* Steps a write statement to SQLITE_DONE and resets it. 0 or -1 (logged). */
 int sqlite_step_done(struct sqlite_store *s, sqlite3_stmt *st);
 
+/*
+ * Steps st (from sqlite_stmt, bound by the caller; NULL when it did not
+ * prepare) for its one row: *v = its first column (none when NULL). Resets
+ * st. 0, or -1 (logged; *v untouched) when no row came.
+ */
+int sqlite_step_int(struct sqlite_store *s, sqlite3_stmt *st, int64_t none, int64_t *v);
+
+/*
+ * Ends a walk over st's rows whose last sqlite3_step returned rc (pass
+ * SQLITE_DONE when the caller stopped the walk early): resets st. 0, or -1
+ * (logged) when rc is not SQLITE_DONE.
+ */
+int sqlite_walk_end(struct sqlite_store *s, sqlite3_stmt *st, int rc);
+
 /* Runs SQL without results (may hold several statements). 0 or -1. */
 int sqlite_exec(struct sqlite_store *s, const char *sql);
 

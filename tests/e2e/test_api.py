@@ -5,99 +5,16 @@ tenant ids; 404/405 for unknown routes and methods; 409 in the wrong state;
 413 past 64 KiB), and a slow client that does not stall the scheduler."""
 import http.client
 import json
-import os
 import socket
 import time
 import unittest
 
-import harness
-from fleet import DEFAULT_TOTAL, SERVICES, Fleet, write_fleet_config
-
-API_TOKEN = "api-token-e2e-3c9d71"
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+import apicase
+from apicase import API_TOKEN
+from fleet import DEFAULT_TOTAL, SERVICES
 
 
-class Answer:
-    def __init__(self, status, headers, body):
-        self.status, self.headers, self.body = status, headers, body
-
-    def json(self):
-        return json.loads(self.body)
-
-    def __repr__(self):
-        return "Answer(%d, %r)" % (self.status, self.body[:500])
-
-
-class ApiTest(harness.TestCase):
-    def setUp(self):
-        super().setUp()
-        self.fleet = Fleet(token=harness.TOKEN).start()
-        self.addCleanup(self.fleet.stop)
-        token_file = os.path.join(self.w.path, "api.token")
-        with open(token_file, "w") as f:
-            f.write(API_TOKEN + "\n")
-        self.port = free_port()
-        write_fleet_config(self.w.conf, self.fleet, self.w.token_file, self.w.db)
-        with open(self.w.conf, "a") as f:
-            f.write("\n[api]\nlisten = 127.0.0.1:%d\ntoken_file = %s\n" % (self.port, token_file))
-        self.daemon = self.w.start()
-        harness.wait_for(self.healthy, timeout=20, what="the API to listen")
-
-    def healthy(self):
-        try:
-            return self.call("GET", "/healthz", token=None).status == 200
-        except OSError:
-            self.assertIsNone(self.daemon.poll(), "the daemon exited")
-            return False
-
-    # ---- helpers
-
-    def call(self, method, path, body=None, token=API_TOKEN, raw=None, headers=None):
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        h = dict(headers or {})
-        if token is not None:
-            h["Authorization"] = "Bearer " + token
-        data = raw if raw is not None else (None if body is None else json.dumps(body))
-        if data is not None:
-            h.setdefault("Content-Type", "application/json")
-        c.request(method, path, body=data, headers=h)
-        r = c.getresponse()
-        a = Answer(r.status, dict(r.getheaders()), r.read().decode())
-        c.close()
-        return a
-
-    def expect(self, status, method, path, body=None, **kw):
-        a = self.call(method, path, body, **kw)
-        self.assertEqual(a.status, status, a)
-        return a
-
-    def expect_error(self, status, method, path, body=None, **kw):
-        a = self.expect(status, method, path, body, **kw)
-        self.assertTrue(a.headers.get("Content-Type", "").startswith("application/json"), a)
-        err = a.json()
-        self.assertEqual(list(err), ["error"])
-        self.assertTrue(err["error"])
-        return err["error"]
-
-    def jobs_in_db(self):
-        return self.w.run("list", "--json").json()
-
-    def td(self, *args, rc=0):
-        res = self.w.run(*args)
-        self.assertRc(res, rc)
-        return res
-
-    def wait_state(self, job, state, timeout=30):
-        harness.wait_for(lambda: self.call("GET", "/v1/jobs/" + job).json()["state"] == state,
-                         timeout=timeout, what="job %s %s" % (job, state))
-
+class ApiTest(apicase.ApiCase):
     # ---- health, auth
 
     def test_healthz_is_open(self):

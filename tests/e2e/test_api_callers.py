@@ -11,7 +11,6 @@ import signal
 
 import harness
 from fleet import Fleet, write_fleet_config
-from test_api import free_port
 
 ALICE = "alice-token-0123456789abcdef0123456789"
 BOB = "bob-token-0123456789abcdef0123456789abc"
@@ -26,7 +25,7 @@ class ApiCallersTest(harness.TestCase):
         self.tokens = os.path.join(self.w.path, "api.tokens")
         self.write_tokens("# callers of the API\n\nalice@example.com %s\n"
                           "  bob\t%s  \n" % (ALICE, BOB))
-        self.port = free_port()
+        self.port = harness.free_port()
         write_fleet_config(self.w.conf, self.fleet, self.w.token_file, self.w.db,
                            services=["orders"])
         with open(self.w.conf, "a") as f:

@@ -6,14 +6,13 @@ running daemon and the fake fleet: GET /v1/jobs with the filters of
 import datetime
 import http.client
 import json
-import os
 import time
 import unittest
 import urllib.parse
 
 import harness
-from fleet import SERVICES, Fleet, write_fleet_config
-from test_api import free_port
+from apicase import write_api_config
+from fleet import SERVICES, Fleet
 
 API_TOKEN = "api-token-e2e-dash-52e1"
 STATES = ["scheduled", "running", "succeeded", "failed", "cancelled", "held"]
@@ -32,14 +31,8 @@ class ApiDashboardTest(unittest.TestCase):
     def setUpClass(cls):
         cls.w = harness.Workdir()
         cls.fleet = Fleet(token=harness.TOKEN).start()
-        token_file = os.path.join(cls.w.path, "api.token")
-        with open(token_file, "w") as f:
-            f.write(API_TOKEN + "\n")
-        cls.port = free_port()
-        write_fleet_config(cls.w.conf, cls.fleet, cls.w.token_file, cls.w.db,
-                           retry="max_attempts = 1\nbase_delay = 100ms\nmax_delay = 1s")
-        with open(cls.w.conf, "a") as f:
-            f.write("\n[api]\nlisten = 127.0.0.1:%d\ntoken_file = %s\n" % (cls.port, token_file))
+        cls.port = write_api_config(cls.w, cls.fleet, API_TOKEN,
+                                    retry="max_attempts = 1\nbase_delay = 100ms\nmax_delay = 1s")
         cls.daemon = cls.w.start()
         try:
             harness.wait_for(cls.healthy, timeout=20, what="the API to listen")

@@ -19,12 +19,12 @@ import http.client
 import json
 import os
 import shutil
-import socket
 import time
 import unittest
 
 import harness
-from fleet import SERVICES, Fleet, write_fleet_config
+from apicase import write_api_config
+from fleet import SERVICES, Fleet
 
 try:
     from selenium import webdriver
@@ -50,14 +50,6 @@ def need(what, ok):
     if os.environ.get("CI") == "true":
         raise AssertionError("%s: CI must not skip the dashboard tests" % what)
     raise unittest.SkipTest(what)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class InlineFinder(html.parser.HTMLParser):
@@ -128,13 +120,7 @@ class DashboardTest(unittest.TestCase):
              shutil.which("chromium") and shutil.which("chromedriver"))
         cls.w = harness.Workdir()
         cls.fleet = Fleet(token=harness.TOKEN).start()
-        token_file = os.path.join(cls.w.path, "api.token")
-        with open(token_file, "w") as f:
-            f.write(API_TOKEN + "\n")
-        cls.port = free_port()
-        write_fleet_config(cls.w.conf, cls.fleet, cls.w.token_file, cls.w.db)
-        with open(cls.w.conf, "a") as f:
-            f.write("\n[api]\nlisten = 127.0.0.1:%d\ntoken_file = %s\n" % (cls.port, token_file))
+        cls.port = write_api_config(cls.w, cls.fleet, API_TOKEN)
         cls.daemon = cls.w.start()
         try:
             harness.wait_for(cls.healthy, timeout=20, what="the API to listen")

@@ -10,19 +10,14 @@ import threading
 import time
 import unittest
 
+import apicase
 import harness
-import test_api
-from test_api import API_TOKEN
+from apicase import API_TOKEN
 
 # What the daemon promises (scheduler/api.c): the connections one address
 # may hold, and how long a request may take to arrive whole.
 PER_IP_LIMIT = 32
 REQUEST_READ_S = 10
-
-
-def load_tests(loader, tests, pattern):
-    """Only this file's tests, not those inherited from ApiTest."""
-    return harness.own_tests(tests)
 
 
 class Slowloris:
@@ -73,7 +68,7 @@ class Slowloris:
             s.close()
 
 
-class SafetyApiTest(test_api.ApiTest):
+class SafetyApiTest(apicase.ApiCase):
     def healthz_from(self, source, timeout=3):
         """GET /healthz from the given source address; the status, or None
         when no answer came within timeout seconds."""

@@ -11,19 +11,14 @@ import sqlite3
 import struct
 import subprocess
 
+import apicase
 import harness
-import test_api
 from test_cli import CONF, rfc3339_ms
 
 WRAP = "106751991167d"  # now + this overflowed int64 ms: due_at went negative
 TOO_LONG = [WRAP, "36526d", "36525d1ms", "9223372036854775807ms", "99999999999999999999999s"]
 DAY_MS = 86400000
 PAST = "2001-01-01T00:00:00Z"
-
-
-def load_tests(loader, tests, pattern):
-    """ApiBoundsTest runs only its own tests, not those inherited from ApiTest."""
-    return harness.own_tests(tests)
 
 
 def is_sanitized():
@@ -186,9 +181,9 @@ class FromReaderTest(harness.TestCase):
         self.assertEqual(stored_jobs(self.w.db), [])
 
 
-class ApiBoundsTest(test_api.ApiTest):
+class ApiBoundsTest(apicase.ApiCase):
     """The same bounds and the same rule through POST /v1/jobs (the API
-    daemon and call() of test_api.ApiTest)."""
+    daemon and call() of apicase.ApiCase)."""
 
     def test_after_too_long_is_400_and_nothing_stored(self):
         for body in [{"after": a} for a in TOO_LONG] + [
