@@ -111,7 +111,11 @@ deps:
 
 # The whole suite: unit tests (cmocka, TAP) then end-to-end (Python, real
 # binary against the fake fleet on 127.0.0.1). One summary line at the end.
+# What the end-to-end tests drive besides the build libraries (a real browser,
+# promtool, libfaketime): installed on first use like the libraries.
+TEST_TOOLS := chromium chromedriver promtool faketime python3
 test: $(BIN) $(FLEET) $(UNIT_BINS)
+	@for t in $(TEST_TOOLS); do command -v $$t >/dev/null || { ./scripts/install-deps; break; }; done
 	TENANTDEL_BIN=$(abspath $(BIN)) TENANTDEL_FLEET=$(abspath $(FLEET)) \
 	UNIT_TESTS="$(abspath $(UNIT_BINS))" ./tests/run-tests
 
