@@ -10,7 +10,6 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 #include <stdio.h>
@@ -76,20 +75,9 @@ char *jobs_certificate_canonical(const cJSON *cert)
 static int certificate_mac(const cJSON *cert, const unsigned char *key, size_t keylen,
 			   char out[SIG_HEX_LEN + 1])
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
 	char *text = jobs_certificate_canonical(cert);
-	int rc = 0;
+	int rc = util_hmac_sha256_hex(key, keylen, text, strlen(text), out);
 
-	if (HMAC(EVP_sha256(), key, (int)keylen, (const unsigned char *)text, strlen(text), md,
-		 &mdlen) == NULL ||
-	    mdlen != SIG_HEX_LEN / 2) {
-		rc = -1;
-	} else {
-		for (unsigned int i = 0; i < mdlen; i++)
-			snprintf(out + 2 * i, 3, "%02x", md[i]);
-		out[SIG_HEX_LEN] = '\0';
-	}
 	free(text);
 	return rc;
 }

@@ -9,8 +9,6 @@
 #include "util/log.h"
 #include "util/util.h"
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,20 +50,15 @@ struct webhook {
 void webhook_sign(const char *secret, size_t secret_len, int64_t t, const char *body,
 		  size_t body_len, char out[WEBHOOK_SIGNATURE_LEN])
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
+	char mac[65];
 	struct buf msg;
-	int n;
 
 	buf_init(&msg);
 	buf_printf(&msg, "%lld.", (long long)t);
 	buf_append(&msg, body, body_len);
-	HMAC(EVP_sha256(), secret, (int)secret_len, (const unsigned char *)msg.data, msg.len, md,
-	     &mdlen);
+	util_hmac_sha256_hex(secret, secret_len, msg.data, msg.len, mac);
 	buf_free(&msg);
-	n = snprintf(out, WEBHOOK_SIGNATURE_LEN, "t=%lld,v1=", (long long)t);
-	for (unsigned int i = 0; i < mdlen && i < 32; i++)
-		snprintf(out + n + 2 * i, 3, "%02x", md[i]);
+	snprintf(out, WEBHOOK_SIGNATURE_LEN, "t=%lld,v1=%s", (long long)t, mac);
 }
 
 /* The receiver for logs: scheme and host only (a URL path may hold a token). */

@@ -51,6 +51,14 @@ void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(print
 char *buf_steal(struct buf *b);
 
 /*
+ * Hex HMAC-SHA256(key, data) into out (64 hex digits + NUL): the one MAC of
+ * webhook signatures and HMAC-signed certificates. Returns 0, or -1 when
+ * OpenSSL fails (out is then "").
+ */
+int util_hmac_sha256_hex(const void *key, size_t keylen, const void *data, size_t len,
+			 char out[65]);
+
+/*
  * Read a whole file into a NUL-terminated string. Returns NULL and sets
  * errno when it cannot be read. Caller frees.
  */
