@@ -3,7 +3,7 @@
  */
 #include "jobs/jobs.h"
 
-#include <openssl/rand.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -258,8 +258,8 @@ int jobs_tenant_id_check(const char *id, const char **why)
  * new millisecond and incremented within one. When it overflows, or the
  * clock goes back, the timestamp is carried forward from the last id, so ids
  * of one process are strictly increasing whatever the clock does. Random
- * bytes are fetched in batches: RAND_bytes per id costs too much for bulk
- * scheduling. The batch is dropped after a fork so that parent and child do
+ * bytes are fetched in batches: a getrandom call per id costs too much for
+ * bulk scheduling. The batch is dropped after a fork so that parent and child do
  * not share it.
  */
 #define RAND_BATCH 4096
@@ -275,12 +275,21 @@ static struct {
 
 static void pool_fill(void)
 {
-	if (RAND_bytes(idgen.pool, (int)sizeof(idgen.pool)) != 1) {
-		/* OpenSSL's DRBG failing is near impossible; the kernel's is the fallback. */
-		if (getrandom(idgen.pool, sizeof(idgen.pool), 0) != (ssize_t)sizeof(idgen.pool)) {
-			fprintf(stderr, "tenantdel: no source of random bytes for job ids\n");
+	size_t got = 0;
+	ssize_t n;
+
+	/* The kernel's generator: no set-up to pay (OpenSSL's DRBG took a quarter
+	 * of a short command's instructions to instantiate for one id). */
+	while (got < sizeof(idgen.pool)) {
+		n = getrandom(idgen.pool + got, sizeof(idgen.pool) - got, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			fprintf(stderr, "tenantdel: no source of random bytes for job ids: %s\n",
+				strerror(errno));
 			abort();
 		}
+		got += (size_t)n;
 	}
 	idgen.pool_used = 0;
 	idgen.pool_pid = getpid();

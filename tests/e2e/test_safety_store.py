@@ -7,6 +7,7 @@ import os
 import signal
 import sqlite3
 import struct
+import time
 import subprocess
 
 import harness
@@ -125,6 +126,19 @@ class StoreFileTest(harness.TestCase):
             f.write("".join("tenant-%04d\n" % i for i in range(400)))
         self.assertRc(self.w.run("schedule", "--from", path), 0)
         self.assertRc(self.w.run("audit", "verify"), 0)
+        # A writer remembers a check that passed with the file's stamp (an
+        # old enough file: set its time back) and skips it while the file
+        # is unchanged; the damage below changes the file, so it checks again.
+        db = sqlite3.connect(self.w.db)
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        db.close()
+        os.utime(self.w.db, (time.time() - 60, time.time() - 60))
+        self.assertRc(self.w.run("schedule", "warm-up"), 0)
+        st = os.stat(self.w.db)  # before a reader's close checkpoints the file
+        db = sqlite3.connect(self.w.db)
+        stamp = db.execute("SELECT value FROM meta WHERE key = 'integrity.checked'").fetchone()
+        db.close()
+        self.assertEqual(stamp[0].split(":")[1:3], [str(st.st_ino), str(st.st_size)])
         self.damage_first_jobs_leaf()
         r = self.w.run("audit", "verify")
         self.assertRc(r, 1)
