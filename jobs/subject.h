@@ -12,6 +12,8 @@
 
 #include <stddef.h>
 
+#include <cjson/cJSON.h>
+
 #include "jobs/jobs.h"
 
 /* The step tasks of a subject job, in phase order: their service names
@@ -91,3 +93,19 @@ int subject_parse_admins(const char *body, size_t len, const char *user_id,
 void subject_decide(struct subject_tenant *t);
 
 #endif
+
+/* ---- documents (subject_doc.c) ---- */
+
+struct job_record;
+
+/* The tenants as [{"tenant_id","role","other_admins","decision","reason",
+ * "child_job_id"}] (child_job_id null when none). Caller deletes. */
+cJSON *subject_render_tenants(const struct subject_tenant *v, size_t n);
+
+/* The detail of a subject job's subject.discovered event: {"tenants": [...]}
+ * as above. Caller frees the text. */
+char *subject_detail_discovered(const struct subject_tenant *v, size_t n);
+
+/* The job.scheduled detail of a subject job ({"user_id", ..., "steps"}) or
+ * of a child purge ({"tenant_id", ..., "parent_id"}). Caller frees. */
+char *subject_detail_scheduled(const struct job_record *j);
