@@ -28,12 +28,40 @@
 
 /* ---- the services as the store wants them ---- */
 
+/*
+ * A subject job's steps (DESIGN 9) as services of their own, after the
+ * configured ones: claimed, limited and broken like any service, never
+ * part of what a purge covers. The discover step's lease covers its
+ * tenants answer and up to 30 admins answers.
+ */
+static void add_subject_steps(struct engine *e)
+{
+	const struct config_subject *sj = &e->cfg->subject;
+
+	for (int i = 0; sj->configured && i < SUBJECT_N_STEPS; i++) {
+		struct sched_service *s = &e->svcs[e->n_svcs++];
+		int preview = i == SUBJECT_MEMBERSHIPS ? sj->memberships_preview_url != NULL
+			      : i == SUBJECT_USER      ? sj->user_preview_url != NULL
+						       : 0;
+
+		s->name = subject_step_name((enum subject_step)i);
+		s->phase = i + 1;
+		s->enabled = 1;
+		s->max_in_flight = 8;
+		s->lease_ms = (i == SUBJECT_DISCOVER ? 31 : preview ? 3 : 1) * sj->timeout_ms + 10000;
+		s->preview_first = preview;
+		s->breaker.threshold = e->cfg->breaker_failures;
+		s->breaker.cooloff_ms = e->cfg->breaker_cooloff_ms;
+		s->breaker.max_cooloff_ms = e->cfg->max_delay_ms;
+	}
+}
+
 static void build_services(struct engine *e)
 {
 	const struct config *cfg = e->cfg;
 
 	free(e->svcs);
-	e->svcs = xcalloc(cfg->n_services ? cfg->n_services : 1, sizeof *e->svcs);
+	e->svcs = xcalloc(cfg->n_services + SUBJECT_N_STEPS, sizeof *e->svcs);
 	e->n_svcs = cfg->n_services;
 	for (size_t i = 0; i < cfg->n_services; i++) {
 		const struct config_service *cs = &cfg->services[i];
@@ -52,6 +80,8 @@ static void build_services(struct engine *e)
 		s->breaker.cooloff_ms = cfg->breaker_cooloff_ms;
 		s->breaker.max_cooloff_ms = cfg->max_delay_ms;
 	}
+	e->n_conf_svcs = e->n_svcs;
+	add_subject_steps(e);
 }
 
 static enum sched_owner owner_judge(void *ctx, const char *owner)
@@ -440,7 +470,7 @@ static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 		http_client_set_tls(e->http, &tls);
 		http_client_set_secrets(e->http, sec, config_list_secrets(n, sec));
 	}
-	if (sched_sync_services(e->store, e->svcs, e->n_svcs, clock_now_ms(), &added, &held) !=
+	if (sched_sync_services(e->store, e->svcs, e->n_conf_svcs, clock_now_ms(), &added, &held) !=
 	    STORE_OK)
 		store_failed(e, "sync services");
 	log_msg(LOG_INFO, "config.reloaded",
@@ -531,7 +561,7 @@ int engine_run(struct engine *e)
 	e->maint_needed = e->cycle_needed = 1;
 	e->clock_offset = now - clock_mono_ms();
 	if (store_changed_token(e->store, &e->changed) != STORE_OK ||
-	    sched_sync_services(e->store, e->svcs, e->n_svcs, now, NULL, NULL) != STORE_OK)
+	    sched_sync_services(e->store, e->svcs, e->n_conf_svcs, now, NULL, NULL) != STORE_OK)
 		return 1;
 	log_msg(LOG_INFO, "engine.started", "%s: %zu services, owner %s%s", e->cfg->path,
 		e->cfg->n_services, e->owner.id, e->opts.once ? ", --once" : "");

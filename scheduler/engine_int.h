@@ -7,6 +7,7 @@
 #include "scheduler/engine.h"
 #include "scheduler/lease.h"
 #include "store/store.h"
+#include "jobs/subject.h"
 
 #define ENGINE_MAX_HOOKS 8
 
@@ -24,6 +25,8 @@ struct engine {
 
 	struct sched_service *svcs; /* from cfg; names point into it */
 	size_t n_svcs;
+	size_t n_conf_svcs;         /* of them, the configured services (the
+				     * rest: a subject job's steps) */
 	size_t claim_first;         /* the service the next claim serves first */
 
 	ev_prepare prepare;   /* group commit + cycle, before the loop blocks */
