@@ -78,3 +78,31 @@ void discover_on_answer(struct attempt *a, const struct http_response *hr)
 		subject_decide(&a->found[a->next_admin++]);
 	next_request(a);
 }
+
+/*
+ * A subject job's steps (DESIGN 9) as services of their own, after the
+ * configured ones: claimed, limited and broken like any service, never
+ * part of what a purge covers. The discover step's lease covers its
+ * tenants answer and up to 30 admins answers.
+ */
+void discover_add_steps(struct engine *e)
+{
+	const struct config_subject *sj = &e->cfg->subject;
+
+	for (int i = 0; sj->configured && i < SUBJECT_N_STEPS; i++) {
+		struct sched_service *s = &e->svcs[e->n_svcs++];
+		int preview = i == SUBJECT_MEMBERSHIPS ? sj->memberships_preview_url != NULL
+			      : i == SUBJECT_USER      ? sj->user_preview_url != NULL
+						       : 0;
+
+		s->name = subject_step_name((enum subject_step)i);
+		s->phase = i + 1;
+		s->enabled = 1;
+		s->max_in_flight = 8;
+		s->lease_ms = (i == SUBJECT_DISCOVER ? 31 : preview ? 3 : 1) * sj->timeout_ms + 10000;
+		s->preview_first = preview;
+		s->breaker.threshold = e->cfg->breaker_failures;
+		s->breaker.cooloff_ms = e->cfg->breaker_cooloff_ms;
+		s->breaker.max_cooloff_ms = e->cfg->max_delay_ms;
+	}
+}

@@ -87,6 +87,10 @@ void engine_note_worked(struct engine *e, const char *job_id);
 /* 1 when a job this run worked on is failed now, else 0. */
 int engine_worked_failed(struct engine *e);
 
+/* (discover.c) Appends a subject job's steps to e->svcs (room for SUBJECT_N_STEPS
+ * more) when [subject] is configured. Can't fail. */
+void discover_add_steps(struct engine *e);
+
 /* Called by attempt.c when an attempt finished (queued for the commit). */
 void engine_attempt_finished(struct engine *e, struct attempt *a);
 
