@@ -62,6 +62,7 @@ void cli_print_json(struct cJSON *tree);
 
 /* Command entry points. */
 int cli_cmd_schedule(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_erase_user(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_cancel(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_hold(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_release(struct cli_ctx *ctx, int argc, char **argv);

@@ -17,6 +17,16 @@ struct usage {
 };
 
 static const struct usage usages[] = {
+	{ "erase-user", "schedule a person's erasure: their account and the tenants only they run",
+	  "usage: tenantdel erase-user USER [--by WHO] [--reason TEXT]\n"
+	  "                            [--after DUR | --at TIME | --now] [--deadline TIME] [--json]\n\n"
+	  "Creates the erasure job of USER (kind user), or returns the user's active\n"
+	  "one. At its due time it asks [subject] tenants_url for the user's tenants\n"
+	  "and admins_url for who runs each; a tenant the user runs alone gets its\n"
+	  "own purge job (due at once, same deadline), the others are kept with the\n"
+	  "reason; once every purge has succeeded it deletes the user's memberships\n"
+	  "(memberships_url), then the user's data (user_url). Needs [subject].\n"
+	  "Options as for schedule.\n" },
 	{ "schedule", "schedule a tenant's deletion (or a file of tenants)",
 	  "usage: tenantdel schedule TENANT [--name N] [--by WHO] [--reason TEXT]\n"
 	  "                          [--after DUR | --at TIME | --now] [--deadline TIME] [--json]\n"

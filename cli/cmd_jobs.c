@@ -277,6 +277,52 @@ out:
 	return rc;
 }
 
+/*
+ * erase-user USER [schedule's options but --name and --from] (DESIGN 9):
+ * the subject job of USER (a tenant id's syntax, checked before anything
+ * is stored), or the user's active one. Refused without [subject].
+ */
+int cli_cmd_erase_user(struct cli_ctx *ctx, int argc, char **argv)
+{
+	struct store_new_job j;
+	struct sched_args a;
+	int64_t now = clock_now_ms(), due = 0, deadline = 0;
+	char id[JOBS_ID_LEN + 1], safe[96];
+	const char *why;
+	int rc, created = 0;
+
+	if ((rc = parse_sched_args(argc, argv, &a)) != EXIT_OK)
+		return rc;
+	if (a.from != NULL || a.name != NULL)
+		return cli_usage_error(argv[0], "one USER at a time, without --name or --from");
+	if (jobs_tenant_id_check(a.tenant, &why) < 0) {
+		cli_error("invalid user id \"%s\": %s", cli_safe(a.tenant, safe, sizeof safe), why);
+		return EXIT_USAGE;
+	}
+	if (cli_config(ctx) == NULL)
+		return EXIT_USAGE;
+	if (!ctx->cfg->subject.configured) {
+		cli_error("erase-user: %s has no [subject] section (tenants_url, admins_url,"
+			  " memberships_url, user_url); nothing was scheduled", ctx->cfg->path);
+		return EXIT_USAGE;
+	}
+	if ((rc = schedule_times(&a, ctx->cfg, now, &due, &deadline)) != EXIT_OK)
+		return rc;
+	if (cli_store(ctx) == NULL)
+		return EXIT_USAGE;
+	j = (struct store_new_job){ .tenant_id = a.tenant, .requested_by = a.by,
+				    .reason = a.reason, .due_at = due, .deadline_at = deadline,
+				    .approval_pending = ctx->cfg->approval_required };
+	if (store_schedule_subject(ctx->store, &j, now, id, &created) != STORE_OK)
+		return cli_store_failed(ctx, "erase-user failed, nothing was scheduled");
+	if (!created)
+		cli_error("note: user %s already has an active erasure job; it is returned", a.tenant);
+	if (a.json)
+		return print_job_json(ctx, id, 1);
+	printf("%s\n", id);
+	return EXIT_OK;
+}
+
 /* The options of cancel, hold and release. */
 struct op_args {
 	const char *job, *by, *reason;

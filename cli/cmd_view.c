@@ -90,12 +90,14 @@ static int parse_list_args(int argc, char **argv, struct store_list_filter *f, i
 		{ "due-within", required_argument, NULL, 'd' },
 		{ "overdue", no_argument, NULL, 'o' },
 		{ "awaiting-approval", no_argument, NULL, 'a' },
+		{ "kind", required_argument, NULL, 'k' },
 		{ "limit", required_argument, NULL, 'l' },
 		{ "before", required_argument, NULL, 'b' },
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
 	enum job_state st;
+	enum job_kind kind;
 	const char *why;
 	char safe[96];
 	int c;
@@ -120,6 +122,12 @@ static int parse_list_args(int argc, char **argv, struct store_list_filter *f, i
 		case 'd':
 			if (parse_due_within(argv[0], optarg, f) != EXIT_OK)
 				return EXIT_USAGE;
+			break;
+		case 'k':
+			if (jobs_job_kind_parse(optarg, &kind) < 0)
+				return cli_usage_error(argv[0], "--kind %s is not a job kind (purge, user, reapply)",
+						       cli_safe(optarg, safe, sizeof safe));
+			f->kind = optarg;
 			break;
 		case 'o': f->overdue = 1; break;
 		case 'a': f->awaiting_approval = 1; break;
@@ -192,7 +200,7 @@ static void show_summary(const struct job_record *j)
 	char t[TIMEFMT_TIME_LEN], safe[512];
 
 	printf("job          %s (%s)\n", j->id, jobs_job_kind_name(j->kind));
-	printf("tenant       %s", j->tenant_id);
+	printf("%s       %s", j->kind == JOB_KIND_USER ? "user  " : "tenant", j->tenant_id);
 	if (j->tenant_name != NULL)
 		printf("  \"%s\"", cli_safe(j->tenant_name, safe, sizeof safe));
 	printf("\nstate        %s", jobs_job_state_name(j->state));
@@ -203,6 +211,8 @@ static void show_summary(const struct job_record *j)
 	printf("reason       %s\n", j->reason ? cli_safe(j->reason, safe, sizeof safe) : "-");
 	if (j->origin_job_id != NULL)
 		printf("repeats      %s\n", j->origin_job_id);
+	if (j->parent_id != NULL)
+		printf("erasure of   %s (its subject job)\n", j->parent_id);
 	cli_format_time(j->created_at, t);
 	printf("created      %s\n", t);
 	cli_format_time(j->due_at, t);
@@ -235,6 +245,45 @@ static void show_task(const struct task_record *t)
 	       http, del, dur, err);
 }
 
+/* A subject job's discovered tenants: role, decision and child job. */
+static void show_tenants(const struct subject_tenant *v, size_t n)
+{
+	printf("\n%-24s  %-6s  %-8s  %-36s  %s\n", "TENANT", "ROLE", "DECISION", "CHILD JOB",
+	       "REASON");
+	for (size_t i = 0; i < n; i++)
+		printf("%-24s  %-6s  %-8s  %-36s  %s\n", v[i].tenant_id,
+		       subject_role_name(v[i].role), subject_decision_name(v[i].decision),
+		       v[i].child_job_id[0] ? v[i].child_job_id : "-", v[i].reason);
+}
+
+/* show's output of j and its tasks (and a subject job's tenants). */
+static int show_job(struct cli_ctx *ctx, const struct job_record *j, const struct task_record *t,
+		    size_t n, int json)
+{
+	struct subject_tenant *tn = NULL;
+	size_t n_tn = 0;
+	cJSON *o;
+
+	if (j->kind == JOB_KIND_USER && store_subject_tenants(ctx->store, j->id, &tn, &n_tn) != STORE_OK)
+		return cli_job_rc_exit(ctx, STORE_ERR, j->id, "show", NULL);
+	if (json) {
+		o = jobs_render_job(j, t, n);
+		if (j->kind == JOB_KIND_USER)
+			cJSON_AddItemToObject(o, "tenants", subject_render_tenants(tn, n_tn));
+		cli_print_json(o);
+	} else {
+		show_summary(j);
+		printf("\n%-20s  %-7s  %5s  %-9s  %8s  %4s  %9s  %8s  %s\n", "SERVICE", "KIND",
+		       "PHASE", "STATE", "ATTEMPTS", "HTTP", "DELETED", "DURATION", "LAST ERROR");
+		for (size_t i = 0; i < n; i++)
+			show_task(&t[i]);
+		if (j->kind == JOB_KIND_USER)
+			show_tenants(tn, n_tn);
+	}
+	free(tn);
+	return EXIT_OK;
+}
+
 int cli_cmd_show(struct cli_ctx *ctx, int argc, char **argv)
 {
 	struct task_record *t = NULL;
@@ -253,18 +302,10 @@ int cli_cmd_show(struct cli_ctx *ctx, int argc, char **argv)
 		jobs_job_record_clear(&j);
 		return cli_job_rc_exit(ctx, rc, job, "show", NULL);
 	}
-	if (json) {
-		cli_print_json(jobs_render_job(&j, t, n));
-	} else {
-		show_summary(&j);
-		printf("\n%-20s  %-7s  %5s  %-9s  %8s  %4s  %9s  %8s  %s\n", "SERVICE", "KIND",
-		       "PHASE", "STATE", "ATTEMPTS", "HTTP", "DELETED", "DURATION", "LAST ERROR");
-		for (size_t i = 0; i < n; i++)
-			show_task(&t[i]);
-	}
+	rc = show_job(ctx, &j, t, n, json);
 	jobs_task_records_free(t, n);
 	jobs_job_record_clear(&j);
-	return EXIT_OK;
+	return rc;
 }
 
 struct events_out {

@@ -25,6 +25,7 @@ struct command {
  * other command on a missing one says "no store at PATH". */
 static const struct command commands[] = {
 	{ "schedule", cli_cmd_schedule, 1, 0, STORE_OPEN_CREATE | STORE_OPEN_CHECK },
+	{ "erase-user", cli_cmd_erase_user, 1, 0, STORE_OPEN_CREATE | STORE_OPEN_CHECK },
 	{ "cancel", cli_cmd_cancel, 1, 0, 0 },
 	{ "hold", cli_cmd_hold, 1, 0, 0 },
 	{ "release", cli_cmd_release, 1, 0, 0 },

@@ -41,7 +41,7 @@ static int service_key_cmp(const void *a, const void *b)
 
 static const char *const section_names[N_GLOBAL_SECTIONS] = {
 	"scheduler", "retry", "http", "api", "webhook", "certificate", "store",
-	"policy",
+	"policy", "subject",
 };
 
 int config_fail_at(struct config_parser *p, int line, const char *fmt, ...)
@@ -521,6 +521,12 @@ void config_free(struct config *cfg)
 	free(cfg->webhook_secret_env);
 	free(cfg->certificate_key_file);
 	free(cfg->certificate_signing_key_file);
+	free(cfg->subject.tenants_url);
+	free(cfg->subject.admins_url);
+	free(cfg->subject.memberships_url);
+	free(cfg->subject.user_url);
+	free(cfg->subject.memberships_preview_url);
+	free(cfg->subject.user_preview_url);
 	EVP_PKEY_free(cfg->certificate_signing_key);
 	config_free_secrets(cfg);
 	tdestroy(cfg->by_name, free);

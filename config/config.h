@@ -93,6 +93,19 @@ struct config {
 	/* [policy] */
 	int approval_required;    /* approval = required: four eyes before a job starts */
 
+	/* [subject] (DESIGN 9): data-subject erasure; configured 0: absent,
+	 * erase-user refused. URL templates as written. */
+	struct config_subject {
+		int configured;
+		char *tenants_url;          /* {user_id}: the user's tenants and roles */
+		char *admins_url;           /* {tenant_id}: a tenant's owners and admins */
+		char *memberships_url;      /* {user_id}: DELETE the user's memberships */
+		char *user_url;             /* {user_id}: DELETE the user's own data */
+		char *memberships_preview_url; /* optional: verifies memberships_url */
+		char *user_preview_url;     /* optional: verifies user_url */
+		int64_t timeout_ms;         /* default [http] timeout */
+	} subject;
+
 	/* [service NAME] in file order */
 	struct config_service *services;
 	size_t n_services;
@@ -181,5 +194,8 @@ const char *config_default_path(const char *explicit_path);
  * tenant id (RFC 3986 unreserved characters kept). Caller frees.
  */
 char *config_expand_url(const char *tmpl, const char *tenant_id);
+
+/* The same for any placeholder var ("{user_id}"). Caller frees. */
+char *config_expand_var(const char *tmpl, const char *var, const char *value);
 
 #endif

@@ -120,6 +120,23 @@ static int set_service_url(struct config_parser *p, const struct config_key_spec
 	return 0;
 }
 
+/* A [subject] URL: admins_url (k->min 1) names {tenant_id}, the others
+ * {user_id}. */
+static int set_subject_url(struct config_parser *p, const struct config_key_spec *k,
+			   const char *v, void *field)
+{
+	const char *var = k->min ? "{tenant_id}" : "{user_id}";
+	char **dst = field;
+
+	if (check_url(p, k, v) < 0)
+		return -1;
+	if (strstr(v, var) == NULL)
+		return config_fail(p, "%s in [subject] must contain %s", k->name, var);
+	free(*dst);
+	*dst = xstrdup(v);
+	return 0;
+}
+
 static int set_webhook_url(struct config_parser *p, const struct config_key_spec *k,
 			   const char *v, void *field)
 {
@@ -293,6 +310,17 @@ static const struct config_key_spec policy_keys[] = {
 	{"approval", set_approval, C(approval_required), 0, 0, 0},
 	{NULL, NULL, 0, 0, 0, 0},
 };
+#define SUBJ(f) offsetof(struct config, subject.f)
+static const struct config_key_spec subject_keys[] = {
+	{"tenants_url", set_subject_url, SUBJ(tenants_url), 0, 0, 0},
+	{"admins_url", set_subject_url, SUBJ(admins_url), 1, 0, 0},
+	{"memberships_url", set_subject_url, SUBJ(memberships_url), 0, 0, 0},
+	{"user_url", set_subject_url, SUBJ(user_url), 0, 0, 0},
+	{"memberships_preview_url", set_subject_url, SUBJ(memberships_preview_url), 0, 0, 0},
+	{"user_preview_url", set_subject_url, SUBJ(user_preview_url), 0, 0, 0},
+	{"timeout", set_duration, SUBJ(timeout_ms), 1, 0, 0},
+	{NULL, NULL, 0, 0, 0, 0},
+};
 static const struct config_key_spec service_keys[] = {
 	{"delete_url", set_service_url, S(delete_url), 0, 0, 0},
 	{"preview_url", set_service_url, S(preview_url), 0, 0, 0},
@@ -311,7 +339,7 @@ static const struct config_key_spec *const key_tables[] = {
 	[SEC_SCHEDULER] = scheduler_keys, [SEC_RETRY] = retry_keys,
 	[SEC_HTTP] = http_keys, [SEC_API] = api_keys, [SEC_WEBHOOK] = webhook_keys,
 	[SEC_CERTIFICATE] = certificate_keys, [SEC_STORE] = store_keys,
-	[SEC_POLICY] = policy_keys,
+	[SEC_POLICY] = policy_keys, [SEC_SUBJECT] = subject_keys,
 	[SEC_SERVICE] = service_keys,
 };
 
@@ -400,11 +428,32 @@ static int check_service(struct config_parser *p, struct config_service *s,
 	return 0;
 }
 
+/* [subject], when present, names every URL of the erasure. */
+static int check_subject(struct config_parser *p)
+{
+	struct config_subject *sj = &p->cfg->subject;
+	const char *missing = sj->tenants_url == NULL	    ? "tenants_url"
+			      : sj->admins_url == NULL	    ? "admins_url"
+			      : sj->memberships_url == NULL ? "memberships_url"
+			      : sj->user_url == NULL	    ? "user_url"
+							    : NULL;
+
+	if (p->sec_line[SEC_SUBJECT] == 0)
+		return 0;
+	if (missing != NULL)
+		return config_fail_at(p, p->sec_line[SEC_SUBJECT], "[subject] has no %s",
+				      missing);
+	sj->configured = 1;
+	if (sj->timeout_ms == 0)
+		sj->timeout_ms = p->cfg->timeout_ms;
+	return 0;
+}
+
 int config_finish(struct config_parser *p)
 {
 	struct config *cfg = p->cfg;
 
-	if (check_globals(p) < 0)
+	if (check_globals(p) < 0 || check_subject(p) < 0)
 		return -1;
 	for (size_t i = 0; i < cfg->n_services; i++)
 		if (check_service(p, &cfg->services[i], &p->svc_lines[i]) < 0)

@@ -13,7 +13,7 @@
 /* Section kinds; the global ones index section tables. */
 enum {
 	SEC_SCHEDULER, SEC_RETRY, SEC_HTTP, SEC_API, SEC_WEBHOOK, SEC_CERTIFICATE, SEC_STORE,
-	SEC_POLICY,
+	SEC_POLICY, SEC_SUBJECT,
 	N_GLOBAL_SECTIONS,
 	SEC_SERVICE = N_GLOBAL_SECTIONS,
 	SEC_NONE = -1,        /* before the first section header */

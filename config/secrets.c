@@ -151,15 +151,20 @@ static void url_encode(struct buf *b, const char *s)
 
 char *config_expand_url(const char *tmpl, const char *tenant_id)
 {
-	static const char var[] = "{tenant_id}";
+	return config_expand_var(tmpl, "{tenant_id}", tenant_id);
+}
+
+char *config_expand_var(const char *tmpl, const char *var, const char *value)
+{
+	size_t var_len = strlen(var);
 	struct buf b;
 	const char *at;
 
 	buf_init(&b);
 	while ((at = strstr(tmpl, var)) != NULL) {
 		buf_append(&b, tmpl, (size_t)(at - tmpl));
-		url_encode(&b, tenant_id);
-		tmpl = at + sizeof var - 1;
+		url_encode(&b, value);
+		tmpl = at + var_len;
 	}
 	buf_puts(&b, tmpl);
 	return buf_steal(&b);

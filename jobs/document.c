@@ -100,7 +100,12 @@ cJSON *jobs_render_job(const struct job_record *j, const struct task_record *tas
 	cJSON *o = cJSON_CreateObject();
 
 	cJSON_AddStringToObject(o, "job_id", j->id);
-	cJSON_AddStringToObject(o, "tenant_id", j->tenant_id);
+	if (j->kind == JOB_KIND_USER) { /* the subject: tenant_id holds the user id */
+		cJSON_AddNullToObject(o, "tenant_id");
+		cJSON_AddStringToObject(o, "user_id", j->tenant_id);
+	} else {
+		cJSON_AddStringToObject(o, "tenant_id", j->tenant_id);
+	}
 	jobs_json_add_str(o, "tenant_name", j->tenant_name);
 	cJSON_AddStringToObject(o, "kind", jobs_job_kind_name(j->kind));
 	cJSON_AddStringToObject(o, "state", jobs_job_state_name(j->state));
@@ -120,6 +125,8 @@ cJSON *jobs_render_job(const struct job_record *j, const struct task_record *tas
 	add_approval(o, j);
 	if (j->origin_job_id != NULL)
 		cJSON_AddStringToObject(o, "origin_job_id", j->origin_job_id);
+	if (j->parent_id != NULL)
+		cJSON_AddStringToObject(o, "parent_id", j->parent_id);
 	if (tasks != NULL) {
 		cJSON *arr = cJSON_AddArrayToObject(o, "tasks");
 		for (size_t i = 0; i < n_tasks; i++)

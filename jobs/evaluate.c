@@ -12,6 +12,8 @@ void jobs_eval_view_init(struct jobs_eval_view *v, enum job_state state)
 	v->unfinished = 0;
 	v->lowest_phase = -1;
 	v->lowest_unopened = -1;
+	v->children_failed = 0;
+	v->children_unfinished = 0;
 }
 
 static void lower(int64_t *at, int phase)
@@ -48,15 +50,18 @@ void jobs_evaluate(const struct jobs_eval_view *v, struct jobs_eval *out)
 	out->act = JOBS_EVAL_NOTHING;
 	out->from = out->to = v->state;
 	out->phase = -1;
-	if (v->state == JOB_FAILED && v->dead == 0)
+	int64_t dead = v->dead + v->children_failed;
+
+	if (v->state == JOB_FAILED && dead == 0)
 		move(out, JOBS_EVAL_RESUME, JOB_FAILED, JOB_RUNNING);
 	else if (v->state != JOB_RUNNING)
 		return;
-	else if (v->dead > 0)
+	else if (dead > 0)
 		move(out, JOBS_EVAL_FAIL, JOB_RUNNING, JOB_FAILED);
-	else if (v->unfinished == 0)
+	else if (v->unfinished == 0 && v->children_unfinished == 0)
 		move(out, JOBS_EVAL_SUCCEED, JOB_RUNNING, JOB_SUCCEEDED);
-	else if (v->lowest_unopened >= 0 && v->lowest_unopened == v->lowest_phase) {
+	else if (v->lowest_unopened >= 0 && v->lowest_unopened == v->lowest_phase &&
+		 v->children_unfinished == 0) {
 		/* An unopened task is unfinished, so its phase is at least the
 		 * lowest unfinished one: equal means that phase is reached. */
 		out->act = JOBS_EVAL_OPEN_PHASE;

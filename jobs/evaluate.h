@@ -26,6 +26,11 @@ struct jobs_eval_view {
 				   * skipped (dead ones included); -1 none */
 	int64_t lowest_unopened;  /* lowest phase of a pending task not yet made
 				   * due (its phase not reached); -1 none */
+	/* A subject job's child purge jobs (DESIGN 9; 0 for any other job):
+	 * a failed child fails the parent, and the parent's later phases wait
+	 * until every child has succeeded. */
+	int64_t children_failed;
+	int64_t children_unfinished; /* not succeeded (failed ones included) */
 };
 
 /* An empty view of a job in state (no tasks). Can't fail. */
@@ -53,7 +58,9 @@ struct jobs_eval {
 };
 
 /*
- * What happens to the job now. One step: after RESUME the caller applies it
+ * What happens to the job now (its children count as tasks of the phase
+ * that is open: a failed child fails the job, and the next phase opens
+ * only once none is unfinished). One step: after RESUME the caller applies it
  * and asks again with the job running. Only a running job moves forward
  * (a held, scheduled, cancelled or finished job gets NOTHING). Can't fail.
  */

@@ -8,3 +8,5 @@ LIB_SRC += jobs/evaluate.c jobs/sched_doc.c
 UNIT_TESTS += test_evaluate test_sched_doc
 LIB_SRC += jobs/certificate.c jobs/signature.c
 UNIT_TESTS += test_certificate
+LIB_SRC += jobs/subject.c jobs/subject_doc.c
+UNIT_TESTS += test_subject

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *kind_names[] = {"purge", "reapply"};
+static const char *kind_names[] = {"purge", "reapply", "user"};
 
 const char *jobs_job_kind_name(enum job_kind k)
 {
@@ -35,6 +35,7 @@ void jobs_job_record_clear(struct job_record *j)
 	free(j->reason);
 	free(j->hold_reason);
 	free(j->origin_job_id);
+	free(j->parent_id);
 	free(j->approved_by);
 	memset(j, 0, sizeof *j);
 }

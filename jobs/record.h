@@ -14,6 +14,7 @@
 enum job_kind {
 	JOB_KIND_PURGE,   /* the tenant's deletion */
 	JOB_KIND_REAPPLY, /* one service's deletion again, after a backup restore */
+	JOB_KIND_USER,    /* a person's erasure (DESIGN 9): tenant_id holds the user id */
 };
 
 /* Times are epoch ms; 0 means "not yet" (rendered as null). */
@@ -25,6 +26,7 @@ struct job_record {
 	char *reason;          /* may be NULL */
 	char *hold_reason;     /* set while held */
 	char *origin_job_id;   /* reapply: the purge job repeated */
+	char *parent_id;       /* a subject job's child purge: the subject job */
 	enum job_kind kind;
 	enum job_state state;
 	enum job_state held_from; /* meaningful when state == JOB_HELD */
@@ -60,7 +62,7 @@ struct task_record {
 	int64_t updated_at;
 };
 
-const char *jobs_job_kind_name(enum job_kind k);   /* "purge", "reapply" */
+const char *jobs_job_kind_name(enum job_kind k);   /* "purge", "reapply", "user" */
 int jobs_job_kind_parse(const char *name, enum job_kind *out);
 
 /* Free the strings of a record and zero it; NULL-safe. */

@@ -19,35 +19,10 @@
 #include "util/log.h"
 #include "util/util.h"
 
-enum step { STEP_PREVIEW, STEP_CALL, STEP_VERIFY };
-
-struct attempt {
-	struct engine *e;
-	struct sched_claimed c;
-	char *call_url, *preview_url;
-	const char *method;
-	int verify, on_404_fail;
-	int64_t timeout_ms;
-	enum step step;
-	enum policy_call call;    /* NOT_SENT, SENT (counted), EARLIER (verify only) */
-	int verify_owed;          /* the call succeeded, its verification not made */
-	int counted_unsent;       /* counted by sched_count_sent, then not sent */
-
-	/* what happened */
-	int http_status;
-	int answered_2xx;         /* the service's last answer */
-	int64_t duration_ms;
-	struct outcome out;       /* of the call, adjusted by the verification */
-	int have_out;
-	int64_t decided_at;
-	char *preview_json, *preview_error;
-	int64_t before_total, verified_after;
-	char *error;
-
-	struct sched_result r;
-};
+#include "scheduler/attempt_int.h"
 
 static void step_send(struct attempt *a);
+static void send_now(struct attempt *a);
 
 static void attempt_free(struct attempt *a)
 {
@@ -59,6 +34,7 @@ static void attempt_free(struct attempt *a)
 	free(a->preview_json);
 	free(a->preview_error);
 	free(a->error);
+	free(a->found);
 	free(a);
 }
 
@@ -71,10 +47,7 @@ static void unlink_attempt(struct attempt *a)
 
 /* ---- deciding ---- */
 
-static void set_error(struct attempt *a, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void set_error(struct attempt *a, const char *fmt, ...)
+void attempt_set_error(struct attempt *a, const char *fmt, ...)
 {
 	char tmp[1024];
 	va_list ap;
@@ -93,7 +66,7 @@ static void verification_failed(struct attempt *a, const char *why, int64_t retr
 	a->out.counts_for_breaker = 0;
 	a->out.retry_after_ms = retry_after_ms;
 	a->verify_owed = 1;
-	set_error(a, "verification: %s", why);
+	attempt_set_error(a, "verification: %s", why);
 }
 
 struct policy_retry engine_retry_policy(const struct config *cfg)
@@ -202,6 +175,9 @@ static void finish(struct attempt *a)
 	r->duration_ms = a->duration_ms;
 	r->error = a->error;
 	r->probe = a->c.probe;
+	r->discovery = a->discovered;
+	r->discovered = a->found;
+	r->n_discovered = a->n_found;
 	decide(a, a->decided_at);
 	if (r->state != TASK_SUCCEEDED && r->error == NULL)
 		r->error = a->error = xstrdup(a->out.error[0] ? a->out.error : "failed");
@@ -211,7 +187,7 @@ static void finish(struct attempt *a)
 
 /* ---- the HTTP steps ---- */
 
-static struct outcome_http to_outcome_http(const struct http_response *hr)
+struct outcome_http attempt_outcome_http(const struct http_response *hr)
 {
 	struct outcome_http h = { .transport = hr->transport, .transport_error = hr->error,
 				  .status = hr->status, .body = hr->body,
@@ -222,7 +198,7 @@ static struct outcome_http to_outcome_http(const struct http_response *hr)
 
 static void on_preview(struct attempt *a, const struct http_response *hr)
 {
-	struct outcome_http h = to_outcome_http(hr);
+	struct outcome_http h = attempt_outcome_http(hr);
 	struct outcome o;
 	struct log_line *l;
 
@@ -248,7 +224,7 @@ static void on_preview(struct attempt *a, const struct http_response *hr)
 
 static void on_call(struct attempt *a, const struct http_response *hr)
 {
-	struct outcome_http h = to_outcome_http(hr);
+	struct outcome_http h = attempt_outcome_http(hr);
 
 	a->http_status = (int)hr->status;
 	a->answered_2xx = hr->status / 100 == 2;
@@ -266,7 +242,7 @@ static void on_call(struct attempt *a, const struct http_response *hr)
 
 static void on_verify(struct attempt *a, const struct http_response *hr)
 {
-	struct outcome_http h = to_outcome_http(hr);
+	struct outcome_http h = attempt_outcome_http(hr);
 	struct outcome o;
 
 	outcome_classify_preview(&h, &o);
@@ -283,7 +259,7 @@ static void on_verify(struct attempt *a, const struct http_response *hr)
 			a->out.kind = OUTCOME_RETRY;
 			a->out.counts_for_breaker = 0;
 			a->out.retry_after_ms = -1;
-			set_error(a, "verification: %lld records remain", (long long)o.total);
+			attempt_set_error(a, "verification: %lld records remain", (long long)o.total);
 		}
 	} else {
 		verification_failed(a, o.error, o.retry_after_ms);
@@ -306,6 +282,9 @@ static void on_done(void *arg, const struct http_response *hr)
 	case STEP_VERIFY:
 		on_verify(a, hr);
 		break;
+	case STEP_DISCOVER:
+		discover_on_answer(a, hr);
+		break;
 	}
 	if ((int)a->step < 0)
 		finish(a);
@@ -313,7 +292,7 @@ static void on_done(void *arg, const struct http_response *hr)
 		if (a->step == STEP_VERIFY)
 			verification_failed(a, "not made: shutting down", -1);
 		else
-			set_error(a, "not sent: shutting down");
+			attempt_set_error(a, "not sent: shutting down");
 		finish(a);
 	} else
 		step_send(a);
@@ -326,8 +305,8 @@ static void send_now(struct attempt *a)
 	struct http_request rq = { .bearer = cfg->token, .timeout_ms = a->timeout_ms,
 				   .connect_timeout_ms = cfg->connect_timeout_ms };
 
-	if (a->step == STEP_CALL) {
-		rq.method = a->method;
+	if (a->step == STEP_CALL || a->step == STEP_DISCOVER) {
+		rq.method = a->step == STEP_CALL ? a->method : "GET";
 		rq.url = a->call_url;
 	} else {
 		rq.method = "GET";
@@ -342,7 +321,7 @@ static void send_now(struct attempt *a)
 	if (a->step == STEP_VERIFY)
 		verification_failed(a, "request could not be started", -1);
 	else
-		set_error(a, "request could not be started");
+		attempt_set_error(a, "request could not be started");
 	finish(a);
 }
 
@@ -377,7 +356,7 @@ int attempt_send_calls(struct engine *e)
 	for (size_t i = 0; i < n; i++) {
 		struct attempt *a = e->calls[i];
 		if (e->aborted || rc != STORE_OK || !held[i]) {
-			set_error(a, "not sent: %s", e->aborted	     ? "shutting down"
+			attempt_set_error(a, "not sent: %s", e->aborted	     ? "shutting down"
 						     : rc != STORE_OK ? "the attempt could not be counted"
 								      : "the lease was lost");
 			finish(a);
@@ -423,11 +402,54 @@ static enum step first_step(struct attempt *a)
 	return STEP_VERIFY;
 }
 
+/* A service's task: its URLs and settings. 0, or -1 when the service has
+ * no URL for the task's kind. */
+static int setup_service(struct attempt *a, const struct config *cfg)
+{
+	const struct config_service *svc = config_find_service(cfg, a->c.service);
+	const char *tmpl = svc ? call_template(svc, a->c.kind) : NULL;
+
+	if (tmpl == NULL)
+		return -1;
+	a->call_url = config_expand_url(tmpl, a->c.tenant_id);
+	a->method = a->c.kind == TASK_KIND_DELETE ? "DELETE" : "POST";
+	if (svc->preview_url != NULL && a->c.kind == TASK_KIND_DELETE)
+		a->preview_url = config_expand_url(svc->preview_url, a->c.tenant_id);
+	a->verify = svc->verify;
+	a->on_404_fail = svc->on_404_fail;
+	a->timeout_ms = svc->timeout_ms > 0 ? svc->timeout_ms : cfg->timeout_ms;
+	return 0;
+}
+
+/* A subject job's memberships or user step (DESIGN 9): a DELETE of its
+ * [subject] URL (the task's tenant_id is the user id), verified by its
+ * preview URL when one is set. 0, or -1 without [subject]. */
+static int setup_subject(struct attempt *a, const struct config *cfg, enum subject_step step)
+{
+	const struct config_subject *sj = &cfg->subject;
+	const char *call = step == SUBJECT_MEMBERSHIPS ? sj->memberships_url : sj->user_url;
+	const char *preview = step == SUBJECT_MEMBERSHIPS ? sj->memberships_preview_url
+							   : sj->user_preview_url;
+
+	if (!sj->configured)
+		return -1;
+	a->timeout_ms = sj->timeout_ms;
+	a->call_url = config_expand_var(step == SUBJECT_DISCOVER ? sj->tenants_url : call,
+					"{user_id}", a->c.tenant_id);
+	if (step == SUBJECT_DISCOVER)
+		return 0;
+	a->method = "DELETE";
+	if (preview != NULL)
+		a->preview_url = config_expand_var(preview, "{user_id}", a->c.tenant_id);
+	a->verify = preview != NULL;
+	return 0;
+}
+
 void attempt_start(struct engine *e, struct sched_claimed *c)
 {
 	struct attempt *a = xcalloc(1, sizeof *a);
-	const struct config_service *svc = config_find_service(e->cfg, c->service);
-	const char *tmpl = svc ? call_template(svc, c->kind) : NULL;
+	enum subject_step step;
+	int subject, rc;
 
 	a->e = e;
 	a->c = *c;
@@ -435,20 +457,22 @@ void attempt_start(struct engine *e, struct sched_claimed *c)
 	a->before_total = -1;
 	a->verified_after = -1;
 	e->n_in_flight++;
-	if (tmpl == NULL) {
+	subject = subject_step_parse(a->c.service, &step) == 0;
+	rc = subject ? setup_subject(a, e->cfg, step) : setup_service(a, e->cfg);
+	if (rc < 0) {
 		a->counted_unsent = a->c.counted;
-		set_error(a, "no %s URL configured for service %s",
-			  jobs_task_kind_name(a->c.kind), a->c.service);
+		attempt_set_error(a, "no %s URL configured for %s %s",
+				  jobs_task_kind_name(a->c.kind), subject ? "step" : "service",
+				  a->c.service);
 		finish(a);
 		return;
 	}
-	a->call_url = config_expand_url(tmpl, a->c.tenant_id);
-	a->method = a->c.kind == TASK_KIND_DELETE ? "DELETE" : "POST";
-	if (svc->preview_url != NULL && a->c.kind == TASK_KIND_DELETE)
-		a->preview_url = config_expand_url(svc->preview_url, a->c.tenant_id);
-	a->verify = svc->verify;
-	a->on_404_fail = svc->on_404_fail;
-	a->timeout_ms = svc->timeout_ms > 0 ? svc->timeout_ms : e->cfg->timeout_ms;
+	if (subject && step == SUBJECT_DISCOVER) {
+		a->call = POLICY_CALL_SENT; /* counted at claim: it goes now */
+		a->step = STEP_DISCOVER;
+		send_now(a);
+		return;
+	}
 	a->step = first_step(a);
 	if (a->step == STEP_VERIFY && (!a->verify || a->preview_url == NULL)) {
 		a->verify_owed = 0; /* verification no longer configured: the call stands */
@@ -477,6 +501,9 @@ int attempt_flush(struct engine *e)
 		return -1;
 	/* logged once recorded: a result never committed is never announced */
 	for (size_t i = 0; i < e->n_finished; i++) {
+		/* a discovery's child purges are due now: start them at once */
+		if (e->finished[i]->r.discovery)
+			e->maint_needed = 1;
 		log_result(e->finished[i], e->finished[i]->decided_at);
 		attempt_free(e->finished[i]);
 	}

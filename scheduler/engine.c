@@ -33,7 +33,7 @@ static void build_services(struct engine *e)
 	const struct config *cfg = e->cfg;
 
 	free(e->svcs);
-	e->svcs = xcalloc(cfg->n_services ? cfg->n_services : 1, sizeof *e->svcs);
+	e->svcs = xcalloc(cfg->n_services + SUBJECT_N_STEPS, sizeof *e->svcs);
 	e->n_svcs = cfg->n_services;
 	for (size_t i = 0; i < cfg->n_services; i++) {
 		const struct config_service *cs = &cfg->services[i];
@@ -52,6 +52,8 @@ static void build_services(struct engine *e)
 		s->breaker.cooloff_ms = cfg->breaker_cooloff_ms;
 		s->breaker.max_cooloff_ms = cfg->max_delay_ms;
 	}
+	e->n_conf_svcs = e->n_svcs;
+	discover_add_steps(e);
 }
 
 static enum sched_owner owner_judge(void *ctx, const char *owner)
@@ -440,7 +442,7 @@ static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 		http_client_set_tls(e->http, &tls);
 		http_client_set_secrets(e->http, sec, config_list_secrets(n, sec));
 	}
-	if (sched_sync_services(e->store, e->svcs, e->n_svcs, clock_now_ms(), &added, &held) !=
+	if (sched_sync_services(e->store, e->svcs, e->n_conf_svcs, clock_now_ms(), &added, &held) !=
 	    STORE_OK)
 		store_failed(e, "sync services");
 	log_msg(LOG_INFO, "config.reloaded",
@@ -531,7 +533,7 @@ int engine_run(struct engine *e)
 	e->maint_needed = e->cycle_needed = 1;
 	e->clock_offset = now - clock_mono_ms();
 	if (store_changed_token(e->store, &e->changed) != STORE_OK ||
-	    sched_sync_services(e->store, e->svcs, e->n_svcs, now, NULL, NULL) != STORE_OK)
+	    sched_sync_services(e->store, e->svcs, e->n_conf_svcs, now, NULL, NULL) != STORE_OK)
 		return 1;
 	log_msg(LOG_INFO, "engine.started", "%s: %zu services, owner %s%s", e->cfg->path,
 		e->cfg->n_services, e->owner.id, e->opts.once ? ", --once" : "");

@@ -7,6 +7,7 @@
 #include "scheduler/engine.h"
 #include "scheduler/lease.h"
 #include "store/store.h"
+#include "jobs/subject.h"
 
 #define ENGINE_MAX_HOOKS 8
 
@@ -24,6 +25,8 @@ struct engine {
 
 	struct sched_service *svcs; /* from cfg; names point into it */
 	size_t n_svcs;
+	size_t n_conf_svcs;         /* of them, the configured services (the
+				     * rest: a subject job's steps) */
 	size_t claim_first;         /* the service the next claim serves first */
 
 	ev_prepare prepare;   /* group commit + cycle, before the loop blocks */
@@ -83,6 +86,10 @@ void attempt_free_all(struct engine *e);
 void engine_note_worked(struct engine *e, const char *job_id);
 /* 1 when a job this run worked on is failed now, else 0. */
 int engine_worked_failed(struct engine *e);
+
+/* (discover.c) Appends a subject job's steps to e->svcs (room for SUBJECT_N_STEPS
+ * more) when [subject] is configured. Can't fail. */
+void discover_add_steps(struct engine *e);
 
 /* Called by attempt.c when an attempt finished (queued for the commit). */
 void engine_attempt_finished(struct engine *e, struct attempt *a);

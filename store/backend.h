@@ -127,6 +127,13 @@ struct store_backend {
 
 	int (*metrics_read)(struct store *s, int64_t now, const char *const *urls,
 			    size_t n_urls, struct store_metrics *out);
+
+	/* data-subject erasure (DESIGN 9); record_results also remembers a
+	 * discover step's sched_result.discovered with its child purges */
+	int (*schedule_subject)(struct store *s, const struct store_new_job *j, int64_t now,
+				char id[JOBS_ID_LEN + 1], int *created);
+	int (*subject_tenants)(struct store *s, const char *job_id,
+			       struct subject_tenant **out, size_t *n);
 };
 
 /* The backends built in (store/store.c picks one by name). */

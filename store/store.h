@@ -97,6 +97,21 @@ int store_schedule(struct store *s, const struct store_new_job *jobs, size_t n,
 		   const struct store_service *svcs, size_t n_svcs, int64_t now,
 		   char (*ids)[JOBS_ID_LEN + 1], int *created);
 
+/*
+ * Data-subject erasure (DESIGN 9): creates a job of kind user for the user
+ * id j->tenant_id (already validated), due and deadline as in j, with its
+ * three step tasks (jobs/subject.h), and its job.scheduled event, in one
+ * transaction; or, when the user has an active subject job, returns that
+ * one (*created 0). id receives the job id. STORE_OK or STORE_ERR.
+ */
+int store_schedule_subject(struct store *s, const struct store_new_job *j, int64_t now,
+			   char id[JOBS_ID_LEN + 1], int *created);
+
+/* What a subject job's discovery found and decided, by tenant id (none
+ * before it ran). *out is the caller's (free()). STORE_OK or STORE_ERR. */
+int store_subject_tenants(struct store *s, const char *job_id, struct subject_tenant **out,
+			  size_t *n);
+
 /* Reads one job. STORE_OK, STORE_NOT_FOUND or STORE_ERR. */
 int store_job_get(struct store *s, const char *job_id, struct job_record *out);
 

@@ -13,6 +13,7 @@
 #include "jobs/jobs.h"
 #include "jobs/policy.h"
 #include "jobs/record.h"
+#include "jobs/subject.h"
 
 /* What int functions of the store return. */
 enum {
@@ -85,7 +86,7 @@ struct store_new_job {
 struct store_list_filter {
 	const char *state;       /* NULL: any */
 	const char *tenant_id;   /* NULL: any */
-	const char *kind;        /* "purge", "reapply"; NULL: any */
+	const char *kind;        /* "purge", "reapply", "user"; NULL: any */
 	int64_t due_before;      /* > 0: active jobs with due_at <= this, soonest first */
 	int overdue;             /* 1: active jobs past deadline_at (now) */
 	int late_first;          /* with overdue: the earliest deadline first */
@@ -201,6 +202,12 @@ struct sched_result {
 	const char *error;         /* NULL on success */
 	enum policy_breaker_effect breaker;
 	int probe;                 /* it was the half-open breaker's probe */
+	/* A subject job's discover step that succeeded (discovery 1): what
+	 * it found and decided, remembered with the task's success, the
+	 * child purge jobs created in the same transaction. */
+	int discovery;
+	const struct subject_tenant *discovered;
+	size_t n_discovered;
 };
 
 /* ---- webhooks ---- */

@@ -7,6 +7,7 @@
  */
 #include "store/sqlite/sched_int.h"
 #include "jobs/service_detail.h"
+#include "jobs/subject.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -44,8 +45,18 @@ static const char SQL_SKIP_TASK[] =
 	"UPDATE tasks SET state = 'skipped', skip_reason = :reason, next_attempt_at = NULL,"
 	" updated_at = :now WHERE id = :id AND state IN ('pending','waiting','dead')";
 
+/* A subject job's steps are no config service: [subject] names their URLs. */
+static int is_step(const char *name)
+{
+	enum subject_step step;
+
+	return subject_step_parse(name, &step) == 0;
+}
+
 static int is_configured(const struct store_service *svcs, size_t n, const char *name)
 {
+	if (is_step(name))
+		return 1;
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(svcs[i].name, name) == 0)
 			return 1;
@@ -331,7 +342,7 @@ int sqlite_mark_absent(struct sqlite_store *s, struct task_record *t, size_t n)
 		return n == 0 ? 0 : -1;
 	for (size_t i = 0; found && rc == 0 && i < n; i++) {
 		if ((t[i].state != TASK_PENDING && t[i].state != TASK_WAITING) ||
-		    sqlite_set_has(&conf, t[i].service))
+		    sqlite_set_has(&conf, t[i].service) || is_step(t[i].service))
 			continue;
 		if ((rc = sqlite_retired_reason(s, t[i].service, &reason, &retired)) < 0)
 			break;

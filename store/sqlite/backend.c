@@ -37,4 +37,6 @@ const struct store_backend store_sqlite_backend = {
 	.tombstones_list = sqlite_tombstones_list,
 	.reapply = sqlite_reapply,
 	.metrics_read = sqlite_metrics_read,
+	.schedule_subject = sqlite_schedule_subject,
+	.subject_tenants = sqlite_subject_tenants,
 };

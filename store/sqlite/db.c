@@ -228,6 +228,7 @@ void sqlite_row_job(sqlite3_stmt *st, struct job_record *j)
 		j->approval = JOB_APPROVAL_PENDING; /* unknown: never dispatched */
 	j->approved_by = sqlite_col_text(st, 18);
 	j->approved_at = sqlite_col_int(st, 19, 0);
+	j->parent_id = sqlite_col_text(st, 20);
 }
 
 void sqlite_row_task(sqlite3_stmt *st, struct task_record *t)

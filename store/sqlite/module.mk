@@ -5,3 +5,4 @@ LIB_SRC += store/sqlite/transitions.c store/sqlite/query.c store/sqlite/reapply.
 LIB_SRC += store/sqlite/metrics.c store/sqlite/outbox.c
 LIB_SRC += store/sqlite/sched.c store/sqlite/sched_claim.c store/sqlite/sched_eval.c
 LIB_SRC += store/sqlite/sched_record.c store/sqlite/sched_sync.c
+LIB_SRC += store/sqlite/subject.c

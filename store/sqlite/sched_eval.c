@@ -22,10 +22,16 @@ static const char SQL_VIEW[] =
 	"SELECT j.state, j.kind, j.tenant_id,"
 	" COALESCE(SUM(t.state = 'dead'), 0), COALESCE(SUM(t.state <> 'dead'), 0),"
 	" MIN(t.phase),"
-	" MIN(CASE WHEN t.state = 'pending' AND t.next_attempt_at IS NULL THEN t.phase END)"
+	" MIN(CASE WHEN t.state = 'pending' AND t.next_attempt_at IS NULL THEN t.phase END),"
+	" j.parent_id, j.kind = 'user' AND EXISTS (SELECT 1 FROM subject_tenants WHERE job_id = j.id)"
 	" FROM jobs j LEFT JOIN tasks t ON t.job_id = j.id AND t.kind = 'delete'"
 	"  AND t.state <> 'succeeded' AND t.state <> 'skipped'"
 	" WHERE j.id = :id GROUP BY j.id";
+/* A subject job's children (DESIGN 9), read only for a subject job that
+ * has discovered tenants: failed ones, and those not succeeded. */
+static const char SQL_CHILDREN_VIEW[] =
+	"SELECT COALESCE(SUM(c.state = 'failed'), 0), COALESCE(SUM(c.state <> 'succeeded'), 0)"
+	" FROM subject_tenants st JOIN jobs c ON c.id = st.child_job_id WHERE st.job_id = :id";
 static const char SQL_SET_JOB_STATE[] =
 	"UPDATE jobs SET state = :to, finished_at = :fin WHERE id = :id AND state = :from";
 static const char SQL_OPEN_PHASE[] =
@@ -89,8 +95,30 @@ void sqlite_log_job(int level, const char *event, const char *job_id, const char
 struct job_view {
 	struct jobs_eval_view eval;
 	int purge;
+	int has_children;        /* a subject job with discovered tenants */
 	char tenant[JOBS_TENANT_ID_MAX + 1];
+	char parent[JOBS_ID_LEN + 1]; /* "" none */
 };
+
+/* The children's part of a subject job's view. 0 or -1. */
+static int read_children(struct sqlite_store *s, const char *job_id, struct job_view *v)
+{
+	sqlite3_stmt *st = sqlite_stmt(s, SQL_CHILDREN_VIEW);
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	sqlite_bind_text(st, ":id", job_id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		v->eval.children_failed = sqlite3_column_int64(st, 0);
+		v->eval.children_unfinished = sqlite3_column_int64(st, 1);
+	} else {
+		sqlite_log_error(s, SQL_CHILDREN_VIEW);
+	}
+	sqlite_reset(st);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
 
 /* The job and its delete tasks' summary (the evaluation's view); 0, 1 (no
  * job) or -1. */
@@ -117,10 +145,16 @@ static int read_view(struct sqlite_store *s, const char *job_id, struct job_view
 		v->eval.unfinished = sqlite3_column_int64(st, 4);
 		v->eval.lowest_phase = sqlite_col_int(st, 5, -1);
 		v->eval.lowest_unopened = sqlite_col_int(st, 6, -1);
+		snprintf(v->parent, sizeof v->parent, "%s",
+			 sqlite3_column_type(st, 7) == SQLITE_NULL ? ""
+								    : (const char *)sqlite3_column_text(st, 7));
+		v->has_children = sqlite3_column_int(st, 8);
 	} else if (rc != SQLITE_DONE) {
 		sqlite_log_error(s, SQL_VIEW);
 	}
 	sqlite_reset(st);
+	if (rc == SQLITE_ROW && v->has_children && read_children(s, job_id, v) < 0)
+		return -1;
 	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
 }
 
@@ -222,10 +256,12 @@ int sqlite_eval_job(struct sqlite_store *s, const char *job_id, int64_t now, int
 {
 	struct job_view v;
 	struct jobs_eval e;
+	enum job_state before, after;
 	int rc = read_view(s, job_id, &v);
 
 	if (rc != 0)
 		return rc < 0 ? -1 : 0;
+	before = v.eval.state;
 	jobs_evaluate(&v.eval, &e);
 	rc = apply(s, job_id, &v, &e, now, failed);
 	if (rc == 0 && e.act == JOBS_EVAL_RESUME) {
@@ -233,6 +269,10 @@ int sqlite_eval_job(struct sqlite_store *s, const char *job_id, int64_t now, int
 		jobs_evaluate(&v.eval, &e);
 		rc = apply(s, job_id, &v, &e, now, failed);
 	}
+	/* a child that finished or failed moves its subject job (DESIGN 9) */
+	after = e.act == JOBS_EVAL_FAIL || e.act == JOBS_EVAL_SUCCEED ? e.to : v.eval.state;
+	if (rc == 0 && v.parent[0] != '\0' && after != before)
+		rc = sqlite_eval_job(s, v.parent, now, failed);
 	return rc < 0 ? -1 : 0;
 }
 

@@ -66,6 +66,17 @@ void sqlite_log_job(int level, const char *event, const char *job_id, const char
  */
 int sqlite_mark_missed(struct sqlite_store *s, const char *job_id, int64_t now, int *marked);
 
+/*
+ * Inside a transaction: remembers what the discover step r found (its
+ * tenants, decisions and reasons), creates a child purge job for each
+ * tenant to purge (or links the tenant's active purge) and appends the
+ * subject.discovered event. 0 or -1.
+ */
+int sqlite_subject_discovered(struct sqlite_store *s, const struct sched_result *r, int64_t now);
+
+/* Pushes the unfinished children of parent (jobs.parent_id) into set. 0 or -1. */
+int sqlite_children(struct sqlite_store *s, const char *parent, struct sqlite_idset *set);
+
 /* An in-flight task whose lease may be taken over, as it was read. */
 struct sqlite_lost {
 	int64_t id;

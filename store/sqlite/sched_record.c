@@ -261,6 +261,9 @@ static int record_one(struct sqlite_store *s, const char *owner, const struct sc
 
 	if (write_task(s, owner, r, now, &kept) < 0 || preview_events(s, r, now) < 0)
 		return -1;
+	if (kept && r->discovery && r->state == TASK_SUCCEEDED &&
+	    sqlite_subject_discovered(s, r, now) < 0)
+		return -1;
 	if (!kept)
 		log_msg(LOG_WARN, "task.lease.lost",
 			"task %lld of job %s (%s) was taken over while in flight",

@@ -249,6 +249,38 @@ static const char MIGRATION_8_APPROVAL[] =
 	"ALTER TABLE jobs ADD COLUMN approved_by TEXT;"
 	"ALTER TABLE jobs ADD COLUMN approved_at INTEGER;";
 
+/*
+ * Version 9: data-subject erasure (DESIGN 9). A job of kind 'user' erases
+ * one person; its tenant_id column holds the subject's user id (the same
+ * syntax), and one active subject job per user is enforced like one active
+ * purge per tenant. Its steps are ordinary tasks (services
+ * subject.discover, subject.memberships, subject.user, phases 1 to 3).
+ * What discovery found is subject_tenants: per tenant the user's role, the
+ * decision (purge or keep) with its reason, and the child purge job, whose
+ * parent_id names the subject job. The kind CHECK of migration 1 is
+ * widened in place (writable_schema: no row changes; RESET reloads it).
+ */
+static const char MIGRATION_9_SUBJECT[] =
+	"PRAGMA writable_schema = ON;"
+	"UPDATE sqlite_schema SET sql = replace(sql, '''reapply''))', '''reapply'',''user''))')"
+	"  WHERE type = 'table' AND name = 'jobs';"
+	"PRAGMA writable_schema = RESET;"
+	"PRAGMA writable_schema = OFF;"
+	"ALTER TABLE jobs ADD COLUMN parent_id TEXT REFERENCES jobs(id);"
+	"CREATE INDEX jobs_by_parent ON jobs(parent_id) WHERE parent_id IS NOT NULL;"
+	"CREATE UNIQUE INDEX jobs_one_active_user ON jobs(tenant_id)"
+	"  WHERE kind = 'user' AND state NOT IN ('succeeded','cancelled');"
+	"CREATE TABLE subject_tenants ("
+	"  job_id TEXT NOT NULL REFERENCES jobs(id),"
+	"  tenant_id TEXT NOT NULL,"
+	"  role TEXT NOT NULL CHECK (role IN ('owner','admin','member')),"
+	"  other_admins INTEGER NOT NULL DEFAULT 0,"
+	"  decision TEXT NOT NULL CHECK (decision IN ('purge','keep')),"
+	"  reason TEXT NOT NULL,"
+	"  child_job_id TEXT REFERENCES jobs(id),"
+	"  PRIMARY KEY (job_id, tenant_id)"
+	") WITHOUT ROWID;";
+
 const char *const sqlite_migrations[] = {
 	MIGRATION_1,
 	MIGRATION_2,
@@ -258,5 +290,6 @@ const char *const sqlite_migrations[] = {
 	MIGRATION_6_FREE_WAITS,
 	MIGRATION_7_SERVICE_SET_ROWS,
 	MIGRATION_8_APPROVAL,
+	MIGRATION_9_SUBJECT,
 };
 const int sqlite_n_migrations = (int)(sizeof sqlite_migrations / sizeof sqlite_migrations[0]);

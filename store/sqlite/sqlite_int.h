@@ -68,6 +68,10 @@ int sqlite_job_list(struct store *s, const struct store_list_filter *f, store_jo
 int sqlite_jobs_progress(struct store *s, struct store_job_progress *out, size_t n);
 int sqlite_service_errors(struct store *s, int64_t since, struct store_service_error **out,
 			  size_t *n);
+int sqlite_schedule_subject(struct store *s, const struct store_new_job *j, int64_t now,
+			    char id[JOBS_ID_LEN + 1], int *created);
+int sqlite_subject_tenants(struct store *s, const char *job_id, struct subject_tenant **out,
+			   size_t *n);
 int sqlite_job_act(struct store *s, const char *job_id, const struct store_action *a,
 		   struct job_record *out);
 int sqlite_retire_service(struct store *s, const char *service, const char *reason,
@@ -197,7 +201,7 @@ int64_t sqlite_col_int(sqlite3_stmt *st, int col, int64_t null_value);
 	" jobs.deadline_missed," \
 	" (SELECT COALESCE(SUM(total_deleted), 0) FROM tasks" \
 	"    WHERE tasks.job_id = jobs.id AND tasks.kind = 'delete')," \
-	" jobs.approval, jobs.approved_by, jobs.approved_at"
+	" jobs.approval, jobs.approved_by, jobs.approved_at, jobs.parent_id"
 #define STORE_TASK_COLS \
 	"tasks.id, tasks.job_id, tasks.service, tasks.kind, tasks.phase, tasks.state," \
 	" tasks.attempts, tasks.http_status, tasks.deleted_counts, tasks.total_deleted," \

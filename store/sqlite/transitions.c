@@ -6,7 +6,7 @@
  * commit. The documents (event details, outbox bodies) come from
  * jobs/document.h.
  */
-#include "store/sqlite/sqlite_int.h"
+#include "store/sqlite/sched_int.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -16,8 +16,10 @@
 
 /* What the rules said yes to: the request as checked and the job's next state. */
 struct checked {
-	struct job_action_ask ask;
+	struct job_action_ask ask;   /* retry: dead_tasks counts a subject job's
+				      * children's too */
 	enum job_state to;
+	int64_t own_dead;            /* retry: the job's own dead tasks */
 };
 
 /* Writes the change of one action to the job read as cur; STORE_OK,
@@ -57,6 +59,10 @@ static const char SQL_APPROVE_JOB[] =
 static const char SQL_COUNT_DEAD[] =
 	"SELECT COUNT(*) FROM tasks"
 	" WHERE job_id = :id AND state = 'dead' AND (:service IS NULL OR service = :service)";
+static const char SQL_COUNT_CHILDREN_DEAD[] =
+	"SELECT COUNT(*) FROM tasks t JOIN jobs c ON c.id = t.job_id"
+	" WHERE c.parent_id = :id AND t.state = 'dead'"
+	" AND (:service IS NULL OR t.service = :service)";
 static const char SQL_RETRY_TASKS[] =
 	"UPDATE tasks SET state = 'waiting', attempts = 0, free_waits = 0, next_attempt_at = :now,"
 	" first_attempt_at = NULL, lease_owner = NULL, lease_expires_at = NULL,"
@@ -193,23 +199,35 @@ static int apply_approve(struct sqlite_store *s, const struct job_record *cur,
 	return changed(s, cur->id, "job.approved", jobs_detail_approved(a->by), a->now, out);
 }
 
-/* The dead tasks a retry of a would take back (one service's, or all). */
-static int count_dead(struct sqlite_store *s, const struct job_record *cur,
+/* The dead tasks a retry of a would take back (one service's, or all):
+ * the job's own (sql SQL_COUNT_DEAD) or its children's. */
+static int count_dead(struct sqlite_store *s, const char *sql, const struct job_record *cur,
 		      const struct store_action *a, int64_t *n)
 {
-	sqlite3_stmt *st = sqlite_stmt(s, SQL_COUNT_DEAD);
-	int rc;
+	sqlite3_stmt *st = sqlite_stmt(s, sql);
 
+	*n = 0;
 	if (st == NULL)
 		return -1;
 	sqlite_bind_text(st, ":id", cur->id);
 	sqlite_bind_text(st, ":service", a->service);
-	rc = sqlite3_step(st);
-	*n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-	if (rc != SQLITE_ROW)
-		sqlite_log_error(s, SQL_COUNT_DEAD);
-	sqlite_reset(st);
-	return rc == SQLITE_ROW ? 0 : -1;
+	return sqlite_step_int(s, st, 0, n);
+}
+
+/* What a retry would take back: the job's dead tasks, and a subject job's
+ * children's (DESIGN 9: retrying the parent retries its failed child). */
+static int count_retry(struct sqlite_store *s, const struct job_record *cur,
+		       const struct store_action *a, struct checked *c)
+{
+	int64_t children = 0;
+
+	if (count_dead(s, SQL_COUNT_DEAD, cur, a, &c->own_dead) < 0)
+		return -1;
+	if (cur->kind == JOB_KIND_USER &&
+	    count_dead(s, SQL_COUNT_CHILDREN_DEAD, cur, a, &children) < 0)
+		return -1;
+	c->ask.dead_tasks = c->own_dead + children;
+	return 0;
 }
 
 /* The job of a retry goes back to running (when it was not). */
@@ -235,7 +253,7 @@ static int apply_retry(struct sqlite_store *s, const struct job_record *cur,
 		       const struct checked *c, const struct store_action *a, struct job_record *out)
 {
 	sqlite3_stmt *st = sqlite_stmt(s, SQL_RETRY_TASKS);
-	int64_t dead = c->ask.dead_tasks;
+	int64_t dead = c->own_dead;
 	char *detail;
 	int rc;
 
@@ -277,7 +295,7 @@ int sqlite_action_apply(struct sqlite_store *s, const struct job_record *cur,
 
 	if (apply == NULL)
 		return STORE_ERR;
-	if (a->act == JOB_ACT_RETRY && count_dead(s, cur, a, &c.ask.dead_tasks) < 0)
+	if (a->act == JOB_ACT_RETRY && count_retry(s, cur, a, &c) < 0)
 		return STORE_ERR;
 	if (a->act == JOB_ACT_APPROVE) {
 		c.to = cur->state;
@@ -291,6 +309,37 @@ int sqlite_action_apply(struct sqlite_store *s, const struct job_record *cur,
 		return STORE_REFUSED;
 	}
 	return apply(s, cur, &c, a, out);
+}
+
+/*
+ * A subject job's action reaches its unfinished children (DESIGN 9): each
+ * that the rules allow it on gets it too (one refused, such as a hold of
+ * a child already held, is left as it is). STORE_OK or STORE_ERR.
+ */
+static int cascade(struct sqlite_store *s, const struct job_record *parent,
+		   const struct store_action *a)
+{
+	struct sqlite_idset kids = { 0 };
+	int rc = STORE_OK;
+
+	if (parent->kind != JOB_KIND_USER || a->act == JOB_ACT_APPROVE)
+		return STORE_OK;
+	if (sqlite_children(s, parent->id, &kids) < 0)
+		return STORE_ERR;
+	for (size_t i = 0; rc != STORE_ERR && i < kids.n; i++) {
+		struct job_record cur, after;
+
+		memset(&after, 0, sizeof after);
+		if ((rc = sqlite_job_by_id(s, kids.ids[i], &cur)) != STORE_OK) {
+			rc = STORE_ERR;
+			break;
+		}
+		rc = sqlite_action_apply(s, &cur, a, &after);
+		jobs_job_record_clear(&cur);
+		jobs_job_record_clear(&after);
+	}
+	sqlite_idset_free(&kids);
+	return rc == STORE_ERR ? STORE_ERR : STORE_OK;
 }
 
 /*
@@ -316,6 +365,8 @@ int sqlite_job_act(struct store *base, const char *job_id, const struct store_ac
 		return rc;
 	}
 	rc = sqlite_action_apply(s, &cur, a, &after);
+	if (rc == STORE_OK)
+		rc = cascade(s, &cur, a);
 	if (rc == STORE_OK && sqlite_commit(s) != STORE_OK)
 		rc = STORE_ERR;
 	if (rc != STORE_OK)

@@ -10,9 +10,17 @@ tenantdel.conf that points every service at it. Standard library only.
         assert fleet.tenant("t1")["total"] == 0
         assert not find_overlaps(fleet.requests())
 
+Users for data-subject erasure (tenantdel erase-user):
+
+        ids = fleet.seed_subject_scenario()   # the standard erasure scenario
+        fleet.add_user("u9", [{"tenant_id": "t1", "role": "admin"}])
+        assert fleet.user(ids["user"])["total"] == 0
+
 Fault keywords (POST /_fleet/fault): service (path segment or config name,
-"*" for all), op ("delete" | "preview" | "suspend" | "restore" | "any"),
-tenant_id, mode ("status" | "hang" | "slow" | "garbage" | "success_false" |
+"*" for all; the user routes are "user_tenants", "admins", "memberships"
+and "auth"), op ("delete" | "preview" | "suspend" | "restore" | "discover"
+(the two GETs of the user routes) | "any"), tenant_id (the id in the path:
+a user id on the user routes; user_id is the same filter), mode ("status" | "hang" | "slow" | "garbage" | "success_false" |
 "underdelete" | "notfound" | "empty204" | "toplevel" | "big" | "down" |
 "raw": body is the whole HTTP answer, written verbatim), count (default 1,
 -1 until cleared), status, retry_after, delay_ms, remaining, body,
@@ -50,6 +58,9 @@ SEGMENT = {name: seg for name, seg, _ in SERVICES}
 
 # Rows POST /_fleet/seed adds when given no "rows" (fleet_state.c).
 DEFAULT_TOTAL = 446
+# Auth-service rows POST /_fleet/users gives a new user without "auth".
+DEFAULT_AUTH = {"users": 1, "user_sessions": 2, "refresh_tokens": 3,
+                "login_attempts": 6, "user_consents": 4}
 
 FLEET_BIN = os.environ.get("TENANTDEL_FLEET") or os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "release", "tdfleet")
@@ -166,6 +177,24 @@ class Fleet:
     def restore_url(self, name, tenant_id="{tenant_id}"):
         return self.delete_url(name, tenant_id) + "/restore"
 
+    def tenants_url(self, user_id="{user_id}"):
+        """The user's tenants at the tenant service ([subject] tenants_url)."""
+        return "%s/api/v1/tenants/user/%s" % (self.base_url, user_id)
+
+    def admins_url(self, tenant_id="{tenant_id}"):
+        """A tenant's owners and admins ([subject] admins_url)."""
+        return "%s/api/v1/tenants/%s/admins" % (self.base_url, tenant_id)
+
+    def memberships_url(self, user_id="{user_id}"):
+        """Deletes the user's memberships ([subject] memberships_url); its
+        preview is + "/deletion-preview"."""
+        return self.tenants_url(user_id) + "/memberships"
+
+    def user_url(self, user_id="{user_id}"):
+        """Deletes the user at the auth service ([subject] user_url); its
+        preview is + "/deletion-preview"."""
+        return "%s/api/v1/auth/users/%s" % (self.base_url, user_id)
+
     # ---- control API
 
     def _call(self, method, path, body=None):
@@ -196,6 +225,44 @@ class Fleet:
         "suspended": {seg: bool}}."""
         return self._call("GET", "/_fleet/tenants/" + self._q(tenant))
 
+    def add_user(self, user_id, memberships=(), auth=None):
+        """Creates or extends a user: memberships [{"tenant_id", "role":
+        "owner" | "admin" | "member"}] (an existing one changes role; a new
+        one is one more tenant_members row of its tenant), auth {table: n}
+        added to the user's auth rows (a new user without auth gets
+        DEFAULT_AUTH). Returns the user's state (see user())."""
+        body = {"user_id": user_id, "memberships": list(memberships)}
+        if auth is not None:
+            body["auth"] = auth
+        return self._call("POST", "/_fleet/users", body)
+
+    def user(self, user_id):
+        """{"user_id", "known", "memberships": [{"tenant_id", "role"}],
+        "auth": {table: n}, "total"} (total: memberships + auth rows)."""
+        return self._call("GET", "/_fleet/users/" + self._q(user_id))
+
+    def seed_subject_scenario(self, prefix="s"):
+        """Seeds the standard erasure scenario (each tenant with the default
+        rows): user PREFIX-user owns PREFIX-solo1 and PREFIX-solo2 alone, owns
+        PREFIX-shared with PREFIX-coadmin (admin), and is a plain member of
+        PREFIX-member1 and PREFIX-member2 (owned by PREFIX-owner). Returns
+        {"user", "solo": [2 ids], "shared", "member": [2 ids], "tenants":
+        all 5 in the user's order, "co_admin", "other_owner"}."""
+        p = prefix + "-"
+        ids = {"user": p + "user", "solo": [p + "solo1", p + "solo2"], "shared": p + "shared",
+               "member": [p + "member1", p + "member2"], "co_admin": p + "coadmin",
+               "other_owner": p + "owner"}
+        ids["tenants"] = ids["solo"] + [ids["shared"]] + ids["member"]
+        for t in ids["tenants"]:
+            self.seed(t)
+        self.add_user(ids["user"], [{"tenant_id": t, "role": "owner"}
+                                    for t in ids["solo"] + [ids["shared"]]] +
+                      [{"tenant_id": t, "role": "member"} for t in ids["member"]])
+        self.add_user(ids["co_admin"], [{"tenant_id": ids["shared"], "role": "admin"}])
+        self.add_user(ids["other_owner"], [{"tenant_id": t, "role": "owner"}
+                                           for t in ids["member"]])
+        return ids
+
     def fault(self, **kw):
         """Queues a fault (see the module docstring). Returns {"ok", "id"}."""
         return self._call("POST", "/_fleet/fault", kw)
@@ -207,7 +274,7 @@ class Fleet:
         return self._call("POST", "/_fleet/faults/clear", {})
 
     def reset(self):
-        """Clears faults, rows, the request log and the counters."""
+        """Clears faults, rows, users, the request log and the counters."""
         return self._call("POST", "/_fleet/reset", {})
 
     def reset_log(self):
@@ -257,7 +324,7 @@ def _lines(extra):
 
 def write_fleet_config(path, fleet, token_file, db_path, extra_scheduler="",
                        services=None, overrides=None, retry=None, http="",
-                       suspend=False):
+                       suspend=False, subject=False):
     """Writes a tenantdel.conf (DESIGN §5) whose services all point at the
     fleet: the 12 data services in phase 1 and [service tenant] in phase 2,
     each with delete_url and preview_url (suspend_url/restore_url only with
@@ -266,8 +333,10 @@ def write_fleet_config(path, fleet, token_file, db_path, extra_scheduler="",
     fleet: a Fleet, or a base URL. services: config names to include
     (default all 13). overrides: {name: {key: value}} (value None removes
     the key, e.g. {"orders": {"preview_url": None}}) or {name: "key = v\\n..."}
-    to append lines. extra_scheduler / http: lines added to [scheduler] /
-    [http]. retry: the [retry] body; default quick delays for tests
+    to append lines. subject: True adds a [subject] section with the four
+    URLs of the fleet, or a dict {key: value} to add to them (None removes
+    a key). extra_scheduler / http: lines added to [scheduler] / [http].
+    retry: the [retry] body; default quick delays for tests
     (base_delay 100ms, max_delay 2s); pass "" for tenantdel's defaults.
     Returns the text written."""
     if not isinstance(fleet, Fleet):
@@ -303,6 +372,15 @@ def write_fleet_config(path, fleet, token_file, db_path, extra_scheduler="",
         else:
             extra = _lines(ov)
         out += ["", "[service %s]" % name] + ["%s = %s" % kv for kv in keys.items()] + extra
+    if subject:
+        keys = {"tenants_url": fleet.tenants_url(), "admins_url": fleet.admins_url(),
+                "memberships_url": fleet.memberships_url(), "user_url": fleet.user_url()}
+        for k, v in (subject.items() if isinstance(subject, dict) else ()):
+            if v is None:
+                keys.pop(k, None)
+            else:
+                keys[k] = str(v)
+        out += ["", "[subject]"] + ["%s = %s" % kv for kv in keys.items()]
     text = "\n".join(out) + "\n"
     with open(path, "w") as f:
         f.write(text)

@@ -5,7 +5,9 @@
  *   fleet.c         command line, signals, libmicrohttpd glue
  *   fleet_state.c   the service catalogue, tenant rows, fault queue,
  *                   request log and counters (all behind fleet->lock)
- *   fleet_routes.c  the service routes and the /_fleet/ control API
+ *   fleet_routes.c  the service routes (tenant data), fault replies
+ *   fleet_users.c   users: memberships, auth rows and their routes
+ *   fleet_control.c the /_fleet/ control API
  *
  * Every function named fleet_state_* expects the caller to hold
  * fleet->lock unless its contract says otherwise.
@@ -21,9 +23,13 @@
 #include <cjson/cJSON.h>
 
 #define FLEET_MAX_TABLES 8
+#define FLEET_MAX_SERVICES 24
 #define FLEET_TENANT_BUCKETS 16384
 
-/* One service of the reference fleet. */
+/*
+ * One service of the reference fleet, or one logical service of the user
+ * routes (fleet_services[fleet_service_count + FLEET_USVC_...]).
+ */
 struct fleet_service {
 	const char *seg;       /* URL path segment, also its name in the fleet */
 	const char *conf_name; /* its name in tenantdel.conf.example */
@@ -31,7 +37,32 @@ struct fleet_service {
 	int defaults[FLEET_MAX_TABLES];       /* rows seeded by default */
 };
 
-enum fleet_op { OP_NONE, OP_DELETE, OP_PREVIEW, OP_SUSPEND, OP_RESTORE, OP_ANY };
+/* The logical services of the user routes, after the tenant-data services. */
+enum fleet_user_service {
+	FLEET_USVC_USER_TENANTS, /* GET /api/v1/tenants/user/{user_id} */
+	FLEET_USVC_ADMINS,       /* GET /api/v1/tenants/{tenant_id}/admins */
+	FLEET_USVC_MEMBERSHIPS,  /* .../tenants/user/{user_id}/memberships */
+	FLEET_USVC_AUTH,         /* /api/v1/auth/users/{user_id} */
+	FLEET_USVC_COUNT
+};
+
+enum fleet_op { OP_NONE, OP_DELETE, OP_PREVIEW, OP_SUSPEND, OP_RESTORE, OP_DISCOVER,
+		OP_ANY };
+
+enum fleet_role { ROLE_OWNER, ROLE_ADMIN, ROLE_MEMBER };
+
+/* A user's membership in a tenant (one tenant_members row of the tenant). */
+struct fleet_membership {
+	char *user_id;
+	char *tenant_id;
+	enum fleet_role role;
+};
+
+/* A user the fleet knows (POST /_fleet/users) and its auth-service rows. */
+struct fleet_user {
+	char *id;
+	int64_t auth[FLEET_MAX_TABLES];
+};
 
 enum fleet_mode {
 	MODE_STATUS, MODE_HANG, MODE_SLOW, MODE_GARBAGE, MODE_SUCCESS_FALSE,
@@ -69,7 +100,7 @@ struct fleet_record {
 	char *path;
 	int service;           /* -1 when the route is unknown */
 	enum fleet_op op;
-	char *tenant_id;       /* decoded; NULL when none */
+	char *tenant_id;       /* the path id, decoded; NULL when none */
 	int64_t start_ms;
 	int64_t end_ms;        /* 0 while in flight */
 	int status;            /* 0 while in flight or closed without answer */
@@ -85,6 +116,10 @@ struct fleet {
 	bool quiet;
 
 	struct fleet_tenant *tenants[FLEET_TENANT_BUCKETS];
+	struct fleet_user *users;             /* in creation order */
+	size_t users_len, users_cap;
+	struct fleet_membership *members;     /* in creation order */
+	size_t members_len, members_cap;
 	struct fleet_fault *faults; /* in insertion order */
 	int64_t next_fault_id;
 
@@ -94,7 +129,7 @@ struct fleet {
 
 	int64_t requests;      /* service requests since the last reset */
 	int in_flight, max_in_flight;
-	int svc_in_flight[16], svc_max_in_flight[16];
+	int svc_in_flight[FLEET_MAX_SERVICES], svc_max_in_flight[FLEET_MAX_SERVICES];
 };
 
 /* What a route answers; fleet.c turns it into an MHD response. */
@@ -115,7 +150,7 @@ struct fleet_request {
 	const char *query_since; /* "since" query argument, or NULL */
 	int service;           /* -1: not a service route */
 	enum fleet_op op;
-	char *tenant_id;       /* decoded, owned */
+	char *tenant_id;       /* the path id, decoded, owned (a user id on user routes) */
 	bool control;          /* under /_fleet/ */
 	bool known_route;      /* the path names a route */
 	bool method_ok;        /* ... and the method is the route's */
@@ -127,10 +162,15 @@ struct fleet_request {
 /* ---- fleet_state.c ---- */
 
 extern const struct fleet_service fleet_services[];
+/* The tenant-data services (seeded rows); the user services follow them. */
 extern const size_t fleet_service_count;
+/* Every service, the user services included. */
+extern const size_t fleet_service_count_all;
 
-/* Index of a service by path segment or config name, or -1. */
+/* Index of a tenant-data service by path segment or config name, or -1. */
 int fleet_service_find(const char *name);
+/* Same, the logical services of the user routes included. */
+int fleet_service_find_any(const char *name);
 /* Index of a table within a service, or -1. */
 int fleet_table_find(int service, const char *table);
 
@@ -174,6 +214,36 @@ const char *fleet_mode_name(enum fleet_mode mode);
 int fleet_mode_parse(const char *s);  /* -1 if unknown */
 int fleet_op_parse(const char *s);    /* -1 if unknown */
 
+/* ---- fleet_users.c ---- */
+
+const char *fleet_role_name(enum fleet_role role);
+int fleet_role_parse(const char *s);  /* -1 if unknown */
+/* The user, or NULL; created (no rows) when create and absent. */
+struct fleet_user *fleet_users_get(struct fleet *f, const char *id, bool create);
+/*
+ * Gives the user a membership in the tenant, or changes its role if it
+ * has one already. A new membership is one more tenant_members row.
+ */
+void fleet_users_join(struct fleet *f, const char *user_id, const char *tenant_id,
+		      enum fleet_role role);
+/* Forgets the memberships in a tenant (its rows are the caller's). */
+void fleet_users_drop_tenant(struct fleet *f, const char *tenant_id);
+void fleet_users_clear(struct fleet *f);
+/* {"user_id","known","memberships":[...],"auth":{...},"total"}. */
+cJSON *fleet_users_json(struct fleet *f, const char *id);
+/*
+ * Parses the user routes below /api/v1/ (seg: its n raw segments) into
+ * rq. Returns true when the path is a user route (known_route set).
+ */
+bool fleet_users_route_parse(struct fleet_request *rq, const char **seg,
+			     const size_t *len, int n);
+/*
+ * Carries out a user route (lock held): keep rows are left in the first
+ * table of a delete (underdelete). Returns its answer and sets *status.
+ */
+cJSON *fleet_users_op(struct fleet *f, const struct fleet_request *rq, int64_t keep,
+		      bool toplevel, int *status);
+
 /* ---- fleet_routes.c ---- */
 
 /*
@@ -189,9 +259,24 @@ void fleet_route_service(struct fleet *f, struct fleet_request *rq,
 void fleet_route_control(struct fleet *f, struct fleet_request *rq,
 			 const char *body, size_t body_len, struct fleet_reply *out);
 
+/* True when the raw path segment (len bytes) is word. */
+bool fleet_seg_is(const char *seg, size_t len, const char *word);
 /* Percent-decodes n bytes of s. Returns NULL on a bad escape or NUL. */
 char *fleet_percent_decode(const char *s, size_t n);
 /* Sets out to a JSON reply with the printed tree (which it frees). */
 void fleet_reply_json(struct fleet_reply *out, int status, cJSON *json);
+/* Empties FLEET_MAX_TABLES rows but keep in rows[0]; removed[i] = what went. */
+void fleet_take_rows(int64_t *rows, int64_t keep, int64_t *removed);
+/* {"detail": detail}. */
+cJSON *fleet_detail_json(const char *detail);
+/*
+ * The deletion answer of §1 for id_key = id (tenant_id or user_id): counts
+ * named by the service's tables; toplevel: no "summary" object.
+ */
+cJSON *fleet_delete_answer(const char *id_key, const char *id, int service,
+			   const int64_t *removed, bool toplevel);
+/* The preview answer: {id_key, "service", "preview", "total_records"}. */
+cJSON *fleet_preview_answer(const char *id_key, const char *id, int service,
+			    const int64_t *counts, bool toplevel);
 
 #endif

@@ -3,10 +3,12 @@
  *
  *   POST /_fleet/seed {"tenant_id", "rows": {svc: {table: n}}}  add rows
  *   GET  /_fleet/tenants/{id}          the tenant's rows and suspensions
+ *   POST /_fleet/users {"user_id", "memberships", "auth"}  add or extend a user
+ *   GET  /_fleet/users/{id}            the user's memberships and auth rows
  *   POST /_fleet/fault {...}           queue a fault
  *   GET  /_fleet/faults                the queued faults
  *   POST /_fleet/faults/clear          drop every queued fault
- *   POST /_fleet/reset                 faults, rows and request log
+ *   POST /_fleet/reset                 faults, rows, users and request log
  *   POST /_fleet/reset-log             the request log (and counters)
  *   GET  /_fleet/requests[?since=SEQ]  the request log
  *   GET  /_fleet/stats                 request and in-flight counters
@@ -98,16 +100,108 @@ static void control_seed(struct fleet *f, const cJSON *req, struct fleet_reply *
 	fleet_reply_json(out, 200, state);
 }
 
+/* Checks a user's "memberships" array; NULL when good, else a message. */
+static const char *memberships_check(const cJSON *ms)
+{
+	const cJSON *m, *prev;
+
+	if (!cJSON_IsArray(ms))
+		return "memberships must be an array";
+	cJSON_ArrayForEach(m, ms) {
+		const cJSON *tid = cJSON_GetObjectItemCaseSensitive(m, "tenant_id");
+		const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
+		if (!cJSON_IsObject(m) || !cJSON_IsString(tid) || tid->valuestring[0] == '\0')
+			return "memberships: each is {\"tenant_id\", \"role\"} with a non-empty tenant_id";
+		if (!cJSON_IsString(role) || fleet_role_parse(role->valuestring) < 0)
+			return "memberships: role must be owner, admin or member";
+		for (prev = ms->child; prev != m; prev = prev->next)
+			if (strcmp(cJSON_GetObjectItemCaseSensitive(prev, "tenant_id")->valuestring,
+				   tid->valuestring) == 0)
+				return "memberships: a tenant is listed twice";
+	}
+	return NULL;
+}
+
+/* Checks a user's "auth" rows; NULL when good, else a message. */
+static const char *auth_check(const cJSON *auth)
+{
+	int svc = fleet_service_find_any("auth");
+	const cJSON *tbl;
+
+	if (!cJSON_IsObject(auth))
+		return "auth must be an object {table: n}";
+	cJSON_ArrayForEach(tbl, auth) {
+		if (fleet_table_find(svc, tbl->string) < 0)
+			return "auth: unknown table";
+		if (!is_count(tbl, 0))
+			return "auth: counts are non-negative integers";
+	}
+	return NULL;
+}
+
+/* Adds the rows (or the defaults, rows NULL) to a user's auth rows. */
+static void auth_apply(struct fleet_user *u, const cJSON *rows)
+{
+	int svc = fleet_service_find_any("auth");
+	const cJSON *tbl;
+
+	if (rows == NULL) {
+		for (int i = 0; i < FLEET_MAX_TABLES; i++)
+			u->auth[i] += fleet_services[svc].defaults[i];
+		return;
+	}
+	cJSON_ArrayForEach(tbl, rows)
+		u->auth[fleet_table_find(svc, tbl->string)] += (int64_t)tbl->valuedouble;
+}
+
+static void control_users(struct fleet *f, const cJSON *req, struct fleet_reply *out)
+{
+	const cJSON *uid = cJSON_GetObjectItemCaseSensitive(req, "user_id");
+	const cJSON *ms = cJSON_GetObjectItemCaseSensitive(req, "memberships");
+	const cJSON *auth = cJSON_GetObjectItemCaseSensitive(req, "auth");
+	const cJSON *m;
+	const char *err = NULL;
+
+	if (!cJSON_IsString(uid) || uid->valuestring[0] == '\0')
+		return reply_error(out, 400, "user_id (a non-empty string) is required");
+	if (cJSON_IsNull(ms))
+		ms = NULL;
+	if (cJSON_IsNull(auth))
+		auth = NULL;
+	if ((ms != NULL && (err = memberships_check(ms)) != NULL) ||
+	    (auth != NULL && (err = auth_check(auth)) != NULL))
+		return reply_error(out, 400, err);
+	pthread_mutex_lock(&f->lock);
+	struct fleet_user *u = fleet_users_get(f, uid->valuestring, false);
+	if (u == NULL || auth != NULL) /* a new user gets the default rows */
+		auth_apply(fleet_users_get(f, uid->valuestring, true), auth);
+	cJSON_ArrayForEach(m, ms) {
+		const char *role = cJSON_GetObjectItemCaseSensitive(m, "role")->valuestring;
+		fleet_users_join(f, uid->valuestring,
+				 cJSON_GetObjectItemCaseSensitive(m, "tenant_id")->valuestring,
+				 (enum fleet_role)fleet_role_parse(role));
+	}
+	cJSON *state = fleet_users_json(f, uid->valuestring);
+	pthread_mutex_unlock(&f->lock);
+	fleet_reply_json(out, 200, state);
+}
+
 static const char *fault_strings(struct fleet_fault *ft, const cJSON *req)
 {
 	const cJSON *tid = cJSON_GetObjectItemCaseSensitive(req, "tenant_id");
+	const cJSON *uid = cJSON_GetObjectItemCaseSensitive(req, "user_id");
 	const cJSON *ra = cJSON_GetObjectItemCaseSensitive(req, "retry_after");
 	const cJSON *body = cJSON_GetObjectItemCaseSensitive(req, "body");
 	const cJSON *pct = cJSON_GetObjectItemCaseSensitive(req, "body_pct");
 
+	if (uid != NULL && !cJSON_IsNull(uid)) { /* the path id of a user route */
+		if (tid != NULL && !cJSON_IsNull(tid))
+			return "give tenant_id or user_id, not both";
+		tid = uid;
+	}
 	if (tid != NULL && !cJSON_IsNull(tid)) {
 		if (!cJSON_IsString(tid))
-			return "tenant_id must be a string";
+			return "tenant_id and user_id must be strings";
 		ft->tenant_id = xstrdup(tid->valuestring);
 	}
 	if (cJSON_IsString(ra))
@@ -155,12 +249,12 @@ static const char *fault_parse(struct fleet_fault *ft, const cJSON *req)
 	if (!cJSON_IsString(svc))
 		return "service is required (a service name, or \"*\")";
 	ft->service = strcmp(svc->valuestring, "*") == 0 ? -1
-		      : fleet_service_find(svc->valuestring);
+		      : fleet_service_find_any(svc->valuestring);
 	if (ft->service < 0 && strcmp(svc->valuestring, "*") != 0)
 		return "unknown service";
 	ft->op = OP_ANY;
 	if (op != NULL && (!cJSON_IsString(op) || (v = fleet_op_parse(op->valuestring)) < 0))
-		return "op must be delete, preview, suspend, restore or any";
+		return "op must be delete, preview, suspend, restore, discover or any";
 	if (op != NULL)
 		ft->op = (enum fleet_op)v;
 	if (!cJSON_IsString(mode) || (v = fleet_mode_parse(mode->valuestring)) < 0)
@@ -202,7 +296,9 @@ static void control_fault(struct fleet *f, const cJSON *req, struct fleet_reply 
 	fleet_reply_json(out, 200, o);
 }
 
-static void control_tenant(struct fleet *f, const char *raw, struct fleet_reply *out)
+/* GET tenants/{id} or users/{id}: the state of one tenant or user. */
+static void control_state(struct fleet *f, const char *raw, bool user,
+			  struct fleet_reply *out)
 {
 	char *id = strchr(raw, '/') ? NULL : fleet_percent_decode(raw, strlen(raw));
 	if (id == NULL || id[0] == '\0') {
@@ -210,7 +306,7 @@ static void control_tenant(struct fleet *f, const char *raw, struct fleet_reply 
 		return reply_error(out, 404, "no such route");
 	}
 	pthread_mutex_lock(&f->lock);
-	cJSON *state = fleet_state_tenant_json(f, id);
+	cJSON *state = user ? fleet_users_json(f, id) : fleet_state_tenant_json(f, id);
 	pthread_mutex_unlock(&f->lock);
 	free(id);
 	fleet_reply_json(out, 200, state);
@@ -220,7 +316,9 @@ static void control_get(struct fleet *f, struct fleet_request *rq,
 			const char *what, struct fleet_reply *out)
 {
 	if (strncmp(what, "tenants/", 8) == 0)
-		return control_tenant(f, what + 8, out);
+		return control_state(f, what + 8, false, out);
+	if (strncmp(what, "users/", 6) == 0)
+		return control_state(f, what + 6, true, out);
 	if (strcmp(what, "health") == 0)
 		return reply_ok(out);
 	pthread_mutex_lock(&f->lock);
@@ -247,6 +345,7 @@ static bool control_action(struct fleet *f, const char *what, struct fleet_reply
 	if (strcmp(what, "reset") == 0) {
 		fleet_state_clear_faults(f);
 		fleet_state_clear_tenants(f);
+		fleet_users_clear(f);
 		fleet_state_clear_log(f);
 	} else if (strcmp(what, "reset-log") == 0) {
 		fleet_state_clear_log(f);
@@ -273,7 +372,8 @@ void fleet_route_control(struct fleet *f, struct fleet_request *rq,
 		return reply_error(out, 405, "use GET or POST");
 	if (control_action(f, what, out))
 		return;
-	if (strcmp(what, "seed") != 0 && strcmp(what, "fault") != 0)
+	if (strcmp(what, "seed") != 0 && strcmp(what, "fault") != 0 &&
+	    strcmp(what, "users") != 0)
 		return reply_error(out, 404, "no such route");
 	req = cJSON_ParseWithLength(body ? body : "", body_len);
 	if (!cJSON_IsObject(req)) {
@@ -282,6 +382,8 @@ void fleet_route_control(struct fleet *f, struct fleet_request *rq,
 	}
 	if (strcmp(what, "seed") == 0)
 		control_seed(f, req, out);
+	else if (strcmp(what, "users") == 0)
+		control_users(f, req, out);
 	else
 		control_fault(f, req, out);
 	cJSON_Delete(req);

@@ -7,7 +7,8 @@
  *   DELETE /api/v1/tenants/{id}, GET .../deletion-preview, POST .../suspend
  *          | /restore                                    the tenant service
  *
- * Injected faults are applied here, after the bearer token is checked.
+ * and the user routes of fleet_users.c. Injected faults are applied here,
+ * after the bearer token is checked.
  */
 #include "tests/fleet/fleet.h"
 #include "util/util.h"
@@ -71,7 +72,7 @@ static int split_path(const char *p, const char **seg, size_t *len, int max)
 	return max + 1; /* too many */
 }
 
-static bool seg_is(const char *seg, size_t len, const char *word)
+bool fleet_seg_is(const char *seg, size_t len, const char *word)
 {
 	return strlen(word) == len && memcmp(seg, word, len) == 0;
 }
@@ -88,7 +89,7 @@ static void route_op(struct fleet_request *rq, const char *suffix, size_t len)
 	for (size_t i = 0; i < ARRAY_LEN(ops); i++) {
 		if ((suffix == NULL) != (ops[i].suffix == NULL))
 			continue;
-		if (suffix != NULL && !seg_is(suffix, len, ops[i].suffix))
+		if (suffix != NULL && !fleet_seg_is(suffix, len, ops[i].suffix))
 			continue;
 		rq->known_route = true;
 		rq->op = ops[i].op;
@@ -113,17 +114,17 @@ void fleet_route_parse(struct fleet_request *rq)
 	if (strncmp(rq->path, "/api/v1/", 8) != 0)
 		return;
 	n = split_path(rq->path + 8, seg, len, 6);
-	if (n < 2 || n > 4)
+	if (n < 2 || n > 5 || fleet_users_route_parse(rq, seg, len, n))
 		return;
 	for (size_t s = 0; s < fleet_service_count; s++)
-		if (seg_is(seg[0], len[0], fleet_services[s].seg))
+		if (fleet_seg_is(seg[0], len[0], fleet_services[s].seg))
 			rq->service = (int)s;
 	if (rq->service < 0)
 		return;
 	if (strcmp(fleet_services[rq->service].seg, "tenants") == 0) {
 		id_at = 1;
 	} else {
-		if (n < 3 || !seg_is(seg[1], len[1], "tenant"))
+		if (n < 3 || !fleet_seg_is(seg[1], len[1], "tenant"))
 			goto unknown;
 		id_at = 2;
 	}
@@ -154,11 +155,33 @@ void fleet_reply_json(struct fleet_reply *out, int status, cJSON *json)
 	cJSON_Delete(json);
 }
 
-static void reply_detail(struct fleet_reply *out, int status, const char *detail)
+cJSON *fleet_detail_json(const char *detail)
 {
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "detail", detail);
-	fleet_reply_json(out, status, o);
+	return o;
+}
+
+static void reply_detail(struct fleet_reply *out, int status, const char *detail)
+{
+	fleet_reply_json(out, status, fleet_detail_json(detail));
+}
+
+/* The name of the request's path id in answers. */
+static const char *id_key(const struct fleet_request *rq)
+{
+	int usvc = rq->service - (int)fleet_service_count;
+	return usvc >= 0 && usvc != FLEET_USVC_ADMINS ? "user_id" : "tenant_id";
+}
+
+/* The service's name in its answers: the user routes answer as the tenant
+ * service, but for the auth service's. */
+static const char *reply_name(int service)
+{
+	int usvc = service - (int)fleet_service_count;
+	if (usvc < 0 || usvc == FLEET_USVC_AUTH)
+		return fleet_services[service].seg;
+	return "tenants";
 }
 
 static void rfc3339_now(char *ts, size_t size)
@@ -182,15 +205,8 @@ static cJSON *counts_json(int service, const int64_t *counts, int64_t *total)
 	return o;
 }
 
-/* Removes the tenant's rows in one service, leaving keep in table 0. */
-static void delete_rows(struct fleet *f, int service, const char *id,
-			int64_t keep, int64_t *removed)
+void fleet_take_rows(int64_t *rows, int64_t keep, int64_t *removed)
 {
-	struct fleet_tenant *t = fleet_state_tenant(f, id, false);
-	memset(removed, 0, sizeof(int64_t) * FLEET_MAX_TABLES);
-	if (t == NULL)
-		return;
-	int64_t *rows = fleet_state_rows(t, service);
 	for (int i = 0; i < FLEET_MAX_TABLES; i++) {
 		int64_t left = (i == 0 && keep > 0) ? (rows[i] < keep ? rows[i] : keep) : 0;
 		removed[i] = rows[i] - left;
@@ -198,43 +214,62 @@ static void delete_rows(struct fleet *f, int service, const char *id,
 	}
 }
 
-static cJSON *delete_answer(struct fleet_request *rq, const int64_t *removed,
-			    bool toplevel)
+/* Removes the tenant's rows in one service, leaving keep in table 0. */
+static void delete_rows(struct fleet *f, int service, const char *id,
+			int64_t keep, int64_t *removed)
 {
-	const char *name = fleet_services[rq->service].seg;
+	struct fleet_tenant *t = fleet_state_tenant(f, id, false);
+	memset(removed, 0, sizeof(int64_t) * FLEET_MAX_TABLES);
+	if (t != NULL)
+		fleet_take_rows(fleet_state_rows(t, service), keep, removed);
+}
+
+cJSON *fleet_delete_answer(const char *id_key, const char *id, int service,
+			   const int64_t *removed, bool toplevel)
+{
 	cJSON *root = cJSON_CreateObject();
 	cJSON *where = root;
 	char ts[32];
 	int64_t total;
 
 	rfc3339_now(ts, sizeof ts);
-	cJSON_AddStringToObject(root, "message", "Tenant data deletion completed");
+	cJSON_AddStringToObject(root, "message", strcmp(id_key, "user_id") == 0
+				? "User data deletion completed"
+				: "Tenant data deletion completed");
 	if (!toplevel)
 		where = cJSON_AddObjectToObject(root, "summary");
-	cJSON_AddStringToObject(where, "tenant_id", rq->tenant_id);
-	cJSON_AddStringToObject(where, "service_name", name);
+	cJSON_AddStringToObject(where, id_key, id);
+	cJSON_AddStringToObject(where, "service_name", reply_name(service));
 	cJSON_AddBoolToObject(where, "success", true);
-	cJSON_AddItemToObject(where, "deleted_counts",
-			      counts_json(rq->service, removed, &total));
+	cJSON_AddItemToObject(where, "deleted_counts", counts_json(service, removed, &total));
 	cJSON_AddNumberToObject(where, "total_deleted", (double)total);
 	cJSON_AddArrayToObject(where, "errors");
 	cJSON_AddStringToObject(where, "timestamp", ts);
 	return root;
 }
 
+cJSON *fleet_preview_answer(const char *id_key, const char *id, int service,
+			    const int64_t *counts, bool toplevel)
+{
+	cJSON *root = cJSON_CreateObject();
+	int64_t total;
+
+	cJSON_AddStringToObject(root, id_key, id);
+	cJSON_AddStringToObject(root, "service", reply_name(service));
+	cJSON_AddItemToObject(root, "preview", counts_json(service, counts, &total));
+	if (!toplevel) /* "toplevel" preview: no total, the reader sums */
+		cJSON_AddNumberToObject(root, "total_records", (double)total);
+	return root;
+}
+
 static cJSON *preview_answer(struct fleet *f, struct fleet_request *rq, bool toplevel)
 {
 	struct fleet_tenant *t = fleet_state_tenant(f, rq->tenant_id, false);
-	int64_t zero[FLEET_MAX_TABLES] = {0}, total;
-	cJSON *root = cJSON_CreateObject();
+	int64_t zero[FLEET_MAX_TABLES] = {0};
+	cJSON *root = fleet_preview_answer("tenant_id", rq->tenant_id, rq->service,
+					   t ? fleet_state_rows(t, rq->service) : zero,
+					   toplevel);
 
-	cJSON_AddStringToObject(root, "tenant_id", rq->tenant_id);
-	cJSON_AddStringToObject(root, "service", fleet_services[rq->service].seg);
-	cJSON_AddItemToObject(root, "preview",
-			      counts_json(rq->service,
-					  t ? fleet_state_rows(t, rq->service) : zero, &total));
-	if (!toplevel) /* "toplevel" preview: no total, the reader sums */
-		cJSON_AddNumberToObject(root, "total_records", (double)total);
 	cJSON_AddStringToObject(root, "warning",
 				"These records will be permanently deleted and cannot be recovered");
 	return root;
@@ -257,20 +292,25 @@ static cJSON *suspend_answer(struct fleet *f, struct fleet_request *rq)
 	return root;
 }
 
-/* Carries out the operation (lock held) and returns its answer. */
+/* Carries out the operation (lock held); returns its answer, sets *status. */
 static cJSON *do_op(struct fleet *f, struct fleet_request *rq,
-		    const struct fleet_fault *ft)
+		    const struct fleet_fault *ft, int *status)
 {
 	enum fleet_mode mode = ft ? ft->mode : MODE_STATUS;
 	bool toplevel = ft != NULL && mode == MODE_TOPLEVEL;
+	int64_t keep = (ft && mode == MODE_UNDERDELETE) ? ft->remaining : 0;
 	int64_t removed[FLEET_MAX_TABLES];
 
+	*status = 200;
+	if (rq->service >= (int)fleet_service_count)
+		return fleet_users_op(f, rq, keep, toplevel, status);
 	switch (rq->op) {
-	case OP_DELETE: {
-		int64_t keep = (ft && mode == MODE_UNDERDELETE) ? ft->remaining : 0;
+	case OP_DELETE:
 		delete_rows(f, rq->service, rq->tenant_id, keep, removed);
-		return delete_answer(rq, removed, toplevel);
-	}
+		if (strcmp(fleet_services[rq->service].seg, "tenants") == 0)
+			fleet_users_drop_tenant(f, rq->tenant_id); /* its tenant_members */
+		return fleet_delete_answer("tenant_id", rq->tenant_id, rq->service,
+					   removed, toplevel);
 	case OP_PREVIEW:
 		return preview_answer(f, rq, toplevel);
 	default:
@@ -285,11 +325,12 @@ static cJSON *success_false_answer(struct fleet_request *rq)
 	char ts[32];
 
 	rfc3339_now(ts, sizeof ts);
-	cJSON_AddStringToObject(root, "message", "Tenant data deletion failed");
+	cJSON_AddStringToObject(root, "message", strcmp(id_key(rq), "user_id") == 0
+				? "User data deletion failed" : "Tenant data deletion failed");
 	cJSON_AddBoolToObject(root, "success", false);
 	sum = cJSON_AddObjectToObject(root, "summary");
-	cJSON_AddStringToObject(sum, "tenant_id", rq->tenant_id);
-	cJSON_AddStringToObject(sum, "service_name", fleet_services[rq->service].seg);
+	cJSON_AddStringToObject(sum, id_key(rq), rq->tenant_id);
+	cJSON_AddStringToObject(sum, "service_name", reply_name(rq->service));
 	cJSON_AddBoolToObject(sum, "success", false);
 	cJSON_AddObjectToObject(sum, "deleted_counts");
 	cJSON_AddItemToArray(cJSON_AddArrayToObject(sum, "errors"),
@@ -347,7 +388,8 @@ static bool fault_reply_early(struct fleet_fault *ft, struct fleet_request *rq,
 		fleet_reply_json(out, 200, success_false_answer(rq));
 		return true;
 	case MODE_NOTFOUND:
-		reply_detail(out, 404, "Tenant not found");
+		reply_detail(out, 404, strcmp(id_key(rq), "user_id") == 0
+				       ? "user not found" : "Tenant not found");
 		return true;
 	case MODE_DOWN:
 		out->drop = true;
@@ -381,6 +423,7 @@ void fleet_route_service(struct fleet *f, struct fleet_request *rq,
 	struct fleet_fault ft;
 	bool faulted;
 	cJSON *answer;
+	int status;
 
 	if (!rq->known_route)
 		return reply_detail(out, 404, "Not Found");
@@ -402,10 +445,12 @@ void fleet_route_service(struct fleet *f, struct fleet_request *rq,
 		fault_sleep(f, ms);
 	}
 	pthread_mutex_lock(&f->lock);
-	answer = do_op(f, rq, faulted ? &ft : NULL);
+	answer = do_op(f, rq, faulted ? &ft : NULL, &status);
 	pthread_mutex_unlock(&f->lock);
 
-	if (faulted && ft.mode == MODE_EMPTY204) {
+	if (status != 200) {
+		fleet_reply_json(out, status, answer);
+	} else if (faulted && ft.mode == MODE_EMPTY204) {
 		cJSON_Delete(answer);
 		out->status = 204;
 	} else if (faulted && ft.mode == MODE_BIG) {

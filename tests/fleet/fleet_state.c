@@ -51,10 +51,22 @@ const struct fleet_service fleet_services[] = {
 	 {"notifications", "notification_preferences", "notification_logs"},
 	 {14, 2, 17}},
 	{"tenants", "tenant", {"tenants", "tenant_members"}, {1, 3}},
+	/* the logical services of the user routes (enum fleet_user_service) */
+	{"user_tenants", "user_tenants", {NULL}, {0}},
+	{"admins", "admins", {NULL}, {0}},
+	{"memberships", "memberships", {"tenant_members"}, {0}},
+	{"auth", "auth",
+	 {"users", "user_sessions", "refresh_tokens", "login_attempts", "user_consents"},
+	 {1, 2, 3, 6, 4}}, /* a user's rows, by default */
 };
-const size_t fleet_service_count = ARRAY_LEN(fleet_services);
+const size_t fleet_service_count_all = ARRAY_LEN(fleet_services);
+const size_t fleet_service_count = ARRAY_LEN(fleet_services) - FLEET_USVC_COUNT;
+_Static_assert(ARRAY_LEN(fleet_services) <= FLEET_MAX_SERVICES, "raise FLEET_MAX_SERVICES");
+_Static_assert(ARRAY_LEN(fleet_services) - FLEET_USVC_COUNT <= 16,
+	       "fleet_tenant holds 16 services");
 
-static const char *op_names[] = {"", "delete", "preview", "suspend", "restore", "any"};
+static const char *op_names[] = {"", "delete", "preview", "suspend", "restore",
+				 "discover", "any"};
 static const char *mode_names[] = {
 	"status", "hang", "slow", "garbage", "success_false", "underdelete",
 	"notfound", "empty204", "toplevel", "big", "down", "raw"};
@@ -87,6 +99,15 @@ int fleet_service_find(const char *name)
 	return -1;
 }
 
+int fleet_service_find_any(const char *name)
+{
+	for (size_t i = 0; i < fleet_service_count_all; i++)
+		if (strcmp(name, fleet_services[i].seg) == 0 ||
+		    strcmp(name, fleet_services[i].conf_name) == 0)
+			return (int)i;
+	return -1;
+}
+
 int fleet_table_find(int service, const char *table)
 {
 	const struct fleet_service *s = &fleet_services[service];
@@ -109,9 +130,12 @@ void fleet_init(struct fleet *f)
 void fleet_destroy(struct fleet *f)
 {
 	fleet_state_clear_tenants(f);
+	fleet_users_clear(f);
 	fleet_state_clear_faults(f);
 	fleet_state_clear_log(f);
 	free(f->log);
+	free(f->users);
+	free(f->members);
 	free(f->token);
 	pthread_cond_destroy(&f->wake);
 	pthread_mutex_destroy(&f->lock);
@@ -337,7 +361,7 @@ void fleet_state_clear_log(struct fleet *f)
 	f->log_dropped = 0;
 	f->requests = 0;
 	f->max_in_flight = f->in_flight;
-	for (size_t s = 0; s < fleet_service_count; s++)
+	for (size_t s = 0; s < fleet_service_count_all; s++)
 		f->svc_max_in_flight[s] = f->svc_in_flight[s];
 }
 
@@ -402,7 +426,7 @@ cJSON *fleet_state_stats_json(struct fleet *f)
 	cJSON_AddNumberToObject(o, "requests", (double)f->requests);
 	cJSON_AddNumberToObject(o, "in_flight", f->in_flight);
 	cJSON_AddNumberToObject(o, "max_in_flight", f->max_in_flight);
-	for (size_t s = 0; s < fleet_service_count; s++) {
+	for (size_t s = 0; s < fleet_service_count_all; s++) {
 		cJSON_AddNumberToObject(by, fleet_services[s].seg, f->svc_max_in_flight[s]);
 		cJSON_AddNumberToObject(now, fleet_services[s].seg, f->svc_in_flight[s]);
 	}

@@ -9,6 +9,7 @@ set -u
 
 FLEET=${1:-${TENANTDEL_FLEET:-build/release/tdfleet}}
 [ -x "$FLEET" ] || { echo "selftest: no fleet binary at $FLEET" >&2; exit 2; }
+FLEET=$(cd "$(dirname "$FLEET")" && pwd)/$(basename "$FLEET")
 TMP=$(mktemp -d)
 PID=
 PASS=0
@@ -166,6 +167,76 @@ fault '{"service":"*","mode":"status","status":500,"count":2}'
 check "service * matches any service" "$(svc DELETE /api/v1/sales/tenant/f1)$(svc DELETE /api/v1/tenants/f1)$(svc DELETE /api/v1/tenants/f1)" "500500200"
 check "bad fault refused" "$(curl -s -o /dev/null -w '%{http_code}' -X POST $B/_fleet/fault -d '{"service":"orders","mode":"explode"}')" "400"
 
+# ---- users: the routes of data-subject erasure
+ctl reset >/dev/null
+ctl seed '{"tenant_id":"ta"}' >/dev/null
+ctl seed '{"tenant_id":"tb"}' >/dev/null
+usr() { curl -s -o "$TMP/body" -w '%{http_code}' -X POST "$B/_fleet/users" -d "$1"; }
+check "users: create with memberships" "$(usr '{"user_id":"u/1","memberships":[{"tenant_id":"ta","role":"owner"},{"tenant_id":"tb","role":"member"}]}'; js '[d["known"], d["memberships"], d["auth"]["users"], d["total"]]' <"$TMP/body")" '200[true, [{"tenant_id": "ta", "role": "owner"}, {"tenant_id": "tb", "role": "member"}], 1, 18]'
+usr '{"user_id":"u2","memberships":[{"tenant_id":"ta","role":"admin"}],"auth":{"users":1}}' >/dev/null
+usr '{"user_id":"lonely"}' >/dev/null
+check "users: bad role 400" "$(usr '{"user_id":"u3","memberships":[{"tenant_id":"ta","role":"king"}]}')" "400"
+check "users: unknown auth table 400" "$(usr '{"user_id":"u3","auth":{"nope":1}}')" "400"
+check "users: tenant twice 400" "$(usr '{"user_id":"u3","memberships":[{"tenant_id":"ta","role":"member"},{"tenant_id":"ta","role":"admin"}]}')" "400"
+check "users: no user_id 400, nothing stored" "$(usr '{"memberships":[]}')$(get users/u3 | js 'd["known"]')" "400false"
+check "users: memberships count as tenant_members" "$(rows ta 'd["services"]["tenants"]')" '{"tenants": 1, "tenant_members": 5}'
+check "user tenants 200, in order" "$(svc GET /api/v1/tenants/user/u%2F1; js '[d["user_id"], [(t["tenant_id"], t["role"]) for t in d["tenants"]]]' <"$TMP/body")" '200["u/1", [["ta", "owner"], ["tb", "member"]]]'
+check "user tenants: known user, no tenants" "$(svc GET /api/v1/tenants/user/lonely; cat "$TMP/body")" '200{"user_id":"lonely","tenants":[]}'
+check "user tenants: unknown user 404" "$(svc GET /api/v1/tenants/user/nobody; cat "$TMP/body")" '404{"detail":"user not found"}'
+check "user tenants: no token 401" "$(curl -s -o /dev/null -w '%{http_code}' $B/api/v1/tenants/user/u2)" "401"
+check "user tenants: DELETE 405" "$(svc DELETE /api/v1/tenants/user/u2)" "405"
+check "admins: owners and admins only" "$(svc GET /api/v1/tenants/ta/admins; cat "$TMP/body")" '200{"tenant_id":"ta","admins":[{"user_id":"u/1","role":"owner"},{"user_id":"u2","role":"admin"}]}'
+check "admins: members only -> []" "$(svc GET /api/v1/tenants/tb/admins; js 'd["admins"]' <"$TMP/body")" '200[]'
+check "admins: unknown tenant 404" "$(svc GET /api/v1/tenants/nope/admins)" "404"
+check "admins: no token 401" "$(curl -s -o /dev/null -w '%{http_code}' $B/api/v1/tenants/ta/admins)" "401"
+check "tenant named user keeps its preview" "$(svc GET /api/v1/tenants/user/deletion-preview; js 'd["tenant_id"]' <"$TMP/body")" "200user"
+check "memberships preview" "$(svc GET /api/v1/tenants/user/u2/memberships/deletion-preview; cat "$TMP/body")" '200{"user_id":"u2","service":"tenants","preview":{"tenant_members":1},"total_records":1}'
+check "auth preview (auth given: no default rows)" "$(svc GET /api/v1/auth/users/u2/deletion-preview; js '[d["service"], d["preview"], d["total_records"]]' <"$TMP/body")" '200["auth", {"users": 1, "user_sessions": 0, "refresh_tokens": 0, "login_attempts": 0, "user_consents": 0}, 1]'
+check "memberships delete: no token 401, nothing removed" "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE $B/api/v1/tenants/user/u2/memberships)$(get users/u2 | js 'len(d["memberships"])')" "4011"
+
+# deleting a tenant removes its memberships; its count includes them
+check "tenant delete counts the memberships" "$(svc DELETE /api/v1/tenants/ta; js 'd["summary"]["deleted_counts"]' <"$TMP/body")" '200{"tenants": 1, "tenant_members": 5}'
+check "purged tenant gone from the user's tenants" "$(svc GET /api/v1/tenants/user/u%2F1; js '[t["tenant_id"] for t in d["tenants"]]' <"$TMP/body")" '200["tb"]'
+check "purged tenant: admins 404" "$(svc GET /api/v1/tenants/ta/admins)" "404"
+check "memberships delete" "$(svc DELETE /api/v1/tenants/user/u%2F1/memberships; js '[d["summary"]["user_id"], d["summary"]["service_name"], d["summary"]["deleted_counts"], d["summary"]["total_deleted"], d["summary"]["success"], d["summary"]["errors"]]' <"$TMP/body")" '200["u/1", "tenants", {"tenant_members": 1}, 1, true, []]'
+check "memberships delete: tenant keeps its other rows" "$(rows tb 'd["services"]["tenants"]')" '{"tenants": 1, "tenant_members": 3}'
+check "memberships delete is idempotent" "$(svc DELETE /api/v1/tenants/user/u%2F1/memberships; js 'd["summary"]["total_deleted"]' <"$TMP/body")" "2000"
+check "memberships gone, user still known" "$(svc GET /api/v1/tenants/user/u%2F1; js 'd["tenants"]' <"$TMP/body")" "200[]"
+check "auth delete" "$(svc DELETE /api/v1/auth/users/u%2F1; js '[d["summary"]["service_name"], d["summary"]["deleted_counts"], d["summary"]["total_deleted"]]' <"$TMP/body")" '200["auth", {"users": 1, "user_sessions": 2, "refresh_tokens": 3, "login_attempts": 6, "user_consents": 4}, 16]'
+check "auth delete is idempotent" "$(svc DELETE /api/v1/auth/users/u%2F1; js 'd["summary"]["total_deleted"]' <"$TMP/body")" "2000"
+check "auth delete: unknown user, zeros" "$(svc DELETE /api/v1/auth/users/ghost; js '[d["summary"]["user_id"], d["summary"]["total_deleted"]]' <"$TMP/body")" '200["ghost", 0]'
+check "auth: no token 401" "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE $B/api/v1/auth/users/u2)" "401"
+check "user state after erasure" "$(get users/u%2F1 | js '[d["known"], d["memberships"], d["total"]]')" '[true, [], 0]'
+check "log: logical services, ops, path id" "$(get requests | js '[(r["service"], r["op"], r["tenant_id"]) for r in d if r["path"].startswith("/api/v1/auth/users/u") or r["path"].endswith("/admins")][:3]')" '[["admins", "discover", "ta"], ["admins", "discover", "tb"], ["admins", "discover", "nope"]]'
+check "log: auth route" "$(get requests | js '[(r["service"], r["op"], r["tenant_id"], r["status"]) for r in d if r["path"].startswith("/api/v1/auth/")][-1]')" '["auth", "delete", "u2", 401]'
+
+check "users: extend adds memberships and auth rows" "$(usr '{"user_id":"u2","memberships":[{"tenant_id":"tb","role":"member"}],"auth":{"users":2}}'; js '[d["memberships"], d["auth"]["users"]]' <"$TMP/body")" '200[[{"tenant_id": "tb", "role": "member"}], 3]'
+check "users: extend changes a role in place" "$(usr '{"user_id":"u2","memberships":[{"tenant_id":"tb","role":"admin"}]}'; js 'd["memberships"]' <"$TMP/body")$(rows tb 'd["services"]["tenants"]["tenant_members"]')" '200[{"tenant_id": "tb", "role": "admin"}]4'
+
+# faults on the user routes
+fault '{"service":"user_tenants","op":"discover","mode":"status","status":200,"body":{"user_id":"u2","tenants":[{"tenant_id":"x","role":"owner"},{"tenant_id":"x","role":"owner"}]}}'
+check "status 200 with a custom body on discovery" "$(svc GET /api/v1/tenants/user/u2; js '[t["tenant_id"] for t in d["tenants"]]' <"$TMP/body")" '200["x", "x"]'
+check "then the real answer" "$(svc GET /api/v1/tenants/user/u2; js 'd["tenants"]' <"$TMP/body")" '200[{"tenant_id": "tb", "role": "admin"}]'
+fault '{"service":"admins","tenant_id":"tb","mode":"status","status":200,"body":"{\"tenant_id\":\"tb\"}"}'
+check "tenant_id filter matches the admins path id" "$(svc GET /api/v1/tenants/ta/admins)$(svc GET /api/v1/tenants/tb/admins; cat "$TMP/body")" '404200{"tenant_id":"tb"}'
+fault '{"service":"auth","user_id":"u2","op":"delete","mode":"status","status":503,"retry_after":"1"}'
+check "user_id filter on auth, 503" "$(svc DELETE /api/v1/auth/users/ghost)$(svc DELETE /api/v1/auth/users/u2)$(get users/u2 | js 'd["auth"]["users"]')" "2005033"
+fault '{"service":"memberships","mode":"success_false"}'
+check "memberships success_false: nothing removed" "$(svc DELETE /api/v1/tenants/user/u2/memberships; js 'd["summary"]["user_id"]' <"$TMP/body")$(get users/u2 | js 'len(d["memberships"])')" "200u21"
+fault '{"service":"memberships","mode":"toplevel"}'
+check "memberships toplevel: counts at the top level" "$(svc DELETE /api/v1/tenants/user/u2/memberships; js '["summary" in d, d["deleted_counts"], d["user_id"]]' <"$TMP/body")" '200[false, {"tenant_members": 1}, "u2"]'
+fault '{"service":"auth","mode":"underdelete","remaining":1}'
+check "auth underdelete leaves a users row" "$(svc DELETE /api/v1/auth/users/u2; js 'd["summary"]["deleted_counts"]["users"]' <"$TMP/body")$(get users/u2 | js 'd["auth"]["users"]')" "20021"
+fault '{"service":"user_tenants","mode":"notfound"}'
+check "notfound on discovery" "$(svc GET /api/v1/tenants/user/u2; cat "$TMP/body")" '404{"detail":"user not found"}'
+fault '{"service":"tenants","mode":"status","status":500,"count":-1}'
+check "a tenants fault leaves the user routes alone" "$(svc GET /api/v1/tenants/user/u2)$(svc GET /api/v1/tenants/tb/admins)$(svc DELETE /api/v1/tenants/tb)" "200200500"
+ctl faults/clear >/dev/null
+check "bad op refused" "$(curl -s -o /dev/null -w '%{http_code}' -X POST $B/_fleet/fault -d '{"service":"admins","op":"explode","mode":"down"}')" "400"
+check "tenant_id and user_id together refused" "$(curl -s -o /dev/null -w '%{http_code}' -X POST $B/_fleet/fault -d '{"service":"auth","tenant_id":"a","user_id":"b","mode":"down"}')" "400"
+ctl reset >/dev/null
+check "reset forgets users" "$(get users/u2 | js 'd["known"]')$(svc GET /api/v1/tenants/user/u2)" "false404"
+
 # ---- keep-alive and concurrency
 V=$(curl -sv -H "$AUTH" $B/api/v1/orders/tenant/f1/deletion-preview $B/api/v1/sales/tenant/f1/deletion-preview 2>&1 >/dev/null)
 check "keep-alive: second request reuses the connection" "$(grep -c 'Re-using existing connection' <<<"$V")" "1"
@@ -208,9 +279,8 @@ PID=
 
 # ---- the Python helper tests/e2e/fleet.py
 HERE=$(cd "$(dirname "$0")" && pwd)
-PY=$(cd "$TMP" && TENANTDEL_FLEET=$(cd "$(dirname "$FLEET")" && pwd)/$(basename "$FLEET") \
-	PYTHONPATH="$HERE/../e2e" python3 -c '
-from fleet import Fleet, write_fleet_config, find_overlaps, DEFAULT_TOTAL
+PY=$(cd "$TMP" && TENANTDEL_FLEET=$FLEET PYTHONPATH="$HERE/../e2e" python3 -c '
+from fleet import Fleet, write_fleet_config, find_overlaps, DEFAULT_TOTAL, DEFAULT_AUTH
 with Fleet(token="tk") as f:
     assert f.seed("p1")["total"] == DEFAULT_TOTAL
     f.fault(service="orders", mode="status", status=500)
@@ -219,6 +289,20 @@ with Fleet(token="tk") as f:
     assert text.count("[service ") == 13 and "[service tenant]" in text
     assert "/api/v1/tenants/{tenant_id}/deletion-preview" in text
     assert f.requests() == [] and f.stats()["requests"] == 0 and not find_overlaps([])
+    ids = f.seed_subject_scenario("x")
+    u = f.user(ids["user"])
+    assert [(m["tenant_id"], m["role"]) for m in u["memberships"]] == [
+        ("x-solo1", "owner"), ("x-solo2", "owner"), ("x-shared", "owner"),
+        ("x-member1", "member"), ("x-member2", "member")], u
+    assert u["auth"] == DEFAULT_AUTH and ids["tenants"][2] == ids["shared"]
+    assert f.tenant("x-shared")["services"]["tenants"]["tenant_members"] == 5
+    assert f.tenant("x-solo1")["total"] == DEFAULT_TOTAL + 1
+    assert f.user(ids["co_admin"])["memberships"] == [{"tenant_id": "x-shared", "role": "admin"}]
+    text = write_fleet_config("c.conf", f, "tok", "db", subject=True)
+    assert "[subject]\ntenants_url = %s/api/v1/tenants/user/{user_id}\n" % f.base_url in text, text
+    assert "memberships_url = %s/api/v1/tenants/user/{user_id}/memberships\n" % f.base_url in text
+    assert "user_url = %s/api/v1/auth/users/{user_id}\n" % f.base_url in text
+    assert "admins_url = %s/api/v1/tenants/{tenant_id}/admins" % f.base_url in text
 rc = f.stop()
 print("ok" if rc is None else rc)
 ' 2>&1)

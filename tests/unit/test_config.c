@@ -133,7 +133,14 @@ static const char full_text[] =
 	"delete_url = http://t/{tenant_id}\n"
 	"preview_url = http://t/{tenant_id}/p\n"
 	"[policy]\n"
-	"approval = required\n";
+	"approval = required\n"
+	"[subject]\n"
+	"tenants_url = http://t/u/{user_id}\n"
+	"admins_url = http://t/{tenant_id}/admins\n"
+	"memberships_url = http://t/u/{user_id}/m\n"
+	"user_url = http://a/u/{user_id}\n"
+	"user_preview_url = http://a/u/{user_id}/p\n"
+	"timeout = 4s\n";
 
 static void test_every_key(void **state)
 {
@@ -172,6 +179,14 @@ static void test_every_key(void **state)
 	assert_string_equal(cfg->webhook_secret_env, "HOOK_SECRET");
 	assert_string_equal(cfg->certificate_key_file, "/etc/cert.key");
 	assert_int_equal(cfg->approval_required, 1);
+	assert_int_equal(cfg->subject.configured, 1);
+	assert_string_equal(cfg->subject.tenants_url, "http://t/u/{user_id}");
+	assert_string_equal(cfg->subject.admins_url, "http://t/{tenant_id}/admins");
+	assert_string_equal(cfg->subject.memberships_url, "http://t/u/{user_id}/m");
+	assert_string_equal(cfg->subject.user_url, "http://a/u/{user_id}");
+	assert_null(cfg->subject.memberships_preview_url);
+	assert_string_equal(cfg->subject.user_preview_url, "http://a/u/{user_id}/p");
+	assert_int_equal(cfg->subject.timeout_ms, 4000);
 	assert_int_equal(cfg->n_services, 2);
 	const struct config_service *o = &cfg->services[0], *t = &cfg->services[1];
 	assert_string_equal(o->name, "orders");

@@ -181,6 +181,41 @@ static void test_idle_states_untouched(void **state)
 	}
 }
 
+/* A subject job: discover done, memberships and user steps pending. */
+static struct jobs_eval subject(enum job_state state, int64_t failed, int64_t unfinished)
+{
+	struct jobs_eval_view v;
+	struct jobs_eval e;
+
+	jobs_eval_view_init(&v, state);
+	jobs_eval_view_add(&v, TASK_SUCCEEDED, 1, 1);
+	jobs_eval_view_add(&v, TASK_PENDING, 2, 0);
+	jobs_eval_view_add(&v, TASK_PENDING, 3, 0);
+	v.children_failed = failed;
+	v.children_unfinished = unfinished;
+	jobs_evaluate(&v, &e);
+	return e;
+}
+
+static void test_children_gate_and_fail(void **state)
+{
+	struct jobs_eval e;
+
+	(void)state;
+	/* children running: the memberships step waits */
+	assert_act(subject(JOB_RUNNING, 0, 2), JOBS_EVAL_NOTHING);
+	/* every child succeeded: phase 2 opens */
+	e = subject(JOB_RUNNING, 0, 0);
+	assert_act(e, JOBS_EVAL_OPEN_PHASE);
+	assert_int_equal(e.phase, 2);
+	/* a failed child fails the parent; once it runs again, so does the parent */
+	e = subject(JOB_RUNNING, 1, 2);
+	assert_act(e, JOBS_EVAL_FAIL);
+	assert_int_equal(e.to, JOB_FAILED);
+	assert_act(subject(JOB_FAILED, 1, 2), JOBS_EVAL_NOTHING);
+	assert_act(subject(JOB_FAILED, 0, 2), JOBS_EVAL_RESUME);
+}
+
 static void test_names(void **state)
 {
 	(void)state;
@@ -201,6 +236,7 @@ int main(void)
 		cmocka_unit_test(test_failed_without_dead_resumes),
 		cmocka_unit_test(test_phases_open_in_order),
 		cmocka_unit_test(test_idle_states_untouched),
+		cmocka_unit_test(test_children_gate_and_fail),
 		cmocka_unit_test(test_names),
 	};
 
