@@ -18,18 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *role_names[] = {"owner", "admin", "member"};
-
-const char *fleet_role_name(enum fleet_role role) { return role_names[role]; }
-
-int fleet_role_parse(const char *s)
-{
-	for (size_t i = 0; i < ARRAY_LEN(role_names); i++)
-		if (strcmp(s, role_names[i]) == 0)
-			return (int)i;
-	return -1;
-}
-
 static int usvc_index(enum fleet_user_service u)
 {
 	return (int)fleet_service_count + (int)u;
