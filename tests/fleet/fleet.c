@@ -2,8 +2,7 @@
  * fleet.c - tdfleet, the fake service fleet for end-to-end tests, the demo
  * and benchmarks: the twelve reference services, the tenant service (with
  * its user routes) and an auth service on one port of 127.0.0.1, with fault
- * injection and a request
- * log driven through /_fleet/ (see fleet_control.c).
+ * injection and a request log driven through /_fleet/ (see fleet_control.c).
  *
  *   tdfleet [--port N] [--token TOKEN | --token-file FILE]
  *           [--port-file FILE] [--log-limit N] [--quiet]

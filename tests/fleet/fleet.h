@@ -213,11 +213,11 @@ const char *fleet_op_name(enum fleet_op op);
 const char *fleet_mode_name(enum fleet_mode mode);
 int fleet_mode_parse(const char *s);  /* -1 if unknown */
 int fleet_op_parse(const char *s);    /* -1 if unknown */
+const char *fleet_role_name(enum fleet_role role);
+int fleet_role_parse(const char *s);  /* -1 if unknown */
 
 /* ---- fleet_users.c ---- */
 
-const char *fleet_role_name(enum fleet_role role);
-int fleet_role_parse(const char *s);  /* -1 if unknown */
 /* The user, or NULL; created (no rows) when create and absent. */
 struct fleet_user *fleet_users_get(struct fleet *f, const char *id, bool create);
 /*

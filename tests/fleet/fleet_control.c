@@ -41,43 +41,62 @@ static bool is_count(const cJSON *v, double min)
 	       v->valuedouble <= 1e15 && floor(v->valuedouble) == v->valuedouble;
 }
 
+/* Checks {table: n} for service s; NULL when good, else a message. */
+static const char *tables_check(int s, const cJSON *tables)
+{
+	const cJSON *tbl;
+	if (!cJSON_IsObject(tables))
+		return "table counts must be an object {table: n}";
+	cJSON_ArrayForEach(tbl, tables) {
+		if (fleet_table_find(s, tbl->string) < 0)
+			return "unknown table for that service";
+		if (!is_count(tbl, 0))
+			return "table counts are non-negative integers";
+	}
+	return NULL;
+}
+
+/* Adds {table: n} (checked; NULL: the service's defaults) to rows. */
+static void tables_add(int s, int64_t *rows, const cJSON *tables)
+{
+	const cJSON *tbl;
+	if (tables == NULL) {
+		for (int i = 0; i < FLEET_MAX_TABLES && fleet_services[s].tables[i] != NULL; i++)
+			rows[i] += fleet_services[s].defaults[i];
+		return;
+	}
+	cJSON_ArrayForEach(tbl, tables)
+		rows[fleet_table_find(s, tbl->string)] += (int64_t)tbl->valuedouble;
+}
+
 /* Checks a seed's "rows" object; NULL when good, else a message. */
 static const char *seed_check(const cJSON *rows)
 {
-	const cJSON *svc, *tbl;
+	const cJSON *svc;
+	const char *err;
 	if (!cJSON_IsObject(rows))
 		return "rows must be an object";
 	cJSON_ArrayForEach(svc, rows) {
 		int s = fleet_service_find(svc->string);
 		if (s < 0)
 			return "rows: unknown service";
-		if (!cJSON_IsObject(svc))
-			return "rows: each service maps to an object";
-		cJSON_ArrayForEach(tbl, svc) {
-			if (fleet_table_find(s, tbl->string) < 0)
-				return "rows: unknown table for that service";
-			if (!is_count(tbl, 0))
-				return "rows: counts are non-negative integers";
-		}
+		if ((err = tables_check(s, svc)) != NULL)
+			return err;
 	}
 	return NULL;
 }
 
 static void seed_apply(struct fleet_tenant *t, const cJSON *rows)
 {
-	const cJSON *svc, *tbl;
+	const cJSON *svc;
 	if (rows == NULL) {
 		for (size_t s = 0; s < fleet_service_count; s++)
-			for (int i = 0; i < FLEET_MAX_TABLES &&
-					fleet_services[s].tables[i] != NULL; i++)
-				fleet_state_rows(t, (int)s)[i] += fleet_services[s].defaults[i];
+			tables_add((int)s, fleet_state_rows(t, (int)s), NULL);
 		return;
 	}
 	cJSON_ArrayForEach(svc, rows) {
 		int s = fleet_service_find(svc->string);
-		cJSON_ArrayForEach(tbl, svc)
-			fleet_state_rows(t, s)[fleet_table_find(s, tbl->string)] +=
-				(int64_t)tbl->valuedouble;
+		tables_add(s, fleet_state_rows(t, s), svc);
 	}
 }
 
@@ -122,43 +141,12 @@ static const char *memberships_check(const cJSON *ms)
 	return NULL;
 }
 
-/* Checks a user's "auth" rows; NULL when good, else a message. */
-static const char *auth_check(const cJSON *auth)
-{
-	int svc = fleet_service_find_any("auth");
-	const cJSON *tbl;
-
-	if (!cJSON_IsObject(auth))
-		return "auth must be an object {table: n}";
-	cJSON_ArrayForEach(tbl, auth) {
-		if (fleet_table_find(svc, tbl->string) < 0)
-			return "auth: unknown table";
-		if (!is_count(tbl, 0))
-			return "auth: counts are non-negative integers";
-	}
-	return NULL;
-}
-
-/* Adds the rows (or the defaults, rows NULL) to a user's auth rows. */
-static void auth_apply(struct fleet_user *u, const cJSON *rows)
-{
-	int svc = fleet_service_find_any("auth");
-	const cJSON *tbl;
-
-	if (rows == NULL) {
-		for (int i = 0; i < FLEET_MAX_TABLES; i++)
-			u->auth[i] += fleet_services[svc].defaults[i];
-		return;
-	}
-	cJSON_ArrayForEach(tbl, rows)
-		u->auth[fleet_table_find(svc, tbl->string)] += (int64_t)tbl->valuedouble;
-}
-
 static void control_users(struct fleet *f, const cJSON *req, struct fleet_reply *out)
 {
 	const cJSON *uid = cJSON_GetObjectItemCaseSensitive(req, "user_id");
 	const cJSON *ms = cJSON_GetObjectItemCaseSensitive(req, "memberships");
 	const cJSON *auth = cJSON_GetObjectItemCaseSensitive(req, "auth");
+	int auth_svc = fleet_service_find_any("auth");
 	const cJSON *m;
 	const char *err = NULL;
 
@@ -169,12 +157,12 @@ static void control_users(struct fleet *f, const cJSON *req, struct fleet_reply 
 	if (cJSON_IsNull(auth))
 		auth = NULL;
 	if ((ms != NULL && (err = memberships_check(ms)) != NULL) ||
-	    (auth != NULL && (err = auth_check(auth)) != NULL))
+	    (auth != NULL && (err = tables_check(auth_svc, auth)) != NULL))
 		return reply_error(out, 400, err);
 	pthread_mutex_lock(&f->lock);
 	struct fleet_user *u = fleet_users_get(f, uid->valuestring, false);
 	if (u == NULL || auth != NULL) /* a new user gets the default rows */
-		auth_apply(fleet_users_get(f, uid->valuestring, true), auth);
+		tables_add(auth_svc, fleet_users_get(f, uid->valuestring, true)->auth, auth);
 	cJSON_ArrayForEach(m, ms) {
 		const char *role = cJSON_GetObjectItemCaseSensitive(m, "role")->valuestring;
 		fleet_users_join(f, uid->valuestring,
@@ -259,7 +247,7 @@ static const char *fault_parse(struct fleet_fault *ft, const cJSON *req)
 		ft->op = (enum fleet_op)v;
 	if (!cJSON_IsString(mode) || (v = fleet_mode_parse(mode->valuestring)) < 0)
 		return "mode is required: status, hang, slow, garbage, success_false, "
-		       "underdelete, notfound, empty204, toplevel, big or down";
+		       "underdelete, notfound, empty204, toplevel, big, down or raw";
 	ft->mode = (enum fleet_mode)v;
 	if (fault_int(req, "count", -1, &count) != NULL || count == 0)
 		return "count must be -1 or a positive integer";

@@ -71,41 +71,55 @@ static const char *mode_names[] = {
 	"status", "hang", "slow", "garbage", "success_false", "underdelete",
 	"notfound", "empty204", "toplevel", "big", "down", "raw"};
 
+static const char *role_names[] = {"owner", "admin", "member"};
+
 const char *fleet_op_name(enum fleet_op op) { return op_names[op]; }
 const char *fleet_mode_name(enum fleet_mode mode) { return mode_names[mode]; }
+const char *fleet_role_name(enum fleet_role role) { return role_names[role]; }
 
-int fleet_op_parse(const char *s)
+/* Index of s in names[n], or -1. */
+static int name_find(const char *const *names, size_t n, const char *s)
 {
-	for (size_t i = 1; i < ARRAY_LEN(op_names); i++)
-		if (strcmp(s, op_names[i]) == 0)
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(s, names[i]) == 0)
 			return (int)i;
 	return -1;
 }
 
+int fleet_op_parse(const char *s)
+{
+	int op = name_find(op_names, ARRAY_LEN(op_names), s);
+	return op == OP_NONE ? -1 : op;
+}
+
 int fleet_mode_parse(const char *s)
 {
-	for (size_t i = 0; i < ARRAY_LEN(mode_names); i++)
-		if (strcmp(s, mode_names[i]) == 0)
+	return name_find(mode_names, ARRAY_LEN(mode_names), s);
+}
+
+int fleet_role_parse(const char *s)
+{
+	return name_find(role_names, ARRAY_LEN(role_names), s);
+}
+
+/* Index of a service among the first count, by segment or config name. */
+static int service_find(const char *name, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		if (strcmp(name, fleet_services[i].seg) == 0 ||
+		    strcmp(name, fleet_services[i].conf_name) == 0)
 			return (int)i;
 	return -1;
 }
 
 int fleet_service_find(const char *name)
 {
-	for (size_t i = 0; i < fleet_service_count; i++)
-		if (strcmp(name, fleet_services[i].seg) == 0 ||
-		    strcmp(name, fleet_services[i].conf_name) == 0)
-			return (int)i;
-	return -1;
+	return service_find(name, fleet_service_count);
 }
 
 int fleet_service_find_any(const char *name)
 {
-	for (size_t i = 0; i < fleet_service_count_all; i++)
-		if (strcmp(name, fleet_services[i].seg) == 0 ||
-		    strcmp(name, fleet_services[i].conf_name) == 0)
-			return (int)i;
-	return -1;
+	return service_find(name, fleet_service_count_all);
 }
 
 int fleet_table_find(int service, const char *table)

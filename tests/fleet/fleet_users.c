@@ -18,18 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *role_names[] = {"owner", "admin", "member"};
-
-const char *fleet_role_name(enum fleet_role role) { return role_names[role]; }
-
-int fleet_role_parse(const char *s)
-{
-	for (size_t i = 0; i < ARRAY_LEN(role_names); i++)
-		if (strcmp(s, role_names[i]) == 0)
-			return (int)i;
-	return -1;
-}
-
 static int usvc_index(enum fleet_user_service u)
 {
 	return (int)fleet_service_count + (int)u;
@@ -50,10 +38,7 @@ struct fleet_user *fleet_users_get(struct fleet *f, const char *id, bool create)
 			return &f->users[i];
 	if (!create)
 		return NULL;
-	if (f->users_len == f->users_cap) {
-		f->users_cap = f->users_cap ? f->users_cap * 2 : 16;
-		f->users = xrealloc(f->users, f->users_cap * sizeof *f->users);
-	}
+	f->users = xreserve(f->users, &f->users_cap, f->users_len + 1, sizeof *f->users);
 	struct fleet_user *u = &f->users[f->users_len++];
 	memset(u, 0, sizeof *u);
 	u->id = xstrdup(id);
@@ -70,10 +55,8 @@ void fleet_users_join(struct fleet *f, const char *user_id, const char *tenant_i
 			return;
 		}
 	}
-	if (f->members_len == f->members_cap) {
-		f->members_cap = f->members_cap ? f->members_cap * 2 : 16;
-		f->members = xrealloc(f->members, f->members_cap * sizeof *f->members);
-	}
+	f->members = xreserve(f->members, &f->members_cap, f->members_len + 1,
+			      sizeof *f->members);
 	f->members[f->members_len++] = (struct fleet_membership){
 		xstrdup(user_id), xstrdup(tenant_id), role};
 	(*tenant_members_row(f, tenant_id, true))++;
@@ -186,7 +169,7 @@ cJSON *fleet_users_json(struct fleet *f, const char *id)
 	return root;
 }
 
-/* Sets the route's op and method_ok; the path id is segment id_at. */
+/* Sets the route's service, op, method_ok and path id (seg, len bytes). */
 static void user_route(struct fleet_request *rq, enum fleet_user_service u,
 		       enum fleet_op op, const char *seg, size_t len)
 {
@@ -220,7 +203,7 @@ bool fleet_users_route_parse(struct fleet_request *rq, const char **seg,
 	if (fleet_seg_is(seg[0], len[0], "auth")) {
 		rq->service = usvc_index(FLEET_USVC_AUTH);
 		if (fleet_seg_is(seg[1], len[1], "users") && (n == 3 || (n == 4 && preview)))
-			user_route(rq, FLEET_USVC_AUTH, preview ? OP_PREVIEW : OP_DELETE,
+			user_route(rq, FLEET_USVC_AUTH, n == 4 ? OP_PREVIEW : OP_DELETE,
 				   seg[2], len[2]);
 		return true;
 	}
@@ -235,7 +218,7 @@ bool fleet_users_route_parse(struct fleet_request *rq, const char **seg,
 	rq->service = usvc_index(FLEET_USVC_USER_TENANTS);
 	if (n == 3)
 		user_route(rq, FLEET_USVC_USER_TENANTS, OP_DISCOVER, seg[2], len[2]);
-	else if (fleet_seg_is(seg[3], len[3], "memberships") && (n == 4 || preview))
+	else if (fleet_seg_is(seg[3], len[3], "memberships") && (n == 4 || (n == 5 && preview)))
 		user_route(rq, FLEET_USVC_MEMBERSHIPS, n == 4 ? OP_DELETE : OP_PREVIEW,
 			   seg[2], len[2]);
 	return true;

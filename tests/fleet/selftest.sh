@@ -205,6 +205,8 @@ check "memberships gone, user still known" "$(svc GET /api/v1/tenants/user/u%2F1
 check "auth delete" "$(svc DELETE /api/v1/auth/users/u%2F1; js '[d["summary"]["service_name"], d["summary"]["deleted_counts"], d["summary"]["total_deleted"]]' <"$TMP/body")" '200["auth", {"users": 1, "user_sessions": 2, "refresh_tokens": 3, "login_attempts": 6, "user_consents": 4}, 16]'
 check "auth delete is idempotent" "$(svc DELETE /api/v1/auth/users/u%2F1; js 'd["summary"]["total_deleted"]' <"$TMP/body")" "2000"
 check "auth delete: unknown user, zeros" "$(svc DELETE /api/v1/auth/users/ghost; js '[d["summary"]["user_id"], d["summary"]["total_deleted"]]' <"$TMP/body")" '200["ghost", 0]'
+check "auth: a user named deletion-preview" "$(svc DELETE /api/v1/auth/users/deletion-preview; js 'd["summary"]["user_id"]' <"$TMP/body")" "200deletion-preview"
+check "auth: unknown suffix 404, wrong method 405" "$(svc GET /api/v1/auth/users/u2/whatever)$(svc POST /api/v1/auth/users/u2)$(svc DELETE /api/v1/tenants/user/u2/memberships/deletion-preview)" "404405405"
 check "auth: no token 401" "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE $B/api/v1/auth/users/u2)" "401"
 check "user state after erasure" "$(get users/u%2F1 | js '[d["known"], d["memberships"], d["total"]]')" '[true, [], 0]'
 check "log: logical services, ops, path id" "$(get requests | js '[(r["service"], r["op"], r["tenant_id"]) for r in d if r["path"].startswith("/api/v1/auth/users/u") or r["path"].endswith("/admins")][:3]')" '[["admins", "discover", "ta"], ["admins", "discover", "tb"], ["admins", "discover", "nope"]]'
