@@ -72,12 +72,15 @@ static const struct usage usages[] = {
 	  "attempts reset, due now; a failed job becomes running again.\n"
 	  "Exit: 0 retried, 3 no such job, 4 nothing to retry in its state.\n" },
 	{ "list", "list jobs",
-	  "usage: tenantdel list [--state S] [--tenant T] [--due-within DUR] [--overdue]\n"
-	  "                      [--awaiting-approval] [--before JOB] [--limit N] [--json]\n\n"
+	  "usage: tenantdel list [--state S] [--tenant T | --user U] [--kind K]\n"
+	  "                      [--due-within DUR] [--overdue] [--awaiting-approval]\n"
+	  "                      [--before JOB] [--limit N] [--json]\n\n"
 	  "Jobs, newest first: job id, tenant, state, due, deadline (! when missed),\n"
 	  "records deleted. --json: an array of jobs (show --json without tasks).\n\n"
 	  "  --state S        scheduled, running, succeeded, failed, cancelled or held\n"
-	  "  --tenant T       one tenant's jobs\n"
+	  "  --tenant T       one tenant's purge and reapply jobs\n"
+	  "  --user U         one user's erasure jobs (erase-user)\n"
+	  "  --kind K         purge, user (erasures of users) or reapply\n"
 	  "  --due-within DUR what starts purging within DUR (already due included), soonest first\n"
 	  "  --overdue        active jobs past their deadline\n"
 	  "  --awaiting-approval jobs waiting for a second person ([policy] approval)\n"
@@ -87,6 +90,8 @@ static const struct usage usages[] = {
 	  "usage: tenantdel show JOB [--json]\n\n"
 	  "The job, then one row per task: service, kind, phase, state, attempts,\n"
 	  "last HTTP status, records deleted, duration of the last attempt, last error.\n"
+	  "A user's erasure also lists the tenants it found: role, decision (purge or\n"
+	  "keep), the child purge job and the reason.\n"
 	  "Exit: 0, 3 no such job.\n" },
 	{ "preview", "count what a deletion would remove",
 	  "usage: tenantdel preview TENANT [--json]\n\n"

@@ -97,10 +97,17 @@ void subject_decide(struct subject_tenant *t);
 /* ---- documents (subject_doc.c) ---- */
 
 struct job_record;
+struct task_record;
 
 /* The tenants as [{"tenant_id","role","other_admins","decision","reason",
  * "child_job_id"}] (child_job_id null when none). Caller deletes. */
 cJSON *subject_render_tenants(const struct subject_tenant *v, size_t n);
+
+/* show --json of job j with its n tasks t (jobs_render_job) and, for a
+ * subject job, "tenants" (its n_tn discovered tenants tn, as above): what
+ * the CLI and the API both answer. Caller deletes. */
+cJSON *subject_render_job(const struct job_record *j, const struct task_record *t, size_t n,
+			  const struct subject_tenant *tn, size_t n_tn);
 
 /* The detail of a subject job's subject.discovered event: {"tenants": [...]}
  * as above. Caller frees the text. */

@@ -30,6 +30,16 @@ cJSON *subject_render_tenants(const struct subject_tenant *v, size_t n)
 	return arr;
 }
 
+cJSON *subject_render_job(const struct job_record *j, const struct task_record *t, size_t n,
+			  const struct subject_tenant *tn, size_t n_tn)
+{
+	cJSON *o = jobs_render_job(j, t, n);
+
+	if (j->kind == JOB_KIND_USER)
+		cJSON_AddItemToObject(o, "tenants", subject_render_tenants(tn, n_tn));
+	return o;
+}
+
 char *subject_detail_discovered(const struct subject_tenant *v, size_t n)
 {
 	cJSON *o = cJSON_CreateObject();

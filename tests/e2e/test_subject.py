@@ -125,14 +125,25 @@ class TestSubject(SubjectCase):
         self.assertEqual(self.state(job2), "succeeded")
         self.assertEqual(self.fleet.user(other)["total"], 0)
 
-    def test_list_kind(self):
+    def listed(self, *opts):
+        return [j["job_id"] for j in self.td("list", "--json", *opts).json()]
+
+    def test_list_kind_tenant_and_user(self):
         self.conf(subject=True)
         job = self.erase("--after", "1d")
         self.fleet.seed("plain")
         purge = self.schedule("plain", "--after", "1d")
-        users = [j["job_id"] for j in self.td("list", "--kind", "user", "--json").json()]
-        purges = [j["job_id"] for j in self.td("list", "--kind", "purge", "--json").json()]
-        self.assertEqual((users, purges), ([job], [purge]))
+        self.assertEqual((self.listed("--kind", "user"), self.listed("--kind", "purge")),
+                         ([job], [purge]))
+        # a tenant named as the user: --tenant finds the tenant's job, --user the user's
+        self.fleet.seed(self.user)
+        same = self.schedule(self.user, "--after", "1d")
+        self.assertEqual(self.listed("--tenant", self.user), [same])
+        self.assertEqual(self.listed("--user", self.user), [job])
+        self.assertEqual(self.listed("--user", "plain"), [])
+        r = self.td("list", "--user", "a/b")
+        self.assertRc(r, 2)
+        self.assertIn("invalid user id", r.err)
 
 
 if __name__ == "__main__":
