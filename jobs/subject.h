@@ -92,8 +92,6 @@ int subject_parse_admins(const char *body, size_t len, const char *user_id,
  */
 void subject_decide(struct subject_tenant *t);
 
-#endif
-
 /* ---- documents (subject_doc.c) ---- */
 
 struct job_record;
@@ -116,3 +114,5 @@ char *subject_detail_discovered(const struct subject_tenant *v, size_t n);
 /* The job.scheduled detail of a subject job ({"user_id", ..., "steps"}) or
  * of a child purge ({"tenant_id", ..., "parent_id"}). Caller frees. */
 char *subject_detail_scheduled(const struct job_record *j);
+
+#endif

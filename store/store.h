@@ -439,7 +439,9 @@ int store_webhook_backlog(struct store *s, const char *const *urls, size_t n,
 /*
  * Reads what a certificate of job_id states: the job, all its tasks (the
  * counts as the stored JSON text) and a summary of its own events (count,
- * first and last id, last hash, whether each one's hash checks). out->chain
+ * first and last id, last hash, whether each one's hash checks), and for
+ * a subject job its discovered tenants with each child purge's state,
+ * records and own events (the same summary). out->chain
  * is left zero: store_proof_read_chain reads it, once the caller knows a
  * certificate is issued (it walks every event of the store). Returns
  * STORE_OK with *out filled (jobs_proof_record_clear), or STORE_NOT_FOUND

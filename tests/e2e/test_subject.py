@@ -2,9 +2,14 @@
 fake fleet's tenant and auth services. The standard scenario: the user owns
 two tenants alone (purged, each by its own child job), shares a third with
 another admin (kept) and is a member of two more (kept)."""
+import json
+import os
+import re
+
 import harness
 from fleet import find_overlaps
 from test_engine_basic import EngineCase
+from test_proof_public import ED_KEY
 
 
 class SubjectCase(EngineCase):
@@ -144,6 +149,83 @@ class TestSubject(SubjectCase):
         r = self.td("list", "--user", "a/b")
         self.assertRc(r, 2)
         self.assertIn("invalid user id", r.err)
+
+
+class TestSubjectCertificate(SubjectCase):
+
+    def write(self, name, text):
+        path = os.path.join(self.w.path, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def test_certificate_names_tenants_children_counts_and_verifies_with_public_key(self):
+        self.conf(subject=True)
+        with open(self.w.conf, "a") as f:
+            f.write("\n[certificate]\nsigning_key = %s\n" % self.write("ed.pem", ED_KEY))
+        job = self.erase("--now", "--by", "dpo@example.com", "--reason", "GDPR request 42")
+        r = self.td("certificate", job)
+        self.assertRc(r, 1)
+        self.assertIn("not succeeded", r.err)
+        self.assertRc(self.once(), 0)
+        r = self.td("certificate", job)
+        self.assertRc(r, 0)
+        text, cert = r.out, r.json()
+        self.assertEqual((cert["kind"], cert["user_id"], cert["job_id"], cert["requested_by"],
+                          cert["reason"], cert["state"]),
+                         ("user", self.user, job, "dpo@example.com", "GDPR request 42",
+                          "succeeded"))
+        self.assertNotIn("tenant_id", cert)
+        self.assertTrue(cert["received_at"] and cert["finished_at"])
+        tenants = {t["tenant_id"]: t for t in cert["tenants"]}
+        self.assertEqual(sorted(tenants), sorted(self.ids["tenants"]))
+        shown = {t["tenant_id"]: t for t in self.show(job)["tenants"]}
+        for t in self.ids["solo"]:
+            child = tenants[t]["child"]
+            self.assertEqual((tenants[t]["role"], tenants[t]["decision"]), ("owner", "purge"))
+            self.assertEqual(child["job_id"], shown[t]["child_job_id"])
+            self.assertEqual(child["state"], "succeeded")
+            self.assertEqual(child["deleted"], self.show(child["job_id"])["total_deleted"])
+            last = self.td("events", child["job_id"], "--json").json()[-1]
+            self.assertEqual((child["head_event_id"], child["head_event_hash"]),
+                             (last["id"], last["hash"]))
+            own = self.td("certificate", child["job_id"]).json()["events"]
+            self.assertEqual((own["last_id"], own["last_hash"]),
+                             (child["head_event_id"], child["head_event_hash"]))
+        self.assertEqual((tenants[self.ids["shared"]]["decision"],
+                          tenants[self.ids["shared"]]["reason"],
+                          tenants[self.ids["shared"]]["child"]),
+                         ("keep", "kept: 1 other admin", None))
+        for key in ("memberships", "user_data"):
+            self.assertEqual(cert[key]["state"], "succeeded")
+            self.assertGreater(cert[key]["deleted"], 0)
+            self.assertTrue(cert[key]["deleted_counts"])
+        tot = cert["totals"]
+        self.assertEqual((tot["tenants"], tot["tenants_purged"], tot["tenants_kept"]), (5, 2, 3))
+        self.assertEqual(tot["memberships_deleted"], cert["memberships"]["deleted"])
+        self.assertEqual(tot["user_data_deleted"], cert["user_data"]["deleted"])
+        self.assertEqual(tot["deleted_in_tenants"],
+                         sum(tenants[t]["child"]["deleted"] for t in self.ids["solo"]))
+        self.assertTrue(cert["chain_verified"])
+        self.assertRegex(cert["chain_head"], r"^[0-9a-f]{64}$")
+        self.assertEqual(cert["signature"]["alg"], "Ed25519")
+        # anyone can check it with the public key alone; one byte changed fails
+        pub = self.write("public.pem", self.td("certificate-key", "--public").out)
+        path = self.write("cert.json", text)
+        r = self.w.run("verify-certificate", path, "--public-key", pub, conf=False)
+        self.assertRc(r, 0)
+        self.assertEqual(r.out, "certificate verified\n")
+        i = re.search(r'"tenants_purged":\s*', text).end()
+        for edited in (text[:i] + "3" + text[i + 1:],
+                       text.replace('"%s"' % self.ids["shared"], '"%s"' % self.ids["shared"][:-1] + 'x"', 1)):
+            self.assertNotEqual(edited, text)
+            self.write("cert.json", edited)
+            r = self.w.run("verify-certificate", path, "--public-key", pub, conf=False)
+            self.assertRc(r, 1)
+            self.assertIn("certificate NOT verified", r.err)
+        # audit verify --certificates finds its chain head
+        self.write("cert.json", text)
+        self.assertRc(self.td("audit", "verify", "--certificates", path), 0)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ erase-user's rules, with the calling token's name as requested_by; GET
 /v1/jobs/ID shows the discovered tenants as `show --json` does; the list
 filters user jobs by kind and by user_id (tenant_id matches tenants'
 jobs only)."""
+import json
 import os
 
 import harness
@@ -30,13 +31,15 @@ class SubjectApiCase(harness.TestCase):
         self.write_tokens("alice@example.com %s\nbob %s\n" % (ALICE, BOB))
         self.write_conf()
 
-    def write_conf(self, policy=None, subject=True):
+    def write_conf(self, policy=None, subject=True, certificate=None):
         self.port = harness.free_port()
         write_fleet_config(self.w.conf, self.fleet, self.w.token_file, self.w.db,
                            services=["orders", "pos"], subject=subject)
         with open(self.w.conf, "a") as f:
             if policy is not None:
                 f.write("\n[policy]\n%s\n" % policy)
+            if certificate is not None:
+                f.write("\n[certificate]\n%s\n" % certificate)
             f.write("\n[api]\nlisten = 127.0.0.1:%d\ntokens_file = %s\n"
                     % (self.port, self.tokens))
 
@@ -120,6 +123,32 @@ class TestSubjectApi(SubjectApiCase):
                           if t["tenant_id"] == self.ids["solo"][0]])
         self.assertIn("invalid user_id",
                       self.expect(400, "GET", "/v1/jobs?user_id=a/b")["error"])
+
+    def test_certificate_over_the_api_is_hmac_signed_and_verifies(self):
+        key = os.path.join(self.w.path, "hmac.key")
+        with open(key, "w") as f:
+            f.write("subject-certificate-hmac-key\n")
+        self.write_conf(certificate="key_file = %s" % key)
+        self.start()
+        job = self.expect(201, "POST", "/v1/jobs", {"user_id": self.user, "after": "1d"})
+        err = self.expect(409, "GET", "/v1/jobs/%s/certificate" % job["job_id"])["error"]
+        self.assertIn("not succeeded", err)
+        self.expect(200, "POST", "/v1/jobs/%s/cancel" % job["job_id"], {})
+        job = self.expect(201, "POST", "/v1/jobs", {"user_id": self.user, "now": True,
+                                                    "reason": "GDPR request 9"})["job_id"]
+        self.wait_state(job, "succeeded")
+        _, text = self.call("GET", "/v1/jobs/%s/certificate" % job)
+        cert = json.loads(text)
+        self.assertEqual((cert["kind"], cert["user_id"], cert["requested_by"]),
+                         ("user", self.user, "alice@example.com"))
+        self.assertEqual(cert["signature"]["alg"], "HMAC-SHA256")
+        self.assertEqual(len(cert["tenants"]), 5)
+        self.assertEqual(cert["totals"]["tenants_purged"], 2)
+        r = self.td("verify-certificate", "-", input=text)
+        self.assertRc(r, 0)
+        r = self.td("verify-certificate", "-", input=text.replace("GDPR request 9",
+                                                                   "GDPR request 8"))
+        self.assertRc(r, 1)
 
 
 if __name__ == "__main__":
