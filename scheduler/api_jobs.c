@@ -164,8 +164,9 @@ static int transition_answer(struct api *a, int rc, const char *id, const char *
 		 !jobs_job_is_terminal(j->state))
 		api_fail(ans, 409, "job %s is %s with no dead task to retry", id,
 			 jobs_job_state_name(j->state));
-	else if (rc == STORE_REFUSED && strcmp(verb, "approve") == 0)
-		api_fail(ans, 409, "cannot approve job %s: %s", id,
+	else if (rc == STORE_REFUSED && (strcmp(verb, "approve") == 0 ||
+					 (strcmp(verb, "cancel") == 0 && j->state == JOB_SCHEDULED)))
+		api_fail(ans, 409, "cannot %s job %s: %s", verb, id,
 			 store_last_error(a->deps.store));
 	else if (rc == STORE_REFUSED)
 		api_fail(ans, 409, "job %s is %s: cannot %s it", id, jobs_job_state_name(j->state),

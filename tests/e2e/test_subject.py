@@ -130,6 +130,25 @@ class TestSubject(SubjectCase):
         self.assertEqual(self.state(job2), "succeeded")
         self.assertEqual(self.fleet.user(other)["total"], 0)
 
+    def test_a_purge_the_erasure_waits_for_cannot_be_cancelled_alone(self):
+        self.conf(subject=True)
+        solo = self.ids["solo"][0]
+        # the tenant's own purge, due tomorrow, stands for the erasure's child
+        own = self.schedule(solo, "--after", "1d")
+        job = self.erase("--now")
+        self.assertRc(self.once(), 0)
+        tenants = {t["tenant_id"]: t for t in self.show(job)["tenants"]}
+        self.assertEqual(tenants[solo]["child_job_id"], own)
+        self.assertEqual((self.state(job), self.state(own)), ("running", "scheduled"))
+        r = self.td("cancel", own)
+        self.assertRc(r, 4)
+        self.assertIn("cannot cancel job %s: the erasure of a user (job %s) waits for it: "
+                      "cancel the subject job %s instead" % (own, job, job), r.err)
+        self.assertEqual((self.state(job), self.state(own)), ("running", "scheduled"))
+        # a purge nobody waits for is cancelled as before
+        other = self.schedule(self.ids["shared"], "--after", "1d")
+        self.assertRc(self.td("cancel", other), 0)
+
     def listed(self, *opts):
         return [j["job_id"] for j in self.td("list", "--json", *opts).json()]
 

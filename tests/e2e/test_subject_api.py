@@ -124,6 +124,17 @@ class TestSubjectApi(SubjectApiCase):
         self.assertIn("invalid user_id",
                       self.expect(400, "GET", "/v1/jobs?user_id=a/b")["error"])
 
+    def test_cancel_of_a_purge_the_erasure_waits_for_is_409(self):
+        self.start()
+        own = self.expect(201, "POST", "/v1/jobs", {"tenant_id": self.ids["solo"][1],
+                                                    "after": "1d"})["job_id"]
+        job = self.expect(201, "POST", "/v1/jobs", {"user_id": self.user, "now": True})["job_id"]
+        harness.wait_for(lambda: len(self.get(job)["tenants"]) == 5, timeout=30,
+                         what="the discovery")
+        err = self.expect(409, "POST", "/v1/jobs/%s/cancel" % own, {})["error"]
+        self.assertIn("cancel the subject job %s instead" % job, err)
+        self.assertEqual(self.get(own)["state"], "scheduled")
+
     def test_certificate_over_the_api_is_hmac_signed_and_verifies(self):
         key = os.path.join(self.w.path, "hmac.key")
         with open(key, "w") as f:
