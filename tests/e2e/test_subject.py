@@ -1,7 +1,9 @@
 """Data-subject erasure end to end (DESIGN 9): `erase-user USER` against the
 fake fleet's tenant and auth services. The standard scenario: the user owns
 two tenants alone (purged, each by its own child job), shares a third with
-another admin (kept) and is a member of two more (kept)."""
+another admin (kept) and is a member of two more (kept). Also: a kill -9
+before the memberships step, a purge the erasure waits for, list --tenant /
+--user, and the subject's certificate."""
 import json
 import os
 import re
@@ -9,6 +11,7 @@ import re
 import harness
 from fleet import find_overlaps
 from test_engine_basic import EngineCase
+from test_engine_daemon import answered
 from test_proof_public import ED_KEY
 
 
@@ -148,6 +151,41 @@ class TestSubject(SubjectCase):
         # a purge nobody waits for is cancelled as before
         other = self.schedule(self.ids["shared"], "--after", "1d")
         self.assertRc(self.td("cancel", other), 0)
+
+    def test_sigkill_before_memberships_restart_repeats_nothing(self):
+        self.conf(subject=True)
+        # the memberships DELETE hangs: the kill lands between the children
+        # (all succeeded) and the end of the memberships step
+        self.fleet.fault(service="memberships", op="delete", mode="hang", delay_ms=60000,
+                         count=1)
+        job = self.erase("--now")
+        p = self.w.start()
+        self.wait_in_flight(seg="memberships", op="delete")
+        p.kill()
+        p.wait()
+        children = [t["child_job_id"] for t in self.show(job)["tenants"] if t["child_job_id"]]
+        self.assertEqual([self.state(c) for c in children], ["succeeded"] * 2)
+        self.assertEqual(self.task(job, "subject.memberships")["state"], "in_flight")
+        before = self.fleet.requests()
+        p2 = self.w.start()
+        self.wait_state(job, "succeeded")
+        self.assertEqual(self.w.stop(p2), 0)
+        reqs = self.fleet.requests()
+        after = reqs[len(before):]
+        # nothing done before the kill was sent again: discovery, the children
+        self.assertEqual([(r["service"], r["op"]) for r in after],
+                         [("memberships", "delete"), ("auth", "delete")])
+        # (a preview is asked twice per service: before and after its delete)
+        keys = [(r["service"], r["op"], r["tenant_id"]) for r in answered(reqs)
+                if r["op"] != "preview"]
+        self.assertEqual(len(keys), len(set(keys)), "a request was repeated")
+        self.assertEqual({k[1] for k in keys}, {"discover", "delete"})
+        self.assertEqual(find_overlaps(answered(reqs)), [])
+        mem = [r for r in reqs if r["service"] == "memberships"]
+        self.assertEqual(len(mem), 2)
+        self.assertGreater(mem[1]["start_ms"], max(r["end_ms"] for r in before if r["end_ms"]))
+        self.assertEqual(self.task(job, "subject.memberships")["attempts"], 2)
+        self.assertEqual(self.fleet.user(self.user)["total"], 0)
 
     def listed(self, *opts):
         return [j["job_id"] for j in self.td("list", "--json", *opts).json()]

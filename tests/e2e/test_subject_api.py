@@ -3,7 +3,10 @@
 erase-user's rules, with the calling token's name as requested_by; GET
 /v1/jobs/ID shows the discovered tenants as `show --json` does; the list
 filters user jobs by kind and by user_id (tenant_id matches tenants'
-jobs only)."""
+jobs only). With four eyes the erasure waits for another caller's approval
+(its children need none); malformed discovery answers fail the job; a
+purge the erasure waits for is not cancelled alone (409); the certificate
+over the API."""
 import json
 import os
 
@@ -42,9 +45,6 @@ class SubjectApiCase(harness.TestCase):
                 f.write("\n[certificate]\n%s\n" % certificate)
             f.write("\n[api]\nlisten = 127.0.0.1:%d\ntokens_file = %s\n"
                     % (self.port, self.tokens))
-
-    def td(self, *args, **kw):
-        return self.w.run(*args, **kw)
 
     def get(self, job, token=ALICE):
         return self.expect(200, "GET", "/v1/jobs/" + job, token=token)
@@ -135,6 +135,57 @@ class TestSubjectApi(SubjectApiCase):
         self.assertIn("cancel the subject job %s instead" % job, err)
         self.assertEqual(self.get(own)["state"], "scheduled")
 
+    def test_four_eyes_pending_erasure_never_runs_until_another_caller_approves(self):
+        self.write_conf(policy="approval = required")
+        self.start()
+        job = self.expect(201, "POST", "/v1/jobs", {"user_id": self.user, "now": True})
+        self.assertEqual((job["approval"], job["requested_by"]), ("pending", "alice@example.com"))
+        job = job["job_id"]
+        # past its due time: a whole run of the scheduler sends nothing
+        self.td("run", "--once")
+        self.assertEqual(self.fleet.requests(), [])
+        self.assertEqual((self.get(job)["state"], self.get(job)["approval"]),
+                         ("scheduled", "pending"))
+        self.assertEqual([j["job_id"] for j in
+                          self.td("list", "--awaiting-approval", "--json").json()], [job])
+        # the requester cannot approve: not through the CLI, not with their token
+        r = self.td("approve", job, "--by", "alice@example.com", rc=4)
+        self.assertIn("the requester cannot approve their own request", r.err)
+        err = self.expect(409, "POST", "/v1/jobs/%s/approve" % job, {})["error"]
+        self.assertIn("the requester cannot approve", err)
+        self.assertIn("'by' cannot name another caller",
+                      self.expect(400, "POST", "/v1/jobs/%s/approve" % job,
+                                  {"by": "bob"})["error"])
+        self.assertEqual(self.fleet.requests(), [])
+        got = self.expect(200, "POST", "/v1/jobs/%s/approve" % job, {}, token=BOB)
+        self.assertEqual((got["approval"], got["approved_by"]), ("approved", "bob"))
+        self.wait_state(job, "succeeded")
+        children = [t["child_job_id"] for t in self.get(job)["tenants"] if t["child_job_id"]]
+        self.assertEqual(len(children), 2)
+        for c in children:  # the children of an approved erasure need no approval
+            child = self.get(c)
+            self.assertEqual(child["state"], "succeeded")
+            self.assertIsNone(child.get("approval"))
+        self.assertEqual(self.fleet.user(self.user)["total"], 0)
+        events = [e["type"] for e in self.expect(200, "GET", "/v1/jobs/%s/events" % job)]
+        self.assertIn("job.approved", events)
+
+    def test_malformed_discovery_fails_the_api_job_clearly(self):
+        self.fleet.fault(service="admins", op="discover", mode="status", status=200,
+                         body='{"tenant_id": "%s", "admins": [{"user_id": "someone-else", '
+                              '"role": "owner"}]}' % self.ids["solo"][0])
+        self.start()
+        job = self.expect(201, "POST", "/v1/jobs", {"user_id": self.user, "now": True})["job_id"]
+        self.wait_state(job, "failed")
+        j = self.get(job)
+        self.assertEqual(j["tenants"], [])
+        step = [t for t in j["tasks"] if t["service"] == "subject.discover"][0]
+        self.assertEqual(step["state"], "dead")
+        self.assertIn("discovery: admins answer", step["last_error"])
+        self.assertIn(self.user, step["last_error"])
+        self.assertEqual([r for r in self.fleet.requests() if r["op"] == "delete"], [])
+        self.assertEqual(self.td("list", "--kind", "purge", "--json").json(), [])
+
     def test_certificate_over_the_api_is_hmac_signed_and_verifies(self):
         key = os.path.join(self.w.path, "hmac.key")
         with open(key, "w") as f:
@@ -155,11 +206,9 @@ class TestSubjectApi(SubjectApiCase):
         self.assertEqual(cert["signature"]["alg"], "HMAC-SHA256")
         self.assertEqual(len(cert["tenants"]), 5)
         self.assertEqual(cert["totals"]["tenants_purged"], 2)
-        r = self.td("verify-certificate", "-", input=text)
-        self.assertRc(r, 0)
-        r = self.td("verify-certificate", "-", input=text.replace("GDPR request 9",
-                                                                   "GDPR request 8"))
-        self.assertRc(r, 1)
+        self.td("verify-certificate", "-", input=text)
+        self.td("verify-certificate", "-", input=text.replace("GDPR request 9", "GDPR request 8"),
+                rc=1)
 
 
 if __name__ == "__main__":
