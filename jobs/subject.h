@@ -55,7 +55,7 @@ struct subject_tenant {
 	enum subject_role role;
 	int other_admins;                    /* owners/admins besides the user */
 	enum subject_decision decision;
-	char reason[64];                     /* "only admin", "kept: 2 other admins" ... */
+	char reason[64];                     /* "purged: only owner", "kept: 2 other admins" */
 	char child_job_id[JOBS_ID_LEN + 1];  /* the purge job; "" none (yet) */
 };
 
@@ -86,8 +86,9 @@ int subject_parse_admins(const char *body, size_t len, const char *user_id,
 
 /*
  * The decision for t from its role and other_admins: a tenant the user
- * runs with nobody else is purged ("only admin"), one others run too is
- * kept ("kept: N other admins"), a membership is kept ("member only").
+ * runs with nobody else is purged ("purged: only owner" or "... admin"),
+ * one others run too is kept ("kept: N other admins"), a membership is
+ * kept ("kept: member only").
  * Can't fail.
  */
 void subject_decide(struct subject_tenant *t);
