@@ -32,13 +32,8 @@ static void render_tenants(cJSON *cert, const struct proof_record *p, int *purge
 
 	for (size_t i = 0; i < p->n_tenants; i++) {
 		const struct subject_tenant *t = &p->tenants[i];
-		cJSON *o = cJSON_CreateObject();
+		cJSON *o = subject_render_tenant(t);
 
-		cJSON_AddStringToObject(o, "tenant_id", t->tenant_id);
-		cJSON_AddStringToObject(o, "role", subject_role_name(t->role));
-		json_add_int(o, "other_admins", t->other_admins);
-		cJSON_AddStringToObject(o, "decision", subject_decision_name(t->decision));
-		cJSON_AddStringToObject(o, "reason", t->reason);
 		if (t->child_job_id[0] != '\0') {
 			cJSON_AddItemToObject(o, "child", render_child(t->child_job_id,
 								       &p->children[i]));

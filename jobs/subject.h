@@ -98,6 +98,10 @@ void subject_decide(struct subject_tenant *t);
 struct job_record;
 struct task_record;
 
+/* One tenant as {"tenant_id","role","other_admins","decision","reason"}.
+ * Caller deletes. */
+cJSON *subject_render_tenant(const struct subject_tenant *t);
+
 /* The tenants as [{"tenant_id","role","other_admins","decision","reason",
  * "child_job_id"}] (child_job_id null when none). Caller deletes. */
 cJSON *subject_render_tenants(const struct subject_tenant *v, size_t n);
