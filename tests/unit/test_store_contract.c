@@ -84,13 +84,13 @@ static void schedule_concurrent_one_job_per_tenant(void **state)
 		int bad = 0;
 
 		for (int i = 0; i < 30; i++) {
-			char tenant[16], id[JOBS_ID_LEN + 1];
+			char tenant[24], id[JOBS_ID_LEN + 1];
 			struct store_new_job j = { .tenant_id = tenant, .requested_by = "a",
 						   .due_at = NOW, .deadline_at = NOW + DAY };
 			char ids[1][JOBS_ID_LEN + 1];
 			int created;
 
-			snprintf(tenant, sizeof tenant, "c%02d", i);
+			snprintf(tenant, sizeof tenant, "c%02d", i % 100);
 			bad |= store_schedule(s, &j, 1, cfx_svcs(), CFX_N_SVCS, NOW, ids, &created);
 			memcpy(id, ids[0], sizeof id);
 			fprintf(out, "%s %s\n", tenant, id);
@@ -298,8 +298,8 @@ static void events_one_chain_from_two_writers(void **state)
 	assert_true(pid >= 0);
 	struct store *s = pid == 0 ? cfx_open(f) : f->s;
 	for (int i = 0; i < 25; i++) {
-		char tenant[16], id[JOBS_ID_LEN + 1];
-		snprintf(tenant, sizeof tenant, "%s%02d", pid == 0 ? "child" : "parent", i);
+		char tenant[24], id[JOBS_ID_LEN + 1];
+		snprintf(tenant, sizeof tenant, "%s%02d", pid == 0 ? "child" : "parent", i % 100);
 		cfx_schedule(s, tenant, NOW, 0, id);
 	}
 	if (pid == 0) {
