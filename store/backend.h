@@ -103,6 +103,7 @@ struct store_backend {
 	int (*next_wake)(struct store *s, const char *owner, const struct sched_service *svcs,
 			 size_t n_svcs, int64_t now, int64_t *at);
 	int (*changed_token)(struct store *s, uint64_t *token);
+	int (*wait_fd)(struct store *s); /* NULL: none (store_wait_fd) */
 	int (*sync_services)(struct store *s, const struct sched_service *svcs, size_t n_svcs,
 			     int64_t now, int *added, int *held);
 

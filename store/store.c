@@ -247,6 +247,11 @@ int store_changed_token(struct store *s, uint64_t *token)
 	return DISPATCH(s, changed_token, token);
 }
 
+int store_wait_fd(struct store *s)
+{
+	return s->be->wait_fd != NULL ? s->be->wait_fd(s) : -1;
+}
+
 int sched_sync_services(struct store *s, const struct sched_service *svcs, size_t n_svcs,
 			int64_t now, int *added, int *held)
 {

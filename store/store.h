@@ -327,6 +327,15 @@ int sched_next_wake(struct store *s, const char *owner, const struct sched_servi
 int store_changed_token(struct store *s, uint64_t *token);
 
 /*
+ * A descriptor that becomes readable when another process may have made
+ * work due (PostgreSQL: the connection's socket, LISTEN/NOTIFY), for the
+ * loop to watch; then store_changed_token tells. -1 when the backend has
+ * none (SQLite: poll the token). It may change after a reconnection: ask
+ * again after each store_changed_token. Can't fail otherwise.
+ */
+int store_wait_fd(struct store *s);
+
+/*
  * Aligns unfinished work with the configured services: an enabled service
  * without a delete task in an unfinished purge job gets one (pending;
  * eligible when its phase is reached; task.added event) and is no longer

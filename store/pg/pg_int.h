@@ -62,6 +62,10 @@ struct pg_store {
 	size_t n_pending, cap_pending;
 	char sqlstate[6];           /* of the last failed statement ("" none) */
 	int lost;                   /* the connection broke during this transaction */
+	/* store/pg/sched.c: LISTEN (set up on connection generation listen_gen,
+	 * when listening) and the other hosts' NOTIFYs seen so far */
+	int listening;
+	uint64_t listen_gen, notified;
 };
 
 /* The PostgreSQL handle of an open store (one this backend opened). */
@@ -303,5 +307,133 @@ int pg_materialize_stale(struct pg_store *s, int64_t now, int *count);
  * *out NULL and *n 0 for a job whose tasks exist. STORE_OK or STORE_ERR. */
 int pg_synth_tasks(struct pg_store *s, const char *job_id, struct task_record **out,
 		   size_t *n);
+
+/* ---- the scheduler's side: sched*.c, absent.c, outbox.c, metrics.c,
+ * reapply.c ---- */
+
+int pg_jobs_progress(struct store *s, struct store_job_progress *out, size_t n);
+int pg_service_errors(struct store *s, int64_t since, struct store_service_error **out,
+		      size_t *n);
+int pg_retire_service(struct store *s, const char *service, const char *reason,
+		      const char *by, int64_t now, int64_t *skipped);
+int pg_absent_services(struct store *s, const struct store_service *svcs, size_t n_svcs,
+		       struct store_absent **out, size_t *n);
+int pg_maintain(struct store *s, const char *owner, sched_owner_fn judge, void *ctx,
+		int reclaim_self, const struct policy_retry *retry, int64_t now,
+		struct sched_maint *m);
+int pg_sweep_jobs(struct store *s, int64_t now);
+int pg_claim_tasks(struct store *s, const char *owner, const struct sched_service *svcs,
+		   size_t n_svcs, size_t first, int max, int64_t now,
+		   struct sched_claimed **out, size_t *n);
+int pg_count_sent(struct store *s, const char *owner, const struct sched_lease *leases,
+		  size_t n, int64_t now, int *held);
+int pg_record_results(struct store *s, const char *owner, const struct sched_result *r,
+		      size_t n, const struct sched_service *svcs, size_t n_svcs, int64_t now,
+		      int *failed_jobs);
+int pg_next_wake(struct store *s, const char *owner, const struct sched_service *svcs,
+		 size_t n_svcs, int64_t now, int64_t *at);
+int pg_changed_token(struct store *s, uint64_t *token);
+int pg_wait_fd(struct store *s);
+int pg_sync_services(struct store *s, const struct sched_service *svcs, size_t n_svcs,
+		     int64_t now, int *added, int *held);
+int pg_webhook_enqueue(struct store *s, const char *const *urls, size_t n, int batch,
+		       int64_t now, int *more);
+int pg_webhook_claim(struct store *s, const char *url, const char *owner, int64_t now,
+		     int64_t lease_ms, int limit, struct store_delivery **out, size_t *n);
+int pg_webhook_finish(struct store *s, int64_t outbox_id, const char *url, int delivered,
+		      int status, const char *error, int64_t next_attempt_at, int64_t now);
+int pg_webhook_release(struct store *s, const char *owner);
+int pg_webhook_lease_owners(struct store *s, char ***owners, size_t *n);
+int pg_webhook_prune(struct store *s, const char *const *urls, size_t n, int64_t before,
+		     int limit, int *more);
+int pg_webhook_backlog(struct store *s, const char *const *urls, size_t n, int64_t *count);
+int pg_reapply(struct store *s, const struct store_reapply_req *r,
+	       struct store_reapply_item **items, size_t *n);
+int pg_metrics_read(struct store *s, int64_t now, const char *const *urls, size_t n_urls,
+		    struct store_metrics *out);
+
+/* Dispatchable (as the SQLite store's DISPATCHABLE): delete needs a
+ * running job, suspend a scheduled or running one not awaiting approval,
+ * restore a cancelled one; a held job runs nothing. t: tasks, j: jobs. */
+#define PG_DISPATCHABLE \
+	" ((t.kind = 'delete' AND j.state = 'running')" \
+	" OR (t.kind = 'suspend' AND j.state IN ('scheduled','running')" \
+	"     AND j.approval IS DISTINCT FROM 'pending')" \
+	" OR (t.kind = 'restore' AND j.state = 'cancelled'))"
+
+/* The enabled services' names as a text[] literal; the caller frees. */
+char *pg_service_array(const struct sched_service *svcs, size_t n);
+
+/* Log lines held until a pg_tx commits: pg_hold_fresh at the start of the
+ * body (it drops what an earlier try held), pg_hold_end after pg_tx. */
+void pg_hold_fresh(int *held);
+void pg_hold_end(int *held, int committed);
+
+/* The database's clock in epoch ms, as SQL: lease expiry is measured on
+ * it, never on a host's clock (hosts' clocks differ). */
+#define PG_DB_NOW_MS "(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
+
+/* The first key of the per-service advisory locks (the second is
+ * hashtext(service)): claims and breaker writes of one service, one host
+ * at a time, so that max_in_flight and the half-open probe hold across
+ * every host. */
+#define PG_LOCK_SERVICE 1952736620 /* "tdel" */
+
+/* Takes the advisory lock of service until the transaction ends. 0 or -1. */
+int pg_lock_service(struct pg_store *s, const char *service);
+
+/* Queues a wake-up for the other hosts (NOTIFY, sent at commit): call when
+ * a write makes work due now. Inside a transaction. 0 or -1. */
+int pg_notify_due(struct pg_store *s);
+
+/* Held shared by every writer of outbox rows from before its insert to its
+ * commit, exclusively by the fan-out (store/pg/outbox.c says why). */
+#define PG_LOCK_OUTBOX 0x7464656c0010LL /* "tdel" 16 */
+
+/* Takes PG_LOCK_OUTBOX shared until the transaction ends: call before
+ * inserting an outbox row. 0 or -1. */
+int pg_outbox_guard(struct pg_store *s);
+
+/* The job ids a transaction touched, each once. */
+struct pg_idset {
+	char (*ids)[JOBS_ID_LEN + 1];
+	size_t n, cap;
+};
+
+void pg_idset_add(struct pg_idset *set, const char *id);  /* O(n): small sets */
+void pg_idset_push(struct pg_idset *set, const char *id); /* no duplicate check */
+void pg_idset_free(struct pg_idset *set);
+/* Pushes column 0 of every row of r (may be NULL: -1) and PQclears it. 0 or -1. */
+int pg_idset_collect(PGresult *r, struct pg_idset *set);
+
+/* Locks the rows of the set's jobs in id order (the order every writer
+ * takes job rows in: no deadlock between them). 0 or -1. */
+int pg_lock_jobs(struct pg_store *s, const struct pg_idset *set);
+
+/*
+ * Inside a transaction: locks the job's row, then brings the job up to
+ * date with its delete tasks as sqlite_eval_job does (the lock first, so
+ * that two hosts finishing its last two tasks at once see each other's:
+ * the second reads after the first committed). Adds 1 to *failed (may be
+ * NULL) when it failed the job. 0 or -1.
+ */
+int pg_eval_job(struct pg_store *s, const char *job_id, int64_t now, int *failed);
+int pg_eval_jobs(struct pg_store *s, const struct pg_idset *set, int64_t now, int *failed);
+
+/* Logs one job-level line, held until the transaction commits. */
+void pg_log_job(int level, const char *event, const char *job_id, const char *tenant_id);
+
+/* The breaker row of service (closed when none; *probe_owner, may be
+ * NULL, the holder of the half-open probe, caller frees). 0 or -1. */
+int pg_breaker_load(struct pg_store *s, const char *service, struct policy_breaker *b,
+		    char **probe_owner);
+/* Writes it back (probe_owner kept while a probe is in flight). Under the
+ * service's lock (pg_lock_service). 0 or -1. */
+int pg_breaker_save(struct pg_store *s, const char *service, const struct policy_breaker *b,
+		    const char *probe_owner, int64_t now);
+
+/* Adds the counters of one batch (in key order: no deadlock between two
+ * batches). Inside a transaction. 0 or -1. */
+int pg_metrics_flush(struct pg_store *s, const struct jobs_counts *c);
 
 #endif

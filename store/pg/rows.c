@@ -128,6 +128,8 @@ int pg_outbox_append(struct pg_store *s, const char *eid, const char *type,
 
 	if (!store_outbox_wanted(&s->base))
 		return 0;
+	if (pg_outbox_guard(s) < 0) /* before the id is drawn: store/pg/outbox.c */
+		return -1;
 	/* Before the row: a url new to the outbox is owed this row on. */
 	for (size_t i = 0; i < s->base.n_webhook_urls; i++) {
 		struct pg_params u = { 0 };
