@@ -15,7 +15,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 CC ?= gcc
 
-PKGS := sqlite3 libcurl libcjson inih libmicrohttpd libcrypto
+PKGS := sqlite3 libpq libcurl libcjson inih libmicrohttpd libcrypto
 DEPS_OK := $(shell pkg-config --exists $(PKGS) 2>/dev/null && test -f /usr/include/ev.h && echo yes)
 ifneq ($(DEPS_OK),yes)
 ifeq ($(filter clean deps,$(MAKECMDGOALS)),)
@@ -62,6 +62,7 @@ include jobs/module.mk
 include config/module.mk
 include store/module.mk
 include store/sqlite/module.mk
+include store/pg/module.mk
 include scheduler/module.mk
 include cli/module.mk
 include tests/fleet/module.mk

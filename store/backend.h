@@ -131,6 +131,7 @@ struct store_backend {
 
 /* The backends built in (store/store.c picks one by name). */
 extern const struct store_backend store_sqlite_backend;
+extern const struct store_backend store_pg_backend; /* "postgresql" */
 
 /*
  * Keeps an error (or a refusal's reason) for store_last_error and

@@ -1,0 +1,16 @@
+/*
+ * backend.c - the PostgreSQL backend's table of operations
+ * (store/backend.h): one database shared by every host, [store] backend =
+ * postgresql. An operation not written yet is NULL: store/store.c
+ * refuses it with a message.
+ */
+#include "store/pg/pg_int.h"
+
+const struct store_backend store_pg_backend = {
+	.name = "postgresql",
+	.open = pg_open,
+	.close = pg_close,
+	.check_integrity = pg_check_integrity,
+	.job_get = pg_job_get,
+	.events_walk = pg_events_walk,
+};

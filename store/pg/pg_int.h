@@ -1,0 +1,240 @@
+/*
+ * pg_int.h - shared by the files of the PostgreSQL backend (store/pg/) and
+ * its unit tests only: the handle, the backend's operations (its table is
+ * store/pg/backend.c), running a statement with text parameters, reading
+ * rows, transactions that retry what the server asks to retry, and the
+ * event chain.
+ *
+ * Conventions of the backend. SQL names parameters $1..$n, each passed as
+ * text (struct pg_params), with a cast where the server cannot infer a
+ * type ($1::bigint IS NULL). Statements are static strings, prepared once
+ * per connection (cached by address). Every write runs inside pg_tx (READ
+ * COMMITTED; rows that a decision depends on are locked with SELECT ...
+ * FOR UPDATE before they change); its events are queued by
+ * pg_event_append and written at the end of the transaction, under the
+ * chain's lock (store/pg/events.c).
+ */
+#ifndef TENANTDEL_STORE_PG_INT_H
+#define TENANTDEL_STORE_PG_INT_H
+
+#include <libpq-fe.h>
+#include <stdint.h>
+
+#include "jobs/counts.h"
+#include "jobs/document.h"
+#include "jobs/timefmt.h"
+#include "store/backend.h"
+
+#define PG_STMT_CACHE 200
+#define PG_MAX_PARAMS 24
+#define PG_NODE_MAX 64
+
+/* Advisory lock keys (pg_advisory_xact_lock): one per purpose, stable. */
+#define PG_LOCK_MIGRATE 0x7464656c0001LL /* "tdel" 1: applying migrations */
+#define PG_LOCK_CHAIN 0x7464656c0002LL   /* "tdel" 2: the event chain's tip */
+
+/* A prepared statement of this connection: the cache key is sql's address. */
+struct pg_prepared {
+	const char *sql;
+	int n_params; /* what the server found in it (checked at each run) */
+};
+
+/* One event queued by pg_event_append until the end of its transaction. */
+struct pg_event {
+	char *job_id, *type, *service, *detail;
+	int64_t at;
+};
+
+/* An open PostgreSQL store: struct store first (store/backend.h). */
+struct pg_store {
+	struct store base;
+	PGconn *conn;
+	char *dsn;                  /* a secret: never logged or printed */
+	char node[PG_NODE_MAX];     /* [store] node: what this host's leases carry */
+	char label[128];            /* "database D on H": how errors name the store */
+	int in_tx;
+	uint64_t generation;        /* + 1 at each reconnection: what was set up on the
+				     * old connection (prepared statements, LISTEN) is gone */
+	struct pg_prepared cache[PG_STMT_CACHE];
+	int n_cache;
+	struct pg_event *pending;   /* this transaction's events, in order */
+	size_t n_pending, cap_pending;
+	char sqlstate[6];           /* of the last failed statement ("" none) */
+	int lost;                   /* the connection broke during this transaction */
+};
+
+/* The PostgreSQL handle of an open store (one this backend opened). */
+static inline struct pg_store *pg_of(struct store *s)
+{
+	return (struct pg_store *)s;
+}
+
+/*
+ * The operations of the table, each with the contract of its store.h
+ * namesake (store_<op> or sched_<op>).
+ */
+struct store *pg_open(const struct store_config *c, char *err, size_t errlen);
+void pg_close(struct store *s);
+int pg_check_integrity(struct store *s, int *intact, char *why, size_t whylen);
+int pg_schedule(struct store *s, const struct store_new_job *jobs, size_t n,
+		const struct store_service *svcs, size_t n_svcs, int64_t now,
+		char (*ids)[JOBS_ID_LEN + 1], int *created);
+int pg_job_get(struct store *s, const char *job_id, struct job_record *out);
+int pg_job_tasks(struct store *s, const char *job_id, struct task_record **out, size_t *n);
+int pg_job_list(struct store *s, const struct store_list_filter *f, store_job_cb cb,
+		void *ctx);
+int pg_job_act(struct store *s, const char *job_id, const struct store_action *a,
+	       struct job_record *out);
+int pg_events_walk(struct store *s, const char *job_id, store_event_row_cb cb, void *ctx);
+int pg_tombstones_list(struct store *s, int64_t since, store_tombstone_cb cb, void *ctx);
+
+/* ---- inside the backend ---- */
+
+/* The migrations (store/pg/schema.c): migration i (1-based) takes the
+ * database from tenantdel_schema.version i-1 to i. */
+extern const char *const pg_migrations[];
+extern const int pg_n_migrations;
+
+/* Applies pending migrations in one transaction under PG_LOCK_MIGRATE, so
+ * that processes opening the store at once apply each exactly once. 0, or
+ * -1 with err set. */
+int pg_migrate(struct pg_store *s, char *err, size_t errlen);
+
+/* Text parameters of one statement ($1 is v[0]). NULL text is SQL NULL. */
+struct pg_params {
+	int n;
+	const char *v[PG_MAX_PARAMS];
+	char num[PG_MAX_PARAMS][24];
+};
+
+/* Appends one parameter. More than PG_MAX_PARAMS is a programming error:
+ * it aborts. */
+void pg_p_text(struct pg_params *p, const char *v);
+void pg_p_int(struct pg_params *p, int64_t v);
+void pg_p_opt_int(struct pg_params *p, int64_t v, int64_t none); /* NULL when v == none */
+
+/*
+ * Runs sql (a static string: prepared on this connection at its first use)
+ * with p (NULL: none). A parameter count that differs from the
+ * statement's is a programming error: it aborts, naming the SQL. Returns
+ * the result (PGRES_COMMAND_OK or PGRES_TUPLES_OK; the caller PQclears
+ * it), or NULL after logging and keeping the error (s->sqlstate; a broken
+ * connection sets s->lost). Outside a transaction a broken connection is
+ * reconnected (pg_reconnect) and the statement run once more.
+ */
+PGresult *pg_run(struct pg_store *s, const char *sql, const struct pg_params *p);
+
+/* pg_run for a write: the rows it changed (0: what it expected was not
+ * there), or -1. */
+int pg_run_changes(struct pg_store *s, const char *sql, const struct pg_params *p);
+
+/* pg_run for one value: *v = row 0 column 0 (none when NULL or no row).
+ * 0 or -1. */
+int pg_run_int(struct pg_store *s, const char *sql, const struct pg_params *p,
+	       int64_t none, int64_t *v);
+
+/* Runs SQL without parameters or results (may hold several statements:
+ * the simple protocol). 0 or -1 (logged, kept). */
+int pg_exec(struct pg_store *s, const char *sql);
+
+/* Column readers: a malloc'ed copy (NULL for SQL NULL); an integer with a
+ * default for NULL; a string pointing into r (NULL for SQL NULL). */
+char *pg_text(const PGresult *r, int row, int col);
+int64_t pg_int(const PGresult *r, int row, int col, int64_t null_value);
+const char *pg_str(const PGresult *r, int row, int col);
+
+/*
+ * Keeps the error of a failed result r (NULL: the connection's) for
+ * store_last_error and logs it as store.error with the SQL (never the
+ * DSN): s->sqlstate, s->lost, the kind (STORE_E_BUSY for a lock or a
+ * serialization conflict, STORE_E_OTHER otherwise).
+ */
+void pg_keep_error(struct pg_store *s, const PGresult *r, const char *sql);
+
+/* Whether the last error is worth running the transaction again for:
+ * serialization failure (40001), deadlock (40P01), a lost connection or a
+ * server going away (08xxx, 57P0x). */
+int pg_transient(const struct pg_store *s);
+
+/*
+ * Reconnects a broken connection (PQreset) with back-off, for up to about
+ * 10 s; the prepared statements are forgotten and s->generation bumped.
+ * 0, or -1 (kept: "database unreachable").
+ */
+int pg_reconnect(struct pg_store *s);
+
+/*
+ * A transaction body: runs inside BEGIN ... COMMIT on s and may run more
+ * than once (it must start from its inputs each time: reset what it
+ * filled). Returns STORE_OK to commit, or STORE_NOT_FOUND / STORE_REFUSED
+ * / STORE_ERR to roll back.
+ */
+typedef int (*pg_tx_fn)(struct pg_store *s, void *ctx);
+
+/*
+ * Runs fn in a transaction: BEGIN, fn, the queued events (pg_event_append)
+ * under the chain's lock, COMMIT. A transient error (pg_transient) before
+ * COMMIT was sent rolls back and runs it again, up to 8 times with
+ * back-off (reconnecting a lost connection); a connection lost during the
+ * COMMIT itself is not retried (whether it committed is unknown) and
+ * returns STORE_ERR. Returns what fn returned, or STORE_ERR. Not nestable.
+ */
+int pg_tx(struct pg_store *s, pg_tx_fn fn, void *ctx);
+
+/*
+ * Appends one event to the chain: queued, and written by pg_tx after the
+ * transaction's other statements, ids and hashes assigned then (the one
+ * place they are: store/pg/events.c). Inside pg_tx only. detail is JSON
+ * object text (NULL: {}), built by the code that owns its format. 0 or -1.
+ */
+int pg_event_append(struct pg_store *s, const char *job_id, int64_t at, const char *type,
+		    const char *service, const char *detail);
+
+/* Writes the queued events under PG_LOCK_CHAIN (pg_tx calls it last).
+ * 0 or -1. */
+int pg_events_flush(struct pg_store *s);
+
+/* Forgets the queued events (a rollback). */
+void pg_events_drop(struct pg_store *s);
+
+/* Column lists and readers for jobs and tasks rows, in the SQLite
+ * backend's order: SELECT PG_JOB_COLS FROM jobs ... */
+#define PG_JOB_COLS \
+	"jobs.id, jobs.tenant_id, jobs.tenant_name, jobs.kind, jobs.state, jobs.held_from," \
+	" jobs.hold_reason, jobs.requested_by, jobs.reason, jobs.origin_job_id," \
+	" jobs.created_at, jobs.due_at, jobs.deadline_at, jobs.started_at, jobs.finished_at," \
+	" jobs.deadline_missed," \
+	" (SELECT COALESCE(SUM(total_deleted), 0) FROM tasks" \
+	"    WHERE tasks.job_id = jobs.id AND tasks.kind = 'delete')," \
+	" jobs.approval, jobs.approved_by, jobs.approved_at"
+#define PG_TASK_COLS \
+	"tasks.id, tasks.job_id, tasks.service, tasks.kind, tasks.phase, tasks.state," \
+	" tasks.attempts, tasks.http_status, tasks.deleted_counts, tasks.total_deleted," \
+	" tasks.preview_before, tasks.before_total, tasks.verified_after, tasks.duration_ms," \
+	" tasks.last_error, tasks.skip_reason, tasks.lease_owner, tasks.lease_expires_at," \
+	" tasks.next_attempt_at, tasks.first_attempt_at, tasks.updated_at"
+
+/* Fill a record from row `row` of a result selected with the lists above. */
+void pg_row_job(const PGresult *r, int row, struct job_record *j);
+void pg_row_task(const PGresult *r, int row, struct task_record *t);
+
+/* Reads one job, inside or outside a transaction (for_update: locks its
+ * row until the transaction ends). STORE_OK, STORE_NOT_FOUND or STORE_ERR. */
+int pg_job_by_id(struct pg_store *s, const char *job_id, int for_update,
+		 struct job_record *out);
+
+/* Inserts one webhook outbox row inside a transaction (nothing while no
+ * webhook url is configured): body is jobs_outbox_body's text. 0 or -1. */
+int pg_outbox_append(struct pg_store *s, const char *eid, const char *type,
+		     const char *job_id, const char *body, int64_t now);
+
+/*
+ * A job's state changed (already written): queues the job-level event
+ * `type` with detail (NULL: {}) and writes the outbox row of the job as it
+ * is now. Inside a transaction. If out is not NULL it receives the job.
+ * 0 or -1.
+ */
+int pg_job_changed(struct pg_store *s, const char *job_id, const char *type,
+		   const char *detail, int64_t now, struct job_record *out);
+
+#endif
