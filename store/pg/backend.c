@@ -13,4 +13,10 @@ const struct store_backend store_pg_backend = {
 	.check_integrity = pg_check_integrity,
 	.job_get = pg_job_get,
 	.events_walk = pg_events_walk,
+	.same_store = pg_same_store,
+	.rows_walk = pg_rows_walk,
+	.load_begin = pg_load_begin,
+	.load_row = pg_load_row,
+	.load_done = pg_load_done,
+	.load_end = pg_load_end,
 };
