@@ -152,6 +152,12 @@ struct store *cli_store(struct cli_ctx *ctx)
 	err[0] = '\0';
 	c.backend = ctx->cfg->store_backend;
 	c.path = ctx->cfg->database;
+	c.node = ctx->cfg->store_node;
+	if (strcmp(c.backend, "postgresql") == 0 &&
+	    (c.dsn = config_load_store_dsn(ctx->cfg, err, sizeof err)) == NULL) {
+		cli_error("cannot open the store: %s", err);
+		return NULL;
+	}
 	c.busy_wait_ms = busy_wait_from_env();
 	ctx->store = store_open(&c, err, sizeof err);
 	if (ctx->store == NULL) {

@@ -32,6 +32,7 @@
 /* Advisory lock keys (pg_advisory_xact_lock): one per purpose, stable. */
 #define PG_LOCK_MIGRATE 0x7464656c0001LL /* "tdel" 1: applying migrations */
 #define PG_LOCK_CHAIN 0x7464656c0002LL   /* "tdel" 2: the event chain's tip */
+#define PG_LOCK_SETS 0x7464656c0003LL    /* "tdel" 3: creating a service set */
 
 /* A prepared statement of this connection: the cache key is sql's address. */
 struct pg_prepared {
@@ -253,5 +254,71 @@ int pg_outbox_append(struct pg_store *s, const char *eid, const char *type,
  */
 int pg_job_changed(struct pg_store *s, const char *job_id, const char *type,
 		   const char *detail, int64_t now, struct job_record *out);
+
+/* ---- service sets (store/pg/service_sets.c, store/pg/materialize.c) ---- */
+
+/* The last error of a task whose service the config lacks: it waits. */
+#define STORE_ABSENT_ERROR "service not in config"
+
+/* A service set read back: its members by phase, then name. */
+struct pg_set {
+	struct pg_set_member {
+		char *name;
+		int phase;
+	} *v;
+	size_t n, cap;
+};
+
+void pg_set_free(struct pg_set *set); /* keeps it reusable */
+int pg_set_has(const struct pg_set *set, const char *name); /* 1: a member is called name */
+
+/* The id of the service set whose members are svcs' names and phases,
+ * created when new (under PG_LOCK_SETS: one set per list of members). In a
+ * transaction. 0 or -1. */
+int pg_service_set_id(struct pg_store *s, const struct store_service *svcs, size_t n,
+		      int64_t *id);
+
+/* Appends the members of set id to *out (by phase, then name). 0 or -1. */
+int pg_set_members(struct pg_store *s, int64_t id, struct pg_set *out);
+
+/* Records svcs as the services configured now (what a job starting later
+ * covers). In a transaction. 0 or -1. */
+int pg_set_configured(struct pg_store *s, const struct store_service *svcs, size_t n);
+
+/* The configured set's id (*id 0: no config sync recorded yet). 0 or -1. */
+int pg_configured_id(struct pg_store *s, int64_t *id);
+
+/* The configured services into *out (pg_set_free); *found 0 when none was
+ * recorded yet. 0 or -1. */
+int pg_configured_set(struct pg_store *s, struct pg_set *out, int *found);
+
+/* Whether service was retired (*found 1) and why (*reason, may be NULL,
+ * malloc'ed). 0 or -1. */
+int pg_retired_reason(struct pg_store *s, const char *service, char **reason,
+		      int64_t *found);
+
+/* Marks the waiting tasks of services the config lacks in records read for
+ * display (pg_job_tasks). 0 or -1. */
+int pg_mark_absent(struct pg_store *s, struct task_record *t, size_t n);
+
+/*
+ * Inside a transaction, when a job starts: creates its delete tasks from
+ * its snapshot (as sqlite_materialize_tasks: a service no longer
+ * configured waits, a retired one is skipped with a task.skipped event, a
+ * configured service the snapshot lacks is added with task.added), and
+ * drops the snapshot reference (guarded: nothing is done when another
+ * writer did it first). Nothing to do (0) for a job whose tasks exist.
+ * 0 or -1.
+ */
+int pg_materialize_tasks(struct pg_store *s, const char *job_id, int64_t now);
+
+/* pg_materialize_tasks for every job not started yet whose snapshot is not
+ * the configured set; *count receives how many. 0 or -1. */
+int pg_materialize_stale(struct pg_store *s, int64_t now, int *count);
+
+/* The delete tasks a job not started yet will get, as records (id 0);
+ * *out NULL and *n 0 for a job whose tasks exist. STORE_OK or STORE_ERR. */
+int pg_synth_tasks(struct pg_store *s, const char *job_id, struct task_record **out,
+		   size_t *n);
 
 #endif
