@@ -142,7 +142,7 @@ static void note_row(struct copy *c, const struct store_table *t, const struct s
 /* The end of the table being copied: its last progress report. */
 static int table_end(struct copy *c)
 {
-	if (c->table != NULL && c->progress != NULL && c->done > 0 &&
+	if (!c->stopped && c->table != NULL && c->progress != NULL && c->done > 0 &&
 	    c->progress(c->ctx, c->table->name, c->done, c->total) != 0)
 		c->stopped = 1;
 	return c->stopped;

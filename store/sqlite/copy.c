@@ -144,7 +144,8 @@ int sqlite_load_begin(struct store *base, const struct store_table *t, int n)
 		return STORE_ERR;
 	for (int i = 0; i < n && any == 0; i++)
 		if ((any = has_rows(s, &t[i])) > 0)
-			store_set_error(base, STORE_E_OTHER, "not empty (its table %s has rows)", t[i].name);
+			store_set_error(base, STORE_E_OTHER, "not empty (its table %s has rows)",
+					t[i].name);
 	if (any != 0) {
 		sqlite_rollback(s);
 		return any > 0 ? STORE_REFUSED : STORE_ERR;
