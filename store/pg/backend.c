@@ -41,4 +41,10 @@ const struct store_backend store_pg_backend = {
 	.webhook_backlog = pg_webhook_backlog,
 	.reapply = pg_reapply,
 	.metrics_read = pg_metrics_read,
+	.same_store = pg_same_store,
+	.rows_walk = pg_rows_walk,
+	.load_begin = pg_load_begin,
+	.load_row = pg_load_row,
+	.load_done = pg_load_done,
+	.load_end = pg_load_end,
 };
