@@ -15,7 +15,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 CC ?= gcc
 
-PKGS := sqlite3 libcurl libcjson inih libmicrohttpd libcrypto
+PKGS := sqlite3 libpq libcurl libcjson inih libmicrohttpd libcrypto
 DEPS_OK := $(shell pkg-config --exists $(PKGS) 2>/dev/null && test -f /usr/include/ev.h && echo yes)
 ifneq ($(DEPS_OK),yes)
 ifeq ($(filter clean deps,$(MAKECMDGOALS)),)
@@ -62,6 +62,7 @@ include jobs/module.mk
 include config/module.mk
 include store/module.mk
 include store/sqlite/module.mk
+include store/pg/module.mk
 include scheduler/module.mk
 include cli/module.mk
 include tests/fleet/module.mk
@@ -111,16 +112,19 @@ deps:
 
 # The whole suite: unit tests (cmocka, TAP) then end-to-end (Python, real
 # binary against the fake fleet on 127.0.0.1). One summary line at the end.
+# A throwaway PostgreSQL cluster runs meanwhile (tests/pg/with-cluster): the
+# store's contract tests run against it as well as SQLite.
 # What the end-to-end tests drive besides the build libraries (a real browser,
 # promtool, libfaketime): installed on first use like the libraries.
 TEST_TOOLS := chromium chromedriver promtool faketime python3
 test: $(BIN) $(FLEET) $(UNIT_BINS)
 	@for t in $(TEST_TOOLS); do command -v $$t >/dev/null || { ./scripts/install-deps; break; }; done
 	TENANTDEL_BIN=$(abspath $(BIN)) TENANTDEL_FLEET=$(abspath $(FLEET)) \
-	UNIT_TESTS="$(abspath $(UNIT_BINS))" ./tests/run-tests
+	UNIT_TESTS="$(abspath $(UNIT_BINS))" ./tests/pg/with-cluster ./tests/run-tests
 
 unit: $(UNIT_BINS)
-	TENANTDEL_BIN=$(abspath $(BIN)) UNIT_TESTS="$(abspath $(UNIT_BINS))" E2E=0 ./tests/run-tests
+	TENANTDEL_BIN=$(abspath $(BIN)) UNIT_TESTS="$(abspath $(UNIT_BINS))" E2E=0 \
+	./tests/pg/with-cluster ./tests/run-tests
 
 asan:
 	$(MAKE) test SANITIZE=1

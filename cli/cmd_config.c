@@ -166,6 +166,20 @@ static const struct usage usages[] = {
 	{ "metrics", "Prometheus metrics of the database",
 	  "usage: tenantdel metrics\n\n"
 	  "Prints the Prometheus text exposition of the database's state.\n" },
+	{ "migrate-store", "copy this store into the empty store of another config",
+	  "usage: tenantdel migrate-store --to NEW.conf\n\n"
+	  "Copies this config's whole store (jobs, tasks, events with their ids and\n"
+	  "hashes, tombstones, the webhook outbox, breakers, counters, service sets)\n"
+	  "into the store NEW.conf names, of any backend: typically from SQLite to\n"
+	  "PostgreSQL ([store] backend = postgresql). That store must be new or\n"
+	  "empty; it is created when it does not exist. The copy is one transaction\n"
+	  "there: before it commits, the audit chain is verified as copied, so the\n"
+	  "store of NEW.conf ends up with all of it or nothing. Stop the schedulers\n"
+	  "and the API first: what is written here during the copy is not copied.\n"
+	  "A long copy prints its progress on stderr every second.\n\n"
+	  "Exit: 0 copied; 1 the copy failed (nothing copied); 2 a config or store\n"
+	  "that cannot be opened, or NEW.conf naming this same store; 4 the store of\n"
+	  "NEW.conf is not empty (nothing copied).\n" },
 	{ "version", "print the version", "usage: tenantdel version\n" },
 };
 

@@ -140,20 +140,31 @@ static int busy_wait_from_env(void)
 	return ms == 0 ? -1 : (int)ms;
 }
 
+struct store *cli_store_open(struct config *cfg, int flags, char *err, size_t errlen)
+{
+	struct store_config c = { .flags = flags, .backend = cfg->store_backend,
+				  .path = cfg->database, .node = cfg->store_node,
+				  .busy_wait_ms = busy_wait_from_env() };
+	char why[512];
+
+	err[0] = '\0';
+	if (strcmp(c.backend, "postgresql") == 0 &&
+	    (c.dsn = config_load_store_dsn(cfg, why, sizeof why)) == NULL) {
+		snprintf(err, errlen, "cannot open the store: %s", why);
+		return NULL;
+	}
+	return store_open(&c, err, errlen);
+}
+
 struct store *cli_store(struct cli_ctx *ctx)
 {
 	char err[1024];
-	struct store_config c = { .flags = ctx->store_flags };
 
 	if (ctx->store != NULL)
 		return ctx->store;
 	if (cli_config(ctx) == NULL)
 		return NULL;
-	err[0] = '\0';
-	c.backend = ctx->cfg->store_backend;
-	c.path = ctx->cfg->database;
-	c.busy_wait_ms = busy_wait_from_env();
-	ctx->store = store_open(&c, err, sizeof err);
+	ctx->store = cli_store_open(ctx->cfg, ctx->store_flags, err, sizeof err);
 	if (ctx->store == NULL) {
 		cli_error("%s", err[0] ? err : "cannot open the database");
 		return NULL;

@@ -519,6 +519,9 @@ void config_free(struct config *cfg)
 	free(cfg->webhook_urls);
 	free(cfg->webhook_secret_file);
 	free(cfg->webhook_secret_env);
+	free(cfg->store_dsn_file);
+	free(cfg->store_dsn_env);
+	free(cfg->store_node);
 	free(cfg->certificate_key_file);
 	free(cfg->certificate_signing_key_file);
 	free(cfg->subject.tenants_url);
@@ -543,6 +546,8 @@ void config_free_secrets(struct config *cfg)
 	config_free_secret(cfg->webhook_secret,
 			   cfg->webhook_secret ? strlen(cfg->webhook_secret) : 0);
 	config_free_secret(cfg->certificate_key, cfg->certificate_key_len);
+	config_free_secret(cfg->store_dsn, cfg->store_dsn ? strlen(cfg->store_dsn) : 0);
+	cfg->store_dsn = NULL;
 	cfg->token = cfg->api_token = cfg->webhook_secret = NULL;
 	cfg->certificate_key = NULL;
 	cfg->certificate_key_len = 0;

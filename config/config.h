@@ -48,7 +48,12 @@ struct config {
 	int64_t shutdown_grace_ms;  /* 30s */
 
 	/* [store] */
-	const char *store_backend;  /* "sqlite" (the only one built) */
+	const char *store_backend;  /* "sqlite" (default) or "postgresql" */
+	char *store_dsn_file;       /* postgresql: one of dsn_file / dsn_env */
+	char *store_dsn_env;
+	char *store_node;           /* postgresql: this host's name (NULL: the host name) */
+	char *store_dsn;            /* the connection string, a secret: NULL until
+				     * config_load_secrets or config_load_store_dsn */
 
 	/* [retry] */
 	int64_t base_delay_ms;      /* 5s */
@@ -152,13 +157,20 @@ void config_free(struct config *cfg);   /* NULL-safe */
 int config_load_secrets(struct config *cfg,
 			void (*warn)(void *ctx, const char *msg), void *ctx);
 
+/*
+ * The store's connection string ([store] dsn_file or dsn_env), read once
+ * into cfg->store_dsn (config_free wipes it). Returns it, or NULL with err
+ * = a line naming the file or variable (never the content).
+ */
+const char *config_load_store_dsn(struct config *cfg, char *err, size_t errlen);
+
 /* A secret as loaded: data (not NUL-terminated for the certificate key). */
 struct config_secret {
 	const char *data;
 	size_t len;
 };
 
-#define CONFIG_MAX_SECRETS 4
+#define CONFIG_MAX_SECRETS 5
 
 /*
  * Fills out with every secret config_load_secrets read (service token, API

@@ -182,18 +182,32 @@ static int set_on_404(struct config_parser *p, const struct config_key_spec *k,
 	return 0;
 }
 
-/* backend = sqlite | postgresql: the store's backend by name (store_open);
- * only sqlite is built in this version. */
+/* backend = sqlite | postgresql: the store's backend by name (store_open). */
 static int set_backend(struct config_parser *p, const struct config_key_spec *k,
 		       const char *v, void *field)
 {
-	if (strcmp(v, "sqlite") == 0) {
-		*(const char **)field = "sqlite";
+	if (strcmp(v, "sqlite") == 0 || strcmp(v, "postgresql") == 0) {
+		*(const char **)field = strcmp(v, "sqlite") == 0 ? "sqlite" : "postgresql";
 		return 0;
 	}
-	if (strcmp(v, "postgresql") == 0)
-		return config_fail(p, "backend postgresql is not built in this version");
 	return config_fail(p, "backend in [store] must be sqlite or postgresql, not '%.80s'", v);
+}
+
+/* node = NAME: what this host's leases carry in a shared store; printable,
+ * no blanks, at most 63 bytes. */
+static int set_node(struct config_parser *p, const struct config_key_spec *k, const char *v,
+		    void *field)
+{
+	char **dst = field;
+
+	if (v[0] == '\0' || strlen(v) > 63)
+		return config_fail(p, "node in [store] must be 1 to 63 characters");
+	for (const char *c = v; *c != '\0'; c++)
+		if ((unsigned char)*c <= ' ' || *c == 0x7f)
+			return config_fail(p, "node in [store] contains a blank or control character");
+	free(*dst);
+	*dst = xstrdup(v);
+	return 0;
 }
 
 static int set_approval(struct config_parser *p, const struct config_key_spec *k,
@@ -304,6 +318,9 @@ static const struct config_key_spec certificate_keys[] = {
 };
 static const struct config_key_spec store_keys[] = {
 	{"backend", set_backend, C(store_backend), 0, 0, 0},
+	{"dsn_file", set_path, C(store_dsn_file), 0, 0, 0},
+	{"dsn_env", set_env, C(store_dsn_env), 0, 0, 0},
+	{"node", set_node, C(store_node), 0, 0, 0},
 	{NULL, NULL, 0, 0, 0, 0},
 };
 static const struct config_key_spec policy_keys[] = {
@@ -381,6 +398,27 @@ static int check_one_source(struct config_parser *p, int sec, const char *sec_na
 			      file_key, env_key, sec_name);
 }
 
+/* The [store] keys of a PostgreSQL store: only with backend = postgresql,
+ * which needs one of dsn_file and dsn_env. */
+static int check_store(struct config_parser *p)
+{
+	static const char *const pg_keys[] = { "dsn_file", "dsn_env", "node" };
+	struct config *cfg = p->cfg;
+	int pg = strcmp(cfg->store_backend, "postgresql") == 0;
+
+	if (check_one_source(p, SEC_STORE, "store", "dsn_file", "dsn_env") < 0)
+		return -1;
+	for (size_t i = 0; !pg && i < ARRAY_LEN(pg_keys); i++)
+		if (key_line(p, SEC_STORE, pg_keys[i]) > 0)
+			return config_fail_at(p, key_line(p, SEC_STORE, pg_keys[i]),
+					      "%s in [store] is only for backend = postgresql",
+					      pg_keys[i]);
+	if (pg && cfg->store_dsn_file == NULL && cfg->store_dsn_env == NULL)
+		return config_fail_at(p, key_line(p, SEC_STORE, "backend"),
+				      "backend = postgresql in [store] needs dsn_file or dsn_env");
+	return 0;
+}
+
 static int check_globals(struct config_parser *p)
 {
 	struct config *cfg = p->cfg;
@@ -389,7 +427,8 @@ static int check_globals(struct config_parser *p)
 	    check_one_source(p, SEC_API, "api", "token_file", "token_env") < 0 ||
 	    check_one_source(p, SEC_API, "api", "token_file", "tokens_file") < 0 ||
 	    check_one_source(p, SEC_API, "api", "token_env", "tokens_file") < 0 ||
-	    check_one_source(p, SEC_WEBHOOK, "webhook", "secret_file", "secret_env") < 0)
+	    check_one_source(p, SEC_WEBHOOK, "webhook", "secret_file", "secret_env") < 0 ||
+	    check_store(p) < 0)
 		return -1;
 	if (cfg->max_delay_ms < cfg->base_delay_ms) {
 		int line = key_line(p, SEC_RETRY, "max_delay");

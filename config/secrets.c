@@ -98,6 +98,8 @@ int config_load_secrets(struct config *cfg,
 			       cfg->api_token_env, warn, ctx);
 	rc |= secret_load_text(&cfg->webhook_secret, "[webhook] secret",
 			       cfg->webhook_secret_file, cfg->webhook_secret_env, warn, ctx);
+	rc |= secret_load_text(&cfg->store_dsn, "[store] dsn", cfg->store_dsn_file,
+			       cfg->store_dsn_env, warn, ctx);
 	cfg->certificate_key = secret_read("[certificate] key", cfg->certificate_key_file,
 					   NULL, &cfg->certificate_key_len, warn, ctx);
 	if (cfg->certificate_key_file != NULL && cfg->certificate_key == NULL)
@@ -105,10 +107,37 @@ int config_load_secrets(struct config *cfg,
 	return rc ? -1 : 0;
 }
 
+/* Keeps the first warning of config_load_store_dsn. */
+struct first_warning {
+	char *err;
+	size_t errlen;
+};
+
+static void keep_warning(void *ctx, const char *msg)
+{
+	struct first_warning *w = ctx;
+
+	if (w->err[0] == '\0')
+		snprintf(w->err, w->errlen, "%s", msg);
+}
+
+const char *config_load_store_dsn(struct config *cfg, char *err, size_t errlen)
+{
+	struct first_warning w = { err, errlen };
+
+	err[0] = '\0';
+	if (cfg->store_dsn == NULL)
+		secret_load_text(&cfg->store_dsn, "[store] dsn", cfg->store_dsn_file,
+				 cfg->store_dsn_env, keep_warning, &w);
+	if (cfg->store_dsn == NULL && err[0] == '\0')
+		snprintf(err, errlen, "[store] names no dsn_file or dsn_env");
+	return cfg->store_dsn;
+}
+
 size_t config_list_secrets(const struct config *cfg,
 			   struct config_secret out[CONFIG_MAX_SECRETS])
 {
-	const char *text[] = { cfg->token, cfg->api_token, cfg->webhook_secret };
+	const char *text[] = { cfg->token, cfg->api_token, cfg->webhook_secret, cfg->store_dsn };
 	size_t n = 0;
 
 	for (size_t i = 0; i < ARRAY_LEN(text); i++)

@@ -358,15 +358,17 @@ static void wake_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	e->maint_needed = 1;
 }
 
-static void poll_cb(struct ev_loop *loop, ev_timer *w, int revents)
+/* Another process's writes (the poll, or the store's wake-up descriptor:
+ * re-watched each time, unwatched while the store fails). */
+static void look_for_changes(struct engine *e)
 {
-	struct engine *e = w->data;
 	uint64_t v;
+	int fd;
 
-	check_clock(e);
 	if (store_backing_off(e))
 		return;
 	if (store_changed_token(e->store, &v) != STORE_OK) {
+		ev_io_stop(e->loop, &e->notify);
 		store_failed(e, "changed token");
 		return;
 	}
@@ -375,6 +377,24 @@ static void poll_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		e->cycle_needed = 1;
 		e->maint_needed = 1;
 	}
+	if ((fd = e->stopping ? -1 : store_wait_fd(e->store)) != e->notify.fd ||
+	    !ev_is_active(&e->notify)) {
+		ev_io_stop(e->loop, &e->notify);
+		ev_io_set(&e->notify, fd, EV_READ);
+		if (fd >= 0)
+			ev_io_start(e->loop, &e->notify);
+	}
+}
+
+static void poll_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	check_clock(w->data);
+	look_for_changes(w->data);
+}
+
+static void notify_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	look_for_changes(w->data);
 }
 
 static void metrics_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -404,6 +424,7 @@ static void stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
 		w->signum, e->n_in_flight);
 	ev_timer_stop(loop, &e->wake);
 	ev_timer_stop(loop, &e->poll);
+	ev_io_stop(loop, &e->notify);
 	for (size_t i = 0; i < e->n_hooks; i++)
 		if (e->hooks[i].on_stop)
 			e->hooks[i].on_stop(e->hooks[i].ctx, e);
@@ -491,11 +512,12 @@ struct engine *engine_new(struct config *cfg, struct store *store,
 	ev_timer_init(&e->poll, poll_cb, POLL_S, POLL_S);
 	ev_timer_init(&e->grace, grace_cb, 0., 0.);
 	ev_timer_init(&e->metrics, metrics_cb, 0., 0.);
+	ev_io_init(&e->notify, notify_cb, -1, EV_READ);
 	ev_signal_init(&e->sigterm, stop_cb, SIGTERM);
 	ev_signal_init(&e->sigint, stop_cb, SIGINT);
 	ev_signal_init(&e->sighup, hup_cb, SIGHUP);
 	e->prepare.data = e->wake.data = e->poll.data = e->grace.data = e->metrics.data = e;
-	e->sigterm.data = e->sigint.data = e->sighup.data = e;
+	e->notify.data = e->sigterm.data = e->sigint.data = e->sighup.data = e;
 	return e;
 }
 
@@ -516,6 +538,7 @@ static void start_watchers(struct engine *e)
 	signal(SIGPIPE, SIG_IGN);
 	ev_prepare_start(e->loop, &e->prepare);
 	ev_timer_start(e->loop, &e->poll);
+	look_for_changes(e);
 	ev_signal_start(e->loop, &e->sigterm);
 	ev_signal_start(e->loop, &e->sigint);
 	ev_signal_start(e->loop, &e->sighup);
@@ -559,6 +582,7 @@ void engine_free(struct engine *e)
 		ev_timer_stop(e->loop, &e->poll);
 		ev_timer_stop(e->loop, &e->grace);
 		ev_timer_stop(e->loop, &e->metrics);
+		ev_io_stop(e->loop, &e->notify);
 		ev_signal_stop(e->loop, &e->sigterm);
 		ev_signal_stop(e->loop, &e->sigint);
 		ev_signal_stop(e->loop, &e->sighup);

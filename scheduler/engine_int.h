@@ -32,6 +32,7 @@ struct engine {
 	ev_prepare prepare;   /* group commit + cycle, before the loop blocks */
 	ev_timer wake;        /* the earliest due work */
 	ev_timer poll;        /* 1 s: did another process write? */
+	ev_io notify;         /* the store's wake-ups (store_wait_fd), if it has them */
 	ev_timer grace;       /* shutdown_grace */
 	ev_timer metrics;     /* --metrics-file */
 	ev_signal sigterm, sigint, sighup;

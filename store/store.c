@@ -13,6 +13,7 @@
 
 static const struct store_backend *const backends[] = {
 	&store_sqlite_backend,
+	&store_pg_backend,
 };
 
 struct store *store_open(const struct store_config *c, char *err, size_t errlen)
@@ -75,7 +76,7 @@ int store_outbox_wanted(const struct store *s)
 int sched_job_state(struct store *s, const char *job_id, enum job_state *state)
 {
 	struct job_record j;
-	int rc = s->be->job_get(s, job_id, &j);
+	int rc = store_job_get(s, job_id, &j);
 
 	if (rc == STORE_OK) {
 		*state = j.state;
@@ -86,16 +87,26 @@ int sched_job_state(struct store *s, const char *job_id, enum job_state *state)
 
 /* ---- dispatch ---- */
 
+/* An operation a backend does not have (yet): refused, never a crash. */
+static int unsupported(struct store *s, const char *op)
+{
+	store_set_error(s, STORE_E_OTHER, "the %s store cannot %s yet", s->be->name, op);
+	return STORE_ERR;
+}
+
+#define DISPATCH(s, op, ...) \
+	((s)->be->op != NULL ? (s)->be->op((s), __VA_ARGS__) : unsupported((s), #op))
+
 int store_check_integrity(struct store *s, int *intact, char *why, size_t whylen)
 {
-	return s->be->check_integrity(s, intact, why, whylen);
+	return DISPATCH(s, check_integrity, intact, why, whylen);
 }
 
 int store_schedule(struct store *s, const struct store_new_job *jobs, size_t n,
 		   const struct store_service *svcs, size_t n_svcs, int64_t now,
 		   char (*ids)[JOBS_ID_LEN + 1], int *created)
 {
-	return s->be->schedule(s, jobs, n, svcs, n_svcs, now, ids, created);
+	return DISPATCH(s, schedule, jobs, n, svcs, n_svcs, now, ids, created);
 }
 
 int store_schedule_subject(struct store *s, const struct store_new_job *j, int64_t now,
@@ -112,30 +123,30 @@ int store_subject_tenants(struct store *s, const char *job_id, struct subject_te
 
 int store_job_get(struct store *s, const char *job_id, struct job_record *out)
 {
-	return s->be->job_get(s, job_id, out);
+	return DISPATCH(s, job_get, job_id, out);
 }
 
 int store_job_tasks(struct store *s, const char *job_id, struct task_record **out,
 		    size_t *n)
 {
-	return s->be->job_tasks(s, job_id, out, n);
+	return DISPATCH(s, job_tasks, job_id, out, n);
 }
 
 int store_job_list(struct store *s, const struct store_list_filter *f, store_job_cb cb,
 		   void *ctx)
 {
-	return s->be->job_list(s, f, cb, ctx);
+	return DISPATCH(s, job_list, f, cb, ctx);
 }
 
 int store_jobs_progress(struct store *s, struct store_job_progress *out, size_t n)
 {
-	return s->be->jobs_progress(s, out, n);
+	return DISPATCH(s, jobs_progress, out, n);
 }
 
 int store_service_errors(struct store *s, int64_t since, struct store_service_error **out,
 			 size_t *n)
 {
-	return s->be->service_errors(s, since, out, n);
+	return DISPATCH(s, service_errors, since, out, n);
 }
 
 int store_job_cancel(struct store *s, const char *job_id, const char *by,
@@ -145,7 +156,7 @@ int store_job_cancel(struct store *s, const char *job_id, const char *by,
 	struct store_action a = { .act = JOB_ACT_CANCEL, .by = by, .reason = reason,
 				  .svcs = svcs, .n_svcs = n_svcs, .now = now };
 
-	return s->be->job_act(s, job_id, &a, out);
+	return DISPATCH(s, job_act, job_id, &a, out);
 }
 
 int store_job_hold(struct store *s, const char *job_id, const char *by,
@@ -153,7 +164,7 @@ int store_job_hold(struct store *s, const char *job_id, const char *by,
 {
 	struct store_action a = { .act = JOB_ACT_HOLD, .by = by, .reason = reason, .now = now };
 
-	return s->be->job_act(s, job_id, &a, out);
+	return DISPATCH(s, job_act, job_id, &a, out);
 }
 
 int store_job_release(struct store *s, const char *job_id, const char *by, int64_t now,
@@ -161,7 +172,7 @@ int store_job_release(struct store *s, const char *job_id, const char *by, int64
 {
 	struct store_action a = { .act = JOB_ACT_RELEASE, .by = by, .now = now };
 
-	return s->be->job_act(s, job_id, &a, out);
+	return DISPATCH(s, job_act, job_id, &a, out);
 }
 
 int store_job_retry(struct store *s, const char *job_id, const char *service,
@@ -170,7 +181,7 @@ int store_job_retry(struct store *s, const char *job_id, const char *service,
 	struct store_action a = { .act = JOB_ACT_RETRY, .by = by, .service = service,
 				  .now = now };
 
-	return s->be->job_act(s, job_id, &a, out);
+	return DISPATCH(s, job_act, job_id, &a, out);
 }
 
 int store_job_approve(struct store *s, const char *job_id, const char *by, int64_t now,
@@ -178,124 +189,129 @@ int store_job_approve(struct store *s, const char *job_id, const char *by, int64
 {
 	struct store_action a = { .act = JOB_ACT_APPROVE, .by = by, .now = now };
 
-	return s->be->job_act(s, job_id, &a, out);
+	return DISPATCH(s, job_act, job_id, &a, out);
 }
 
 int store_retire_service(struct store *s, const char *service, const char *reason,
 			 const char *by, int64_t now, int64_t *skipped)
 {
-	return s->be->retire_service(s, service, reason, by, now, skipped);
+	return DISPATCH(s, retire_service, service, reason, by, now, skipped);
 }
 
 int store_absent_services(struct store *s, const struct store_service *svcs, size_t n_svcs,
 			  struct store_absent **out, size_t *n)
 {
-	return s->be->absent_services(s, svcs, n_svcs, out, n);
+	return DISPATCH(s, absent_services, svcs, n_svcs, out, n);
 }
 
 int sched_maintain(struct store *s, const char *owner, sched_owner_fn judge, void *ctx,
 		   int reclaim_self, const struct policy_retry *retry, int64_t now,
 		   struct sched_maint *m)
 {
-	return s->be->maintain(s, owner, judge, ctx, reclaim_self, retry, now, m);
+	return DISPATCH(s, maintain, owner, judge, ctx, reclaim_self, retry, now, m);
 }
 
 int sched_sweep_jobs(struct store *s, int64_t now)
 {
-	return s->be->sweep_jobs(s, now);
+	return DISPATCH(s, sweep_jobs, now);
 }
 
 int sched_claim_tasks(struct store *s, const char *owner, const struct sched_service *svcs,
 		      size_t n_svcs, size_t first, int max, int64_t now,
 		      struct sched_claimed **out, size_t *n)
 {
-	return s->be->claim_tasks(s, owner, svcs, n_svcs, first, max, now, out, n);
+	return DISPATCH(s, claim_tasks, owner, svcs, n_svcs, first, max, now, out, n);
 }
 
 int sched_count_sent(struct store *s, const char *owner, const struct sched_lease *leases,
 		     size_t n, int64_t now, int *held)
 {
-	return s->be->count_sent(s, owner, leases, n, now, held);
+	return DISPATCH(s, count_sent, owner, leases, n, now, held);
 }
 
 int sched_record_results(struct store *s, const char *owner, const struct sched_result *r,
 			 size_t n, const struct sched_service *svcs, size_t n_svcs,
 			 int64_t now, int *failed_jobs)
 {
-	return s->be->record_results(s, owner, r, n, svcs, n_svcs, now, failed_jobs);
+	return DISPATCH(s, record_results, owner, r, n, svcs, n_svcs, now, failed_jobs);
 }
 
 int sched_next_wake(struct store *s, const char *owner, const struct sched_service *svcs,
 		    size_t n_svcs, int64_t now, int64_t *at)
 {
-	return s->be->next_wake(s, owner, svcs, n_svcs, now, at);
+	return DISPATCH(s, next_wake, owner, svcs, n_svcs, now, at);
 }
 
 int store_changed_token(struct store *s, uint64_t *token)
 {
-	return s->be->changed_token(s, token);
+	return DISPATCH(s, changed_token, token);
+}
+
+int store_wait_fd(struct store *s)
+{
+	return s->be->wait_fd != NULL ? s->be->wait_fd(s) : -1;
 }
 
 int sched_sync_services(struct store *s, const struct sched_service *svcs, size_t n_svcs,
 			int64_t now, int *added, int *held)
 {
-	return s->be->sync_services(s, svcs, n_svcs, now, added, held);
+	return DISPATCH(s, sync_services, svcs, n_svcs, now, added, held);
 }
 
 int store_webhook_enqueue(struct store *s, const char *const *urls, size_t n, int batch,
 			  int64_t now, int *more)
 {
-	return s->be->webhook_enqueue(s, urls, n, batch, now, more);
+	return DISPATCH(s, webhook_enqueue, urls, n, batch, now, more);
 }
 
 int store_webhook_claim(struct store *s, const char *url, const char *owner, int64_t now,
 			int64_t lease_ms, int limit, struct store_delivery **out, size_t *n)
 {
-	return s->be->webhook_claim(s, url, owner, now, lease_ms, limit, out, n);
+	return DISPATCH(s, webhook_claim, url, owner, now, lease_ms, limit, out, n);
 }
 
 int store_webhook_finish(struct store *s, int64_t outbox_id, const char *url, int delivered,
 			 int status, const char *error, int64_t next_attempt_at, int64_t now)
 {
-	return s->be->webhook_finish(s, outbox_id, url, delivered, status, error,
+	return DISPATCH(s, webhook_finish, outbox_id, url, delivered, status, error,
 				     next_attempt_at, now);
 }
 
 int store_webhook_release(struct store *s, const char *owner)
 {
-	return s->be->webhook_release(s, owner);
+	return DISPATCH(s, webhook_release, owner);
 }
 
 int store_webhook_lease_owners(struct store *s, char ***owners, size_t *n)
 {
-	return s->be->webhook_lease_owners(s, owners, n);
+	return DISPATCH(s, webhook_lease_owners, owners, n);
 }
 
 int store_webhook_prune(struct store *s, const char *const *urls, size_t n, int64_t before,
 			int limit, int *more)
 {
-	return s->be->webhook_prune(s, urls, n, before, limit, more);
+	return DISPATCH(s, webhook_prune, urls, n, before, limit, more);
 }
 
 int store_webhook_backlog(struct store *s, const char *const *urls, size_t n,
 			  int64_t *count)
 {
-	return s->be->webhook_backlog(s, urls, n, count);
+	return DISPATCH(s, webhook_backlog, urls, n, count);
 }
 
 int store_tombstones_list(struct store *s, int64_t since, store_tombstone_cb cb, void *ctx)
 {
-	return s->be->tombstones_list(s, since, cb, ctx);
+	return DISPATCH(s, tombstones_list, since, cb, ctx);
 }
 
 int store_reapply(struct store *s, const struct store_reapply_req *r,
 		  struct store_reapply_item **items, size_t *n)
 {
-	return s->be->reapply(s, r, items, n);
+	return DISPATCH(s, reapply, r, items, n);
 }
 
 int store_metrics_read(struct store *s, int64_t now, const char *const *urls, size_t n_urls,
 		       struct store_metrics *out)
 {
-	return s->be->metrics_read(s, now, urls, n_urls, out);
+	return DISPATCH(s, metrics_read, now, urls, n_urls, out);
 }

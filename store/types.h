@@ -46,13 +46,15 @@ enum {
 };
 
 /*
- * Which store to open, and how. Zero is the default of every field. A
- * PostgreSQL backend will add its connection string (a secret the config
- * reads from dsn_file or dsn_env) and the node name its leases carry.
+ * Which store to open, and how. Zero is the default of every field.
  */
 struct store_config {
-	const char *backend;  /* "sqlite" (NULL: "sqlite"); see store_open */
+	const char *backend;  /* "sqlite" or "postgresql" (NULL: "sqlite"); see store_open */
 	const char *path;     /* sqlite: the database file */
+	const char *dsn;      /* postgresql: the connection string, a secret (read
+			       * from dsn_file or dsn_env): never logged or printed */
+	const char *node;     /* postgresql: this host's name in leases (NULL: the
+			       * host name) */
 	int flags;            /* STORE_OPEN_* */
 	int busy_wait_ms;     /* how long a writer waits for another's lock:
 			       * 0 the default (10 s), < 0 not at all */

@@ -20,6 +20,71 @@ SRCDIR = os.environ.get("TENANTDEL_SRCDIR") or os.path.abspath(
     os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 TOKEN = "s3cr3t-token-e2e-7f9a1c"
 
+# The store backend the tests run against: "sqlite" (default), or
+# "postgresql" with TENANTDEL_TEST_PG_DSN naming a cluster (tests/pg/cluster):
+# each Workdir then gets a database of its own there, and FleetCase.conf a
+# [store] section naming it.
+BACKEND = os.environ.get("TENANTDEL_TEST_BACKEND", "sqlite")
+CLUSTER = os.path.join(SRCDIR, "tests", "pg", "cluster")
+
+
+class PgCluster:
+    """A throwaway PostgreSQL cluster in a temporary folder (tests/pg/cluster),
+    or the one TENANTDEL_TEST_PG_DSN names: databases on it for the tests."""
+
+    def __init__(self, dsn=None):
+        self.dir = None
+        self.dsn = dsn
+
+    def start(self):
+        if self.dsn is None:
+            self.dir = tempfile.mkdtemp(prefix="tenantdel-pg-")
+            p = subprocess.run([CLUSTER, "start", self.dir], capture_output=True, text=True)
+            if p.returncode != 0:
+                raise RuntimeError("cannot start PostgreSQL: " + p.stderr)
+            self.dsn = p.stdout.strip()
+        return self
+
+    def stop(self):
+        if self.dir is not None:
+            subprocess.run([CLUSTER, "stop", self.dir], capture_output=True)
+            shutil.rmtree(self.dir, ignore_errors=True)
+            self.dir = None
+
+    def psql(self, sql, db=None):
+        """Runs sql on the cluster (database db, else the DSN's); returns its
+        output (unaligned, tuples only)."""
+        dsn = self.dsn if db is None else self.db_dsn(db)
+        p = subprocess.run(["psql", "-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1", "-d", dsn,
+                            "-c", sql], capture_output=True, text=True)
+        if p.returncode != 0:
+            raise RuntimeError("psql: " + p.stderr)
+        return p.stdout
+
+    def db_dsn(self, name):
+        return " ".join(w for w in self.dsn.split() if not w.startswith("dbname=")) + \
+            " dbname=" + name
+
+    def new_db(self):
+        """A new empty database; returns its DSN."""
+        name = "td_%d_%d" % (os.getpid(), int(time.monotonic() * 1e6))
+        self.psql("CREATE DATABASE %s" % name)
+        return self.db_dsn(name)
+
+
+_env_cluster = None
+
+
+def env_cluster():
+    """The cluster of TENANTDEL_TEST_PG_DSN (BACKEND postgresql), or None."""
+    global _env_cluster
+    if BACKEND == "postgresql" and _env_cluster is None:
+        dsn = os.environ.get("TENANTDEL_TEST_PG_DSN")
+        if not dsn:
+            raise RuntimeError("TENANTDEL_TEST_BACKEND=postgresql needs TENANTDEL_TEST_PG_DSN")
+        _env_cluster = PgCluster(dsn).start()
+    return _env_cluster
+
 
 def wait_for(pred, timeout=10.0, interval=0.02, what="condition"):
     """Polls pred() until it returns a truthy value; returns it. Raises
@@ -89,6 +154,25 @@ class Workdir:
         self.conf = os.path.join(self.path, "tenantdel.conf")
         self.db = os.path.join(self.path, "tenantdel.db")
         self.daemons = []
+        self.dsn_file = None
+        self.store = None
+
+    def use_postgresql(self, cluster, node=None):
+        """Puts the store in a new database of cluster: writes its DSN to
+        pg.dsn; returns the [store] section naming it."""
+        self.dsn_file = self.write("pg.dsn", cluster.new_db() + "\n")
+        return "\n[store]\nbackend = postgresql\ndsn_file = %s\n%s" % (
+            self.dsn_file, "node = %s\n" % node if node else "")
+
+    def store_section(self):
+        """The [store] section of the backend under test ("" for SQLite); one
+        database per Workdir."""
+        cluster = env_cluster()
+        if cluster is None:
+            return ""
+        if self.store is None:
+            self.store = self.use_postgresql(cluster)
+        return self.store
 
     def write_conf(self, text):
         with open(self.conf, "w") as f:
@@ -196,4 +280,8 @@ class FleetCase(TestCase):
     def conf(self, **kw):
         """Writes the workdir's tenantdel.conf for the fleet (fleet.write_fleet_config
         keywords); returns its text."""
-        return write_fleet_config(self.w.conf, self.fleet, self.w.token_file, self.w.db, **kw)
+        text = write_fleet_config(self.w.conf, self.fleet, self.w.token_file, self.w.db, **kw)
+        store = self.w.store_section()
+        if store:
+            self.w.append_conf(store)
+        return text + store

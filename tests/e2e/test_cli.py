@@ -401,9 +401,9 @@ class ConfigAndUsageTest(CliTest):
             f.write(text + "\n[store]\nbackend = postgresql\n")
         r = self.fails(2, "list")
         self.assertIn("tenantdel.conf:", r.err)
-        self.assertIn("backend postgresql is not built in this version", r.err)
+        self.assertIn("backend = postgresql in [store] needs dsn_file or dsn_env", r.err)
         r = self.fails(2, "check-config")
-        self.assertIn("backend postgresql is not built in this version", r.err)
+        self.assertIn("backend = postgresql in [store] needs dsn_file or dsn_env", r.err)
 
     def test_config_lookup_order(self):
         other = os.path.join(self.w.path, "other.conf")

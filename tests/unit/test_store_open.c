@@ -111,12 +111,16 @@ static void test_create_makes_a_whole_store(void **state)
 static void test_backend_by_name(void **state)
 {
 	struct fx *f = *state;
-	struct store_config c = { .backend = "postgresql", .path = f->path };
+	struct store_config c = { .backend = "mysql", .path = f->path };
 	char err[256] = "";
 	struct store *s = store_open(&c, err, sizeof err);
 
 	assert_null(s);
-	assert_string_equal(err, "no store backend called postgresql");
+	assert_string_equal(err, "no store backend called mysql");
+	c.backend = "postgresql"; /* built in: it needs its connection string */
+	assert_null(store_open(&c, err, sizeof err));
+	assert_string_equal(err, "no connection string for the postgresql store "
+			    "([store] dsn_file or dsn_env)");
 	c.backend = NULL;
 	s = store_open(&c, err, sizeof err);
 	assert_non_null(s);

@@ -1,0 +1,216 @@
+/*
+ * materialize.c - a job's delete tasks created from its snapshot when it
+ * starts (DESIGN 3 "Which services a job covers", DESIGN 8), and until
+ * then shown as synthesized records. The PostgreSQL twin of the SQLite
+ * backend's, over the sets of store/pg/service_sets.c.
+ */
+#include "store/pg/pg_int.h"
+#include "jobs/service_detail.h"
+#include "util/log.h"
+#include "util/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ADD_REASON "service added to config"
+
+static const char SQL_JOB_SET[] =
+	"SELECT state, due_at, created_at, service_set_id FROM jobs"
+	" WHERE id = $1 AND service_set_id IS NOT NULL";
+static const char SQL_ADD_TASK[] =
+	"INSERT INTO tasks (job_id, service, kind, phase, state, skip_reason, updated_at)"
+	" VALUES ($1, $2, 'delete', $3, $4, $5, $6)";
+static const char SQL_ADD_ALL_TASKS[] =
+	"INSERT INTO tasks (job_id, service, kind, phase, state, updated_at)"
+	" SELECT $1, service, 'delete', phase, 'pending', $3::bigint FROM service_set_members"
+	" WHERE set_id = $2 ORDER BY phase, service";
+static const char SQL_STALE_JOBS[] =
+	"SELECT id FROM jobs WHERE service_set_id IS NOT NULL AND state IN ('scheduled','held')"
+	" AND service_set_id <> (SELECT value::bigint FROM meta"
+	" WHERE key = 'configured_set_id')";
+static const char SQL_MATERIALIZED[] =
+	"UPDATE jobs SET service_set_id = NULL WHERE id = $1 AND service_set_id = $2";
+
+/* One delete task, with its task.skipped / task.added event when reason. */
+static int add_task(struct pg_store *s, const char *job_id, const char *name, int phase,
+		    int skipped, const char *reason, int64_t now)
+{
+	struct pg_params p = { 0 };
+	char *d;
+	int rc;
+
+	pg_p_text(&p, job_id);
+	pg_p_text(&p, name);
+	pg_p_int(&p, phase);
+	pg_p_text(&p, skipped ? "skipped" : "pending");
+	pg_p_text(&p, skipped ? reason : NULL);
+	pg_p_int(&p, now);
+	if (pg_run_changes(s, SQL_ADD_TASK, &p) < 0)
+		return -1;
+	if (reason == NULL)
+		return 0;
+	d = jobs_detail_task_change("delete", reason, NULL);
+	rc = pg_event_append(s, job_id, now, skipped ? "task.skipped" : "task.added", name, d);
+	free(d);
+	if (rc == 0)
+		log_msg(skipped ? LOG_WARN : LOG_INFO, skipped ? "task.skipped" : "task.added",
+			"job %s: service %s %s", job_id, name, reason);
+	return rc;
+}
+
+/* One snapshot service's task: waiting for it when the config lacks it,
+ * skipped only when it was retired. */
+static int add_snapshot_task(struct pg_store *s, const char *job_id,
+			     const struct pg_set_member *m, const struct pg_set *conf, int64_t now)
+{
+	char *reason = NULL;
+	int64_t retired = 0;
+	int rc;
+
+	if (!pg_set_has(conf, m->name) && pg_retired_reason(s, m->name, &reason, &retired) < 0)
+		return -1;
+	rc = add_task(s, job_id, m->name, m->phase, retired != 0, reason, now);
+	free(reason);
+	return rc;
+}
+
+/* The snapshot's tasks, then the configured services it lacks. */
+static int add_tasks(struct pg_store *s, const char *job_id, const struct pg_set *snap,
+		     const struct pg_set *conf, int64_t now)
+{
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < snap->n; i++)
+		rc = add_snapshot_task(s, job_id, &snap->v[i], conf, now);
+	for (size_t i = 0; rc == 0 && i < conf->n; i++)
+		if (!pg_set_has(snap, conf->v[i].name))
+			rc = add_task(s, job_id, conf->v[i].name, conf->v[i].phase, 0, ADD_REASON,
+				      now);
+	return rc;
+}
+
+/* A job not started yet: its state, times and snapshot. */
+struct job_set {
+	enum job_state state;
+	int64_t due_at, created_at;
+	int64_t set_id;
+};
+
+/* STORE_OK, STORE_NOT_FOUND (no snapshot: its tasks exist) or STORE_ERR. */
+static int read_job_set(struct pg_store *s, const char *job_id, struct job_set *j)
+{
+	struct pg_params p = { 0 };
+	PGresult *r;
+	int found;
+
+	memset(j, 0, sizeof *j);
+	pg_p_text(&p, job_id);
+	if ((r = pg_run(s, SQL_JOB_SET, &p)) == NULL)
+		return STORE_ERR;
+	found = PQntuples(r) > 0;
+	if (found) {
+		const char *name = pg_str(r, 0, 0);
+		if (name == NULL || jobs_job_state_parse(name, &j->state) < 0)
+			j->state = JOB_SCHEDULED;
+		j->due_at = pg_int(r, 0, 1, 0);
+		j->created_at = pg_int(r, 0, 2, 0);
+		j->set_id = pg_int(r, 0, 3, 0);
+	}
+	PQclear(r);
+	return found ? STORE_OK : STORE_NOT_FOUND;
+}
+
+static int add_stale_tasks(struct pg_store *s, const char *job_id, int64_t set_id,
+			   int64_t conf_id, int64_t now)
+{
+	struct pg_set snap = { 0 }, conf = { 0 };
+	int rc = -1;
+
+	if (pg_set_members(s, set_id, &snap) == 0 && pg_set_members(s, conf_id, &conf) == 0)
+		rc = add_tasks(s, job_id, &snap, &conf, now);
+	pg_set_free(&snap);
+	pg_set_free(&conf);
+	return rc;
+}
+
+int pg_materialize_tasks(struct pg_store *s, const char *job_id, int64_t now)
+{
+	struct pg_params p = { 0 };
+	struct job_set j;
+	int64_t conf;
+	int rc = read_job_set(s, job_id, &j);
+
+	if (rc != STORE_OK)
+		return rc == STORE_NOT_FOUND ? 0 : -1;
+	pg_p_text(&p, job_id);
+	pg_p_int(&p, j.set_id);
+	if (pg_configured_id(s, &conf) < 0 || (rc = pg_run_changes(s, SQL_MATERIALIZED, &p)) < 0)
+		return -1;
+	if (rc == 0) /* another writer did it */
+		return 0;
+	if (conf == 0 || conf == j.set_id) {
+		p.n = 0;
+		pg_p_text(&p, job_id);
+		pg_p_int(&p, j.set_id);
+		pg_p_int(&p, now);
+		return pg_run_changes(s, SQL_ADD_ALL_TASKS, &p) < 0 ? -1 : 0;
+	}
+	return add_stale_tasks(s, job_id, j.set_id, conf, now);
+}
+
+int pg_materialize_stale(struct pg_store *s, int64_t now, int *count)
+{
+	PGresult *r = pg_run(s, SQL_STALE_JOBS, NULL);
+	int rc = 0;
+
+	*count = 0;
+	if (r == NULL)
+		return -1;
+	for (int i = 0; rc == 0 && i < PQntuples(r); i++)
+		rc = pg_materialize_tasks(s, PQgetvalue(r, i, 0), now);
+	*count = PQntuples(r);
+	PQclear(r);
+	return rc;
+}
+
+/* One synthesized record: what the task will be when the job starts. */
+static void synth_task(struct task_record *t, const char *job_id, const struct pg_set_member *m,
+		       const struct job_set *j, int lowest)
+{
+	memset(t, 0, sizeof *t);
+	snprintf(t->job_id, sizeof t->job_id, "%s", job_id);
+	t->service = xstrdup(m->name);
+	t->kind = TASK_KIND_DELETE;
+	t->phase = m->phase;
+	t->state = j->state == JOB_CANCELLED ? TASK_SKIPPED : TASK_PENDING;
+	if (j->state == JOB_CANCELLED)
+		t->skip_reason = xstrdup("job cancelled");
+	else if (t->phase == lowest)
+		t->next_attempt_at = j->due_at;
+	t->total_deleted = t->before_total = t->verified_after = t->duration_ms = -1;
+	t->updated_at = j->created_at;
+}
+
+int pg_synth_tasks(struct pg_store *s, const char *job_id, struct task_record **out, size_t *n)
+{
+	struct pg_set m = { 0 };
+	struct job_set j;
+	int rc = read_job_set(s, job_id, &j);
+
+	*out = NULL;
+	*n = 0;
+	if (rc != STORE_OK)
+		return rc == STORE_NOT_FOUND ? STORE_OK : STORE_ERR;
+	if (pg_set_members(s, j.set_id, &m) < 0) {
+		pg_set_free(&m);
+		return STORE_ERR;
+	}
+	/* members come by phase: the first has the lowest */
+	*out = xcalloc(m.n ? m.n : 1, sizeof **out);
+	for (size_t i = 0; i < m.n; i++)
+		synth_task(&(*out)[i], job_id, &m.v[i], &j, m.v[0].phase);
+	*n = m.n;
+	pg_set_free(&m);
+	return STORE_OK;
+}

@@ -1,0 +1,184 @@
+/*
+ * open.c - opening a PostgreSQL store: connecting with the DSN (a secret:
+ * never in a message), telling a tenantdel store from an empty database
+ * or another program's, creating it (STORE_OPEN_CREATE) and migrating it
+ * under the migration lock; closing; the integrity check.
+ */
+#include "store/pg/pg_int.h"
+#include "util/log.h"
+#include "util/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Whether the schema is ours (tenantdel_schema), and how many tables the
+ * current schema holds. */
+static const char SQL_IDENTIFY[] =
+	"SELECT to_regclass('tenantdel_schema') IS NOT NULL,"
+	" (SELECT count(*) FROM pg_tables WHERE schemaname = current_schema())";
+
+/* The password the DSN holds (malloc'ed), NULL when none. */
+static char *dsn_password(const char *dsn)
+{
+	PQconninfoOption *opts = PQconninfoParse(dsn, NULL);
+	char *pw = NULL;
+
+	for (PQconninfoOption *o = opts; o != NULL && o->keyword != NULL; o++)
+		if (strcmp(o->keyword, "password") == 0 && o->val != NULL && o->val[0] != '\0')
+			pw = xstrdup(o->val);
+	PQconninfoFree(opts);
+	return pw;
+}
+
+/* The first line of libpq's message about a connection that failed: it
+ * names the server (socket or host, port) and the user; the DSN is never
+ * printed, and a password the message would repeat is masked. */
+static void connect_error(struct pg_store *s, char *err, size_t errlen)
+{
+	const char *msg = s->conn ? PQerrorMessage(s->conn) : "out of memory";
+	char *line = xstrndup(msg, strcspn(msg, "\n")), *pw = dsn_password(s->dsn), *at;
+
+	while (pw != NULL && (at = strstr(line, pw)) != NULL)
+		memset(at, '*', strlen(pw));
+	snprintf(err, errlen, "cannot connect to the PostgreSQL store: %s", line);
+	if (pw != NULL)
+		explicit_bzero(pw, strlen(pw));
+	free(pw);
+	free(line);
+}
+
+static void handle_free(struct pg_store *s)
+{
+	if (s == NULL)
+		return;
+	pg_events_drop(s);
+	free(s->pending);
+	if (s->conn != NULL)
+		PQfinish(s->conn);
+	if (s->dsn != NULL) {
+		explicit_bzero(s->dsn, strlen(s->dsn));
+		free(s->dsn);
+	}
+	free(s);
+}
+
+/* Connects; a connection string's own connect_timeout wins over ours. */
+static int connect_db(struct pg_store *s, char *err, size_t errlen)
+{
+	const char *const keys[] = { "connect_timeout", "application_name", "dbname", NULL };
+	const char *const vals[] = { "10", "tenantdel", s->dsn, NULL };
+
+	char *parse_err = NULL;
+	PQconninfoOption *opts = PQconninfoParse(s->dsn, &parse_err);
+
+	/* libpq's message about a DSN that does not parse quotes the DSN */
+	PQfreemem(parse_err);
+	if (opts == NULL) {
+		snprintf(err, errlen, "the PostgreSQL connection string does not parse "
+			 "(see \"Connection Strings\" in PostgreSQL's manual)");
+		return -1;
+	}
+	PQconninfoFree(opts);
+	s->conn = PQconnectdbParams(keys, vals, 1);
+	if (s->conn == NULL || PQstatus(s->conn) != CONNECTION_OK) {
+		connect_error(s, err, errlen);
+		return -1;
+	}
+	snprintf(s->label, sizeof s->label, "database %s on %s", PQdb(s->conn),
+		 PQhost(s->conn) ? PQhost(s->conn) : "localhost");
+	return pg_exec(s, "SET client_min_messages = warning") == 0 ? 0 : -1;
+}
+
+/* Is this a tenantdel store, an empty database, or something else? Creates
+ * or migrates as the flags allow. 0, or -1 with err set. */
+static int identify(struct pg_store *s, int flags, char *err, size_t errlen)
+{
+	PGresult *r = pg_run(s, SQL_IDENTIFY, NULL);
+	int ours, tables;
+
+	if (r == NULL) {
+		snprintf(err, errlen, "%s: cannot read it: %s", s->label, s->base.err_msg);
+		return -1;
+	}
+	ours = (int)pg_int(r, 0, 0, 0);
+	tables = (int)pg_int(r, 0, 1, 0);
+	PQclear(r);
+	if (!ours && tables > 0) {
+		snprintf(err, errlen, "%s: not a tenantdel store (another program's database)",
+			 s->label);
+		return -1;
+	}
+	if (!ours && !(flags & STORE_OPEN_CREATE)) {
+		snprintf(err, errlen, "no store in %s", s->label);
+		return -1;
+	}
+	return pg_migrate(s, err, errlen);
+}
+
+struct store *pg_open(const struct store_config *c, char *err, size_t errlen)
+{
+	struct pg_store *s;
+
+	if (c->dsn == NULL || c->dsn[0] == '\0') {
+		snprintf(err, errlen, "no connection string for the postgresql store "
+			 "([store] dsn_file or dsn_env)");
+		return NULL;
+	}
+	s = xcalloc(1, sizeof *s);
+	s->base.be = &store_pg_backend;
+	s->dsn = xstrdup(c->dsn);
+	snprintf(s->label, sizeof s->label, "the PostgreSQL store");
+	if (c->node != NULL && c->node[0] != '\0')
+		snprintf(s->node, sizeof s->node, "%s", c->node);
+	else if (gethostname(s->node, sizeof s->node - 1) < 0)
+		snprintf(s->node, sizeof s->node, "localhost");
+	if (connect_db(s, err, errlen) < 0 || identify(s, c->flags, err, errlen) < 0) {
+		if (err[0] == '\0')
+			snprintf(err, errlen, "%s: %s", s->label, s->base.err_msg);
+		handle_free(s);
+		return NULL;
+	}
+	return &s->base;
+}
+
+void pg_close(struct store *base)
+{
+	handle_free(pg_of(base));
+}
+
+static const char SQL_CHECK[] =
+	"SELECT (SELECT max(version) FROM tenantdel_schema),"
+	" (SELECT count(*) FROM pg_trigger WHERE tgrelid = 'events'::regclass"
+	"  AND tgname IN ('events_no_update','events_no_truncate') AND tgenabled <> 'D')";
+
+/*
+ * The server keeps its own pages (checksums, WAL); what the store checks
+ * is its own shape: the schema version it knows, and the triggers that
+ * keep the events append-only, present and enabled.
+ */
+int pg_check_integrity(struct store *base, int *intact, char *why, size_t whylen)
+{
+	struct pg_store *s = pg_of(base);
+	PGresult *r = pg_run(s, SQL_CHECK, NULL);
+	int64_t version, triggers;
+
+	*intact = 0;
+	if (r == NULL)
+		return STORE_ERR;
+	version = pg_int(r, 0, 0, 0);
+	triggers = pg_int(r, 0, 1, 0);
+	PQclear(r);
+	if (version != pg_n_migrations)
+		snprintf(why, whylen, "schema version %lld, expected %d", (long long)version,
+			 pg_n_migrations);
+	else if (triggers != 2)
+		snprintf(why, whylen, "the events table's append-only triggers are missing "
+			 "or disabled");
+	else {
+		*intact = 1;
+		snprintf(why, whylen, "ok");
+	}
+	return STORE_OK;
+}

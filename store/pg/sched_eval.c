@@ -1,0 +1,278 @@
+/*
+ * sched_eval.c - a job brought up to date with its delete tasks, on
+ * PostgreSQL: the job row is locked first, the view read after the lock
+ * (so that a second host finishing the job's last task sees the first
+ * one's, committed), jobs_evaluate decides, and each write is guarded by
+ * what the view saw. Also the small set of job ids the scheduler's
+ * transactions collect, and the job-row locks they take in id order.
+ */
+#include "store/pg/pg_int.h"
+#include "jobs/evaluate.h"
+#include "jobs/sched_doc.h"
+#include "util/log.h"
+#include "util/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char SQL_LOCK_JOB[] = "SELECT 1 FROM jobs WHERE id = $1 FOR UPDATE";
+static const char SQL_LOCK_JOBS[] =
+	"SELECT id FROM jobs WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE";
+static const char SQL_VIEW[] =
+	"SELECT j.state, j.kind, j.tenant_id,"
+	" count(t.id) FILTER (WHERE t.state = 'dead'),"
+	" count(t.id) FILTER (WHERE t.state <> 'dead'),"
+	" min(t.phase),"
+	" min(t.phase) FILTER (WHERE t.state = 'pending' AND t.next_attempt_at IS NULL)"
+	" FROM jobs j LEFT JOIN tasks t ON t.job_id = j.id AND t.kind = 'delete'"
+	"  AND t.state NOT IN ('succeeded','skipped')"
+	" WHERE j.id = $1 GROUP BY j.id";
+static const char SQL_SET_JOB_STATE[] =
+	"UPDATE jobs SET state = $2, finished_at = $3::bigint WHERE id = $1 AND state = $4";
+static const char SQL_OPEN_PHASE[] =
+	"UPDATE tasks SET next_attempt_at = $2::bigint, updated_at = $2::bigint"
+	" WHERE job_id = $1 AND kind = 'delete' AND phase = $3::bigint AND state = 'pending'"
+	" AND next_attempt_at IS NULL"
+	" AND EXISTS (SELECT 1 FROM jobs WHERE id = $1 AND state = 'running')";
+/* The tombstone names the services whose deletion succeeded, as the
+ * SQLite store writes them (["a","b"], no spaces). */
+static const char SQL_TOMBSTONE[] =
+	"INSERT INTO tombstones (job_id, tenant_id, purged_at, services)"
+	" SELECT j.id, j.tenant_id, $2::bigint, '[' || COALESCE((SELECT"
+	"   string_agg(to_json(service)::text, ',' ORDER BY service) FROM tasks"
+	"   WHERE job_id = j.id AND kind = 'delete' AND state = 'succeeded'), '') || ']'"
+	" FROM jobs j WHERE j.id = $1 AND j.kind = 'purge' ON CONFLICT DO NOTHING";
+static const char SQL_NOTIFY[] = "SELECT pg_notify('tenantdel_due', '')";
+
+void pg_idset_push(struct pg_idset *set, const char *id)
+{
+	set->ids = xreserve(set->ids, &set->cap, set->n + 1, sizeof *set->ids);
+	snprintf(set->ids[set->n++], JOBS_ID_LEN + 1, "%s", id);
+}
+
+void pg_idset_add(struct pg_idset *set, const char *id)
+{
+	for (size_t i = 0; i < set->n; i++)
+		if (strcmp(set->ids[i], id) == 0)
+			return;
+	pg_idset_push(set, id);
+}
+
+void pg_idset_free(struct pg_idset *set)
+{
+	free(set->ids);
+	memset(set, 0, sizeof *set);
+}
+
+int pg_idset_collect(PGresult *r, struct pg_idset *set)
+{
+	if (r == NULL)
+		return -1;
+	for (int i = 0; i < PQntuples(r); i++)
+		pg_idset_push(set, PQgetvalue(r, i, 0));
+	PQclear(r);
+	return 0;
+}
+
+int pg_lock_jobs(struct pg_store *s, const struct pg_idset *set)
+{
+	struct pg_params p = { 0 };
+	struct buf arr;
+	PGresult *r;
+
+	if (set->n == 0)
+		return 0;
+	/* an array literal: job ids are [0-9a-z_-], quoted all the same */
+	buf_init(&arr);
+	buf_puts(&arr, "{");
+	for (size_t i = 0; i < set->n; i++)
+		buf_printf(&arr, "%s\"%s\"", i ? "," : "", set->ids[i]);
+	buf_puts(&arr, "}");
+	pg_p_text(&p, arr.data);
+	r = pg_run(s, SQL_LOCK_JOBS, &p);
+	buf_free(&arr);
+	PQclear(r);
+	return r == NULL ? -1 : 0;
+}
+
+int pg_notify_due(struct pg_store *s)
+{
+	PGresult *r = pg_run(s, SQL_NOTIFY, NULL);
+
+	PQclear(r);
+	return r == NULL ? -1 : 0;
+}
+
+void pg_log_job(int level, const char *event, const char *job_id, const char *tenant_id)
+{
+	struct log_line *l = log_start((enum log_level)level, event);
+
+	log_str(l, "job_id", job_id);
+	log_str(l, "tenant_id", tenant_id);
+	log_done_held(l);
+}
+
+struct job_view {
+	struct jobs_eval_view eval;
+	int purge;
+	char tenant[JOBS_TENANT_ID_MAX + 1];
+};
+
+/* Locks the job and reads its view; 0, 1 (no job) or -1. */
+static int read_view(struct pg_store *s, const char *job_id, struct job_view *v)
+{
+	struct pg_params p = { 0 };
+	PGresult *r;
+	enum job_state js;
+	const char *state;
+
+	pg_p_text(&p, job_id);
+	if ((r = pg_run(s, SQL_LOCK_JOB, &p)) == NULL)
+		return -1;
+	PQclear(r);
+	if ((r = pg_run(s, SQL_VIEW, &p)) == NULL)
+		return -1;
+	if (PQntuples(r) == 0) {
+		PQclear(r);
+		return 1;
+	}
+	state = pg_str(r, 0, 0);
+	if (state == NULL || jobs_job_state_parse(state, &js) < 0)
+		js = JOB_HELD; /* unknown: touch nothing */
+	jobs_eval_view_init(&v->eval, js);
+	v->purge = pg_str(r, 0, 1) != NULL && strcmp(pg_str(r, 0, 1), "purge") == 0;
+	snprintf(v->tenant, sizeof v->tenant, "%s", pg_str(r, 0, 2) ? pg_str(r, 0, 2) : "");
+	v->eval.dead = pg_int(r, 0, 3, 0);
+	v->eval.unfinished = pg_int(r, 0, 4, 0);
+	v->eval.lowest_phase = pg_int(r, 0, 5, -1);
+	v->eval.lowest_unopened = pg_int(r, 0, 6, -1);
+	PQclear(r);
+	return 0;
+}
+
+/* The job's move with its event; 0, 1 (moved meanwhile) or -1. */
+static int set_state(struct pg_store *s, const char *job_id, const struct job_view *v,
+		     const struct jobs_eval *e, int64_t now)
+{
+	struct pg_params p = { 0 };
+	char *detail;
+	int n, rc;
+
+	pg_p_text(&p, job_id);
+	pg_p_text(&p, jobs_job_state_name(e->to));
+	pg_p_opt_int(&p, e->to == JOB_RUNNING ? 0 : now, 0);
+	pg_p_text(&p, jobs_job_state_name(e->from));
+	if ((n = pg_run_changes(s, SQL_SET_JOB_STATE, &p)) <= 0)
+		return n < 0 ? -1 : 1;
+	detail = sched_doc_eval(e, &v->eval);
+	rc = pg_job_changed(s, job_id, jobs_eval_event(e->act), detail, now, NULL);
+	free(detail);
+	return rc;
+}
+
+static int tombstone(struct pg_store *s, const char *job_id, const struct job_view *v,
+		     int64_t now)
+{
+	struct pg_params p = { 0 };
+
+	pg_log_job(LOG_INFO, "job.succeeded", job_id, v->tenant);
+	if (!v->purge)
+		return 0;
+	pg_p_text(&p, job_id);
+	pg_p_int(&p, now);
+	return pg_run_changes(s, SQL_TOMBSTONE, &p) < 0 ? -1 : 0;
+}
+
+/* The phase's tasks become due now: the other hosts are told. */
+static int open_phase(struct pg_store *s, const char *job_id, const struct job_view *v,
+		      int64_t phase, int64_t now)
+{
+	struct pg_params p = { 0 };
+	struct log_line *l;
+	int n;
+
+	pg_p_text(&p, job_id);
+	pg_p_int(&p, now);
+	pg_p_int(&p, phase);
+	if ((n = pg_run_changes(s, SQL_OPEN_PHASE, &p)) < 0)
+		return -1;
+	if (n == 0)
+		return 0;
+	l = log_start(LOG_INFO, "job.phase.opened");
+	log_str(l, "job_id", job_id);
+	log_str(l, "tenant_id", v->tenant);
+	log_int(l, "phase", phase);
+	log_int(l, "tasks", n);
+	log_done_held(l);
+	return pg_notify_due(s);
+}
+
+static int apply(struct pg_store *s, const char *job_id, const struct job_view *v,
+		 const struct jobs_eval *e, int64_t now, int *failed)
+{
+	int rc;
+
+	switch (e->act) {
+	case JOBS_EVAL_OPEN_PHASE:
+		return open_phase(s, job_id, v, e->phase, now);
+	case JOBS_EVAL_RESUME:
+	case JOBS_EVAL_FAIL:
+	case JOBS_EVAL_SUCCEED:
+		if ((rc = set_state(s, job_id, v, e, now)) != 0)
+			return rc;
+		if (e->act == JOBS_EVAL_SUCCEED)
+			return tombstone(s, job_id, v, now);
+		if (e->act == JOBS_EVAL_FAIL) {
+			pg_log_job(LOG_ERROR, "job.failed", job_id, v->tenant);
+			if (failed != NULL)
+				(*failed)++;
+		}
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+int pg_eval_job(struct pg_store *s, const char *job_id, int64_t now, int *failed)
+{
+	struct job_view v;
+	struct jobs_eval e;
+	int rc = read_view(s, job_id, &v);
+
+	if (rc != 0)
+		return rc < 0 ? -1 : 0;
+	jobs_evaluate(&v.eval, &e);
+	rc = apply(s, job_id, &v, &e, now, failed);
+	if (rc == 0 && e.act == JOBS_EVAL_RESUME) {
+		v.eval.state = e.to;
+		jobs_evaluate(&v.eval, &e);
+		rc = apply(s, job_id, &v, &e, now, failed);
+	}
+	return rc < 0 ? -1 : 0;
+}
+
+int pg_eval_jobs(struct pg_store *s, const struct pg_idset *set, int64_t now, int *failed)
+{
+	if (pg_lock_jobs(s, set) < 0)
+		return -1;
+	for (size_t i = 0; i < set->n; i++)
+		if (pg_eval_job(s, set->ids[i], now, failed) < 0)
+			return -1;
+	return 0;
+}
+
+void pg_hold_fresh(int *held)
+{
+	if (*held)
+		log_release(0);
+	log_hold();
+	*held = 1;
+}
+
+void pg_hold_end(int *held, int committed)
+{
+	if (*held)
+		log_release(committed);
+	*held = 0;
+}

@@ -1,0 +1,377 @@
+/*
+ * sched_record.c - recording finished attempts on PostgreSQL (group
+ * commit) and the per-service circuit breakers shared by every host.
+ *
+ * One transaction per batch, its locks always in the same order, so that
+ * two hosts recording at once wait for each other instead of deadlocking:
+ * the rows of the batch's jobs (in id order), then its task rows, then
+ * each breaker under its service's advisory lock (in name order), then
+ * the counters (in key order), then the event chain (pg_tx). The job rows
+ * first: two hosts finishing a job's last two tasks are serialized, and
+ * the second evaluates the job after the first committed (it succeeds).
+ */
+#include "store/pg/pg_int.h"
+#include "jobs/sched_doc.h"
+#include "util/log.h"
+#include "util/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char SQL_TASK_COUNTS[] =
+	"SELECT deleted_counts, total_deleted FROM tasks WHERE id = $1::bigint";
+/* Only while the attempt still holds its lease (owner and expiry). */
+static const char SQL_RECORD_TASK[] =
+	"UPDATE tasks SET state = $4, attempts = GREATEST(0, attempts - $5::bigint),"
+	" free_waits = free_waits + $6::bigint, next_attempt_at = $7::bigint,"
+	" lease_owner = NULL, lease_expires_at = NULL, http_status = $8::bigint,"
+	" deleted_counts = COALESCE($9, deleted_counts),"
+	" total_deleted = COALESCE($10::bigint, total_deleted),"
+	" preview_before = COALESCE($11, preview_before),"
+	" before_total = COALESCE($12::bigint, before_total),"
+	" verified_after = COALESCE($13::bigint, verified_after), duration_ms = $14::bigint,"
+	" last_error = $15, verify_owed = $16::bigint, retry_streak = $17::bigint,"
+	" updated_at = $18::bigint"
+	" WHERE id = $1::bigint AND state = 'in_flight' AND lease_owner = $2"
+	" AND lease_expires_at = $3::bigint";
+static const char SQL_BREAKER_GET[] =
+	"SELECT state, failures, open_until, cooloff_ms, probe_owner FROM breakers"
+	" WHERE service = $1";
+static const char SQL_BREAKER_PUT[] =
+	"INSERT INTO breakers (service, state, failures, open_until, cooloff_ms, probe_owner,"
+	" updated_at) VALUES ($1, $2, $3::bigint, $4::bigint, $5::bigint, $6, $7::bigint)"
+	" ON CONFLICT (service) DO UPDATE SET state = excluded.state,"
+	" failures = excluded.failures, open_until = excluded.open_until,"
+	" cooloff_ms = excluded.cooloff_ms, probe_owner = excluded.probe_owner,"
+	" updated_at = excluded.updated_at";
+
+/* ---- breakers ---- */
+
+int pg_breaker_load(struct pg_store *s, const char *service, struct policy_breaker *b,
+		    char **probe_owner)
+{
+	struct pg_params p = { 0 };
+	const char *state;
+	PGresult *r;
+
+	memset(b, 0, sizeof *b);
+	if (probe_owner != NULL)
+		*probe_owner = NULL;
+	pg_p_text(&p, service);
+	if ((r = pg_run(s, SQL_BREAKER_GET, &p)) == NULL)
+		return -1;
+	if (PQntuples(r) > 0) {
+		state = pg_str(r, 0, 0);
+		if (state != NULL && strcmp(state, "open") == 0)
+			b->state = BREAKER_OPEN;
+		else if (state != NULL && strcmp(state, "half_open") == 0)
+			b->state = BREAKER_HALF_OPEN;
+		b->failures = (int)pg_int(r, 0, 1, 0);
+		b->open_until_ms = pg_int(r, 0, 2, 0);
+		b->cooloff_ms = pg_int(r, 0, 3, 0);
+		b->probe_in_flight = !PQgetisnull(r, 0, 4);
+		if (probe_owner != NULL)
+			*probe_owner = pg_text(r, 0, 4);
+	}
+	PQclear(r);
+	return 0;
+}
+
+int pg_breaker_save(struct pg_store *s, const char *service, const struct policy_breaker *b,
+		    const char *probe_owner, int64_t now)
+{
+	struct pg_params p = { 0 };
+
+	pg_p_text(&p, service);
+	pg_p_text(&p, policy_breaker_state_name(b->state));
+	pg_p_int(&p, b->failures);
+	pg_p_opt_int(&p, b->state == BREAKER_OPEN ? b->open_until_ms : 0, 0);
+	pg_p_int(&p, b->cooloff_ms);
+	pg_p_text(&p, b->probe_in_flight ? probe_owner : NULL);
+	pg_p_int(&p, now);
+	return pg_run_changes(s, SQL_BREAKER_PUT, &p) < 0 ? -1 : 0;
+}
+
+static const struct sched_service *find_service(const struct sched_service *svcs, size_t n,
+						const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(svcs[i].name, name) == 0)
+			return &svcs[i];
+	return NULL;
+}
+
+static void log_breaker(enum log_level level, const char *event, const char *service,
+			const struct policy_breaker *b)
+{
+	struct log_line *l = log_start(level, event);
+
+	log_str(l, "service", service);
+	log_int(l, "failures", b->failures);
+	if (b->state == BREAKER_OPEN)
+		log_int(l, "cooloff_ms", b->cooloff_ms);
+	log_done_held(l);
+}
+
+/* One attempt's verdict on b; 1 when it changed b (to be written). */
+static int breaker_step(struct policy_breaker *b, const struct sched_result *r,
+			const struct sched_service *svc, int64_t now)
+{
+	switch (r->breaker) {
+	case POLICY_BREAKER_SUCCESS:
+		if (b->state == BREAKER_CLOSED && b->failures == 0)
+			return 0;
+		policy_breaker_success(b);
+		return 1;
+	case POLICY_BREAKER_FAILURE:
+		policy_breaker_failure(b, &svc->breaker, now);
+		return 1;
+	case POLICY_BREAKER_SKIP:
+		return 0;
+	default:
+		if (!r->probe)
+			return 0; /* only the probe holds a slot to free */
+		policy_breaker_neutral(b);
+		return 1;
+	}
+}
+
+/* The batch's verdicts on one service's breaker, in order: read without a
+ * lock first (the common case, a success on a closed breaker, writes
+ * nothing), else under the service's lock. */
+static int breaker_apply(struct pg_store *s, const char *service, const struct sched_result *r,
+			 size_t n, const struct sched_service *svc, int64_t now)
+{
+	struct policy_breaker b;
+	enum breaker_state before;
+	char *probe = NULL;
+	int changed = 0, locked = 0, rc = 0;
+
+again:
+	if (pg_breaker_load(s, service, &b, &probe) < 0)
+		return -1;
+	before = b.state;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(r[i].service, service) == 0)
+			changed |= breaker_step(&b, &r[i], svc, now);
+	if (changed && !locked) {
+		free(probe);
+		if (pg_lock_service(s, service) < 0)
+			return -1;
+		locked = 1;
+		changed = 0;
+		goto again;
+	}
+	if (changed)
+		rc = pg_breaker_save(s, service, &b, probe, now);
+	if (b.state == BREAKER_OPEN && before != BREAKER_OPEN)
+		log_breaker(LOG_WARN, "breaker.opened", service, &b);
+	else if (b.state == BREAKER_CLOSED && before != BREAKER_CLOSED)
+		log_breaker(LOG_INFO, "breaker.closed", service, &b);
+	free(probe);
+	return rc;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Every breaker the batch touches, in service name order. */
+static int breakers_apply(struct pg_store *s, const struct sched_result *r, size_t n,
+			  const struct sched_service *svcs, size_t n_svcs, int64_t now)
+{
+	const char **names = xcalloc(n + 1, sizeof *names);
+	size_t k = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (r[i].breaker != POLICY_BREAKER_SKIP && find_service(svcs, n_svcs, r[i].service))
+			names[k++] = r[i].service;
+	qsort(names, k, sizeof *names, name_cmp);
+	for (size_t i = 0; rc == 0 && i < k; i++)
+		if (i == 0 || strcmp(names[i], names[i - 1]) != 0)
+			rc = breaker_apply(s, names[i], r, n,
+					   find_service(svcs, n_svcs, names[i]), now);
+	free(names);
+	return rc;
+}
+
+/* ---- attempts ---- */
+
+/* The cumulative counts and total after this call; *counts caller-freed. */
+static int cumulative(struct pg_store *s, const struct sched_result *r, char **counts,
+		      int64_t *total)
+{
+	struct pg_params p = { 0 };
+	PGresult *q;
+	int64_t old_total = -1;
+
+	*counts = NULL;
+	*total = r->total;
+	if (r->counts_json == NULL && r->total < 0)
+		return 0; /* nothing to add up */
+	pg_p_int(&p, r->task_id);
+	if ((q = pg_run(s, SQL_TASK_COUNTS, &p)) == NULL)
+		return -1;
+	if (PQntuples(q) > 0)
+		old_total = pg_int(q, 0, 1, -1);
+	*counts = sched_doc_merge_counts(PQntuples(q) > 0 ? pg_str(q, 0, 0) : NULL,
+					 r->counts_json);
+	if (old_total > 0 && r->total >= 0)
+		*total = old_total + r->total;
+	PQclear(q);
+	return 0;
+}
+
+static int write_task(struct pg_store *s, const char *owner, const struct sched_result *r,
+		      int64_t now, int *kept)
+{
+	struct pg_params p = { 0 };
+	char *counts = NULL;
+	int64_t total = -1;
+	int n;
+
+	if (cumulative(s, r, &counts, &total) < 0)
+		return -1;
+	pg_p_int(&p, r->task_id);
+	pg_p_text(&p, owner);
+	pg_p_int(&p, r->lease_until);
+	pg_p_text(&p, jobs_task_state_name(r->state));
+	pg_p_int(&p, r->unsent);
+	pg_p_int(&p, r->free_wait);
+	pg_p_opt_int(&p, r->state == TASK_WAITING ? r->next_attempt_at : 0, 0);
+	pg_p_opt_int(&p, r->http_status, 0);
+	pg_p_text(&p, counts);
+	pg_p_opt_int(&p, total, -1);
+	pg_p_text(&p, r->preview_json);
+	pg_p_opt_int(&p, r->before_total, -1);
+	pg_p_opt_int(&p, r->verified_after, -1);
+	pg_p_opt_int(&p, r->duration_ms, -1);
+	pg_p_text(&p, r->error);
+	pg_p_int(&p, r->state == TASK_WAITING && r->verify_owed);
+	pg_p_int(&p, r->retry_streak);
+	pg_p_int(&p, now);
+	n = pg_run_changes(s, SQL_RECORD_TASK, &p);
+	free(counts);
+	*kept = n > 0;
+	return n < 0 ? -1 : 0;
+}
+
+/* The task.attempt detail of r; kept: the task row took it. Caller frees. */
+static char *attempt_detail(const struct sched_result *r, int kept)
+{
+	struct sched_doc_attempt a = {
+		.kind = r->kind, .attempt = r->attempt, .outcome = r->outcome,
+		.state = kept ? jobs_task_state_name(r->state) : "lease_lost",
+		.http_status = r->http_status, .duration_ms = r->duration_ms,
+		.counts_json = r->counts_json, .total = r->total, .error = r->error,
+		.free_wait = r->free_wait, .waiting = r->state == TASK_WAITING,
+		.next_attempt_at = r->next_attempt_at,
+	};
+
+	return sched_doc_attempt(&a);
+}
+
+/* task.preview (before the purge) and task.verify (after it) events. */
+static int preview_events(struct pg_store *s, const struct sched_result *r, int64_t now)
+{
+	char *d;
+	int rc = 0;
+
+	if (r->preview_json != NULL || r->preview_error != NULL) {
+		d = sched_doc_preview(r->preview_json, r->before_total, r->preview_error);
+		rc = pg_event_append(s, r->job_id, now, "task.preview", r->service, d);
+		free(d);
+	}
+	if (rc == 0 && r->verified_after >= 0) {
+		d = sched_doc_verify(r->verified_after);
+		rc = pg_event_append(s, r->job_id, now, "task.verify", r->service, d);
+		free(d);
+	}
+	return rc;
+}
+
+/* One batch: its inputs, what it counts, what it found. */
+struct record_ctx {
+	const char *owner;
+	const struct sched_result *r;
+	size_t n;
+	const struct sched_service *svcs;
+	size_t n_svcs;
+	int64_t now;
+	int failed, held;
+};
+
+static int record_one(struct pg_store *s, const struct record_ctx *c, const struct sched_result *r,
+		      struct jobs_counts *counts)
+{
+	char *d;
+	int kept = 0, rc;
+
+	if (write_task(s, c->owner, r, c->now, &kept) < 0 || preview_events(s, r, c->now) < 0)
+		return -1;
+	if (!kept)
+		log_msg(LOG_WARN, "task.lease.lost",
+			"task %lld of job %s (%s) was taken over while in flight",
+			(long long)r->task_id, r->job_id, r->service);
+	d = attempt_detail(r, kept);
+	rc = pg_event_append(s, r->job_id, c->now, "task.attempt", r->service, d);
+	free(d);
+	jobs_counts_add_attempt(counts, r->service, r->outcome, r->duration_ms, r->total);
+	/* a call that never went out waits, due now: any host may take it */
+	if (rc == 0 && kept && r->state == TASK_WAITING && r->next_attempt_at <= c->now)
+		rc = pg_notify_due(s);
+	return rc;
+}
+
+static int record_tx(struct pg_store *s, void *ctx)
+{
+	struct record_ctx *c = ctx;
+	struct pg_idset all = { 0 }, eval = { 0 };
+	struct jobs_counts counts = { 0 };
+	int rc;
+
+	pg_hold_fresh(&c->held);
+	c->failed = 0;
+	for (size_t i = 0; i < c->n; i++) {
+		pg_idset_add(&all, c->r[i].job_id);
+		if (c->r[i].kind == TASK_KIND_DELETE && c->r[i].state != TASK_WAITING)
+			pg_idset_add(&eval, c->r[i].job_id);
+	}
+	rc = pg_lock_jobs(s, &all);
+	for (size_t i = 0; rc == 0 && i < c->n; i++)
+		rc = record_one(s, c, &c->r[i], &counts);
+	if (rc == 0)
+		rc = breakers_apply(s, c->r, c->n, c->svcs, c->n_svcs, c->now);
+	if (rc == 0)
+		rc = pg_metrics_flush(s, &counts);
+	if (rc == 0)
+		rc = pg_eval_jobs(s, &eval, c->now, &c->failed);
+	pg_idset_free(&all);
+	pg_idset_free(&eval);
+	jobs_counts_free(&counts);
+	return rc == 0 ? STORE_OK : STORE_ERR;
+}
+
+int pg_record_results(struct store *base, const char *owner, const struct sched_result *r,
+		      size_t n, const struct sched_service *svcs, size_t n_svcs, int64_t now,
+		      int *failed_jobs)
+{
+	struct record_ctx c = { .owner = owner, .r = r, .n = n, .svcs = svcs, .n_svcs = n_svcs,
+				.now = now };
+	int rc;
+
+	if (failed_jobs != NULL)
+		*failed_jobs = 0;
+	if (n == 0)
+		return STORE_OK;
+	rc = pg_tx(pg_of(base), record_tx, &c);
+	pg_hold_end(&c.held, rc == STORE_OK);
+	if (rc != STORE_OK)
+		return STORE_ERR;
+	if (failed_jobs != NULL)
+		*failed_jobs = c.failed;
+	return STORE_OK;
+}

@@ -1,0 +1,105 @@
+/*
+ * tx.c - write transactions of the PostgreSQL backend: BEGIN, the body,
+ * the queued events under the chain's lock, COMMIT; and running it again
+ * when the server says a conflict or a lost connection undid it.
+ */
+#include "store/pg/pg_int.h"
+#include "util/log.h"
+#include "util/util.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define TX_TRIES 8
+
+static const char SQL_BEGIN[] = "BEGIN";
+static const char SQL_COMMIT[] = "COMMIT";
+
+static void rollback(struct pg_store *s)
+{
+	pg_events_drop(s);
+	if (PQstatus(s->conn) == CONNECTION_OK &&
+	    PQtransactionStatus(s->conn) != PQTRANS_IDLE) {
+		PGresult *r = PQexec(s->conn, "ROLLBACK");
+		PQclear(r);
+	}
+	s->in_tx = 0;
+}
+
+/* Waits before try `attempt` (1, 2, ...): 5 ms doubling, jittered, at most
+ * about 0.6 s; a lost connection is reconnected first. 0, or -1 when it
+ * cannot be. */
+static int back_off(struct pg_store *s, int attempt)
+{
+	int64_t ms = (5LL << (attempt < 7 ? attempt : 7)) / 2;
+	struct timespec ts;
+
+	ms += rand() % (ms + 1);
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (ms % 1000) * 1000000L;
+	nanosleep(&ts, NULL);
+	if (s->lost || PQstatus(s->conn) == CONNECTION_BAD)
+		return pg_reconnect(s);
+	return 0;
+}
+
+/* One try: STORE_OK committed; anything else rolled back. *sent_commit
+ * says whether COMMIT was sent (its outcome unknown if it failed). */
+static int try_once(struct pg_store *s, pg_tx_fn fn, void *ctx, int *sent_commit)
+{
+	PGresult *r;
+	int rc;
+
+	*sent_commit = 0;
+	if ((r = pg_run(s, SQL_BEGIN, NULL)) == NULL)
+		return STORE_ERR;
+	PQclear(r);
+	s->in_tx = 1;
+	rc = fn(s, ctx);
+	if (rc == STORE_OK && pg_events_flush(s) < 0)
+		rc = STORE_ERR;
+	if (rc != STORE_OK) {
+		rollback(s);
+		return rc;
+	}
+	*sent_commit = 1;
+	r = pg_run(s, SQL_COMMIT, NULL);
+	pg_events_drop(s);
+	s->in_tx = 0;
+	if (r == NULL)
+		return STORE_ERR;
+	PQclear(r);
+	return STORE_OK;
+}
+
+int pg_tx(struct pg_store *s, pg_tx_fn fn, void *ctx)
+{
+	int rc = STORE_ERR, sent_commit = 0;
+
+	if (s->in_tx) {
+		log_msg(LOG_ERROR, "store.error", "a transaction inside a transaction");
+		abort();
+	}
+	for (int attempt = 0; attempt < TX_TRIES; attempt++) {
+		if (attempt > 0 && back_off(s, attempt) < 0)
+			return STORE_ERR;
+		s->lost = 0;
+		rc = try_once(s, fn, ctx, &sent_commit);
+		if (rc != STORE_ERR || !pg_transient(s))
+			return rc;
+		/* A COMMIT that lost its connection may have committed: running
+		 * the body again could do it twice. Serialization failures and
+		 * deadlocks at COMMIT are answers: nothing was committed. */
+		if (sent_commit && s->lost) {
+			pg_reconnect(s);
+			store_set_error(&s->base, STORE_E_BUSY,
+					"connection lost during commit: the change may or may "
+					"not be stored");
+			return STORE_ERR;
+		}
+		log_msg(LOG_INFO, "store.retry", "%s: %s, trying again", s->label,
+			s->base.err_msg);
+	}
+	return rc;
+}
