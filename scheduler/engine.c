@@ -54,6 +54,12 @@ static void build_services(struct engine *e)
 	}
 }
 
+/* The attempts' slots, and room for the hooks' requests (webhooks). */
+static void size_connections(struct engine *e)
+{
+	http_client_set_max_connects(e->http, (long)e->cfg->max_in_flight + 64);
+}
+
 static enum sched_owner owner_judge(void *ctx, const char *owner)
 {
 	struct engine *e = ctx;
@@ -434,6 +440,7 @@ static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	config_free(e->cfg);
 	e->cfg = n;
 	build_services(e);
+	size_connections(e);
 	{
 		struct http_tls tls = { n->ca_file, n->client_cert, n->client_key };
 		struct config_secret sec[CONFIG_MAX_SECRETS];
@@ -484,6 +491,7 @@ struct engine *engine_new(struct config *cfg, struct store *store,
 	}
 	lease_owner_self(&e->owner);
 	build_services(e);
+	size_connections(e);
 	ev_prepare_init(&e->prepare, prepare_cb);
 	ev_timer_init(&e->wake, wake_cb, 0., 0.);
 	ev_timer_init(&e->poll, poll_cb, POLL_S, POLL_S);
