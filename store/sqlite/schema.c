@@ -285,7 +285,18 @@ static const char MIGRATION_10_CHECKS[] =
 	" WHERE type = 'table' AND name = 'tasks';"
 	"PRAGMA writable_schema = RESET;"
 	"CREATE TABLE schema_cookie_10 (x);"
-	"DROP TABLE schema_cookie_10;";
+	"DROP TABLE schema_cookie_10;"
+	/* The unfinished purge jobs whose delete tasks exist (started, or
+	 * older than service snapshots): where a service added to the config
+	 * gets its tasks (sqlite_sync_services, at start and on SIGHUP). Found
+	 * otherwise by walking every job not started: seconds per service in a
+	 * backlog of a million. */
+	"CREATE INDEX jobs_with_tasks ON jobs(state) WHERE kind = 'purge'"
+	"  AND service_set_id IS NULL AND state NOT IN ('succeeded','cancelled');"
+	/* The jobs not started yet by their service snapshot: the few whose
+	 * snapshot is not the configured one (a config change reaches them,
+	 * sqlite_materialize_stale) without walking the others. */
+	"CREATE INDEX jobs_by_set ON jobs(service_set_id) WHERE service_set_id IS NOT NULL;";
 #undef IN6
 
 const char *const sqlite_migrations[] = {
