@@ -52,12 +52,8 @@ static void build_services(struct engine *e)
 		s->breaker.cooloff_ms = cfg->breaker_cooloff_ms;
 		s->breaker.max_cooloff_ms = cfg->max_delay_ms;
 	}
-}
-
-/* The attempts' slots, and room for the hooks' requests (webhooks). */
-static void size_connections(struct engine *e)
-{
-	http_client_set_max_connects(e->http, (long)e->cfg->max_in_flight + 64);
+	/* connections kept open: one a slot, and the webhooks' */
+	http_client_set_max_connects(e->http, (long)cfg->max_in_flight + 64);
 }
 
 static enum sched_owner owner_judge(void *ctx, const char *owner)
@@ -440,7 +436,6 @@ static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	config_free(e->cfg);
 	e->cfg = n;
 	build_services(e);
-	size_connections(e);
 	{
 		struct http_tls tls = { n->ca_file, n->client_cert, n->client_key };
 		struct config_secret sec[CONFIG_MAX_SECRETS];
@@ -491,7 +486,6 @@ struct engine *engine_new(struct config *cfg, struct store *store,
 	}
 	lease_owner_self(&e->owner);
 	build_services(e);
-	size_connections(e);
 	ev_prepare_init(&e->prepare, prepare_cb);
 	ev_timer_init(&e->wake, wake_cb, 0., 0.);
 	ev_timer_init(&e->poll, poll_cb, POLL_S, POLL_S);
