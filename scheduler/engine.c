@@ -505,7 +505,7 @@ struct engine *engine_new(struct config *cfg, struct store *store,
 		struct config_secret sec[CONFIG_MAX_SECRETS];
 		http_client_set_secrets(e->http, sec, config_list_secrets(cfg, sec));
 	}
-	lease_owner_self(&e->owner);
+	lease_owner_self(&e->owner, cfg->store_node);
 	build_services(e);
 	ev_prepare_init(&e->prepare, prepare_cb);
 	ev_timer_init(&e->wake, wake_cb, 0., 0.);
