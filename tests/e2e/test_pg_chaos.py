@@ -16,6 +16,7 @@ overrides it) and printed in every failure message."""
 import os
 import random
 import signal
+import sys
 import time
 
 import harness
@@ -205,6 +206,9 @@ class TestPgChaos(PgEngineCase):
             self.assertEqual(self.w.stop(self.procs[n]), 0, self.msg("%s exit" % n))
 
         reqs = self.fleet.requests()
+        sys.stderr.write("\npg chaos: %d jobs in %.0f s, %d kills, %d requests (%d answered 503)"
+                         "\n" % (N_JOBS, time.monotonic() - t0, len(self.kills), len(reqs),
+                                  sum(1 for r in reqs if r["status"] == 503)))
         self.check_fleet(tenants, reqs)
         self.check_attempts(reqs)
         self.assertRc(self.td("audit", "verify"), 0)
