@@ -21,7 +21,7 @@ import time
 
 import harness
 from fleet import SERVICES, SEGMENT, find_overlaps
-from test_chaos import fleet_deletes, in_flight_at, max_concurrency, orphaned_by
+from test_chaos import Killer, chaos_fleet, fleet_deletes, in_flight_at, max_concurrency, orphaned_by
 from test_pg_engine import PgEngineCase
 from test_webhooks import SECRET, Receiver
 
@@ -46,7 +46,7 @@ def clipped(reqs):
     return out
 
 
-class TestPgChaos(PgEngineCase):
+class TestPgChaos(Killer, PgEngineCase):
 
     OWN_CLUSTER = True  # restarted by the test: never the shared one
 
@@ -72,44 +72,11 @@ class TestPgChaos(PgEngineCase):
     def spawn(self, node):
         self.procs[node] = self.w.start(conf=self.confs[node])
 
-    def kill(self, node):
-        p = self.procs[node]
-        if p.poll() is None:
-            self.kills.append(time.time() * 1000.0)
-            p.send_signal(signal.SIGKILL)
-        p.wait()
-
-    def kill_all(self):
-        for p in self.procs.values():
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-
     def started(self, node):
         return any(l.get("event") == "engine.started"
                    for l in self.w.log_lines(self.procs[node]))
 
     # ---- the world
-
-    def arrange_fleet(self, tenants):
-        for t in tenants:
-            self.fleet.seed(t)
-        # about 5 % of the requests (a preview, the DELETE, a verification:
-        # ~3 a task) get a 503, once each; a few hang past the time-out ...
-        n_requests = 3 * len(tenants) * len(SERVICES)
-        for _ in range(n_requests // 20):
-            self.fleet.fault(service=self.rnd.choice(SERVICES)[1],
-                             tenant_id=self.rnd.choice(tenants),
-                             op=self.rnd.choice(["preview", "delete"]),
-                             mode="status", status=503, count=1)
-        for _ in range(N_HANGS):
-            self.fleet.fault(service=self.rnd.choice(SERVICES)[1],
-                             tenant_id=self.rnd.choice(tenants), op="delete",
-                             mode="hang", delay_ms=TIMEOUT_MS + 500, count=1)
-        # ... and every request waits 20-200 ms (queued last: the first match wins)
-        for _, seg, _ in SERVICES:
-            self.fleet.fault(service=seg, op="any", mode="slow",
-                             delay_ms=self.rnd.randint(20, 200), count=-1)
 
     def unfinished(self):
         return int(self.psql("SELECT count(*) FROM jobs WHERE state <> 'succeeded'"))
@@ -178,7 +145,8 @@ class TestPgChaos(PgEngineCase):
         self.w.append_conf("\n[webhook]\nurl = %s\nsecret_file = %s\n" % (rcv.url, secret))
         self.confs = {n: self.w.conf if n == NODES[0] else self.node_conf(n) for n in NODES}
         tenants = ["pgchaos-%04d" % i for i in range(N_JOBS)]
-        self.arrange_fleet(tenants)
+        chaos_fleet(self.fleet, self.rnd, tenants, latency=(20, 200), hangs=N_HANGS,
+                    hang_ms=TIMEOUT_MS + 500)
         jobs = self.schedule_many(tenants, "--now")
         self.assertEqual(len(jobs), N_JOBS)
 
