@@ -21,7 +21,8 @@ import time
 
 import harness
 from fleet import SERVICES, SEGMENT, find_overlaps
-from test_chaos import Killer, chaos_fleet, fleet_deletes, in_flight_at, max_concurrency, orphaned_by
+from test_chaos import (Killer, chaos_fleet, fleet_deletes, in_flight_at, max_concurrency,
+                        orphaned_by)
 from test_pg_engine import PgEngineCase
 from test_webhooks import SECRET, Receiver
 
