@@ -92,8 +92,9 @@ static int connect_once(struct pg_store *s, int *transient)
 
 /*
  * Connects. A daemon (without STORE_OPEN_BRIEF) started while the server
- * restarts or is not up yet (not one it refused) tries again, 0.1 s doubling up to 2 s, for up
- * to CONNECT_WAIT_MS, one log line a try; a command fails at once.
+ * restarts or is not up yet (not one that refused it) tries again, 0.1 s
+ * doubling up to 2 s, for up to CONNECT_WAIT_MS, one log line a try; a
+ * command fails at once. 0, or -1 with err set.
  */
 static int connect_db(struct pg_store *s, int flags, char *err, size_t errlen)
 {
