@@ -8,7 +8,6 @@
  */
 #include "scheduler/engine_int.h"
 
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,9 +15,7 @@
 #include "util/log.h"
 #include "util/util.h"
 
-#define POLL_S 1.0              /* other processes' writes seen within this */
 #define MAX_SLEEP_S 60.0        /* a clock jump missed never hangs work longer */
-#define CLOCK_JUMP_MS 1000      /* wall vs monotonic drift taken for a clock step */
 #define STORE_BACKOFF_FIRST_MS 500
 #define STORE_BACKOFF_MAX_MS 60000
 #define ONCE_STORE_TRIES 5      /* run --once gives up after this many failed steps */
@@ -28,7 +25,7 @@
 
 /* ---- the services as the store wants them ---- */
 
-static void build_services(struct engine *e)
+void engine_build_services(struct engine *e)
 {
 	const struct config *cfg = e->cfg;
 
@@ -97,7 +94,7 @@ static int64_t hooks_wake(struct engine *e, int64_t now)
 	return at;
 }
 
-static void write_metrics(struct engine *e)
+void engine_write_metrics(struct engine *e)
 {
 	for (size_t i = 0; e->opts.metrics_file && i < e->n_hooks; i++)
 		if (e->hooks[i].write_metrics)
@@ -189,7 +186,7 @@ static int next_wake(struct engine *e, int64_t now, int64_t *wake)
 	if ((int)e->n_in_flight >= e->cfg->max_in_flight) {
 		/* Every slot is taken: the next answer runs the next cycle, so
 		 * the earliest due time (one more query per cycle) is moot. */
-		*wake = now + (int64_t)(POLL_S * 1000);
+		*wake = now + (int64_t)(ENGINE_POLL_S * 1000);
 	} else if (sched_next_wake(e->store, e->owner.id, e->svcs, e->n_svcs, now, wake) !=
 		   STORE_OK) {
 		return -1;
@@ -225,7 +222,7 @@ static int run_cycle(struct engine *e)
 	if (more || claimed > 0)
 		arm_wake(e, wake <= now ? 0.0 : (double)(wake - now) / 1000.0);
 	else if (wake <= now)
-		arm_wake(e, POLL_S); /* blocked: an answer or the poll will come first */
+		arm_wake(e, ENGINE_POLL_S); /* blocked: an answer or the poll will come first */
 	else
 		arm_wake(e, (double)(wake - clock_now_ms() + 1) / 1000.0);
 	if (more)
@@ -236,7 +233,7 @@ static int run_cycle(struct engine *e)
 /* ---- a failing store: back off ---- */
 
 /* 1 while a back-off step runs: the store is left alone until it ends. */
-static int store_backing_off(const struct engine *e)
+int engine_store_backing_off(const struct engine *e)
 {
 	return e->store_backoff_ms > 0 && clock_mono_ms() < e->store_retry_at;
 }
@@ -246,7 +243,7 @@ static int store_backing_off(const struct engine *e)
  * 0.5 s doubling up to 60 s, one log line per step. run --once gives up
  * after ONCE_STORE_TRIES steps; a shutdown past its grace, at once.
  */
-static void store_failed(struct engine *e, const char *what)
+void engine_store_failed(struct engine *e, const char *what)
 {
 	int64_t d = e->store_backoff_ms;
 	struct log_line *l;
@@ -289,7 +286,7 @@ static int send_calls(struct engine *e)
 {
 	if (e->n_calls == 0 || attempt_send_calls(e) == 0)
 		return 0;
-	store_failed(e, "count the calls");
+	engine_store_failed(e, "count the calls");
 	return -1;
 }
 
@@ -297,14 +294,14 @@ static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
 	struct engine *e = w->data;
 
-	if (store_backing_off(e))
+	if (engine_store_backing_off(e))
 		return; /* the wake-up is armed for the end of the step */
 	/* calls readied by this turn's answers (a preview done) go first */
 	if (send_calls(e) < 0)
 		return;
 	if (e->n_finished > 0) {
 		if (attempt_flush(e) < 0) {
-			store_failed(e, "record attempts");
+			engine_store_failed(e, "record attempts");
 			return;
 		}
 		e->cycle_needed = 1;
@@ -314,7 +311,7 @@ static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 		e->cycle_needed = 0;
 		if (run_cycle(e) < 0) {
 			e->cycle_needed = 1;
-			store_failed(e, "scheduling cycle");
+			engine_store_failed(e, "scheduling cycle");
 			return;
 		}
 	}
@@ -325,157 +322,6 @@ static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 		arm_wake(e, 0.0); /* calls that could not go: record them at once */
 	if (e->stopping && e->n_in_flight == 0 && e->n_finished == 0 && hooks_busy(e) == 0)
 		ev_break(loop, EVBREAK_ALL);
-}
-
-/* ---- watchers ---- */
-
-/*
- * The wall clock stepped (NTP, a VM resumed) when it moved apart from the
- * monotonic clock: due times are wall-clock times, so the wake-up armed
- * before is wrong. A cycle at once re-arms it (a backward step makes
- * nothing due early: claims compare against the wall clock).
- */
-static void check_clock(struct engine *e)
-{
-	int64_t off = clock_now_ms() - clock_mono_ms();
-	int64_t jump = off - e->clock_offset;
-	struct log_line *l;
-
-	e->clock_offset = off;
-	if (jump > -CLOCK_JUMP_MS && jump < CLOCK_JUMP_MS)
-		return;
-	l = log_start(LOG_WARN, "clock.jumped");
-	log_int(l, "by_ms", jump);
-	log_done(l);
-	e->cycle_needed = 1;
-	e->maint_needed = 1;
-}
-
-static void wake_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct engine *e = w->data;
-
-	check_clock(e);
-	e->cycle_needed = 1;
-	e->maint_needed = 1;
-}
-
-/* Another process's writes (the poll, or the store's wake-up descriptor:
- * re-watched each time, unwatched while the store fails). */
-static void look_for_changes(struct engine *e)
-{
-	uint64_t v;
-	int fd;
-
-	if (store_backing_off(e))
-		return;
-	if (store_changed_token(e->store, &v) != STORE_OK) {
-		ev_io_stop(e->loop, &e->notify);
-		store_failed(e, "changed token");
-		return;
-	}
-	if (v != e->changed) {
-		e->changed = v;
-		e->cycle_needed = 1;
-		e->maint_needed = 1;
-	}
-	if ((fd = e->stopping ? -1 : store_wait_fd(e->store)) != e->notify.fd ||
-	    !ev_is_active(&e->notify)) {
-		ev_io_stop(e->loop, &e->notify);
-		ev_io_set(&e->notify, fd, EV_READ);
-		if (fd >= 0)
-			ev_io_start(e->loop, &e->notify);
-	}
-}
-
-static void poll_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	check_clock(w->data);
-	look_for_changes(w->data);
-}
-
-static void notify_cb(struct ev_loop *loop, ev_io *w, int revents)
-{
-	look_for_changes(w->data);
-}
-
-static void metrics_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	write_metrics(w->data);
-}
-
-static void grace_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct engine *e = w->data;
-
-	log_msg(LOG_WARN, "engine.shutdown.grace_over",
-		"%zu attempts still in flight after the grace period: aborted", e->n_in_flight);
-	e->aborted = 1;
-	http_abort_all(e->http, "aborted: shutdown grace period over");
-}
-
-static void stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
-{
-	struct engine *e = w->data;
-	double grace = (double)e->cfg->shutdown_grace_ms / 1000.0;
-
-	if (e->stopping)
-		return;
-	e->stopping = 1;
-	log_msg(LOG_INFO, "engine.stopping", "signal %d: claiming nothing new, %zu in flight",
-		w->signum, e->n_in_flight);
-	ev_timer_stop(loop, &e->wake);
-	ev_timer_stop(loop, &e->poll);
-	ev_io_stop(loop, &e->notify);
-	for (size_t i = 0; i < e->n_hooks; i++)
-		if (e->hooks[i].on_stop)
-			e->hooks[i].on_stop(e->hooks[i].ctx, e);
-	ev_timer_set(&e->grace, grace > 0 ? grace : 0.0, 0.);
-	ev_timer_start(loop, &e->grace);
-}
-
-static void warn_secret(void *ctx, const char *msg)
-{
-	log_msg(LOG_ERROR, "config.secret", "%s", msg);
-}
-
-/* SIGHUP: a new config, or the old one kept when the new one is bad. */
-static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
-{
-	struct engine *e = w->data;
-	char err[1024] = "";
-	struct config *n = config_load(e->cfg->path, err, sizeof err);
-	int added = 0, held = 0;
-
-	if (n != NULL && (config_load_secrets(n, warn_secret, NULL) < 0 || n->token == NULL)) {
-		snprintf(err, sizeof err, "%s: the service token cannot be read", e->cfg->path);
-		config_free(n);
-		n = NULL;
-	}
-	if (n == NULL) {
-		log_msg(LOG_ERROR, "config.reload.failed", "%s; keeping the running config", err);
-		return;
-	}
-	config_free(e->cfg);
-	e->cfg = n;
-	build_services(e);
-	{
-		struct http_tls tls = { n->ca_file, n->client_cert, n->client_key };
-		struct config_secret sec[CONFIG_MAX_SECRETS];
-		http_client_set_tls(e->http, &tls);
-		http_client_set_secrets(e->http, sec, config_list_secrets(n, sec));
-	}
-	if (sched_sync_services(e->store, e->svcs, e->n_conf_svcs, clock_now_ms(), &added, &held) !=
-	    STORE_OK)
-		store_failed(e, "sync services");
-	log_msg(LOG_INFO, "config.reloaded",
-		"%s: %zu services (%d tasks added, %d waiting for services not in it)",
-		n->path, n->n_services, added, held);
-	for (size_t i = 0; i < e->n_hooks; i++)
-		if (e->hooks[i].on_reload)
-			e->hooks[i].on_reload(e->hooks[i].ctx, e);
-	e->cycle_needed = e->maint_needed = 1;
-	e->last_sweep = 0;
 }
 
 /* ---- public ---- */
@@ -507,19 +353,11 @@ struct engine *engine_new(struct config *cfg, struct store *store,
 		struct config_secret sec[CONFIG_MAX_SECRETS];
 		http_client_set_secrets(e->http, sec, config_list_secrets(cfg, sec));
 	}
-	lease_owner_self(&e->owner);
-	build_services(e);
+	lease_owner_self(&e->owner, cfg->store_node);
+	engine_build_services(e);
 	ev_prepare_init(&e->prepare, prepare_cb);
-	ev_timer_init(&e->wake, wake_cb, 0., 0.);
-	ev_timer_init(&e->poll, poll_cb, POLL_S, POLL_S);
-	ev_timer_init(&e->grace, grace_cb, 0., 0.);
-	ev_timer_init(&e->metrics, metrics_cb, 0., 0.);
-	ev_io_init(&e->notify, notify_cb, -1, EV_READ);
-	ev_signal_init(&e->sigterm, stop_cb, SIGTERM);
-	ev_signal_init(&e->sigint, stop_cb, SIGINT);
-	ev_signal_init(&e->sighup, hup_cb, SIGHUP);
-	e->prepare.data = e->wake.data = e->poll.data = e->grace.data = e->metrics.data = e;
-	e->notify.data = e->sigterm.data = e->sigint.data = e->sighup.data = e;
+	e->prepare.data = e;
+	engine_watchers_init(e);
 	return e;
 }
 
@@ -530,24 +368,6 @@ void engine_add_hooks(struct engine *e, const struct engine_hooks *h)
 		return;
 	}
 	e->hooks[e->n_hooks++] = *h;
-}
-
-static void start_watchers(struct engine *e)
-{
-	double every = e->opts.metrics_every_ms > 0 ? (double)e->opts.metrics_every_ms / 1000.0
-						     : 15.0;
-
-	signal(SIGPIPE, SIG_IGN);
-	ev_prepare_start(e->loop, &e->prepare);
-	ev_timer_start(e->loop, &e->poll);
-	look_for_changes(e);
-	ev_signal_start(e->loop, &e->sigterm);
-	ev_signal_start(e->loop, &e->sigint);
-	ev_signal_start(e->loop, &e->sighup);
-	if (e->opts.metrics_file != NULL) {
-		ev_timer_set(&e->metrics, every, every);
-		ev_timer_start(e->loop, &e->metrics);
-	}
 }
 
 int engine_run(struct engine *e)
@@ -562,12 +382,13 @@ int engine_run(struct engine *e)
 		return 1;
 	log_msg(LOG_INFO, "engine.started", "%s: %zu services, owner %s%s", e->cfg->path,
 		e->cfg->n_services, e->owner.id, e->opts.once ? ", --once" : "");
-	start_watchers(e);
-	write_metrics(e);
+	ev_prepare_start(e->loop, &e->prepare);
+	engine_watchers_start(e);
+	engine_write_metrics(e);
 	ev_run(e->loop, 0);
 	if (e->n_finished > 0)
 		attempt_flush(e);
-	write_metrics(e);
+	engine_write_metrics(e);
 	log_msg(LOG_INFO, "engine.stopped", "%s", e->stopping ? "signal" : "nothing left to do");
 	if (e->db_failed)
 		return 1;
@@ -580,14 +401,7 @@ void engine_free(struct engine *e)
 		return;
 	if (e->loop != NULL) {
 		ev_prepare_stop(e->loop, &e->prepare);
-		ev_timer_stop(e->loop, &e->wake);
-		ev_timer_stop(e->loop, &e->poll);
-		ev_timer_stop(e->loop, &e->grace);
-		ev_timer_stop(e->loop, &e->metrics);
-		ev_io_stop(e->loop, &e->notify);
-		ev_signal_stop(e->loop, &e->sigterm);
-		ev_signal_stop(e->loop, &e->sigint);
-		ev_signal_stop(e->loop, &e->sighup);
+		engine_watchers_stop(e);
 	}
 	e->aborted = 1;
 	if (e->http != NULL)

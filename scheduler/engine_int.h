@@ -1,5 +1,6 @@
 /*
- * engine_int.h - shared by scheduler/engine.c and scheduler/attempt.c.
+ * engine_int.h - shared by the engine's files: engine.c (the cycle),
+ * engine_watch.c (its watchers), attempt.c, engine_once.c, discover.c.
  */
 #ifndef TENANTDEL_ENGINE_INT_H
 #define TENANTDEL_ENGINE_INT_H
@@ -10,6 +11,7 @@
 #include "jobs/subject.h"
 
 #define ENGINE_MAX_HOOKS 8
+#define ENGINE_POLL_S 1.0 /* other processes' writes seen within this */
 
 struct attempt;
 
@@ -91,6 +93,27 @@ int engine_worked_failed(struct engine *e);
 /* (discover.c) Appends a subject job's steps to e->svcs (room for SUBJECT_N_STEPS
  * more) when [subject] is configured. Can't fail. */
 void discover_add_steps(struct engine *e);
+
+/* (engine.c) Builds e->svcs from e->cfg (again after a reload). Can't fail. */
+void engine_build_services(struct engine *e);
+
+/* (engine.c) Each hook's write_metrics, with --metrics-file. */
+void engine_write_metrics(struct engine *e);
+
+/* (engine.c) 1 while a back-off step after a store failure runs: the store
+ * is left alone until it ends. */
+int engine_store_backing_off(const struct engine *e);
+
+/* (engine.c) The store failed doing what: the next try after a back-off
+ * step (0.5 s doubling up to 60 s), logged. */
+void engine_store_failed(struct engine *e, const char *what);
+
+/* (engine_watch.c) Sets up the watchers (engine_new), starts them
+ * (engine_run: a first look at the store's changes included), stops them
+ * (engine_free). Can't fail. */
+void engine_watchers_init(struct engine *e);
+void engine_watchers_start(struct engine *e);
+void engine_watchers_stop(struct engine *e);
 
 /* Called by attempt.c when an attempt finished (queued for the commit). */
 void engine_attempt_finished(struct engine *e, struct attempt *a);

@@ -49,10 +49,12 @@ static void read_boot_id(char *out, size_t len)
 	free(text);
 }
 
-void lease_owner_self(struct lease_owner *o)
+void lease_owner_self(struct lease_owner *o, const char *node)
 {
 	memset(o, 0, sizeof *o);
-	if (gethostname(o->host, sizeof o->host - 1) != 0 || o->host[0] == '\0')
+	if (node != NULL && node[0] != '\0')
+		snprintf(o->host, sizeof o->host, "%s", node);
+	else if (gethostname(o->host, sizeof o->host - 1) != 0 || o->host[0] == '\0')
 		snprintf(o->host, sizeof o->host, "?");
 	o->host[strcspn(o->host, "/")] = '\0';
 	read_boot_id(o->boot_id, sizeof o->boot_id);

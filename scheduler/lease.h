@@ -17,8 +17,13 @@ struct lease_owner {
 	char id[LEASE_OWNER_MAX]; /* "host/boot_id/pid/start", as stored in leases */
 };
 
-/* Fills o with this process's identity. Can't fail (unknown parts are "?"). */
-void lease_owner_self(struct lease_owner *o);
+/*
+ * Fills o with this process's identity; its host is node (a shared
+ * store's [store] node: two schedulers with different nodes are two hosts
+ * to each other, whatever machine they run on), or the host name when node
+ * is NULL or empty. Can't fail (unknown parts are "?").
+ */
+void lease_owner_self(struct lease_owner *o, const char *node);
 
 enum lease_liveness {
 	LEASE_OWNER_UNKNOWN, /* another host, or an id it cannot read */

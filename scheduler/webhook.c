@@ -287,7 +287,7 @@ struct webhook *webhook_start(const struct webhook_deps *deps)
 	w->store = deps->store;
 	w->http = deps->http;
 	w->cfg = deps->cfg;
-	lease_owner_self(&w->self);
+	lease_owner_self(&w->self, w->cfg->store_node);
 	ev_init(&w->timer, on_tick);
 	w->timer.data = w;
 	store_set_webhooks(w->store, (const char *const *)w->cfg->webhook_urls,

@@ -88,7 +88,7 @@ int pg_transient(const struct pg_store *s)
 	return s->lost || strcmp(s->sqlstate, "40001") == 0 || strcmp(s->sqlstate, "40P01") == 0;
 }
 
-static void sleep_ms(int64_t ms)
+void pg_sleep_ms(int64_t ms)
 {
 	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
 
@@ -108,7 +108,7 @@ int pg_reconnect(struct pg_store *s)
 			log_msg(LOG_ERROR, "store.error", "%s: database unreachable", s->label);
 			return -1;
 		}
-		sleep_ms(wait);
+		pg_sleep_ms(wait);
 		wait = wait * 2 > 1000 ? 1000 : wait * 2;
 	}
 	s->n_cache = 0;

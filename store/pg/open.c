@@ -13,6 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#define CONNECT_WAIT_MS 60000 /* a daemon waits this long for its server at start */
+
 /* Whether the schema is ours (tenantdel_schema), and how many tables the
  * current schema holds. */
 static const char SQL_IDENTIFY[] =
@@ -64,14 +66,42 @@ static void handle_free(struct pg_store *s)
 	free(s);
 }
 
-/* Connects; a connection string's own connect_timeout wins over ours. */
-static int connect_db(struct pg_store *s, char *err, size_t errlen)
+/* One try at connecting (s->conn set, good or bad); a connection
+ * string's own settings win over ours. The session's settings are
+ * connection options, so that a reconnection (PQreset) keeps them. 0, or
+ * -1 with *transient set when the server is down or not accepting yet. */
+static int connect_once(struct pg_store *s, int *transient)
 {
-	const char *const keys[] = { "connect_timeout", "application_name", "dbname", NULL };
-	const char *const vals[] = { "10", "tenantdel", s->dsn, NULL };
+	const char *const keys[] = { "connect_timeout", "application_name", "options", "dbname",
+				     NULL };
+	const char *const vals[] = { "10", "tenantdel", "-c client_min_messages=warning", s->dsn,
+				     NULL };
+	PGPing ping;
 
+	if (s->conn != NULL)
+		PQfinish(s->conn);
+	s->conn = PQconnectdbParams(keys, vals, 1);
+	if (s->conn != NULL && PQstatus(s->conn) == CONNECTION_OK)
+		return 0;
+	/* down, or starting, stopping, recovering: worth another try; an
+	 * answer (a wrong password, no such database) is not */
+	ping = PQpingParams(keys, vals, 1);
+	*transient = ping == PQPING_REJECT || ping == PQPING_NO_RESPONSE;
+	return -1;
+}
+
+/*
+ * Connects. A daemon (without STORE_OPEN_BRIEF) started while the server
+ * restarts or is not up yet (not one that refused it) tries again, 0.1 s
+ * doubling up to 2 s, for up to CONNECT_WAIT_MS, one log line a try; a
+ * command fails at once. 0, or -1 with err set.
+ */
+static int connect_db(struct pg_store *s, int flags, char *err, size_t errlen)
+{
 	char *parse_err = NULL;
 	PQconninfoOption *opts = PQconninfoParse(s->dsn, &parse_err);
+	int64_t wait = 100, until = clock_mono_ms() + CONNECT_WAIT_MS;
+	int transient = 0;
 
 	/* libpq's message about a DSN that does not parse quotes the DSN */
 	PQfreemem(parse_err);
@@ -81,14 +111,19 @@ static int connect_db(struct pg_store *s, char *err, size_t errlen)
 		return -1;
 	}
 	PQconninfoFree(opts);
-	s->conn = PQconnectdbParams(keys, vals, 1);
-	if (s->conn == NULL || PQstatus(s->conn) != CONNECTION_OK) {
+	while (connect_once(s, &transient) < 0) {
 		connect_error(s, err, errlen);
-		return -1;
+		if (!transient || (flags & STORE_OPEN_BRIEF) || clock_mono_ms() + wait > until)
+			return -1;
+		log_msg(LOG_WARN, "store.connect.retry", "%s; trying again in %lld ms", err,
+			(long long)wait);
+		pg_sleep_ms(wait);
+		wait = wait * 2 > 2000 ? 2000 : wait * 2;
 	}
+	err[0] = '\0';
 	snprintf(s->label, sizeof s->label, "database %s on %s", PQdb(s->conn),
 		 PQhost(s->conn) ? PQhost(s->conn) : "localhost");
-	return pg_exec(s, "SET client_min_messages = warning") == 0 ? 0 : -1;
+	return 0;
 }
 
 /* Is this a tenantdel store, an empty database, or something else? Creates
@@ -134,7 +169,7 @@ struct store *pg_open(const struct store_config *c, char *err, size_t errlen)
 		snprintf(s->node, sizeof s->node, "%s", c->node);
 	else if (gethostname(s->node, sizeof s->node - 1) < 0)
 		snprintf(s->node, sizeof s->node, "localhost");
-	if (connect_db(s, err, errlen) < 0 || identify(s, c->flags, err, errlen) < 0) {
+	if (connect_db(s, c->flags, err, errlen) < 0 || identify(s, c->flags, err, errlen) < 0) {
 		if (err[0] == '\0')
 			snprintf(err, errlen, "%s: %s", s->label, s->base.err_msg);
 		handle_free(s);

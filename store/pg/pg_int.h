@@ -185,6 +185,9 @@ int pg_transient(const struct pg_store *s);
  */
 int pg_reconnect(struct pg_store *s);
 
+/* Sleeps ms milliseconds (the back-off of a transient error). */
+void pg_sleep_ms(int64_t ms);
+
 /*
  * A transaction body: runs inside BEGIN ... COMMIT on s and may run more
  * than once (it must start from its inputs each time: reset what it

@@ -9,7 +9,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define TX_TRIES 8
 
@@ -33,12 +32,8 @@ static void rollback(struct pg_store *s)
 static int back_off(struct pg_store *s, int attempt)
 {
 	int64_t ms = (5LL << (attempt < 7 ? attempt : 7)) / 2;
-	struct timespec ts;
 
-	ms += rand() % (ms + 1);
-	ts.tv_sec = ms / 1000;
-	ts.tv_nsec = (ms % 1000) * 1000000L;
-	nanosleep(&ts, NULL);
+	pg_sleep_ms(ms + rand() % (ms + 1));
 	if (s->lost || PQstatus(s->conn) == CONNECTION_BAD)
 		return pg_reconnect(s);
 	return 0;

@@ -51,6 +51,15 @@ class PgCluster:
             shutil.rmtree(self.dir, ignore_errors=True)
             self.dir = None
 
+    def restart(self):
+        """Restarts the server at once (pg_ctl restart -m immediate: every
+        connection cut, no checkpoint). Only a cluster of its own."""
+        if self.dir is None:
+            raise RuntimeError("restart: not a cluster of this test's own")
+        p = subprocess.run([CLUSTER, "restart", self.dir], capture_output=True, text=True)
+        if p.returncode != 0:
+            raise RuntimeError("cannot restart PostgreSQL: " + p.stderr)
+
     def psql(self, sql, db=None):
         """Runs sql on the cluster (database db, else the DSN's); returns its
         output (unaligned, tuples only)."""
@@ -165,12 +174,13 @@ class Workdir:
             self.dsn_file, "node = %s\n" % node if node else "")
 
     def store_section(self):
-        """The [store] section of the backend under test ("" for SQLite); one
+        """The [store] section of the backend under test ("" for SQLite), or
+        the one set before (self.store = self.use_postgresql(...)); one
         database per Workdir."""
-        cluster = env_cluster()
-        if cluster is None:
-            return ""
         if self.store is None:
+            cluster = env_cluster()
+            if cluster is None:
+                return ""
             self.store = self.use_postgresql(cluster)
         return self.store
 
@@ -200,14 +210,15 @@ class Workdir:
                            timeout=timeout, cwd=self.path, env=e)
         return Result(p.returncode, p.stdout, p.stderr)
 
-    def start(self, *args, env=None):
-        """Starts `tenantdel -c conf run args...` in the background; stderr
-        (the JSON log) goes to a file in the workdir. Returns the Popen."""
+    def start(self, *args, env=None, conf=None):
+        """Starts `tenantdel -c conf run args...` in the background (conf:
+        the workdir's unless given); stderr (the JSON log) goes to a file in
+        the workdir. Returns the Popen."""
         log = open(os.path.join(self.path, "daemon-%d.log" % len(self.daemons)), "w")
         e = dict(os.environ)
         if env:
             e.update(env)
-        p = subprocess.Popen([BIN, "-c", self.conf, "run"] + [str(a) for a in args],
+        p = subprocess.Popen([BIN, "-c", conf or self.conf, "run"] + [str(a) for a in args],
                              stdout=log, stderr=log, cwd=self.path, env=e)
         p.logfile = log.name
         self.daemons.append(p)

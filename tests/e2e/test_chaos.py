@@ -66,7 +66,45 @@ def fleet_deletes(reqs):
                                if q["op"] == "delete")
 
 
-class TestChaos(EngineCase):
+def chaos_fleet(fleet, rnd, tenants, latency, hangs=0, hang_ms=0):
+    """Seeds tenants at fleet; about 5 % of the requests (a preview before,
+    the DELETE, a verification: ~3 a task) get a 503, once each; `hangs`
+    DELETEs answer only after hang_ms; every request of a service waits
+    its delay, drawn from latency (min, max) ms. rnd: a random.Random."""
+    for t in tenants:
+        fleet.seed(t)
+    n_requests = 3 * len(tenants) * len(SERVICES)
+    for _ in range(n_requests // 20):
+        fleet.fault(service=rnd.choice(SERVICES)[1], tenant_id=rnd.choice(tenants),
+                    op=rnd.choice(["preview", "delete"]), mode="status", status=503, count=1)
+    for _ in range(hangs):
+        fleet.fault(service=rnd.choice(SERVICES)[1], tenant_id=rnd.choice(tenants),
+                    op="delete", mode="hang", delay_ms=hang_ms, count=1)
+    # queued last: the first fault that matches wins
+    for _, seg, _ in SERVICES:
+        fleet.fault(service=seg, op="any", mode="slow", delay_ms=rnd.randint(*latency),
+                    count=-1)
+
+
+class Killer:
+    """A test's processes by role (self.procs {role: Popen}) and the epoch
+    ms of each SIGKILL sent (self.kills)."""
+
+    def kill(self, role):
+        p = self.procs[role]
+        if p.poll() is None:
+            self.kills.append(time.time() * 1000.0)
+            p.send_signal(signal.SIGKILL)
+        p.wait()
+
+    def kill_all(self):
+        for p in self.procs.values():
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+
+class TestChaos(Killer, EngineCase):
 
     def setUp(self):
         super().setUp()
@@ -92,36 +130,10 @@ class TestChaos(EngineCase):
             self.w.daemons.append(p)  # killed at cleanup if still running
         self.procs[role] = p
 
-    def kill(self, role):
-        p = self.procs[role]
-        if p.poll() is None:
-            self.kills.append(time.time() * 1000.0)
-            p.send_signal(signal.SIGKILL)
-        p.wait()
-
-    def kill_all(self):
-        for p in self.procs.values():
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-
     # ---- the world
 
     def arrange_fleet(self, tenants):
-        for t in tenants:
-            self.fleet.seed(t)
-        # About 5 % of the requests (a preview before, the DELETE, a
-        # verification: ~3 a task) get a 503, once each ...
-        n_requests = 3 * len(tenants) * len(SERVICES)
-        for _ in range(n_requests // 20):
-            self.fleet.fault(service=self.rnd.choice(SERVICES)[1],
-                             tenant_id=self.rnd.choice(tenants),
-                             op=self.rnd.choice(["preview", "delete"]),
-                             mode="status", status=503, count=1)
-        # ... and every request waits 1-40 ms (queued after: the first match wins).
-        for _, seg, _ in SERVICES:
-            self.fleet.fault(service=seg, op="any", mode="slow",
-                             delay_ms=self.rnd.randint(1, 40), count=-1)
+        chaos_fleet(self.fleet, self.rnd, tenants, latency=(1, 40))
 
     def unfinished(self):
         r = self.td("list", "--json", "--limit", str(2 * N_JOBS))

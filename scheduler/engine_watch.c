@@ -1,0 +1,208 @@
+/*
+ * engine_watch.c - the engine's watchers other than the prepare watcher
+ * (engine.c): the wake-up timer, the 1 s poll and the store's wake-up
+ * descriptor (another process's writes), the clock-step check, the
+ * metrics timer, and the signals (SIGTERM/SIGINT stop, SIGHUP reload).
+ * Callbacks only note what happened; the prepare watcher does the work.
+ */
+#include "scheduler/engine_int.h"
+
+#include <signal.h>
+#include <stdio.h>
+
+#include "util/log.h"
+#include "util/util.h"
+
+#define CLOCK_JUMP_MS 1000      /* wall vs monotonic drift taken for a clock step */
+
+/*
+ * The wall clock stepped (NTP, a VM resumed) when it moved apart from the
+ * monotonic clock: due times are wall-clock times, so the wake-up armed
+ * before is wrong. A cycle at once re-arms it (a backward step makes
+ * nothing due early: claims compare against the wall clock).
+ */
+static void check_clock(struct engine *e)
+{
+	int64_t off = clock_now_ms() - clock_mono_ms();
+	int64_t jump = off - e->clock_offset;
+	struct log_line *l;
+
+	e->clock_offset = off;
+	if (jump > -CLOCK_JUMP_MS && jump < CLOCK_JUMP_MS)
+		return;
+	l = log_start(LOG_WARN, "clock.jumped");
+	log_int(l, "by_ms", jump);
+	log_done(l);
+	e->cycle_needed = 1;
+	e->maint_needed = 1;
+}
+
+static void wake_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct engine *e = w->data;
+
+	check_clock(e);
+	e->cycle_needed = 1;
+	e->maint_needed = 1;
+}
+
+/* Another process's writes (the poll, or the store's wake-up descriptor:
+ * re-watched each time, unwatched while the store fails). */
+static void look_for_changes(struct engine *e)
+{
+	uint64_t v;
+	int fd;
+
+	if (engine_store_backing_off(e))
+		return;
+	if (store_changed_token(e->store, &v) != STORE_OK) {
+		ev_io_stop(e->loop, &e->notify);
+		engine_store_failed(e, "changed token");
+		return;
+	}
+	if (v != e->changed) {
+		e->changed = v;
+		e->cycle_needed = 1;
+		e->maint_needed = 1;
+	}
+	if ((fd = e->stopping ? -1 : store_wait_fd(e->store)) != e->notify.fd ||
+	    !ev_is_active(&e->notify)) {
+		ev_io_stop(e->loop, &e->notify);
+		ev_io_set(&e->notify, fd, EV_READ);
+		if (fd >= 0)
+			ev_io_start(e->loop, &e->notify);
+	}
+}
+
+static void poll_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	check_clock(w->data);
+	look_for_changes(w->data);
+}
+
+static void notify_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	look_for_changes(w->data);
+}
+
+static void metrics_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	engine_write_metrics(w->data);
+}
+
+static void grace_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct engine *e = w->data;
+
+	log_msg(LOG_WARN, "engine.shutdown.grace_over",
+		"%zu attempts still in flight after the grace period: aborted", e->n_in_flight);
+	e->aborted = 1;
+	http_abort_all(e->http, "aborted: shutdown grace period over");
+}
+
+static void stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct engine *e = w->data;
+	double grace = (double)e->cfg->shutdown_grace_ms / 1000.0;
+
+	if (e->stopping)
+		return;
+	e->stopping = 1;
+	log_msg(LOG_INFO, "engine.stopping", "signal %d: claiming nothing new, %zu in flight",
+		w->signum, e->n_in_flight);
+	ev_timer_stop(loop, &e->wake);
+	ev_timer_stop(loop, &e->poll);
+	ev_io_stop(loop, &e->notify);
+	for (size_t i = 0; i < e->n_hooks; i++)
+		if (e->hooks[i].on_stop)
+			e->hooks[i].on_stop(e->hooks[i].ctx, e);
+	ev_timer_set(&e->grace, grace > 0 ? grace : 0.0, 0.);
+	ev_timer_start(loop, &e->grace);
+}
+
+static void warn_secret(void *ctx, const char *msg)
+{
+	log_msg(LOG_ERROR, "config.secret", "%s", msg);
+}
+
+/* SIGHUP: a new config, or the old one kept when the new one is bad. */
+static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct engine *e = w->data;
+	char err[1024] = "";
+	struct config *n = config_load(e->cfg->path, err, sizeof err);
+	int added = 0, held = 0;
+
+	if (n != NULL && (config_load_secrets(n, warn_secret, NULL) < 0 || n->token == NULL)) {
+		snprintf(err, sizeof err, "%s: the service token cannot be read", e->cfg->path);
+		config_free(n);
+		n = NULL;
+	}
+	if (n == NULL) {
+		log_msg(LOG_ERROR, "config.reload.failed", "%s; keeping the running config", err);
+		return;
+	}
+	config_free(e->cfg);
+	e->cfg = n;
+	engine_build_services(e);
+	{
+		struct http_tls tls = { n->ca_file, n->client_cert, n->client_key };
+		struct config_secret sec[CONFIG_MAX_SECRETS];
+		http_client_set_tls(e->http, &tls);
+		http_client_set_secrets(e->http, sec, config_list_secrets(n, sec));
+	}
+	if (sched_sync_services(e->store, e->svcs, e->n_conf_svcs, clock_now_ms(), &added, &held) !=
+	    STORE_OK)
+		engine_store_failed(e, "sync services");
+	log_msg(LOG_INFO, "config.reloaded",
+		"%s: %zu services (%d tasks added, %d waiting for services not in it)",
+		n->path, n->n_services, added, held);
+	for (size_t i = 0; i < e->n_hooks; i++)
+		if (e->hooks[i].on_reload)
+			e->hooks[i].on_reload(e->hooks[i].ctx, e);
+	e->cycle_needed = e->maint_needed = 1;
+	e->last_sweep = 0;
+}
+
+void engine_watchers_init(struct engine *e)
+{
+	ev_timer_init(&e->wake, wake_cb, 0., 0.);
+	ev_timer_init(&e->poll, poll_cb, ENGINE_POLL_S, ENGINE_POLL_S);
+	ev_timer_init(&e->grace, grace_cb, 0., 0.);
+	ev_timer_init(&e->metrics, metrics_cb, 0., 0.);
+	ev_io_init(&e->notify, notify_cb, -1, EV_READ);
+	ev_signal_init(&e->sigterm, stop_cb, SIGTERM);
+	ev_signal_init(&e->sigint, stop_cb, SIGINT);
+	ev_signal_init(&e->sighup, hup_cb, SIGHUP);
+	e->wake.data = e->poll.data = e->grace.data = e->metrics.data = e;
+	e->notify.data = e->sigterm.data = e->sigint.data = e->sighup.data = e;
+}
+
+void engine_watchers_start(struct engine *e)
+{
+	double every = e->opts.metrics_every_ms > 0 ? (double)e->opts.metrics_every_ms / 1000.0
+						     : 15.0;
+
+	signal(SIGPIPE, SIG_IGN);
+	ev_timer_start(e->loop, &e->poll);
+	look_for_changes(e);
+	ev_signal_start(e->loop, &e->sigterm);
+	ev_signal_start(e->loop, &e->sigint);
+	ev_signal_start(e->loop, &e->sighup);
+	if (e->opts.metrics_file != NULL) {
+		ev_timer_set(&e->metrics, every, every);
+		ev_timer_start(e->loop, &e->metrics);
+	}
+}
+
+void engine_watchers_stop(struct engine *e)
+{
+	ev_timer_stop(e->loop, &e->wake);
+	ev_timer_stop(e->loop, &e->poll);
+	ev_timer_stop(e->loop, &e->grace);
+	ev_timer_stop(e->loop, &e->metrics);
+	ev_io_stop(e->loop, &e->notify);
+	ev_signal_stop(e->loop, &e->sigterm);
+	ev_signal_stop(e->loop, &e->sigint);
+	ev_signal_stop(e->loop, &e->sighup);
+}
