@@ -321,6 +321,40 @@ static void test_next_wake_idle(void **state)
 	assert_int_equal(at, INT64_MAX);
 }
 
+/* ---- claims ---- */
+
+/* Less room than the services have due work: each gets its share, oldest
+ * jobs first, so the same jobs' tasks go out together (then the room the
+ * others left goes to those with more). */
+static void test_claim_shares_room(void **state)
+{
+	struct fx *f = *state;
+	char ids[3][JOBS_ID_LEN + 1];
+	struct sched_claimed *c = NULL;
+	size_t n = 0;
+
+	schedule(f->s, "acme", NOW, ids[0]);
+	schedule(f->s, "beta", NOW, ids[1]);
+	schedule(f->s, "gamma", NOW, ids[2]);
+	assert_int_equal(maintain(f->s, ME, NULL, NOW).started, 3);
+	assert_int_equal(sched_claim_tasks(f->s, ME, SVCS, N_SVCS, 0, 4, NOW, &c, &n), STORE_OK);
+	assert_int_equal(n, 4);
+	for (size_t i = 0; i < n; i++)
+		assert_true(strcmp(c[i].job_id, ids[0]) == 0 || strcmp(c[i].job_id, ids[1]) == 0);
+	assert_int_equal(q_int(f->s, "SELECT count(*) FROM tasks WHERE state = 'in_flight'"
+				     " AND service = 'orders'"), 2);
+	assert_int_equal(q_int(f->s, "SELECT count(*) FROM tasks WHERE state = 'in_flight'"
+				     " AND service = 'pos'"), 2);
+	sched_claimed_free(c, n);
+	/* one service with nothing due: the other takes the room left */
+	fx_exec(f->s, "UPDATE tasks SET next_attempt_at = NULL WHERE service = 'pos'");
+	assert_int_equal(sched_claim_tasks(f->s, ME, SVCS, N_SVCS, 1, 4, NOW, &c, &n), STORE_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(c[0].service, "orders");
+	assert_string_equal(c[0].job_id, ids[2]);
+	sched_claimed_free(c, n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -334,6 +368,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_failed_job_resumes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_next_wake, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_next_wake_idle, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_claim_shares_room, setup, teardown),
 	};
 
 	log_set_level(LOG_ERROR + 1);
