@@ -299,10 +299,12 @@ static int read_count(const cJSON *item, int64_t *v)
 	return 0;
 }
 
+/* Grown as tables come (at most OUTCOME_MAX_TABLES): a fixed 16 KB array
+ * zeroed for each answer was the largest cost of classifying one. */
 struct counts {
-	char *names[OUTCOME_MAX_TABLES]; /* valid UTF-8, owned */
-	int64_t values[OUTCOME_MAX_TABLES];
-	size_t n;
+	char **names; /* valid UTF-8, owned */
+	int64_t *values;
+	size_t n, cap_names, cap_values;
 	int64_t total;
 };
 
@@ -310,6 +312,8 @@ static void counts_free(struct counts *c)
 {
 	for (size_t i = 0; i < c->n; i++)
 		free(c->names[i]);
+	free(c->names);
+	free(c->values);
 	free(c);
 }
 
@@ -375,6 +379,8 @@ static struct counts *read_counts(const cJSON *obj, const char *what, struct why
 				   (long long)INT64_MAX);
 			goto fail;
 		}
+		c->names = xreserve(c->names, &c->cap_names, c->n + 1, sizeof *c->names);
+		c->values = xreserve(c->values, &c->cap_values, c->n + 1, sizeof *c->values);
 		c->names[c->n] = utf8_clean(item->string, strlen(item->string));
 		c->values[c->n++] = v;
 		c->total += v;
