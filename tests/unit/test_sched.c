@@ -28,6 +28,17 @@ static int teardown(void **state)
 	return fx_teardown(state);
 }
 
+/* The kept counts of jobs by state (job_states, migration 12) are the
+ * counts of the jobs table. */
+static void assert_states_kept(struct store *s, int64_t jobs)
+{
+	assert_int_equal(q_int(s, "SELECT COALESCE(SUM(n), 0) FROM job_states"), jobs);
+	assert_int_equal(q_int(s, "SELECT count(*) FROM job_states k WHERE k.n <>"
+				  " (SELECT count(*) FROM jobs j WHERE j.state = k.state)"), 0);
+	assert_int_equal(q_int(s, "SELECT count(DISTINCT state) FROM jobs"),
+			 q_int(s, "SELECT count(*) FROM job_states WHERE n > 0"));
+}
+
 /* ---- the group commit ---- */
 
 static void test_record_batch_one_transaction(void **state)
@@ -183,6 +194,7 @@ static void test_phases_then_success_and_tombstone(void **state)
 	assert_int_equal(events(f->s, id, "job.succeeded"), 1);
 	assert_int_equal(q_int(f->s, "SELECT services = '[\"orders\",\"pos\",\"tenant\"]'"
 				     " FROM tombstones WHERE job_id = '%s'", id), 1);
+	assert_states_kept(f->s, 1);
 	sched_claimed_free(c, n);
 	sched_claimed_free(c2, 1);
 }
@@ -248,6 +260,7 @@ static void test_failed_job_resumes(void **state)
 	assert_int_equal(q_int(f->s, "SELECT count(*) FROM events WHERE type = 'job.running'"
 				     " AND detail = '{\"from\":\"failed\",\"reason\":\"no dead task"
 				     " left\"}'"), 1);
+	assert_states_kept(f->s, 1);
 	sched_claimed_free(c, n);
 }
 
@@ -337,6 +350,7 @@ static void test_claim_shares_room(void **state)
 	schedule(f->s, "beta", NOW, ids[1]);
 	schedule(f->s, "gamma", NOW, ids[2]);
 	assert_int_equal(maintain(f->s, ME, NULL, NOW).started, 3);
+	assert_states_kept(f->s, 3);
 	assert_int_equal(sched_claim_tasks(f->s, ME, SVCS, N_SVCS, 0, 4, NOW, &c, &n), STORE_OK);
 	assert_int_equal(n, 4);
 	for (size_t i = 0; i < n; i++)
