@@ -325,9 +325,12 @@ static int cmp_names(const void *a, const void *b)
 /* 1 when two of c's tables have the same name. */
 static int has_duplicate(const struct counts *c)
 {
-	char **sorted = xmalloc((c->n + 1) * sizeof *sorted);
+	char **sorted;
 	int dup = 0;
 
+	if (c->n < 2)
+		return 0; /* names is NULL when there are none */
+	sorted = xmalloc(c->n * sizeof *sorted);
 	memcpy(sorted, c->names, c->n * sizeof *sorted);
 	qsort(sorted, c->n, sizeof *sorted, cmp_names);
 	for (size_t i = 1; i < c->n && !dup; i++)
