@@ -299,10 +299,12 @@ static int read_count(const cJSON *item, int64_t *v)
 	return 0;
 }
 
+/* Grown as tables come (at most OUTCOME_MAX_TABLES): a fixed 16 KB array
+ * zeroed for each answer was the largest cost of classifying one. */
 struct counts {
-	char *names[OUTCOME_MAX_TABLES]; /* valid UTF-8, owned */
-	int64_t values[OUTCOME_MAX_TABLES];
-	size_t n;
+	char **names; /* valid UTF-8, owned */
+	int64_t *values;
+	size_t n, cap_names, cap_values;
 	int64_t total;
 };
 
@@ -310,6 +312,8 @@ static void counts_free(struct counts *c)
 {
 	for (size_t i = 0; i < c->n; i++)
 		free(c->names[i]);
+	free(c->names);
+	free(c->values);
 	free(c);
 }
 
@@ -321,9 +325,12 @@ static int cmp_names(const void *a, const void *b)
 /* 1 when two of c's tables have the same name. */
 static int has_duplicate(const struct counts *c)
 {
-	char **sorted = xmalloc((c->n + 1) * sizeof *sorted);
+	char **sorted;
 	int dup = 0;
 
+	if (c->n < 2)
+		return 0; /* names is NULL when there are none */
+	sorted = xmalloc(c->n * sizeof *sorted);
 	memcpy(sorted, c->names, c->n * sizeof *sorted);
 	qsort(sorted, c->n, sizeof *sorted, cmp_names);
 	for (size_t i = 1; i < c->n && !dup; i++)
@@ -375,6 +382,8 @@ static struct counts *read_counts(const cJSON *obj, const char *what, struct why
 				   (long long)INT64_MAX);
 			goto fail;
 		}
+		c->names = xreserve(c->names, &c->cap_names, c->n + 1, sizeof *c->names);
+		c->values = xreserve(c->values, &c->cap_values, c->n + 1, sizeof *c->values);
 		c->names[c->n] = utf8_clean(item->string, strlen(item->string));
 		c->values[c->n++] = v;
 		c->total += v;

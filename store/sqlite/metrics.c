@@ -11,9 +11,15 @@
 
 #define ACTIVE "('scheduled','running','failed','held')"
 
-static const char SQL_JOBS_BY_STATE[] = "SELECT state, COUNT(*) FROM jobs GROUP BY state";
+/* Kept by triggers (migration 12): counting a million jobs took 0.2 s. */
+static const char SQL_JOBS_BY_STATE[] = "SELECT state, n FROM job_states";
+/* Active jobs past their deadline: those not marked yet (jobs_open_deadline)
+ * and those marked (jobs_missed), each range walked in its index. */
 static const char SQL_OVERDUE[] =
-	"SELECT COUNT(*) FROM jobs WHERE state IN " ACTIVE " AND deadline_at < :now";
+	"SELECT (SELECT COUNT(*) FROM jobs WHERE deadline_missed = 0 AND state NOT IN"
+	" ('succeeded','cancelled') AND deadline_at < :now)"
+	" + (SELECT COUNT(*) FROM jobs WHERE deadline_missed = 1 AND state <> 'succeeded'"
+	" AND state <> 'cancelled' AND deadline_at < :now)";
 /* Oldest due work nobody has started: claimable tasks of jobs not on hold
  * nor awaiting approval, and scheduled jobs whose window has ended (not
  * those waiting for a person: four eyes). */

@@ -40,14 +40,25 @@ static const char SQL_LIST_DUE[] =
 static const char SQL_LIST_STATE[] =
 	"SELECT " STORE_JOB_COLS " FROM jobs WHERE jobs.state = :state" LIST_FILTERS
 	" ORDER BY jobs.id DESC LIMIT :limit";
-/* The most overdue first (the few active jobs past their deadline). */
+/* The active jobs past their deadline, by rowid: those not marked yet
+ * (jobs_open_deadline) and those marked (jobs_missed), each a range of its
+ * index; the filters then read only these few rows. */
+#define OVERDUE_ROWS \
+	" jobs.rowid IN (SELECT rowid FROM jobs WHERE deadline_missed = 0" \
+	" AND state NOT IN ('succeeded','cancelled') AND deadline_at < :overdue" \
+	" UNION ALL SELECT rowid FROM jobs WHERE deadline_missed = 1" \
+	" AND state <> 'succeeded' AND state <> 'cancelled' AND deadline_at < :overdue)"
+/* The most overdue first. */
 static const char SQL_LIST_LATE[] =
-	"SELECT " STORE_JOB_COLS " FROM jobs WHERE jobs.state IN " ACTIVE
-	" AND jobs.deadline_at < :overdue" LIST_FILTERS
+	"SELECT " STORE_JOB_COLS " FROM jobs WHERE" OVERDUE_ROWS LIST_FILTERS
 	" ORDER BY jobs.deadline_at, jobs.id LIMIT :limit";
 static const char SQL_LIST_OVERDUE[] =
-	"SELECT " STORE_JOB_COLS " FROM jobs WHERE jobs.state IN " ACTIVE
-	" AND jobs.deadline_at < :overdue" LIST_FILTERS " ORDER BY jobs.id DESC LIMIT :limit";
+	"SELECT " STORE_JOB_COLS " FROM jobs WHERE" OVERDUE_ROWS LIST_FILTERS
+	" ORDER BY jobs.id DESC LIMIT :limit";
+/* The few jobs waiting for their second person (jobs_awaiting). */
+static const char SQL_LIST_AWAITING[] =
+	"SELECT " STORE_JOB_COLS " FROM jobs WHERE jobs.approval = 'pending'" LIST_FILTERS
+	" ORDER BY jobs.id DESC LIMIT :limit";
 /* Everything, newest first: the id index walked backwards (ids are time-ordered). */
 static const char SQL_LIST_ALL[] =
 	"SELECT " STORE_JOB_COLS " FROM jobs WHERE 1" LIST_FILTERS
@@ -65,6 +76,8 @@ static const char *pick_list_sql(const struct store_list_filter *f)
 		return SQL_LIST_DUE;
 	if (f->overdue && f->late_first)
 		return SQL_LIST_LATE;
+	if (f->awaiting_approval)
+		return SQL_LIST_AWAITING;
 	if (f->state != NULL)
 		return SQL_LIST_STATE;
 	if (f->overdue)

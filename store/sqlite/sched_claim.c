@@ -151,27 +151,31 @@ static int claim_row(struct sqlite_store *s, const char *owner, const struct sch
 }
 
 /*
- * Claims up to *room of one service's due tasks into v (after *n), as its
- * slots and breaker allow. Claimed entries stay, the rest are freed.
+ * Claims up to lim (at most *room) of one service's due tasks into v (after
+ * *n), as its slots and breaker allow. Claimed entries stay, the rest are
+ * freed. *more: a full page was claimed (the service may have more due).
  */
 static int claim_service(struct sqlite_store *s, const char *owner, const struct sched_service *svc,
-			 int64_t now, struct sched_claimed *v, size_t *n, int *room)
+			 int64_t now, int lim, struct sched_claimed *v, size_t *n, int *room,
+			 int *more)
 {
 	size_t first = *n, k, kept;
-	int in_flight = 0, probe = 0, allowed;
+	int in_flight = 0, probe = 0, allowed, want = lim < *room ? lim : *room;
 
+	*more = 0;
 	if (in_flight_of(s, svc->name, &in_flight) < 0)
 		return -1;
 	if (svc->max_in_flight > 0 && in_flight >= svc->max_in_flight)
 		return 0;
 	/* On an error the candidates read stay in v, counted in *n: the
 	 * caller frees them. */
-	if (read_candidates(s, svc->name, *room, now, v, n) < 0)
+	if (read_candidates(s, svc->name, want, now, v, n) < 0)
 		return -1;
 	if (*n == first)
 		return 0;
 	if ((allowed = allowed_slots(s, owner, svc, in_flight, now, &probe)) < 0)
 		return -1;
+	*more = allowed >= want && *n - first == (size_t)want;
 	for (k = first, kept = first; k < *n; k++) {
 		int r = allowed > 0 ? claim_row(s, owner, svc, now, &v[k]) : 0;
 		if (r < 0)
@@ -179,6 +183,7 @@ static int claim_service(struct sqlite_store *s, const char *owner, const struct
 		if (r == 0) {
 			free(v[k].tenant_id);
 			free(v[k].service);
+			*more = 0;
 			continue;
 		}
 		v[k].probe = probe;
@@ -193,13 +198,53 @@ static int claim_service(struct sqlite_store *s, const char *owner, const struct
 	return 0;
 }
 
+/* Each enabled service's share of max claims (at least 1). */
+static int fair_share(const struct sched_service *svcs, size_t n_svcs, int max)
+{
+	int enabled = 0;
+
+	for (size_t k = 0; k < n_svcs; k++)
+		enabled += svcs[k].enabled != 0;
+	return enabled > 0 ? (max + enabled - 1) / enabled : max;
+}
+
+/*
+ * Two rounds in turn from svcs[first]: each service up to its share of
+ * max, then the room left to those that had more. A service served alone
+ * while the others wait would leave every job with one service done:
+ * shared, the tasks of the same jobs go out (and come back) together, so
+ * a job is finished, and evaluated, in fewer batches.
+ */
+static int claim_rounds(struct sqlite_store *s, const char *owner, const struct sched_service *svcs,
+			size_t n_svcs, size_t first, int max, int64_t now,
+			struct sched_claimed *v, size_t *n)
+{
+	unsigned char *more = xcalloc(n_svcs, 1);
+	int room = max, share = fair_share(svcs, n_svcs, max), m, rc = 0;
+
+	for (int round = 0; round < 2 && rc == 0 && room > 0; round++) {
+		for (size_t k = 0; k < n_svcs && room > 0; k++) {
+			size_t i = (first + k) % n_svcs;
+			if (!svcs[i].enabled || (round == 1 && !more[i]))
+				continue;
+			if (claim_service(s, owner, &svcs[i], now, round == 0 ? share : room, v, n,
+					  &room, &m) < 0) {
+				rc = -1;
+				break;
+			}
+			more[i] = (unsigned char)m;
+		}
+	}
+	free(more);
+	return rc;
+}
+
 int sqlite_claim_tasks(struct store *base, const char *owner, const struct sched_service *svcs,
 		       size_t n_svcs, size_t first, int max, int64_t now,
 		       struct sched_claimed **out, size_t *n)
 {
 	struct sqlite_store *s = sqlite_of(base);
 	struct sched_claimed *v;
-	int room = max;
 
 	*out = NULL;
 	*n = 0;
@@ -208,12 +253,9 @@ int sqlite_claim_tasks(struct store *base, const char *owner, const struct sched
 	v = xcalloc((size_t)max, sizeof *v);
 	if (sqlite_begin(s) != STORE_OK)
 		goto fail;
-	for (size_t k = 0; k < n_svcs && room > 0; k++) {
-		const struct sched_service *svc = &svcs[(first + k) % n_svcs];
-		if (svc->enabled && claim_service(s, owner, svc, now, v, n, &room) < 0) {
-			sqlite_rollback(s);
-			goto fail;
-		}
+	if (claim_rounds(s, owner, svcs, n_svcs, first, max, now, v, n) < 0) {
+		sqlite_rollback(s);
+		goto fail;
 	}
 	if (sqlite_commit(s) != STORE_OK)
 		goto fail;

@@ -329,6 +329,58 @@ static const char MIGRATION_10_CHECKS[] =
 	"CREATE INDEX jobs_by_set ON jobs(service_set_id) WHERE service_set_id IS NOT NULL;";
 #undef IN6
 
+/*
+ * Version 11: fewer index entries moved by each claim and record. A claim
+ * (pending -> in_flight) and a record (in_flight -> succeeded) each moved
+ * the task in tasks_by_service (service, state) and in tasks_leased; now
+ * the service index holds the service only (a state change leaves it
+ * alone; what needs a service's tasks by state filters the few rows a
+ * service not configured has), and the in-flight index is per service
+ * (service, lease_expires_at), which also answers a service's in-flight
+ * count, once per service per claim.
+ */
+static const char MIGRATION_11_TASK_INDEXES[] =
+	"DROP INDEX tasks_by_service;"
+	"DROP INDEX tasks_leased;"
+	"CREATE INDEX tasks_of_service ON tasks(service);"
+	"CREATE INDEX tasks_in_flight ON tasks(service, lease_expires_at) WHERE state = 'in_flight';";
+
+/*
+ * Version 12: what a listing or the metrics read of a large backlog (a
+ * million jobs scheduled for later) without walking every job:
+ *  - jobs_by_state_id: `list --state S`, newest first, reads its page;
+ *  - jobs_missed: the active jobs already marked past their deadline (the
+ *    others past it are found in jobs_open_deadline): `list --overdue` and
+ *    the overdue gauge;
+ *  - jobs_awaiting: the jobs waiting for their second person;
+ *  - job_states: the number of jobs in each state, kept by triggers in
+ *    the transaction of every insert, state change and delete (counted
+ *    once here), for the metrics' gauges.
+ */
+static const char MIGRATION_12_BACKLOG[] =
+	"CREATE INDEX jobs_by_state_id ON jobs(state, id);"
+	"CREATE INDEX jobs_missed ON jobs(deadline_at) WHERE deadline_missed = 1"
+	"  AND state <> 'succeeded' AND state <> 'cancelled';"
+	"CREATE INDEX jobs_awaiting ON jobs(id) WHERE approval = 'pending';"
+	"CREATE TABLE job_states ("
+	"  state TEXT PRIMARY KEY,"
+	"  n INTEGER NOT NULL"
+	") WITHOUT ROWID;"
+	"INSERT INTO job_states (state, n) SELECT state, COUNT(*) FROM jobs GROUP BY state;"
+	"CREATE TRIGGER job_states_insert AFTER INSERT ON jobs BEGIN"
+	"  INSERT INTO job_states (state, n) VALUES (new.state, 1)"
+	"  ON CONFLICT (state) DO UPDATE SET n = n + 1;"
+	" END;"
+	"CREATE TRIGGER job_states_update AFTER UPDATE OF state ON jobs"
+	" WHEN old.state IS NOT new.state BEGIN"
+	"  UPDATE job_states SET n = n - 1 WHERE state = old.state;"
+	"  INSERT INTO job_states (state, n) VALUES (new.state, 1)"
+	"  ON CONFLICT (state) DO UPDATE SET n = n + 1;"
+	" END;"
+	"CREATE TRIGGER job_states_delete AFTER DELETE ON jobs BEGIN"
+	"  UPDATE job_states SET n = n - 1 WHERE state = old.state;"
+	" END;";
+
 const char *const sqlite_migrations[] = {
 	MIGRATION_1,
 	MIGRATION_2,
@@ -340,5 +392,7 @@ const char *const sqlite_migrations[] = {
 	MIGRATION_8_APPROVAL,
 	MIGRATION_9_SUBJECT,
 	MIGRATION_10_CHECKS,
+	MIGRATION_11_TASK_INDEXES,
+	MIGRATION_12_BACKLOG,
 };
 const int sqlite_n_migrations = (int)(sizeof sqlite_migrations / sizeof sqlite_migrations[0]);

@@ -28,6 +28,17 @@ static int teardown(void **state)
 	return fx_teardown(state);
 }
 
+/* The kept counts of jobs by state (job_states, migration 12) are the
+ * counts of the jobs table. */
+static void assert_states_kept(struct store *s, int64_t jobs)
+{
+	assert_int_equal(q_int(s, "SELECT COALESCE(SUM(n), 0) FROM job_states"), jobs);
+	assert_int_equal(q_int(s, "SELECT count(*) FROM job_states k WHERE k.n <>"
+				  " (SELECT count(*) FROM jobs j WHERE j.state = k.state)"), 0);
+	assert_int_equal(q_int(s, "SELECT count(DISTINCT state) FROM jobs"),
+			 q_int(s, "SELECT count(*) FROM job_states WHERE n > 0"));
+}
+
 /* ---- the group commit ---- */
 
 static void test_record_batch_one_transaction(void **state)
@@ -183,6 +194,7 @@ static void test_phases_then_success_and_tombstone(void **state)
 	assert_int_equal(events(f->s, id, "job.succeeded"), 1);
 	assert_int_equal(q_int(f->s, "SELECT services = '[\"orders\",\"pos\",\"tenant\"]'"
 				     " FROM tombstones WHERE job_id = '%s'", id), 1);
+	assert_states_kept(f->s, 1);
 	sched_claimed_free(c, n);
 	sched_claimed_free(c2, 1);
 }
@@ -248,6 +260,7 @@ static void test_failed_job_resumes(void **state)
 	assert_int_equal(q_int(f->s, "SELECT count(*) FROM events WHERE type = 'job.running'"
 				     " AND detail = '{\"from\":\"failed\",\"reason\":\"no dead task"
 				     " left\"}'"), 1);
+	assert_states_kept(f->s, 1);
 	sched_claimed_free(c, n);
 }
 
@@ -321,6 +334,41 @@ static void test_next_wake_idle(void **state)
 	assert_int_equal(at, INT64_MAX);
 }
 
+/* ---- claims ---- */
+
+/* Less room than the services have due work: each gets its share, oldest
+ * jobs first, so the same jobs' tasks go out together (then the room the
+ * others left goes to those with more). */
+static void test_claim_shares_room(void **state)
+{
+	struct fx *f = *state;
+	char ids[3][JOBS_ID_LEN + 1];
+	struct sched_claimed *c = NULL;
+	size_t n = 0;
+
+	schedule(f->s, "acme", NOW, ids[0]);
+	schedule(f->s, "beta", NOW, ids[1]);
+	schedule(f->s, "gamma", NOW, ids[2]);
+	assert_int_equal(maintain(f->s, ME, NULL, NOW).started, 3);
+	assert_states_kept(f->s, 3);
+	assert_int_equal(sched_claim_tasks(f->s, ME, SVCS, N_SVCS, 0, 4, NOW, &c, &n), STORE_OK);
+	assert_int_equal(n, 4);
+	for (size_t i = 0; i < n; i++)
+		assert_true(strcmp(c[i].job_id, ids[0]) == 0 || strcmp(c[i].job_id, ids[1]) == 0);
+	assert_int_equal(q_int(f->s, "SELECT count(*) FROM tasks WHERE state = 'in_flight'"
+				     " AND service = 'orders'"), 2);
+	assert_int_equal(q_int(f->s, "SELECT count(*) FROM tasks WHERE state = 'in_flight'"
+				     " AND service = 'pos'"), 2);
+	sched_claimed_free(c, n);
+	/* one service with nothing due: the other takes the room left */
+	fx_exec(f->s, "UPDATE tasks SET next_attempt_at = NULL WHERE service = 'pos'");
+	assert_int_equal(sched_claim_tasks(f->s, ME, SVCS, N_SVCS, 1, 4, NOW, &c, &n), STORE_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(c[0].service, "orders");
+	assert_string_equal(c[0].job_id, ids[2]);
+	sched_claimed_free(c, n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -334,6 +382,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_failed_job_resumes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_next_wake, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_next_wake_idle, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_claim_shares_room, setup, teardown),
 	};
 
 	log_set_level(LOG_ERROR + 1);

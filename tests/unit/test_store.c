@@ -368,6 +368,14 @@ static void test_list_filters_and_order(void **state)
 	r = list(s, (struct store_list_filter){ .overdue = 1 });
 	assert_int_equal(r.n, 1);
 	assert_string_equal(r.tenants[0], "c");
+	/* marked past its deadline (the engine does), it is still overdue; a
+	 * cancelled job never is */
+	fx_exec(s, "UPDATE jobs SET deadline_missed = 1, deadline_at = 1 WHERE tenant_id IN ('c', 'd')");
+	r = list(s, (struct store_list_filter){ .overdue = 1 });
+	assert_int_equal(r.n, 1);
+	assert_string_equal(r.tenants[0], "c");
+	r = list(s, (struct store_list_filter){ .overdue = 1, .late_first = 1 });
+	assert_int_equal(r.n, 1);
 	r = list(s, (struct store_list_filter){ .limit = 2 });
 	assert_int_equal(r.n, 2);
 	r = list(s, (struct store_list_filter){ .state = "scheduled", .due_before = NOW + 10 * DAY,
