@@ -41,4 +41,6 @@ const struct store_backend store_pg_backend = {
 	.webhook_backlog = pg_webhook_backlog,
 	.reapply = pg_reapply,
 	.metrics_read = pg_metrics_read,
+	.schedule_subject = pg_schedule_subject,
+	.subject_tenants = pg_subject_tenants,
 };
