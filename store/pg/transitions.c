@@ -330,7 +330,14 @@ static int act_tx(struct pg_store *s, void *ctx)
 	if ((rc = pg_job_by_id(s, t->job_id, 1, &t->cur)) != STORE_OK)
 		return rc;
 	rc = action_apply(s, &t->cur, t->a, &t->after);
-	return rc == STORE_OK ? cascade(s, &t->cur, t->a) : rc;
+	if (rc == STORE_OK)
+		rc = cascade(s, &t->cur, t->a);
+	/* what a release, retry, approval or restore makes due, the other
+	 * hosts take within a second (NOTIFY, sent at commit) */
+	if (rc == STORE_OK && t->a->act != JOB_ACT_HOLD &&
+	    (t->a->act != JOB_ACT_CANCEL || t->a->n_svcs > 0) && pg_notify_due(s) < 0)
+		rc = STORE_ERR;
+	return rc;
 }
 
 /* On STORE_REFUSED *out receives the job as it is now; on STORE_OK as it
