@@ -19,11 +19,16 @@ int cli_warn_absent_services(struct cli_ctx *ctx)
 	size_t n_svcs, n = 0;
 	int rc;
 
-	/* a SQLite file not there yet is no error; a database server is
-	 * connected to (whether the DSN works is what a check wants to know) */
-	if (cli_store_is_file(ctx) && access(ctx->cfg->database, F_OK) != 0) {
+	char err[1024];
+
+	/* No store yet is no error: a SQLite file not there, or a database
+	 * without the schema (store/pg/open.c says "no store in ..."). The
+	 * server is connected to: whether the DSN works is worth checking. */
+	if ((cli_store_is_file(ctx) && access(ctx->cfg->database, F_OK) != 0) ||
+	    (!cli_store_is_file(ctx) && cli_store_try(ctx, err, sizeof err) == NULL &&
+	     strncmp(err, "no store in ", 12) == 0)) {
 		printf("store          %s (none yet: schedule or run creates it)\n",
-		       ctx->cfg->database);
+		       cli_store_name(ctx));
 		return 0;
 	}
 	if (cli_store(ctx) == NULL)

@@ -140,33 +140,47 @@ static int busy_wait_from_env(void)
 	return ms == 0 ? -1 : (int)ms;
 }
 
-struct store *cli_store(struct cli_ctx *ctx)
+struct store *cli_store_try(struct cli_ctx *ctx, char *err, size_t errlen)
 {
-	char err[1024];
 	struct store_config c = { .flags = ctx->store_flags };
+	char why[512];
 
+	err[0] = '\0';
 	if (ctx->store != NULL)
 		return ctx->store;
-	if (cli_config(ctx) == NULL)
-		return NULL;
-	err[0] = '\0';
 	c.backend = ctx->cfg->store_backend;
 	c.path = ctx->cfg->database;
 	c.node = ctx->cfg->store_node;
 	if (strcmp(c.backend, "postgresql") == 0 &&
-	    (c.dsn = config_load_store_dsn(ctx->cfg, err, sizeof err)) == NULL) {
-		cli_error("cannot open the store: %s", err);
+	    (c.dsn = config_load_store_dsn(ctx->cfg, why, sizeof why)) == NULL) {
+		snprintf(err, errlen, "cannot open the store: %s", why);
 		return NULL;
 	}
 	c.busy_wait_ms = busy_wait_from_env();
-	ctx->store = store_open(&c, err, sizeof err);
+	ctx->store = store_open(&c, err, errlen);
 	if (ctx->store == NULL) {
-		cli_error("%s", err[0] ? err : "cannot open the database");
+		if (err[0] == '\0')
+			snprintf(err, errlen, "cannot open the database");
 		return NULL;
 	}
 	/* The outbox is written only while a webhook is configured. */
 	store_set_webhooks(ctx->store, (const char *const *)ctx->cfg->webhook_urls,
 			   ctx->cfg->n_webhook_urls);
+	return ctx->store;
+}
+
+struct store *cli_store(struct cli_ctx *ctx)
+{
+	char err[1024];
+
+	if (ctx->store != NULL)
+		return ctx->store;
+	if (cli_config(ctx) == NULL)
+		return NULL;
+	if (cli_store_try(ctx, err, sizeof err) == NULL) {
+		cli_error("%s", err);
+		return NULL;
+	}
 	return ctx->store;
 }
 

@@ -23,7 +23,6 @@ class PgStoreTest(FleetCase):
 
     def setUp(self):
         super().setUp()
-        self.w.store = ""  # this file's own [store] section below
         self.conf(services=["orders", "tenant"])
         self.store = self.w.use_postgresql(self.cluster, node="host-a")
         self.w.append_conf(self.store)
