@@ -4,7 +4,7 @@
 #   make              build ./tenantdel
 #   make test         unit + end-to-end tests (ends with "N passed, N failed")
 #   make test SANITIZE=1   the same under ASan + UBSan (build/asan/)
-#   make demo         the demo against the fake fleet
+#   make demo         the demo against the fake fleet (ends with a user erasure)
 #   make bench        benchmarks
 #   make fuzz         libFuzzer harnesses, FUZZ_SECONDS each (tests/fuzz/)
 #   make install PREFIX=/usr/local DESTDIR=

@@ -41,6 +41,13 @@ struct config *cli_config(struct cli_ctx *ctx);
  */
 struct store *cli_store(struct cli_ctx *ctx);
 
+/*
+ * Opens the store cfg names (its backend, file or connection string, node)
+ * with flags (store_open's). NULL with one line in err (errlen > 0) that
+ * never holds the connection string.
+ */
+struct store *cli_store_open(struct config *cfg, int flags, char *err, size_t errlen);
+
 /* Prints "tenantdel: <message>" on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -87,5 +94,8 @@ int cli_cmd_reapply(struct cli_ctx *ctx, int argc, char **argv);
 
 /* The integration issue: cli/cmd_metrics.c */
 int cli_cmd_metrics(struct cli_ctx *ctx, int argc, char **argv);
+
+/* Moving a store: cli/cmd_migrate.c */
+int cli_cmd_migrate_store(struct cli_ctx *ctx, int argc, char **argv);
 
 #endif

@@ -48,9 +48,6 @@ const char *cli_default_actor(void);
  * is the cause (disk full, read-only, damaged: as when the store cannot be
  * opened, DESIGN 4), else EXIT_FAILED.
  */
-/* cli_store of a loaded config, printing nothing: NULL with err set. */
-struct store *cli_store_try(struct cli_ctx *ctx, char *err, size_t errlen);
-
 /* Whether the config's store is a file (SQLite); what messages call the
  * store: the SQLite file's path, or "the PostgreSQL store" (its
  * connection string is a secret). */

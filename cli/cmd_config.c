@@ -72,12 +72,15 @@ static const struct usage usages[] = {
 	  "attempts reset, due now; a failed job becomes running again.\n"
 	  "Exit: 0 retried, 3 no such job, 4 nothing to retry in its state.\n" },
 	{ "list", "list jobs",
-	  "usage: tenantdel list [--state S] [--tenant T] [--due-within DUR] [--overdue]\n"
-	  "                      [--awaiting-approval] [--before JOB] [--limit N] [--json]\n\n"
+	  "usage: tenantdel list [--state S] [--tenant T | --user U] [--kind K]\n"
+	  "                      [--due-within DUR] [--overdue] [--awaiting-approval]\n"
+	  "                      [--before JOB] [--limit N] [--json]\n\n"
 	  "Jobs, newest first: job id, tenant, state, due, deadline (! when missed),\n"
 	  "records deleted. --json: an array of jobs (show --json without tasks).\n\n"
 	  "  --state S        scheduled, running, succeeded, failed, cancelled or held\n"
-	  "  --tenant T       one tenant's jobs\n"
+	  "  --tenant T       one tenant's purge and reapply jobs\n"
+	  "  --user U         one user's erasure jobs (erase-user)\n"
+	  "  --kind K         purge, user (erasures of users) or reapply\n"
 	  "  --due-within DUR what starts purging within DUR (already due included), soonest first\n"
 	  "  --overdue        active jobs past their deadline\n"
 	  "  --awaiting-approval jobs waiting for a second person ([policy] approval)\n"
@@ -87,6 +90,8 @@ static const struct usage usages[] = {
 	  "usage: tenantdel show JOB [--json]\n\n"
 	  "The job, then one row per task: service, kind, phase, state, attempts,\n"
 	  "last HTTP status, records deleted, duration of the last attempt, last error.\n"
+	  "A user's erasure also lists the tenants it found: role, decision (purge or\n"
+	  "keep), the child purge job and the reason.\n"
 	  "Exit: 0, 3 no such job.\n" },
 	{ "preview", "count what a deletion would remove",
 	  "usage: tenantdel preview TENANT [--json]\n\n"
@@ -161,6 +166,20 @@ static const struct usage usages[] = {
 	{ "metrics", "Prometheus metrics of the database",
 	  "usage: tenantdel metrics\n\n"
 	  "Prints the Prometheus text exposition of the database's state.\n" },
+	{ "migrate-store", "copy this store into the empty store of another config",
+	  "usage: tenantdel migrate-store --to NEW.conf\n\n"
+	  "Copies this config's whole store (jobs, tasks, events with their ids and\n"
+	  "hashes, tombstones, the webhook outbox, breakers, counters, service sets)\n"
+	  "into the store NEW.conf names, of any backend: typically from SQLite to\n"
+	  "PostgreSQL ([store] backend = postgresql). That store must be new or\n"
+	  "empty; it is created when it does not exist. The copy is one transaction\n"
+	  "there: before it commits, the audit chain is verified as copied, so the\n"
+	  "store of NEW.conf ends up with all of it or nothing. Stop the schedulers\n"
+	  "and the API first: what is written here during the copy is not copied.\n"
+	  "A long copy prints its progress on stderr every second.\n\n"
+	  "Exit: 0 copied; 1 the copy failed (nothing copied); 2 a config or store\n"
+	  "that cannot be opened, or NEW.conf naming this same store; 4 the store of\n"
+	  "NEW.conf is not empty (nothing copied).\n" },
 	{ "version", "print the version", "usage: tenantdel version\n" },
 };
 

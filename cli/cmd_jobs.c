@@ -405,6 +405,12 @@ int cli_cmd_cancel(struct cli_ctx *ctx, int argc, char **argv)
 	svcs = config_enabled_services(ctx->cfg, &n);
 	rc = store_job_cancel(ctx->store, a.job, a.by, a.reason, svcs, n, clock_now_ms(), &j);
 	free(svcs);
+	if (rc == STORE_REFUSED && j.state == JOB_SCHEDULED) {
+		/* not its state: a user's erasure waits for it (or it moved) */
+		cli_error("cannot cancel job %s: %s", a.job, store_last_error(ctx->store));
+		jobs_job_record_clear(&j);
+		return EXIT_REFUSED;
+	}
 	return report(ctx, &a, rc, "cancel", &j);
 }
 

@@ -17,16 +17,20 @@ int cli_warn_absent_services(struct cli_ctx *ctx)
 	struct store_service *svcs;
 	struct store_absent *v = NULL;
 	size_t n_svcs, n = 0;
-	int rc;
-
 	char err[1024];
+	int rc;
 
 	/* No store yet is no error: a SQLite file not there, or a database
 	 * without the schema (store/pg/open.c says "no store in ..."). The
 	 * server is connected to: whether the DSN works is worth checking. */
+	if (!cli_store_is_file(ctx) && ctx->store == NULL &&
+	    (ctx->store = cli_store_open(ctx->cfg, ctx->store_flags, err, sizeof err)) == NULL &&
+	    strncmp(err, "no store in ", 12) != 0) {
+		cli_error("%s", err);
+		return -1;
+	}
 	if ((cli_store_is_file(ctx) && access(ctx->cfg->database, F_OK) != 0) ||
-	    (!cli_store_is_file(ctx) && cli_store_try(ctx, err, sizeof err) == NULL &&
-	     strncmp(err, "no store in ", 12) == 0)) {
+	    (!cli_store_is_file(ctx) && ctx->store == NULL)) {
 		printf("store          %s (none yet: schedule or run creates it)\n",
 		       cli_store_name(ctx));
 		return 0;

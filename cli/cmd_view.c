@@ -87,6 +87,7 @@ static int parse_list_args(int argc, char **argv, struct store_list_filter *f, i
 	static const struct option opts[] = {
 		{ "state", required_argument, NULL, 's' },
 		{ "tenant", required_argument, NULL, 't' },
+		{ "user", required_argument, NULL, 'u' },
 		{ "due-within", required_argument, NULL, 'd' },
 		{ "overdue", no_argument, NULL, 'o' },
 		{ "awaiting-approval", no_argument, NULL, 'a' },
@@ -113,11 +114,13 @@ static int parse_list_args(int argc, char **argv, struct store_list_filter *f, i
 			f->state = optarg;
 			break;
 		case 't':
+		case 'u':
 			if (jobs_tenant_id_check(optarg, &why) < 0) {
-				cli_error("invalid tenant id \"%s\": %s", cli_safe(optarg, safe, sizeof safe), why);
+				cli_error("invalid %s id \"%s\": %s", c == 't' ? "tenant" : "user",
+					  cli_safe(optarg, safe, sizeof safe), why);
 				return EXIT_USAGE;
 			}
-			f->tenant_id = optarg;
+			*(c == 't' ? &f->tenant_id : &f->user_id) = optarg;
 			break;
 		case 'd':
 			if (parse_due_within(argv[0], optarg, f) != EXIT_OK)
@@ -262,15 +265,11 @@ static int show_job(struct cli_ctx *ctx, const struct job_record *j, const struc
 {
 	struct subject_tenant *tn = NULL;
 	size_t n_tn = 0;
-	cJSON *o;
 
 	if (j->kind == JOB_KIND_USER && store_subject_tenants(ctx->store, j->id, &tn, &n_tn) != STORE_OK)
 		return cli_job_rc_exit(ctx, STORE_ERR, j->id, "show", NULL);
 	if (json) {
-		o = jobs_render_job(j, t, n);
-		if (j->kind == JOB_KIND_USER)
-			cJSON_AddItemToObject(o, "tenants", subject_render_tenants(tn, n_tn));
-		cli_print_json(o);
+		cli_print_json(subject_render_job(j, t, n, tn, n_tn));
 	} else {
 		show_summary(j);
 		printf("\n%-20s  %-7s  %5s  %-9s  %8s  %4s  %9s  %8s  %s\n", "SERVICE", "KIND",

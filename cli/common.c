@@ -140,33 +140,20 @@ static int busy_wait_from_env(void)
 	return ms == 0 ? -1 : (int)ms;
 }
 
-struct store *cli_store_try(struct cli_ctx *ctx, char *err, size_t errlen)
+struct store *cli_store_open(struct config *cfg, int flags, char *err, size_t errlen)
 {
-	struct store_config c = { .flags = ctx->store_flags };
+	struct store_config c = { .flags = flags, .backend = cfg->store_backend,
+				  .path = cfg->database, .node = cfg->store_node,
+				  .busy_wait_ms = busy_wait_from_env() };
 	char why[512];
 
 	err[0] = '\0';
-	if (ctx->store != NULL)
-		return ctx->store;
-	c.backend = ctx->cfg->store_backend;
-	c.path = ctx->cfg->database;
-	c.node = ctx->cfg->store_node;
 	if (strcmp(c.backend, "postgresql") == 0 &&
-	    (c.dsn = config_load_store_dsn(ctx->cfg, why, sizeof why)) == NULL) {
+	    (c.dsn = config_load_store_dsn(cfg, why, sizeof why)) == NULL) {
 		snprintf(err, errlen, "cannot open the store: %s", why);
 		return NULL;
 	}
-	c.busy_wait_ms = busy_wait_from_env();
-	ctx->store = store_open(&c, err, errlen);
-	if (ctx->store == NULL) {
-		if (err[0] == '\0')
-			snprintf(err, errlen, "cannot open the database");
-		return NULL;
-	}
-	/* The outbox is written only while a webhook is configured. */
-	store_set_webhooks(ctx->store, (const char *const *)ctx->cfg->webhook_urls,
-			   ctx->cfg->n_webhook_urls);
-	return ctx->store;
+	return store_open(&c, err, errlen);
 }
 
 struct store *cli_store(struct cli_ctx *ctx)
@@ -177,10 +164,14 @@ struct store *cli_store(struct cli_ctx *ctx)
 		return ctx->store;
 	if (cli_config(ctx) == NULL)
 		return NULL;
-	if (cli_store_try(ctx, err, sizeof err) == NULL) {
-		cli_error("%s", err);
+	ctx->store = cli_store_open(ctx->cfg, ctx->store_flags, err, sizeof err);
+	if (ctx->store == NULL) {
+		cli_error("%s", err[0] ? err : "cannot open the database");
 		return NULL;
 	}
+	/* The outbox is written only while a webhook is configured. */
+	store_set_webhooks(ctx->store, (const char *const *)ctx->cfg->webhook_urls,
+			   ctx->cfg->n_webhook_urls);
 	return ctx->store;
 }
 

@@ -44,6 +44,7 @@ static const struct command commands[] = {
 	{ "run", cli_cmd_run, 1, 1, STORE_OPEN_CREATE | STORE_OPEN_CHECK },
 	{ "check-config", cli_cmd_check_config, 1, 0, 0 },
 	{ "metrics", cli_cmd_metrics, 1, 0, 0 },
+	{ "migrate-store", cli_cmd_migrate_store, 1, 0, STORE_OPEN_CHECK },
 	{ "version", cli_cmd_version, 0, 0, 0 },
 };
 

@@ -4,6 +4,7 @@
  * the HMAC-SHA256 signature are in jobs/signature.c.
  */
 #include "jobs/certificate.h"
+#include "jobs/certificate_int.h"
 #include "jobs/document.h"
 #include "util/json.h"
 
@@ -17,6 +18,8 @@ void jobs_proof_record_clear(struct proof_record *p)
 		return;
 	jobs_job_record_clear(&p->job);
 	jobs_task_records_free(p->tasks, p->n_tasks);
+	free(p->tenants);
+	free(p->children);
 	memset(p, 0, sizeof *p);
 }
 
@@ -60,8 +63,7 @@ static void add_total(int64_t *sum, int *known, int64_t v)
 	}
 }
 
-/* One delete task as a "services" entry. */
-static cJSON *render_service(const struct task_record *t, struct totals *tot)
+cJSON *certificate_render_service(const struct task_record *t)
 {
 	cJSON *o = cJSON_CreateObject();
 
@@ -80,9 +82,6 @@ static cJSON *render_service(const struct task_record *t, struct totals *tot)
 	else
 		cJSON_AddNullToObject(o, "http_status");
 	jobs_json_add_time(o, "completed_at", t->state == TASK_SUCCEEDED ? t->updated_at : 0);
-	add_total(&tot->before, &tot->before_known, t->before_total);
-	add_total(&tot->deleted, &tot->deleted_known, t->total_deleted);
-	add_total(&tot->after, &tot->after_known, t->verified_after);
 	return o;
 }
 
@@ -113,7 +112,10 @@ static void render_tasks(cJSON *cert, const struct task_record *tasks, size_t n)
 			cJSON_AddItemToArray(skipped, render_skipped(t));
 			continue;
 		}
-		cJSON_AddItemToArray(svcs, render_service(t, &tot));
+		cJSON_AddItemToArray(svcs, certificate_render_service(t));
+		add_total(&tot.before, &tot.before_known, t->before_total);
+		add_total(&tot.deleted, &tot.deleted_known, t->total_deleted);
+		add_total(&tot.after, &tot.after_known, t->verified_after);
 		if (t->verified_after == 0)
 			verified++;
 		else
@@ -131,8 +133,12 @@ static void render_tasks(cJSON *cert, const struct task_record *tasks, size_t n)
 /* Who, why, when. */
 static void render_job(cJSON *cert, const struct job_record *j)
 {
-	cJSON_AddStringToObject(cert, "tenant_id", j->tenant_id ? j->tenant_id : "");
-	jobs_json_add_str(cert, "tenant_name", j->tenant_name);
+	if (j->kind == JOB_KIND_USER) { /* the subject: tenant_id holds the user id */
+		cJSON_AddStringToObject(cert, "user_id", j->tenant_id ? j->tenant_id : "");
+	} else {
+		cJSON_AddStringToObject(cert, "tenant_id", j->tenant_id ? j->tenant_id : "");
+		jobs_json_add_str(cert, "tenant_name", j->tenant_name);
+	}
 	cJSON_AddStringToObject(cert, "job_id", j->id);
 	cJSON_AddStringToObject(cert, "kind", jobs_job_kind_name(j->kind));
 	if (j->kind == JOB_KIND_REAPPLY)
@@ -189,7 +195,10 @@ cJSON *jobs_certificate_build(const struct proof_record *p, int64_t issued_at,
 	cJSON_AddStringToObject(cert, "certificate", "certificate of sanitization");
 	cJSON_AddStringToObject(cert, "modelled_on", "NIST SP 800-88 Rev. 1, Appendix G");
 	render_job(cert, &p->job);
-	render_tasks(cert, p->tasks, p->n_tasks);
+	if (p->job.kind == JOB_KIND_USER)
+		certificate_render_subject(cert, p);
+	else
+		render_tasks(cert, p->tasks, p->n_tasks);
 	render_chain(cert, &p->events, &p->chain);
 	jobs_json_add_time(cert, "issued_at", issued_at);
 	tool = cJSON_AddObjectToObject(cert, "tool");

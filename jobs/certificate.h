@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "jobs/record.h"
+#include "jobs/subject.h"
 
 /* What the certificate says about how the data was erased and checked. */
 #define PROOF_METHOD "purge via service deletion APIs"
@@ -60,6 +61,13 @@ struct proof_head {
 #define PROOF_HEAD_FOUND 1               /* the event is there with that hash */
 #define PROOF_HEAD_CHANGED 2             /* the event is there with another hash */
 
+/* A subject job's child purge, as its certificate refers to it. */
+struct proof_child {
+	enum job_state state;
+	int64_t total_deleted;
+	struct proof_events events;      /* the child's own events: its head in the chain */
+};
+
 /* Everything a certificate states, as the store remembers it. */
 struct proof_record {
 	struct job_record job;
@@ -67,6 +75,12 @@ struct proof_record {
 	size_t n_tasks;
 	struct proof_events events;
 	struct proof_chain chain;
+	/* A subject job (kind user): the discovered tenants and, in the same
+	 * order, the child purge of each (meaningful where the tenant has a
+	 * child_job_id). Both NULL for other jobs. */
+	struct subject_tenant *tenants;
+	struct proof_child *children;
+	size_t n_tenants;
 };
 
 /* Frees the record's strings and tasks and zeroes it; NULL-safe. */
@@ -81,7 +95,13 @@ int jobs_certificate_issuable(const struct job_record *j);
  * times, per delete task that ran the counts before, deleted and after with
  * the verification result and attempts, skipped services with their
  * reason, the job's events, and the whole chain's head (event id and hash,
- * the id null when the chain does not verify) and whether it verifies. issued_at is epoch ms; tool_version goes into "tool".
+ * the id null when the chain does not verify) and whether it verifies.
+ * A subject job's (kind user) names the user, and instead of the services
+ * lists the discovered tenants with their role and decision, each child
+ * purge's reference (job id, state, deleted, its last event's id and
+ * hash), the discovery, memberships and user-data steps with their
+ * counts, and totals. issued_at is epoch ms; tool_version goes into
+ * "tool".
  *
  * Returns a new tree (caller deletes), or NULL when the job is not
  * issuable (jobs_certificate_issuable). Allocation failure aborts.

@@ -176,6 +176,11 @@ int jobs_action_check(const struct job_action_ask *ask, enum job_state from,
 			*why = "no dead task to retry";
 		return -1;
 	}
+	if (ask->act == JOB_ACT_CANCEL && ask->parent_waits) {
+		if (why != NULL)
+			*why = "a user's erasure waits for it";
+		return -1;
+	}
 	*to = next;
 	return 0;
 }

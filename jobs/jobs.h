@@ -76,6 +76,9 @@ struct job_action_ask {
 	enum job_action act;
 	const char *reason; /* hold: required, not empty */
 	int64_t dead_tasks; /* retry: the dead tasks it would retry */
+	int parent_waits;   /* cancel: an unfinished subject job waits for this
+			     * purge (its child, or the tenant's purge that
+			     * stands for one; DESIGN 9) */
 };
 
 /*
@@ -85,10 +88,11 @@ struct job_action_ask {
  * same, then whether the action is allowed on a job in state from (held
  * from held_from): cancel only a scheduled job; hold a scheduled, running
  * or failed one; release a held one back to its state; retry a failed or
- * running job that has dead tasks. 0 (and *to the job's state after, for
- * jobs_action_check), or -1 with *why (may be NULL) a static phrase
+ * running job that has dead tasks; never cancel alone a purge that a
+ * subject job waits for (that job would wait forever: cancel it instead).
+ * 0 (and *to the job's state after, for jobs_action_check), or -1 with *why (may be NULL) a static phrase
  * ("a hold needs a reason", "not allowed in its state", "no dead task to
- * retry").
+ * retry", "a user's erasure waits for it").
  */
 int jobs_action_check_input(const struct job_action_ask *ask, const char **why);
 int jobs_action_check(const struct job_action_ask *ask, enum job_state from,

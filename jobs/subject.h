@@ -55,7 +55,7 @@ struct subject_tenant {
 	enum subject_role role;
 	int other_admins;                    /* owners/admins besides the user */
 	enum subject_decision decision;
-	char reason[64];                     /* "only admin", "kept: 2 other admins" ... */
+	char reason[64];                     /* "purged: only owner", "kept: 2 other admins" */
 	char child_job_id[JOBS_ID_LEN + 1];  /* the purge job; "" none (yet) */
 };
 
@@ -86,21 +86,31 @@ int subject_parse_admins(const char *body, size_t len, const char *user_id,
 
 /*
  * The decision for t from its role and other_admins: a tenant the user
- * runs with nobody else is purged ("only admin"), one others run too is
- * kept ("kept: N other admins"), a membership is kept ("member only").
+ * runs with nobody else is purged ("purged: only owner" or "... admin"),
+ * one others run too is kept ("kept: N other admins"), a membership is
+ * kept ("kept: member only").
  * Can't fail.
  */
 void subject_decide(struct subject_tenant *t);
 
-#endif
-
 /* ---- documents (subject_doc.c) ---- */
 
 struct job_record;
+struct task_record;
+
+/* One tenant as {"tenant_id","role","other_admins","decision","reason"}.
+ * Caller deletes. */
+cJSON *subject_render_tenant(const struct subject_tenant *t);
 
 /* The tenants as [{"tenant_id","role","other_admins","decision","reason",
  * "child_job_id"}] (child_job_id null when none). Caller deletes. */
 cJSON *subject_render_tenants(const struct subject_tenant *v, size_t n);
+
+/* show --json of job j with its n tasks t (jobs_render_job) and, for a
+ * subject job, "tenants" (its n_tn discovered tenants tn, as above): what
+ * the CLI and the API both answer. Caller deletes. */
+cJSON *subject_render_job(const struct job_record *j, const struct task_record *t, size_t n,
+			  const struct subject_tenant *tn, size_t n_tn);
 
 /* The detail of a subject job's subject.discovered event: {"tenants": [...]}
  * as above. Caller frees the text. */
@@ -109,3 +119,5 @@ char *subject_detail_discovered(const struct subject_tenant *v, size_t n);
 /* The job.scheduled detail of a subject job ({"user_id", ..., "steps"}) or
  * of a child purge ({"tenant_id", ..., "parent_id"}). Caller frees. */
 char *subject_detail_scheduled(const struct job_record *j);
+
+#endif

@@ -9,18 +9,25 @@
 #include "jobs/record.h"
 #include "util/json.h"
 
+cJSON *subject_render_tenant(const struct subject_tenant *t)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "tenant_id", t->tenant_id);
+	cJSON_AddStringToObject(o, "role", subject_role_name(t->role));
+	json_add_int(o, "other_admins", t->other_admins);
+	cJSON_AddStringToObject(o, "decision", subject_decision_name(t->decision));
+	cJSON_AddStringToObject(o, "reason", t->reason);
+	return o;
+}
+
 cJSON *subject_render_tenants(const struct subject_tenant *v, size_t n)
 {
 	cJSON *arr = cJSON_CreateArray();
 
 	for (size_t i = 0; i < n; i++) {
-		cJSON *o = cJSON_CreateObject();
+		cJSON *o = subject_render_tenant(&v[i]);
 
-		cJSON_AddStringToObject(o, "tenant_id", v[i].tenant_id);
-		cJSON_AddStringToObject(o, "role", subject_role_name(v[i].role));
-		json_add_int(o, "other_admins", v[i].other_admins);
-		cJSON_AddStringToObject(o, "decision", subject_decision_name(v[i].decision));
-		cJSON_AddStringToObject(o, "reason", v[i].reason);
 		if (v[i].child_job_id[0] != '\0')
 			cJSON_AddStringToObject(o, "child_job_id", v[i].child_job_id);
 		else
@@ -28,6 +35,16 @@ cJSON *subject_render_tenants(const struct subject_tenant *v, size_t n)
 		cJSON_AddItemToArray(arr, o);
 	}
 	return arr;
+}
+
+cJSON *subject_render_job(const struct job_record *j, const struct task_record *t, size_t n,
+			  const struct subject_tenant *tn, size_t n_tn)
+{
+	cJSON *o = jobs_render_job(j, t, n);
+
+	if (j->kind == JOB_KIND_USER)
+		cJSON_AddItemToObject(o, "tenants", subject_render_tenants(tn, n_tn));
+	return o;
 }
 
 char *subject_detail_discovered(const struct subject_tenant *v, size_t n)

@@ -118,13 +118,14 @@ cJSON *api_parse_body(struct api_req *r, const char *const *allowed, int require
 /* o[key] as a string: *out = NULL when absent or null. -1 (400) on another type. */
 int api_get_str(const cJSON *o, const char *key, const char **out, struct api_answer *ans);
 
-/* 0 when id is a valid tenant id; -1 after a 400 naming why. */
-int api_check_tenant(const char *id, struct api_answer *ans);
+/* 0 when id, the value of field (tenant_id, user_id), is a valid tenant id
+ * (user ids follow the same syntax); -1 after a 400 naming field and why. */
+int api_check_id(const char *field, const char *id, struct api_answer *ans);
 
 /* Tells the engine that work was written (it then looks at once). */
 void api_wrote(struct api *a);
 
-/* The job with its tasks (show --json) as the answer, with status (404 for
+/* The job with its tasks (show --json, with a subject job's tenants) as the answer, with status (404 for
  * an unknown job, 500 on a store error). Returns 0. */
 int api_answer_job(struct api *a, const char *id, unsigned status, struct api_answer *ans);
 

@@ -67,45 +67,79 @@ static int job_times(struct api *a, const cJSON *o, int64_t now, struct store_ne
 	return 0;
 }
 
-int api_h_create(struct api *a, struct api_req *r, const char *id, struct api_answer *ans)
+/* Stores nj, the job of one tenant or (subject) the erasure of one user,
+ * and answers 201 with the new job or 200 with the active one. */
+static int create_job(struct api *a, const struct store_new_job *nj, int subject, int64_t now,
+		      struct api_answer *ans)
 {
-	static const char *const fields[] = {"tenant_id", "tenant_name", "requested_by",
-					     "reason", "after", "at", "now", "deadline", NULL};
-	struct store_new_job nj = {0};
 	char ids[1][JOBS_ID_LEN + 1];
-	int created = 0, rc = -1;
-	int64_t now = clock_now_ms();
 	struct store_service *svcs = NULL;
 	size_t n_svcs;
+	int created = 0, rc;
+
+	if (subject) {
+		rc = store_schedule_subject(a->deps.store, nj, now, ids[0], &created);
+	} else {
+		svcs = config_enabled_services(a->deps.cfg, &n_svcs);
+		rc = store_schedule(a->deps.store, nj, 1, svcs, n_svcs, now, ids, &created);
+		free(svcs);
+	}
+	if (rc != STORE_OK)
+		return api_store_failed(a, ans);
+	if (created)
+		api_wrote(a);
+	return api_answer_job(a, ids[0], created ? 201 : 200, ans);
+}
+
+/* Which job the body asks for: a tenant's (tenant_id) or a user's erasure
+ * (user_id, DESIGN 9: erase-user's rules); *subject 1 for the latter. -1
+ * after a 400. */
+static int job_subject(struct api *a, const cJSON *o, struct store_new_job *nj, int *subject,
+		       struct api_answer *ans)
+{
+	const char *user;
+
+	if (api_get_str(o, "user_id", &user, ans) < 0)
+		return -1;
+	*subject = user != NULL;
+	if (user != NULL && nj->tenant_id != NULL)
+		return api_fail(ans, 400, "give either 'tenant_id' or 'user_id', not both"), -1;
+	if (user == NULL && nj->tenant_id == NULL)
+		return api_fail(ans, 400, "'tenant_id' (or 'user_id') is required"), -1;
+	if (user == NULL)
+		return api_check_id("tenant_id", nj->tenant_id, ans);
+	if (nj->tenant_name != NULL)
+		return api_fail(ans, 400, "'tenant_name' names a tenant: not with 'user_id'"), -1;
+	if (api_check_id("user_id", user, ans) < 0)
+		return -1;
+	if (!a->deps.cfg->subject.configured)
+		return api_fail(ans, 400, "this tenantdel has no [subject] section: it cannot "
+				"erase users"), -1;
+	nj->tenant_id = user; /* a subject job keeps its user id there */
+	return 0;
+}
+
+int api_h_create(struct api *a, struct api_req *r, const char *id, struct api_answer *ans)
+{
+	static const char *const fields[] = {"tenant_id", "user_id", "tenant_name",
+					     "requested_by", "reason", "after", "at", "now",
+					     "deadline", NULL};
+	struct store_new_job nj = {0};
+	int64_t now = clock_now_ms();
+	int subject = 0;
 	cJSON *o = api_parse_body(r, fields, 1, ans);
 
 	if (o == NULL)
 		return 0;
-	if (api_get_str(o, "tenant_id", &nj.tenant_id, ans) < 0 ||
-	    api_get_str(o, "tenant_name", &nj.tenant_name, ans) < 0 ||
-	    api_get_str(o, "requested_by", &nj.requested_by, ans) < 0 ||
-	    api_get_str(o, "reason", &nj.reason, ans) < 0 || job_times(a, o, now, &nj, ans) < 0)
-		goto out;
-	if (nj.tenant_id == NULL) {
-		api_fail(ans, 400, "'tenant_id' is required");
-		goto out;
+	if (api_get_str(o, "tenant_id", &nj.tenant_id, ans) == 0 &&
+	    api_get_str(o, "tenant_name", &nj.tenant_name, ans) == 0 &&
+	    api_get_str(o, "requested_by", &nj.requested_by, ans) == 0 &&
+	    api_get_str(o, "reason", &nj.reason, ans) == 0 &&
+	    job_subject(a, o, &nj, &subject, ans) == 0 && job_times(a, o, now, &nj, ans) == 0 &&
+	    api_actor(r, "requested_by", &nj.requested_by, ans) == 0) {
+		nj.approval_pending = a->deps.cfg->approval_required;
+		create_job(a, &nj, subject, now, ans);
 	}
-	if (api_check_tenant(nj.tenant_id, ans) < 0)
-		goto out;
-	if (api_actor(r, "requested_by", &nj.requested_by, ans) < 0)
-		goto out;
-	nj.approval_pending = a->deps.cfg->approval_required;
-	svcs = config_enabled_services(a->deps.cfg, &n_svcs);
-	rc = store_schedule(a->deps.store, &nj, 1, svcs, n_svcs, now, ids, &created);
-	if (rc != STORE_OK) {
-		api_store_failed(a, ans);
-	} else {
-		if (created)
-			api_wrote(a);
-		api_answer_job(a, ids[0], created ? 201 : 200, ans);
-	}
-out:
-	free(svcs);
 	cJSON_Delete(o);
 	return 0;
 }
@@ -130,8 +164,9 @@ static int transition_answer(struct api *a, int rc, const char *id, const char *
 		 !jobs_job_is_terminal(j->state))
 		api_fail(ans, 409, "job %s is %s with no dead task to retry", id,
 			 jobs_job_state_name(j->state));
-	else if (rc == STORE_REFUSED && strcmp(verb, "approve") == 0)
-		api_fail(ans, 409, "cannot approve job %s: %s", id,
+	else if (rc == STORE_REFUSED && (strcmp(verb, "approve") == 0 ||
+					 (strcmp(verb, "cancel") == 0 && j->state == JOB_SCHEDULED)))
+		api_fail(ans, 409, "cannot %s job %s: %s", verb, id,
 			 store_last_error(a->deps.store));
 	else if (rc == STORE_REFUSED)
 		api_fail(ans, 409, "job %s is %s: cannot %s it", id, jobs_job_state_name(j->state),

@@ -1,6 +1,7 @@
 /*
  * api_list.c - GET /v1/jobs (DESIGN 6): the jobs matching the filters of
- * `tenantdel list` (tenant_id, state, kind, overdue=1, due_within=DUR,
+ * `tenantdel list` (tenant_id: its purge and reapply jobs, user_id: the
+ * user's erasure jobs, state, kind, overdue=1, due_within=DUR,
  * awaiting_approval=1),
  * newest first and paged by cursor (before=JOB: the jobs older than that
  * one, i.e. the page after the last job shown), each job as `list --json`
@@ -22,10 +23,10 @@
 #define LIST_MAX_LIMIT 1000
 
 /* The query parameters, in the order of KEYS. */
-enum { ARG_TENANT, ARG_STATE, ARG_KIND, ARG_LIMIT, ARG_OVERDUE, ARG_DUE_WITHIN, ARG_BEFORE,
+enum { ARG_TENANT, ARG_USER, ARG_STATE, ARG_KIND, ARG_LIMIT, ARG_OVERDUE, ARG_DUE_WITHIN, ARG_BEFORE,
        ARG_PROGRESS, ARG_AWAITING, N_ARGS };
 
-static const char *const KEYS[N_ARGS] = {"tenant_id", "state", "kind", "limit", "overdue",
+static const char *const KEYS[N_ARGS] = {"tenant_id", "user_id", "state", "kind", "limit", "overdue",
 					 "due_within", "before", "progress", "awaiting_approval"};
 
 struct list_args {
@@ -109,7 +110,8 @@ static int list_filter(const struct list_args *la, struct store_list_filter *f, 
 	enum job_state st;
 	enum job_kind kind;
 
-	if (v[ARG_TENANT] != NULL && api_check_tenant(v[ARG_TENANT], ans) < 0)
+	if ((v[ARG_TENANT] != NULL && api_check_id("tenant_id", v[ARG_TENANT], ans) < 0) ||
+	    (v[ARG_USER] != NULL && api_check_id("user_id", v[ARG_USER], ans) < 0))
 		return -1;
 	if (v[ARG_STATE] != NULL && jobs_job_state_parse(v[ARG_STATE], &st) < 0)
 		return api_fail(ans, 400, "unknown state '%.32s'", v[ARG_STATE]), -1;
@@ -128,6 +130,7 @@ static int list_filter(const struct list_args *la, struct store_list_filter *f, 
 	    parse_due_within(v[ARG_DUE_WITHIN], f, ans) < 0)
 		return -1;
 	f->tenant_id = v[ARG_TENANT];
+	f->user_id = v[ARG_USER];
 	f->state = v[ARG_STATE];
 	f->kind = v[ARG_KIND];
 	f->before_id = v[ARG_BEFORE];

@@ -9,6 +9,7 @@
  */
 #include "jobs/document.h"
 #include "jobs/jobs.h"
+#include "jobs/subject.h"
 #include "scheduler/api_int.h"
 #include "scheduler/metrics.h"
 #include "store/store.h"
@@ -99,12 +100,12 @@ int api_get_str(const cJSON *o, const char *key, const char **out, struct api_an
 	return 0;
 }
 
-int api_check_tenant(const char *id, struct api_answer *ans)
+int api_check_id(const char *field, const char *id, struct api_answer *ans)
 {
 	const char *why = "";
 
 	if (jobs_tenant_id_check(id, &why) < 0)
-		return api_fail(ans, 400, "invalid tenant_id: %s", why), -1;
+		return api_fail(ans, 400, "invalid %s: %s", field, why), -1;
 	return 0;
 }
 
@@ -130,20 +131,23 @@ void api_wrote(struct api *a)
 /* The job with its tasks (show --json) as the answer, with status. */
 int api_answer_job(struct api *a, const char *id, unsigned status, struct api_answer *ans)
 {
-	struct job_record j;
+	struct job_record j = {0};
 	struct task_record *t = NULL;
-	size_t n = 0;
+	struct subject_tenant *tn = NULL;
+	size_t n = 0, n_tn = 0;
 	int rc = store_job_get(a->deps.store, id, &j);
 
 	if (rc == STORE_NOT_FOUND)
 		return api_no_job(id, ans);
-	if (rc != STORE_OK)
-		return api_store_failed(a, ans);
-	if (store_job_tasks(a->deps.store, id, &t, &n) != STORE_OK) {
-		jobs_job_record_clear(&j);
-		return api_store_failed(a, ans);
-	}
-	api_json(ans, status, jobs_render_job(&j, t, n));
+	if (rc == STORE_OK)
+		rc = store_job_tasks(a->deps.store, id, &t, &n);
+	if (rc == STORE_OK && j.kind == JOB_KIND_USER)
+		rc = store_subject_tenants(a->deps.store, id, &tn, &n_tn);
+	if (rc == STORE_OK)
+		api_json(ans, status, subject_render_job(&j, t, n, tn, n_tn));
+	else
+		api_store_failed(a, ans);
+	free(tn);
 	jobs_task_records_free(t, n);
 	jobs_job_record_clear(&j);
 	return 0;
@@ -199,7 +203,7 @@ static int h_preview(struct api *a, struct api_req *r, const char *tenant,
 {
 	struct api_preview_ticket *t;
 
-	if (api_check_tenant(tenant, ans) < 0)
+	if (api_check_id("tenant_id", tenant, ans) < 0)
 		return 0;
 	if (a->deps.preview == NULL)
 		return api_fail(ans, 503, "preview is not available in this process");

@@ -54,6 +54,8 @@ static void build_services(struct engine *e)
 	}
 	e->n_conf_svcs = e->n_svcs;
 	discover_add_steps(e);
+	/* connections kept open: one a slot, and the webhooks' */
+	http_client_set_max_connects(e->http, (long)cfg->max_in_flight + 64);
 }
 
 static enum sched_owner owner_judge(void *ctx, const char *owner)

@@ -513,9 +513,14 @@ struct http_client *http_client_new(struct ev_loop *loop, const struct http_tls 
 	curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
 	curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, multi_timer_cb);
 	curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
-	curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, 256L);
+	http_client_set_max_connects(c, 0);
 	http_client_set_tls(c, tls);
 	return c;
+}
+
+void http_client_set_max_connects(struct http_client *c, long n)
+{
+	curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, n > 256 ? n : 256L);
 }
 
 void http_client_free(struct http_client *c)

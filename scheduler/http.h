@@ -87,6 +87,14 @@ void http_abort_all(struct http_client *c, const char *why);
 void http_client_set_tls(struct http_client *c, const struct http_tls *tls);
 
 /*
+ * Keeps up to n connections open for reuse (at least 256): at least as
+ * many as requests may be in flight at once, or every wave of answers
+ * closes the connections past the limit and the next wave opens new ones.
+ * Can't fail.
+ */
+void http_client_set_max_connects(struct http_client *c, long n);
+
+/*
  * Replaces the secrets (n of them, copied) that are redacted from every
  * answer handed to a callback from now on, besides each request's bearer
  * token. Empty secrets are ignored. Can't fail.

@@ -48,6 +48,48 @@ struct store_action {
  */
 typedef int (*store_event_row_cb)(void *ctx, const struct event_record *ev, const char *pred);
 
+/*
+ * Copying a whole store (store_copy, store/copy.c): the portable tables,
+ * each a list of columns of two types, and rows as plain values. A
+ * backend reads its rows (rows_walk) and writes rows it is given
+ * (load_begin, load_row, load_done, load_end) without knowing the other
+ * backend.
+ */
+enum store_col_type { STORE_COL_INT, STORE_COL_TEXT };
+
+struct store_column {
+	const char *name;
+	enum store_col_type type;
+};
+
+struct store_table {
+	const char *name;
+	const struct store_column *cols;
+	int n_cols;
+	int n_key; /* the first n_key columns are its primary key (the walk's order) */
+};
+
+/* One column's value in a row: null, else num (STORE_COL_INT) or text
+ * (STORE_COL_TEXT, valid during the call that passes it). */
+struct store_value {
+	int null;
+	int64_t num;
+	const char *text;
+};
+
+/* The portable tables in the order a load must follow (a row's foreign
+ * keys point into tables earlier in the list): store/copy.c. */
+extern const struct store_table store_tables[];
+extern const int store_n_tables;
+
+/*
+ * Called by rows_walk once per row of table t (n_cols values in t's column
+ * order), total being the rows t has in the walk's snapshot. Non-zero
+ * stops the walk.
+ */
+typedef int (*store_row_cb)(void *ctx, const struct store_table *t, int64_t total,
+			    const struct store_value *row);
+
 /* The part of every backend's handle that the shared files of store/ know. */
 struct store {
 	const struct store_backend *be;
@@ -135,6 +177,36 @@ struct store_backend {
 				char id[JOBS_ID_LEN + 1], int *created);
 	int (*subject_tenants)(struct store *s, const char *job_id,
 			       struct subject_tenant **out, size_t *n);
+
+	/* ---- copying a store (store_copy) ---- */
+
+	/* *same = 1 when a and b (both of this backend) are one store: the
+	 * same file, the same database. STORE_OK or STORE_ERR. */
+	int (*same_store)(struct store *a, struct store *b, int *same);
+	/* Walks the rows of the n tables, in that order, each by its key, in
+	 * one consistent snapshot of them all; a row that only this backend
+	 * knows about (a file's own bookkeeping in meta) is left out.
+	 * STORE_OK (also when cb stopped it) or STORE_ERR. */
+	int (*rows_walk)(struct store *s, const struct store_table *t, int n, store_row_cb cb,
+			 void *ctx);
+	/* Starts a load: one transaction that keeps every other writer out
+	 * until load_end, after checking that the n tables hold no rows (but
+	 * this backend's own bookkeeping). STORE_OK; STORE_REFUSED when one
+	 * does (store_last_error names it; nothing is begun); STORE_ERR. */
+	int (*load_begin)(struct store *s, const struct store_table *t, int n);
+	/* Writes one row of t as it is given (ids included). Tables come in
+	 * the order of the list, each whole. STORE_OK or STORE_ERR. */
+	int (*load_row)(struct store *s, const struct store_table *t,
+			const struct store_value *row);
+	/* Every row was given: finishes the writes, so that the load's
+	 * transaction reads them back (events_walk) and later writes go on
+	 * after them (ids assigned by the database, the chain). Not committed
+	 * yet. STORE_OK or STORE_ERR. */
+	int (*load_done)(struct store *s, const struct store_table *t, int n);
+	/* Ends the load: commit (1) or roll back (0). STORE_OK or STORE_ERR
+	 * (rolled back, or, for a lost connection during the commit, unknown:
+	 * store_last_error says so). */
+	int (*load_end)(struct store *s, int commit);
 };
 
 /* The backends built in (store/store.c picks one by name). */

@@ -26,6 +26,34 @@ static int count_event(void *ctx, const struct event_record *ev)
 	return 0;
 }
 
+/* The child purge of a subject job: its state, records and own events. */
+static int read_child(struct store *s, const char *job_id, struct proof_child *c)
+{
+	struct job_record j;
+
+	memset(c, 0, sizeof *c);
+	c->events.all_ok = 1;
+	if (store_job_get(s, job_id, &j) != STORE_OK)
+		return STORE_ERR; /* a child is never deleted: not there is an error */
+	c->state = j.state;
+	c->total_deleted = j.total_deleted;
+	jobs_job_record_clear(&j);
+	return store_events_list(s, job_id, count_event, &c->events);
+}
+
+/* A subject job's discovered tenants and, in the same order, their children. */
+static int read_subject(struct store *s, struct proof_record *out)
+{
+	if (store_subject_tenants(s, out->job.id, &out->tenants, &out->n_tenants) != STORE_OK)
+		return STORE_ERR;
+	out->children = xcalloc(out->n_tenants ? out->n_tenants : 1, sizeof *out->children);
+	for (size_t i = 0; i < out->n_tenants; i++)
+		if (out->tenants[i].child_job_id[0] != '\0' &&
+		    read_child(s, out->tenants[i].child_job_id, &out->children[i]) != STORE_OK)
+			return STORE_ERR;
+	return STORE_OK;
+}
+
 int store_proof_read(struct store *s, const char *job_id, struct proof_record *out)
 {
 	int rc;
@@ -36,7 +64,8 @@ int store_proof_read(struct store *s, const char *job_id, struct proof_record *o
 	if (rc != STORE_OK)
 		return rc;
 	if (store_job_tasks(s, job_id, &out->tasks, &out->n_tasks) != STORE_OK ||
-	    store_events_list(s, job_id, count_event, &out->events) != STORE_OK) {
+	    store_events_list(s, job_id, count_event, &out->events) != STORE_OK ||
+	    (out->job.kind == JOB_KIND_USER && read_subject(s, out) != STORE_OK)) {
 		jobs_proof_record_clear(out);
 		return STORE_ERR;
 	}

@@ -112,13 +112,13 @@ int store_schedule(struct store *s, const struct store_new_job *jobs, size_t n,
 int store_schedule_subject(struct store *s, const struct store_new_job *j, int64_t now,
 			   char id[JOBS_ID_LEN + 1], int *created)
 {
-	return s->be->schedule_subject(s, j, now, id, created);
+	return DISPATCH(s, schedule_subject, j, now, id, created);
 }
 
 int store_subject_tenants(struct store *s, const char *job_id, struct subject_tenant **out,
 			  size_t *n)
 {
-	return s->be->subject_tenants(s, job_id, out, n);
+	return DISPATCH(s, subject_tenants, job_id, out, n);
 }
 
 int store_job_get(struct store *s, const char *job_id, struct job_record *out)

@@ -29,6 +29,7 @@
  *   proof              store_proof_read, store_proof_read_chain,
  *                      store_tombstones_list, store_reapply
  *   metrics            store_metrics_read
+ *   moving a store     store_same, store_copy
  */
 #ifndef TENANTDEL_STORE_H
 #define TENANTDEL_STORE_H
@@ -448,7 +449,9 @@ int store_webhook_backlog(struct store *s, const char *const *urls, size_t n,
 /*
  * Reads what a certificate of job_id states: the job, all its tasks (the
  * counts as the stored JSON text) and a summary of its own events (count,
- * first and last id, last hash, whether each one's hash checks). out->chain
+ * first and last id, last hash, whether each one's hash checks), and for
+ * a subject job its discovered tenants with each child purge's state,
+ * records and own events (the same summary). out->chain
  * is left zero: store_proof_read_chain reads it, once the caller knows a
  * certificate is issued (it walks every event of the store). Returns
  * STORE_OK with *out filled (jobs_proof_record_clear), or STORE_NOT_FOUND
@@ -503,5 +506,47 @@ void store_reapply_items_free(struct store_reapply_item *items, size_t n); /* NU
 int store_metrics_read(struct store *s, int64_t now, const char *const *urls, size_t n_urls,
 		       struct store_metrics *out);
 void store_metrics_clear(struct store_metrics *m); /* leaves it empty */
+
+/* ---- moving a store to another one (migrate-store, DESIGN 8) ---- */
+
+/*
+ * 1 when a and b are one store (the same file, the same database), 0 when
+ * not (stores of two backends never are), -1 when it cannot be told
+ * (store_last_error(a)).
+ */
+int store_same(struct store *a, struct store *b);
+
+/* What store_copy reports of its progress: how far it is in table (done
+ * of total rows). Non-zero stops the copy (rolled back). */
+typedef int (*store_progress_cb)(void *ctx, const char *table, int64_t done, int64_t total);
+
+/* What store_copy copied: rows in all, events, and the chain's head. */
+struct store_copy_result {
+	int64_t rows, jobs, tasks, events;
+	char head[65]; /* the last event's hash ("" when there is none) */
+};
+
+/*
+ * Copies every row of from's portable tables (store/copy.c lists them:
+ * jobs, tasks, events with their ids and hashes, the outbox and its
+ * deliveries, tombstones, breakers, counters, service sets, retired
+ * services, meta) into to, which must be another, empty store of any
+ * backend, in one transaction of to: the copy is whole or absent. Before
+ * committing it walks the chain as to holds it (store_events_verify) and
+ * checks it against what was read. progress (may be NULL) is called every
+ * few thousand rows and at the end of each table. from is read in one
+ * snapshot; what is written to it meanwhile is not copied (stop the
+ * schedulers first).
+ *
+ * Returns STORE_OK with *out filled; STORE_REFUSED when to is not empty or
+ * is from itself (store_last_error(to) says which; nothing written);
+ * STORE_ERR when reading, writing or the chain's check failed, with
+ * nothing committed (store_last_error of the store at fault; errwhich
+ * receives it: 0 from, 1 to). A connection lost during the commit itself
+ * leaves it unknown whether the copy is stored (store_last_error says so):
+ * running the copy again tells (refused: it is).
+ */
+int store_copy(struct store *from, struct store *to, store_progress_cb progress, void *ctx,
+	       struct store_copy_result *out, int *errwhich);
 
 #endif

@@ -87,7 +87,8 @@ struct store_new_job {
 
 struct store_list_filter {
 	const char *state;       /* NULL: any */
-	const char *tenant_id;   /* NULL: any */
+	const char *tenant_id;   /* the tenant's purge and reapply jobs; NULL: any */
+	const char *user_id;     /* the user's erasure (kind user) jobs; NULL: any */
 	const char *kind;        /* "purge", "reapply", "user"; NULL: any */
 	int64_t due_before;      /* > 0: active jobs with due_at <= this, soonest first */
 	int overdue;             /* 1: active jobs past deadline_at (now) */

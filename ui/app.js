@@ -207,14 +207,12 @@
 
   /* The page of jobs after the cursor f.before (newest first), with each
    * job's progress, in one request: one row more than shown says whether
-   * there is an older page. The API has no user filter: user is matched
-   * among the jobs of the page. */
+   * there is an older page. */
   async function jobsPage(f) {
     const jobs = await listJobs({ state: f.state, kind: f.kind, tenant_id: f.tenant,
-      overdue: f.overdue, before: f.before, limit: PAGE_SIZE + 1, progress: 1 });
-    const page = jobs.slice(0, PAGE_SIZE);
-    const rows = f.user ? page.filter((j) => j.user_id === f.user || j.subject_id === f.user) : page;
-    const next = jobs.length > PAGE_SIZE ? page[page.length - 1].job_id : null;
+      user_id: f.user, overdue: f.overdue, before: f.before, limit: PAGE_SIZE + 1, progress: 1 });
+    const rows = jobs.slice(0, PAGE_SIZE);
+    const next = jobs.length > PAGE_SIZE ? rows[rows.length - 1].job_id : null;
     return { rows, next };
   }
 
@@ -301,13 +299,15 @@
     ['hold_reason', 'hold reason'], ['held_from', 'held from'], ['approval', 'approval'],
     ['created_at', 'created'], ['due_at', 'due'], ['deadline_at', 'deadline'],
     ['started_at', 'started'], ['finished_at', 'finished'], ['total_deleted', 'deleted'],
-    ['deadline_missed', 'deadline missed'], ['origin_job_id', 'origin job']];
+    ['deadline_missed', 'deadline missed'], ['origin_job_id', 'origin job'],
+    ['parent_id', 'erasure of']];
 
   function jobFacts(j) {
     const dl = el('dl', { class: 'facts' });
     for (const [k, label] of FIELDS) {
       if (!(k in j) || j[k] === null || j[k] === '') continue;
-      const v = /_at$/.test(k) ? fmtWhen(j[k]) : k === 'origin_job_id' ? jobLink(j[k]) : String(j[k]);
+      const v = /_at$/.test(k) ? fmtWhen(j[k]) : /_id$/.test(k) && k !== 'tenant_id' && k !== 'user_id'
+        ? jobLink(j[k]) : String(j[k]);
       dl.appendChild(el('dt', null, label));
       dl.appendChild(el('dd', { 'data-field': k }, v));
     }
@@ -330,6 +330,15 @@
       cell(el('span', { class: 'err' }, t.last_error || t.skip_reason || ''), 'wrap')));
     return table(['service', '~phase', 'state', 'attempts', 'HTTP', 'deleted', '~before',
       '~remaining', '~duration', '~next retry', 'last error'], rows, 'tasks');
+  }
+
+  /* A user's erasure: the tenants it found, the decision and the child purge. */
+  function jobTenants(j) {
+    const rows = (j.tenants || []).map((t) => el('tr', { 'data-tenant': t.tenant_id },
+      cell(t.tenant_id), cell(t.role), cell(t.decision),
+      cell(t.child_job_id ? jobLink(t.child_job_id) : '-'), cell(t.reason, 'wrap')));
+    if (!rows.length) return el('p', { class: 'muted' }, 'Not discovered yet.');
+    return table(['tenant', 'role', 'decision', 'purge job', 'reason'], rows, 'tenants');
   }
 
   function jobEvents(events) {
@@ -449,6 +458,8 @@
       v.appendChild(jobMessage);
       v.appendChild(el('section', { class: 'card' }, el('h2', null, 'Job'), el('div', { id: 'job-facts' })));
       v.appendChild(el('section', { class: 'card' }, el('h2', null, 'Services'), el('div', { id: 'job-tasks' })));
+      if (j.kind === 'user')
+        v.appendChild(el('section', { class: 'card' }, el('h2', null, 'Tenants'), el('div', { id: 'job-tenants' })));
       v.appendChild(el('section', { class: 'card' }, el('h2', null, 'Events'), el('div', { id: 'job-events' })));
     })) actionsKey = '';
     replace('job-state', badge(j.state));
@@ -459,6 +470,7 @@
     }
     replace('job-facts', jobFacts(j));
     replace('job-tasks', progress(tally(j.tasks)), jobTasks(j));
+    if (j.kind === 'user') replace('job-tenants', jobTenants(j));
     replace('job-events', jobEvents(events));
     stamp();
     schedule(gen, guarded(refreshJob));

@@ -43,4 +43,10 @@ const struct store_backend store_pg_backend = {
 	.metrics_read = pg_metrics_read,
 	.schedule_subject = pg_schedule_subject,
 	.subject_tenants = pg_subject_tenants,
+	.same_store = pg_same_store,
+	.rows_walk = pg_rows_walk,
+	.load_begin = pg_load_begin,
+	.load_row = pg_load_row,
+	.load_done = pg_load_done,
+	.load_end = pg_load_end,
 };

@@ -9,3 +9,4 @@ LIB_SRC += store/pg/sched_record.c store/pg/sched_sync.c store/pg/absent.c
 LIB_SRC += store/pg/outbox.c store/pg/metrics.c store/pg/reapply.c
 LIB_SRC += store/pg/subject.c
 UNIT_TESTS += test_sched_contract
+LIB_SRC += store/pg/copy.c store/pg/load.c

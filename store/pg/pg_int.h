@@ -66,6 +66,7 @@ struct pg_store {
 	 * when listening) and the other hosts' NOTIFYs seen so far */
 	int listening;
 	uint64_t listen_gen, notified;
+	struct pg_load *load;       /* a load_begin's copy in progress (store/pg/load.c) */
 };
 
 /* The PostgreSQL handle of an open store (one this backend opened). */
@@ -92,6 +93,13 @@ int pg_job_act(struct store *s, const char *job_id, const struct store_action *a
 	       struct job_record *out);
 int pg_events_walk(struct store *s, const char *job_id, store_event_row_cb cb, void *ctx);
 int pg_tombstones_list(struct store *s, int64_t since, store_tombstone_cb cb, void *ctx);
+int pg_same_store(struct store *a, struct store *b, int *same);
+int pg_rows_walk(struct store *s, const struct store_table *t, int n, store_row_cb cb,
+		 void *ctx);
+int pg_load_begin(struct store *s, const struct store_table *t, int n);
+int pg_load_row(struct store *s, const struct store_table *t, const struct store_value *row);
+int pg_load_done(struct store *s, const struct store_table *t, int n);
+int pg_load_end(struct store *s, int commit);
 
 /* ---- inside the backend ---- */
 
@@ -141,6 +149,15 @@ int pg_run_int(struct pg_store *s, const char *sql, const struct pg_params *p,
 /* Runs SQL without parameters or results (may hold several statements:
  * the simple protocol). 0 or -1 (logged, kept). */
 int pg_exec(struct pg_store *s, const char *sql);
+
+/*
+ * Runs SQL built at run time in b (store_copy's, from the static table
+ * list: never from input; not prepared), expecting status; b is freed.
+ * *out receives the result when out is not NULL (the caller PQclears it).
+ * 0, or -1 after keeping the error (pg_keep_error).
+ */
+struct buf;
+int pg_run_built(struct pg_store *s, struct buf *b, ExecStatusType status, PGresult **out);
 
 /* Column readers: a malloc'ed copy (NULL for SQL NULL); an integer with a
  * default for NULL; a string pointing into r (NULL for SQL NULL). */

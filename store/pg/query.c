@@ -12,12 +12,14 @@
 
 #define ACTIVE "('scheduled','running','failed','held')"
 
-/* $1 state, $2 tenant, $3 due, $4 overdue (now), $5 kind, $6 awaiting,
- * $7 before (a job id), $8 limit (NULL: none). The leading clause of each
+/* $1 state, $2 tenant (its purge and reapply jobs), $3 due, $4 overdue
+ * (now), $5 kind, $6 awaiting, $7 before (a job id), $8 limit (NULL:
+ * none), $9 user (a subject job keeps its user id in tenant_id). The leading clause of each
  * query below picks the index; these apply to all. */
 #define LIST_FILTERS \
 	" AND ($1::text IS NULL OR jobs.state = $1)" \
-	" AND ($2::text IS NULL OR jobs.tenant_id = $2)" \
+	" AND ($2::text IS NULL OR (jobs.tenant_id = $2 AND jobs.kind <> 'user'))" \
+	" AND ($9::text IS NULL OR (jobs.tenant_id = $9 AND jobs.kind = 'user'))" \
 	" AND ($3::bigint IS NULL OR (jobs.due_at <= $3 AND jobs.state IN " ACTIVE "))" \
 	" AND ($4::bigint IS NULL OR (jobs.deadline_at < $4 AND jobs.state IN " ACTIVE "))" \
 	" AND ($5::text IS NULL OR jobs.kind = $5)" \
@@ -26,7 +28,7 @@
 #define LIMIT " LIMIT $8::bigint"
 
 static const char SQL_LIST_TENANT[] =
-	"SELECT " PG_JOB_COLS " FROM jobs WHERE jobs.tenant_id = $2" LIST_FILTERS
+	"SELECT " PG_JOB_COLS " FROM jobs WHERE jobs.tenant_id = COALESCE($2, $9)" LIST_FILTERS
 	" ORDER BY CASE WHEN $3 IS NULL THEN 0 ELSE jobs.due_at END,"
 	" CASE WHEN $3 IS NULL THEN jobs.id END DESC, jobs.id" LIMIT;
 static const char SQL_LIST_DUE[] =
@@ -56,7 +58,7 @@ static const char SQL_TOMBSTONES[] =
 
 static const char *pick_list_sql(const struct store_list_filter *f)
 {
-	if (f->tenant_id != NULL)
+	if (f->tenant_id != NULL || f->user_id != NULL)
 		return SQL_LIST_TENANT;
 	if (f->due_before > 0)
 		return SQL_LIST_DUE;
@@ -91,6 +93,7 @@ int pg_job_list(struct store *base, const struct store_list_filter *f, store_job
 	pg_p_opt_int(&p, f->awaiting_approval, 0);
 	pg_p_text(&p, f->before_id);
 	pg_p_opt_int(&p, f->limit > 0 ? f->limit : 0, 0);
+	pg_p_text(&p, f->user_id);
 	if ((r = pg_run(s, pick_list_sql(f), &p)) == NULL)
 		return STORE_ERR;
 	for (int i = 0; !stop && i < PQntuples(r); i++) {

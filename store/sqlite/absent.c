@@ -22,12 +22,15 @@ static const char SQL_NEXT_SERVICE[] =
 	"SELECT service FROM tasks WHERE service > :prev ORDER BY service LIMIT 1";
 static const char SQL_UNFINISHED_COUNT[] =
 	"SELECT count(*) FROM tasks WHERE service = :svc AND state IN " UNFINISHED;
-/* Jobs not started yet name their services in their snapshot only: how
- * many of them cover each service. */
-static const char SQL_SNAPSHOTS[] =
-	"SELECT m.service, count(*) FROM jobs j JOIN service_set_members m"
-	" ON m.set_id = j.service_set_id WHERE j.state IN ('scheduled','held')"
-	" GROUP BY m.service ORDER BY m.service";
+/* Jobs not started yet name their services in their snapshot only: the
+ * services the snapshots name (a few rows), and how many such jobs cover
+ * one of them, counted only for a service the config lacks (the count
+ * walks every job not started: a million in a large backlog). */
+static const char SQL_SNAPSHOT_SERVICES[] =
+	"SELECT DISTINCT service FROM service_set_members ORDER BY service";
+static const char SQL_SNAPSHOT_JOBS[] =
+	"SELECT count(*) FROM service_set_members m JOIN jobs j ON j.service_set_id = m.set_id"
+	" WHERE m.service = :svc AND j.state IN ('scheduled','held')";
 static const char SQL_RETIRED[] =
 	"SELECT reason FROM retired_services WHERE service = :svc";
 static const char SQL_KNOWN[] =
@@ -134,40 +137,35 @@ static int absent_in_tasks(struct sqlite_store *s, const struct store_service *s
 	return rc;
 }
 
-/* A service that jobs not started yet cover, and how many do. */
-struct covered {
-	char *service;
-	int64_t jobs;
-};
-
 /* Adds the unconfigured, unretired services that jobs not started yet cover. */
 static int absent_in_snapshots(struct sqlite_store *s, const struct store_service *svcs,
 			       size_t n_svcs, struct absent_list *l)
 {
-	sqlite3_stmt *st = sqlite_stmt(s, SQL_SNAPSHOTS);
-	struct covered *c = NULL;
-	size_t n_c = 0, cap = 0;
-	int64_t retired = 0;
+	sqlite3_stmt *st = sqlite_stmt(s, SQL_SNAPSHOT_SERVICES);
+	char **named = NULL;
+	size_t n = 0, cap = 0;
+	int64_t retired = 0, jobs = 0;
 	int rc;
 
 	if (st == NULL)
 		return -1;
-	/* collected first: sqlite_retired_reason runs a statement of its own */
+	/* collected first: the counts run statements of their own */
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		c = xreserve(c, &cap, n_c + 1, sizeof *c);
-		c[n_c].service = sqlite_col_text(st, 0);
-		c[n_c++].jobs = sqlite3_column_int64(st, 1);
+		named = xreserve(named, &cap, n + 1, sizeof *named);
+		named[n++] = sqlite_col_text(st, 0);
 	}
 	rc = sqlite_walk_end(s, st, rc);
-	for (size_t i = 0; rc == 0 && i < n_c; i++) {
-		if (is_configured(svcs, n_svcs, c[i].service))
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		if (is_configured(svcs, n_svcs, named[i]))
 			continue;
-		if ((rc = sqlite_retired_reason(s, c[i].service, NULL, &retired)) == 0 && !retired)
-			entry(l, c[i].service)->jobs_not_started += c[i].jobs;
+		if ((rc = sqlite_retired_reason(s, named[i], NULL, &retired)) < 0 || retired)
+			continue;
+		if ((rc = count_of(s, SQL_SNAPSHOT_JOBS, named[i], &jobs)) == 0 && jobs > 0)
+			entry(l, named[i])->jobs_not_started += jobs;
 	}
-	for (size_t i = 0; i < n_c; i++)
-		free(c[i].service);
-	free(c);
+	for (size_t i = 0; i < n; i++)
+		free(named[i]);
+	free(named);
 	return rc;
 }
 

@@ -39,4 +39,10 @@ const struct store_backend store_sqlite_backend = {
 	.metrics_read = sqlite_metrics_read,
 	.schedule_subject = sqlite_schedule_subject,
 	.subject_tenants = sqlite_subject_tenants,
+	.same_store = sqlite_same_store,
+	.rows_walk = sqlite_rows_walk,
+	.load_begin = sqlite_load_begin,
+	.load_row = sqlite_load_row,
+	.load_done = sqlite_load_done,
+	.load_end = sqlite_load_end,
 };

@@ -36,7 +36,6 @@
  */
 #define QUICK_CHECK_MAX_BYTES (64LL << 20)
 #define CHECK_RACY_MS 1000
-#define META_CHECKED "integrity.checked"
 
 /* Every tenantdel table a store has had since migration 1. */
 static const char SQL_OWN_TABLES[] =
@@ -259,8 +258,8 @@ static int stamp_row(struct sqlite_store *s, const char *stamp, const char *valu
 {
 	sqlite3_stmt *st = NULL;
 	const char *sql = value == NULL
-		? "SELECT value = ?1 FROM meta WHERE key = '" META_CHECKED "'"
-		: "INSERT OR REPLACE INTO meta (key, value) VALUES ('" META_CHECKED "', ?1)";
+		? "SELECT value = ?1 FROM meta WHERE key = '" SQLITE_META_CHECKED "'"
+		: "INSERT OR REPLACE INTO meta (key, value) VALUES ('" SQLITE_META_CHECKED "', ?1)";
 	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL), same = 0;
 
 	if (rc == SQLITE_OK)

@@ -18,16 +18,19 @@
  * picks the index (tenant, state/due, or the id order itself). */
 #define LIST_FILTERS \
 	" AND (:state IS NULL OR jobs.state = :state)" \
-	" AND (:tenant IS NULL OR jobs.tenant_id = :tenant)" \
+	" AND (:tenant IS NULL OR (jobs.tenant_id = :tenant AND jobs.kind <> 'user'))" \
+	" AND (:user IS NULL OR (jobs.tenant_id = :user AND jobs.kind = 'user'))" \
 	" AND (:due IS NULL OR (jobs.due_at <= :due AND jobs.state IN " ACTIVE "))" \
 	" AND (:overdue IS NULL OR (jobs.deadline_at < :overdue AND jobs.state IN " ACTIVE "))" \
 	" AND (:kind IS NULL OR jobs.kind = :kind)" \
 	" AND (:awaiting IS NULL OR jobs.approval = 'pending')" \
 	" AND (:before IS NULL OR jobs.id < :before)"
 
-/* One tenant: few rows, sorted in memory either way. */
+/* One tenant or user (a subject job keeps its user id in tenant_id): few
+ * rows, sorted in memory either way. */
 static const char SQL_LIST_TENANT[] =
-	"SELECT " STORE_JOB_COLS " FROM jobs WHERE jobs.tenant_id = :tenant" LIST_FILTERS
+	"SELECT " STORE_JOB_COLS " FROM jobs WHERE jobs.tenant_id = COALESCE(:tenant, :user)"
+	LIST_FILTERS
 	" ORDER BY CASE WHEN :due IS NULL THEN 0 ELSE jobs.due_at END,"
 	" CASE WHEN :due IS NULL THEN jobs.id END DESC, jobs.id LIMIT :limit";
 /* What starts purging soon: jobs_by_state_due, soonest first. */
@@ -56,7 +59,7 @@ static const char SQL_LIST_BEFORE[] =
 
 static const char *pick_list_sql(const struct store_list_filter *f)
 {
-	if (f->tenant_id != NULL)
+	if (f->tenant_id != NULL || f->user_id != NULL)
 		return SQL_LIST_TENANT;
 	if (f->due_before > 0)
 		return SQL_LIST_DUE;
@@ -75,6 +78,7 @@ static void bind_list(sqlite3_stmt *st, const struct store_list_filter *f)
 {
 	sqlite_bind_text(st, ":state", f->state);
 	sqlite_bind_text(st, ":tenant", f->tenant_id);
+	sqlite_bind_text(st, ":user", f->user_id);
 	sqlite_bind_text(st, ":kind", f->kind);
 	sqlite_bind_text(st, ":before", f->before_id);
 	sqlite_bind_opt_int(st, ":due", f->due_before, 0);

@@ -74,6 +74,11 @@ int sqlite_mark_missed(struct sqlite_store *s, const char *job_id, int64_t now, 
  */
 int sqlite_subject_discovered(struct sqlite_store *s, const struct sched_result *r, int64_t now);
 
+/* The unfinished subject job that waits for purge job_id (its child, or
+ * the tenant's purge that stands for one) into parent: 1, 0 none, -1. */
+int sqlite_waiting_parent(struct sqlite_store *s, const char *job_id,
+			  char parent[JOBS_ID_LEN + 1]);
+
 /* Pushes the unfinished children of parent (jobs.parent_id) into set. 0 or -1. */
 int sqlite_children(struct sqlite_store *s, const char *parent, struct sqlite_idset *set);
 

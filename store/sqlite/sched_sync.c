@@ -18,8 +18,8 @@
 static const char SQL_ADD_TASKS[] =
 	"INSERT INTO tasks (job_id, service, kind, phase, state, next_attempt_at, updated_at)"
 	" SELECT j.id, :svc, 'delete', :phase, 'pending', NULL, :now FROM jobs j"
-	" WHERE j.kind = 'purge' AND j.state IN ('scheduled','running','failed','held')"
-	" AND j.service_set_id IS NULL"
+	" WHERE j.kind = 'purge' AND j.service_set_id IS NULL"
+	" AND j.state NOT IN ('succeeded','cancelled')" /* the index jobs_with_tasks */
 	" AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.job_id = j.id AND t.service = :svc"
 	"   AND t.kind = 'delete')"
 	" RETURNING job_id";

@@ -49,9 +49,8 @@ static const char SQL_ADD_ALL_TASKS[] =
  * change reaches them now, recorded (DESIGN 3), not only when they start.
  * Sets are shared, so another set id is other services. */
 static const char SQL_STALE_JOBS[] =
-	"SELECT id FROM jobs WHERE service_set_id IS NOT NULL AND state IN ('scheduled','held')"
-	" AND service_set_id <> (SELECT CAST(value AS INTEGER) FROM meta"
-	" WHERE key = '" META_CONFIGURED "')";
+	"SELECT id FROM jobs WHERE service_set_id IS NOT NULL AND +state IN ('scheduled','held')"
+	" AND (service_set_id < :set OR service_set_id > :set)"; /* two ranges of jobs_by_set */
 /* The job leaves its snapshot: its tasks are created in the same step. */
 static const char SQL_MATERIALIZED[] =
 	"UPDATE jobs SET service_set_id = NULL WHERE id = :id AND service_set_id = :set";
@@ -391,11 +390,15 @@ int sqlite_materialize_stale(struct sqlite_store *s, int64_t now, int *count)
 	sqlite3_stmt *st = sqlite_stmt(s, SQL_STALE_JOBS);
 	char (*ids)[JOBS_ID_LEN + 1] = NULL;
 	size_t n = 0, cap = 0;
+	int64_t conf;
 	int rc;
 
 	*count = 0;
-	if (st == NULL)
+	if (st == NULL || configured_id(s, &conf) < 0)
 		return -1;
+	if (conf == 0)
+		return 0; /* no configured set recorded: nothing is stale */
+	sqlite_bind_int(st, ":set", conf);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		ids = xreserve(ids, &cap, n + 1, sizeof *ids);
 		snprintf(ids[n++], JOBS_ID_LEN + 1, "%s", sqlite3_column_text(st, 0));

@@ -42,6 +42,7 @@ struct sqlite_store {
 	struct store_stmt_slot cache[STORE_STMT_CACHE];
 	int n_cache;
 	struct store_chain tip;
+	struct sqlite_load *load;   /* a load_begin's copy in progress (store/sqlite/copy.c) */
 };
 
 /* The SQLite handle of an open store (one this backend opened). */
@@ -115,8 +116,20 @@ int sqlite_reapply(struct store *s, const struct store_reapply_req *r,
 		   struct store_reapply_item **items, size_t *n);
 int sqlite_metrics_read(struct store *s, int64_t now, const char *const *urls,
 			size_t n_urls, struct store_metrics *out);
+int sqlite_same_store(struct store *a, struct store *b, int *same);
+int sqlite_rows_walk(struct store *s, const struct store_table *t, int n, store_row_cb cb,
+		     void *ctx);
+int sqlite_load_begin(struct store *s, const struct store_table *t, int n);
+int sqlite_load_row(struct store *s, const struct store_table *t,
+		    const struct store_value *row);
+int sqlite_load_done(struct store *s, const struct store_table *t, int n);
+int sqlite_load_end(struct store *s, int commit);
 
 /* ---- inside the backend ---- */
+
+/* The meta key of the file's last quick check (store/sqlite/open.c): this
+ * file's own bookkeeping, never copied to another store. */
+#define SQLITE_META_CHECKED "integrity.checked"
 
 /* PRAGMA application_id of a tenantdel store ("tdel"; migration 5). */
 #define STORE_APPLICATION_ID 0x7464656c

@@ -46,11 +46,17 @@ static const char SQL_INSERT_TENANT[] =
 static const char SQL_TENANTS[] =
 	"SELECT tenant_id, role, other_admins, decision, reason, child_job_id"
 	" FROM subject_tenants WHERE job_id = :job ORDER BY tenant_id";
+/* The unfinished subject job that waits for purge :id (a cancel is rare:
+ * subject_tenants is scanned, it has a few rows per erased user). */
+static const char SQL_WAITING_PARENT[] =
+	"SELECT st.job_id FROM subject_tenants st JOIN jobs p ON p.id = st.job_id"
+	" WHERE st.child_job_id = :id AND p.state NOT IN ('succeeded','cancelled') LIMIT 1";
 static const char SQL_CHILDREN[] =
 	"SELECT id FROM jobs WHERE parent_id = :id AND state NOT IN ('succeeded','cancelled')"
 	" ORDER BY id";
 
-/* The active subject job of user into id; 1 found, 0 none, -1. */
+/* The id the query sql (binding key to value) finds first into id; 1
+ * found, 0 none, -1. */
 static int active_of(struct sqlite_store *s, const char *sql, const char *key, const char *value,
 		     char id[JOBS_ID_LEN + 1])
 {
@@ -273,4 +279,11 @@ int sqlite_children(struct sqlite_store *s, const char *parent, struct sqlite_id
 		return -1;
 	sqlite_bind_text(st, ":id", parent);
 	return sqlite_idset_collect(s, st, SQL_CHILDREN, set);
+}
+
+int sqlite_waiting_parent(struct sqlite_store *s, const char *job_id,
+			  char parent[JOBS_ID_LEN + 1])
+{
+	parent[0] = '\0';
+	return active_of(s, SQL_WAITING_PARENT, ":id", job_id, parent);
 }

@@ -120,7 +120,7 @@ class DashboardTest(unittest.TestCase):
              shutil.which("chromium") and shutil.which("chromedriver"))
         cls.w = harness.Workdir()
         cls.fleet = Fleet(token=harness.TOKEN).start()
-        cls.port = write_api_config(cls.w, cls.fleet, API_TOKEN)
+        cls.port = write_api_config(cls.w, cls.fleet, API_TOKEN, subject=True)
         cls.daemon = cls.w.start()
         try:
             harness.wait_for(cls.healthy, timeout=20, what="the API to listen")
@@ -333,6 +333,23 @@ class DashboardTest(unittest.TestCase):
         self.wait_text("table.jobs", "dash-ok")
         bar = self.find('tr[data-job="%s"] .progress-wrap' % j["job_id"])
         self.assertIn("%d/%d" % (len(SERVICES), len(SERVICES)), bar.text)
+
+    def test_user_erasure_shows_its_tenants_with_child_links(self):
+        ids = self.fleet.seed_subject_scenario(prefix="dash")
+        self.sign_in()
+        j = self.job(user_id=ids["user"], now=True)
+        self.d.get(self.url("#/job/" + j["job_id"]))
+        self.wait_text("#job-state", "succeeded", timeout=30)
+        self.wait_text("table.tenants", ids["shared"])
+        rows = {r.get_attribute("data-tenant"): r for r in
+                self.d.find_elements(By.CSS_SELECTOR, "table.tenants tbody tr")}
+        self.assertEqual(sorted(rows), sorted(ids["tenants"]))
+        self.assertIn("kept: 1 other admin", rows[ids["shared"]].text)
+        self.assertEqual(rows[ids["shared"]].find_elements(By.CSS_SELECTOR, "a"), [])
+        link = rows[ids["solo"][0]].find_element(By.CSS_SELECTOR, "a")
+        link.click()
+        self.wait_text("#job-facts", "erasure of")
+        self.assertEqual(self.find('#job-facts dd[data-field="parent_id"] a').text, j["job_id"])
 
     def test_cancel_after_confirming(self):
         j = self.job(tenant_id="dash-cancel", after="30d")

@@ -117,6 +117,24 @@ static void test_retry_needs_a_dead_task(void **state)
 	assert_int_equal(check(JOB_ACT_RETRY, NULL, 2, JOB_SUCCEEDED, JOB_FAILED), NO);
 }
 
+/* A purge a user's erasure waits for is never cancelled alone (DESIGN 9). */
+static void test_cancel_refused_while_an_erasure_waits(void **state)
+{
+	struct job_action_ask ask = { .act = JOB_ACT_CANCEL, .parent_waits = 1 };
+	enum job_state to = JOB_SCHEDULED;
+	const char *why = NULL;
+
+	(void)state;
+	assert_int_equal(jobs_action_check(&ask, JOB_SCHEDULED, JOB_SCHEDULED, &to, &why), -1);
+	assert_string_equal(why, "a user's erasure waits for it");
+	ask.parent_waits = 0;
+	assert_int_equal(jobs_action_check(&ask, JOB_SCHEDULED, JOB_SCHEDULED, &to, &why), 0);
+	assert_int_equal(to, JOB_CANCELLED);
+	/* a hold of it is still fine: the erasure waits, it does not hang */
+	ask = (struct job_action_ask){ .act = JOB_ACT_HOLD, .reason = "legal", .parent_waits = 1 };
+	assert_int_equal(jobs_action_check(&ask, JOB_SCHEDULED, JOB_SCHEDULED, &to, &why), 0);
+}
+
 /* Four eyes: a second person approves a pending, unfinished job. */
 static void test_approval_check(void **state)
 {
@@ -392,6 +410,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_action_table),
+		cmocka_unit_test(test_cancel_refused_while_an_erasure_waits),
 		cmocka_unit_test(test_release_returns_to_held_from),
 		cmocka_unit_test(test_held_cannot_cancel_or_hold),
 		cmocka_unit_test(test_hold_needs_a_reason),

@@ -160,7 +160,7 @@ static int reap(int n)
 static int claimer(const struct fx *f, char (*ids)[JOBS_ID_LEN + 1], int n_jobs, int k, int wfd)
 {
 	struct store *s = fx_open(f);
-	char owner[32];
+	char owner[64];
 	int over = 0, claims = 0;
 
 	snprintf(owner, sizeof owner, "host%d/boot/%d/1", k, k);

@@ -166,6 +166,9 @@ static void list_filters(void **state)
 	l = list(f->s, (struct store_list_filter){ .tenant_id = "tb", .now = NOW });
 	assert_int_equal(l.n, 1);
 	assert_string_equal(l.v[0], b);
+	/* user_id finds a user's erasures only: tb's purge is no user's */
+	l = list(f->s, (struct store_list_filter){ .user_id = "tb", .now = NOW });
+	assert_int_equal(l.n, 0);
 	l = list(f->s, (struct store_list_filter){ .due_before = NOW + 2 * DAY, .now = NOW });
 	assert_int_equal(l.n, 3); /* soonest first */
 	assert_string_equal(l.v[0], c);

@@ -106,6 +106,54 @@ static void test_create_makes_a_whole_store(void **state)
 	}
 }
 
+/* OpenEphemeral opcodes in the program of sql. */
+static int ephemeral_tables(struct store *s, const char *sql)
+{
+	char explain[512];
+	sqlite3_stmt *st;
+	int n = 0;
+
+	snprintf(explain, sizeof explain, "EXPLAIN %s", sql);
+	assert_int_equal(sqlite3_prepare_v2(sqlite_of(s)->db, explain, -1, &st, NULL), SQLITE_OK);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		n += strcmp((const char *)sqlite3_column_text(st, 1), "OpenEphemeral") == 0;
+	sqlite3_finalize(st);
+	return n;
+}
+
+/* The jobs and tasks states and kinds are checked by the database, and a
+ * write checks them without building a table for it (migration 10). */
+static void test_states_checked_cheaply(void **state)
+{
+	struct fx *f = *state;
+	sqlite3 *db = sqlite_of(f->s)->db;
+	char id[JOBS_ID_LEN + 1];
+	int64_t tasks;
+	static const char *const writes[] = {
+		"UPDATE tasks SET state = 'waiting' WHERE id = 1",
+		"UPDATE jobs SET state = 'running' WHERE id = 'j'",
+		"INSERT INTO tasks (job_id, service, kind, phase, state, updated_at)"
+		" VALUES ('j', 's', 'delete', 1, 'pending', 0)",
+	};
+	static const char *const refused[] = {
+		"UPDATE jobs SET state = 'purged'",
+		"UPDATE tasks SET state = 'done'",
+		"INSERT INTO tasks (job_id, service, kind, phase, state, updated_at)"
+		" SELECT id, 'x', 'drop', 1, 'pending', 0 FROM jobs",
+	};
+
+	for (size_t i = 0; i < sizeof writes / sizeof *writes; i++)
+		assert_int_equal(ephemeral_tables(f->s, writes[i]), 0);
+	assert_int_equal(fx_schedule(f->s, "t1", NOW, NOW, fx_svcs(), FX_N_SVCS, id), 1);
+	assert_int_equal(fx_start_due(f->s, NOW), 1);
+	tasks = fx_int(f->s, "SELECT COUNT(*) FROM tasks WHERE state = 'pending'");
+	assert_true(tasks > 0);
+	for (size_t i = 0; i < sizeof refused / sizeof *refused; i++)
+		assert_int_equal(sqlite3_exec(db, refused[i], NULL, NULL, NULL), SQLITE_CONSTRAINT_CHECK);
+	assert_int_equal(fx_int(f->s, "SELECT COUNT(*) FROM jobs WHERE state = 'running'"), 1);
+	assert_int_equal(fx_int(f->s, "SELECT COUNT(*) FROM tasks WHERE state = 'pending'"), tasks);
+}
+
 /* The backend is chosen by name: none built under another name, and the
  * default (no name) is SQLite. */
 static void test_backend_by_name(void **state)
@@ -272,6 +320,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_create_makes_a_whole_store, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backend_by_name, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_states_checked_cheaply, setup, teardown),
 		cmocka_unit_test(test_error_phrases),
 		cmocka_unit_test_setup_teardown(test_absent_service_holds_then_retire_skips, setup,
 						teardown),

@@ -1,0 +1,223 @@
+/*
+ * copy.c - the SQLite side of store_copy (store/copy.c): telling two
+ * handles on one file apart from two files, walking the portable tables
+ * in one read snapshot, and loading rows into an empty store in one write
+ * transaction. The statements are built from the table list (names from
+ * that static list only, never from input) and prepared once per table.
+ */
+#include "store/sqlite/sqlite_int.h"
+#include "util/log.h"
+#include "util/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* A load in progress: the table rows are going to and its statement. */
+struct sqlite_load {
+	const struct store_table *t;
+	sqlite3_stmt *insert;
+};
+
+int sqlite_same_store(struct store *a, struct store *b, int *same)
+{
+	struct stat sa, sb;
+
+	if (stat(sqlite_of(a)->path, &sa) < 0 || stat(sqlite_of(b)->path, &sb) < 0)
+		*same = strcmp(sqlite_of(a)->path, sqlite_of(b)->path) == 0;
+	else
+		*same = sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+	return STORE_OK;
+}
+
+/* The rows of t this backend does not copy: the file's own bookkeeping. */
+static const char *own_rows_filter(const struct store_table *t)
+{
+	return strcmp(t->name, "meta") == 0 ? " WHERE key <> '" SQLITE_META_CHECKED "'" : "";
+}
+
+/* Prepares the SQL in b (freed). NULL after keeping the error. */
+static sqlite3_stmt *prepare(struct sqlite_store *s, struct buf *b)
+{
+	sqlite3_stmt *st = NULL;
+
+	buf_append(b, "", 1);
+	if (sqlite3_prepare_v2(s->db, b->data, -1, &st, NULL) != SQLITE_OK) {
+		sqlite_log_error(s, b->data);
+		st = NULL;
+	}
+	buf_free(b);
+	return st;
+}
+
+/* SELECT count(*) or the columns of t's rows, in key order. */
+static sqlite3_stmt *select_rows(struct sqlite_store *s, const struct store_table *t,
+				 int count)
+{
+	struct buf b;
+
+	buf_init(&b);
+	buf_puts(&b, "SELECT ");
+	for (int i = 0; i < t->n_cols && !count; i++)
+		buf_printf(&b, "%s\"%s\"", i ? ", " : "", t->cols[i].name);
+	buf_printf(&b, "%s FROM \"%s\"%s", count ? "count(*)" : "", t->name,
+		   own_rows_filter(t));
+	for (int i = 0; i < t->n_key && !count; i++)
+		buf_printf(&b, "%s\"%s\"", i ? ", " : " ORDER BY ", t->cols[i].name);
+	return prepare(s, &b);
+}
+
+static void read_row(sqlite3_stmt *st, const struct store_table *t, struct store_value *v)
+{
+	for (int i = 0; i < t->n_cols; i++) {
+		v[i].null = sqlite3_column_type(st, i) == SQLITE_NULL;
+		v[i].num = v[i].null || t->cols[i].type != STORE_COL_INT
+			? 0 : sqlite3_column_int64(st, i);
+		v[i].text = v[i].null || t->cols[i].type != STORE_COL_TEXT
+			? NULL : (const char *)sqlite3_column_text(st, i);
+	}
+}
+
+/* Walks one table. 0, 1 (cb stopped) or -1. */
+static int walk_table(struct sqlite_store *s, const struct store_table *t, store_row_cb cb,
+		      void *ctx)
+{
+	sqlite3_stmt *count = select_rows(s, t, 1), *rows = select_rows(s, t, 0);
+	struct store_value *v = xcalloc((size_t)t->n_cols, sizeof *v);
+	int64_t total = 0;
+	int rc = -1, step = SQLITE_DONE, stop = 0;
+
+	if (count == NULL || rows == NULL || sqlite_step_int(s, count, 0, &total) < 0)
+		goto done;
+	while (!stop && (step = sqlite3_step(rows)) == SQLITE_ROW) {
+		read_row(rows, t, v);
+		stop = cb(ctx, t, total, v);
+	}
+	if (sqlite_walk_end(s, rows, stop ? SQLITE_DONE : step) == 0)
+		rc = stop ? 1 : 0;
+done:
+	sqlite3_finalize(count);
+	sqlite3_finalize(rows);
+	free(v);
+	return rc;
+}
+
+int sqlite_rows_walk(struct store *base, const struct store_table *t, int n, store_row_cb cb,
+		     void *ctx)
+{
+	struct sqlite_store *s = sqlite_of(base);
+	int rc = 0;
+
+	/* one read transaction: every table as of one moment (WAL) */
+	if (sqlite_exec(s, "BEGIN") < 0)
+		return STORE_ERR;
+	for (int i = 0; i < n && rc == 0; i++)
+		rc = walk_table(s, &t[i], cb, ctx);
+	sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+	return rc < 0 ? STORE_ERR : STORE_OK;
+}
+
+/* 1 when t holds a row this backend would copy, 0 when not, -1. */
+static int has_rows(struct sqlite_store *s, const struct store_table *t)
+{
+	struct buf b;
+	sqlite3_stmt *st;
+	int64_t any = 0;
+
+	buf_init(&b);
+	buf_printf(&b, "SELECT EXISTS (SELECT 1 FROM \"%s\"%s)", t->name, own_rows_filter(t));
+	if ((st = prepare(s, &b)) == NULL)
+		return -1;
+	if (sqlite_step_int(s, st, 0, &any) < 0)
+		any = -1;
+	sqlite3_finalize(st);
+	return (int)any;
+}
+
+int sqlite_load_begin(struct store *base, const struct store_table *t, int n)
+{
+	struct sqlite_store *s = sqlite_of(base);
+	int any = 0;
+
+	if (sqlite_begin(s) != STORE_OK)
+		return STORE_ERR;
+	for (int i = 0; i < n && any == 0; i++)
+		if ((any = has_rows(s, &t[i])) > 0)
+			store_set_error(base, STORE_E_OTHER, "not empty (its table %s has rows)",
+					t[i].name);
+	if (any != 0) {
+		sqlite_rollback(s);
+		return any > 0 ? STORE_REFUSED : STORE_ERR;
+	}
+	s->load = xcalloc(1, sizeof *s->load);
+	return STORE_OK;
+}
+
+/* The INSERT of t's rows. NULL after keeping the error. */
+static sqlite3_stmt *insert_rows(struct sqlite_store *s, const struct store_table *t)
+{
+	struct buf b;
+
+	buf_init(&b);
+	buf_printf(&b, "INSERT INTO \"%s\" (", t->name);
+	for (int i = 0; i < t->n_cols; i++)
+		buf_printf(&b, "%s\"%s\"", i ? ", " : "", t->cols[i].name);
+	buf_puts(&b, ") VALUES (");
+	for (int i = 0; i < t->n_cols; i++)
+		buf_printf(&b, "%s?%d", i ? ", " : "", i + 1);
+	buf_puts(&b, ")");
+	return prepare(s, &b);
+}
+
+int sqlite_load_row(struct store *base, const struct store_table *t,
+		    const struct store_value *row)
+{
+	struct sqlite_store *s = sqlite_of(base);
+	struct sqlite_load *l = s->load;
+	int rc = SQLITE_OK;
+
+	if (l->t != t) {
+		sqlite3_finalize(l->insert);
+		l->t = t;
+		if ((l->insert = insert_rows(s, t)) == NULL)
+			return STORE_ERR;
+	}
+	for (int i = 0; i < t->n_cols && rc == SQLITE_OK; i++)
+		rc = row[i].null ? sqlite3_bind_null(l->insert, i + 1)
+		   : t->cols[i].type == STORE_COL_INT
+		   ? sqlite3_bind_int64(l->insert, i + 1, row[i].num)
+		   : sqlite3_bind_text(l->insert, i + 1, row[i].text, -1, SQLITE_STATIC);
+	if (rc != SQLITE_OK) {
+		sqlite_log_error(s, sqlite3_sql(l->insert));
+		return STORE_ERR;
+	}
+	return sqlite_step_done(s, l->insert) == 0 ? STORE_OK : STORE_ERR;
+}
+
+int sqlite_load_done(struct store *base, const struct store_table *t, int n)
+{
+	struct sqlite_store *s = sqlite_of(base);
+
+	/* INTEGER PRIMARY KEY ids go on after the largest one by themselves */
+	sqlite3_finalize(s->load->insert);
+	s->load->insert = NULL;
+	s->load->t = NULL;
+	return STORE_OK;
+}
+
+int sqlite_load_end(struct store *base, int commit)
+{
+	struct sqlite_store *s = sqlite_of(base);
+	int rc = STORE_OK;
+
+	if (s->load != NULL)
+		sqlite3_finalize(s->load->insert);
+	free(s->load);
+	s->load = NULL;
+	if (commit)
+		rc = sqlite_commit(s);
+	else
+		sqlite_rollback(s);
+	return rc;
+}
