@@ -28,6 +28,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 #                        the browser UI, Prometheus rules and HTTP hardening
 #   test_fleet_selftest  the fake fleet itself
 #   test_pg_store        PostgreSQL already (a cluster of its own or make test's)
+#   test_migrate_store   copies between the two backends itself
 POSTGRESQL_FILES = (
     "test_engine*.py", "test_api.py", "test_api_callers.py", "test_cli.py",
     "test_approval.py", "test_proof*.py", "test_subject*.py", "test_webhooks.py",
