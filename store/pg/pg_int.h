@@ -471,6 +471,10 @@ int pg_is_step(const char *name);
  * id order. 0 or -1. */
 int pg_children(struct pg_store *s, const char *parent, struct pg_idset *set);
 
+/* The unfinished subject job that waits for job_id (its child, or the
+ * tenant's purge that stands for one) into parent: 1, 0 none, -1. */
+int pg_waiting_parent(struct pg_store *s, const char *job_id, char parent[JOBS_ID_LEN + 1]);
+
 /* Adds the counters of one batch (in key order: no deadlock between two
  * batches). Inside a transaction. 0 or -1. */
 int pg_metrics_flush(struct pg_store *s, const struct jobs_counts *c);

@@ -49,6 +49,9 @@ static const char SQL_INSERT_TENANT[] =
 static const char SQL_TENANTS[] =
 	"SELECT tenant_id, role, other_admins, decision, reason, child_job_id"
 	" FROM subject_tenants WHERE job_id = $1 ORDER BY tenant_id";
+static const char SQL_WAITING_PARENT[] =
+	"SELECT st.job_id FROM subject_tenants st JOIN jobs p ON p.id = st.job_id"
+	" WHERE st.child_job_id = $1 AND p.state NOT IN ('succeeded','cancelled') LIMIT 1";
 static const char SQL_CHILDREN[] =
 	"SELECT id FROM jobs WHERE parent_id = $1 AND state NOT IN ('succeeded','cancelled')"
 	" ORDER BY id";
@@ -278,4 +281,10 @@ int pg_children(struct pg_store *s, const char *parent, struct pg_idset *set)
 
 	pg_p_text(&p, parent);
 	return pg_idset_collect(pg_run(s, SQL_CHILDREN, &p), set);
+}
+
+int pg_waiting_parent(struct pg_store *s, const char *job_id, char parent[JOBS_ID_LEN + 1])
+{
+	parent[0] = '\0';
+	return active_of(s, SQL_WAITING_PARENT, job_id, parent);
 }

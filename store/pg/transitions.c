@@ -263,11 +263,17 @@ static int action_apply(struct pg_store *s, const struct job_record *cur,
 	struct checked c = { .ask = { .act = a->act, .reason = a->reason } };
 	apply_fn apply = apply_of(a->act);
 	const char *why = "";
+	char parent[JOBS_ID_LEN + 1] = "";
+	int waits = 0;
 
 	if (apply == NULL)
 		return STORE_ERR;
 	if (a->act == JOB_ACT_RETRY && count_retry(s, cur, a, &c) < 0)
 		return STORE_ERR;
+	if (a->act == JOB_ACT_CANCEL && cur->kind == JOB_KIND_PURGE &&
+	    (waits = pg_waiting_parent(s, cur->id, parent)) < 0)
+		return STORE_ERR;
+	c.ask.parent_waits = waits;
 	if (a->act == JOB_ACT_APPROVE) {
 		c.to = cur->state;
 		if (jobs_approval_check(cur->approval, cur->state, cur->requested_by, a->by,
@@ -276,7 +282,12 @@ static int action_apply(struct pg_store *s, const struct job_record *cur,
 			return STORE_REFUSED;
 		}
 	} else if (jobs_action_check(&c.ask, cur->state, cur->held_from, &c.to, &why) < 0) {
-		store_set_error(&s->base, STORE_E_OTHER, "%s", why);
+		if (waits && cur->state == JOB_SCHEDULED)
+			store_set_error(&s->base, STORE_E_OTHER, "the erasure of a user (job %s)"
+					" waits for it: cancel the subject job %s instead", parent,
+					parent);
+		else
+			store_set_error(&s->base, STORE_E_OTHER, "%s", why);
 		return STORE_REFUSED;
 	}
 	return apply(s, cur, &c, a, out);
