@@ -113,7 +113,9 @@ deps:
 # The whole suite: unit tests (cmocka, TAP) then end-to-end (Python, real
 # binary against the fake fleet on 127.0.0.1). One summary line at the end.
 # A throwaway PostgreSQL cluster runs meanwhile (tests/pg/with-cluster): the
-# store's contract tests run against it as well as SQLite.
+# store's contract tests run against it as well as SQLite, and so do the
+# end-to-end files that go through the store (a database per test workdir;
+# the list, and why the others are SQLite-only: tests/e2e/runner.py).
 # What the end-to-end tests drive besides the build libraries (a real browser,
 # promtool, libfaketime): installed on first use like the libraries.
 TEST_TOOLS := chromium chromedriver promtool faketime python3

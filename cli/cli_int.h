@@ -48,6 +48,12 @@ const char *cli_default_actor(void);
  * is the cause (disk full, read-only, damaged: as when the store cannot be
  * opened, DESIGN 4), else EXIT_FAILED.
  */
+/* Whether the config's store is a file (SQLite); what messages call the
+ * store: the SQLite file's path, or "the PostgreSQL store" (its
+ * connection string is a secret). */
+int cli_store_is_file(const struct cli_ctx *ctx);
+const char *cli_store_name(const struct cli_ctx *ctx);
+
 int cli_store_failed(struct cli_ctx *ctx, const char *what);
 
 /*

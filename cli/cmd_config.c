@@ -247,7 +247,13 @@ static void print_settings(const struct config *c)
 	char a[32], b[32], d[32], e[32];
 
 	printf("config         %s\n", c->path);
-	printf("database       %s\n", c->database);
+	if (strcmp(c->store_backend, "postgresql") == 0)
+		printf("database       postgresql, connection string from %s %s, node %s\n",
+		       c->store_dsn_file ? "file" : "env",
+		       c->store_dsn_file ? c->store_dsn_file : c->store_dsn_env,
+		       c->store_node ? c->store_node : "(the host name)");
+	else
+		printf("database       %s\n", c->database);
 	printf("scheduler      retention %s, deadline %s, max_in_flight %d, shutdown_grace %s\n",
 	       dur(c->retention_ms, a, sizeof a), dur(c->deadline_ms, b, sizeof b),
 	       c->max_in_flight, dur(c->shutdown_grace_ms, d, sizeof d));

@@ -282,7 +282,7 @@ static int audit_chain(struct cli_ctx *ctx, struct store *s)
 	if (store_check_integrity(s, &intact, why, sizeof why) != STORE_OK)
 		return cli_store_failed(ctx, "audit verify");
 	if (!intact) {
-		printf("integrity check failed: %s: %s\n", ctx->cfg->database, why);
+		printf("integrity check failed: %s: %s\n", cli_store_name(ctx), why);
 		return EXIT_FAILED;
 	}
 	if (store_events_verify(s, &first_bad, why, sizeof why, &count, head) != STORE_OK)

@@ -17,21 +17,32 @@ int cli_warn_absent_services(struct cli_ctx *ctx)
 	struct store_service *svcs;
 	struct store_absent *v = NULL;
 	size_t n_svcs, n = 0;
+	char err[1024];
 	int rc;
 
-	if (access(ctx->cfg->database, F_OK) != 0) {
+	/* No store yet is no error: a SQLite file not there, or a database
+	 * without the schema (store/pg/open.c says "no store in ..."). The
+	 * server is connected to: whether the DSN works is worth checking. */
+	if (!cli_store_is_file(ctx) && ctx->store == NULL &&
+	    (ctx->store = cli_store_open(ctx->cfg, ctx->store_flags, err, sizeof err)) == NULL &&
+	    strncmp(err, "no store in ", 12) != 0) {
+		cli_error("%s", err);
+		return -1;
+	}
+	if ((cli_store_is_file(ctx) && access(ctx->cfg->database, F_OK) != 0) ||
+	    (!cli_store_is_file(ctx) && ctx->store == NULL)) {
 		printf("store          %s (none yet: schedule or run creates it)\n",
-		       ctx->cfg->database);
+		       cli_store_name(ctx));
 		return 0;
 	}
 	if (cli_store(ctx) == NULL)
 		return -1;
-	printf("store          %s\n", ctx->cfg->database);
+	printf("store          %s\n", cli_store_name(ctx));
 	svcs = config_enabled_services(ctx->cfg, &n_svcs);
 	rc = store_absent_services(ctx->store, svcs, n_svcs, &v, &n);
 	free(svcs);
 	if (rc != STORE_OK) {
-		cli_error("check-config: %s: %s", ctx->cfg->database, store_last_error(ctx->store));
+		cli_error("check-config: %s: %s", cli_store_name(ctx), store_last_error(ctx->store));
 		return -1;
 	}
 	for (size_t i = 0; i < n; i++)
@@ -103,8 +114,8 @@ int cli_cmd_retire_service(struct cli_ctx *ctx, int argc, char **argv)
 		return EXIT_USAGE;
 	rc = store_retire_service(ctx->store, a.service, a.reason, a.by, clock_now_ms(), &skipped);
 	if (rc == STORE_NOT_FOUND) {
-		cli_error("retire-service: the store at %s has never known a service %s",
-			  ctx->cfg->database, safe);
+		cli_error("retire-service: %s has never known a service %s", cli_store_name(ctx),
+			  safe);
 		return EXIT_USAGE;
 	}
 	if (rc != STORE_OK)

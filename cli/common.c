@@ -211,9 +211,19 @@ int cli_store_rc_exit(int rc, const char *job_id, const char *what,
 	}
 }
 
+int cli_store_is_file(const struct cli_ctx *ctx)
+{
+	return strcmp(ctx->cfg->store_backend, "sqlite") == 0;
+}
+
+const char *cli_store_name(const struct cli_ctx *ctx)
+{
+	return cli_store_is_file(ctx) ? ctx->cfg->database : "the PostgreSQL store";
+}
+
 int cli_store_failed(struct cli_ctx *ctx, const char *what)
 {
-	cli_error("%s: %s: %s", what, ctx->cfg->database, store_last_error(ctx->store));
+	cli_error("%s: %s: %s", what, cli_store_name(ctx), store_last_error(ctx->store));
 	return store_last_error_kind(ctx->store) == STORE_E_FILE ? EXIT_USAGE : EXIT_FAILED;
 }
 

@@ -36,7 +36,11 @@ static const struct store_column jobs[] = {
 	{ "reason", T }, { "origin_job_id", T }, { "created_at", I }, { "due_at", I },
 	{ "deadline_at", I }, { "started_at", I }, { "finished_at", I },
 	{ "deadline_missed", I }, { "service_set_id", I }, { "approval", T },
-	{ "approved_by", T }, { "approved_at", I },
+	{ "approved_by", T }, { "approved_at", I }, { "parent_id", T },
+};
+static const struct store_column subject_tenants[] = {
+	{ "job_id", T }, { "tenant_id", T }, { "role", T }, { "other_admins", I },
+	{ "decision", T }, { "reason", T }, { "child_job_id", T },
 };
 static const struct store_column tasks[] = {
 	{ "id", I }, { "job_id", T }, { "service", T }, { "kind", T }, { "phase", I },
@@ -83,6 +87,7 @@ const struct store_table store_tables[] = {
 	{ "service_sets", COLS(service_sets), 1 },
 	{ "service_set_members", COLS(service_set_members), 2 },
 	{ "jobs", COLS(jobs), 1 },
+	{ "subject_tenants", COLS(subject_tenants), 2 },
 	{ "tasks", COLS(tasks), 1 },
 	{ "events", COLS(events), 1 },
 	{ "outbox", COLS(outbox), 1 },

@@ -4,5 +4,5 @@ LIB_SRC += store/store.c store/events.c store/proof.c store/records.c store/copy
 UNIT_TESTS += test_store test_store_chain test_store_guards test_service_sets
 UNIT_TESTS += test_proof
 UNIT_TESTS += test_outbox
-UNIT_TESTS += test_store_open test_store_contract test_store_copy
+UNIT_TESTS += test_store_open test_store_contract test_store_copy test_subject_contract
 UNIT_TESTS += test_sched test_sched_maint

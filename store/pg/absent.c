@@ -45,6 +45,8 @@ static const char SQL_SKIP_TASKS[] =
 
 static int is_configured(const struct store_service *svcs, size_t n, const char *name)
 {
+	if (pg_is_step(name))
+		return 1;
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(svcs[i].name, name) == 0)
 			return 1;

@@ -139,15 +139,34 @@ static int schedule_one(struct pg_store *s, struct batch *b, size_t i)
 	return -1;
 }
 
+/* Whether job i, created, has work due now: it is due (or its suspend
+ * tasks are, inside the window), and no approval is pending. */
+static int due_now(const struct batch *b, size_t i)
+{
+	int suspends = 0;
+
+	if (!b->created[i] || b->jobs[i].approval_pending)
+		return 0;
+	for (size_t k = 0; k < b->n_svcs; k++)
+		suspends |= b->svcs[k].has_suspend;
+	return b->jobs[i].due_at <= b->now || suspends;
+}
+
 static int schedule_tx(struct pg_store *s, void *ctx)
 {
 	struct batch *b = ctx;
+	int due = 0;
 
 	if (pg_service_set_id(s, b->svcs, b->n_svcs, &b->set_id) < 0)
 		return STORE_ERR;
-	for (size_t i = 0; i < b->n; i++)
+	for (size_t i = 0; i < b->n; i++) {
 		if (schedule_one(s, b, i) < 0)
 			return STORE_ERR;
+		due |= due_now(b, i);
+	}
+	/* the other hosts start it within a second, not at their slow poll */
+	if (due && pg_notify_due(s) < 0)
+		return STORE_ERR;
 	return STORE_OK;
 }
 

@@ -231,7 +231,7 @@ void pg_events_drop(struct pg_store *s);
 	" jobs.deadline_missed," \
 	" (SELECT COALESCE(SUM(total_deleted), 0) FROM tasks" \
 	"    WHERE tasks.job_id = jobs.id AND tasks.kind = 'delete')," \
-	" jobs.approval, jobs.approved_by, jobs.approved_at"
+	" jobs.approval, jobs.approved_by, jobs.approved_at, jobs.parent_id"
 #define PG_TASK_COLS \
 	"tasks.id, tasks.job_id, tasks.service, tasks.kind, tasks.phase, tasks.state," \
 	" tasks.attempts, tasks.http_status, tasks.deleted_counts, tasks.total_deleted," \
@@ -371,6 +371,10 @@ int pg_reapply(struct store *s, const struct store_reapply_req *r,
 	       struct store_reapply_item **items, size_t *n);
 int pg_metrics_read(struct store *s, int64_t now, const char *const *urls, size_t n_urls,
 		    struct store_metrics *out);
+int pg_schedule_subject(struct store *s, const struct store_new_job *j, int64_t now,
+			char id[JOBS_ID_LEN + 1], int *created);
+int pg_subject_tenants(struct store *s, const char *job_id, struct subject_tenant **out,
+		       size_t *n);
 
 /* Dispatchable (as the SQLite store's DISPATCHABLE): delete needs a
  * running job, suspend a scheduled or running one not awaiting approval,
@@ -451,6 +455,28 @@ int pg_breaker_load(struct pg_store *s, const char *service, struct policy_break
  * service's lock (pg_lock_service). 0 or -1. */
 int pg_breaker_save(struct pg_store *s, const char *service, const struct policy_breaker *b,
 		    const char *probe_owner, int64_t now);
+
+/* ---- data-subject erasure (store/pg/subject.c) ---- */
+
+/*
+ * Inside a transaction: remembers what the discover step r found (its
+ * tenants, decisions and reasons), creates a child purge job for each
+ * tenant to purge (or links the tenant's active purge) and appends the
+ * subject.discovered event. 0 or -1.
+ */
+int pg_subject_discovered(struct pg_store *s, const struct sched_result *r, int64_t now);
+
+/* Whether a task's service is a subject job's step (subject.discover ...):
+ * no config service, [subject] names its URLs. */
+int pg_is_step(const char *name);
+
+/* Pushes the unfinished children of parent (jobs.parent_id) into set, in
+ * id order. 0 or -1. */
+int pg_children(struct pg_store *s, const char *parent, struct pg_idset *set);
+
+/* The unfinished subject job that waits for job_id (its child, or the
+ * tenant's purge that stands for one) into parent: 1, 0 none, -1. */
+int pg_waiting_parent(struct pg_store *s, const char *job_id, char parent[JOBS_ID_LEN + 1]);
 
 /* Adds the counters of one batch (in key order: no deadlock between two
  * batches). Inside a transaction. 0 or -1. */

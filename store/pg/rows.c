@@ -45,6 +45,7 @@ void pg_row_job(const PGresult *r, int i, struct job_record *j)
 		j->approval = JOB_APPROVAL_PENDING; /* unknown: never dispatched */
 	j->approved_by = pg_text(r, i, 18);
 	j->approved_at = pg_int(r, i, 19, 0);
+	j->parent_id = pg_text(r, i, 20);
 }
 
 void pg_row_task(const PGresult *r, int i, struct task_record *t)

@@ -17,17 +17,28 @@
 #include <string.h>
 
 static const char SQL_LOCK_JOB[] = "SELECT 1 FROM jobs WHERE id = $1 FOR UPDATE";
+/* A child purge's subject job too: its evaluation may move the parent. */
 static const char SQL_LOCK_JOBS[] =
-	"SELECT id FROM jobs WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE";
+	"SELECT id FROM jobs WHERE id = ANY($1::text[])"
+	" OR id IN (SELECT parent_id FROM jobs WHERE id = ANY($1::text[]))"
+	" ORDER BY id FOR UPDATE";
 static const char SQL_VIEW[] =
 	"SELECT j.state, j.kind, j.tenant_id,"
 	" count(t.id) FILTER (WHERE t.state = 'dead'),"
 	" count(t.id) FILTER (WHERE t.state <> 'dead'),"
 	" min(t.phase),"
-	" min(t.phase) FILTER (WHERE t.state = 'pending' AND t.next_attempt_at IS NULL)"
+	" min(t.phase) FILTER (WHERE t.state = 'pending' AND t.next_attempt_at IS NULL),"
+	" j.parent_id,"
+	" j.kind = 'user' AND EXISTS (SELECT 1 FROM subject_tenants WHERE job_id = j.id)"
 	" FROM jobs j LEFT JOIN tasks t ON t.job_id = j.id AND t.kind = 'delete'"
 	"  AND t.state NOT IN ('succeeded','skipped')"
 	" WHERE j.id = $1 GROUP BY j.id";
+/* A subject job's children (DESIGN 9), read only for a subject job that
+ * has discovered tenants: failed ones, and those not succeeded. */
+static const char SQL_CHILDREN_VIEW[] =
+	"SELECT count(*) FILTER (WHERE c.state = 'failed'),"
+	" count(*) FILTER (WHERE c.state <> 'succeeded')"
+	" FROM subject_tenants st JOIN jobs c ON c.id = st.child_job_id WHERE st.job_id = $1";
 static const char SQL_SET_JOB_STATE[] =
 	"UPDATE jobs SET state = $2, finished_at = $3::bigint WHERE id = $1 AND state = $4";
 static const char SQL_OPEN_PHASE[] =
@@ -116,8 +127,23 @@ void pg_log_job(int level, const char *event, const char *job_id, const char *te
 struct job_view {
 	struct jobs_eval_view eval;
 	int purge;
+	int has_children;             /* a subject job with discovered tenants */
 	char tenant[JOBS_TENANT_ID_MAX + 1];
+	char parent[JOBS_ID_LEN + 1]; /* "" none */
 };
+
+/* The children's part of a subject job's view. 0 or -1. */
+static int read_children(struct pg_store *s, const struct pg_params *p, struct job_view *v)
+{
+	PGresult *r = pg_run(s, SQL_CHILDREN_VIEW, p);
+
+	if (r == NULL)
+		return -1;
+	v->eval.children_failed = pg_int(r, 0, 0, 0);
+	v->eval.children_unfinished = pg_int(r, 0, 1, 0);
+	PQclear(r);
+	return 0;
+}
 
 /* Locks the job and reads its view; 0, 1 (no job) or -1. */
 static int read_view(struct pg_store *s, const char *job_id, struct job_view *v)
@@ -147,8 +173,10 @@ static int read_view(struct pg_store *s, const char *job_id, struct job_view *v)
 	v->eval.unfinished = pg_int(r, 0, 4, 0);
 	v->eval.lowest_phase = pg_int(r, 0, 5, -1);
 	v->eval.lowest_unopened = pg_int(r, 0, 6, -1);
+	snprintf(v->parent, sizeof v->parent, "%s", pg_str(r, 0, 7) ? pg_str(r, 0, 7) : "");
+	v->has_children = pg_str(r, 0, 8) != NULL && strcmp(pg_str(r, 0, 8), "t") == 0;
 	PQclear(r);
-	return 0;
+	return v->has_children ? read_children(s, &p, v) : 0;
 }
 
 /* The job's move with its event; 0, 1 (moved meanwhile) or -1. */
@@ -238,10 +266,12 @@ int pg_eval_job(struct pg_store *s, const char *job_id, int64_t now, int *failed
 {
 	struct job_view v;
 	struct jobs_eval e;
+	enum job_state before, after;
 	int rc = read_view(s, job_id, &v);
 
 	if (rc != 0)
 		return rc < 0 ? -1 : 0;
+	before = v.eval.state;
 	jobs_evaluate(&v.eval, &e);
 	rc = apply(s, job_id, &v, &e, now, failed);
 	if (rc == 0 && e.act == JOBS_EVAL_RESUME) {
@@ -249,6 +279,10 @@ int pg_eval_job(struct pg_store *s, const char *job_id, int64_t now, int *failed
 		jobs_evaluate(&v.eval, &e);
 		rc = apply(s, job_id, &v, &e, now, failed);
 	}
+	/* a child that finished or failed moves its subject job (DESIGN 9) */
+	after = e.act == JOBS_EVAL_FAIL || e.act == JOBS_EVAL_SUCCEED ? e.to : v.eval.state;
+	if (rc == 0 && v.parent[0] != '\0' && after != before)
+		rc = pg_eval_job(s, v.parent, now, failed);
 	return rc < 0 ? -1 : 0;
 }
 

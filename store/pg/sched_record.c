@@ -312,6 +312,9 @@ static int record_one(struct pg_store *s, const struct record_ctx *c, const stru
 
 	if (write_task(s, c->owner, r, c->now, &kept) < 0 || preview_events(s, r, c->now) < 0)
 		return -1;
+	if (kept && r->discovery && r->state == TASK_SUCCEEDED &&
+	    pg_subject_discovered(s, r, c->now) < 0)
+		return -1;
 	if (!kept)
 		log_msg(LOG_WARN, "task.lease.lost",
 			"task %lld of job %s (%s) was taken over while in flight",

@@ -82,6 +82,8 @@ static int sync_tx(struct pg_store *s, void *ctx)
 			rc = sync_service(s, &c->svcs[i], c->now, &jobs, &c->added);
 	if (rc == 0)
 		rc = pg_eval_jobs(s, &jobs, c->now, NULL);
+	if (rc == 0 && c->added > 0) /* tasks for a service added: due now everywhere */
+		rc = pg_notify_due(s);
 	pg_idset_free(&jobs);
 	return rc == 0 ? STORE_OK : STORE_ERR;
 }

@@ -178,8 +178,37 @@ static const char MIGRATION_1[] =
 	"  retired_at bigint NOT NULL"
 	");";
 
+/*
+ * Version 2: data-subject erasure (DESIGN 9), the SQLite store's version
+ * 9. A job of kind 'user' erases one person (its tenant_id holds the
+ * user id); one active subject job per user, as one active purge per
+ * tenant. Its steps are ordinary tasks (subject.discover,
+ * subject.memberships, subject.user, phases 1 to 3). subject_tenants is
+ * what discovery found: per tenant the role, the decision with its reason
+ * and the child purge job, whose parent_id names the subject job.
+ */
+static const char MIGRATION_2_SUBJECT[] =
+	"ALTER TABLE jobs DROP CONSTRAINT jobs_kind_check;"
+	"ALTER TABLE jobs ADD CONSTRAINT jobs_kind_check"
+	"  CHECK (kind IN ('purge','reapply','user'));"
+	"ALTER TABLE jobs ADD COLUMN parent_id text COLLATE \"C\" REFERENCES jobs(id);"
+	"CREATE INDEX jobs_by_parent ON jobs(parent_id) WHERE parent_id IS NOT NULL;"
+	"CREATE UNIQUE INDEX jobs_one_active_user ON jobs(tenant_id)"
+	"  WHERE kind = 'user' AND state NOT IN ('succeeded','cancelled');"
+	"CREATE TABLE subject_tenants ("
+	"  job_id text COLLATE \"C\" NOT NULL REFERENCES jobs(id),"
+	"  tenant_id text COLLATE \"C\" NOT NULL,"
+	"  role text COLLATE \"C\" NOT NULL CHECK (role IN ('owner','admin','member')),"
+	"  other_admins bigint NOT NULL DEFAULT 0,"
+	"  decision text COLLATE \"C\" NOT NULL CHECK (decision IN ('purge','keep')),"
+	"  reason text COLLATE \"C\" NOT NULL,"
+	"  child_job_id text COLLATE \"C\" REFERENCES jobs(id),"
+	"  PRIMARY KEY (job_id, tenant_id)"
+	");";
+
 const char *const pg_migrations[] = {
 	MIGRATION_1,
+	MIGRATION_2_SUBJECT,
 };
 const int pg_n_migrations = (int)(sizeof pg_migrations / sizeof pg_migrations[0]);
 

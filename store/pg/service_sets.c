@@ -214,7 +214,7 @@ int pg_mark_absent(struct pg_store *s, struct task_record *t, size_t n)
 		return n == 0 ? 0 : -1;
 	for (size_t i = 0; found && rc == 0 && i < n; i++) {
 		if ((t[i].state != TASK_PENDING && t[i].state != TASK_WAITING) ||
-		    pg_set_has(&conf, t[i].service))
+		    pg_set_has(&conf, t[i].service) || pg_is_step(t[i].service))
 			continue;
 		if ((rc = pg_retired_reason(s, t[i].service, &reason, &retired)) < 0)
 			break;

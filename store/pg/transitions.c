@@ -17,8 +17,10 @@
 
 /* What the rules said yes to: the request as checked and the job's next state. */
 struct checked {
-	struct job_action_ask ask;
+	struct job_action_ask ask;   /* retry: dead_tasks counts a subject job's
+				      * children's too */
 	enum job_state to;
+	int64_t own_dead;            /* retry: the job's own dead tasks */
 };
 
 typedef int (*apply_fn)(struct pg_store *s, const struct job_record *cur,
@@ -51,6 +53,9 @@ static const char SQL_APPROVE_JOB[] =
 static const char SQL_COUNT_DEAD[] =
 	"SELECT COUNT(*) FROM tasks"
 	" WHERE job_id = $1 AND state = 'dead' AND ($2::text IS NULL OR service = $2)";
+static const char SQL_COUNT_CHILDREN_DEAD[] =
+	"SELECT COUNT(*) FROM tasks t JOIN jobs c ON c.id = t.job_id"
+	" WHERE c.parent_id = $1 AND t.state = 'dead' AND ($2::text IS NULL OR t.service = $2)";
 static const char SQL_RETRY_TASKS[] =
 	"UPDATE tasks SET state = 'waiting', attempts = 0, free_waits = 0, next_attempt_at = $3,"
 	" first_attempt_at = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = $3"
@@ -201,7 +206,7 @@ static int apply_retry(struct pg_store *s, const struct job_record *cur,
 		       struct job_record *out)
 {
 	struct pg_params p = { 0 };
-	int64_t dead = c->ask.dead_tasks;
+	int64_t dead = c->own_dead;
 	char *detail;
 	int rc;
 
@@ -232,6 +237,25 @@ static apply_fn apply_of(enum job_action act)
 	return NULL;
 }
 
+/* What a retry would take back: the job's dead tasks, and a subject job's
+ * children's (DESIGN 9: retrying the parent retries its failed child). */
+static int count_retry(struct pg_store *s, const struct job_record *cur,
+		       const struct store_action *a, struct checked *c)
+{
+	struct pg_params p = { 0 };
+	int64_t children = 0;
+
+	pg_p_text(&p, cur->id);
+	pg_p_text(&p, a->service);
+	if (pg_run_int(s, SQL_COUNT_DEAD, &p, 0, &c->own_dead) < 0)
+		return -1;
+	if (cur->kind == JOB_KIND_USER &&
+	    pg_run_int(s, SQL_COUNT_CHILDREN_DEAD, &p, 0, &children) < 0)
+		return -1;
+	c->ask.dead_tasks = c->own_dead + children;
+	return 0;
+}
+
 /* Asks the rules about a on cur, then applies it. */
 static int action_apply(struct pg_store *s, const struct job_record *cur,
 			const struct store_action *a, struct job_record *out)
@@ -239,17 +263,17 @@ static int action_apply(struct pg_store *s, const struct job_record *cur,
 	struct checked c = { .ask = { .act = a->act, .reason = a->reason } };
 	apply_fn apply = apply_of(a->act);
 	const char *why = "";
+	char parent[JOBS_ID_LEN + 1] = "";
+	int waits = 0;
 
 	if (apply == NULL)
 		return STORE_ERR;
-	if (a->act == JOB_ACT_RETRY) {
-		struct pg_params p = { 0 };
-
-		pg_p_text(&p, cur->id);
-		pg_p_text(&p, a->service);
-		if (pg_run_int(s, SQL_COUNT_DEAD, &p, 0, &c.ask.dead_tasks) < 0)
-			return STORE_ERR;
-	}
+	if (a->act == JOB_ACT_RETRY && count_retry(s, cur, a, &c) < 0)
+		return STORE_ERR;
+	if (a->act == JOB_ACT_CANCEL && cur->kind == JOB_KIND_PURGE &&
+	    (waits = pg_waiting_parent(s, cur->id, parent)) < 0)
+		return STORE_ERR;
+	c.ask.parent_waits = waits;
 	if (a->act == JOB_ACT_APPROVE) {
 		c.to = cur->state;
 		if (jobs_approval_check(cur->approval, cur->state, cur->requested_by, a->by,
@@ -258,10 +282,47 @@ static int action_apply(struct pg_store *s, const struct job_record *cur,
 			return STORE_REFUSED;
 		}
 	} else if (jobs_action_check(&c.ask, cur->state, cur->held_from, &c.to, &why) < 0) {
-		store_set_error(&s->base, STORE_E_OTHER, "%s", why);
+		if (waits && cur->state == JOB_SCHEDULED)
+			store_set_error(&s->base, STORE_E_OTHER, "the erasure of a user (job %s)"
+					" waits for it: cancel the subject job %s instead", parent,
+					parent);
+		else
+			store_set_error(&s->base, STORE_E_OTHER, "%s", why);
 		return STORE_REFUSED;
 	}
 	return apply(s, cur, &c, a, out);
+}
+
+/*
+ * A subject job's action reaches its unfinished children (DESIGN 9): each
+ * that the rules allow it on gets it too (one refused, such as a hold of
+ * a child already held, is left as it is). Children's ids are later than
+ * their parent's: locked after it, in id order. STORE_OK or STORE_ERR.
+ */
+static int cascade(struct pg_store *s, const struct job_record *parent,
+		   const struct store_action *a)
+{
+	struct pg_idset kids = { 0 };
+	int rc = STORE_OK;
+
+	if (parent->kind != JOB_KIND_USER || a->act == JOB_ACT_APPROVE)
+		return STORE_OK;
+	if (pg_children(s, parent->id, &kids) < 0)
+		return STORE_ERR;
+	for (size_t i = 0; rc != STORE_ERR && i < kids.n; i++) {
+		struct job_record cur, after;
+
+		memset(&after, 0, sizeof after);
+		if (pg_job_by_id(s, kids.ids[i], 1, &cur) != STORE_OK) {
+			rc = STORE_ERR;
+			break;
+		}
+		rc = action_apply(s, &cur, a, &after);
+		jobs_job_record_clear(&cur);
+		jobs_job_record_clear(&after);
+	}
+	pg_idset_free(&kids);
+	return rc == STORE_ERR ? STORE_ERR : STORE_OK;
 }
 
 struct act {
@@ -279,7 +340,15 @@ static int act_tx(struct pg_store *s, void *ctx)
 	jobs_job_record_clear(&t->after);
 	if ((rc = pg_job_by_id(s, t->job_id, 1, &t->cur)) != STORE_OK)
 		return rc;
-	return action_apply(s, &t->cur, t->a, &t->after);
+	rc = action_apply(s, &t->cur, t->a, &t->after);
+	if (rc == STORE_OK)
+		rc = cascade(s, &t->cur, t->a);
+	/* what a release, retry, approval or restore makes due, the other
+	 * hosts take within a second (NOTIFY, sent at commit) */
+	if (rc == STORE_OK && t->a->act != JOB_ACT_HOLD &&
+	    (t->a->act != JOB_ACT_CANCEL || t->a->n_svcs > 0) && pg_notify_due(s) < 0)
+		rc = STORE_ERR;
+	return rc;
 }
 
 /* On STORE_REFUSED *out receives the job as it is now; on STORE_OK as it

@@ -37,6 +37,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+import backend
+
 # (name in tenantdel.conf, URL path segment, phase), in the order of
 # tenantdel.conf.example. The fleet names services by path segment.
 SERVICES = [
@@ -381,7 +383,9 @@ def write_fleet_config(path, fleet, token_file, db_path, extra_scheduler="",
             else:
                 keys[k] = str(v)
         out += ["", "[subject]"] + ["%s = %s" % kv for kv in keys.items()]
-    text = "\n".join(out) + "\n"
+    # the backend under test's [store] section (none for SQLite): the
+    # database of the workdir that holds db_path
+    text = backend.with_store("\n".join(out) + "\n", os.path.dirname(os.path.abspath(db_path)))
     with open(path, "w") as f:
         f.write(text)
     return text

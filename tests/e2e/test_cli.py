@@ -82,7 +82,7 @@ class CliTest(harness.TestCase):
         return self.ok("schedule", tenant, *args).out.strip()
 
     def jobs(self, *args):
-        if not os.path.exists(self.w.db):
+        if not self.w.has_store():
             return []  # nothing stored, not even a store (DESIGN 4: only writers create it)
         return self.ok("list", "--json", *args).json()
 
@@ -176,9 +176,8 @@ class ScheduleTest(CliTest):
         self.assertEqual([r[0] for r in results], [0] * 8, results)
         self.assertEqual(len({r[1] for r in results}), 1, results)
         self.assertEqual(len(self.jobs()), 1)
-        with self.db() as c:
-            n = c.execute("SELECT count(*) FROM events WHERE type = 'job.scheduled'").fetchone()[0]
-        self.assertEqual(n, 1)
+        self.assertEqual(self.sql("SELECT count(*) FROM events WHERE type = 'job.scheduled'"),
+                         [(1,)])
 
 
 class BulkTest(CliTest):
@@ -220,8 +219,7 @@ class BulkTest(CliTest):
 
 class TransitionTest(CliTest):
     def set_state(self, job, state):
-        with self.db() as c:
-            c.execute("UPDATE jobs SET state = ? WHERE id = ?", (state, job))
+        self.sql("UPDATE jobs SET state = ? WHERE id = ?", state, job)
 
     def test_cancel_then_cancel_again(self):
         job = self.schedule("acme")
@@ -290,8 +288,7 @@ class ListTest(CliTest):
         c = self.schedule("c", "--at", "2001-01-01T00:00:00Z")
         d = self.schedule("d", "--after", "2d")
         self.ok("cancel", d)
-        with self.db() as con:  # make c overdue: its deadline has passed
-            con.execute("UPDATE jobs SET deadline_at = 1000 WHERE id = ?", (c,))
+        self.sql("UPDATE jobs SET deadline_at = 1000 WHERE id = ?", c)  # c overdue
         ids = [j["job_id"] for j in self.jobs()]
         self.assertEqual(ids, [d, c, b, a])  # newest first
         for j in self.jobs():
@@ -336,6 +333,7 @@ class EventsTest(CliTest):
         table = self.ok("events", job).out
         self.assertIn("job.held", table)
 
+    @harness.sqlite_only("the sqlite3 shell's tampering (test_pg_store: PostgreSQL's)")
     def test_tampered_event_is_detected_and_named(self):
         a = self.schedule("a")
         b = self.schedule("b")               # event 2
@@ -351,6 +349,7 @@ class EventsTest(CliTest):
         self.assertEqual([e["chain_ok"] for e in r.json()], [False, True])
         self.ok("events", a)  # the other job's trail is intact
 
+    @harness.sqlite_only("SQLite's triggers (test_store_contract: PostgreSQL's)")
     def test_events_cannot_be_edited_or_deleted(self):
         self.schedule("a")
         with self.db() as c:
@@ -390,6 +389,7 @@ class ConfigAndUsageTest(CliTest):
         r = self.fails(2, "list")
         self.assertIn("tenantdel.conf:", r.err)
 
+    @harness.sqlite_only("writes its own [store] sections")
     def test_store_backend_is_chosen_in_the_config(self):
         with open(self.w.conf) as f:
             text = f.read()
@@ -441,6 +441,7 @@ class ConfigAndUsageTest(CliTest):
         self.assertEqual(self.ok("--version", conf=False).out, r.out)
 
 
+@harness.sqlite_only("SQLite's file: not a database, unwritable, locked")
 class DatabaseProblemsTest(CliTest):
     def use_db(self, path):
         self.w.write_conf(CONF.replace("database = tenantdel.db", "database = " + path))

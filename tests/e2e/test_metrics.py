@@ -5,7 +5,6 @@ zeros included), attempts by outcome, records deleted per service, the
 attempt-duration histogram, due lag, overdue jobs, webhook backlog and
 breaker states."""
 import os
-import sqlite3
 import time
 import unittest
 
@@ -142,16 +141,11 @@ class MetricsTest(WebhookCase):
         # escape of the format (the store accepts any text).
         odd = 'odd "name" \\ with\nnewline'
         self.td("run", "--once")  # creates the database (only writers do)
-        db = sqlite3.connect(self.w.db)
-        try:
-            for svc, state in (("orders", "open"), ("sales", "half_open"), (odd, "closed")):
-                db.execute("INSERT INTO breakers (service, state, failures, cooloff_ms,"
-                           " updated_at) VALUES (?, ?, 0, 0, 0)", (svc, state))
-            db.execute("INSERT INTO counters (name, service, label, value)"
-                       " VALUES ('attempts', ?, 'retry', 7)", (odd,))
-            db.commit()
-        finally:
-            db.close()
+        for svc, state in (("orders", "open"), ("sales", "half_open"), (odd, "closed")):
+            self.sql("INSERT INTO breakers (service, state, failures, cooloff_ms,"
+                     " updated_at) VALUES (?, ?, 0, 0, 0)", svc, state)
+        self.sql("INSERT INTO counters (name, service, label, value)"
+                 " VALUES ('attempts', ?, 'retry', 7)", odd)
         fams, _ = self.metrics()
         br = fams["tenantdel_breaker_state"]
         self.assertEqual(samples(br, service="orders"), [2.0])

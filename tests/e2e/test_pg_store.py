@@ -1,16 +1,21 @@
-"""The PostgreSQL store through the CLI: a cluster of the test's own
+"""The PostgreSQL store through the CLI: the cluster of TENANTDEL_TEST_PG_DSN
+(make test starts one: tests/pg/with-cluster) or one of the test's own
 (tests/pg/cluster), a database per test; schedule, list, show, hold,
-cancel, events and audit verify as with SQLite; the DSN is a secret."""
-import json
+cancel, events and audit verify as with SQLite; the DSN is a secret; an
+idle daemon picks up work another process makes due within a second or
+so (LISTEN/NOTIFY), not at its slow poll."""
+import os
+import time
 import unittest
 
+import harness
 from harness import FleetCase, PgCluster
 
 
 class PgStoreTest(FleetCase):
     @classmethod
     def setUpClass(cls):
-        cls.cluster = PgCluster().start()
+        cls.cluster = PgCluster(os.environ.get("TENANTDEL_TEST_PG_DSN")).start()
 
     @classmethod
     def tearDownClass(cls):
@@ -18,7 +23,7 @@ class PgStoreTest(FleetCase):
 
     def setUp(self):
         super().setUp()
-        self.conf()
+        self.conf(services=["orders", "tenant"])
         self.store = self.w.use_postgresql(self.cluster, node="host-a")
         self.w.append_conf(self.store)
         with open(self.w.dsn_file) as f:
@@ -73,6 +78,28 @@ class PgStoreTest(FleetCase):
         res = self.td("list", rc=None)
         self.assertNotEqual(res.rc, 0)
         self.assertIn("pg.dsn", res.err)
+
+    def deleted_at(self, tenant):
+        """Whether the fleet has seen a DELETE for tenant (truthy: when)."""
+        for r in self.fleet.requests():
+            if r["method"] == "DELETE" and r["tenant_id"] == tenant:
+                return time.monotonic()
+        return None
+
+    def test_idle_daemon_takes_new_work_at_once(self):
+        p = self.w.start()
+        harness.wait_for(lambda: any(line.get("event") == "engine.started"
+                                     for line in self.w.log_lines(p)), what="daemon start")
+        # The daemon's slow poll ticks every 10 s: the second job is
+        # scheduled just after the tick that found the first (were it
+        # found by that tick); only a NOTIFY brings it in under 5 s.
+        for tenant in ("acme", "beta"):
+            t0 = time.monotonic()
+            self.td("schedule", tenant, "--now")
+            seen = harness.wait_for(lambda: self.deleted_at(tenant), timeout=15,
+                                    what="the DELETE of %s" % tenant)
+            self.assertLess(seen - t0, 5.0, "%s waited for the slow poll" % tenant)
+        self.assertEqual(self.w.stop(p), 0)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ head and the certificate."""
 import json
 import os
 import re
-import sqlite3
 
 import harness
 from fleet import Fleet, write_fleet_config
@@ -154,14 +153,8 @@ class PublicProofTest(harness.TestCase):
                       res.out)
 
         # the last job's events are deleted from the end, behind tenantdel's back
-        db = sqlite3.connect(self.w.db)
-        try:
-            first_of_last = db.execute("SELECT MIN(id) FROM events WHERE job_id = ?",
-                                       (second,)).fetchone()[0]
-            db.executescript("DROP TRIGGER IF EXISTS events_no_delete;"
-                             " DELETE FROM events WHERE id >= %d;" % first_of_last)
-        finally:
-            db.close()
+        (first_of_last,), = self.sql("SELECT MIN(id) FROM events WHERE job_id = ?", second)
+        self.tamper("DELETE FROM events WHERE id >= %d" % first_of_last)
         # what is left is a chain that verifies...
         self.assertIn("chain verified: %d events" % (first_of_last - 1),
                       self.td("audit", "verify").out)
@@ -176,15 +169,9 @@ class PublicProofTest(harness.TestCase):
         # a chain rebuilt from there on has other hashes: caught too
         with open(early) as f:
             early_head = json.load(f)["chain_head_id"]
-        db = sqlite3.connect(self.w.db)
-        try:
-            # another first hex digit, whatever the hash was
-            db.executescript("DROP TRIGGER IF EXISTS events_no_update;"
-                             " UPDATE events SET hash = (CASE substr(hash, 1, 1) WHEN 'f'"
-                             " THEN '0' ELSE 'f' END) || substr(hash, 2) WHERE id = %d;"
-                             % early_head)
-        finally:
-            db.close()
+        # another first hex digit, whatever the hash was
+        self.tamper("UPDATE events SET hash = (CASE substr(hash, 1, 1) WHEN 'f'"
+                    " THEN '0' ELSE 'f' END) || substr(hash, 2) WHERE id = %d" % early_head)
         res = self.td("audit", "verify", "--certificates", early, rc=1)
         self.assertIn("certificate %s: chain head event %d has another hash" % (early, early_head),
                       res.out)

@@ -192,6 +192,7 @@ class TestClockJumps(SafetyCase):
         self.assertEqual(self.w.stop(p), 0)
 
 
+@harness.sqlite_only("the SQLite file's disk fills up (the server's disk is not the host's)")
 class TestStoreFailure(SafetyCase):
 
     def setUp(self):

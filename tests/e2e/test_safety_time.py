@@ -7,7 +7,6 @@ tenant id can be is refused as it is read, without buffering it."""
 import os
 import resource
 import socket
-import sqlite3
 import struct
 import subprocess
 
@@ -26,17 +25,12 @@ def is_sanitized():
         return b"__asan_init" in f.read()
 
 
-def stored_jobs(db):
-    """Rows of the jobs table, or [] when no store was created at all."""
-    if not os.path.exists(db):
+def stored_jobs(case):
+    """Rows of the jobs table of case's workdir, or [] when no store was
+    created at all."""
+    if not case.w.has_store():
         return []
-    c = sqlite3.connect(db)
-    try:
-        return c.execute("SELECT tenant_id, due_at FROM jobs").fetchall()
-    except sqlite3.OperationalError:
-        return []
-    finally:
-        c.close()
+    return case.sql("SELECT tenant_id, due_at FROM jobs")
 
 
 def run_measured(w, args, stdin=subprocess.DEVNULL, env=None, preexec=None):
@@ -72,7 +66,7 @@ class CliBoundsTest(harness.TestCase):
             r = self.fails("schedule", "wrap", "--after", after)
             self.assertIn("--after", r.err)
             self.assertIn("100 years", r.err)
-        self.assertEqual(stored_jobs(self.w.db), [])
+        self.assertEqual(stored_jobs(self), [])
         # the bound itself is accepted, due exactly 100 years (36525 days) on
         j = self.w.run("schedule", "edge", "--after", "36525d", "--json")
         self.assertRc(j, 0)
@@ -87,7 +81,7 @@ class CliBoundsTest(harness.TestCase):
                           (["--now", "--deadline", "9999-12-31T00:00:00Z"], "100 years after")):
             r = self.fails("schedule", "acme", *args)
             self.assertIn(why, r.err)
-        self.assertEqual(stored_jobs(self.w.db), [])
+        self.assertEqual(stored_jobs(self), [])
 
     def test_huge_config_duration_is_refused_naming_file_and_line(self):
         for section, key in (("scheduler", "retention"), ("scheduler", "deadline"),
@@ -105,7 +99,7 @@ class CliBoundsTest(harness.TestCase):
                 self.assertIn("%s:%d:" % (self.w.conf, line), r.err)
                 self.assertIn(key, r.err)
                 self.assertIn("100 years", r.err)
-        self.assertEqual(stored_jobs(self.w.db), [])
+        self.assertEqual(stored_jobs(self), [])
 
     def test_list_due_within_and_reapply_since_are_bounded(self):
         self.assertRc(self.w.run("schedule", "acme"), 0)
@@ -115,7 +109,7 @@ class CliBoundsTest(harness.TestCase):
         self.assertIn("--since", r.err)
         r = self.fails("reapply", "--service", "orders", "--since", "36500d")  # before 1970
         self.assertIn("1970", r.err)
-        self.assertEqual(len(stored_jobs(self.w.db)), 1)
+        self.assertEqual(len(stored_jobs(self)), 1)
 
 
 class FromReaderTest(harness.TestCase):
@@ -146,7 +140,7 @@ class FromReaderTest(harness.TestCase):
             self.assertRc(r, 2)
             self.assertIn("%s:3: line longer than" % path, r.err)
             self.assertIn("nothing was scheduled", r.err)
-        self.assertEqual(stored_jobs(self.w.db), [])
+        self.assertEqual(stored_jobs(self), [])
 
     def test_read_error_midway_schedules_nothing(self):
         # stdin is a socket that times out after two lines: read() fails (EAGAIN)
@@ -159,7 +153,7 @@ class FromReaderTest(harness.TestCase):
         self.assertRc(r, 2)
         self.assertIn("stdin:3: cannot read", r.err)
         self.assertIn("nothing was scheduled", r.err)
-        self.assertEqual(stored_jobs(self.w.db), [])
+        self.assertEqual(stored_jobs(self), [])
 
     def test_out_of_memory_while_reading_schedules_nothing(self):
         # the red team's case: lines, then a line too big for the memory
@@ -178,7 +172,7 @@ class FromReaderTest(harness.TestCase):
         r, _ = run_measured(self.w, ["schedule", "--from", big], env=env, preexec=preexec)
         self.assertNotEqual(r.rc, 0, r)
         self.assertEqual(r.out, "")
-        self.assertEqual(stored_jobs(self.w.db), [])
+        self.assertEqual(stored_jobs(self), [])
 
 
 class ApiBoundsTest(apicase.ApiCase):
@@ -194,7 +188,7 @@ class ApiBoundsTest(apicase.ApiCase):
         ans = self.call("POST", "/v1/jobs", {"tenant_id": "wrap", "after": WRAP}).json()
         self.assertIn("100 years", ans["error"])
         self.assertEqual(self.call("GET", "/v1/jobs").json(), [])
-        self.assertEqual(stored_jobs(self.w.db), [])
+        self.assertEqual(stored_jobs(self), [])
 
     def test_at_in_the_past_gives_the_same_times_as_the_cli(self):
         api = self.expect(201, "POST", "/v1/jobs", {"tenant_id": "api-past", "at": PAST}).json()

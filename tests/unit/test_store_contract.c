@@ -405,6 +405,61 @@ static void pg_dsn_never_in_errors(void **state)
 	}
 }
 
+/* A connection LISTENing to the store's wake-ups, as another host's. */
+static PGconn *listener(void)
+{
+	PGconn *c = PQconnectdb(getenv(PG_DSN_ENV));
+	PGresult *r = PQexec(c, "LISTEN tenantdel_due");
+
+	assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+	PQclear(r);
+	return c;
+}
+
+/* The wake-ups c received: waits (up to 5 s) for the first, then takes
+ * what came with or before it (one per transaction, in commit order). */
+static int wakeups(PGconn *c)
+{
+	PGnotify *n;
+	int k = 0;
+
+	for (int i = 0; i < 500 && k == 0; i++) {
+		if (i > 0)
+			usleep(10000);
+		assert_int_equal(PQconsumeInput(c), 1);
+		for (; (n = PQnotifies(c)) != NULL; k++)
+			PQfreemem(n);
+	}
+	PQclear(PQexec(c, "SELECT 1"));
+	for (; (n = PQnotifies(c)) != NULL; k++)
+		PQfreemem(n);
+	return k;
+}
+
+/* What makes work due now wakes the other hosts (LISTEN/NOTIFY), once per
+ * transaction; what does not (a job awaiting approval, a hold, a cancel
+ * with nothing to restore) sends none: the wake-up after it is the only
+ * one. */
+static void pg_due_work_notifies(void **state)
+{
+	struct cfx *f = *state;
+	PGconn *c = listener();
+	char id[JOBS_ID_LEN + 1], p[JOBS_ID_LEN + 1], q[JOBS_ID_LEN + 1];
+
+	cfx_schedule(f->s, "t1", NOW, 0, id);
+	assert_int_equal(wakeups(c), 1);
+	cfx_schedule(f->s, "t2", NOW, 1, p); /* awaits approval, suspends too */
+	assert_int_equal(store_job_approve(f->s, p, "carol", NOW, NULL), STORE_OK);
+	assert_int_equal(wakeups(c), 1);
+	assert_int_equal(store_job_hold(f->s, id, "bob", "legal", NOW, NULL), STORE_OK);
+	assert_int_equal(store_job_release(f->s, id, "bob", NOW, NULL), STORE_OK);
+	assert_int_equal(wakeups(c), 1);
+	assert_int_equal(store_job_cancel(f->s, id, "bob", "x", NULL, 0, NOW, NULL), STORE_OK);
+	cfx_schedule(f->s, "t3", NOW + DAY, 0, q); /* its suspend is due now */
+	assert_int_equal(wakeups(c), 1);
+	PQfinish(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -428,6 +483,8 @@ int main(void)
 							 cfx_setup_empty, cfx_teardown,
 							 (void *)"postgresql"),
 		cmocka_unit_test_prestate_setup_teardown(pg_dsn_never_in_errors, cfx_setup_empty,
+							 cfx_teardown, (void *)"postgresql"),
+		cmocka_unit_test_prestate_setup_teardown(pg_due_work_notifies, cfx_setup,
 							 cfx_teardown, (void *)"postgresql"),
 	};
 
