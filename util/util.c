@@ -4,8 +4,6 @@
 #include "util/util.h"
 
 #include <errno.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -241,18 +239,4 @@ fail_unlink: {
 fail:
 	free(tmp);
 	return -1;
-}
-
-int util_hmac_sha256_hex(const void *key, size_t keylen, const void *data, size_t len,
-			 char out[65])
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-
-	out[0] = '\0';
-	if (HMAC(EVP_sha256(), key, (int)keylen, data, len, md, &mdlen) == NULL || mdlen != 32)
-		return -1;
-	for (unsigned int i = 0; i < mdlen; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-	return 0;
 }

@@ -77,12 +77,33 @@ static void test_xreserve(void **state)
 	free(v);
 }
 
+/* SHA-256 known answers (FIPS 180-2's "abc", the empty input), twice each:
+ * the algorithm fetched once serves every call. */
+static void test_sha256(void **state)
+{
+	unsigned char md[UTIL_SHA256_LEN];
+	char hex[2 * UTIL_SHA256_LEN + 1];
+
+	(void)state;
+	for (int i = 0; i < 2; i++) {
+		util_sha256("abc", 3, md);
+		util_hex(md, sizeof md, hex);
+		assert_string_equal(
+			hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+		util_sha256("", 0, md);
+		util_hex(md, sizeof md, hex);
+		assert_string_equal(
+			hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_utf8_valid),
 		cmocka_unit_test(test_utf8_invalid),
 		cmocka_unit_test(test_xreserve),
+		cmocka_unit_test(test_sha256),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
