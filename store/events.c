@@ -15,22 +15,12 @@
 const char store_genesis_hash[STORE_HASH_HEX] =
 	"0000000000000000000000000000000000000000000000000000000000000000";
 
-/* Puts the decimal form of v and a newline at p (no printf: this runs per
- * event); returns the end. */
+/* Puts the decimal form of v and a newline at p; returns the end. */
 static char *put_int(char *p, int64_t v)
 {
-	char tmp[24];
-	size_t i = sizeof tmp;
-	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-
-	do
-		tmp[--i] = (char)('0' + u % 10);
-	while ((u /= 10) > 0);
-	if (v < 0)
-		tmp[--i] = '-';
-	memcpy(p, tmp + i, sizeof tmp - i);
-	p[sizeof tmp - i] = '\n';
-	return p + sizeof tmp - i + 1;
+	p += util_int_text(v, p);
+	*p++ = '\n';
+	return p;
 }
 
 /* Puts the n bytes of s (NULL when n is 0) and then sep (when not NUL) at
@@ -52,7 +42,7 @@ void store_event_hash(const char *prev_hash, int64_t id, const char *job_id, int
 		      char out[STORE_HASH_HEX])
 {
 	const char *f[] = { prev_hash, job_id, type, service, detail };
-	size_t n[ARRAY_LEN(f)], total = 2 * 24 + 6;
+	size_t n[ARRAY_LEN(f)], total = 2 * UTIL_INT_TEXT + 6;
 	char stack[2048], *text, *p;
 	unsigned char md[UTIL_SHA256_LEN];
 

@@ -240,3 +240,19 @@ fail:
 	free(tmp);
 	return -1;
 }
+
+size_t util_int_text(int64_t v, char out[UTIL_INT_TEXT])
+{
+	char tmp[UTIL_INT_TEXT];
+	size_t i = sizeof tmp;
+	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+
+	do
+		tmp[--i] = (char)('0' + u % 10);
+	while ((u /= 10) > 0);
+	if (v < 0)
+		tmp[--i] = '-';
+	memcpy(out, tmp + i, sizeof tmp - i);
+	out[sizeof tmp - i] = '\0';
+	return sizeof tmp - i;
+}

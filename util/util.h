@@ -50,6 +50,16 @@ void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(print
 /* Detach the data (caller frees); b is re-initialised. Never NULL. */
 char *buf_steal(struct buf *b);
 
+/* Room for any int64's decimal text and its NUL. */
+#define UTIL_INT_TEXT 21
+
+/*
+ * v's decimal text ("-" when negative) and a NUL into out, as printf's
+ * PRId64 writes it, without printf (hot paths: event hashes, JSON
+ * integers). Returns its length; can't fail.
+ */
+size_t util_int_text(int64_t v, char out[UTIL_INT_TEXT]);
+
 #define UTIL_SHA256_LEN 32
 
 /*
