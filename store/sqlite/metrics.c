@@ -22,11 +22,24 @@ static const char SQL_OVERDUE[] =
 	" AND state <> 'cancelled' AND deadline_at < :now)";
 /* Oldest due work nobody has started: claimable tasks of jobs not on hold
  * nor awaiting approval, and scheduled jobs whose window has ended (not
- * those waiting for a person: four eyes). */
+ * those waiting for a person: four eyes). The tasks are read as the claims
+ * read them, in tasks_due_by_service: each service with due tasks in turn
+ * (a skip from one service to the next, no walk over the index), its first
+ * dispatchable one in next_attempt_at order. */
 static const char SQL_DUE_TASKS[] =
-	"SELECT MIN(t.next_attempt_at) FROM tasks t JOIN jobs j ON j.id = t.job_id"
-	" WHERE t.state IN ('pending','waiting') AND t.next_attempt_at IS NOT NULL"
-	" AND t.next_attempt_at <= :now AND j.state <> 'held' AND j.approval IS NOT 'pending'";
+	"WITH RECURSIVE svc(name) AS ("
+	"  SELECT MIN(service) FROM tasks"
+	"  WHERE state IN ('pending','waiting') AND next_attempt_at IS NOT NULL"
+	"  UNION ALL"
+	"  SELECT (SELECT MIN(service) FROM tasks WHERE state IN ('pending','waiting')"
+	"   AND next_attempt_at IS NOT NULL AND service > svc.name)"
+	"  FROM svc WHERE name IS NOT NULL)"
+	" SELECT MIN((SELECT t.next_attempt_at FROM tasks t CROSS JOIN jobs j"
+	"  WHERE t.service = svc.name AND t.state IN ('pending','waiting')"
+	"  AND t.next_attempt_at IS NOT NULL AND t.next_attempt_at <= :now"
+	"  AND j.id = t.job_id AND j.state <> 'held' AND j.approval IS NOT 'pending'"
+	"  ORDER BY t.next_attempt_at LIMIT 1))"
+	" FROM svc WHERE name IS NOT NULL";
 static const char SQL_DUE_JOBS[] =
 	"SELECT MIN(due_at) FROM jobs WHERE state = 'scheduled' AND due_at <= :now"
 	" AND approval IS NOT 'pending'";
