@@ -43,16 +43,6 @@ static const char SQL_SKIP_TASKS[] =
 	" updated_at = $3::bigint WHERE service = $1 AND state IN ('pending','waiting','dead')"
 	" RETURNING job_id, kind";
 
-static int is_configured(const struct store_service *svcs, size_t n, const char *name)
-{
-	if (pg_is_step(name))
-		return 1;
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(svcs[i].name, name) == 0)
-			return 1;
-	return 0;
-}
-
 /* The entry for name in *v, appended (zeros) when new. */
 static struct store_absent *entry(struct store_absent **v, size_t *n, size_t *cap,
 				  const char *name)
@@ -78,7 +68,7 @@ int pg_absent_services(struct store *base, const struct store_service *svcs, siz
 	if (r == NULL)
 		return STORE_ERR;
 	for (int i = 0; i < PQntuples(r); i++)
-		if (!is_configured(svcs, n_svcs, PQgetvalue(r, i, 0)) && pg_int(r, i, 1, 0) > 0)
+		if (!store_is_configured(svcs, n_svcs, PQgetvalue(r, i, 0)) && pg_int(r, i, 1, 0) > 0)
 			entry(out, n, &cap, PQgetvalue(r, i, 0))->tasks = pg_int(r, i, 1, 0);
 	PQclear(r);
 	if ((r = pg_run(s, SQL_SNAPSHOTS, NULL)) == NULL) {
@@ -88,7 +78,7 @@ int pg_absent_services(struct store *base, const struct store_service *svcs, siz
 		return STORE_ERR;
 	}
 	for (int i = 0; i < PQntuples(r); i++)
-		if (!is_configured(svcs, n_svcs, PQgetvalue(r, i, 0)))
+		if (!store_is_configured(svcs, n_svcs, PQgetvalue(r, i, 0)))
 			entry(out, n, &cap, PQgetvalue(r, i, 0))->jobs_not_started +=
 				pg_int(r, i, 1, 0);
 	PQclear(r);

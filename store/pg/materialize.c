@@ -62,13 +62,13 @@ static int add_task(struct pg_store *s, const char *job_id, const char *name, in
 /* One snapshot service's task: waiting for it when the config lacks it,
  * skipped only when it was retired. */
 static int add_snapshot_task(struct pg_store *s, const char *job_id,
-			     const struct pg_set_member *m, const struct pg_set *conf, int64_t now)
+			     const struct store_set_member *m, const struct store_set *conf, int64_t now)
 {
 	char *reason = NULL;
 	int64_t retired = 0;
 	int rc;
 
-	if (!pg_set_has(conf, m->name) && pg_retired_reason(s, m->name, &reason, &retired) < 0)
+	if (!store_set_has(conf, m->name) && pg_retired_reason(s, m->name, &reason, &retired) < 0)
 		return -1;
 	rc = add_task(s, job_id, m->name, m->phase, retired != 0, reason, now);
 	free(reason);
@@ -76,15 +76,15 @@ static int add_snapshot_task(struct pg_store *s, const char *job_id,
 }
 
 /* The snapshot's tasks, then the configured services it lacks. */
-static int add_tasks(struct pg_store *s, const char *job_id, const struct pg_set *snap,
-		     const struct pg_set *conf, int64_t now)
+static int add_tasks(struct pg_store *s, const char *job_id, const struct store_set *snap,
+		     const struct store_set *conf, int64_t now)
 {
 	int rc = 0;
 
 	for (size_t i = 0; rc == 0 && i < snap->n; i++)
 		rc = add_snapshot_task(s, job_id, &snap->v[i], conf, now);
 	for (size_t i = 0; rc == 0 && i < conf->n; i++)
-		if (!pg_set_has(snap, conf->v[i].name))
+		if (!store_set_has(snap, conf->v[i].name))
 			rc = add_task(s, job_id, conf->v[i].name, conf->v[i].phase, 0, ADD_REASON,
 				      now);
 	return rc;
@@ -124,13 +124,13 @@ static int read_job_set(struct pg_store *s, const char *job_id, struct job_set *
 static int add_stale_tasks(struct pg_store *s, const char *job_id, int64_t set_id,
 			   int64_t conf_id, int64_t now)
 {
-	struct pg_set snap = { 0 }, conf = { 0 };
+	struct store_set snap = { 0 }, conf = { 0 };
 	int rc = -1;
 
 	if (pg_set_members(s, set_id, &snap) == 0 && pg_set_members(s, conf_id, &conf) == 0)
 		rc = add_tasks(s, job_id, &snap, &conf, now);
-	pg_set_free(&snap);
-	pg_set_free(&conf);
+	store_set_free(&snap);
+	store_set_free(&conf);
 	return rc;
 }
 
@@ -175,7 +175,7 @@ int pg_materialize_stale(struct pg_store *s, int64_t now, int *count)
 }
 
 /* One synthesized record: what the task will be when the job starts. */
-static void synth_task(struct task_record *t, const char *job_id, const struct pg_set_member *m,
+static void synth_task(struct task_record *t, const char *job_id, const struct store_set_member *m,
 		       const struct job_set *j, int lowest)
 {
 	memset(t, 0, sizeof *t);
@@ -194,7 +194,7 @@ static void synth_task(struct task_record *t, const char *job_id, const struct p
 
 int pg_synth_tasks(struct pg_store *s, const char *job_id, struct task_record **out, size_t *n)
 {
-	struct pg_set m = { 0 };
+	struct store_set m = { 0 };
 	struct job_set j;
 	int rc = read_job_set(s, job_id, &j);
 
@@ -203,7 +203,7 @@ int pg_synth_tasks(struct pg_store *s, const char *job_id, struct task_record **
 	if (rc != STORE_OK)
 		return rc == STORE_NOT_FOUND ? STORE_OK : STORE_ERR;
 	if (pg_set_members(s, j.set_id, &m) < 0) {
-		pg_set_free(&m);
+		store_set_free(&m);
 		return STORE_ERR;
 	}
 	/* members come by phase: the first has the lowest */
@@ -211,6 +211,6 @@ int pg_synth_tasks(struct pg_store *s, const char *job_id, struct task_record **
 	for (size_t i = 0; i < m.n; i++)
 		synth_task(&(*out)[i], job_id, &m.v[i], &j, m.v[0].phase);
 	*n = m.n;
-	pg_set_free(&m);
+	store_set_free(&m);
 	return STORE_OK;
 }

@@ -23,7 +23,7 @@
 #include "jobs/counts.h"
 #include "jobs/document.h"
 #include "jobs/timefmt.h"
-#include "store/backend.h"
+#include "store/shared.h"
 
 #define PG_STMT_CACHE 200
 #define PG_MAX_PARAMS 24
@@ -264,21 +264,6 @@ int pg_job_changed(struct pg_store *s, const char *job_id, const char *type,
 
 /* ---- service sets (store/pg/service_sets.c, store/pg/materialize.c) ---- */
 
-/* The last error of a task whose service the config lacks: it waits. */
-#define STORE_ABSENT_ERROR "service not in config"
-
-/* A service set read back: its members by phase, then name. */
-struct pg_set {
-	struct pg_set_member {
-		char *name;
-		int phase;
-	} *v;
-	size_t n, cap;
-};
-
-void pg_set_free(struct pg_set *set); /* keeps it reusable */
-int pg_set_has(const struct pg_set *set, const char *name); /* 1: a member is called name */
-
 /* The id of the service set whose members are svcs' names and phases,
  * created when new (under PG_LOCK_SETS: one set per list of members). In a
  * transaction. 0 or -1. */
@@ -286,7 +271,7 @@ int pg_service_set_id(struct pg_store *s, const struct store_service *svcs, size
 		      int64_t *id);
 
 /* Appends the members of set id to *out (by phase, then name). 0 or -1. */
-int pg_set_members(struct pg_store *s, int64_t id, struct pg_set *out);
+int pg_set_members(struct pg_store *s, int64_t id, struct store_set *out);
 
 /* Records svcs as the services configured now (what a job starting later
  * covers). In a transaction. 0 or -1. */
@@ -297,7 +282,7 @@ int pg_configured_id(struct pg_store *s, int64_t *id);
 
 /* The configured services into *out (pg_set_free); *found 0 when none was
  * recorded yet. 0 or -1. */
-int pg_configured_set(struct pg_store *s, struct pg_set *out, int *found);
+int pg_configured_set(struct pg_store *s, struct store_set *out, int *found);
 
 /* Whether service was retired (*found 1) and why (*reason, may be NULL,
  * malloc'ed). 0 or -1. */
@@ -465,10 +450,6 @@ int pg_breaker_save(struct pg_store *s, const char *service, const struct policy
  * subject.discovered event. 0 or -1.
  */
 int pg_subject_discovered(struct pg_store *s, const struct sched_result *r, int64_t now);
-
-/* Whether a task's service is a subject job's step (subject.discover ...):
- * no config service, [subject] names its URLs. */
-int pg_is_step(const char *name);
 
 /* Pushes the unfinished children of parent (jobs.parent_id) into set, in
  * id order. 0 or -1. */

@@ -232,13 +232,6 @@ int pg_subject_discovered(struct pg_store *s, const struct sched_result *r, int6
 	return rc;
 }
 
-int pg_is_step(const char *name)
-{
-	enum subject_step step;
-
-	return subject_step_parse(name, &step) == 0;
-}
-
 /* ---- reading ---- */
 
 static void read_tenant(const PGresult *r, int i, struct subject_tenant *t)

@@ -48,24 +48,6 @@ static const char SQL_SKIP_TASK[] =
 	"UPDATE tasks SET state = 'skipped', skip_reason = :reason, next_attempt_at = NULL,"
 	" updated_at = :now WHERE id = :id AND state IN ('pending','waiting','dead')";
 
-/* A subject job's steps are no config service: [subject] names their URLs. */
-static int is_step(const char *name)
-{
-	enum subject_step step;
-
-	return subject_step_parse(name, &step) == 0;
-}
-
-static int is_configured(const struct store_service *svcs, size_t n, const char *name)
-{
-	if (is_step(name))
-		return 1;
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(svcs[i].name, name) == 0)
-			return 1;
-	return 0;
-}
-
 /* The absent services found so far. */
 struct absent_list {
 	struct store_absent *v;
@@ -124,7 +106,7 @@ static int absent_in_tasks(struct sqlite_store *s, const struct store_service *s
 	int rc;
 
 	while ((rc = next_service(s, &prev)) == 1) {
-		if (is_configured(svcs, n_svcs, prev))
+		if (store_is_configured(svcs, n_svcs, prev))
 			continue;
 		if (count_of(s, SQL_UNFINISHED_COUNT, prev, &count) < 0) {
 			rc = -1;
@@ -156,7 +138,7 @@ static int absent_in_snapshots(struct sqlite_store *s, const struct store_servic
 	}
 	rc = sqlite_walk_end(s, st, rc);
 	for (size_t i = 0; rc == 0 && i < n; i++) {
-		if (is_configured(svcs, n_svcs, named[i]))
+		if (store_is_configured(svcs, n_svcs, named[i]))
 			continue;
 		if ((rc = sqlite_retired_reason(s, named[i], NULL, &retired)) < 0 || retired)
 			continue;
@@ -331,7 +313,7 @@ fail:
 
 int sqlite_mark_absent(struct sqlite_store *s, struct task_record *t, size_t n)
 {
-	struct sqlite_set conf;
+	struct store_set conf;
 	int64_t retired;
 	char *reason;
 	int found = 0, rc = 0;
@@ -340,7 +322,7 @@ int sqlite_mark_absent(struct sqlite_store *s, struct task_record *t, size_t n)
 		return n == 0 ? 0 : -1;
 	for (size_t i = 0; found && rc == 0 && i < n; i++) {
 		if ((t[i].state != TASK_PENDING && t[i].state != TASK_WAITING) ||
-		    sqlite_set_has(&conf, t[i].service) || is_step(t[i].service))
+		    store_set_has(&conf, t[i].service) || store_is_step(t[i].service))
 			continue;
 		if ((rc = sqlite_retired_reason(s, t[i].service, &reason, &retired)) < 0)
 			break;
@@ -355,6 +337,6 @@ int sqlite_mark_absent(struct sqlite_store *s, struct task_record *t, size_t n)
 		free(t[i].last_error);
 		t[i].last_error = xstrdup(STORE_ABSENT_ERROR);
 	}
-	sqlite_set_free(&conf);
+	store_set_free(&conf);
 	return rc;
 }

@@ -153,24 +153,8 @@ int sqlite_set_configured(struct sqlite_store *s, const struct store_service *sv
 	return sqlite_step_done(s, st);
 }
 
-void sqlite_set_free(struct sqlite_set *set)
-{
-	for (size_t i = 0; i < set->n; i++)
-		free(set->v[i].name);
-	free(set->v);
-	memset(set, 0, sizeof *set);
-}
-
-int sqlite_set_has(const struct sqlite_set *set, const char *name)
-{
-	for (size_t i = 0; i < set->n; i++)
-		if (strcmp(set->v[i].name, name ? name : "") == 0)
-			return 1;
-	return 0;
-}
-
 /* The members of set id, by phase then name, appended to *out. 0 or -1. */
-static int read_members(struct sqlite_store *s, int64_t id, struct sqlite_set *out)
+static int read_members(struct sqlite_store *s, int64_t id, struct store_set *out)
 {
 	sqlite3_stmt *st = sqlite_stmt(s, SQL_MEMBERS);
 	int rc;
@@ -211,7 +195,7 @@ static int configured_id(struct sqlite_store *s, int64_t *id)
 	return 0;
 }
 
-int sqlite_configured_set(struct sqlite_store *s, struct sqlite_set *out, int *found)
+int sqlite_configured_set(struct sqlite_store *s, struct store_set *out, int *found)
 {
 	int64_t id;
 
@@ -221,7 +205,7 @@ int sqlite_configured_set(struct sqlite_store *s, struct sqlite_set *out, int *f
 		return -1;
 	*found = id != 0;
 	if (*found && read_members(s, id, out) < 0) {
-		sqlite_set_free(out);
+		store_set_free(out);
 		return -1;
 	}
 	return 0;
@@ -260,14 +244,14 @@ static int add_task(struct sqlite_store *s, const char *job_id, const char *name
 /* One snapshot service's task: waiting for it when the config lacks it
  * (DESIGN 3), skipped only when it was retired. */
 static int add_snapshot_task(struct sqlite_store *s, const char *job_id,
-			     const struct sqlite_set_member *m, const struct sqlite_set *conf,
+			     const struct store_set_member *m, const struct store_set *conf,
 			     int64_t now)
 {
 	char *reason = NULL;
 	int64_t retired = 0;
 	int rc;
 
-	if (!sqlite_set_has(conf, m->name) &&
+	if (!store_set_has(conf, m->name) &&
 	    sqlite_retired_reason(s, m->name, &reason, &retired) < 0)
 		return -1;
 	rc = add_task(s, job_id, m->name, m->phase, retired != 0, reason, now);
@@ -276,15 +260,15 @@ static int add_snapshot_task(struct sqlite_store *s, const char *job_id,
 }
 
 /* The snapshot's tasks, then the configured services it lacks. */
-static int add_tasks(struct sqlite_store *s, const char *job_id, const struct sqlite_set *snap,
-		     const struct sqlite_set *conf, int64_t now)
+static int add_tasks(struct sqlite_store *s, const char *job_id, const struct store_set *snap,
+		     const struct store_set *conf, int64_t now)
 {
 	int rc = 0;
 
 	for (size_t i = 0; rc == 0 && i < snap->n; i++)
 		rc = add_snapshot_task(s, job_id, &snap->v[i], conf, now);
 	for (size_t i = 0; rc == 0 && i < conf->n; i++)
-		if (!sqlite_set_has(snap, conf->v[i].name))
+		if (!store_set_has(snap, conf->v[i].name))
 			rc = add_task(s, job_id, conf->v[i].name, conf->v[i].phase, 0,
 				      ADD_REASON, now);
 	return rc;
@@ -343,13 +327,13 @@ static int add_all_tasks(struct sqlite_store *s, const char *job_id, int64_t set
 static int add_stale_tasks(struct sqlite_store *s, const char *job_id, int64_t set_id,
 			   int64_t conf_id, int64_t now)
 {
-	struct sqlite_set snap = { 0 }, conf = { 0 };
+	struct store_set snap = { 0 }, conf = { 0 };
 	int rc = -1;
 
 	if (read_members(s, set_id, &snap) == 0 && read_members(s, conf_id, &conf) == 0)
 		rc = add_tasks(s, job_id, &snap, &conf, now);
-	sqlite_set_free(&snap);
-	sqlite_set_free(&conf);
+	store_set_free(&snap);
+	store_set_free(&conf);
 	return rc;
 }
 
@@ -416,7 +400,7 @@ int sqlite_materialize_stale(struct sqlite_store *s, int64_t now, int *count)
 
 /* One synthesized record: what the task will be when the job starts. */
 static void synth_task(struct task_record *t, const char *job_id,
-		       const struct sqlite_set_member *m, const struct job_set *j, int lowest)
+		       const struct store_set_member *m, const struct job_set *j, int lowest)
 {
 	memset(t, 0, sizeof *t);
 	snprintf(t->job_id, sizeof t->job_id, "%s", job_id);
@@ -435,7 +419,7 @@ static void synth_task(struct task_record *t, const char *job_id,
 int sqlite_synth_tasks(struct sqlite_store *s, const char *job_id, struct task_record **out,
 		       size_t *n)
 {
-	struct sqlite_set m = { 0 };
+	struct store_set m = { 0 };
 	struct job_set j;
 	int rc = read_job_set(s, job_id, &j);
 
@@ -444,7 +428,7 @@ int sqlite_synth_tasks(struct sqlite_store *s, const char *job_id, struct task_r
 	if (rc != STORE_OK)
 		return rc == STORE_NOT_FOUND ? STORE_OK : STORE_ERR;
 	if (read_members(s, j.set_id, &m) < 0) {
-		sqlite_set_free(&m);
+		store_set_free(&m);
 		return STORE_ERR;
 	}
 	/* members come by phase: the first has the lowest */
@@ -452,6 +436,6 @@ int sqlite_synth_tasks(struct sqlite_store *s, const char *job_id, struct task_r
 	for (size_t i = 0; i < m.n; i++)
 		synth_task(&(*out)[i], job_id, &m.v[i], &j, m.v[0].phase);
 	*n = m.n;
-	sqlite_set_free(&m);
+	store_set_free(&m);
 	return STORE_OK;
 }

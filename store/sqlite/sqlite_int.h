@@ -13,7 +13,7 @@
 #include "jobs/counts.h"
 #include "jobs/document.h"
 #include "jobs/timefmt.h"
-#include "store/backend.h"
+#include "store/shared.h"
 
 #define STORE_STMT_CACHE 160
 
@@ -275,26 +275,9 @@ int sqlite_action_apply(struct sqlite_store *s, const struct job_record *cur,
 int sqlite_service_set_id(struct sqlite_store *s, const struct store_service *svcs, size_t n,
 			  int64_t *id);
 
-/* A service set read back: its members by phase, then name. */
-struct sqlite_set {
-	struct sqlite_set_member {
-		char *name;
-		int phase;
-	} *v;
-	size_t n, cap;
-};
-
-void sqlite_set_free(struct sqlite_set *set); /* keeps it reusable */
-
-/* The last error of a task whose service the config lacks: it waits. */
-#define STORE_ABSENT_ERROR "service not in config"
-
 /* The configured services the last config sync recorded into *out
  * (sqlite_set_free); *found 0 when none was recorded yet. 0 or -1. */
-int sqlite_configured_set(struct sqlite_store *s, struct sqlite_set *out, int *found);
-
-/* 1 when the set has a service called name. */
-int sqlite_set_has(const struct sqlite_set *set, const char *name);
+int sqlite_configured_set(struct sqlite_store *s, struct store_set *out, int *found);
 
 /* Whether service was retired (*found 1) and why (*reason, may be NULL,
  * malloc'ed). 0 or -1. */
