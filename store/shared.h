@@ -41,4 +41,43 @@ int store_is_step(const char *name);
  * a subject job's step. */
 int store_is_configured(const struct store_service *svcs, size_t n, const char *name);
 
+/* A job not started yet: its state, times and snapshot (service set). */
+struct store_job_set {
+	enum job_state state;
+	int64_t due_at, created_at;
+	int64_t set_id;
+};
+
+/* What store_read_job_tasks reads through a backend. */
+struct store_task_ops {
+	/* The job's stored task rows: suspend first, then delete by phase,
+	 * then restore. Caller frees. STORE_OK or STORE_ERR. */
+	int (*read_tasks)(struct store *s, const char *job_id, struct task_record **out,
+			  size_t *n);
+	/* The job's snapshot and state: STORE_OK, STORE_NOT_FOUND (no
+	 * snapshot: its tasks exist) or STORE_ERR. */
+	int (*job_set)(struct store *s, const char *job_id, struct store_job_set *j);
+	/* Appends the members of set id to *out (by phase, then name). 0 or -1. */
+	int (*set_members)(struct store *s, int64_t id, struct store_set *out);
+	/* The configured services the last config sync recorded into *out
+	 * (store_set_free); *found 0 when none was. 0 or -1. */
+	int (*configured_set)(struct store *s, struct store_set *out, int *found);
+	/* Whether service was retired (*found 1) and why (*reason, may be
+	 * NULL, malloc'ed). 0 or -1. */
+	int (*retired_reason)(struct store *s, const char *service, char **reason,
+			      int64_t *found);
+};
+
+/*
+ * The job's tasks (store_job_tasks): suspend first, then delete by phase,
+ * then restore. A job not started yet has no delete task rows: they are
+ * synthesized from its snapshot (id 0; pending, the lowest phase due at
+ * due_at; skipped when the job was cancelled) and put after the suspends.
+ * A waiting task of a service the config lacks carries
+ * STORE_ABSENT_ERROR (a retired one of a job not started is shown
+ * skipped). Caller frees *out. STORE_OK or STORE_ERR.
+ */
+int store_read_job_tasks(struct store *s, const struct store_task_ops *ops, const char *job_id,
+			 struct task_record **out, size_t *n);
+
 #endif

@@ -207,36 +207,42 @@ static int read_tasks(struct pg_store *s, const char *job_id, struct task_record
 	return STORE_OK;
 }
 
-/* The job's tasks, suspend first, then delete by phase, then restore; a
- * job not started yet gets its delete tasks synthesized after the suspends. */
+static int read_tasks_op(struct store *s, const char *job_id, struct task_record **out,
+			 size_t *n)
+{
+	return read_tasks(pg_of(s), job_id, out, n);
+}
+
+static int job_set_op(struct store *s, const char *job_id, struct store_job_set *j)
+{
+	return pg_job_set(pg_of(s), job_id, j);
+}
+
+static int set_members_op(struct store *s, int64_t id, struct store_set *out)
+{
+	return pg_set_members(pg_of(s), id, out);
+}
+
+static int configured_set_op(struct store *s, struct store_set *out, int *found)
+{
+	return pg_configured_set(pg_of(s), out, found);
+}
+
+static int retired_reason_op(struct store *s, const char *service, char **reason,
+			     int64_t *found)
+{
+	return pg_retired_reason(pg_of(s), service, reason, found);
+}
+
+static const struct store_task_ops task_ops = {
+	.read_tasks = read_tasks_op,
+	.job_set = job_set_op,
+	.set_members = set_members_op,
+	.configured_set = configured_set_op,
+	.retired_reason = retired_reason_op,
+};
+
 int pg_job_tasks(struct store *base, const char *job_id, struct task_record **out, size_t *n)
 {
-	struct pg_store *s = pg_of(base);
-	struct task_record *v = NULL, *syn = NULL;
-	size_t len = 0, n_syn = 0, at = 0;
-
-	*out = NULL;
-	*n = 0;
-	if (read_tasks(s, job_id, &v, &len) != STORE_OK)
-		return STORE_ERR;
-	if (pg_synth_tasks(s, job_id, &syn, &n_syn) != STORE_OK) {
-		jobs_task_records_free(v, len);
-		return STORE_ERR;
-	}
-	if (n_syn > 0) {
-		v = xrealloc(v, (len + n_syn) * sizeof *v);
-		while (at < len && v[at].kind == TASK_KIND_SUSPEND)
-			at++;
-		memmove(&v[at + n_syn], &v[at], (len - at) * sizeof *v);
-		memcpy(&v[at], syn, n_syn * sizeof *v);
-		len += n_syn;
-	}
-	free(syn);
-	if (pg_mark_absent(s, v, len) < 0) {
-		jobs_task_records_free(v, len);
-		return STORE_ERR;
-	}
-	*out = v;
-	*n = len;
-	return STORE_OK;
+	return store_read_job_tasks(base, &task_ops, job_id, out, n);
 }

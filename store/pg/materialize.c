@@ -90,15 +90,7 @@ static int add_tasks(struct pg_store *s, const char *job_id, const struct store_
 	return rc;
 }
 
-/* A job not started yet: its state, times and snapshot. */
-struct job_set {
-	enum job_state state;
-	int64_t due_at, created_at;
-	int64_t set_id;
-};
-
-/* STORE_OK, STORE_NOT_FOUND (no snapshot: its tasks exist) or STORE_ERR. */
-static int read_job_set(struct pg_store *s, const char *job_id, struct job_set *j)
+int pg_job_set(struct pg_store *s, const char *job_id, struct store_job_set *j)
 {
 	struct pg_params p = { 0 };
 	PGresult *r;
@@ -137,9 +129,9 @@ static int add_stale_tasks(struct pg_store *s, const char *job_id, int64_t set_i
 int pg_materialize_tasks(struct pg_store *s, const char *job_id, int64_t now)
 {
 	struct pg_params p = { 0 };
-	struct job_set j;
+	struct store_job_set j;
 	int64_t conf;
-	int rc = read_job_set(s, job_id, &j);
+	int rc = pg_job_set(s, job_id, &j);
 
 	if (rc != STORE_OK)
 		return rc == STORE_NOT_FOUND ? 0 : -1;
@@ -172,45 +164,4 @@ int pg_materialize_stale(struct pg_store *s, int64_t now, int *count)
 	*count = PQntuples(r);
 	PQclear(r);
 	return rc;
-}
-
-/* One synthesized record: what the task will be when the job starts. */
-static void synth_task(struct task_record *t, const char *job_id, const struct store_set_member *m,
-		       const struct job_set *j, int lowest)
-{
-	memset(t, 0, sizeof *t);
-	snprintf(t->job_id, sizeof t->job_id, "%s", job_id);
-	t->service = xstrdup(m->name);
-	t->kind = TASK_KIND_DELETE;
-	t->phase = m->phase;
-	t->state = j->state == JOB_CANCELLED ? TASK_SKIPPED : TASK_PENDING;
-	if (j->state == JOB_CANCELLED)
-		t->skip_reason = xstrdup("job cancelled");
-	else if (t->phase == lowest)
-		t->next_attempt_at = j->due_at;
-	t->total_deleted = t->before_total = t->verified_after = t->duration_ms = -1;
-	t->updated_at = j->created_at;
-}
-
-int pg_synth_tasks(struct pg_store *s, const char *job_id, struct task_record **out, size_t *n)
-{
-	struct store_set m = { 0 };
-	struct job_set j;
-	int rc = read_job_set(s, job_id, &j);
-
-	*out = NULL;
-	*n = 0;
-	if (rc != STORE_OK)
-		return rc == STORE_NOT_FOUND ? STORE_OK : STORE_ERR;
-	if (pg_set_members(s, j.set_id, &m) < 0) {
-		store_set_free(&m);
-		return STORE_ERR;
-	}
-	/* members come by phase: the first has the lowest */
-	*out = xcalloc(m.n ? m.n : 1, sizeof **out);
-	for (size_t i = 0; i < m.n; i++)
-		synth_task(&(*out)[i], job_id, &m.v[i], &j, m.v[0].phase);
-	*n = m.n;
-	store_set_free(&m);
-	return STORE_OK;
 }

@@ -289,9 +289,6 @@ int pg_configured_set(struct pg_store *s, struct store_set *out, int *found);
 int pg_retired_reason(struct pg_store *s, const char *service, char **reason,
 		      int64_t *found);
 
-/* Marks the waiting tasks of services the config lacks in records read for
- * display (pg_job_tasks). 0 or -1. */
-int pg_mark_absent(struct pg_store *s, struct task_record *t, size_t n);
 
 /*
  * Inside a transaction, when a job starts: creates its delete tasks from
@@ -308,10 +305,8 @@ int pg_materialize_tasks(struct pg_store *s, const char *job_id, int64_t now);
  * the configured set; *count receives how many. 0 or -1. */
 int pg_materialize_stale(struct pg_store *s, int64_t now, int *count);
 
-/* The delete tasks a job not started yet will get, as records (id 0);
- * *out NULL and *n 0 for a job whose tasks exist. STORE_OK or STORE_ERR. */
-int pg_synth_tasks(struct pg_store *s, const char *job_id, struct task_record **out,
-		   size_t *n);
+/* A job not started yet: its snapshot and state (store_task_ops.job_set). */
+int pg_job_set(struct pg_store *s, const char *job_id, struct store_job_set *j);
 
 /* ---- the scheduler's side: sched*.c, absent.c, outbox.c, metrics.c,
  * reapply.c ---- */

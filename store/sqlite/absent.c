@@ -310,33 +310,3 @@ fail:
 	sqlite_rollback(s);
 	return STORE_ERR;
 }
-
-int sqlite_mark_absent(struct sqlite_store *s, struct task_record *t, size_t n)
-{
-	struct store_set conf;
-	int64_t retired;
-	char *reason;
-	int found = 0, rc = 0;
-
-	if (n == 0 || sqlite_configured_set(s, &conf, &found) < 0)
-		return n == 0 ? 0 : -1;
-	for (size_t i = 0; found && rc == 0 && i < n; i++) {
-		if ((t[i].state != TASK_PENDING && t[i].state != TASK_WAITING) ||
-		    store_set_has(&conf, t[i].service) || store_is_step(t[i].service))
-			continue;
-		if ((rc = sqlite_retired_reason(s, t[i].service, &reason, &retired)) < 0)
-			break;
-		if (retired && t[i].id == 0) { /* a job not started: skipped when it starts */
-			t[i].state = TASK_SKIPPED;
-			free(t[i].skip_reason);
-			t[i].skip_reason = reason;
-			t[i].next_attempt_at = 0;
-			continue;
-		}
-		free(reason);
-		free(t[i].last_error);
-		t[i].last_error = xstrdup(STORE_ABSENT_ERROR);
-	}
-	store_set_free(&conf);
-	return rc;
-}

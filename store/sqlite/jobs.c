@@ -270,38 +270,42 @@ static int read_tasks(struct sqlite_store *s, const char *job_id, struct task_re
 	return STORE_OK;
 }
 
-/* The job's tasks, suspend first, then delete by phase, then restore. A job
- * not started yet has no delete task rows: they are synthesized from its
- * snapshot (already in phase, service order) and put after the suspends. */
-int sqlite_job_tasks(struct store *base, const char *job_id, struct task_record **out,
-		     size_t *n)
+static int read_tasks_op(struct store *s, const char *job_id, struct task_record **out,
+			 size_t *n)
 {
-	struct sqlite_store *s = sqlite_of(base);
-	struct task_record *v = NULL, *syn = NULL;
-	size_t len = 0, n_syn = 0, at = 0;
+	return read_tasks(sqlite_of(s), job_id, out, n);
+}
 
-	*out = NULL;
-	*n = 0;
-	if (read_tasks(s, job_id, &v, &len) != STORE_OK)
-		return STORE_ERR;
-	if (sqlite_synth_tasks(s, job_id, &syn, &n_syn) != STORE_OK) {
-		jobs_task_records_free(v, len);
-		return STORE_ERR;
-	}
-	if (n_syn > 0) {
-		v = xrealloc(v, (len + n_syn) * sizeof *v);
-		while (at < len && v[at].kind == TASK_KIND_SUSPEND)
-			at++;
-		memmove(&v[at + n_syn], &v[at], (len - at) * sizeof *v);
-		memcpy(&v[at], syn, n_syn * sizeof *v);
-		len += n_syn;
-	}
-	free(syn);
-	if (sqlite_mark_absent(s, v, len) < 0) {
-		jobs_task_records_free(v, len);
-		return STORE_ERR;
-	}
-	*out = v;
-	*n = len;
-	return STORE_OK;
+static int job_set_op(struct store *s, const char *job_id, struct store_job_set *j)
+{
+	return sqlite_job_set(sqlite_of(s), job_id, j);
+}
+
+static int set_members_op(struct store *s, int64_t id, struct store_set *out)
+{
+	return sqlite_set_members(sqlite_of(s), id, out);
+}
+
+static int configured_set_op(struct store *s, struct store_set *out, int *found)
+{
+	return sqlite_configured_set(sqlite_of(s), out, found);
+}
+
+static int retired_reason_op(struct store *s, const char *service, char **reason,
+			     int64_t *found)
+{
+	return sqlite_retired_reason(sqlite_of(s), service, reason, found);
+}
+
+static const struct store_task_ops task_ops = {
+	.read_tasks = read_tasks_op,
+	.job_set = job_set_op,
+	.set_members = set_members_op,
+	.configured_set = configured_set_op,
+	.retired_reason = retired_reason_op,
+};
+
+int sqlite_job_tasks(struct store *base, const char *job_id, struct task_record **out, size_t *n)
+{
+	return store_read_job_tasks(base, &task_ops, job_id, out, n);
 }

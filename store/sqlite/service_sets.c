@@ -153,8 +153,7 @@ int sqlite_set_configured(struct sqlite_store *s, const struct store_service *sv
 	return sqlite_step_done(s, st);
 }
 
-/* The members of set id, by phase then name, appended to *out. 0 or -1. */
-static int read_members(struct sqlite_store *s, int64_t id, struct store_set *out)
+int sqlite_set_members(struct sqlite_store *s, int64_t id, struct store_set *out)
 {
 	sqlite3_stmt *st = sqlite_stmt(s, SQL_MEMBERS);
 	int rc;
@@ -204,7 +203,7 @@ int sqlite_configured_set(struct sqlite_store *s, struct store_set *out, int *fo
 	if (configured_id(s, &id) < 0)
 		return -1;
 	*found = id != 0;
-	if (*found && read_members(s, id, out) < 0) {
+	if (*found && sqlite_set_members(s, id, out) < 0) {
 		store_set_free(out);
 		return -1;
 	}
@@ -274,16 +273,7 @@ static int add_tasks(struct sqlite_store *s, const char *job_id, const struct st
 	return rc;
 }
 
-/* A job not started yet: its state, times and snapshot. */
-struct job_set {
-	enum job_state state;
-	int64_t due_at, created_at;
-	int64_t set_id;
-};
-
-/* The job's snapshot and state; STORE_OK, STORE_NOT_FOUND (no snapshot:
- * its tasks exist) or STORE_ERR. */
-static int read_job_set(struct sqlite_store *s, const char *job_id, struct job_set *j)
+int sqlite_job_set(struct sqlite_store *s, const char *job_id, struct store_job_set *j)
 {
 	sqlite3_stmt *st = sqlite_stmt(s, SQL_JOB_SET);
 	int rc;
@@ -330,7 +320,7 @@ static int add_stale_tasks(struct sqlite_store *s, const char *job_id, int64_t s
 	struct store_set snap = { 0 }, conf = { 0 };
 	int rc = -1;
 
-	if (read_members(s, set_id, &snap) == 0 && read_members(s, conf_id, &conf) == 0)
+	if (sqlite_set_members(s, set_id, &snap) == 0 && sqlite_set_members(s, conf_id, &conf) == 0)
 		rc = add_tasks(s, job_id, &snap, &conf, now);
 	store_set_free(&snap);
 	store_set_free(&conf);
@@ -354,9 +344,9 @@ static int leave_set(struct sqlite_store *s, const char *job_id, int64_t set_id)
 
 int sqlite_materialize_tasks(struct sqlite_store *s, const char *job_id, int64_t now)
 {
-	struct job_set j;
+	struct store_job_set j;
 	int64_t conf;
-	int rc = read_job_set(s, job_id, &j);
+	int rc = sqlite_job_set(s, job_id, &j);
 
 	if (rc != STORE_OK)
 		return rc == STORE_NOT_FOUND ? 0 : -1;
@@ -396,46 +386,4 @@ int sqlite_materialize_stale(struct sqlite_store *s, int64_t now, int *count)
 	*count = (int)n;
 	free(ids);
 	return rc;
-}
-
-/* One synthesized record: what the task will be when the job starts. */
-static void synth_task(struct task_record *t, const char *job_id,
-		       const struct store_set_member *m, const struct job_set *j, int lowest)
-{
-	memset(t, 0, sizeof *t);
-	snprintf(t->job_id, sizeof t->job_id, "%s", job_id);
-	t->service = xstrdup(m->name);
-	t->kind = TASK_KIND_DELETE;
-	t->phase = m->phase;
-	t->state = j->state == JOB_CANCELLED ? TASK_SKIPPED : TASK_PENDING;
-	if (j->state == JOB_CANCELLED)
-		t->skip_reason = xstrdup("job cancelled");
-	else if (t->phase == lowest)
-		t->next_attempt_at = j->due_at;
-	t->total_deleted = t->before_total = t->verified_after = t->duration_ms = -1;
-	t->updated_at = j->created_at;
-}
-
-int sqlite_synth_tasks(struct sqlite_store *s, const char *job_id, struct task_record **out,
-		       size_t *n)
-{
-	struct store_set m = { 0 };
-	struct job_set j;
-	int rc = read_job_set(s, job_id, &j);
-
-	*out = NULL;
-	*n = 0;
-	if (rc != STORE_OK)
-		return rc == STORE_NOT_FOUND ? STORE_OK : STORE_ERR;
-	if (read_members(s, j.set_id, &m) < 0) {
-		store_set_free(&m);
-		return STORE_ERR;
-	}
-	/* members come by phase: the first has the lowest */
-	*out = xcalloc(m.n ? m.n : 1, sizeof **out);
-	for (size_t i = 0; i < m.n; i++)
-		synth_task(&(*out)[i], job_id, &m.v[i], &j, m.v[0].phase);
-	*n = m.n;
-	store_set_free(&m);
-	return STORE_OK;
 }

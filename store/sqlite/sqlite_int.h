@@ -284,10 +284,6 @@ int sqlite_configured_set(struct sqlite_store *s, struct store_set *out, int *fo
 int sqlite_retired_reason(struct sqlite_store *s, const char *service, char **reason,
 			  int64_t *found);
 
-/* Marks the waiting tasks of services the config lacks in records read
- * for display (see sqlite_job_tasks). 0 or -1. */
-int sqlite_mark_absent(struct sqlite_store *s, struct task_record *t, size_t n);
-
 /* Records svcs (names and phases) as the services configured now (what a
  * job starting later covers). In a transaction. 0 or -1. */
 int sqlite_set_configured(struct sqlite_store *s, const struct store_service *svcs, size_t n);
@@ -311,14 +307,11 @@ int sqlite_materialize_tasks(struct sqlite_store *s, const char *job_id, int64_t
  */
 int sqlite_materialize_stale(struct sqlite_store *s, int64_t now, int *count);
 
-/*
- * The delete tasks a job not started yet will get, as records (id 0;
- * pending, the lowest phase due at due_at; skipped when the job was
- * cancelled). *out NULL and *n 0 for a job whose tasks exist. Caller
- * frees. STORE_OK or STORE_ERR.
- */
-int sqlite_synth_tasks(struct sqlite_store *s, const char *job_id, struct task_record **out,
-		       size_t *n);
+/* A job not started yet: its snapshot and state (store_task_ops.job_set). */
+int sqlite_job_set(struct sqlite_store *s, const char *job_id, struct store_job_set *j);
+
+/* Appends the members of set id to *out (by phase, then name). 0 or -1. */
+int sqlite_set_members(struct sqlite_store *s, int64_t id, struct store_set *out);
 
 /* Reads one job inside or outside a transaction: STORE_OK, STORE_NOT_FOUND
  * or STORE_ERR (sqlite_job_get is this behind the table). */
