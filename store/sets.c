@@ -1,10 +1,13 @@
 /*
- * sets.c - service sets as every backend reads them back, and which task
- * services count as configured.
+ * sets.c - the small sets every backend fills: service sets read back,
+ * the job ids a transaction touched; and which task services count as
+ * configured.
  */
 #include "store/shared.h"
 #include "jobs/subject.h"
+#include "util/util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +25,26 @@ int store_set_has(const struct store_set *set, const char *name)
 		if (strcmp(set->v[i].name, name ? name : "") == 0)
 			return 1;
 	return 0;
+}
+
+void store_idset_push(struct store_idset *set, const char *id)
+{
+	set->ids = xreserve(set->ids, &set->cap, set->n + 1, sizeof *set->ids);
+	snprintf(set->ids[set->n++], JOBS_ID_LEN + 1, "%s", id);
+}
+
+void store_idset_add(struct store_idset *set, const char *id)
+{
+	for (size_t i = 0; i < set->n; i++)
+		if (strcmp(set->ids[i], id) == 0)
+			return;
+	store_idset_push(set, id);
+}
+
+void store_idset_free(struct store_idset *set)
+{
+	free(set->ids);
+	memset(set, 0, sizeof *set);
 }
 
 int store_is_step(const char *name)

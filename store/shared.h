@@ -33,6 +33,19 @@ void store_set_free(struct store_set *set);
 /* 1 when the set has a member called name (NULL: ""), else 0. */
 int store_set_has(const struct store_set *set, const char *name);
 
+/* The job ids a transaction touched, each once. */
+struct store_idset {
+	char (*ids)[JOBS_ID_LEN + 1];
+	size_t n, cap;
+};
+
+/* Adds id unless the set has it (O(n): small sets). Can't fail. */
+void store_idset_add(struct store_idset *set, const char *id);
+/* Appends id without the duplicate check. Can't fail. */
+void store_idset_push(struct store_idset *set, const char *id);
+/* Frees the ids and zeroes the set (it can be filled again). */
+void store_idset_free(struct store_idset *set);
+
 /* 1 when name is one of a subject job's steps: no config service ([subject]
  * names their URLs), so never absent from the config. */
 int store_is_step(const char *name);

@@ -96,7 +96,7 @@ static int retire_tx(struct pg_store *s, void *ctx)
 {
 	struct retire_ctx *c = ctx;
 	struct pg_params p = { 0 }, k = { 0 };
-	struct pg_idset jobs = { 0 };
+	struct store_idset jobs = { 0 };
 	int64_t known = 0;
 	PGresult *r;
 	char *d;
@@ -124,7 +124,7 @@ static int retire_tx(struct pg_store *s, void *ctx)
 		d = jobs_detail_task_change(PQgetvalue(r, i, 1), c->reason, c->by);
 		rc = pg_event_append(s, PQgetvalue(r, i, 0), c->now, "task.skipped", c->service, d);
 		free(d);
-		pg_idset_add(&jobs, PQgetvalue(r, i, 0));
+		store_idset_add(&jobs, PQgetvalue(r, i, 0));
 	}
 	c->skipped = PQntuples(r);
 	PQclear(r);
@@ -134,7 +134,7 @@ static int retire_tx(struct pg_store *s, void *ctx)
 	free(d);
 	if (rc == 0)
 		rc = pg_eval_jobs(s, &jobs, c->now, NULL);
-	pg_idset_free(&jobs);
+	store_idset_free(&jobs);
 	return rc == 0 ? STORE_OK : STORE_ERR;
 }
 

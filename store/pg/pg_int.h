@@ -398,21 +398,12 @@ int pg_notify_due(struct pg_store *s);
  * inserting an outbox row. 0 or -1. */
 int pg_outbox_guard(struct pg_store *s);
 
-/* The job ids a transaction touched, each once. */
-struct pg_idset {
-	char (*ids)[JOBS_ID_LEN + 1];
-	size_t n, cap;
-};
-
-void pg_idset_add(struct pg_idset *set, const char *id);  /* O(n): small sets */
-void pg_idset_push(struct pg_idset *set, const char *id); /* no duplicate check */
-void pg_idset_free(struct pg_idset *set);
 /* Pushes column 0 of every row of r (may be NULL: -1) and PQclears it. 0 or -1. */
-int pg_idset_collect(PGresult *r, struct pg_idset *set);
+int pg_idset_collect(PGresult *r, struct store_idset *set);
 
 /* Locks the rows of the set's jobs in id order (the order every writer
  * takes job rows in: no deadlock between them). 0 or -1. */
-int pg_lock_jobs(struct pg_store *s, const struct pg_idset *set);
+int pg_lock_jobs(struct pg_store *s, const struct store_idset *set);
 
 /*
  * Inside a transaction: locks the job's row, then brings the job up to
@@ -422,7 +413,7 @@ int pg_lock_jobs(struct pg_store *s, const struct pg_idset *set);
  * NULL) when it failed the job. 0 or -1.
  */
 int pg_eval_job(struct pg_store *s, const char *job_id, int64_t now, int *failed);
-int pg_eval_jobs(struct pg_store *s, const struct pg_idset *set, int64_t now, int *failed);
+int pg_eval_jobs(struct pg_store *s, const struct store_idset *set, int64_t now, int *failed);
 
 /* Logs one job-level line, held until the transaction commits. */
 void pg_log_job(int level, const char *event, const char *job_id, const char *tenant_id);
@@ -448,7 +439,7 @@ int pg_subject_discovered(struct pg_store *s, const struct sched_result *r, int6
 
 /* Pushes the unfinished children of parent (jobs.parent_id) into set, in
  * id order. 0 or -1. */
-int pg_children(struct pg_store *s, const char *parent, struct pg_idset *set);
+int pg_children(struct pg_store *s, const char *parent, struct store_idset *set);
 
 /* The unfinished subject job that waits for job_id (its child, or the
  * tenant's purge that stands for one) into parent: 1, 0 none, -1. */

@@ -160,7 +160,7 @@ static void log_reclaimed(const struct lost *l, int dead, const char *err)
 
 /* Takes lease l back while it is still as read (as sqlite_reclaim_one). */
 static int reclaim_one(struct pg_store *s, struct maint_ctx *c, const struct lost *l,
-		       struct pg_idset *dead_jobs)
+		       struct store_idset *dead_jobs)
 {
 	struct pg_params p = { 0 };
 	int dead = c->retry != NULL &&
@@ -182,7 +182,7 @@ static int reclaim_one(struct pg_store *s, struct maint_ctx *c, const struct los
 	if (n > 0) {
 		c->m.reclaimed++;
 		if (dead && (l->kind == NULL || strcmp(l->kind, "delete") == 0))
-			pg_idset_add(dead_jobs, l->job_id);
+			store_idset_add(dead_jobs, l->job_id);
 		detail = sched_doc_reclaimed(l->kind, l->attempts, dead, err, l->owner);
 		n = pg_event_append(s, l->job_id, c->now, "task.attempt", l->service, detail);
 		free(detail);
@@ -198,7 +198,7 @@ static int reclaim_one(struct pg_store *s, struct maint_ctx *c, const struct los
  * task rows, as every writer), then each taken while still as read. */
 static int reclaim(struct pg_store *s, struct maint_ctx *c)
 {
-	struct pg_idset jobs = { 0 }, dead_jobs = { 0 };
+	struct store_idset jobs = { 0 }, dead_jobs = { 0 };
 	struct lost *l = NULL;
 	size_t n = 0, cap = 0;
 	PGresult *r = pg_run(s, SQL_INFLIGHT, NULL);
@@ -210,7 +210,7 @@ static int reclaim(struct pg_store *s, struct maint_ctx *c)
 			continue;
 		l = xreserve(l, &cap, n + 1, sizeof *l);
 		read_lost(r, i, c->now, who, &l[n]);
-		pg_idset_add(&jobs, l[n++].job_id);
+		store_idset_add(&jobs, l[n++].job_id);
 	}
 	if (rc == 0 && n > 0)
 		rc = pg_lock_jobs(s, &jobs);
@@ -220,15 +220,15 @@ static int reclaim(struct pg_store *s, struct maint_ctx *c)
 		rc = pg_eval_jobs(s, &dead_jobs, c->now, NULL);
 	PQclear(r);
 	free(l);
-	pg_idset_free(&jobs);
-	pg_idset_free(&dead_jobs);
+	store_idset_free(&jobs);
+	store_idset_free(&dead_jobs);
 	return rc;
 }
 
 /* ---- due jobs, deadlines ---- */
 
 /* The ids of a "SELECT id ... LIMIT $2 FOR UPDATE SKIP LOCKED" at now. */
-static int due_ids(struct pg_store *s, const char *sql, int64_t now, struct pg_idset *ids)
+static int due_ids(struct pg_store *s, const char *sql, int64_t now, struct store_idset *ids)
 {
 	struct pg_params p = { 0 };
 
@@ -284,13 +284,13 @@ static int mark_missed(struct pg_store *s, const char *id, int64_t now)
 static int each_job(struct pg_store *s, const char *sql, int64_t now,
 		    int (*fn)(struct pg_store *, const char *, int64_t), int *count)
 {
-	struct pg_idset ids = { 0 };
+	struct store_idset ids = { 0 };
 	int rc = due_ids(s, sql, now, &ids);
 
 	for (size_t i = 0; rc == 0 && i < ids.n; i++)
 		rc = fn(s, ids.ids[i], now) < 0 ? -1 : 0;
 	*count = (int)ids.n;
-	pg_idset_free(&ids);
+	store_idset_free(&ids);
 	return rc;
 }
 

@@ -56,37 +56,17 @@ static const char SQL_TOMBSTONE[] =
 	" FROM jobs j WHERE j.id = $1 AND j.kind = 'purge' ON CONFLICT DO NOTHING";
 static const char SQL_NOTIFY[] = "SELECT pg_notify('tenantdel_due', '')";
 
-void pg_idset_push(struct pg_idset *set, const char *id)
-{
-	set->ids = xreserve(set->ids, &set->cap, set->n + 1, sizeof *set->ids);
-	snprintf(set->ids[set->n++], JOBS_ID_LEN + 1, "%s", id);
-}
-
-void pg_idset_add(struct pg_idset *set, const char *id)
-{
-	for (size_t i = 0; i < set->n; i++)
-		if (strcmp(set->ids[i], id) == 0)
-			return;
-	pg_idset_push(set, id);
-}
-
-void pg_idset_free(struct pg_idset *set)
-{
-	free(set->ids);
-	memset(set, 0, sizeof *set);
-}
-
-int pg_idset_collect(PGresult *r, struct pg_idset *set)
+int pg_idset_collect(PGresult *r, struct store_idset *set)
 {
 	if (r == NULL)
 		return -1;
 	for (int i = 0; i < PQntuples(r); i++)
-		pg_idset_push(set, PQgetvalue(r, i, 0));
+		store_idset_push(set, PQgetvalue(r, i, 0));
 	PQclear(r);
 	return 0;
 }
 
-int pg_lock_jobs(struct pg_store *s, const struct pg_idset *set)
+int pg_lock_jobs(struct pg_store *s, const struct store_idset *set)
 {
 	struct pg_params p = { 0 };
 	struct buf arr;
@@ -286,7 +266,7 @@ int pg_eval_job(struct pg_store *s, const char *job_id, int64_t now, int *failed
 	return rc < 0 ? -1 : 0;
 }
 
-int pg_eval_jobs(struct pg_store *s, const struct pg_idset *set, int64_t now, int *failed)
+int pg_eval_jobs(struct pg_store *s, const struct store_idset *set, int64_t now, int *failed)
 {
 	if (pg_lock_jobs(s, set) < 0)
 		return -1;

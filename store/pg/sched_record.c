@@ -332,16 +332,16 @@ static int record_one(struct pg_store *s, const struct record_ctx *c, const stru
 static int record_tx(struct pg_store *s, void *ctx)
 {
 	struct record_ctx *c = ctx;
-	struct pg_idset all = { 0 }, eval = { 0 };
+	struct store_idset all = { 0 }, eval = { 0 };
 	struct jobs_counts counts = { 0 };
 	int rc;
 
 	pg_hold_fresh(&c->held);
 	c->failed = 0;
 	for (size_t i = 0; i < c->n; i++) {
-		pg_idset_add(&all, c->r[i].job_id);
+		store_idset_add(&all, c->r[i].job_id);
 		if (c->r[i].kind == TASK_KIND_DELETE && c->r[i].state != TASK_WAITING)
-			pg_idset_add(&eval, c->r[i].job_id);
+			store_idset_add(&eval, c->r[i].job_id);
 	}
 	rc = pg_lock_jobs(s, &all);
 	for (size_t i = 0; rc == 0 && i < c->n; i++)
@@ -352,8 +352,8 @@ static int record_tx(struct pg_store *s, void *ctx)
 		rc = pg_metrics_flush(s, &counts);
 	if (rc == 0)
 		rc = pg_eval_jobs(s, &eval, c->now, &c->failed);
-	pg_idset_free(&all);
-	pg_idset_free(&eval);
+	store_idset_free(&all);
+	store_idset_free(&eval);
 	jobs_counts_free(&counts);
 	return rc == 0 ? STORE_OK : STORE_ERR;
 }

@@ -268,7 +268,7 @@ int pg_subject_tenants(struct store *base, const char *job_id, struct subject_te
 	return STORE_OK;
 }
 
-int pg_children(struct pg_store *s, const char *parent, struct pg_idset *set)
+int pg_children(struct pg_store *s, const char *parent, struct store_idset *set)
 {
 	struct pg_params p = { 0 };
 

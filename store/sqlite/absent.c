@@ -250,7 +250,7 @@ static int skip_task(struct sqlite_store *s, const struct retire_row *r, const c
 static int retire(struct sqlite_store *s, const char *svc, const char *reason, const char *by,
 		  int64_t now, int64_t *skipped)
 {
-	struct sqlite_idset jobs = { 0 };
+	struct store_idset jobs = { 0 };
 	struct retire_row *rows = NULL;
 	sqlite3_stmt *st = sqlite_stmt(s, SQL_RETIRE);
 	size_t n = 0;
@@ -270,7 +270,7 @@ static int retire(struct sqlite_store *s, const char *svc, const char *reason, c
 	rc = 0;
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		rc = skip_task(s, &rows[i], svc, reason, by, now);
-		sqlite_idset_add(&jobs, rows[i].job_id);
+		store_idset_add(&jobs, rows[i].job_id);
 	}
 	d = jobs_detail_service_retired(reason, by, (int64_t)n);
 	if (rc == 0)
@@ -279,7 +279,7 @@ static int retire(struct sqlite_store *s, const char *svc, const char *reason, c
 	if (rc == 0)
 		rc = sqlite_eval_jobs(s, &jobs, now, NULL);
 	*skipped = (int64_t)n;
-	sqlite_idset_free(&jobs);
+	store_idset_free(&jobs);
 	free(rows);
 	return rc;
 }

@@ -172,7 +172,7 @@ static void log_reclaimed(const struct sqlite_lost *l, int dead, const char *err
  */
 int sqlite_reclaim_one(struct sqlite_store *s, const struct sqlite_lost *l,
 		       const struct policy_retry *retry, int64_t now,
-		       struct sqlite_idset *dead_jobs, int *taken)
+		       struct store_idset *dead_jobs, int *taken)
 {
 	sqlite3_stmt *st = sqlite_stmt(s, SQL_RECLAIM);
 	int dead = retry != NULL &&
@@ -200,7 +200,7 @@ int sqlite_reclaim_one(struct sqlite_store *s, const struct sqlite_lost *l,
 		goto out; /* recorded, or claimed again, since it was read */
 	*taken = 1;
 	if (dead && (l->kind == NULL || strcmp(l->kind, "delete") == 0))
-		sqlite_idset_add(dead_jobs, l->job_id);
+		store_idset_add(dead_jobs, l->job_id);
 	detail = sched_doc_reclaimed(l->kind, l->attempts, dead, err, l->owner);
 	rc = sqlite_event_append(s, l->job_id, now, "task.attempt", l->service, detail);
 	free(detail);
@@ -213,7 +213,7 @@ out:
 static int reclaim(struct sqlite_store *s, struct reclaim_ctx *c,
 		   const struct policy_retry *retry, int64_t now, int *count)
 {
-	struct sqlite_idset dead_jobs = { 0 };
+	struct store_idset dead_jobs = { 0 };
 	struct sqlite_lost *l = NULL;
 	size_t n = 0;
 	int failed = 0, taken = 0;
@@ -227,7 +227,7 @@ static int reclaim(struct sqlite_store *s, struct reclaim_ctx *c,
 	if (rc == 0 && dead_jobs.n > 0)
 		rc = sqlite_eval_jobs(s, &dead_jobs, now, &failed);
 	lost_free(l, n);
-	sqlite_idset_free(&dead_jobs);
+	store_idset_free(&dead_jobs);
 	return rc;
 }
 
@@ -236,7 +236,7 @@ static int each_job(struct sqlite_store *s, const char *sql, int64_t now,
 		    int (*fn)(struct sqlite_store *, const char *, int64_t), int *count)
 {
 	sqlite3_stmt *st = sqlite_stmt(s, sql);
-	struct sqlite_idset ids = { 0 };
+	struct store_idset ids = { 0 };
 	int rc;
 
 	*count = 0;
@@ -250,7 +250,7 @@ static int each_job(struct sqlite_store *s, const char *sql, int64_t now,
 	for (size_t i = 0; rc == 0 && i < ids.n; i++)
 		rc = fn(s, ids.ids[i], now);
 	*count = (int)ids.n;
-	sqlite_idset_free(&ids);
+	store_idset_free(&ids);
 	return rc;
 }
 

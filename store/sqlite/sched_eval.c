@@ -47,37 +47,17 @@ static const char SQL_TOMBSTONE[] =
 	"    AND state = 'succeeded' ORDER BY service))"
 	" FROM jobs j WHERE j.id = :id AND j.kind = 'purge' ON CONFLICT DO NOTHING";
 
-void sqlite_idset_push(struct sqlite_idset *set, const char *id)
-{
-	set->ids = xreserve(set->ids, &set->cap, set->n + 1, sizeof *set->ids);
-	snprintf(set->ids[set->n++], JOBS_ID_LEN + 1, "%s", id);
-}
-
-void sqlite_idset_add(struct sqlite_idset *set, const char *id)
-{
-	for (size_t i = 0; i < set->n; i++)
-		if (strcmp(set->ids[i], id) == 0)
-			return;
-	sqlite_idset_push(set, id);
-}
-
-void sqlite_idset_free(struct sqlite_idset *set)
-{
-	free(set->ids);
-	memset(set, 0, sizeof *set);
-}
-
 int sqlite_idset_collect(struct sqlite_store *s, sqlite3_stmt *st, const char *sql,
-			 struct sqlite_idset *set)
+			 struct store_idset *set)
 {
 	int rc;
 
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		sqlite_idset_push(set, (const char *)sqlite3_column_text(st, 0));
+		store_idset_push(set, (const char *)sqlite3_column_text(st, 0));
 	sqlite_reset(st);
 	if (rc != SQLITE_DONE) {
 		sqlite_log_error(s, sql);
-		sqlite_idset_free(set);
+		store_idset_free(set);
 		return -1;
 	}
 	return 0;
@@ -276,7 +256,7 @@ int sqlite_eval_job(struct sqlite_store *s, const char *job_id, int64_t now, int
 	return rc < 0 ? -1 : 0;
 }
 
-int sqlite_eval_jobs(struct sqlite_store *s, const struct sqlite_idset *set, int64_t now,
+int sqlite_eval_jobs(struct sqlite_store *s, const struct store_idset *set, int64_t now,
 		     int *failed)
 {
 	for (size_t i = 0; i < set->n; i++)

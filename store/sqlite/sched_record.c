@@ -282,7 +282,7 @@ int sqlite_record_results(struct store *base, const char *owner, const struct sc
 			  int64_t now, int *failed_jobs)
 {
 	struct sqlite_store *s = sqlite_of(base);
-	struct sqlite_idset jobs = { 0 };
+	struct store_idset jobs = { 0 };
 	struct jobs_counts counts = { 0 };
 	int failed = 0;
 
@@ -297,11 +297,11 @@ int sqlite_record_results(struct store *base, const char *owner, const struct sc
 		if (record_one(s, owner, &r[i], svcs, n_svcs, now, &counts) < 0)
 			goto fail;
 		if (r[i].kind == TASK_KIND_DELETE && r[i].state != TASK_WAITING)
-			sqlite_idset_add(&jobs, r[i].job_id);
+			store_idset_add(&jobs, r[i].job_id);
 	}
 	if (sqlite_metrics_flush(s, &counts) < 0 || sqlite_eval_jobs(s, &jobs, now, &failed) < 0)
 		goto fail;
-	sqlite_idset_free(&jobs);
+	store_idset_free(&jobs);
 	jobs_counts_free(&counts);
 	if (sqlite_commit(s) != STORE_OK) {
 		log_release(0);
@@ -312,7 +312,7 @@ int sqlite_record_results(struct store *base, const char *owner, const struct sc
 		*failed_jobs = failed;
 	return STORE_OK;
 fail:
-	sqlite_idset_free(&jobs);
+	store_idset_free(&jobs);
 	jobs_counts_free(&counts);
 	sqlite_rollback(s);
 	log_release(0);

@@ -271,7 +271,7 @@ int sqlite_subject_tenants(struct store *base, const char *job_id, struct subjec
 	return STORE_OK;
 }
 
-int sqlite_children(struct sqlite_store *s, const char *parent, struct sqlite_idset *set)
+int sqlite_children(struct sqlite_store *s, const char *parent, struct store_idset *set)
 {
 	sqlite3_stmt *st = sqlite_stmt(s, SQL_CHILDREN);
 

@@ -330,7 +330,7 @@ int sqlite_action_apply(struct sqlite_store *s, const struct job_record *cur,
 static int cascade(struct sqlite_store *s, const struct job_record *parent,
 		   const struct store_action *a)
 {
-	struct sqlite_idset kids = { 0 };
+	struct store_idset kids = { 0 };
 	int rc = STORE_OK;
 
 	if (parent->kind != JOB_KIND_USER || a->act == JOB_ACT_APPROVE)
@@ -349,7 +349,7 @@ static int cascade(struct sqlite_store *s, const struct job_record *parent,
 		jobs_job_record_clear(&cur);
 		jobs_job_record_clear(&after);
 	}
-	sqlite_idset_free(&kids);
+	store_idset_free(&kids);
 	return rc == STORE_ERR ? STORE_ERR : STORE_OK;
 }
 
