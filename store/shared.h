@@ -93,4 +93,57 @@ struct store_task_ops {
 int store_read_job_tasks(struct store *s, const struct store_task_ops *ops, const char *job_id,
 			 struct task_record **out, size_t *n);
 
+/* What the rules said yes to: the request as checked and the job's next
+ * state (store_action_apply passes it to the backend's write). */
+struct store_checked {
+	struct job_action_ask ask;   /* retry: dead_tasks counts a subject job's
+				      * children's too */
+	enum job_state to;
+	int64_t own_dead;            /* retry: the job's own dead tasks */
+};
+
+/* What store_action_apply and store_action_cascade do through a backend,
+ * inside its transaction. */
+struct store_act_ops {
+	/* The dead tasks a retry would take back (service NULL: every
+	 * service's): job_id's own, or (children 1) its children's. 0 or -1. */
+	int (*count_dead)(struct store *s, const char *job_id, const char *service,
+			  int children, int64_t *n);
+	/* The unfinished subject job that waits for purge job_id into parent:
+	 * 1, 0 none, -1. */
+	int (*waiting_parent)(struct store *s, const char *job_id,
+			      char parent[JOBS_ID_LEN + 1]);
+	/* Writes the change the rules allowed (c) to the job read as cur,
+	 * where it is still so, with its events and outbox row; *out the job
+	 * after. STORE_OK, STORE_REFUSED (moved meanwhile) or STORE_ERR. */
+	int (*write)(struct store *s, const struct job_record *cur,
+		     const struct store_checked *c, const struct store_action *a,
+		     struct job_record *out);
+	/* Pushes the unfinished children of parent into set, in id order. 0 or -1. */
+	int (*children)(struct store *s, const char *parent, struct store_idset *set);
+	/* Reads a child to act on it (locked where the backend locks rows):
+	 * STORE_OK, STORE_NOT_FOUND or STORE_ERR. */
+	int (*child_by_id)(struct store *s, const char *job_id, struct job_record *out);
+};
+
+/*
+ * Asks the rules about a on cur (approve: jobs_approval_check, the state
+ * stays; else jobs_action_check, with the dead tasks a retry takes back
+ * and whether a subject job waits for a purge being cancelled), then has
+ * the backend write it. STORE_OK; STORE_REFUSED with the reason in
+ * store_last_error (or the job moved meanwhile); STORE_ERR.
+ */
+int store_action_apply(struct store *s, const struct store_act_ops *ops,
+		       const struct job_record *cur, const struct store_action *a,
+		       struct job_record *out);
+
+/*
+ * A subject job's action reaches its unfinished children (DESIGN 9): each
+ * that the rules allow it on gets it too (one refused, such as a hold of a
+ * child already held, is left as it is); an approval does not cascade.
+ * STORE_OK or STORE_ERR.
+ */
+int store_action_cascade(struct store *s, const struct store_act_ops *ops,
+			 const struct job_record *parent, const struct store_action *a);
+
 #endif

@@ -256,12 +256,11 @@ int sqlite_outbox_append(struct sqlite_store *s, const char *eid, const char *ty
 int sqlite_job_changed(struct sqlite_store *s, const char *job_id, const char *type,
 		       const char *detail, int64_t now, struct job_record *out);
 
-
 /*
  * Carries out a on the job read as cur, inside the caller's write
- * transaction: asks jobs_action_check, then writes the change with cur as
- * its expectation (UPDATE ... WHERE id = cur's AND state = cur's state),
- * its events and its outbox row. STORE_OK with *out (not NULL) the job
+ * transaction: asks the rules (store_action_apply), then writes the change
+ * with cur as its expectation (UPDATE ... WHERE id = cur's AND state =
+ * cur's state), its events and its outbox row. STORE_OK with *out (not NULL) the job
  * after; STORE_REFUSED when the rules refuse it (why: store_last_error) or
  * the job is no longer as cur says (moved meanwhile: the caller rolls back
  * and reads it again); STORE_ERR. sqlite_job_act reads cur and calls this
