@@ -12,6 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "jobs/counts.h"
+#include "jobs/evaluate.h"
+#include "jobs/policy.h"
 #include "store/backend.h"
 
 /* The last error of a task whose service the config lacks: it waits. */
@@ -145,5 +148,55 @@ int store_action_apply(struct store *s, const struct store_act_ops *ops,
  */
 int store_action_cascade(struct store *s, const struct store_act_ops *ops,
 			 const struct job_record *parent, const struct store_action *a);
+
+/* One structured log line about a job (job_id, tenant_id), held with the
+ * transaction's lines until it ends. level is an enum log_level. */
+void store_log_job(int level, const char *event, const char *job_id, const char *tenant_id);
+
+/* A job's evaluation view as a backend reads it. */
+struct store_job_view {
+	struct jobs_eval_view eval;
+	int purge;
+	int has_children;             /* a subject job with discovered tenants */
+	char tenant[JOBS_TENANT_ID_MAX + 1];
+	char parent[JOBS_ID_LEN + 1]; /* "" none */
+};
+
+/* What store_eval_job reads and writes through a backend, inside the
+ * caller's transaction. */
+struct store_eval_ops {
+	/* The job and its delete tasks' summary, and for a subject job with
+	 * discovered tenants its children's (the job's row locked first
+	 * where the backend locks rows): 0, 1 (no job) or -1. */
+	int (*read_view)(struct store *s, const char *job_id, struct store_job_view *v);
+	/* Moves the job from -> to, finished_at fin (0: none), only where it
+	 * is still in from: the rows changed (0 or 1), or -1. */
+	int (*set_state)(struct store *s, const char *job_id, enum job_state from,
+			 enum job_state to, int64_t fin);
+	/* The job's state changed: its event (type, detail) and its outbox
+	 * row. 0 or -1. */
+	int (*job_changed)(struct store *s, const char *job_id, const char *type,
+			   const char *detail, int64_t now);
+	/* The succeeded purge's tombstone. 0 or -1. */
+	int (*tombstone)(struct store *s, const char *job_id, int64_t now);
+	/* The pending delete tasks of phase become due now, the job still
+	 * running (a backend with other hosts tells them): how many, or -1. */
+	int (*open_phase)(struct store *s, const char *job_id, int64_t phase, int64_t now);
+};
+
+/*
+ * Brings job_id up to date with its delete tasks: jobs_evaluate on the
+ * view, its answer written (a phase opened; resumed, failed or succeeded
+ * with its event, a purge's tombstone), a resumed job evaluated again,
+ * and the subject job of a child that finished or failed evaluated in
+ * turn. A job that is gone or moved meanwhile is left as it is. *failed
+ * (may be NULL) is incremented per job that failed. 0 or -1.
+ */
+int store_eval_job(struct store *s, const struct store_eval_ops *ops, const char *job_id,
+		   int64_t now, int *failed);
+
+/* store_eval_job for every id of the set, in its order. 0 or -1. */
+int store_eval_jobs(struct store *s, const struct store_eval_ops *ops,
+		    const struct store_idset *set, int64_t now, int *failed);
 
 #endif

@@ -415,9 +415,6 @@ int pg_lock_jobs(struct pg_store *s, const struct store_idset *set);
 int pg_eval_job(struct pg_store *s, const char *job_id, int64_t now, int *failed);
 int pg_eval_jobs(struct pg_store *s, const struct store_idset *set, int64_t now, int *failed);
 
-/* Logs one job-level line, held until the transaction commits. */
-void pg_log_job(int level, const char *event, const char *job_id, const char *tenant_id);
-
 /* The breaker row of service (closed when none; *probe_owner, may be
  * NULL, the holder of the half-open probe, caller frees). 0 or -1. */
 int pg_breaker_load(struct pg_store *s, const char *service, struct policy_breaker *b,

@@ -257,7 +257,7 @@ static int start_job(struct pg_store *s, const char *id, int64_t now)
 	if (pg_materialize_tasks(s, id, now) < 0 ||
 	    pg_job_changed(s, id, "job.started", NULL, now, &j) < 0)
 		return -1;
-	pg_log_job(LOG_INFO, "job.started", id, j.tenant_id);
+	store_log_job(LOG_INFO, "job.started", id, j.tenant_id);
 	jobs_job_record_clear(&j);
 	return pg_eval_job(s, id, now, NULL);
 }
@@ -275,7 +275,7 @@ static int mark_missed(struct pg_store *s, const char *id, int64_t now)
 	detail = sched_doc_deadline_missed(j.deadline_at, j.state);
 	rc = pg_job_changed(s, id, "job.deadline_missed", detail, now, NULL);
 	free(detail);
-	pg_log_job(LOG_WARN, "job.deadline_missed", id, j.tenant_id);
+	store_log_job(LOG_WARN, "job.deadline_missed", id, j.tenant_id);
 	jobs_job_record_clear(&j);
 	return rc;
 }

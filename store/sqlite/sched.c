@@ -278,7 +278,7 @@ static int start_job(struct sqlite_store *s, const char *id, int64_t now)
 	if (sqlite_materialize_tasks(s, id, now) < 0 ||
 	    sqlite_job_changed(s, id, "job.started", NULL, now, &j) < 0)
 		return -1;
-	sqlite_log_job(LOG_INFO, "job.started", id, j.tenant_id);
+	store_log_job(LOG_INFO, "job.started", id, j.tenant_id);
 	jobs_job_record_clear(&j);
 	return sqlite_eval_job(s, id, now, NULL);
 }
@@ -299,7 +299,7 @@ int sqlite_mark_missed(struct sqlite_store *s, const char *id, int64_t now, int 
 	detail = sched_doc_deadline_missed(j.deadline_at, j.state);
 	rc = sqlite_job_changed(s, id, "job.deadline_missed", detail, now, NULL);
 	free(detail);
-	sqlite_log_job(LOG_WARN, "job.deadline_missed", id, j.tenant_id);
+	store_log_job(LOG_WARN, "job.deadline_missed", id, j.tenant_id);
 	jobs_job_record_clear(&j);
 	if (marked != NULL && rc == 0)
 		*marked = 1;

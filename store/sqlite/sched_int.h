@@ -44,10 +44,6 @@ int sqlite_breaker_load(struct sqlite_store *s, const char *service, struct poli
 int sqlite_breaker_save(struct sqlite_store *s, const char *service,
 			const struct policy_breaker *b, const char *probe_owner, int64_t now);
 
-/* Logs one job-level line (job.started, job.failed ...) with the job's ids,
- * held until the caller's transaction commits (log_hold). */
-void sqlite_log_job(int level, const char *event, const char *job_id, const char *tenant_id);
-
 /*
  * Inside a transaction: job_id gets job.deadline_missed, unless it is
  * marked already, finished (succeeded, cancelled) or not past its deadline
