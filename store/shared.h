@@ -199,4 +199,38 @@ int store_eval_job(struct store *s, const struct store_eval_ops *ops, const char
 int store_eval_jobs(struct store *s, const struct store_eval_ops *ops,
 		    const struct store_idset *set, int64_t now, int *failed);
 
+/* The service called name among svcs (n of them), or NULL. */
+const struct sched_service *store_find_service(const struct sched_service *svcs, size_t n,
+					       const char *name);
+
+/* Logs breaker.opened or breaker.closed when b (of service) moved there
+ * from before; held with the transaction's lines. */
+void store_log_breaker(const char *service, enum breaker_state before,
+		       const struct policy_breaker *b);
+
+/* What store_record_attempt writes through a backend, inside the caller's
+ * transaction. */
+struct store_record_ops {
+	/* The task row of r where owner still holds its lease (*kept 1), with
+	 * its cumulative counts. 0 or -1. */
+	int (*write_task)(struct store *s, const char *owner, const struct sched_result *r,
+			  int64_t now, int *kept);
+	/* Appends an event (detail: a JSON text) to the chain. 0 or -1. */
+	int (*event_append)(struct store *s, const char *job_id, int64_t at, const char *type,
+			    const char *service, const char *detail);
+	/* A discover step's tenants and their child purges. 0 or -1. */
+	int (*subject_discovered)(struct store *s, const struct sched_result *r, int64_t now);
+};
+
+/*
+ * Remembers one finished attempt r of owner: the task row (*kept 0 when
+ * the lease was lost meanwhile: logged, the row left as it is), its
+ * task.preview and task.verify events, a kept discovery's children, its
+ * task.attempt event, and the attempt in counts. The breaker and the job
+ * are the caller's. 0 or -1.
+ */
+int store_record_attempt(struct store *s, const struct store_record_ops *ops, const char *owner,
+			 const struct sched_result *r, int64_t now, struct jobs_counts *counts,
+			 int *kept);
+
 #endif
