@@ -5,6 +5,7 @@
  */
 #include "store/shared.h"
 #include "jobs/subject.h"
+#include "util/log.h"
 #include "util/util.h"
 
 #include <stdio.h>
@@ -62,4 +63,17 @@ int store_is_configured(const struct store_service *svcs, size_t n, const char *
 		if (strcmp(svcs[i].name, name) == 0)
 			return 1;
 	return 0;
+}
+
+void store_log_absent(const struct store_absent *v, size_t n, int *held)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct log_line *l = log_start(LOG_WARN, "service.absent");
+		log_str(l, "service", v[i].service);
+		log_int(l, "tasks_waiting", v[i].tasks);
+		log_str(l, "msg", "the store has unfinished tasks of a service the config lacks:"
+			" they wait for it (restore it, or retire-service NAME --reason TEXT)");
+		log_done(l);
+		*held += (int)v[i].tasks;
+	}
 }

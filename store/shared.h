@@ -53,6 +53,10 @@ void store_idset_free(struct store_idset *set);
  * names their URLs), so never absent from the config. */
 int store_is_step(const char *name);
 
+/* Logs service.absent for each of the n services whose unfinished tasks
+ * wait because the config lacks them, and adds their tasks to *held. */
+void store_log_absent(const struct store_absent *v, size_t n, int *held);
+
 /* 1 when a task of service name has its service in svcs (n of them), or is
  * a subject job's step. */
 int store_is_configured(const struct store_service *svcs, size_t n, const char *name);
@@ -232,5 +236,14 @@ struct store_record_ops {
 int store_record_attempt(struct store *s, const struct store_record_ops *ops, const char *owner,
 			 const struct sched_result *r, int64_t now, struct jobs_counts *counts,
 			 int *kept);
+
+/*
+ * The job.scheduled detail of reapply job id (jobs_reapply_detail), from
+ * what is written: the row of r's new job that repeats purge origin of
+ * tenant_id (tenant_name may be NULL) purged at purged_at. Caller frees.
+ */
+char *store_reapply_detail(const struct store_reapply_req *r, const char *id,
+			   const char *origin, const char *tenant_id, const char *tenant_name,
+			   int64_t purged_at);
 
 #endif

@@ -87,15 +87,7 @@ static int warn_absent(struct sqlite_store *s, const struct store_service *conf,
 	int rc;
 
 	rc = sqlite_absent_services(&s->base, conf, n_conf, &v, &n) == STORE_OK ? 0 : -1;
-	for (size_t i = 0; i < n; i++) {
-		struct log_line *l = log_start(LOG_WARN, "service.absent");
-		log_str(l, "service", v[i].service);
-		log_int(l, "tasks_waiting", v[i].tasks);
-		log_str(l, "msg", "the store has unfinished tasks of a service the config lacks:"
-			" they wait for it (restore it, or retire-service NAME --reason TEXT)");
-		log_done(l);
-		*held += (int)v[i].tasks;
-	}
+	store_log_absent(v, n, held);
 	store_absent_free(v, n);
 	return rc;
 }
