@@ -8,6 +8,7 @@
  * store_act_ops.
  */
 #include "store/shared.h"
+#include "util/log.h"
 
 #include <string.h>
 
@@ -22,6 +23,18 @@ static int act_known(enum job_action act)
 		return 1;
 	}
 	return 0;
+}
+
+int store_moved(struct store *s, const struct job_record *cur, int n, int want)
+{
+	if (n < 0)
+		return STORE_ERR;
+	if (n == want)
+		return STORE_OK;
+	log_msg(LOG_INFO, "job.moved", "job %s is no longer %s: left as it is", cur->id,
+		jobs_job_state_name(cur->state));
+	store_set_error(s, STORE_E_OTHER, "the job moved meanwhile");
+	return STORE_REFUSED;
 }
 
 /* What a retry would take back: the job's dead tasks, and a subject job's

@@ -133,6 +133,12 @@ struct store_act_ops {
 	int (*child_by_id)(struct store *s, const char *job_id, struct job_record *out);
 };
 
+/* The check of a guarded write of the job read as cur that changed n rows
+ * (-1: it failed) where want were expected: STORE_OK; STORE_REFUSED when
+ * the job moved meanwhile (logged, and "the job moved meanwhile" in
+ * store_last_error); STORE_ERR. */
+int store_moved(struct store *s, const struct job_record *cur, int n, int want);
+
 /*
  * Asks the rules about a on cur (approve: jobs_approval_check, the state
  * stays; else jobs_action_check, with the dead tasks a retry takes back

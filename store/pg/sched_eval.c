@@ -97,7 +97,8 @@ int pg_notify_due(struct pg_store *s)
 
 
 /* The children's part of a subject job's view. 0 or -1. */
-static int read_children(struct pg_store *s, const struct pg_params *p, struct store_job_view *v)
+static int read_children(struct pg_store *s, const struct pg_params *p,
+			 struct store_job_view *v)
 {
 	PGresult *r = pg_run(s, SQL_CHILDREN_VIEW, p);
 

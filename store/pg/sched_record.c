@@ -247,8 +247,8 @@ static const struct store_record_ops record_ops = {
 	.subject_discovered = subject_discovered_op,
 };
 
-static int record_one(struct pg_store *s, const struct record_ctx *c, const struct sched_result *r,
-		      struct jobs_counts *counts)
+static int record_one(struct pg_store *s, const struct record_ctx *c,
+		      const struct sched_result *r, struct jobs_counts *counts)
 {
 	int kept;
 

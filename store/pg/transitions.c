@@ -55,19 +55,6 @@ static const char SQL_RETRY_TASKS[] =
 static const char SQL_RETRY_JOB[] =
 	"UPDATE jobs SET state = $2, finished_at = NULL WHERE id = $1 AND state = $3";
 
-/* A write that changed other than `want` rows: the job moved meanwhile. */
-static int moved(struct pg_store *s, const struct job_record *cur, int n, int want)
-{
-	if (n < 0)
-		return STORE_ERR;
-	if (n == want)
-		return STORE_OK;
-	log_msg(LOG_INFO, "job.moved", "job %s is no longer %s: left as it is", cur->id,
-		jobs_job_state_name(cur->state));
-	store_set_error(&s->base, STORE_E_OTHER, "the job moved meanwhile");
-	return STORE_REFUSED;
-}
-
 /* pg_job_changed with a detail this function frees. */
 static int changed(struct pg_store *s, const char *job_id, const char *type, char *detail,
 		   int64_t now, struct job_record *out)
@@ -126,8 +113,8 @@ static int apply_cancel(struct pg_store *s, const struct job_record *cur,
 	int rc;
 
 	snprintf(now, sizeof now, "%lld", (long long)a->now);
-	rc = moved(s, cur, write_job(s, SQL_CANCEL_JOB, cur->id, now,
-				     jobs_job_state_name(cur->state), NULL), 1);
+	rc = store_moved(&s->base, cur, write_job(s, SQL_CANCEL_JOB, cur->id, now,
+						  jobs_job_state_name(cur->state), NULL), 1);
 	if (rc == STORE_OK && (write_job(s, SQL_CANCEL_TASKS, cur->id, now, NULL, NULL) < 0 ||
 			       add_restores(s, cur->id, a, restores, &n) < 0))
 		rc = STORE_ERR;
@@ -138,11 +125,13 @@ static int apply_cancel(struct pg_store *s, const struct job_record *cur,
 	return rc;
 }
 
-static int apply_hold(struct pg_store *s, const struct job_record *cur, const struct store_checked *c,
-		      const struct store_action *a, struct job_record *out)
+static int apply_hold(struct pg_store *s, const struct job_record *cur,
+		      const struct store_checked *c, const struct store_action *a,
+		      struct job_record *out)
 {
-	int rc = moved(s, cur, write_job(s, SQL_HOLD_JOB, cur->id, jobs_job_state_name(cur->state),
-					 a->reason ? a->reason : "", NULL), 1);
+	int n = write_job(s, SQL_HOLD_JOB, cur->id, jobs_job_state_name(cur->state),
+			  a->reason ? a->reason : "", NULL);
+	int rc = store_moved(&s->base, cur, n, 1);
 
 	if (rc != STORE_OK)
 		return rc;
@@ -154,8 +143,8 @@ static int apply_release(struct pg_store *s, const struct job_record *cur,
 			 const struct store_checked *c, const struct store_action *a,
 			 struct job_record *out)
 {
-	int rc = moved(s, cur, write_job(s, SQL_RELEASE_JOB, cur->id,
-					 jobs_job_state_name(c->to), NULL, NULL), 1);
+	int n = write_job(s, SQL_RELEASE_JOB, cur->id, jobs_job_state_name(c->to), NULL, NULL);
+	int rc = store_moved(&s->base, cur, n, 1);
 
 	if (rc != STORE_OK)
 		return rc;
@@ -174,7 +163,8 @@ static int apply_approve(struct pg_store *s, const struct job_record *cur,
 	pg_p_text(&p, a->by);
 	pg_p_int(&p, a->now);
 	pg_p_text(&p, jobs_job_state_name(cur->state));
-	if ((rc = moved(s, cur, pg_run_changes(s, SQL_APPROVE_JOB, &p), 1)) != STORE_OK)
+	rc = store_moved(&s->base, cur, pg_run_changes(s, SQL_APPROVE_JOB, &p), 1);
+	if (rc != STORE_OK)
 		return rc;
 	return changed(s, cur->id, "job.approved", jobs_detail_approved(a->by), a->now, out);
 }
@@ -183,8 +173,9 @@ static int apply_approve(struct pg_store *s, const struct job_record *cur,
 static int retry_job(struct pg_store *s, const struct job_record *cur, enum job_state to,
 		     const struct store_action *a, struct job_record *out)
 {
-	int rc = moved(s, cur, write_job(s, SQL_RETRY_JOB, cur->id, jobs_job_state_name(to),
-					 jobs_job_state_name(cur->state), NULL), 1);
+	int n = write_job(s, SQL_RETRY_JOB, cur->id, jobs_job_state_name(to),
+			  jobs_job_state_name(cur->state), NULL);
+	int rc = store_moved(&s->base, cur, n, 1);
 
 	if (rc != STORE_OK)
 		return rc;
@@ -205,7 +196,8 @@ static int apply_retry(struct pg_store *s, const struct job_record *cur,
 	pg_p_text(&p, cur->id);
 	pg_p_text(&p, a->service);
 	pg_p_int(&p, a->now);
-	if ((rc = moved(s, cur, pg_run_changes(s, SQL_RETRY_TASKS, &p), (int)dead)) != STORE_OK)
+	rc = store_moved(&s->base, cur, pg_run_changes(s, SQL_RETRY_TASKS, &p), (int)dead);
+	if (rc != STORE_OK)
 		return rc;
 	detail = jobs_detail_retried(a->by, a->service, dead, cur->state);
 	rc = pg_event_append(s, cur->id, a->now, "job.retried", a->service, detail);

@@ -305,7 +305,8 @@ static const struct store_task_ops task_ops = {
 	.retired_reason = retired_reason_op,
 };
 
-int sqlite_job_tasks(struct store *base, const char *job_id, struct task_record **out, size_t *n)
+int sqlite_job_tasks(struct store *base, const char *job_id, struct task_record **out,
+		     size_t *n)
 {
 	return store_read_job_tasks(base, &task_ops, job_id, out, n);
 }

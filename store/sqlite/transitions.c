@@ -63,19 +63,6 @@ static const char SQL_RETRY_TASKS[] =
 static const char SQL_RETRY_JOB[] =
 	"UPDATE jobs SET state = :to, finished_at = NULL WHERE id = :id AND state = :expected";
 
-/* A write that changed other than `want` rows: the job moved meanwhile. */
-static int moved(struct sqlite_store *s, const struct job_record *cur, int n, int want)
-{
-	if (n < 0)
-		return STORE_ERR;
-	if (n == want)
-		return STORE_OK;
-	log_msg(LOG_INFO, "job.moved", "job %s is no longer %s: left as it is", cur->id,
-		jobs_job_state_name(cur->state));
-	store_set_error(&s->base, STORE_E_OTHER, "the job moved meanwhile");
-	return STORE_REFUSED;
-}
-
 /* sqlite_job_changed with a detail this function frees. */
 static int changed(struct sqlite_store *s, const char *job_id, const char *type, char *detail,
 		   int64_t now, struct job_record *out)
@@ -124,7 +111,7 @@ static int apply_cancel(struct sqlite_store *s, const struct job_record *cur,
 	sqlite_bind_text(st, ":id", cur->id);
 	sqlite_bind_int(st, ":now", a->now);
 	sqlite_bind_text(st, ":expected", jobs_job_state_name(cur->state));
-	if ((rc = moved(s, cur, sqlite_step_changes(s, st), 1)) != STORE_OK)
+	if ((rc = store_moved(&s->base, cur, sqlite_step_changes(s, st), 1)) != STORE_OK)
 		goto out;
 	rc = STORE_ERR;
 	if ((st = sqlite_stmt(s, SQL_CANCEL_TASKS)) == NULL)
@@ -140,8 +127,9 @@ out:
 	return rc;
 }
 
-static int apply_hold(struct sqlite_store *s, const struct job_record *cur, const struct store_checked *c,
-		      const struct store_action *a, struct job_record *out)
+static int apply_hold(struct sqlite_store *s, const struct job_record *cur,
+		      const struct store_checked *c, const struct store_action *a,
+		      struct job_record *out)
 {
 	sqlite3_stmt *st = sqlite_stmt(s, SQL_HOLD_JOB);
 	int rc;
@@ -151,7 +139,7 @@ static int apply_hold(struct sqlite_store *s, const struct job_record *cur, cons
 	sqlite_bind_text(st, ":id", cur->id);
 	sqlite_bind_text(st, ":from", jobs_job_state_name(cur->state));
 	sqlite_bind_text(st, ":reason", a->reason);
-	if ((rc = moved(s, cur, sqlite_step_changes(s, st), 1)) != STORE_OK)
+	if ((rc = store_moved(&s->base, cur, sqlite_step_changes(s, st), 1)) != STORE_OK)
 		return rc;
 	return changed(s, cur->id, "job.held", jobs_detail_held(a->by, a->reason, cur->state),
 		       a->now, out);
@@ -167,7 +155,7 @@ static int apply_release(struct sqlite_store *s, const struct job_record *cur,
 		return STORE_ERR;
 	sqlite_bind_text(st, ":id", cur->id);
 	sqlite_bind_text(st, ":to", jobs_job_state_name(c->to));
-	if ((rc = moved(s, cur, sqlite_step_changes(s, st), 1)) != STORE_OK)
+	if ((rc = store_moved(&s->base, cur, sqlite_step_changes(s, st), 1)) != STORE_OK)
 		return rc;
 	return changed(s, cur->id, "job.released",
 		       jobs_detail_released(a->by, cur->hold_reason, c->to), a->now, out);
@@ -186,7 +174,7 @@ static int apply_approve(struct sqlite_store *s, const struct job_record *cur,
 	sqlite_bind_text(st, ":by", a->by);
 	sqlite_bind_int(st, ":now", a->now);
 	sqlite_bind_text(st, ":expected", jobs_job_state_name(cur->state));
-	if ((rc = moved(s, cur, sqlite_step_changes(s, st), 1)) != STORE_OK)
+	if ((rc = store_moved(&s->base, cur, sqlite_step_changes(s, st), 1)) != STORE_OK)
 		return rc;
 	return changed(s, cur->id, "job.approved", jobs_detail_approved(a->by), a->now, out);
 }
@@ -205,7 +193,7 @@ static int retry_job(struct sqlite_store *s, const struct job_record *cur, enum 
 	sqlite_bind_text(st, ":id", cur->id);
 	sqlite_bind_text(st, ":to", jobs_job_state_name(to));
 	sqlite_bind_text(st, ":expected", jobs_job_state_name(cur->state));
-	if ((rc = moved(s, cur, sqlite_step_changes(s, st), 1)) != STORE_OK)
+	if ((rc = store_moved(&s->base, cur, sqlite_step_changes(s, st), 1)) != STORE_OK)
 		return rc;
 	return changed(s, cur->id, "job.running", jobs_detail_running(a->by, cur->state),
 		       a->now, out);
@@ -225,7 +213,7 @@ static int apply_retry(struct sqlite_store *s, const struct job_record *cur,
 	sqlite_bind_text(st, ":id", cur->id);
 	sqlite_bind_text(st, ":service", a->service);
 	sqlite_bind_int(st, ":now", a->now);
-	if ((rc = moved(s, cur, sqlite_step_changes(s, st), (int)dead)) != STORE_OK)
+	if ((rc = store_moved(&s->base, cur, sqlite_step_changes(s, st), (int)dead)) != STORE_OK)
 		return rc;
 	detail = jobs_detail_retried(a->by, a->service, dead, cur->state);
 	rc = sqlite_event_append(s, cur->id, a->now, "job.retried", a->service, detail);
