@@ -252,4 +252,50 @@ char *store_reapply_detail(const struct store_reapply_req *r, const char *id,
 			   const char *origin, const char *tenant_id, const char *tenant_name,
 			   int64_t purged_at);
 
+/* What a maintenance pass knows of lease owners (judge() asked once per
+ * owner). Fill me, judge (may be NULL: every other owner unknown), jctx
+ * and self (reclaim_self: me counts as dead); v grows as owners are met. */
+struct store_owners {
+	const char *me;
+	sched_owner_fn judge;
+	void *jctx;
+	int self;
+	struct store_owner_verdict {
+		char *owner;
+		enum sched_owner state;
+	} *v;
+	size_t n, cap;
+};
+
+/* What is known of owner's process (NULL: dead). Can't fail. */
+enum sched_owner store_owner_state(struct store_owners *o, const char *owner);
+
+/* Frees what o learnt (not me, judge or jctx). Can't fail. */
+void store_owners_free(struct store_owners *o);
+
+/* 1 when a lease held by an owner in state who (expired: its time has
+ * passed) may be taken over; an owner alive on this host keeps its lease
+ * whatever the clock says. */
+int store_lease_takeable(enum sched_owner who, int expired);
+
+/* Why a lease is taken over: "lease owner died" or "lease expired". */
+const char *store_lease_why(enum sched_owner who);
+
+/*
+ * What becomes of a task whose lease is taken over: dead (returns 1) when
+ * the calls it counted (less its free waits) reached retry's limit, so a
+ * task whose every call kills its process cannot be retried for ever (a
+ * claim killed before its call went out counted none; a task owing only
+ * its verification counts none: the call is not repeated); else 0, it
+ * waits. retry NULL: never dead. *err (caller frees) the task's error:
+ * why, and for a dead one how many attempts were made.
+ */
+int store_reclaim_verdict(const struct policy_retry *retry, int attempts, int free_waits,
+			  int verify_owed, int64_t first_attempt_at, const char *why,
+			  int64_t now, char **err);
+
+/* Logs task.lease.reclaimed (held with the transaction's lines). */
+void store_log_reclaimed(const char *job_id, const char *service, int attempts, int dead,
+			 const char *err);
+
 #endif

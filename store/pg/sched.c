@@ -86,40 +86,15 @@ int pg_lock_service(struct pg_store *s, const char *service)
 
 /* ---- leases ---- */
 
-struct owner_verdict {
-	char *owner;
-	enum sched_owner state;
-};
-
 /* One maintain call: its inputs, what judge() said of each owner (asked
  * once per owner, kept across tries), and its counts. */
 struct maint_ctx {
-	const char *me;
-	sched_owner_fn judge;
-	void *jctx;
-	int self;
+	struct store_owners owners;
 	const struct policy_retry *retry;
 	int64_t now;
-	struct owner_verdict *v;
-	size_t n, cap;
 	struct sched_maint m;
 	int held;
 };
-
-static enum sched_owner owner_state(struct maint_ctx *c, const char *owner)
-{
-	if (owner == NULL)
-		return SCHED_OWNER_DEAD;
-	if (strcmp(owner, c->me) == 0)
-		return c->self ? SCHED_OWNER_DEAD : SCHED_OWNER_ALIVE;
-	for (size_t i = 0; i < c->n; i++)
-		if (strcmp(c->v[i].owner, owner) == 0)
-			return c->v[i].state;
-	c->v = xreserve(c->v, &c->cap, c->n + 1, sizeof *c->v);
-	c->v[c->n].owner = xstrdup(owner);
-	c->v[c->n].state = c->judge ? c->judge(c->jctx, owner) : SCHED_OWNER_UNKNOWN;
-	return c->v[c->n++].state;
-}
 
 /* An in-flight task whose lease may be taken over, as read. */
 struct lost {
@@ -143,19 +118,7 @@ static void read_lost(const PGresult *r, int i, int64_t now, enum sched_owner wh
 	l->first_attempt_at = pg_int(r, i, 7, now);
 	l->verify_owed = (int)pg_int(r, i, 8, 0);
 	l->free_waits = (int)pg_int(r, i, 9, 0);
-	l->why = who == SCHED_OWNER_DEAD ? "lease owner died" : "lease expired";
-}
-
-static void log_reclaimed(const struct lost *l, int dead, const char *err)
-{
-	struct log_line *line = log_start(dead ? LOG_ERROR : LOG_WARN, "task.lease.reclaimed");
-
-	log_str(line, "job_id", l->job_id);
-	log_str(line, "service", l->service);
-	log_int(line, "attempt", l->attempts);
-	log_str(line, "state", dead ? "dead" : "waiting");
-	log_str(line, "error", err);
-	log_done_held(line);
+	l->why = store_lease_why(who);
 }
 
 /* Takes lease l back while it is still as read (as sqlite_reclaim_one). */
@@ -163,13 +126,9 @@ static int reclaim_one(struct pg_store *s, struct maint_ctx *c, const struct los
 		       struct store_idset *dead_jobs)
 {
 	struct pg_params p = { 0 };
-	int dead = c->retry != NULL &&
-		   policy_retry_exhausted(c->retry, l->verify_owed ? 0 :
-					  policy_attempts_used(l->attempts, l->free_waits),
-					  l->first_attempt_at, c->now);
-	char *err = dead ? xasprintf("%s; gave up after %d attempts", l->why, l->attempts)
-			 : xstrdup(l->why);
-	char *detail;
+	char *err, *detail;
+	int dead = store_reclaim_verdict(c->retry, l->attempts, l->free_waits, l->verify_owed,
+					 l->first_attempt_at, l->why, c->now, &err);
 	int n;
 
 	pg_p_int(&p, l->id);
@@ -186,7 +145,7 @@ static int reclaim_one(struct pg_store *s, struct maint_ctx *c, const struct los
 		detail = sched_doc_reclaimed(l->kind, l->attempts, dead, err, l->owner);
 		n = pg_event_append(s, l->job_id, c->now, "task.attempt", l->service, detail);
 		free(detail);
-		log_reclaimed(l, dead, err);
+		store_log_reclaimed(l->job_id, l->service, l->attempts, dead, err);
 		if (n == 0 && !dead)
 			n = pg_notify_due(s);
 	}
@@ -205,8 +164,8 @@ static int reclaim(struct pg_store *s, struct maint_ctx *c)
 	int rc = r == NULL ? -1 : 0;
 
 	for (int i = 0; r != NULL && i < PQntuples(r); i++) {
-		enum sched_owner who = owner_state(c, pg_str(r, i, 5));
-		if (who == SCHED_OWNER_ALIVE || (who == SCHED_OWNER_UNKNOWN && !pg_int(r, i, 10, 0)))
+		enum sched_owner who = store_owner_state(&c->owners, pg_str(r, i, 5));
+		if (!store_lease_takeable(who, pg_int(r, i, 10, 0) != 0))
 			continue;
 		l = xreserve(l, &cap, n + 1, sizeof *l);
 		read_lost(r, i, c->now, who, &l[n]);
@@ -310,14 +269,13 @@ int pg_maintain(struct store *base, const char *owner, sched_owner_fn judge, voi
 		int reclaim_self, const struct policy_retry *retry, int64_t now,
 		struct sched_maint *m)
 {
-	struct maint_ctx c = { .me = owner, .judge = judge, .jctx = ctx, .self = reclaim_self,
+	struct maint_ctx c = { .owners = { .me = owner, .judge = judge, .jctx = ctx,
+					   .self = reclaim_self },
 			       .retry = retry, .now = now };
 	int rc = pg_tx(pg_of(base), maintain_tx, &c);
 
 	pg_hold_end(&c.held, rc == STORE_OK);
-	for (size_t i = 0; i < c.n; i++)
-		free(c.v[i].owner);
-	free(c.v);
+	store_owners_free(&c.owners);
 	memset(m, 0, sizeof *m);
 	if (rc != STORE_OK)
 		return STORE_ERR;
