@@ -190,9 +190,10 @@ int pg_schedule(struct store *base, const struct store_new_job *jobs, size_t n,
 }
 
 /* The stored tasks of the job, in SQL_JOB_TASKS order. */
-static int read_tasks(struct pg_store *s, const char *job_id, struct task_record **out,
+static int read_tasks(struct store *base, const char *job_id, struct task_record **out,
 		      size_t *n)
 {
+	struct pg_store *s = pg_of(base);
 	struct pg_params p = { 0 };
 	PGresult *r;
 
@@ -207,39 +208,12 @@ static int read_tasks(struct pg_store *s, const char *job_id, struct task_record
 	return STORE_OK;
 }
 
-static int read_tasks_op(struct store *s, const char *job_id, struct task_record **out,
-			 size_t *n)
-{
-	return read_tasks(pg_of(s), job_id, out, n);
-}
-
-static int job_set_op(struct store *s, const char *job_id, struct store_job_set *j)
-{
-	return pg_job_set(pg_of(s), job_id, j);
-}
-
-static int set_members_op(struct store *s, int64_t id, struct store_set *out)
-{
-	return pg_set_members(pg_of(s), id, out);
-}
-
-static int configured_set_op(struct store *s, struct store_set *out, int *found)
-{
-	return pg_configured_set(pg_of(s), out, found);
-}
-
-static int retired_reason_op(struct store *s, const char *service, char **reason,
-			     int64_t *found)
-{
-	return pg_retired_reason(pg_of(s), service, reason, found);
-}
-
 static const struct store_task_ops task_ops = {
-	.read_tasks = read_tasks_op,
-	.job_set = job_set_op,
-	.set_members = set_members_op,
-	.configured_set = configured_set_op,
-	.retired_reason = retired_reason_op,
+	.read_tasks = read_tasks,
+	.job_set = pg_job_set,
+	.set_members = pg_set_members,
+	.configured_set = pg_configured_set,
+	.retired_reason = pg_retired_reason,
 };
 
 int pg_job_tasks(struct store *base, const char *job_id, struct task_record **out, size_t *n)

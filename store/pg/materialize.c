@@ -68,7 +68,7 @@ static int add_snapshot_task(struct pg_store *s, const char *job_id,
 	int64_t retired = 0;
 	int rc;
 
-	if (!store_set_has(conf, m->name) && pg_retired_reason(s, m->name, &reason, &retired) < 0)
+	if (!store_set_has(conf, m->name) && pg_retired_reason(&s->base, m->name, &reason, &retired) < 0)
 		return -1;
 	rc = add_task(s, job_id, m->name, m->phase, retired != 0, reason, now);
 	free(reason);
@@ -90,8 +90,9 @@ static int add_tasks(struct pg_store *s, const char *job_id, const struct store_
 	return rc;
 }
 
-int pg_job_set(struct pg_store *s, const char *job_id, struct store_job_set *j)
+int pg_job_set(struct store *base, const char *job_id, struct store_job_set *j)
 {
+	struct pg_store *s = pg_of(base);
 	struct pg_params p = { 0 };
 	PGresult *r;
 	int found;
@@ -119,7 +120,7 @@ static int add_stale_tasks(struct pg_store *s, const char *job_id, int64_t set_i
 	struct store_set snap = { 0 }, conf = { 0 };
 	int rc = -1;
 
-	if (pg_set_members(s, set_id, &snap) == 0 && pg_set_members(s, conf_id, &conf) == 0)
+	if (pg_set_members(&s->base, set_id, &snap) == 0 && pg_set_members(&s->base, conf_id, &conf) == 0)
 		rc = add_tasks(s, job_id, &snap, &conf, now);
 	store_set_free(&snap);
 	store_set_free(&conf);
@@ -131,7 +132,7 @@ int pg_materialize_tasks(struct pg_store *s, const char *job_id, int64_t now)
 	struct pg_params p = { 0 };
 	struct store_job_set j;
 	int64_t conf;
-	int rc = pg_job_set(s, job_id, &j);
+	int rc = pg_job_set(&s->base, job_id, &j);
 
 	if (rc != STORE_OK)
 		return rc == STORE_NOT_FOUND ? 0 : -1;

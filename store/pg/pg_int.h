@@ -271,7 +271,7 @@ int pg_service_set_id(struct pg_store *s, const struct store_service *svcs, size
 		      int64_t *id);
 
 /* Appends the members of set id to *out (by phase, then name). 0 or -1. */
-int pg_set_members(struct pg_store *s, int64_t id, struct store_set *out);
+int pg_set_members(struct store *s, int64_t id, struct store_set *out);
 
 /* Records svcs as the services configured now (what a job starting later
  * covers). In a transaction. 0 or -1. */
@@ -282,11 +282,11 @@ int pg_configured_id(struct pg_store *s, int64_t *id);
 
 /* The configured services into *out (pg_set_free); *found 0 when none was
  * recorded yet. 0 or -1. */
-int pg_configured_set(struct pg_store *s, struct store_set *out, int *found);
+int pg_configured_set(struct store *s, struct store_set *out, int *found);
 
 /* Whether service was retired (*found 1) and why (*reason, may be NULL,
  * malloc'ed). 0 or -1. */
-int pg_retired_reason(struct pg_store *s, const char *service, char **reason,
+int pg_retired_reason(struct store *s, const char *service, char **reason,
 		      int64_t *found);
 
 
@@ -306,7 +306,7 @@ int pg_materialize_tasks(struct pg_store *s, const char *job_id, int64_t now);
 int pg_materialize_stale(struct pg_store *s, int64_t now, int *count);
 
 /* A job not started yet: its snapshot and state (store_task_ops.job_set). */
-int pg_job_set(struct pg_store *s, const char *job_id, struct store_job_set *j);
+int pg_job_set(struct store *s, const char *job_id, struct store_job_set *j);
 
 /* ---- the scheduler's side: sched*.c, absent.c, outbox.c, metrics.c,
  * reapply.c ---- */
@@ -432,15 +432,15 @@ int pg_breaker_save(struct pg_store *s, const char *service, const struct policy
  * tenant to purge (or links the tenant's active purge) and appends the
  * subject.discovered event. 0 or -1.
  */
-int pg_subject_discovered(struct pg_store *s, const struct sched_result *r, int64_t now);
+int pg_subject_discovered(struct store *s, const struct sched_result *r, int64_t now);
 
 /* Pushes the unfinished children of parent (jobs.parent_id) into set, in
  * id order. 0 or -1. */
-int pg_children(struct pg_store *s, const char *parent, struct store_idset *set);
+int pg_children(struct store *s, const char *parent, struct store_idset *set);
 
 /* The unfinished subject job that waits for job_id (its child, or the
  * tenant's purge that stands for one) into parent: 1, 0 none, -1. */
-int pg_waiting_parent(struct pg_store *s, const char *job_id, char parent[JOBS_ID_LEN + 1]);
+int pg_waiting_parent(struct store *s, const char *job_id, char parent[JOBS_ID_LEN + 1]);
 
 /* Adds the counters of one batch (in key order: no deadlock between two
  * batches). Inside a transaction. 0 or -1. */

@@ -236,15 +236,10 @@ static int event_append_op(struct store *base, const char *job_id, int64_t at,
 	return pg_event_append(pg_of(base), job_id, at, type, service, detail);
 }
 
-static int subject_discovered_op(struct store *base, const struct sched_result *r, int64_t now)
-{
-	return pg_subject_discovered(pg_of(base), r, now);
-}
-
 static const struct store_record_ops record_ops = {
 	.write_task = write_task_op,
 	.event_append = event_append_op,
-	.subject_discovered = subject_discovered_op,
+	.subject_discovered = pg_subject_discovered,
 };
 
 static int record_one(struct pg_store *s, const struct record_ctx *c,

@@ -129,8 +129,9 @@ int pg_set_configured(struct pg_store *s, const struct store_service *svcs, size
 	return pg_run_changes(s, SQL_SET_CONFIGURED, &p) < 0 ? -1 : 0;
 }
 
-int pg_set_members(struct pg_store *s, int64_t id, struct store_set *out)
+int pg_set_members(struct store *base, int64_t id, struct store_set *out)
 {
+	struct pg_store *s = pg_of(base);
 	struct pg_params p = { 0 };
 	PGresult *r;
 
@@ -151,8 +152,9 @@ int pg_configured_id(struct pg_store *s, int64_t *id)
 	return pg_run_int(s, SQL_GET_CONFIGURED, NULL, 0, id);
 }
 
-int pg_configured_set(struct pg_store *s, struct store_set *out, int *found)
+int pg_configured_set(struct store *base, struct store_set *out, int *found)
 {
+	struct pg_store *s = pg_of(base);
 	int64_t id;
 
 	memset(out, 0, sizeof *out);
@@ -160,15 +162,16 @@ int pg_configured_set(struct pg_store *s, struct store_set *out, int *found)
 	if (pg_configured_id(s, &id) < 0)
 		return -1;
 	*found = id != 0;
-	if (*found && pg_set_members(s, id, out) < 0) {
+	if (*found && pg_set_members(&s->base, id, out) < 0) {
 		store_set_free(out);
 		return -1;
 	}
 	return 0;
 }
 
-int pg_retired_reason(struct pg_store *s, const char *service, char **reason, int64_t *found)
+int pg_retired_reason(struct store *base, const char *service, char **reason, int64_t *found)
 {
+	struct pg_store *s = pg_of(base);
 	struct pg_params p = { 0 };
 	PGresult *r;
 

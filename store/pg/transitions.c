@@ -245,17 +245,6 @@ static int count_dead_op(struct store *base, const char *job_id, const char *ser
 			  0, n);
 }
 
-static int waiting_parent_op(struct store *base, const char *job_id,
-			     char parent[JOBS_ID_LEN + 1])
-{
-	return pg_waiting_parent(pg_of(base), job_id, parent);
-}
-
-static int children_op(struct store *base, const char *parent, struct store_idset *set)
-{
-	return pg_children(pg_of(base), parent, set);
-}
-
 /* Children's ids are later than their parent's: locked after it, in id order. */
 static int child_op(struct store *base, const char *job_id, struct job_record *out)
 {
@@ -264,9 +253,9 @@ static int child_op(struct store *base, const char *job_id, struct job_record *o
 
 static const struct store_act_ops act_ops = {
 	.count_dead = count_dead_op,
-	.waiting_parent = waiting_parent_op,
+	.waiting_parent = pg_waiting_parent,
 	.write = write_op,
-	.children = children_op,
+	.children = pg_children,
 	.child_by_id = child_op,
 };
 

@@ -140,7 +140,7 @@ static int absent_in_snapshots(struct sqlite_store *s, const struct store_servic
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		if (store_is_configured(svcs, n_svcs, named[i]))
 			continue;
-		if ((rc = sqlite_retired_reason(s, named[i], NULL, &retired)) < 0 || retired)
+		if ((rc = sqlite_retired_reason(&s->base, named[i], NULL, &retired)) < 0 || retired)
 			continue;
 		if ((rc = count_of(s, SQL_SNAPSHOT_JOBS, named[i], &jobs)) == 0 && jobs > 0)
 			entry(l, named[i])->jobs_not_started += jobs;
@@ -169,9 +169,10 @@ int sqlite_absent_services(struct store *base, const struct store_service *svcs,
 	return STORE_OK;
 }
 
-int sqlite_retired_reason(struct sqlite_store *s, const char *service, char **reason,
+int sqlite_retired_reason(struct store *base, const char *service, char **reason,
 			  int64_t *found)
 {
+	struct sqlite_store *s = sqlite_of(base);
 	sqlite3_stmt *st = sqlite_stmt(s, SQL_RETIRED);
 	int rc;
 

@@ -246,9 +246,10 @@ int sqlite_job_get(struct store *base, const char *job_id, struct job_record *ou
 }
 
 /* The stored tasks of the job, in SQL_JOB_TASKS order. */
-static int read_tasks(struct sqlite_store *s, const char *job_id, struct task_record **out,
+static int read_tasks(struct store *base, const char *job_id, struct task_record **out,
 		      size_t *n)
 {
+	struct sqlite_store *s = sqlite_of(base);
 	sqlite3_stmt *st = sqlite_stmt(s, SQL_JOB_TASKS);
 	struct task_record *v = NULL;
 	size_t len = 0, cap = 0;
@@ -270,39 +271,12 @@ static int read_tasks(struct sqlite_store *s, const char *job_id, struct task_re
 	return STORE_OK;
 }
 
-static int read_tasks_op(struct store *s, const char *job_id, struct task_record **out,
-			 size_t *n)
-{
-	return read_tasks(sqlite_of(s), job_id, out, n);
-}
-
-static int job_set_op(struct store *s, const char *job_id, struct store_job_set *j)
-{
-	return sqlite_job_set(sqlite_of(s), job_id, j);
-}
-
-static int set_members_op(struct store *s, int64_t id, struct store_set *out)
-{
-	return sqlite_set_members(sqlite_of(s), id, out);
-}
-
-static int configured_set_op(struct store *s, struct store_set *out, int *found)
-{
-	return sqlite_configured_set(sqlite_of(s), out, found);
-}
-
-static int retired_reason_op(struct store *s, const char *service, char **reason,
-			     int64_t *found)
-{
-	return sqlite_retired_reason(sqlite_of(s), service, reason, found);
-}
-
 static const struct store_task_ops task_ops = {
-	.read_tasks = read_tasks_op,
-	.job_set = job_set_op,
-	.set_members = set_members_op,
-	.configured_set = configured_set_op,
-	.retired_reason = retired_reason_op,
+	.read_tasks = read_tasks,
+	.job_set = sqlite_job_set,
+	.set_members = sqlite_set_members,
+	.configured_set = sqlite_configured_set,
+	.retired_reason = sqlite_retired_reason,
 };
 
 int sqlite_job_tasks(struct store *base, const char *job_id, struct task_record **out,

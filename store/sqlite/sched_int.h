@@ -59,15 +59,15 @@ int sqlite_mark_missed(struct sqlite_store *s, const char *job_id, int64_t now, 
  * tenant to purge (or links the tenant's active purge) and appends the
  * subject.discovered event. 0 or -1.
  */
-int sqlite_subject_discovered(struct sqlite_store *s, const struct sched_result *r, int64_t now);
+int sqlite_subject_discovered(struct store *s, const struct sched_result *r, int64_t now);
 
 /* The unfinished subject job that waits for purge job_id (its child, or
  * the tenant's purge that stands for one) into parent: 1, 0 none, -1. */
-int sqlite_waiting_parent(struct sqlite_store *s, const char *job_id,
+int sqlite_waiting_parent(struct store *s, const char *job_id,
 			  char parent[JOBS_ID_LEN + 1]);
 
 /* Pushes the unfinished children of parent (jobs.parent_id) into set. 0 or -1. */
-int sqlite_children(struct sqlite_store *s, const char *parent, struct store_idset *set);
+int sqlite_children(struct store *s, const char *parent, struct store_idset *set);
 
 /* An in-flight task whose lease may be taken over, as it was read. */
 struct sqlite_lost {

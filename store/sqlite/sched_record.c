@@ -197,15 +197,10 @@ static int event_append_op(struct store *base, const char *job_id, int64_t at,
 	return sqlite_event_append(sqlite_of(base), job_id, at, type, service, detail);
 }
 
-static int subject_discovered_op(struct store *base, const struct sched_result *r, int64_t now)
-{
-	return sqlite_subject_discovered(sqlite_of(base), r, now);
-}
-
 static const struct store_record_ops record_ops = {
 	.write_task = write_task_op,
 	.event_append = event_append_op,
-	.subject_discovered = subject_discovered_op,
+	.subject_discovered = sqlite_subject_discovered,
 };
 
 static int record_one(struct sqlite_store *s, const char *owner, const struct sched_result *r,

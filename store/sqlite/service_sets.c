@@ -153,8 +153,9 @@ int sqlite_set_configured(struct sqlite_store *s, const struct store_service *sv
 	return sqlite_step_done(s, st);
 }
 
-int sqlite_set_members(struct sqlite_store *s, int64_t id, struct store_set *out)
+int sqlite_set_members(struct store *base, int64_t id, struct store_set *out)
 {
+	struct sqlite_store *s = sqlite_of(base);
 	sqlite3_stmt *st = sqlite_stmt(s, SQL_MEMBERS);
 	int rc;
 
@@ -194,8 +195,9 @@ static int configured_id(struct sqlite_store *s, int64_t *id)
 	return 0;
 }
 
-int sqlite_configured_set(struct sqlite_store *s, struct store_set *out, int *found)
+int sqlite_configured_set(struct store *base, struct store_set *out, int *found)
 {
+	struct sqlite_store *s = sqlite_of(base);
 	int64_t id;
 
 	memset(out, 0, sizeof *out);
@@ -203,7 +205,7 @@ int sqlite_configured_set(struct sqlite_store *s, struct store_set *out, int *fo
 	if (configured_id(s, &id) < 0)
 		return -1;
 	*found = id != 0;
-	if (*found && sqlite_set_members(s, id, out) < 0) {
+	if (*found && sqlite_set_members(&s->base, id, out) < 0) {
 		store_set_free(out);
 		return -1;
 	}
@@ -251,7 +253,7 @@ static int add_snapshot_task(struct sqlite_store *s, const char *job_id,
 	int rc;
 
 	if (!store_set_has(conf, m->name) &&
-	    sqlite_retired_reason(s, m->name, &reason, &retired) < 0)
+	    sqlite_retired_reason(&s->base, m->name, &reason, &retired) < 0)
 		return -1;
 	rc = add_task(s, job_id, m->name, m->phase, retired != 0, reason, now);
 	free(reason);
@@ -273,8 +275,9 @@ static int add_tasks(struct sqlite_store *s, const char *job_id, const struct st
 	return rc;
 }
 
-int sqlite_job_set(struct sqlite_store *s, const char *job_id, struct store_job_set *j)
+int sqlite_job_set(struct store *base, const char *job_id, struct store_job_set *j)
 {
+	struct sqlite_store *s = sqlite_of(base);
 	sqlite3_stmt *st = sqlite_stmt(s, SQL_JOB_SET);
 	int rc;
 
@@ -320,7 +323,7 @@ static int add_stale_tasks(struct sqlite_store *s, const char *job_id, int64_t s
 	struct store_set snap = { 0 }, conf = { 0 };
 	int rc = -1;
 
-	if (sqlite_set_members(s, set_id, &snap) == 0 && sqlite_set_members(s, conf_id, &conf) == 0)
+	if (sqlite_set_members(&s->base, set_id, &snap) == 0 && sqlite_set_members(&s->base, conf_id, &conf) == 0)
 		rc = add_tasks(s, job_id, &snap, &conf, now);
 	store_set_free(&snap);
 	store_set_free(&conf);
@@ -346,7 +349,7 @@ int sqlite_materialize_tasks(struct sqlite_store *s, const char *job_id, int64_t
 {
 	struct store_job_set j;
 	int64_t conf;
-	int rc = sqlite_job_set(s, job_id, &j);
+	int rc = sqlite_job_set(&s->base, job_id, &j);
 
 	if (rc != STORE_OK)
 		return rc == STORE_NOT_FOUND ? 0 : -1;

@@ -276,11 +276,11 @@ int sqlite_service_set_id(struct sqlite_store *s, const struct store_service *sv
 
 /* The configured services the last config sync recorded into *out
  * (sqlite_set_free); *found 0 when none was recorded yet. 0 or -1. */
-int sqlite_configured_set(struct sqlite_store *s, struct store_set *out, int *found);
+int sqlite_configured_set(struct store *s, struct store_set *out, int *found);
 
 /* Whether service was retired (*found 1) and why (*reason, may be NULL,
  * malloc'ed). 0 or -1. */
-int sqlite_retired_reason(struct sqlite_store *s, const char *service, char **reason,
+int sqlite_retired_reason(struct store *s, const char *service, char **reason,
 			  int64_t *found);
 
 /* Records svcs (names and phases) as the services configured now (what a
@@ -307,10 +307,10 @@ int sqlite_materialize_tasks(struct sqlite_store *s, const char *job_id, int64_t
 int sqlite_materialize_stale(struct sqlite_store *s, int64_t now, int *count);
 
 /* A job not started yet: its snapshot and state (store_task_ops.job_set). */
-int sqlite_job_set(struct sqlite_store *s, const char *job_id, struct store_job_set *j);
+int sqlite_job_set(struct store *s, const char *job_id, struct store_job_set *j);
 
 /* Appends the members of set id to *out (by phase, then name). 0 or -1. */
-int sqlite_set_members(struct sqlite_store *s, int64_t id, struct store_set *out);
+int sqlite_set_members(struct store *s, int64_t id, struct store_set *out);
 
 /* Reads one job inside or outside a transaction: STORE_OK, STORE_NOT_FOUND
  * or STORE_ERR (sqlite_job_get is this behind the table). */

@@ -263,17 +263,6 @@ static int count_dead_op(struct store *base, const char *job_id, const char *ser
 	return sqlite_step_int(s, st, 0, n);
 }
 
-static int waiting_parent_op(struct store *base, const char *job_id,
-			     char parent[JOBS_ID_LEN + 1])
-{
-	return sqlite_waiting_parent(sqlite_of(base), job_id, parent);
-}
-
-static int children_op(struct store *base, const char *parent, struct store_idset *set)
-{
-	return sqlite_children(sqlite_of(base), parent, set);
-}
-
 static int child_op(struct store *base, const char *job_id, struct job_record *out)
 {
 	return sqlite_job_by_id(sqlite_of(base), job_id, out);
@@ -281,9 +270,9 @@ static int child_op(struct store *base, const char *job_id, struct job_record *o
 
 static const struct store_act_ops act_ops = {
 	.count_dead = count_dead_op,
-	.waiting_parent = waiting_parent_op,
+	.waiting_parent = sqlite_waiting_parent,
 	.write = write_op,
-	.children = children_op,
+	.children = sqlite_children,
 	.child_by_id = child_op,
 };
 
