@@ -243,6 +243,12 @@ int store_record_attempt(struct store *s, const struct store_record_ops *ops, co
 			 const struct sched_result *r, int64_t now, struct jobs_counts *counts,
 			 int *kept);
 
+/* The record of purge job id just written from nj at now: scheduled,
+ * approval pending when nj asks for it. Its strings point into nj (not to
+ * be cleared). Can't fail. */
+void store_scheduled_record(const struct store_new_job *nj, const char *id, int64_t now,
+			    struct job_record *j);
+
 /*
  * The job.scheduled detail of reapply job id (jobs_reapply_detail), from
  * what is written: the row of r's new job that repeats purge origin of

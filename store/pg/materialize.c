@@ -68,7 +68,8 @@ static int add_snapshot_task(struct pg_store *s, const char *job_id,
 	int64_t retired = 0;
 	int rc;
 
-	if (!store_set_has(conf, m->name) && pg_retired_reason(&s->base, m->name, &reason, &retired) < 0)
+	if (!store_set_has(conf, m->name) &&
+	    pg_retired_reason(&s->base, m->name, &reason, &retired) < 0)
 		return -1;
 	rc = add_task(s, job_id, m->name, m->phase, retired != 0, reason, now);
 	free(reason);
@@ -120,7 +121,8 @@ static int add_stale_tasks(struct pg_store *s, const char *job_id, int64_t set_i
 	struct store_set snap = { 0 }, conf = { 0 };
 	int rc = -1;
 
-	if (pg_set_members(&s->base, set_id, &snap) == 0 && pg_set_members(&s->base, conf_id, &conf) == 0)
+	if (pg_set_members(&s->base, set_id, &snap) == 0 &&
+	    pg_set_members(&s->base, conf_id, &conf) == 0)
 		rc = add_tasks(s, job_id, &snap, &conf, now);
 	store_set_free(&snap);
 	store_set_free(&conf);

@@ -151,22 +151,10 @@ static int run_bulk(struct sqlite_store *s, const struct batch *b)
 static int announce(struct sqlite_store *s, const char *id, const struct store_new_job *nj,
 		    struct batch *b)
 {
-	struct job_record j = {
-		.tenant_id = (char *)nj->tenant_id,
-		.tenant_name = (char *)nj->tenant_name,
-		.requested_by = (char *)nj->requested_by,
-		.reason = (char *)nj->reason,
-		.kind = JOB_KIND_PURGE,
-		.state = JOB_SCHEDULED,
-		.held_from = JOB_SCHEDULED,
-		.created_at = b->now,
-		.due_at = nj->due_at,
-		.deadline_at = nj->deadline_at,
-		.approval = nj->approval_pending ? JOB_APPROVAL_PENDING : JOB_APPROVAL_NONE,
-	};
+	struct job_record j;
 	char eid[JOBS_ID_LEN + 1];
 
-	memcpy(j.id, id, sizeof j.id);
+	store_scheduled_record(nj, id, b->now, &j);
 	if (sqlite_event_append(s, id, b->now, "job.scheduled", NULL,
 				jobs_bulk_detail(b->docs, &j)) < 0)
 		return -1;

@@ -323,7 +323,8 @@ static int add_stale_tasks(struct sqlite_store *s, const char *job_id, int64_t s
 	struct store_set snap = { 0 }, conf = { 0 };
 	int rc = -1;
 
-	if (sqlite_set_members(&s->base, set_id, &snap) == 0 && sqlite_set_members(&s->base, conf_id, &conf) == 0)
+	if (sqlite_set_members(&s->base, set_id, &snap) == 0 &&
+	    sqlite_set_members(&s->base, conf_id, &conf) == 0)
 		rc = add_tasks(s, job_id, &snap, &conf, now);
 	store_set_free(&snap);
 	store_set_free(&conf);
