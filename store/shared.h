@@ -79,9 +79,9 @@ struct store_task_ops {
 	int (*job_set)(struct store *s, const char *job_id, struct store_job_set *j);
 	/* Appends the members of set id to *out (by phase, then name). 0 or -1. */
 	int (*set_members)(struct store *s, int64_t id, struct store_set *out);
-	/* The configured services the last config sync recorded into *out
-	 * (store_set_free); *found 0 when none was. 0 or -1. */
-	int (*configured_set)(struct store *s, struct store_set *out, int *found);
+	/* The id of the configured set the last config sync recorded (*id 0:
+	 * none yet). 0 or -1. */
+	int (*configured_id)(struct store *s, int64_t *id);
 	/* Whether service was retired (*found 1) and why (*reason, may be
 	 * NULL, malloc'ed). 0 or -1. */
 	int (*retired_reason)(struct store *s, const char *service, char **reason,
@@ -158,6 +158,32 @@ int store_action_apply(struct store *s, const struct store_act_ops *ops,
  */
 int store_action_cascade(struct store *s, const struct store_act_ops *ops,
 			 const struct job_record *parent, const struct store_action *a);
+
+/* What store_add_stale_tasks reads and writes through a backend, inside
+ * the caller's transaction. */
+struct store_stale_ops {
+	/* As struct store_task_ops. */
+	int (*set_members)(struct store *s, int64_t id, struct store_set *out);
+	int (*retired_reason)(struct store *s, const char *service, char **reason,
+			      int64_t *found);
+	/* Inserts one delete task of job_id: pending, or (skipped) skipped
+	 * for reason (may be NULL). 0 or -1. */
+	int (*insert_task)(struct store *s, const char *job_id, const char *service, int phase,
+			   int skipped, const char *reason, int64_t now);
+	/* Appends an event (detail: a JSON text) to the chain. 0 or -1. */
+	int (*event_append)(struct store *s, const char *job_id, int64_t at, const char *type,
+			    const char *service, const char *detail);
+};
+
+/*
+ * The delete tasks of job_id, starting with a snapshot (set set_id) that
+ * is not the configured set (conf_id): one per snapshot service (pending,
+ * and waiting for it like any other when the config lacks it; skipped
+ * with a task.skipped event when it was retired), then one with a
+ * task.added event per configured service the snapshot lacks. 0 or -1.
+ */
+int store_add_stale_tasks(struct store *s, const struct store_stale_ops *ops,
+			  const char *job_id, int64_t set_id, int64_t conf_id, int64_t now);
 
 /* One structured log line about a job (job_id, tenant_id), held with the
  * transaction's lines until it ends. level is an enum log_level. */

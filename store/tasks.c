@@ -4,8 +4,12 @@
  * after its suspends, and the waiting tasks of services the config lacks
  * marked. The backend reads the rows (struct store_task_ops); the rules
  * of what a synthesized task is and which task is absent live here once.
+ * And the delete tasks a job gets when it starts after the config changed
+ * (store_add_stale_tasks).
  */
 #include "store/shared.h"
+#include "jobs/service_detail.h"
+#include "util/log.h"
 #include "util/util.h"
 
 #include <stdio.h>
@@ -61,6 +65,25 @@ static int synth_tasks(struct store *s, const struct store_task_ops *ops, const 
 	return STORE_OK;
 }
 
+/* The configured services the last config sync recorded into *out
+ * (store_set_free); *found 0 when none was recorded yet. 0 or -1. */
+static int configured_set(struct store *s, const struct store_task_ops *ops,
+			  struct store_set *out, int *found)
+{
+	int64_t id;
+
+	memset(out, 0, sizeof *out);
+	*found = 0;
+	if (ops->configured_id(s, &id) < 0)
+		return -1;
+	*found = id != 0;
+	if (*found && ops->set_members(s, id, out) < 0) {
+		store_set_free(out);
+		return -1;
+	}
+	return 0;
+}
+
 /* Marks the waiting tasks of services the config lacks in records read
  * for display: a retired one of a job not started is shown skipped, any
  * other carries STORE_ABSENT_ERROR. 0 or -1. */
@@ -72,7 +95,7 @@ static int mark_absent(struct store *s, const struct store_task_ops *ops,
 	char *reason;
 	int found = 0, rc = 0;
 
-	if (n == 0 || ops->configured_set(s, &conf, &found) < 0)
+	if (n == 0 || configured_set(s, ops, &conf, &found) < 0)
 		return n == 0 ? 0 : -1;
 	for (size_t i = 0; found && rc == 0 && i < n; i++) {
 		if ((t[i].state != TASK_PENDING && t[i].state != TASK_WAITING) ||
@@ -125,4 +148,65 @@ int store_read_job_tasks(struct store *s, const struct store_task_ops *ops, cons
 	*out = v;
 	*n = len;
 	return STORE_OK;
+}
+
+#define ADD_REASON "service added to config"
+
+/* One delete task, with its task.skipped / task.added event when reason. */
+static int add_task(struct store *s, const struct store_stale_ops *ops, const char *job_id,
+		    const char *name, int phase, int skipped, const char *reason, int64_t now)
+{
+	char *d;
+	int rc;
+
+	if (ops->insert_task(s, job_id, name, phase, skipped, reason, now) < 0)
+		return -1;
+	if (reason == NULL)
+		return 0;
+	d = jobs_detail_task_change("delete", reason, NULL);
+	rc = ops->event_append(s, job_id, now, skipped ? "task.skipped" : "task.added", name, d);
+	free(d);
+	if (rc == 0)
+		log_msg(skipped ? LOG_WARN : LOG_INFO, skipped ? "task.skipped" : "task.added",
+			"job %s: service %s %s", job_id, name, reason);
+	return rc;
+}
+
+/* One snapshot service's task: waiting for it when the config lacks it,
+ * skipped only when it was retired. */
+static int add_snapshot_task(struct store *s, const struct store_stale_ops *ops,
+			     const char *job_id, const struct store_set_member *m,
+			     const struct store_set *conf, int64_t now)
+{
+	char *reason = NULL;
+	int64_t retired = 0;
+	int rc;
+
+	if (!store_set_has(conf, m->name) &&
+	    ops->retired_reason(s, m->name, &reason, &retired) < 0)
+		return -1;
+	rc = add_task(s, ops, job_id, m->name, m->phase, retired != 0, reason, now);
+	free(reason);
+	return rc;
+}
+
+int store_add_stale_tasks(struct store *s, const struct store_stale_ops *ops,
+			  const char *job_id, int64_t set_id, int64_t conf_id, int64_t now)
+{
+	struct store_set snap = { 0 }, conf = { 0 };
+	int rc = -1;
+
+	if (ops->set_members(s, set_id, &snap) == 0 && ops->set_members(s, conf_id, &conf) == 0) {
+		/* the snapshot's tasks, then the configured services it lacks */
+		rc = 0;
+		for (size_t i = 0; rc == 0 && i < snap.n; i++)
+			rc = add_snapshot_task(s, ops, job_id, &snap.v[i], &conf, now);
+		for (size_t i = 0; rc == 0 && i < conf.n; i++)
+			if (!store_set_has(&snap, conf.v[i].name))
+				rc = add_task(s, ops, job_id, conf.v[i].name, conf.v[i].phase, 0,
+					      ADD_REASON, now);
+	}
+	store_set_free(&snap);
+	store_set_free(&conf);
+	return rc;
 }

@@ -122,7 +122,7 @@ static int retire_tx(struct pg_store *s, void *ctx)
 		return STORE_ERR;
 	for (int i = 0; rc == 0 && i < PQntuples(r); i++) {
 		d = jobs_detail_task_change(PQgetvalue(r, i, 1), c->reason, c->by);
-		rc = pg_event_append(s, PQgetvalue(r, i, 0), c->now, "task.skipped", c->service, d);
+		rc = pg_event_append(&s->base, PQgetvalue(r, i, 0), c->now, "task.skipped", c->service, d);
 		free(d);
 		store_idset_add(&jobs, PQgetvalue(r, i, 0));
 	}
@@ -130,7 +130,7 @@ static int retire_tx(struct pg_store *s, void *ctx)
 	PQclear(r);
 	d = jobs_detail_service_retired(c->reason, c->by, c->skipped);
 	if (rc == 0)
-		rc = pg_event_append(s, NULL, c->now, "service.retired", c->service, d);
+		rc = pg_event_append(&s->base, NULL, c->now, "service.retired", c->service, d);
 	free(d);
 	if (rc == 0)
 		rc = pg_eval_jobs(s, &jobs, c->now, NULL);

@@ -54,7 +54,7 @@ static int announce(struct pg_store *s, const char *id, const struct store_new_j
 	char eid[JOBS_ID_LEN + 1];
 
 	store_scheduled_record(nj, id, b->now, &j);
-	if (pg_event_append(s, id, b->now, "job.scheduled", NULL,
+	if (pg_event_append(&s->base, id, b->now, "job.scheduled", NULL,
 			    jobs_bulk_detail(b->docs, &j)) < 0)
 		return -1;
 	if (!store_outbox_wanted(&s->base))
@@ -200,7 +200,7 @@ static const struct store_task_ops task_ops = {
 	.read_tasks = read_tasks,
 	.job_set = pg_job_set,
 	.set_members = pg_set_members,
-	.configured_set = pg_configured_set,
+	.configured_id = pg_configured_id,
 	.retired_reason = pg_retired_reason,
 };
 

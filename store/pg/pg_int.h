@@ -212,7 +212,7 @@ int pg_tx(struct pg_store *s, pg_tx_fn fn, void *ctx);
  * place they are: store/pg/events.c). Inside pg_tx only. detail is JSON
  * object text (NULL: {}), built by the code that owns its format. 0 or -1.
  */
-int pg_event_append(struct pg_store *s, const char *job_id, int64_t at, const char *type,
+int pg_event_append(struct store *s, const char *job_id, int64_t at, const char *type,
 		    const char *service, const char *detail);
 
 /* Writes the queued events under PG_LOCK_CHAIN (pg_tx calls it last).
@@ -278,11 +278,7 @@ int pg_set_members(struct store *s, int64_t id, struct store_set *out);
 int pg_set_configured(struct pg_store *s, const struct store_service *svcs, size_t n);
 
 /* The configured set's id (*id 0: no config sync recorded yet). 0 or -1. */
-int pg_configured_id(struct pg_store *s, int64_t *id);
-
-/* The configured services into *out (pg_set_free); *found 0 when none was
- * recorded yet. 0 or -1. */
-int pg_configured_set(struct store *s, struct store_set *out, int *found);
+int pg_configured_id(struct store *s, int64_t *id);
 
 /* Whether service was retired (*found 1) and why (*reason, may be NULL,
  * malloc'ed). 0 or -1. */

@@ -143,7 +143,7 @@ static int reclaim_one(struct pg_store *s, struct maint_ctx *c, const struct los
 		if (dead && (l->kind == NULL || strcmp(l->kind, "delete") == 0))
 			store_idset_add(dead_jobs, l->job_id);
 		detail = sched_doc_reclaimed(l->kind, l->attempts, dead, err, l->owner);
-		n = pg_event_append(s, l->job_id, c->now, "task.attempt", l->service, detail);
+		n = pg_event_append(&s->base, l->job_id, c->now, "task.attempt", l->service, detail);
 		free(detail);
 		store_log_reclaimed(l->job_id, l->service, l->attempts, dead, err);
 		if (n == 0 && !dead)

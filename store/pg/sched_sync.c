@@ -58,7 +58,7 @@ static int sync_service(struct pg_store *s, const struct sched_service *svc, int
 	detail = jobs_detail_task_change("delete", "service added to config", NULL);
 	rc = 0;
 	for (size_t i = 0; rc == 0 && i < ids.n; i++) {
-		rc = pg_event_append(s, ids.ids[i], now, "task.added", svc->name, detail);
+		rc = pg_event_append(&s->base, ids.ids[i], now, "task.added", svc->name, detail);
 		store_idset_add(jobs, ids.ids[i]);
 	}
 	free(detail);

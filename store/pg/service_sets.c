@@ -147,26 +147,9 @@ int pg_set_members(struct store *base, int64_t id, struct store_set *out)
 	return 0;
 }
 
-int pg_configured_id(struct pg_store *s, int64_t *id)
+int pg_configured_id(struct store *s, int64_t *id)
 {
-	return pg_run_int(s, SQL_GET_CONFIGURED, NULL, 0, id);
-}
-
-int pg_configured_set(struct store *base, struct store_set *out, int *found)
-{
-	struct pg_store *s = pg_of(base);
-	int64_t id;
-
-	memset(out, 0, sizeof *out);
-	*found = 0;
-	if (pg_configured_id(s, &id) < 0)
-		return -1;
-	*found = id != 0;
-	if (*found && pg_set_members(&s->base, id, out) < 0) {
-		store_set_free(out);
-		return -1;
-	}
-	return 0;
+	return pg_run_int(pg_of(s), SQL_GET_CONFIGURED, NULL, 0, id);
 }
 
 int pg_retired_reason(struct store *base, const char *service, char **reason, int64_t *found)

@@ -224,7 +224,7 @@ int pg_subject_discovered(struct store *base, const struct sched_result *r, int6
 	}
 	if (rc == 0) {
 		detail = subject_detail_discovered(v, r->n_discovered);
-		rc = pg_event_append(s, r->job_id, now, "subject.discovered", r->service, detail);
+		rc = pg_event_append(&s->base, r->job_id, now, "subject.discovered", r->service, detail);
 		free(detail);
 	}
 	if (rc == 0 && children > 0) /* due now: any host may start them */

@@ -200,7 +200,7 @@ static int apply_retry(struct pg_store *s, const struct job_record *cur,
 	if (rc != STORE_OK)
 		return rc;
 	detail = jobs_detail_retried(a->by, a->service, dead, cur->state);
-	rc = pg_event_append(s, cur->id, a->now, "job.retried", a->service, detail);
+	rc = pg_event_append(&s->base, cur->id, a->now, "job.retried", a->service, detail);
 	free(detail);
 	if (rc < 0)
 		return STORE_ERR;

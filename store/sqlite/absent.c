@@ -242,7 +242,7 @@ static int skip_task(struct sqlite_store *s, const struct retire_row *r, const c
 	if (sqlite3_changes(s->db) != 1)
 		return 0; /* finished meanwhile */
 	d = jobs_detail_task_change(r->kind, reason, by);
-	rc = sqlite_event_append(s, r->job_id, now, "task.skipped", svc, d);
+	rc = sqlite_event_append(&s->base, r->job_id, now, "task.skipped", svc, d);
 	free(d);
 	return rc;
 }
@@ -275,7 +275,7 @@ static int retire(struct sqlite_store *s, const char *svc, const char *reason, c
 	}
 	d = jobs_detail_service_retired(reason, by, (int64_t)n);
 	if (rc == 0)
-		rc = sqlite_event_append(s, NULL, now, "service.retired", svc, d);
+		rc = sqlite_event_append(&s->base, NULL, now, "service.retired", svc, d);
 	free(d);
 	if (rc == 0)
 		rc = sqlite_eval_jobs(s, &jobs, now, NULL);

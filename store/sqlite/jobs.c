@@ -155,7 +155,7 @@ static int announce(struct sqlite_store *s, const char *id, const struct store_n
 	char eid[JOBS_ID_LEN + 1];
 
 	store_scheduled_record(nj, id, b->now, &j);
-	if (sqlite_event_append(s, id, b->now, "job.scheduled", NULL,
+	if (sqlite_event_append(&s->base, id, b->now, "job.scheduled", NULL,
 				jobs_bulk_detail(b->docs, &j)) < 0)
 		return -1;
 	if (!store_outbox_wanted(&s->base))
@@ -263,7 +263,7 @@ static const struct store_task_ops task_ops = {
 	.read_tasks = read_tasks,
 	.job_set = sqlite_job_set,
 	.set_members = sqlite_set_members,
-	.configured_set = sqlite_configured_set,
+	.configured_id = sqlite_configured_id,
 	.retired_reason = sqlite_retired_reason,
 };
 

@@ -154,7 +154,7 @@ int sqlite_reclaim_one(struct sqlite_store *s, const struct sqlite_lost *l,
 	if (dead && (l->kind == NULL || strcmp(l->kind, "delete") == 0))
 		store_idset_add(dead_jobs, l->job_id);
 	detail = sched_doc_reclaimed(l->kind, l->attempts, dead, err, l->owner);
-	rc = sqlite_event_append(s, l->job_id, now, "task.attempt", l->service, detail);
+	rc = sqlite_event_append(&s->base, l->job_id, now, "task.attempt", l->service, detail);
 	free(detail);
 	store_log_reclaimed(l->job_id, l->service, l->attempts, dead, err);
 out:

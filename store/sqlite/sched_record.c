@@ -191,15 +191,9 @@ static int write_task_op(struct store *base, const char *owner, const struct sch
 	return write_task(sqlite_of(base), owner, r, now, kept);
 }
 
-static int event_append_op(struct store *base, const char *job_id, int64_t at,
-			   const char *type, const char *service, const char *detail)
-{
-	return sqlite_event_append(sqlite_of(base), job_id, at, type, service, detail);
-}
-
 static const struct store_record_ops record_ops = {
 	.write_task = write_task_op,
-	.event_append = event_append_op,
+	.event_append = sqlite_event_append,
 	.subject_discovered = sqlite_subject_discovered,
 };
 

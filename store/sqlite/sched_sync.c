@@ -48,7 +48,7 @@ static int add_service(struct sqlite_store *s, const struct sched_service *svc, 
 	detail = jobs_detail_task_change("delete", "service added to config", NULL);
 	rc = 0;
 	for (size_t i = 0; rc == 0 && i < ids.n; i++) {
-		rc = sqlite_event_append(s, ids.ids[i], now, "task.added", svc->name, detail);
+		rc = sqlite_event_append(&s->base, ids.ids[i], now, "task.added", svc->name, detail);
 		store_idset_push(jobs, ids.ids[i]);
 	}
 	free(detail);

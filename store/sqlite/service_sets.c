@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ADD_REASON "service added to config"
 #define META_CONFIGURED "configured_set_id"
 
 /* The sets of n members, each set's rows together, in name order (a set of
@@ -176,8 +175,9 @@ int sqlite_set_members(struct store *base, int64_t id, struct store_set *out)
 }
 
 /* The id of the configured set (*id 0: no config sync recorded yet). */
-static int configured_id(struct sqlite_store *s, int64_t *id)
+int sqlite_configured_id(struct store *base, int64_t *id)
 {
+	struct sqlite_store *s = sqlite_of(base);
 	sqlite3_stmt *st = sqlite_stmt(s, SQL_GET_CONFIGURED);
 	int rc;
 
@@ -195,30 +195,12 @@ static int configured_id(struct sqlite_store *s, int64_t *id)
 	return 0;
 }
 
-int sqlite_configured_set(struct store *base, struct store_set *out, int *found)
+/* One delete task (store_stale_ops.insert_task). */
+static int insert_task(struct store *base, const char *job_id, const char *name, int phase,
+		       int skipped, const char *reason, int64_t now)
 {
 	struct sqlite_store *s = sqlite_of(base);
-	int64_t id;
-
-	memset(out, 0, sizeof *out);
-	*found = 0;
-	if (configured_id(s, &id) < 0)
-		return -1;
-	*found = id != 0;
-	if (*found && sqlite_set_members(&s->base, id, out) < 0) {
-		store_set_free(out);
-		return -1;
-	}
-	return 0;
-}
-
-/* One delete task, with its task.skipped / task.added event when reason. */
-static int add_task(struct sqlite_store *s, const char *job_id, const char *name, int phase,
-		    int skipped, const char *reason, int64_t now)
-{
 	sqlite3_stmt *st = sqlite_stmt(s, SQL_ADD_TASK);
-	char *d;
-	int rc;
 
 	if (st == NULL)
 		return -1;
@@ -228,52 +210,15 @@ static int add_task(struct sqlite_store *s, const char *job_id, const char *name
 	sqlite_bind_text(st, ":state", skipped ? "skipped" : "pending");
 	sqlite_bind_text(st, ":reason", skipped ? reason : NULL);
 	sqlite_bind_int(st, ":now", now);
-	if (sqlite_step_done(s, st) < 0)
-		return -1;
-	if (reason == NULL)
-		return 0;
-	d = jobs_detail_task_change("delete", reason, NULL);
-	rc = sqlite_event_append(s, job_id, now, skipped ? "task.skipped" : "task.added",
-				 name, d);
-	free(d);
-	if (rc == 0)
-		log_msg(skipped ? LOG_WARN : LOG_INFO, skipped ? "task.skipped" : "task.added",
-			"job %s: service %s %s", job_id, name, reason);
-	return rc;
+	return sqlite_step_done(s, st);
 }
 
-/* One snapshot service's task: waiting for it when the config lacks it
- * (DESIGN 3), skipped only when it was retired. */
-static int add_snapshot_task(struct sqlite_store *s, const char *job_id,
-			     const struct store_set_member *m, const struct store_set *conf,
-			     int64_t now)
-{
-	char *reason = NULL;
-	int64_t retired = 0;
-	int rc;
-
-	if (!store_set_has(conf, m->name) &&
-	    sqlite_retired_reason(&s->base, m->name, &reason, &retired) < 0)
-		return -1;
-	rc = add_task(s, job_id, m->name, m->phase, retired != 0, reason, now);
-	free(reason);
-	return rc;
-}
-
-/* The snapshot's tasks, then the configured services it lacks. */
-static int add_tasks(struct sqlite_store *s, const char *job_id, const struct store_set *snap,
-		     const struct store_set *conf, int64_t now)
-{
-	int rc = 0;
-
-	for (size_t i = 0; rc == 0 && i < snap->n; i++)
-		rc = add_snapshot_task(s, job_id, &snap->v[i], conf, now);
-	for (size_t i = 0; rc == 0 && i < conf->n; i++)
-		if (!store_set_has(snap, conf->v[i].name))
-			rc = add_task(s, job_id, conf->v[i].name, conf->v[i].phase, 0,
-				      ADD_REASON, now);
-	return rc;
-}
+static const struct store_stale_ops stale_ops = {
+	.set_members = sqlite_set_members,
+	.retired_reason = sqlite_retired_reason,
+	.insert_task = insert_task,
+	.event_append = sqlite_event_append,
+};
 
 int sqlite_job_set(struct store *base, const char *job_id, struct store_job_set *j)
 {
@@ -317,20 +262,6 @@ static int add_all_tasks(struct sqlite_store *s, const char *job_id, int64_t set
 }
 
 /* The tasks of a snapshot that is not the configured set conf_id. */
-static int add_stale_tasks(struct sqlite_store *s, const char *job_id, int64_t set_id,
-			   int64_t conf_id, int64_t now)
-{
-	struct store_set snap = { 0 }, conf = { 0 };
-	int rc = -1;
-
-	if (sqlite_set_members(&s->base, set_id, &snap) == 0 &&
-	    sqlite_set_members(&s->base, conf_id, &conf) == 0)
-		rc = add_tasks(s, job_id, &snap, &conf, now);
-	store_set_free(&snap);
-	store_set_free(&conf);
-	return rc;
-}
-
 /* Drops the job's reference to set_id: 1 done, 0 when it moved meanwhile
  * (another writer created its tasks), -1 on error. */
 static int leave_set(struct sqlite_store *s, const char *job_id, int64_t set_id)
@@ -354,13 +285,13 @@ int sqlite_materialize_tasks(struct sqlite_store *s, const char *job_id, int64_t
 
 	if (rc != STORE_OK)
 		return rc == STORE_NOT_FOUND ? 0 : -1;
-	if (configured_id(s, &conf) < 0 || (rc = leave_set(s, job_id, j.set_id)) < 0)
+	if (sqlite_configured_id(&s->base, &conf) < 0 || (rc = leave_set(s, job_id, j.set_id)) < 0)
 		return -1;
 	if (rc == 0)
 		return 0;
 	if (conf == 0 || conf == j.set_id)
 		return add_all_tasks(s, job_id, j.set_id, now);
-	return add_stale_tasks(s, job_id, j.set_id, conf, now);
+	return store_add_stale_tasks(&s->base, &stale_ops, job_id, j.set_id, conf, now);
 }
 
 int sqlite_materialize_stale(struct sqlite_store *s, int64_t now, int *count)
@@ -372,7 +303,7 @@ int sqlite_materialize_stale(struct sqlite_store *s, int64_t now, int *count)
 	int rc;
 
 	*count = 0;
-	if (st == NULL || configured_id(s, &conf) < 0)
+	if (st == NULL || sqlite_configured_id(&s->base, &conf) < 0)
 		return -1;
 	if (conf == 0)
 		return 0; /* no configured set recorded: nothing is stale */

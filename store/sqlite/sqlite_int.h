@@ -236,7 +236,7 @@ int sqlite_step_changes(struct sqlite_store *s, sqlite3_stmt *st);
  * them in order). Inside a write transaction. detail is JSON object text
  * (NULL: {}), built by the code that owns its format. 0 or -1.
  */
-int sqlite_event_append(struct sqlite_store *s, const char *job_id, int64_t at,
+int sqlite_event_append(struct store *s, const char *job_id, int64_t at,
 			const char *type, const char *service, const char *detail);
 
 /* Inserts one webhook outbox row, inside a transaction: body is the whole
@@ -274,9 +274,9 @@ int sqlite_action_apply(struct sqlite_store *s, const struct job_record *cur,
 int sqlite_service_set_id(struct sqlite_store *s, const struct store_service *svcs, size_t n,
 			  int64_t *id);
 
-/* The configured services the last config sync recorded into *out
- * (sqlite_set_free); *found 0 when none was recorded yet. 0 or -1. */
-int sqlite_configured_set(struct store *s, struct store_set *out, int *found);
+/* The id of the configured set the last config sync recorded (*id 0:
+ * none yet). 0 or -1. */
+int sqlite_configured_id(struct store *s, int64_t *id);
 
 /* Whether service was retired (*found 1) and why (*reason, may be NULL,
  * malloc'ed). 0 or -1. */

@@ -220,7 +220,7 @@ int sqlite_subject_discovered(struct store *base, const struct sched_result *r, 
 	}
 	if (rc == 0) {
 		detail = subject_detail_discovered(v, r->n_discovered);
-		rc = sqlite_event_append(s, r->job_id, now, "subject.discovered", r->service,
+		rc = sqlite_event_append(&s->base, r->job_id, now, "subject.discovered", r->service,
 					 detail);
 		free(detail);
 	}

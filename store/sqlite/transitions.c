@@ -216,7 +216,7 @@ static int apply_retry(struct sqlite_store *s, const struct job_record *cur,
 	if ((rc = store_moved(&s->base, cur, sqlite_step_changes(s, st), (int)dead)) != STORE_OK)
 		return rc;
 	detail = jobs_detail_retried(a->by, a->service, dead, cur->state);
-	rc = sqlite_event_append(s, cur->id, a->now, "job.retried", a->service, detail);
+	rc = sqlite_event_append(&s->base, cur->id, a->now, "job.retried", a->service, detail);
 	free(detail);
 	if (rc < 0)
 		return STORE_ERR;
