@@ -12,17 +12,17 @@
 
 #include <string.h>
 
-static int act_known(enum job_action act)
+/* The backend's write of act; NULL for an action it does not know. */
+static store_act_write_fn write_of(const struct store_act_ops *ops, enum job_action act)
 {
 	switch (act) {
-	case JOB_ACT_CANCEL:
-	case JOB_ACT_HOLD:
-	case JOB_ACT_RELEASE:
-	case JOB_ACT_RETRY:
-	case JOB_ACT_APPROVE:
-		return 1;
+	case JOB_ACT_CANCEL: return ops->cancel;
+	case JOB_ACT_HOLD: return ops->hold;
+	case JOB_ACT_RELEASE: return ops->release;
+	case JOB_ACT_RETRY: return ops->retry;
+	case JOB_ACT_APPROVE: return ops->approve;
 	}
-	return 0;
+	return NULL;
 }
 
 int store_moved(struct store *s, const struct job_record *cur, int n, int want)
@@ -59,11 +59,12 @@ int store_action_apply(struct store *s, const struct store_act_ops *ops,
 		       struct job_record *out)
 {
 	struct store_checked c = { .ask = { .act = a->act, .reason = a->reason } };
+	store_act_write_fn write = write_of(ops, a->act);
 	const char *why = "";
 	char parent[JOBS_ID_LEN + 1] = "";
 	int waits = 0;
 
-	if (!act_known(a->act))
+	if (write == NULL)
 		return STORE_ERR;
 	if (a->act == JOB_ACT_RETRY && count_retry(s, ops, cur, a, &c) < 0)
 		return STORE_ERR;
@@ -87,7 +88,7 @@ int store_action_apply(struct store *s, const struct store_act_ops *ops,
 			store_set_error(s, STORE_E_OTHER, "%s", why);
 		return STORE_REFUSED;
 	}
-	return ops->write(s, cur, &c, a, out);
+	return write(s, cur, &c, a, out);
 }
 
 int store_action_cascade(struct store *s, const struct store_act_ops *ops,

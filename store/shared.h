@@ -109,6 +109,11 @@ struct store_checked {
 	int64_t own_dead;            /* retry: the job's own dead tasks */
 };
 
+/* The write of one action (struct store_act_ops). */
+typedef int (*store_act_write_fn)(struct store *s, const struct job_record *cur,
+				  const struct store_checked *c, const struct store_action *a,
+				  struct job_record *out);
+
 /* What store_action_apply and store_action_cascade do through a backend,
  * inside its transaction. */
 struct store_act_ops {
@@ -120,12 +125,11 @@ struct store_act_ops {
 	 * 1, 0 none, -1. */
 	int (*waiting_parent)(struct store *s, const char *job_id,
 			      char parent[JOBS_ID_LEN + 1]);
-	/* Writes the change the rules allowed (c) to the job read as cur,
-	 * where it is still so, with its events and outbox row; *out the job
-	 * after. STORE_OK, STORE_REFUSED (moved meanwhile) or STORE_ERR. */
-	int (*write)(struct store *s, const struct job_record *cur,
-		     const struct store_checked *c, const struct store_action *a,
-		     struct job_record *out);
+	/* Each action's write of the change the rules allowed (c) to the job
+	 * read as cur, where it is still so, with its events and outbox row;
+	 * *out the job after. STORE_OK, STORE_REFUSED (moved meanwhile) or
+	 * STORE_ERR. */
+	store_act_write_fn cancel, hold, release, retry, approve;
 	/* Pushes the unfinished children of parent into set, in id order. 0 or -1. */
 	int (*children)(struct store *s, const char *parent, struct store_idset *set);
 	/* Reads a child to act on it (locked where the backend locks rows):

@@ -15,10 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef int (*apply_fn)(struct pg_store *s, const struct job_record *cur,
-			const struct store_checked *c, const struct store_action *a,
-			struct job_record *out);
-
 /* Every write names the state it expects the job (or task) in. */
 static const char SQL_CANCEL_JOB[] =
 	"UPDATE jobs SET state = 'cancelled', finished_at = $2 WHERE id = $1 AND state = $3";
@@ -103,10 +99,11 @@ static int add_restores(struct pg_store *s, const char *job_id, const struct sto
 	return 0;
 }
 
-static int apply_cancel(struct pg_store *s, const struct job_record *cur,
+static int apply_cancel(struct store *base, const struct job_record *cur,
 			const struct store_checked *c, const struct store_action *a,
 			struct job_record *out)
 {
+	struct pg_store *s = pg_of(base);
 	const char **restores = xcalloc(a->n_svcs ? a->n_svcs : 1, sizeof *restores);
 	char now[24];
 	size_t n = 0;
@@ -125,10 +122,11 @@ static int apply_cancel(struct pg_store *s, const struct job_record *cur,
 	return rc;
 }
 
-static int apply_hold(struct pg_store *s, const struct job_record *cur,
+static int apply_hold(struct store *base, const struct job_record *cur,
 		      const struct store_checked *c, const struct store_action *a,
 		      struct job_record *out)
 {
+	struct pg_store *s = pg_of(base);
 	int n = write_job(s, SQL_HOLD_JOB, cur->id, jobs_job_state_name(cur->state),
 			  a->reason ? a->reason : "", NULL);
 	int rc = store_moved(&s->base, cur, n, 1);
@@ -139,10 +137,11 @@ static int apply_hold(struct pg_store *s, const struct job_record *cur,
 		       a->now, out);
 }
 
-static int apply_release(struct pg_store *s, const struct job_record *cur,
+static int apply_release(struct store *base, const struct job_record *cur,
 			 const struct store_checked *c, const struct store_action *a,
 			 struct job_record *out)
 {
+	struct pg_store *s = pg_of(base);
 	int n = write_job(s, SQL_RELEASE_JOB, cur->id, jobs_job_state_name(c->to), NULL, NULL);
 	int rc = store_moved(&s->base, cur, n, 1);
 
@@ -152,10 +151,11 @@ static int apply_release(struct pg_store *s, const struct job_record *cur,
 		       jobs_detail_released(a->by, cur->hold_reason, c->to), a->now, out);
 }
 
-static int apply_approve(struct pg_store *s, const struct job_record *cur,
+static int apply_approve(struct store *base, const struct job_record *cur,
 			 const struct store_checked *c, const struct store_action *a,
 			 struct job_record *out)
 {
+	struct pg_store *s = pg_of(base);
 	struct pg_params p = { 0 };
 	int rc;
 
@@ -184,10 +184,11 @@ static int retry_job(struct pg_store *s, const struct job_record *cur, enum job_
 }
 
 /* Dead tasks back to waiting: as many as were counted when checking. */
-static int apply_retry(struct pg_store *s, const struct job_record *cur,
+static int apply_retry(struct store *base, const struct job_record *cur,
 		       const struct store_checked *c, const struct store_action *a,
 		       struct job_record *out)
 {
+	struct pg_store *s = pg_of(base);
 	struct pg_params p = { 0 };
 	int64_t dead = c->own_dead;
 	char *detail;
@@ -207,31 +208,6 @@ static int apply_retry(struct pg_store *s, const struct job_record *cur,
 	if (c->to != cur->state)
 		return retry_job(s, cur, c->to, a, out);
 	return pg_job_by_id(s, cur->id, 0, out);
-}
-
-static apply_fn apply_of(enum job_action act)
-{
-	switch (act) {
-	case JOB_ACT_CANCEL: return apply_cancel;
-	case JOB_ACT_HOLD: return apply_hold;
-	case JOB_ACT_RELEASE: return apply_release;
-	case JOB_ACT_RETRY: return apply_retry;
-	case JOB_ACT_APPROVE: return apply_approve;
-	}
-	return NULL;
-}
-
-
-
-
-/* The write of the action the rules allowed (store_act_ops.write). */
-static int write_op(struct store *base, const struct job_record *cur,
-		    const struct store_checked *c, const struct store_action *a,
-		    struct job_record *out)
-{
-	apply_fn apply = apply_of(a->act);
-
-	return apply == NULL ? STORE_ERR : apply(pg_of(base), cur, c, a, out);
 }
 
 static int count_dead_op(struct store *base, const char *job_id, const char *service,
@@ -254,7 +230,11 @@ static int child_op(struct store *base, const char *job_id, struct job_record *o
 static const struct store_act_ops act_ops = {
 	.count_dead = count_dead_op,
 	.waiting_parent = pg_waiting_parent,
-	.write = write_op,
+	.cancel = apply_cancel,
+	.hold = apply_hold,
+	.release = apply_release,
+	.retry = apply_retry,
+	.approve = apply_approve,
 	.children = pg_children,
 	.child_by_id = child_op,
 };

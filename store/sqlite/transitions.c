@@ -16,9 +16,6 @@
 
 /* Writes the change of one action to the job read as cur; STORE_OK,
  * STORE_REFUSED (moved meanwhile) or STORE_ERR. */
-typedef int (*apply_fn)(struct sqlite_store *s, const struct job_record *cur,
-			const struct store_checked *c, const struct store_action *a, struct job_record *out);
-
 /* Every write below names the state it expects the job (or task) in: a
  * change of 0 rows means the job moved since it was read. */
 static const char SQL_CANCEL_JOB[] =
@@ -98,9 +95,11 @@ static int add_restores(struct sqlite_store *s, const char *job_id,
 	return 0;
 }
 
-static int apply_cancel(struct sqlite_store *s, const struct job_record *cur,
-			const struct store_checked *c, const struct store_action *a, struct job_record *out)
+static int apply_cancel(struct store *base, const struct job_record *cur,
+			const struct store_checked *c, const struct store_action *a,
+			struct job_record *out)
 {
+	struct sqlite_store *s = sqlite_of(base);
 	const char **restores = xcalloc(a->n_svcs ? a->n_svcs : 1, sizeof *restores);
 	sqlite3_stmt *st = sqlite_stmt(s, SQL_CANCEL_JOB);
 	size_t n = 0;
@@ -127,10 +126,11 @@ out:
 	return rc;
 }
 
-static int apply_hold(struct sqlite_store *s, const struct job_record *cur,
+static int apply_hold(struct store *base, const struct job_record *cur,
 		      const struct store_checked *c, const struct store_action *a,
 		      struct job_record *out)
 {
+	struct sqlite_store *s = sqlite_of(base);
 	sqlite3_stmt *st = sqlite_stmt(s, SQL_HOLD_JOB);
 	int rc;
 
@@ -145,9 +145,11 @@ static int apply_hold(struct sqlite_store *s, const struct job_record *cur,
 		       a->now, out);
 }
 
-static int apply_release(struct sqlite_store *s, const struct job_record *cur,
-			 const struct store_checked *c, const struct store_action *a, struct job_record *out)
+static int apply_release(struct store *base, const struct job_record *cur,
+			 const struct store_checked *c, const struct store_action *a,
+			 struct job_record *out)
 {
+	struct sqlite_store *s = sqlite_of(base);
 	sqlite3_stmt *st = sqlite_stmt(s, SQL_RELEASE_JOB);
 	int rc;
 
@@ -161,9 +163,11 @@ static int apply_release(struct sqlite_store *s, const struct job_record *cur,
 		       jobs_detail_released(a->by, cur->hold_reason, c->to), a->now, out);
 }
 
-static int apply_approve(struct sqlite_store *s, const struct job_record *cur,
-			 const struct store_checked *c, const struct store_action *a, struct job_record *out)
+static int apply_approve(struct store *base, const struct job_record *cur,
+			 const struct store_checked *c, const struct store_action *a,
+			 struct job_record *out)
 {
+	struct sqlite_store *s = sqlite_of(base);
 	sqlite3_stmt *st = sqlite_stmt(s, SQL_APPROVE_JOB);
 	int rc;
 
@@ -178,8 +182,6 @@ static int apply_approve(struct sqlite_store *s, const struct job_record *cur,
 		return rc;
 	return changed(s, cur->id, "job.approved", jobs_detail_approved(a->by), a->now, out);
 }
-
-
 
 /* The job of a retry goes back to running (when it was not). */
 static int retry_job(struct sqlite_store *s, const struct job_record *cur, enum job_state to,
@@ -200,9 +202,11 @@ static int retry_job(struct sqlite_store *s, const struct job_record *cur, enum 
 }
 
 /* Dead tasks back to waiting: as many as were counted when checking. */
-static int apply_retry(struct sqlite_store *s, const struct job_record *cur,
-		       const struct store_checked *c, const struct store_action *a, struct job_record *out)
+static int apply_retry(struct store *base, const struct job_record *cur,
+		       const struct store_checked *c, const struct store_action *a,
+		       struct job_record *out)
 {
+	struct sqlite_store *s = sqlite_of(base);
 	sqlite3_stmt *st = sqlite_stmt(s, SQL_RETRY_TASKS);
 	int64_t dead = c->own_dead;
 	char *detail;
@@ -223,30 +227,6 @@ static int apply_retry(struct sqlite_store *s, const struct job_record *cur,
 	if (c->to != cur->state)
 		return retry_job(s, cur, c->to, a, out);
 	return sqlite_job_by_id(s, cur->id, out);
-}
-
-static apply_fn apply_of(enum job_action act)
-{
-	switch (act) {
-	case JOB_ACT_CANCEL: return apply_cancel;
-	case JOB_ACT_HOLD: return apply_hold;
-	case JOB_ACT_RELEASE: return apply_release;
-	case JOB_ACT_RETRY: return apply_retry;
-	case JOB_ACT_APPROVE: return apply_approve;
-	}
-	return NULL;
-}
-
-
-
-/* The write of the action the rules allowed (store_act_ops.write). */
-static int write_op(struct store *base, const struct job_record *cur,
-		    const struct store_checked *c, const struct store_action *a,
-		    struct job_record *out)
-{
-	apply_fn apply = apply_of(a->act);
-
-	return apply == NULL ? STORE_ERR : apply(sqlite_of(base), cur, c, a, out);
 }
 
 static int count_dead_op(struct store *base, const char *job_id, const char *service,
@@ -271,7 +251,11 @@ static int child_op(struct store *base, const char *job_id, struct job_record *o
 static const struct store_act_ops act_ops = {
 	.count_dead = count_dead_op,
 	.waiting_parent = sqlite_waiting_parent,
-	.write = write_op,
+	.cancel = apply_cancel,
+	.hold = apply_hold,
+	.release = apply_release,
+	.retry = apply_retry,
+	.approve = apply_approve,
 	.children = sqlite_children,
 	.child_by_id = child_op,
 };
