@@ -47,11 +47,13 @@ static void wake_cb(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 /* Another process's writes (the poll, or the store's wake-up descriptor:
- * re-watched each time, unwatched while the store fails). */
+ * re-watched each time, unwatched while the store fails, watched anew when
+ * the token moved: a store that reconnected may hold a new socket under
+ * the old number, which epoll would no longer report). */
 static void look_for_changes(struct engine *e)
 {
 	uint64_t v;
-	int fd;
+	int fd, moved;
 
 	if (engine_store_backing_off(e))
 		return;
@@ -60,13 +62,14 @@ static void look_for_changes(struct engine *e)
 		engine_store_failed(e, "changed token");
 		return;
 	}
-	if (v != e->changed) {
+	moved = v != e->changed;
+	if (moved) {
 		e->changed = v;
 		e->cycle_needed = 1;
 		e->maint_needed = 1;
 	}
 	if ((fd = e->stopping ? -1 : store_wait_fd(e->store)) != e->notify.fd ||
-	    !ev_is_active(&e->notify)) {
+	    !ev_is_active(&e->notify) || moved) {
 		ev_io_stop(e->loop, &e->notify);
 		ev_io_set(&e->notify, fd, EV_READ);
 		if (fd >= 0)

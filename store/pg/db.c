@@ -1,18 +1,25 @@
 /*
  * db.c - running statements on the PostgreSQL connection: text
  * parameters, statements prepared once per connection, column readers,
- * errors (kept and logged, never with the DSN), reconnection with
- * back-off. Transactions: store/pg/tx.c.
+ * errors (kept and logged, never with the DSN), reconnection (one
+ * bounded try in a daemon, whose engine backs off; a short wait in a
+ * command). Transactions: store/pg/tx.c.
  */
 #include "store/pg/pg_int.h"
 #include "util/log.h"
 #include "util/util.h"
 
+#include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#define RECONNECT_MS 2000      /* one try at reconnecting lasts at most this */
+#define RECONNECT_GAP_MS 500   /* a daemon's next try, after one failed, at the earliest */
+#define BRIEF_WAIT_MS 10000    /* a command waits this long for its server to come back */
 
 /* A misuse of the helpers is a bug in the caller: abort, naming it. */
 static void misuse(const char *sql, const char *why)
@@ -95,18 +102,59 @@ void pg_sleep_ms(int64_t ms)
 	nanosleep(&ts, NULL);
 }
 
+/*
+ * One try at connecting again, for at most RECONNECT_MS (libpq's
+ * connect_timeout does not apply to a connection polled this way, and a
+ * DSN may set a long one). 0, or -1: the server did not answer in time
+ * or refused (the half-made connection is left for the next try, which
+ * closes it).
+ */
+static int reset_once(struct pg_store *s)
+{
+	int64_t until = clock_mono_ms() + RECONNECT_MS;
+	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+
+	if (!PQresetStart(s->conn))
+		return -1;
+	while (st != PGRES_POLLING_OK) {
+		struct pollfd pfd = { .fd = PQsocket(s->conn),
+				      .events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT };
+		int64_t left = until - clock_mono_ms();
+		int n;
+
+		if (st == PGRES_POLLING_FAILED || pfd.fd < 0 || left <= 0)
+			return -1;
+		n = poll(&pfd, 1, (int)left);
+		if (n < 0 && errno != EINTR)
+			return -1;
+		if (n > 0)
+			st = PQresetPoll(s->conn);
+	}
+	return 0;
+}
+
+/* The connection is lost and could not be made again: the error kept. */
+static int unreachable(struct pg_store *s, int tried)
+{
+	s->lost = 1;
+	snprintf(s->sqlstate, sizeof s->sqlstate, "08006");
+	store_set_error(&s->base, STORE_E_BUSY, "database unreachable (%s): the connection "
+			"was lost and cannot be made again yet", s->label);
+	if (tried)
+		log_msg(LOG_ERROR, "store.error", "%s: database unreachable", s->label);
+	return -1;
+}
+
 int pg_reconnect(struct pg_store *s)
 {
-	int64_t wait = 50, until = clock_mono_ms() + 10000;
+	int64_t wait = 50, until = clock_mono_ms() + BRIEF_WAIT_MS;
 
-	for (;;) {
-		PQreset(s->conn);
-		if (PQstatus(s->conn) == CONNECTION_OK)
-			break;
-		if (clock_mono_ms() + wait > until) {
-			store_set_error(&s->base, STORE_E_BUSY, "database unreachable");
-			log_msg(LOG_ERROR, "store.error", "%s: database unreachable", s->label);
-			return -1;
+	if (!s->brief && clock_mono_ms() < s->reconnect_at)
+		return unreachable(s, 0);
+	while (reset_once(s) < 0) {
+		if (!s->brief || clock_mono_ms() + wait > until) {
+			s->reconnect_at = clock_mono_ms() + RECONNECT_GAP_MS;
+			return unreachable(s, 1);
 		}
 		pg_sleep_ms(wait);
 		wait = wait * 2 > 1000 ? 1000 : wait * 2;
@@ -172,11 +220,17 @@ static PGresult *run_once(struct pg_store *s, const char *sql, const struct pg_p
 
 PGresult *pg_run(struct pg_store *s, const char *sql, const struct pg_params *p)
 {
+	int reconnected = 0;
 	PGresult *r;
 
 	s->sqlstate[0] = '\0';
+	if (s->lost && !s->in_tx) {
+		if (pg_reconnect(s) < 0)
+			return NULL;
+		reconnected = 1;
+	}
 	r = run_once(s, sql, p);
-	if (r == NULL && s->lost && !s->in_tx && pg_reconnect(s) == 0)
+	if (r == NULL && s->lost && !s->in_tx && !reconnected && pg_reconnect(s) == 0)
 		r = run_once(s, sql, p);
 	return r;
 }

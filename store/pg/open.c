@@ -68,14 +68,18 @@ static void handle_free(struct pg_store *s)
 
 /* One try at connecting (s->conn set, good or bad); a connection
  * string's own settings win over ours. The session's settings are
- * connection options, so that a reconnection (PQreset) keeps them. 0, or
- * -1 with *transient set when the server is down or not accepting yet. */
+ * connection options, so that a reconnection (PQreset) keeps them. Over
+ * TCP, a server that vanished (no answer, no reset) breaks the connection
+ * within about 16 s (keepalives: a query waiting on it; the TCP user
+ * timeout: data unacknowledged), not the system's 15 minutes. 0, or -1
+ * with *transient set when the server is down or not accepting yet. */
 static int connect_once(struct pg_store *s, int *transient)
 {
-	const char *const keys[] = { "connect_timeout", "application_name", "options", "dbname",
-				     NULL };
-	const char *const vals[] = { "10", "tenantdel", "-c client_min_messages=warning", s->dsn,
-				     NULL };
+	const char *const keys[] = { "connect_timeout", "keepalives_idle", "keepalives_interval",
+				     "keepalives_count", "tcp_user_timeout", "application_name",
+				     "options", "dbname", NULL };
+	const char *const vals[] = { "10", "10", "2", "3", "10000", "tenantdel",
+				     "-c client_min_messages=warning", s->dsn, NULL };
 	PGPing ping;
 
 	if (s->conn != NULL)
@@ -164,6 +168,7 @@ struct store *pg_open(const struct store_config *c, char *err, size_t errlen)
 	s = xcalloc(1, sizeof *s);
 	s->base.be = &store_pg_backend;
 	s->dsn = xstrdup(c->dsn);
+	s->brief = (c->flags & STORE_OPEN_BRIEF) != 0;
 	snprintf(s->label, sizeof s->label, "the PostgreSQL store");
 	if (c->node != NULL && c->node[0] != '\0')
 		snprintf(s->node, sizeof s->node, "%s", c->node);

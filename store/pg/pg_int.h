@@ -61,7 +61,11 @@ struct pg_store {
 	struct pg_event *pending;   /* this transaction's events, in order */
 	size_t n_pending, cap_pending;
 	char sqlstate[6];           /* of the last failed statement ("" none) */
-	int lost;                   /* the connection broke during this transaction */
+	int lost;                   /* the connection broke (until a reconnection) */
+	int brief;                  /* a command (STORE_OPEN_BRIEF): waits for a server
+				     * coming back, where a daemon tries once */
+	int64_t reconnect_at;       /* a daemon's next try at reconnecting, not before
+				     * (clock_mono_ms) */
 	/* store/pg/sched.c: LISTEN (set up on connection generation listen_gen,
 	 * when listening) and the other hosts' NOTIFYs seen so far */
 	int listening;
@@ -132,8 +136,10 @@ void pg_p_opt_int(struct pg_params *p, int64_t v, int64_t none); /* NULL when v 
  * statement's is a programming error: it aborts, naming the SQL. Returns
  * the result (PGRES_COMMAND_OK or PGRES_TUPLES_OK; the caller PQclears
  * it), or NULL after logging and keeping the error (s->sqlstate; a broken
- * connection sets s->lost). Outside a transaction a broken connection is
- * reconnected (pg_reconnect) and the statement run once more.
+ * connection sets s->lost). Outside a transaction a connection found
+ * broken is reconnected (pg_reconnect) before the statement, or after
+ * it broke under it and the statement run once more: one reconnection a
+ * call at most.
  */
 PGresult *pg_run(struct pg_store *s, const char *sql, const struct pg_params *p);
 
@@ -179,9 +185,12 @@ void pg_keep_error(struct pg_store *s, const PGresult *r, const char *sql);
 int pg_transient(const struct pg_store *s);
 
 /*
- * Reconnects a broken connection (PQreset) with back-off, for up to about
- * 10 s; the prepared statements are forgotten and s->generation bumped.
- * 0, or -1 (kept: "database unreachable").
+ * Reconnects a broken connection. A daemon tries once, for at most 2 s
+ * (the event loop waits meanwhile), and not again within 0.5 s of a try
+ * that failed: its engine backs off and keeps its HTTP work going. A
+ * command (s->brief) tries again with back-off for up to about 10 s.
+ * Success forgets the prepared statements and bumps s->generation. 0, or
+ * -1 with s->lost set and "database unreachable" kept (STORE_E_BUSY).
  */
 int pg_reconnect(struct pg_store *s);
 
@@ -198,11 +207,13 @@ typedef int (*pg_tx_fn)(struct pg_store *s, void *ctx);
 
 /*
  * Runs fn in a transaction: BEGIN, fn, the queued events (pg_event_append)
- * under the chain's lock, COMMIT. A transient error (pg_transient) before
- * COMMIT was sent rolls back and runs it again, up to 8 times with
- * back-off (reconnecting a lost connection); a connection lost during the
- * COMMIT itself is not retried (whether it committed is unknown) and
- * returns STORE_ERR. Returns what fn returned, or STORE_ERR. Not nestable.
+ * under the chain's lock, COMMIT. A serialization failure or a deadlock
+ * rolls back and runs it again, up to 8 times with a short back-off
+ * (about 0.6 s in all); a connection lost before COMMIT was sent runs it
+ * again after one reconnection (pg_reconnect: a daemon's fails at once
+ * while the server is away); a connection lost during the COMMIT itself
+ * is not retried (whether it committed is unknown) and returns
+ * STORE_ERR. Returns what fn returned, or STORE_ERR. Not nestable.
  */
 int pg_tx(struct pg_store *s, pg_tx_fn fn, void *ctx);
 

@@ -371,7 +371,9 @@ int pg_changed_token(struct store *base, uint64_t *token)
 {
 	struct pg_store *s = pg_of(base);
 
-	if (s->in_tx || listen_now(s) < 0 || drain(s) < 0)
+	/* a connection found broken: one try at it (pg_reconnect), then drain
+	 * reconnects only one that breaks now */
+	if (s->in_tx || (s->lost && pg_reconnect(s) < 0) || listen_now(s) < 0 || drain(s) < 0)
 		return STORE_ERR;
 	*token = s->notified + (uint64_t)(clock_mono_ms() / SLOW_POLL_MS);
 	return STORE_OK;
@@ -381,7 +383,7 @@ int pg_wait_fd(struct store *base)
 {
 	struct pg_store *s = pg_of(base);
 
-	if (listen_now(s) < 0)
-		return -1;
+	if (s->lost || listen_now(s) < 0)
+		return -1; /* none while the connection is broken */
 	return PQsocket(s->conn);
 }

@@ -1,7 +1,9 @@
 /*
  * tx.c - write transactions of the PostgreSQL backend: BEGIN, the body,
  * the queued events under the chain's lock, COMMIT; and running it again
- * when the server says a conflict or a lost connection undid it.
+ * when the server says a conflict or a lost connection undid it (a
+ * conflict after a short back-off, a lost connection after one bounded
+ * reconnection: never a wait of seconds inside a call).
  */
 #include "store/pg/pg_int.h"
 #include "util/log.h"
@@ -26,17 +28,13 @@ static void rollback(struct pg_store *s)
 	s->in_tx = 0;
 }
 
-/* Waits before try `attempt` (1, 2, ...): 5 ms doubling, jittered, at most
- * about 0.6 s; a lost connection is reconnected first. 0, or -1 when it
- * cannot be. */
-static int back_off(struct pg_store *s, int attempt)
+/* Waits before try `attempt` (1, 2, ...) after a conflict: 5 ms doubling
+ * up to 80 ms, jittered; all tries together wait at most about 0.6 s. */
+static void back_off(int attempt)
 {
-	int64_t ms = (5LL << (attempt < 7 ? attempt : 7)) / 2;
+	int64_t ms = (5LL << (attempt < 5 ? attempt : 5)) / 2;
 
 	pg_sleep_ms(ms + rand() % (ms + 1));
-	if (s->lost || PQstatus(s->conn) == CONNECTION_BAD)
-		return pg_reconnect(s);
-	return 0;
 }
 
 /* One try: STORE_OK committed; anything else rolled back. *sent_commit
@@ -70,31 +68,36 @@ static int try_once(struct pg_store *s, pg_tx_fn fn, void *ctx, int *sent_commit
 
 int pg_tx(struct pg_store *s, pg_tx_fn fn, void *ctx)
 {
-	int rc = STORE_ERR, sent_commit = 0;
+	int rc = STORE_ERR, sent_commit = 0, reconnected = 0, was_lost;
 
 	if (s->in_tx) {
 		log_msg(LOG_ERROR, "store.error", "a transaction inside a transaction");
 		abort();
 	}
 	for (int attempt = 0; attempt < TX_TRIES; attempt++) {
-		if (attempt > 0 && back_off(s, attempt) < 0)
-			return STORE_ERR;
-		s->lost = 0;
 		rc = try_once(s, fn, ctx, &sent_commit);
 		if (rc != STORE_ERR || !pg_transient(s))
 			return rc;
 		/* A COMMIT that lost its connection may have committed: running
 		 * the body again could do it twice. Serialization failures and
-		 * deadlocks at COMMIT are answers: nothing was committed. */
+		 * deadlocks at COMMIT are answers: nothing was committed. The
+		 * next call reconnects. */
 		if (sent_commit && s->lost) {
-			pg_reconnect(s);
 			store_set_error(&s->base, STORE_E_BUSY,
 					"connection lost during commit: the change may or may "
 					"not be stored");
 			return STORE_ERR;
 		}
+		/* Lost before COMMIT: nothing was stored. One reconnection a
+		 * call (pg_reconnect: bounded); a server that stays away is
+		 * the caller's to wait for. */
+		was_lost = s->lost;
+		if (was_lost && (reconnected++ || pg_reconnect(s) < 0))
+			return STORE_ERR;
 		log_msg(LOG_INFO, "store.retry", "%s: %s, trying again", s->label,
 			s->base.err_msg);
+		if (!was_lost && attempt + 1 < TX_TRIES)
+			back_off(attempt + 1);
 	}
 	return rc;
 }
