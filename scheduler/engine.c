@@ -122,6 +122,13 @@ static int maintain(struct engine *e, int64_t now, int *more)
 	struct policy_retry retry = engine_retry_policy(e->cfg);
 
 	*more = 0;
+	/* at start, first: a store away then is waited for like any failure */
+	if (e->sync_needed) {
+		if (sched_sync_services(e->store, e->svcs, e->n_conf_svcs, now, NULL, NULL) !=
+		    STORE_OK)
+			return -1;
+		e->sync_needed = 0;
+	}
 	if (!e->maint_needed && now - e->last_maint < MAINT_EVERY_MS && now >= e->last_maint)
 		return 0;
 	if (sched_maintain(e->store, e->owner.id, owner_judge, e, e->first_maint, &retry, now,
@@ -377,9 +384,9 @@ int engine_run(struct engine *e)
 	e->first_maint = 1;
 	e->maint_needed = e->cycle_needed = 1;
 	e->clock_offset = now - clock_mono_ms();
-	if (store_changed_token(e->store, &e->changed) != STORE_OK ||
-	    sched_sync_services(e->store, e->svcs, e->n_conf_svcs, now, NULL, NULL) != STORE_OK)
-		return 1;
+	e->sync_needed = 1;
+	if (store_changed_token(e->store, &e->changed) != STORE_OK)
+		e->changed = 0; /* read again at the next wake: a change seen, a cycle */
 	log_msg(LOG_INFO, "engine.started", "%s: %zu services, owner %s%s", e->cfg->path,
 		e->cfg->n_services, e->owner.id, e->opts.once ? ", --once" : "");
 	ev_prepare_start(e->loop, &e->prepare);

@@ -40,6 +40,7 @@ struct engine {
 	ev_signal sigterm, sigint, sighup;
 
 	int cycle_needed, maint_needed, first_maint;
+	int sync_needed;             /* the config's services not yet synced to the store */
 	int stopping, aborted, done;
 	uint64_t changed;     /* store_changed_token at the last look */
 	int64_t last_maint, last_sweep;

@@ -155,8 +155,10 @@ static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 		http_client_set_secrets(e->http, sec, config_list_secrets(n, sec));
 	}
 	if (sched_sync_services(e->store, e->svcs, e->n_conf_svcs, clock_now_ms(), &added, &held) !=
-	    STORE_OK)
+	    STORE_OK) {
+		e->sync_needed = 1; /* tried again by the next maintenance */
 		engine_store_failed(e, "sync services");
+	}
 	log_msg(LOG_INFO, "config.reloaded",
 		"%s: %zu services (%d tasks added, %d waiting for services not in it)",
 		n->path, n->n_services, added, held);

@@ -156,6 +156,34 @@ static int identify(struct pg_store *s, int flags, char *err, size_t errlen)
 	return pg_migrate(s, err, errlen);
 }
 
+/*
+ * connect_db, then identify. A server that goes away between the two (a
+ * restart just after it accepted the connection) is waited for as one
+ * that is not up yet: a daemon starts over within the same CONNECT_WAIT_MS;
+ * a command fails at once. 0, or -1 with err set.
+ */
+static int open_db(struct pg_store *s, int flags, char *err, size_t errlen)
+{
+	int64_t wait = 100, until = clock_mono_ms() + CONNECT_WAIT_MS;
+
+	for (;;) {
+		if (connect_db(s, flags, err, errlen) < 0)
+			return -1;
+		if (identify(s, flags, err, errlen) == 0)
+			return 0;
+		if (!s->lost || (flags & STORE_OPEN_BRIEF) || clock_mono_ms() + wait > until)
+			return -1;
+		log_msg(LOG_WARN, "store.connect.retry", "%s; trying again in %lld ms", err,
+			(long long)wait);
+		pg_sleep_ms(wait);
+		wait = wait * 2 > 2000 ? 2000 : wait * 2;
+		s->n_cache = 0; /* a new connection: nothing prepared on it */
+		s->generation++;
+		s->lost = 0;
+		s->sqlstate[0] = '\0';
+	}
+}
+
 struct store *pg_open(const struct store_config *c, char *err, size_t errlen)
 {
 	struct pg_store *s;
@@ -174,7 +202,7 @@ struct store *pg_open(const struct store_config *c, char *err, size_t errlen)
 		snprintf(s->node, sizeof s->node, "%s", c->node);
 	else if (gethostname(s->node, sizeof s->node - 1) < 0)
 		snprintf(s->node, sizeof s->node, "localhost");
-	if (connect_db(s, c->flags, err, errlen) < 0 || identify(s, c->flags, err, errlen) < 0) {
+	if (open_db(s, c->flags, err, errlen) < 0) {
 		if (err[0] == '\0')
 			snprintf(err, errlen, "%s: %s", s->label, s->base.err_msg);
 		handle_free(s);
