@@ -285,14 +285,26 @@ class Fleet:
     def requests(self, since=0):
         """The request log in arrival order: [{"seq", "method", "path",
         "service", "op", "tenant_id", "start_ms", "end_ms", "status",
-        "auth_ok", "authorization_seen"}]; status 0 = closed unanswered,
-        end_ms 0 = still in flight."""
+        "auth_ok", "authorization_seen", "task", "attempt", "owner",
+        "idempotency_key"}]; status 0 = closed unanswered, end_ms 0 = still
+        in flight; the last four are tenantdel's headers verbatim (None when
+        absent): parse_owner reads the owner."""
         return self._call("GET", "/_fleet/requests" + ("?since=%d" % since if since else ""))
 
     def stats(self):
         """{"requests", "in_flight", "max_in_flight", "max_in_flight_by_service",
         "in_flight_by_service", "log_dropped"}."""
         return self._call("GET", "/_fleet/stats")
+
+
+def parse_owner(owner):
+    """(host, boot_id, pid, start) of an X-Tenantdel-Owner value (the lease
+    owner, "host/boot_id/pid/start"; neither host nor boot id holds a
+    "/"), or None when it is not one."""
+    parts = (owner or "").split("/")
+    if len(parts) != 4 or not parts[2].isdigit() or not parts[3].isdigit():
+        return None
+    return parts[0], parts[1], int(parts[2]), int(parts[3])
 
 
 def find_overlaps(requests):
