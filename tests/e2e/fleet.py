@@ -308,23 +308,30 @@ def parse_owner(owner):
 
 
 def find_overlaps(requests):
-    """Pairs of logged requests for the same service, tenant and op whose
-    [start_ms, end_ms] intervals overlap (an in-flight request counts as
-    open-ended). tenantdel must never cause one. Note: a request the
-    client abandoned (time-out) stays open in the fleet until its handler
-    ends, so tests with hang faults should look only at answered requests
-    or at requests made after the hang."""
+    """Pairs of logged requests of one task whose [start_ms, end_ms]
+    intervals overlap (an in-flight request counts as open-ended): each
+    request that starts while another is open, with the open one that
+    ends last. A task is the X-Tenantdel-Task header (its preview, call
+    and verification go one after the other), else the service, tenant
+    and op. tenantdel must never cause one. Note: a request the client
+    abandoned (time-out) stays open in the fleet until its handler ends,
+    so tests with hang faults should look only at answered requests or at
+    requests made after the hang."""
     by_key = {}
     for r in requests:
         if r.get("op"):
-            by_key.setdefault((r["service"], r["tenant_id"], r["op"]), []).append(r)
+            key = r.get("task") or (r["service"], r["tenant_id"], r["op"])
+            by_key.setdefault(key, []).append(r)
     out = []
+    end = lambda r: r["end_ms"] or float("inf")
     for rs in by_key.values():
         rs.sort(key=lambda r: r["start_ms"])
-        for a, b in zip(rs, rs[1:]):
-            a_end = a["end_ms"] or float("inf")
-            if b["start_ms"] < a_end:
-                out.append((a, b))
+        last = rs[0]  # of those started so far, the one that ends last
+        for b in rs[1:]:
+            if b["start_ms"] < end(last):
+                out.append((last, b))
+            if end(b) > end(last):
+                last = b
     return out
 
 
