@@ -303,7 +303,7 @@ static void on_done(void *arg, const struct http_response *hr)
 
 /*
  * The headers that tell a service which task, which call and which process
- * a request belongs to (docs/tenantdel.1, REQUEST HEADERS), into lines
+ * a request belongs to (docs/tenantdel.1, REQUESTS TO SERVICES), into lines
  * (NULL-terminated, each line the caller's to free): the task as
  * job:service:kind (one task per job, service and kind), the number of the
  * call as the task's events count it (a verification owed by an earlier
@@ -316,10 +316,10 @@ static void request_headers(const struct attempt *a, char *lines[ATTEMPT_HEADERS
 	const char *kind = jobs_task_kind_name(a->c.kind);
 	int n = 0;
 
-	lines[n++] = xasprintf("X-Tenantdel-Task: %s:%s:%s", a->c.job_id, a->c.service, kind);
-	lines[n++] = xasprintf("X-Tenantdel-Attempt: %d",
+	lines[n++] = xasprintf("Tenantdel-Task: %s:%s:%s", a->c.job_id, a->c.service, kind);
+	lines[n++] = xasprintf("Tenantdel-Attempt: %d",
 			       a->c.attempts + (a->call == POLICY_CALL_EARLIER ? 0 : 1));
-	lines[n++] = xasprintf("X-Tenantdel-Owner: %s", a->e->owner.id);
+	lines[n++] = xasprintf("Tenantdel-Owner: %s", a->e->owner.id);
 	if (a->step == STEP_CALL)
 		lines[n++] = xasprintf("Idempotency-Key: \"%s:%s:%s\"", a->c.job_id,
 				       a->c.service, kind);

@@ -298,7 +298,7 @@ class Fleet:
 
 
 def parse_owner(owner):
-    """(host, boot_id, pid, start) of an X-Tenantdel-Owner value (the lease
+    """(host, boot_id, pid, start) of a Tenantdel-Owner value (the lease
     owner, "host/boot_id/pid/start"; neither host nor boot id holds a
     "/"), or None when it is not one."""
     parts = (owner or "").split("/")
@@ -311,7 +311,7 @@ def find_overlaps(requests):
     """Pairs of logged requests of one task whose [start_ms, end_ms]
     intervals overlap (an in-flight request counts as open-ended): each
     request that starts while another is open, with the open one that
-    ends last. A task is the X-Tenantdel-Task header (its preview, call
+    ends last. A task is the Tenantdel-Task header (its preview, call
     and verification go one after the other), else the service, tenant
     and op. tenantdel must never cause one. Note: a request the client
     abandoned (time-out) stays open in the fleet until its handler ends,

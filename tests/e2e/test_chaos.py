@@ -4,7 +4,7 @@ started again, against a fleet with latency on every request and 503 on
 about 5 % of them. At the end nothing is lost (every job succeeded, every
 tenant's data gone at the fleet), no task ever had two requests in flight,
 no service more than its max_in_flight (each request is its sender's, named
-by its X-Tenantdel-Owner header: as_lived), the audit chain verifies, and
+by its Tenantdel-Owner header: as_lived), the audit chain verifies, and
 each task's `attempts` is what this design can promise under kill -9 (see
 check_attempts). Without kills, `attempts` equals the DELETEs the fleet saw,
 exactly, waits asked by the service included.
@@ -16,6 +16,7 @@ import os
 import random
 import signal
 import subprocess
+import sys
 import time
 
 import harness
@@ -31,7 +32,7 @@ KILL_EVERY = (0.05, 0.5)  # seconds between kills, uniform
 
 
 def strangers(reqs, started):
-    """The requests whose X-Tenantdel-Owner names no process of started
+    """The requests whose Tenantdel-Owner names no process of started
     ({pid: its host, or None for any host}): only the test's own
     processes talk to the fleet, and every request of theirs says whose
     it is."""
@@ -46,7 +47,7 @@ def strangers(reqs, started):
 def as_lived(reqs, killed):
     """reqs as their senders lived them: a request of a process killed with
     SIGKILL (killed: {pid: epoch ms of the signal}, the sender read from
-    its X-Tenantdel-Owner) ends at the kill. The fleet goes on with it
+    its Tenantdel-Owner) ends at the kill. The fleet goes on with it
     and answers to a closed socket, and the process that takes the task
     over sends its next request at once (DESIGN 3): two requests of one
     task at the fleet then, but not two attempts of tenantdel in flight.
@@ -61,6 +62,14 @@ def as_lived(reqs, killed):
             r = dict(r, end_ms=k)
         out.append(r)
     return out
+
+
+def orphans(reqs, alive):
+    """In words: how many of reqs as_lived ended at their sender's kill
+    (alive: what it returned), how many it left out."""
+    ends = {r["seq"]: r["end_ms"] for r in alive}
+    cut = sum(1 for r in reqs if r["seq"] in ends and ends[r["seq"]] != r["end_ms"])
+    return "%d ended at their process's kill, %d read after it" % (cut, len(reqs) - len(ends))
 
 
 def max_concurrency(reqs):
@@ -263,6 +272,8 @@ class TestChaos(Killer, EngineCase):
         reqs = self.fleet.requests()
         self.check_senders(reqs, {p.pid: None for p in self.w.daemons})
         alive = as_lived(reqs, self.kills)
+        sys.stderr.write("\nchaos: %d kills, %d requests, %s\n" % (
+            len(self.kills), len(reqs), orphans(reqs, alive)))
         overlaps = find_overlaps(alive)
         self.assertEqual(overlaps[:3], [], self.msg("%d overlapping requests" % len(overlaps)))
         stats = self.fleet.stats()

@@ -1,9 +1,9 @@
 """The headers each request to a service carries (docs/tenantdel.1,
-REQUEST HEADERS): X-Tenantdel-Task (job:service:kind), X-Tenantdel-Attempt
-(the call's number, as the job's events count it), X-Tenantdel-Owner (the
+REQUESTS TO SERVICES): Tenantdel-Task (job:service:kind), Tenantdel-Attempt
+(the call's number, as the job's events count it), Tenantdel-Owner (the
 lease owner: host/boot id/pid/start time), and on the call itself an
-Idempotency-Key that stays the same across its retries, seen at the fleet's
-request log."""
+Idempotency-Key that stays the same across its retries; seen in the fake
+fleet's request log."""
 import re
 import socket
 

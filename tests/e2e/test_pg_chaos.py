@@ -6,7 +6,7 @@ and started again, and once PostgreSQL itself restarts at once
 (`pg_ctl restart -m immediate`: every connection cut mid-transaction).
 At the end: every job succeeded, every tenant's data gone at the fleet,
 every request sent by one of the test's daemons under its node (its
-X-Tenantdel-Owner header), no task ever had two requests in flight, no
+Tenantdel-Owner header), no task ever had two requests in flight, no
 service more than 4 in flight at the fleet (a killed daemon's requests
 ending at its kill: test_chaos.as_lived), each task's attempts are the
 DELETEs sent (give or take what kill -9 hides: test_chaos.check_attempts),
@@ -23,7 +23,8 @@ import time
 
 import harness
 from fleet import SERVICES, SEGMENT, find_overlaps
-from test_chaos import Killer, as_lived, chaos_fleet, fleet_deletes, max_concurrency
+from test_chaos import (Killer, as_lived, chaos_fleet, fleet_deletes, max_concurrency,
+                        orphans)
 from test_pg_engine import PgEngineCase
 from test_webhooks import SECRET, Receiver
 
@@ -107,6 +108,8 @@ class TestPgChaos(Killer, PgEngineCase):
                          self.msg("rows left at the fleet"))
         self.check_senders(reqs, self.hosts)
         alive = as_lived(clipped(reqs), self.kills)
+        sys.stderr.write("pg chaos: of the killed daemons' requests, %s\n" %
+                         orphans(clipped(reqs), alive))
         overlaps = find_overlaps(alive)
         self.assertEqual(overlaps[:3], [], self.msg("%d overlapping requests" % len(overlaps)))
         top = max_concurrency([r for r in alive if r.get("op")])

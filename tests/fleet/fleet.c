@@ -134,9 +134,9 @@ static void check_auth(struct fleet *f, struct MHD_Connection *conn,
 /* tenantdel's headers naming the task, the call and the process. */
 static void read_sender(struct MHD_Connection *conn, struct fleet_sender *out)
 {
-	out->task = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Tenantdel-Task");
-	out->attempt = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Tenantdel-Attempt");
-	out->owner = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Tenantdel-Owner");
+	out->task = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Tenantdel-Task");
+	out->attempt = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Tenantdel-Attempt");
+	out->owner = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Tenantdel-Owner");
 	out->idempotency_key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 							   "Idempotency-Key");
 }

@@ -94,8 +94,8 @@ struct fleet_fault {
 };
 
 /*
- * Who sent a request, as tenantdel's headers say (X-Tenantdel-Task,
- * X-Tenantdel-Attempt, X-Tenantdel-Owner, Idempotency-Key), verbatim;
+ * Who sent a request, as tenantdel's headers say (Tenantdel-Task,
+ * Tenantdel-Attempt, Tenantdel-Owner, Idempotency-Key), verbatim;
  * NULL when the header is absent.
  */
 struct fleet_sender {
