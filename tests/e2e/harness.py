@@ -261,4 +261,5 @@ class FleetCase(TestCase):
     def conf(self, **kw):
         """Writes the workdir's tenantdel.conf for the fleet (fleet.write_fleet_config
         keywords); returns its text."""
+        kw.setdefault("store", self.w.store_section())
         return write_fleet_config(self.w.conf, self.fleet, self.w.token_file, self.w.db, **kw)

@@ -305,12 +305,6 @@ cJSON *fleet_state_faults_json(struct fleet *f)
 	return arr;
 }
 
-/* A header's value for the log: copied, or NULL when absent. */
-static char *header_copy(const char *value)
-{
-	return value != NULL ? xstrdup(value) : NULL;
-}
-
 struct fleet_record *fleet_state_log_start(struct fleet *f, const struct fleet_request *rq)
 {
 	struct fleet_record *rec = xcalloc(1, sizeof *rec);
@@ -324,10 +318,10 @@ struct fleet_record *fleet_state_log_start(struct fleet *f, const struct fleet_r
 	rec->start_ms = clock_now_ms();
 	rec->auth_ok = rq->auth_ok;
 	rec->authorization_seen = rq->authorization_seen;
-	rec->task = header_copy(rq->sender.task);
-	rec->attempt = header_copy(rq->sender.attempt);
-	rec->owner = header_copy(rq->sender.owner);
-	rec->idempotency_key = header_copy(rq->sender.idempotency_key);
+	rec->task = xstrdup(rq->sender.task);
+	rec->attempt = xstrdup(rq->sender.attempt);
+	rec->owner = xstrdup(rq->sender.owner);
+	rec->idempotency_key = xstrdup(rq->sender.idempotency_key);
 
 	f->requests++;
 	if (++f->in_flight > f->max_in_flight)
