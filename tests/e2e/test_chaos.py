@@ -316,6 +316,7 @@ class TestChaos(Killer, EngineCase):
         self.assertEqual(self.w.stop(self.procs["daemon"]), 0)
 
         reqs = self.fleet.requests()
+        self.check_senders(reqs, {p.pid: None for p in self.w.daemons})
         refused = [q for q in reqs if q["op"] == "delete" and q["status"] in (429, 503)]
         self.assertGreater(len(refused), len(tenants) // 2, "the faults were met")
         attempts = self.check_attempts(jobs, reqs, exact=True)
