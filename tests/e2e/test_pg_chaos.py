@@ -96,7 +96,7 @@ class TestPgChaos(Killer, PgEngineCase):
             " ON j.id = t.job_id WHERE t.kind = 'delete'")
         out = {}
         for line in rows.splitlines():
-            tenant, svc, attempts, back = line.split("|")
+            tenant, svc, attempts, back = line.split("\t")
             out[(tenant, SEGMENT[svc])] = (int(attempts), int(back))
         return out
 
