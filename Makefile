@@ -117,10 +117,12 @@ deps:
 # end-to-end files that go through the store (a database per test workdir;
 # the list, and why the others are SQLite-only: tests/e2e/runner.py).
 # What the end-to-end tests drive besides the build libraries (a real browser,
-# promtool, libfaketime): installed on first use like the libraries.
+# promtool, libfaketime, a PostgreSQL server): installed on first use like the
+# libraries.
 TEST_TOOLS := chromium chromedriver promtool faketime python3
 test: $(BIN) $(FLEET) $(UNIT_BINS)
 	@for t in $(TEST_TOOLS); do command -v $$t >/dev/null || { ./scripts/install-deps; break; }; done
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ./scripts/install-deps
 	TENANTDEL_BIN=$(abspath $(BIN)) TENANTDEL_FLEET=$(abspath $(FLEET)) \
 	UNIT_TESTS="$(abspath $(UNIT_BINS))" ./tests/pg/with-cluster ./tests/run-tests
 

@@ -11,7 +11,6 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
-#include <openssl/sha.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,7 +116,7 @@ static int add_caller(struct callers_file *f, int line, const char *name, const 
 		return callers_fail(f, line, "the token of %s is shorter than %d characters", name,
 				    CONFIG_CALLER_TOKEN_MIN);
 	memcpy(c.name, name, n + 1);
-	SHA256((const unsigned char *)tok, strlen(tok), c.digest);
+	util_sha256(tok, strlen(tok), c.digest);
 	for (size_t i = 0; i < cfg->n_api_callers; i++) {
 		if (strcmp(cfg->api_callers[i].name, name) == 0)
 			return callers_fail(f, line, "%s is named twice (first on line %d)", name,

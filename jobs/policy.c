@@ -172,6 +172,29 @@ void policy_breaker_neutral(struct policy_breaker *b)
 		b->probe_in_flight = 0;
 }
 
+int policy_breaker_apply(struct policy_breaker *b, enum policy_breaker_effect e, int probe,
+			 const struct policy_breaker_conf *c, int64_t now_ms)
+{
+	switch (e) {
+	case POLICY_BREAKER_SUCCESS:
+		if (b->state == BREAKER_CLOSED && b->failures == 0)
+			return 0;
+		policy_breaker_success(b);
+		return 1;
+	case POLICY_BREAKER_FAILURE:
+		policy_breaker_failure(b, c, now_ms);
+		return 1;
+	case POLICY_BREAKER_SKIP:
+		return 0;
+	case POLICY_BREAKER_NEUTRAL:
+		break;
+	}
+	if (!probe)
+		return 0; /* only the probe holds a slot to free */
+	policy_breaker_neutral(b);
+	return 1;
+}
+
 /* ---- what a finished attempt means ---- */
 
 static int64_t add_sat(int64_t a, int64_t b)

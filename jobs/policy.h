@@ -166,5 +166,14 @@ void policy_breaker_failure(struct policy_breaker *b, const struct policy_breake
 			    int64_t now_ms);
 /* A permanent failure or a request that never went: releases a probe slot. */
 void policy_breaker_neutral(struct policy_breaker *b);
+/*
+ * One attempt's effect e on b (probe: the attempt was the half-open
+ * probe): a success, a failure (c's threshold and cool-off) or a neutral
+ * outcome as above; a success on a closed breaker without failures, a
+ * skip, and a neutral outcome of anything but the probe change nothing.
+ * 1 when b changed (to be written back), else 0.
+ */
+int policy_breaker_apply(struct policy_breaker *b, enum policy_breaker_effect e, int probe,
+			 const struct policy_breaker_conf *c, int64_t now_ms);
 
 #endif

@@ -6,7 +6,6 @@
 #include "scheduler/api_int.h"
 
 #include <openssl/crypto.h>
-#include <openssl/sha.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -22,7 +21,7 @@ static int find_caller(const struct config *cfg, const char *tok, struct api_req
 	unsigned char d[CONFIG_TOKEN_DIGEST];
 	size_t found = 0; /* 1 + the index of the match */
 
-	SHA256((const unsigned char *)tok, strlen(tok), d);
+	util_sha256(tok, strlen(tok), d);
 	for (size_t i = 0; i < cfg->n_api_callers; i++) {
 		size_t eq = (size_t)(CRYPTO_memcmp(d, cfg->api_callers[i].digest, sizeof d) == 0);
 		found |= (i + 1) & ((size_t)0 - eq); /* tokens are unique: at most one */

@@ -11,8 +11,10 @@
  * (store_<op> or sched_<op>); store/store.c dispatches to it. What every
  * backend shares is written once above them: the error state, the webhook
  * urls, the event hash, the chain's verification over the rows a backend
- * walks (store/events.c), the proof reads (store/proof.c), and freeing
- * the records.
+ * walks (store/events.c), the proof reads (store/proof.c), freeing
+ * the records, and the rules of store/shared.h over a backend's row
+ * primitives (a job's tasks, an operator's action, a job's evaluation, a
+ * recorded attempt, lease take-over).
  *
  * What a second backend (PostgreSQL, issue 11) does in the same shapes:
  * claim_tasks with FOR UPDATE SKIP LOCKED under a per-service lock;

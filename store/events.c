@@ -8,57 +8,58 @@
 #include "store/backend.h"
 #include "util/util.h"
 
-#include <openssl/sha.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 const char store_genesis_hash[STORE_HASH_HEX] =
 	"0000000000000000000000000000000000000000000000000000000000000000";
 
-/* Appends the decimal form of v to b (no printf: this runs per event). */
-static void buf_put_int(struct buf *b, int64_t v)
+/* Puts the decimal form of v and a newline at p; returns the end. */
+static char *put_int(char *p, int64_t v)
 {
-	char tmp[24];
-	size_t i = sizeof tmp;
-	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-
-	do
-		tmp[--i] = (char)('0' + u % 10);
-	while ((u /= 10) > 0);
-	if (v < 0)
-		tmp[--i] = '-';
-	buf_append(b, tmp + i, sizeof tmp - i);
+	p += util_int_text(v, p);
+	*p++ = '\n';
+	return p;
 }
 
+/* Puts the n bytes of s (NULL when n is 0) and then sep (when not NUL) at
+ * p; returns the end. */
+static char *put_text(char *p, const char *s, size_t n, char sep)
+{
+	if (n > 0)
+		memcpy(p, s, n);
+	p += n;
+	if (sep != '\0')
+		*p++ = sep;
+	return p;
+}
+
+/* The text is joined on the stack when it fits (an event's detail is a few
+ * hundred bytes), so that hashing an event allocates nothing. */
 void store_event_hash(const char *prev_hash, int64_t id, const char *job_id, int64_t at,
 		      const char *type, const char *service, const char *detail,
 		      char out[STORE_HASH_HEX])
 {
-	static const char HEX[] = "0123456789abcdef";
-	unsigned char md[SHA256_DIGEST_LENGTH];
-	struct buf b;
+	const char *f[] = { prev_hash, job_id, type, service, detail };
+	size_t n[ARRAY_LEN(f)], total = 2 * UTIL_INT_TEXT + 6;
+	char stack[2048], *text, *p;
+	unsigned char md[UTIL_SHA256_LEN];
 
-	buf_init(&b);
-	buf_puts(&b, prev_hash ? prev_hash : "");
-	buf_append(&b, "\n", 1);
-	buf_put_int(&b, id);
-	buf_append(&b, "\n", 1);
-	buf_puts(&b, job_id ? job_id : "");
-	buf_append(&b, "\n", 1);
-	buf_put_int(&b, at);
-	buf_append(&b, "\n", 1);
-	buf_puts(&b, type ? type : "");
-	buf_append(&b, "\n", 1);
-	buf_puts(&b, service ? service : "");
-	buf_append(&b, "\n", 1);
-	buf_puts(&b, detail ? detail : "");
-	SHA256((const unsigned char *)b.data, b.len, md);
-	buf_free(&b);
-	for (size_t i = 0; i < SHA256_DIGEST_LENGTH; i++) {
-		out[2 * i] = HEX[md[i] >> 4];
-		out[2 * i + 1] = HEX[md[i] & 0x0f];
-	}
-	out[64] = '\0';
+	for (size_t i = 0; i < ARRAY_LEN(f); i++)
+		total += n[i] = f[i] ? strlen(f[i]) : 0;
+	text = p = total <= sizeof stack ? stack : xmalloc(total);
+	p = put_text(p, prev_hash, n[0], '\n');
+	p = put_int(p, id);
+	p = put_text(p, job_id, n[1], '\n');
+	p = put_int(p, at);
+	p = put_text(p, type, n[2], '\n');
+	p = put_text(p, service, n[3], '\n');
+	p = put_text(p, detail, n[4], '\0');
+	util_sha256(text, (size_t)(p - text), md);
+	if (text != stack)
+		free(text);
+	util_hex(md, sizeof md, out);
 }
 
 /*

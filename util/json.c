@@ -148,10 +148,10 @@ char *json_print_owned(cJSON *o)
 /* See json.h. */
 cJSON *json_create_int(int64_t v)
 {
-	char digits[24];
+	char digits[UTIL_INT_TEXT];
 	cJSON *item;
 
-	snprintf(digits, sizeof digits, "%" PRId64, v);
+	util_int_text(v, digits);
 	item = cJSON_CreateRaw(digits);
 	if (item == NULL) {
 		fprintf(stderr, "tenantdel: out of memory\n");

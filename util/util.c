@@ -4,8 +4,6 @@
 #include "util/util.h"
 
 #include <errno.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -243,16 +241,18 @@ fail:
 	return -1;
 }
 
-int util_hmac_sha256_hex(const void *key, size_t keylen, const void *data, size_t len,
-			 char out[65])
+size_t util_int_text(int64_t v, char out[UTIL_INT_TEXT])
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
+	char tmp[UTIL_INT_TEXT];
+	size_t i = sizeof tmp;
+	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
 
-	out[0] = '\0';
-	if (HMAC(EVP_sha256(), key, (int)keylen, data, len, md, &mdlen) == NULL || mdlen != 32)
-		return -1;
-	for (unsigned int i = 0; i < mdlen; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-	return 0;
+	do
+		tmp[--i] = (char)('0' + u % 10);
+	while ((u /= 10) > 0);
+	if (v < 0)
+		tmp[--i] = '-';
+	memcpy(out, tmp + i, sizeof tmp - i);
+	out[sizeof tmp - i] = '\0';
+	return sizeof tmp - i;
 }

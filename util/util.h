@@ -50,6 +50,27 @@ void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(print
 /* Detach the data (caller frees); b is re-initialised. Never NULL. */
 char *buf_steal(struct buf *b);
 
+/* Room for any int64's decimal text and its NUL. */
+#define UTIL_INT_TEXT 21
+
+/*
+ * v's decimal text ("-" when negative) and a NUL into out, as printf's
+ * PRId64 writes it, without printf (hot paths: event hashes, JSON
+ * integers). Returns its length; can't fail.
+ */
+size_t util_int_text(int64_t v, char out[UTIL_INT_TEXT]);
+
+#define UTIL_SHA256_LEN 32
+
+/*
+ * SHA-256 of len bytes at data into md. The algorithm is fetched once per
+ * process (thread-safe). Aborts with a message when OpenSSL has no SHA-256;
+ * can't fail otherwise.
+ */
+void util_sha256(const void *data, size_t len, unsigned char md[UTIL_SHA256_LEN]);
+/* The n bytes at p as 2n lowercase hex digits and a NUL into out. */
+void util_hex(const unsigned char *p, size_t n, char *out);
+
 /*
  * Hex HMAC-SHA256(key, data) into out (64 hex digits + NUL): the one MAC of
  * webhook signatures and HMAC-signed certificates. Returns 0, or -1 when

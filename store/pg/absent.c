@@ -43,16 +43,6 @@ static const char SQL_SKIP_TASKS[] =
 	" updated_at = $3::bigint WHERE service = $1 AND state IN ('pending','waiting','dead')"
 	" RETURNING job_id, kind";
 
-static int is_configured(const struct store_service *svcs, size_t n, const char *name)
-{
-	if (pg_is_step(name))
-		return 1;
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(svcs[i].name, name) == 0)
-			return 1;
-	return 0;
-}
-
 /* The entry for name in *v, appended (zeros) when new. */
 static struct store_absent *entry(struct store_absent **v, size_t *n, size_t *cap,
 				  const char *name)
@@ -78,7 +68,7 @@ int pg_absent_services(struct store *base, const struct store_service *svcs, siz
 	if (r == NULL)
 		return STORE_ERR;
 	for (int i = 0; i < PQntuples(r); i++)
-		if (!is_configured(svcs, n_svcs, PQgetvalue(r, i, 0)) && pg_int(r, i, 1, 0) > 0)
+		if (!store_is_configured(svcs, n_svcs, PQgetvalue(r, i, 0)) && pg_int(r, i, 1, 0) > 0)
 			entry(out, n, &cap, PQgetvalue(r, i, 0))->tasks = pg_int(r, i, 1, 0);
 	PQclear(r);
 	if ((r = pg_run(s, SQL_SNAPSHOTS, NULL)) == NULL) {
@@ -88,7 +78,7 @@ int pg_absent_services(struct store *base, const struct store_service *svcs, siz
 		return STORE_ERR;
 	}
 	for (int i = 0; i < PQntuples(r); i++)
-		if (!is_configured(svcs, n_svcs, PQgetvalue(r, i, 0)))
+		if (!store_is_configured(svcs, n_svcs, PQgetvalue(r, i, 0)))
 			entry(out, n, &cap, PQgetvalue(r, i, 0))->jobs_not_started +=
 				pg_int(r, i, 1, 0);
 	PQclear(r);
@@ -106,7 +96,7 @@ static int retire_tx(struct pg_store *s, void *ctx)
 {
 	struct retire_ctx *c = ctx;
 	struct pg_params p = { 0 }, k = { 0 };
-	struct pg_idset jobs = { 0 };
+	struct store_idset jobs = { 0 };
 	int64_t known = 0;
 	PGresult *r;
 	char *d;
@@ -132,19 +122,19 @@ static int retire_tx(struct pg_store *s, void *ctx)
 		return STORE_ERR;
 	for (int i = 0; rc == 0 && i < PQntuples(r); i++) {
 		d = jobs_detail_task_change(PQgetvalue(r, i, 1), c->reason, c->by);
-		rc = pg_event_append(s, PQgetvalue(r, i, 0), c->now, "task.skipped", c->service, d);
+		rc = pg_event_append(&s->base, PQgetvalue(r, i, 0), c->now, "task.skipped", c->service, d);
 		free(d);
-		pg_idset_add(&jobs, PQgetvalue(r, i, 0));
+		store_idset_add(&jobs, PQgetvalue(r, i, 0));
 	}
 	c->skipped = PQntuples(r);
 	PQclear(r);
 	d = jobs_detail_service_retired(c->reason, c->by, c->skipped);
 	if (rc == 0)
-		rc = pg_event_append(s, NULL, c->now, "service.retired", c->service, d);
+		rc = pg_event_append(&s->base, NULL, c->now, "service.retired", c->service, d);
 	free(d);
 	if (rc == 0)
 		rc = pg_eval_jobs(s, &jobs, c->now, NULL);
-	pg_idset_free(&jobs);
+	store_idset_free(&jobs);
 	return rc == 0 ? STORE_OK : STORE_ERR;
 }
 

@@ -40,9 +40,10 @@ static char *dup_opt(const char *v)
 	return v ? xstrdup(v) : NULL;
 }
 
-int pg_event_append(struct pg_store *s, const char *job_id, int64_t at, const char *type,
+int pg_event_append(struct store *base, const char *job_id, int64_t at, const char *type,
 		    const char *service, const char *detail)
 {
+	struct pg_store *s = pg_of(base);
 	struct pg_event *e;
 
 	if (!s->in_tx) {

@@ -50,23 +50,11 @@ struct batch {
 static int announce(struct pg_store *s, const char *id, const struct store_new_job *nj,
 		    struct batch *b)
 {
-	struct job_record j = {
-		.tenant_id = (char *)nj->tenant_id,
-		.tenant_name = (char *)nj->tenant_name,
-		.requested_by = (char *)nj->requested_by,
-		.reason = (char *)nj->reason,
-		.kind = JOB_KIND_PURGE,
-		.state = JOB_SCHEDULED,
-		.held_from = JOB_SCHEDULED,
-		.created_at = b->now,
-		.due_at = nj->due_at,
-		.deadline_at = nj->deadline_at,
-		.approval = nj->approval_pending ? JOB_APPROVAL_PENDING : JOB_APPROVAL_NONE,
-	};
+	struct job_record j;
 	char eid[JOBS_ID_LEN + 1];
 
-	memcpy(j.id, id, sizeof j.id);
-	if (pg_event_append(s, id, b->now, "job.scheduled", NULL,
+	store_scheduled_record(nj, id, b->now, &j);
+	if (pg_event_append(&s->base, id, b->now, "job.scheduled", NULL,
 			    jobs_bulk_detail(b->docs, &j)) < 0)
 		return -1;
 	if (!store_outbox_wanted(&s->base))
@@ -190,9 +178,10 @@ int pg_schedule(struct store *base, const struct store_new_job *jobs, size_t n,
 }
 
 /* The stored tasks of the job, in SQL_JOB_TASKS order. */
-static int read_tasks(struct pg_store *s, const char *job_id, struct task_record **out,
+static int read_tasks(struct store *base, const char *job_id, struct task_record **out,
 		      size_t *n)
 {
+	struct pg_store *s = pg_of(base);
 	struct pg_params p = { 0 };
 	PGresult *r;
 
@@ -207,36 +196,15 @@ static int read_tasks(struct pg_store *s, const char *job_id, struct task_record
 	return STORE_OK;
 }
 
-/* The job's tasks, suspend first, then delete by phase, then restore; a
- * job not started yet gets its delete tasks synthesized after the suspends. */
+static const struct store_task_ops task_ops = {
+	.read_tasks = read_tasks,
+	.job_set = pg_job_set,
+	.set_members = pg_set_members,
+	.configured_id = pg_configured_id,
+	.retired_reason = pg_retired_reason,
+};
+
 int pg_job_tasks(struct store *base, const char *job_id, struct task_record **out, size_t *n)
 {
-	struct pg_store *s = pg_of(base);
-	struct task_record *v = NULL, *syn = NULL;
-	size_t len = 0, n_syn = 0, at = 0;
-
-	*out = NULL;
-	*n = 0;
-	if (read_tasks(s, job_id, &v, &len) != STORE_OK)
-		return STORE_ERR;
-	if (pg_synth_tasks(s, job_id, &syn, &n_syn) != STORE_OK) {
-		jobs_task_records_free(v, len);
-		return STORE_ERR;
-	}
-	if (n_syn > 0) {
-		v = xrealloc(v, (len + n_syn) * sizeof *v);
-		while (at < len && v[at].kind == TASK_KIND_SUSPEND)
-			at++;
-		memmove(&v[at + n_syn], &v[at], (len - at) * sizeof *v);
-		memcpy(&v[at], syn, n_syn * sizeof *v);
-		len += n_syn;
-	}
-	free(syn);
-	if (pg_mark_absent(s, v, len) < 0) {
-		jobs_task_records_free(v, len);
-		return STORE_ERR;
-	}
-	*out = v;
-	*n = len;
-	return STORE_OK;
+	return store_read_job_tasks(base, &task_ops, job_id, out, n);
 }

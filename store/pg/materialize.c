@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ADD_REASON "service added to config"
 
 static const char SQL_JOB_SET[] =
 	"SELECT state, due_at, created_at, service_set_id FROM jobs"
@@ -32,13 +31,11 @@ static const char SQL_STALE_JOBS[] =
 static const char SQL_MATERIALIZED[] =
 	"UPDATE jobs SET service_set_id = NULL WHERE id = $1 AND service_set_id = $2";
 
-/* One delete task, with its task.skipped / task.added event when reason. */
-static int add_task(struct pg_store *s, const char *job_id, const char *name, int phase,
-		    int skipped, const char *reason, int64_t now)
+/* One delete task (store_stale_ops.insert_task). */
+static int insert_task(struct store *base, const char *job_id, const char *name, int phase,
+		       int skipped, const char *reason, int64_t now)
 {
 	struct pg_params p = { 0 };
-	char *d;
-	int rc;
 
 	pg_p_text(&p, job_id);
 	pg_p_text(&p, name);
@@ -46,60 +43,19 @@ static int add_task(struct pg_store *s, const char *job_id, const char *name, in
 	pg_p_text(&p, skipped ? "skipped" : "pending");
 	pg_p_text(&p, skipped ? reason : NULL);
 	pg_p_int(&p, now);
-	if (pg_run_changes(s, SQL_ADD_TASK, &p) < 0)
-		return -1;
-	if (reason == NULL)
-		return 0;
-	d = jobs_detail_task_change("delete", reason, NULL);
-	rc = pg_event_append(s, job_id, now, skipped ? "task.skipped" : "task.added", name, d);
-	free(d);
-	if (rc == 0)
-		log_msg(skipped ? LOG_WARN : LOG_INFO, skipped ? "task.skipped" : "task.added",
-			"job %s: service %s %s", job_id, name, reason);
-	return rc;
+	return pg_run_changes(pg_of(base), SQL_ADD_TASK, &p) < 0 ? -1 : 0;
 }
 
-/* One snapshot service's task: waiting for it when the config lacks it,
- * skipped only when it was retired. */
-static int add_snapshot_task(struct pg_store *s, const char *job_id,
-			     const struct pg_set_member *m, const struct pg_set *conf, int64_t now)
-{
-	char *reason = NULL;
-	int64_t retired = 0;
-	int rc;
-
-	if (!pg_set_has(conf, m->name) && pg_retired_reason(s, m->name, &reason, &retired) < 0)
-		return -1;
-	rc = add_task(s, job_id, m->name, m->phase, retired != 0, reason, now);
-	free(reason);
-	return rc;
-}
-
-/* The snapshot's tasks, then the configured services it lacks. */
-static int add_tasks(struct pg_store *s, const char *job_id, const struct pg_set *snap,
-		     const struct pg_set *conf, int64_t now)
-{
-	int rc = 0;
-
-	for (size_t i = 0; rc == 0 && i < snap->n; i++)
-		rc = add_snapshot_task(s, job_id, &snap->v[i], conf, now);
-	for (size_t i = 0; rc == 0 && i < conf->n; i++)
-		if (!pg_set_has(snap, conf->v[i].name))
-			rc = add_task(s, job_id, conf->v[i].name, conf->v[i].phase, 0, ADD_REASON,
-				      now);
-	return rc;
-}
-
-/* A job not started yet: its state, times and snapshot. */
-struct job_set {
-	enum job_state state;
-	int64_t due_at, created_at;
-	int64_t set_id;
+static const struct store_stale_ops stale_ops = {
+	.set_members = pg_set_members,
+	.retired_reason = pg_retired_reason,
+	.insert_task = insert_task,
+	.event_append = pg_event_append,
 };
 
-/* STORE_OK, STORE_NOT_FOUND (no snapshot: its tasks exist) or STORE_ERR. */
-static int read_job_set(struct pg_store *s, const char *job_id, struct job_set *j)
+int pg_job_set(struct store *base, const char *job_id, struct store_job_set *j)
 {
+	struct pg_store *s = pg_of(base);
 	struct pg_params p = { 0 };
 	PGresult *r;
 	int found;
@@ -121,31 +77,19 @@ static int read_job_set(struct pg_store *s, const char *job_id, struct job_set *
 	return found ? STORE_OK : STORE_NOT_FOUND;
 }
 
-static int add_stale_tasks(struct pg_store *s, const char *job_id, int64_t set_id,
-			   int64_t conf_id, int64_t now)
-{
-	struct pg_set snap = { 0 }, conf = { 0 };
-	int rc = -1;
-
-	if (pg_set_members(s, set_id, &snap) == 0 && pg_set_members(s, conf_id, &conf) == 0)
-		rc = add_tasks(s, job_id, &snap, &conf, now);
-	pg_set_free(&snap);
-	pg_set_free(&conf);
-	return rc;
-}
-
 int pg_materialize_tasks(struct pg_store *s, const char *job_id, int64_t now)
 {
 	struct pg_params p = { 0 };
-	struct job_set j;
+	struct store_job_set j;
 	int64_t conf;
-	int rc = read_job_set(s, job_id, &j);
+	int rc = pg_job_set(&s->base, job_id, &j);
 
 	if (rc != STORE_OK)
 		return rc == STORE_NOT_FOUND ? 0 : -1;
 	pg_p_text(&p, job_id);
 	pg_p_int(&p, j.set_id);
-	if (pg_configured_id(s, &conf) < 0 || (rc = pg_run_changes(s, SQL_MATERIALIZED, &p)) < 0)
+	if (pg_configured_id(&s->base, &conf) < 0 ||
+	    (rc = pg_run_changes(s, SQL_MATERIALIZED, &p)) < 0)
 		return -1;
 	if (rc == 0) /* another writer did it */
 		return 0;
@@ -156,7 +100,7 @@ int pg_materialize_tasks(struct pg_store *s, const char *job_id, int64_t now)
 		pg_p_int(&p, now);
 		return pg_run_changes(s, SQL_ADD_ALL_TASKS, &p) < 0 ? -1 : 0;
 	}
-	return add_stale_tasks(s, job_id, j.set_id, conf, now);
+	return store_add_stale_tasks(&s->base, &stale_ops, job_id, j.set_id, conf, now);
 }
 
 int pg_materialize_stale(struct pg_store *s, int64_t now, int *count)
@@ -172,45 +116,4 @@ int pg_materialize_stale(struct pg_store *s, int64_t now, int *count)
 	*count = PQntuples(r);
 	PQclear(r);
 	return rc;
-}
-
-/* One synthesized record: what the task will be when the job starts. */
-static void synth_task(struct task_record *t, const char *job_id, const struct pg_set_member *m,
-		       const struct job_set *j, int lowest)
-{
-	memset(t, 0, sizeof *t);
-	snprintf(t->job_id, sizeof t->job_id, "%s", job_id);
-	t->service = xstrdup(m->name);
-	t->kind = TASK_KIND_DELETE;
-	t->phase = m->phase;
-	t->state = j->state == JOB_CANCELLED ? TASK_SKIPPED : TASK_PENDING;
-	if (j->state == JOB_CANCELLED)
-		t->skip_reason = xstrdup("job cancelled");
-	else if (t->phase == lowest)
-		t->next_attempt_at = j->due_at;
-	t->total_deleted = t->before_total = t->verified_after = t->duration_ms = -1;
-	t->updated_at = j->created_at;
-}
-
-int pg_synth_tasks(struct pg_store *s, const char *job_id, struct task_record **out, size_t *n)
-{
-	struct pg_set m = { 0 };
-	struct job_set j;
-	int rc = read_job_set(s, job_id, &j);
-
-	*out = NULL;
-	*n = 0;
-	if (rc != STORE_OK)
-		return rc == STORE_NOT_FOUND ? STORE_OK : STORE_ERR;
-	if (pg_set_members(s, j.set_id, &m) < 0) {
-		pg_set_free(&m);
-		return STORE_ERR;
-	}
-	/* members come by phase: the first has the lowest */
-	*out = xcalloc(m.n ? m.n : 1, sizeof **out);
-	for (size_t i = 0; i < m.n; i++)
-		synth_task(&(*out)[i], job_id, &m.v[i], &j, m.v[0].phase);
-	*n = m.n;
-	pg_set_free(&m);
-	return STORE_OK;
 }

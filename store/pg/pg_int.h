@@ -23,7 +23,7 @@
 #include "jobs/counts.h"
 #include "jobs/document.h"
 #include "jobs/timefmt.h"
-#include "store/backend.h"
+#include "store/shared.h"
 
 #define PG_STMT_CACHE 200
 #define PG_MAX_PARAMS 24
@@ -212,7 +212,7 @@ int pg_tx(struct pg_store *s, pg_tx_fn fn, void *ctx);
  * place they are: store/pg/events.c). Inside pg_tx only. detail is JSON
  * object text (NULL: {}), built by the code that owns its format. 0 or -1.
  */
-int pg_event_append(struct pg_store *s, const char *job_id, int64_t at, const char *type,
+int pg_event_append(struct store *s, const char *job_id, int64_t at, const char *type,
 		    const char *service, const char *detail);
 
 /* Writes the queued events under PG_LOCK_CHAIN (pg_tx calls it last).
@@ -264,21 +264,6 @@ int pg_job_changed(struct pg_store *s, const char *job_id, const char *type,
 
 /* ---- service sets (store/pg/service_sets.c, store/pg/materialize.c) ---- */
 
-/* The last error of a task whose service the config lacks: it waits. */
-#define STORE_ABSENT_ERROR "service not in config"
-
-/* A service set read back: its members by phase, then name. */
-struct pg_set {
-	struct pg_set_member {
-		char *name;
-		int phase;
-	} *v;
-	size_t n, cap;
-};
-
-void pg_set_free(struct pg_set *set); /* keeps it reusable */
-int pg_set_has(const struct pg_set *set, const char *name); /* 1: a member is called name */
-
 /* The id of the service set whose members are svcs' names and phases,
  * created when new (under PG_LOCK_SETS: one set per list of members). In a
  * transaction. 0 or -1. */
@@ -286,27 +271,20 @@ int pg_service_set_id(struct pg_store *s, const struct store_service *svcs, size
 		      int64_t *id);
 
 /* Appends the members of set id to *out (by phase, then name). 0 or -1. */
-int pg_set_members(struct pg_store *s, int64_t id, struct pg_set *out);
+int pg_set_members(struct store *s, int64_t id, struct store_set *out);
 
 /* Records svcs as the services configured now (what a job starting later
  * covers). In a transaction. 0 or -1. */
 int pg_set_configured(struct pg_store *s, const struct store_service *svcs, size_t n);
 
 /* The configured set's id (*id 0: no config sync recorded yet). 0 or -1. */
-int pg_configured_id(struct pg_store *s, int64_t *id);
-
-/* The configured services into *out (pg_set_free); *found 0 when none was
- * recorded yet. 0 or -1. */
-int pg_configured_set(struct pg_store *s, struct pg_set *out, int *found);
+int pg_configured_id(struct store *s, int64_t *id);
 
 /* Whether service was retired (*found 1) and why (*reason, may be NULL,
  * malloc'ed). 0 or -1. */
-int pg_retired_reason(struct pg_store *s, const char *service, char **reason,
+int pg_retired_reason(struct store *s, const char *service, char **reason,
 		      int64_t *found);
 
-/* Marks the waiting tasks of services the config lacks in records read for
- * display (pg_job_tasks). 0 or -1. */
-int pg_mark_absent(struct pg_store *s, struct task_record *t, size_t n);
 
 /*
  * Inside a transaction, when a job starts: creates its delete tasks from
@@ -323,10 +301,8 @@ int pg_materialize_tasks(struct pg_store *s, const char *job_id, int64_t now);
  * the configured set; *count receives how many. 0 or -1. */
 int pg_materialize_stale(struct pg_store *s, int64_t now, int *count);
 
-/* The delete tasks a job not started yet will get, as records (id 0);
- * *out NULL and *n 0 for a job whose tasks exist. STORE_OK or STORE_ERR. */
-int pg_synth_tasks(struct pg_store *s, const char *job_id, struct task_record **out,
-		   size_t *n);
+/* A job not started yet: its snapshot and state (store_task_ops.job_set). */
+int pg_job_set(struct store *s, const char *job_id, struct store_job_set *j);
 
 /* ---- the scheduler's side: sched*.c, absent.c, outbox.c, metrics.c,
  * reapply.c ---- */
@@ -418,21 +394,12 @@ int pg_notify_due(struct pg_store *s);
  * inserting an outbox row. 0 or -1. */
 int pg_outbox_guard(struct pg_store *s);
 
-/* The job ids a transaction touched, each once. */
-struct pg_idset {
-	char (*ids)[JOBS_ID_LEN + 1];
-	size_t n, cap;
-};
-
-void pg_idset_add(struct pg_idset *set, const char *id);  /* O(n): small sets */
-void pg_idset_push(struct pg_idset *set, const char *id); /* no duplicate check */
-void pg_idset_free(struct pg_idset *set);
 /* Pushes column 0 of every row of r (may be NULL: -1) and PQclears it. 0 or -1. */
-int pg_idset_collect(PGresult *r, struct pg_idset *set);
+int pg_idset_collect(PGresult *r, struct store_idset *set);
 
 /* Locks the rows of the set's jobs in id order (the order every writer
  * takes job rows in: no deadlock between them). 0 or -1. */
-int pg_lock_jobs(struct pg_store *s, const struct pg_idset *set);
+int pg_lock_jobs(struct pg_store *s, const struct store_idset *set);
 
 /*
  * Inside a transaction: locks the job's row, then brings the job up to
@@ -442,10 +409,7 @@ int pg_lock_jobs(struct pg_store *s, const struct pg_idset *set);
  * NULL) when it failed the job. 0 or -1.
  */
 int pg_eval_job(struct pg_store *s, const char *job_id, int64_t now, int *failed);
-int pg_eval_jobs(struct pg_store *s, const struct pg_idset *set, int64_t now, int *failed);
-
-/* Logs one job-level line, held until the transaction commits. */
-void pg_log_job(int level, const char *event, const char *job_id, const char *tenant_id);
+int pg_eval_jobs(struct pg_store *s, const struct store_idset *set, int64_t now, int *failed);
 
 /* The breaker row of service (closed when none; *probe_owner, may be
  * NULL, the holder of the half-open probe, caller frees). 0 or -1. */
@@ -464,19 +428,15 @@ int pg_breaker_save(struct pg_store *s, const char *service, const struct policy
  * tenant to purge (or links the tenant's active purge) and appends the
  * subject.discovered event. 0 or -1.
  */
-int pg_subject_discovered(struct pg_store *s, const struct sched_result *r, int64_t now);
-
-/* Whether a task's service is a subject job's step (subject.discover ...):
- * no config service, [subject] names its URLs. */
-int pg_is_step(const char *name);
+int pg_subject_discovered(struct store *s, const struct sched_result *r, int64_t now);
 
 /* Pushes the unfinished children of parent (jobs.parent_id) into set, in
  * id order. 0 or -1. */
-int pg_children(struct pg_store *s, const char *parent, struct pg_idset *set);
+int pg_children(struct store *s, const char *parent, struct store_idset *set);
 
 /* The unfinished subject job that waits for job_id (its child, or the
  * tenant's purge that stands for one) into parent: 1, 0 none, -1. */
-int pg_waiting_parent(struct pg_store *s, const char *job_id, char parent[JOBS_ID_LEN + 1]);
+int pg_waiting_parent(struct store *s, const char *job_id, char parent[JOBS_ID_LEN + 1]);
 
 /* Adds the counters of one batch (in key order: no deadlock between two
  * batches). Inside a transaction. 0 or -1. */

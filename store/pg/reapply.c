@@ -7,7 +7,6 @@
  * reapplying at once create one job.
  */
 #include "store/pg/pg_int.h"
-#include "jobs/certificate.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -43,27 +42,6 @@ struct reapply_ctx {
 	struct store_reapply_item *v;
 	size_t n;
 };
-
-/* The job.scheduled detail of reapply job id, from what is written. */
-static char *reapply_detail(const struct store_reapply_req *r, const PGresult *t, int i,
-			    const char *id)
-{
-	struct job_record j = {
-		.tenant_id = (char *)pg_str(t, i, 1),
-		.tenant_name = (char *)pg_str(t, i, 2),
-		.requested_by = (char *)r->by,
-		.reason = (char *)r->reason,
-		.origin_job_id = (char *)pg_str(t, i, 0),
-		.kind = JOB_KIND_REAPPLY,
-		.state = JOB_SCHEDULED,
-		.created_at = r->now,
-		.due_at = r->now,
-		.deadline_at = r->deadline_at,
-	};
-
-	memcpy(j.id, id, sizeof j.id);
-	return jobs_reapply_detail(&j, r->service, pg_int(t, i, 3, 0), r->since);
-}
 
 static int insert_reapply(struct pg_store *s, const struct store_reapply_req *r,
 			  const PGresult *t, int i, const char *id)
@@ -120,7 +98,8 @@ static int reapply_one(struct pg_store *s, const struct store_reapply_req *r, co
 	jobs_id_new(r->now, item->job_id);
 	if (insert_reapply(s, r, t, i, item->job_id) < 0)
 		return -1;
-	detail = reapply_detail(r, t, i, item->job_id);
+	detail = store_reapply_detail(r, item->job_id, pg_str(t, i, 0), pg_str(t, i, 1),
+				      pg_str(t, i, 2), pg_int(t, i, 3, 0));
 	rc = pg_job_changed(s, item->job_id, "job.scheduled", detail, r->now, NULL);
 	free(detail);
 	return rc;

@@ -155,7 +155,7 @@ int pg_job_changed(struct pg_store *s, const char *job_id, const char *type,
 
 	if (pg_job_by_id(s, job_id, 0, &j) != STORE_OK)
 		return -1;
-	rc = pg_event_append(s, job_id, now, type, NULL, detail);
+	rc = pg_event_append(&s->base, job_id, now, type, NULL, detail);
 	if (rc == 0 && store_outbox_wanted(&s->base)) {
 		char eid[JOBS_ID_LEN + 1];
 		char *body;

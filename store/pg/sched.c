@@ -86,40 +86,15 @@ int pg_lock_service(struct pg_store *s, const char *service)
 
 /* ---- leases ---- */
 
-struct owner_verdict {
-	char *owner;
-	enum sched_owner state;
-};
-
 /* One maintain call: its inputs, what judge() said of each owner (asked
  * once per owner, kept across tries), and its counts. */
 struct maint_ctx {
-	const char *me;
-	sched_owner_fn judge;
-	void *jctx;
-	int self;
+	struct store_owners owners;
 	const struct policy_retry *retry;
 	int64_t now;
-	struct owner_verdict *v;
-	size_t n, cap;
 	struct sched_maint m;
 	int held;
 };
-
-static enum sched_owner owner_state(struct maint_ctx *c, const char *owner)
-{
-	if (owner == NULL)
-		return SCHED_OWNER_DEAD;
-	if (strcmp(owner, c->me) == 0)
-		return c->self ? SCHED_OWNER_DEAD : SCHED_OWNER_ALIVE;
-	for (size_t i = 0; i < c->n; i++)
-		if (strcmp(c->v[i].owner, owner) == 0)
-			return c->v[i].state;
-	c->v = xreserve(c->v, &c->cap, c->n + 1, sizeof *c->v);
-	c->v[c->n].owner = xstrdup(owner);
-	c->v[c->n].state = c->judge ? c->judge(c->jctx, owner) : SCHED_OWNER_UNKNOWN;
-	return c->v[c->n++].state;
-}
 
 /* An in-flight task whose lease may be taken over, as read. */
 struct lost {
@@ -143,33 +118,17 @@ static void read_lost(const PGresult *r, int i, int64_t now, enum sched_owner wh
 	l->first_attempt_at = pg_int(r, i, 7, now);
 	l->verify_owed = (int)pg_int(r, i, 8, 0);
 	l->free_waits = (int)pg_int(r, i, 9, 0);
-	l->why = who == SCHED_OWNER_DEAD ? "lease owner died" : "lease expired";
-}
-
-static void log_reclaimed(const struct lost *l, int dead, const char *err)
-{
-	struct log_line *line = log_start(dead ? LOG_ERROR : LOG_WARN, "task.lease.reclaimed");
-
-	log_str(line, "job_id", l->job_id);
-	log_str(line, "service", l->service);
-	log_int(line, "attempt", l->attempts);
-	log_str(line, "state", dead ? "dead" : "waiting");
-	log_str(line, "error", err);
-	log_done_held(line);
+	l->why = store_lease_why(who);
 }
 
 /* Takes lease l back while it is still as read (as sqlite_reclaim_one). */
 static int reclaim_one(struct pg_store *s, struct maint_ctx *c, const struct lost *l,
-		       struct pg_idset *dead_jobs)
+		       struct store_idset *dead_jobs)
 {
 	struct pg_params p = { 0 };
-	int dead = c->retry != NULL &&
-		   policy_retry_exhausted(c->retry, l->verify_owed ? 0 :
-					  policy_attempts_used(l->attempts, l->free_waits),
-					  l->first_attempt_at, c->now);
-	char *err = dead ? xasprintf("%s; gave up after %d attempts", l->why, l->attempts)
-			 : xstrdup(l->why);
-	char *detail;
+	char *err, *detail;
+	int dead = store_reclaim_verdict(c->retry, l->attempts, l->free_waits, l->verify_owed,
+					 l->first_attempt_at, l->why, c->now, &err);
 	int n;
 
 	pg_p_int(&p, l->id);
@@ -182,11 +141,11 @@ static int reclaim_one(struct pg_store *s, struct maint_ctx *c, const struct los
 	if (n > 0) {
 		c->m.reclaimed++;
 		if (dead && (l->kind == NULL || strcmp(l->kind, "delete") == 0))
-			pg_idset_add(dead_jobs, l->job_id);
+			store_idset_add(dead_jobs, l->job_id);
 		detail = sched_doc_reclaimed(l->kind, l->attempts, dead, err, l->owner);
-		n = pg_event_append(s, l->job_id, c->now, "task.attempt", l->service, detail);
+		n = pg_event_append(&s->base, l->job_id, c->now, "task.attempt", l->service, detail);
 		free(detail);
-		log_reclaimed(l, dead, err);
+		store_log_reclaimed(l->job_id, l->service, l->attempts, dead, err);
 		if (n == 0 && !dead)
 			n = pg_notify_due(s);
 	}
@@ -198,19 +157,19 @@ static int reclaim_one(struct pg_store *s, struct maint_ctx *c, const struct los
  * task rows, as every writer), then each taken while still as read. */
 static int reclaim(struct pg_store *s, struct maint_ctx *c)
 {
-	struct pg_idset jobs = { 0 }, dead_jobs = { 0 };
+	struct store_idset jobs = { 0 }, dead_jobs = { 0 };
 	struct lost *l = NULL;
 	size_t n = 0, cap = 0;
 	PGresult *r = pg_run(s, SQL_INFLIGHT, NULL);
 	int rc = r == NULL ? -1 : 0;
 
 	for (int i = 0; r != NULL && i < PQntuples(r); i++) {
-		enum sched_owner who = owner_state(c, pg_str(r, i, 5));
-		if (who == SCHED_OWNER_ALIVE || (who == SCHED_OWNER_UNKNOWN && !pg_int(r, i, 10, 0)))
+		enum sched_owner who = store_owner_state(&c->owners, pg_str(r, i, 5));
+		if (!store_lease_takeable(who, pg_int(r, i, 10, 0) != 0))
 			continue;
 		l = xreserve(l, &cap, n + 1, sizeof *l);
 		read_lost(r, i, c->now, who, &l[n]);
-		pg_idset_add(&jobs, l[n++].job_id);
+		store_idset_add(&jobs, l[n++].job_id);
 	}
 	if (rc == 0 && n > 0)
 		rc = pg_lock_jobs(s, &jobs);
@@ -220,15 +179,15 @@ static int reclaim(struct pg_store *s, struct maint_ctx *c)
 		rc = pg_eval_jobs(s, &dead_jobs, c->now, NULL);
 	PQclear(r);
 	free(l);
-	pg_idset_free(&jobs);
-	pg_idset_free(&dead_jobs);
+	store_idset_free(&jobs);
+	store_idset_free(&dead_jobs);
 	return rc;
 }
 
 /* ---- due jobs, deadlines ---- */
 
 /* The ids of a "SELECT id ... LIMIT $2 FOR UPDATE SKIP LOCKED" at now. */
-static int due_ids(struct pg_store *s, const char *sql, int64_t now, struct pg_idset *ids)
+static int due_ids(struct pg_store *s, const char *sql, int64_t now, struct store_idset *ids)
 {
 	struct pg_params p = { 0 };
 
@@ -257,7 +216,7 @@ static int start_job(struct pg_store *s, const char *id, int64_t now)
 	if (pg_materialize_tasks(s, id, now) < 0 ||
 	    pg_job_changed(s, id, "job.started", NULL, now, &j) < 0)
 		return -1;
-	pg_log_job(LOG_INFO, "job.started", id, j.tenant_id);
+	store_log_job(LOG_INFO, "job.started", id, j.tenant_id);
 	jobs_job_record_clear(&j);
 	return pg_eval_job(s, id, now, NULL);
 }
@@ -275,7 +234,7 @@ static int mark_missed(struct pg_store *s, const char *id, int64_t now)
 	detail = sched_doc_deadline_missed(j.deadline_at, j.state);
 	rc = pg_job_changed(s, id, "job.deadline_missed", detail, now, NULL);
 	free(detail);
-	pg_log_job(LOG_WARN, "job.deadline_missed", id, j.tenant_id);
+	store_log_job(LOG_WARN, "job.deadline_missed", id, j.tenant_id);
 	jobs_job_record_clear(&j);
 	return rc;
 }
@@ -284,13 +243,13 @@ static int mark_missed(struct pg_store *s, const char *id, int64_t now)
 static int each_job(struct pg_store *s, const char *sql, int64_t now,
 		    int (*fn)(struct pg_store *, const char *, int64_t), int *count)
 {
-	struct pg_idset ids = { 0 };
+	struct store_idset ids = { 0 };
 	int rc = due_ids(s, sql, now, &ids);
 
 	for (size_t i = 0; rc == 0 && i < ids.n; i++)
 		rc = fn(s, ids.ids[i], now) < 0 ? -1 : 0;
 	*count = (int)ids.n;
-	pg_idset_free(&ids);
+	store_idset_free(&ids);
 	return rc;
 }
 
@@ -310,14 +269,13 @@ int pg_maintain(struct store *base, const char *owner, sched_owner_fn judge, voi
 		int reclaim_self, const struct policy_retry *retry, int64_t now,
 		struct sched_maint *m)
 {
-	struct maint_ctx c = { .me = owner, .judge = judge, .jctx = ctx, .self = reclaim_self,
+	struct maint_ctx c = { .owners = { .me = owner, .judge = judge, .jctx = ctx,
+					   .self = reclaim_self },
 			       .retry = retry, .now = now };
 	int rc = pg_tx(pg_of(base), maintain_tx, &c);
 
 	pg_hold_end(&c.held, rc == STORE_OK);
-	for (size_t i = 0; i < c.n; i++)
-		free(c.v[i].owner);
-	free(c.v);
+	store_owners_free(&c.owners);
 	memset(m, 0, sizeof *m);
 	if (rc != STORE_OK)
 		return STORE_ERR;

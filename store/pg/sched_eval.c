@@ -56,37 +56,17 @@ static const char SQL_TOMBSTONE[] =
 	" FROM jobs j WHERE j.id = $1 AND j.kind = 'purge' ON CONFLICT DO NOTHING";
 static const char SQL_NOTIFY[] = "SELECT pg_notify('tenantdel_due', '')";
 
-void pg_idset_push(struct pg_idset *set, const char *id)
-{
-	set->ids = xreserve(set->ids, &set->cap, set->n + 1, sizeof *set->ids);
-	snprintf(set->ids[set->n++], JOBS_ID_LEN + 1, "%s", id);
-}
-
-void pg_idset_add(struct pg_idset *set, const char *id)
-{
-	for (size_t i = 0; i < set->n; i++)
-		if (strcmp(set->ids[i], id) == 0)
-			return;
-	pg_idset_push(set, id);
-}
-
-void pg_idset_free(struct pg_idset *set)
-{
-	free(set->ids);
-	memset(set, 0, sizeof *set);
-}
-
-int pg_idset_collect(PGresult *r, struct pg_idset *set)
+int pg_idset_collect(PGresult *r, struct store_idset *set)
 {
 	if (r == NULL)
 		return -1;
 	for (int i = 0; i < PQntuples(r); i++)
-		pg_idset_push(set, PQgetvalue(r, i, 0));
+		store_idset_push(set, PQgetvalue(r, i, 0));
 	PQclear(r);
 	return 0;
 }
 
-int pg_lock_jobs(struct pg_store *s, const struct pg_idset *set)
+int pg_lock_jobs(struct pg_store *s, const struct store_idset *set)
 {
 	struct pg_params p = { 0 };
 	struct buf arr;
@@ -115,25 +95,10 @@ int pg_notify_due(struct pg_store *s)
 	return r == NULL ? -1 : 0;
 }
 
-void pg_log_job(int level, const char *event, const char *job_id, const char *tenant_id)
-{
-	struct log_line *l = log_start((enum log_level)level, event);
-
-	log_str(l, "job_id", job_id);
-	log_str(l, "tenant_id", tenant_id);
-	log_done_held(l);
-}
-
-struct job_view {
-	struct jobs_eval_view eval;
-	int purge;
-	int has_children;             /* a subject job with discovered tenants */
-	char tenant[JOBS_TENANT_ID_MAX + 1];
-	char parent[JOBS_ID_LEN + 1]; /* "" none */
-};
 
 /* The children's part of a subject job's view. 0 or -1. */
-static int read_children(struct pg_store *s, const struct pg_params *p, struct job_view *v)
+static int read_children(struct pg_store *s, const struct pg_params *p,
+			 struct store_job_view *v)
 {
 	PGresult *r = pg_run(s, SQL_CHILDREN_VIEW, p);
 
@@ -145,9 +110,10 @@ static int read_children(struct pg_store *s, const struct pg_params *p, struct j
 	return 0;
 }
 
-/* Locks the job and reads its view; 0, 1 (no job) or -1. */
-static int read_view(struct pg_store *s, const char *job_id, struct job_view *v)
+/* Locks the job and reads its view (store_eval_ops.read_view). */
+static int read_view(struct store *base, const char *job_id, struct store_job_view *v)
 {
+	struct pg_store *s = pg_of(base);
 	struct pg_params p = { 0 };
 	PGresult *r;
 	enum job_state js;
@@ -179,121 +145,66 @@ static int read_view(struct pg_store *s, const char *job_id, struct job_view *v)
 	return v->has_children ? read_children(s, &p, v) : 0;
 }
 
-/* The job's move with its event; 0, 1 (moved meanwhile) or -1. */
-static int set_state(struct pg_store *s, const char *job_id, const struct job_view *v,
-		     const struct jobs_eval *e, int64_t now)
+static int set_state(struct store *base, const char *job_id, enum job_state from,
+		     enum job_state to, int64_t fin)
 {
 	struct pg_params p = { 0 };
-	char *detail;
-	int n, rc;
 
 	pg_p_text(&p, job_id);
-	pg_p_text(&p, jobs_job_state_name(e->to));
-	pg_p_opt_int(&p, e->to == JOB_RUNNING ? 0 : now, 0);
-	pg_p_text(&p, jobs_job_state_name(e->from));
-	if ((n = pg_run_changes(s, SQL_SET_JOB_STATE, &p)) <= 0)
-		return n < 0 ? -1 : 1;
-	detail = sched_doc_eval(e, &v->eval);
-	rc = pg_job_changed(s, job_id, jobs_eval_event(e->act), detail, now, NULL);
-	free(detail);
-	return rc;
+	pg_p_text(&p, jobs_job_state_name(to));
+	pg_p_opt_int(&p, fin, 0);
+	pg_p_text(&p, jobs_job_state_name(from));
+	return pg_run_changes(pg_of(base), SQL_SET_JOB_STATE, &p);
 }
 
-static int tombstone(struct pg_store *s, const char *job_id, const struct job_view *v,
-		     int64_t now)
+static int job_changed(struct store *base, const char *job_id, const char *type,
+		       const char *detail, int64_t now)
+{
+	return pg_job_changed(pg_of(base), job_id, type, detail, now, NULL);
+}
+
+static int tombstone(struct store *base, const char *job_id, int64_t now)
 {
 	struct pg_params p = { 0 };
 
-	pg_log_job(LOG_INFO, "job.succeeded", job_id, v->tenant);
-	if (!v->purge)
-		return 0;
 	pg_p_text(&p, job_id);
 	pg_p_int(&p, now);
-	return pg_run_changes(s, SQL_TOMBSTONE, &p) < 0 ? -1 : 0;
+	return pg_run_changes(pg_of(base), SQL_TOMBSTONE, &p) < 0 ? -1 : 0;
 }
 
 /* The phase's tasks become due now: the other hosts are told. */
-static int open_phase(struct pg_store *s, const char *job_id, const struct job_view *v,
-		      int64_t phase, int64_t now)
+static int open_phase(struct store *base, const char *job_id, int64_t phase, int64_t now)
 {
+	struct pg_store *s = pg_of(base);
 	struct pg_params p = { 0 };
-	struct log_line *l;
 	int n;
 
 	pg_p_text(&p, job_id);
 	pg_p_int(&p, now);
 	pg_p_int(&p, phase);
-	if ((n = pg_run_changes(s, SQL_OPEN_PHASE, &p)) < 0)
+	if ((n = pg_run_changes(s, SQL_OPEN_PHASE, &p)) > 0 && pg_notify_due(s) < 0)
 		return -1;
-	if (n == 0)
-		return 0;
-	l = log_start(LOG_INFO, "job.phase.opened");
-	log_str(l, "job_id", job_id);
-	log_str(l, "tenant_id", v->tenant);
-	log_int(l, "phase", phase);
-	log_int(l, "tasks", n);
-	log_done_held(l);
-	return pg_notify_due(s);
+	return n;
 }
 
-static int apply(struct pg_store *s, const char *job_id, const struct job_view *v,
-		 const struct jobs_eval *e, int64_t now, int *failed)
-{
-	int rc;
-
-	switch (e->act) {
-	case JOBS_EVAL_OPEN_PHASE:
-		return open_phase(s, job_id, v, e->phase, now);
-	case JOBS_EVAL_RESUME:
-	case JOBS_EVAL_FAIL:
-	case JOBS_EVAL_SUCCEED:
-		if ((rc = set_state(s, job_id, v, e, now)) != 0)
-			return rc;
-		if (e->act == JOBS_EVAL_SUCCEED)
-			return tombstone(s, job_id, v, now);
-		if (e->act == JOBS_EVAL_FAIL) {
-			pg_log_job(LOG_ERROR, "job.failed", job_id, v->tenant);
-			if (failed != NULL)
-				(*failed)++;
-		}
-		return 0;
-	default:
-		return 0;
-	}
-}
+static const struct store_eval_ops eval_ops = {
+	.read_view = read_view,
+	.set_state = set_state,
+	.job_changed = job_changed,
+	.tombstone = tombstone,
+	.open_phase = open_phase,
+};
 
 int pg_eval_job(struct pg_store *s, const char *job_id, int64_t now, int *failed)
 {
-	struct job_view v;
-	struct jobs_eval e;
-	enum job_state before, after;
-	int rc = read_view(s, job_id, &v);
-
-	if (rc != 0)
-		return rc < 0 ? -1 : 0;
-	before = v.eval.state;
-	jobs_evaluate(&v.eval, &e);
-	rc = apply(s, job_id, &v, &e, now, failed);
-	if (rc == 0 && e.act == JOBS_EVAL_RESUME) {
-		v.eval.state = e.to;
-		jobs_evaluate(&v.eval, &e);
-		rc = apply(s, job_id, &v, &e, now, failed);
-	}
-	/* a child that finished or failed moves its subject job (DESIGN 9) */
-	after = e.act == JOBS_EVAL_FAIL || e.act == JOBS_EVAL_SUCCEED ? e.to : v.eval.state;
-	if (rc == 0 && v.parent[0] != '\0' && after != before)
-		rc = pg_eval_job(s, v.parent, now, failed);
-	return rc < 0 ? -1 : 0;
+	return store_eval_job(&s->base, &eval_ops, job_id, now, failed);
 }
 
-int pg_eval_jobs(struct pg_store *s, const struct pg_idset *set, int64_t now, int *failed)
+int pg_eval_jobs(struct pg_store *s, const struct store_idset *set, int64_t now, int *failed)
 {
 	if (pg_lock_jobs(s, set) < 0)
 		return -1;
-	for (size_t i = 0; i < set->n; i++)
-		if (pg_eval_job(s, set->ids[i], now, failed) < 0)
-			return -1;
-	return 0;
+	return store_eval_jobs(&s->base, &eval_ops, set, now, failed);
 }
 
 void pg_hold_fresh(int *held)

@@ -93,50 +93,6 @@ int pg_breaker_save(struct pg_store *s, const char *service, const struct policy
 	return pg_run_changes(s, SQL_BREAKER_PUT, &p) < 0 ? -1 : 0;
 }
 
-static const struct sched_service *find_service(const struct sched_service *svcs, size_t n,
-						const char *name)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(svcs[i].name, name) == 0)
-			return &svcs[i];
-	return NULL;
-}
-
-static void log_breaker(enum log_level level, const char *event, const char *service,
-			const struct policy_breaker *b)
-{
-	struct log_line *l = log_start(level, event);
-
-	log_str(l, "service", service);
-	log_int(l, "failures", b->failures);
-	if (b->state == BREAKER_OPEN)
-		log_int(l, "cooloff_ms", b->cooloff_ms);
-	log_done_held(l);
-}
-
-/* One attempt's verdict on b; 1 when it changed b (to be written). */
-static int breaker_step(struct policy_breaker *b, const struct sched_result *r,
-			const struct sched_service *svc, int64_t now)
-{
-	switch (r->breaker) {
-	case POLICY_BREAKER_SUCCESS:
-		if (b->state == BREAKER_CLOSED && b->failures == 0)
-			return 0;
-		policy_breaker_success(b);
-		return 1;
-	case POLICY_BREAKER_FAILURE:
-		policy_breaker_failure(b, &svc->breaker, now);
-		return 1;
-	case POLICY_BREAKER_SKIP:
-		return 0;
-	default:
-		if (!r->probe)
-			return 0; /* only the probe holds a slot to free */
-		policy_breaker_neutral(b);
-		return 1;
-	}
-}
-
 /* The batch's verdicts on one service's breaker, in order: read without a
  * lock first (the common case, a success on a closed breaker, writes
  * nothing), else under the service's lock. */
@@ -154,7 +110,8 @@ again:
 	before = b.state;
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(r[i].service, service) == 0)
-			changed |= breaker_step(&b, &r[i], svc, now);
+			changed |= policy_breaker_apply(&b, r[i].breaker, r[i].probe, &svc->breaker,
+							now);
 	if (changed && !locked) {
 		free(probe);
 		if (pg_lock_service(s, service) < 0)
@@ -165,10 +122,7 @@ again:
 	}
 	if (changed)
 		rc = pg_breaker_save(s, service, &b, probe, now);
-	if (b.state == BREAKER_OPEN && before != BREAKER_OPEN)
-		log_breaker(LOG_WARN, "breaker.opened", service, &b);
-	else if (b.state == BREAKER_CLOSED && before != BREAKER_CLOSED)
-		log_breaker(LOG_INFO, "breaker.closed", service, &b);
+	store_log_breaker(service, before, &b);
 	free(probe);
 	return rc;
 }
@@ -187,13 +141,13 @@ static int breakers_apply(struct pg_store *s, const struct sched_result *r, size
 	int rc = 0;
 
 	for (size_t i = 0; i < n; i++)
-		if (r[i].breaker != POLICY_BREAKER_SKIP && find_service(svcs, n_svcs, r[i].service))
+		if (r[i].breaker != POLICY_BREAKER_SKIP && store_find_service(svcs, n_svcs, r[i].service))
 			names[k++] = r[i].service;
 	qsort(names, k, sizeof *names, name_cmp);
 	for (size_t i = 0; rc == 0 && i < k; i++)
 		if (i == 0 || strcmp(names[i], names[i - 1]) != 0)
 			rc = breaker_apply(s, names[i], r, n,
-					   find_service(svcs, n_svcs, names[i]), now);
+					   store_find_service(svcs, n_svcs, names[i]), now);
 	free(names);
 	return rc;
 }
@@ -259,40 +213,6 @@ static int write_task(struct pg_store *s, const char *owner, const struct sched_
 	return n < 0 ? -1 : 0;
 }
 
-/* The task.attempt detail of r; kept: the task row took it. Caller frees. */
-static char *attempt_detail(const struct sched_result *r, int kept)
-{
-	struct sched_doc_attempt a = {
-		.kind = r->kind, .attempt = r->attempt, .outcome = r->outcome,
-		.state = kept ? jobs_task_state_name(r->state) : "lease_lost",
-		.http_status = r->http_status, .duration_ms = r->duration_ms,
-		.counts_json = r->counts_json, .total = r->total, .error = r->error,
-		.free_wait = r->free_wait, .waiting = r->state == TASK_WAITING,
-		.next_attempt_at = r->next_attempt_at,
-	};
-
-	return sched_doc_attempt(&a);
-}
-
-/* task.preview (before the purge) and task.verify (after it) events. */
-static int preview_events(struct pg_store *s, const struct sched_result *r, int64_t now)
-{
-	char *d;
-	int rc = 0;
-
-	if (r->preview_json != NULL || r->preview_error != NULL) {
-		d = sched_doc_preview(r->preview_json, r->before_total, r->preview_error);
-		rc = pg_event_append(s, r->job_id, now, "task.preview", r->service, d);
-		free(d);
-	}
-	if (rc == 0 && r->verified_after >= 0) {
-		d = sched_doc_verify(r->verified_after);
-		rc = pg_event_append(s, r->job_id, now, "task.verify", r->service, d);
-		free(d);
-	}
-	return rc;
-}
-
 /* One batch: its inputs, what it counts, what it found. */
 struct record_ctx {
 	const char *owner;
@@ -304,44 +224,44 @@ struct record_ctx {
 	int failed, held;
 };
 
-static int record_one(struct pg_store *s, const struct record_ctx *c, const struct sched_result *r,
-		      struct jobs_counts *counts)
+static int write_task_op(struct store *base, const char *owner, const struct sched_result *r,
+			 int64_t now, int *kept)
 {
-	char *d;
-	int kept = 0, rc;
+	return write_task(pg_of(base), owner, r, now, kept);
+}
 
-	if (write_task(s, c->owner, r, c->now, &kept) < 0 || preview_events(s, r, c->now) < 0)
+static const struct store_record_ops record_ops = {
+	.write_task = write_task_op,
+	.event_append = pg_event_append,
+	.subject_discovered = pg_subject_discovered,
+};
+
+static int record_one(struct pg_store *s, const struct record_ctx *c,
+		      const struct sched_result *r, struct jobs_counts *counts)
+{
+	int kept;
+
+	if (store_record_attempt(&s->base, &record_ops, c->owner, r, c->now, counts, &kept) < 0)
 		return -1;
-	if (kept && r->discovery && r->state == TASK_SUCCEEDED &&
-	    pg_subject_discovered(s, r, c->now) < 0)
-		return -1;
-	if (!kept)
-		log_msg(LOG_WARN, "task.lease.lost",
-			"task %lld of job %s (%s) was taken over while in flight",
-			(long long)r->task_id, r->job_id, r->service);
-	d = attempt_detail(r, kept);
-	rc = pg_event_append(s, r->job_id, c->now, "task.attempt", r->service, d);
-	free(d);
-	jobs_counts_add_attempt(counts, r->service, r->outcome, r->duration_ms, r->total);
 	/* a call that never went out waits, due now: any host may take it */
-	if (rc == 0 && kept && r->state == TASK_WAITING && r->next_attempt_at <= c->now)
-		rc = pg_notify_due(s);
-	return rc;
+	if (kept && r->state == TASK_WAITING && r->next_attempt_at <= c->now)
+		return pg_notify_due(s);
+	return 0;
 }
 
 static int record_tx(struct pg_store *s, void *ctx)
 {
 	struct record_ctx *c = ctx;
-	struct pg_idset all = { 0 }, eval = { 0 };
+	struct store_idset all = { 0 }, eval = { 0 };
 	struct jobs_counts counts = { 0 };
 	int rc;
 
 	pg_hold_fresh(&c->held);
 	c->failed = 0;
 	for (size_t i = 0; i < c->n; i++) {
-		pg_idset_add(&all, c->r[i].job_id);
+		store_idset_add(&all, c->r[i].job_id);
 		if (c->r[i].kind == TASK_KIND_DELETE && c->r[i].state != TASK_WAITING)
-			pg_idset_add(&eval, c->r[i].job_id);
+			store_idset_add(&eval, c->r[i].job_id);
 	}
 	rc = pg_lock_jobs(s, &all);
 	for (size_t i = 0; rc == 0 && i < c->n; i++)
@@ -352,8 +272,8 @@ static int record_tx(struct pg_store *s, void *ctx)
 		rc = pg_metrics_flush(s, &counts);
 	if (rc == 0)
 		rc = pg_eval_jobs(s, &eval, c->now, &c->failed);
-	pg_idset_free(&all);
-	pg_idset_free(&eval);
+	store_idset_free(&all);
+	store_idset_free(&eval);
 	jobs_counts_free(&counts);
 	return rc == 0 ? STORE_OK : STORE_ERR;
 }

@@ -41,10 +41,10 @@ struct sync_ctx {
 /* Adds svc's delete task to every unfinished purge job lacking it, and
  * takes svc off the retired list. */
 static int sync_service(struct pg_store *s, const struct sched_service *svc, int64_t now,
-			struct pg_idset *jobs, int *added)
+			struct store_idset *jobs, int *added)
 {
 	struct pg_params p = { 0 };
-	struct pg_idset ids = { 0 };
+	struct store_idset ids = { 0 };
 	char *detail;
 	int rc;
 
@@ -58,19 +58,19 @@ static int sync_service(struct pg_store *s, const struct sched_service *svc, int
 	detail = jobs_detail_task_change("delete", "service added to config", NULL);
 	rc = 0;
 	for (size_t i = 0; rc == 0 && i < ids.n; i++) {
-		rc = pg_event_append(s, ids.ids[i], now, "task.added", svc->name, detail);
-		pg_idset_add(jobs, ids.ids[i]);
+		rc = pg_event_append(&s->base, ids.ids[i], now, "task.added", svc->name, detail);
+		store_idset_add(jobs, ids.ids[i]);
 	}
 	free(detail);
 	*added += (int)ids.n;
-	pg_idset_free(&ids);
+	store_idset_free(&ids);
 	return rc;
 }
 
 static int sync_tx(struct pg_store *s, void *ctx)
 {
 	struct sync_ctx *c = ctx;
-	struct pg_idset jobs = { 0 };
+	struct store_idset jobs = { 0 };
 	int rc;
 
 	c->added = c->stale = 0;
@@ -84,7 +84,7 @@ static int sync_tx(struct pg_store *s, void *ctx)
 		rc = pg_eval_jobs(s, &jobs, c->now, NULL);
 	if (rc == 0 && c->added > 0) /* tasks for a service added: due now everywhere */
 		rc = pg_notify_due(s);
-	pg_idset_free(&jobs);
+	store_idset_free(&jobs);
 	return rc == 0 ? STORE_OK : STORE_ERR;
 }
 
@@ -97,15 +97,7 @@ static int warn_absent(struct store *base, const struct store_service *conf, siz
 	size_t n = 0;
 	int rc = pg_absent_services(base, conf, n_conf, &v, &n);
 
-	for (size_t i = 0; i < n; i++) {
-		struct log_line *l = log_start(LOG_WARN, "service.absent");
-		log_str(l, "service", v[i].service);
-		log_int(l, "tasks_waiting", v[i].tasks);
-		log_str(l, "msg", "the store has unfinished tasks of a service the config lacks:"
-			" they wait for it (restore it, or retire-service NAME --reason TEXT)");
-		log_done(l);
-		*held += (int)v[i].tasks;
-	}
+	store_log_absent(v, n, held);
 	store_absent_free(v, n);
 	return rc;
 }
@@ -143,12 +135,12 @@ int pg_sync_services(struct store *base, const struct sched_service *svcs, size_
 static int sweep_tx(struct pg_store *s, void *ctx)
 {
 	const int64_t *now = ctx;
-	struct pg_idset jobs = { 0 };
+	struct store_idset jobs = { 0 };
 	int rc = pg_idset_collect(pg_run(s, SQL_ACTIVE_JOBS, NULL), &jobs);
 
 	if (rc == 0)
 		rc = pg_eval_jobs(s, &jobs, *now, NULL);
-	pg_idset_free(&jobs);
+	store_idset_free(&jobs);
 	return rc == 0 ? STORE_OK : STORE_ERR;
 }
 

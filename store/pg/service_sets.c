@@ -129,24 +129,9 @@ int pg_set_configured(struct pg_store *s, const struct store_service *svcs, size
 	return pg_run_changes(s, SQL_SET_CONFIGURED, &p) < 0 ? -1 : 0;
 }
 
-void pg_set_free(struct pg_set *set)
+int pg_set_members(struct store *base, int64_t id, struct store_set *out)
 {
-	for (size_t i = 0; i < set->n; i++)
-		free(set->v[i].name);
-	free(set->v);
-	memset(set, 0, sizeof *set);
-}
-
-int pg_set_has(const struct pg_set *set, const char *name)
-{
-	for (size_t i = 0; i < set->n; i++)
-		if (strcmp(set->v[i].name, name ? name : "") == 0)
-			return 1;
-	return 0;
-}
-
-int pg_set_members(struct pg_store *s, int64_t id, struct pg_set *out)
-{
+	struct pg_store *s = pg_of(base);
 	struct pg_params p = { 0 };
 	PGresult *r;
 
@@ -162,29 +147,14 @@ int pg_set_members(struct pg_store *s, int64_t id, struct pg_set *out)
 	return 0;
 }
 
-int pg_configured_id(struct pg_store *s, int64_t *id)
+int pg_configured_id(struct store *s, int64_t *id)
 {
-	return pg_run_int(s, SQL_GET_CONFIGURED, NULL, 0, id);
+	return pg_run_int(pg_of(s), SQL_GET_CONFIGURED, NULL, 0, id);
 }
 
-int pg_configured_set(struct pg_store *s, struct pg_set *out, int *found)
+int pg_retired_reason(struct store *base, const char *service, char **reason, int64_t *found)
 {
-	int64_t id;
-
-	memset(out, 0, sizeof *out);
-	*found = 0;
-	if (pg_configured_id(s, &id) < 0)
-		return -1;
-	*found = id != 0;
-	if (*found && pg_set_members(s, id, out) < 0) {
-		pg_set_free(out);
-		return -1;
-	}
-	return 0;
-}
-
-int pg_retired_reason(struct pg_store *s, const char *service, char **reason, int64_t *found)
-{
+	struct pg_store *s = pg_of(base);
 	struct pg_params p = { 0 };
 	PGresult *r;
 
@@ -201,34 +171,4 @@ int pg_retired_reason(struct pg_store *s, const char *service, char **reason, in
 	}
 	PQclear(r);
 	return 0;
-}
-
-int pg_mark_absent(struct pg_store *s, struct task_record *t, size_t n)
-{
-	struct pg_set conf;
-	int64_t retired;
-	char *reason;
-	int found = 0, rc = 0;
-
-	if (n == 0 || pg_configured_set(s, &conf, &found) < 0)
-		return n == 0 ? 0 : -1;
-	for (size_t i = 0; found && rc == 0 && i < n; i++) {
-		if ((t[i].state != TASK_PENDING && t[i].state != TASK_WAITING) ||
-		    pg_set_has(&conf, t[i].service) || pg_is_step(t[i].service))
-			continue;
-		if ((rc = pg_retired_reason(s, t[i].service, &reason, &retired)) < 0)
-			break;
-		if (retired && t[i].id == 0) { /* a job not started: skipped when it starts */
-			t[i].state = TASK_SKIPPED;
-			free(t[i].skip_reason);
-			t[i].skip_reason = reason;
-			t[i].next_attempt_at = 0;
-			continue;
-		}
-		free(reason);
-		free(t[i].last_error);
-		t[i].last_error = xstrdup(STORE_ABSENT_ERROR);
-	}
-	pg_set_free(&conf);
-	return rc;
 }

@@ -204,8 +204,9 @@ static int insert_tenant(struct pg_store *s, const char *job_id, const struct su
 	return pg_run_changes(s, SQL_INSERT_TENANT, &p) < 0 ? -1 : 0;
 }
 
-int pg_subject_discovered(struct pg_store *s, const struct sched_result *r, int64_t now)
+int pg_subject_discovered(struct store *base, const struct sched_result *r, int64_t now)
 {
+	struct pg_store *s = pg_of(base);
 	struct subject_tenant *v = xcalloc(r->n_discovered + 1, sizeof *v);
 	char *detail;
 	int rc = 0, children = 0;
@@ -223,20 +224,13 @@ int pg_subject_discovered(struct pg_store *s, const struct sched_result *r, int6
 	}
 	if (rc == 0) {
 		detail = subject_detail_discovered(v, r->n_discovered);
-		rc = pg_event_append(s, r->job_id, now, "subject.discovered", r->service, detail);
+		rc = pg_event_append(&s->base, r->job_id, now, "subject.discovered", r->service, detail);
 		free(detail);
 	}
 	if (rc == 0 && children > 0) /* due now: any host may start them */
 		rc = pg_notify_due(s);
 	free(v);
 	return rc;
-}
-
-int pg_is_step(const char *name)
-{
-	enum subject_step step;
-
-	return subject_step_parse(name, &step) == 0;
 }
 
 /* ---- reading ---- */
@@ -275,16 +269,18 @@ int pg_subject_tenants(struct store *base, const char *job_id, struct subject_te
 	return STORE_OK;
 }
 
-int pg_children(struct pg_store *s, const char *parent, struct pg_idset *set)
+int pg_children(struct store *base, const char *parent, struct store_idset *set)
 {
+	struct pg_store *s = pg_of(base);
 	struct pg_params p = { 0 };
 
 	pg_p_text(&p, parent);
 	return pg_idset_collect(pg_run(s, SQL_CHILDREN, &p), set);
 }
 
-int pg_waiting_parent(struct pg_store *s, const char *job_id, char parent[JOBS_ID_LEN + 1])
+int pg_waiting_parent(struct store *base, const char *job_id, char parent[JOBS_ID_LEN + 1])
 {
+	struct pg_store *s = pg_of(base);
 	parent[0] = '\0';
 	return active_of(s, SQL_WAITING_PARENT, job_id, parent);
 }

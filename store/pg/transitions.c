@@ -15,18 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* What the rules said yes to: the request as checked and the job's next state. */
-struct checked {
-	struct job_action_ask ask;   /* retry: dead_tasks counts a subject job's
-				      * children's too */
-	enum job_state to;
-	int64_t own_dead;            /* retry: the job's own dead tasks */
-};
-
-typedef int (*apply_fn)(struct pg_store *s, const struct job_record *cur,
-			const struct checked *c, const struct store_action *a,
-			struct job_record *out);
-
 /* Every write names the state it expects the job (or task) in. */
 static const char SQL_CANCEL_JOB[] =
 	"UPDATE jobs SET state = 'cancelled', finished_at = $2 WHERE id = $1 AND state = $3";
@@ -62,19 +50,6 @@ static const char SQL_RETRY_TASKS[] =
 	" WHERE job_id = $1 AND state = 'dead' AND ($2::text IS NULL OR service = $2)";
 static const char SQL_RETRY_JOB[] =
 	"UPDATE jobs SET state = $2, finished_at = NULL WHERE id = $1 AND state = $3";
-
-/* A write that changed other than `want` rows: the job moved meanwhile. */
-static int moved(struct pg_store *s, const struct job_record *cur, int n, int want)
-{
-	if (n < 0)
-		return STORE_ERR;
-	if (n == want)
-		return STORE_OK;
-	log_msg(LOG_INFO, "job.moved", "job %s is no longer %s: left as it is", cur->id,
-		jobs_job_state_name(cur->state));
-	store_set_error(&s->base, STORE_E_OTHER, "the job moved meanwhile");
-	return STORE_REFUSED;
-}
 
 /* pg_job_changed with a detail this function frees. */
 static int changed(struct pg_store *s, const char *job_id, const char *type, char *detail,
@@ -124,18 +99,19 @@ static int add_restores(struct pg_store *s, const char *job_id, const struct sto
 	return 0;
 }
 
-static int apply_cancel(struct pg_store *s, const struct job_record *cur,
-			const struct checked *c, const struct store_action *a,
+static int apply_cancel(struct store *base, const struct job_record *cur,
+			const struct store_checked *c, const struct store_action *a,
 			struct job_record *out)
 {
+	struct pg_store *s = pg_of(base);
 	const char **restores = xcalloc(a->n_svcs ? a->n_svcs : 1, sizeof *restores);
 	char now[24];
 	size_t n = 0;
 	int rc;
 
 	snprintf(now, sizeof now, "%lld", (long long)a->now);
-	rc = moved(s, cur, write_job(s, SQL_CANCEL_JOB, cur->id, now,
-				     jobs_job_state_name(cur->state), NULL), 1);
+	rc = store_moved(&s->base, cur, write_job(s, SQL_CANCEL_JOB, cur->id, now,
+						  jobs_job_state_name(cur->state), NULL), 1);
 	if (rc == STORE_OK && (write_job(s, SQL_CANCEL_TASKS, cur->id, now, NULL, NULL) < 0 ||
 			       add_restores(s, cur->id, a, restores, &n) < 0))
 		rc = STORE_ERR;
@@ -146,11 +122,14 @@ static int apply_cancel(struct pg_store *s, const struct job_record *cur,
 	return rc;
 }
 
-static int apply_hold(struct pg_store *s, const struct job_record *cur, const struct checked *c,
-		      const struct store_action *a, struct job_record *out)
+static int apply_hold(struct store *base, const struct job_record *cur,
+		      const struct store_checked *c, const struct store_action *a,
+		      struct job_record *out)
 {
-	int rc = moved(s, cur, write_job(s, SQL_HOLD_JOB, cur->id, jobs_job_state_name(cur->state),
-					 a->reason ? a->reason : "", NULL), 1);
+	struct pg_store *s = pg_of(base);
+	int n = write_job(s, SQL_HOLD_JOB, cur->id, jobs_job_state_name(cur->state),
+			  a->reason ? a->reason : "", NULL);
+	int rc = store_moved(&s->base, cur, n, 1);
 
 	if (rc != STORE_OK)
 		return rc;
@@ -158,12 +137,13 @@ static int apply_hold(struct pg_store *s, const struct job_record *cur, const st
 		       a->now, out);
 }
 
-static int apply_release(struct pg_store *s, const struct job_record *cur,
-			 const struct checked *c, const struct store_action *a,
+static int apply_release(struct store *base, const struct job_record *cur,
+			 const struct store_checked *c, const struct store_action *a,
 			 struct job_record *out)
 {
-	int rc = moved(s, cur, write_job(s, SQL_RELEASE_JOB, cur->id,
-					 jobs_job_state_name(c->to), NULL, NULL), 1);
+	struct pg_store *s = pg_of(base);
+	int n = write_job(s, SQL_RELEASE_JOB, cur->id, jobs_job_state_name(c->to), NULL, NULL);
+	int rc = store_moved(&s->base, cur, n, 1);
 
 	if (rc != STORE_OK)
 		return rc;
@@ -171,10 +151,11 @@ static int apply_release(struct pg_store *s, const struct job_record *cur,
 		       jobs_detail_released(a->by, cur->hold_reason, c->to), a->now, out);
 }
 
-static int apply_approve(struct pg_store *s, const struct job_record *cur,
-			 const struct checked *c, const struct store_action *a,
+static int apply_approve(struct store *base, const struct job_record *cur,
+			 const struct store_checked *c, const struct store_action *a,
 			 struct job_record *out)
 {
+	struct pg_store *s = pg_of(base);
 	struct pg_params p = { 0 };
 	int rc;
 
@@ -182,7 +163,8 @@ static int apply_approve(struct pg_store *s, const struct job_record *cur,
 	pg_p_text(&p, a->by);
 	pg_p_int(&p, a->now);
 	pg_p_text(&p, jobs_job_state_name(cur->state));
-	if ((rc = moved(s, cur, pg_run_changes(s, SQL_APPROVE_JOB, &p), 1)) != STORE_OK)
+	rc = store_moved(&s->base, cur, pg_run_changes(s, SQL_APPROVE_JOB, &p), 1);
+	if (rc != STORE_OK)
 		return rc;
 	return changed(s, cur->id, "job.approved", jobs_detail_approved(a->by), a->now, out);
 }
@@ -191,8 +173,9 @@ static int apply_approve(struct pg_store *s, const struct job_record *cur,
 static int retry_job(struct pg_store *s, const struct job_record *cur, enum job_state to,
 		     const struct store_action *a, struct job_record *out)
 {
-	int rc = moved(s, cur, write_job(s, SQL_RETRY_JOB, cur->id, jobs_job_state_name(to),
-					 jobs_job_state_name(cur->state), NULL), 1);
+	int n = write_job(s, SQL_RETRY_JOB, cur->id, jobs_job_state_name(to),
+			  jobs_job_state_name(cur->state), NULL);
+	int rc = store_moved(&s->base, cur, n, 1);
 
 	if (rc != STORE_OK)
 		return rc;
@@ -201,10 +184,11 @@ static int retry_job(struct pg_store *s, const struct job_record *cur, enum job_
 }
 
 /* Dead tasks back to waiting: as many as were counted when checking. */
-static int apply_retry(struct pg_store *s, const struct job_record *cur,
-		       const struct checked *c, const struct store_action *a,
+static int apply_retry(struct store *base, const struct job_record *cur,
+		       const struct store_checked *c, const struct store_action *a,
 		       struct job_record *out)
 {
+	struct pg_store *s = pg_of(base);
 	struct pg_params p = { 0 };
 	int64_t dead = c->own_dead;
 	char *detail;
@@ -213,10 +197,11 @@ static int apply_retry(struct pg_store *s, const struct job_record *cur,
 	pg_p_text(&p, cur->id);
 	pg_p_text(&p, a->service);
 	pg_p_int(&p, a->now);
-	if ((rc = moved(s, cur, pg_run_changes(s, SQL_RETRY_TASKS, &p), (int)dead)) != STORE_OK)
+	rc = store_moved(&s->base, cur, pg_run_changes(s, SQL_RETRY_TASKS, &p), (int)dead);
+	if (rc != STORE_OK)
 		return rc;
 	detail = jobs_detail_retried(a->by, a->service, dead, cur->state);
-	rc = pg_event_append(s, cur->id, a->now, "job.retried", a->service, detail);
+	rc = pg_event_append(&s->base, cur->id, a->now, "job.retried", a->service, detail);
 	free(detail);
 	if (rc < 0)
 		return STORE_ERR;
@@ -225,105 +210,34 @@ static int apply_retry(struct pg_store *s, const struct job_record *cur,
 	return pg_job_by_id(s, cur->id, 0, out);
 }
 
-static apply_fn apply_of(enum job_action act)
-{
-	switch (act) {
-	case JOB_ACT_CANCEL: return apply_cancel;
-	case JOB_ACT_HOLD: return apply_hold;
-	case JOB_ACT_RELEASE: return apply_release;
-	case JOB_ACT_RETRY: return apply_retry;
-	case JOB_ACT_APPROVE: return apply_approve;
-	}
-	return NULL;
-}
-
-/* What a retry would take back: the job's dead tasks, and a subject job's
- * children's (DESIGN 9: retrying the parent retries its failed child). */
-static int count_retry(struct pg_store *s, const struct job_record *cur,
-		       const struct store_action *a, struct checked *c)
+static int count_dead_op(struct store *base, const char *job_id, const char *service,
+			 int children, int64_t *n)
 {
 	struct pg_params p = { 0 };
-	int64_t children = 0;
 
-	pg_p_text(&p, cur->id);
-	pg_p_text(&p, a->service);
-	if (pg_run_int(s, SQL_COUNT_DEAD, &p, 0, &c->own_dead) < 0)
-		return -1;
-	if (cur->kind == JOB_KIND_USER &&
-	    pg_run_int(s, SQL_COUNT_CHILDREN_DEAD, &p, 0, &children) < 0)
-		return -1;
-	c->ask.dead_tasks = c->own_dead + children;
-	return 0;
+	pg_p_text(&p, job_id);
+	pg_p_text(&p, service);
+	return pg_run_int(pg_of(base), children ? SQL_COUNT_CHILDREN_DEAD : SQL_COUNT_DEAD, &p,
+			  0, n);
 }
 
-/* Asks the rules about a on cur, then applies it. */
-static int action_apply(struct pg_store *s, const struct job_record *cur,
-			const struct store_action *a, struct job_record *out)
+/* Children's ids are later than their parent's: locked after it, in id order. */
+static int child_op(struct store *base, const char *job_id, struct job_record *out)
 {
-	struct checked c = { .ask = { .act = a->act, .reason = a->reason } };
-	apply_fn apply = apply_of(a->act);
-	const char *why = "";
-	char parent[JOBS_ID_LEN + 1] = "";
-	int waits = 0;
-
-	if (apply == NULL)
-		return STORE_ERR;
-	if (a->act == JOB_ACT_RETRY && count_retry(s, cur, a, &c) < 0)
-		return STORE_ERR;
-	if (a->act == JOB_ACT_CANCEL && cur->kind == JOB_KIND_PURGE &&
-	    (waits = pg_waiting_parent(s, cur->id, parent)) < 0)
-		return STORE_ERR;
-	c.ask.parent_waits = waits;
-	if (a->act == JOB_ACT_APPROVE) {
-		c.to = cur->state;
-		if (jobs_approval_check(cur->approval, cur->state, cur->requested_by, a->by,
-					&why) < 0) {
-			store_set_error(&s->base, STORE_E_OTHER, "%s", why);
-			return STORE_REFUSED;
-		}
-	} else if (jobs_action_check(&c.ask, cur->state, cur->held_from, &c.to, &why) < 0) {
-		if (waits && cur->state == JOB_SCHEDULED)
-			store_set_error(&s->base, STORE_E_OTHER, "the erasure of a user (job %s)"
-					" waits for it: cancel the subject job %s instead", parent,
-					parent);
-		else
-			store_set_error(&s->base, STORE_E_OTHER, "%s", why);
-		return STORE_REFUSED;
-	}
-	return apply(s, cur, &c, a, out);
+	return pg_job_by_id(pg_of(base), job_id, 1, out);
 }
 
-/*
- * A subject job's action reaches its unfinished children (DESIGN 9): each
- * that the rules allow it on gets it too (one refused, such as a hold of
- * a child already held, is left as it is). Children's ids are later than
- * their parent's: locked after it, in id order. STORE_OK or STORE_ERR.
- */
-static int cascade(struct pg_store *s, const struct job_record *parent,
-		   const struct store_action *a)
-{
-	struct pg_idset kids = { 0 };
-	int rc = STORE_OK;
-
-	if (parent->kind != JOB_KIND_USER || a->act == JOB_ACT_APPROVE)
-		return STORE_OK;
-	if (pg_children(s, parent->id, &kids) < 0)
-		return STORE_ERR;
-	for (size_t i = 0; rc != STORE_ERR && i < kids.n; i++) {
-		struct job_record cur, after;
-
-		memset(&after, 0, sizeof after);
-		if (pg_job_by_id(s, kids.ids[i], 1, &cur) != STORE_OK) {
-			rc = STORE_ERR;
-			break;
-		}
-		rc = action_apply(s, &cur, a, &after);
-		jobs_job_record_clear(&cur);
-		jobs_job_record_clear(&after);
-	}
-	pg_idset_free(&kids);
-	return rc == STORE_ERR ? STORE_ERR : STORE_OK;
-}
+static const struct store_act_ops act_ops = {
+	.count_dead = count_dead_op,
+	.waiting_parent = pg_waiting_parent,
+	.cancel = apply_cancel,
+	.hold = apply_hold,
+	.release = apply_release,
+	.retry = apply_retry,
+	.approve = apply_approve,
+	.children = pg_children,
+	.child_by_id = child_op,
+};
 
 struct act {
 	const char *job_id;
@@ -340,9 +254,9 @@ static int act_tx(struct pg_store *s, void *ctx)
 	jobs_job_record_clear(&t->after);
 	if ((rc = pg_job_by_id(s, t->job_id, 1, &t->cur)) != STORE_OK)
 		return rc;
-	rc = action_apply(s, &t->cur, t->a, &t->after);
+	rc = store_action_apply(&s->base, &act_ops, &t->cur, t->a, &t->after);
 	if (rc == STORE_OK)
-		rc = cascade(s, &t->cur, t->a);
+		rc = store_action_cascade(&s->base, &act_ops, &t->cur, t->a);
 	/* what a release, retry, approval or restore makes due, the other
 	 * hosts take within a second (NOTIFY, sent at commit) */
 	if (rc == STORE_OK && t->a->act != JOB_ACT_HOLD &&

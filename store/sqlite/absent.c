@@ -48,24 +48,6 @@ static const char SQL_SKIP_TASK[] =
 	"UPDATE tasks SET state = 'skipped', skip_reason = :reason, next_attempt_at = NULL,"
 	" updated_at = :now WHERE id = :id AND state IN ('pending','waiting','dead')";
 
-/* A subject job's steps are no config service: [subject] names their URLs. */
-static int is_step(const char *name)
-{
-	enum subject_step step;
-
-	return subject_step_parse(name, &step) == 0;
-}
-
-static int is_configured(const struct store_service *svcs, size_t n, const char *name)
-{
-	if (is_step(name))
-		return 1;
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(svcs[i].name, name) == 0)
-			return 1;
-	return 0;
-}
-
 /* The absent services found so far. */
 struct absent_list {
 	struct store_absent *v;
@@ -124,7 +106,7 @@ static int absent_in_tasks(struct sqlite_store *s, const struct store_service *s
 	int rc;
 
 	while ((rc = next_service(s, &prev)) == 1) {
-		if (is_configured(svcs, n_svcs, prev))
+		if (store_is_configured(svcs, n_svcs, prev))
 			continue;
 		if (count_of(s, SQL_UNFINISHED_COUNT, prev, &count) < 0) {
 			rc = -1;
@@ -156,9 +138,9 @@ static int absent_in_snapshots(struct sqlite_store *s, const struct store_servic
 	}
 	rc = sqlite_walk_end(s, st, rc);
 	for (size_t i = 0; rc == 0 && i < n; i++) {
-		if (is_configured(svcs, n_svcs, named[i]))
+		if (store_is_configured(svcs, n_svcs, named[i]))
 			continue;
-		if ((rc = sqlite_retired_reason(s, named[i], NULL, &retired)) < 0 || retired)
+		if ((rc = sqlite_retired_reason(&s->base, named[i], NULL, &retired)) < 0 || retired)
 			continue;
 		if ((rc = count_of(s, SQL_SNAPSHOT_JOBS, named[i], &jobs)) == 0 && jobs > 0)
 			entry(l, named[i])->jobs_not_started += jobs;
@@ -187,9 +169,10 @@ int sqlite_absent_services(struct store *base, const struct store_service *svcs,
 	return STORE_OK;
 }
 
-int sqlite_retired_reason(struct sqlite_store *s, const char *service, char **reason,
+int sqlite_retired_reason(struct store *base, const char *service, char **reason,
 			  int64_t *found)
 {
+	struct sqlite_store *s = sqlite_of(base);
 	sqlite3_stmt *st = sqlite_stmt(s, SQL_RETIRED);
 	int rc;
 
@@ -259,7 +242,7 @@ static int skip_task(struct sqlite_store *s, const struct retire_row *r, const c
 	if (sqlite3_changes(s->db) != 1)
 		return 0; /* finished meanwhile */
 	d = jobs_detail_task_change(r->kind, reason, by);
-	rc = sqlite_event_append(s, r->job_id, now, "task.skipped", svc, d);
+	rc = sqlite_event_append(&s->base, r->job_id, now, "task.skipped", svc, d);
 	free(d);
 	return rc;
 }
@@ -268,7 +251,7 @@ static int skip_task(struct sqlite_store *s, const struct retire_row *r, const c
 static int retire(struct sqlite_store *s, const char *svc, const char *reason, const char *by,
 		  int64_t now, int64_t *skipped)
 {
-	struct sqlite_idset jobs = { 0 };
+	struct store_idset jobs = { 0 };
 	struct retire_row *rows = NULL;
 	sqlite3_stmt *st = sqlite_stmt(s, SQL_RETIRE);
 	size_t n = 0;
@@ -288,16 +271,16 @@ static int retire(struct sqlite_store *s, const char *svc, const char *reason, c
 	rc = 0;
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		rc = skip_task(s, &rows[i], svc, reason, by, now);
-		sqlite_idset_add(&jobs, rows[i].job_id);
+		store_idset_add(&jobs, rows[i].job_id);
 	}
 	d = jobs_detail_service_retired(reason, by, (int64_t)n);
 	if (rc == 0)
-		rc = sqlite_event_append(s, NULL, now, "service.retired", svc, d);
+		rc = sqlite_event_append(&s->base, NULL, now, "service.retired", svc, d);
 	free(d);
 	if (rc == 0)
 		rc = sqlite_eval_jobs(s, &jobs, now, NULL);
 	*skipped = (int64_t)n;
-	sqlite_idset_free(&jobs);
+	store_idset_free(&jobs);
 	free(rows);
 	return rc;
 }
@@ -327,34 +310,4 @@ int sqlite_retire_service(struct store *base, const char *service, const char *r
 fail:
 	sqlite_rollback(s);
 	return STORE_ERR;
-}
-
-int sqlite_mark_absent(struct sqlite_store *s, struct task_record *t, size_t n)
-{
-	struct sqlite_set conf;
-	int64_t retired;
-	char *reason;
-	int found = 0, rc = 0;
-
-	if (n == 0 || sqlite_configured_set(s, &conf, &found) < 0)
-		return n == 0 ? 0 : -1;
-	for (size_t i = 0; found && rc == 0 && i < n; i++) {
-		if ((t[i].state != TASK_PENDING && t[i].state != TASK_WAITING) ||
-		    sqlite_set_has(&conf, t[i].service) || is_step(t[i].service))
-			continue;
-		if ((rc = sqlite_retired_reason(s, t[i].service, &reason, &retired)) < 0)
-			break;
-		if (retired && t[i].id == 0) { /* a job not started: skipped when it starts */
-			t[i].state = TASK_SKIPPED;
-			free(t[i].skip_reason);
-			t[i].skip_reason = reason;
-			t[i].next_attempt_at = 0;
-			continue;
-		}
-		free(reason);
-		free(t[i].last_error);
-		t[i].last_error = xstrdup(STORE_ABSENT_ERROR);
-	}
-	sqlite_set_free(&conf);
-	return rc;
 }

@@ -347,7 +347,7 @@ int sqlite_job_changed(struct sqlite_store *s, const char *job_id, const char *t
 
 	if (sqlite_job_by_id(s, job_id, &j) != STORE_OK)
 		return -1;
-	rc = sqlite_event_append(s, job_id, now, type, NULL, detail);
+	rc = sqlite_event_append(&s->base, job_id, now, type, NULL, detail);
 	if (rc == 0)
 		rc = outbox_append(s, type, &j, now);
 	if (out != NULL && rc == 0)

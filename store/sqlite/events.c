@@ -61,9 +61,10 @@ static int load_tip(struct sqlite_store *s)
 
 /* Reads the tip (once per transaction), inserts after it, advances it:
  * see the comment at the top of this file. */
-int sqlite_event_append(struct sqlite_store *s, const char *job_id, int64_t at,
+int sqlite_event_append(struct store *base, const char *job_id, int64_t at,
 			const char *type, const char *service, const char *detail)
 {
+	struct sqlite_store *s = sqlite_of(base);
 	char hash[STORE_HASH_HEX];
 	const char *text = detail ? detail : "{}";
 	sqlite3_stmt *st;

@@ -151,23 +151,11 @@ static int run_bulk(struct sqlite_store *s, const struct batch *b)
 static int announce(struct sqlite_store *s, const char *id, const struct store_new_job *nj,
 		    struct batch *b)
 {
-	struct job_record j = {
-		.tenant_id = (char *)nj->tenant_id,
-		.tenant_name = (char *)nj->tenant_name,
-		.requested_by = (char *)nj->requested_by,
-		.reason = (char *)nj->reason,
-		.kind = JOB_KIND_PURGE,
-		.state = JOB_SCHEDULED,
-		.held_from = JOB_SCHEDULED,
-		.created_at = b->now,
-		.due_at = nj->due_at,
-		.deadline_at = nj->deadline_at,
-		.approval = nj->approval_pending ? JOB_APPROVAL_PENDING : JOB_APPROVAL_NONE,
-	};
+	struct job_record j;
 	char eid[JOBS_ID_LEN + 1];
 
-	memcpy(j.id, id, sizeof j.id);
-	if (sqlite_event_append(s, id, b->now, "job.scheduled", NULL,
+	store_scheduled_record(nj, id, b->now, &j);
+	if (sqlite_event_append(&s->base, id, b->now, "job.scheduled", NULL,
 				jobs_bulk_detail(b->docs, &j)) < 0)
 		return -1;
 	if (!store_outbox_wanted(&s->base))
@@ -246,9 +234,10 @@ int sqlite_job_get(struct store *base, const char *job_id, struct job_record *ou
 }
 
 /* The stored tasks of the job, in SQL_JOB_TASKS order. */
-static int read_tasks(struct sqlite_store *s, const char *job_id, struct task_record **out,
+static int read_tasks(struct store *base, const char *job_id, struct task_record **out,
 		      size_t *n)
 {
+	struct sqlite_store *s = sqlite_of(base);
 	sqlite3_stmt *st = sqlite_stmt(s, SQL_JOB_TASKS);
 	struct task_record *v = NULL;
 	size_t len = 0, cap = 0;
@@ -270,38 +259,16 @@ static int read_tasks(struct sqlite_store *s, const char *job_id, struct task_re
 	return STORE_OK;
 }
 
-/* The job's tasks, suspend first, then delete by phase, then restore. A job
- * not started yet has no delete task rows: they are synthesized from its
- * snapshot (already in phase, service order) and put after the suspends. */
+static const struct store_task_ops task_ops = {
+	.read_tasks = read_tasks,
+	.job_set = sqlite_job_set,
+	.set_members = sqlite_set_members,
+	.configured_id = sqlite_configured_id,
+	.retired_reason = sqlite_retired_reason,
+};
+
 int sqlite_job_tasks(struct store *base, const char *job_id, struct task_record **out,
 		     size_t *n)
 {
-	struct sqlite_store *s = sqlite_of(base);
-	struct task_record *v = NULL, *syn = NULL;
-	size_t len = 0, n_syn = 0, at = 0;
-
-	*out = NULL;
-	*n = 0;
-	if (read_tasks(s, job_id, &v, &len) != STORE_OK)
-		return STORE_ERR;
-	if (sqlite_synth_tasks(s, job_id, &syn, &n_syn) != STORE_OK) {
-		jobs_task_records_free(v, len);
-		return STORE_ERR;
-	}
-	if (n_syn > 0) {
-		v = xrealloc(v, (len + n_syn) * sizeof *v);
-		while (at < len && v[at].kind == TASK_KIND_SUSPEND)
-			at++;
-		memmove(&v[at + n_syn], &v[at], (len - at) * sizeof *v);
-		memcpy(&v[at], syn, n_syn * sizeof *v);
-		len += n_syn;
-	}
-	free(syn);
-	if (sqlite_mark_absent(s, v, len) < 0) {
-		jobs_task_records_free(v, len);
-		return STORE_ERR;
-	}
-	*out = v;
-	*n = len;
-	return STORE_OK;
+	return store_read_job_tasks(base, &task_ops, job_id, out, n);
 }

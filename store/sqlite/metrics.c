@@ -22,32 +22,62 @@ static const char SQL_OVERDUE[] =
 	" AND state <> 'cancelled' AND deadline_at < :now)";
 /* Oldest due work nobody has started: claimable tasks of jobs not on hold
  * nor awaiting approval, and scheduled jobs whose window has ended (not
- * those waiting for a person: four eyes). */
+ * those waiting for a person: four eyes). The tasks are read as the claims
+ * read them, in tasks_due_by_service: each service with due tasks in turn
+ * (a skip from one service to the next, no walk over the index), its first
+ * dispatchable one in next_attempt_at order. */
 static const char SQL_DUE_TASKS[] =
-	"SELECT MIN(t.next_attempt_at) FROM tasks t JOIN jobs j ON j.id = t.job_id"
-	" WHERE t.state IN ('pending','waiting') AND t.next_attempt_at IS NOT NULL"
-	" AND t.next_attempt_at <= :now AND j.state <> 'held' AND j.approval IS NOT 'pending'";
+	"WITH RECURSIVE svc(name) AS ("
+	"  SELECT MIN(service) FROM tasks"
+	"  WHERE state IN ('pending','waiting') AND next_attempt_at IS NOT NULL"
+	"  UNION ALL"
+	"  SELECT (SELECT MIN(service) FROM tasks WHERE state IN ('pending','waiting')"
+	"   AND next_attempt_at IS NOT NULL AND service > svc.name)"
+	"  FROM svc WHERE name IS NOT NULL)"
+	" SELECT MIN((SELECT t.next_attempt_at FROM tasks t CROSS JOIN jobs j"
+	"  WHERE t.service = svc.name AND t.state IN ('pending','waiting')"
+	"  AND t.next_attempt_at IS NOT NULL AND t.next_attempt_at <= :now"
+	"  AND j.id = t.job_id AND j.state <> 'held' AND j.approval IS NOT 'pending'"
+	"  ORDER BY t.next_attempt_at LIMIT 1))"
+	" FROM svc WHERE name IS NOT NULL";
 static const char SQL_DUE_JOBS[] =
 	"SELECT MIN(due_at) FROM jobs WHERE state = 'scheduled' AND due_at <= :now"
 	" AND approval IS NOT 'pending'";
 static const char SQL_COUNTERS[] =
 	"SELECT name, service, label, value FROM counters ORDER BY name, service, label";
 static const char SQL_BREAKERS[] = "SELECT service, state FROM breakers ORDER BY service";
+/* A counter's row exists after its first attempt: an UPDATE finds it in one
+ * seek (an upsert would try the insert first, find the conflict, then seek
+ * again to update); the upsert only when the UPDATE met no row. */
+static const char SQL_COUNT_BUMP[] =
+	"UPDATE counters SET value = value + :n"
+	" WHERE name = :name AND service = :service AND label = :label";
 static const char SQL_COUNT_ADD[] =
 	"INSERT INTO counters (name, service, label, value) VALUES (:name, :service, :label, :n)"
 	" ON CONFLICT (name, service, label) DO UPDATE SET value = value + excluded.value";
 
+/* Adds c to its counter with sql (SQL_COUNT_BUMP or SQL_COUNT_ADD): the
+ * rows changed, or -1. */
+static int count_add(struct sqlite_store *s, const char *sql, const struct jobs_count *c)
+{
+	sqlite3_stmt *st = sqlite_stmt(s, sql);
+
+	if (st == NULL)
+		return -1;
+	sqlite_bind_text(st, ":name", c->name);
+	sqlite_bind_text(st, ":service", c->service);
+	sqlite_bind_text(st, ":label", c->label);
+	sqlite_bind_int(st, ":n", c->n);
+	return sqlite_step_changes(s, st);
+}
+
 int sqlite_metrics_flush(struct sqlite_store *s, const struct jobs_counts *c)
 {
 	for (size_t i = 0; i < c->n; i++) {
-		sqlite3_stmt *st = sqlite_stmt(s, SQL_COUNT_ADD);
-		if (st == NULL)
-			return STORE_ERR;
-		sqlite_bind_text(st, ":name", c->v[i].name);
-		sqlite_bind_text(st, ":service", c->v[i].service);
-		sqlite_bind_text(st, ":label", c->v[i].label);
-		sqlite_bind_int(st, ":n", c->v[i].n);
-		if (sqlite_step_done(s, st) < 0)
+		int rc = count_add(s, SQL_COUNT_BUMP, &c->v[i]);
+		if (rc == 0)
+			rc = count_add(s, SQL_COUNT_ADD, &c->v[i]);
+		if (rc < 0)
 			return STORE_ERR;
 	}
 	return STORE_OK;

@@ -6,7 +6,6 @@
  * job is 'scheduled', due now, and its one task is eligible now.
  */
 #include "store/sqlite/sqlite_int.h"
-#include "jobs/certificate.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -140,28 +139,6 @@ static int find_pending(struct sqlite_store *s, const char *tenant, const char *
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* The job.scheduled detail of reapply job id (jobs_reapply_detail), from
- * what is written: the row is inserted with these values. Caller frees. */
-static char *reapply_detail(const struct store_reapply_req *r, const struct target *t,
-			    const char *id)
-{
-	struct job_record j = {
-		.tenant_id = t->tenant_id,
-		.tenant_name = t->tenant_name,
-		.requested_by = (char *)r->by,
-		.reason = (char *)r->reason,
-		.origin_job_id = (char *)t->origin,
-		.kind = JOB_KIND_REAPPLY,
-		.state = JOB_SCHEDULED,
-		.created_at = r->now,
-		.due_at = r->now,
-		.deadline_at = r->deadline_at,
-	};
-
-	memcpy(j.id, id, sizeof j.id);
-	return jobs_reapply_detail(&j, r->service, t->purged_at, r->since);
-}
-
 /* Inserts the job row and its one task. */
 static int insert_reapply(struct sqlite_store *s, const struct store_reapply_req *r,
 			  const struct target *t, const char *id)
@@ -204,7 +181,8 @@ static int reapply_one(struct sqlite_store *s, const struct store_reapply_req *r
 	jobs_id_new(r->now, item->job_id);
 	if (insert_reapply(s, r, t, item->job_id) < 0)
 		return -1;
-	detail = reapply_detail(r, t, item->job_id);
+	detail = store_reapply_detail(r, item->job_id, t->origin, t->tenant_id, t->tenant_name,
+				      t->purged_at);
 	rc = sqlite_job_changed(s, item->job_id, "job.scheduled", detail, r->now, NULL);
 	free(detail);
 	return rc;

@@ -62,36 +62,6 @@ static const char SQL_WAKE_BREAKER[] =
 
 /* ---- housekeeping ---- */
 
-struct owner_verdict {
-	char *owner;
-	enum sched_owner state;
-};
-
-struct reclaim_ctx {
-	const char *me;
-	sched_owner_fn judge;
-	void *jctx;
-	int self;
-	struct owner_verdict *v;
-	size_t n, cap;
-};
-
-/* What is known of owner's process (judge() asked once per owner). */
-static enum sched_owner owner_state(struct reclaim_ctx *c, const char *owner)
-{
-	if (owner == NULL)
-		return SCHED_OWNER_DEAD;
-	if (strcmp(owner, c->me) == 0)
-		return c->self ? SCHED_OWNER_DEAD : SCHED_OWNER_ALIVE;
-	for (size_t i = 0; i < c->n; i++)
-		if (strcmp(c->v[i].owner, owner) == 0)
-			return c->v[i].state;
-	c->v = xreserve(c->v, &c->cap, c->n + 1, sizeof *c->v);
-	c->v[c->n].owner = xstrdup(owner);
-	c->v[c->n].state = c->judge ? c->judge(c->jctx, owner) : SCHED_OWNER_UNKNOWN;
-	return c->v[c->n++].state;
-}
-
 static void lost_free(struct sqlite_lost *l, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -116,11 +86,11 @@ static void read_lost(sqlite3_stmt *st, int64_t now, enum sched_owner who,
 	l->first_attempt_at = sqlite_col_int(st, 7, now);
 	l->verify_owed = sqlite3_column_int(st, 8);
 	l->free_waits = sqlite3_column_int(st, 9);
-	l->why = who == SCHED_OWNER_DEAD ? "lease owner died" : "lease expired";
+	l->why = store_lease_why(who);
 }
 
 /* The in-flight tasks whose lease may be taken over. */
-static int find_lost(struct sqlite_store *s, struct reclaim_ctx *c, int64_t now,
+static int find_lost(struct sqlite_store *s, struct store_owners *c, int64_t now,
 		     struct sqlite_lost **out, size_t *n)
 {
 	sqlite3_stmt *st = sqlite_stmt(s, SQL_INFLIGHT_OTHERS);
@@ -134,11 +104,9 @@ static int find_lost(struct sqlite_store *s, struct reclaim_ctx *c, int64_t now,
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *owner = (const char *)sqlite3_column_text(st, 5);
 		int64_t exp = sqlite_col_int(st, 6, 0);
-		enum sched_owner who = owner_state(c, owner);
+		enum sched_owner who = store_owner_state(c, owner);
 
-		/* An owner alive on this host keeps its lease whatever the
-		 * clock says (a wall clock stepped forward is no expiry). */
-		if (who == SCHED_OWNER_ALIVE || (who == SCHED_OWNER_UNKNOWN && exp > now))
+		if (!store_lease_takeable(who, exp <= now))
 			continue;
 		*out = xreserve(*out, &cap, *n + 1, sizeof **out);
 		read_lost(st, now, who, &(*out)[(*n)++]);
@@ -151,18 +119,6 @@ static int find_lost(struct sqlite_store *s, struct reclaim_ctx *c, int64_t now,
 	return 0;
 }
 
-static void log_reclaimed(const struct sqlite_lost *l, int dead, const char *err)
-{
-	struct log_line *line = log_start(dead ? LOG_ERROR : LOG_WARN, "task.lease.reclaimed");
-
-	log_str(line, "job_id", l->job_id);
-	log_str(line, "service", l->service);
-	log_int(line, "attempt", l->attempts);
-	log_str(line, "state", dead ? "dead" : "waiting");
-	log_str(line, "error", err);
-	log_done_held(line);
-}
-
 /*
  * The task is dead when the calls it counted (less its free waits) reached
  * the limit (so a task whose every call kills its process cannot be
@@ -172,16 +128,12 @@ static void log_reclaimed(const struct sqlite_lost *l, int dead, const char *err
  */
 int sqlite_reclaim_one(struct sqlite_store *s, const struct sqlite_lost *l,
 		       const struct policy_retry *retry, int64_t now,
-		       struct sqlite_idset *dead_jobs, int *taken)
+		       struct store_idset *dead_jobs, int *taken)
 {
 	sqlite3_stmt *st = sqlite_stmt(s, SQL_RECLAIM);
-	int dead = retry != NULL &&
-		   policy_retry_exhausted(retry, l->verify_owed ? 0 :
-					  policy_attempts_used(l->attempts, l->free_waits),
-					  l->first_attempt_at, now);
-	char *err = dead ? xasprintf("%s; gave up after %d attempts", l->why, l->attempts)
-			 : xstrdup(l->why);
-	char *detail;
+	char *err, *detail;
+	int dead = store_reclaim_verdict(retry, l->attempts, l->free_waits, l->verify_owed,
+					 l->first_attempt_at, l->why, now, &err);
 	int rc = -1;
 
 	*taken = 0;
@@ -200,20 +152,20 @@ int sqlite_reclaim_one(struct sqlite_store *s, const struct sqlite_lost *l,
 		goto out; /* recorded, or claimed again, since it was read */
 	*taken = 1;
 	if (dead && (l->kind == NULL || strcmp(l->kind, "delete") == 0))
-		sqlite_idset_add(dead_jobs, l->job_id);
+		store_idset_add(dead_jobs, l->job_id);
 	detail = sched_doc_reclaimed(l->kind, l->attempts, dead, err, l->owner);
-	rc = sqlite_event_append(s, l->job_id, now, "task.attempt", l->service, detail);
+	rc = sqlite_event_append(&s->base, l->job_id, now, "task.attempt", l->service, detail);
 	free(detail);
-	log_reclaimed(l, dead, err);
+	store_log_reclaimed(l->job_id, l->service, l->attempts, dead, err);
 out:
 	free(err);
 	return rc;
 }
 
-static int reclaim(struct sqlite_store *s, struct reclaim_ctx *c,
+static int reclaim(struct sqlite_store *s, struct store_owners *c,
 		   const struct policy_retry *retry, int64_t now, int *count)
 {
-	struct sqlite_idset dead_jobs = { 0 };
+	struct store_idset dead_jobs = { 0 };
 	struct sqlite_lost *l = NULL;
 	size_t n = 0;
 	int failed = 0, taken = 0;
@@ -227,7 +179,7 @@ static int reclaim(struct sqlite_store *s, struct reclaim_ctx *c,
 	if (rc == 0 && dead_jobs.n > 0)
 		rc = sqlite_eval_jobs(s, &dead_jobs, now, &failed);
 	lost_free(l, n);
-	sqlite_idset_free(&dead_jobs);
+	store_idset_free(&dead_jobs);
 	return rc;
 }
 
@@ -236,7 +188,7 @@ static int each_job(struct sqlite_store *s, const char *sql, int64_t now,
 		    int (*fn)(struct sqlite_store *, const char *, int64_t), int *count)
 {
 	sqlite3_stmt *st = sqlite_stmt(s, sql);
-	struct sqlite_idset ids = { 0 };
+	struct store_idset ids = { 0 };
 	int rc;
 
 	*count = 0;
@@ -250,7 +202,7 @@ static int each_job(struct sqlite_store *s, const char *sql, int64_t now,
 	for (size_t i = 0; rc == 0 && i < ids.n; i++)
 		rc = fn(s, ids.ids[i], now);
 	*count = (int)ids.n;
-	sqlite_idset_free(&ids);
+	store_idset_free(&ids);
 	return rc;
 }
 
@@ -278,7 +230,7 @@ static int start_job(struct sqlite_store *s, const char *id, int64_t now)
 	if (sqlite_materialize_tasks(s, id, now) < 0 ||
 	    sqlite_job_changed(s, id, "job.started", NULL, now, &j) < 0)
 		return -1;
-	sqlite_log_job(LOG_INFO, "job.started", id, j.tenant_id);
+	store_log_job(LOG_INFO, "job.started", id, j.tenant_id);
 	jobs_job_record_clear(&j);
 	return sqlite_eval_job(s, id, now, NULL);
 }
@@ -299,7 +251,7 @@ int sqlite_mark_missed(struct sqlite_store *s, const char *id, int64_t now, int 
 	detail = sched_doc_deadline_missed(j.deadline_at, j.state);
 	rc = sqlite_job_changed(s, id, "job.deadline_missed", detail, now, NULL);
 	free(detail);
-	sqlite_log_job(LOG_WARN, "job.deadline_missed", id, j.tenant_id);
+	store_log_job(LOG_WARN, "job.deadline_missed", id, j.tenant_id);
 	jobs_job_record_clear(&j);
 	if (marked != NULL && rc == 0)
 		*marked = 1;
@@ -316,7 +268,7 @@ int sqlite_maintain(struct store *base, const char *owner, sched_owner_fn judge,
 		    struct sched_maint *m)
 {
 	struct sqlite_store *s = sqlite_of(base);
-	struct reclaim_ctx rc = { .me = owner, .judge = judge, .jctx = ctx, .self = reclaim_self };
+	struct store_owners rc = { .me = owner, .judge = judge, .jctx = ctx, .self = reclaim_self };
 	int ok;
 
 	memset(m, 0, sizeof *m);
@@ -326,9 +278,7 @@ int sqlite_maintain(struct store *base, const char *owner, sched_owner_fn judge,
 	ok = reclaim(s, &rc, retry, now, &m->reclaimed) == 0 &&
 	     each_job(s, SQL_DUE_JOBS, now, start_job, &m->started) == 0 &&
 	     each_job(s, SQL_MISSED, now, mark_missed, &m->missed) == 0;
-	for (size_t i = 0; i < rc.n; i++)
-		free(rc.v[i].owner);
-	free(rc.v);
+	store_owners_free(&rc);
 	if (!ok)
 		sqlite_rollback(s);
 	if (!ok || sqlite_commit(s) != STORE_OK) {

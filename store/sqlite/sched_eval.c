@@ -47,61 +47,25 @@ static const char SQL_TOMBSTONE[] =
 	"    AND state = 'succeeded' ORDER BY service))"
 	" FROM jobs j WHERE j.id = :id AND j.kind = 'purge' ON CONFLICT DO NOTHING";
 
-void sqlite_idset_push(struct sqlite_idset *set, const char *id)
-{
-	set->ids = xreserve(set->ids, &set->cap, set->n + 1, sizeof *set->ids);
-	snprintf(set->ids[set->n++], JOBS_ID_LEN + 1, "%s", id);
-}
-
-void sqlite_idset_add(struct sqlite_idset *set, const char *id)
-{
-	for (size_t i = 0; i < set->n; i++)
-		if (strcmp(set->ids[i], id) == 0)
-			return;
-	sqlite_idset_push(set, id);
-}
-
-void sqlite_idset_free(struct sqlite_idset *set)
-{
-	free(set->ids);
-	memset(set, 0, sizeof *set);
-}
-
 int sqlite_idset_collect(struct sqlite_store *s, sqlite3_stmt *st, const char *sql,
-			 struct sqlite_idset *set)
+			 struct store_idset *set)
 {
 	int rc;
 
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		sqlite_idset_push(set, (const char *)sqlite3_column_text(st, 0));
+		store_idset_push(set, (const char *)sqlite3_column_text(st, 0));
 	sqlite_reset(st);
 	if (rc != SQLITE_DONE) {
 		sqlite_log_error(s, sql);
-		sqlite_idset_free(set);
+		store_idset_free(set);
 		return -1;
 	}
 	return 0;
 }
 
-void sqlite_log_job(int level, const char *event, const char *job_id, const char *tenant_id)
-{
-	struct log_line *l = log_start((enum log_level)level, event);
-
-	log_str(l, "job_id", job_id);
-	log_str(l, "tenant_id", tenant_id);
-	log_done_held(l);
-}
-
-struct job_view {
-	struct jobs_eval_view eval;
-	int purge;
-	int has_children;        /* a subject job with discovered tenants */
-	char tenant[JOBS_TENANT_ID_MAX + 1];
-	char parent[JOBS_ID_LEN + 1]; /* "" none */
-};
 
 /* The children's part of a subject job's view. 0 or -1. */
-static int read_children(struct sqlite_store *s, const char *job_id, struct job_view *v)
+static int read_children(struct sqlite_store *s, const char *job_id, struct store_job_view *v)
 {
 	sqlite3_stmt *st = sqlite_stmt(s, SQL_CHILDREN_VIEW);
 	int rc;
@@ -120,10 +84,10 @@ static int read_children(struct sqlite_store *s, const char *job_id, struct job_
 	return rc == SQLITE_ROW ? 0 : -1;
 }
 
-/* The job and its delete tasks' summary (the evaluation's view); 0, 1 (no
- * job) or -1. */
-static int read_view(struct sqlite_store *s, const char *job_id, struct job_view *v)
+/* The job and its delete tasks' summary (store_eval_ops.read_view). */
+static int read_view(struct store *base, const char *job_id, struct store_job_view *v)
 {
+	struct sqlite_store *s = sqlite_of(base);
 	sqlite3_stmt *st = sqlite_stmt(s, SQL_VIEW);
 	int rc;
 
@@ -158,129 +122,67 @@ static int read_view(struct sqlite_store *s, const char *job_id, struct job_view
 	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
 }
 
-/* The job's move (e->from -> e->to, only from that state) with its event;
- * 0, 1 (the job moved meanwhile: nothing written) or -1. */
-static int set_state(struct sqlite_store *s, const char *job_id, const struct job_view *v,
-		     const struct jobs_eval *e, int64_t now)
+static int set_state(struct store *base, const char *job_id, enum job_state from,
+		     enum job_state to, int64_t fin)
 {
+	struct sqlite_store *s = sqlite_of(base);
 	sqlite3_stmt *st = sqlite_stmt(s, SQL_SET_JOB_STATE);
-	char *detail;
-	int rc;
 
 	if (st == NULL)
 		return -1;
 	sqlite_bind_text(st, ":id", job_id);
-	sqlite_bind_text(st, ":from", jobs_job_state_name(e->from));
-	sqlite_bind_text(st, ":to", jobs_job_state_name(e->to));
-	sqlite_bind_opt_int(st, ":fin", e->to == JOB_RUNNING ? 0 : now, 0);
-	if (sqlite_step_done(s, st) < 0)
-		return -1;
-	if (sqlite3_changes(s->db) == 0)
-		return 1;
-	detail = sched_doc_eval(e, &v->eval);
-	rc = sqlite_job_changed(s, job_id, jobs_eval_event(e->act), detail, now, NULL);
-	free(detail);
-	return rc;
+	sqlite_bind_text(st, ":from", jobs_job_state_name(from));
+	sqlite_bind_text(st, ":to", jobs_job_state_name(to));
+	sqlite_bind_opt_int(st, ":fin", fin, 0);
+	return sqlite_step_changes(s, st);
 }
 
-/* The job succeeded: a purge leaves its tombstone. */
-static int tombstone(struct sqlite_store *s, const char *job_id, const struct job_view *v,
-		     int64_t now)
+static int job_changed(struct store *base, const char *job_id, const char *type,
+		       const char *detail, int64_t now)
 {
-	sqlite3_stmt *st;
+	return sqlite_job_changed(sqlite_of(base), job_id, type, detail, now, NULL);
+}
 
-	sqlite_log_job(LOG_INFO, "job.succeeded", job_id, v->tenant);
-	if (!v->purge)
-		return 0;
-	if ((st = sqlite_stmt(s, SQL_TOMBSTONE)) == NULL)
+static int tombstone(struct store *base, const char *job_id, int64_t now)
+{
+	struct sqlite_store *s = sqlite_of(base);
+	sqlite3_stmt *st = sqlite_stmt(s, SQL_TOMBSTONE);
+
+	if (st == NULL)
 		return -1;
 	sqlite_bind_text(st, ":id", job_id);
 	sqlite_bind_int(st, ":now", now);
 	return sqlite_step_done(s, st);
 }
 
-static int open_phase(struct sqlite_store *s, const char *job_id, const struct job_view *v,
-		      int64_t phase, int64_t now)
+static int open_phase(struct store *base, const char *job_id, int64_t phase, int64_t now)
 {
+	struct sqlite_store *s = sqlite_of(base);
 	sqlite3_stmt *st = sqlite_stmt(s, SQL_OPEN_PHASE);
-	struct log_line *l;
-	int n;
 
 	if (st == NULL)
 		return -1;
 	sqlite_bind_text(st, ":id", job_id);
 	sqlite_bind_int(st, ":now", now);
 	sqlite_bind_int(st, ":phase", phase);
-	if (sqlite_step_done(s, st) < 0)
-		return -1;
-	n = sqlite3_changes(s->db);
-	if (n > 0) {
-		l = log_start(LOG_INFO, "job.phase.opened");
-		log_str(l, "job_id", job_id);
-		log_str(l, "tenant_id", v->tenant);
-		log_int(l, "phase", phase);
-		log_int(l, "tasks", n);
-		log_done_held(l);
-	}
-	return 0;
+	return sqlite_step_changes(s, st);
 }
 
-/* Writes one decision; 0, 1 (the job moved meanwhile) or -1. */
-static int apply(struct sqlite_store *s, const char *job_id, const struct job_view *v,
-		 const struct jobs_eval *e, int64_t now, int *failed)
-{
-	int rc;
-
-	switch (e->act) {
-	case JOBS_EVAL_OPEN_PHASE:
-		return open_phase(s, job_id, v, e->phase, now);
-	case JOBS_EVAL_RESUME:
-	case JOBS_EVAL_FAIL:
-	case JOBS_EVAL_SUCCEED:
-		if ((rc = set_state(s, job_id, v, e, now)) != 0)
-			return rc;
-		if (e->act == JOBS_EVAL_SUCCEED)
-			return tombstone(s, job_id, v, now);
-		if (e->act == JOBS_EVAL_FAIL) {
-			sqlite_log_job(LOG_ERROR, "job.failed", job_id, v->tenant);
-			if (failed != NULL)
-				(*failed)++;
-		}
-		return 0;
-	default:
-		return 0;
-	}
-}
+static const struct store_eval_ops eval_ops = {
+	.read_view = read_view,
+	.set_state = set_state,
+	.job_changed = job_changed,
+	.tombstone = tombstone,
+	.open_phase = open_phase,
+};
 
 int sqlite_eval_job(struct sqlite_store *s, const char *job_id, int64_t now, int *failed)
 {
-	struct job_view v;
-	struct jobs_eval e;
-	enum job_state before, after;
-	int rc = read_view(s, job_id, &v);
-
-	if (rc != 0)
-		return rc < 0 ? -1 : 0;
-	before = v.eval.state;
-	jobs_evaluate(&v.eval, &e);
-	rc = apply(s, job_id, &v, &e, now, failed);
-	if (rc == 0 && e.act == JOBS_EVAL_RESUME) {
-		v.eval.state = e.to; /* running again: what now? */
-		jobs_evaluate(&v.eval, &e);
-		rc = apply(s, job_id, &v, &e, now, failed);
-	}
-	/* a child that finished or failed moves its subject job (DESIGN 9) */
-	after = e.act == JOBS_EVAL_FAIL || e.act == JOBS_EVAL_SUCCEED ? e.to : v.eval.state;
-	if (rc == 0 && v.parent[0] != '\0' && after != before)
-		rc = sqlite_eval_job(s, v.parent, now, failed);
-	return rc < 0 ? -1 : 0;
+	return store_eval_job(&s->base, &eval_ops, job_id, now, failed);
 }
 
-int sqlite_eval_jobs(struct sqlite_store *s, const struct sqlite_idset *set, int64_t now,
+int sqlite_eval_jobs(struct sqlite_store *s, const struct store_idset *set, int64_t now,
 		     int *failed)
 {
-	for (size_t i = 0; i < set->n; i++)
-		if (sqlite_eval_job(s, set->ids[i], now, failed) < 0)
-			return -1;
-	return 0;
+	return store_eval_jobs(&s->base, &eval_ops, set, now, failed);
 }

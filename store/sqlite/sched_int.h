@@ -17,19 +17,10 @@
 	"     AND j.approval IS NOT 'pending')" \
 	" OR (t.kind = 'restore' AND j.state = 'cancelled'))"
 
-/* The job ids a transaction touched, each once. */
-struct sqlite_idset {
-	char (*ids)[JOBS_ID_LEN + 1];
-	size_t n, cap;
-};
-
-void sqlite_idset_add(struct sqlite_idset *set, const char *id);  /* O(n): small sets */
-void sqlite_idset_push(struct sqlite_idset *set, const char *id); /* no duplicate check */
-void sqlite_idset_free(struct sqlite_idset *set);
 /* Steps st (bound by the caller) to its end, pushing column 0 of each row
  * into set, and resets it. 0, or -1 (logged as sql; set freed). */
 int sqlite_idset_collect(struct sqlite_store *s, sqlite3_stmt *st, const char *sql,
-			 struct sqlite_idset *set);
+			 struct store_idset *set);
 
 /*
  * Inside a transaction: brings one job up to date with its delete tasks. A
@@ -42,7 +33,7 @@ int sqlite_idset_collect(struct sqlite_store *s, sqlite3_stmt *st, const char *s
 int sqlite_eval_job(struct sqlite_store *s, const char *job_id, int64_t now, int *failed);
 
 /* sqlite_eval_job for every id of the set. */
-int sqlite_eval_jobs(struct sqlite_store *s, const struct sqlite_idset *set, int64_t now,
+int sqlite_eval_jobs(struct sqlite_store *s, const struct store_idset *set, int64_t now,
 		     int *failed);
 
 /* The breaker row of service (closed when there is none; *probe_owner, may
@@ -52,10 +43,6 @@ int sqlite_breaker_load(struct sqlite_store *s, const char *service, struct poli
 /* Writes it back (probe_owner stored while a probe is in flight); 0 or -1. */
 int sqlite_breaker_save(struct sqlite_store *s, const char *service,
 			const struct policy_breaker *b, const char *probe_owner, int64_t now);
-
-/* Logs one job-level line (job.started, job.failed ...) with the job's ids,
- * held until the caller's transaction commits (log_hold). */
-void sqlite_log_job(int level, const char *event, const char *job_id, const char *tenant_id);
 
 /*
  * Inside a transaction: job_id gets job.deadline_missed, unless it is
@@ -72,15 +59,15 @@ int sqlite_mark_missed(struct sqlite_store *s, const char *job_id, int64_t now, 
  * tenant to purge (or links the tenant's active purge) and appends the
  * subject.discovered event. 0 or -1.
  */
-int sqlite_subject_discovered(struct sqlite_store *s, const struct sched_result *r, int64_t now);
+int sqlite_subject_discovered(struct store *s, const struct sched_result *r, int64_t now);
 
 /* The unfinished subject job that waits for purge job_id (its child, or
  * the tenant's purge that stands for one) into parent: 1, 0 none, -1. */
-int sqlite_waiting_parent(struct sqlite_store *s, const char *job_id,
+int sqlite_waiting_parent(struct store *s, const char *job_id,
 			  char parent[JOBS_ID_LEN + 1]);
 
 /* Pushes the unfinished children of parent (jobs.parent_id) into set. 0 or -1. */
-int sqlite_children(struct sqlite_store *s, const char *parent, struct sqlite_idset *set);
+int sqlite_children(struct store *s, const char *parent, struct store_idset *set);
 
 /* An in-flight task whose lease may be taken over, as it was read. */
 struct sqlite_lost {
@@ -105,6 +92,6 @@ struct sqlite_lost {
  */
 int sqlite_reclaim_one(struct sqlite_store *s, const struct sqlite_lost *l,
 		       const struct policy_retry *retry, int64_t now,
-		       struct sqlite_idset *dead_jobs, int *taken);
+		       struct store_idset *dead_jobs, int *taken);
 
 #endif

@@ -91,27 +91,6 @@ int sqlite_breaker_save(struct sqlite_store *s, const char *service,
 	return sqlite_step_done(s, st);
 }
 
-static const struct sched_service *find_service(const struct sched_service *svcs, size_t n,
-						const char *name)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(svcs[i].name, name) == 0)
-			return &svcs[i];
-	return NULL;
-}
-
-static void log_breaker(enum log_level level, const char *event, const char *service,
-			const struct policy_breaker *b)
-{
-	struct log_line *l = log_start(level, event);
-
-	log_str(l, "service", service);
-	log_int(l, "failures", b->failures);
-	if (b->state == BREAKER_OPEN)
-		log_int(l, "cooloff_ms", b->cooloff_ms);
-	log_done_held(l);
-}
-
 /* Applies one attempt's verdict to the service's breaker. */
 static int breaker_apply(struct sqlite_store *s, const struct sched_result *r,
 			 const struct sched_service *svc, int64_t now)
@@ -126,23 +105,11 @@ static int breaker_apply(struct sqlite_store *s, const struct sched_result *r,
 	if (sqlite_breaker_load(s, r->service, &b, &probe) < 0)
 		return -1;
 	before = b.state;
-	if (r->breaker == POLICY_BREAKER_SUCCESS) {
-		if (before == BREAKER_CLOSED && b.failures == 0)
-			goto out; /* nothing to write: the common case */
-		policy_breaker_success(&b);
-	} else if (r->breaker == POLICY_BREAKER_FAILURE) {
-		policy_breaker_failure(&b, &svc->breaker, now);
-	} else {
-		if (!r->probe)
-			goto out; /* only the probe holds a slot to free */
-		policy_breaker_neutral(&b);
+	/* nothing to write in the common case: a success on a closed breaker */
+	if (policy_breaker_apply(&b, r->breaker, r->probe, &svc->breaker, now)) {
+		rc = sqlite_breaker_save(s, r->service, &b, probe, now);
+		store_log_breaker(r->service, before, &b);
 	}
-	rc = sqlite_breaker_save(s, r->service, &b, probe, now);
-	if (b.state == BREAKER_OPEN && before != BREAKER_OPEN)
-		log_breaker(LOG_WARN, "breaker.opened", r->service, &b);
-	else if (b.state == BREAKER_CLOSED && before != BREAKER_CLOSED)
-		log_breaker(LOG_INFO, "breaker.closed", r->service, &b);
-out:
 	free(probe);
 	return rc;
 }
@@ -218,63 +185,27 @@ out:
 	return rc;
 }
 
-/* The task.attempt detail of r; kept: the task row took it. Caller frees. */
-static char *attempt_detail(const struct sched_result *r, int kept)
+static int write_task_op(struct store *base, const char *owner, const struct sched_result *r,
+			 int64_t now, int *kept)
 {
-	struct sched_doc_attempt a = {
-		.kind = r->kind, .attempt = r->attempt, .outcome = r->outcome,
-		.state = kept ? jobs_task_state_name(r->state) : "lease_lost",
-		.http_status = r->http_status, .duration_ms = r->duration_ms,
-		.counts_json = r->counts_json, .total = r->total, .error = r->error,
-		.free_wait = r->free_wait, .waiting = r->state == TASK_WAITING,
-		.next_attempt_at = r->next_attempt_at,
-	};
-
-	return sched_doc_attempt(&a);
+	return write_task(sqlite_of(base), owner, r, now, kept);
 }
 
-/* task.preview (before the purge) and task.verify (after it) events. */
-static int preview_events(struct sqlite_store *s, const struct sched_result *r, int64_t now)
-{
-	char *d;
-	int rc = 0;
-
-	if (r->preview_json != NULL || r->preview_error != NULL) {
-		d = sched_doc_preview(r->preview_json, r->before_total, r->preview_error);
-		rc = sqlite_event_append(s, r->job_id, now, "task.preview", r->service, d);
-		free(d);
-	}
-	if (rc == 0 && r->verified_after >= 0) {
-		d = sched_doc_verify(r->verified_after);
-		rc = sqlite_event_append(s, r->job_id, now, "task.verify", r->service, d);
-		free(d);
-	}
-	return rc;
-}
+static const struct store_record_ops record_ops = {
+	.write_task = write_task_op,
+	.event_append = sqlite_event_append,
+	.subject_discovered = sqlite_subject_discovered,
+};
 
 static int record_one(struct sqlite_store *s, const char *owner, const struct sched_result *r,
 		      const struct sched_service *svcs, size_t n_svcs, int64_t now,
 		      struct jobs_counts *counts)
 {
-	char *d;
-	int kept = 0, rc;
+	int kept;
 
-	if (write_task(s, owner, r, now, &kept) < 0 || preview_events(s, r, now) < 0)
+	if (store_record_attempt(&s->base, &record_ops, owner, r, now, counts, &kept) < 0)
 		return -1;
-	if (kept && r->discovery && r->state == TASK_SUCCEEDED &&
-	    sqlite_subject_discovered(s, r, now) < 0)
-		return -1;
-	if (!kept)
-		log_msg(LOG_WARN, "task.lease.lost",
-			"task %lld of job %s (%s) was taken over while in flight",
-			(long long)r->task_id, r->job_id, r->service);
-	d = attempt_detail(r, kept);
-	rc = sqlite_event_append(s, r->job_id, now, "task.attempt", r->service, d);
-	free(d);
-	if (rc < 0)
-		return -1;
-	jobs_counts_add_attempt(counts, r->service, r->outcome, r->duration_ms, r->total);
-	return breaker_apply(s, r, find_service(svcs, n_svcs, r->service), now);
+	return breaker_apply(s, r, store_find_service(svcs, n_svcs, r->service), now);
 }
 
 int sqlite_record_results(struct store *base, const char *owner, const struct sched_result *r,
@@ -282,7 +213,7 @@ int sqlite_record_results(struct store *base, const char *owner, const struct sc
 			  int64_t now, int *failed_jobs)
 {
 	struct sqlite_store *s = sqlite_of(base);
-	struct sqlite_idset jobs = { 0 };
+	struct store_idset jobs = { 0 };
 	struct jobs_counts counts = { 0 };
 	int failed = 0;
 
@@ -297,11 +228,11 @@ int sqlite_record_results(struct store *base, const char *owner, const struct sc
 		if (record_one(s, owner, &r[i], svcs, n_svcs, now, &counts) < 0)
 			goto fail;
 		if (r[i].kind == TASK_KIND_DELETE && r[i].state != TASK_WAITING)
-			sqlite_idset_add(&jobs, r[i].job_id);
+			store_idset_add(&jobs, r[i].job_id);
 	}
 	if (sqlite_metrics_flush(s, &counts) < 0 || sqlite_eval_jobs(s, &jobs, now, &failed) < 0)
 		goto fail;
-	sqlite_idset_free(&jobs);
+	store_idset_free(&jobs);
 	jobs_counts_free(&counts);
 	if (sqlite_commit(s) != STORE_OK) {
 		log_release(0);
@@ -312,7 +243,7 @@ int sqlite_record_results(struct store *base, const char *owner, const struct sc
 		*failed_jobs = failed;
 	return STORE_OK;
 fail:
-	sqlite_idset_free(&jobs);
+	store_idset_free(&jobs);
 	jobs_counts_free(&counts);
 	sqlite_rollback(s);
 	log_release(0);

@@ -31,10 +31,10 @@ static const char SQL_ACTIVE_JOBS[] =
 
 /* Adds svc's delete task to every unfinished purge job lacking it. */
 static int add_service(struct sqlite_store *s, const struct sched_service *svc, int64_t now,
-		       struct sqlite_idset *jobs, int *added)
+		       struct store_idset *jobs, int *added)
 {
 	sqlite3_stmt *st = sqlite_stmt(s, SQL_ADD_TASKS);
-	struct sqlite_idset ids = { 0 };
+	struct store_idset ids = { 0 };
 	char *detail;
 	int rc;
 
@@ -48,21 +48,21 @@ static int add_service(struct sqlite_store *s, const struct sched_service *svc, 
 	detail = jobs_detail_task_change("delete", "service added to config", NULL);
 	rc = 0;
 	for (size_t i = 0; rc == 0 && i < ids.n; i++) {
-		rc = sqlite_event_append(s, ids.ids[i], now, "task.added", svc->name, detail);
-		sqlite_idset_push(jobs, ids.ids[i]);
+		rc = sqlite_event_append(&s->base, ids.ids[i], now, "task.added", svc->name, detail);
+		store_idset_push(jobs, ids.ids[i]);
 	}
 	free(detail);
 	if (ids.n > 0)
 		log_msg(LOG_INFO, "task.added", "service %s added to %zu unfinished jobs",
 			svc->name, ids.n);
 	*added += (int)ids.n;
-	sqlite_idset_free(&ids);
+	store_idset_free(&ids);
 	return rc;
 }
 
 /* Adds svc's tasks where missing and takes it off the retired list. */
 static int sync_service(struct sqlite_store *s, const struct sched_service *svc, int64_t now,
-			struct sqlite_idset *jobs, int *added)
+			struct store_idset *jobs, int *added)
 {
 	sqlite3_stmt *st = sqlite_stmt(s, SQL_UNRETIRE);
 
@@ -87,15 +87,7 @@ static int warn_absent(struct sqlite_store *s, const struct store_service *conf,
 	int rc;
 
 	rc = sqlite_absent_services(&s->base, conf, n_conf, &v, &n) == STORE_OK ? 0 : -1;
-	for (size_t i = 0; i < n; i++) {
-		struct log_line *l = log_start(LOG_WARN, "service.absent");
-		log_str(l, "service", v[i].service);
-		log_int(l, "tasks_waiting", v[i].tasks);
-		log_str(l, "msg", "the store has unfinished tasks of a service the config lacks:"
-			" they wait for it (restore it, or retire-service NAME --reason TEXT)");
-		log_done(l);
-		*held += (int)v[i].tasks;
-	}
+	store_log_absent(v, n, held);
 	store_absent_free(v, n);
 	return rc;
 }
@@ -117,7 +109,7 @@ int sqlite_sync_services(struct store *base, const struct sched_service *svcs, s
 			 int64_t now, int *added, int *held)
 {
 	struct sqlite_store *s = sqlite_of(base);
-	struct sqlite_idset jobs = { 0 };
+	struct store_idset jobs = { 0 };
 	int n_added = 0, n_held = 0, n_stale = 0, rc = 0;
 	size_t n_conf;
 	struct store_service *conf = enabled(svcs, n_svcs, &n_conf);
@@ -137,7 +129,7 @@ int sqlite_sync_services(struct store *base, const struct sched_service *svcs, s
 		rc = warn_absent(s, conf, n_conf, &n_held);
 	if (rc == 0)
 		rc = sqlite_eval_jobs(s, &jobs, now, NULL);
-	sqlite_idset_free(&jobs);
+	store_idset_free(&jobs);
 	free(conf);
 	if (rc < 0) {
 		sqlite_rollback(s);
@@ -159,7 +151,7 @@ int sqlite_sweep_jobs(struct store *base, int64_t now)
 {
 	struct sqlite_store *s = sqlite_of(base);
 	sqlite3_stmt *st;
-	struct sqlite_idset jobs = { 0 };
+	struct store_idset jobs = { 0 };
 
 	if (sqlite_begin(s) != STORE_OK)
 		return STORE_ERR;
@@ -168,10 +160,10 @@ int sqlite_sweep_jobs(struct store *base, int64_t now)
 		goto fail;
 	if (sqlite_eval_jobs(s, &jobs, now, NULL) < 0)
 		goto fail;
-	sqlite_idset_free(&jobs);
+	store_idset_free(&jobs);
 	return sqlite_commit(s) == STORE_OK ? STORE_OK : STORE_ERR;
 fail:
-	sqlite_idset_free(&jobs);
+	store_idset_free(&jobs);
 	sqlite_rollback(s);
 	return STORE_ERR;
 }

@@ -381,6 +381,15 @@ static const char MIGRATION_12_BACKLOG[] =
 	"  UPDATE job_states SET n = n - 1 WHERE state = old.state;"
 	" END;";
 
+/*
+ * Version 13: tasks_due (next_attempt_at of the due tasks, all services)
+ * goes. Claims and wake-ups walk tasks_due_by_service; only the metrics'
+ * oldest due task read it, and every claim and record moved a task in it
+ * (2.5 % of the instructions of a run). The metrics now walk
+ * tasks_due_by_service too, one service after another.
+ */
+static const char MIGRATION_13_NO_TASKS_DUE[] = "DROP INDEX tasks_due;";
+
 const char *const sqlite_migrations[] = {
 	MIGRATION_1,
 	MIGRATION_2,
@@ -394,5 +403,6 @@ const char *const sqlite_migrations[] = {
 	MIGRATION_10_CHECKS,
 	MIGRATION_11_TASK_INDEXES,
 	MIGRATION_12_BACKLOG,
+	MIGRATION_13_NO_TASKS_DUE,
 };
 const int sqlite_n_migrations = (int)(sizeof sqlite_migrations / sizeof sqlite_migrations[0]);

@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ADD_REASON "service added to config"
 #define META_CONFIGURED "configured_set_id"
 
 /* The sets of n members, each set's rows together, in name order (a set of
@@ -153,25 +152,9 @@ int sqlite_set_configured(struct sqlite_store *s, const struct store_service *sv
 	return sqlite_step_done(s, st);
 }
 
-void sqlite_set_free(struct sqlite_set *set)
+int sqlite_set_members(struct store *base, int64_t id, struct store_set *out)
 {
-	for (size_t i = 0; i < set->n; i++)
-		free(set->v[i].name);
-	free(set->v);
-	memset(set, 0, sizeof *set);
-}
-
-int sqlite_set_has(const struct sqlite_set *set, const char *name)
-{
-	for (size_t i = 0; i < set->n; i++)
-		if (strcmp(set->v[i].name, name ? name : "") == 0)
-			return 1;
-	return 0;
-}
-
-/* The members of set id, by phase then name, appended to *out. 0 or -1. */
-static int read_members(struct sqlite_store *s, int64_t id, struct sqlite_set *out)
-{
+	struct sqlite_store *s = sqlite_of(base);
 	sqlite3_stmt *st = sqlite_stmt(s, SQL_MEMBERS);
 	int rc;
 
@@ -192,8 +175,9 @@ static int read_members(struct sqlite_store *s, int64_t id, struct sqlite_set *o
 }
 
 /* The id of the configured set (*id 0: no config sync recorded yet). */
-static int configured_id(struct sqlite_store *s, int64_t *id)
+int sqlite_configured_id(struct store *base, int64_t *id)
 {
+	struct sqlite_store *s = sqlite_of(base);
 	sqlite3_stmt *st = sqlite_stmt(s, SQL_GET_CONFIGURED);
 	int rc;
 
@@ -211,29 +195,12 @@ static int configured_id(struct sqlite_store *s, int64_t *id)
 	return 0;
 }
 
-int sqlite_configured_set(struct sqlite_store *s, struct sqlite_set *out, int *found)
+/* One delete task (store_stale_ops.insert_task). */
+static int insert_task(struct store *base, const char *job_id, const char *name, int phase,
+		       int skipped, const char *reason, int64_t now)
 {
-	int64_t id;
-
-	memset(out, 0, sizeof *out);
-	*found = 0;
-	if (configured_id(s, &id) < 0)
-		return -1;
-	*found = id != 0;
-	if (*found && read_members(s, id, out) < 0) {
-		sqlite_set_free(out);
-		return -1;
-	}
-	return 0;
-}
-
-/* One delete task, with its task.skipped / task.added event when reason. */
-static int add_task(struct sqlite_store *s, const char *job_id, const char *name, int phase,
-		    int skipped, const char *reason, int64_t now)
-{
+	struct sqlite_store *s = sqlite_of(base);
 	sqlite3_stmt *st = sqlite_stmt(s, SQL_ADD_TASK);
-	char *d;
-	int rc;
 
 	if (st == NULL)
 		return -1;
@@ -243,64 +210,19 @@ static int add_task(struct sqlite_store *s, const char *job_id, const char *name
 	sqlite_bind_text(st, ":state", skipped ? "skipped" : "pending");
 	sqlite_bind_text(st, ":reason", skipped ? reason : NULL);
 	sqlite_bind_int(st, ":now", now);
-	if (sqlite_step_done(s, st) < 0)
-		return -1;
-	if (reason == NULL)
-		return 0;
-	d = jobs_detail_task_change("delete", reason, NULL);
-	rc = sqlite_event_append(s, job_id, now, skipped ? "task.skipped" : "task.added",
-				 name, d);
-	free(d);
-	if (rc == 0)
-		log_msg(skipped ? LOG_WARN : LOG_INFO, skipped ? "task.skipped" : "task.added",
-			"job %s: service %s %s", job_id, name, reason);
-	return rc;
+	return sqlite_step_done(s, st);
 }
 
-/* One snapshot service's task: waiting for it when the config lacks it
- * (DESIGN 3), skipped only when it was retired. */
-static int add_snapshot_task(struct sqlite_store *s, const char *job_id,
-			     const struct sqlite_set_member *m, const struct sqlite_set *conf,
-			     int64_t now)
-{
-	char *reason = NULL;
-	int64_t retired = 0;
-	int rc;
-
-	if (!sqlite_set_has(conf, m->name) &&
-	    sqlite_retired_reason(s, m->name, &reason, &retired) < 0)
-		return -1;
-	rc = add_task(s, job_id, m->name, m->phase, retired != 0, reason, now);
-	free(reason);
-	return rc;
-}
-
-/* The snapshot's tasks, then the configured services it lacks. */
-static int add_tasks(struct sqlite_store *s, const char *job_id, const struct sqlite_set *snap,
-		     const struct sqlite_set *conf, int64_t now)
-{
-	int rc = 0;
-
-	for (size_t i = 0; rc == 0 && i < snap->n; i++)
-		rc = add_snapshot_task(s, job_id, &snap->v[i], conf, now);
-	for (size_t i = 0; rc == 0 && i < conf->n; i++)
-		if (!sqlite_set_has(snap, conf->v[i].name))
-			rc = add_task(s, job_id, conf->v[i].name, conf->v[i].phase, 0,
-				      ADD_REASON, now);
-	return rc;
-}
-
-/* A job not started yet: its state, times and snapshot. */
-struct job_set {
-	enum job_state state;
-	int64_t due_at, created_at;
-	int64_t set_id;
+static const struct store_stale_ops stale_ops = {
+	.set_members = sqlite_set_members,
+	.retired_reason = sqlite_retired_reason,
+	.insert_task = insert_task,
+	.event_append = sqlite_event_append,
 };
 
-/* The job's snapshot and state; STORE_OK, STORE_NOT_FOUND (no snapshot:
- * its tasks exist) or STORE_ERR. */
-static int read_job_set(struct sqlite_store *s, const char *job_id, struct job_set *j)
+int sqlite_job_set(struct store *base, const char *job_id, struct store_job_set *j)
 {
+	struct sqlite_store *s = sqlite_of(base);
 	sqlite3_stmt *st = sqlite_stmt(s, SQL_JOB_SET);
 	int rc;
 
@@ -340,19 +262,6 @@ static int add_all_tasks(struct sqlite_store *s, const char *job_id, int64_t set
 }
 
 /* The tasks of a snapshot that is not the configured set conf_id. */
-static int add_stale_tasks(struct sqlite_store *s, const char *job_id, int64_t set_id,
-			   int64_t conf_id, int64_t now)
-{
-	struct sqlite_set snap = { 0 }, conf = { 0 };
-	int rc = -1;
-
-	if (read_members(s, set_id, &snap) == 0 && read_members(s, conf_id, &conf) == 0)
-		rc = add_tasks(s, job_id, &snap, &conf, now);
-	sqlite_set_free(&snap);
-	sqlite_set_free(&conf);
-	return rc;
-}
-
 /* Drops the job's reference to set_id: 1 done, 0 when it moved meanwhile
  * (another writer created its tasks), -1 on error. */
 static int leave_set(struct sqlite_store *s, const char *job_id, int64_t set_id)
@@ -370,19 +279,19 @@ static int leave_set(struct sqlite_store *s, const char *job_id, int64_t set_id)
 
 int sqlite_materialize_tasks(struct sqlite_store *s, const char *job_id, int64_t now)
 {
-	struct job_set j;
+	struct store_job_set j;
 	int64_t conf;
-	int rc = read_job_set(s, job_id, &j);
+	int rc = sqlite_job_set(&s->base, job_id, &j);
 
 	if (rc != STORE_OK)
 		return rc == STORE_NOT_FOUND ? 0 : -1;
-	if (configured_id(s, &conf) < 0 || (rc = leave_set(s, job_id, j.set_id)) < 0)
+	if (sqlite_configured_id(&s->base, &conf) < 0 || (rc = leave_set(s, job_id, j.set_id)) < 0)
 		return -1;
 	if (rc == 0)
 		return 0;
 	if (conf == 0 || conf == j.set_id)
 		return add_all_tasks(s, job_id, j.set_id, now);
-	return add_stale_tasks(s, job_id, j.set_id, conf, now);
+	return store_add_stale_tasks(&s->base, &stale_ops, job_id, j.set_id, conf, now);
 }
 
 int sqlite_materialize_stale(struct sqlite_store *s, int64_t now, int *count)
@@ -394,7 +303,7 @@ int sqlite_materialize_stale(struct sqlite_store *s, int64_t now, int *count)
 	int rc;
 
 	*count = 0;
-	if (st == NULL || configured_id(s, &conf) < 0)
+	if (st == NULL || sqlite_configured_id(&s->base, &conf) < 0)
 		return -1;
 	if (conf == 0)
 		return 0; /* no configured set recorded: nothing is stale */
@@ -412,46 +321,4 @@ int sqlite_materialize_stale(struct sqlite_store *s, int64_t now, int *count)
 	*count = (int)n;
 	free(ids);
 	return rc;
-}
-
-/* One synthesized record: what the task will be when the job starts. */
-static void synth_task(struct task_record *t, const char *job_id,
-		       const struct sqlite_set_member *m, const struct job_set *j, int lowest)
-{
-	memset(t, 0, sizeof *t);
-	snprintf(t->job_id, sizeof t->job_id, "%s", job_id);
-	t->service = xstrdup(m->name);
-	t->kind = TASK_KIND_DELETE;
-	t->phase = m->phase;
-	t->state = j->state == JOB_CANCELLED ? TASK_SKIPPED : TASK_PENDING;
-	if (j->state == JOB_CANCELLED)
-		t->skip_reason = xstrdup("job cancelled");
-	else if (t->phase == lowest)
-		t->next_attempt_at = j->due_at;
-	t->total_deleted = t->before_total = t->verified_after = t->duration_ms = -1;
-	t->updated_at = j->created_at;
-}
-
-int sqlite_synth_tasks(struct sqlite_store *s, const char *job_id, struct task_record **out,
-		       size_t *n)
-{
-	struct sqlite_set m = { 0 };
-	struct job_set j;
-	int rc = read_job_set(s, job_id, &j);
-
-	*out = NULL;
-	*n = 0;
-	if (rc != STORE_OK)
-		return rc == STORE_NOT_FOUND ? STORE_OK : STORE_ERR;
-	if (read_members(s, j.set_id, &m) < 0) {
-		sqlite_set_free(&m);
-		return STORE_ERR;
-	}
-	/* members come by phase: the first has the lowest */
-	*out = xcalloc(m.n ? m.n : 1, sizeof **out);
-	for (size_t i = 0; i < m.n; i++)
-		synth_task(&(*out)[i], job_id, &m.v[i], &j, m.v[0].phase);
-	*n = m.n;
-	sqlite_set_free(&m);
-	return STORE_OK;
 }

@@ -13,7 +13,7 @@
 #include "jobs/counts.h"
 #include "jobs/document.h"
 #include "jobs/timefmt.h"
-#include "store/backend.h"
+#include "store/shared.h"
 
 #define STORE_STMT_CACHE 160
 
@@ -236,7 +236,7 @@ int sqlite_step_changes(struct sqlite_store *s, sqlite3_stmt *st);
  * them in order). Inside a write transaction. detail is JSON object text
  * (NULL: {}), built by the code that owns its format. 0 or -1.
  */
-int sqlite_event_append(struct sqlite_store *s, const char *job_id, int64_t at,
+int sqlite_event_append(struct store *s, const char *job_id, int64_t at,
 			const char *type, const char *service, const char *detail);
 
 /* Inserts one webhook outbox row, inside a transaction: body is the whole
@@ -256,12 +256,11 @@ int sqlite_outbox_append(struct sqlite_store *s, const char *eid, const char *ty
 int sqlite_job_changed(struct sqlite_store *s, const char *job_id, const char *type,
 		       const char *detail, int64_t now, struct job_record *out);
 
-
 /*
  * Carries out a on the job read as cur, inside the caller's write
- * transaction: asks jobs_action_check, then writes the change with cur as
- * its expectation (UPDATE ... WHERE id = cur's AND state = cur's state),
- * its events and its outbox row. STORE_OK with *out (not NULL) the job
+ * transaction: asks the rules (store_action_apply), then writes the change
+ * with cur as its expectation (UPDATE ... WHERE id = cur's AND state =
+ * cur's state), its events and its outbox row. STORE_OK with *out (not NULL) the job
  * after; STORE_REFUSED when the rules refuse it (why: store_last_error) or
  * the job is no longer as cur says (moved meanwhile: the caller rolls back
  * and reads it again); STORE_ERR. sqlite_job_act reads cur and calls this
@@ -275,35 +274,14 @@ int sqlite_action_apply(struct sqlite_store *s, const struct job_record *cur,
 int sqlite_service_set_id(struct sqlite_store *s, const struct store_service *svcs, size_t n,
 			  int64_t *id);
 
-/* A service set read back: its members by phase, then name. */
-struct sqlite_set {
-	struct sqlite_set_member {
-		char *name;
-		int phase;
-	} *v;
-	size_t n, cap;
-};
-
-void sqlite_set_free(struct sqlite_set *set); /* keeps it reusable */
-
-/* The last error of a task whose service the config lacks: it waits. */
-#define STORE_ABSENT_ERROR "service not in config"
-
-/* The configured services the last config sync recorded into *out
- * (sqlite_set_free); *found 0 when none was recorded yet. 0 or -1. */
-int sqlite_configured_set(struct sqlite_store *s, struct sqlite_set *out, int *found);
-
-/* 1 when the set has a service called name. */
-int sqlite_set_has(const struct sqlite_set *set, const char *name);
+/* The id of the configured set the last config sync recorded (*id 0:
+ * none yet). 0 or -1. */
+int sqlite_configured_id(struct store *s, int64_t *id);
 
 /* Whether service was retired (*found 1) and why (*reason, may be NULL,
  * malloc'ed). 0 or -1. */
-int sqlite_retired_reason(struct sqlite_store *s, const char *service, char **reason,
+int sqlite_retired_reason(struct store *s, const char *service, char **reason,
 			  int64_t *found);
-
-/* Marks the waiting tasks of services the config lacks in records read
- * for display (see sqlite_job_tasks). 0 or -1. */
-int sqlite_mark_absent(struct sqlite_store *s, struct task_record *t, size_t n);
 
 /* Records svcs (names and phases) as the services configured now (what a
  * job starting later covers). In a transaction. 0 or -1. */
@@ -328,14 +306,11 @@ int sqlite_materialize_tasks(struct sqlite_store *s, const char *job_id, int64_t
  */
 int sqlite_materialize_stale(struct sqlite_store *s, int64_t now, int *count);
 
-/*
- * The delete tasks a job not started yet will get, as records (id 0;
- * pending, the lowest phase due at due_at; skipped when the job was
- * cancelled). *out NULL and *n 0 for a job whose tasks exist. Caller
- * frees. STORE_OK or STORE_ERR.
- */
-int sqlite_synth_tasks(struct sqlite_store *s, const char *job_id, struct task_record **out,
-		       size_t *n);
+/* A job not started yet: its snapshot and state (store_task_ops.job_set). */
+int sqlite_job_set(struct store *s, const char *job_id, struct store_job_set *j);
+
+/* Appends the members of set id to *out (by phase, then name). 0 or -1. */
+int sqlite_set_members(struct store *s, int64_t id, struct store_set *out);
 
 /* Reads one job inside or outside a transaction: STORE_OK, STORE_NOT_FOUND
  * or STORE_ERR (sqlite_job_get is this behind the table). */

@@ -202,8 +202,9 @@ static int insert_tenant(struct sqlite_store *s, const char *job_id,
 	return sqlite_step_done(s, st);
 }
 
-int sqlite_subject_discovered(struct sqlite_store *s, const struct sched_result *r, int64_t now)
+int sqlite_subject_discovered(struct store *base, const struct sched_result *r, int64_t now)
 {
+	struct sqlite_store *s = sqlite_of(base);
 	struct subject_tenant *v = xcalloc(r->n_discovered + 1, sizeof *v);
 	char *detail;
 	int rc = 0;
@@ -219,7 +220,7 @@ int sqlite_subject_discovered(struct sqlite_store *s, const struct sched_result 
 	}
 	if (rc == 0) {
 		detail = subject_detail_discovered(v, r->n_discovered);
-		rc = sqlite_event_append(s, r->job_id, now, "subject.discovered", r->service,
+		rc = sqlite_event_append(&s->base, r->job_id, now, "subject.discovered", r->service,
 					 detail);
 		free(detail);
 	}
@@ -271,8 +272,9 @@ int sqlite_subject_tenants(struct store *base, const char *job_id, struct subjec
 	return STORE_OK;
 }
 
-int sqlite_children(struct sqlite_store *s, const char *parent, struct sqlite_idset *set)
+int sqlite_children(struct store *base, const char *parent, struct store_idset *set)
 {
+	struct sqlite_store *s = sqlite_of(base);
 	sqlite3_stmt *st = sqlite_stmt(s, SQL_CHILDREN);
 
 	if (st == NULL)
@@ -281,9 +283,10 @@ int sqlite_children(struct sqlite_store *s, const char *parent, struct sqlite_id
 	return sqlite_idset_collect(s, st, SQL_CHILDREN, set);
 }
 
-int sqlite_waiting_parent(struct sqlite_store *s, const char *job_id,
+int sqlite_waiting_parent(struct store *base, const char *job_id,
 			  char parent[JOBS_ID_LEN + 1])
 {
+	struct sqlite_store *s = sqlite_of(base);
 	parent[0] = '\0';
 	return active_of(s, SQL_WAITING_PARENT, ":id", job_id, parent);
 }

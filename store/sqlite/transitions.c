@@ -14,19 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* What the rules said yes to: the request as checked and the job's next state. */
-struct checked {
-	struct job_action_ask ask;   /* retry: dead_tasks counts a subject job's
-				      * children's too */
-	enum job_state to;
-	int64_t own_dead;            /* retry: the job's own dead tasks */
-};
-
 /* Writes the change of one action to the job read as cur; STORE_OK,
  * STORE_REFUSED (moved meanwhile) or STORE_ERR. */
-typedef int (*apply_fn)(struct sqlite_store *s, const struct job_record *cur,
-			const struct checked *c, const struct store_action *a, struct job_record *out);
-
 /* Every write below names the state it expects the job (or task) in: a
  * change of 0 rows means the job moved since it was read. */
 static const char SQL_CANCEL_JOB[] =
@@ -71,19 +60,6 @@ static const char SQL_RETRY_TASKS[] =
 static const char SQL_RETRY_JOB[] =
 	"UPDATE jobs SET state = :to, finished_at = NULL WHERE id = :id AND state = :expected";
 
-/* A write that changed other than `want` rows: the job moved meanwhile. */
-static int moved(struct sqlite_store *s, const struct job_record *cur, int n, int want)
-{
-	if (n < 0)
-		return STORE_ERR;
-	if (n == want)
-		return STORE_OK;
-	log_msg(LOG_INFO, "job.moved", "job %s is no longer %s: left as it is", cur->id,
-		jobs_job_state_name(cur->state));
-	store_set_error(&s->base, STORE_E_OTHER, "the job moved meanwhile");
-	return STORE_REFUSED;
-}
-
 /* sqlite_job_changed with a detail this function frees. */
 static int changed(struct sqlite_store *s, const char *job_id, const char *type, char *detail,
 		   int64_t now, struct job_record *out)
@@ -119,9 +95,11 @@ static int add_restores(struct sqlite_store *s, const char *job_id,
 	return 0;
 }
 
-static int apply_cancel(struct sqlite_store *s, const struct job_record *cur,
-			const struct checked *c, const struct store_action *a, struct job_record *out)
+static int apply_cancel(struct store *base, const struct job_record *cur,
+			const struct store_checked *c, const struct store_action *a,
+			struct job_record *out)
 {
+	struct sqlite_store *s = sqlite_of(base);
 	const char **restores = xcalloc(a->n_svcs ? a->n_svcs : 1, sizeof *restores);
 	sqlite3_stmt *st = sqlite_stmt(s, SQL_CANCEL_JOB);
 	size_t n = 0;
@@ -132,7 +110,7 @@ static int apply_cancel(struct sqlite_store *s, const struct job_record *cur,
 	sqlite_bind_text(st, ":id", cur->id);
 	sqlite_bind_int(st, ":now", a->now);
 	sqlite_bind_text(st, ":expected", jobs_job_state_name(cur->state));
-	if ((rc = moved(s, cur, sqlite_step_changes(s, st), 1)) != STORE_OK)
+	if ((rc = store_moved(&s->base, cur, sqlite_step_changes(s, st), 1)) != STORE_OK)
 		goto out;
 	rc = STORE_ERR;
 	if ((st = sqlite_stmt(s, SQL_CANCEL_TASKS)) == NULL)
@@ -148,9 +126,11 @@ out:
 	return rc;
 }
 
-static int apply_hold(struct sqlite_store *s, const struct job_record *cur, const struct checked *c,
-		      const struct store_action *a, struct job_record *out)
+static int apply_hold(struct store *base, const struct job_record *cur,
+		      const struct store_checked *c, const struct store_action *a,
+		      struct job_record *out)
 {
+	struct sqlite_store *s = sqlite_of(base);
 	sqlite3_stmt *st = sqlite_stmt(s, SQL_HOLD_JOB);
 	int rc;
 
@@ -159,15 +139,17 @@ static int apply_hold(struct sqlite_store *s, const struct job_record *cur, cons
 	sqlite_bind_text(st, ":id", cur->id);
 	sqlite_bind_text(st, ":from", jobs_job_state_name(cur->state));
 	sqlite_bind_text(st, ":reason", a->reason);
-	if ((rc = moved(s, cur, sqlite_step_changes(s, st), 1)) != STORE_OK)
+	if ((rc = store_moved(&s->base, cur, sqlite_step_changes(s, st), 1)) != STORE_OK)
 		return rc;
 	return changed(s, cur->id, "job.held", jobs_detail_held(a->by, a->reason, cur->state),
 		       a->now, out);
 }
 
-static int apply_release(struct sqlite_store *s, const struct job_record *cur,
-			 const struct checked *c, const struct store_action *a, struct job_record *out)
+static int apply_release(struct store *base, const struct job_record *cur,
+			 const struct store_checked *c, const struct store_action *a,
+			 struct job_record *out)
 {
+	struct sqlite_store *s = sqlite_of(base);
 	sqlite3_stmt *st = sqlite_stmt(s, SQL_RELEASE_JOB);
 	int rc;
 
@@ -175,15 +157,17 @@ static int apply_release(struct sqlite_store *s, const struct job_record *cur,
 		return STORE_ERR;
 	sqlite_bind_text(st, ":id", cur->id);
 	sqlite_bind_text(st, ":to", jobs_job_state_name(c->to));
-	if ((rc = moved(s, cur, sqlite_step_changes(s, st), 1)) != STORE_OK)
+	if ((rc = store_moved(&s->base, cur, sqlite_step_changes(s, st), 1)) != STORE_OK)
 		return rc;
 	return changed(s, cur->id, "job.released",
 		       jobs_detail_released(a->by, cur->hold_reason, c->to), a->now, out);
 }
 
-static int apply_approve(struct sqlite_store *s, const struct job_record *cur,
-			 const struct checked *c, const struct store_action *a, struct job_record *out)
+static int apply_approve(struct store *base, const struct job_record *cur,
+			 const struct store_checked *c, const struct store_action *a,
+			 struct job_record *out)
 {
+	struct sqlite_store *s = sqlite_of(base);
 	sqlite3_stmt *st = sqlite_stmt(s, SQL_APPROVE_JOB);
 	int rc;
 
@@ -194,40 +178,9 @@ static int apply_approve(struct sqlite_store *s, const struct job_record *cur,
 	sqlite_bind_text(st, ":by", a->by);
 	sqlite_bind_int(st, ":now", a->now);
 	sqlite_bind_text(st, ":expected", jobs_job_state_name(cur->state));
-	if ((rc = moved(s, cur, sqlite_step_changes(s, st), 1)) != STORE_OK)
+	if ((rc = store_moved(&s->base, cur, sqlite_step_changes(s, st), 1)) != STORE_OK)
 		return rc;
 	return changed(s, cur->id, "job.approved", jobs_detail_approved(a->by), a->now, out);
-}
-
-/* The dead tasks a retry of a would take back (one service's, or all):
- * the job's own (sql SQL_COUNT_DEAD) or its children's. */
-static int count_dead(struct sqlite_store *s, const char *sql, const struct job_record *cur,
-		      const struct store_action *a, int64_t *n)
-{
-	sqlite3_stmt *st = sqlite_stmt(s, sql);
-
-	*n = 0;
-	if (st == NULL)
-		return -1;
-	sqlite_bind_text(st, ":id", cur->id);
-	sqlite_bind_text(st, ":service", a->service);
-	return sqlite_step_int(s, st, 0, n);
-}
-
-/* What a retry would take back: the job's dead tasks, and a subject job's
- * children's (DESIGN 9: retrying the parent retries its failed child). */
-static int count_retry(struct sqlite_store *s, const struct job_record *cur,
-		       const struct store_action *a, struct checked *c)
-{
-	int64_t children = 0;
-
-	if (count_dead(s, SQL_COUNT_DEAD, cur, a, &c->own_dead) < 0)
-		return -1;
-	if (cur->kind == JOB_KIND_USER &&
-	    count_dead(s, SQL_COUNT_CHILDREN_DEAD, cur, a, &children) < 0)
-		return -1;
-	c->ask.dead_tasks = c->own_dead + children;
-	return 0;
 }
 
 /* The job of a retry goes back to running (when it was not). */
@@ -242,16 +195,18 @@ static int retry_job(struct sqlite_store *s, const struct job_record *cur, enum 
 	sqlite_bind_text(st, ":id", cur->id);
 	sqlite_bind_text(st, ":to", jobs_job_state_name(to));
 	sqlite_bind_text(st, ":expected", jobs_job_state_name(cur->state));
-	if ((rc = moved(s, cur, sqlite_step_changes(s, st), 1)) != STORE_OK)
+	if ((rc = store_moved(&s->base, cur, sqlite_step_changes(s, st), 1)) != STORE_OK)
 		return rc;
 	return changed(s, cur->id, "job.running", jobs_detail_running(a->by, cur->state),
 		       a->now, out);
 }
 
 /* Dead tasks back to waiting: as many as were counted when checking. */
-static int apply_retry(struct sqlite_store *s, const struct job_record *cur,
-		       const struct checked *c, const struct store_action *a, struct job_record *out)
+static int apply_retry(struct store *base, const struct job_record *cur,
+		       const struct store_checked *c, const struct store_action *a,
+		       struct job_record *out)
 {
+	struct sqlite_store *s = sqlite_of(base);
 	sqlite3_stmt *st = sqlite_stmt(s, SQL_RETRY_TASKS);
 	int64_t dead = c->own_dead;
 	char *detail;
@@ -262,10 +217,10 @@ static int apply_retry(struct sqlite_store *s, const struct job_record *cur,
 	sqlite_bind_text(st, ":id", cur->id);
 	sqlite_bind_text(st, ":service", a->service);
 	sqlite_bind_int(st, ":now", a->now);
-	if ((rc = moved(s, cur, sqlite_step_changes(s, st), (int)dead)) != STORE_OK)
+	if ((rc = store_moved(&s->base, cur, sqlite_step_changes(s, st), (int)dead)) != STORE_OK)
 		return rc;
 	detail = jobs_detail_retried(a->by, a->service, dead, cur->state);
-	rc = sqlite_event_append(s, cur->id, a->now, "job.retried", a->service, detail);
+	rc = sqlite_event_append(&s->base, cur->id, a->now, "job.retried", a->service, detail);
 	free(detail);
 	if (rc < 0)
 		return STORE_ERR;
@@ -274,83 +229,41 @@ static int apply_retry(struct sqlite_store *s, const struct job_record *cur,
 	return sqlite_job_by_id(s, cur->id, out);
 }
 
-static apply_fn apply_of(enum job_action act)
+static int count_dead_op(struct store *base, const char *job_id, const char *service,
+			 int children, int64_t *n)
 {
-	switch (act) {
-	case JOB_ACT_CANCEL: return apply_cancel;
-	case JOB_ACT_HOLD: return apply_hold;
-	case JOB_ACT_RELEASE: return apply_release;
-	case JOB_ACT_RETRY: return apply_retry;
-	case JOB_ACT_APPROVE: return apply_approve;
-	}
-	return NULL;
+	struct sqlite_store *s = sqlite_of(base);
+	sqlite3_stmt *st = sqlite_stmt(s, children ? SQL_COUNT_CHILDREN_DEAD : SQL_COUNT_DEAD);
+
+	*n = 0;
+	if (st == NULL)
+		return -1;
+	sqlite_bind_text(st, ":id", job_id);
+	sqlite_bind_text(st, ":service", service);
+	return sqlite_step_int(s, st, 0, n);
 }
+
+static int child_op(struct store *base, const char *job_id, struct job_record *out)
+{
+	return sqlite_job_by_id(sqlite_of(base), job_id, out);
+}
+
+static const struct store_act_ops act_ops = {
+	.count_dead = count_dead_op,
+	.waiting_parent = sqlite_waiting_parent,
+	.cancel = apply_cancel,
+	.hold = apply_hold,
+	.release = apply_release,
+	.retry = apply_retry,
+	.approve = apply_approve,
+	.children = sqlite_children,
+	.child_by_id = child_op,
+};
 
 int sqlite_action_apply(struct sqlite_store *s, const struct job_record *cur,
 			const struct store_action *a, struct job_record *out)
 {
-	struct checked c = { .ask = { .act = a->act, .reason = a->reason } };
-	apply_fn apply = apply_of(a->act);
-	const char *why = "";
-	char parent[JOBS_ID_LEN + 1] = "";
-	int waits = 0;
-
-	if (apply == NULL)
-		return STORE_ERR;
-	if (a->act == JOB_ACT_RETRY && count_retry(s, cur, a, &c) < 0)
-		return STORE_ERR;
-	if (a->act == JOB_ACT_CANCEL && cur->kind == JOB_KIND_PURGE &&
-	    (waits = sqlite_waiting_parent(s, cur->id, parent)) < 0)
-		return STORE_ERR;
-	c.ask.parent_waits = waits;
-	if (a->act == JOB_ACT_APPROVE) {
-		c.to = cur->state;
-		if (jobs_approval_check(cur->approval, cur->state, cur->requested_by, a->by,
-					&why) < 0) {
-			store_set_error(&s->base, STORE_E_OTHER, "%s", why);
-			return STORE_REFUSED;
-		}
-	} else if (jobs_action_check(&c.ask, cur->state, cur->held_from, &c.to, &why) < 0) {
-		if (waits && cur->state == JOB_SCHEDULED)
-			store_set_error(&s->base, STORE_E_OTHER, "the erasure of a user (job %s)"
-					" waits for it: cancel the subject job %s instead", parent,
-					parent);
-		else
-			store_set_error(&s->base, STORE_E_OTHER, "%s", why);
-		return STORE_REFUSED;
-	}
-	return apply(s, cur, &c, a, out);
-}
-
-/*
- * A subject job's action reaches its unfinished children (DESIGN 9): each
- * that the rules allow it on gets it too (one refused, such as a hold of
- * a child already held, is left as it is). STORE_OK or STORE_ERR.
- */
-static int cascade(struct sqlite_store *s, const struct job_record *parent,
-		   const struct store_action *a)
-{
-	struct sqlite_idset kids = { 0 };
-	int rc = STORE_OK;
-
-	if (parent->kind != JOB_KIND_USER || a->act == JOB_ACT_APPROVE)
-		return STORE_OK;
-	if (sqlite_children(s, parent->id, &kids) < 0)
-		return STORE_ERR;
-	for (size_t i = 0; rc != STORE_ERR && i < kids.n; i++) {
-		struct job_record cur, after;
-
-		memset(&after, 0, sizeof after);
-		if ((rc = sqlite_job_by_id(s, kids.ids[i], &cur)) != STORE_OK) {
-			rc = STORE_ERR;
-			break;
-		}
-		rc = sqlite_action_apply(s, &cur, a, &after);
-		jobs_job_record_clear(&cur);
-		jobs_job_record_clear(&after);
-	}
-	sqlite_idset_free(&kids);
-	return rc == STORE_ERR ? STORE_ERR : STORE_OK;
+	return store_action_apply(&s->base, &act_ops, cur, a, out);
 }
 
 /*
@@ -377,7 +290,7 @@ int sqlite_job_act(struct store *base, const char *job_id, const struct store_ac
 	}
 	rc = sqlite_action_apply(s, &cur, a, &after);
 	if (rc == STORE_OK)
-		rc = cascade(s, &cur, a);
+		rc = store_action_cascade(base, &act_ops, &cur, a);
 	if (rc == STORE_OK && sqlite_commit(s) != STORE_OK)
 		rc = STORE_ERR;
 	if (rc != STORE_OK)

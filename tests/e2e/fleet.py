@@ -345,7 +345,7 @@ def _lines(extra):
 
 def write_fleet_config(path, fleet, token_file, db_path, extra_scheduler="",
                        services=None, overrides=None, retry=None, http="",
-                       suspend=False, subject=False, store=None):
+                       suspend=False, subject=False):
     """Writes a tenantdel.conf (DESIGN §5) whose services all point at the
     fleet: the 12 data services in phase 1 and [service tenant] in phase 2,
     each with delete_url and preview_url (suspend_url/restore_url only with
@@ -359,8 +359,6 @@ def write_fleet_config(path, fleet, token_file, db_path, extra_scheduler="",
     a key). extra_scheduler / http: lines added to [scheduler] / [http].
     retry: the [retry] body; default quick delays for tests
     (base_delay 100ms, max_delay 2s); pass "" for tenantdel's defaults.
-    store: the [store] section (harness.Workdir.store_section: one a test
-    chose, else the backend under test's); None: the backend's.
     Returns the text written."""
     if not isinstance(fleet, Fleet):
         base = fleet.rstrip("/")
@@ -406,11 +404,7 @@ def write_fleet_config(path, fleet, token_file, db_path, extra_scheduler="",
         out += ["", "[subject]"] + ["%s = %s" % kv for kv in keys.items()]
     # the backend under test's [store] section (none for SQLite): the
     # database of the workdir that holds db_path
-    text = "\n".join(out) + "\n"
-    if store is None:
-        text = backend.with_store(text, os.path.dirname(os.path.abspath(db_path)))
-    else:
-        text = text + store
+    text = backend.with_store("\n".join(out) + "\n", os.path.dirname(os.path.abspath(db_path)))
     with open(path, "w") as f:
         f.write(text)
     return text

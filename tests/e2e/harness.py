@@ -119,9 +119,7 @@ class Workdir:
         """The [store] section of the backend under test ("" for SQLite), or
         the one set before (self.store = self.use_postgresql(...)); one
         database per Workdir."""
-        if self.store is None:
-            self.store = backend.store_section(self.path)
-        return self.store
+        return self.store if self.store else backend.store_section(self.path)
 
     def has_store(self):
         """Whether the workdir's store exists (a writer created it)."""
@@ -261,5 +259,8 @@ class FleetCase(TestCase):
     def conf(self, **kw):
         """Writes the workdir's tenantdel.conf for the fleet (fleet.write_fleet_config
         keywords); returns its text."""
-        kw.setdefault("store", self.w.store_section())
-        return write_fleet_config(self.w.conf, self.fleet, self.w.token_file, self.w.db, **kw)
+        text = write_fleet_config(self.w.conf, self.fleet, self.w.token_file, self.w.db, **kw)
+        if self.w.store and "[store]" not in text:  # a store the test chose itself
+            self.w.append_conf(self.w.store)
+            text += self.w.store
+        return text

@@ -147,7 +147,7 @@ class TestPgEngine(PgEngineCase):
         harness.wait_for(lambda: self.log_events(b, "engine.started"), what="node-b started")
         lease = self.psql("SELECT lease_owner, lease_expires_at, (extract(epoch FROM"
                           " clock_timestamp()) * 1000)::bigint FROM tasks WHERE service ="
-                          " 'orders' AND state = 'in_flight'").strip().split("|")
+                          " 'orders' AND state = 'in_flight'").strip().split("\t")
         self.assertEqual(len(lease), 3, lease)
         owner, until, db_now = lease[0], int(lease[1]), int(lease[2])
         self.assertTrue(owner.startswith("node-a/"), owner)

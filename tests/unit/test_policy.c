@@ -162,6 +162,33 @@ static void test_breaker_success_resets_count(void **state)
 	assert_int_equal(b.state, BREAKER_OPEN);
 }
 
+/* One attempt's effect: what changes the breaker (and must be written
+ * back) and what does not. */
+static void test_breaker_apply_says_what_changed(void **state)
+{
+	struct policy_breaker b = { 0 };
+
+	(void)state;
+	/* the common case: a success on a closed breaker, nothing to write */
+	assert_int_equal(policy_breaker_apply(&b, POLICY_BREAKER_SUCCESS, 0, &bconf, 0), 0);
+	assert_int_equal(policy_breaker_apply(&b, POLICY_BREAKER_SKIP, 1, &bconf, 0), 0);
+	assert_int_equal(policy_breaker_apply(&b, POLICY_BREAKER_FAILURE, 0, &bconf, 0), 1);
+	assert_int_equal(b.failures, 1);
+	/* neutral: only the probe frees a slot */
+	assert_int_equal(policy_breaker_apply(&b, POLICY_BREAKER_NEUTRAL, 0, &bconf, 0), 0);
+	assert_int_equal(b.failures, 1);
+	assert_int_equal(policy_breaker_apply(&b, POLICY_BREAKER_SUCCESS, 0, &bconf, 0), 1);
+	assert_int_equal(b.failures, 0);
+	for (int i = 0; i < 3; i++)
+		policy_breaker_apply(&b, POLICY_BREAKER_FAILURE, 0, &bconf, 0);
+	assert_int_equal(b.state, BREAKER_OPEN);
+	assert_int_equal(policy_breaker_allow(&b, &bconf, b.open_until_ms), 1);
+	assert_int_equal(b.probe_in_flight, 1);
+	assert_int_equal(policy_breaker_apply(&b, POLICY_BREAKER_NEUTRAL, 1, &bconf, 0), 1);
+	assert_int_equal(b.probe_in_flight, 0);
+	assert_int_equal(b.state, BREAKER_HALF_OPEN);
+}
+
 /* Open -> half-open -> one probe -> failure re-opens, doubled. */
 static void test_breaker_probe_and_doubling(void **state)
 {
@@ -537,6 +564,7 @@ int main(void)
 		cmocka_unit_test(test_breaker_neutral_frees_probe),
 		cmocka_unit_test(test_breaker_late_failure_while_open),
 		cmocka_unit_test(test_breaker_odd_conf),
+		cmocka_unit_test(test_breaker_apply_says_what_changed),
 		cmocka_unit_test(test_decide_success_and_permanent),
 		cmocka_unit_test(test_decide_retry_backs_off_and_gives_up),
 		cmocka_unit_test(test_decide_service_wait_at_least_base_delay),

@@ -271,6 +271,50 @@ static void test_last_two_tasks_at_once(void **state)
 	SVC[0].max_in_flight = SVC[1].max_in_flight = 8;
 }
 
+/* The metrics' oldest due work among tasks (no job is scheduled): the
+ * first due task of any service, whichever comes first in the services'
+ * order (orders retries later than pos); a retry not due yet is no due
+ * work. */
+static void test_oldest_due_task(void **state)
+{
+	struct fx *f = *state;
+	char ids[MAX_JOBS][JOBS_ID_LEN + 1];
+	struct store *s = fx_open(f);
+	struct sched_claimed *c = NULL;
+	struct sched_result r[4];
+	struct store_metrics m;
+	int64_t t = clock_now_ms(), first = INT64_MAX;
+	size_t n = 0;
+
+	start_jobs(s, 2, 2, t, ids);
+	assert_int_equal(store_metrics_read(s, t + 1000, NULL, 0, &m), STORE_OK);
+	assert_true(m.oldest_due_at <= t);
+	store_metrics_clear(&m);
+	assert_int_equal(sched_claim_tasks(s, ME, SVC, 2, 0, 4, t, &c, &n), STORE_OK);
+	assert_int_equal(n, 4);
+	for (size_t i = 0; i < n; i++) {
+		int pos = strcmp(c[i].service, "pos") == 0;
+
+		r[i] = succeeded(&c[i]);
+		r[i].state = TASK_WAITING;
+		r[i].outcome = "retry";
+		r[i].http_status = 503;
+		r[i].error = "HTTP 503";
+		r[i].next_attempt_at = t + (pos ? 5000 : 20000) + 7 * (int64_t)i;
+		if (pos && r[i].next_attempt_at < first)
+			first = r[i].next_attempt_at;
+	}
+	assert_int_equal(sched_record_results(s, ME, r, n, SVC, 2, t, NULL), STORE_OK);
+	assert_int_equal(store_metrics_read(s, t + 4000, NULL, 0, &m), STORE_OK);
+	assert_true(m.oldest_due_at == INT64_MAX);
+	store_metrics_clear(&m);
+	assert_int_equal(store_metrics_read(s, t + 60000, NULL, 0, &m), STORE_OK);
+	assert_true(m.oldest_due_at == first);
+	store_metrics_clear(&m);
+	sched_claimed_free(c, n);
+	store_close(s);
+}
+
 /* ---- leases ---- */
 
 static enum sched_owner other_unknown(void *ctx, const char *owner)
@@ -404,6 +448,8 @@ static void test_deliveries_claimed_once(void **state)
 	cmocka_unit_test_prestate_setup_teardown(test_claimers_hold_max_in_flight, fx_setup,  \
 						 fx_teardown, fx),                             \
 	cmocka_unit_test_prestate_setup_teardown(test_last_two_tasks_at_once, fx_setup,       \
+						 fx_teardown, fx),                             \
+	cmocka_unit_test_prestate_setup_teardown(test_oldest_due_task, fx_setup,              \
 						 fx_teardown, fx),                             \
 	cmocka_unit_test_prestate_setup_teardown(test_late_result_fenced, fx_setup,           \
 						 fx_teardown, fx),                             \

@@ -11,7 +11,11 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <cjson/cJSON.h>
+
+#include "jobs/document.h"
 #include "jobs/sched_doc.h"
+#include "util/json.h"
 
 #define NOW 1800000000000LL /* 2027-01-15T08:00:00Z */
 
@@ -54,6 +58,72 @@ static void test_attempt_detail(void **state)
 	check(sched_doc_attempt(&a),
 	      "{\"kind\":\"suspend\",\"attempt\":1,\"outcome\":\"retry\",\"state\":\"lease_lost\","
 	      "\"http_status\":null,\"duration_ms\":0,\"next_attempt_at\":null}");
+}
+
+/* The attempt's detail as cJSON alone renders it (every number through
+ * cJSON_AddNumberToObject): the bytes of the chains written before. */
+static char *attempt_by_cjson(const struct sched_doc_attempt *a)
+{
+	cJSON *d = cJSON_CreateObject(), *counts = json_parse_exact(a->counts_json);
+
+	cJSON_AddStringToObject(d, "kind", jobs_task_kind_name(a->kind));
+	cJSON_AddNumberToObject(d, "attempt", a->attempt);
+	cJSON_AddStringToObject(d, "outcome", a->outcome);
+	cJSON_AddStringToObject(d, "state", a->state);
+	if (a->http_status > 0)
+		cJSON_AddNumberToObject(d, "http_status", a->http_status);
+	else
+		cJSON_AddNullToObject(d, "http_status");
+	cJSON_AddNumberToObject(d, "duration_ms", (double)a->duration_ms);
+	if (counts != NULL)
+		cJSON_AddItemToObject(d, "deleted_counts", counts);
+	if (a->total >= 0)
+		json_add_int(d, "total_deleted", a->total);
+	if (a->error != NULL)
+		cJSON_AddStringToObject(d, "error", a->error);
+	if (a->free_wait)
+		cJSON_AddBoolToObject(d, "free_wait", 1);
+	if (a->waiting)
+		jobs_json_add_time(d, "next_attempt_at", a->next_attempt_at);
+	return json_print_owned(d);
+}
+
+/* Whatever the numbers and texts, the detail is cJSON's rendering byte for
+ * byte: numbers around 10^15 (where "%1.15g" turns to an exponent), past
+ * 2^53, the int64 and int limits; texts with quotes, backslashes, control
+ * characters, multi-byte and stray bytes. */
+static void test_attempt_detail_as_cjson(void **state)
+{
+	static const int64_t nums[] = {
+		0, 1, -1, 41, 599, 2147483647, -2147483647 - 1, 999999999999999,
+		-999999999999999, 1000000000000000, -1000000000000000, 1000000000000001,
+		9007199254740993, INT64_MAX, INT64_MIN,
+	};
+	static const char *texts[] = {
+		"", "a \"quoted\" \\ back", "ctl \x01\x1f\n\r\t\b\f\x7f end",
+		"caf\xc3\xa9 \xe2\x80\xa8 \xf0\x9f\x92\xa9", "stray \xff\xfe", "</script>",
+	};
+	static const char *counts[] = {
+		NULL, "{\"rows\": 9223372036854775807, \"k\\\"ey\": 1.5e3}", "{\"\\u0001\": -0}",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+		for (size_t k = 0; k < sizeof texts / sizeof texts[0]; k++) {
+			struct sched_doc_attempt a = {
+				.kind = (enum task_kind)(k % 2), .outcome = texts[k],
+				.state = texts[(k + 1) % 6], .error = texts[(k + 2) % 6],
+				.attempt = (int)nums[i], .http_status = (int)nums[(i + k) % 15],
+				.duration_ms = nums[i], .counts_json = counts[k % 3],
+				.total = nums[(i + 1) % 15], .free_wait = (int)(k & 1),
+				.waiting = (int)(i & 1), .next_attempt_at = NOW,
+			};
+			char *want = attempt_by_cjson(&a);
+
+			check(sched_doc_attempt(&a), want);
+			free(want);
+		}
+	}
 }
 
 static void test_reclaimed_detail(void **state)
@@ -124,6 +194,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_attempt_detail),
+		cmocka_unit_test(test_attempt_detail_as_cjson),
 		cmocka_unit_test(test_reclaimed_detail),
 		cmocka_unit_test(test_preview_verify_detail),
 		cmocka_unit_test(test_job_details),

@@ -94,7 +94,7 @@ static void test_reclaim_guarded_by_lease_read(void **state)
 	char id[JOBS_ID_LEN + 1];
 	struct sched_claimed *c;
 	size_t n = started_and_claimed(f, id, &c);
-	struct sqlite_idset dead = { 0 };
+	struct store_idset dead = { 0 };
 	struct sqlite_lost l = { .id = c[0].task_id, .service = c[0].service, .kind = "delete",
 				.owner = ME, .lease_until = c[0].lease_until,
 				.first_attempt_at = NOW, .why = "lease expired" };
@@ -119,7 +119,7 @@ static void test_reclaim_guarded_by_lease_read(void **state)
 	assert_int_equal(sqlite_commit(sqlite_of(f->s)), STORE_OK);
 	assert_int_equal(taken, 1);
 	assert_int_equal(events(f->s, id, "task.attempt"), 1);
-	sqlite_idset_free(&dead);
+	store_idset_free(&dead);
 	sched_claimed_free(c, n);
 }
 

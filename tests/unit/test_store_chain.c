@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/backend.h"
 #include "store/store.h"
 #include "util/log.h"
 #include "tests/unit/store_fixture.h"
@@ -166,9 +167,25 @@ static void test_locked_database_is_an_error(void **state)
 	store_close(s);
 }
 
+/* The canonical form, byte for byte: stores written by earlier versions
+ * must keep verifying (the expected values are sha256sum of the seven
+ * fields joined by newlines, NULL as empty, negative numbers with '-'). */
+static void test_event_hash_known_answers(void **state)
+{
+	char h[STORE_HASH_HEX];
+
+	(void)state;
+	store_event_hash(store_genesis_hash, 1, "job-1", 1700000000123, "task.attempt", "orders",
+			 "{\"status\":200,\"n\":\"\xc3\xa9\"}", h);
+	assert_string_equal(h, "66855a1964dfbbefcd399d245f36ba109f257aa3d7957a7e717ff99b56b74545");
+	store_event_hash(NULL, -42, NULL, -5, "job.scheduled", NULL, NULL, h);
+	assert_string_equal(h, "729830a55b27811274d41268acbd5c58ae4b8afad06ce0680f2a5baf71b138c0");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_event_hash_known_answers),
 		cmocka_unit_test_setup_teardown(test_chain_verifies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_empty_chain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tampering_detected, setup, teardown),

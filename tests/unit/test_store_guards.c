@@ -190,10 +190,10 @@ static void test_append_after_the_tip_moved_fails(void **state)
 	char head[65], why[160];
 
 	assert_int_equal(sqlite_begin(sqlite_of(s)), STORE_OK);
-	assert_int_equal(sqlite_event_append(sqlite_of(s), t->id, NOW, "test.one", NULL, NULL), 0);
+	assert_int_equal(sqlite_event_append(s, t->id, NOW, "test.one", NULL, NULL), 0);
 	fx_exec(s, "INSERT INTO events (id, at, type, detail, prev_hash, hash)"
 		   " VALUES ((SELECT MAX(id) + 1 FROM events), 1, 'x', '{}', '', '')");
-	assert_int_equal(sqlite_event_append(sqlite_of(s), t->id, NOW, "test.two", NULL, NULL), -1);
+	assert_int_equal(sqlite_event_append(s, t->id, NOW, "test.two", NULL, NULL), -1);
 	sqlite_rollback(sqlite_of(s));
 	assert_int_equal(store_events_verify(s, &bad, why, sizeof why, &count, head), STORE_OK);
 	assert_int_equal(bad, 0);

@@ -308,7 +308,7 @@ static void test_snapshot_of_a_retired_service(void **state)
 		};
 		int64_t found = 1;
 		assert_int_equal(sched_sync_services(f->s, both, 2, NOW, NULL, NULL), STORE_OK);
-		assert_int_equal(sqlite_retired_reason(sqlite_of(f->s), "training", NULL, &found), 0);
+		assert_int_equal(sqlite_retired_reason(f->s, "training", NULL, &found), 0);
 		assert_int_equal(found, 0);
 	}
 }

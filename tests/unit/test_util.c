@@ -5,6 +5,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -77,12 +79,49 @@ static void test_xreserve(void **state)
 	free(v);
 }
 
+/* util_int_text writes what printf's PRId64 does, limits included. */
+static void test_int_text(void **state)
+{
+	static const int64_t v[] = { 0, 7, -7, 10, -10, 999999999999999, INT64_MAX, INT64_MIN,
+				     INT64_MIN + 1 };
+	char got[UTIL_INT_TEXT], want[32];
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(v); i++) {
+		snprintf(want, sizeof want, "%" PRId64, v[i]);
+		assert_int_equal(util_int_text(v[i], got), strlen(want));
+		assert_string_equal(got, want);
+	}
+}
+
+/* SHA-256 known answers (FIPS 180-2's "abc", the empty input), twice each:
+ * the algorithm fetched once serves every call. */
+static void test_sha256(void **state)
+{
+	unsigned char md[UTIL_SHA256_LEN];
+	char hex[2 * UTIL_SHA256_LEN + 1];
+
+	(void)state;
+	for (int i = 0; i < 2; i++) {
+		util_sha256("abc", 3, md);
+		util_hex(md, sizeof md, hex);
+		assert_string_equal(
+			hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+		util_sha256("", 0, md);
+		util_hex(md, sizeof md, hex);
+		assert_string_equal(
+			hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_utf8_valid),
 		cmocka_unit_test(test_utf8_invalid),
 		cmocka_unit_test(test_xreserve),
+		cmocka_unit_test(test_int_text),
+		cmocka_unit_test(test_sha256),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

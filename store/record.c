@@ -1,0 +1,104 @@
+/*
+ * record.c - one finished attempt remembered, the same on every backend
+ * (store_record_results): the task row (the backend's guarded write), its
+ * preview and verify events, a discovery's children, the task.attempt
+ * event and the counters; and the log of a breaker that changed state.
+ * The backend writes through struct store_record_ops.
+ */
+#include "store/shared.h"
+#include "jobs/sched_doc.h"
+#include "util/log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+const struct sched_service *store_find_service(const struct sched_service *svcs, size_t n,
+					       const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(svcs[i].name, name) == 0)
+			return &svcs[i];
+	return NULL;
+}
+
+static void log_breaker(enum log_level level, const char *event, const char *service,
+			const struct policy_breaker *b)
+{
+	struct log_line *l = log_start(level, event);
+
+	log_str(l, "service", service);
+	log_int(l, "failures", b->failures);
+	if (b->state == BREAKER_OPEN)
+		log_int(l, "cooloff_ms", b->cooloff_ms);
+	log_done_held(l);
+}
+
+void store_log_breaker(const char *service, enum breaker_state before,
+		       const struct policy_breaker *b)
+{
+	if (b->state == BREAKER_OPEN && before != BREAKER_OPEN)
+		log_breaker(LOG_WARN, "breaker.opened", service, b);
+	else if (b->state == BREAKER_CLOSED && before != BREAKER_CLOSED)
+		log_breaker(LOG_INFO, "breaker.closed", service, b);
+}
+
+/* The task.attempt detail of r; kept: the task row took it. Caller frees. */
+static char *attempt_detail(const struct sched_result *r, int kept)
+{
+	struct sched_doc_attempt a = {
+		.kind = r->kind, .attempt = r->attempt, .outcome = r->outcome,
+		.state = kept ? jobs_task_state_name(r->state) : "lease_lost",
+		.http_status = r->http_status, .duration_ms = r->duration_ms,
+		.counts_json = r->counts_json, .total = r->total, .error = r->error,
+		.free_wait = r->free_wait, .waiting = r->state == TASK_WAITING,
+		.next_attempt_at = r->next_attempt_at,
+	};
+
+	return sched_doc_attempt(&a);
+}
+
+/* task.preview (before the purge) and task.verify (after it) events. */
+static int preview_events(struct store *s, const struct store_record_ops *ops,
+			  const struct sched_result *r, int64_t now)
+{
+	char *d;
+	int rc = 0;
+
+	if (r->preview_json != NULL || r->preview_error != NULL) {
+		d = sched_doc_preview(r->preview_json, r->before_total, r->preview_error);
+		rc = ops->event_append(s, r->job_id, now, "task.preview", r->service, d);
+		free(d);
+	}
+	if (rc == 0 && r->verified_after >= 0) {
+		d = sched_doc_verify(r->verified_after);
+		rc = ops->event_append(s, r->job_id, now, "task.verify", r->service, d);
+		free(d);
+	}
+	return rc;
+}
+
+int store_record_attempt(struct store *s, const struct store_record_ops *ops, const char *owner,
+			 const struct sched_result *r, int64_t now, struct jobs_counts *counts,
+			 int *kept)
+{
+	char *d;
+	int rc;
+
+	*kept = 0;
+	if (ops->write_task(s, owner, r, now, kept) < 0 || preview_events(s, ops, r, now) < 0)
+		return -1;
+	if (*kept && r->discovery && r->state == TASK_SUCCEEDED &&
+	    ops->subject_discovered(s, r, now) < 0)
+		return -1;
+	if (!*kept)
+		log_msg(LOG_WARN, "task.lease.lost",
+			"task %lld of job %s (%s) was taken over while in flight",
+			(long long)r->task_id, r->job_id, r->service);
+	d = attempt_detail(r, *kept);
+	rc = ops->event_append(s, r->job_id, now, "task.attempt", r->service, d);
+	free(d);
+	if (rc < 0)
+		return -1;
+	jobs_counts_add_attempt(counts, r->service, r->outcome, r->duration_ms, r->total);
+	return 0;
+}
