@@ -21,6 +21,9 @@
 
 #include "scheduler/attempt_int.h"
 
+/* The most headers an attempt adds to a request (request_headers). */
+#define ATTEMPT_HEADERS_MAX 4
+
 static void step_send(struct attempt *a);
 static void send_now(struct attempt *a);
 
@@ -298,12 +301,40 @@ static void on_done(void *arg, const struct http_response *hr)
 		step_send(a);
 }
 
+/*
+ * The headers that tell a service which task, which call and which process
+ * a request belongs to (docs/tenantdel.1, REQUESTS TO SERVICES), into lines
+ * (NULL-terminated, each line the caller's to free): the task as
+ * job:service:kind (one task per job, service and kind), the number of the
+ * call as the task's events count it (a verification owed by an earlier
+ * call is that call's), the lease owner (host/boot id/pid/start time); the
+ * call itself also carries the task's Idempotency-Key, the same on every
+ * retry (an sf-string, as the IETF httpapi draft has it).
+ */
+static void request_headers(const struct attempt *a, char *lines[ATTEMPT_HEADERS_MAX + 1])
+{
+	const char *kind = jobs_task_kind_name(a->c.kind);
+	int n = 0;
+
+	lines[n++] = xasprintf("Tenantdel-Task: %s:%s:%s", a->c.job_id, a->c.service, kind);
+	lines[n++] = xasprintf("Tenantdel-Attempt: %d",
+			       a->c.attempts + (a->call == POLICY_CALL_EARLIER ? 0 : 1));
+	lines[n++] = xasprintf("Tenantdel-Owner: %s", a->e->owner.id);
+	if (a->step == STEP_CALL)
+		lines[n++] = xasprintf("Idempotency-Key: \"%s:%s:%s\"", a->c.job_id,
+				       a->c.service, kind);
+	lines[n] = NULL;
+}
+
 /* Hands the current step's request to curl now. */
 static void send_now(struct attempt *a)
 {
 	const struct config *cfg = a->e->cfg;
+	char *headers[ATTEMPT_HEADERS_MAX + 1];
 	struct http_request rq = { .bearer = cfg->token, .timeout_ms = a->timeout_ms,
-				   .connect_timeout_ms = cfg->connect_timeout_ms };
+				   .connect_timeout_ms = cfg->connect_timeout_ms,
+				   .headers = (const char *const *)headers };
+	int rc;
 
 	if (a->step == STEP_CALL || a->step == STEP_DISCOVER) {
 		rq.method = a->step == STEP_CALL ? a->method : "GET";
@@ -312,7 +343,11 @@ static void send_now(struct attempt *a)
 		rq.method = "GET";
 		rq.url = a->preview_url;
 	}
-	if (http_send(a->e->http, &rq, on_done, a) == 0)
+	request_headers(a, headers);
+	rc = http_send(a->e->http, &rq, on_done, a);
+	for (size_t i = 0; headers[i] != NULL; i++)
+		free(headers[i]);
+	if (rc == 0)
 		return;
 	if (a->call == POLICY_CALL_SENT && a->step == STEP_CALL) {
 		a->call = POLICY_CALL_NOT_SENT; /* counted, yet it never went */

@@ -285,8 +285,10 @@ class Fleet:
     def requests(self, since=0):
         """The request log in arrival order: [{"seq", "method", "path",
         "service", "op", "tenant_id", "start_ms", "end_ms", "status",
-        "auth_ok", "authorization_seen"}]; status 0 = closed unanswered,
-        end_ms 0 = still in flight."""
+        "auth_ok", "authorization_seen", "task", "attempt", "owner",
+        "idempotency_key"}]; status 0 = closed unanswered, end_ms 0 = still
+        in flight; the last four are tenantdel's headers verbatim (None when
+        absent): parse_owner reads the owner."""
         return self._call("GET", "/_fleet/requests" + ("?since=%d" % since if since else ""))
 
     def stats(self):
@@ -295,24 +297,41 @@ class Fleet:
         return self._call("GET", "/_fleet/stats")
 
 
+def parse_owner(owner):
+    """(host, boot_id, pid, start) of a Tenantdel-Owner value (the lease
+    owner, "host/boot_id/pid/start"; neither host nor boot id holds a
+    "/"), or None when it is not one."""
+    parts = (owner or "").split("/")
+    if len(parts) != 4 or not parts[2].isdigit() or not parts[3].isdigit():
+        return None
+    return parts[0], parts[1], int(parts[2]), int(parts[3])
+
+
 def find_overlaps(requests):
-    """Pairs of logged requests for the same service, tenant and op whose
-    [start_ms, end_ms] intervals overlap (an in-flight request counts as
-    open-ended). tenantdel must never cause one. Note: a request the
-    client abandoned (time-out) stays open in the fleet until its handler
-    ends, so tests with hang faults should look only at answered requests
-    or at requests made after the hang."""
+    """Pairs of logged requests of one task whose [start_ms, end_ms]
+    intervals overlap (an in-flight request counts as open-ended): each
+    request that starts while another is open, with the open one that
+    ends last. A task is the Tenantdel-Task header (its preview, call
+    and verification go one after the other), else the service, tenant
+    and op. tenantdel must never cause one. Note: a request the client
+    abandoned (time-out) stays open in the fleet until its handler ends,
+    so tests with hang faults should look only at answered requests or at
+    requests made after the hang."""
     by_key = {}
     for r in requests:
         if r.get("op"):
-            by_key.setdefault((r["service"], r["tenant_id"], r["op"]), []).append(r)
+            key = r.get("task") or (r["service"], r["tenant_id"], r["op"])
+            by_key.setdefault(key, []).append(r)
     out = []
+    end = lambda r: r["end_ms"] or float("inf")
     for rs in by_key.values():
         rs.sort(key=lambda r: r["start_ms"])
-        for a, b in zip(rs, rs[1:]):
-            a_end = a["end_ms"] or float("inf")
-            if b["start_ms"] < a_end:
-                out.append((a, b))
+        last = rs[0]  # of those started so far, the one that ends last
+        for b in rs[1:]:
+            if b["start_ms"] < end(last):
+                out.append((last, b))
+            if end(b) > end(last):
+                last = b
     return out
 
 

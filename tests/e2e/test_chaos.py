@@ -3,8 +3,9 @@ side by side over 600 jobs, each killed with SIGKILL at random instants and
 started again, against a fleet with latency on every request and 503 on
 about 5 % of them. At the end nothing is lost (every job succeeded, every
 tenant's data gone at the fleet), no task ever had two requests in flight,
-no service more than its max_in_flight, the audit chain verifies, and each
-task's `attempts` is what this design can promise under kill -9 (see
+no service more than its max_in_flight (each request is its sender's, named
+by its Tenantdel-Owner header: as_lived), the audit chain verifies, and
+each task's `attempts` is what this design can promise under kill -9 (see
 check_attempts). Without kills, `attempts` equals the DELETEs the fleet saw,
 exactly, waits asked by the service included.
 
@@ -15,10 +16,11 @@ import os
 import random
 import signal
 import subprocess
+import sys
 import time
 
 import harness
-from fleet import SEGMENT, SERVICES, find_overlaps
+from fleet import SEGMENT, SERVICES, find_overlaps, parse_owner
 from test_engine_basic import EngineCase
 
 SEED = int(os.environ.get("TENANTDEL_CHAOS_SEED") or 20240808)
@@ -27,20 +29,47 @@ N_CALM = 100         # jobs of the run without kills
 LIMIT = 4            # each service's max_in_flight
 CHAOS_S = 40.0       # killing stops after this long, or when every job is done
 KILL_EVERY = (0.05, 0.5)  # seconds between kills, uniform
-SLACK_MS = 5         # a SIGKILL lands this soon after it is sent
 
 
-def in_flight_at(r, k):
-    """Whether request r was open at the fleet at epoch-ms k."""
-    return r["start_ms"] <= k + SLACK_MS and (r["end_ms"] == 0 or r["end_ms"] >= k)
+def strangers(reqs, started):
+    """The requests whose Tenantdel-Owner names no process of started
+    ({pid: its host, or None for any host}): only the test's own
+    processes talk to the fleet, and every request of theirs says whose
+    it is."""
+    out = []
+    for r in reqs:
+        o = parse_owner(r["owner"])
+        if o is None or o[2] not in started or started[o[2]] not in (None, o[0]):
+            out.append(r)
+    return out
 
 
-def orphaned_by(a, b, kills):
-    """a was in flight when a process was killed and b began after that:
-    a was the dead process's request, which the fleet answered to a closed
-    socket, and b the retry of the process that took the task over (at
-    once, as DESIGN 3 wants). Not two attempts of tenantdel in flight."""
-    return any(in_flight_at(a, k) and b["start_ms"] >= k for k in kills)
+def as_lived(reqs, killed):
+    """reqs as their senders lived them: a request of a process killed with
+    SIGKILL (killed: {pid: epoch ms of the signal}, the sender read from
+    its Tenantdel-Owner) ends at the kill. The fleet goes on with it
+    and answers to a closed socket, and the process that takes the task
+    over sends its next request at once (DESIGN 3): two requests of one
+    task at the fleet then, but not two attempts of tenantdel in flight.
+    A dead process's request the fleet read only after the kill (under
+    load it can) is left out: it went before the kill, when is unknown."""
+    out = []
+    for r in reqs:
+        k = killed.get(parse_owner(r["owner"])[2])
+        if k is not None and (r["end_ms"] == 0 or r["end_ms"] > k):
+            if r["start_ms"] >= k:
+                continue
+            r = dict(r, end_ms=k)
+        out.append(r)
+    return out
+
+
+def orphans(reqs, alive):
+    """In words: how many of reqs as_lived ended at their sender's kill
+    (alive: what it returned), how many it left out."""
+    ends = {r["seq"]: r["end_ms"] for r in alive}
+    cut = sum(1 for r in reqs if r["seq"] in ends and ends[r["seq"]] != r["end_ms"])
+    return "%d ended at their process's kill, %d read after it" % (cut, len(reqs) - len(ends))
 
 
 def max_concurrency(reqs):
@@ -87,15 +116,24 @@ def chaos_fleet(fleet, rnd, tenants, latency, hangs=0, hang_ms=0):
 
 
 class Killer:
-    """A test's processes by role (self.procs {role: Popen}) and the epoch
-    ms of each SIGKILL sent (self.kills)."""
+    """A test's processes by role (self.procs {role: Popen}) and each one
+    killed, by pid, with the epoch ms of its SIGKILL (self.kills)."""
 
     def kill(self, role):
         p = self.procs[role]
         if p.poll() is None:
-            self.kills.append(time.time() * 1000.0)
+            self.kills[p.pid] = time.time() * 1000.0
             p.send_signal(signal.SIGKILL)
         p.wait()
+
+    def check_senders(self, reqs, started):
+        """Every request at the fleet is one of started's ({pid: host or
+        None}), and no pid served twice: a request's sender is exact."""
+        self.assertEqual(len(started), len(self.w.daemons),
+                         self.msg("a pid was reused by the test's processes"))
+        bad = strangers(reqs, started)
+        self.assertEqual(bad[:3], [], self.msg("%d requests of no process of the test" %
+                                               len(bad)))
 
     def kill_all(self):
         for p in self.procs.values():
@@ -110,7 +148,7 @@ class TestChaos(Killer, EngineCase):
         super().setUp()
         self.rnd = random.Random(SEED)
         self.procs = {}   # "daemon" / "once" -> Popen
-        self.kills = []   # epoch ms of each SIGKILL
+        self.kills = {}   # pid -> epoch ms of its SIGKILL
         self.addCleanup(self.kill_all)
 
     def msg(self, text):
@@ -229,16 +267,17 @@ class TestChaos(Killer, EngineCase):
         self.assertEqual({t: n for t, n in left.items() if n}, {},
                          self.msg("rows left at the fleet"))
 
-        # No overlap, no service past its limit (a killed process's request
-        # is answered after its death to nobody: see orphaned_by).
+        # No overlap, no service past its limit, each request taken as its
+        # sender lived it (a killed process's ends at its kill: as_lived).
         reqs = self.fleet.requests()
-        overlaps = [(a, b) for a, b in find_overlaps(reqs)
-                    if not orphaned_by(a, b, self.kills)]
+        self.check_senders(reqs, {p.pid: None for p in self.w.daemons})
+        alive = as_lived(reqs, self.kills)
+        sys.stderr.write("\nchaos: %d kills, %d requests, %s\n" % (
+            len(self.kills), len(reqs), orphans(reqs, alive)))
+        overlaps = find_overlaps(alive)
         self.assertEqual(overlaps[:3], [], self.msg("%d overlapping requests" % len(overlaps)))
-        alive = [r for r in reqs if r.get("op") and
-                 not any(in_flight_at(r, k) for k in self.kills)]
         stats = self.fleet.stats()
-        top = max_concurrency(alive)
+        top = max_concurrency([r for r in alive if r.get("op")])
         self.assertLessEqual(max(top.values()), LIMIT,
                              self.msg("in flight by service %s (fleet: %s)" %
                                       (top, stats["max_in_flight_by_service"])))
@@ -277,6 +316,7 @@ class TestChaos(Killer, EngineCase):
         self.assertEqual(self.w.stop(self.procs["daemon"]), 0)
 
         reqs = self.fleet.requests()
+        self.check_senders(reqs, {p.pid: None for p in self.w.daemons})
         refused = [q for q in reqs if q["op"] == "delete" and q["status"] in (429, 503)]
         self.assertGreater(len(refused), len(tenants) // 2, "the faults were met")
         attempts = self.check_attempts(jobs, reqs, exact=True)

@@ -4,11 +4,13 @@ with distinct nodes on one database, a fleet answering in 20-200 ms with
 service's max_in_flight 4; every 2-5 s one daemon is killed with SIGKILL
 and started again, and once PostgreSQL itself restarts at once
 (`pg_ctl restart -m immediate`: every connection cut mid-transaction).
-At the end: every job succeeded, every tenant's data gone at the fleet, no
-task ever had two requests in flight, no service more than 4 in flight at
-the fleet, each task's attempts are the DELETEs sent (give or take what
-kill -9 hides: test_chaos.check_attempts), the chain verifies, and every
-webhook event arrived.
+At the end: every job succeeded, every tenant's data gone at the fleet,
+every request sent by one of the test's daemons under its node (its
+Tenantdel-Owner header), no task ever had two requests in flight, no
+service more than 4 in flight at the fleet (a killed daemon's requests
+ending at its kill: test_chaos.as_lived), each task's attempts are the
+DELETEs sent (give or take what kill -9 hides: test_chaos.check_attempts),
+the chain verifies, and every webhook event arrived.
 
 TENANTDEL_PG_CHAOS_JOBS sets the job count (default 300, bounded for CI;
 the issue's 1,000 by hand). The random seed is fixed (TENANTDEL_CHAOS_SEED
@@ -21,8 +23,8 @@ import time
 
 import harness
 from fleet import SERVICES, SEGMENT, find_overlaps
-from test_chaos import (Killer, chaos_fleet, fleet_deletes, in_flight_at, max_concurrency,
-                        orphaned_by)
+from test_chaos import (Killer, as_lived, chaos_fleet, fleet_deletes, max_concurrency,
+                        orphans)
 from test_pg_engine import PgEngineCase
 from test_webhooks import SECRET, Receiver
 
@@ -59,7 +61,8 @@ class TestPgChaos(Killer, PgEngineCase):
         self.rnd = random.Random(SEED)
         self.procs = {}   # node -> Popen
         self.confs = {}   # node -> config path
-        self.kills = []   # epoch ms of each SIGKILL
+        self.kills = {}   # pid -> epoch ms of its SIGKILL
+        self.hosts = {}   # pid -> its node, the host of its lease owner
         self.restarted = 0
         self.addCleanup(self.kill_all)
 
@@ -72,6 +75,7 @@ class TestPgChaos(Killer, PgEngineCase):
 
     def spawn(self, node):
         self.procs[node] = self.w.start(conf=self.confs[node])
+        self.hosts[self.procs[node].pid] = node
 
     def started(self, node):
         return any(l.get("event") == "engine.started"
@@ -102,13 +106,13 @@ class TestPgChaos(Killer, PgEngineCase):
         left = {t: self.fleet.tenant(t)["total"] for t in tenants}
         self.assertEqual({t: n for t, n in left.items() if n}, {},
                          self.msg("rows left at the fleet"))
-        reqs = clipped(reqs)
-        overlaps = [(a, b) for a, b in find_overlaps(reqs)
-                    if not orphaned_by(a, b, self.kills)]
+        self.check_senders(reqs, self.hosts)
+        alive = as_lived(clipped(reqs), self.kills)
+        sys.stderr.write("pg chaos: of the killed daemons' requests, %s\n" %
+                         orphans(clipped(reqs), alive))
+        overlaps = find_overlaps(alive)
         self.assertEqual(overlaps[:3], [], self.msg("%d overlapping requests" % len(overlaps)))
-        alive = [r for r in reqs if r.get("op") and
-                 not any(in_flight_at(r, k) for k in self.kills)]
-        top = max_concurrency(alive)
+        top = max_concurrency([r for r in alive if r.get("op")])
         self.assertLessEqual(max(top.values()), LIMIT,
                              self.msg("in flight by service %s (fleet: %s)" %
                                       (top, self.fleet.stats()["max_in_flight_by_service"])))

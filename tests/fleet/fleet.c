@@ -131,6 +131,16 @@ static void check_auth(struct fleet *f, struct MHD_Connection *conn,
 		       strcmp(h + 7, f->token) == 0);
 }
 
+/* tenantdel's headers naming the task, the call and the process. */
+static void read_sender(struct MHD_Connection *conn, struct fleet_sender *out)
+{
+	out->task = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Tenantdel-Task");
+	out->attempt = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Tenantdel-Attempt");
+	out->owner = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Tenantdel-Owner");
+	out->idempotency_key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+							   "Idempotency-Key");
+}
+
 static struct conn_req *request_begin(struct fleet *f, struct MHD_Connection *conn,
 				      const char *url, const char *method)
 {
@@ -143,6 +153,7 @@ static struct conn_req *request_begin(struct fleet *f, struct MHD_Connection *co
 	cr->rq.query_since = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "since");
 	fleet_route_parse(&cr->rq);
 	check_auth(f, conn, &cr->rq);
+	read_sender(conn, &cr->rq.sender);
 	if (!cr->rq.control) {
 		pthread_mutex_lock(&f->lock);
 		cr->rq.rec = fleet_state_log_start(f, &cr->rq);

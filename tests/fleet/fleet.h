@@ -93,6 +93,18 @@ struct fleet_fault {
 	struct fleet_fault *next;
 };
 
+/*
+ * Who sent a request, as tenantdel's headers say (Tenantdel-Task,
+ * Tenantdel-Attempt, Tenantdel-Owner, Idempotency-Key), verbatim;
+ * NULL when the header is absent.
+ */
+struct fleet_sender {
+	const char *task;
+	const char *attempt;
+	const char *owner;
+	const char *idempotency_key;
+};
+
 /* One service request as the request log keeps it. */
 struct fleet_record {
 	int64_t seq;
@@ -106,6 +118,7 @@ struct fleet_record {
 	int status;            /* 0 while in flight or closed without answer */
 	bool auth_ok;
 	bool authorization_seen;
+	char *task, *attempt, *owner, *idempotency_key; /* the sender's headers, or NULL */
 };
 
 struct fleet {
@@ -156,6 +169,7 @@ struct fleet_request {
 	bool method_ok;        /* ... and the method is the route's */
 	bool auth_ok;
 	bool authorization_seen;
+	struct fleet_sender sender; /* libmicrohttpd's strings, valid during the request */
 	struct fleet_record *rec; /* in the request log, or NULL */
 };
 

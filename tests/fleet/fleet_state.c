@@ -318,6 +318,10 @@ struct fleet_record *fleet_state_log_start(struct fleet *f, const struct fleet_r
 	rec->start_ms = clock_now_ms();
 	rec->auth_ok = rq->auth_ok;
 	rec->authorization_seen = rq->authorization_seen;
+	rec->task = xstrdup(rq->sender.task);
+	rec->attempt = xstrdup(rq->sender.attempt);
+	rec->owner = xstrdup(rq->sender.owner);
+	rec->idempotency_key = xstrdup(rq->sender.idempotency_key);
 
 	f->requests++;
 	if (++f->in_flight > f->max_in_flight)
@@ -345,6 +349,10 @@ static void record_free(struct fleet_record *rec)
 	free(rec->method);
 	free(rec->path);
 	free(rec->tenant_id);
+	free(rec->task);
+	free(rec->attempt);
+	free(rec->owner);
+	free(rec->idempotency_key);
 	free(rec);
 }
 
@@ -385,6 +393,15 @@ void fleet_state_log_release(struct fleet *f, struct fleet_record *rec)
 		record_free(rec);
 }
 
+/* o[name] = value, or null when value is NULL. */
+static void add_or_null(cJSON *o, const char *name, const char *value)
+{
+	if (value != NULL)
+		cJSON_AddStringToObject(o, name, value);
+	else
+		cJSON_AddNullToObject(o, name);
+}
+
 static cJSON *record_json(const struct fleet_record *rec)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -396,15 +413,16 @@ static cJSON *record_json(const struct fleet_record *rec)
 	else
 		cJSON_AddNullToObject(o, "service");
 	cJSON_AddStringToObject(o, "op", fleet_op_name(rec->op));
-	if (rec->tenant_id != NULL)
-		cJSON_AddStringToObject(o, "tenant_id", rec->tenant_id);
-	else
-		cJSON_AddNullToObject(o, "tenant_id");
+	add_or_null(o, "tenant_id", rec->tenant_id);
 	cJSON_AddNumberToObject(o, "start_ms", (double)rec->start_ms);
 	cJSON_AddNumberToObject(o, "end_ms", (double)rec->end_ms);
 	cJSON_AddNumberToObject(o, "status", rec->status);
 	cJSON_AddBoolToObject(o, "auth_ok", rec->auth_ok);
 	cJSON_AddBoolToObject(o, "authorization_seen", rec->authorization_seen);
+	add_or_null(o, "task", rec->task);
+	add_or_null(o, "attempt", rec->attempt);
+	add_or_null(o, "owner", rec->owner);
+	add_or_null(o, "idempotency_key", rec->idempotency_key);
 	return o;
 }
 

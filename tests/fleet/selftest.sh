@@ -88,8 +88,11 @@ check "restored state" "$(rows t2 'd["suspended"]["pos"]')" "false"
 ctl reset-log >/dev/null
 svc DELETE /api/v1/recipes/tenant/t9 >/dev/null
 check "log record fields" "$(get requests | js '[len(d), d[0]["seq"] > 0, d[0]["method"], d[0]["path"], d[0]["service"], d[0]["op"], d[0]["tenant_id"], d[0]["status"], d[0]["end_ms"] >= d[0]["start_ms"] > 0, d[0]["auth_ok"]]')" '[1, true, "DELETE", "/api/v1/recipes/tenant/t9", "recipes", "delete", "t9", 200, true, true]'
+check "log: no sender headers" "$(get requests | js '[d[0][k] for k in ("task", "attempt", "owner", "idempotency_key")]')" '[null, null, null, null]'
 SEQ=$(get requests | js 'd[-1]["seq"]')
-svc DELETE /api/v1/recipes/tenant/t9 >/dev/null
+svc DELETE /api/v1/recipes/tenant/t9 -H 'Tenantdel-Task: j1:recipes:delete' -H 'Tenantdel-Attempt: 2' \
+	-H 'Tenantdel-Owner: h/b/42/7' -H 'Idempotency-Key: "j1:recipes:delete"' >/dev/null
+check "log: sender headers verbatim" "$(get requests | js '[d[-1][k] for k in ("task", "attempt", "owner", "idempotency_key")]')" '["j1:recipes:delete", "2", "h/b/42/7", "\"j1:recipes:delete\""]'
 check "requests?since=SEQ" "$(curl -s "$B/_fleet/requests?since=$SEQ" | js 'len(d)')" "1"
 
 # ---- faults
