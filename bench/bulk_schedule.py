@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Measures bulk scheduling: `tenantdel schedule --from FILE` of N tenants
 (default 100000) against the 13 services of tenantdel.conf.example, on a
-fresh database in a temporary folder. Prints jobs/s; asserts nothing.
+fresh database in a temporary folder. Prints jobs/s and the command's peak
+RSS (/usr/bin/time); asserts nothing.
 
     bench/bulk_schedule.py [N]        (TENANTDEL_BIN picks the binary)
 """
@@ -32,15 +33,17 @@ def main():
         cmd = [BIN, "-c", os.path.join(d, "tenantdel.conf"), "schedule", "--from",
                os.path.join(d, "tenants.txt")]
         t0 = time.monotonic()
-        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        p = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
         dt = time.monotonic() - t0
         if p.returncode != 0:
             sys.stderr.write(p.stderr)
             return 1
         ids = p.stdout.split()
         assert len(ids) == n and len(set(ids)) == n
-        print("bulk schedule: %d jobs x %d services in %.2fs: %.0f jobs/s"
-              % (n, services, dt, n / dt))
+        rss = int(p.stderr.split()[-1]) / 1024
+        print("bulk schedule: %d jobs x %d services in %.2fs: %.0f jobs/s, peak RSS %.1f MiB"
+              % (n, services, dt, n / dt, rss))
         t0 = time.monotonic()
         subprocess.run(cmd, stdout=subprocess.DEVNULL, check=True)
         dt = time.monotonic() - t0

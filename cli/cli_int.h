@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "cli/cli.h"
+#include "jobs/jobs.h"
 
 #ifndef TENANTDEL_VERSION
 #define TENANTDEL_VERSION "0.1.0"
@@ -89,25 +90,44 @@ void cli_format_time(int64_t ms, char *out);
 int cli_parse_duration_arg(const char *cmd, const char *opt, const char *text, int64_t *ms);
 int cli_parse_time_arg(const char *cmd, const char *opt, const char *text, int64_t *ms);
 
-/* Tenant ids read from a file (schedule --from). */
-struct cli_tenant_ids {
-	char **ids;
-	size_t n, cap;
+/*
+ * Longest line of a --from file: a tenant id (JOBS_TENANT_ID_MAX) with room
+ * for blanks around it and a CRLF. Anything longer cannot hold a tenant id
+ * and is refused while it is read, never buffered whole.
+ */
+#define FROM_LINE_MAX (JOBS_TENANT_ID_MAX + 64)
+
+/* The reader of the tenant ids of a file (schedule --from), one at a time:
+ * memory stays bounded whatever the file's size. */
+struct cli_id_reader {
+	FILE *f;
+	const char *name; /* names f in messages */
+	size_t lineno;
+	char buf[FROM_LINE_MAX + 1];
 };
 
-/*
- * Reads the tenant ids of f: one a line, blanks and a CR around it ignored,
- * empty lines and lines starting with '#' skipped. All or nothing: returns 0
- * with every id in *out (the caller frees it with cli_tenant_ids_free), or
- * -1 with *out empty and "NAME:LINE: reason" in err (errlen > 0 bytes) on
- * the first invalid id, a line longer than a tenant id can be (refused as
- * it is read: memory stays bounded whatever the input), or a read error.
- * name names f in messages. Reads f up to the end or the first error.
- */
-int cli_read_tenant_ids(FILE *f, const char *name, struct cli_tenant_ids *out, char *err,
-			size_t errlen);
+/* Starts reading f (from where it stands) as name. Can't fail. */
+void cli_id_reader_init(struct cli_id_reader *r, FILE *f, const char *name);
 
-/* Frees the ids of l and empties it; l may be empty. Can't fail. */
-void cli_tenant_ids_free(struct cli_tenant_ids *l);
+/*
+ * The next tenant id of the file: one a line, blanks and a CR around it
+ * ignored, empty lines and lines starting with '#' skipped. Returns 1 with
+ * *id pointing into r (valid until the next call), 0 at the end of the
+ * file, or -1 with "NAME:LINE: reason" in err (errlen > 0 bytes) for an
+ * invalid id, a line longer than a tenant id can be (refused as it is
+ * read), or a read error.
+ */
+int cli_id_next(struct cli_id_reader *r, const char **id, char *err, size_t errlen);
+
+struct store_new_job;
+/*
+ * schedule --from PATH ("-": standard input): a job like tmpl for each
+ * tenant id of the file, all in one transaction, all or nothing (an invalid
+ * id anywhere: "nothing was scheduled", EXIT_USAGE); then prints the job
+ * ids, one a line, or as a JSON array (json). Memory stays bounded
+ * whatever the file's size. Returns the exit code. (schedule_from.c)
+ */
+int cli_schedule_from(struct cli_ctx *ctx, const char *path, const struct store_new_job *tmpl,
+		      int json, int64_t now);
 
 #endif

@@ -134,28 +134,6 @@ static int schedule_times(const struct sched_args *a, const struct config *cfg, 
 	return EXIT_OK;
 }
 
-/* Reads the tenant ids of --from PATH ("-": stdin); EXIT_OK or EXIT_USAGE. */
-static int read_tenants(const char *path, struct cli_tenant_ids *l)
-{
-	int is_stdin = strcmp(path, "-") == 0;
-	FILE *f = is_stdin ? stdin : fopen(path, "r");
-	char err[300];
-	int rc;
-
-	if (f == NULL) {
-		cli_error("schedule: cannot read %s: %s", path, strerror(errno));
-		return EXIT_USAGE;
-	}
-	rc = cli_read_tenant_ids(f, is_stdin ? "stdin" : path, l, err, sizeof err);
-	if (!is_stdin)
-		fclose(f);
-	if (rc < 0) {
-		cli_error("schedule: %s; nothing was scheduled", err);
-		return EXIT_USAGE;
-	}
-	return EXIT_OK;
-}
-
 /* Prints the show --json shape of one job (with its tasks). */
 static int print_job_json(struct cli_ctx *ctx, const char *id, int with_tasks)
 {
@@ -176,67 +154,34 @@ static int print_job_json(struct cli_ctx *ctx, const char *id, int with_tasks)
 	return EXIT_OK;
 }
 
-/* Bulk --json: an array of jobs (the list shape), one a line. */
-static int print_jobs_json(struct cli_ctx *ctx, char (*ids)[JOBS_ID_LEN + 1], size_t n)
+/* Stores the one job of schedule TENANT and prints the outcome. */
+static int store_one(struct cli_ctx *ctx, const struct sched_args *a,
+		     const struct store_new_job *job, int64_t now)
 {
-	fputs("[", stdout);
-	for (size_t i = 0; i < n; i++) {
-		struct job_record j;
-		int rc = store_job_get(ctx->store, ids[i], &j);
-		char *text;
-		cJSON *o;
-
-		if (rc != STORE_OK)
-			return cli_job_rc_exit(ctx, rc, ids[i], "read", NULL);
-		o = jobs_render_job(&j, NULL, 0);
-		text = cJSON_PrintUnformatted(o);
-		printf("%s\n%s", i ? "," : "", text);
-		free(text);
-		cJSON_Delete(o);
-		jobs_job_record_clear(&j);
-	}
-	fputs("\n]\n", stdout);
-	return EXIT_OK;
-}
-
-/* Stores the batch and prints the outcome. */
-static int store_batch(struct cli_ctx *ctx, const struct sched_args *a, struct store_new_job *jobs,
-		       size_t n, int64_t now)
-{
-	char (*ids)[JOBS_ID_LEN + 1] = xcalloc(n ? n : 1, sizeof *ids);
-	int *created = xcalloc(n ? n : 1, sizeof *created);
+	char ids[1][JOBS_ID_LEN + 1];
+	int created = 0, rc = EXIT_OK;
 	struct store_service *svcs;
 	size_t n_svcs;
-	int rc = EXIT_OK;
 
 	svcs = config_enabled_services(ctx->cfg, &n_svcs);
-	if (n > 0 && store_schedule(ctx->store, jobs, n, svcs, n_svcs, now, ids,
-				    created) != STORE_OK) {
+	if (store_schedule(ctx->store, job, 1, svcs, n_svcs, now, ids, &created) != STORE_OK) {
 		rc = cli_store_failed(ctx, "schedule failed, nothing was scheduled");
-	} else if (a->from == NULL) {
-		if (!created[0])
+	} else {
+		if (!created)
 			cli_error("note: tenant %s already has an active job; it is returned",
-				  jobs[0].tenant_id);
+				  job->tenant_id);
 		if (a->json)
 			rc = print_job_json(ctx, ids[0], 1);
 		else
 			printf("%s\n", ids[0]);
-	} else if (a->json) {
-		rc = print_jobs_json(ctx, ids, n);
-	} else {
-		for (size_t i = 0; i < n; i++)
-			printf("%s\n", ids[i]);
 	}
 	free(svcs);
-	free(created);
-	free(ids);
 	return rc;
 }
 
 int cli_cmd_schedule(struct cli_ctx *ctx, int argc, char **argv)
 {
-	struct cli_tenant_ids l = { 0 };
-	struct store_new_job *jobs = NULL;
+	struct store_new_job job;
 	struct sched_args a;
 	int64_t now = clock_now_ms(), due = 0, deadline = 0;
 	const char *why;
@@ -253,28 +198,15 @@ int cli_cmd_schedule(struct cli_ctx *ctx, int argc, char **argv)
 		return EXIT_USAGE;
 	if ((rc = schedule_times(&a, ctx->cfg, now, &due, &deadline)) != EXIT_OK)
 		return rc;
-	if (a.from != NULL && (rc = read_tenants(a.from, &l)) != EXIT_OK)
-		goto out;
-	if (cli_store(ctx) == NULL) {
-		rc = EXIT_USAGE;
-		goto out;
-	}
-	{
-		size_t n = a.from ? l.n : 1;
-		jobs = xcalloc(n ? n : 1, sizeof *jobs);
-		for (size_t i = 0; i < n; i++)
-			jobs[i] = (struct store_new_job){ .tenant_id = a.from ? l.ids[i] : a.tenant,
-							  .tenant_name = a.name, .requested_by = a.by,
-							  .reason = a.reason, .due_at = due,
-							  .deadline_at = deadline,
-							  .approval_pending =
-								  ctx->cfg->approval_required };
-		rc = store_batch(ctx, &a, jobs, n, now);
-	}
-out:
-	free(jobs);
-	cli_tenant_ids_free(&l);
-	return rc;
+	job = (struct store_new_job){ .tenant_id = a.tenant, .tenant_name = a.name,
+				      .requested_by = a.by, .reason = a.reason, .due_at = due,
+				      .deadline_at = deadline,
+				      .approval_pending = ctx->cfg->approval_required };
+	if (a.from != NULL)
+		return cli_schedule_from(ctx, a.from, &job, a.json, now);
+	if (cli_store(ctx) == NULL)
+		return EXIT_USAGE;
+	return store_one(ctx, &a, &job, now);
 }
 
 /*

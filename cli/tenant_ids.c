@@ -13,13 +13,6 @@
 #include <string.h>
 
 /*
- * Longest line of a --from file: a tenant id (JOBS_TENANT_ID_MAX) with room
- * for blanks around it and a CRLF. Anything longer cannot hold a tenant id
- * and is refused while it is read, never buffered whole.
- */
-#define FROM_LINE_MAX (JOBS_TENANT_ID_MAX + 64)
-
-/*
  * Reads one line of f into buf (FROM_LINE_MAX + 1 bytes, NUL-terminated,
  * without its '\n'); *len gets its length (NUL bytes included). Returns 1
  * for a line, 0 at the end of the file, -1 on a read error (errno set), -2
@@ -58,65 +51,57 @@ static char *trim(char *s, size_t *len)
 	return s;
 }
 
-/* One tenant id of line lineno into l; -1 with the reason in err. */
-static int take_line(struct cli_tenant_ids *l, const char *name, size_t lineno, char *id,
-		     size_t len, char *err, size_t errlen)
+/* Whether the trimmed line id (len bytes) is a tenant id; -1 with the
+ * reason in err. */
+static int check_line(const char *name, size_t lineno, const char *id, size_t len, char *err,
+		      size_t errlen)
 {
 	const char *why = NULL;
 	char safe[96];
 
-	if (len == 0 || id[0] == '#')
-		return 0;
 	if (strlen(id) != len)
 		why = "tenant id contains a NUL byte";
 	else if (jobs_tenant_id_check(id, &why) == 0)
-		why = NULL;
-	if (why != NULL) {
-		snprintf(err, errlen, "%s:%zu: invalid tenant id \"%s\": %s", name, lineno,
-			 cli_safe(id, safe, sizeof safe), why);
-		return -1;
-	}
-	l->ids = xreserve(l->ids, &l->cap, l->n + 1, sizeof *l->ids);
-	l->ids[l->n++] = xstrndup(id, len);
-	return 0;
+		return 0;
+	snprintf(err, errlen, "%s:%zu: invalid tenant id \"%s\": %s", name, lineno,
+		 cli_safe(id, safe, sizeof safe), why);
+	return -1;
 }
 
 /* See cli_int.h. */
-int cli_read_tenant_ids(FILE *f, const char *name, struct cli_tenant_ids *out, char *err,
-			size_t errlen)
+void cli_id_reader_init(struct cli_id_reader *r, FILE *f, const char *name)
 {
-	struct cli_tenant_ids l = { 0 };
-	char buf[FROM_LINE_MAX + 1];
-	size_t lineno = 0, len;
-	int got, rc = 0;
+	r->f = f;
+	r->name = name;
+	r->lineno = 0;
+}
 
-	flockfile(f);
-	while (rc == 0 && (got = read_line(f, buf, &len)) != 0) {
-		lineno++;
-		if (got == 1) {
-			char *id = trim(buf, &len);
-			rc = take_line(&l, name, lineno, id, len, err, errlen);
+/* See cli_int.h. */
+int cli_id_next(struct cli_id_reader *r, const char **id, char *err, size_t errlen)
+{
+	size_t len;
+	int got;
+
+	flockfile(r->f);
+	while ((got = read_line(r->f, r->buf, &len)) == 1) {
+		char *line = trim(r->buf, &len);
+
+		r->lineno++;
+		if (len == 0 || line[0] == '#')
 			continue;
-		}
-		if (got == -1)
-			snprintf(err, errlen, "%s:%zu: cannot read: %s", name, lineno, strerror(errno));
-		else
-			snprintf(err, errlen, "%s:%zu: line longer than %d bytes: not a tenant id",
-				 name, lineno, FROM_LINE_MAX);
-		rc = -1;
+		funlockfile(r->f);
+		*id = line;
+		return check_line(r->name, r->lineno, line, len, err, errlen) < 0 ? -1 : 1;
 	}
-	funlockfile(f);
-	if (rc < 0)
-		cli_tenant_ids_free(&l);
-	*out = l;
-	return rc;
-}
-
-/* See cli_int.h. */
-void cli_tenant_ids_free(struct cli_tenant_ids *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		free(l->ids[i]);
-	free(l->ids);
-	memset(l, 0, sizeof *l);
+	funlockfile(r->f);
+	if (got == 0)
+		return 0;
+	r->lineno++;
+	if (got == -1)
+		snprintf(err, errlen, "%s:%zu: cannot read: %s", r->name, r->lineno,
+			 strerror(errno));
+	else
+		snprintf(err, errlen, "%s:%zu: line longer than %d bytes: not a tenant id",
+			 r->name, r->lineno, FROM_LINE_MAX);
+	return -1;
 }

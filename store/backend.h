@@ -109,9 +109,9 @@ struct store_backend {
 	void (*close)(struct store *s);
 	int (*check_integrity)(struct store *s, int *intact, char *why, size_t whylen);
 
-	int (*schedule)(struct store *s, const struct store_new_job *jobs, size_t n,
-			const struct store_service *svcs, size_t n_svcs, int64_t now,
-			char (*ids)[JOBS_ID_LEN + 1], int *created);
+	/* store_schedule_feed (store_schedule is one chunk of it) */
+	int (*schedule)(struct store *s, const struct store_job_feed *feed,
+			const struct store_service *svcs, size_t n_svcs, int64_t now);
 	int (*job_get)(struct store *s, const char *job_id, struct job_record *out);
 	int (*job_tasks)(struct store *s, const char *job_id, struct task_record **out,
 			 size_t *n);

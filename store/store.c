@@ -102,11 +102,54 @@ int store_check_integrity(struct store *s, int *intact, char *why, size_t whylen
 	return DISPATCH(s, check_integrity, intact, why, whylen);
 }
 
+/* store_schedule's jobs as a feed of one chunk. */
+struct one_chunk {
+	const struct store_new_job *jobs;
+	size_t n;
+	char (*ids)[JOBS_ID_LEN + 1];
+	int *created;
+	int given;
+};
+
+static int one_next(void *ctx, const struct store_new_job **jobs, size_t *n)
+{
+	struct one_chunk *c = ctx;
+
+	*jobs = c->jobs;
+	*n = c->given ? 0 : c->n;
+	c->given = 1;
+	return 0;
+}
+
+static int one_stored(void *ctx, size_t n, char (*ids)[JOBS_ID_LEN + 1], const int *created)
+{
+	struct one_chunk *c = ctx;
+
+	memcpy(c->ids, ids, n * sizeof *ids);
+	memcpy(c->created, created, n * sizeof *created);
+	return 0;
+}
+
+static int one_rewind(void *ctx)
+{
+	((struct one_chunk *)ctx)->given = 0;
+	return 0;
+}
+
 int store_schedule(struct store *s, const struct store_new_job *jobs, size_t n,
 		   const struct store_service *svcs, size_t n_svcs, int64_t now,
 		   char (*ids)[JOBS_ID_LEN + 1], int *created)
 {
-	return DISPATCH(s, schedule, jobs, n, svcs, n_svcs, now, ids, created);
+	struct one_chunk c = { .jobs = jobs, .n = n, .ids = ids, .created = created };
+	struct store_job_feed feed = { one_next, one_stored, one_rewind, &c };
+
+	return store_schedule_feed(s, &feed, svcs, n_svcs, now);
+}
+
+int store_schedule_feed(struct store *s, const struct store_job_feed *feed,
+			const struct store_service *svcs, size_t n_svcs, int64_t now)
+{
+	return DISPATCH(s, schedule, feed, svcs, n_svcs, now);
 }
 
 int store_schedule_subject(struct store *s, const struct store_new_job *j, int64_t now,

@@ -15,7 +15,7 @@
  * The operations:
  *   open, close        store_open, store_close, store_last_error(_kind),
  *                      store_check_integrity
- *   jobs               store_schedule, store_job_get, store_job_tasks,
+ *   jobs               store_schedule(_feed), store_job_get, store_job_tasks,
  *                      store_job_list, store_jobs_progress,
  *                      store_service_errors, store_job_cancel/hold/release/retry,
  *                      store_retire_service, store_absent_services
@@ -97,6 +97,35 @@ int store_check_integrity(struct store *s, int *intact, char *why, size_t whylen
 int store_schedule(struct store *s, const struct store_new_job *jobs, size_t n,
 		   const struct store_service *svcs, size_t n_svcs, int64_t now,
 		   char (*ids)[JOBS_ID_LEN + 1], int *created);
+
+/*
+ * The jobs of a bulk schedule, chunk by chunk (store_schedule_feed), so
+ * that memory stays bounded whatever their number. Each callback returns
+ * 0, or -1 to abandon the schedule (nothing is scheduled; the caller knows
+ * why).
+ *   next    the next chunk into *jobs, *n (0: no more); the chunk stays
+ *           valid until the next call
+ *   stored  what each job of the chunk just written (inside the open
+ *           transaction: not durable yet) became: ids[i], created[i]
+ *   rewind  back to the first chunk, forgetting what stored was told: the
+ *           store runs the transaction again (a PostgreSQL conflict);
+ *           -1 when the jobs cannot be produced again
+ */
+struct store_job_feed {
+	int (*next)(void *ctx, const struct store_new_job **jobs, size_t *n);
+	int (*stored)(void *ctx, size_t n, char (*ids)[JOBS_ID_LEN + 1], const int *created);
+	int (*rewind)(void *ctx);
+	void *ctx;
+};
+
+/*
+ * store_schedule for the jobs of feed, every chunk in one transaction, all
+ * or nothing, durable before returning (the rules of store_schedule hold
+ * across chunks: a tenant twice in the feed maps to one job). STORE_OK, or
+ * STORE_ERR when the store failed or a callback abandoned it.
+ */
+int store_schedule_feed(struct store *s, const struct store_job_feed *feed,
+			const struct store_service *svcs, size_t n_svcs, int64_t now);
 
 /*
  * Data-subject erasure (DESIGN 9): creates a job of kind user for the user

@@ -1,5 +1,6 @@
 /*
- * jobs.c - scheduling jobs and reading their tasks: pg_schedule,
+ * jobs.c - scheduling jobs and reading their tasks: pg_schedule (a feed
+ * of chunks),
  * pg_job_tasks. Operator transitions: store/pg/transitions.c; listings:
  * store/pg/query.c.
  *
@@ -34,16 +35,19 @@ static const char SQL_JOB_TASKS[] =
 	" ORDER BY CASE kind WHEN 'suspend' THEN 0 WHEN 'delete' THEN 1 ELSE 2 END,"
 	" phase, service";
 
-/* What a batch shares, and what it fills (pg_tx may run it again). */
+/* What a batch shares, and what its current chunk fills (pg_tx may run
+ * it again: the feed is rewound). */
 struct batch {
-	const struct store_new_job *jobs;
-	size_t n;
+	const struct store_job_feed *feed;
+	const struct store_new_job *jobs; /* the chunk */
+	size_t n, cap;
 	const struct store_service *svcs;
 	size_t n_svcs;
 	int64_t now, set_id;
 	struct jobs_bulk_docs *docs;
 	char (*ids)[JOBS_ID_LEN + 1];
 	int *created;
+	int runs;
 };
 
 /* The job.scheduled event and outbox row of one created job. */
@@ -140,17 +144,48 @@ static int due_now(const struct batch *b, size_t i)
 	return b->jobs[i].due_at <= b->now || suspends;
 }
 
+/* Writes the chunk in b->jobs, b->n and tells the feed; *due |= whether
+ * one of its jobs has work due now. 0, -1 (the store failed) or -2 (the
+ * feed abandoned it). */
+static int schedule_chunk(struct pg_store *s, struct batch *b, int *due)
+{
+	if (b->n > b->cap) {
+		b->ids = xrealloc(b->ids, b->n * sizeof *b->ids);
+		b->created = xrealloc(b->created, b->n * sizeof *b->created);
+		b->cap = b->n;
+	}
+	for (size_t i = 0; i < b->n; i++) {
+		if (schedule_one(s, b, i) < 0)
+			return -1;
+		*due |= due_now(b, i);
+	}
+	return b->feed->stored(b->feed->ctx, b->n, b->ids, b->created) < 0 ? -2 : 0;
+}
+
+/* A feed that fails is no conflict: pg_tx must not run it again. */
+static int abandoned(struct pg_store *s)
+{
+	s->sqlstate[0] = '\0';
+	store_set_error(&s->base, STORE_E_OTHER, "schedule abandoned");
+	return STORE_ERR;
+}
+
 static int schedule_tx(struct pg_store *s, void *ctx)
 {
 	struct batch *b = ctx;
-	int due = 0;
+	int due = 0, rc;
 
+	if (b->runs++ > 0 && b->feed->rewind(b->feed->ctx) < 0)
+		return abandoned(s);
 	if (pg_service_set_id(s, b->svcs, b->n_svcs, &b->set_id) < 0)
 		return STORE_ERR;
-	for (size_t i = 0; i < b->n; i++) {
-		if (schedule_one(s, b, i) < 0)
-			return STORE_ERR;
-		due |= due_now(b, i);
+	for (;;) {
+		if (b->feed->next(b->feed->ctx, &b->jobs, &b->n) < 0)
+			return abandoned(s);
+		if (b->n == 0)
+			break;
+		if ((rc = schedule_chunk(s, b, &due)) < 0)
+			return rc == -1 ? STORE_ERR : abandoned(s);
 	}
 	/* the other hosts start it within a second, not at their slow poll */
 	if (due && pg_notify_due(s) < 0)
@@ -158,14 +193,12 @@ static int schedule_tx(struct pg_store *s, void *ctx)
 	return STORE_OK;
 }
 
-/* One transaction for the whole batch, all or nothing. */
-int pg_schedule(struct store *base, const struct store_new_job *jobs, size_t n,
-		const struct store_service *svcs, size_t n_svcs, int64_t now,
-		char (*ids)[JOBS_ID_LEN + 1], int *created)
+/* One transaction for every chunk of the feed, all or nothing. */
+int pg_schedule(struct store *base, const struct store_job_feed *feed,
+		const struct store_service *svcs, size_t n_svcs, int64_t now)
 {
 	const char **names = xcalloc(n_svcs ? n_svcs : 1, sizeof *names);
-	struct batch b = { .jobs = jobs, .n = n, .svcs = svcs, .n_svcs = n_svcs, .now = now,
-			   .ids = ids, .created = created };
+	struct batch b = { .feed = feed, .svcs = svcs, .n_svcs = n_svcs, .now = now };
 	int rc;
 
 	for (size_t i = 0; i < n_svcs; i++)
@@ -174,6 +207,8 @@ int pg_schedule(struct store *base, const struct store_new_job *jobs, size_t n,
 	free(names);
 	rc = pg_tx(pg_of(base), schedule_tx, &b);
 	jobs_bulk_docs_free(b.docs);
+	free(b.ids);
+	free(b.created);
 	return rc;
 }
 

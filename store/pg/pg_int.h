@@ -86,9 +86,8 @@ static inline struct pg_store *pg_of(struct store *s)
 struct store *pg_open(const struct store_config *c, char *err, size_t errlen);
 void pg_close(struct store *s);
 int pg_check_integrity(struct store *s, int *intact, char *why, size_t whylen);
-int pg_schedule(struct store *s, const struct store_new_job *jobs, size_t n,
-		const struct store_service *svcs, size_t n_svcs, int64_t now,
-		char (*ids)[JOBS_ID_LEN + 1], int *created);
+int pg_schedule(struct store *s, const struct store_job_feed *feed,
+		const struct store_service *svcs, size_t n_svcs, int64_t now);
 int pg_job_get(struct store *s, const char *job_id, struct job_record *out);
 int pg_job_tasks(struct store *s, const char *job_id, struct task_record **out, size_t *n);
 int pg_job_list(struct store *s, const struct store_list_filter *f, store_job_cb cb,

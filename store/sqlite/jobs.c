@@ -1,5 +1,6 @@
 /*
- * jobs.c - scheduling jobs and reading them back: sqlite_schedule,
+ * jobs.c - scheduling jobs and reading them back: sqlite_schedule (a feed
+ * of chunks),
  * sqlite_job_get, sqlite_job_tasks. The operator transitions are in
  * store/sqlite/transitions.c, listings and the audit trail in store/sqlite/query.c.
  */
@@ -76,6 +77,9 @@ struct batch {
 	int64_t set_id;
 	int64_t now;
 	struct jobs_bulk_docs *docs;
+	char (*ids)[JOBS_ID_LEN + 1]; /* what the chunk's jobs became */
+	int *created;
+	size_t cap;
 };
 
 /* The batch's snapshot row (shared with every batch of the same config)
@@ -188,7 +192,8 @@ static int collect_results(struct sqlite_store *s, const struct store_new_job *j
 	}
 	sqlite_reset(st);
 	if (i < n) {
-		log_msg(LOG_ERROR, "store.error", "schedule: job %zu of %zu not stored", i + 1, n);
+		log_msg(LOG_ERROR, "store.error", "schedule: job %zu of a chunk of %zu not stored",
+			i + 1, n);
 		store_set_error(&s->base, STORE_E_OTHER, "job %zu of the batch not stored",
 				i + 1);
 		return -1;
@@ -196,32 +201,60 @@ static int collect_results(struct sqlite_store *s, const struct store_new_job *j
 	return 0;
 }
 
+/* Stages, creates and reports one chunk of the feed; b->ids and
+ * b->created grow to the largest chunk. */
+static int schedule_chunk(struct sqlite_store *s, struct batch *b,
+			  const struct store_job_feed *feed, const struct store_new_job *jobs,
+			  size_t n)
+{
+	if (n > b->cap) {
+		b->ids = xrealloc(b->ids, n * sizeof *b->ids);
+		b->created = xrealloc(b->created, n * sizeof *b->created);
+		b->cap = n;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (stage_job(s, i, &jobs[i], b->now) < 0)
+			return -1;
+	if (run_bulk(s, b) < 0 || collect_results(s, jobs, n, b, b->ids, b->created) < 0)
+		return -1;
+	if (sqlite_exec(s, "DELETE FROM temp.schedule_stage") < 0)
+		return -1;
+	if (feed->stored(feed->ctx, n, b->ids, b->created) < 0) {
+		store_set_error(&s->base, STORE_E_OTHER, "schedule abandoned");
+		return -1;
+	}
+	return 0;
+}
+
 /*
- * One transaction for the whole batch, all or nothing; see the staging
- * comment above for why it is set-based.
+ * One transaction for every chunk of the feed, all or nothing; see the
+ * staging comment above for why it is set-based. A chunk is staged and
+ * cleared before the next, so memory follows the chunk, not the feed.
  */
-int sqlite_schedule(struct store *base, const struct store_new_job *jobs, size_t n,
-		    const struct store_service *svcs, size_t n_svcs, int64_t now,
-		    char (*ids)[JOBS_ID_LEN + 1], int *created)
+int sqlite_schedule(struct store *base, const struct store_job_feed *feed,
+		    const struct store_service *svcs, size_t n_svcs, int64_t now)
 {
 	struct sqlite_store *s = sqlite_of(base);
 	struct batch b = { .svcs = svcs, .n_svcs = n_svcs, .now = now };
+	const struct store_new_job *jobs;
+	size_t n;
+	int rc = -1;
 
 	if (sqlite_begin(s) != STORE_OK)
 		return STORE_ERR;
 	if (sqlite_exec(s, SQL_STAGE_TABLES) < 0 || stage_services(s, &b) < 0)
-		goto fail;
-	for (size_t i = 0; i < n; i++)
-		if (stage_job(s, i, &jobs[i], now) < 0)
-			goto fail;
-	if (run_bulk(s, &b) < 0 || collect_results(s, jobs, n, &b, ids, created) < 0)
-		goto fail;
-	if (sqlite_exec(s, "DELETE FROM temp.schedule_stage") < 0)
-		goto fail;
+		goto out;
+	while ((rc = feed->next(feed->ctx, &jobs, &n)) == 0 && n > 0)
+		if ((rc = schedule_chunk(s, &b, feed, jobs, n)) < 0)
+			goto out;
+	if (rc < 0)
+		store_set_error(&s->base, STORE_E_OTHER, "schedule abandoned");
+out:
 	jobs_bulk_docs_free(b.docs);
-	return sqlite_commit(s);
-fail:
-	jobs_bulk_docs_free(b.docs);
+	free(b.ids);
+	free(b.created);
+	if (rc == 0)
+		return sqlite_commit(s);
 	sqlite_rollback(s);
 	return STORE_ERR;
 }

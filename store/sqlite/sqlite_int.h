@@ -58,9 +58,8 @@ static inline struct sqlite_store *sqlite_of(struct store *s)
 struct store *sqlite_open(const struct store_config *c, char *err, size_t errlen);
 void sqlite_close(struct store *s);
 int sqlite_check_integrity(struct store *s, int *intact, char *why, size_t whylen);
-int sqlite_schedule(struct store *s, const struct store_new_job *jobs, size_t n,
-		    const struct store_service *svcs, size_t n_svcs, int64_t now,
-		    char (*ids)[JOBS_ID_LEN + 1], int *created);
+int sqlite_schedule(struct store *s, const struct store_job_feed *feed,
+		    const struct store_service *svcs, size_t n_svcs, int64_t now);
 int sqlite_job_get(struct store *s, const char *job_id, struct job_record *out);
 int sqlite_job_tasks(struct store *s, const char *job_id, struct task_record **out,
 		     size_t *n);

@@ -210,6 +210,23 @@ class BulkTest(CliTest):
         self.assertIn("a/b", r.err)
         self.assertEqual(self.jobs(), [])
 
+    def test_large_stdin_invalid_at_the_end_schedules_nothing(self):
+        # several chunks go into the transaction before the bad line
+        ids = "".join("b%06d\n" % i for i in range(25000))
+        r = self.fails(2, "schedule", "--from", "-", input=ids + "b/x\n")
+        self.assertIn("stdin:25001:", r.err)
+        self.assertIn("nothing was scheduled", r.err)
+        self.assertEqual(self.jobs(), [])
+
+    def test_large_file_duplicates_across_chunks(self):
+        path = os.path.join(self.w.path, "tenants.txt")
+        with open(path, "w") as f:
+            f.write("".join("c%06d\n" % i for i in range(25000)) + "c000001\n")
+        out = self.ok("schedule", "--from", path, "--after", "2d").out.split()
+        self.assertEqual(len(out), 25001)
+        self.assertEqual(out[-1], out[1])
+        self.assertEqual(len(set(out)), 25000)
+
     def test_missing_file_and_bad_combinations(self):
         self.fails(2, "schedule", "--from", os.path.join(self.w.path, "nope.txt"))
         self.fails(2, "schedule", "x", "--from", "-")

@@ -44,6 +44,77 @@ static void schedule_is_idempotent_per_tenant(void **state)
 	assert_string_not_equal(a, b);
 }
 
+/* A feed of chunks (store_schedule_feed): fail_at > 0 abandons at that
+ * call of next; ids and created as stored reported them, in order. */
+struct chunks {
+	const struct store_new_job *jobs;
+	const size_t *sizes;
+	size_t calls, done, fail_at;
+	char ids[8][JOBS_ID_LEN + 1];
+	int created[8];
+};
+
+static int chunks_next(void *ctx, const struct store_new_job **jobs, size_t *n)
+{
+	struct chunks *c = ctx;
+	size_t at = 0;
+
+	if (++c->calls == c->fail_at)
+		return -1;
+	for (size_t i = 0; i + 1 < c->calls; i++)
+		at += c->sizes[i];
+	*jobs = c->jobs + at;
+	*n = c->sizes[c->calls - 1];
+	return 0;
+}
+
+static int chunks_stored(void *ctx, size_t n, char (*ids)[JOBS_ID_LEN + 1], const int *created)
+{
+	struct chunks *c = ctx;
+
+	for (size_t i = 0; i < n; i++, c->done++) {
+		memcpy(c->ids[c->done], ids[i], sizeof *ids);
+		c->created[c->done] = created[i];
+	}
+	return 0;
+}
+
+static int chunks_rewind(void *ctx)
+{
+	struct chunks *c = ctx;
+
+	c->calls = c->done = 0;
+	return 0;
+}
+
+/* Chunks share one transaction: a tenant twice across chunks gets one job,
+ * and a feed abandoned after a chunk leaves nothing stored. */
+static void schedule_feed_chunks_all_or_nothing(void **state)
+{
+	struct cfx *f = *state;
+	struct store_new_job j[5];
+	static const char *tenants[5] = { "f1", "f2", "f3", "f1", "f2" };
+	static const size_t sizes[4] = { 2, 2, 1, 0 };
+	struct chunks c = { .jobs = j, .sizes = sizes };
+	struct store_job_feed feed = { chunks_next, chunks_stored, chunks_rewind, &c };
+	char id[JOBS_ID_LEN + 1];
+
+	for (int i = 0; i < 5; i++)
+		j[i] = (struct store_new_job){ .tenant_id = tenants[i], .requested_by = "a",
+					       .due_at = NOW + DAY, .deadline_at = NOW + 2 * DAY };
+	c.fail_at = 3;
+	assert_int_equal(store_schedule_feed(f->s, &feed, cfx_svcs(), CFX_N_SVCS, NOW), STORE_ERR);
+	assert_int_equal(cfx_schedule(f->s, "f3", NOW, 0, id), 1); /* both chunks undone */
+	chunks_rewind(&c);
+	c.fail_at = 0;
+	assert_int_equal(store_schedule_feed(f->s, &feed, cfx_svcs(), CFX_N_SVCS, NOW), STORE_OK);
+	assert_int_equal(c.done, 5);
+	assert_int_equal(c.created[0] + c.created[1] + c.created[2] + c.created[3] + c.created[4], 2);
+	assert_string_equal(c.ids[0], c.ids[3]);
+	assert_string_equal(c.ids[1], c.ids[4]);
+	assert_string_equal(c.ids[2], id);
+}
+
 static void schedule_shows_tasks_before_start(void **state)
 {
 	struct cfx *f = *state;
@@ -464,6 +535,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(schedule_is_idempotent_per_tenant, cfx_setup,
+						cfx_teardown),
+		cmocka_unit_test_setup_teardown(schedule_feed_chunks_all_or_nothing, cfx_setup,
 						cfx_teardown),
 		cmocka_unit_test_setup_teardown(schedule_shows_tasks_before_start, cfx_setup,
 						cfx_teardown),
