@@ -94,42 +94,6 @@ static int connect_once(struct pg_store *s, int *transient)
 	return -1;
 }
 
-/*
- * Connects. A daemon (without STORE_OPEN_BRIEF) started while the server
- * restarts or is not up yet (not one that refused it) tries again, 0.1 s
- * doubling up to 2 s, for up to CONNECT_WAIT_MS, one log line a try; a
- * command fails at once. 0, or -1 with err set.
- */
-static int connect_db(struct pg_store *s, int flags, char *err, size_t errlen)
-{
-	char *parse_err = NULL;
-	PQconninfoOption *opts = PQconninfoParse(s->dsn, &parse_err);
-	int64_t wait = 100, until = clock_mono_ms() + CONNECT_WAIT_MS;
-	int transient = 0;
-
-	/* libpq's message about a DSN that does not parse quotes the DSN */
-	PQfreemem(parse_err);
-	if (opts == NULL) {
-		snprintf(err, errlen, "the PostgreSQL connection string does not parse "
-			 "(see \"Connection Strings\" in PostgreSQL's manual)");
-		return -1;
-	}
-	PQconninfoFree(opts);
-	while (connect_once(s, &transient) < 0) {
-		connect_error(s, err, errlen);
-		if (!transient || (flags & STORE_OPEN_BRIEF) || clock_mono_ms() + wait > until)
-			return -1;
-		log_msg(LOG_WARN, "store.connect.retry", "%s; trying again in %lld ms", err,
-			(long long)wait);
-		pg_sleep_ms(wait);
-		wait = wait * 2 > 2000 ? 2000 : wait * 2;
-	}
-	err[0] = '\0';
-	snprintf(s->label, sizeof s->label, "database %s on %s", PQdb(s->conn),
-		 PQhost(s->conn) ? PQhost(s->conn) : "localhost");
-	return 0;
-}
-
 /* Is this a tenantdel store, an empty database, or something else? Creates
  * or migrates as the flags allow. 0, or -1 with err set. */
 static int identify(struct pg_store *s, int flags, char *err, size_t errlen)
@@ -157,31 +121,61 @@ static int identify(struct pg_store *s, int flags, char *err, size_t errlen)
 }
 
 /*
- * connect_db, then identify. A server that goes away between the two (a
- * restart just after it accepted the connection) is waited for as one
- * that is not up yet: a daemon starts over within the same CONNECT_WAIT_MS;
- * a command fails at once. 0, or -1 with err set.
+ * One try at connecting, then at identify on the new connection. 0; or -1
+ * with err set and *transient when it is worth another try: the server
+ * is down, starting or restarting (not one that refused), or it went away
+ * between the connection and the first statements.
+ */
+static int open_once(struct pg_store *s, int flags, int *transient, char *err,
+		     size_t errlen)
+{
+	if (connect_once(s, transient) < 0) {
+		connect_error(s, err, errlen);
+		return -1;
+	}
+	snprintf(s->label, sizeof s->label, "database %s on %s", PQdb(s->conn),
+		 PQhost(s->conn) ? PQhost(s->conn) : "localhost");
+	s->n_cache = 0; /* a new connection: nothing prepared on it */
+	s->generation++;
+	s->lost = 0;
+	s->sqlstate[0] = '\0';
+	if (identify(s, flags, err, errlen) == 0)
+		return 0;
+	*transient = s->lost;
+	return -1;
+}
+
+/*
+ * Connects and identifies the store. A daemon (without STORE_OPEN_BRIEF)
+ * started while the server restarts or is not up yet tries again, 0.1 s
+ * doubling up to 2 s, for up to CONNECT_WAIT_MS, one log line a try; a
+ * command fails at once. 0, or -1 with err set.
  */
 static int open_db(struct pg_store *s, int flags, char *err, size_t errlen)
 {
+	char *parse_err = NULL;
+	PQconninfoOption *opts = PQconninfoParse(s->dsn, &parse_err);
 	int64_t wait = 100, until = clock_mono_ms() + CONNECT_WAIT_MS;
+	int transient = 0;
 
-	for (;;) {
-		if (connect_db(s, flags, err, errlen) < 0)
-			return -1;
-		if (identify(s, flags, err, errlen) == 0)
-			return 0;
-		if (!s->lost || (flags & STORE_OPEN_BRIEF) || clock_mono_ms() + wait > until)
+	/* libpq's message about a DSN that does not parse quotes the DSN */
+	PQfreemem(parse_err);
+	if (opts == NULL) {
+		snprintf(err, errlen, "the PostgreSQL connection string does not parse "
+			 "(see \"Connection Strings\" in PostgreSQL's manual)");
+		return -1;
+	}
+	PQconninfoFree(opts);
+	while (open_once(s, flags, &transient, err, errlen) < 0) {
+		if (!transient || (flags & STORE_OPEN_BRIEF) || clock_mono_ms() + wait > until)
 			return -1;
 		log_msg(LOG_WARN, "store.connect.retry", "%s; trying again in %lld ms", err,
 			(long long)wait);
 		pg_sleep_ms(wait);
 		wait = wait * 2 > 2000 ? 2000 : wait * 2;
-		s->n_cache = 0; /* a new connection: nothing prepared on it */
-		s->generation++;
-		s->lost = 0;
-		s->sqlstate[0] = '\0';
 	}
+	err[0] = '\0';
+	return 0;
 }
 
 struct store *pg_open(const struct store_config *c, char *err, size_t errlen)
