@@ -8,6 +8,7 @@
 #include "store/shared.h"
 #include "jobs/sched_doc.h"
 #include "util/log.h"
+#include "util/util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,65 @@ void store_log_breaker(const char *service, enum breaker_state before,
 		log_breaker(LOG_WARN, "breaker.opened", service, b);
 	else if (b->state == BREAKER_CLOSED && before != BREAKER_CLOSED)
 		log_breaker(LOG_INFO, "breaker.closed", service, b);
+}
+
+/* The batch's verdicts on one service's breaker, in order. */
+static int breaker_apply(struct store *s, const struct store_breaker_ops *ops,
+			 const char *service, const struct sched_result *r, size_t n,
+			 const struct sched_service *svc, int64_t now)
+{
+	struct policy_breaker b;
+	enum breaker_state before;
+	char *probe = NULL;
+	int changed = 0, locked = ops->lock == NULL, rc = 0;
+
+again:
+	if (ops->load(s, service, &b, &probe) < 0)
+		return -1;
+	before = b.state;
+	for (size_t i = 0; i < n; i++)
+		if (r[i].breaker != POLICY_BREAKER_SKIP && strcmp(r[i].service, service) == 0)
+			changed |= policy_breaker_apply(&b, r[i].breaker, r[i].probe, &svc->breaker,
+							now);
+	if (changed && !locked) {
+		free(probe);
+		probe = NULL;
+		if (ops->lock(s, service) < 0)
+			return -1;
+		locked = 1;
+		changed = 0;
+		goto again;
+	}
+	if (changed)
+		rc = ops->save(s, service, &b, probe, now);
+	store_log_breaker(service, before, &b);
+	free(probe);
+	return rc;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int store_breakers_apply(struct store *s, const struct store_breaker_ops *ops,
+			 const struct sched_result *r, size_t n, const struct sched_service *svcs,
+			 size_t n_svcs, int64_t now)
+{
+	const char **names = xcalloc(n + 1, sizeof *names);
+	size_t k = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (r[i].breaker != POLICY_BREAKER_SKIP && store_find_service(svcs, n_svcs, r[i].service))
+			names[k++] = r[i].service;
+	qsort(names, k, sizeof *names, name_cmp);
+	for (size_t i = 0; rc == 0 && i < k; i++)
+		if (i == 0 || strcmp(names[i], names[i - 1]) != 0)
+			rc = breaker_apply(s, ops, names[i], r, n,
+					   store_find_service(svcs, n_svcs, names[i]), now);
+	free(names);
+	return rc;
 }
 
 /* The task.attempt detail of r; kept: the task row took it. Caller frees. */

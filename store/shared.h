@@ -248,6 +248,32 @@ const struct sched_service *store_find_service(const struct sched_service *svcs,
 void store_log_breaker(const char *service, enum breaker_state before,
 		       const struct policy_breaker *b);
 
+/* A backend's breaker rows, for store_breakers_apply. */
+struct store_breaker_ops {
+	/* b (and *probe_owner, caller-freed, may be NULL) of service: a
+	 * closed breaker when it has no row. 0 or -1. */
+	int (*load)(struct store *s, const char *service, struct policy_breaker *b,
+		    char **probe_owner);
+	int (*save)(struct store *s, const char *service, const struct policy_breaker *b,
+		    const char *probe_owner, int64_t now); /* 0 or -1 */
+	/* Takes the lock under which service's breaker changes (NULL: the
+	 * transaction is the lock already). 0 or -1. */
+	int (*lock)(struct store *s, const char *service);
+};
+
+/*
+ * The verdicts of a batch of n results on their services' breakers (those
+ * of svcs; POLICY_BREAKER_SKIP ones aside), one service at a time in name
+ * order: its breaker read once, every verdict on it applied in the batch's
+ * order, written once if it changed (read again under ops->lock first,
+ * when there is one), breaker.opened/closed logged. A success on a closed
+ * breaker, the common case, reads one row a service and writes nothing.
+ * 0 or -1.
+ */
+int store_breakers_apply(struct store *s, const struct store_breaker_ops *ops,
+			 const struct sched_result *r, size_t n, const struct sched_service *svcs,
+			 size_t n_svcs, int64_t now);
+
 /* What store_record_attempt writes through a backend, inside the caller's
  * transaction. */
 struct store_record_ops {

@@ -93,64 +93,28 @@ int pg_breaker_save(struct pg_store *s, const char *service, const struct policy
 	return pg_run_changes(s, SQL_BREAKER_PUT, &p) < 0 ? -1 : 0;
 }
 
-/* The batch's verdicts on one service's breaker, in order: read without a
- * lock first (the common case, a success on a closed breaker, writes
- * nothing), else under the service's lock. */
-static int breaker_apply(struct pg_store *s, const char *service, const struct sched_result *r,
-			 size_t n, const struct sched_service *svc, int64_t now)
+static int breaker_load_op(struct store *base, const char *service, struct policy_breaker *b,
+			   char **probe_owner)
 {
-	struct policy_breaker b;
-	enum breaker_state before;
-	char *probe = NULL;
-	int changed = 0, locked = 0, rc = 0;
-
-again:
-	if (pg_breaker_load(s, service, &b, &probe) < 0)
-		return -1;
-	before = b.state;
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(r[i].service, service) == 0)
-			changed |= policy_breaker_apply(&b, r[i].breaker, r[i].probe, &svc->breaker,
-							now);
-	if (changed && !locked) {
-		free(probe);
-		if (pg_lock_service(s, service) < 0)
-			return -1;
-		locked = 1;
-		changed = 0;
-		goto again;
-	}
-	if (changed)
-		rc = pg_breaker_save(s, service, &b, probe, now);
-	store_log_breaker(service, before, &b);
-	free(probe);
-	return rc;
+	return pg_breaker_load(pg_of(base), service, b, probe_owner);
 }
 
-static int name_cmp(const void *a, const void *b)
+static int breaker_save_op(struct store *base, const char *service,
+			   const struct policy_breaker *b, const char *probe_owner, int64_t now)
 {
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
+	return pg_breaker_save(pg_of(base), service, b, probe_owner, now);
 }
 
-/* Every breaker the batch touches, in service name order. */
-static int breakers_apply(struct pg_store *s, const struct sched_result *r, size_t n,
-			  const struct sched_service *svcs, size_t n_svcs, int64_t now)
+static int breaker_lock_op(struct store *base, const char *service)
 {
-	const char **names = xcalloc(n + 1, sizeof *names);
-	size_t k = 0;
-	int rc = 0;
-
-	for (size_t i = 0; i < n; i++)
-		if (r[i].breaker != POLICY_BREAKER_SKIP && store_find_service(svcs, n_svcs, r[i].service))
-			names[k++] = r[i].service;
-	qsort(names, k, sizeof *names, name_cmp);
-	for (size_t i = 0; rc == 0 && i < k; i++)
-		if (i == 0 || strcmp(names[i], names[i - 1]) != 0)
-			rc = breaker_apply(s, names[i], r, n,
-					   store_find_service(svcs, n_svcs, names[i]), now);
-	free(names);
-	return rc;
+	return pg_lock_service(pg_of(base), service);
 }
+
+/* Read without a lock first (the common case, a success on a closed
+ * breaker, writes nothing), else again under the service's lock. */
+static const struct store_breaker_ops breaker_ops = {
+	.load = breaker_load_op, .save = breaker_save_op, .lock = breaker_lock_op,
+};
 
 /* ---- attempts ---- */
 
@@ -267,7 +231,8 @@ static int record_tx(struct pg_store *s, void *ctx)
 	for (size_t i = 0; rc == 0 && i < c->n; i++)
 		rc = record_one(s, c, &c->r[i], &counts);
 	if (rc == 0)
-		rc = breakers_apply(s, c->r, c->n, c->svcs, c->n_svcs, c->now);
+		rc = store_breakers_apply(&s->base, &breaker_ops, c->r, c->n, c->svcs, c->n_svcs,
+					  c->now);
 	if (rc == 0)
 		rc = pg_metrics_flush(s, &counts);
 	if (rc == 0)

@@ -91,28 +91,22 @@ int sqlite_breaker_save(struct sqlite_store *s, const char *service,
 	return sqlite_step_done(s, st);
 }
 
-/* Applies one attempt's verdict to the service's breaker. */
-static int breaker_apply(struct sqlite_store *s, const struct sched_result *r,
-			 const struct sched_service *svc, int64_t now)
+static int breaker_load_op(struct store *base, const char *service, struct policy_breaker *b,
+			   char **probe_owner)
 {
-	struct policy_breaker b;
-	char *probe = NULL;
-	enum breaker_state before;
-	int rc = 0;
-
-	if (r->breaker == POLICY_BREAKER_SKIP || svc == NULL)
-		return 0;
-	if (sqlite_breaker_load(s, r->service, &b, &probe) < 0)
-		return -1;
-	before = b.state;
-	/* nothing to write in the common case: a success on a closed breaker */
-	if (policy_breaker_apply(&b, r->breaker, r->probe, &svc->breaker, now)) {
-		rc = sqlite_breaker_save(s, r->service, &b, probe, now);
-		store_log_breaker(r->service, before, &b);
-	}
-	free(probe);
-	return rc;
+	return sqlite_breaker_load(sqlite_of(base), service, b, probe_owner);
 }
+
+static int breaker_save_op(struct store *base, const char *service,
+			   const struct policy_breaker *b, const char *probe_owner, int64_t now)
+{
+	return sqlite_breaker_save(sqlite_of(base), service, b, probe_owner, now);
+}
+
+/* The transaction (BEGIN IMMEDIATE) is the lock. */
+static const struct store_breaker_ops breaker_ops = {
+	.load = breaker_load_op, .save = breaker_save_op,
+};
 
 /* ---- attempts ---- */
 
@@ -197,17 +191,6 @@ static const struct store_record_ops record_ops = {
 	.subject_discovered = sqlite_subject_discovered,
 };
 
-static int record_one(struct sqlite_store *s, const char *owner, const struct sched_result *r,
-		      const struct sched_service *svcs, size_t n_svcs, int64_t now,
-		      struct jobs_counts *counts)
-{
-	int kept;
-
-	if (store_record_attempt(&s->base, &record_ops, owner, r, now, counts, &kept) < 0)
-		return -1;
-	return breaker_apply(s, r, store_find_service(svcs, n_svcs, r->service), now);
-}
-
 int sqlite_record_results(struct store *base, const char *owner, const struct sched_result *r,
 			  size_t n, const struct sched_service *svcs, size_t n_svcs,
 			  int64_t now, int *failed_jobs)
@@ -225,12 +208,14 @@ int sqlite_record_results(struct store *base, const char *owner, const struct sc
 		return STORE_ERR;
 	log_hold(); /* job.succeeded ... only once committed */
 	for (size_t i = 0; i < n; i++) {
-		if (record_one(s, owner, &r[i], svcs, n_svcs, now, &counts) < 0)
+		int kept;
+		if (store_record_attempt(base, &record_ops, owner, &r[i], now, &counts, &kept) < 0)
 			goto fail;
 		if (r[i].kind == TASK_KIND_DELETE && r[i].state != TASK_WAITING)
 			store_idset_add(&jobs, r[i].job_id);
 	}
-	if (sqlite_metrics_flush(s, &counts) < 0 || sqlite_eval_jobs(s, &jobs, now, &failed) < 0)
+	if (store_breakers_apply(base, &breaker_ops, r, n, svcs, n_svcs, now) < 0 ||
+	    sqlite_metrics_flush(s, &counts) < 0 || sqlite_eval_jobs(s, &jobs, now, &failed) < 0)
 		goto fail;
 	store_idset_free(&jobs);
 	jobs_counts_free(&counts);
