@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "util/log.h"
 #include "util/util.h"
@@ -22,8 +23,29 @@
 #define MAINT_EVERY_MS 1000     /* leases of dead owners reclaimed within this */
 #define SWEEP_EVERY_MS 60000
 #define ONCE_HORIZON_MS 10000   /* run --once waits for work due this soon */
+#define FDS_BESIDES_SLOTS 320   /* descriptors beside one a slot: curl's 64
+				 * spare connections, the store, the API, logs */
 
 /* ---- the services as the store wants them ---- */
+
+/* A descriptor a slot (its connection): the soft RLIMIT_NOFILE (1024 under
+ * systemd's default) raised towards the hard limit when max_in_flight needs
+ * more; a warning when the hard limit is lower. */
+static void raise_fd_limit(int max_in_flight)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)max_in_flight + FDS_BESIDES_SLOTS;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want ? rl.rlim_max : want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < want)
+		log_msg(LOG_WARN, "engine.fd_limit",
+			"max_in_flight %d needs %llu file descriptors; the limit is %llu "
+			"(raise LimitNOFILE / ulimit -n)",
+			max_in_flight, (unsigned long long)want, (unsigned long long)rl.rlim_cur);
+}
 
 void engine_build_services(struct engine *e)
 {
@@ -53,6 +75,7 @@ void engine_build_services(struct engine *e)
 	discover_add_steps(e);
 	/* connections kept open: one a slot, and the webhooks' */
 	http_client_set_max_connects(e->http, (long)cfg->max_in_flight + 64);
+	raise_fd_limit(cfg->max_in_flight);
 }
 
 static enum sched_owner owner_judge(void *ctx, const char *owner)
