@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "util/log.h"
 #include "util/util.h"
@@ -22,8 +23,29 @@
 #define MAINT_EVERY_MS 1000     /* leases of dead owners reclaimed within this */
 #define SWEEP_EVERY_MS 60000
 #define ONCE_HORIZON_MS 10000   /* run --once waits for work due this soon */
+#define FDS_BESIDES_SLOTS 320   /* descriptors beside one a slot: curl's 64
+				 * spare connections, the store, the API, logs */
 
 /* ---- the services as the store wants them ---- */
+
+/* A descriptor a slot (its connection): the soft RLIMIT_NOFILE (1024 under
+ * systemd's default) raised towards the hard limit when max_in_flight needs
+ * more; a warning when the hard limit is lower. */
+static void raise_fd_limit(int max_in_flight)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)max_in_flight + FDS_BESIDES_SLOTS;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want ? rl.rlim_max : want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < want)
+		log_msg(LOG_WARN, "engine.fd_limit",
+			"max_in_flight %d needs %llu file descriptors; the limit is %llu "
+			"(raise LimitNOFILE / ulimit -n)",
+			max_in_flight, (unsigned long long)want, (unsigned long long)rl.rlim_cur);
+}
 
 void engine_build_services(struct engine *e)
 {
@@ -53,6 +75,7 @@ void engine_build_services(struct engine *e)
 	discover_add_steps(e);
 	/* connections kept open: one a slot, and the webhooks' */
 	http_client_set_max_connects(e->http, (long)cfg->max_in_flight + 64);
+	raise_fd_limit(cfg->max_in_flight);
 }
 
 static enum sched_owner owner_judge(void *ctx, const char *owner)
@@ -178,7 +201,8 @@ static int claim(struct engine *e, int64_t now, size_t *claimed)
 /* run --once: done when nothing is in flight and nothing is due soon. */
 static int once_done(struct engine *e, size_t claimed, int more, int64_t wake, int64_t now)
 {
-	if (claimed > 0 || more || e->n_in_flight > 0 || e->n_finished > 0 || hooks_busy(e) > 0)
+	if (claimed > 0 || more || ev_is_active(&e->more) || e->n_in_flight > 0 ||
+	    e->n_finished > 0 || hooks_busy(e) > 0)
 		return 0;
 	/* due but not claimable (breaker open, another process at the limit):
 	 * left for the next run; work due within the horizon is waited for */
@@ -225,15 +249,19 @@ static int run_cycle(struct engine *e)
 		ev_break(e->loop, EVBREAK_ALL);
 		return 0;
 	}
-	e->cycle_needed = more;
-	if (more || claimed > 0)
+	e->cycle_needed = 0;
+	/* Housekeeping left (a batch of jobs started, more due): not in the
+	 * next turn, which would hold back the requests just handed to curl
+	 * (a new connection takes a turn or two to write its request), but
+	 * once the loop has nothing pending. */
+	if (more)
+		ev_idle_start(e->loop, &e->more);
+	if (claimed > 0 && !more)
 		arm_wake(e, wake <= now ? 0.0 : (double)(wake - now) / 1000.0);
 	else if (wake <= now)
 		arm_wake(e, ENGINE_POLL_S); /* blocked: an answer or the poll will come first */
 	else
 		arm_wake(e, (double)(wake - clock_now_ms() + 1) / 1000.0);
-	if (more)
-		e->maint_needed = 1;
 	return 0;
 }
 
@@ -297,15 +325,47 @@ static int send_calls(struct engine *e)
 	return -1;
 }
 
+/*
+ * Answers freed slots: their replacements are claimed first (a lease
+ * committed before each request, as always) and handed to curl, which
+ * sends them when the loop polls; the answers are recorded by the next
+ * turn's prepare. So a freed slot waits for one claim, not for the group
+ * commit and then a claim. 1 when it claimed (the commit waits a turn: at
+ * most one), 0 when there was nothing to do, -1 when the store failed.
+ */
+static int refill(struct engine *e)
+{
+	size_t claimed, before = e->n_in_flight;
+
+	if (e->refilled || e->n_finished == 0 || e->stopping ||
+	    (int)e->n_in_flight >= e->cfg->max_in_flight)
+		return 0;
+	if (claim(e, clock_now_ms(), &claimed) < 0)
+		return -1;
+	if (claimed == 0 || send_calls(e) < 0)
+		return 0;
+	e->refilled = 1;
+	if (e->n_in_flight <= before)
+		arm_wake(e, 0.0); /* none went to curl (whose timer wakes the loop) */
+	return 1;
+}
+
 static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
 	struct engine *e = w->data;
+	int r;
 
 	if (engine_store_backing_off(e))
 		return; /* the wake-up is armed for the end of the step */
 	/* calls readied by this turn's answers (a preview done) go first */
 	if (send_calls(e) < 0)
 		return;
+	if ((r = refill(e)) != 0) {
+		if (r < 0)
+			engine_store_failed(e, "claim");
+		return;
+	}
+	e->refilled = 0;
 	if (e->n_finished > 0) {
 		if (attempt_flush(e) < 0) {
 			engine_store_failed(e, "record attempts");

@@ -33,6 +33,9 @@ struct engine {
 
 	ev_prepare prepare;   /* group commit + cycle, before the loop blocks */
 	ev_timer wake;        /* the earliest due work */
+	ev_idle more;         /* housekeeping left (m.more), once the loop has
+			       * nothing pending: the requests the cycle
+			       * handed to curl go out first */
 	ev_timer poll;        /* 1 s: did another process write? */
 	ev_io notify;         /* the store's wake-ups (store_wait_fd), if it has them */
 	ev_timer grace;       /* shutdown_grace */
@@ -40,6 +43,7 @@ struct engine {
 	ev_signal sigterm, sigint, sighup;
 
 	int cycle_needed, maint_needed, first_maint;
+	int refilled;                /* this turn claimed before recording (refill) */
 	int sync_needed;             /* the config's services not yet synced to the store */
 	int stopping, aborted, done;
 	uint64_t changed;     /* store_changed_token at the last look */

@@ -2,7 +2,8 @@
  * engine_watch.c - the engine's watchers other than the prepare watcher
  * (engine.c): the wake-up timer, the 1 s poll and the store's wake-up
  * descriptor (another process's writes), the clock-step check, the
- * metrics timer, and the signals (SIGTERM/SIGINT stop, SIGHUP reload).
+ * idle watcher that runs housekeeping left over, the metrics timer, and
+ * the signals (SIGTERM/SIGINT stop, SIGHUP reload).
  * Callbacks only note what happened; the prepare watcher does the work.
  */
 #include "scheduler/engine_int.h"
@@ -33,6 +34,17 @@ static void check_clock(struct engine *e)
 	l = log_start(LOG_WARN, "clock.jumped");
 	log_int(l, "by_ms", jump);
 	log_done(l);
+	e->cycle_needed = 1;
+	e->maint_needed = 1;
+}
+
+/* The loop had nothing pending: the housekeeping left by the last cycle
+ * (jobs still to start) runs now, while this turn's requests are out. */
+static void more_cb(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	struct engine *e = w->data;
+
+	ev_idle_stop(loop, w);
 	e->cycle_needed = 1;
 	e->maint_needed = 1;
 }
@@ -172,6 +184,7 @@ static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 void engine_watchers_init(struct engine *e)
 {
 	ev_timer_init(&e->wake, wake_cb, 0., 0.);
+	ev_idle_init(&e->more, more_cb);
 	ev_timer_init(&e->poll, poll_cb, ENGINE_POLL_S, ENGINE_POLL_S);
 	ev_timer_init(&e->grace, grace_cb, 0., 0.);
 	ev_timer_init(&e->metrics, metrics_cb, 0., 0.);
@@ -179,7 +192,7 @@ void engine_watchers_init(struct engine *e)
 	ev_signal_init(&e->sigterm, stop_cb, SIGTERM);
 	ev_signal_init(&e->sigint, stop_cb, SIGINT);
 	ev_signal_init(&e->sighup, hup_cb, SIGHUP);
-	e->wake.data = e->poll.data = e->grace.data = e->metrics.data = e;
+	e->wake.data = e->more.data = e->poll.data = e->grace.data = e->metrics.data = e;
 	e->notify.data = e->sigterm.data = e->sigint.data = e->sighup.data = e;
 }
 
@@ -203,6 +216,7 @@ void engine_watchers_start(struct engine *e)
 void engine_watchers_stop(struct engine *e)
 {
 	ev_timer_stop(e->loop, &e->wake);
+	ev_idle_stop(e->loop, &e->more);
 	ev_timer_stop(e->loop, &e->poll);
 	ev_timer_stop(e->loop, &e->grace);
 	ev_timer_stop(e->loop, &e->metrics);

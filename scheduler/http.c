@@ -34,6 +34,10 @@ struct http_client {
 /* All the header lines of an answer (curl itself refuses one over 100 KiB). */
 #define HEADERS_MAX (256 * 1024)
 #define REDACTED "[REDACTED]"
+/* curl's receive buffer, one a transfer (16 KiB by default: 64 MiB at 4096
+ * in flight). Services answer a few hundred bytes of JSON; a larger answer
+ * only takes more reads. */
+#define RECV_BUFFER 1024L
 
 /* One request in flight. */
 struct xfer {
@@ -404,6 +408,7 @@ static void set_options(struct http_client *c, struct xfer *x, const struct http
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->error);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, x);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "tenantdel");
+	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, RECV_BUFFER);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (c->ca_file)
