@@ -7,11 +7,15 @@
 #include "scheduler/http.h"
 
 #include <curl/curl.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/queue.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "util/log.h"
 #include "util/util.h"
@@ -380,6 +384,29 @@ static struct curl_slist *make_headers(const struct http_request *rq)
 	return h;
 }
 
+/*
+ * Opens a transfer's socket above FD_SETSIZE when the descriptor limit
+ * allows (the engine raises it for a large max_in_flight): the API server
+ * (libmicrohttpd) polls with select(), so it refuses any connection whose
+ * descriptor is 1024 or more, and with a thousand requests in flight every
+ * low number would be a transfer's. libev watches these with epoll, which
+ * has no such bound. Below the limit, the socket stays where it is.
+ */
+static curl_socket_t open_socket(void *clientp, curlsocktype purpose,
+				 struct curl_sockaddr *addr)
+{
+	int fd = socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+
+	if (fd >= 0 && fd < FD_SETSIZE) {
+		int high = fcntl(fd, F_DUPFD_CLOEXEC, FD_SETSIZE);
+		if (high >= 0) {
+			close(fd);
+			fd = high;
+		}
+	}
+	return fd < 0 ? CURL_SOCKET_BAD : fd;
+}
+
 static void set_options(struct http_client *c, struct xfer *x, const struct http_request *rq)
 {
 	CURL *e = x->easy;
@@ -395,6 +422,7 @@ static void set_options(struct http_client *c, struct xfer *x, const struct http
 		curl_easy_setopt(e, CURLOPT_POSTFIELDS, "");
 	}
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
+	curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);

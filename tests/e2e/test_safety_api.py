@@ -3,8 +3,10 @@ the API nor stalls scheduling, and it recovers by itself; invalid UTF-8 in
 a body or a CLI text argument is refused; a bad list filter is a 400 that
 names it; an escaped backslash before "u0000" is text, not a NUL; an absurd
 Content-Length gets one well-formed 413."""
+import http.client
 import json
 import os
+import resource
 import socket
 import threading
 import time
@@ -196,3 +198,76 @@ class SafetyApiTest(apicase.ApiCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class HangServer:
+    """Accepts HTTP connections on 127.0.0.1 and never answers: each one a
+    request held in flight by the daemon."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4096)
+        self.port = self.sock.getsockname()[1]
+        self.conns = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(c)
+
+    def close(self):
+        self.sock.close()
+        for c in self.conns:
+            c.close()
+
+
+class ManyInFlightApiTest(harness.TestCase):
+    """A thousand requests in flight leave the API reachable: libmicrohttpd
+    polls with select(), which cannot watch a descriptor of 1024 or more,
+    so the transfers' sockets must not take every low number."""
+
+    IN_FLIGHT = 1100
+
+    def setUp(self):
+        super().setUp()
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        want = 4 * self.IN_FLIGHT
+        if hard != resource.RLIM_INFINITY and hard < want:
+            self.fail("this test needs a hard descriptor limit of %d (ulimit -Hn)" % want)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, want), hard))
+        self.addCleanup(resource.setrlimit, resource.RLIMIT_NOFILE, (soft, hard))
+        self.hang = HangServer()
+        self.addCleanup(self.hang.close)
+
+    def test_api_answers_with_1100_requests_in_flight(self):
+        token_file = os.path.join(self.w.path, "api.token")
+        with open(token_file, "w") as f:
+            f.write(API_TOKEN + "\n")
+        port = harness.free_port()
+        with open(self.w.conf, "w") as f:
+            f.write("[scheduler]\ndatabase = %s\nmax_in_flight = %d\n\n"
+                    "[http]\ntoken_file = %s\ntimeout = 120s\n\n"
+                    "[service slow]\ndelete_url = http://127.0.0.1:%d/t/{tenant_id}\n"
+                    "max_in_flight = %d\n\n[api]\nlisten = 127.0.0.1:%d\ntoken_file = %s\n"
+                    % (self.w.db, self.IN_FLIGHT, self.w.token_file, self.hang.port,
+                       self.IN_FLIGHT, port, token_file))
+        ids = os.path.join(self.w.path, "ids.txt")
+        with open(ids, "w") as f:
+            f.write("".join("tenant-%04d\n" % i for i in range(self.IN_FLIGHT)))
+        self.td("schedule", "--from", ids, "--now")
+        daemon = self.w.start()
+        harness.wait_for(lambda: len(self.hang.conns) >= self.IN_FLIGHT - 20, timeout=60,
+                         what="the requests to be in flight")
+        self.assertIsNone(daemon.poll())
+        for path in ["/healthz", "/v1/jobs?limit=1"]:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            c.request("GET", path, headers={"Authorization": "Bearer " + API_TOKEN})
+            r = c.getresponse()
+            self.assertEqual(r.status, 200, path)
+            r.read()
+            c.close()
