@@ -6,5 +6,5 @@ LIB_SRC += store/written.c store/lease.c
 UNIT_TESTS += test_store test_store_chain test_store_guards test_service_sets
 UNIT_TESTS += test_proof
 UNIT_TESTS += test_outbox
-UNIT_TESTS += test_store_open test_store_contract test_store_copy test_subject_contract
+UNIT_TESTS += test_store_open test_store_contract test_store_copy test_subject_contract test_pg_tx
 UNIT_TESTS += test_sched test_sched_maint
