@@ -164,6 +164,40 @@ class StoreFileTest(harness.TestCase):
         self.refused(["check-config"], 2, "tenantdel.conf:6:", "client_key")
 
 
+class WalUpkeepTest(harness.TestCase):
+    """Short commands leave folding the write-ahead log back into the
+    database file to `run`: a checkpoint rewrites the file, and the next
+    writers would quick-check it again. The WAL stays bounded all the same."""
+
+    def setUp(self):
+        super().setUp()
+        self.w.write_conf(CONF.format(http=""))
+        self.assertRc(self.w.run("schedule", "first"), 0)
+        db = sqlite3.connect(self.w.db)
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        db.close()
+
+    def test_schedule_leaves_a_large_wal_to_run_which_folds_it_back(self):
+        before = os.stat(self.w.db)
+        path = os.path.join(self.w.path, "tenants.txt")
+        with open(path, "w") as f:  # about 2000 pages: twice SQLite's default checkpoint size
+            f.write("".join("tenant-%05d\n" % i for i in range(8000)))
+        self.assertRc(self.w.run("schedule", "--from", path, "--after", "30d"), 0)
+        for i in range(3):
+            self.assertRc(self.w.run("schedule", "late-%d" % i, "--after", "30d"), 0)
+        after = os.stat(self.w.db)
+        self.assertEqual((after.st_size, after.st_mtime_ns), (before.st_size, before.st_mtime_ns),
+                         "a short command rewrote the database file")
+        self.assertGreater(os.stat(self.w.db + "-wal").st_size, 4 << 20)
+        self.assertRc(self.w.run("run", "--once"), 0)
+        self.assertGreater(os.stat(self.w.db).st_size, before.st_size)
+        wal = self.w.db + "-wal"
+        self.assertTrue(not os.path.exists(wal) or os.stat(wal).st_size == 0)
+        db = sqlite3.connect(self.w.db)
+        self.assertEqual(db.execute("SELECT count(*) FROM jobs").fetchone()[0], 8004)
+        db.close()
+
+
 class DiskFullTest(harness.TestCase):
     """A store on a small tmpfs that fills up (root only: mount)."""
 
