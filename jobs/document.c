@@ -185,6 +185,16 @@ char *jobs_outbox_body(const char *eid, const char *type, int64_t now,
 	return json_print_owned(jobs_render_outbox(eid, type, now, j));
 }
 
+/* Adds s under key; nothing when s is NULL. */
+static void add_str_if_set(cJSON *o, const char *key, const char *s)
+{
+	if (s != NULL)
+		cJSON_AddStringToObject(o, key, s);
+}
+
+/* One such detail is written per job, so a member that would be null is
+ * left out (a million scheduled jobs: 34 MB of "tenant_name":null and
+ * "reason":null); a reader takes a missing member as null. */
 cJSON *jobs_render_scheduled(const struct job_record *j, const char *const *services,
 			     size_t n_services)
 {
@@ -192,11 +202,11 @@ cJSON *jobs_render_scheduled(const struct job_record *j, const char *const *serv
 	cJSON *names = cJSON_CreateArray();
 
 	cJSON_AddStringToObject(o, "tenant_id", j->tenant_id);
-	jobs_json_add_str(o, "tenant_name", j->tenant_name);
+	add_str_if_set(o, "tenant_name", j->tenant_name);
 	jobs_json_add_time(o, "due_at", j->due_at);
 	jobs_json_add_time(o, "deadline_at", j->deadline_at);
-	jobs_json_add_str(o, "requested_by", j->requested_by);
-	jobs_json_add_str(o, "reason", j->reason);
+	add_str_if_set(o, "requested_by", j->requested_by);
+	add_str_if_set(o, "reason", j->reason);
 	for (size_t i = 0; i < n_services; i++)
 		cJSON_AddItemToArray(names, cJSON_CreateString(services[i]));
 	cJSON_AddItemToObject(o, "services", names);

@@ -62,8 +62,10 @@ char *jobs_outbox_body(const char *eid, const char *type, int64_t now,
 
 /*
  * The detail of a job.scheduled event: {"tenant_id","tenant_name","due_at",
- * "deadline_at","requested_by","reason","services":[names]}. The caller
- * deletes the tree.
+ * "deadline_at","requested_by","reason","services":[names]}, where
+ * tenant_name, requested_by and reason are left out when NULL (details
+ * written by earlier releases carry them as null: a reader takes both
+ * alike). The caller deletes the tree.
  */
 cJSON *jobs_render_scheduled(const struct job_record *j, const char *const *services,
 			     size_t n_services);

@@ -235,6 +235,10 @@ int store_outbox_wanted(const struct store *s);
 void store_event_hash(const char *prev_hash, int64_t id, const char *job_id, int64_t at,
 		      const char *type, const char *service, const char *detail,
 		      char out[STORE_HASH_HEX]);
+/* The same hash as its 32 bytes (what a backend stores compactly). */
+void store_event_digest(const char *prev_hash, int64_t id, const char *job_id, int64_t at,
+			const char *type, const char *service, const char *detail,
+			unsigned char md[32]);
 
 /* Frees one delivery's strings and zeroes it (store_deliveries_free frees
  * an array of them). */

@@ -37,14 +37,13 @@ static char *put_text(char *p, const char *s, size_t n, char sep)
 
 /* The text is joined on the stack when it fits (an event's detail is a few
  * hundred bytes), so that hashing an event allocates nothing. */
-void store_event_hash(const char *prev_hash, int64_t id, const char *job_id, int64_t at,
-		      const char *type, const char *service, const char *detail,
-		      char out[STORE_HASH_HEX])
+void store_event_digest(const char *prev_hash, int64_t id, const char *job_id, int64_t at,
+			const char *type, const char *service, const char *detail,
+			unsigned char md[UTIL_SHA256_LEN])
 {
 	const char *f[] = { prev_hash, job_id, type, service, detail };
 	size_t n[ARRAY_LEN(f)], total = 2 * UTIL_INT_TEXT + 6;
 	char stack[2048], *text, *p;
-	unsigned char md[UTIL_SHA256_LEN];
 
 	for (size_t i = 0; i < ARRAY_LEN(f); i++)
 		total += n[i] = f[i] ? strlen(f[i]) : 0;
@@ -59,6 +58,15 @@ void store_event_hash(const char *prev_hash, int64_t id, const char *job_id, int
 	util_sha256(text, (size_t)(p - text), md);
 	if (text != stack)
 		free(text);
+}
+
+void store_event_hash(const char *prev_hash, int64_t id, const char *job_id, int64_t at,
+		      const char *type, const char *service, const char *detail,
+		      char out[STORE_HASH_HEX])
+{
+	unsigned char md[UTIL_SHA256_LEN];
+
+	store_event_digest(prev_hash, id, job_id, at, type, service, detail, md);
 	util_hex(md, sizeof md, out);
 }
 
@@ -72,16 +80,18 @@ static int event_ok(const struct event_record *ev, const char *pred, char *why, 
 
 	if (ev->id == 1)
 		pred = store_genesis_hash;
+	/* first: a backend that does not repeat prev_hash in each row reads
+	 * it from event id-1, so without that event it has none to hash */
+	if (pred == NULL) {
+		snprintf(why, whylen, "event %lld: event %lld is missing", (long long)ev->id,
+			 (long long)ev->id - 1);
+		return 0;
+	}
 	store_event_hash(ev->prev_hash, ev->id, ev->job_id, ev->at, ev->type, ev->service,
 			 ev->detail, h);
 	if (ev->hash == NULL || strcmp(h, ev->hash) != 0) {
 		snprintf(why, whylen, "event %lld: its hash does not match its content",
 			 (long long)ev->id);
-		return 0;
-	}
-	if (pred == NULL) {
-		snprintf(why, whylen, "event %lld: event %lld is missing", (long long)ev->id,
-			 (long long)ev->id - 1);
 		return 0;
 	}
 	if (ev->prev_hash == NULL || strcmp(pred, ev->prev_hash) != 0) {

@@ -206,9 +206,19 @@ static const char MIGRATION_2_SUBJECT[] =
 	"  PRIMARY KEY (job_id, tenant_id)"
 	");";
 
+/*
+ * Version 3, as SQLite's 14: jobs_by_tenant holds the tenant only, not
+ * (tenant, job id); a tenant's few jobs are sorted in memory (the list
+ * by tenant), and each entry of a large backlog is 36 bytes smaller.
+ */
+static const char MIGRATION_3_TENANT_INDEX[] =
+	"DROP INDEX jobs_by_tenant;"
+	"CREATE INDEX jobs_by_tenant ON jobs(tenant_id);";
+
 const char *const pg_migrations[] = {
 	MIGRATION_1,
 	MIGRATION_2_SUBJECT,
+	MIGRATION_3_TENANT_INDEX,
 };
 const int pg_n_migrations = (int)(sizeof pg_migrations / sizeof pg_migrations[0]);
 

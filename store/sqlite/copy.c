@@ -18,7 +18,18 @@
 struct sqlite_load {
 	const struct store_table *t;
 	sqlite3_stmt *insert;
+	struct sqlite_hash_walk chain; /* the events loaded: the last one's id and hash */
 };
+
+/* The columns of the events table in the portable list (store/copy.c). */
+enum { EV_ID = 0, EV_PREV = 6, EV_HASH = 7 };
+
+static int is_events(const struct store_table *t)
+{
+	return strcmp(t->name, "events") == 0 && t->n_cols > EV_HASH &&
+	       strcmp(t->cols[EV_PREV].name, "prev_hash") == 0 &&
+	       strcmp(t->cols[EV_HASH].name, "hash") == 0;
+}
 
 int sqlite_same_store(struct store *a, struct store *b, int *same)
 {
@@ -68,9 +79,24 @@ static sqlite3_stmt *select_rows(struct sqlite_store *s, const struct store_tabl
 	return prepare(s, &b);
 }
 
-static void read_row(sqlite3_stmt *st, const struct store_table *t, struct store_value *v)
+/* Reads the row st is on; an event's hashes as hex text (the portable
+ * form) whichever way this store keeps them (store/sqlite/events.c). */
+static void read_row(sqlite3_stmt *st, const struct store_table *t, struct sqlite_hash_walk *w,
+		     struct store_value *v)
 {
+	static const int cols[4] = { EV_ID, EV_PREV, EV_HASH, -1 };
+	int events = is_events(t);
+
+	/* the hashes first: reading a BLOB as text makes its type unknown */
+	if (events) {
+		sqlite_event_hashes(w, st, cols, &v[EV_PREV].text, &v[EV_HASH].text);
+		if (v[EV_PREV].text == NULL)
+			v[EV_PREV].text = ""; /* event id-1 is missing: a chain that won't verify */
+		v[EV_PREV].null = v[EV_HASH].null = 0;
+	}
 	for (int i = 0; i < t->n_cols; i++) {
+		if (events && (i == EV_PREV || i == EV_HASH))
+			continue;
 		v[i].null = sqlite3_column_type(st, i) == SQLITE_NULL;
 		v[i].num = v[i].null || t->cols[i].type != STORE_COL_INT
 			? 0 : sqlite3_column_int64(st, i);
@@ -85,13 +111,14 @@ static int walk_table(struct sqlite_store *s, const struct store_table *t, store
 {
 	sqlite3_stmt *count = select_rows(s, t, 1), *rows = select_rows(s, t, 0);
 	struct store_value *v = xcalloc((size_t)t->n_cols, sizeof *v);
+	struct sqlite_hash_walk w = { 0 };
 	int64_t total = 0;
 	int rc = -1, step = SQLITE_DONE, stop = 0;
 
 	if (count == NULL || rows == NULL || sqlite_step_int(s, count, 0, &total) < 0)
 		goto done;
 	while (!stop && (step = sqlite3_step(rows)) == SQLITE_ROW) {
-		read_row(rows, t, v);
+		read_row(rows, t, &w, v);
 		stop = cb(ctx, t, total, v);
 	}
 	if (sqlite_walk_end(s, rows, stop ? SQLITE_DONE : step) == 0)
@@ -170,6 +197,43 @@ static sqlite3_stmt *insert_rows(struct sqlite_store *s, const struct store_tabl
 	return prepare(s, &b);
 }
 
+/* The 32 bytes of 64 hex digits; 0, or -1 when text is not that. */
+static int unhex(const char *text, unsigned char out[UTIL_SHA256_LEN])
+{
+	static const char digits[] = "0123456789abcdef";
+	const char *hi, *lo;
+
+	if (text == NULL || strlen(text) != 2 * UTIL_SHA256_LEN)
+		return -1;
+	for (int i = 0; i < UTIL_SHA256_LEN; i++) {
+		if ((hi = strchr(digits, text[2 * i])) == NULL || text[2 * i] == '\0' ||
+		    (lo = strchr(digits, text[2 * i + 1])) == NULL || text[2 * i + 1] == '\0')
+			return -1;
+		out[i] = (unsigned char)((hi - digits) << 4 | (lo - digits));
+	}
+	return 0;
+}
+
+/* An event's hashes as events.c writes them (the hash as its bytes, the
+ * prev_hash not repeated when it is the hash of the event loaded just
+ * before); anything else stays the text it is. An SQLite rc. */
+static int bind_event_hashes(struct sqlite_load *l, const struct store_value *row)
+{
+	struct sqlite_hash_walk *w = &l->chain;
+	const char *pred = row[EV_ID].num == 1 ? store_genesis_hash
+			 : w->last_id == row[EV_ID].num - 1 ? w->last : NULL;
+	unsigned char md[UTIL_SHA256_LEN];
+	int rc = SQLITE_OK;
+
+	if (pred != NULL && row[EV_PREV].text != NULL && strcmp(pred, row[EV_PREV].text) == 0)
+		rc = sqlite3_bind_zeroblob(l->insert, EV_PREV + 1, 0);
+	if (rc == SQLITE_OK && unhex(row[EV_HASH].text, md) == 0)
+		rc = sqlite3_bind_blob(l->insert, EV_HASH + 1, md, sizeof md, SQLITE_TRANSIENT);
+	w->last_id = row[EV_ID].num;
+	snprintf(w->last, sizeof w->last, "%s", row[EV_HASH].text ? row[EV_HASH].text : "");
+	return rc;
+}
+
 int sqlite_load_row(struct store *base, const struct store_table *t,
 		    const struct store_value *row)
 {
@@ -188,6 +252,8 @@ int sqlite_load_row(struct store *base, const struct store_table *t,
 		   : t->cols[i].type == STORE_COL_INT
 		   ? sqlite3_bind_int64(l->insert, i + 1, row[i].num)
 		   : sqlite3_bind_text(l->insert, i + 1, row[i].text, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK && is_events(t))
+		rc = bind_event_hashes(l, row);
 	if (rc != SQLITE_OK) {
 		sqlite_log_error(s, sqlite3_sql(l->insert));
 		return STORE_ERR;

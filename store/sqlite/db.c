@@ -99,6 +99,12 @@ void sqlite_bind_text(sqlite3_stmt *st, const char *name, const char *value)
 		bind_check(st, name, sqlite3_bind_text(st, i, value, -1, SQLITE_TRANSIENT));
 }
 
+void sqlite_bind_blob(sqlite3_stmt *st, const char *name, const void *p, size_t n)
+{
+	bind_check(st, name, sqlite3_bind_blob64(st, bind_index(st, name), p, n,
+						 SQLITE_TRANSIENT));
+}
+
 void sqlite_bind_int(sqlite3_stmt *st, const char *name, int64_t value)
 {
 	bind_check(st, name, sqlite3_bind_int64(st, bind_index(st, name), value));

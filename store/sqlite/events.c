@@ -16,9 +16,16 @@
  * way the insert also says what it expects: the id is the primary key, so
  * had the tip moved under a transaction its insert fails instead of
  * forking the chain.
+ *
+ * How a hash is kept (since version 14): the hash as its 32 bytes (a
+ * BLOB), and prev_hash as the empty BLOB, since it is the hash of the row
+ * before and is read from there. The canonical form hashed is the same
+ * (the hex text of both, store/events.c); rows written before keep both
+ * as hex text, and every read accepts either (sqlite_event_hashes).
  */
 #include "store/sqlite/sqlite_int.h"
 #include "util/log.h"
+#include "util/util.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -31,7 +38,7 @@ static const char SQL_ALL_EVENTS[] = "SELECT " EVENT_COLS " FROM events e ORDER 
 static const char SQL_TIP[] = "SELECT id, hash FROM events ORDER BY id DESC LIMIT 1";
 static const char SQL_APPEND[] =
 	"INSERT INTO events (id, job_id, at, type, service, detail, prev_hash, hash)"
-	" VALUES (:id, :job_id, :at, :type, :service, :detail, :prev, :hash)";
+	" VALUES (:id, :job_id, :at, :type, :service, :detail, X'', :hash)";
 
 /* Reads the chain's tip into s->tip (genesis when there is no event). */
 static int load_tip(struct sqlite_store *s)
@@ -43,9 +50,9 @@ static int load_tip(struct sqlite_store *s)
 		return -1;
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		const unsigned char *h = sqlite3_column_text(st, 1);
 		s->tip.id = sqlite3_column_int64(st, 0);
-		snprintf(s->tip.hash, sizeof s->tip.hash, "%s", h ? (const char *)h : "");
+		if (sqlite_column_hash(st, 1, s->tip.hash) == NULL)
+			s->tip.hash[0] = '\0';
 	} else if (rc == SQLITE_DONE) {
 		s->tip.id = 0;
 		snprintf(s->tip.hash, sizeof s->tip.hash, "%s", store_genesis_hash);
@@ -65,7 +72,7 @@ int sqlite_event_append(struct store *base, const char *job_id, int64_t at,
 			const char *type, const char *service, const char *detail)
 {
 	struct sqlite_store *s = sqlite_of(base);
-	char hash[STORE_HASH_HEX];
+	unsigned char md[UTIL_SHA256_LEN];
 	const char *text = detail ? detail : "{}";
 	sqlite3_stmt *st;
 	int64_t id;
@@ -79,25 +86,71 @@ int sqlite_event_append(struct store *base, const char *job_id, int64_t at,
 	if ((st = sqlite_stmt(s, SQL_APPEND)) == NULL)
 		return -1;
 	id = s->tip.id + 1;
-	store_event_hash(s->tip.hash, id, job_id, at, type, service, text, hash);
+	store_event_digest(s->tip.hash, id, job_id, at, type, service, text, md);
 	sqlite_bind_int(st, ":id", id);
 	sqlite_bind_text(st, ":job_id", job_id);
 	sqlite_bind_int(st, ":at", at);
 	sqlite_bind_text(st, ":type", type);
 	sqlite_bind_text(st, ":service", service);
 	sqlite_bind_text(st, ":detail", text);
-	sqlite_bind_text(st, ":prev", s->tip.hash);
-	sqlite_bind_text(st, ":hash", hash);
+	sqlite_bind_blob(st, ":hash", md, sizeof md);
 	if (sqlite_step_done(s, st) < 0)
 		return -1;
 	s->tip.id = id;
-	memcpy(s->tip.hash, hash, sizeof hash);
+	util_hex(md, sizeof md, s->tip.hash);
 	return 0;
 }
 
-/* Points ev's strings into the current row (valid until the next step). */
-static void read_event(sqlite3_stmt *st, struct event_record *ev)
+const char *sqlite_column_hash(sqlite3_stmt *st, int col, char out[STORE_HASH_HEX])
 {
+	const unsigned char *p;
+	int n;
+
+	switch (sqlite3_column_type(st, col)) {
+	case SQLITE_NULL:
+		return NULL;
+	case SQLITE_BLOB:
+		p = sqlite3_column_blob(st, col);
+		n = sqlite3_column_bytes(st, col);
+		util_hex(p, (size_t)(n < UTIL_SHA256_LEN ? n : UTIL_SHA256_LEN), out);
+		return out;
+	default:
+		snprintf(out, STORE_HASH_HEX, "%s", (const char *)sqlite3_column_text(st, col));
+		return out;
+	}
+}
+
+const char *sqlite_event_hashes(struct sqlite_hash_walk *w, sqlite3_stmt *st, const int col[4],
+				const char **prev, const char **hash)
+{
+	int64_t id = sqlite3_column_int64(st, col[0]);
+	const char *pred;
+
+	if (id == 1)
+		pred = store_genesis_hash;
+	else if (col[3] >= 0)
+		pred = sqlite_column_hash(st, col[3], w->pred);
+	else if (w->last_id == id - 1 && id > 1)
+		pred = memcpy(w->pred, w->last, sizeof w->pred); /* w->last changes below */
+	else
+		pred = NULL;
+	*hash = sqlite_column_hash(st, col[2], w->hash);
+	if (sqlite3_column_type(st, col[1]) == SQLITE_BLOB && sqlite3_column_bytes(st, col[1]) == 0)
+		*prev = pred; /* not repeated: the hash of the row before */
+	else
+		*prev = sqlite_column_hash(st, col[1], w->prev);
+	w->last_id = id;
+	snprintf(w->last, sizeof w->last, "%s", *hash ? *hash : "");
+	return pred;
+}
+
+/* Points ev's strings into the current row or w (valid until the next
+ * step); returns the hash of event id-1 (NULL when unknown). */
+static const char *read_event(sqlite3_stmt *st, struct sqlite_hash_walk *w, int of_job,
+			      struct event_record *ev)
+{
+	const int cols[4] = { 0, 6, 7, of_job ? 8 : -1 };
+
 	memset(ev, 0, sizeof *ev);
 	ev->id = sqlite3_column_int64(st, 0);
 	ev->job_id = (const char *)sqlite3_column_text(st, 1);
@@ -105,8 +158,7 @@ static void read_event(sqlite3_stmt *st, struct event_record *ev)
 	ev->type = (const char *)sqlite3_column_text(st, 3);
 	ev->service = (const char *)sqlite3_column_text(st, 4);
 	ev->detail = (const char *)sqlite3_column_text(st, 5);
-	ev->prev_hash = (const char *)sqlite3_column_text(st, 6);
-	ev->hash = (const char *)sqlite3_column_text(st, 7);
+	return sqlite_event_hashes(w, st, cols, &ev->prev_hash, &ev->hash);
 }
 
 /* Walks job_id's events (NULL: all of them) in id order; see store/backend.h. */
@@ -116,7 +168,9 @@ int sqlite_events_walk(struct store *base, const char *job_id, store_event_row_c
 	struct sqlite_store *s = sqlite_of(base);
 	const char *sql = job_id != NULL ? SQL_JOB_EVENTS : SQL_ALL_EVENTS;
 	sqlite3_stmt *st = sqlite_stmt(s, sql);
+	struct sqlite_hash_walk w = { 0 };
 	struct event_record ev;
+	const char *pred;
 	int rc = SQLITE_DONE, stop = 0;
 
 	if (st == NULL)
@@ -124,9 +178,8 @@ int sqlite_events_walk(struct store *base, const char *job_id, store_event_row_c
 	if (job_id != NULL)
 		sqlite_bind_text(st, ":job", job_id);
 	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		read_event(st, &ev);
-		stop = cb(ctx, &ev, job_id != NULL ? (const char *)sqlite3_column_text(st, 8)
-						   : NULL);
+		pred = read_event(st, &w, job_id != NULL, &ev);
+		stop = cb(ctx, &ev, job_id != NULL ? pred : NULL);
 	}
 	return sqlite_walk_end(s, st, stop ? SQLITE_DONE : rc);
 }

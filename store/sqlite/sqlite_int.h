@@ -153,6 +153,7 @@ void sqlite_reset(sqlite3_stmt *st);
  */
 void sqlite_bind_text(sqlite3_stmt *st, const char *name, const char *value);
 void sqlite_bind_int(sqlite3_stmt *st, const char *name, int64_t value);
+void sqlite_bind_blob(sqlite3_stmt *st, const char *name, const void *p, size_t n);
 void sqlite_bind_null(sqlite3_stmt *st, const char *name);
 /* Binds NULL when value == none. */
 void sqlite_bind_opt_int(sqlite3_stmt *st, const char *name, int64_t value, int64_t none);
@@ -237,6 +238,29 @@ int sqlite_step_changes(struct sqlite_store *s, sqlite3_stmt *st);
  */
 int sqlite_event_append(struct store *s, const char *job_id, int64_t at,
 			const char *type, const char *service, const char *detail);
+
+/* The hash stored in column col (32 bytes, or hex text in rows written
+ * before version 14) as hex text in out; NULL when the column is NULL. */
+const char *sqlite_column_hash(sqlite3_stmt *st, int col, char out[STORE_HASH_HEX]);
+
+/* What a walk of event rows in id order remembers to read their hashes. */
+struct sqlite_hash_walk {
+	int64_t last_id;           /* the row read before (0: none) */
+	char last[STORE_HASH_HEX]; /* its hash */
+	char hash[STORE_HASH_HEX], prev[STORE_HASH_HEX], pred[STORE_HASH_HEX];
+};
+
+/*
+ * Reads the hashes of the event row st is on, from its columns col[0] id,
+ * col[1] prev_hash, col[2] hash and col[3] (-1: none) the hash of event
+ * id-1: *hash as hex, and *prev as stored, or when not repeated (the empty
+ * BLOB written since version 14) the hash of event id-1, which is col[3]
+ * or else the row w read before when that is id-1. Returns the hash of
+ * event id-1 (the genesis hash for event 1), NULL when unknown. The
+ * strings point into w or the row: valid until the next step.
+ */
+const char *sqlite_event_hashes(struct sqlite_hash_walk *w, sqlite3_stmt *st, const int col[4],
+				const char **prev, const char **hash);
 
 /* Inserts one webhook outbox row, inside a transaction: body is the whole
  * payload {"id": eid, "type", "created_at", "job"} as JSON text

@@ -544,7 +544,7 @@ static void test_reapply_detail(void **state)
 	text = jobs_reapply_detail(&j, "orders", NOW - DAY, NOW - 2 * DAY);
 	jobs_job_record_clear(&j);
 	assert_string_equal(text,
-			    "{\"tenant_id\":\"acme\",\"tenant_name\":null,"
+			    "{\"tenant_id\":\"acme\","
 			    "\"due_at\":\"2027-01-15T08:00:00Z\","
 			    "\"deadline_at\":\"2027-01-16T08:00:00Z\",\"requested_by\":\"ops\","
 			    "\"reason\":\"reapply after a backup restore of orders\","

@@ -88,7 +88,7 @@ static void test_event_details(void **state)
 
 	(void)state;
 	assert_text(print(jobs_render_scheduled(&j, SERVICES, N_SERVICES)),
-		    "{\"tenant_id\":\"acme-1\",\"tenant_name\":null,"
+		    "{\"tenant_id\":\"acme-1\","
 		    "\"due_at\":\"2030-02-01T03:04:05Z\",\"deadline_at\":\"2030-02-08T03:04:05Z\","
 		    "\"requested_by\":\"b\\\"\\\\\\\\</\",\"reason\":\"r\\t\\\"x\\\"\","
 		    "\"services\":[\"orders\",\"inventory\",\"tenant\"]}");
