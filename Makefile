@@ -122,11 +122,15 @@ deps:
 # promtool, libfaketime, a PostgreSQL server): installed on first use like the
 # libraries.
 TEST_TOOLS := chromium chromedriver promtool faketime python3
+# End-to-end files at a time: most of a test waits; the sanitizers' binaries
+# are CPU-bound enough that a fourth process slows the chaos tests past
+# their deadlines.
+E2E_JOBS ?= $(if $(filter 1,$(SANITIZE)),3,4)
 test: $(BIN) $(FLEET) $(UNIT_BINS)
 	@for t in $(TEST_TOOLS); do command -v $$t >/dev/null || { ./scripts/install-deps; break; }; done
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ./scripts/install-deps
 	TENANTDEL_BIN=$(abspath $(BIN)) TENANTDEL_FLEET=$(abspath $(FLEET)) \
-	UNIT_TESTS="$(abspath $(UNIT_BINS))" E2E_TIMES=$(abspath $(B))/e2e-times.json \
+	UNIT_TESTS="$(abspath $(UNIT_BINS))" E2E_TIMES=$(abspath $(B))/e2e-times.json E2E_JOBS=$(E2E_JOBS) \
 	./tests/pg/with-cluster ./tests/run-tests
 
 unit: $(UNIT_BINS)
