@@ -285,6 +285,19 @@ def run_pool(items, jobs, file_timeout, work):
             kill_group(item.proc)
 
 
+def write_tap(path, items):
+    """Writes the TAP lines of items to path, numbered anew in the order of
+    items; returns how many."""
+    n = 0
+    with open(path, "w") as tap:
+        for item in items:
+            for line in item.tap:
+                n += 1
+                m = re.match(r"(ok|not ok) \d+ - (.*)", line)
+                tap.write("%s %d - %s\n" % (m.group(1), n, m.group(2)))
+    return n
+
+
 def load_times(path):
     try:
         with open(path) as f:
@@ -325,13 +338,7 @@ def main():
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="tenantdel-e2e-run-") as work:
         run_pool(items, jobs, args.file_timeout, work)
-    n = 0
-    with open(args.tap, "w") as tap:
-        for item in items:
-            for line in item.tap:
-                n += 1
-                m = re.match(r"(ok|not ok) \d+ - (.*)", line)
-                tap.write("%s %d - %s\n" % (m.group(1), n, m.group(2)))
+    n = write_tap(args.tap, items)
     if args.times:
         save_times(args.times, items)
     slow = sorted(items, key=lambda i: -i.took)[:5]
