@@ -110,8 +110,10 @@ $(B)/tests/test_%: $(B)/tests/unit/test_%.o $(LIB)
 deps:
 	./scripts/install-deps
 
-# The whole suite: unit tests (cmocka, TAP) then end-to-end (Python, real
-# binary against the fake fleet on 127.0.0.1). One summary line at the end.
+# The whole suite: unit tests (cmocka, TAP) alongside end-to-end (Python, real
+# binary against the fake fleet on 127.0.0.1; a process per file, E2E_JOBS
+# at a time, longest first by the times kept in $(B)). One summary line at
+# the end.
 # A throwaway PostgreSQL cluster runs meanwhile (tests/pg/with-cluster): the
 # store's contract tests run against it as well as SQLite, and so do the
 # end-to-end files that go through the store (a database per test workdir;
@@ -120,11 +122,16 @@ deps:
 # promtool, libfaketime, a PostgreSQL server): installed on first use like the
 # libraries.
 TEST_TOOLS := chromium chromedriver promtool faketime python3
+# End-to-end files at a time: most of a test waits; the sanitizers' binaries
+# are CPU-bound enough that a fourth process slows the chaos tests past
+# their deadlines.
+E2E_JOBS ?= $(if $(filter 1,$(SANITIZE)),3,4)
 test: $(BIN) $(FLEET) $(UNIT_BINS)
 	@for t in $(TEST_TOOLS); do command -v $$t >/dev/null || { ./scripts/install-deps; break; }; done
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ./scripts/install-deps
 	TENANTDEL_BIN=$(abspath $(BIN)) TENANTDEL_FLEET=$(abspath $(FLEET)) \
-	UNIT_TESTS="$(abspath $(UNIT_BINS))" ./tests/pg/with-cluster ./tests/run-tests
+	UNIT_TESTS="$(abspath $(UNIT_BINS))" E2E_TIMES=$(abspath $(B))/e2e-times.json E2E_JOBS=$(E2E_JOBS) \
+	./tests/pg/with-cluster ./tests/run-tests
 
 unit: $(UNIT_BINS)
 	TENANTDEL_BIN=$(abspath $(BIN)) UNIT_TESTS="$(abspath $(UNIT_BINS))" E2E=0 \

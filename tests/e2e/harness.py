@@ -3,6 +3,7 @@ token, a config and a database; running the real tenantdel binary; starting
 and stopping a daemon; waiting for conditions instead of sleeping."""
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -50,13 +51,31 @@ def wait_for(pred, timeout=10.0, interval=0.02, what="condition"):
         time.sleep(interval)
 
 
+# free_port's ports: below the kernel's ephemeral range (32768 up), so that
+# no connection's source port takes one between free_port and the bind of
+# the daemon it is for; the range split between the runner's processes
+# (E2E_WORKER, tests/e2e/runner.py), so that two never pick the same one.
+PORTS = (10000, 32000)
+_rnd = random.Random()
+
+
 def free_port():
-    """A TCP port of 127.0.0.1 that was free a moment ago (nothing listens on it)."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A TCP port of 127.0.0.1 that was free a moment ago (nothing bound to it)."""
+    workers = 8
+    worker = int(os.environ.get("E2E_WORKER", "0")) % workers
+    span = (PORTS[1] - PORTS[0]) // workers
+    low = PORTS[0] + worker * span
+    for _ in range(200):
+        port = _rnd.randrange(low, low + span)
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            s.close()
+    raise AssertionError("no free port of 127.0.0.1 in %d..%d" % (low, low + span - 1))
 
 
 def fill_disk(path):

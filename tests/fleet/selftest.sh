@@ -45,6 +45,8 @@ ctl() { curl -s -X POST "$B/_fleet/$1" -d "${2:-}"; }
 get() { curl -s "$B/_fleet/$1"; }
 fault() { ctl fault "$1" >/dev/null; }
 rows() { get "tenants/$1" | js "$2"; }
+# in_flight N: waits (up to 10 s) until the fleet has N requests in flight
+in_flight() { for _ in $(seq 200); do [ "$(get stats | js 'd["in_flight"]')" = "$1" ] && return; sleep 0.05; done; }
 
 start_fleet
 check "port announced on stdout and in the port file" "$(head -1 "$TMP/stdout")" "$PORT"
@@ -246,10 +248,10 @@ check "reset forgets users" "$(get users/u2 | js 'd["known"]')$(svc GET /api/v1/
 V=$(curl -sv -H "$AUTH" $B/api/v1/orders/tenant/f1/deletion-preview $B/api/v1/sales/tenant/f1/deletion-preview 2>&1 >/dev/null)
 check "keep-alive: second request reuses the connection" "$(grep -c 'Re-using existing connection' <<<"$V")" "1"
 ctl reset-log >/dev/null
-fault '{"service":"orders","mode":"slow","delay_ms":400,"count":3}'
+fault '{"service":"orders","mode":"slow","delay_ms":2000,"count":3}'
 PIDS=()
 for i in 1 2 3; do svc DELETE /api/v1/orders/tenant/c$i >/dev/null & PIDS+=($!); done
-sleep 0.2
+in_flight 3
 check "stats: in flight now" "$(get stats | js '[d["in_flight"], d["max_in_flight_by_service"]["orders"]]')" "[3, 3]"
 wait "${PIDS[@]}"
 check "stats after" "$(get stats | js '[d["requests"], d["in_flight"], d["max_in_flight"]]')" "[3, 0, 3]"
@@ -263,7 +265,7 @@ check "reset: rows, log, faults cleared" "$(rows f1 'd["total"]') $(get requests
 fault '{"service":"orders","mode":"hang"}'
 curl -s -m 30 -o /dev/null -X DELETE -H "$AUTH" $B/api/v1/orders/tenant/f1 &
 CURL=$!
-sleep 0.3
+in_flight 1
 check "hang in flight" "$(get stats | js 'd["in_flight"]')" "1"
 kill -TERM "$PID"
 for _ in $(seq 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.05; done
