@@ -465,7 +465,7 @@ static void pg_dsn_never_in_errors(void **state)
 	};
 
 	for (size_t i = 0; i < sizeof dsns / sizeof dsns[0]; i++) {
-		struct store_config c = cfx_config(f, STORE_OPEN_CREATE);
+		struct store_config c = cfx_config(f, STORE_OPEN_CREATE | STORE_OPEN_BRIEF);
 		char err[512] = "";
 
 		c.dsn = dsns[i];
