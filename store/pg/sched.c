@@ -19,7 +19,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SCHED_BATCH 500       /* jobs started / deadlines marked per transaction */
+/* Jobs started / deadlines marked per transaction: the loop runs such a
+ * batch between its turns (its requests wait meanwhile), so a run --once
+ * sends its first requests after one batch of job starts, not after all of
+ * them (500 a batch: the first request 70 ms after start; 128: 20 ms). */
+#define SCHED_BATCH 128
 #define SLOW_POLL_MS 10000    /* the token changes this often without a NOTIFY */
 #define CHANNEL "tenantdel_due"
 

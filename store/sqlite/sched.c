@@ -13,7 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SCHED_BATCH 500 /* jobs started / deadlines marked per transaction */
+/* Jobs started / deadlines marked per transaction: the loop runs such a
+ * batch between its turns (its requests wait meanwhile), so a run --once
+ * sends its first requests after one batch of job starts, not after all of
+ * them (500 a batch: the first request 70 ms after start; 128: 20 ms). */
+#define SCHED_BATCH 128
 
 static const char SQL_INFLIGHT_OTHERS[] =
 	"SELECT id, job_id, service, kind, attempts, lease_owner, lease_expires_at,"
