@@ -350,9 +350,8 @@ static int refill(struct engine *e)
 	return 1;
 }
 
-static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+static void prepare_work(struct ev_loop *loop, struct engine *e)
 {
-	struct engine *e = w->data;
 	int r;
 
 	if (engine_store_backing_off(e))
@@ -389,6 +388,17 @@ static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 		arm_wake(e, 0.0); /* calls that could not go: record them at once */
 	if (e->stopping && e->n_in_flight == 0 && e->n_finished == 0 && hooks_busy(e) == 0)
 		ev_break(loop, EVBREAK_ALL);
+}
+
+static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	struct engine *e = w->data;
+
+	prepare_work(loop, e);
+	/* last before libev hands its watchers to epoll: this turn's store
+	 * calls (and the callbacks' before them) may have lost or remade the
+	 * store's connection */
+	engine_watch_store_fd(e);
 }
 
 /* ---- public ---- */

@@ -116,6 +116,12 @@ void engine_store_failed(struct engine *e, const char *what);
 /* (engine_watch.c) Sets up the watchers (engine_new), starts them
  * (engine_run: a first look at the store's changes included), stops them
  * (engine_free). Can't fail. */
+/* Keeps the watcher of the store's wake-up descriptor on the socket the
+ * store has now: libev starts watching lazily, at the loop's next poll, and
+ * a descriptor closed meanwhile (the store lost its connection, or made a
+ * new one under another number) would abort it there. Called last in each
+ * turn's prepare. */
+void engine_watch_store_fd(struct engine *e);
 void engine_watchers_init(struct engine *e);
 void engine_watchers_start(struct engine *e);
 void engine_watchers_stop(struct engine *e);

@@ -89,6 +89,21 @@ static void look_for_changes(struct engine *e)
 	}
 }
 
+void engine_watch_store_fd(struct engine *e)
+{
+	int fd;
+
+	if (!ev_is_active(&e->notify))
+		return; /* look_for_changes starts it */
+	fd = e->stopping || engine_store_backing_off(e) ? -1 : store_wait_fd(e->store);
+	if (fd == e->notify.fd)
+		return;
+	ev_io_stop(e->loop, &e->notify);
+	ev_io_set(&e->notify, fd, EV_READ);
+	if (fd >= 0)
+		ev_io_start(e->loop, &e->notify);
+}
+
 static void poll_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	check_clock(w->data);
