@@ -10,7 +10,10 @@
  * holder has committed or rolled back), inserts after it, and commits,
  * which releases the lock. So ids have no gaps and the chain no forks,
  * whatever the number of hosts, and the lock is held for the appends and
- * the commit only. The id is the primary key as well: had anything
+ * the commit only. A transaction that queues more than EVENTS_HELD_MAX
+ * (a bulk schedule) writes them as it goes instead, under the lock taken
+ * at the first such write: its memory stays bounded, and the other hosts'
+ * events wait for its commit. The id is the primary key as well: had anything
  * written an event without the lock, the insert fails instead of forking.
  */
 #include "store/pg/pg_int.h"
@@ -22,6 +25,8 @@
 #include <string.h>
 
 #define WALK_PAGE 2000
+/* Events a transaction holds in memory before it writes them (~4 MB). */
+#define EVENTS_HELD_MAX 8192
 
 static const char SQL_CHAIN_LOCK[] = "SELECT pg_advisory_xact_lock($1::bigint)";
 static const char SQL_TIP[] = "SELECT id, hash FROM events ORDER BY id DESC LIMIT 1";
@@ -57,7 +62,7 @@ int pg_event_append(struct store *base, const char *job_id, int64_t at, const ch
 	e->type = xstrdup(type);
 	e->service = dup_opt(service);
 	e->detail = xstrdup(detail ? detail : "{}");
-	return 0;
+	return s->n_pending >= EVENTS_HELD_MAX ? pg_events_flush(s) : 0;
 }
 
 void pg_events_drop(struct pg_store *s)
@@ -88,29 +93,47 @@ static int insert_event(struct pg_store *s, const struct pg_event *e, int64_t id
 	return pg_run_changes(s, SQL_APPEND, &p) == 1 ? 0 : -1;
 }
 
-int pg_events_flush(struct pg_store *s)
+void pg_events_end(struct pg_store *s)
+{
+	pg_events_drop(s);
+	s->chain_held = 0;
+}
+
+/* Takes PG_LOCK_CHAIN for this transaction and reads the tip after it. */
+static int chain_take(struct pg_store *s)
 {
 	struct pg_params p = { 0 };
-	char prev[STORE_HASH_HEX], hash[STORE_HASH_HEX];
-	int64_t id = 0, unused;
+	int64_t unused;
 	PGresult *r;
 
-	if (s->n_pending == 0)
-		return 0;
 	pg_p_int(&p, PG_LOCK_CHAIN);
 	if (pg_run_int(s, SQL_CHAIN_LOCK, &p, 0, &unused) < 0 ||
 	    (r = pg_run(s, SQL_TIP, NULL)) == NULL)
 		return -1;
-	memcpy(prev, store_genesis_hash, sizeof prev);
+	s->chain_id = 0;
+	memcpy(s->chain_prev, store_genesis_hash, sizeof s->chain_prev);
 	if (PQntuples(r) == 1) {
-		id = pg_int(r, 0, 0, 0);
-		snprintf(prev, sizeof prev, "%s", PQgetvalue(r, 0, 1));
+		s->chain_id = pg_int(r, 0, 0, 0);
+		snprintf(s->chain_prev, sizeof s->chain_prev, "%s", PQgetvalue(r, 0, 1));
 	}
 	PQclear(r);
+	s->chain_held = 1;
+	return 0;
+}
+
+int pg_events_flush(struct pg_store *s)
+{
+	char hash[STORE_HASH_HEX];
+
+	if (s->n_pending == 0)
+		return 0;
+	if (!s->chain_held && chain_take(s) < 0)
+		return -1;
 	for (size_t i = 0; i < s->n_pending; i++) {
-		if (insert_event(s, &s->pending[i], ++id, prev, hash) < 0)
+		if (insert_event(s, &s->pending[i], s->chain_id + 1, s->chain_prev, hash) < 0)
 			return -1;
-		memcpy(prev, hash, sizeof prev);
+		s->chain_id++;
+		memcpy(s->chain_prev, hash, sizeof s->chain_prev);
 	}
 	pg_events_drop(s);
 	return 0;

@@ -60,6 +60,10 @@ struct pg_store {
 	int n_cache;
 	struct pg_event *pending;   /* this transaction's events, in order */
 	size_t n_pending, cap_pending;
+	int chain_held;             /* this transaction holds PG_LOCK_CHAIN: its
+				     * events went in after chain_id (hash chain_prev) */
+	int64_t chain_id;
+	char chain_prev[STORE_HASH_HEX];
 	char sqlstate[6];           /* of the last failed statement ("" none) */
 	int lost;                   /* the connection broke (until a reconnection) */
 	int brief;                  /* a command (STORE_OPEN_BRIEF): waits for a server
@@ -225,12 +229,17 @@ int pg_tx(struct pg_store *s, pg_tx_fn fn, void *ctx);
 int pg_event_append(struct store *s, const char *job_id, int64_t at, const char *type,
 		    const char *service, const char *detail);
 
-/* Writes the queued events under PG_LOCK_CHAIN (pg_tx calls it last).
- * 0 or -1. */
+/* Writes the queued events under PG_LOCK_CHAIN (pg_tx calls it last;
+ * pg_event_append, when a transaction queued PG_EVENTS_HELD_MAX: the lock
+ * is then held until the transaction ends). 0 or -1. */
 int pg_events_flush(struct pg_store *s);
 
 /* Forgets the queued events (a rollback). */
 void pg_events_drop(struct pg_store *s);
+
+/* The transaction ended (committed or rolled back): the queued events
+ * forgotten, PG_LOCK_CHAIN no longer held. */
+void pg_events_end(struct pg_store *s);
 
 /* Column lists and readers for jobs and tasks rows, in the SQLite
  * backend's order: SELECT PG_JOB_COLS FROM jobs ... */

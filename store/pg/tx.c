@@ -25,7 +25,7 @@ static const char SQL_XACT_STATUS[] = "SELECT pg_xact_status($1::xid8)";
 
 static void rollback(struct pg_store *s)
 {
-	pg_events_drop(s);
+	pg_events_end(s);
 	if (PQstatus(s->conn) == CONNECTION_OK &&
 	    PQtransactionStatus(s->conn) != PQTRANS_IDLE) {
 		PGresult *r = PQexec(s->conn, "ROLLBACK");
@@ -88,7 +88,7 @@ static int try_once(struct pg_store *s, pg_tx_fn fn, void *ctx, int *sent_commit
 	}
 	*sent_commit = 1;
 	r = pg_run(s, SQL_COMMIT, NULL);
-	pg_events_drop(s);
+	pg_events_end(s);
 	s->in_tx = 0;
 	if (r == NULL)
 		return STORE_ERR;

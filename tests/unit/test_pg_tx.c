@@ -3,6 +3,8 @@
  * connection: the server is asked what became of the transaction, and the
  * body runs again only when it was rolled back. The COMMIT is broken by a
  * deferred trigger that terminates its own backend while committing, once.
+ * And a transaction with more events than it keeps in memory (a bulk
+ * schedule) writes them as it goes, all or nothing still.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -44,10 +46,87 @@ static void pg_commit_lost_and_rolled_back_runs_again(void **state)
 	assert_int_equal(cfx_pg_int("SELECT count(*) FROM events"), 2);
 }
 
+/* A feed of n jobs ("bulk-N") in chunks of 1000; abandoned at the call of
+ * next numbered fail_at (0: never). */
+struct bulk {
+	struct store_new_job jobs[1000];
+	char tenants[1000][16];
+	size_t n, sent, calls, fail_at;
+	int64_t chain_locked; /* the chain's lock, seen from outside after 10,000 */
+};
+
+static int bulk_next(void *ctx, const struct store_new_job **jobs, size_t *n)
+{
+	struct bulk *b = ctx;
+	size_t k = b->n - b->sent < 1000 ? b->n - b->sent : 1000;
+
+	if (++b->calls == b->fail_at)
+		return -1;
+	for (size_t i = 0; i < k; i++) {
+		snprintf(b->tenants[i], sizeof b->tenants[i], "bulk-%zu", b->sent + i);
+		b->jobs[i] = (struct store_new_job){ .tenant_id = b->tenants[i], .requested_by = "a",
+						     .due_at = NOW + DAY, .deadline_at = NOW + 2 * DAY };
+	}
+	b->sent += k;
+	*jobs = b->jobs;
+	*n = k;
+	return 0;
+}
+
+static int bulk_stored(void *ctx, size_t n, char (*ids)[JOBS_ID_LEN + 1], const int *created)
+{
+	struct bulk *b = ctx;
+
+	/* the chain's lock ("tdel" 2: classid 0x7464, objid 0x656c0002) */
+	if (b->sent == 10000)
+		b->chain_locked = cfx_pg_int("SELECT count(*) FROM pg_locks WHERE locktype ="
+					     " 'advisory' AND classid = 29796 AND objid = 1701576706"
+					     " AND granted");
+	return 0;
+}
+
+static int bulk_rewind(void *ctx)
+{
+	struct bulk *b = ctx;
+
+	b->sent = b->calls = 0;
+	return 0;
+}
+
+/* 20,000 jobs in one transaction: more events than are held in memory, so
+ * they are written as the feed goes, under the chain's lock. Abandoned
+ * after 15,000, nothing is left; whole, the chain verifies and another
+ * writer's event follows it. */
+static void pg_bulk_events_written_as_they_go(void **state)
+{
+	struct cfx *f = *state;
+	static struct bulk b;
+	struct store_job_feed feed = { bulk_next, bulk_stored, bulk_rewind, &b };
+	int64_t bad = -1, count = 0;
+	char head[65], why[200] = "", id[JOBS_ID_LEN + 1];
+
+	b = (struct bulk){ .n = 20000, .fail_at = 16 };
+	assert_int_equal(store_schedule_feed(f->s, &feed, cfx_svcs(), CFX_N_SVCS, NOW), STORE_ERR);
+	assert_int_equal(cfx_pg_int("SELECT count(*) FROM events"), 0);
+	assert_int_equal(cfx_pg_int("SELECT count(*) FROM jobs"), 0);
+	bulk_rewind(&b);
+	b.fail_at = 0;
+	assert_int_equal(store_schedule_feed(f->s, &feed, cfx_svcs(), CFX_N_SVCS, NOW), STORE_OK);
+	assert_int_equal(b.chain_locked, 1); /* written before the end: the lock taken */
+	assert_int_equal(cfx_schedule(f->s, "after", NOW, 0, id), 1);
+	assert_int_equal(store_events_verify(f->s, &bad, why, sizeof why, &count, head), STORE_OK);
+	assert_int_equal(bad, 0);
+	assert_int_equal(count, 20001);
+	assert_int_equal(cfx_pg_int("SELECT max(id) FROM events"), 20001);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_prestate_setup_teardown(pg_commit_lost_and_rolled_back_runs_again,
+							 cfx_setup, cfx_teardown,
+							 (void *)"postgresql"),
+		cmocka_unit_test_prestate_setup_teardown(pg_bulk_events_written_as_they_go,
 							 cfx_setup, cfx_teardown,
 							 (void *)"postgresql"),
 	};
