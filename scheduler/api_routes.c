@@ -111,6 +111,11 @@ int api_check_id(const char *field, const char *id, struct api_answer *ans)
 
 int api_store_failed(struct api *a, struct api_answer *ans)
 {
+	/* a lock held too long, a database unreachable for now: try again
+	 * (503 with Retry-After); anything else is the server's fault */
+	if (store_last_error_kind(a->deps.store) == STORE_E_BUSY)
+		return api_fail(ans, MHD_HTTP_SERVICE_UNAVAILABLE, "database busy or unreachable: %s",
+				store_last_error(a->deps.store));
 	return api_fail(ans, 500, "database error: %s", store_last_error(a->deps.store));
 }
 

@@ -40,6 +40,7 @@ class TestPgOutage(PgEngineCase):
         c.request("GET", path, headers={"Authorization": "Bearer " + token} if token else {})
         r = c.getresponse()
         body = r.read().decode()
+        self.last_headers = dict(r.getheaders())
         c.close()
         return r.status, time.monotonic() - start, body
 
@@ -80,9 +81,10 @@ class TestPgOutage(PgEngineCase):
                 any(l.get("unrecorded", 0) > 0 for l in failed)
         harness.wait_for(outage_ridden, timeout=20, interval=0.1,
                          what="the DELETEs answered and their recording tried")
-        # a store-backed request says why, at once
+        # a store-backed request says why, at once, and that it is for now
         status, took, body = self.get("/v1/jobs/" + jobs[0], token=API_TOKEN)
-        self.assertEqual(status, 500, body)
+        self.assertEqual(status, 503, body)
+        self.assertEqual(self.last_headers.get("Retry-After"), "1")
         self.assertIn("database unreachable", body)
         self.assertLess(took, ANSWER_S)
         self.assertEqual(len(self.deletes()), n, "nothing is sent again meanwhile")
