@@ -47,6 +47,24 @@ static void raise_fd_limit(int max_in_flight)
 			max_in_flight, (unsigned long long)want, (unsigned long long)rl.rlim_cur);
 }
 
+/* The enabled services of the lowest phase among svcs: a job's tasks due
+ * when it starts. */
+static int first_phase_tasks(const struct sched_service *svcs, size_t n)
+{
+	int lowest = 0, count = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!svcs[i].enabled)
+			continue;
+		if (count == 0 || svcs[i].phase < lowest) {
+			lowest = svcs[i].phase;
+			count = 0;
+		}
+		count += svcs[i].phase == lowest;
+	}
+	return count;
+}
+
 void engine_build_services(struct engine *e)
 {
 	const struct config *cfg = e->cfg;
@@ -72,6 +90,7 @@ void engine_build_services(struct engine *e)
 		s->breaker.max_cooloff_ms = cfg->max_delay_ms;
 	}
 	e->n_conf_svcs = e->n_svcs;
+	e->first_phase_tasks = first_phase_tasks(e->svcs, e->n_conf_svcs);
 	discover_add_steps(e);
 	/* connections kept open: one a slot, and the webhooks' */
 	http_client_set_max_connects(e->http, (long)cfg->max_in_flight + 64);
@@ -139,6 +158,15 @@ static void arm_wake(struct engine *e, double delay)
 
 /* Housekeeping when due; *more is 1 when it has more to do at once. 0 or
  * -1 (the store failed). */
+/* The jobs whose first phase fills the free slots: a wide max_in_flight
+ * starts that many a pass, not the store's short batch. */
+static int room_jobs(const struct engine *e)
+{
+	int room = e->cfg->max_in_flight - (int)e->n_in_flight;
+
+	return room > 0 && e->first_phase_tasks > 0 ? room / e->first_phase_tasks + 1 : 0;
+}
+
 static int maintain(struct engine *e, int64_t now, int *more)
 {
 	struct sched_maint m;
@@ -154,8 +182,8 @@ static int maintain(struct engine *e, int64_t now, int *more)
 	}
 	if (!e->maint_needed && now - e->last_maint < MAINT_EVERY_MS && now >= e->last_maint)
 		return 0;
-	if (sched_maintain(e->store, e->owner.id, owner_judge, e, e->first_maint, &retry, now,
-			   &m) != STORE_OK)
+	if (sched_maintain(e->store, e->owner.id, owner_judge, e, e->first_maint, &retry,
+			   room_jobs(e), now, &m) != STORE_OK)
 		return -1;
 	e->maint_needed = 0;
 	e->last_maint = now;

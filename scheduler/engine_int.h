@@ -27,6 +27,8 @@ struct engine {
 
 	struct sched_service *svcs; /* from cfg; names point into it */
 	size_t n_svcs;
+	int first_phase_tasks;       /* a job's tasks in its first phase, by the
+				      * config (enabled services of the lowest phase) */
 	size_t n_conf_svcs;         /* of them, the configured services (the
 				     * rest: a subject job's steps) */
 	size_t claim_first;         /* the service the next claim serves first */

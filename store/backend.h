@@ -133,8 +133,8 @@ struct store_backend {
 			   void *ctx);
 
 	int (*maintain)(struct store *s, const char *owner, sched_owner_fn judge, void *ctx,
-			int reclaim_self, const struct policy_retry *retry, int64_t now,
-			struct sched_maint *m);
+			int reclaim_self, const struct policy_retry *retry, int want_jobs,
+			int64_t now, struct sched_maint *m);
 	int (*sweep_jobs)(struct store *s, int64_t now);
 	int (*claim_tasks)(struct store *s, const char *owner, const struct sched_service *svcs,
 			   size_t n_svcs, size_t first, int max, int64_t now,

@@ -248,10 +248,10 @@ int store_absent_services(struct store *s, const struct store_service *svcs, siz
 }
 
 int sched_maintain(struct store *s, const char *owner, sched_owner_fn judge, void *ctx,
-		   int reclaim_self, const struct policy_retry *retry, int64_t now,
-		   struct sched_maint *m)
+		   int reclaim_self, const struct policy_retry *retry, int want_jobs,
+		   int64_t now, struct sched_maint *m)
 {
-	return DISPATCH(s, maintain, owner, judge, ctx, reclaim_self, retry, now, m);
+	return DISPATCH(s, maintain, owner, judge, ctx, reclaim_self, retry, want_jobs, now, m);
 }
 
 int sched_sweep_jobs(struct store *s, int64_t now)

@@ -269,12 +269,14 @@ int store_events_verify(struct store *s, int64_t *first_bad, char *why, size_t w
  *  - scheduled jobs with due_at <= now become running (job.started);
  *  - active jobs past their deadline get job.deadline_missed, once;
  *  - jobs started above are evaluated (their first phase made due).
- * At most a batch of jobs is started / marked per call: m->more says to
- * call again at once. *m is filled (zeros on error).
+ * At most a batch of jobs is started per call, the store's (128, short:
+ * the loop waits for it) or want_jobs when larger (the jobs the caller has
+ * free slots for), and a batch of deadlines marked: m->more says to call
+ * again at once. *m is filled (zeros on error).
  */
 int sched_maintain(struct store *s, const char *owner, sched_owner_fn judge, void *ctx,
-		   int reclaim_self, const struct policy_retry *retry, int64_t now,
-		   struct sched_maint *m);
+		   int reclaim_self, const struct policy_retry *retry, int want_jobs,
+		   int64_t now, struct sched_maint *m);
 
 /*
  * Evaluates every running job (next phase due, finished, failed): the sweep

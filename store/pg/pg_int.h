@@ -334,7 +334,7 @@ int pg_retire_service(struct store *s, const char *service, const char *reason,
 int pg_absent_services(struct store *s, const struct store_service *svcs, size_t n_svcs,
 		       struct store_absent **out, size_t *n);
 int pg_maintain(struct store *s, const char *owner, sched_owner_fn judge, void *ctx,
-		int reclaim_self, const struct policy_retry *retry, int64_t now,
+		int reclaim_self, const struct policy_retry *retry, int want_jobs, int64_t now,
 		struct sched_maint *m);
 int pg_sweep_jobs(struct store *s, int64_t now);
 int pg_claim_tasks(struct store *s, const char *owner, const struct sched_service *svcs,

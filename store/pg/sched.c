@@ -95,6 +95,7 @@ int pg_lock_service(struct pg_store *s, const char *service)
 struct maint_ctx {
 	struct store_owners owners;
 	const struct policy_retry *retry;
+	int want_jobs;  /* jobs started at most (the batch, or the caller's room) */
 	int64_t now;
 	struct sched_maint m;
 	int held;
@@ -191,12 +192,13 @@ static int reclaim(struct pg_store *s, struct maint_ctx *c)
 /* ---- due jobs, deadlines ---- */
 
 /* The ids of a "SELECT id ... LIMIT $2 FOR UPDATE SKIP LOCKED" at now. */
-static int due_ids(struct pg_store *s, const char *sql, int64_t now, struct store_idset *ids)
+static int due_ids(struct pg_store *s, const char *sql, int64_t now, int lim,
+		   struct store_idset *ids)
 {
 	struct pg_params p = { 0 };
 
 	pg_p_int(&p, now);
-	pg_p_int(&p, SCHED_BATCH);
+	pg_p_int(&p, lim);
 	return pg_idset_collect(pg_run(s, sql, &p), ids);
 }
 
@@ -244,11 +246,11 @@ static int mark_missed(struct pg_store *s, const char *id, int64_t now)
 }
 
 /* Runs fn on each id a due_ids query returns; *count gets how many. */
-static int each_job(struct pg_store *s, const char *sql, int64_t now,
+static int each_job(struct pg_store *s, const char *sql, int64_t now, int lim,
 		    int (*fn)(struct pg_store *, const char *, int64_t), int *count)
 {
 	struct store_idset ids = { 0 };
-	int rc = due_ids(s, sql, now, &ids);
+	int rc = due_ids(s, sql, now, lim, &ids);
 
 	for (size_t i = 0; rc == 0 && i < ids.n; i++)
 		rc = fn(s, ids.ids[i], now) < 0 ? -1 : 0;
@@ -263,19 +265,21 @@ static int maintain_tx(struct pg_store *s, void *ctx)
 
 	pg_hold_fresh(&c->held);
 	memset(&c->m, 0, sizeof c->m);
-	if (reclaim(s, c) < 0 || each_job(s, SQL_DUE_JOBS, c->now, start_job, &c->m.started) < 0 ||
-	    each_job(s, SQL_MISSED, c->now, mark_missed, &c->m.missed) < 0)
+	if (reclaim(s, c) < 0 ||
+	    each_job(s, SQL_DUE_JOBS, c->now, c->want_jobs, start_job, &c->m.started) < 0 ||
+	    each_job(s, SQL_MISSED, c->now, SCHED_BATCH, mark_missed, &c->m.missed) < 0)
 		return STORE_ERR;
 	return STORE_OK;
 }
 
 int pg_maintain(struct store *base, const char *owner, sched_owner_fn judge, void *ctx,
-		int reclaim_self, const struct policy_retry *retry, int64_t now,
+		int reclaim_self, const struct policy_retry *retry, int want_jobs, int64_t now,
 		struct sched_maint *m)
 {
 	struct maint_ctx c = { .owners = { .me = owner, .judge = judge, .jctx = ctx,
 					   .self = reclaim_self },
-			       .retry = retry, .now = now };
+			       .retry = retry, .want_jobs = want_jobs > SCHED_BATCH ? want_jobs : SCHED_BATCH,
+			       .now = now };
 	int rc = pg_tx(pg_of(base), maintain_tx, &c);
 
 	pg_hold_end(&c.held, rc == STORE_OK);
@@ -284,7 +288,7 @@ int pg_maintain(struct store *base, const char *owner, sched_owner_fn judge, voi
 	if (rc != STORE_OK)
 		return STORE_ERR;
 	*m = c.m;
-	m->more = m->started == SCHED_BATCH || m->missed == SCHED_BATCH;
+	m->more = m->started == c.want_jobs || m->missed == SCHED_BATCH;
 	return STORE_OK;
 }
 

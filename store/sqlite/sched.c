@@ -188,7 +188,7 @@ static int reclaim(struct sqlite_store *s, struct store_owners *c,
 }
 
 /* Runs a "SELECT id ... LIMIT :lim" and calls fn per row, after the scan. */
-static int each_job(struct sqlite_store *s, const char *sql, int64_t now,
+static int each_job(struct sqlite_store *s, const char *sql, int64_t now, int lim,
 		    int (*fn)(struct sqlite_store *, const char *, int64_t), int *count)
 {
 	sqlite3_stmt *st = sqlite_stmt(s, sql);
@@ -199,7 +199,7 @@ static int each_job(struct sqlite_store *s, const char *sql, int64_t now,
 	if (st == NULL)
 		return -1;
 	sqlite_bind_int(st, ":now", now);
-	sqlite_bind_int(st, ":lim", SCHED_BATCH);
+	sqlite_bind_int(st, ":lim", lim);
 	if (sqlite_idset_collect(s, st, sql, &ids) < 0)
 		return -1;
 	rc = 0;
@@ -268,9 +268,10 @@ static int mark_missed(struct sqlite_store *s, const char *id, int64_t now)
 }
 
 int sqlite_maintain(struct store *base, const char *owner, sched_owner_fn judge, void *ctx,
-		    int reclaim_self, const struct policy_retry *retry, int64_t now,
-		    struct sched_maint *m)
+		    int reclaim_self, const struct policy_retry *retry, int want_jobs,
+		    int64_t now, struct sched_maint *m)
 {
+	int lim = want_jobs > SCHED_BATCH ? want_jobs : SCHED_BATCH;
 	struct sqlite_store *s = sqlite_of(base);
 	struct store_owners rc = { .me = owner, .judge = judge, .jctx = ctx, .self = reclaim_self };
 	int ok;
@@ -280,8 +281,8 @@ int sqlite_maintain(struct store *base, const char *owner, sched_owner_fn judge,
 		return STORE_ERR;
 	log_hold(); /* job.started ... only once committed */
 	ok = reclaim(s, &rc, retry, now, &m->reclaimed) == 0 &&
-	     each_job(s, SQL_DUE_JOBS, now, start_job, &m->started) == 0 &&
-	     each_job(s, SQL_MISSED, now, mark_missed, &m->missed) == 0;
+	     each_job(s, SQL_DUE_JOBS, now, lim, start_job, &m->started) == 0 &&
+	     each_job(s, SQL_MISSED, now, SCHED_BATCH, mark_missed, &m->missed) == 0;
 	store_owners_free(&rc);
 	if (!ok)
 		sqlite_rollback(s);
@@ -291,7 +292,7 @@ int sqlite_maintain(struct store *base, const char *owner, sched_owner_fn judge,
 		return STORE_ERR;
 	}
 	log_release(1);
-	m->more = m->started == SCHED_BATCH || m->missed == SCHED_BATCH;
+	m->more = m->started == lim || m->missed == SCHED_BATCH;
 	return STORE_OK;
 }
 

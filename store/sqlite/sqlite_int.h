@@ -81,8 +81,8 @@ int sqlite_absent_services(struct store *s, const struct store_service *svcs,
 int sqlite_events_walk(struct store *s, const char *job_id, store_event_row_cb cb,
 		       void *ctx);
 int sqlite_maintain(struct store *s, const char *owner, sched_owner_fn judge, void *ctx,
-		    int reclaim_self, const struct policy_retry *retry, int64_t now,
-		    struct sched_maint *m);
+		    int reclaim_self, const struct policy_retry *retry, int want_jobs,
+		    int64_t now, struct sched_maint *m);
 int sqlite_sweep_jobs(struct store *s, int64_t now);
 int sqlite_claim_tasks(struct store *s, const char *owner, const struct sched_service *svcs,
 		       size_t n_svcs, size_t first, int max, int64_t now,

@@ -70,7 +70,7 @@ static inline struct sched_maint maintain(struct store *s, const char *owner, sc
 {
 	struct sched_maint m;
 
-	assert_int_equal(sched_maintain(s, owner, judge, NULL, 0, NULL, now, &m), STORE_OK);
+	assert_int_equal(sched_maintain(s, owner, judge, NULL, 0, NULL, 0, now, &m), STORE_OK);
 	return m;
 }
 

@@ -133,7 +133,7 @@ static inline int fx_start_due(struct store *s, int64_t now)
 {
 	struct sched_maint m;
 
-	assert_int_equal(sched_maintain(s, "test", NULL, NULL, 0, NULL, now, &m), STORE_OK);
+	assert_int_equal(sched_maintain(s, "test", NULL, NULL, 0, NULL, 0, now, &m), STORE_OK);
 	return m.started;
 }
 

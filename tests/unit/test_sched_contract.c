@@ -110,7 +110,7 @@ static void start_jobs(struct store *s, int n, size_t n_svc, int64_t now,
 			 STORE_OK);
 	assert_int_equal(sched_sync_services(s, SVC, n_svc, now, NULL, NULL), STORE_OK);
 	do
-		assert_int_equal(sched_maintain(s, ME, NULL, NULL, 0, NULL, now, &m), STORE_OK);
+		assert_int_equal(sched_maintain(s, ME, NULL, NULL, 0, NULL, 0, now, &m), STORE_OK);
 	while (m.more);
 }
 
@@ -345,14 +345,14 @@ static void test_lease_expires_on_database_clock(void **state)
 	SVC[0].lease_ms = 60000;
 	assert_int_equal(n, 1);
 	/* a host whose clock runs an hour ahead */
-	assert_int_equal(sched_maintain(s, ME, other_unknown, NULL, 0, NULL, now + 3600000, &m),
+	assert_int_equal(sched_maintain(s, ME, other_unknown, NULL, 0, NULL, 0, now + 3600000, &m),
 			 STORE_OK);
 	assert_int_equal(m.reclaimed, 0);
 	assert_int_equal(tasks_in(s, ids, 1, TASK_IN_FLIGHT), 1);
 	/* once the database's clock passes the lease, it is taken */
 	until = clock_mono_ms() + 10000;
 	do
-		assert_int_equal(sched_maintain(s, ME, other_unknown, NULL, 0, NULL, now, &m),
+		assert_int_equal(sched_maintain(s, ME, other_unknown, NULL, 0, NULL, 0, now, &m),
 				 STORE_OK);
 	while (m.reclaimed == 0 && clock_mono_ms() < until);
 	assert_int_equal(m.reclaimed, 1);
@@ -377,7 +377,7 @@ static void test_late_result_fenced(void **state)
 	start_jobs(s, 1, 1, now, ids);
 	assert_int_equal(sched_claim_tasks(s, OTHER, SVC, 1, 0, 1, now, &c, &n), STORE_OK);
 	assert_int_equal(n, 1);
-	assert_int_equal(sched_maintain(s, ME, other_dead, NULL, 0, NULL, now, &m), STORE_OK);
+	assert_int_equal(sched_maintain(s, ME, other_dead, NULL, 0, NULL, 0, now, &m), STORE_OK);
 	assert_int_equal(m.reclaimed, 1);
 	assert_int_equal(sched_claim_tasks(s, ME, SVC, 1, 0, 1, now, &c2, &n2), STORE_OK);
 	assert_int_equal(n2, 1);
@@ -444,6 +444,40 @@ static void test_deliveries_claimed_once(void **state)
 	assert_int_equal(k, backlog); /* and none left out */
 }
 
+/* A pass starts the store's batch of due jobs (128), or as many as the
+ * caller has room for when that is more; m.more says there are others. */
+static void test_jobs_started_a_pass(void **state)
+{
+	struct fx *f = *state;
+	struct store_new_job j[MAX_JOBS];
+	char tenants[MAX_JOBS][16], ids[MAX_JOBS][JOBS_ID_LEN + 1];
+	int created[MAX_JOBS];
+	struct sched_maint m;
+	struct store *s = fx_open(f);
+	int64_t now = clock_now_ms();
+
+	for (int i = 0; i < MAX_JOBS; i++) {
+		snprintf(tenants[i], sizeof tenants[i], "p%03d", i);
+		j[i] = (struct store_new_job){ .tenant_id = tenants[i], .requested_by = "test",
+					       .due_at = now - 1000, .deadline_at = now + 86400000LL };
+	}
+	assert_int_equal(store_schedule(s, j, MAX_JOBS, NEW_SVC, 1, now, ids, created), STORE_OK);
+	assert_int_equal(sched_sync_services(s, SVC, 1, now, NULL, NULL), STORE_OK);
+	assert_int_equal(sched_maintain(s, ME, NULL, NULL, 0, NULL, 10, now, &m), STORE_OK);
+	assert_int_equal(m.started, 128); /* room for 10: the batch all the same */
+	assert_true(m.more);
+	assert_int_equal(sched_maintain(s, ME, NULL, NULL, 0, NULL, 50, now, &m), STORE_OK);
+	assert_int_equal(m.started, MAX_JOBS - 128);
+	assert_false(m.more);
+	for (int i = 0; i < MAX_JOBS; i++) /* 200 more, due */
+		snprintf(tenants[i], sizeof tenants[i], "q%03d", i);
+	assert_int_equal(store_schedule(s, j, MAX_JOBS, NEW_SVC, 1, now, ids, created), STORE_OK);
+	assert_int_equal(sched_maintain(s, ME, NULL, NULL, 0, NULL, 150, now, &m), STORE_OK);
+	assert_int_equal(m.started, 150); /* room for 150: more than the batch */
+	assert_true(m.more);
+	store_close(s);
+}
+
 #define TESTS(fx)                                                                            \
 	cmocka_unit_test_prestate_setup_teardown(test_claimers_hold_max_in_flight, fx_setup,  \
 						 fx_teardown, fx),                             \
@@ -452,6 +486,8 @@ static void test_deliveries_claimed_once(void **state)
 	cmocka_unit_test_prestate_setup_teardown(test_oldest_due_task, fx_setup,              \
 						 fx_teardown, fx),                             \
 	cmocka_unit_test_prestate_setup_teardown(test_late_result_fenced, fx_setup,           \
+						 fx_teardown, fx),                             \
+	cmocka_unit_test_prestate_setup_teardown(test_jobs_started_a_pass, fx_setup,          \
 						 fx_teardown, fx),                             \
 	cmocka_unit_test_prestate_setup_teardown(test_deliveries_claimed_once, fx_setup,      \
 						 fx_teardown, fx)

@@ -38,7 +38,7 @@ static int reclaimed_when(struct fx *f, enum sched_owner who, int64_t now)
 {
 	struct sched_maint m;
 
-	assert_int_equal(sched_maintain(f->s, OTHER, judge_other, &who, 0, NULL, now, &m),
+	assert_int_equal(sched_maintain(f->s, OTHER, judge_other, &who, 0, NULL, 0, now, &m),
 			 STORE_OK);
 	return m.reclaimed;
 }

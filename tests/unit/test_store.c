@@ -432,7 +432,7 @@ static struct task_record reclaim_after_crash(struct fx *f, const struct policy_
 	sched_claimed_free(c, n);
 	if (history != NULL)
 		fx_exec(f->s, history);
-	assert_int_equal(sched_maintain(f->s, "host/boot/2/2", always_dead, NULL, 0, p, NOW + 1,
+	assert_int_equal(sched_maintain(f->s, "host/boot/2/2", always_dead, NULL, 0, p, 0, NOW + 1,
 					&m), STORE_OK);
 	assert_int_equal(m.reclaimed, (int)n);
 	assert_int_equal(store_job_tasks(f->s, id, &t, &n), STORE_OK);

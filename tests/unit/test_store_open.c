@@ -230,7 +230,7 @@ static void test_absent_service_holds_then_retire_skips(void **state)
 	int held = 0;
 
 	started_job(f->s, "running", run);
-	assert_int_equal(sched_maintain(f->s, "me", NULL, NULL, 0, NULL, NOW, &m), STORE_OK);
+	assert_int_equal(sched_maintain(f->s, "me", NULL, NULL, 0, NULL, 0, NOW, &m), STORE_OK);
 	started_job(f->s, "later", later);
 	fx_exec(f->s, "UPDATE jobs SET state = 'scheduled', due_at = due_at + 86400000"
 		      " WHERE tenant_id = 'later'");
@@ -295,7 +295,7 @@ static void test_snapshot_of_a_retired_service(void **state)
 	assert_int_equal(task_of(t, n, "training")->state, TASK_PENDING); /* no sync yet */
 	jobs_task_records_free(t, n);
 	assert_int_equal(sched_sync_services(f->s, ONLY_ORDERS, 2, NOW, NULL, NULL), STORE_OK);
-	assert_int_equal(sched_maintain(f->s, "me", NULL, NULL, 0, NULL, NOW + DAY, &m), STORE_OK);
+	assert_int_equal(sched_maintain(f->s, "me", NULL, NULL, 0, NULL, 0, NOW + DAY, &m), STORE_OK);
 	assert_int_equal(store_job_tasks(f->s, a, &t, &n), STORE_OK);
 	assert_int_equal(task_of(t, n, "training")->state, TASK_SKIPPED);
 	assert_string_equal(task_of(t, n, "training")->skip_reason, "decommissioned");

@@ -49,7 +49,7 @@ static void maintain(struct store *s, int64_t now)
 	struct sched_maint m;
 
 	do
-		assert_int_equal(sched_maintain(s, ME, NULL, NULL, 0, NULL, now, &m), STORE_OK);
+		assert_int_equal(sched_maintain(s, ME, NULL, NULL, 0, NULL, 0, now, &m), STORE_OK);
 	while (m.more);
 }
 
