@@ -39,6 +39,7 @@
 /* The WAL size, in pages, at which a short command checkpoints (64 MiB of
  * 4 KiB pages; see open_existing). */
 #define BRIEF_CHECKPOINT_PAGES 16384
+#define BRIEF_CHECKPOINT_BYTES (64LL << 20)
 
 /* Every tenantdel table a store has had since migration 1. */
 static const char SQL_OWN_TABLES[] =
@@ -416,7 +417,8 @@ static struct store *open_existing(const char *path, const struct stat *file,
 	 * --once` checkpoint at 1000 pages and when they close; a short
 	 * command only once the WAL passes BRIEF_CHECKPOINT_PAGES, so the WAL
 	 * stays bounded without a daemon too. */
-	if ((c->flags & STORE_OPEN_BRIEF) &&
+	s->brief = (c->flags & STORE_OPEN_BRIEF) != 0;
+	if (s->brief &&
 	    (sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL) != SQLITE_OK ||
 	     sqlite3_wal_autocheckpoint(s->db, BRIEF_CHECKPOINT_PAGES) != SQLITE_OK)) {
 		open_error(s, sqlite3_errcode(s->db), "cannot configure it", err, errlen);
@@ -465,7 +467,27 @@ struct store *sqlite_open(const struct store_config *c, char *err, size_t errlen
 	return open_existing(path, &st, &o, err, errlen);
 }
 
-void sqlite_close(struct store *s)
+/*
+ * A short command that left a write-ahead log past BRIEF_CHECKPOINT_BYTES
+ * (a bulk schedule: its own commit has copied it into the database file
+ * already) empties it as it closes. Left as it is, the next process to
+ * open the store rebuilds the log's index without knowing its frames were
+ * copied, and copies them all again at its first checkpoint: after
+ * scheduling a million jobs, the next run paid ~800 MB of writes (its
+ * tasks/s 0.59 of an empty store's).
+ */
+void sqlite_close(struct store *base)
 {
-	handle_free(sqlite_of(s));
+	struct sqlite_store *s = sqlite_of(base);
+	char *wal;
+	struct stat st;
+
+	if (s != NULL && s->brief) {
+		wal = xasprintf("%s-wal", s->path);
+		if (stat(wal, &st) == 0 && st.st_size >= BRIEF_CHECKPOINT_BYTES)
+			(void)sqlite3_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL,
+					   NULL); /* best effort: a reader may hold it */
+		free(wal);
+	}
+	handle_free(s);
 }

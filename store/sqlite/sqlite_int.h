@@ -39,6 +39,7 @@ struct sqlite_store {
 	sqlite3 *db;
 	char *path;
 	int in_tx;
+	int brief;  /* opened with STORE_OPEN_BRIEF: see sqlite_close */
 	struct store_stmt_slot cache[STORE_STMT_CACHE];
 	int n_cache;
 	struct store_chain tip;

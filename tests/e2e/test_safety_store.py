@@ -198,6 +198,21 @@ class WalUpkeepTest(harness.TestCase):
         db.close()
 
 
+    def test_a_bulk_schedule_leaves_no_large_wal_behind(self):
+        # Past 64 MiB the log is emptied on close: the next process would
+        # otherwise rebuild its index and copy every frame into the file
+        # again at its first checkpoint.
+        path = os.path.join(self.w.path, "tenants.txt")
+        with open(path, "w") as f:
+            f.write("".join("bulk-%06d\n" % i for i in range(150000)))
+        self.assertRc(self.w.run("schedule", "--from", path, "--after", "30d"), 0)
+        wal = self.w.db + "-wal"
+        self.assertTrue(not os.path.exists(wal) or os.stat(wal).st_size == 0,
+                        "%d bytes of WAL left" % os.stat(wal).st_size)
+        self.assertGreater(os.stat(self.w.db).st_size, 64 << 20)
+        self.assertIn("chain verified: 150001 events", self.w.run("audit", "verify").out)
+
+
 class DiskFullTest(harness.TestCase):
     """A store on a small tmpfs that fills up (root only: mount)."""
 
