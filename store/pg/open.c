@@ -82,16 +82,21 @@ static int connect_once(struct pg_store *s, int *transient)
 				     "-c client_min_messages=warning", s->dsn, NULL };
 	PGPing ping;
 
-	if (s->conn != NULL)
-		PQfinish(s->conn);
-	s->conn = PQconnectdbParams(keys, vals, 1);
-	if (s->conn != NULL && PQstatus(s->conn) == CONNECTION_OK)
-		return 0;
-	/* down, or starting, stopping, recovering: worth another try; an
-	 * answer (a wrong password, no such database) is not */
-	ping = PQpingParams(keys, vals, 1);
-	*transient = ping == PQPING_REJECT || ping == PQPING_NO_RESPONSE;
-	return -1;
+	for (int tries = 0;; tries++) {
+		if (s->conn != NULL)
+			PQfinish(s->conn);
+		s->conn = PQconnectdbParams(keys, vals, 1);
+		if (s->conn != NULL && PQstatus(s->conn) == CONNECTION_OK)
+			return 0;
+		/* down, or starting, stopping, recovering: worth another try;
+		 * an answer (a wrong password, no such database) is not. A
+		 * server that accepts now may have been starting a moment ago
+		 * ("not yet accepting connections"): once more at once. */
+		ping = PQpingParams(keys, vals, 1);
+		*transient = ping == PQPING_REJECT || ping == PQPING_NO_RESPONSE;
+		if (ping != PQPING_OK || tries > 0)
+			return -1;
+	}
 }
 
 /* Is this a tenantdel store, an empty database, or something else? Creates
