@@ -34,7 +34,6 @@ struct jobs_bulk_docs {
 	struct template detail, body;
 	struct job_record detail_for, body_for; /* the shared values of each template */
 	int64_t body_now;
-	cJSON *str; /* a string reference item: prints one value */
 	struct buf out;
 };
 
@@ -84,26 +83,10 @@ static void template_set(struct template *t, cJSON *doc, int n_holes)
 /* Appends v as a JSON string printed by cJSON (null when NULL). */
 static void put_string(struct jobs_bulk_docs *d, const char *v)
 {
-	char stack[512];
-	size_t need;
-	char *p;
-
-	if (v == NULL) {
+	if (v == NULL)
 		buf_puts(&d->out, "null");
-		return;
-	}
-	/* At most \u00XX per byte, two quotes, the NUL, and the 5 bytes of
-	 * slack cJSON_PrintPreallocated asks for. */
-	need = 6 * strlen(v) + 8;
-	p = need <= sizeof stack ? stack : xmalloc(need);
-	d->str->valuestring = (char *)v;
-	if (need > INT_MAX || !cJSON_PrintPreallocated(d->str, p, (int)need, 0)) {
-		fprintf(stderr, "tenantdel: cannot print a string of %zu bytes\n", strlen(v));
-		abort();
-	}
-	buf_puts(&d->out, p);
-	if (p != stack)
-		free(p);
+	else
+		json_buf_string(&d->out, v);
 }
 
 /* t's pieces with values in its holes, in d->out. */
@@ -161,7 +144,6 @@ struct jobs_bulk_docs *jobs_bulk_docs_new(const char *const *services, size_t n_
 	for (size_t i = 0; i < n_services; i++)
 		d->services[i] = xstrdup(services[i]);
 	d->n_services = n_services;
-	d->str = cJSON_CreateStringReference("");
 	buf_init(&d->out);
 	return d;
 }
@@ -177,7 +159,6 @@ void jobs_bulk_docs_free(struct jobs_bulk_docs *d)
 	template_clear(&d->body);
 	jobs_job_record_clear(&d->detail_for);
 	jobs_job_record_clear(&d->body_for);
-	cJSON_Delete(d->str);
 	buf_free(&d->out);
 	free(d);
 }

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,4 +181,22 @@ int json_get_int(const cJSON *item, int64_t *v)
 		return -1;
 	*v = (int64_t)d;
 	return 0;
+}
+
+void json_buf_string(struct buf *b, const char *s)
+{
+	/* a string item that refers to s: printed, never freed */
+	cJSON item = { .type = cJSON_String | cJSON_IsReference, .valuestring = (char *)s };
+	/* at most \u00XX a byte, two quotes, the NUL, and the 5 bytes of slack
+	 * cJSON_PrintPreallocated asks for */
+	size_t need = 6 * strlen(s) + 8;
+	char stack[512], *p = need <= sizeof stack ? stack : xmalloc(need);
+
+	if (need > INT_MAX || !cJSON_PrintPreallocated(&item, p, (int)need, 0)) {
+		fprintf(stderr, "tenantdel: cannot print a string of %zu bytes\n", strlen(s));
+		abort();
+	}
+	buf_puts(b, p);
+	if (p != stack)
+		free(p);
 }

@@ -50,4 +50,12 @@ int json_get_int(const cJSON *item, int64_t *v);
  */
 char *json_print_owned(cJSON *o);
 
+struct buf;
+/*
+ * Appends s to b as a JSON string, quotes included, escaped by cJSON's own
+ * printer (hot paths that print a document piece by piece: the log, bulk
+ * job.scheduled details). Aborts when out of memory.
+ */
+void json_buf_string(struct buf *b, const char *s);
+
 #endif

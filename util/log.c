@@ -5,9 +5,10 @@
  * A line is printed as it is built, into its own buffer: the daemon logs
  * each attempt, and a cJSON tree built, printed and freed per line was
  * ~29,000 instructions of the ~455,000 an attempt cost in all (callgrind,
- * run --once). Strings are escaped as cJSON escapes them.
+ * run --once). Strings are printed by cJSON (json_buf_string).
  */
 #include "util/log.h"
+#include "util/json.h"
 #include "util/util.h"
 
 #include <limits.h>
@@ -69,47 +70,11 @@ static size_t timestamp(char out[TS_MAX])
 	return secs_len + 5;
 }
 
-/* s as a JSON string, quotes included: '"', '\\' and control characters
- * escaped, every other byte as it is. */
-static void put_string(struct buf *b, const char *s)
-{
-	static const char HEX[] = "0123456789abcdef";
-	const char *run = s;
-
-	buf_append(b, "\"", 1);
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-		char esc[6] = { '\\', 0, 0, 0, 0, 0 };
-		size_t n = 2;
-		if (c >= 0x20 && c != '"' && c != '\\')
-			continue;
-		buf_append(b, run, (size_t)(s - run));
-		run = s + 1;
-		switch (c) {
-		case '"': esc[1] = '"'; break;
-		case '\\': esc[1] = '\\'; break;
-		case '\b': esc[1] = 'b'; break;
-		case '\f': esc[1] = 'f'; break;
-		case '\n': esc[1] = 'n'; break;
-		case '\r': esc[1] = 'r'; break;
-		case '\t': esc[1] = 't'; break;
-		default:
-			memcpy(esc + 1, "u00", 3);
-			esc[4] = HEX[c >> 4];
-			esc[5] = HEX[c & 0x0f];
-			n = 6;
-		}
-		buf_append(b, esc, n);
-	}
-	buf_append(b, run, (size_t)(s - run));
-	buf_append(b, "\"", 1);
-}
-
 /* ,"key": */
 static void put_key(struct buf *b, const char *key)
 {
 	buf_append(b, ",", 1);
-	put_string(b, key);
+	json_buf_string(b, key);
 	buf_append(b, ":", 1);
 }
 
@@ -127,9 +92,9 @@ struct log_line *log_start(enum log_level level, const char *event)
 	buf_append(&l->text, ts, n);
 	buf_append(&l->text, "\"", 1);
 	put_key(&l->text, "level");
-	put_string(&l->text, level_names[level]);
+	json_buf_string(&l->text, level_names[level]);
 	put_key(&l->text, "event");
-	put_string(&l->text, event);
+	json_buf_string(&l->text, event);
 	return l;
 }
 
@@ -138,7 +103,7 @@ void log_str(struct log_line *l, const char *key, const char *value)
 	if (!l->on || value == NULL)
 		return;
 	put_key(&l->text, key);
-	put_string(&l->text, value);
+	json_buf_string(&l->text, value);
 }
 
 void log_int(struct log_line *l, const char *key, int64_t value)
