@@ -484,9 +484,13 @@ void sqlite_close(struct store *base)
 
 	if (s != NULL && s->brief) {
 		wal = xasprintf("%s-wal", s->path);
-		if (stat(wal, &st) == 0 && st.st_size >= BRIEF_CHECKPOINT_BYTES)
+		/* best effort, at once: a reader (a running daemon) holding the
+		 * log makes it give up rather than wait out the busy timeout */
+		if (stat(wal, &st) == 0 && st.st_size >= BRIEF_CHECKPOINT_BYTES) {
+			sqlite3_busy_timeout(s->db, 0);
 			(void)sqlite3_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL,
-					   NULL); /* best effort: a reader may hold it */
+					   NULL);
+		}
 		free(wal);
 	}
 	handle_free(s);
