@@ -156,8 +156,6 @@ static void arm_wake(struct engine *e, double delay)
 	ev_timer_start(e->loop, &e->wake);
 }
 
-/* Housekeeping when due; *more is 1 when it has more to do at once. 0 or
- * -1 (the store failed). */
 /* The jobs whose first phase fills the free slots: a wide max_in_flight
  * starts that many a pass, not the store's short batch. */
 static int room_jobs(const struct engine *e)
@@ -167,6 +165,8 @@ static int room_jobs(const struct engine *e)
 	return room > 0 && e->first_phase_tasks > 0 ? room / e->first_phase_tasks + 1 : 0;
 }
 
+/* Housekeeping when due; *more is 1 when it has more to do at once. 0 or
+ * -1 (the store failed). */
 static int maintain(struct engine *e, int64_t now, int *more)
 {
 	struct sched_maint m;

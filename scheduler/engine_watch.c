@@ -58,6 +58,15 @@ static void wake_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	e->maint_needed = 1;
 }
 
+/* The store's wake-up watcher on fd (< 0: none), started anew. */
+static void rewatch(struct engine *e, int fd)
+{
+	ev_io_stop(e->loop, &e->notify);
+	ev_io_set(&e->notify, fd, EV_READ);
+	if (fd >= 0)
+		ev_io_start(e->loop, &e->notify);
+}
+
 /* Another process's writes (the poll, or the store's wake-up descriptor:
  * re-watched each time, unwatched while the store fails, watched anew when
  * the token moved: a store that reconnected may hold a new socket under
@@ -81,12 +90,8 @@ static void look_for_changes(struct engine *e)
 		e->maint_needed = 1;
 	}
 	if ((fd = e->stopping ? -1 : store_wait_fd(e->store)) != e->notify.fd ||
-	    !ev_is_active(&e->notify) || moved) {
-		ev_io_stop(e->loop, &e->notify);
-		ev_io_set(&e->notify, fd, EV_READ);
-		if (fd >= 0)
-			ev_io_start(e->loop, &e->notify);
-	}
+	    !ev_is_active(&e->notify) || moved)
+		rewatch(e, fd);
 }
 
 void engine_watch_store_fd(struct engine *e)
@@ -96,12 +101,8 @@ void engine_watch_store_fd(struct engine *e)
 	if (!ev_is_active(&e->notify))
 		return; /* look_for_changes starts it */
 	fd = e->stopping || engine_store_backing_off(e) ? -1 : store_wait_fd(e->store);
-	if (fd == e->notify.fd)
-		return;
-	ev_io_stop(e->loop, &e->notify);
-	ev_io_set(&e->notify, fd, EV_READ);
-	if (fd >= 0)
-		ev_io_start(e->loop, &e->notify);
+	if (fd != e->notify.fd)
+		rewatch(e, fd);
 }
 
 static void poll_cb(struct ev_loop *loop, ev_timer *w, int revents)

@@ -43,11 +43,12 @@ void store_log_breaker(const char *service, enum breaker_state before,
 		log_breaker(LOG_INFO, "breaker.closed", service, b);
 }
 
-/* The batch's verdicts on one service's breaker, in order. */
+/* The batch's verdicts on svc's breaker, in order. */
 static int breaker_apply(struct store *s, const struct store_breaker_ops *ops,
-			 const char *service, const struct sched_result *r, size_t n,
-			 const struct sched_service *svc, int64_t now)
+			 const struct sched_service *svc, const struct sched_result *r, size_t n,
+			 int64_t now)
 {
+	const char *service = svc->name;
 	struct policy_breaker b;
 	enum breaker_state before;
 	char *probe = NULL;
@@ -77,28 +78,29 @@ again:
 	return rc;
 }
 
-static int name_cmp(const void *a, const void *b)
+static int service_cmp(const void *a, const void *b)
 {
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
+	return strcmp((*(const struct sched_service *const *)a)->name,
+		      (*(const struct sched_service *const *)b)->name);
 }
 
 int store_breakers_apply(struct store *s, const struct store_breaker_ops *ops,
 			 const struct sched_result *r, size_t n, const struct sched_service *svcs,
 			 size_t n_svcs, int64_t now)
 {
-	const char **names = xcalloc(n + 1, sizeof *names);
+	const struct sched_service **hit = xcalloc(n + 1, sizeof *hit);
 	size_t k = 0;
 	int rc = 0;
 
 	for (size_t i = 0; i < n; i++)
-		if (r[i].breaker != POLICY_BREAKER_SKIP && store_find_service(svcs, n_svcs, r[i].service))
-			names[k++] = r[i].service;
-	qsort(names, k, sizeof *names, name_cmp);
+		if (r[i].breaker != POLICY_BREAKER_SKIP &&
+		    (hit[k] = store_find_service(svcs, n_svcs, r[i].service)) != NULL)
+			k++;
+	qsort(hit, k, sizeof *hit, service_cmp);
 	for (size_t i = 0; rc == 0 && i < k; i++)
-		if (i == 0 || strcmp(names[i], names[i - 1]) != 0)
-			rc = breaker_apply(s, ops, names[i], r, n,
-					   store_find_service(svcs, n_svcs, names[i]), now);
-	free(names);
+		if (i == 0 || hit[i] != hit[i - 1])
+			rc = breaker_apply(s, ops, hit[i], r, n, now);
+	free(hit);
 	return rc;
 }
 

@@ -36,10 +36,10 @@
  */
 #define QUICK_CHECK_MAX_BYTES (64LL << 20)
 #define CHECK_RACY_MS 1000
-/* The WAL size, in pages, at which a short command checkpoints (64 MiB of
- * 4 KiB pages; see open_existing). */
-#define BRIEF_CHECKPOINT_PAGES 16384
+/* The WAL size past which a short command checkpoints (see open_existing
+ * and sqlite_close); SQLite counts it in pages, 4 KiB by default. */
 #define BRIEF_CHECKPOINT_BYTES (64LL << 20)
+#define BRIEF_CHECKPOINT_PAGES ((int)(BRIEF_CHECKPOINT_BYTES / 4096))
 
 /* Every tenantdel table a store has had since migration 1. */
 static const char SQL_OWN_TABLES[] =
