@@ -33,7 +33,10 @@ static void attempt_free(struct attempt *a)
 	free(a->c.service);
 	free(a->call_url);
 	free(a->preview_url);
-	outcome_clear(&a->out);
+	if (a->out != NULL)
+		outcome_clear(a->out);
+	free(a->out);
+	free(a->r);
 	free(a->preview_json);
 	free(a->preview_error);
 	free(a->error);
@@ -43,6 +46,13 @@ static void attempt_free(struct attempt *a)
 
 /* The attempt no longer holds one of the engine's max_in_flight slots (its
  * handle is curl's, its record the group commit's: nothing else lists it). */
+struct outcome *attempt_out(struct attempt *a)
+{
+	if (a->out == NULL)
+		a->out = xcalloc(1, sizeof *a->out);
+	return a->out;
+}
+
 static void unlink_attempt(struct attempt *a)
 {
 	a->e->n_in_flight--;
@@ -65,9 +75,11 @@ void attempt_set_error(struct attempt *a, const char *fmt, ...)
 /* The verification preview could not be made: only it is retried. */
 static void verification_failed(struct attempt *a, const char *why, int64_t retry_after_ms)
 {
-	a->out.kind = OUTCOME_RETRY;
-	a->out.counts_for_breaker = 0;
-	a->out.retry_after_ms = retry_after_ms;
+	struct outcome *o = attempt_out(a);
+
+	o->kind = OUTCOME_RETRY;
+	o->counts_for_breaker = 0;
+	o->retry_after_ms = retry_after_ms;
 	a->verify_owed = 1;
 	attempt_set_error(a, "verification: %s", why);
 }
@@ -84,13 +96,14 @@ struct policy_retry engine_retry_policy(const struct config *cfg)
 /* Next state, next time and attempt accounting: policy_decide. */
 static void decide(struct attempt *a, int64_t now)
 {
-	struct sched_result *r = &a->r;
+	struct sched_result *r = a->r;
+	const struct outcome *o = attempt_out(a);
 	struct policy_retry p = engine_retry_policy(a->e->cfg);
 	struct policy_attempt in = {
-		.kind = a->out.kind, .call = a->call, .verify_owed = a->verify_owed,
-		.answered_2xx = a->answered_2xx, .counts_for_breaker = a->out.counts_for_breaker,
-		.probe = a->c.probe, .retry_after_ms = a->out.retry_after_ms,
-		.service_wait = a->out.kind == OUTCOME_RETRY && !a->out.uses_attempt,
+		.kind = o->kind, .call = a->call, .verify_owed = a->verify_owed,
+		.answered_2xx = a->answered_2xx, .counts_for_breaker = o->counts_for_breaker,
+		.probe = a->c.probe, .retry_after_ms = o->retry_after_ms,
+		.service_wait = o->kind == OUTCOME_RETRY && !o->uses_attempt,
 		.attempts = r->attempt, .free_waits = a->c.free_waits,
 		.streak = a->c.retry_streak,
 		.first_attempt_at_ms = a->c.first_attempt_at,
@@ -104,14 +117,14 @@ static void decide(struct attempt *a, int64_t now)
 	r->verify_owed = d.verify_owed;
 	r->retry_streak = d.streak;
 	r->breaker = d.breaker;
-	r->outcome = a->out.kind == OUTCOME_SUCCESS     ? "success"
-		     : a->out.kind == OUTCOME_PERMANENT ? "permanent"
+	r->outcome = o->kind == OUTCOME_SUCCESS     ? "success"
+		     : o->kind == OUTCOME_PERMANENT ? "permanent"
 							: "retry";
 }
 
 static void log_result(const struct attempt *a, int64_t now)
 {
-	const struct sched_result *r = &a->r;
+	const struct sched_result *r = a->r;
 	const char *ev = r->state == TASK_SUCCEEDED ? "task.attempt.succeeded"
 			 : r->state == TASK_DEAD    ? "task.dead"
 						    : "task.attempt.failed";
@@ -146,16 +159,20 @@ static void log_result(const struct attempt *a, int64_t now)
  * recorded). */
 static void finish(struct attempt *a)
 {
-	struct sched_result *r = &a->r;
+	struct sched_result *r;
+	struct outcome *o = attempt_out(a);
 	int sent = a->call == POLICY_CALL_SENT;
 
 	a->decided_at = clock_now_ms();
 	if (!a->have_out) {
-		memset(&a->out, 0, sizeof a->out);
-		a->out.kind = OUTCOME_RETRY;
-		a->out.uses_attempt = 1;
-		a->out.retry_after_ms = -1;
+		memset(o, 0, sizeof *o);
+		o->kind = OUTCOME_RETRY;
+		o->uses_attempt = 1;
+		o->retry_after_ms = -1;
 	}
+	if (a->r == NULL)
+		a->r = xmalloc(sizeof *a->r);
+	r = a->r;
 	memset(r, 0, sizeof *r);
 	r->task_id = a->c.task_id;
 	r->lease_until = a->c.lease_until;
@@ -169,8 +186,8 @@ static void finish(struct attempt *a)
 	r->unsent = a->counted_unsent;
 	r->http_status = a->http_status;
 	/* What the call deleted counts even when verification found more. */
-	r->counts_json = sent ? a->out.counts_json : NULL;
-	r->total = sent && a->out.has_counts ? a->out.total : -1;
+	r->counts_json = sent ? o->counts_json : NULL;
+	r->total = sent && o->has_counts ? o->total : -1;
 	r->preview_json = a->preview_json;
 	r->before_total = a->preview_json ? a->before_total : -1;
 	r->preview_error = a->preview_error;
@@ -183,7 +200,7 @@ static void finish(struct attempt *a)
 	r->n_discovered = a->n_found;
 	decide(a, a->decided_at);
 	if (r->state != TASK_SUCCEEDED && r->error == NULL)
-		r->error = a->error = xstrdup(a->out.error[0] ? a->out.error : "failed");
+		r->error = a->error = xstrdup(o->error[0] ? o->error : "failed");
 	unlink_attempt(a);
 	engine_attempt_finished(a->e, a);
 }
@@ -232,9 +249,9 @@ static void on_call(struct attempt *a, const struct http_response *hr)
 	a->http_status = (int)hr->status;
 	a->answered_2xx = hr->status / 100 == 2;
 	a->duration_ms = hr->duration_ms;
-	outcome_classify_delete(&h, a->on_404_fail, &a->out);
+	outcome_classify_delete(&h, a->on_404_fail, attempt_out(a));
 	a->have_out = 1;
-	if (a->out.kind == OUTCOME_SUCCESS && a->c.kind == TASK_KIND_DELETE && a->verify &&
+	if (attempt_out(a)->kind == OUTCOME_SUCCESS && a->c.kind == TASK_KIND_DELETE && a->verify &&
 	    a->preview_url != NULL) {
 		a->verify_owed = 1; /* until the verification settles it */
 		a->step = STEP_VERIFY;
@@ -259,9 +276,11 @@ static void on_verify(struct attempt *a, const struct http_response *hr)
 		a->verified_after = o.total;
 		if (o.total > 0) {
 			/* under-deletion: the call is repeated, a counted failure */
-			a->out.kind = OUTCOME_RETRY;
-			a->out.counts_for_breaker = 0;
-			a->out.retry_after_ms = -1;
+			struct outcome *call = attempt_out(a);
+
+			call->kind = OUTCOME_RETRY;
+			call->counts_for_breaker = 0;
+			call->retry_after_ms = -1;
 			attempt_set_error(a, "verification: %lld records remain", (long long)o.total);
 		}
 	} else {
@@ -422,6 +441,8 @@ static const char *call_template(const struct config_service *svc, enum task_kin
  * call succeeded and only its verification is owed) the verification. */
 static enum step first_step(struct attempt *a)
 {
+	struct outcome *o;
+
 	if (a->c.counted) {
 		a->call = POLICY_CALL_SENT; /* counted at claim: it goes now */
 		return STEP_CALL;
@@ -431,9 +452,10 @@ static enum step first_step(struct attempt *a)
 	a->call = POLICY_CALL_EARLIER;
 	a->verify_owed = 1;
 	a->have_out = 1;
-	a->out.kind = OUTCOME_SUCCESS; /* unless the verification says otherwise */
-	a->out.uses_attempt = 1;
-	a->out.retry_after_ms = -1;
+	o = attempt_out(a);
+	o->kind = OUTCOME_SUCCESS; /* unless the verification says otherwise */
+	o->uses_attempt = 1;
+	o->retry_after_ms = -1;
 	return STEP_VERIFY;
 }
 
@@ -528,7 +550,7 @@ int attempt_flush(struct engine *e)
 		return 0;
 	rs = xcalloc(e->n_finished, sizeof *rs);
 	for (size_t i = 0; i < e->n_finished; i++)
-		rs[i] = e->finished[i]->r;
+		rs[i] = *e->finished[i]->r;
 	rc = sched_record_results(e->store, e->owner.id, rs, e->n_finished, e->svcs, e->n_svcs,
 				  clock_now_ms(), &failed);
 	free(rs);
@@ -540,7 +562,7 @@ int attempt_flush(struct engine *e)
 	log_hold();
 	for (size_t i = 0; i < e->n_finished; i++) {
 		/* a discovery's child purges are due now: start them at once */
-		if (e->finished[i]->r.discovery)
+		if (e->finished[i]->r->discovery)
 			e->maint_needed = 1;
 		log_result(e->finished[i], e->finished[i]->decided_at);
 		attempt_free(e->finished[i]);

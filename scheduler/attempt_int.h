@@ -30,14 +30,16 @@ struct attempt {
 	int http_status;
 	int answered_2xx;         /* the service's last answer */
 	int64_t duration_ms;
-	struct outcome out;       /* of the call, adjusted by the verification */
+	struct outcome *out;      /* of the call, adjusted by the verification;
+				     NULL until first needed (attempt_out): a
+				     request in flight holds none (~560 bytes) */
 	int have_out;
 	int64_t decided_at;
 	char *preview_json, *preview_error;
 	int64_t before_total, verified_after;
 	char *error;
 
-	struct sched_result r;
+	struct sched_result *r;   /* from finish on (for the group commit) */
 
 	/* a subject job's discover step (discover.c) */
 	struct subject_tenant *found;  /* the tenants answer, decided as the
@@ -49,6 +51,9 @@ struct attempt {
 /* Sets the attempt's error text (printf). */
 void attempt_set_error(struct attempt *a, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* The attempt's outcome, allocated zeroed at first use. */
+struct outcome *attempt_out(struct attempt *a);
 
 /* The answer of one call as jobs/outcome.h reads it. */
 struct outcome_http attempt_outcome_http(const struct http_response *hr);

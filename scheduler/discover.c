@@ -18,11 +18,13 @@
 /* The step fails for good: what was wrong with which answer. */
 static void refuse(struct attempt *a, const char *what, const char *why)
 {
-	outcome_clear(&a->out);
-	memset(&a->out, 0, sizeof a->out);
-	a->out.kind = OUTCOME_PERMANENT;
-	a->out.uses_attempt = 1;
-	a->out.retry_after_ms = -1;
+	struct outcome *o = attempt_out(a);
+
+	outcome_clear(o);
+	memset(o, 0, sizeof *o);
+	o->kind = OUTCOME_PERMANENT;
+	o->uses_attempt = 1;
+	o->retry_after_ms = -1;
 	a->have_out = 1;
 	attempt_set_error(a, "discovery: %s answer: %s", what, why);
 	a->step = -1;
@@ -56,11 +58,11 @@ void discover_on_answer(struct attempt *a, const struct http_response *hr)
 	a->http_status = (int)hr->status;
 	a->answered_2xx = hr->status / 100 == 2;
 	a->duration_ms += hr->duration_ms;
-	outcome_clear(&a->out);
-	outcome_classify_delete(&h, 1, &a->out); /* statuses as for any call; 404 fails */
+	outcome_clear(attempt_out(a));
+	outcome_classify_delete(&h, 1, attempt_out(a)); /* statuses as for any call; 404 fails */
 	a->have_out = 1;
-	if (a->out.kind != OUTCOME_SUCCESS) {
-		attempt_set_error(a, "discovery: %s: %s", what, a->out.error);
+	if (attempt_out(a)->kind != OUTCOME_SUCCESS) {
+		attempt_set_error(a, "discovery: %s: %s", what, attempt_out(a)->error);
 		a->step = -1;
 		return;
 	}

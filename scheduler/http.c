@@ -8,6 +8,7 @@
 
 #include <curl/curl.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 struct http_client {
 	struct ev_loop *loop;
 	CURLM *multi;
+	CURLSH *share;      /* TLS sessions, one cache for every handle */
 	ev_timer timer;
 	int still_running;
 	char *ca_file, *client_cert, *client_key;
@@ -43,16 +45,17 @@ struct http_client {
  * only takes more reads. */
 #define RECV_BUFFER 1024L
 
-/* One request in flight. */
+/* One request in flight: one allocation, its header lines (curl's list
+ * nodes, then their text) after the struct. */
 struct xfer {
 	struct http_client *c;
 	CURL *easy;
-	struct curl_slist *headers;
+	struct curl_slist *headers; /* lines[0], NULL when none */
 	char *body_out;
 	struct buf body;
 	size_t max_body;
 	int too_large;
-	char *bearer;        /* redacted from the answer */
+	char *bearer;        /* redacted from the answer; in lines[0] */
 	size_t header_bytes;
 	int in_header;       /* between a status line and its blank line */
 	int headers_too_large;
@@ -61,6 +64,8 @@ struct xfer {
 	http_done_fn done;
 	void *arg;
 	LIST_ENTRY(xfer) link;   /* in http_client->xfers */
+	size_t size;             /* of the whole allocation */
+	struct curl_slist lines[];
 };
 
 /* One socket curl asked us to watch. */
@@ -197,12 +202,21 @@ static enum outcome_transport map_code(CURLcode rc, const struct xfer *x)
 
 /* An easy handle for a new request: a reset idle one when there is one
  * (saves curl_easy_init's allocations and set-up per request), else new.
- * NULL when curl cannot allocate one. */
+ * A new handle joins the client's share, which curl_easy_reset keeps: its
+ * TLS sessions are the client's, so a new connection by any handle can
+ * resume one, and curl allocates no session cache of the handle's own
+ * (~900 bytes each, 3.7 MB at 4096 in flight). NULL when curl cannot
+ * allocate one. */
 static CURL *get_easy(struct http_client *c)
 {
+	CURL *e;
+
 	if (c->n_idle > 0)
 		return c->idle[--c->n_idle];
-	return curl_easy_init();
+	e = curl_easy_init();
+	if (e != NULL && c->share != NULL)
+		curl_easy_setopt(e, CURLOPT_SHARE, c->share);
+	return e;
 }
 
 /* Takes back a handle no longer in the multi: reset (no option, header
@@ -226,13 +240,10 @@ static void xfer_free(struct xfer *x)
 	LIST_REMOVE(x, link);
 	curl_multi_remove_handle(c->multi, x->easy);
 	put_easy(c, x->easy);
-	curl_slist_free_all(x->headers);
 	free(x->body_out);
 	buf_free(&x->body);
-	if (x->bearer != NULL) {
-		explicit_bzero(x->bearer, strlen(x->bearer));
-		free(x->bearer);
-	}
+	/* the token (its header line, its copy) must not linger in freed memory */
+	explicit_bzero(x->lines, x->size - offsetof(struct xfer, lines));
 	free(x);
 }
 
@@ -360,28 +371,63 @@ static void check_multi_info(struct http_client *c)
 	}
 }
 
-static struct curl_slist *make_headers(const struct http_request *rq)
-{
-	struct curl_slist *h = NULL;
+#define AUTH_PREFIX "Authorization: Bearer "
 
-	if (rq->bearer != NULL) {
-		char *line = xasprintf("Authorization: Bearer %s", rq->bearer);
-		h = curl_slist_append(h, line);
-		/* the token must not linger in freed memory longer than needed */
-		memset(line, 0, strlen(line));
-		free(line);
-	}
-	h = curl_slist_append(h, "Accept: application/json");
-	h = curl_slist_append(h, "Expect:");
-	if (rq->body != NULL) {
-		char *line = xasprintf("Content-Type: %s",
-				       rq->content_type ? rq->content_type : "application/json");
-		h = curl_slist_append(h, line);
-		free(line);
-	}
+/* A header line as its two parts (either may be ""). */
+struct line {
+	const char *a, *b;
+};
+
+/* The request's header lines, in order, the bearer's first; *n of them.
+ * lines has room for 4 + the extra lines. */
+static void header_lines(const struct http_request *rq, struct line *lines, size_t *n)
+{
+	size_t k = 0;
+
+	if (rq->bearer != NULL)
+		lines[k++] = (struct line){ AUTH_PREFIX, rq->bearer };
+	lines[k++] = (struct line){ "Accept: application/json", "" };
+	lines[k++] = (struct line){ "Expect:", "" };
+	if (rq->body != NULL)
+		lines[k++] = (struct line){ "Content-Type: ",
+					    rq->content_type ? rq->content_type
+							     : "application/json" };
 	for (size_t i = 0; rq->headers != NULL && rq->headers[i] != NULL; i++)
-		h = curl_slist_append(h, rq->headers[i]);
-	return h;
+		lines[k++] = (struct line){ rq->headers[i], "" };
+	*n = k;
+}
+
+/* A transfer with its header lines as curl's list in one allocation: one
+ * malloc a request instead of two a line (a few hundred bytes less a
+ * request in flight). The bearer redacted from answers is the tail of its
+ * Authorization line. */
+static struct xfer *xfer_new(const struct http_request *rq)
+{
+	size_t extra = 0, n, size;
+	struct line *lines;
+	struct xfer *x;
+	char *p;
+
+	while (rq->headers != NULL && rq->headers[extra] != NULL)
+		extra++;
+	lines = xcalloc(4 + extra, sizeof *lines);
+	header_lines(rq, lines, &n);
+	size = sizeof *x + n * sizeof x->lines[0];
+	for (size_t i = 0; i < n; i++)
+		size += strlen(lines[i].a) + strlen(lines[i].b) + 1;
+	x = xcalloc(1, size);
+	x->size = size;
+	p = (char *)&x->lines[n];
+	for (size_t i = 0; i < n; i++) {
+		x->lines[i].data = p;
+		x->lines[i].next = i + 1 < n ? &x->lines[i + 1] : NULL;
+		p = stpcpy(stpcpy(p, lines[i].a), lines[i].b) + 1;
+	}
+	x->headers = n > 0 ? &x->lines[0] : NULL;
+	if (rq->bearer != NULL)
+		x->bearer = x->lines[0].data + strlen(AUTH_PREFIX);
+	free(lines);
+	return x;
 }
 
 /*
@@ -450,20 +496,19 @@ static void set_options(struct http_client *c, struct xfer *x, const struct http
 int http_send(struct http_client *c, const struct http_request *rq, http_done_fn done,
 	      void *arg)
 {
-	struct xfer *x = xcalloc(1, sizeof *x);
+	struct xfer *x = xfer_new(rq);
 	CURLMcode mc;
 
 	x->c = c;
 	x->easy = get_easy(c);
 	if (x->easy == NULL) {
 		log_msg(LOG_ERROR, "http.error", "curl_easy_init failed");
+		explicit_bzero(x->lines, x->size - offsetof(struct xfer, lines));
 		free(x);
 		return -1;
 	}
 	buf_init(&x->body);
 	x->max_body = rq->max_body ? rq->max_body : OUTCOME_MAX_BODY;
-	x->headers = make_headers(rq);
-	x->bearer = rq->bearer != NULL ? xstrdup(rq->bearer) : NULL;
 	if (rq->body != NULL)
 		x->body_out = xstrndup(rq->body, rq->body_len);
 	x->done = done;
@@ -540,6 +585,12 @@ struct http_client *http_client_new(struct ev_loop *loop, const struct http_tls 
 		free(c);
 		return NULL;
 	}
+	c->share = curl_share_init();
+	if (c->share != NULL &&
+	    curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK) {
+		curl_share_cleanup(c->share); /* each handle keeps its own, as before */
+		c->share = NULL;
+	}
 	ev_timer_init(&c->timer, timer_cb, 0., 0.);
 	c->timer.data = c;
 	curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
@@ -566,6 +617,8 @@ void http_client_free(struct http_client *c)
 		curl_easy_cleanup(c->idle[--c->n_idle]);
 	free(c->idle);
 	curl_multi_cleanup(c->multi);
+	if (c->share != NULL)
+		curl_share_cleanup(c->share); /* after every handle that used it */
 	http_client_set_tls(c, NULL);
 	http_client_set_secrets(c, NULL, 0);
 	free(c->secrets);
