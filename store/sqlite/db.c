@@ -9,6 +9,7 @@
 #include "util/log.h"
 #include "util/util.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,12 +75,39 @@ static void bind_failed(sqlite3_stmt *st, const char *name, const char *why)
 	abort();
 }
 
+/*
+ * A parameter's index by name. sqlite3_bind_parameter_index compares the
+ * name with each of the statement's in turn (~240 instructions a bind, some
+ * 40 binds a task in run --once). The index found last for a (statement,
+ * name) pair is remembered in a small direct-mapped table and used only
+ * when the statement's parameter at that index has that very name, so a
+ * stale slot (a statement freed, another at its address; a name buffer
+ * reused) is never trusted: it is looked up again.
+ */
+#define BIND_SLOTS 512
+
 static int bind_index(sqlite3_stmt *st, const char *name)
 {
-	int i = sqlite3_bind_parameter_index(st, name);
+	static struct {
+		const sqlite3_stmt *st;
+		const char *name;
+		int index;
+	} slots[BIND_SLOTS];
+	size_t h = (((uintptr_t)st >> 4) * 31u + ((uintptr_t)name >> 2)) % BIND_SLOTS;
+	const char *at;
+	int i;
 
+	if (slots[h].st == st && slots[h].name == name) {
+		at = sqlite3_bind_parameter_name(st, slots[h].index);
+		if (at != NULL && strcmp(at, name) == 0)
+			return slots[h].index;
+	}
+	i = sqlite3_bind_parameter_index(st, name);
 	if (i == 0)
 		bind_failed(st, name, "no such parameter");
+	slots[h].st = st;
+	slots[h].name = name;
+	slots[h].index = i;
 	return i;
 }
 

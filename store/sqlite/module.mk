@@ -6,3 +6,4 @@ LIB_SRC += store/sqlite/metrics.c store/sqlite/outbox.c store/sqlite/copy.c
 LIB_SRC += store/sqlite/sched.c store/sqlite/sched_claim.c store/sqlite/sched_eval.c
 LIB_SRC += store/sqlite/sched_record.c store/sqlite/sched_sync.c
 LIB_SRC += store/sqlite/subject.c
+UNIT_TESTS += test_sqlite_bind

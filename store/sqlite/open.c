@@ -433,12 +433,30 @@ fail:
 	return NULL;
 }
 
+/*
+ * Process-wide settings, before SQLite initializes (afterwards
+ * sqlite3_config refuses them, harmlessly: the defaults stay). No memory
+ * statistics: nothing reads them, and keeping them took a global mutex
+ * around every SQLite malloc and free (~170 lock/unlock pairs a task in
+ * run --once, ~2.5 % of its instructions).
+ */
+static void library_setup(void)
+{
+	static int done;
+
+	if (done)
+		return;
+	done = 1;
+	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 struct store *sqlite_open(const struct store_config *c, char *err, size_t errlen)
 {
 	const char *path = c->path;
 	struct store_config o = *c;
 	struct stat st;
 
+	library_setup();
 	if (path == NULL || path[0] == '\0') {
 		snprintf(err, errlen, "no database file named for the sqlite store");
 		return NULL;
