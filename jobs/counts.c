@@ -51,8 +51,9 @@ static void put(struct jobs_counts *c, const char *name, const char *service,
 {
 	for (size_t i = 0; i < c->n; i++) {
 		struct jobs_count *k = &c->v[i];
-		if (strcmp(k->name, name) == 0 && strcmp(k->label, label) == 0 &&
-		    strcmp(k->service, service) == 0) {
+		/* the service first: it tells most entries apart */
+		if (strcmp(k->service, service) == 0 && strcmp(k->name, name) == 0 &&
+		    strcmp(k->label, label) == 0) {
 			k->n += n;
 			return;
 		}

@@ -33,7 +33,8 @@ int64_t policy_retry_delay(const struct policy_retry *p, int n, double rand01);
 int policy_retry_exhausted(const struct policy_retry *p, int failed_attempts,
 			   int64_t first_attempt_at_ms, int64_t now_ms);
 
-/* A uniform random double in [0,1) for jitter (OpenSSL RAND_bytes). */
+/* A uniform random double in [0,1) for jitter (a fast generator seeded
+ * from the kernel once a process; not for secrets). */
 double policy_rand01(void);
 
 /*
