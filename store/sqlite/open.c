@@ -403,6 +403,11 @@ static struct store *open_existing(const char *path, const struct stat *file,
 	sqlite3_busy_timeout(s->db, c->busy_wait_ms == 0 ? 10000
 				    : c->busy_wait_ms < 0 ? 0 : c->busy_wait_ms);
 	sqlite3_extended_result_codes(s->db, 1);
+	/* SQLite's lookaside (small allocations from a per-connection arena)
+	 * is 1200 bytes x 40 by default, and the cached statements keep most of
+	 * it: the run's steps then go to malloc. 500 slots (600 KB, touched as
+	 * used): run --once -3.3 % of its instructions (callgrind). */
+	(void)sqlite3_db_config(s->db, SQLITE_DBCONFIG_LOOKASIDE, NULL, 1200, 500);
 	/* identify first: WAL must never be switched on in another program's file */
 	if (identify(s, err, errlen) < 0 || configure(s, err, errlen) < 0 ||
 	    migrate(s, err, errlen) < 0)
