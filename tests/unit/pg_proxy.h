@@ -25,6 +25,7 @@
 #include <libpq-fe.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -74,6 +75,8 @@ static inline int pg_proxy_upstream(const struct pg_proxy *p)
 		close(fd);
 		fd = -1;
 	}
+	if (fd >= 0)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 	freeaddrinfo(ai);
 	return fd;
 }
@@ -101,13 +104,15 @@ static inline void pg_proxy_close(struct pg_proxy_pair *c)
 	buf_free(&c->from_server);
 }
 
-/* Passes the whole messages read from the server to the client, but for
- * the reply to COMMIT when armed: the pair is closed there. 0, or -1
- * when the pair is to be closed. */
+/* Passes the whole messages read from the server to the client, in one
+ * write, but for the reply to COMMIT when armed: what came before it is
+ * passed, and the pair closed there. 0, or -1 when the pair is to be
+ * closed. */
 static inline int pg_proxy_from_server(struct pg_proxy *p, struct pg_proxy_pair *c)
 {
 	struct buf *b = &c->from_server;
 	size_t at = 0;
+	int cut = 0;
 
 	while (b->len - at >= 5) {
 		uint32_t len;
@@ -119,12 +124,13 @@ static inline int pg_proxy_from_server(struct pg_proxy *p, struct pg_proxy_pair 
 		    memcmp(b->data + at + 5, "COMMIT", sizeof "COMMIT") == 0 &&
 		    atomic_exchange(&p->armed, 0)) {
 			atomic_fetch_add(&p->cuts, 1);
-			return -1;
+			cut = 1;
+			break;
 		}
-		if (pg_proxy_send(c->client, b->data + at, 1 + (size_t)len) < 0)
-			return -1;
 		at += 1 + (size_t)len;
 	}
+	if (pg_proxy_send(c->client, b->data, at) < 0 || cut)
+		return -1;
 	memmove(b->data, b->data + at, b->len - at);
 	b->len -= at;
 	return 0;
@@ -152,6 +158,8 @@ static inline void pg_proxy_accept(struct pg_proxy *p)
 
 	if (fd < 0)
 		return;
+	/* as libpq's own socket: a small reply is not held back by Nagle */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 	for (int i = 0; i < PG_PROXY_PAIRS; i++) {
 		if (p->pairs[i].client >= 0)
 			continue;
