@@ -1,8 +1,10 @@
 /*
  * test_pg_tx.c - PostgreSQL write transactions whose COMMIT loses its
  * connection: the server is asked what became of the transaction, and the
- * body runs again only when it was rolled back. The COMMIT is broken by a
- * deferred trigger that terminates its own backend while committing, once.
+ * body runs again only when it was rolled back. Rolled back: a deferred
+ * trigger terminates its own backend while committing, once. Committed: a
+ * proxy between the store and the server (pg_proxy.h) loses the reply to
+ * a COMMIT the server carried out, once.
  * And a transaction with more events than it keeps in memory (a bulk
  * schedule) writes them as it goes, all or nothing still.
  */
@@ -13,6 +15,10 @@
 #include <cmocka.h>
 
 #include "tests/unit/contract_fixture.h"
+#include "tests/unit/pg_proxy.h"
+
+/* The proxy of the test that goes through one (its setup to its teardown). */
+static struct pg_proxy proxy;
 
 /* The next COMMIT that inserted a job is killed on the server, once. */
 static void kill_next_commit(void)
@@ -41,6 +47,66 @@ static void pg_commit_lost_and_rolled_back_runs_again(void **state)
 	assert_int_equal(cfx_pg_int("SELECT count(*) FROM jobs"), 1);
 	assert_int_equal(cfx_pg_int("SELECT count(*) FROM events"), 1);
 	assert_int_equal(cfx_state(f->s, id), JOB_SCHEDULED);
+	/* and the store goes on on its new connection */
+	assert_int_equal(cfx_schedule(f->s, "t2", NOW, 0, id), 1);
+	assert_int_equal(cfx_pg_int("SELECT count(*) FROM events"), 2);
+}
+
+/* A fresh database, and the store opened on it through the proxy. */
+static int setup_proxied(void **state)
+{
+	struct cfx *f;
+	struct store_config c;
+	char err[256];
+
+	cfx_setup_empty(state);
+	f = *state;
+	pg_proxy_start(&proxy);
+	c = cfx_config(f, STORE_OPEN_CREATE);
+	c.dsn = proxy.dsn;
+	f->s = store_open(&c, err, sizeof err);
+	if (f->s == NULL)
+		fail_msg("store_open through the proxy: %s", err);
+	store_set_webhooks(f->s, (const char *const[]){ "http://127.0.0.1:9/hook" }, 1);
+	return 0;
+}
+
+static int teardown_proxied(void **state)
+{
+	cfx_teardown(state);
+	pg_proxy_stop(&proxy);
+	return 0;
+}
+
+/* The server committed, and the reply was lost with the connection: the
+ * store asks on a new connection, is told "committed", and reports the
+ * schedule done without running it again (run again, it would find the job
+ * already there: created 0). Stored once, one event, and the warning says
+ * why. */
+static void pg_commit_lost_but_committed_is_done(void **state)
+{
+	struct cfx *f = *state;
+	char id[JOBS_ID_LEN + 1], log_path[160], *log;
+	int fd;
+
+	snprintf(log_path, sizeof log_path, "%s/log", f->dir);
+	fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	log_set_fd(fd);
+	log_set_level(LOG_WARN);
+	atomic_store(&proxy.armed, 1);
+	assert_int_equal(cfx_schedule(f->s, "t1", NOW, 0, id), 1);
+	log_set_level(LOG_ERROR);
+	log_set_fd(getenv("TEST_LOG") ? 2 : open("/dev/null", O_WRONLY | O_CLOEXEC));
+	close(fd);
+	assert_int_equal(atomic_load(&proxy.cuts), 1);
+	assert_int_equal(cfx_pg_int("SELECT count(*) FROM jobs WHERE tenant_id = 't1'"), 1);
+	assert_int_equal(cfx_pg_int("SELECT count(*) FROM events"), 1);
+	assert_int_equal(cfx_state(f->s, id), JOB_SCHEDULED);
+	log = util_read_file(log_path, NULL);
+	assert_non_null(log);
+	assert_non_null(strstr(log, "connection lost during COMMIT; the transaction committed"));
+	free(log);
 	/* and the store goes on on its new connection */
 	assert_int_equal(cfx_schedule(f->s, "t2", NOW, 0, id), 1);
 	assert_int_equal(cfx_pg_int("SELECT count(*) FROM events"), 2);
@@ -125,6 +191,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_prestate_setup_teardown(pg_commit_lost_and_rolled_back_runs_again,
 							 cfx_setup, cfx_teardown,
+							 (void *)"postgresql"),
+		cmocka_unit_test_prestate_setup_teardown(pg_commit_lost_but_committed_is_done,
+							 setup_proxied, teardown_proxied,
 							 (void *)"postgresql"),
 		cmocka_unit_test_prestate_setup_teardown(pg_bulk_events_written_as_they_go,
 							 cfx_setup, cfx_teardown,
