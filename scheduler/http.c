@@ -242,7 +242,7 @@ static void xfer_free(struct xfer *x)
 	put_easy(c, x->easy);
 	free(x->body_out);
 	buf_free(&x->body);
-	/* the token (its header line, its copy) must not linger in freed memory */
+	/* the token (in its header line) must not linger in freed memory */
 	explicit_bzero(x->lines, x->size - offsetof(struct xfer, lines));
 	free(x);
 }
