@@ -245,13 +245,14 @@ static void on_preview(struct attempt *a, const struct http_response *hr)
 static void on_call(struct attempt *a, const struct http_response *hr)
 {
 	struct outcome_http h = attempt_outcome_http(hr);
+	struct outcome *o = attempt_out(a);
 
 	a->http_status = (int)hr->status;
 	a->answered_2xx = hr->status / 100 == 2;
 	a->duration_ms = hr->duration_ms;
-	outcome_classify_delete(&h, a->on_404_fail, attempt_out(a));
+	outcome_classify_delete(&h, a->on_404_fail, o);
 	a->have_out = 1;
-	if (attempt_out(a)->kind == OUTCOME_SUCCESS && a->c.kind == TASK_KIND_DELETE && a->verify &&
+	if (o->kind == OUTCOME_SUCCESS && a->c.kind == TASK_KIND_DELETE && a->verify &&
 	    a->preview_url != NULL) {
 		a->verify_owed = 1; /* until the verification settles it */
 		a->step = STEP_VERIFY;

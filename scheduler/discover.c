@@ -52,17 +52,18 @@ void discover_on_answer(struct attempt *a, const struct http_response *hr)
 	struct outcome_http h = attempt_outcome_http(hr);
 	int tenants = a->found == NULL;
 	const char *what = tenants ? "tenants" : "admins";
+	struct outcome *o = attempt_out(a);
 	char err[256];
 	int rc;
 
 	a->http_status = (int)hr->status;
 	a->answered_2xx = hr->status / 100 == 2;
 	a->duration_ms += hr->duration_ms;
-	outcome_clear(attempt_out(a));
-	outcome_classify_delete(&h, 1, attempt_out(a)); /* statuses as for any call; 404 fails */
+	outcome_clear(o);
+	outcome_classify_delete(&h, 1, o); /* statuses as for any call; 404 fails */
 	a->have_out = 1;
-	if (attempt_out(a)->kind != OUTCOME_SUCCESS) {
-		attempt_set_error(a, "discovery: %s: %s", what, attempt_out(a)->error);
+	if (o->kind != OUTCOME_SUCCESS) {
+		attempt_set_error(a, "discovery: %s: %s", what, o->error);
 		a->step = -1;
 		return;
 	}

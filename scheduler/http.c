@@ -404,13 +404,14 @@ static void header_lines(const struct http_request *rq, struct line *lines, size
 static struct xfer *xfer_new(const struct http_request *rq)
 {
 	size_t extra = 0, n, size;
-	struct line *lines;
+	struct line stack[12], *lines = stack; /* a task's request has 7 */
 	struct xfer *x;
 	char *p;
 
 	while (rq->headers != NULL && rq->headers[extra] != NULL)
 		extra++;
-	lines = xcalloc(4 + extra, sizeof *lines);
+	if (4 + extra > ARRAY_LEN(stack))
+		lines = xcalloc(4 + extra, sizeof *lines);
 	header_lines(rq, lines, &n);
 	size = sizeof *x + n * sizeof x->lines[0];
 	for (size_t i = 0; i < n; i++)
@@ -426,7 +427,8 @@ static struct xfer *xfer_new(const struct http_request *rq)
 	x->headers = n > 0 ? &x->lines[0] : NULL;
 	if (rq->bearer != NULL)
 		x->bearer = x->lines[0].data + strlen(AUTH_PREFIX);
-	free(lines);
+	if (lines != stack)
+		free(lines);
 	return x;
 }
 
