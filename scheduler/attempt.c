@@ -20,6 +20,7 @@
 #include "util/util.h"
 
 #include "scheduler/attempt_int.h"
+#include "scheduler/recorder.h"
 
 /* The most headers an attempt adds to a request (request_headers). */
 #define ATTEMPT_HEADERS_MAX 4
@@ -540,37 +541,84 @@ void attempt_start(struct engine *e, struct sched_claimed *c)
 	step_send(a);
 }
 
-/* ---- the group commit ---- */
+/* ---- the group commit, on the recorder's thread ---- */
 
-int attempt_flush(struct engine *e)
+/* The recorder's work: the batch in one transaction, then its lines. It
+ * reads only the batch, the store (under the store's lock) and what the
+ * loop leaves alone while the recorder is busy (the owner, e->svcs). */
+static void record_batch(void *arg)
 {
-	struct sched_result *rs;
-	int failed = 0, rc;
+	struct engine *e = arg;
 
-	if (e->n_finished == 0)
-		return 0;
-	rs = xcalloc(e->n_finished, sizeof *rs);
-	for (size_t i = 0; i < e->n_finished; i++)
-		rs[i] = *e->finished[i]->r;
-	rc = sched_record_results(e->store, e->owner.id, rs, e->n_finished, e->svcs, e->n_svcs,
-				  clock_now_ms(), &failed);
-	free(rs);
-	if (rc != STORE_OK)
-		return -1;
+	e->batch_rc = sched_record_results(e->store, e->owner.id, e->batch_rs, e->n_batch,
+					   e->svcs, e->n_svcs, clock_now_ms(), NULL);
+	if (e->batch_rc != STORE_OK)
+		return;
 	/* logged once recorded: a result never committed is never announced;
 	 * the batch's lines go out together (a write(2) per PIPE_BUF of them,
 	 * not one per line: 26,000 writes in a run of 26,000 tasks) */
 	log_hold();
-	for (size_t i = 0; i < e->n_finished; i++) {
-		/* a discovery's child purges are due now: start them at once */
-		if (e->finished[i]->r->discovery)
-			e->maint_needed = 1;
-		log_result(e->finished[i], e->finished[i]->decided_at);
-		attempt_free(e->finished[i]);
-	}
+	for (size_t i = 0; i < e->n_batch; i++)
+		log_result(e->batch[i], e->batch[i]->decided_at);
 	log_release(1);
+}
+
+/* On the loop, once the recorder is done with the batch: recorded, its
+ * attempts are freed; not, they go back in front of those finished since,
+ * for the next try after a back-off step. */
+static void batch_recorded(void *arg)
+{
+	struct engine *e = arg;
+	size_t n = e->n_batch;
+
+	e->n_batch = 0;
+	e->cycle_needed = 1; /* what the batch made due (a next phase, a retry) */
+	if (e->batch_rc != STORE_OK) {
+		e->finished = xreserve(e->finished, &e->cap_finished, e->n_finished + n,
+				       sizeof *e->finished);
+		memmove(e->finished + n, e->finished, e->n_finished * sizeof *e->finished);
+		memcpy(e->finished, e->batch, n * sizeof *e->finished);
+		e->n_finished += n;
+		engine_store_failed(e, "record attempts");
+	} else {
+		for (size_t i = 0; i < n; i++) {
+			/* a discovery's child purges are due now: start them at once */
+			if (e->batch[i]->r->discovery)
+				e->maint_needed = 1;
+			attempt_free(e->batch[i]);
+		}
+		engine_store_worked(e);
+	}
+	engine_recorded(e);
+}
+
+void attempt_flush_give(struct engine *e)
+{
+	struct attempt **swap = e->batch;
+	size_t cap = e->cap_batch;
+
+	if (e->n_finished == 0 || recorder_busy(e->rec))
+		return;
+	/* the finished list becomes the batch; the old batch's array, empty,
+	 * the next finished list: no allocation a turn */
+	e->batch = e->finished;
+	e->cap_batch = e->cap_finished;
+	e->n_batch = e->n_finished;
+	e->finished = swap;
+	e->cap_finished = cap;
 	e->n_finished = 0;
-	return 0;
+	e->batch_rs = xreserve(e->batch_rs, &e->cap_batch_rs, e->n_batch, sizeof *e->batch_rs);
+	for (size_t i = 0; i < e->n_batch; i++)
+		e->batch_rs[i] = *e->batch[i]->r;
+	recorder_give(e->rec, record_batch, batch_recorded, e);
+}
+
+int attempt_flush(struct engine *e)
+{
+	recorder_wait(e->rec);
+	attempt_flush_give(e);
+	recorder_wait(e->rec);
+	return e->n_finished > 0 ? -1 : 0;
 }
 
 void attempt_free_all(struct engine *e)

@@ -2,17 +2,23 @@
  * engine.c - the loop. Callbacks only note what happened (a timer fired,
  * an attempt finished, another process wrote); the prepare watcher, which
  * libev runs once per loop turn just before it blocks, does the work: one
- * group commit of the finished attempts, then one scheduling cycle
- * (housekeeping, claims), then the wake-up timer re-armed for the earliest
- * due work. So a burst of answers in one turn costs one transaction.
+ * scheduling cycle (housekeeping, claims, the wake-up timer re-armed for
+ * the earliest due work), then the finished attempts handed to the
+ * recorder (recorder.c) as one batch: one transaction on its own thread,
+ * while the loop goes on reading answers. While the recorder holds the
+ * store the prepare watcher leaves it alone; the batch's end brings the
+ * next cycle. So a burst of answers costs one transaction, and the disk's
+ * waits are not the loop's.
  */
 #include "scheduler/engine_int.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 
+#include "scheduler/recorder.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -241,7 +247,7 @@ static int claim(struct engine *e, int64_t now, size_t *claimed)
 static int once_done(struct engine *e, size_t claimed, int more, int64_t wake, int64_t now)
 {
 	if (claimed > 0 || more || ev_is_active(&e->more) || e->n_in_flight > 0 ||
-	    e->n_finished > 0 || hooks_busy(e) > 0)
+	    e->n_finished > 0 || recorder_busy(e->rec) || hooks_busy(e) > 0)
 		return 0;
 	/* due but not claimable (breaker open, another process at the limit):
 	 * left for the next run; work due within the horizon is waited for */
@@ -344,7 +350,7 @@ void engine_store_failed(struct engine *e, const char *what)
 	arm_wake(e, (double)e->store_backoff_ms / 1000.0);
 }
 
-static void store_worked(struct engine *e)
+void engine_store_worked(struct engine *e)
 {
 	if (e->store_failures == 0)
 		return;
@@ -365,53 +371,19 @@ static int send_calls(struct engine *e)
 }
 
 /*
- * Answers freed slots: their replacements are claimed first (a lease
- * committed before each request, as always) and handed to curl, which
- * sends them when the loop polls; the answers are recorded by the next
- * turn's prepare. So a freed slot waits for one claim, not for the group
- * commit and then a claim. 1 when it claimed (the commit waits a turn: at
- * most one), 0 when there was nothing to do, -1 when the store failed.
+ * A turn's store work, when the store is free: the calls readied by this
+ * turn's answers (a preview done) counted and sent, the cycle (claims for
+ * the freed slots), the cycle's calls, and last the finished attempts
+ * handed to the recorder as one batch, recorded on its thread while the
+ * loop serves the sockets. While the recorder holds the store, nothing
+ * here runs: its done callback (a batch recorded) comes back to this.
  */
-static int refill(struct engine *e)
-{
-	size_t claimed, before = e->n_in_flight;
-
-	if (e->refilled || e->n_finished == 0 || e->stopping ||
-	    (int)e->n_in_flight >= e->cfg->max_in_flight)
-		return 0;
-	if (claim(e, clock_now_ms(), &claimed) < 0)
-		return -1;
-	if (claimed == 0 || send_calls(e) < 0)
-		return 0;
-	e->refilled = 1;
-	if (e->n_in_flight <= before)
-		arm_wake(e, 0.0); /* none went to curl (whose timer wakes the loop) */
-	return 1;
-}
-
 static void prepare_work(struct ev_loop *loop, struct engine *e)
 {
-	int r;
-
-	if (engine_store_backing_off(e))
-		return; /* the wake-up is armed for the end of the step */
-	/* calls readied by this turn's answers (a preview done) go first */
+	if (engine_store_backing_off(e) || recorder_busy(e->rec))
+		return; /* the end of the step (a wake-up) or of the batch comes back */
 	if (send_calls(e) < 0)
 		return;
-	if ((r = refill(e)) != 0) {
-		if (r < 0)
-			engine_store_failed(e, "claim");
-		return;
-	}
-	e->refilled = 0;
-	if (e->n_finished > 0) {
-		if (attempt_flush(e) < 0) {
-			engine_store_failed(e, "record attempts");
-			return;
-		}
-		e->cycle_needed = 1;
-		ev_now_update(loop);
-	}
 	if (!e->stopping && (e->cycle_needed || e->maint_needed)) {
 		e->cycle_needed = 0;
 		if (run_cycle(e) < 0) {
@@ -422,10 +394,13 @@ static void prepare_work(struct ev_loop *loop, struct engine *e)
 	}
 	if (send_calls(e) < 0) /* the cycle's claims */
 		return;
-	store_worked(e);
-	if (e->n_finished > 0)
-		arm_wake(e, 0.0); /* calls that could not go: record them at once */
-	if (e->stopping && e->n_in_flight == 0 && e->n_finished == 0 && hooks_busy(e) == 0)
+	/* recovered once what failed works: the batch, when there is one
+	 * (its done callback says so), else this turn's steps */
+	if (e->n_finished == 0)
+		engine_store_worked(e);
+	attempt_flush_give(e);
+	if (e->stopping && e->n_in_flight == 0 && e->n_finished == 0 && !recorder_busy(e->rec) &&
+	    hooks_busy(e) == 0)
 		ev_break(loop, EVBREAK_ALL);
 }
 
@@ -469,6 +444,13 @@ struct engine *engine_new(struct config *cfg, struct store *store,
 		struct config_secret sec[CONFIG_MAX_SECRETS];
 		http_client_set_secrets(e->http, sec, config_list_secrets(cfg, sec));
 	}
+	e->rec = recorder_new(loop);
+	if (e->rec == NULL) {
+		snprintf(err, errlen, "cannot start the recording thread: %s", strerror(errno));
+		e->cfg = NULL;
+		engine_free(e);
+		return NULL;
+	}
 	lease_owner_self(&e->owner, cfg->store_node);
 	engine_build_services(e);
 	ev_prepare_init(&e->prepare, prepare_cb);
@@ -502,8 +484,7 @@ int engine_run(struct engine *e)
 	engine_watchers_start(e);
 	engine_write_metrics(e);
 	ev_run(e->loop, 0);
-	if (e->n_finished > 0)
-		attempt_flush(e);
+	attempt_flush(e); /* the batch under way, and any finished since */
 	engine_write_metrics(e);
 	log_msg(LOG_INFO, "engine.stopped", "%s", e->stopping ? "signal" : "nothing left to do");
 	if (e->db_failed)
@@ -519,6 +500,8 @@ void engine_free(struct engine *e)
 		ev_prepare_stop(e->loop, &e->prepare);
 		engine_watchers_stop(e);
 	}
+	recorder_free(e->rec); /* the batch under way recorded first */
+	e->rec = NULL;
 	e->aborted = 1;
 	if (e->http != NULL)
 		http_abort_all(e->http, "shutting down"); /* callbacks run while hooks live */
@@ -528,6 +511,8 @@ void engine_free(struct engine *e)
 	http_client_free(e->http);
 	attempt_free_all(e);
 	free(e->finished);
+	free(e->batch);
+	free(e->batch_rs);
 	free(e->calls);
 	free(e->svcs);
 	free(e->worked);

@@ -45,7 +45,8 @@ struct engine {
 	ev_signal sigterm, sigint, sighup;
 
 	int cycle_needed, maint_needed, first_maint;
-	int refilled;                /* this turn claimed before recording (refill) */
+	int look_needed;             /* a look for other processes' writes put off
+				      * while the recorder held the store */
 	int sync_needed;             /* the config's services not yet synced to the store */
 	int stopping, aborted, done;
 	uint64_t changed;     /* store_changed_token at the last look */
@@ -58,6 +59,14 @@ struct engine {
 	size_t n_in_flight;        /* attempts holding a max_in_flight slot */
 	struct attempt **finished; /* waiting for the group commit */
 	size_t n_finished, cap_finished;
+	/* The group commit under way on the recorder's thread: its attempts
+	 * and their results, the recorder's until its done callback. */
+	struct recorder *rec;
+	struct attempt **batch;
+	size_t n_batch, cap_batch;
+	struct sched_result *batch_rs;
+	size_t cap_batch_rs;
+	int batch_rc;
 	struct attempt **calls;    /* calls waiting to be counted, then sent */
 	size_t n_calls, cap_calls;
 
@@ -84,9 +93,22 @@ void attempt_start(struct engine *e, struct sched_claimed *c);
  */
 int attempt_send_calls(struct engine *e);
 
-/* Records every finished attempt in one transaction, then logs each
- * result; 0 or -1 (kept for a later try, nothing logged). */
+/*
+ * The group commit: the finished attempts become the recorder's batch,
+ * recorded in one transaction on its thread (then each result logged)
+ * while the loop goes on; its done callback, on the loop, frees them, or
+ * keeps them for a later try (engine_store_failed). No-op while the
+ * recorder is busy or nothing finished.
+ */
+void attempt_flush_give(struct engine *e);
+
+/* The same, waited for (the end of a run): 0, or -1 when attempts are
+ * left unrecorded. */
 int attempt_flush(struct engine *e);
+
+/* (engine_watch.c) A batch was recorded (or failed): what was put off
+ * while the recorder held the store is done now. */
+void engine_recorded(struct engine *e);
 
 /* Frees the finished attempts never recorded and the calls never counted
  * (at exit). */
@@ -110,6 +132,10 @@ void engine_write_metrics(struct engine *e);
 /* (engine.c) 1 while a back-off step after a store failure runs: the store
  * is left alone until it ends. */
 int engine_store_backing_off(const struct engine *e);
+
+/* (engine.c) The store worked: a back-off ends (logged when there was
+ * one). */
+void engine_store_worked(struct engine *e);
 
 /* (engine.c) The store failed doing what: the next try after a back-off
  * step (0.5 s doubling up to 60 s), logged. */

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdio.h>
 
+#include "scheduler/recorder.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -78,6 +79,14 @@ static void look_for_changes(struct engine *e)
 
 	if (engine_store_backing_off(e))
 		return;
+	if (recorder_busy(e->rec)) {
+		/* not now: the store is the recorder's (and a PostgreSQL store's
+		 * socket, readable with its answers, would wake this again) */
+		e->look_needed = 1;
+		ev_io_stop(e->loop, &e->notify);
+		return;
+	}
+	e->look_needed = 0;
 	if (store_changed_token(e->store, &v) != STORE_OK) {
 		ev_io_stop(e->loop, &e->notify);
 		engine_store_failed(e, "changed token");
@@ -94,12 +103,18 @@ static void look_for_changes(struct engine *e)
 		rewatch(e, fd);
 }
 
+void engine_recorded(struct engine *e)
+{
+	if (e->look_needed)
+		look_for_changes(e);
+}
+
 void engine_watch_store_fd(struct engine *e)
 {
 	int fd;
 
-	if (!ev_is_active(&e->notify))
-		return; /* look_for_changes starts it */
+	if (!ev_is_active(&e->notify) || recorder_busy(e->rec))
+		return; /* look_for_changes starts it; the recorder's batch ends with a look */
 	fd = e->stopping || engine_store_backing_off(e) ? -1 : store_wait_fd(e->store);
 	if (fd != e->notify.fd)
 		rewatch(e, fd);
@@ -173,6 +188,7 @@ static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 		log_msg(LOG_ERROR, "config.reload.failed", "%s; keeping the running config", err);
 		return;
 	}
+	recorder_wait(e->rec); /* its batch reads e->svcs, rebuilt below */
 	config_free(e->cfg);
 	e->cfg = n;
 	engine_build_services(e);

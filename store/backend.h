@@ -25,6 +25,8 @@
 #ifndef TENANTDEL_STORE_BACKEND_H
 #define TENANTDEL_STORE_BACKEND_H
 
+#include <pthread.h>
+
 #include <stdarg.h>
 
 #include "store/store.h"
@@ -79,6 +81,18 @@ struct store_value {
 	const char *text;
 };
 
+/* A backend's open starts its handle with store_base_init (the handle's
+ * lock: every operation holds it, so that the engine's recording thread
+ * and its loop can share one store, one at a time; recursive, for an
+ * operation or a callback that calls another); its close ends with
+ * store_base_clear. store_lock/store_unlock are for an operation that
+ * reaches a backend without store.c's dispatch (store_events_list). */
+struct store_backend;
+void store_base_init(struct store *s, const struct store_backend *be);
+void store_base_clear(struct store *s);
+void store_lock(struct store *s);
+void store_unlock(struct store *s);
+
 /* The portable tables in the order a load must follow (a row's foreign
  * keys point into tables earlier in the list): store/copy.c. */
 extern const struct store_table store_tables[];
@@ -95,6 +109,8 @@ typedef int (*store_row_cb)(void *ctx, const struct store_table *t, int64_t tota
 /* The part of every backend's handle that the shared files of store/ know. */
 struct store {
 	const struct store_backend *be;
+	pthread_mutex_t lock;            /* held by each operation (store.c): the
+					  * engine records on a second thread */
 	enum store_error_kind err_kind;  /* of err_msg (store_last_error_kind) */
 	char err_msg[256];               /* store_last_error */
 	char **webhook_urls;             /* store_set_webhooks: the outbox is written */
@@ -104,7 +120,8 @@ struct store {
 struct store_backend {
 	const char *name; /* [store] backend = NAME */
 
-	/* open fills base.be; close frees the handle (never NULL here). */
+	/* open fills base (store_base_init); close frees the handle (never NULL
+	 * here). */
 	struct store *(*open)(const struct store_config *c, char *err, size_t errlen);
 	void (*close)(struct store *s);
 	int (*check_integrity)(struct store *s, int *intact, char *why, size_t whylen);

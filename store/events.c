@@ -120,8 +120,12 @@ static int list_row(void *ctx, const struct event_record *row, const char *pred)
 int store_events_list(struct store *s, const char *job_id, store_event_cb cb, void *ctx)
 {
 	struct list_walk w = { .cb = cb, .ctx = ctx };
+	int rc;
 
-	return s->be->events_walk(s, job_id, list_row, &w);
+	store_lock(s);
+	rc = s->be->events_walk(s, job_id, list_row, &w);
+	store_unlock(s);
+	return rc;
 }
 
 struct verify_walk {
@@ -153,6 +157,7 @@ int store_events_verify(struct store *s, int64_t *first_bad, char *why, size_t w
 			int64_t *count, char head[65])
 {
 	struct verify_walk w = { .why = why, .whylen = whylen };
+	int rc;
 
 	*first_bad = 0;
 	*count = 0;
@@ -160,7 +165,10 @@ int store_events_verify(struct store *s, int64_t *first_bad, char *why, size_t w
 	if (why != NULL && whylen > 0)
 		why[0] = '\0';
 	memcpy(w.prev, store_genesis_hash, sizeof w.prev);
-	if (s->be->events_walk(s, NULL, verify_row, &w) != STORE_OK)
+	store_lock(s);
+	rc = s->be->events_walk(s, NULL, verify_row, &w);
+	store_unlock(s);
+	if (rc != STORE_OK)
 		return STORE_ERR;
 	*first_bad = w.first_bad;
 	*count = w.count;

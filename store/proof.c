@@ -6,6 +6,7 @@
  * backend's: store/sqlite/reapply.c).
  */
 #include "jobs/certificate.h"
+#include "store/backend.h"
 #include "store/store.h"
 #include "util/util.h"
 
@@ -54,7 +55,9 @@ static int read_subject(struct store *s, struct proof_record *out)
 	return STORE_OK;
 }
 
-int store_proof_read(struct store *s, const char *job_id, struct proof_record *out)
+/* The reads under one hold of the store's lock: in a daemon, no batch of
+ * the recorder's lands between the job and its events. */
+static int proof_read(struct store *s, const char *job_id, struct proof_record *out)
 {
 	int rc;
 
@@ -70,6 +73,16 @@ int store_proof_read(struct store *s, const char *job_id, struct proof_record *o
 		return STORE_ERR;
 	}
 	return STORE_OK;
+}
+
+int store_proof_read(struct store *s, const char *job_id, struct proof_record *out)
+{
+	int rc;
+
+	store_lock(s);
+	rc = proof_read(s, job_id, out);
+	store_unlock(s);
+	return rc;
 }
 
 int store_proof_read_chain(struct store *s, struct proof_chain *out)

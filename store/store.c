@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 
 static const struct store_backend *const backends[] = {
 	&store_sqlite_backend,
@@ -36,6 +37,39 @@ void store_close(struct store *s)
 }
 
 /* ---- what every backend shares ---- */
+
+void store_base_init(struct store *s, const struct store_backend *be)
+{
+	pthread_mutexattr_t a;
+
+	s->be = be;
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&s->lock, &a);
+	pthread_mutexattr_destroy(&a);
+}
+
+void store_base_clear(struct store *s)
+{
+	pthread_mutex_destroy(&s->lock);
+}
+
+void store_lock(struct store *s)
+{
+	pthread_mutex_lock(&s->lock);
+}
+
+void store_unlock(struct store *s)
+{
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* rc, once the lock is given back: DISPATCH's last step. */
+static int unlocked(struct store *s, int rc)
+{
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
 
 void store_set_error(struct store *s, enum store_error_kind kind, const char *fmt, ...)
 {
@@ -94,8 +128,12 @@ static int unsupported(struct store *s, const char *op)
 	return STORE_ERR;
 }
 
-#define DISPATCH(s, op, ...) \
-	((s)->be->op != NULL ? (s)->be->op((s), __VA_ARGS__) : unsupported((s), #op))
+/* The operation under the handle's lock (taken, then the call, then
+ * given back: a comma, then an argument evaluated before its call). */
+#define DISPATCH(s, op, ...)                                                          \
+	(store_lock(s),                                                                \
+	 unlocked((s), (s)->be->op != NULL ? (s)->be->op((s), __VA_ARGS__)             \
+					   : unsupported((s), #op)))
 
 int store_check_integrity(struct store *s, int *intact, char *why, size_t whylen)
 {

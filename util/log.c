@@ -27,10 +27,12 @@ struct log_line {
 static enum log_level min_level = LOG_INFO;
 static int log_fd = 2;
 
-/* Lines kept by log_done_held while held, each a malloc'ed "...\n". */
-static int hold_depth;
-static char **held;
-static size_t n_held, cap_held;
+/* Lines kept by log_done_held while held, each a malloc'ed "...\n": a
+ * thread's own (the engine's recording thread holds its batch's lines
+ * while the loop logs its own). */
+static _Thread_local int hold_depth;
+static _Thread_local char **held;
+static _Thread_local size_t n_held, cap_held;
 
 /* Room for a timestamp: a year of any int's width, with its milliseconds. */
 #define TS_MAX 64
@@ -188,6 +190,17 @@ void log_release(int emit)
 	for (size_t i = 0; i < n_held; i++)
 		free(held[i]);
 	n_held = 0;
+}
+
+void log_thread_done(void)
+{
+	for (size_t i = 0; i < n_held; i++)
+		free(held[i]);
+	n_held = 0;
+	hold_depth = 0;
+	free(held);
+	held = NULL;
+	cap_held = 0;
 }
 
 void log_msg(enum log_level level, const char *event, const char *fmt, ...)

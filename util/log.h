@@ -42,6 +42,10 @@ void log_hold(void);
 void log_done_held(struct log_line *l);
 void log_release(int emit);
 
+/* Holds are a thread's own: a thread that logged with them calls this
+ * before it ends (frees what the hold kept). */
+void log_thread_done(void);
+
 /* Shorthand: one line with just an event and a message. */
 void log_msg(enum log_level level, const char *event, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

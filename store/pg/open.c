@@ -63,6 +63,7 @@ static void handle_free(struct pg_store *s)
 		explicit_bzero(s->dsn, strlen(s->dsn));
 		free(s->dsn);
 	}
+	store_base_clear(&s->base);
 	free(s);
 }
 
@@ -193,7 +194,7 @@ struct store *pg_open(const struct store_config *c, char *err, size_t errlen)
 		return NULL;
 	}
 	s = xcalloc(1, sizeof *s);
-	s->base.be = &store_pg_backend;
+	store_base_init(&s->base, &store_pg_backend);
 	s->dsn = xstrdup(c->dsn);
 	s->brief = (c->flags & STORE_OPEN_BRIEF) != 0;
 	snprintf(s->label, sizeof s->label, "the PostgreSQL store");

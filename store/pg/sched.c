@@ -23,7 +23,7 @@
  * batch between its turns (its requests wait meanwhile), so a run --once
  * sends its first requests after one batch of job starts, not after all of
  * them (500 a batch: the first request 70 ms after start; 128: 20 ms). */
-#define SCHED_BATCH 128
+#define MAINT_BATCH 128
 #define SLOW_POLL_MS 10000    /* the token changes this often without a NOTIFY */
 #define CHANNEL "tenantdel_due"
 
@@ -267,7 +267,7 @@ static int maintain_tx(struct pg_store *s, void *ctx)
 	memset(&c->m, 0, sizeof c->m);
 	if (reclaim(s, c) < 0 ||
 	    each_job(s, SQL_DUE_JOBS, c->now, c->want_jobs, start_job, &c->m.started) < 0 ||
-	    each_job(s, SQL_MISSED, c->now, SCHED_BATCH, mark_missed, &c->m.missed) < 0)
+	    each_job(s, SQL_MISSED, c->now, MAINT_BATCH, mark_missed, &c->m.missed) < 0)
 		return STORE_ERR;
 	return STORE_OK;
 }
@@ -278,7 +278,7 @@ int pg_maintain(struct store *base, const char *owner, sched_owner_fn judge, voi
 {
 	struct maint_ctx c = { .owners = { .me = owner, .judge = judge, .jctx = ctx,
 					   .self = reclaim_self },
-			       .retry = retry, .want_jobs = want_jobs > SCHED_BATCH ? want_jobs : SCHED_BATCH,
+			       .retry = retry, .want_jobs = want_jobs > MAINT_BATCH ? want_jobs : MAINT_BATCH,
 			       .now = now };
 	int rc = pg_tx(pg_of(base), maintain_tx, &c);
 
@@ -288,7 +288,7 @@ int pg_maintain(struct store *base, const char *owner, sched_owner_fn judge, voi
 	if (rc != STORE_OK)
 		return STORE_ERR;
 	*m = c.m;
-	m->more = m->started == c.want_jobs || m->missed == SCHED_BATCH;
+	m->more = m->started == c.want_jobs || m->missed == MAINT_BATCH;
 	return STORE_OK;
 }
 

@@ -82,13 +82,14 @@ static void bind_failed(sqlite3_stmt *st, const char *name, const char *why)
  * name) pair is remembered in a small direct-mapped table and used only
  * when the statement's parameter at that index has that very name, so a
  * stale slot (a statement freed, another at its address; a name buffer
- * reused) is never trusted: it is looked up again.
+ * reused) is never trusted: it is looked up again. A table a thread: the
+ * engine's loop and its recording thread bind on one connection, in turns.
  */
 #define BIND_SLOTS 512
 
 static int bind_index(sqlite3_stmt *st, const char *name)
 {
-	static struct {
+	static _Thread_local struct {
 		const sqlite3_stmt *st;
 		const char *name;
 		int index;

@@ -333,6 +333,7 @@ static void handle_free(struct sqlite_store *s)
 	if (s->db != NULL)
 		sqlite3_close(s->db);
 	free(s->path);
+	store_base_clear(&s->base);
 	free(s);
 }
 
@@ -389,7 +390,7 @@ static struct store *open_existing(const char *path, const struct stat *file,
 	struct sqlite_store *s = xcalloc(1, sizeof *s);
 	int rc;
 
-	s->base.be = &store_sqlite_backend;
+	store_base_init(&s->base, &store_sqlite_backend);
 	s->path = xstrdup(path);
 	rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {

@@ -17,7 +17,7 @@
  * batch between its turns (its requests wait meanwhile), so a run --once
  * sends its first requests after one batch of job starts, not after all of
  * them (500 a batch: the first request 70 ms after start; 128: 20 ms). */
-#define SCHED_BATCH 128
+#define MAINT_BATCH 128
 
 static const char SQL_INFLIGHT_OTHERS[] =
 	"SELECT id, job_id, service, kind, attempts, lease_owner, lease_expires_at,"
@@ -271,7 +271,7 @@ int sqlite_maintain(struct store *base, const char *owner, sched_owner_fn judge,
 		    int reclaim_self, const struct policy_retry *retry, int want_jobs,
 		    int64_t now, struct sched_maint *m)
 {
-	int lim = want_jobs > SCHED_BATCH ? want_jobs : SCHED_BATCH;
+	int lim = want_jobs > MAINT_BATCH ? want_jobs : MAINT_BATCH;
 	struct sqlite_store *s = sqlite_of(base);
 	struct store_owners rc = { .me = owner, .judge = judge, .jctx = ctx, .self = reclaim_self };
 	int ok;
@@ -282,7 +282,7 @@ int sqlite_maintain(struct store *base, const char *owner, sched_owner_fn judge,
 	log_hold(); /* job.started ... only once committed */
 	ok = reclaim(s, &rc, retry, now, &m->reclaimed) == 0 &&
 	     each_job(s, SQL_DUE_JOBS, now, lim, start_job, &m->started) == 0 &&
-	     each_job(s, SQL_MISSED, now, SCHED_BATCH, mark_missed, &m->missed) == 0;
+	     each_job(s, SQL_MISSED, now, MAINT_BATCH, mark_missed, &m->missed) == 0;
 	store_owners_free(&rc);
 	if (!ok)
 		sqlite_rollback(s);
@@ -292,7 +292,7 @@ int sqlite_maintain(struct store *base, const char *owner, sched_owner_fn judge,
 		return STORE_ERR;
 	}
 	log_release(1);
-	m->more = m->started == lim || m->missed == SCHED_BATCH;
+	m->more = m->started == lim || m->missed == MAINT_BATCH;
 	return STORE_OK;
 }
 
