@@ -550,6 +550,10 @@ static void record_batch(void *arg)
 {
 	struct engine *e = arg;
 
+	if (e->round_claim_rc != STORE_OK) {
+		e->batch_rc = STORE_ERR; /* the store failed the claims just now */
+		return;
+	}
 	e->batch_rc = sched_record_results(e->store, e->owner.id, e->batch_rs, e->n_batch,
 					   e->svcs, e->n_svcs, clock_now_ms(), NULL);
 	if (e->batch_rc != STORE_OK)
@@ -579,7 +583,8 @@ static void batch_recorded(void *arg)
 		memmove(e->finished + n, e->finished, e->n_finished * sizeof *e->finished);
 		memcpy(e->finished, e->batch, n * sizeof *e->finished);
 		e->n_finished += n;
-		engine_store_failed(e, "record attempts");
+		if (e->round_claim_rc == STORE_OK) /* else that failure was the step */
+			engine_store_failed(e, "record attempts");
 	} else {
 		for (size_t i = 0; i < n; i++) {
 			/* a discovery's child purges are due now: start them at once */
@@ -589,6 +594,7 @@ static void batch_recorded(void *arg)
 		}
 		engine_store_worked(e);
 	}
+	e->round_claim_rc = STORE_OK;
 	engine_recorded(e);
 }
 
@@ -597,7 +603,7 @@ void attempt_flush_give(struct engine *e)
 	struct attempt **swap = e->batch;
 	size_t cap = e->cap_batch;
 
-	if (e->n_finished == 0 || recorder_busy(e->rec))
+	if (e->n_finished == 0 || e->n_batch > 0)
 		return;
 	/* the finished list becomes the batch; the old batch's array, empty,
 	 * the next finished list: no allocation a turn */

@@ -208,39 +208,103 @@ static int maintain(struct engine *e, int64_t now, int *more)
 	return 0;
 }
 
-/* Claims what there is room for (CLAIM_TURN_MAX at most) and starts the
- * attempts; 0 or -1. When the cap held claims back, the rest wait for an
- * idle loop (e->more). */
-static int claim(struct engine *e, int64_t now, size_t *claimed)
+/* The claims a turn may make now: the free slots, at most CLAIM_TURN_MAX
+ * (0 when stopping). */
+static int claim_room(const struct engine *e)
 {
-	struct sched_claimed *c = NULL;
-	size_t n = 0;
 	int room = e->cfg->max_in_flight - (int)e->n_in_flight;
-	int rc;
 
-	*claimed = 0;
-	if (room <= 0)
+	if (e->stopping || room <= 0)
 		return 0;
-	if (room > CLAIM_TURN_MAX)
-		room = CLAIM_TURN_MAX;
+	return room > CLAIM_TURN_MAX ? CLAIM_TURN_MAX : room;
+}
+
+/* The service a claim serves first, moved on at each call. */
+static size_t claim_first(struct engine *e)
+{
+	size_t first = e->claim_first;
+
 	/* Start at another service each time so that, when the global limit
 	 * is smaller than the services' slots, none is always last. */
-	rc = sched_claim_tasks(e->store, e->owner.id, e->svcs, e->n_svcs, e->claim_first, room,
-			       now, &c, &n);
 	if (e->n_svcs > 0)
 		e->claim_first = (e->claim_first + 1) % e->n_svcs;
-	if (rc != STORE_OK)
-		return -1;
+	return first;
+}
+
+/* Starts claimed attempts, frees c; a claim held back by the turn's cap
+ * leaves the rest to the idle loop. */
+static void start_claimed(struct engine *e, struct sched_claimed *c, size_t n)
+{
 	for (size_t i = 0; i < n; i++) {
 		if (c[i].kind == TASK_KIND_DELETE)
 			engine_note_worked(e, c[i].job_id);
 		attempt_start(e, &c[i]);
 	}
 	sched_claimed_free(c, n);
-	*claimed = n;
+	/* the cap held claims back: the rest when the loop is idle */
 	if (n == CLAIM_TURN_MAX && (int)e->n_in_flight < e->cfg->max_in_flight)
 		ev_idle_start(e->loop, &e->more);
+}
+
+/* Claims what there is room for (CLAIM_TURN_MAX at most) and starts the
+ * attempts; 0 or -1. */
+static int claim(struct engine *e, int64_t now, size_t *claimed)
+{
+	struct sched_claimed *c = NULL;
+	size_t n = 0;
+	int room = claim_room(e);
+
+	*claimed = 0;
+	if (room <= 0)
+		return 0;
+	if (sched_claim_tasks(e->store, e->owner.id, e->svcs, e->n_svcs, claim_first(e), room, now,
+			      &c, &n) != STORE_OK)
+		return -1;
+	start_claimed(e, c, n);
+	*claimed = n;
 	return 0;
+}
+
+/* The recorder's work: the turn's claims (one transaction). */
+static void claim_work(void *arg)
+{
+	struct engine *e = arg;
+
+	e->round_claim_rc = sched_claim_tasks(e->store, e->owner.id, e->svcs, e->n_svcs,
+					      e->round_first, e->round_room, clock_now_ms(),
+					      &e->round_claimed, &e->n_round_claimed);
+}
+
+/* On the loop: the claims committed go out now, while the recorder goes
+ * on to record the batch given after them. */
+static void claims_done(void *arg)
+{
+	struct engine *e = arg;
+
+	if (e->round_claim_rc != STORE_OK)
+		engine_store_failed(e, "claim");
+	else
+		start_claimed(e, e->round_claimed, e->n_round_claimed);
+	e->round_claimed = NULL;
+	e->n_round_claimed = 0;
+}
+
+/*
+ * With a batch to record, the slots it freed are claimed on the
+ * recorder's thread first, in their own transaction: their requests go
+ * out while the batch is recorded, and the loop does not wait for the
+ * claims' commit (their fsync) either.
+ */
+static void give_claims(struct engine *e)
+{
+	int room = claim_room(e);
+
+	e->round_claim_rc = STORE_OK;
+	if (room <= 0 || e->n_finished == 0 || e->n_batch > 0)
+		return;
+	e->round_room = room;
+	e->round_first = claim_first(e);
+	recorder_give(e->rec, claim_work, claims_done, e);
 }
 
 /* run --once: done when nothing is in flight and nothing is due soon. */
@@ -254,14 +318,17 @@ static int once_done(struct engine *e, size_t claimed, int more, int64_t wake, i
 	return wake <= now || wake - now > ONCE_HORIZON_MS;
 }
 
-/* The earliest due work, hooks included; 0 or -1. */
-static int next_wake(struct engine *e, int64_t now, int64_t *wake)
+/* The earliest due work, hooks included; 0 or -1. claiming: this cycle
+ * claims (not a batch about to be recorded). */
+static int next_wake(struct engine *e, int64_t now, int claiming, int64_t *wake)
 {
 	int64_t hook_wake;
 
-	if ((int)e->n_in_flight >= e->cfg->max_in_flight) {
-		/* Every slot is taken: the next answer runs the next cycle, so
-		 * the earliest due time (one more query per cycle) is moot. */
+	if ((int)e->n_in_flight >= e->cfg->max_in_flight || !claiming) {
+		/* Every slot is taken, or a batch being recorded claims for
+		 * them: the next answer, or the batch's end, runs the next
+		 * cycle, so the earliest due time (a query that reads the
+		 * due tasks' index) is moot. */
 		*wake = now + (int64_t)(ENGINE_POLL_S * 1000);
 	} else if (sched_next_wake(e->store, e->owner.id, e->svcs, e->n_svcs, now, wake) !=
 		   STORE_OK) {
@@ -276,17 +343,18 @@ static int next_wake(struct engine *e, int64_t now, int64_t *wake)
 	return 0;
 }
 
-/* Housekeeping, claims, the wake-up re-armed; -1 at the first store
+/* Housekeeping, claims (unless a batch about to be recorded claims for
+ * the slots: may_claim 0), the wake-up re-armed; -1 at the first store
  * failure (the rest of the cycle is left for the next try). */
-static int run_cycle(struct engine *e)
+static int run_cycle(struct engine *e, int may_claim)
 {
 	int64_t now = clock_now_ms();
 	int64_t wake;
 	int more;
-	size_t claimed;
+	size_t claimed = 0;
 
-	if (maintain(e, now, &more) < 0 || claim(e, now, &claimed) < 0 ||
-	    next_wake(e, now, &wake) < 0)
+	if (maintain(e, now, &more) < 0 || (may_claim && claim(e, now, &claimed) < 0) ||
+	    next_wake(e, now, may_claim, &wake) < 0)
 		return -1;
 	ev_now_update(e->loop);
 	if (e->opts.once && once_done(e, claimed, more, wake, now)) {
@@ -386,7 +454,9 @@ static void prepare_work(struct ev_loop *loop, struct engine *e)
 		return;
 	if (!e->stopping && (e->cycle_needed || e->maint_needed)) {
 		e->cycle_needed = 0;
-		if (run_cycle(e) < 0) {
+		/* with a batch to record, the recorder claims for the free
+		 * slots (give_claims) */
+		if (run_cycle(e, e->n_finished == 0) < 0) {
 			e->cycle_needed = 1;
 			engine_store_failed(e, "scheduling cycle");
 			return;
@@ -398,6 +468,7 @@ static void prepare_work(struct ev_loop *loop, struct engine *e)
 	 * (its done callback says so), else this turn's steps */
 	if (e->n_finished == 0)
 		engine_store_worked(e);
+	give_claims(e);
 	attempt_flush_give(e);
 	if (e->stopping && e->n_in_flight == 0 && e->n_finished == 0 && !recorder_busy(e->rec) &&
 	    hooks_busy(e) == 0)

@@ -67,6 +67,13 @@ struct engine {
 	struct sched_result *batch_rs;
 	size_t cap_batch_rs;
 	int batch_rc;
+	/* The turn's claims, made on the recorder's thread before its batch
+	 * (engine_give_claims): asked, then got. */
+	int round_room;
+	size_t round_first;
+	int round_claim_rc;
+	struct sched_claimed *round_claimed;
+	size_t n_round_claimed;
 	struct attempt **calls;    /* calls waiting to be counted, then sent */
 	size_t n_calls, cap_calls;
 
@@ -97,8 +104,10 @@ int attempt_send_calls(struct engine *e);
  * The group commit: the finished attempts become the recorder's batch,
  * recorded in one transaction on its thread (then each result logged)
  * while the loop goes on; its done callback, on the loop, frees them, or
- * keeps them for a later try (engine_store_failed). No-op while the
- * recorder is busy or nothing finished.
+ * keeps them for a later try (engine_store_failed). After the turn's
+ * claims when they were given first (engine_give_claims): when those
+ * failed, the batch is not tried. No-op while a batch is under way or
+ * nothing finished.
  */
 void attempt_flush_give(struct engine *e);
 

@@ -7,11 +7,12 @@
  * the next answers are read, parsed and decided meanwhile, on the second
  * core.
  *
- * One piece of work at a time: the thread sleeps on a condition variable
- * until given work, runs it, marks it ended and wakes the loop through an
- * ev_async (libev's thread-safe wake-up); the loop's watcher runs the done
- * callback. The mutex orders the hand-over both ways, so what the work
- * wrote is seen by the loop, and the reverse.
+ * A short queue, run in order: the thread sleeps on a condition variable
+ * until given work, runs each piece, counts it ended and wakes the loop
+ * through an ev_async (libev's thread-safe wake-up, which coalesces); the
+ * loop's watcher runs the done callbacks of what ended, in order. The
+ * mutex orders the hand-over both ways, so what the work wrote is seen by
+ * the loop, and the reverse.
  */
 #include "scheduler/recorder.h"
 
@@ -22,18 +23,25 @@
 #include "util/log.h"
 #include "util/util.h"
 
+#define QUEUE 4 /* pieces of work given and not yet done (a power of two) */
+
+struct item {
+	recorder_work_fn work;
+	recorder_done_fn done;
+	void *arg;
+};
+
 struct recorder {
 	struct ev_loop *loop;
 	ev_async ended_w;      /* the thread's wake-up of the loop */
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;     /* work given, work ended, quit */
-	recorder_work_fn work; /* under mu: given and not yet run */
-	recorder_done_fn done;
-	void *arg;
-	int ended;             /* under mu: the work ran; done not yet called */
+	struct item q[QUEUE];  /* q[i % QUEUE] for i in [doned, given) */
+	unsigned given;        /* under mu (written by the loop) */
+	unsigned ran;          /* under mu (written by the thread): ended */
+	unsigned doned;        /* the loop's own: done callbacks run */
 	int quit;              /* under mu */
-	int busy;              /* the loop's own: given, done not yet called */
 };
 
 static void *thread_main(void *p)
@@ -42,17 +50,15 @@ static void *thread_main(void *p)
 
 	pthread_mutex_lock(&r->mu);
 	for (;;) {
-		while (r->work == NULL && !r->quit)
+		while (r->ran == r->given && !r->quit)
 			pthread_cond_wait(&r->cv, &r->mu);
-		if (r->work == NULL)
-			break; /* quit, nothing given */
-		recorder_work_fn work = r->work;
-		void *arg = r->arg;
+		if (r->ran == r->given)
+			break; /* quit, nothing left */
+		struct item it = r->q[r->ran % QUEUE];
 		pthread_mutex_unlock(&r->mu);
-		work(arg);
+		it.work(it.arg);
 		pthread_mutex_lock(&r->mu);
-		r->work = NULL;
-		r->ended = 1;
+		r->ran++;
 		pthread_cond_broadcast(&r->cv);
 		ev_async_send(r->loop, &r->ended_w);
 	}
@@ -61,31 +67,27 @@ static void *thread_main(void *p)
 	return NULL;
 }
 
-/* The work ended (r->mu held by the caller, released here): done on the
- * loop. */
-static void run_done(struct recorder *r)
+/* The done callbacks of the work that ended, in the order given. */
+static void run_dones(struct recorder *r)
 {
-	recorder_done_fn done = r->done;
-	void *arg = r->arg;
-
-	r->ended = 0;
-	r->done = NULL;
-	pthread_mutex_unlock(&r->mu);
-	r->busy = 0;
-	if (done != NULL)
-		done(arg);
+	for (;;) {
+		struct item it;
+		pthread_mutex_lock(&r->mu);
+		if (r->doned == r->ran) {
+			pthread_mutex_unlock(&r->mu);
+			return;
+		}
+		it = r->q[r->doned % QUEUE];
+		pthread_mutex_unlock(&r->mu);
+		r->doned++;
+		if (it.done != NULL)
+			it.done(it.arg);
+	}
 }
 
 static void ended_cb(struct ev_loop *loop, ev_async *w, int revents)
 {
-	struct recorder *r = w->data;
-
-	pthread_mutex_lock(&r->mu);
-	if (!r->ended) {
-		pthread_mutex_unlock(&r->mu); /* already run by recorder_wait */
-		return;
-	}
-	run_done(r);
+	run_dones(w->data);
 }
 
 struct recorder *recorder_new(struct ev_loop *loop)
@@ -110,20 +112,23 @@ struct recorder *recorder_new(struct ev_loop *loop)
 	return r;
 }
 
-void recorder_give(struct recorder *r, recorder_work_fn work, recorder_done_fn done, void *arg)
+int recorder_give(struct recorder *r, recorder_work_fn work, recorder_done_fn done, void *arg)
 {
 	pthread_mutex_lock(&r->mu);
-	r->work = work;
-	r->done = done;
-	r->arg = arg;
-	r->busy = 1;
+	if (r->given - r->doned == QUEUE) {
+		pthread_mutex_unlock(&r->mu);
+		return -1;
+	}
+	r->q[r->given % QUEUE] = (struct item){ work, done, arg };
+	r->given++;
 	pthread_cond_broadcast(&r->cv);
 	pthread_mutex_unlock(&r->mu);
+	return 0;
 }
 
 int recorder_busy(const struct recorder *r)
 {
-	return r != NULL && r->busy;
+	return r != NULL && r->doned != r->given; /* both the loop's to write */
 }
 
 void recorder_wait(struct recorder *r)
@@ -131,9 +136,12 @@ void recorder_wait(struct recorder *r)
 	if (!recorder_busy(r))
 		return;
 	pthread_mutex_lock(&r->mu);
-	while (!r->ended)
+	while (r->ran != r->given)
 		pthread_cond_wait(&r->cv, &r->mu);
-	run_done(r);
+	pthread_mutex_unlock(&r->mu);
+	run_dones(r);
+	/* a done callback that gave more work: that too */
+	recorder_wait(r);
 }
 
 void recorder_free(struct recorder *r)

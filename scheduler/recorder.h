@@ -1,7 +1,8 @@
 /*
- * recorder.h - the engine's second thread: it runs one piece of work at a
- * time (the group commit of a batch of finished attempts) while the loop
- * goes on with the network, and tells the loop when it is done.
+ * recorder.h - the engine's second thread: it runs the store's work the
+ * loop gives it (a turn's claims, then the group commit of a batch of
+ * finished attempts), in order, while the loop goes on with the network,
+ * and tells the loop as each piece is done.
  *
  * The loop gives work with recorder_give and, until the done callback has
  * run (on the loop, from an ev_async), leaves whatever that work reads
@@ -21,16 +22,17 @@ typedef void (*recorder_done_fn)(void *arg); /* on the loop, after it */
 /* Starts the thread; NULL when it cannot be started (errno set). */
 struct recorder *recorder_new(struct ev_loop *loop);
 
-/* Runs work(arg) on the thread, then done(arg) on the loop. Only while
- * not busy. */
-void recorder_give(struct recorder *r, recorder_work_fn work, recorder_done_fn done, void *arg);
+/* Queues work(arg) for the thread, after what was given before; done(arg)
+ * (may be NULL) runs on the loop once it ended. 0, or -1 when 4 pieces
+ * are already waiting for their done callbacks. */
+int recorder_give(struct recorder *r, recorder_work_fn work, recorder_done_fn done, void *arg);
 
-/* 1 from recorder_give until its done callback has run. */
+/* 1 from a recorder_give until every done callback has run. */
 int recorder_busy(const struct recorder *r);
 
-/* Waits for the work given to end and runs its done callback now (no-op
- * when not busy): for what must see everything recorded (a reload, the
- * end of a run). */
+/* Waits for all the work given to end and runs the done callbacks now
+ * (no-op when not busy): for what must see everything recorded (a reload,
+ * the end of a run). */
 void recorder_wait(struct recorder *r);
 
 /* Waits (recorder_wait), ends the thread, frees r. NULL-safe. */
