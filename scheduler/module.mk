@@ -4,4 +4,4 @@ LIB_SRC += scheduler/metrics.c scheduler/api.c scheduler/api_routes.c scheduler/
 LIB_SRC += scheduler/api_jobs.c scheduler/api_list.c scheduler/api_summary.c
 LIB_SRC += scheduler/webhook.c
 LIB_SRC += scheduler/ui_assets.c
-UNIT_TESTS += test_webhook test_ui_assets
+UNIT_TESTS += test_webhook test_ui_assets test_recorder
