@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 
 #include "util/log.h"
@@ -93,6 +94,7 @@ static void ended_cb(struct ev_loop *loop, ev_async *w, int revents)
 struct recorder *recorder_new(struct ev_loop *loop)
 {
 	struct recorder *r = xcalloc(1, sizeof *r);
+	sigset_t all, old;
 	int err;
 
 	r->loop = loop;
@@ -100,7 +102,13 @@ struct recorder *recorder_new(struct ev_loop *loop)
 	pthread_cond_init(&r->cv, NULL);
 	ev_async_init(&r->ended_w, ended_cb);
 	r->ended_w.data = r;
-	if ((err = pthread_create(&r->thread, NULL, thread_main, r)) != 0) {
+	/* the thread blocks every signal (it inherits the mask): SIGTERM,
+	 * SIGHUP ... are the loop's, and never interrupt the store's calls */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = pthread_create(&r->thread, NULL, thread_main, r);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err != 0) {
 		pthread_cond_destroy(&r->cv);
 		pthread_mutex_destroy(&r->mu);
 		free(r);

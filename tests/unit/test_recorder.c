@@ -3,8 +3,9 @@
  * work runs off the loop's thread, in the order given; each done callback
  * runs on the loop's thread, in the same order, once its work ended (from
  * the loop's ev_async, or at once from recorder_wait); the queue refuses
- * a fifth piece; recorder_free waits for what was given. Also the thread's
- * log holds, which are its own.
+ * a fifth piece; recorder_free waits for what was given; the thread blocks
+ * the signals the loop watches. Also the thread's log holds, which are its
+ * own.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <ev.h>
@@ -28,6 +30,7 @@ struct trace {
 	char works[32];  /* the order work ran in (under mu) */
 	char dones[32];  /* the order done callbacks ran in (the loop's) */
 	int off_loop;    /* work that ran on the loop's thread: must stay 0 */
+	int signals_open; /* work that ran with SIGTERM or SIGHUP deliverable */
 	int on_loop;     /* done callbacks that ran on the loop's thread */
 	int gate;        /* under mu: work 'a' waits until it is 1 */
 	pthread_cond_t cv;
@@ -50,9 +53,14 @@ static void work(void *arg)
 {
 	struct piece *p = arg;
 
+	sigset_t cur;
+
+	pthread_sigmask(SIG_BLOCK, NULL, &cur);
 	pthread_mutex_lock(&p->t->mu);
 	if (pthread_equal(pthread_self(), p->t->loop_thread))
 		p->t->off_loop++;
+	if (!sigismember(&cur, SIGTERM) || !sigismember(&cur, SIGHUP))
+		p->t->signals_open++; /* the loop's signals would land here */
 	while (p->name == 'a' && !p->t->gate)
 		pthread_cond_wait(&p->t->cv, &p->t->mu);
 	append(p->t->works, p->name);
@@ -121,6 +129,7 @@ static void test_work_off_the_loop_dones_on_it_in_order(void **state)
 	assert_string_equal(t.works, "abc");
 	assert_string_equal(t.dones, "abc");
 	assert_int_equal(t.off_loop, 0);
+	assert_int_equal(t.signals_open, 0);
 	assert_int_equal(t.on_loop, 3);
 	assert_false(recorder_busy(r));
 	recorder_free(r);
