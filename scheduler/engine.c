@@ -176,14 +176,55 @@ static int room_jobs(const struct engine *e)
 	return room > 0 && e->first_phase_tasks > 0 ? room / e->first_phase_tasks + 1 : 0;
 }
 
-/* Housekeeping when due; *more is 1 when it has more to do at once. 0 or
- * -1 (the store failed). */
-static int maintain(struct engine *e, int64_t now, int *more)
+/* The recorder's work: housekeeping in one transaction (leases of dead
+ * owners back, due jobs started, deadlines marked), then the sweep when it
+ * is due. It reads only what maintain() set for it. */
+static void maint_work(void *arg)
 {
-	struct sched_maint m;
-	struct policy_retry retry = engine_retry_policy(e->cfg);
+	struct engine *e = arg;
 
-	*more = 0;
+	e->maint_rc = sched_maintain(e->store, e->owner.id, owner_judge, e, e->maint_first,
+				     &e->maint_retry, e->maint_want, e->maint_now, &e->maint_m);
+	if (e->maint_rc == STORE_OK && e->maint_sweep)
+		e->maint_rc = sched_sweep_jobs(e->store, e->maint_now);
+}
+
+/* On the loop: the housekeeping done; the cycle it cut short runs again
+ * (claims for the jobs it started). */
+static void maint_done(void *arg)
+{
+	struct engine *e = arg;
+
+	e->cycle_needed = 1;
+	if (e->maint_rc != STORE_OK) {
+		engine_store_failed(e, "scheduling cycle");
+		return;
+	}
+	if (e->n_finished == 0 && e->n_batch == 0)
+		engine_store_worked(e); /* else the batch's recording says */
+	e->maint_needed = 0;
+	e->last_maint = e->maint_now;
+	e->first_maint = 0;
+	if (e->maint_sweep)
+		e->last_sweep = e->maint_now;
+	/* Housekeeping left (a batch of jobs started, more due): not in the
+	 * next turn, which would hold back the requests just handed to curl
+	 * (a new connection takes a turn or two to write its request), but
+	 * once the loop has nothing pending. */
+	if (e->maint_m.more)
+		ev_idle_start(e->loop, &e->more);
+}
+
+/*
+ * Housekeeping when due, handed to the recorder (starting 128 jobs is
+ * ~13 % of a fast run's instructions: the loop reads answers meanwhile,
+ * and the claims and batch given after it see the jobs it started). 1
+ * when given (the cycle ends there: maint_done runs it again), 0 when
+ * nothing was due, -1 when the store failed (the services' sync, done
+ * here at start).
+ */
+static int maintain(struct engine *e, int64_t now)
+{
 	/* at start, first: a store away then is waited for like any failure */
 	if (e->sync_needed) {
 		if (sched_sync_services(e->store, e->svcs, e->n_conf_svcs, now, NULL, NULL) !=
@@ -193,19 +234,13 @@ static int maintain(struct engine *e, int64_t now, int *more)
 	}
 	if (!e->maint_needed && now - e->last_maint < MAINT_EVERY_MS && now >= e->last_maint)
 		return 0;
-	if (sched_maintain(e->store, e->owner.id, owner_judge, e, e->first_maint, &retry,
-			   room_jobs(e), now, &m) != STORE_OK)
-		return -1;
-	e->maint_needed = 0;
-	e->last_maint = now;
-	e->first_maint = 0;
-	if (now - e->last_sweep >= SWEEP_EVERY_MS || now < e->last_sweep) {
-		if (sched_sweep_jobs(e->store, now) != STORE_OK)
-			return -1;
-		e->last_sweep = now;
-	}
-	*more = m.more;
-	return 0;
+	e->maint_retry = engine_retry_policy(e->cfg);
+	e->maint_first = e->first_maint;
+	e->maint_want = room_jobs(e);
+	e->maint_now = now;
+	e->maint_sweep = now - e->last_sweep >= SWEEP_EVERY_MS || now < e->last_sweep;
+	recorder_give(e->rec, maint_work, maint_done, e);
+	return 1;
 }
 
 /* The claims a turn may make now: the free slots, at most CLAIM_TURN_MAX
@@ -308,9 +343,9 @@ static void give_claims(struct engine *e)
 }
 
 /* run --once: done when nothing is in flight and nothing is due soon. */
-static int once_done(struct engine *e, size_t claimed, int more, int64_t wake, int64_t now)
+static int once_done(struct engine *e, size_t claimed, int64_t wake, int64_t now)
 {
-	if (claimed > 0 || more || ev_is_active(&e->more) || e->n_in_flight > 0 ||
+	if (claimed > 0 || ev_is_active(&e->more) || e->n_in_flight > 0 ||
 	    e->n_finished > 0 || recorder_busy(e->rec) || hooks_busy(e) > 0)
 		return 0;
 	/* due but not claimable (breaker open, another process at the limit):
@@ -350,26 +385,21 @@ static int run_cycle(struct engine *e, int may_claim)
 {
 	int64_t now = clock_now_ms();
 	int64_t wake;
-	int more;
 	size_t claimed = 0;
+	int r = maintain(e, now);
 
-	if (maintain(e, now, &more) < 0 || (may_claim && claim(e, now, &claimed) < 0) ||
-	    next_wake(e, now, may_claim, &wake) < 0)
+	if (r != 0)
+		return r < 0 ? -1 : 0; /* given: the rest after it (maint_done) */
+	if ((may_claim && claim(e, now, &claimed) < 0) || next_wake(e, now, may_claim, &wake) < 0)
 		return -1;
 	ev_now_update(e->loop);
-	if (e->opts.once && once_done(e, claimed, more, wake, now)) {
+	if (e->opts.once && once_done(e, claimed, wake, now)) {
 		e->done = 1;
 		ev_break(e->loop, EVBREAK_ALL);
 		return 0;
 	}
 	e->cycle_needed = 0;
-	/* Housekeeping left (a batch of jobs started, more due): not in the
-	 * next turn, which would hold back the requests just handed to curl
-	 * (a new connection takes a turn or two to write its request), but
-	 * once the loop has nothing pending. */
-	if (more)
-		ev_idle_start(e->loop, &e->more);
-	if (claimed > 0 && !more)
+	if (claimed > 0 && !ev_is_active(&e->more))
 		arm_wake(e, wake <= now ? 0.0 : (double)(wake - now) / 1000.0);
 	else if (wake <= now)
 		arm_wake(e, ENGINE_POLL_S); /* blocked: an answer or the poll will come first */
@@ -388,14 +418,19 @@ int engine_store_backing_off(const struct engine *e)
 
 /*
  * The store failed (disk full, I/O error ...): wait before the next try,
- * 0.5 s doubling up to 60 s, one log line per step. run --once gives up
- * after ONCE_STORE_TRIES steps; a shutdown past its grace, at once.
+ * 0.5 s doubling up to 60 s, one log line per step (the recorder's other
+ * work of that turn, failing within the step, adds none). run --once
+ * gives up after ONCE_STORE_TRIES steps; a shutdown past its grace, at
+ * once.
  */
 void engine_store_failed(struct engine *e, const char *what)
 {
 	int64_t d = e->store_backoff_ms;
 	struct log_line *l;
 
+	/* the recorder's queue of that turn failing too: the same step */
+	if (engine_store_backing_off(e))
+		return;
 	e->db_failed = 1;
 	e->store_failures++;
 	e->store_backoff_ms = d <= 0 ? STORE_BACKOFF_FIRST_MS
@@ -404,7 +439,7 @@ void engine_store_failed(struct engine *e, const char *what)
 	l = log_start(LOG_ERROR, "engine.store.failed");
 	log_str(l, "what", what);
 	log_int(l, "failures", e->store_failures);
-	log_int(l, "unrecorded", (int64_t)e->n_finished);
+	log_int(l, "unrecorded", (int64_t)(e->n_finished + e->n_batch));
 	log_int(l, "retry_in_ms", e->store_backoff_ms);
 	log_done(l);
 	if ((e->opts.once && e->store_failures >= ONCE_STORE_TRIES) ||
@@ -462,11 +497,11 @@ static void prepare_work(struct ev_loop *loop, struct engine *e)
 			return;
 		}
 	}
-	if (send_calls(e) < 0) /* the cycle's claims */
+	if (!recorder_busy(e->rec) && send_calls(e) < 0) /* the cycle's claims */
 		return;
 	/* recovered once what failed works: the batch, when there is one
 	 * (its done callback says so), else this turn's steps */
-	if (e->n_finished == 0)
+	if (e->n_finished == 0 && !recorder_busy(e->rec))
 		engine_store_worked(e);
 	give_claims(e);
 	attempt_flush_give(e);

@@ -67,6 +67,12 @@ struct engine {
 	struct sched_result *batch_rs;
 	size_t cap_batch_rs;
 	int batch_rc;
+	/* Housekeeping on the recorder's thread (maintain): its inputs,
+	 * then what it did. */
+	struct policy_retry maint_retry;
+	int maint_first, maint_want, maint_sweep, maint_rc;
+	int64_t maint_now;
+	struct sched_maint maint_m;
 	/* The turn's claims, made on the recorder's thread before its batch
 	 * (engine_give_claims): asked, then got. */
 	int round_room;
