@@ -4,8 +4,10 @@ calls actually sent, a live lease is never taken over whatever the wall
 clock says, a clock step re-arms the wake-up at once (and a backward one
 runs nothing early), and a failing store is retried with back-off."""
 import glob
+import http.client
 import os
 import shutil
+import sqlite3
 import subprocess
 import time
 
@@ -240,3 +242,58 @@ class TestStoreFailure(SafetyCase):
         self.assertEqual(len(self.events(p, "job.succeeded")), 1)
         self.assertTrue(self.events(p, "engine.store.recovered"))
         self.assertEqual(len(self.deletes("orders")), 1)
+
+
+@harness.sqlite_only("SQLite's write lock, held by another connection")
+class TestStoreHeld(SafetyCase):
+
+    def healthz_seconds(self, port):
+        start = time.monotonic()
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        c.request("GET", "/healthz")
+        r = c.getresponse()
+        r.read()
+        c.close()
+        self.assertEqual(r.status, 200)
+        return time.monotonic() - start
+
+    def test_a_writer_holding_the_store_holds_back_recording_not_the_loop(self):
+        # The group commit runs on the recorder's thread: while another
+        # connection holds SQLite's write lock, the recorder waits for it
+        # (the busy timeout) and the event loop does not: the API answers
+        # at once and the answers in flight are read. Nothing is announced
+        # before it is recorded; once the lock is gone, all of it is.
+        self.conf(services=["orders", "inventory"],
+                  overrides={n: {"preview_url": None} for n in ("orders", "inventory")})
+        port = harness.free_port()
+        token = self.w.write("api.token", "t0ken-held\n")
+        self.w.append_conf("\n[api]\nlisten = 127.0.0.1:%d\ntoken_file = %s\n" % (port, token))
+        self.fleet.seed("held")
+        self.fleet.fault(service="orders", op="delete", mode="slow", delay_ms=1500, count=1)
+        job = self.schedule("held", "--now")
+        p = self.w.start()
+        self.wait_in_flight()
+        lock = sqlite3.connect(self.w.db, isolation_level=None, timeout=10)
+        lock.execute("BEGIN IMMEDIATE")
+        try:
+            # the DELETE is answered while the lock is held: the recorder
+            # now waits on it
+            harness.wait_for(lambda: all(r["end_ms"] for r in self.fleet.requests()
+                                         if r["service"] == "orders"),
+                             timeout=10, what="the orders DELETE answered")
+            time.sleep(0.3)
+            slowest = max(self.healthz_seconds(port) for _ in range(5))
+            self.assertLess(slowest, 1.0, "the API waited for the store")
+            self.assertEqual(self.events(p, "job.succeeded"), [])
+            self.assertEqual([e for e in self.events(p, "task.attempt.succeeded")
+                              if e.get("service") == "orders"], [],
+                             "announced before it was recorded")
+        finally:
+            lock.execute("ROLLBACK")
+            lock.close()
+        self.wait_state(job, "succeeded", timeout=15)
+        self.assertEqual(self.w.stop(p), 0)
+        self.assertEqual(len([e for e in self.events(p, "task.attempt.succeeded")
+                              if e.get("service") == "orders"]), 1)
+        self.assertEqual(len(self.deletes("orders")), 1, "sent once")
+        self.assertEqual(self.events(p, "engine.store.failed"), [])
