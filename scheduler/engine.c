@@ -602,12 +602,14 @@ void engine_free(struct engine *e)
 {
 	if (e == NULL)
 		return;
+	/* the recorder's work under way ends first: its done callbacks may
+	 * start watchers (the idle one, the wake-up), stopped below */
+	recorder_free(e->rec);
+	e->rec = NULL;
 	if (e->loop != NULL) {
 		ev_prepare_stop(e->loop, &e->prepare);
 		engine_watchers_stop(e);
 	}
-	recorder_free(e->rec); /* the batch under way recorded first */
-	e->rec = NULL;
 	e->aborted = 1;
 	if (e->http != NULL)
 		http_abort_all(e->http, "shutting down"); /* callbacks run while hooks live */

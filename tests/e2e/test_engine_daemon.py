@@ -178,6 +178,41 @@ class TestEngineDaemon(EngineCase):
         harness.wait_for(lambda: self.log_events(p, "config.reloaded"), what="reload")
         self.assertEqual(self.w.stop(p), 0)
 
+    def test_reloads_while_batches_are_recorded_lose_nothing(self):
+        # A reload rebuilds the services that the recorder's batch reads
+        # (and frees the old config): it waits for the batch first. A
+        # SIGHUP every 20 ms while 20 jobs are worked: every job succeeds,
+        # every attempt counted is a DELETE sent, each result is logged once.
+        self.conf()
+        tenants = ["hup-%02d" % i for i in range(20)]
+        for t in tenants:
+            self.fleet.seed(t)
+        jobs = self.schedule_many(tenants, "--now")
+        p = self.w.start()
+        harness.wait_for(lambda: self.log_events(p, "engine.started"), what="daemon start")
+        sent = 0
+        deadline = time.monotonic() + 3.0
+        while time.monotonic() < deadline and p.poll() is None:
+            p.send_signal(signal.SIGHUP)
+            sent += 1
+            time.sleep(0.02)
+        for j in jobs:
+            self.wait_state(j, "succeeded", timeout=30)
+        self.assertGreater(len(self.log_events(p, "config.reloaded")), sent // 4)
+        self.assertEqual(self.w.stop(p), 0)
+        logged = {}
+        for l in self.log_events(p, "task.attempt.succeeded"):
+            key = (l["tenant_id"], l["service"], l["attempt"])
+            logged[key] = logged.get(key, 0) + 1
+        self.assertEqual([k for k, n in logged.items() if n != 1], [], "logged twice")
+        seg = {name: path for name, path, _ in SERVICES}
+        for j, t in zip(jobs, tenants):
+            for task in self.show(j)["tasks"]:
+                self.assertEqual(task["attempts"], len(self.deletes(seg[task["service"]], t)),
+                                 (t, task["service"]))
+                self.assertIn((t, task["service"], task["attempts"]), logged)
+        self.assertEqual(find_overlaps(self.fleet.requests())[:3], [])
+
     def test_token_sent_everywhere_and_never_written(self):
         self.conf()
         self.fleet.seed("secret")
