@@ -200,6 +200,7 @@ static void maint_done(void *arg)
 		engine_store_failed(e, "scheduling cycle");
 		return;
 	}
+	engine_recorded(e); /* a look for other processes' writes put off meanwhile */
 	if (e->n_finished == 0 && e->n_batch == 0)
 		engine_store_worked(e); /* else the batch's recording says */
 	e->maint_needed = 0;

@@ -9,6 +9,7 @@ import signal
 import socket
 import sqlite3
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
@@ -214,6 +215,13 @@ class Workdir:
             if p.poll() is None:
                 p.kill()
                 p.wait()
+            elif p.returncode < 0 and p.returncode not in (-signal.SIGKILL, -signal.SIGTERM):
+                # died of a signal of its own (abort, crash): its last
+                # lines say why, and the workdir is about to go
+                sys.stderr.write("\n%s died of signal %d; its log ends:\n" %
+                                 (p.logfile, -p.returncode))
+                with open(p.logfile, errors="replace") as f:
+                    sys.stderr.write("".join(f.readlines()[-30:]))
         shutil.rmtree(self.path, ignore_errors=True)
 
 
