@@ -38,6 +38,16 @@ void store_close(struct store *s)
 
 /* ---- what every backend shares ---- */
 
+/* The last error this thread set, and on which handle. The engine's loop
+ * and recorder share one handle, and each reads its failure after its call
+ * has given the lock back: by then the handle's copy may be the other
+ * thread's. */
+static _Thread_local struct {
+	const struct store *s;
+	enum store_error_kind kind;
+	char msg[sizeof ((struct store *)0)->err_msg];
+} last_error;
+
 void store_base_init(struct store *s, const struct store_backend *be)
 {
 	pthread_mutexattr_t a;
@@ -51,6 +61,8 @@ void store_base_init(struct store *s, const struct store_backend *be)
 
 void store_base_clear(struct store *s)
 {
+	if (last_error.s == s)
+		last_error.s = NULL; /* a handle made later at this address starts clean */
 	pthread_mutex_destroy(&s->lock);
 }
 
@@ -71,6 +83,7 @@ static int unlocked(struct store *s, int rc)
 	return rc;
 }
 
+
 void store_set_error(struct store *s, enum store_error_kind kind, const char *fmt, ...)
 {
 	va_list ap;
@@ -79,16 +92,19 @@ void store_set_error(struct store *s, enum store_error_kind kind, const char *fm
 	vsnprintf(s->err_msg, sizeof s->err_msg, fmt, ap);
 	va_end(ap);
 	s->err_kind = kind;
+	last_error.s = s;
+	last_error.kind = kind;
+	memcpy(last_error.msg, s->err_msg, sizeof last_error.msg);
 }
 
 const char *store_last_error(const struct store *s)
 {
-	return s->err_msg;
+	return last_error.s == s ? last_error.msg : s->err_msg;
 }
 
 enum store_error_kind store_last_error_kind(const struct store *s)
 {
-	return s->err_kind;
+	return last_error.s == s ? last_error.kind : s->err_kind;
 }
 
 void store_set_webhooks(struct store *s, const char *const *urls, size_t n)

@@ -22,6 +22,7 @@
 #include <ev.h>
 
 #include "scheduler/recorder.h"
+#include "store/backend.h"
 #include "util/log.h"
 
 struct trace {
@@ -233,6 +234,47 @@ static void test_log_holds_are_a_threads_own(void **state)
 	ev_loop_destroy(loop);
 }
 
+/* The store's last error is the calling thread's own: the loop and the
+ * recorder each read the failure of their own call, whatever the other
+ * set on the handle since. */
+struct err_piece {
+	struct store *s;
+	char seen[64];
+};
+
+static void recorder_fails(void *arg)
+{
+	struct err_piece *p = arg;
+
+	store_set_error(p->s, STORE_E_BUSY, "the recorder's");
+	usleep(20000); /* the loop sets its own meanwhile (below) */
+	snprintf(p->seen, sizeof p->seen, "%s/%d", store_last_error(p->s),
+		 (int)store_last_error_kind(p->s));
+}
+
+static void test_last_error_is_the_threads_own(void **state)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct recorder *r = recorder_new(loop);
+	struct store st;
+	struct err_piece p = { &st, "" };
+	char want[64];
+
+	memset(&st, 0, sizeof st);
+	store_base_init(&st, NULL);
+	assert_int_equal(recorder_give(r, recorder_fails, NULL, &p), 0);
+	usleep(5000);
+	store_set_error(&st, STORE_E_OTHER, "the loop's");
+	recorder_wait(r);
+	snprintf(want, sizeof want, "the recorder's/%d", (int)STORE_E_BUSY);
+	assert_string_equal(p.seen, want);
+	assert_string_equal(store_last_error(&st), "the loop's");
+	assert_int_equal(store_last_error_kind(&st), STORE_E_OTHER);
+	recorder_free(r);
+	store_base_clear(&st);
+	ev_loop_destroy(loop);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -240,6 +282,7 @@ int main(void)
 		cmocka_unit_test(test_wait_runs_the_dones_at_once),
 		cmocka_unit_test(test_a_fifth_piece_is_refused),
 		cmocka_unit_test(test_log_holds_are_a_threads_own),
+		cmocka_unit_test(test_last_error_is_the_threads_own),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
