@@ -583,8 +583,8 @@ static void batch_recorded(void *arg)
 		memmove(e->finished + n, e->finished, e->n_finished * sizeof *e->finished);
 		memcpy(e->finished, e->batch, n * sizeof *e->finished);
 		e->n_finished += n;
-		if (e->round_claim_rc == STORE_OK) /* else that failure was the step */
-			engine_store_failed(e, "record attempts");
+		/* after the claims' failure, this is within that step: no new one */
+		engine_store_failed(e, "record attempts");
 	} else {
 		for (size_t i = 0; i < n; i++) {
 			/* a discovery's child purges are due now: start them at once */
