@@ -282,33 +282,39 @@ static void start_claimed(struct engine *e, struct sched_claimed *c, size_t n)
 		ev_idle_start(e->loop, &e->more);
 }
 
-/* Claims what there is room for (CLAIM_TURN_MAX at most) and starts the
- * attempts; 0 or -1. */
-static int claim(struct engine *e, int64_t now, size_t *claimed)
-{
-	struct sched_claimed *c = NULL;
-	size_t n = 0;
-	int room = claim_room(e);
-
-	*claimed = 0;
-	if (room <= 0)
-		return 0;
-	if (sched_claim_tasks(e->store, e->owner.id, e->svcs, e->n_svcs, claim_first(e), room, now,
-			      &c, &n) != STORE_OK)
-		return -1;
-	start_claimed(e, c, n);
-	*claimed = n;
-	return 0;
-}
-
-/* The recorder's work: the turn's claims (one transaction). */
+/* The recorder's work: the turn's claims (one transaction); for a cycle
+ * (round_wake), then the earliest due work when slots are left (a query
+ * that reads the due tasks' index; moot when every slot is taken: the
+ * next answer runs the next cycle). It reads only the round_* inputs, the
+ * owner and e->svcs, which the loop leaves alone meanwhile. */
 static void claim_work(void *arg)
 {
 	struct engine *e = arg;
 
+	e->round_now = clock_now_ms();
 	e->round_claim_rc = sched_claim_tasks(e->store, e->owner.id, e->svcs, e->n_svcs,
-					      e->round_first, e->round_room, clock_now_ms(),
+					      e->round_first, e->round_room, e->round_now,
 					      &e->round_claimed, &e->n_round_claimed);
+	e->round_wake_rc = STORE_OK;
+	if (!e->round_wake || e->round_claim_rc != STORE_OK)
+		return;
+	if ((int)e->n_round_claimed >= e->round_free)
+		e->round_wake_at = e->round_now + (int64_t)(ENGINE_POLL_S * 1000);
+	else
+		e->round_wake_rc = sched_next_wake(e->store, e->owner.id, e->svcs, e->n_svcs,
+						   e->round_now, &e->round_wake_at);
+}
+
+/* Hands the claims for room slots to the recorder; done runs on the loop
+ * once they are made. */
+static void give_claim_work(struct engine *e, int room, int wake, recorder_done_fn done)
+{
+	e->round_claim_rc = STORE_OK;
+	e->round_room = room;
+	e->round_free = e->cfg->max_in_flight - (int)e->n_in_flight;
+	e->round_wake = wake;
+	e->round_first = claim_first(e);
+	recorder_give(e->rec, claim_work, done, e);
 }
 
 /* On the loop: the claims committed go out now, while the recorder goes
@@ -338,9 +344,7 @@ static void give_claims(struct engine *e)
 	e->round_claim_rc = STORE_OK;
 	if (room <= 0 || e->n_finished == 0 || e->n_batch > 0)
 		return;
-	e->round_room = room;
-	e->round_first = claim_first(e);
-	recorder_give(e->rec, claim_work, claims_done, e);
+	give_claim_work(e, room, 0, claims_done);
 }
 
 /* run --once: done when nothing is in flight and nothing is due soon. */
@@ -354,58 +358,85 @@ static int once_done(struct engine *e, size_t claimed, int64_t wake, int64_t now
 	return wake <= now || wake - now > ONCE_HORIZON_MS;
 }
 
-/* The earliest due work, hooks included; 0 or -1. claiming: this cycle
- * claims (not a batch about to be recorded). */
-static int next_wake(struct engine *e, int64_t now, int claiming, int64_t *wake)
+/*
+ * The end of a cycle, its claims made (claimed of them) and wake the
+ * earliest due work the store knows of: the hooks' turn, then run --once
+ * ends when nothing is left, else the wake-up timer is re-armed.
+ */
+static void end_cycle(struct engine *e, int64_t now, size_t claimed, int64_t wake)
 {
 	int64_t hook_wake;
 
-	if ((int)e->n_in_flight >= e->cfg->max_in_flight || !claiming) {
-		/* Every slot is taken, or a batch being recorded claims for
-		 * them: the next answer, or the batch's end, runs the next
-		 * cycle, so the earliest due time (a query that reads the
-		 * due tasks' index) is moot. */
-		*wake = now + (int64_t)(ENGINE_POLL_S * 1000);
-	} else if (sched_next_wake(e->store, e->owner.id, e->svcs, e->n_svcs, now, wake) !=
-		   STORE_OK) {
-		return -1;
-	}
 	for (size_t i = 0; i < e->n_hooks; i++)
 		if (e->hooks[i].on_cycle)
 			e->hooks[i].on_cycle(e->hooks[i].ctx, e, now);
 	hook_wake = hooks_wake(e, now); /* a hook's answer may cost a query */
-	if (hook_wake < *wake)
-		*wake = hook_wake;
-	return 0;
-}
-
-/* Housekeeping, claims (unless a batch about to be recorded claims for
- * the slots: may_claim 0), the wake-up re-armed; -1 at the first store
- * failure (the rest of the cycle is left for the next try). */
-static int run_cycle(struct engine *e, int may_claim)
-{
-	int64_t now = clock_now_ms();
-	int64_t wake;
-	size_t claimed = 0;
-	int r = maintain(e, now);
-
-	if (r != 0)
-		return r < 0 ? -1 : 0; /* given: the rest after it (maint_done) */
-	if ((may_claim && claim(e, now, &claimed) < 0) || next_wake(e, now, may_claim, &wake) < 0)
-		return -1;
+	if (hook_wake < wake)
+		wake = hook_wake;
 	ev_now_update(e->loop);
 	if (e->opts.once && once_done(e, claimed, wake, now)) {
 		e->done = 1;
 		ev_break(e->loop, EVBREAK_ALL);
-		return 0;
+		return;
 	}
-	e->cycle_needed = 0;
 	if (claimed > 0 && !ev_is_active(&e->more))
 		arm_wake(e, wake <= now ? 0.0 : (double)(wake - now) / 1000.0);
 	else if (wake <= now)
 		arm_wake(e, ENGINE_POLL_S); /* blocked: an answer or the poll will come first */
 	else
 		arm_wake(e, (double)(wake - clock_now_ms() + 1) / 1000.0);
+}
+
+/* On the loop: a cycle's claims (and the earliest due work) are made:
+ * the attempts start and the cycle ends; or the store failed, and the
+ * cycle is tried again after a back-off step. */
+static void cycle_claims_done(void *arg)
+{
+	struct engine *e = arg;
+	int claim_rc = e->round_claim_rc, wake_rc = e->round_wake_rc;
+	size_t n = e->n_round_claimed;
+
+	e->round_claim_rc = STORE_OK;
+	if (claim_rc == STORE_OK)
+		start_claimed(e, e->round_claimed, n); /* leased: they go, whatever follows */
+	e->round_claimed = NULL;
+	e->n_round_claimed = 0;
+	if (claim_rc != STORE_OK || wake_rc != STORE_OK) {
+		e->cycle_needed = 1;
+		engine_store_failed(e, "scheduling cycle");
+		return;
+	}
+	engine_recorded(e); /* a look for other processes' writes put off meanwhile */
+	if (e->n_finished == 0 && e->n_batch == 0)
+		engine_store_worked(e);
+	end_cycle(e, e->round_now, n, e->round_wake_at);
+}
+
+/*
+ * Housekeeping, then claims (unless a batch about to be recorded claims
+ * for the slots: may_claim 0), then the wake-up re-armed. The store's
+ * part runs on the recorder's thread, so the loop never waits on a lock
+ * another process holds: housekeeping, or the claims and the query for
+ * the earliest due work, are given to it, and their done callback goes on
+ * with the cycle. -1 when the store failed here (the services' sync at
+ * start).
+ */
+static int run_cycle(struct engine *e, int may_claim)
+{
+	int64_t now = clock_now_ms();
+	int room = claim_room(e);
+	int r = maintain(e, now);
+
+	if (r != 0)
+		return r < 0 ? -1 : 0; /* given: the rest after it (maint_done) */
+	if (may_claim && room > 0) {
+		give_claim_work(e, room, 1, cycle_claims_done);
+		return 0;
+	}
+	/* Nothing to claim now: every slot is taken, or a batch being
+	 * recorded claims for them. The next answer, or the batch's end, runs
+	 * the next cycle. */
+	end_cycle(e, now, 0, now + (int64_t)(ENGINE_POLL_S * 1000));
 	return 0;
 }
 

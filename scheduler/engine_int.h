@@ -74,10 +74,12 @@ struct engine {
 	int64_t maint_now;
 	struct sched_maint maint_m;
 	/* The turn's claims, made on the recorder's thread before its batch
-	 * (engine_give_claims): asked, then got. */
-	int round_room;
+	 * (give_claims), or a cycle's claims and its earliest due work
+	 * (run_cycle): asked, then got. */
+	int round_room, round_free, round_wake;
 	size_t round_first;
-	int round_claim_rc;
+	int round_claim_rc, round_wake_rc;
+	int64_t round_now, round_wake_at;
 	struct sched_claimed *round_claimed;
 	size_t n_round_claimed;
 	struct attempt **calls;    /* calls waiting to be counted, then sent */
@@ -111,7 +113,7 @@ int attempt_send_calls(struct engine *e);
  * recorded in one transaction on its thread (then each result logged)
  * while the loop goes on; its done callback, on the loop, frees them, or
  * keeps them for a later try (engine_store_failed). After the turn's
- * claims when they were given first (engine_give_claims): when those
+ * claims when they were given first (give_claims): when those
  * failed, the batch is not tried. No-op while a batch is under way or
  * nothing finished.
  */
