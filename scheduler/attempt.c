@@ -1,7 +1,7 @@
 /*
  * attempt.c - one claimed task's attempt: the pre-purge preview (once per
  * task), the call itself (DELETE, or POST for suspend/restore), counted in
- * the store just before it goes out (attempt_send_calls), the verification
+ * the store just before it goes out (attempt_count_give), the verification
  * preview after a successful delete (alone, when an earlier attempt's
  * verification could not be made); then what it means (jobs/outcome.h,
  * policy_decide) and the queue for the group commit, after which the
@@ -382,7 +382,7 @@ static void send_now(struct attempt *a)
 }
 
 /* Previews go at once, and a call the claim counted; any other call waits
- * for attempt_send_calls to count it. */
+ * for attempt_count_give to count it. */
 static void step_send(struct attempt *a)
 {
 	struct engine *e = a->e;
@@ -395,23 +395,35 @@ static void step_send(struct attempt *a)
 	e->calls[e->n_calls++] = a;
 }
 
-int attempt_send_calls(struct engine *e)
+/* The recorder's work: the calls being counted, in one transaction. It
+ * reads only the leases copied for it. */
+static void count_work(void *arg)
 {
-	size_t n = e->n_calls;
-	struct sched_lease *leases = xcalloc(n ? n : 1, sizeof *leases);
-	int *held = xcalloc(n ? n : 1, sizeof *held);
-	int rc = STORE_OK;
+	struct engine *e = arg;
 
+	e->count_rc = sched_count_sent(e->store, e->owner.id, e->count_leases, e->n_counting,
+				       clock_now_ms(), e->count_held);
+}
+
+/* On the loop: each call counted and still under this owner's lease goes
+ * to curl; the others (lease lost, store failure, shutting down) finish
+ * unsent. */
+static void calls_counted(void *arg)
+{
+	struct engine *e = arg;
+	size_t n = e->n_counting;
+	int rc = e->count_rc;
+
+	e->n_counting = 0;
 	for (size_t i = 0; i < n; i++) {
-		leases[i].task_id = e->calls[i]->c.task_id;
-		leases[i].until = e->calls[i]->c.lease_until;
-	}
-	if (n > 0 && !e->aborted)
-		rc = sched_count_sent(e->store, e->owner.id, leases, n, clock_now_ms(), held);
-	e->n_calls = 0;
-	for (size_t i = 0; i < n; i++) {
-		struct attempt *a = e->calls[i];
-		if (e->aborted || rc != STORE_OK || !held[i]) {
+		struct attempt *a = e->counting[i];
+		int counted = rc == STORE_OK && e->count_held[i];
+
+		if (e->aborted || !counted) {
+			if (counted) { /* counted, yet it never went */
+				a->call = POLICY_CALL_NOT_SENT;
+				a->counted_unsent = 1;
+			}
 			attempt_set_error(a, "not sent: %s", e->aborted	     ? "shutting down"
 						     : rc != STORE_OK ? "the attempt could not be counted"
 								      : "the lease was lost");
@@ -421,9 +433,42 @@ int attempt_send_calls(struct engine *e)
 		a->call = POLICY_CALL_SENT;
 		send_now(a);
 	}
-	free(leases);
-	free(held);
-	return rc == STORE_OK ? 0 : -1;
+	if (rc != STORE_OK)
+		engine_store_failed(e, "count the calls");
+}
+
+void attempt_count_give(struct engine *e)
+{
+	struct attempt **swap = e->counting;
+	size_t cap = e->cap_counting;
+
+	if (e->n_calls == 0 || e->n_counting > 0)
+		return;
+	/* the calls queued become the ones counted; the empty array the next
+	 * queue (as the batch does) */
+	e->counting = e->calls;
+	e->cap_counting = e->cap_calls;
+	e->n_counting = e->n_calls;
+	e->calls = swap;
+	e->cap_calls = cap;
+	e->n_calls = 0;
+	if (e->aborted) { /* nothing more goes out: not counted either */
+		e->count_rc = STORE_OK;
+		e->count_held = xreserve(e->count_held, &e->cap_count_held, e->n_counting,
+					 sizeof *e->count_held);
+		memset(e->count_held, 0, e->n_counting * sizeof *e->count_held);
+		calls_counted(e);
+		return;
+	}
+	e->count_leases = xreserve(e->count_leases, &e->cap_count_leases, e->n_counting,
+				   sizeof *e->count_leases);
+	e->count_held = xreserve(e->count_held, &e->cap_count_held, e->n_counting,
+				 sizeof *e->count_held);
+	for (size_t i = 0; i < e->n_counting; i++) {
+		e->count_leases[i].task_id = e->counting[i]->c.task_id;
+		e->count_leases[i].until = e->counting[i]->c.lease_until;
+	}
+	recorder_give(e->rec, count_work, calls_counted, e);
 }
 
 /* The URL template of the task's kind. */
@@ -634,6 +679,11 @@ void attempt_free_all(struct engine *e)
 		attempt_free(e->calls[i]);
 	}
 	e->n_calls = 0;
+	for (size_t i = 0; i < e->n_counting; i++) { /* the count's end finds none */
+		unlink_attempt(e->counting[i]);
+		attempt_free(e->counting[i]);
+	}
+	e->n_counting = 0;
 	for (size_t i = 0; i < e->n_finished; i++)
 		attempt_free(e->finished[i]);
 	e->n_finished = 0;

@@ -496,29 +496,23 @@ void engine_store_worked(struct engine *e)
 	e->db_failed = 0; /* recovered: nothing was lost */
 }
 
-/* Counts and sends the calls queued; 0, or -1 (the store failed: backing off). */
-static int send_calls(struct engine *e)
-{
-	if (e->n_calls == 0 || attempt_send_calls(e) == 0)
-		return 0;
-	engine_store_failed(e, "count the calls");
-	return -1;
-}
-
 /*
- * A turn's store work, when the store is free: the calls readied by this
- * turn's answers (a preview done) counted and sent, the cycle (claims for
- * the freed slots), the cycle's calls, and last the finished attempts
- * handed to the recorder as one batch, recorded on its thread while the
- * loop serves the sockets. While the recorder holds the store, nothing
- * here runs: its done callback (a batch recorded) comes back to this.
+ * A turn's store work, when the store is free, all of it given to the
+ * recorder in this order: the calls readied by this turn's answers (a
+ * preview done) to be counted, then housekeeping or the cycle's claims
+ * (the freed slots), and last the finished attempts as one batch, with
+ * the claims for the slots they freed before it. Each done callback, on
+ * the loop, goes on with what the store said (the counted calls go out,
+ * the claimed attempts start) while the recorder does the next piece; the
+ * loop serves the sockets throughout and never waits on the store. While
+ * the recorder holds the store, nothing here runs: the end of its work
+ * comes back to this.
  */
 static void prepare_work(struct ev_loop *loop, struct engine *e)
 {
 	if (engine_store_backing_off(e) || recorder_busy(e->rec))
 		return; /* the end of the step (a wake-up) or of the batch comes back */
-	if (send_calls(e) < 0)
-		return;
+	attempt_count_give(e);
 	if (!e->stopping && (e->cycle_needed || e->maint_needed)) {
 		e->cycle_needed = 0;
 		/* with a batch to record, the recorder claims for the free
@@ -529,8 +523,6 @@ static void prepare_work(struct ev_loop *loop, struct engine *e)
 			return;
 		}
 	}
-	if (!recorder_busy(e->rec) && send_calls(e) < 0) /* the cycle's claims */
-		return;
 	/* recovered once what failed works: the batch, when there is one
 	 * (its done callback says so), else this turn's steps */
 	if (e->n_finished == 0 && !recorder_busy(e->rec))
@@ -654,6 +646,9 @@ void engine_free(struct engine *e)
 	free(e->batch);
 	free(e->batch_rs);
 	free(e->calls);
+	free(e->counting);
+	free(e->count_leases);
+	free(e->count_held);
 	free(e->svcs);
 	free(e->worked);
 	config_free(e->cfg);

@@ -84,6 +84,15 @@ struct engine {
 	size_t n_round_claimed;
 	struct attempt **calls;    /* calls waiting to be counted, then sent */
 	size_t n_calls, cap_calls;
+	/* The calls being counted on the recorder's thread (attempt_count_give):
+	 * their leases, then whether each is still held. */
+	struct attempt **counting;
+	size_t n_counting, cap_counting;
+	struct sched_lease *count_leases;
+	size_t cap_count_leases;
+	int *count_held;
+	size_t cap_count_held;
+	int count_rc;
 
 	/* run --once: the jobs worked on, for the exit status. An open-
 	 * addressing hash set (cap a power of two, "" = free slot), so that a
@@ -101,12 +110,13 @@ struct policy_retry engine_retry_policy(const struct config *cfg);
 void attempt_start(struct engine *e, struct sched_claimed *c);
 
 /*
- * Counts the calls queued since the last time (one transaction:
- * sched_count_sent) and hands each still under this owner's lease to curl;
- * the others (lease lost, store failure, shutting down) finish unsent.
- * 0, or -1 when the store failed.
+ * Hands the calls queued since the last time to the recorder, to be
+ * counted in one transaction (sched_count_sent); its done callback hands
+ * each still under this owner's lease to curl, and finishes the others
+ * unsent (lease lost, store failure: engine_store_failed, shutting down).
+ * No-op when none is queued or a count is under way.
  */
-int attempt_send_calls(struct engine *e);
+void attempt_count_give(struct engine *e);
 
 /*
  * The group commit: the finished attempts become the recorder's batch,

@@ -24,7 +24,6 @@
 #include "util/log.h"
 #include "util/util.h"
 
-#define QUEUE 4 /* pieces of work given and not yet done (a power of two) */
 
 struct item {
 	recorder_work_fn work;
@@ -38,7 +37,7 @@ struct recorder {
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;     /* work given, work ended, quit */
-	struct item q[QUEUE];  /* q[i % QUEUE] for i in [doned, given) */
+	struct item q[RECORDER_QUEUE];  /* q[i % RECORDER_QUEUE] for i in [doned, given) */
 	unsigned given;        /* under mu (written by the loop) */
 	unsigned ran;          /* under mu (written by the thread): ended */
 	unsigned doned;        /* the loop's own: done callbacks run */
@@ -55,7 +54,7 @@ static void *thread_main(void *p)
 			pthread_cond_wait(&r->cv, &r->mu);
 		if (r->ran == r->given)
 			break; /* quit, nothing left */
-		struct item it = r->q[r->ran % QUEUE];
+		struct item it = r->q[r->ran % RECORDER_QUEUE];
 		pthread_mutex_unlock(&r->mu);
 		it.work(it.arg);
 		pthread_mutex_lock(&r->mu);
@@ -78,7 +77,7 @@ static void run_dones(struct recorder *r)
 			pthread_mutex_unlock(&r->mu);
 			return;
 		}
-		it = r->q[r->doned % QUEUE];
+		it = r->q[r->doned % RECORDER_QUEUE];
 		pthread_mutex_unlock(&r->mu);
 		r->doned++;
 		if (it.done != NULL)
@@ -123,11 +122,11 @@ struct recorder *recorder_new(struct ev_loop *loop)
 int recorder_give(struct recorder *r, recorder_work_fn work, recorder_done_fn done, void *arg)
 {
 	pthread_mutex_lock(&r->mu);
-	if (r->given - r->doned == QUEUE) {
+	if (r->given - r->doned == RECORDER_QUEUE) {
 		pthread_mutex_unlock(&r->mu);
 		return -1;
 	}
-	r->q[r->given % QUEUE] = (struct item){ work, done, arg };
+	r->q[r->given % RECORDER_QUEUE] = (struct item){ work, done, arg };
 	r->given++;
 	pthread_cond_broadcast(&r->cv);
 	pthread_mutex_unlock(&r->mu);

@@ -16,6 +16,10 @@
 
 struct recorder;
 
+/* Pieces of work given and not yet done, at most (a power of two): a loop
+ * turn gives at most 4 (engine.c, prepare_work). */
+#define RECORDER_QUEUE 8
+
 typedef void (*recorder_work_fn)(void *arg); /* on the recorder's thread */
 typedef void (*recorder_done_fn)(void *arg); /* on the loop, after it */
 
@@ -23,8 +27,8 @@ typedef void (*recorder_done_fn)(void *arg); /* on the loop, after it */
 struct recorder *recorder_new(struct ev_loop *loop);
 
 /* Queues work(arg) for the thread, after what was given before; done(arg)
- * (may be NULL) runs on the loop once it ended. 0, or -1 when 4 pieces
- * are already waiting for their done callbacks. */
+ * (may be NULL) runs on the loop once it ended. 0, or -1 when RECORDER_QUEUE
+ * pieces are already waiting for their done callbacks. */
 int recorder_give(struct recorder *r, recorder_work_fn work, recorder_done_fn done, void *arg);
 
 /* 1 from a recorder_give until every done callback has run. */

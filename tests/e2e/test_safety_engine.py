@@ -257,37 +257,24 @@ class TestStoreHeld(SafetyCase):
         self.assertEqual(r.status, 200)
         return time.monotonic() - start
 
-    def test_a_writer_holding_the_store_holds_back_recording_not_the_loop(self):
-        # The group commit runs on the recorder's thread: while another
-        # connection holds SQLite's write lock, the recorder waits for it
-        # (the busy timeout) and the event loop does not: the API answers
-        # at once and the answers in flight are read. Nothing is announced
-        # before it is recorded; once the lock is gone, all of it is.
-        self.conf(services=["orders", "inventory"],
-                  overrides={n: {"preview_url": None} for n in ("orders", "inventory")})
-        port = harness.free_port()
-        token = self.w.write("api.token", "t0ken-held\n")
-        self.w.append_conf("\n[api]\nlisten = 127.0.0.1:%d\ntoken_file = %s\n" % (port, token))
-        self.fleet.seed("held")
-        self.fleet.fault(service="orders", op="delete", mode="slow", delay_ms=1500, count=1)
-        job = self.schedule("held", "--now")
-        p = self.w.start()
-        self.wait_in_flight()
+    def held_store(self, job, p, answered, what, sent_before):
+        """Holds SQLite's write lock from another connection until
+        answered() is true and a moment after; the API must answer at once
+        meanwhile, and no more than sent_before orders DELETEs go out.
+        Returns once the job succeeded and the daemon stopped."""
         lock = sqlite3.connect(self.w.db, isolation_level=None, timeout=10)
         lock.execute("BEGIN IMMEDIATE")
         try:
-            # the DELETE is answered while the lock is held: the recorder
-            # now waits on it
-            harness.wait_for(lambda: all(r["end_ms"] for r in self.fleet.requests()
-                                         if r["service"] == "orders"),
-                             timeout=10, what="the orders DELETE answered")
+            harness.wait_for(answered, timeout=10, what=what)
             time.sleep(0.3)
-            slowest = max(self.healthz_seconds(port) for _ in range(5))
+            slowest = max(self.healthz_seconds(self.port) for _ in range(5))
             self.assertLess(slowest, 1.0, "the API waited for the store")
             self.assertEqual(self.events(p, "job.succeeded"), [])
             self.assertEqual([e for e in self.events(p, "task.attempt.succeeded")
                               if e.get("service") == "orders"], [],
                              "announced before it was recorded")
+            self.assertEqual(len(self.deletes("orders")), sent_before,
+                             "sent before it was counted")
         finally:
             lock.execute("ROLLBACK")
             lock.close()
@@ -295,5 +282,45 @@ class TestStoreHeld(SafetyCase):
         self.assertEqual(self.w.stop(p), 0)
         self.assertEqual(len([e for e in self.events(p, "task.attempt.succeeded")
                               if e.get("service") == "orders"]), 1)
-        self.assertEqual(len(self.deletes("orders")), 1, "sent once")
         self.assertEqual(self.events(p, "engine.store.failed"), [])
+
+    def start_with_api(self, tenant, overrides):
+        self.conf(services=["orders", "inventory"], overrides=overrides)
+        self.port = harness.free_port()
+        token = self.w.write("api.token", "t0ken-held\n")
+        self.w.append_conf("\n[api]\nlisten = 127.0.0.1:%d\ntoken_file = %s\n"
+                           % (self.port, token))
+        self.fleet.seed(tenant)
+
+    def orders_answered(self, op):
+        return lambda: any(r["end_ms"] for r in self.fleet.requests()
+                           if r["service"] == "orders" and r["op"] == op)
+
+    def test_a_writer_holding_the_store_holds_back_recording_not_the_loop(self):
+        # The group commit runs on the recorder's thread: while another
+        # connection holds SQLite's write lock, the recorder waits for it
+        # (the busy timeout) and the event loop does not: the API answers
+        # at once and the answers in flight are read. Nothing is announced
+        # before it is recorded; once the lock is gone, all of it is.
+        self.start_with_api("held", {n: {"preview_url": None} for n in ("orders", "inventory")})
+        self.fleet.fault(service="orders", op="delete", mode="slow", delay_ms=1500, count=1)
+        job = self.schedule("held", "--now")
+        p = self.w.start()
+        self.wait_in_flight()
+        # the DELETE is answered while the lock is held: the recorder now
+        # waits on it
+        self.held_store(job, p, self.orders_answered("delete"), "the orders DELETE answered", 1)
+        self.assertEqual(len(self.deletes("orders")), 1, "sent once")
+
+    def test_a_writer_holding_the_store_holds_back_counting_not_the_loop(self):
+        # A call after a preview is counted (a write) before it is sent:
+        # that too is the recorder's, so the preview answered while another
+        # connection holds the lock leaves the loop free. The call goes
+        # once the lock is gone.
+        self.start_with_api("held2", {"inventory": {"preview_url": None}})
+        self.fleet.fault(service="orders", op="preview", mode="slow", delay_ms=1500, count=1)
+        job = self.schedule("held2", "--now")
+        p = self.w.start()
+        self.wait_in_flight(op="preview")
+        self.held_store(job, p, self.orders_answered("preview"), "the orders preview answered", 0)
+        self.assertEqual(len(self.deletes("orders")), 1, "sent once")

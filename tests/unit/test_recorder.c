@@ -160,27 +160,32 @@ static void test_wait_runs_the_dones_at_once(void **state)
 	ev_loop_destroy(loop);
 }
 
-static void test_a_fifth_piece_is_refused(void **state)
+static void test_a_piece_past_the_queue_is_refused(void **state)
 {
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
 	struct recorder *r = recorder_new(loop);
 	struct trace t;
-	struct piece p[5];
+	struct piece p[RECORDER_QUEUE + 1];
+	char all[RECORDER_QUEUE + 2] = "";
 
 	trace_init(&t);
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i <= RECORDER_QUEUE; i++) {
 		p[i] = (struct piece){ &t, (char)('a' + i), NULL };
-	for (int i = 0; i < 4; i++)
+		all[i] = (char)('a' + i);
+	}
+	for (int i = 0; i < RECORDER_QUEUE; i++)
 		assert_int_equal(recorder_give(r, work, done, &p[i]), 0);
-	assert_int_equal(recorder_give(r, work, done, &p[4]), -1);
+	assert_int_equal(recorder_give(r, work, done, &p[RECORDER_QUEUE]), -1);
 	open_gate(&t);
 	recorder_wait(r);
-	assert_string_equal(t.dones, "abcd");
+	all[RECORDER_QUEUE] = '\0';
+	assert_string_equal(t.dones, all);
 	/* room again */
-	assert_int_equal(recorder_give(r, work, done, &p[4]), 0);
-	recorder_free(r); /* waits for 'e' and runs its done */
-	assert_string_equal(t.works, "abcde");
-	assert_string_equal(t.dones, "abcde");
+	assert_int_equal(recorder_give(r, work, done, &p[RECORDER_QUEUE]), 0);
+	recorder_free(r); /* waits for the last and runs its done */
+	all[RECORDER_QUEUE] = (char)('a' + RECORDER_QUEUE);
+	assert_string_equal(t.works, all);
+	assert_string_equal(t.dones, all);
 	ev_loop_destroy(loop);
 }
 
@@ -280,7 +285,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_work_off_the_loop_dones_on_it_in_order),
 		cmocka_unit_test(test_wait_runs_the_dones_at_once),
-		cmocka_unit_test(test_a_fifth_piece_is_refused),
+		cmocka_unit_test(test_a_piece_past_the_queue_is_refused),
 		cmocka_unit_test(test_log_holds_are_a_threads_own),
 		cmocka_unit_test(test_last_error_is_the_threads_own),
 	};
