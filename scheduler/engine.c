@@ -666,6 +666,7 @@ void engine_attempt_finished(struct engine *e, struct attempt *a)
 struct ev_loop *engine_loop(struct engine *e) { return e->loop; }
 struct http_client *engine_http(struct engine *e) { return e->http; }
 struct store *engine_store(struct engine *e) { return e->store; }
+struct recorder *engine_recorder(struct engine *e) { return e->rec; }
 const struct config *engine_config(const struct engine *e) { return e->cfg; }
 
 void engine_wake(struct engine *e)

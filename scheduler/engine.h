@@ -12,11 +12,14 @@
  *   rc = engine_run(e);
  *   engine_free(e);     // calls every hook's on_free
  *
- * Everything runs on the loop's thread: hooks may use engine_store(e)
- * freely (it is the engine's own SQLite handle, never in a transaction
- * between callbacks). After writing work with it (e.g. the API scheduling
- * a job), call engine_wake(e): the 1 s poll of the store's changed token
- * only sees other processes' commits.
+ * Hooks run on the loop's thread. The engine's own store work runs on its
+ * recorder's thread (scheduler/recorder.h), which a hook may give its own
+ * to (engine_recorder(e)), so that the loop does not wait on the store; a
+ * hook may also use engine_store(e) directly (the store has its own lock,
+ * and is never in a transaction between callbacks), waiting meanwhile.
+ * After writing work with it (e.g. the API scheduling a job), call
+ * engine_wake(e): the 1 s poll of the store's changed token only sees
+ * other processes' commits.
  */
 #ifndef TENANTDEL_ENGINE_H
 #define TENANTDEL_ENGINE_H
@@ -88,6 +91,7 @@ void engine_free(struct engine *e);
 struct ev_loop *engine_loop(struct engine *e);
 struct http_client *engine_http(struct engine *e);
 struct store *engine_store(struct engine *e);
+struct recorder *engine_recorder(struct engine *e);
 const struct config *engine_config(const struct engine *e);
 /* Asks for a scheduling cycle on the next loop turn (work written here). */
 void engine_wake(struct engine *e);

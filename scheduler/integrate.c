@@ -93,6 +93,7 @@ int integrate_attach(struct engine *e, int once, char *err, size_t errlen)
 	wd.loop = engine_loop(e);
 	wd.store = engine_store(e);
 	wd.http = engine_http(e);
+	wd.rec = engine_recorder(e);
 	wd.cfg = engine_config(e);
 	in->webhook = webhook_start(&wd);
 	h.ctx = in;

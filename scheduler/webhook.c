@@ -1,10 +1,18 @@
 /*
  * webhook.c - the webhook dispatcher on the loop: fan-out, leased claims,
  * signed POSTs, back-off. See webhook.h.
+ *
+ * Its store work is the engine's recorder's, like the engine's own (the
+ * loop never waits on the store, nor on a write lock another process
+ * holds): a tick records the deliveries that ended since the last one,
+ * prunes when due, fans the outbox out and claims what each receiver has
+ * room for, all on the recorder's thread; its done callback, on the loop,
+ * sends what was claimed. One tick at a time.
  */
 #include "scheduler/webhook.h"
 #include "jobs/policy.h"
 #include "scheduler/lease.h"
+#include "scheduler/recorder.h"
 #include "store/store.h"
 #include "util/log.h"
 #include "util/util.h"
@@ -25,26 +33,50 @@
 #define WEBHOOK_PRUNE_AGAIN_S 0.1 /* after a full batch: the rest soon, not at once */
 #define WEBHOOK_PRUNE_BATCH 1000
 
-/* One POST in flight. */
+/* One POST in flight, then ended and waiting to be recorded. */
 struct flight {
 	struct webhook *w;        /* NULL once the dispatcher is freed */
 	struct store_delivery d;
-	LIST_ENTRY(flight) link;  /* in webhook->flights */
+	LIST_ENTRY(flight) link;  /* in webhook->flights, then ended or recording */
+	/* its end, once answered */
+	int ok, status;
+	char err[160];
+	int64_t next_at, ended_at;
 };
 
 LIST_HEAD(flight_list, flight);
+
+/* What one tick claimed for one url. */
+struct claimed {
+	int room;                 /* asked (0: none) */
+	struct store_delivery *d;
+	size_t n;
+};
 
 struct webhook {
 	struct ev_loop *loop;
 	struct store *store;
 	struct http_client *http;
+	struct recorder *rec;     /* the engine's (NULL: the store work is done here) */
 	const struct config *cfg;
 	struct lease_owner self;
 	ev_timer timer;
 	ev_tstamp prune_at;       /* ev_now of the next pruning pass */
 	struct flight_list flights;
 	size_t n_flights;
+	struct flight_list ended; /* answered, not yet given to be recorded */
+	size_t n_ended;
 	int stopping;
+	/* The tick on the recorder's thread: what it was given (read there
+	 * only; the loop leaves it alone until tick_done), then what it got. */
+	int ticking, again;       /* again: a tick was asked for meanwhile */
+	struct flight_list recording;
+	size_t n_recording;
+	int64_t tick_now;
+	int tick_prune, tick_fanout, tick_claim;
+	int prune_more, fanout_more;
+	struct claimed *claims;   /* one per cfg->webhook_urls */
+	size_t n_claims;
 };
 
 void webhook_sign(const char *secret, size_t secret_len, int64_t t, const char *body,
@@ -82,8 +114,8 @@ static size_t in_flight_to(const struct webhook *w, const char *url)
 static void arm(struct webhook *w, double after)
 {
 	ev_timer_stop(w->loop, &w->timer);
-	if (w->stopping)
-		return;
+	if (w->stopping && w->n_ended == 0)
+		return; /* stopping: ticks only record what ended */
 	ev_timer_set(&w->timer, after, 0.0);
 	ev_timer_start(w->loop, &w->timer);
 }
@@ -130,6 +162,30 @@ static void log_failure(const struct flight *f, const struct http_response *r,
 	log_done(l);
 }
 
+/* Writes the end of f (on the thread that holds the store's work). */
+static void record_end(struct store *st, const struct flight *f)
+{
+	if (store_webhook_finish(st, f->d.outbox_id, f->d.url, f->ok, f->status,
+				 f->ok ? NULL : f->err, f->next_at, f->ended_at) != STORE_OK)
+		log_msg(LOG_ERROR, "webhook.record.failed", "cannot record a delivery");
+	else if (f->ok)
+		log_msg(LOG_DEBUG, "webhook.delivered", "%s", f->d.event_id);
+}
+
+/* f ended: recorded by the next tick, which comes at once. */
+static void ended(struct webhook *w, struct flight *f, int ok, int status, const char *err,
+		  int64_t next_at, int64_t now)
+{
+	f->ok = ok;
+	f->status = status;
+	snprintf(f->err, sizeof f->err, "%s", err ? err : "");
+	f->next_at = next_at;
+	f->ended_at = now;
+	LIST_INSERT_HEAD(&w->ended, f, link);
+	w->n_ended++;
+	arm_within(w, 0.0); /* a slot is free, and the end is to be recorded */
+}
+
 static void on_done(void *arg, const struct http_response *r)
 {
 	struct flight *f = arg;
@@ -152,13 +208,7 @@ static void on_done(void *arg, const struct http_response *r)
 	if (!ok)
 		snprintf(err, sizeof err, "%s",
 			 r->status > 0 ? "HTTP status not 2xx" : (r->error ? r->error : "failed"));
-	if (store_webhook_finish(w->store, f->d.outbox_id, f->d.url, ok, (int)r->status,
-				 ok ? NULL : err, now + delay, now) != STORE_OK)
-		log_msg(LOG_ERROR, "webhook.record.failed", "cannot record a delivery");
-	else if (ok)
-		log_msg(LOG_DEBUG, "webhook.delivered", "%s", f->d.event_id);
-	flight_free(f);
-	arm_within(w, 0.0); /* a slot is free */
+	ended(w, f, ok, (int)r->status, err, now + delay, now);
 }
 
 static void send_one(struct webhook *w, struct store_delivery *d)
@@ -189,77 +239,132 @@ static void send_one(struct webhook *w, struct store_delivery *d)
 	w->n_flights++;
 	if (http_send(w->http, &rq, on_done, f) < 0) {
 		unlink_flight(w, f);
-		store_webhook_finish(w->store, f->d.outbox_id, f->d.url, 0, 0, "cannot send",
-				     clock_now_ms() + 1000, clock_now_ms());
-		flight_free(f);
+		ended(w, f, 0, 0, "cannot send", clock_now_ms() + 1000, clock_now_ms());
 	}
 }
 
-/* Claims and sends what url may have in flight now. */
-static void dispatch_url(struct webhook *w, const char *url, int64_t now)
+/* The recorder's work: the ends given recorded, then a pruning pass when
+ * one is due (rows every configured url has had for 7 days go, a bounded
+ * batch at a time: written with or without a webhook, by this process or
+ * an older one; first, so what it deletes is not fanned out again), the
+ * outbox fanned out and each url's room claimed. */
+static void tick_work(void *arg)
 {
-	struct store_delivery *d = NULL;
-	size_t busy = in_flight_to(w, url), n = 0;
-	int room = WEBHOOK_PER_URL - (int)busy;
+	struct webhook *w = arg;
+	const struct config *cfg = w->cfg;
+	const char *const *urls = (const char *const *)cfg->webhook_urls;
+	struct flight *f;
 
-	if (room > (int)(WEBHOOK_MAX - w->n_flights))
-		room = (int)(WEBHOOK_MAX - w->n_flights);
-	if (room <= 0)
-		return;
-	if (store_webhook_claim(w->store, url, w->self.id, now, WEBHOOK_LEASE_MS, room, &d, &n) !=
-	    STORE_OK)
-		return;
-	for (size_t i = 0; i < n; i++)
-		send_one(w, &d[i]);
-	store_deliveries_free(d, n);
+	LIST_FOREACH(f, &w->recording, link)
+		record_end(w->store, f);
+	w->prune_more = w->fanout_more = 0;
+	if (w->tick_prune &&
+	    store_webhook_prune(w->store, urls, cfg->n_webhook_urls, w->tick_now - WEBHOOK_KEEP_MS,
+				WEBHOOK_PRUNE_BATCH, &w->prune_more) != STORE_OK)
+		w->prune_more = 0;
+	if (w->tick_fanout &&
+	    store_webhook_enqueue(w->store, urls, cfg->n_webhook_urls, WEBHOOK_FANOUT, w->tick_now,
+				  &w->fanout_more) != STORE_OK)
+		w->fanout_more = 0;
+	for (size_t i = 0; w->tick_claim && i < w->n_claims; i++) {
+		struct claimed *c = &w->claims[i];
+		if (c->room > 0 &&
+		    store_webhook_claim(w->store, urls[i], w->self.id, w->tick_now, WEBHOOK_LEASE_MS,
+					c->room, &c->d, &c->n) != STORE_OK) {
+			c->d = NULL;
+			c->n = 0;
+		}
+	}
 }
 
-/*
- * A pruning pass when one is due: rows every configured url has had for 7
- * days go, a bounded batch at a time (written with or without a webhook,
- * by this process or an older one). Returns the seconds until the next.
- */
-static double prune(struct webhook *w, int64_t now)
+/* On the loop: the ends recorded are freed, what was claimed goes out
+ * (unless stopping: the leases are released at exit), the next tick armed. */
+static void tick_done(void *arg)
+{
+	struct webhook *w = arg;
+	struct flight *f;
+	double next;
+
+	while ((f = LIST_FIRST(&w->recording)) != NULL) {
+		LIST_REMOVE(f, link);
+		flight_free(f);
+	}
+	w->n_recording = 0;
+	for (size_t i = 0; i < w->n_claims; i++) {
+		struct claimed *c = &w->claims[i];
+		for (size_t k = 0; k < c->n && !w->stopping; k++)
+			send_one(w, &c->d[k]);
+		store_deliveries_free(c->d, c->n);
+		c->d = NULL;
+		c->n = 0;
+		c->room = 0;
+	}
+	w->ticking = 0;
+	if (w->tick_prune)
+		w->prune_at = ev_now(w->loop) +
+			      (w->prune_more ? WEBHOOK_PRUNE_AGAIN_S : WEBHOOK_PRUNE_S);
+	next = w->prune_at - ev_now(w->loop);
+	if (next > WEBHOOK_POLL_S)
+		next = WEBHOOK_POLL_S;
+	arm(w, w->again || w->fanout_more || w->n_ended > 0 ? 0.0 : next < 0 ? 0.0 : next);
+	w->again = 0;
+}
+
+/* Each url's room: its own budget, within what is left of the total. */
+static void plan_claims(struct webhook *w)
 {
 	const struct config *cfg = w->cfg;
-	double wait = w->prune_at - ev_now(w->loop);
-	int more = 0;
+	int left = WEBHOOK_MAX - (int)w->n_flights;
 
-	if (wait > 0)
-		return wait;
-	if (store_webhook_prune(w->store, (const char *const *)cfg->webhook_urls,
-				cfg->n_webhook_urls, now - WEBHOOK_KEEP_MS, WEBHOOK_PRUNE_BATCH,
-				&more) != STORE_OK)
-		more = 0;
-	wait = more ? WEBHOOK_PRUNE_AGAIN_S : WEBHOOK_PRUNE_S;
-	w->prune_at = ev_now(w->loop) + wait;
-	return wait;
+	if (w->n_claims < cfg->n_webhook_urls) {
+		w->claims = xrealloc(w->claims, cfg->n_webhook_urls * sizeof *w->claims);
+		memset(w->claims + w->n_claims, 0,
+		       (cfg->n_webhook_urls - w->n_claims) * sizeof *w->claims);
+	}
+	w->n_claims = cfg->n_webhook_urls;
+	for (size_t i = 0; i < w->n_claims; i++) {
+		int room = WEBHOOK_PER_URL - (int)in_flight_to(w, cfg->webhook_urls[i]);
+		if (room > left)
+			room = left;
+		w->claims[i].room = room > 0 ? room : 0;
+		left -= w->claims[i].room;
+	}
 }
 
 static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct webhook *w = t->data;
 	const struct config *cfg = w->cfg;
-	const char *const *urls = (const char *const *)cfg->webhook_urls;
-	int64_t now = clock_now_ms();
-	double next;
-	int more = 0;
+	int configured = cfg->n_webhook_urls > 0 && cfg->webhook_secret != NULL;
+	struct flight *f;
 
-	if (w->stopping)
-		return;
-	next = prune(w, now); /* first: what it deletes is not fanned out again */
-	if (next > WEBHOOK_POLL_S)
-		next = WEBHOOK_POLL_S;
-	if (cfg->n_webhook_urls == 0 || cfg->webhook_secret == NULL) {
-		arm(w, next);
+	if (w->ticking) {
+		w->again = 1; /* tick_done ticks again at once */
 		return;
 	}
-	if (store_webhook_enqueue(w->store, urls, cfg->n_webhook_urls, WEBHOOK_FANOUT, now,
-				  &more) != STORE_OK)
-		more = 0;
-	for (size_t i = 0; i < cfg->n_webhook_urls; i++)
-		dispatch_url(w, urls[i], now);
-	arm(w, more ? 0.0 : next);
+	/* the ends so far go with this tick */
+	while ((f = LIST_FIRST(&w->ended)) != NULL) {
+		LIST_REMOVE(f, link);
+		LIST_INSERT_HEAD(&w->recording, f, link);
+	}
+	w->n_recording = w->n_ended;
+	w->n_ended = 0;
+	w->tick_now = clock_now_ms();
+	w->tick_prune = !w->stopping && w->prune_at - ev_now(loop) <= 0;
+	w->tick_fanout = !w->stopping && configured;
+	w->tick_claim = w->tick_fanout;
+	if (w->tick_claim)
+		plan_claims(w);
+	if (w->n_recording == 0 && !w->tick_prune && !w->tick_fanout) {
+		double next = w->prune_at - ev_now(loop);
+		arm(w, next > WEBHOOK_POLL_S ? WEBHOOK_POLL_S : next);
+		return;
+	}
+	w->ticking = 1;
+	if (w->rec == NULL || recorder_give(w->rec, tick_work, tick_done, w) < 0) {
+		tick_work(w); /* no recorder (it ended): here */
+		tick_done(w);
+	}
 }
 
 /* Deliveries leased by a process known dead are due again at once. */
@@ -283,9 +388,12 @@ struct webhook *webhook_start(const struct webhook_deps *deps)
 	struct webhook *w = xcalloc(1, sizeof *w);
 
 	LIST_INIT(&w->flights);
+	LIST_INIT(&w->ended);
+	LIST_INIT(&w->recording);
 	w->loop = deps->loop;
 	w->store = deps->store;
 	w->http = deps->http;
+	w->rec = deps->rec;
 	w->cfg = deps->cfg;
 	lease_owner_self(&w->self, w->cfg->store_node);
 	ev_init(&w->timer, on_tick);
@@ -315,7 +423,8 @@ void webhook_kick(struct webhook *w)
 
 size_t webhook_in_flight(const struct webhook *w)
 {
-	return w->n_flights;
+	/* an end not yet recorded counts: the engine waits for it */
+	return w->n_flights + w->n_ended + w->n_recording;
 }
 
 void webhook_stop(struct webhook *w)
@@ -333,6 +442,13 @@ void webhook_free(struct webhook *w)
 	ev_timer_stop(w->loop, &w->timer);
 	LIST_FOREACH(f, &w->flights, link)
 		f->w = NULL; /* their callbacks free them */
+	/* the recorder has ended (engine_free): the last ends are written here */
+	while ((f = LIST_FIRST(&w->ended)) != NULL) {
+		LIST_REMOVE(f, link);
+		record_end(w->store, f);
+		flight_free(f);
+	}
 	store_webhook_release(w->store, w->self.id);
+	free(w->claims);
 	free(w);
 }

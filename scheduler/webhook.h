@@ -33,10 +33,15 @@
 void webhook_sign(const char *secret, size_t secret_len, int64_t t, const char *body,
 		  size_t body_len, char out[WEBHOOK_SIGNATURE_LEN]);
 
+struct recorder;
+
 struct webhook_deps {
 	struct ev_loop *loop;
 	struct store *store;
 	struct http_client *http;
+	/* the engine's recorder: the dispatcher's store work runs on its
+	 * thread, so the loop never waits on the store (NULL: on the loop) */
+	struct recorder *rec;
 	const struct config *cfg;  /* [webhook] urls and secret, [retry] delays */
 };
 
@@ -58,7 +63,7 @@ void webhook_set_config(struct webhook *w, const struct config *cfg);
 /* Look at the outbox within 50 ms (a state change was just written). */
 void webhook_kick(struct webhook *w);
 
-/* POSTs in flight. */
+/* POSTs in flight, and ended but not yet recorded. */
 size_t webhook_in_flight(const struct webhook *w);
 
 /*
@@ -68,7 +73,8 @@ size_t webhook_in_flight(const struct webhook *w);
 void webhook_stop(struct webhook *w);
 
 /*
- * Frees the dispatcher. Deliveries still leased by this process are
+ * Frees the dispatcher, after the recorder has ended: the ends not yet
+ * recorded are written here. Deliveries still leased by this process are
  * released (due again at once, for the next process). NULL-safe.
  */
 void webhook_free(struct webhook *w);

@@ -5,10 +5,12 @@ everything, signed; nothing is lost across a daemon restart (SIGTERM or
 kill -9); a receiver that is down or hangs delays only its own deliveries."""
 import hashlib
 import hmac
+import http.client
 import http.server
 import json
 import signal
 import socket
+import sqlite3
 import threading
 import time
 import unittest
@@ -177,6 +179,45 @@ class WebhookTest(WebhookCase):
                                         for r in rcv.delivered().values()])
         for req in rcv.delivered().values():
             verify(self, req)
+
+    @harness.sqlite_only("SQLite's write lock, held by another connection")
+    def test_a_delivery_ending_under_a_held_store_does_not_hold_the_loop(self):
+        # A delivery's end is recorded by the engine's recorder: while
+        # another connection holds SQLite's write lock, the loop (and the
+        # API on it) goes on; the end is recorded once the lock is gone.
+        rcv = self.receiver(hang=True)
+        self.configure(rcv.url)
+        port = harness.free_port()
+        token = self.w.write("api.token", "t0ken-hook\n")
+        self.w.append_conf("\n[api]\nlisten = 127.0.0.1:%d\ntoken_file = %s\n" % (port, token))
+        d = self.w.start()
+        self.td("schedule", "h1", "--after", "30d")
+        harness.wait_for(lambda: self.sql("SELECT COUNT(*) FROM webhook_deliveries"
+                                          " WHERE lease_owner IS NOT NULL")[0][0] == 1,
+                         what="the delivery in flight")
+        lock = sqlite3.connect(self.w.db, isolation_level=None, timeout=10)
+        lock.execute("BEGIN IMMEDIATE")
+        try:
+            rcv.release.set()  # answered 200 now, while the lock is held
+            harness.wait_for(lambda: len(rcv.requests) == 1, what="the delivery answered")
+            time.sleep(0.3)
+            slowest = 0.0
+            for _ in range(5):
+                t = time.monotonic()
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                c.request("GET", "/healthz")
+                self.assertEqual(c.getresponse().status, 200)
+                c.close()
+                slowest = max(slowest, time.monotonic() - t)
+            self.assertLess(slowest, 1.0, "the API waited for the store")
+        finally:
+            lock.execute("ROLLBACK")
+            lock.close()
+        harness.wait_for(lambda: self.sql("SELECT COUNT(*) FROM webhook_deliveries"
+                                          " WHERE delivered_at IS NOT NULL")[0][0] == 1,
+                         what="the delivery recorded")
+        self.assertEqual(self.w.stop(d), 0)
+        self.assertEqual(len(rcv.requests), 1, "delivered once")
 
     def test_a_down_or_hanging_receiver_delays_only_its_own(self):
         good = self.receiver()
