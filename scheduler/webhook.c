@@ -431,6 +431,10 @@ void webhook_stop(struct webhook *w)
 {
 	w->stopping = 1;
 	ev_timer_stop(w->loop, &w->timer);
+	/* ends not yet given to be recorded: a tick for them (the engine waits
+	 * for them, webhook_in_flight) */
+	if (w->n_ended > 0 && !w->ticking)
+		arm(w, 0.0);
 }
 
 void webhook_free(struct webhook *w)
