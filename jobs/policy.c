@@ -75,8 +75,8 @@ static uint64_t rand_seed(void)
  * decision, was ~2 % of run --once's instructions. Can't fail. */
 double policy_rand01(void)
 {
-	static uint64_t state;
-	static int seeded;
+	static _Thread_local uint64_t state; /* each thread its own sequence */
+	static _Thread_local int seeded;
 	uint64_t z;
 
 	if (!seeded) {

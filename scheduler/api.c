@@ -253,6 +253,7 @@ void api_req_complete(struct api_req *r, struct api_answer *ans)
 {
 	r->ready = 1;
 	r->status = ans->status;
+	r->content_type = ans->content_type;
 	r->answer = ans->json;
 	ans->json = NULL;
 	if (r->suspended)
@@ -317,6 +318,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	}
 	if (r->ready) { /* resumed after a deferred answer */
 		ans.status = r->status;
+		ans.content_type = r->content_type;
 		ans.json = r->answer;
 		r->answer = NULL;
 		return send_answer(r, &ans);
@@ -341,6 +343,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	else if (api_route(a, r, &ans) == 1) {
 		if (r->ready) { /* answered synchronously */
 			ans.status = r->status;
+			ans.content_type = r->content_type;
 			ans.json = r->answer;
 			r->answer = NULL;
 		} else {
@@ -523,6 +526,7 @@ struct api *api_start(const struct api_deps *deps, char *err, size_t errlen)
 	}
 	ev_init(&a->timer, on_timer);
 	a->timer.data = a;
+	api_store_jobs_init(a);
 	watch_fds(a);
 	arm_timer(a);
 
@@ -547,6 +551,7 @@ void api_stop(struct api *a)
 {
 	if (a == NULL)
 		return;
+	api_store_jobs_stop(a);
 	/* MHD must not be stopped with suspended connections: answer them. */
 	while (!LIST_EMPTY(&a->suspended)) {
 		struct api_answer ans = {0};

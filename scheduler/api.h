@@ -35,6 +35,8 @@ typedef void (*api_preview_done_fn)(void *arg, cJSON *result);
 typedef int (*api_preview_fn)(void *ctx, const char *tenant_id, api_preview_done_fn done,
 			      void *arg);
 
+struct recorder;
+
 struct api_deps {
 	struct ev_loop *loop;
 	struct store *store;
@@ -43,6 +45,9 @@ struct api_deps {
 	void *preview_ctx;
 	void (*wrote)(void *ctx);     /* after a write through the API, or NULL */
 	void *wrote_ctx;
+	/* The engine's recorder: the handlers that use the store run on its
+	 * thread, so the loop never waits on the store (NULL: on the loop). */
+	struct recorder *rec;
 };
 
 struct api;

@@ -16,7 +16,8 @@
 #include "scheduler/api.h"
 #include "util/util.h"
 
-struct api_preview_ticket;
+struct api_ticket;
+struct api_store_job;
 
 /* One request, from its first header to its completion. */
 struct api_req {
@@ -28,12 +29,14 @@ struct api_req {
 	int too_large;
 	int64_t started_ms;         /* monotonic, for the log line */
 	char caller[CONFIG_NAME_MAX + 1]; /* the token's name ([api] tokens_file), or "" */
-	/* An answer made while the connection was suspended (preview). */
-	struct api_preview_ticket *ticket;
+	/* An answer made while the connection was suspended (a preview, or a
+	 * handler run on the recorder's thread). */
+	struct api_ticket *ticket;
 	int suspended;
 	int ready;
 	unsigned status;
 	char *answer;               /* JSON text */
+	const char *content_type;   /* its type (NULL: application/json) */
 	LIST_ENTRY(api_req) link;   /* in api->suspended while suspended */
 };
 
@@ -59,6 +62,11 @@ struct api {
 	int port;
 	struct api_req_list suspended; /* waiting for a deferred answer */
 	struct api_conn_list reading; /* by deadline, the earliest first */
+	/* Handlers that use the store run on the recorder's thread, queued
+	 * here and given a batch at a time (api_routes.c). */
+	STAILQ_HEAD(api_store_jobs, api_store_job) store_queue, store_batch;
+	int store_busy;               /* a batch is the recorder's */
+	ev_prepare store_give;        /* gives the queue, after the engine's turn */
 };
 
 /* What an endpoint answers: a status and a JSON text (malloc'ed). */
@@ -159,9 +167,16 @@ int api_h_certificate(struct api *a, struct api_req *r, const char *id,
  */
 void api_req_complete(struct api_req *r, struct api_answer *ans);
 
-/* The preview ticket between a request and the engine's preview. */
-struct api_preview_ticket {
+/* The ticket between a request and its deferred answer (the engine's
+ * preview, or a handler on the recorder's thread). */
+struct api_ticket {
 	struct api_req *req; /* NULL once the request is gone */
 };
+
+/* Sets up the queue of handlers for the recorder (api_start), and ends it
+ * (api_stop): waits for the batch under way, whose answers are queued;
+ * the requests still queued are left suspended, for api_stop's 503. */
+void api_store_jobs_init(struct api *a);
+void api_store_jobs_stop(struct api *a);
 
 #endif

@@ -12,6 +12,7 @@
 #include "jobs/subject.h"
 #include "scheduler/api_int.h"
 #include "scheduler/metrics.h"
+#include "scheduler/recorder.h"
 #include "store/store.h"
 #include "util/log.h"
 #include "util/utf8.h"
@@ -124,13 +125,6 @@ int api_no_job(const char *id, struct api_answer *ans)
 	return api_fail(ans, 404, "no such job: %.64s", id);
 }
 
-/* Tells the engine that work was written (it then looks at once). */
-void api_wrote(struct api *a)
-{
-	if (a->deps.wrote != NULL)
-		a->deps.wrote(a->deps.wrote_ctx);
-}
-
 /* ---- answers ---- */
 
 /* The job with its tasks (show --json) as the answer, with status. */
@@ -186,7 +180,7 @@ static int h_metrics(struct api *a, struct api_req *r, const char *id, struct ap
 
 static void on_preview_done(void *arg, cJSON *result)
 {
-	struct api_preview_ticket *t = arg;
+	struct api_ticket *t = arg;
 	struct api_req *r = t->req;
 	struct api_answer ans = {0};
 
@@ -206,7 +200,7 @@ static void on_preview_done(void *arg, cJSON *result)
 static int h_preview(struct api *a, struct api_req *r, const char *tenant,
 		     struct api_answer *ans)
 {
-	struct api_preview_ticket *t;
+	struct api_ticket *t;
 
 	if (api_check_id("tenant_id", tenant, ans) < 0)
 		return 0;
@@ -223,10 +217,145 @@ static int h_preview(struct api *a, struct api_req *r, const char *tenant,
 	return 1;
 }
 
-/* ---- routing ---- */
+/* ---- handlers on the recorder's thread ---- */
 
 typedef int (*handler_fn)(struct api *a, struct api_req *r, const char *param,
 			  struct api_answer *ans);
+
+#define API_STORE_BATCH 32 /* handlers given to the recorder at a time */
+
+/*
+ * A request whose handler uses the store: it runs on the engine's recorder
+ * (so the loop, curl's sockets and the API itself never wait on the
+ * store, nor on a write lock another process holds), and its answer comes
+ * back on the loop. The handler reads the request (suspended meanwhile:
+ * nothing else touches it), the store and the config (a reload waits for
+ * the recorder before it swaps it).
+ */
+struct api_store_job {
+	struct api_ticket t;
+	handler_fn fn;
+	char param[512];
+	struct api_answer ans;
+	int wrote;
+	STAILQ_ENTRY(api_store_job) link;
+};
+
+/* The job whose handler runs on this thread (the recorder's), if any. */
+static _Thread_local struct api_store_job *running_job;
+
+/* Tells the engine that work was written (it then looks at once): from a
+ * handler on the recorder's thread, once its answer is back on the loop. */
+void api_wrote(struct api *a)
+{
+	if (running_job != NULL)
+		running_job->wrote = 1;
+	else if (a->deps.wrote != NULL)
+		a->deps.wrote(a->deps.wrote_ctx);
+}
+
+/* The recorder's work: the batch's handlers, in order. */
+static void store_jobs_work(void *arg)
+{
+	struct api *a = arg;
+	struct api_store_job *j;
+
+	STAILQ_FOREACH(j, &a->store_batch, link) {
+		running_job = j;
+		j->fn(a, j->t.req, j->param, &j->ans);
+		running_job = NULL;
+	}
+}
+
+/* On the loop: the batch's answers go out; the engine is told of writes. */
+static void store_jobs_done(void *arg)
+{
+	struct api *a = arg;
+	struct api_store_job *j;
+	int wrote = 0;
+
+	while ((j = STAILQ_FIRST(&a->store_batch)) != NULL) {
+		STAILQ_REMOVE_HEAD(&a->store_batch, link);
+		wrote |= j->wrote;
+		if (j->t.req != NULL) {
+			j->t.req->ticket = NULL;
+			api_req_complete(j->t.req, &j->ans);
+		}
+		free(j->ans.json);
+		free(j);
+	}
+	a->store_busy = 0;
+	if (wrote)
+		api_wrote(a);
+}
+
+/*
+ * Gives the queue's first handlers to the recorder, one batch at a time.
+ * A prepare watcher of the lowest priority: it runs after the engine's,
+ * which gives its own work only when the recorder is idle; so the two
+ * take turns, and a stream of requests never starves the engine.
+ */
+static void store_give_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	struct api *a = w->data;
+	struct api_store_job *j;
+
+	if (a->store_busy)
+		return;
+	if (STAILQ_EMPTY(&a->store_queue)) {
+		ev_prepare_stop(loop, w);
+		return;
+	}
+	for (int i = 0; i < API_STORE_BATCH && (j = STAILQ_FIRST(&a->store_queue)) != NULL; i++) {
+		STAILQ_REMOVE_HEAD(&a->store_queue, link);
+		STAILQ_INSERT_TAIL(&a->store_batch, j, link);
+	}
+	a->store_busy = 1;
+	if (recorder_give(a->deps.rec, store_jobs_work, store_jobs_done, a) < 0) {
+		store_jobs_work(a); /* the recorder's queue is full (never by design): here */
+		store_jobs_done(a);
+	}
+}
+
+/* Queues fn for the recorder; r is suspended until its answer is back. 1. */
+static int defer_to_store(struct api *a, struct api_req *r, handler_fn fn, const char *param)
+{
+	struct api_store_job *j = xcalloc(1, sizeof *j);
+
+	j->t.req = r;
+	j->fn = fn;
+	snprintf(j->param, sizeof j->param, "%s", param);
+	r->ticket = &j->t;
+	STAILQ_INSERT_TAIL(&a->store_queue, j, link);
+	ev_prepare_start(a->loop, &a->store_give);
+	return 1;
+}
+
+void api_store_jobs_init(struct api *a)
+{
+	STAILQ_INIT(&a->store_queue);
+	STAILQ_INIT(&a->store_batch);
+	ev_prepare_init(&a->store_give, store_give_cb);
+	ev_set_priority(&a->store_give, EV_MINPRI);
+	a->store_give.data = a;
+}
+
+void api_store_jobs_stop(struct api *a)
+{
+	struct api_store_job *j;
+
+	if (a->store_busy)
+		recorder_wait(a->deps.rec); /* its done callback answers the batch */
+	ev_prepare_stop(a->loop, &a->store_give);
+	while ((j = STAILQ_FIRST(&a->store_queue)) != NULL) {
+		STAILQ_REMOVE_HEAD(&a->store_queue, link);
+		if (j->t.req != NULL)
+			j->t.req->ticket = NULL;
+		free(j);
+	}
+}
+
+/* ---- routing ---- */
 
 /* A path pattern: segments, "*" matching one non-empty segment (the param). */
 struct route {
@@ -234,23 +363,24 @@ struct route {
 	const char *pattern;
 	handler_fn fn;
 	int job_param; /* the param is a job id: 404 when not shaped like one */
+	int store;     /* the handler uses the store: run on the recorder */
 };
 
 static const struct route ROUTES[] = {
-	{"GET", "/healthz", h_healthz, 0},
-	{"GET", "/metrics", h_metrics, 0},
-	{"GET", "/v1/summary", api_h_summary, 0},
-	{"POST", "/v1/jobs", api_h_create, 0},
-	{"GET", "/v1/jobs", api_h_list, 0},
-	{"GET", "/v1/jobs/*", api_h_get, 1},
-	{"POST", "/v1/jobs/*/cancel", api_h_cancel, 1},
-	{"POST", "/v1/jobs/*/hold", api_h_hold, 1},
-	{"POST", "/v1/jobs/*/release", api_h_release, 1},
-	{"POST", "/v1/jobs/*/retry", api_h_retry, 1},
-	{"POST", "/v1/jobs/*/approve", api_h_approve, 1},
-	{"GET", "/v1/jobs/*/events", api_h_events, 1},
-	{"GET", "/v1/jobs/*/certificate", api_h_certificate, 1},
-	{"GET", "/v1/tenants/*/preview", h_preview, 0},
+	{"GET", "/healthz", h_healthz, 0, 0},
+	{"GET", "/metrics", h_metrics, 0, 1},
+	{"GET", "/v1/summary", api_h_summary, 0, 1},
+	{"POST", "/v1/jobs", api_h_create, 0, 1},
+	{"GET", "/v1/jobs", api_h_list, 0, 1},
+	{"GET", "/v1/jobs/*", api_h_get, 1, 1},
+	{"POST", "/v1/jobs/*/cancel", api_h_cancel, 1, 1},
+	{"POST", "/v1/jobs/*/hold", api_h_hold, 1, 1},
+	{"POST", "/v1/jobs/*/release", api_h_release, 1, 1},
+	{"POST", "/v1/jobs/*/retry", api_h_retry, 1, 1},
+	{"POST", "/v1/jobs/*/approve", api_h_approve, 1, 1},
+	{"GET", "/v1/jobs/*/events", api_h_events, 1, 1},
+	{"GET", "/v1/jobs/*/certificate", api_h_certificate, 1, 1},
+	{"GET", "/v1/tenants/*/preview", h_preview, 0, 0},
 };
 
 /* 1 when path matches pattern; the "*" segment is copied into param. */
@@ -289,6 +419,8 @@ int api_route(struct api *a, struct api_req *r, struct api_answer *ans)
 		}
 		if (rt->job_param && jobs_id_check(param) < 0)
 			return api_no_job(param, ans);
+		if (rt->store && a->deps.rec != NULL)
+			return defer_to_store(a, r, rt->fn, param);
 		return rt->fn(a, r, param, ans);
 	}
 	if (allow[0] != '\0') {

@@ -627,9 +627,9 @@ void engine_free(struct engine *e)
 	if (e == NULL)
 		return;
 	/* the recorder's work under way ends first: its done callbacks may
-	 * start watchers (the idle one, the wake-up), stopped below */
-	recorder_free(e->rec);
-	e->rec = NULL;
+	 * start watchers (the idle one, the wake-up), stopped below; it ends
+	 * after the hooks, which may wait for it too (the API) */
+	recorder_wait(e->rec);
 	if (e->loop != NULL) {
 		ev_prepare_stop(e->loop, &e->prepare);
 		engine_watchers_stop(e);
@@ -640,6 +640,8 @@ void engine_free(struct engine *e)
 	for (size_t i = 0; i < e->n_hooks; i++)
 		if (e->hooks[i].on_free)
 			e->hooks[i].on_free(e->hooks[i].ctx, e);
+	recorder_free(e->rec);
+	e->rec = NULL;
 	http_client_free(e->http);
 	attempt_free_all(e);
 	free(e->finished);

@@ -131,9 +131,29 @@ static void notify_cb(struct ev_loop *loop, ev_io *w, int revents)
 	look_for_changes(w->data);
 }
 
+/* The metrics file is written on the recorder's thread: it reads the
+ * store, which the loop does not wait on. */
+static void metrics_work(void *arg)
+{
+	engine_write_metrics(arg);
+}
+
+static void metrics_done(void *arg)
+{
+	((struct engine *)arg)->metrics_given = 0;
+}
+
 static void metrics_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	engine_write_metrics(w->data);
+	struct engine *e = w->data;
+
+	if (e->metrics_given)
+		return; /* the last one is still under way */
+	e->metrics_given = 1;
+	if (recorder_give(e->rec, metrics_work, metrics_done, e) < 0) {
+		metrics_work(e);
+		metrics_done(e);
+	}
 }
 
 static void grace_cb(struct ev_loop *loop, ev_timer *w, int revents)

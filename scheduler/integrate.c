@@ -76,6 +76,7 @@ static struct api *start_api(struct engine *e, char *err, size_t errlen)
 	d.preview_ctx = e;
 	d.wrote = on_api_write;
 	d.wrote_ctx = e;
+	d.rec = engine_recorder(e);
 	return api_start(&d, err, errlen);
 }
 

@@ -16,8 +16,10 @@
 
 struct recorder;
 
-/* Pieces of work given and not yet done, at most (a power of two): a loop
- * turn gives at most 4 (engine.c, prepare_work). */
+/* Pieces of work given and not yet done, at most (a power of two): the
+ * engine gives at most 4, and only to an idle recorder (engine.c,
+ * prepare_work); the API, the webhook dispatcher and the metrics file
+ * one each at a time. */
 #define RECORDER_QUEUE 8
 
 typedef void (*recorder_work_fn)(void *arg); /* on the recorder's thread */

@@ -5,10 +5,12 @@ clock says, a clock step re-arms the wake-up at once (and a backward one
 runs nothing early), and a failing store is retried with back-off."""
 import glob
 import http.client
+import json
 import os
 import shutil
 import sqlite3
 import subprocess
+import threading
 import time
 
 import harness
@@ -311,6 +313,41 @@ class TestStoreHeld(SafetyCase):
         # waits on it
         self.held_store(job, p, self.orders_answered("delete"), "the orders DELETE answered", 1)
         self.assertEqual(len(self.deletes("orders")), 1, "sent once")
+
+    def test_an_api_write_under_a_held_store_waits_alone(self):
+        # The API's handlers run on the recorder's thread: a write that
+        # waits for the lock another connection holds keeps only its own
+        # client waiting; /healthz answers at once meanwhile, and the write
+        # is answered once the lock is gone.
+        self.start_with_api("w0", {})
+        p = self.w.start()
+        harness.wait_for(lambda: self.events(p, "api.listening"), what="the API up")
+        got = {}
+
+        def post():
+            c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+            body = json.dumps({"tenant_id": "w1", "after": "30d"})
+            c.request("POST", "/v1/jobs", body, {"Authorization": "Bearer t0ken-held",
+                                                 "Content-Type": "application/json"})
+            r = c.getresponse()
+            got["status"], got["body"] = r.status, r.read()
+            c.close()
+        lock = sqlite3.connect(self.w.db, isolation_level=None, timeout=10)
+        lock.execute("BEGIN IMMEDIATE")
+        writer = threading.Thread(target=post)
+        try:
+            writer.start()
+            time.sleep(0.5)
+            slowest = max(self.healthz_seconds(self.port) for _ in range(5))
+            self.assertLess(slowest, 1.0, "the API waited for the store")
+            self.assertEqual(got, {}, "written while the lock was held")
+        finally:
+            lock.execute("ROLLBACK")
+            lock.close()
+        writer.join(30)
+        self.assertEqual(got.get("status"), 201, got)
+        self.assertEqual(self.w.stop(p), 0)
+        self.assertEqual(self.events(p, "engine.store.failed"), [])
 
     def test_a_writer_holding_the_store_holds_back_counting_not_the_loop(self):
         # A call after a preview is counted (a write) before it is sent:
