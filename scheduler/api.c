@@ -284,6 +284,17 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		conn_read_start(cls, ci->socket_context);
 }
 
+static enum MHD_Result keep_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+			       size_t key_size, const char *value, size_t value_size)
+{
+	struct api_req *r = cls;
+
+	if (r->n_args == API_MAX_ARGS)
+		return MHD_NO;
+	r->args[r->n_args++] = (struct api_arg){ key, value, key_size, value_size };
+	return MHD_YES;
+}
+
 /* The first call for a request: refuse an announced body over the limit. */
 static int body_announced_too_large(struct MHD_Connection *c)
 {
@@ -340,6 +351,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return send_asset(r, ua);
 	else if (strcmp(r->path, "/healthz") != 0 && !api_authorized(a, c, r))
 		api_fail(&ans, MHD_HTTP_UNAUTHORIZED, "missing or wrong bearer token");
+	else if (MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, keep_arg, r) < 0)
+		api_fail(&ans, 400, "cannot read the query");
 	else if (api_route(a, r, &ans) == 1) {
 		if (r->ready) { /* answered synchronously */
 			ans.status = r->status;

@@ -19,6 +19,16 @@
 struct api_ticket;
 struct api_store_job;
 
+/* Query arguments kept a request, at most: GET /v1/jobs has 10 filters,
+ * so past them one is unknown or given twice, and the first 16 show it. */
+#define API_MAX_ARGS 16
+
+/* One query argument (MHD's strings, alive as long as the request). */
+struct api_arg {
+	const char *key, *value; /* value NULL when absent ("?k") */
+	size_t key_size, value_size;
+};
+
 /* One request, from its first header to its completion. */
 struct api_req {
 	struct api *api;
@@ -29,6 +39,10 @@ struct api_req {
 	int too_large;
 	int64_t started_ms;         /* monotonic, for the log line */
 	char caller[CONFIG_NAME_MAX + 1]; /* the token's name ([api] tokens_file), or "" */
+	/* The query's arguments, read on the loop once the request is whole:
+	 * a handler on the recorder's thread does not call MHD. */
+	struct api_arg args[API_MAX_ARGS];
+	size_t n_args;
 	/* An answer made while the connection was suspended (a preview, or a
 	 * handler run on the recorder's thread). */
 	struct api_ticket *ticket;

@@ -34,14 +34,13 @@ struct list_args {
 	const char *bad, *why; /* the first parameter that is no filter, and why */
 };
 
-static enum MHD_Result on_arg(void *cls, enum MHD_ValueKind kind, const char *key,
-			      size_t key_size, const char *value, size_t value_size)
+static void on_arg(struct list_args *la, const char *key, size_t key_size, const char *value,
+		   size_t value_size)
 {
-	struct list_args *la = cls;
 	size_t i = 0;
 
 	if (la->bad != NULL)
-		return MHD_YES;
+		return;
 	while (i < N_ARGS && strcmp(key, KEYS[i]) != 0)
 		i++;
 	/* A decoded %00 would cut a value short unseen: the sizes tell. */
@@ -57,7 +56,6 @@ static enum MHD_Result on_arg(void *cls, enum MHD_ValueKind kind, const char *ke
 		la->v[i] = value;
 	if (la->why != NULL)
 		la->bad = key;
-	return MHD_YES;
 }
 
 /* v as the limit; -1 after a 400. */
@@ -171,7 +169,9 @@ int api_h_list(struct api *a, struct api_req *r, const char *id, struct api_answ
 	int progress = 0;
 	cJSON *arr;
 
-	MHD_get_connection_values_n(r->conn, MHD_GET_ARGUMENT_KIND, on_arg, &la);
+	for (size_t i = 0; i < r->n_args; i++)
+		on_arg(&la, r->args[i].key, r->args[i].key_size, r->args[i].value,
+		       r->args[i].value_size);
 	if (la.bad != NULL)
 		return api_fail(ans, 400, "query parameter '%.64s' %s", la.bad, la.why);
 	if (list_filter(&la, &f, &progress, ans) < 0)
