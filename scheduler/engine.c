@@ -341,7 +341,9 @@ static void give_claims(struct engine *e)
 {
 	int room = claim_room(e);
 
-	e->round_claim_rc = STORE_OK;
+	/* round_claim_rc is STORE_OK here: set back by the done callback of
+	 * the cycle's claims, or of the batch that follows a turn's claims
+	 * (and a cycle's claims may be running now: not to be touched) */
 	if (room <= 0 || e->n_finished == 0 || e->n_batch > 0)
 		return;
 	give_claim_work(e, room, 0, claims_done);
