@@ -183,6 +183,14 @@ static void maint_work(void *arg)
 {
 	struct engine *e = arg;
 
+	/* at start (or after a reload's failed): first; a store away then is
+	 * waited for like any failure */
+	if (e->maint_sync) {
+		e->maint_rc = sched_sync_services(e->store, e->svcs, e->n_conf_svcs, e->maint_now,
+						  NULL, NULL);
+		if (e->maint_rc != STORE_OK)
+			return;
+	}
 	e->maint_rc = sched_maintain(e->store, e->owner.id, owner_judge, e, e->maint_first,
 				     &e->maint_retry, e->maint_want, e->maint_now, &e->maint_m);
 	if (e->maint_rc == STORE_OK && e->maint_sweep)
@@ -200,6 +208,8 @@ static void maint_done(void *arg)
 		engine_store_failed(e, "scheduling cycle");
 		return;
 	}
+	if (e->maint_sync)
+		e->sync_needed = 0;
 	engine_recorded(e); /* a look for other processes' writes put off meanwhile */
 	if (e->n_finished == 0 && e->n_batch == 0)
 		engine_store_worked(e); /* else the batch's recording says */
@@ -217,24 +227,18 @@ static void maint_done(void *arg)
 }
 
 /*
- * Housekeeping when due, handed to the recorder (starting 128 jobs is
- * ~13 % of a fast run's instructions: the loop reads answers meanwhile,
- * and the claims and batch given after it see the jobs it started). 1
- * when given (the cycle ends there: maint_done runs it again), 0 when
- * nothing was due, -1 when the store failed (the services' sync, done
- * here at start).
+ * Housekeeping when due (and the services' sync to the store before it,
+ * at start), handed to the recorder (starting 128 jobs is ~13 % of a fast
+ * run's instructions: the loop reads answers meanwhile, and the claims
+ * and batch given after it see the jobs it started). 1 when given (the
+ * cycle ends there: maint_done runs it again), else 0.
  */
 static int maintain(struct engine *e, int64_t now)
 {
-	/* at start, first: a store away then is waited for like any failure */
-	if (e->sync_needed) {
-		if (sched_sync_services(e->store, e->svcs, e->n_conf_svcs, now, NULL, NULL) !=
-		    STORE_OK)
-			return -1;
-		e->sync_needed = 0;
-	}
-	if (!e->maint_needed && now - e->last_maint < MAINT_EVERY_MS && now >= e->last_maint)
+	if (!e->maint_needed && !e->sync_needed && now - e->last_maint < MAINT_EVERY_MS &&
+	    now >= e->last_maint)
 		return 0;
+	e->maint_sync = e->sync_needed;
 	e->maint_retry = engine_retry_policy(e->cfg);
 	e->maint_first = e->first_maint;
 	e->maint_want = room_jobs(e);
@@ -420,26 +424,23 @@ static void cycle_claims_done(void *arg)
  * part runs on the recorder's thread, so the loop never waits on a lock
  * another process holds: housekeeping, or the claims and the query for
  * the earliest due work, are given to it, and their done callback goes on
- * with the cycle. -1 when the store failed here (the services' sync at
- * start).
+ * with the cycle.
  */
-static int run_cycle(struct engine *e, int may_claim)
+static void run_cycle(struct engine *e, int may_claim)
 {
 	int64_t now = clock_now_ms();
 	int room = claim_room(e);
-	int r = maintain(e, now);
 
-	if (r != 0)
-		return r < 0 ? -1 : 0; /* given: the rest after it (maint_done) */
+	if (maintain(e, now))
+		return; /* given: the rest after it (maint_done) */
 	if (may_claim && room > 0) {
 		give_claim_work(e, room, 1, cycle_claims_done);
-		return 0;
+		return;
 	}
 	/* Nothing to claim now: every slot is taken, or a batch being
 	 * recorded claims for them. The next answer, or the batch's end, runs
 	 * the next cycle. */
 	end_cycle(e, now, 0, now + (int64_t)(ENGINE_POLL_S * 1000));
-	return 0;
 }
 
 /* ---- a failing store: back off ---- */
@@ -519,11 +520,7 @@ static void prepare_work(struct ev_loop *loop, struct engine *e)
 		e->cycle_needed = 0;
 		/* with a batch to record, the recorder claims for the free
 		 * slots (give_claims) */
-		if (run_cycle(e, e->n_finished == 0) < 0) {
-			e->cycle_needed = 1;
-			engine_store_failed(e, "scheduling cycle");
-			return;
-		}
+		run_cycle(e, e->n_finished == 0);
 	}
 	/* recovered once what failed works: the batch, when there is one
 	 * (its done callback says so), else this turn's steps */

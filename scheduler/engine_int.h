@@ -71,7 +71,7 @@ struct engine {
 	/* Housekeeping on the recorder's thread (maintain): its inputs,
 	 * then what it did. */
 	struct policy_retry maint_retry;
-	int maint_first, maint_want, maint_sweep, maint_rc;
+	int maint_first, maint_want, maint_sweep, maint_sync, maint_rc;
 	int64_t maint_now;
 	struct sched_maint maint_m;
 	/* The turn's claims, made on the recorder's thread before its batch
