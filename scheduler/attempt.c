@@ -437,21 +437,29 @@ static void calls_counted(void *arg)
 		engine_store_failed(e, "count the calls");
 }
 
+/* The attempts of *from move to *to (empty) by swapping their arrays: the
+ * old one of *to, empty, becomes *from's, so no allocation a turn. */
+static void move_list(struct attempt ***to, size_t *to_n, size_t *to_cap,
+		      struct attempt ***from, size_t *from_n, size_t *from_cap)
+{
+	struct attempt **swap = *to;
+	size_t cap = *to_cap;
+
+	*to = *from;
+	*to_cap = *from_cap;
+	*to_n = *from_n;
+	*from = swap;
+	*from_cap = cap;
+	*from_n = 0;
+}
+
 void attempt_count_give(struct engine *e)
 {
-	struct attempt **swap = e->counting;
-	size_t cap = e->cap_counting;
-
 	if (e->n_calls == 0 || e->n_counting > 0)
 		return;
-	/* the calls queued become the ones counted; the empty array the next
-	 * queue (as the batch does) */
-	e->counting = e->calls;
-	e->cap_counting = e->cap_calls;
-	e->n_counting = e->n_calls;
-	e->calls = swap;
-	e->cap_calls = cap;
-	e->n_calls = 0;
+	/* the calls queued become the ones counted */
+	move_list(&e->counting, &e->n_counting, &e->cap_counting, &e->calls, &e->n_calls,
+		  &e->cap_calls);
 	if (e->aborted) { /* nothing more goes out: not counted either */
 		e->count_rc = STORE_OK;
 		e->count_held = xreserve(e->count_held, &e->cap_count_held, e->n_counting,
@@ -645,19 +653,11 @@ static void batch_recorded(void *arg)
 
 void attempt_flush_give(struct engine *e)
 {
-	struct attempt **swap = e->batch;
-	size_t cap = e->cap_batch;
-
 	if (e->n_finished == 0 || e->n_batch > 0)
 		return;
-	/* the finished list becomes the batch; the old batch's array, empty,
-	 * the next finished list: no allocation a turn */
-	e->batch = e->finished;
-	e->cap_batch = e->cap_finished;
-	e->n_batch = e->n_finished;
-	e->finished = swap;
-	e->cap_finished = cap;
-	e->n_finished = 0;
+	/* the finished list becomes the batch */
+	move_list(&e->batch, &e->n_batch, &e->cap_batch, &e->finished, &e->n_finished,
+		  &e->cap_finished);
 	e->batch_rs = xreserve(e->batch_rs, &e->cap_batch_rs, e->n_batch, sizeof *e->batch_rs);
 	for (size_t i = 0; i < e->n_batch; i++)
 		e->batch_rs[i] = *e->batch[i]->r;
