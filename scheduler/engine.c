@@ -218,12 +218,13 @@ static void maint_done(void *arg)
 	e->first_maint = 0;
 	if (e->maint_sweep)
 		e->last_sweep = e->maint_now;
-	/* Housekeeping left (a batch of jobs started, more due): not in the
-	 * next turn, which would hold back the requests just handed to curl
-	 * (a new connection takes a turn or two to write its request), but
-	 * once the loop has nothing pending. */
-	if (e->maint_m.more)
-		ev_idle_start(e->loop, &e->more);
+	/* Housekeeping left (a batch of jobs started, more due): after the
+	 * claims of the cycle this asks for (the jobs just started have due
+	 * tasks enough for them), and not in the next turn either, which
+	 * would hold back the requests just handed to curl (a new connection
+	 * takes a turn or two to write its request), but once the loop has
+	 * nothing pending (end_cycle). */
+	e->maint_more = e->maint_m.more;
 }
 
 /*
@@ -373,6 +374,11 @@ static void end_cycle(struct engine *e, int64_t now, size_t claimed, int64_t wak
 {
 	int64_t hook_wake;
 
+	if (e->maint_more) { /* the housekeeping left, now that this cycle claimed */
+		e->maint_more = 0;
+		ev_idle_start(e->loop, &e->more);
+	}
+
 	for (size_t i = 0; i < e->n_hooks; i++)
 		if (e->hooks[i].on_cycle)
 			e->hooks[i].on_cycle(e->hooks[i].ctx, e, now);
@@ -513,21 +519,26 @@ void engine_store_worked(struct engine *e)
  */
 static void prepare_work(struct ev_loop *loop, struct engine *e)
 {
+	int batch;
+
 	if (engine_store_backing_off(e) || recorder_busy(e->rec))
 		return; /* the end of the step (a wake-up) or of the batch comes back */
 	attempt_count_give(e);
+	/* With a batch to record, the recorder claims for the slots it
+	 * freed first, then records it, and only then does housekeeping
+	 * (which may start a batch of jobs: tens of ms that the freed slots
+	 * would wait behind); without, the cycle claims. */
+	batch = e->n_finished > 0;
+	give_claims(e);
+	attempt_flush_give(e);
 	if (!e->stopping && (e->cycle_needed || e->maint_needed)) {
 		e->cycle_needed = 0;
-		/* with a batch to record, the recorder claims for the free
-		 * slots (give_claims) */
-		run_cycle(e, e->n_finished == 0);
+		run_cycle(e, !batch);
 	}
 	/* recovered once what failed works: the batch, when there is one
 	 * (its done callback says so), else this turn's steps */
-	if (e->n_finished == 0 && !recorder_busy(e->rec))
+	if (!batch && !recorder_busy(e->rec))
 		engine_store_worked(e);
-	give_claims(e);
-	attempt_flush_give(e);
 	if (e->stopping && e->n_in_flight == 0 && e->n_finished == 0 && !recorder_busy(e->rec) &&
 	    hooks_busy(e) == 0)
 		ev_break(loop, EVBREAK_ALL);

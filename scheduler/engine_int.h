@@ -72,6 +72,7 @@ struct engine {
 	 * then what it did. */
 	struct policy_retry maint_retry;
 	int maint_first, maint_want, maint_sweep, maint_sync, maint_rc;
+	int maint_more;              /* housekeeping left: once the next cycle claimed */
 	int64_t maint_now;
 	struct sched_maint maint_m;
 	/* The turn's claims, made on the recorder's thread before its batch
