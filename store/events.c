@@ -117,15 +117,23 @@ static int list_row(void *ctx, const struct event_record *row, const char *pred)
 	return w->cb(w->ctx, &ev);
 }
 
-int store_events_list(struct store *s, const char *job_id, store_event_cb cb, void *ctx)
+/* The backend's walk under the store's lock (the recorder's thread may
+ * use the handle too). */
+static int walk_locked(struct store *s, const char *job_id, store_event_row_cb cb, void *ctx)
 {
-	struct list_walk w = { .cb = cb, .ctx = ctx };
 	int rc;
 
 	store_lock(s);
-	rc = s->be->events_walk(s, job_id, list_row, &w);
+	rc = s->be->events_walk(s, job_id, cb, ctx);
 	store_unlock(s);
 	return rc;
+}
+
+int store_events_list(struct store *s, const char *job_id, store_event_cb cb, void *ctx)
+{
+	struct list_walk w = { .cb = cb, .ctx = ctx };
+
+	return walk_locked(s, job_id, list_row, &w);
 }
 
 struct verify_walk {
@@ -165,9 +173,7 @@ int store_events_verify(struct store *s, int64_t *first_bad, char *why, size_t w
 	if (why != NULL && whylen > 0)
 		why[0] = '\0';
 	memcpy(w.prev, store_genesis_hash, sizeof w.prev);
-	store_lock(s);
-	rc = s->be->events_walk(s, NULL, verify_row, &w);
-	store_unlock(s);
+	rc = walk_locked(s, NULL, verify_row, &w);
 	if (rc != STORE_OK)
 		return STORE_ERR;
 	*first_bad = w.first_bad;

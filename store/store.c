@@ -79,10 +79,9 @@ void store_unlock(struct store *s)
 /* rc, once the lock is given back: DISPATCH's last step. */
 static int unlocked(struct store *s, int rc)
 {
-	pthread_mutex_unlock(&s->lock);
+	store_unlock(s);
 	return rc;
 }
-
 
 void store_set_error(struct store *s, enum store_error_kind kind, const char *fmt, ...)
 {
