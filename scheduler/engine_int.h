@@ -49,6 +49,7 @@ struct engine {
 				      * while the recorder held the store */
 	int sync_needed;             /* the config's services not yet synced to the store */
 	int metrics_given;           /* the metrics file is being written (recorder) */
+	int reload_sync_rc, reload_added, reload_held; /* a reload's sync (recorder) */
 	int stopping, aborted, done;
 	uint64_t changed;     /* store_changed_token at the last look */
 	int64_t last_maint, last_sweep;

@@ -191,13 +191,38 @@ static void warn_secret(void *ctx, const char *msg)
 	log_msg(LOG_ERROR, "config.secret", "%s", msg);
 }
 
+/* The recorder's work after a reload: the new services synced to the
+ * store (tasks for a service added, held for one gone). */
+static void reload_sync_work(void *arg)
+{
+	struct engine *e = arg;
+
+	e->reload_sync_rc = sched_sync_services(e->store, e->svcs, e->n_conf_svcs, clock_now_ms(),
+						&e->reload_added, &e->reload_held);
+}
+
+/* On the loop: the reload is done (its line says what the sync did); a
+ * sync that failed is tried again by the next housekeeping. */
+static void reload_sync_done(void *arg)
+{
+	struct engine *e = arg;
+
+	if (e->reload_sync_rc != STORE_OK) {
+		e->sync_needed = 1;
+		engine_store_failed(e, "sync services");
+	}
+	log_msg(LOG_INFO, "config.reloaded",
+		"%s: %zu services (%d tasks added, %d waiting for services not in it)",
+		e->cfg->path, e->cfg->n_services, e->reload_added, e->reload_held);
+	e->cycle_needed = e->maint_needed = 1;
+}
+
 /* SIGHUP: a new config, or the old one kept when the new one is bad. */
 static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	struct engine *e = w->data;
 	char err[1024] = "";
 	struct config *n = config_load(e->cfg->path, err, sizeof err);
-	int added = 0, held = 0;
 
 	if (n != NULL && (config_load_secrets(n, warn_secret, NULL) < 0 || n->token == NULL)) {
 		snprintf(err, sizeof err, "%s: the service token cannot be read", e->cfg->path);
@@ -218,19 +243,18 @@ static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 		http_client_set_tls(e->http, &tls);
 		http_client_set_secrets(e->http, sec, config_list_secrets(n, sec));
 	}
-	if (sched_sync_services(e->store, e->svcs, e->n_conf_svcs, clock_now_ms(), &added, &held) !=
-	    STORE_OK) {
-		e->sync_needed = 1; /* tried again by the next maintenance */
-		engine_store_failed(e, "sync services");
-	}
-	log_msg(LOG_INFO, "config.reloaded",
-		"%s: %zu services (%d tasks added, %d waiting for services not in it)",
-		n->path, n->n_services, added, held);
 	for (size_t i = 0; i < e->n_hooks; i++)
 		if (e->hooks[i].on_reload)
 			e->hooks[i].on_reload(e->hooks[i].ctx, e);
-	e->cycle_needed = e->maint_needed = 1;
 	e->last_sweep = 0;
+	/* the sync on the recorder (idle: waited for above), so that a lock
+	 * another process holds does not stall the loop; what the loop gives
+	 * it next comes after */
+	e->reload_added = e->reload_held = 0;
+	if (recorder_give(e->rec, reload_sync_work, reload_sync_done, e) < 0) {
+		reload_sync_work(e);
+		reload_sync_done(e);
+	}
 }
 
 void engine_watchers_init(struct engine *e)

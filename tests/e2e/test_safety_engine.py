@@ -8,6 +8,7 @@ import http.client
 import json
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 import threading
@@ -346,6 +347,28 @@ class TestStoreHeld(SafetyCase):
             lock.close()
         writer.join(30)
         self.assertEqual(got.get("status"), 201, got)
+        self.assertEqual(self.w.stop(p), 0)
+        self.assertEqual(self.events(p, "engine.store.failed"), [])
+
+    def test_a_reload_under_a_held_store_does_not_hold_the_loop(self):
+        # A reload's sync of the services to the store is the recorder's:
+        # a SIGHUP while another connection holds the lock leaves the loop
+        # free; the reload is announced once the sync could be written.
+        self.start_with_api("r0", {})
+        p = self.w.start()
+        harness.wait_for(lambda: self.events(p, "api.listening"), what="the API up")
+        lock = sqlite3.connect(self.w.db, isolation_level=None, timeout=10)
+        lock.execute("BEGIN IMMEDIATE")
+        try:
+            p.send_signal(signal.SIGHUP)
+            time.sleep(0.5)
+            slowest = max(self.healthz_seconds(self.port) for _ in range(5))
+            self.assertLess(slowest, 1.0, "the API waited for the store")
+            self.assertEqual(self.events(p, "config.reloaded"), [], "announced before the sync")
+        finally:
+            lock.execute("ROLLBACK")
+            lock.close()
+        harness.wait_for(lambda: self.events(p, "config.reloaded"), what="the reload")
         self.assertEqual(self.w.stop(p), 0)
         self.assertEqual(self.events(p, "engine.store.failed"), [])
 
