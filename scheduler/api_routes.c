@@ -311,10 +311,7 @@ static void store_give_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 		STAILQ_INSERT_TAIL(&a->store_batch, j, link);
 	}
 	a->store_busy = 1;
-	if (recorder_give(a->deps.rec, store_jobs_work, store_jobs_done, a) < 0) {
-		store_jobs_work(a); /* the recorder's queue is full (never by design): here */
-		store_jobs_done(a);
-	}
+	recorder_run(a->deps.rec, store_jobs_work, store_jobs_done, a);
 }
 
 /* Queues fn for the recorder; r is suspended until its answer is back. 1. */

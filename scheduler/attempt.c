@@ -476,7 +476,7 @@ void attempt_count_give(struct engine *e)
 		e->count_leases[i].task_id = e->counting[i]->c.task_id;
 		e->count_leases[i].until = e->counting[i]->c.lease_until;
 	}
-	recorder_give(e->rec, count_work, calls_counted, e);
+	recorder_run(e->rec, count_work, calls_counted, e);
 }
 
 /* The URL template of the task's kind. */
@@ -648,7 +648,6 @@ static void batch_recorded(void *arg)
 		engine_store_worked(e);
 	}
 	e->round_claim_rc = STORE_OK;
-	engine_recorded(e);
 }
 
 void attempt_flush_give(struct engine *e)
@@ -661,7 +660,7 @@ void attempt_flush_give(struct engine *e)
 	e->batch_rs = xreserve(e->batch_rs, &e->cap_batch_rs, e->n_batch, sizeof *e->batch_rs);
 	for (size_t i = 0; i < e->n_batch; i++)
 		e->batch_rs[i] = *e->batch[i]->r;
-	recorder_give(e->rec, record_batch, batch_recorded, e);
+	recorder_run(e->rec, record_batch, batch_recorded, e);
 }
 
 int attempt_flush(struct engine *e)

@@ -210,7 +210,6 @@ static void maint_done(void *arg)
 	}
 	if (e->maint_sync)
 		e->sync_needed = 0;
-	engine_recorded(e); /* a look for other processes' writes put off meanwhile */
 	if (e->n_finished == 0 && e->n_batch == 0)
 		engine_store_worked(e); /* else the batch's recording says */
 	e->maint_needed = 0;
@@ -245,7 +244,7 @@ static int maintain(struct engine *e, int64_t now)
 	e->maint_want = room_jobs(e);
 	e->maint_now = now;
 	e->maint_sweep = now - e->last_sweep >= SWEEP_EVERY_MS || now < e->last_sweep;
-	recorder_give(e->rec, maint_work, maint_done, e);
+	recorder_run(e->rec, maint_work, maint_done, e);
 	return 1;
 }
 
@@ -319,7 +318,7 @@ static void give_claim_work(struct engine *e, int room, int wake, recorder_done_
 	e->round_free = e->cfg->max_in_flight - (int)e->n_in_flight;
 	e->round_wake = wake;
 	e->round_first = claim_first(e);
-	recorder_give(e->rec, claim_work, done, e);
+	recorder_run(e->rec, claim_work, done, e);
 }
 
 /* On the loop: the claims committed go out now, while the recorder goes
@@ -418,7 +417,6 @@ static void cycle_claims_done(void *arg)
 		engine_store_failed(e, "scheduling cycle");
 		return;
 	}
-	engine_recorded(e); /* a look for other processes' writes put off meanwhile */
 	if (e->n_finished == 0 && e->n_batch == 0)
 		engine_store_worked(e);
 	end_cycle(e, e->round_now, n, e->round_wake_at);
@@ -523,6 +521,7 @@ static void prepare_work(struct ev_loop *loop, struct engine *e)
 
 	if (engine_store_backing_off(e) || recorder_busy(e->rec))
 		return; /* the end of the step (a wake-up) or of the batch comes back */
+	engine_recorded(e); /* a look for other processes' writes put off meanwhile */
 	attempt_count_give(e);
 	/* With a batch to record, the recorder claims for the slots it
 	 * freed first, then records it, and only then does housekeeping

@@ -136,8 +136,9 @@ void attempt_flush_give(struct engine *e);
  * left unrecorded. */
 int attempt_flush(struct engine *e);
 
-/* (engine_watch.c) A batch was recorded (or failed): what was put off
- * while the recorder held the store is done now. */
+/* (engine_watch.c) The recorder is idle (engine.c's prepare step): the
+ * look for other processes' writes put off while it held the store is
+ * done now. */
 void engine_recorded(struct engine *e);
 
 /* Frees the finished attempts never recorded and the calls never counted

@@ -114,7 +114,7 @@ void engine_watch_store_fd(struct engine *e)
 	int fd;
 
 	if (!ev_is_active(&e->notify) || recorder_busy(e->rec))
-		return; /* look_for_changes starts it; the recorder's batch ends with a look */
+		return; /* look_for_changes starts it, once the recorder is idle */
 	fd = e->stopping || engine_store_backing_off(e) ? -1 : store_wait_fd(e->store);
 	if (fd != e->notify.fd)
 		rewatch(e, fd);
@@ -150,10 +150,7 @@ static void metrics_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	if (e->metrics_given)
 		return; /* the last one is still under way */
 	e->metrics_given = 1;
-	if (recorder_give(e->rec, metrics_work, metrics_done, e) < 0) {
-		metrics_work(e);
-		metrics_done(e);
-	}
+	recorder_run(e->rec, metrics_work, metrics_done, e);
 }
 
 static void grace_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -251,10 +248,7 @@ static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	 * another process holds does not stall the loop; what the loop gives
 	 * it next comes after */
 	e->reload_added = e->reload_held = 0;
-	if (recorder_give(e->rec, reload_sync_work, reload_sync_done, e) < 0) {
-		reload_sync_work(e);
-		reload_sync_done(e);
-	}
+	recorder_run(e->rec, reload_sync_work, reload_sync_done, e);
 }
 
 void engine_watchers_init(struct engine *e)

@@ -133,6 +133,15 @@ int recorder_give(struct recorder *r, recorder_work_fn work, recorder_done_fn do
 	return 0;
 }
 
+void recorder_run(struct recorder *r, recorder_work_fn work, recorder_done_fn done, void *arg)
+{
+	if (r != NULL && recorder_give(r, work, done, arg) == 0)
+		return;
+	work(arg);
+	if (done != NULL)
+		done(arg);
+}
+
 int recorder_busy(const struct recorder *r)
 {
 	return r != NULL && r->doned != r->given; /* both the loop's to write */

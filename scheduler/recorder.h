@@ -33,6 +33,11 @@ struct recorder *recorder_new(struct ev_loop *loop);
  * pieces are already waiting for their done callbacks. */
 int recorder_give(struct recorder *r, recorder_work_fn work, recorder_done_fn done, void *arg);
 
+/* Gives work as recorder_give does; when r is NULL or its queue is full
+ * (never, as the engine and its hooks use it), runs work(arg) and then
+ * done(arg) here instead, so that no work is ever dropped. */
+void recorder_run(struct recorder *r, recorder_work_fn work, recorder_done_fn done, void *arg);
+
 /* 1 from a recorder_give until every done callback has run. */
 int recorder_busy(const struct recorder *r);
 

@@ -73,7 +73,7 @@ struct webhook {
 	struct flight_list recording;
 	size_t n_recording;
 	int64_t tick_now;
-	int tick_prune, tick_fanout, tick_claim;
+	int tick_prune, tick_fanout; /* fanout: and each url's room claimed */
 	int prune_more, fanout_more;
 	struct claimed *claims;   /* one per cfg->webhook_urls */
 	size_t n_claims;
@@ -266,7 +266,7 @@ static void tick_work(void *arg)
 	    store_webhook_enqueue(w->store, urls, cfg->n_webhook_urls, WEBHOOK_FANOUT, w->tick_now,
 				  &w->fanout_more) != STORE_OK)
 		w->fanout_more = 0;
-	for (size_t i = 0; w->tick_claim && i < w->n_claims; i++) {
+	for (size_t i = 0; w->tick_fanout && i < w->n_claims; i++) {
 		struct claimed *c = &w->claims[i];
 		if (c->room > 0 &&
 		    store_webhook_claim(w->store, urls[i], w->self.id, w->tick_now, WEBHOOK_LEASE_MS,
@@ -352,8 +352,7 @@ static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
 	w->tick_now = clock_now_ms();
 	w->tick_prune = !w->stopping && w->prune_at - ev_now(loop) <= 0;
 	w->tick_fanout = !w->stopping && configured;
-	w->tick_claim = w->tick_fanout;
-	if (w->tick_claim)
+	if (w->tick_fanout)
 		plan_claims(w);
 	if (w->n_recording == 0 && !w->tick_prune && !w->tick_fanout) {
 		double next = w->prune_at - ev_now(loop);
@@ -361,10 +360,7 @@ static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
 		return;
 	}
 	w->ticking = 1;
-	if (w->rec == NULL || recorder_give(w->rec, tick_work, tick_done, w) < 0) {
-		tick_work(w); /* no recorder (it ended): here */
-		tick_done(w);
-	}
+	recorder_run(w->rec, tick_work, tick_done, w);
 }
 
 /* Deliveries leased by a process known dead are due again at once. */

@@ -189,6 +189,33 @@ static void test_a_piece_past_the_queue_is_refused(void **state)
 	ev_loop_destroy(loop);
 }
 
+/* recorder_run never drops work: with the queue full (or no recorder), the
+ * piece runs here at once, its done callback right after. */
+static void test_run_past_the_queue_runs_here(void **state)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct recorder *r = recorder_new(loop);
+	struct trace t;
+	struct piece p[RECORDER_QUEUE + 2];
+
+	trace_init(&t);
+	for (int i = 0; i < RECORDER_QUEUE + 2; i++)
+		p[i] = (struct piece){ &t, (char)('a' + i), NULL };
+	for (int i = 0; i < RECORDER_QUEUE; i++)
+		recorder_run(r, work, done, &p[i]);
+	assert_int_equal(t.off_loop, 0);
+	recorder_run(r, work, done, &p[RECORDER_QUEUE]); /* full: here, now */
+	assert_int_equal(t.off_loop, 1);
+	assert_int_equal(t.on_loop, 1);
+	assert_int_equal(t.dones[0], 'a' + RECORDER_QUEUE);
+	recorder_run(NULL, work, done, &p[RECORDER_QUEUE + 1]); /* none: here too */
+	assert_int_equal(t.off_loop, 2);
+	open_gate(&t);
+	recorder_free(r);
+	assert_int_equal((int)strlen(t.dones), RECORDER_QUEUE + 2);
+	ev_loop_destroy(loop);
+}
+
 /* A thread's log hold is its own: the recorder's held lines are not
  * written by the loop's release, nor dropped by it. */
 static int pipe_fd[2];
@@ -286,6 +313,7 @@ int main(void)
 		cmocka_unit_test(test_work_off_the_loop_dones_on_it_in_order),
 		cmocka_unit_test(test_wait_runs_the_dones_at_once),
 		cmocka_unit_test(test_a_piece_past_the_queue_is_refused),
+		cmocka_unit_test(test_run_past_the_queue_runs_here),
 		cmocka_unit_test(test_log_holds_are_a_threads_own),
 		cmocka_unit_test(test_last_error_is_the_threads_own),
 	};
