@@ -229,8 +229,8 @@ typedef int (*handler_fn)(struct api *a, struct api_req *r, const char *param,
  * (so the loop, curl's sockets and the API itself never wait on the
  * store, nor on a write lock another process holds), and its answer comes
  * back on the loop. The handler reads the request (suspended meanwhile:
- * nothing else touches it), the store and the config (a reload waits for
- * the recorder before it swaps it).
+ * nothing else touches it), the store and the config (a reload swaps it
+ * only while the recorder is idle).
  */
 struct api_store_job {
 	struct api_ticket t;

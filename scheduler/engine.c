@@ -519,8 +519,11 @@ static void prepare_work(struct ev_loop *loop, struct engine *e)
 {
 	int batch;
 
-	if (engine_store_backing_off(e) || recorder_busy(e->rec))
-		return; /* the end of the step (a wake-up) or of the batch comes back */
+	if (recorder_busy(e->rec))
+		return; /* the end of its work comes back */
+	engine_reload(e); /* a SIGHUP's config, now that nothing reads the old one */
+	if (engine_store_backing_off(e))
+		return; /* the end of the step (a wake-up) comes back */
 	engine_recorded(e); /* a look for other processes' writes put off meanwhile */
 	attempt_count_give(e);
 	/* With a batch to record, the recorder claims for the slots it
@@ -662,6 +665,7 @@ void engine_free(struct engine *e)
 	free(e->count_held);
 	free(e->svcs);
 	free(e->worked);
+	config_free(e->reload_cfg);
 	config_free(e->cfg);
 	free(e);
 }

@@ -49,6 +49,7 @@ struct engine {
 				      * while the recorder held the store */
 	int sync_needed;             /* the config's services not yet synced to the store */
 	int metrics_given;           /* the metrics file is being written (recorder) */
+	struct config *reload_cfg;   /* a SIGHUP's config, in use once the recorder is idle */
 	int reload_sync_rc, reload_added, reload_held; /* a reload's sync (recorder) */
 	int stopping, aborted, done;
 	uint64_t changed;     /* store_changed_token at the last look */
@@ -135,6 +136,11 @@ void attempt_flush_give(struct engine *e);
 /* The same, waited for (the end of a run): 0, or -1 when attempts are
  * left unrecorded. */
 int attempt_flush(struct engine *e);
+
+/* (engine_watch.c) The recorder is idle (engine.c's prepare step): a
+ * SIGHUP's config, when one waits, takes the old one's place (services,
+ * TLS, hooks) and its services are synced to the store on the recorder. */
+void engine_reload(struct engine *e);
 
 /* (engine_watch.c) The recorder is idle (engine.c's prepare step): the
  * look for other processes' writes put off while it held the store is

@@ -230,7 +230,21 @@ static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 		log_msg(LOG_ERROR, "config.reload.failed", "%s; keeping the running config", err);
 		return;
 	}
-	recorder_wait(e->rec); /* its batch reads e->svcs, rebuilt below */
+	/* in use once the recorder is idle (engine_reload): its work reads
+	 * e->svcs and the config, and the loop does not wait for it (work of
+	 * its held up by a lock another process holds would hold the loop);
+	 * a newer SIGHUP's config replaces one not yet in use */
+	config_free(e->reload_cfg);
+	e->reload_cfg = n;
+}
+
+void engine_reload(struct engine *e)
+{
+	struct config *n = e->reload_cfg;
+
+	if (n == NULL)
+		return;
+	e->reload_cfg = NULL;
 	config_free(e->cfg);
 	e->cfg = n;
 	engine_build_services(e);
@@ -244,9 +258,8 @@ static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 		if (e->hooks[i].on_reload)
 			e->hooks[i].on_reload(e->hooks[i].ctx, e);
 	e->last_sweep = 0;
-	/* the sync on the recorder (idle: waited for above), so that a lock
-	 * another process holds does not stall the loop; what the loop gives
-	 * it next comes after */
+	/* the sync on the recorder, so that a lock another process holds does
+	 * not stall the loop; what the loop gives it next comes after */
 	e->reload_added = e->reload_held = 0;
 	recorder_run(e->rec, reload_sync_work, reload_sync_done, e);
 }

@@ -42,8 +42,8 @@ void recorder_run(struct recorder *r, recorder_work_fn work, recorder_done_fn do
 int recorder_busy(const struct recorder *r);
 
 /* Waits for all the work given to end and runs the done callbacks now
- * (no-op when not busy): for what must see everything recorded (a reload,
- * the end of a run). */
+ * (no-op when not busy): for what must see everything recorded (the end
+ * of a run, the API stopping). */
 void recorder_wait(struct recorder *r);
 
 /* Waits (recorder_wait), ends the thread, frees r. NULL-safe. */
