@@ -5,5 +5,5 @@ LIB_SRC += store/sqlite/transitions.c store/sqlite/query.c store/sqlite/reapply.
 LIB_SRC += store/sqlite/metrics.c store/sqlite/outbox.c store/sqlite/copy.c
 LIB_SRC += store/sqlite/sched.c store/sqlite/sched_claim.c store/sqlite/sched_eval.c
 LIB_SRC += store/sqlite/sched_record.c store/sqlite/sched_sync.c
-LIB_SRC += store/sqlite/subject.c
-UNIT_TESTS += test_sqlite_bind
+LIB_SRC += store/sqlite/subject.c store/sqlite/walbuf.c
+UNIT_TESTS += test_sqlite_bind test_walbuf

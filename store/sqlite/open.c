@@ -352,7 +352,8 @@ static int create_store(const char *path, char *err, size_t errlen)
 	s->path = xstrdup(path);
 	unlink_db(tmp);
 	rc = sqlite3_open_v2(tmp, &s->db,
-			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+			     sqlite_walbuf_vfs());
 	if (rc != SQLITE_OK) {
 		open_error(s, rc, "cannot create it", err, errlen);
 		goto fail;
@@ -392,7 +393,8 @@ static struct store *open_existing(const char *path, const struct stat *file,
 
 	store_base_init(&s->base, &store_sqlite_backend);
 	s->path = xstrdup(path);
-	rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+	rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+			     sqlite_walbuf_vfs());
 	if (rc != SQLITE_OK) {
 		open_error(s, rc, "cannot open it", err, errlen);
 		goto fail;

@@ -127,6 +127,19 @@ int sqlite_load_end(struct store *s, int commit);
 
 /* ---- inside the backend ---- */
 
+/* The VFS the store's files are opened with (store/sqlite/walbuf.c):
+ * SQLite's default one, its writes to a WAL gathered into a few large
+ * ones until a sync or anything that reads them; NULL (the default VFS
+ * then) if it could not be registered. */
+const char *sqlite_walbuf_vfs(void);
+
+/* Since the process started: write calls SQLite made to WAL files, and the
+ * writes that reached them. */
+struct walbuf_stats {
+	uint64_t calls, writes;
+};
+void sqlite_walbuf_stats(struct walbuf_stats *out);
+
 /* The meta key of the file's last quick check (store/sqlite/open.c): this
  * file's own bookkeeping, never copied to another store. */
 #define SQLITE_META_CHECKED "integrity.checked"
