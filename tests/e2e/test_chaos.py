@@ -173,6 +173,27 @@ class TestChaos(Killer, EngineCase):
     def arrange_fleet(self, tenants):
         chaos_fleet(self.fleet, self.rnd, tenants, latency=(1, 40))
 
+    def wait_all_succeeded(self, stuck_s=30.0, cap_s=300.0):
+        """Waits until every job succeeded, for as long as jobs keep
+        finishing: fails when none has for stuck_s seconds (what is left is
+        stuck, not slow: a loaded machine takes longer, not forever), or
+        after cap_s in all, naming what is left."""
+        t0 = last = time.monotonic()
+        best = None
+        while True:
+            left = self.unfinished()
+            if not left:
+                return
+            now = time.monotonic()
+            if best is None or len(left) < best:
+                best, last = len(left), now
+            if now - last > stuck_s or now - t0 > cap_s:
+                states = collections.Counter(j["state"] for j in left)
+                self.fail(self.msg("%d jobs not succeeded after %.0f s, none finished in the"
+                                   " last %.0f s: %s" % (len(left), now - t0, now - last,
+                                                         dict(states))))
+            time.sleep(0.5)
+
     def unfinished(self):
         r = self.td("list", "--json", "--limit", str(2 * N_JOBS))
         self.assertRc(r, 0)
@@ -247,8 +268,7 @@ class TestChaos(Killer, EngineCase):
         # Calm: the last daemon finishes what the kills left.
         if self.procs["daemon"].poll() is not None:
             self.spawn("daemon")
-        harness.wait_for(lambda: not self.unfinished(), timeout=45,
-                         what=self.msg("every job succeeded"))
+        self.wait_all_succeeded()
         # A daemon respawned by the last kill may still be starting: a SIGTERM
         # before its handler is set kills it (-15) instead of stopping it.
         daemon = self.procs["daemon"]
@@ -310,8 +330,7 @@ class TestChaos(Killer, EngineCase):
         jobs = self.schedule_many(tenants, "--now")
         self.spawn("daemon")
         self.spawn("once")
-        harness.wait_for(lambda: not self.unfinished(), timeout=45,
-                         what=self.msg("every job succeeded"))
+        self.wait_all_succeeded()
         self.assertEqual(self.procs["once"].wait(timeout=30), 0)
         self.assertEqual(self.w.stop(self.procs["daemon"]), 0)
 

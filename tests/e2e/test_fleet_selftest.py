@@ -15,5 +15,5 @@ class FleetSelfTest(unittest.TestCase):
         if not fleet:
             self.skipTest("TENANTDEL_FLEET not set")
         script = os.path.join(harness.SRCDIR, "tests", "fleet", "selftest.sh")
-        p = subprocess.run(["bash", script, fleet], capture_output=True, text=True, timeout=120)
+        p = subprocess.run(["bash", script, fleet], capture_output=True, text=True, timeout=600)
         self.assertEqual(p.returncode, 0, p.stdout[-3000:] + p.stderr[-2000:])
