@@ -594,6 +594,22 @@ void attempt_start(struct engine *e, struct sched_claimed *c)
 	step_send(a);
 }
 
+void attempt_not_sent(struct engine *e, struct sched_claimed *c, const char *why)
+{
+	struct attempt *a = xcalloc(1, sizeof *a);
+
+	a->e = e;
+	a->c = *c;
+	memset(c, 0, sizeof *c);
+	a->before_total = -1;
+	a->verified_after = -1;
+	e->n_in_flight++; /* finish gives the slot back */
+	a->call = POLICY_CALL_NOT_SENT;
+	a->counted_unsent = a->c.counted;
+	attempt_set_error(a, "not sent: %s", why);
+	finish(a);
+}
+
 /* ---- the group commit, on the recorder's thread ---- */
 
 /* The recorder's work: the batch in one transaction, then its lines. It

@@ -34,6 +34,14 @@
  * had ~6 MB of it alive at once (massif). Past this many, the rest are
  * claimed when the loop is idle, after those connections are made. */
 #define CLAIM_TURN_MAX 512
+/* The ready reserve: tasks claimed ahead of free slots, a quarter of
+ * max_in_flight up to this many, so that a slot an answer frees is taken
+ * again in the same loop turn instead of after the store's next claims
+ * (a recorder turn or two: the dips after each wave of slow answers). */
+#define READY_RESERVE_MAX 128
+/* A ready claim not started within this goes back unsent: its lease (the
+ * service's calls x timeout + 10 s) must still cover every call. */
+#define READY_MAX_MS 1000
 #define FDS_BESIDES_SLOTS 320   /* descriptors beside one a slot: curl's 64
 				 * spare connections, the store, the API, logs */
 
@@ -248,11 +256,20 @@ static int maintain(struct engine *e, int64_t now)
 	return 1;
 }
 
-/* The claims a turn may make now: the free slots, at most CLAIM_TURN_MAX
- * (0 when stopping). */
+/* The ready reserve's size for this config (none for max_in_flight < 4). */
+static int ready_reserve(const struct engine *e)
+{
+	int r = e->cfg->max_in_flight / 4;
+
+	return r > READY_RESERVE_MAX ? READY_RESERVE_MAX : r;
+}
+
+/* The claims a turn may make now: the free slots and the ready reserve's
+ * room, at most CLAIM_TURN_MAX (0 when stopping). */
 static int claim_room(const struct engine *e)
 {
-	int room = e->cfg->max_in_flight - (int)e->n_in_flight;
+	int room = e->cfg->max_in_flight + ready_reserve(e) - (int)e->n_in_flight -
+		   (int)e->n_ready;
 
 	if (e->stopping || room <= 0)
 		return 0;
@@ -271,16 +288,68 @@ static size_t claim_first(struct engine *e)
 	return first;
 }
 
-/* Starts claimed attempts, frees c; a claim held back by the turn's cap
- * leaves the rest to the idle loop. */
+/* The ready claims start while slots are free, oldest first; one held
+ * past READY_MAX_MS, or any when stopping, goes back unsent. Runs each
+ * loop turn, whether or not the store is busy. */
+static void start_ready(struct engine *e)
+{
+	int64_t now = clock_mono_ms();
+
+	while (e->n_ready > 0) {
+		struct ready_claim *r = &e->ready[e->ready_head];
+		int stale = now - r->at > READY_MAX_MS;
+
+		if (!e->stopping && !stale && (int)e->n_in_flight >= e->cfg->max_in_flight)
+			break;
+		e->ready_head++;
+		e->n_ready--;
+		if (e->stopping || stale) {
+			attempt_not_sent(e, &r->c, e->stopping ? "shutting down" : "no slot came free");
+			continue;
+		}
+		if (r->c.kind == TASK_KIND_DELETE)
+			engine_note_worked(e, r->c.job_id);
+		attempt_start(e, &r->c);
+	}
+	if (e->n_ready == 0)
+		e->ready_head = 0;
+}
+
+/* The ready claims dropped unsent (their leases are taken back: the owner
+ * is gone). */
+static void drop_ready(struct engine *e)
+{
+	for (size_t i = 0; i < e->n_ready; i++) {
+		struct sched_claimed *c = &e->ready[e->ready_head + i].c;
+
+		free(c->tenant_id);
+		free(c->service);
+	}
+	e->ready_head = e->n_ready = 0;
+}
+
+/* Claimed attempts join the ready claims (c freed) and start as slots
+ * allow; a claim held back by the turn's cap leaves the rest to the idle
+ * loop. */
 static void start_claimed(struct engine *e, struct sched_claimed *c, size_t n)
 {
+	int64_t now = clock_mono_ms();
+
+	if (e->ready_head > 0 && e->ready_head + e->n_ready + n > e->cap_ready) {
+		memmove(e->ready, e->ready + e->ready_head, e->n_ready * sizeof *e->ready);
+		e->ready_head = 0;
+	}
+	e->ready = xreserve(e->ready, &e->cap_ready, e->ready_head + e->n_ready + n,
+			    sizeof *e->ready);
 	for (size_t i = 0; i < n; i++) {
-		if (c[i].kind == TASK_KIND_DELETE)
-			engine_note_worked(e, c[i].job_id);
-		attempt_start(e, &c[i]);
+		struct ready_claim *r = &e->ready[e->ready_head + e->n_ready++];
+
+		r->c = c[i];
+		r->at = now;
+		memset(&c[i], 0, sizeof c[i]);
 	}
 	sched_claimed_free(c, n);
+	start_ready(e);
 	/* the cap held claims back: the rest when the loop is idle */
 	if (n == CLAIM_TURN_MAX && (int)e->n_in_flight < e->cfg->max_in_flight)
 		ev_idle_start(e->loop, &e->more);
@@ -315,7 +384,8 @@ static void give_claim_work(struct engine *e, int room, int wake, recorder_done_
 {
 	e->round_claim_rc = STORE_OK;
 	e->round_room = room;
-	e->round_free = e->cfg->max_in_flight - (int)e->n_in_flight;
+	e->round_free = e->cfg->max_in_flight + ready_reserve(e) - (int)e->n_in_flight -
+			(int)e->n_ready;
 	e->round_wake = wake;
 	e->round_first = claim_first(e);
 	recorder_run(e->rec, claim_work, done, e);
@@ -356,7 +426,7 @@ static void give_claims(struct engine *e)
 /* run --once: done when nothing is in flight and nothing is due soon. */
 static int once_done(struct engine *e, size_t claimed, int64_t wake, int64_t now)
 {
-	if (claimed > 0 || ev_is_active(&e->more) || e->n_in_flight > 0 ||
+	if (claimed > 0 || ev_is_active(&e->more) || e->n_in_flight > 0 || e->n_ready > 0 ||
 	    e->n_finished > 0 || recorder_busy(e->rec) || hooks_busy(e) > 0)
 		return 0;
 	/* due but not claimable (breaker open, another process at the limit):
@@ -484,6 +554,7 @@ void engine_store_failed(struct engine *e, const char *what)
 	if ((e->opts.once && e->store_failures >= ONCE_STORE_TRIES) ||
 	    (e->stopping && e->aborted)) {
 		attempt_free_all(e); /* their leases are taken back (owner gone) */
+		drop_ready(e);
 		if (e->n_in_flight == 0) {
 			ev_break(e->loop, EVBREAK_ALL);
 			return;
@@ -519,6 +590,7 @@ static void prepare_work(struct ev_loop *loop, struct engine *e)
 {
 	int batch;
 
+	start_ready(e); /* slots freed this turn: taken again at once */
 	if (recorder_busy(e->rec))
 		return; /* the end of its work comes back */
 	engine_reload(e); /* a SIGHUP's config, now that nothing reads the old one */
@@ -656,6 +728,8 @@ void engine_free(struct engine *e)
 	e->rec = NULL;
 	http_client_free(e->http);
 	attempt_free_all(e);
+	drop_ready(e);
+	free(e->ready);
 	free(e->finished);
 	free(e->batch);
 	free(e->batch_rs);

@@ -15,6 +15,13 @@
 
 struct attempt;
 
+/* A task claimed ahead of a free slot (the ready reserve): it starts when
+ * one frees, without waiting for the store. */
+struct ready_claim {
+	struct sched_claimed c;
+	int64_t at;                /* clock_mono_ms() of the claim */
+};
+
 struct engine {
 	struct ev_loop *loop;
 	struct config *cfg;
@@ -60,6 +67,8 @@ struct engine {
 	int64_t store_retry_at;    /* monotonic ms: the end of the back-off step */
 
 	size_t n_in_flight;        /* attempts holding a max_in_flight slot */
+	struct ready_claim *ready; /* the ready reserve, oldest first from ready_head */
+	size_t ready_head, n_ready, cap_ready;
 	struct attempt **finished; /* waiting for the group commit */
 	size_t n_finished, cap_finished;
 	/* The group commit under way on the recorder's thread: its attempts
@@ -112,6 +121,11 @@ struct policy_retry engine_retry_policy(const struct config *cfg);
 /* Starts one claimed attempt (takes ownership of c's strings). Can't fail:
  * a request that cannot be sent finishes as a failed attempt. */
 void attempt_start(struct engine *e, struct sched_claimed *c);
+
+/* A claimed task goes back unsent (takes ownership of c's strings): its
+ * result, "not sent: why", is recorded like any attempt's; a call the claim
+ * counted is taken back. */
+void attempt_not_sent(struct engine *e, struct sched_claimed *c, const char *why);
 
 /*
  * Hands the calls queued since the last time to the recorder, to be
