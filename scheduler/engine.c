@@ -40,8 +40,11 @@
  * (a recorder turn or two: the dips after each wave of slow answers). */
 #define READY_RESERVE_MAX 128
 /* A ready claim not started within this goes back unsent: its lease (the
- * service's calls x timeout + 10 s) must still cover every call. */
+ * service's calls x timeout + 10 s) must still cover every call. Slots
+ * that turn over this slowly gain nothing from a reserve: there is none
+ * for READY_PAUSE_MS after. */
 #define READY_MAX_MS 1000
+#define READY_PAUSE_MS 10000
 #define FDS_BESIDES_SLOTS 320   /* descriptors beside one a slot: curl's 64
 				 * spare connections, the store, the API, logs */
 
@@ -256,10 +259,13 @@ static int maintain(struct engine *e, int64_t now)
 	return 1;
 }
 
-/* The ready reserve's size for this config (none for max_in_flight < 4). */
+/* The ready reserve's size: none for max_in_flight < 4, nor for a while
+ * after a ready claim went back for want of a slot (every slot held by
+ * services that answer slowly or hang: claims made ahead would only go
+ * back unsent, again and again). */
 static int ready_reserve(const struct engine *e)
 {
-	int r = e->cfg->max_in_flight / 4;
+	int r = clock_mono_ms() < e->ready_paused_until ? 0 : e->cfg->max_in_flight / 4;
 
 	return r > READY_RESERVE_MAX ? READY_RESERVE_MAX : r;
 }
@@ -305,6 +311,8 @@ static void start_ready(struct engine *e)
 		e->n_ready--;
 		if (e->stopping || stale) {
 			attempt_not_sent(e, &r->c, e->stopping ? "shutting down" : "no slot came free");
+			if (stale)
+				e->ready_paused_until = now + READY_PAUSE_MS;
 			continue;
 		}
 		if (r->c.kind == TASK_KIND_DELETE)

@@ -69,6 +69,8 @@ struct engine {
 	size_t n_in_flight;        /* attempts holding a max_in_flight slot */
 	struct ready_claim *ready; /* the ready reserve, oldest first from ready_head */
 	size_t ready_head, n_ready, cap_ready;
+	int64_t ready_paused_until; /* clock_mono_ms(): a ready claim went back for
+				     * want of a slot, no reserve until then */
 	struct attempt **finished; /* waiting for the group commit */
 	size_t n_finished, cap_finished;
 	/* The group commit under way on the recorder's thread: its attempts
