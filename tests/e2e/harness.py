@@ -172,8 +172,14 @@ class Workdir:
         e.pop("TENANTDEL_CONFIG", None)
         if env:
             e.update(env)
-        p = subprocess.run(cmd, input=input, capture_output=True, text=True,
-                           timeout=timeout, cwd=self.path, env=e)
+        try:
+            p = subprocess.run(cmd, input=input, capture_output=True, text=True,
+                               timeout=timeout, cwd=self.path, env=e)
+        except subprocess.TimeoutExpired as t:
+            err = t.stderr.decode(errors="replace") if isinstance(t.stderr, bytes) else t.stderr
+            raise AssertionError("tenantdel %s: still running after %ss (killed); its log:\n%s"
+                                 % (" ".join(str(a) for a in args), timeout,
+                                    (err or "")[-6000:])) from None
         return Result(p.returncode, p.stdout, p.stderr)
 
     def start(self, *args, env=None, conf=None):
