@@ -38,10 +38,15 @@
 
 struct wal_file;
 
-/* A database file: SQLite's, with its WAL's buffer flushed at barriers. */
-struct main_file {
+/* One of our files: SQLite's own (real) behind it. */
+struct shim_file {
 	sqlite3_file base;
 	sqlite3_file *real;
+};
+
+/* A database file: SQLite's, with its WAL's buffer flushed at barriers. */
+struct main_file {
+	struct shim_file s;
 	const char *name;        /* the pointer SQLite opened it with */
 	struct wal_file *wal;    /* its WAL, while open (under vfs_mutex) */
 	struct main_file *next;  /* open database files (under vfs_mutex) */
@@ -49,8 +54,7 @@ struct main_file {
 
 /* A WAL file: SQLite's, with the buffer. */
 struct wal_file {
-	sqlite3_file base;
-	sqlite3_file *real;
+	struct shim_file s;
 	struct main_file *db;    /* its database file, if found (under vfs_mutex) */
 	unsigned char *buf;
 	sqlite3_int64 off;       /* the file offset of buf[0] */
@@ -71,6 +75,59 @@ static sqlite3_file *real_of(void *f, size_t ours)
 	return (sqlite3_file *)((char *)f + ROUND8(ours));
 }
 
+/* ---- what both kinds of file pass to SQLite's own ---- */
+
+#define REAL(f) (((struct shim_file *)(f))->real)
+static int shim_read(sqlite3_file *f, void *out, int amt, sqlite3_int64 off)
+{
+	return REAL(f)->pMethods->xRead(REAL(f), out, amt, off);
+}
+static int shim_write(sqlite3_file *f, const void *data, int amt, sqlite3_int64 off)
+{
+	return REAL(f)->pMethods->xWrite(REAL(f), data, amt, off);
+}
+static int shim_truncate(sqlite3_file *f, sqlite3_int64 size)
+{
+	return REAL(f)->pMethods->xTruncate(REAL(f), size);
+}
+static int shim_sync(sqlite3_file *f, int flags) { return REAL(f)->pMethods->xSync(REAL(f), flags); }
+static int shim_file_size(sqlite3_file *f, sqlite3_int64 *size)
+{
+	return REAL(f)->pMethods->xFileSize(REAL(f), size);
+}
+static int shim_lock(sqlite3_file *f, int l) { return REAL(f)->pMethods->xLock(REAL(f), l); }
+static int shim_unlock(sqlite3_file *f, int l) { return REAL(f)->pMethods->xUnlock(REAL(f), l); }
+static int shim_check_reserved(sqlite3_file *f, int *out)
+{
+	return REAL(f)->pMethods->xCheckReservedLock(REAL(f), out);
+}
+static int shim_file_control(sqlite3_file *f, int op, void *arg)
+{
+	return REAL(f)->pMethods->xFileControl(REAL(f), op, arg);
+}
+static int shim_sector_size(sqlite3_file *f) { return REAL(f)->pMethods->xSectorSize(REAL(f)); }
+static int shim_device(sqlite3_file *f)
+{
+	return REAL(f)->pMethods->xDeviceCharacteristics(REAL(f));
+}
+static int shim_shm_map(sqlite3_file *f, int region, int size, int extend, void volatile **out)
+{
+	return REAL(f)->pMethods->xShmMap(REAL(f), region, size, extend, out);
+}
+static int shim_shm_unmap(sqlite3_file *f, int del)
+{
+	return REAL(f)->pMethods->xShmUnmap(REAL(f), del);
+}
+static int shim_fetch(sqlite3_file *f, sqlite3_int64 off, int amt, void **out)
+{
+	return REAL(f)->pMethods->xFetch(REAL(f), off, amt, out);
+}
+static int shim_unfetch(sqlite3_file *f, sqlite3_int64 off, void *p)
+{
+	return REAL(f)->pMethods->xUnfetch(REAL(f), off, p);
+}
+#undef REAL
+
 /* ---- the WAL ---- */
 
 /* What is held goes to the file, in one write; SQLITE_OK or its error. */
@@ -80,7 +137,7 @@ static int wal_flush(struct wal_file *w)
 
 	if (w->len == 0)
 		return SQLITE_OK;
-	rc = w->real->pMethods->xWrite(w->real, w->buf, (int)w->len, w->off);
+	rc = w->s.real->pMethods->xWrite(w->s.real, w->buf, (int)w->len, w->off);
 	__atomic_add_fetch(&stats.writes, 1, __ATOMIC_RELAXED);
 	/* written or not, it is not held any more: a failed write fails the
 	 * transaction, which SQLite rolls back (its frames are never used) */
@@ -97,7 +154,7 @@ static int wal_close(sqlite3_file *f)
 	if (w->db != NULL)
 		w->db->wal = NULL;
 	pthread_mutex_unlock(&vfs_mutex);
-	rc2 = w->real->pMethods->xClose(w->real);
+	rc2 = w->s.real->pMethods->xClose(w->s.real);
 	free(w->buf);
 	w->buf = NULL;
 	return rc != SQLITE_OK ? rc : rc2;
@@ -108,7 +165,7 @@ static int wal_read(sqlite3_file *f, void *out, int amt, sqlite3_int64 off)
 	struct wal_file *w = (struct wal_file *)f;
 	int rc = wal_flush(w);
 
-	return rc != SQLITE_OK ? rc : w->real->pMethods->xRead(w->real, out, amt, off);
+	return rc != SQLITE_OK ? rc : w->s.real->pMethods->xRead(w->s.real, out, amt, off);
 }
 
 /* Appended, or written over what is held, when it fits; else what is held
@@ -133,11 +190,11 @@ static int wal_write(sqlite3_file *f, const void *data, int amt, sqlite3_int64 o
 		return rc;
 	if (n > WALBUF_CAP) {
 		__atomic_add_fetch(&stats.writes, 1, __ATOMIC_RELAXED);
-		return w->real->pMethods->xWrite(w->real, data, amt, off);
+		return w->s.real->pMethods->xWrite(w->s.real, data, amt, off);
 	}
 	if (w->buf == NULL && (w->buf = malloc(WALBUF_CAP)) == NULL) {
 		__atomic_add_fetch(&stats.writes, 1, __ATOMIC_RELAXED);
-		return w->real->pMethods->xWrite(w->real, data, amt, off);
+		return w->s.real->pMethods->xWrite(w->s.real, data, amt, off);
 	}
 	memcpy(w->buf, data, n);
 	w->off = off;
@@ -150,7 +207,7 @@ static int wal_truncate(sqlite3_file *f, sqlite3_int64 size)
 	struct wal_file *w = (struct wal_file *)f;
 	int rc = wal_flush(w);
 
-	return rc != SQLITE_OK ? rc : w->real->pMethods->xTruncate(w->real, size);
+	return rc != SQLITE_OK ? rc : w->s.real->pMethods->xTruncate(w->s.real, size);
 }
 
 static int wal_sync(sqlite3_file *f, int flags)
@@ -158,7 +215,7 @@ static int wal_sync(sqlite3_file *f, int flags)
 	struct wal_file *w = (struct wal_file *)f;
 	int rc = wal_flush(w);
 
-	return rc != SQLITE_OK ? rc : w->real->pMethods->xSync(w->real, flags);
+	return rc != SQLITE_OK ? rc : w->s.real->pMethods->xSync(w->s.real, flags);
 }
 
 static int wal_file_size(sqlite3_file *f, sqlite3_int64 *size)
@@ -166,27 +223,9 @@ static int wal_file_size(sqlite3_file *f, sqlite3_int64 *size)
 	struct wal_file *w = (struct wal_file *)f;
 	int rc = wal_flush(w);
 
-	return rc != SQLITE_OK ? rc : w->real->pMethods->xFileSize(w->real, size);
+	return rc != SQLITE_OK ? rc : w->s.real->pMethods->xFileSize(w->s.real, size);
 }
 
-/* The rest as SQLite's own. */
-#define REAL(f) (((struct wal_file *)(f))->real)
-static int wal_lock(sqlite3_file *f, int l) { return REAL(f)->pMethods->xLock(REAL(f), l); }
-static int wal_unlock(sqlite3_file *f, int l) { return REAL(f)->pMethods->xUnlock(REAL(f), l); }
-static int wal_check_reserved(sqlite3_file *f, int *out)
-{
-	return REAL(f)->pMethods->xCheckReservedLock(REAL(f), out);
-}
-static int wal_file_control(sqlite3_file *f, int op, void *arg)
-{
-	return REAL(f)->pMethods->xFileControl(REAL(f), op, arg);
-}
-static int wal_sector_size(sqlite3_file *f) { return REAL(f)->pMethods->xSectorSize(REAL(f)); }
-static int wal_device(sqlite3_file *f)
-{
-	return REAL(f)->pMethods->xDeviceCharacteristics(REAL(f));
-}
-#undef REAL
 
 static const sqlite3_io_methods wal_methods = {
 	.iVersion = 1,
@@ -196,12 +235,12 @@ static const sqlite3_io_methods wal_methods = {
 	.xTruncate = wal_truncate,
 	.xSync = wal_sync,
 	.xFileSize = wal_file_size,
-	.xLock = wal_lock,
-	.xUnlock = wal_unlock,
-	.xCheckReservedLock = wal_check_reserved,
-	.xFileControl = wal_file_control,
-	.xSectorSize = wal_sector_size,
-	.xDeviceCharacteristics = wal_device,
+	.xLock = shim_lock,
+	.xUnlock = shim_unlock,
+	.xCheckReservedLock = shim_check_reserved,
+	.xFileControl = shim_file_control,
+	.xSectorSize = shim_sector_size,
+	.xDeviceCharacteristics = shim_device,
 };
 
 /* ---- the database file ---- */
@@ -229,7 +268,7 @@ static int main_close(sqlite3_file *f)
 	if (m->wal != NULL)
 		m->wal->db = NULL;
 	pthread_mutex_unlock(&vfs_mutex);
-	return m->real->pMethods->xClose(m->real);
+	return m->s.real->pMethods->xClose(m->s.real);
 }
 
 static void main_shm_barrier(sqlite3_file *f)
@@ -237,7 +276,7 @@ static void main_shm_barrier(sqlite3_file *f)
 	struct main_file *m = (struct main_file *)f;
 
 	main_flush_wal(m);
-	m->real->pMethods->xShmBarrier(m->real);
+	m->s.real->pMethods->xShmBarrier(m->s.real);
 }
 
 static int main_shm_lock(sqlite3_file *f, int offset, int n, int flags)
@@ -246,80 +285,30 @@ static int main_shm_lock(sqlite3_file *f, int offset, int n, int flags)
 
 	if (flags & SQLITE_SHM_UNLOCK)
 		main_flush_wal(m);
-	return m->real->pMethods->xShmLock(m->real, offset, n, flags);
+	return m->s.real->pMethods->xShmLock(m->s.real, offset, n, flags);
 }
 
-#define REAL(f) (((struct main_file *)(f))->real)
-static int main_read(sqlite3_file *f, void *out, int amt, sqlite3_int64 off)
-{
-	return REAL(f)->pMethods->xRead(REAL(f), out, amt, off);
-}
-static int main_write(sqlite3_file *f, const void *data, int amt, sqlite3_int64 off)
-{
-	return REAL(f)->pMethods->xWrite(REAL(f), data, amt, off);
-}
-static int main_truncate(sqlite3_file *f, sqlite3_int64 size)
-{
-	return REAL(f)->pMethods->xTruncate(REAL(f), size);
-}
-static int main_sync(sqlite3_file *f, int flags) { return REAL(f)->pMethods->xSync(REAL(f), flags); }
-static int main_file_size(sqlite3_file *f, sqlite3_int64 *size)
-{
-	return REAL(f)->pMethods->xFileSize(REAL(f), size);
-}
-static int main_lock(sqlite3_file *f, int l) { return REAL(f)->pMethods->xLock(REAL(f), l); }
-static int main_unlock(sqlite3_file *f, int l) { return REAL(f)->pMethods->xUnlock(REAL(f), l); }
-static int main_check_reserved(sqlite3_file *f, int *out)
-{
-	return REAL(f)->pMethods->xCheckReservedLock(REAL(f), out);
-}
-static int main_file_control(sqlite3_file *f, int op, void *arg)
-{
-	return REAL(f)->pMethods->xFileControl(REAL(f), op, arg);
-}
-static int main_sector_size(sqlite3_file *f) { return REAL(f)->pMethods->xSectorSize(REAL(f)); }
-static int main_device(sqlite3_file *f)
-{
-	return REAL(f)->pMethods->xDeviceCharacteristics(REAL(f));
-}
-static int main_shm_map(sqlite3_file *f, int region, int size, int extend, void volatile **out)
-{
-	return REAL(f)->pMethods->xShmMap(REAL(f), region, size, extend, out);
-}
-static int main_shm_unmap(sqlite3_file *f, int del)
-{
-	return REAL(f)->pMethods->xShmUnmap(REAL(f), del);
-}
-static int main_fetch(sqlite3_file *f, sqlite3_int64 off, int amt, void **out)
-{
-	return REAL(f)->pMethods->xFetch(REAL(f), off, amt, out);
-}
-static int main_unfetch(sqlite3_file *f, sqlite3_int64 off, void *p)
-{
-	return REAL(f)->pMethods->xUnfetch(REAL(f), off, p);
-}
-#undef REAL
 
 static const sqlite3_io_methods main_methods = {
 	.iVersion = 3,
 	.xClose = main_close,
-	.xRead = main_read,
-	.xWrite = main_write,
-	.xTruncate = main_truncate,
-	.xSync = main_sync,
-	.xFileSize = main_file_size,
-	.xLock = main_lock,
-	.xUnlock = main_unlock,
-	.xCheckReservedLock = main_check_reserved,
-	.xFileControl = main_file_control,
-	.xSectorSize = main_sector_size,
-	.xDeviceCharacteristics = main_device,
-	.xShmMap = main_shm_map,
+	.xRead = shim_read,
+	.xWrite = shim_write,
+	.xTruncate = shim_truncate,
+	.xSync = shim_sync,
+	.xFileSize = shim_file_size,
+	.xLock = shim_lock,
+	.xUnlock = shim_unlock,
+	.xCheckReservedLock = shim_check_reserved,
+	.xFileControl = shim_file_control,
+	.xSectorSize = shim_sector_size,
+	.xDeviceCharacteristics = shim_device,
+	.xShmMap = shim_shm_map,
 	.xShmLock = main_shm_lock,
 	.xShmBarrier = main_shm_barrier,
-	.xShmUnmap = main_shm_unmap,
-	.xFetch = main_fetch,
-	.xUnfetch = main_unfetch,
+	.xShmUnmap = shim_shm_unmap,
+	.xFetch = shim_fetch,
+	.xUnfetch = shim_unfetch,
 };
 
 /* ---- the VFS ---- */
@@ -335,9 +324,9 @@ static int walbuf_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int 
 		const char *db = sqlite3_filename_database(name);
 
 		memset(w, 0, sizeof *w);
-		w->real = real_of(f, sizeof *w);
-		rc = real_vfs->xOpen(real_vfs, name, w->real, flags, out_flags);
-		if (rc != SQLITE_OK || w->real->pMethods == NULL)
+		w->s.real = real_of(f, sizeof *w);
+		rc = real_vfs->xOpen(real_vfs, name, w->s.real, flags, out_flags);
+		if (rc != SQLITE_OK || w->s.real->pMethods == NULL)
 			return rc; /* base.pMethods NULL: SQLite closes nothing */
 		pthread_mutex_lock(&vfs_mutex);
 		for (struct main_file *m = open_mains; m != NULL; m = m->next)
@@ -347,28 +336,28 @@ static int walbuf_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int 
 				break;
 			}
 		pthread_mutex_unlock(&vfs_mutex);
-		w->base.pMethods = &wal_methods;
+		w->s.base.pMethods = &wal_methods;
 		return rc;
 	}
 	if (flags & SQLITE_OPEN_MAIN_DB) {
 		struct main_file *m = (struct main_file *)f;
 
 		memset(m, 0, sizeof *m);
-		m->real = real_of(f, sizeof *m);
-		rc = real_vfs->xOpen(real_vfs, name, m->real, flags, out_flags);
-		if (rc != SQLITE_OK || m->real->pMethods == NULL)
+		m->s.real = real_of(f, sizeof *m);
+		rc = real_vfs->xOpen(real_vfs, name, m->s.real, flags, out_flags);
+		if (rc != SQLITE_OK || m->s.real->pMethods == NULL)
 			return rc;
-		if (m->real->pMethods->iVersion < 3)
+		if (m->s.real->pMethods->iVersion < 3)
 			goto as_is; /* cannot happen with unix: its shm calls to forward */
 		m->name = name;
 		pthread_mutex_lock(&vfs_mutex);
 		m->next = open_mains;
 		open_mains = m;
 		pthread_mutex_unlock(&vfs_mutex);
-		m->base.pMethods = &main_methods;
+		m->s.base.pMethods = &main_methods;
 		return rc;
 	as_is:
-		m->real->pMethods->xClose(m->real);
+		m->s.real->pMethods->xClose(m->s.real);
 	}
 	/* anything else (journals, temporary files): SQLite's own, in place */
 	return real_vfs->xOpen(real_vfs, name, f, flags, out_flags);
