@@ -248,7 +248,9 @@ check "reset forgets users" "$(get users/u2 | js 'd["known"]')$(svc GET /api/v1/
 V=$(curl -sv -H "$AUTH" $B/api/v1/orders/tenant/f1/deletion-preview $B/api/v1/sales/tenant/f1/deletion-preview 2>&1 >/dev/null)
 check "keep-alive: second request reuses the connection" "$(grep -c 'Re-using existing connection' <<<"$V")" "1"
 ctl reset-log >/dev/null
-fault '{"service":"orders","mode":"slow","delay_ms":2000,"count":3}'
+# 6 s: the three must still be in flight when the stats are read, after
+# curl and python have started a few times on a loaded machine
+fault '{"service":"orders","mode":"slow","delay_ms":6000,"count":3}'
 PIDS=()
 for i in 1 2 3; do svc DELETE /api/v1/orders/tenant/c$i >/dev/null & PIDS+=($!); done
 in_flight 3
