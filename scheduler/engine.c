@@ -29,6 +29,7 @@
 #define MAINT_EVERY_MS 1000     /* leases of dead owners reclaimed within this */
 #define SWEEP_EVERY_MS 60000
 #define ONCE_HORIZON_MS 10000   /* run --once waits for work due this soon */
+#define ONCE_HOOKS_RECHECK_S 0.1 /* run --once, hooks busy: done yet? */
 /* Claims a turn at most. Each new connection holds ~1.4 KiB of curl's
  * connect state until the loop sees it connected: 4096 claimed in one turn
  * had ~6 MB of it alive at once (massif). Past this many, the rest are
@@ -472,6 +473,11 @@ static void end_cycle(struct engine *e, int64_t now, size_t claimed, int64_t wak
 		arm_wake(e, wake <= now ? 0.0 : (double)(wake - now) / 1000.0);
 	else if (wake <= now)
 		arm_wake(e, ENGINE_POLL_S); /* blocked: an answer or the poll will come first */
+	else if (e->opts.once && hooks_busy(e) > 0)
+		/* run --once waits only for a hook's work under way (a webhook
+		 * delivery), whose end brings no cycle: looked at again soon,
+		 * not at the next due work, up to MAX_SLEEP_S away */
+		arm_wake(e, ONCE_HOOKS_RECHECK_S);
 	else
 		arm_wake(e, (double)(wake - clock_now_ms() + 1) / 1000.0);
 }
