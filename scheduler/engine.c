@@ -271,12 +271,17 @@ static int ready_reserve(const struct engine *e)
 	return r > READY_RESERVE_MAX ? READY_RESERVE_MAX : r;
 }
 
-/* The claims a turn may make now: the free slots and the ready reserve's
- * room, at most CLAIM_TURN_MAX (0 when stopping). */
+/* The free slots and the ready reserve's room. */
+static int claim_want(const struct engine *e)
+{
+	return e->cfg->max_in_flight + ready_reserve(e) - (int)e->n_in_flight - (int)e->n_ready;
+}
+
+/* The claims a turn may make now: claim_want, at most CLAIM_TURN_MAX (0
+ * when stopping). */
 static int claim_room(const struct engine *e)
 {
-	int room = e->cfg->max_in_flight + ready_reserve(e) - (int)e->n_in_flight -
-		   (int)e->n_ready;
+	int room = claim_want(e);
 
 	if (e->stopping || room <= 0)
 		return 0;
@@ -393,8 +398,7 @@ static void give_claim_work(struct engine *e, int room, int wake, recorder_done_
 {
 	e->round_claim_rc = STORE_OK;
 	e->round_room = room;
-	e->round_free = e->cfg->max_in_flight + ready_reserve(e) - (int)e->n_in_flight -
-			(int)e->n_ready;
+	e->round_free = claim_want(e);
 	e->round_wake = wake;
 	e->round_first = claim_first(e);
 	recorder_run(e->rec, claim_work, done, e);

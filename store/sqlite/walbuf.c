@@ -165,7 +165,7 @@ static int wal_read(sqlite3_file *f, void *out, int amt, sqlite3_int64 off)
 	struct wal_file *w = (struct wal_file *)f;
 	int rc = wal_flush(w);
 
-	return rc != SQLITE_OK ? rc : w->s.real->pMethods->xRead(w->s.real, out, amt, off);
+	return rc != SQLITE_OK ? rc : shim_read(f, out, amt, off);
 }
 
 /* Appended, or written over what is held, when it fits; else what is held
@@ -207,7 +207,7 @@ static int wal_truncate(sqlite3_file *f, sqlite3_int64 size)
 	struct wal_file *w = (struct wal_file *)f;
 	int rc = wal_flush(w);
 
-	return rc != SQLITE_OK ? rc : w->s.real->pMethods->xTruncate(w->s.real, size);
+	return rc != SQLITE_OK ? rc : shim_truncate(f, size);
 }
 
 static int wal_sync(sqlite3_file *f, int flags)
@@ -215,7 +215,7 @@ static int wal_sync(sqlite3_file *f, int flags)
 	struct wal_file *w = (struct wal_file *)f;
 	int rc = wal_flush(w);
 
-	return rc != SQLITE_OK ? rc : w->s.real->pMethods->xSync(w->s.real, flags);
+	return rc != SQLITE_OK ? rc : shim_sync(f, flags);
 }
 
 static int wal_file_size(sqlite3_file *f, sqlite3_int64 *size)
@@ -223,9 +223,8 @@ static int wal_file_size(sqlite3_file *f, sqlite3_int64 *size)
 	struct wal_file *w = (struct wal_file *)f;
 	int rc = wal_flush(w);
 
-	return rc != SQLITE_OK ? rc : w->s.real->pMethods->xFileSize(w->s.real, size);
+	return rc != SQLITE_OK ? rc : shim_file_size(f, size);
 }
-
 
 static const sqlite3_io_methods wal_methods = {
 	.iVersion = 1,
@@ -287,7 +286,6 @@ static int main_shm_lock(sqlite3_file *f, int offset, int n, int flags)
 		main_flush_wal(m);
 	return m->s.real->pMethods->xShmLock(m->s.real, offset, n, flags);
 }
-
 
 static const sqlite3_io_methods main_methods = {
 	.iVersion = 3,
