@@ -71,6 +71,7 @@ int cli_cmd_run(struct cli_ctx *ctx, int argc, char **argv)
 	char err[1024] = "";
 	int c, rc;
 
+	engine_hold_reloads(); /* a SIGHUP while starting: a reload once running */
 	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {

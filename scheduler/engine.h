@@ -66,6 +66,15 @@ struct engine_hooks {
 };
 
 /*
+ * SIGHUP's default action ends the process: a reload asked for while the
+ * daemon starts (a `systemctl reload` just after the start, log rotation)
+ * would kill it before engine_run watches the signal. Called first thing
+ * by `run`: SIGHUP is held (blocked: pending, not lost) until engine_run's
+ * watcher takes it, which then reloads once the loop runs.
+ */
+void engine_hold_reloads(void);
+
+/*
  * Builds the engine: its loop (the default loop, with signal watchers),
  * the HTTP client, the lease identity. Takes ownership of cfg (which must
  * have its secrets loaded and a service token). store stays the caller's.

@@ -8,6 +8,7 @@
  */
 #include "scheduler/engine_int.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 
@@ -279,6 +280,20 @@ void engine_watchers_init(struct engine *e)
 	e->notify.data = e->sigterm.data = e->sigint.data = e->sighup.data = e;
 }
 
+static void hup_mask(int how)
+{
+	sigset_t hup;
+
+	sigemptyset(&hup);
+	sigaddset(&hup, SIGHUP);
+	pthread_sigmask(how, &hup, NULL);
+}
+
+void engine_hold_reloads(void)
+{
+	hup_mask(SIG_BLOCK);
+}
+
 void engine_watchers_start(struct engine *e)
 {
 	double every = e->opts.metrics_every_ms > 0 ? (double)e->opts.metrics_every_ms / 1000.0
@@ -290,6 +305,7 @@ void engine_watchers_start(struct engine *e)
 	ev_signal_start(e->loop, &e->sigterm);
 	ev_signal_start(e->loop, &e->sigint);
 	ev_signal_start(e->loop, &e->sighup);
+	hup_mask(SIG_UNBLOCK); /* held since the start (engine_hold_reloads): handled now */
 	if (e->opts.metrics_file != NULL) {
 		ev_timer_set(&e->metrics, every, every);
 		ev_timer_start(e->loop, &e->metrics);

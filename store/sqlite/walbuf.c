@@ -33,7 +33,7 @@
 /* 30 frames of 4 KiB pages a write: the unix VFS's xWrite takes at most
  * 128 KiB - 1 bytes (seekAndWriteFd keeps 17 bits of the length). */
 #define WALBUF_CAP (124 * 1024)
-#define STMT_JOURNAL_SPILL (4 << 20)
+#define STMT_JOURNAL_SPILL (256 << 10) /* see walbuf_init */
 #define ROUND8(n) (((n) + 7) & ~(size_t)7)
 
 struct wal_file;
@@ -368,7 +368,11 @@ static void walbuf_init(void)
 	 * memory up to this size, instead of SQLite's 64 KiB; it is emptied
 	 * after each statement. Past 64 KiB it became a temporary file for the
 	 * rest of the transaction, which every later statement wrote to: a
-	 * housekeeping pass starting 128 jobs made 30,000 pwrite(2)s of it. */
+	 * housekeeping pass starting 128 jobs made 30,000 pwrite(2)s of it.
+	 * That pass (13 services) needs 96-128 KiB. Not more: SQLite takes the
+	 * whole size as one allocation when a statement first writes its
+	 * journal. With 4 MiB, an ASan build (fresh memory for each) took 15
+	 * times the page faults of a run and half again its time. */
 	(void)sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, STMT_JOURNAL_SPILL);
 	real_vfs = sqlite3_vfs_find(NULL);
 	if (real_vfs == NULL)

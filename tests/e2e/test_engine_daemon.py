@@ -178,6 +178,28 @@ class TestEngineDaemon(EngineCase):
         harness.wait_for(lambda: self.log_events(p, "config.reloaded"), what="reload")
         self.assertEqual(self.w.stop(p), 0)
 
+    def test_sighup_while_starting_is_a_reload_not_the_end(self):
+        # SIGHUP's default action ends a process: `run` holds it from its
+        # start until the loop watches it. Sent once the daemon has the
+        # store open (past its start, before its loop), it is a reload.
+        self.conf()
+        self.schedule("early", "--after", "30d")
+        p = self.w.start()
+
+        def store_open():
+            try:
+                fds = os.listdir("/proc/%d/fd" % p.pid)
+                return any(os.readlink("/proc/%d/fd/%s" % (p.pid, f)) == self.w.db for f in fds)
+            except OSError:  # a descriptor closed while it was read
+                return False
+        harness.wait_for(store_open, timeout=10, interval=0.001, what="the store open")
+        p.send_signal(signal.SIGHUP)
+        harness.wait_for(lambda: self.log_events(p, "config.reloaded") or p.poll() is not None,
+                         what="the reload")
+        self.assertIsNone(p.poll(), "a SIGHUP while starting ended the daemon")
+        self.assertTrue(self.log_events(p, "engine.started"))
+        self.assertEqual(self.w.stop(p), 0)
+
     def test_reloads_while_batches_are_recorded_lose_nothing(self):
         # A reload rebuilds the services that the recorder's batch reads
         # (and frees the old config): it waits for the batch first. A
@@ -198,7 +220,10 @@ class TestEngineDaemon(EngineCase):
             time.sleep(0.02)
         for j in jobs:
             self.wait_state(j, "succeeded", timeout=30)
-        self.assertGreater(len(self.log_events(p, "config.reloaded")), sent // 4)
+        # SIGHUPs that come while a reload waits for the recorder make one
+        # reload: ~all of them alone, a quarter to half under ASan on a
+        # loaded machine (the recorder's steps take 100 ms there)
+        self.assertGreater(len(self.log_events(p, "config.reloaded")), sent // 10)
         self.assertEqual(self.w.stop(p), 0)
         logged = {}
         for l in self.log_events(p, "task.attempt.succeeded"):
