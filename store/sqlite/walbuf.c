@@ -33,7 +33,7 @@
 /* 30 frames of 4 KiB pages a write: the unix VFS's xWrite takes at most
  * 128 KiB - 1 bytes (seekAndWriteFd keeps 17 bits of the length). */
 #define WALBUF_CAP (124 * 1024)
-#define STMT_JOURNAL_SPILL (256 << 10) /* see walbuf_init */
+#define STMT_JOURNAL_SPILL (124 << 10) /* see walbuf_init */
 #define ROUND8(n) (((n) + 7) & ~(size_t)7)
 
 struct wal_file;
@@ -369,10 +369,12 @@ static void walbuf_init(void)
 	 * after each statement. Past 64 KiB it became a temporary file for the
 	 * rest of the transaction, which every later statement wrote to: a
 	 * housekeeping pass starting 128 jobs made 30,000 pwrite(2)s of it.
-	 * That pass (13 services) needs 96-128 KiB. Not more: SQLite takes the
-	 * whole size as one allocation when a statement first writes its
-	 * journal. With 4 MiB, an ASan build (fresh memory for each) took 15
-	 * times the page faults of a run and half again its time. */
+	 * That pass (13 services) needs 96-128 KiB. Not more, for two reasons:
+	 * SQLite keeps the journal in memory as pieces of this size and spills
+	 * it a piece a write, and the unix VFS writes at most 128 KiB - 1 bytes
+	 * a call (a 256 KiB piece failed as "disk full"; test_walbuf); and it
+	 * allocates a whole piece at a statement's first journal write (with
+	 * 4 MiB, an ASan build took 2.5 times the page faults of a run). */
 	(void)sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, STMT_JOURNAL_SPILL);
 	real_vfs = sqlite3_vfs_find(NULL);
 	if (real_vfs == NULL)

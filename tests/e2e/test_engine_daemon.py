@@ -180,16 +180,18 @@ class TestEngineDaemon(EngineCase):
 
     def test_sighup_while_starting_is_a_reload_not_the_end(self):
         # SIGHUP's default action ends a process: `run` holds it from its
-        # start until the loop watches it. Sent once the daemon has the
-        # store open (past its start, before its loop), it is a reload.
+        # start until the loop watches it. Sent once the daemon has its
+        # store open (past its start, before its loop: the SQLite file, or
+        # PostgreSQL's socket), it is a reload.
         self.conf()
         self.schedule("early", "--after", "30d")
         p = self.w.start()
 
         def store_open():
             try:
-                fds = os.listdir("/proc/%d/fd" % p.pid)
-                return any(os.readlink("/proc/%d/fd/%s" % (p.pid, f)) == self.w.db for f in fds)
+                fds = "/proc/%d/fd" % p.pid
+                links = [os.readlink(os.path.join(fds, f)) for f in os.listdir(fds)]
+                return any(l == self.w.db or l.startswith("socket:") for l in links)
             except OSError:  # a descriptor closed while it was read
                 return False
         harness.wait_for(store_open, timeout=10, interval=0.001, what="the store open")

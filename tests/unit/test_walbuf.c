@@ -6,8 +6,9 @@
  * in the file before the WAL index names them); a transaction that spilled
  * pages to the WAL and rolled back leaves nothing; a process that dies
  * mid-transaction leaves every commit and nothing else; a checkpoint and a
- * WAL started again from its beginning lose nothing; and the writes are in
- * fact gathered.
+ * WAL started again from its beginning lose nothing; the writes are in
+ * fact gathered; and a statement's journal too large for memory goes to a
+ * file that can undo it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -238,6 +239,38 @@ static void test_checkpoints_and_a_restarted_wal_lose_nothing(void **state)
 	sqlite3_close(r);
 }
 
+/* A statement that may fail halfway keeps the pages it changes in its own
+ * journal, in memory up to a size, then in a temporary file: the spill
+ * writes the memory in pieces of that size, and the unix VFS writes at
+ * most 128 KiB - 1 bytes a call (a 256 KiB piece was "disk full"). Two
+ * statements of ~2 MB of changed pages each, in one transaction: the first
+ * fails on its last row and is undone alone from its spilled journal; the
+ * second commits. */
+static void test_a_statement_journal_past_memory_spills_and_undoes(void **state)
+{
+	const char *path = ((struct files *)*state)->path;
+	sqlite3 *w = open_db(path, 1, "FULL");
+	char *err = NULL;
+
+	exec_ok(w, "CREATE TABLE u (id INTEGER PRIMARY KEY, k INTEGER UNIQUE, pad BLOB NOT NULL)");
+	exec_ok(w, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000)"
+		   " INSERT INTO u SELECT i, i, randomblob(1000) FROM n");
+	exec_ok(w, "BEGIN");
+	exec_ok(w, "INSERT INTO u VALUES (5000, 5000, x'00')");
+	assert_int_equal(sqlite3_exec(w, "UPDATE u SET pad = zeroblob(900),"
+					 " k = CASE WHEN id = 5000 THEN 1 ELSE k END",
+				      NULL, NULL, &err),
+			 SQLITE_CONSTRAINT);
+	sqlite3_free(err);
+	assert_int_equal(count(w, "SELECT count(*) FROM u WHERE pad = zeroblob(900)"), 0);
+	exec_ok(w, "UPDATE u SET pad = zeroblob(800), k = k + 10000");
+	exec_ok(w, "COMMIT");
+	assert_int_equal(count(w, "SELECT count(*) FROM u WHERE pad = zeroblob(800)"), 2001);
+	assert_int_equal(count(w, "SELECT min(k) FROM u"), 10001);
+	check_intact(w);
+	sqlite3_close(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -250,6 +283,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_a_process_killed_mid_transaction_keeps_its_commits,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_checkpoints_and_a_restarted_wal_lose_nothing,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_statement_journal_past_memory_spills_and_undoes,
 						setup, teardown),
 	};
 
