@@ -135,11 +135,14 @@ class TestPgEngine(PgEngineCase):
         self.assertRc(self.td("audit", "verify"), 0)
 
     def test_a_killed_nodes_lease_is_taken_after_it_expired(self):
-        # orders: one call an attempt, a lease of timeout + 10 s.
-        self.conf(overrides={"orders": {"preview_url": None, "timeout": "1s"}})
+        # orders: one call an attempt, a lease of timeout + 10 s. The
+        # timeout is what node-b's start and the look at the lease below
+        # may take while the call hangs: 1 s was too short on a loaded
+        # machine (the call timed out, its retry succeeded, no lease left).
+        self.conf(overrides={"orders": {"preview_url": None, "timeout": "4s"}})
         self.fleet.seed("pg-kill")
         self.fleet.fault(service="orders", op="delete", tenant_id="pg-kill", mode="hang",
-                         delay_ms=2000)
+                         delay_ms=6000)
         job = self.schedule("pg-kill", "--now")
         a = self.w.start()
         self.wait_in_flight("orders")
