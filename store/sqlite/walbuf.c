@@ -30,10 +30,14 @@
 #include <string.h>
 
 #define WALBUF_VFS "tenantdel"
-/* 30 frames of 4 KiB pages a write: the unix VFS's xWrite takes at most
- * 128 KiB - 1 bytes (seekAndWriteFd keeps 17 bits of the length). */
-#define WALBUF_CAP (124 * 1024)
-#define STMT_JOURNAL_SPILL (124 << 10) /* see walbuf_init */
+/* The most one write through the unix VFS may carry, in whole pages: its
+ * xWrite takes at most 128 KiB - 1 bytes (seekAndWriteFd keeps 17 bits of
+ * the length), and a longer one fails as "disk full". It bounds the WAL
+ * buffer (30 frames of 4 KiB pages a write) and the statement journal's
+ * pieces, which SQLite writes one a call when the journal spills. */
+#define VFS_WRITE_MAX (124 * 1024)
+#define WALBUF_CAP VFS_WRITE_MAX
+#define STMT_JOURNAL_SPILL VFS_WRITE_MAX /* see walbuf_init */
 #define ROUND8(n) (((n) + 7) & ~(size_t)7)
 
 struct wal_file;
@@ -371,10 +375,10 @@ static void walbuf_init(void)
 	 * housekeeping pass starting 128 jobs made 30,000 pwrite(2)s of it.
 	 * That pass (13 services) needs 96-128 KiB. Not more, for two reasons:
 	 * SQLite keeps the journal in memory as pieces of this size and spills
-	 * it a piece a write, and the unix VFS writes at most 128 KiB - 1 bytes
-	 * a call (a 256 KiB piece failed as "disk full"; test_walbuf); and it
-	 * allocates a whole piece at a statement's first journal write (with
-	 * 4 MiB, an ASan build took 2.5 times the page faults of a run). */
+	 * it a piece a write, which VFS_WRITE_MAX bounds (a 256 KiB piece
+	 * failed; test_walbuf); and it allocates a whole piece at a statement's
+	 * first journal write (with 4 MiB, an ASan build took 2.5 times the
+	 * page faults of a run). */
 	(void)sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, STMT_JOURNAL_SPILL);
 	real_vfs = sqlite3_vfs_find(NULL);
 	if (real_vfs == NULL)
