@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/log.h"
 #include "util/util.h"
 
 static size_t id_hash(const char *id)
@@ -58,13 +59,24 @@ void engine_note_worked(struct engine *e, const char *job_id)
 	}
 }
 
+/* Whether a job worked on is failed now, asked of the store in one go (a
+ * read of each job took 25 ms for 1000 jobs at the end of every run). A
+ * store that cannot tell makes the answer yes: cron then reports the run. */
 int engine_worked_failed(struct engine *e)
 {
-	for (size_t i = 0; i < e->cap_worked; i++) {
-		enum job_state st;
-		if (e->worked[i][0] != '\0' &&
-		    sched_job_state(e->store, e->worked[i], &st) == STORE_OK && st == JOB_FAILED)
-			return 1;
+	const char **ids = xcalloc(e->n_worked + 1, sizeof *ids);
+	size_t n = 0, failed = 0;
+	int rc;
+
+	for (size_t i = 0; i < e->cap_worked; i++)
+		if (e->worked[i][0] != '\0')
+			ids[n++] = e->worked[i];
+	rc = sched_jobs_failed(e->store, ids, n, &failed);
+	free(ids);
+	if (rc != STORE_OK) {
+		log_msg(LOG_ERROR, "engine.error", "the jobs' final states: %s",
+			store_last_error(e->store));
+		return 1;
 	}
-	return 0;
+	return failed > 0;
 }

@@ -167,6 +167,7 @@ struct store_backend {
 	int (*wait_fd)(struct store *s); /* NULL: none (store_wait_fd) */
 	int (*sync_services)(struct store *s, const struct sched_service *svcs, size_t n_svcs,
 			     int64_t now, int *added, int *held);
+	int (*jobs_failed)(struct store *s, const char *const *ids, size_t n, size_t *failed);
 
 	int (*webhook_enqueue)(struct store *s, const char *const *urls, size_t n, int batch,
 			       int64_t now, int *more);

@@ -354,6 +354,12 @@ int sched_sync_services(struct store *s, const struct sched_service *svcs, size_
 	return DISPATCH(s, sync_services, svcs, n_svcs, now, added, held);
 }
 
+int sched_jobs_failed(struct store *s, const char *const *ids, size_t n, size_t *failed)
+{
+	*failed = 0;
+	return n == 0 ? STORE_OK : DISPATCH(s, jobs_failed, ids, n, failed);
+}
+
 int store_webhook_enqueue(struct store *s, const char *const *urls, size_t n, int batch,
 			  int64_t now, int *more)
 {

@@ -23,7 +23,7 @@
  *   the engine         sched_maintain, sched_sweep_jobs, sched_claim_tasks,
  *                      sched_count_sent, sched_record_results,
  *                      sched_next_wake, store_changed_token,
- *                      sched_sync_services, sched_job_state
+ *                      sched_sync_services, sched_job_state, sched_jobs_failed
  *   webhooks           store_set_webhooks, store_webhook_enqueue/claim/
  *                      finish/release/lease_owners/prune/backlog
  *   proof              store_proof_read, store_proof_read_chain,
@@ -384,9 +384,13 @@ int store_wait_fd(struct store *s);
 int sched_sync_services(struct store *s, const struct sched_service *svcs, size_t n_svcs,
 			int64_t now, int *added, int *held);
 
-/* The state of one job, for run --once's exit status. STORE_OK,
- * STORE_NOT_FOUND or STORE_ERR. */
+/* The state of one job. STORE_OK, STORE_NOT_FOUND or STORE_ERR. */
 int sched_job_state(struct store *s, const char *job_id, enum job_state *state);
+
+/* How many of the jobs ids[0..n) are failed now (an id not in the store
+ * counts for nothing), for run --once's exit status: a statement for many
+ * ids, not a read of each job. STORE_OK or STORE_ERR. */
+int sched_jobs_failed(struct store *s, const char *const *ids, size_t n, size_t *failed);
 
 /*
  * ---- webhooks ----

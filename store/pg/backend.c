@@ -32,6 +32,7 @@ const struct store_backend store_pg_backend = {
 	.changed_token = pg_changed_token,
 	.wait_fd = pg_wait_fd,
 	.sync_services = pg_sync_services,
+	.jobs_failed = pg_jobs_failed,
 	.webhook_enqueue = pg_webhook_enqueue,
 	.webhook_claim = pg_webhook_claim,
 	.webhook_finish = pg_webhook_finish,

@@ -40,6 +40,22 @@ void pg_p_text(struct pg_params *p, const char *v)
 	add_param(p, v);
 }
 
+void pg_array_add(struct buf *b, const char *v)
+{
+	buf_puts(b, b->len == 0 ? "{\"" : ",\"");
+	for (const char *c = v; *c != '\0'; c++) {
+		if (*c == '"' || *c == '\\')
+			buf_append(b, "\\", 1);
+		buf_append(b, c, 1);
+	}
+	buf_puts(b, "\"");
+}
+
+void pg_array_end(struct buf *b)
+{
+	buf_puts(b, b->len == 0 ? "{}" : "}");
+}
+
 void pg_p_int(struct pg_params *p, int64_t v)
 {
 	if (p->n == PG_MAX_PARAMS)

@@ -160,10 +160,9 @@ int pg_jobs_progress(struct store *base, struct store_job_progress *out, size_t 
 	if (n == 0)
 		return STORE_OK;
 	buf_init(&arr);
-	buf_puts(&arr, "{");
 	for (size_t i = 0; i < n; i++)
-		buf_printf(&arr, "%s\"%s\"", i ? "," : "", out[i].job_id);
-	buf_puts(&arr, "}");
+		pg_array_add(&arr, out[i].job_id);
+	pg_array_end(&arr);
 	pg_p_text(&p, arr.data);
 	r = pg_run(s, SQL_PROGRESS, &p);
 	buf_free(&arr);

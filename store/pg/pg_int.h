@@ -133,6 +133,13 @@ void pg_p_text(struct pg_params *p, const char *v);
 void pg_p_int(struct pg_params *p, int64_t v);
 void pg_p_opt_int(struct pg_params *p, int64_t v, int64_t none); /* NULL when v == none */
 
+struct buf;
+/* A text[] parameter's literal ({"a","b"}) built an element at a time in b
+ * (empty at the first): each element quoted, its " and \ escaped. The
+ * literal is b->data once pg_array_end has closed it. */
+void pg_array_add(struct buf *b, const char *v);
+void pg_array_end(struct buf *b);
+
 /*
  * Runs sql (a static string: prepared on this connection at its first use)
  * with p (NULL: none). A parameter count that differs from the
@@ -349,6 +356,7 @@ int pg_next_wake(struct store *s, const char *owner, const struct sched_service 
 		 size_t n_svcs, int64_t now, int64_t *at);
 int pg_changed_token(struct store *s, uint64_t *token);
 int pg_wait_fd(struct store *s);
+int pg_jobs_failed(struct store *s, const char *const *ids, size_t n, size_t *failed);
 int pg_sync_services(struct store *s, const struct sched_service *svcs, size_t n_svcs,
 		     int64_t now, int *added, int *held);
 int pg_webhook_enqueue(struct store *s, const char *const *urls, size_t n, int batch,

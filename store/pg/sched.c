@@ -395,3 +395,31 @@ int pg_wait_fd(struct store *base)
 		return -1; /* none while the connection is broken */
 	return PQsocket(s->conn);
 }
+
+/* ---- run --once's exit status ---- */
+
+static const char SQL_JOBS_FAILED[] =
+	"SELECT count(*) FROM jobs WHERE state = 'failed' AND id = ANY($1::text[])";
+
+/* The failed jobs among ids[0..n), in one statement. */
+int pg_jobs_failed(struct store *base, const char *const *ids, size_t n, size_t *failed)
+{
+	struct pg_store *s = pg_of(base);
+	struct pg_params p = { 0 };
+	struct buf arr;
+	PGresult *r;
+
+	*failed = 0;
+	buf_init(&arr);
+	for (size_t i = 0; i < n; i++)
+		pg_array_add(&arr, ids[i]);
+	pg_array_end(&arr);
+	pg_p_text(&p, arr.data);
+	r = pg_run(s, SQL_JOBS_FAILED, &p);
+	buf_free(&arr);
+	if (r == NULL)
+		return STORE_ERR;
+	*failed = (size_t)pg_int(r, 0, 0, 0);
+	PQclear(r);
+	return STORE_OK;
+}

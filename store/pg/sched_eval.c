@@ -74,12 +74,10 @@ int pg_lock_jobs(struct pg_store *s, const struct store_idset *set)
 
 	if (set->n == 0)
 		return 0;
-	/* an array literal: job ids are [0-9a-z_-], quoted all the same */
 	buf_init(&arr);
-	buf_puts(&arr, "{");
 	for (size_t i = 0; i < set->n; i++)
-		buf_printf(&arr, "%s\"%s\"", i ? "," : "", set->ids[i]);
-	buf_puts(&arr, "}");
+		pg_array_add(&arr, set->ids[i]);
+	pg_array_end(&arr);
 	pg_p_text(&p, arr.data);
 	r = pg_run(s, SQL_LOCK_JOBS, &p);
 	buf_free(&arr);

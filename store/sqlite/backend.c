@@ -27,6 +27,7 @@ const struct store_backend store_sqlite_backend = {
 	.next_wake = sqlite_next_wake,
 	.changed_token = sqlite_changed_token,
 	.sync_services = sqlite_sync_services,
+	.jobs_failed = sqlite_jobs_failed,
 	.webhook_enqueue = sqlite_webhook_enqueue,
 	.webhook_claim = sqlite_webhook_claim,
 	.webhook_finish = sqlite_webhook_finish,

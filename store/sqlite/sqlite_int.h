@@ -96,6 +96,7 @@ int sqlite_record_results(struct store *s, const char *owner, const struct sched
 int sqlite_next_wake(struct store *s, const char *owner, const struct sched_service *svcs,
 		     size_t n_svcs, int64_t now, int64_t *at);
 int sqlite_changed_token(struct store *s, uint64_t *token);
+int sqlite_jobs_failed(struct store *s, const char *const *ids, size_t n, size_t *failed);
 int sqlite_sync_services(struct store *s, const struct sched_service *svcs, size_t n_svcs,
 			 int64_t now, int *added, int *held);
 int sqlite_webhook_enqueue(struct store *s, const char *const *urls, size_t n, int batch,

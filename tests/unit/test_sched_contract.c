@@ -478,6 +478,53 @@ static void test_jobs_started_a_pass(void **state)
 	store_close(s);
 }
 
+/* run --once's exit status: the failed jobs among those it worked on, asked
+ * in one go (SQLite binds 200 ids a statement: the 201st is in a second). */
+static void test_failed_jobs_counted(void **state)
+{
+	struct fx *f = *state;
+	struct store *s = fx_open(f);
+	int64_t now = clock_now_ms();
+	char ids[3][JOBS_ID_LEN + 1], unknown[201][JOBS_ID_LEN + 1];
+	const char *ask[201];
+	struct sched_claimed *c = NULL;
+	struct sched_result r[3];
+	size_t n = 0, failed = 99;
+
+	start_jobs(s, 3, 1, now, ids);
+	assert_int_equal(sched_claim_tasks(s, ME, SVC, 1, 0, 3, now, &c, &n), STORE_OK);
+	assert_int_equal(n, 3);
+	for (size_t i = 0; i < n; i++) {
+		r[i] = succeeded(&c[i]);
+		if (strcmp(c[i].job_id, ids[1]) == 0) {
+			r[i].state = TASK_DEAD;
+			r[i].http_status = 400;
+			r[i].outcome = "permanent";
+		}
+	}
+	assert_int_equal(sched_record_results(s, ME, r, n, SVC, 1, now, NULL), STORE_OK);
+	sched_claimed_free(c, n);
+	for (int i = 0; i < 3; i++)
+		ask[i] = ids[i];
+	assert_int_equal(sched_jobs_failed(s, ask, 3, &failed), STORE_OK);
+	assert_int_equal(failed, 1);
+	assert_int_equal(sched_jobs_failed(s, ask, 1, &failed), STORE_OK);
+	assert_int_equal(failed, 0); /* the job that succeeded */
+	assert_int_equal(sched_jobs_failed(s, ask, 0, &failed), STORE_OK);
+	assert_int_equal(failed, 0);
+	for (int i = 0; i < 200; i++) { /* ids the store never had, then the failed one */
+		snprintf(unknown[i], sizeof unknown[i], "00000000-0000-7000-8000-%012d", i);
+		ask[i] = unknown[i];
+	}
+	snprintf(unknown[7], sizeof unknown[7], "%s", "a\"b\\c,{d}"); /* quoted in an array */
+	ask[200] = ids[1];
+	assert_int_equal(sched_jobs_failed(s, ask, 201, &failed), STORE_OK);
+	assert_int_equal(failed, 1);
+	assert_int_equal(sched_jobs_failed(s, ask, 200, &failed), STORE_OK);
+	assert_int_equal(failed, 0);
+	store_close(s);
+}
+
 #define TESTS(fx)                                                                            \
 	cmocka_unit_test_prestate_setup_teardown(test_claimers_hold_max_in_flight, fx_setup,  \
 						 fx_teardown, fx),                             \
@@ -490,6 +537,8 @@ static void test_jobs_started_a_pass(void **state)
 	cmocka_unit_test_prestate_setup_teardown(test_jobs_started_a_pass, fx_setup,          \
 						 fx_teardown, fx),                             \
 	cmocka_unit_test_prestate_setup_teardown(test_deliveries_claimed_once, fx_setup,      \
+						 fx_teardown, fx),                             \
+	cmocka_unit_test_prestate_setup_teardown(test_failed_jobs_counted, fx_setup,          \
 						 fx_teardown, fx)
 
 int main(void)
