@@ -29,6 +29,11 @@ endif
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lev -lm -pthread
+# What tenantdel itself links: libcurl, libpq and libmicrohttpd (and the ~30
+# libraries they bring) are loaded when first needed (util/dl.h), so a
+# short command does not map them; only their headers are used to build.
+# The tests, the fleet and the benchmarks link everything.
+BIN_LIBS := $(shell pkg-config --libs sqlite3 libcjson inih libcrypto 2>/dev/null) -lev -lm -pthread
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
 WARN := -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -98,7 +103,7 @@ $(LIB): $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(BIN): $(MAIN_OBJ) $(LIB)
-	$(CC) $(LDOPT) -o $@ $(MAIN_OBJ) $(LIB) $(PKG_LIBS)
+	$(CC) $(LDOPT) -o $@ $(MAIN_OBJ) $(LIB) $(BIN_LIBS)
 
 $(FLEET): $(FLEET_OBJ) $(LIB)
 	$(CC) $(LDOPT) -o $@ $(FLEET_OBJ) $(LIB) $(PKG_LIBS)

@@ -54,7 +54,7 @@ static void conn_read_done(struct api *a, struct api_conn *ac)
 static void request_read(struct api *a, struct MHD_Connection *c)
 {
 	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+		sym_MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 
 	conn_read_done(a, ci != NULL ? ci->socket_context : NULL);
 }
@@ -64,7 +64,7 @@ static void request_read(struct api *a, struct MHD_Connection *c)
 static void unwatch(struct api *a, struct MHD_Connection *c)
 {
 	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		sym_MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
 
 	if (ci != NULL && ci->connect_fd >= 0 && ci->connect_fd < FD_SETSIZE)
 		ev_io_stop(a->loop, &a->watch[ci->connect_fd]);
@@ -101,7 +101,7 @@ static void drop_overdue(struct api *a)
 
 	while ((ac = TAILQ_FIRST(&a->reading)) != NULL && ac->read_by_ms <= now) {
 		const union MHD_ConnectionInfo *ci =
-			MHD_get_connection_info(ac->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+			sym_MHD_get_connection_info(ac->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 		conn_read_done(a, ac);
 		if (ci != NULL && shutdown(ci->connect_fd, SHUT_RDWR) == 0) {
 			struct log_line *l = log_start(LOG_DEBUG, "api.request.overdue");
@@ -157,23 +157,23 @@ static void log_request(const struct api_req *r, unsigned status)
 static enum MHD_Result send_answer(struct api_req *r, struct api_answer *ans)
 {
 	const char *text = ans->json ? ans->json : "";
-	struct MHD_Response *resp = MHD_create_response_from_buffer(
+	struct MHD_Response *resp = sym_MHD_create_response_from_buffer(
 		strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
 	enum MHD_Result rc;
 
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+	sym_MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
 				ans->content_type ? ans->content_type : "application/json");
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	sym_MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	if (ans->allow[0] != '\0')
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, ans->allow);
+		sym_MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, ans->allow);
 	if (ans->status == MHD_HTTP_SERVICE_UNAVAILABLE)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+		sym_MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
 	if (ans->status == MHD_HTTP_UNAUTHORIZED)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+		sym_MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 					"Bearer realm=\"tenantdel\"");
 	request_read(r->api, r->conn);
-	rc = MHD_queue_response(r->conn, ans->status, resp);
-	MHD_destroy_response(resp);
+	rc = sym_MHD_queue_response(r->conn, ans->status, resp);
+	sym_MHD_destroy_response(resp);
 	log_request(r, ans->status);
 	free(ans->json);
 	ans->json = NULL;
@@ -183,19 +183,19 @@ static enum MHD_Result send_answer(struct api_req *r, struct api_answer *ans)
 /* Queues a file of the dashboard (DESIGN 6). No token: the page signs in. */
 static enum MHD_Result send_asset(struct api_req *r, const struct ui_asset *ua)
 {
-	struct MHD_Response *resp = MHD_create_response_from_buffer(
+	struct MHD_Response *resp = sym_MHD_create_response_from_buffer(
 		ua->len, (void *)ua->data, MHD_RESPMEM_PERSISTENT);
 	enum MHD_Result rc;
 
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ua->content_type);
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-	MHD_add_response_header(resp, "Content-Security-Policy",
+	sym_MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ua->content_type);
+	sym_MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+	sym_MHD_add_response_header(resp, "Content-Security-Policy",
 				"default-src 'self'; frame-ancestors 'none'");
-	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
-	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
-	rc = MHD_queue_response(r->conn, MHD_HTTP_OK, resp);
-	MHD_destroy_response(resp);
+	sym_MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	sym_MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+	sym_MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+	rc = sym_MHD_queue_response(r->conn, MHD_HTTP_OK, resp);
+	sym_MHD_destroy_response(resp);
 	log_request(r, MHD_HTTP_OK);
 	return rc;
 }
@@ -203,13 +203,13 @@ static enum MHD_Result send_asset(struct api_req *r, const struct ui_asset *ua)
 /* "/ui" without its slash: the page's relative links need it. */
 static enum MHD_Result send_ui_redirect(struct api_req *r)
 {
-	struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL,
+	struct MHD_Response *resp = sym_MHD_create_response_from_buffer(0, NULL,
 								    MHD_RESPMEM_PERSISTENT);
 	enum MHD_Result rc;
 
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, "/ui/");
-	rc = MHD_queue_response(r->conn, MHD_HTTP_MOVED_PERMANENTLY, resp);
-	MHD_destroy_response(resp);
+	sym_MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, "/ui/");
+	rc = sym_MHD_queue_response(r->conn, MHD_HTTP_MOVED_PERMANENTLY, resp);
+	sym_MHD_destroy_response(resp);
 	log_request(r, MHD_HTTP_MOVED_PERMANENTLY);
 	return rc;
 }
@@ -233,7 +233,7 @@ static struct api_req *req_new(struct api *a, struct MHD_Connection *c, const ch
 static void suspend(struct api *a, struct api_req *r)
 {
 	request_read(a, r->conn);
-	MHD_suspend_connection(r->conn);
+	sym_MHD_suspend_connection(r->conn);
 	r->suspended = 1;
 	LIST_INSERT_HEAD(&a->suspended, r, link);
 }
@@ -242,7 +242,7 @@ static void resume(struct api *a, struct api_req *r)
 {
 	LIST_REMOVE(r, link);
 	r->suspended = 0;
-	MHD_resume_connection(r->conn);
+	sym_MHD_resume_connection(r->conn);
 	/* MHD must run to notice: on the next loop iteration, not from here. */
 	ev_timer_stop(a->loop, &a->timer);
 	ev_timer_set(&a->timer, 0.0, 0.0);
@@ -274,7 +274,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
 	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+		sym_MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 
 	if (*con_cls != NULL)
 		req_free(*con_cls);
@@ -298,7 +298,7 @@ static enum MHD_Result keep_arg(void *cls, enum MHD_ValueKind kind, const char *
 /* The first call for a request: refuse an announced body over the limit. */
 static int body_announced_too_large(struct MHD_Connection *c)
 {
-	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	const char *cl = sym_MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 						     MHD_HTTP_HEADER_CONTENT_LENGTH);
 	char *end;
 	unsigned long long n;
@@ -351,7 +351,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return send_asset(r, ua);
 	else if (strcmp(r->path, "/healthz") != 0 && !api_authorized(a, c, r))
 		api_fail(&ans, MHD_HTTP_UNAUTHORIZED, "missing or wrong bearer token");
-	else if (MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, keep_arg, r) < 0)
+	else if (sym_MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, keep_arg, r) < 0)
 		api_fail(&ans, 400, "cannot read the query");
 	else if (api_route(a, r, &ans) == 1) {
 		if (r->ready) { /* answered synchronously */
@@ -377,7 +377,7 @@ static void arm_timer(struct api *a)
 	const struct api_conn *first = TAILQ_FIRST(&a->reading);
 	double after = -1.0;
 
-	if (MHD_get_timeout(a->daemon, &ms) == MHD_YES)
+	if (sym_MHD_get_timeout(a->daemon, &ms) == MHD_YES)
 		after = (double)ms / 1000.0;
 	if (first != NULL) {
 		double d = (double)(first->read_by_ms - clock_mono_ms()) / 1000.0;
@@ -407,7 +407,7 @@ static void watch_fds(struct api *a)
 	FD_ZERO(&rs);
 	FD_ZERO(&ws);
 	FD_ZERO(&es);
-	MHD_get_fdset(a->daemon, &rs, &ws, &es, &max_fd);
+	sym_MHD_get_fdset2(a->daemon, &rs, &ws, &es, &max_fd, FD_SETSIZE);
 	top = max_fd + 1 > a->watch_top ? max_fd + 1 : a->watch_top;
 	for (int fd = 0; fd < top; fd++) {
 		ev_io *w = &a->watch[fd];
@@ -444,7 +444,7 @@ static void on_io(struct ev_loop *loop, ev_io *w, int revents)
 		FD_SET(w->fd, &rs);
 	if (revents & EV_WRITE)
 		FD_SET(w->fd, &ws);
-	MHD_run_from_select(a->daemon, &rs, &ws, &es);
+	sym_MHD_run_from_select(a->daemon, &rs, &ws, &es);
 	after_run(a);
 }
 
@@ -452,7 +452,7 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct api *a = w->data;
 
-	MHD_run(a->daemon);
+	sym_MHD_run(a->daemon);
 	after_run(a);
 }
 
@@ -506,14 +506,14 @@ struct api *api_start(const struct api_deps *deps, char *err, size_t errlen)
 		snprintf(err, errlen, "[api] has no token: set token_file, token_env or tokens_file");
 		return NULL;
 	}
-	if (listen_addr(deps->cfg, &addr, &v6, err, errlen) < 0)
+	if (listen_addr(deps->cfg, &addr, &v6, err, errlen) < 0 || mhd_lib_load(err, errlen) < 0)
 		return NULL;
 	a = xcalloc(1, sizeof *a);
 	a->loop = deps->loop;
 	a->deps = *deps;
 	TAILQ_INIT(&a->reading);
 	LIST_INIT(&a->suspended);
-	a->daemon = MHD_start_daemon(
+	a->daemon = sym_MHD_start_daemon(
 		MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
 			(v6 ? MHD_USE_IPv6 : 0),
 		(uint16_t)deps->cfg->api_port, NULL, NULL, on_request, a,
@@ -531,7 +531,7 @@ struct api *api_start(const struct api_deps *deps, char *err, size_t errlen)
 		free(a);
 		return NULL;
 	}
-	info = MHD_get_daemon_info(a->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	info = sym_MHD_get_daemon_info(a->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	a->port = info ? info->port : deps->cfg->api_port;
 	for (size_t fd = 0; fd < ARRAY_LEN(a->watch); fd++) {
 		ev_init(&a->watch[fd], on_io);
@@ -571,10 +571,10 @@ void api_stop(struct api *a)
 		api_fail(&ans, MHD_HTTP_SERVICE_UNAVAILABLE, "shutting down");
 		api_req_complete(LIST_FIRST(&a->suspended), &ans);
 	}
-	MHD_run(a->daemon);
+	sym_MHD_run(a->daemon);
 	for (int fd = 0; fd < a->watch_top; fd++)
 		ev_io_stop(a->loop, &a->watch[fd]);
 	ev_timer_stop(a->loop, &a->timer);
-	MHD_stop_daemon(a->daemon);
+	sym_MHD_stop_daemon(a->daemon);
 	free(a);
 }

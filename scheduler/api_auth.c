@@ -36,7 +36,7 @@ int api_authorized(const struct api *a, struct MHD_Connection *c, struct api_req
 {
 	const struct config *cfg = a->deps.cfg;
 	const char *tok = cfg->api_token;
-	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	const char *h = sym_MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 						    MHD_HTTP_HEADER_AUTHORIZATION);
 	size_t n;
 

@@ -8,12 +8,12 @@
 #define TENANTDEL_API_INT_H
 
 #include <cjson/cJSON.h>
-#include <microhttpd.h>
 #include <sys/queue.h>
 #include <sys/select.h>
 
 #include "config/config.h"
 #include "scheduler/api.h"
+#include "scheduler/mhd_lib.h"
 #include "util/util.h"
 
 struct api_ticket;

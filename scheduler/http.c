@@ -5,8 +5,8 @@
  * libev tells curl what happened (curl_multi_socket_action).
  */
 #include "scheduler/http.h"
+#include "scheduler/curl_lib.h"
 
-#include <curl/curl.h>
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -83,7 +83,7 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct http_client *c = w->data;
 
-	curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &c->still_running);
+	sym_curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &c->still_running);
 	check_multi_info(c);
 }
 
@@ -107,7 +107,7 @@ static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
 	int action = ((revents & EV_READ) ? CURL_CSELECT_IN : 0) |
 		     ((revents & EV_WRITE) ? CURL_CSELECT_OUT : 0);
 
-	curl_multi_socket_action(c->multi, w->fd, action, &c->still_running);
+	sym_curl_multi_socket_action(c->multi, w->fd, action, &c->still_running);
 	/* Not "stop the timer when still_running is 0" as in ephiperfifo: a
 	 * callback below may add a request whose timer curl just armed. */
 	check_multi_info(c);
@@ -124,14 +124,14 @@ static int sock_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *so
 			if (s->set)
 				ev_io_stop(c->loop, &s->io);
 			free(s);
-			curl_multi_assign(c->multi, fd, NULL);
+			sym_curl_multi_assign(c->multi, fd, NULL);
 		}
 		return 0;
 	}
 	if (s == NULL) {
 		s = xcalloc(1, sizeof *s);
 		s->c = c;
-		curl_multi_assign(c->multi, fd, s);
+		sym_curl_multi_assign(c->multi, fd, s);
 	}
 	kind = ((what & CURL_POLL_IN) ? EV_READ : 0) | ((what & CURL_POLL_OUT) ? EV_WRITE : 0);
 	if (s->set)
@@ -213,9 +213,9 @@ static CURL *get_easy(struct http_client *c)
 
 	if (c->n_idle > 0)
 		return c->idle[--c->n_idle];
-	e = curl_easy_init();
+	e = sym_curl_easy_init();
 	if (e != NULL && c->share != NULL)
-		curl_easy_setopt(e, CURLOPT_SHARE, c->share);
+		sym_curl_easy_setopt(e, CURLOPT_SHARE, c->share);
 	return e;
 }
 
@@ -224,10 +224,10 @@ static CURL *get_easy(struct http_client *c)
 static void put_easy(struct http_client *c, CURL *easy)
 {
 	if (c->n_idle == IDLE_MAX) {
-		curl_easy_cleanup(easy);
+		sym_curl_easy_cleanup(easy);
 		return;
 	}
-	curl_easy_reset(easy);
+	sym_curl_easy_reset(easy);
 	if (c->idle == NULL)
 		c->idle = xcalloc(IDLE_MAX, sizeof *c->idle);
 	c->idle[c->n_idle++] = easy;
@@ -238,7 +238,7 @@ static void xfer_free(struct xfer *x)
 	struct http_client *c = x->c;
 
 	LIST_REMOVE(x, link);
-	curl_multi_remove_handle(c->multi, x->easy);
+	sym_curl_multi_remove_handle(c->multi, x->easy);
 	put_easy(c, x->easy);
 	free(x->body_out);
 	buf_free(&x->body);
@@ -321,7 +321,7 @@ static const char *failure_text(const struct xfer *x, CURLcode rc, const char *w
 		return "response headers larger than 256 KiB";
 	if (rc == CURLE_OUT_OF_MEMORY && (x->in_header || x->header_bytes == 0))
 		return "response header line too large (over curl's 100 KiB limit)";
-	return x->error[0] ? x->error : curl_easy_strerror(rc);
+	return x->error[0] ? x->error : sym_curl_easy_strerror(rc);
 }
 
 /* Hands the answer, redacted, to the caller, then frees the transfer. */
@@ -336,9 +336,9 @@ static void finish(struct xfer *x, CURLcode rc, const char *why)
 	buf_init(&error);
 	r.transport = why ? TRANSPORT_OTHER : map_code(rc, x);
 	if (r.transport == TRANSPORT_OK) {
-		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+		sym_curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
 		/* the final response's own header: not a 1xx's, not a trailer */
-		if (curl_easy_header(x->easy, "Retry-After", 0, CURLH_HEADER, -1, &h) == CURLHE_OK)
+		if (sym_curl_easy_header(x->easy, "Retry-After", 0, CURLH_HEADER, -1, &h) == CURLHE_OK)
 			r.retry_after = h->value;
 	}
 	r.status = status;
@@ -361,11 +361,11 @@ static void check_multi_info(struct http_client *c)
 	CURLMsg *msg;
 	int left;
 
-	while ((msg = curl_multi_info_read(c->multi, &left)) != NULL) {
+	while ((msg = sym_curl_multi_info_read(c->multi, &left)) != NULL) {
 		struct xfer *x = NULL;
 		if (msg->msg != CURLMSG_DONE)
 			continue;
-		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+		sym_curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
 		if (x != NULL)
 			finish(x, msg->data.result, NULL);
 	}
@@ -459,40 +459,40 @@ static void set_options(struct http_client *c, struct xfer *x, const struct http
 {
 	CURL *e = x->easy;
 
-	curl_easy_setopt(e, CURLOPT_URL, rq->url);
-	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, rq->method);
+	sym_curl_easy_setopt(e, CURLOPT_URL, rq->url);
+	sym_curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, rq->method);
 	if (strcmp(rq->method, "GET") == 0)
-		curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+		sym_curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
 	if (x->body_out != NULL) {
-		curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->body_out);
-		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->body_len);
+		sym_curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->body_out);
+		sym_curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->body_len);
 	} else if (strcmp(rq->method, "POST") == 0) {
-		curl_easy_setopt(e, CURLOPT_POSTFIELDS, "");
+		sym_curl_easy_setopt(e, CURLOPT_POSTFIELDS, "");
 	}
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
-	curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket);
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(rq->timeout_ms > 0 ? rq->timeout_ms : 30000));
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+	sym_curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
+	sym_curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+	sym_curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	sym_curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	sym_curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	sym_curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(rq->timeout_ms > 0 ? rq->timeout_ms : 30000));
+	sym_curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
 			 (long)(rq->connect_timeout_ms > 0 ? rq->connect_timeout_ms : 5000));
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
-	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
-	curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->error);
-	curl_easy_setopt(e, CURLOPT_PRIVATE, x);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, "tenantdel");
-	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, RECV_BUFFER);
-	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+	sym_curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+	sym_curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+	sym_curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
+	sym_curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+	sym_curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->error);
+	sym_curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+	sym_curl_easy_setopt(e, CURLOPT_USERAGENT, "tenantdel");
+	sym_curl_easy_setopt(e, CURLOPT_BUFFERSIZE, RECV_BUFFER);
+	sym_curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+	sym_curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (c->ca_file)
-		curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
+		sym_curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
 	if (c->client_cert)
-		curl_easy_setopt(e, CURLOPT_SSLCERT, c->client_cert);
+		sym_curl_easy_setopt(e, CURLOPT_SSLCERT, c->client_cert);
 	if (c->client_key)
-		curl_easy_setopt(e, CURLOPT_SSLKEY, c->client_key);
+		sym_curl_easy_setopt(e, CURLOPT_SSLKEY, c->client_key);
 }
 
 int http_send(struct http_client *c, const struct http_request *rq, http_done_fn done,
@@ -518,9 +518,9 @@ int http_send(struct http_client *c, const struct http_request *rq, http_done_fn
 	x->started = clock_mono_ms();
 	set_options(c, x, rq);
 	LIST_INSERT_HEAD(&c->xfers, x, link);
-	mc = curl_multi_add_handle(c->multi, x->easy);
+	mc = sym_curl_multi_add_handle(c->multi, x->easy);
 	if (mc != CURLM_OK) {
-		log_msg(LOG_ERROR, "http.error", "curl_multi_add_handle: %s", curl_multi_strerror(mc));
+		log_msg(LOG_ERROR, "http.error", "curl_multi_add_handle: %s", sym_curl_multi_strerror(mc));
 		xfer_free(x);
 		return -1;
 	}
@@ -568,37 +568,34 @@ void http_client_set_secrets(struct http_client *c, const struct config_secret *
 
 struct http_client *http_client_new(struct ev_loop *loop, const struct http_tls *tls)
 {
-	static int global_done;
 	struct http_client *c;
+	char err[256];
 
-	if (!global_done) {
-		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-			log_msg(LOG_ERROR, "http.error", "curl_global_init failed");
-			return NULL;
-		}
-		global_done = 1;
+	if (curl_lib_load(err, sizeof err) < 0) {
+		log_msg(LOG_ERROR, "http.error", "%s", err);
+		return NULL;
 	}
 	c = xcalloc(1, sizeof *c);
 	LIST_INIT(&c->xfers);
 	c->loop = loop;
-	c->multi = curl_multi_init();
+	c->multi = sym_curl_multi_init();
 	if (c->multi == NULL) {
 		log_msg(LOG_ERROR, "http.error", "curl_multi_init failed");
 		free(c);
 		return NULL;
 	}
-	c->share = curl_share_init();
+	c->share = sym_curl_share_init();
 	if (c->share != NULL &&
-	    curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK) {
-		curl_share_cleanup(c->share); /* each handle keeps its own, as before */
+	    sym_curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK) {
+		sym_curl_share_cleanup(c->share); /* each handle keeps its own, as before */
 		c->share = NULL;
 	}
 	ev_timer_init(&c->timer, timer_cb, 0., 0.);
 	c->timer.data = c;
-	curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
-	curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
-	curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, multi_timer_cb);
-	curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+	sym_curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
+	sym_curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+	sym_curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, multi_timer_cb);
+	sym_curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
 	http_client_set_max_connects(c, 0);
 	http_client_set_tls(c, tls);
 	return c;
@@ -606,7 +603,7 @@ struct http_client *http_client_new(struct ev_loop *loop, const struct http_tls 
 
 void http_client_set_max_connects(struct http_client *c, long n)
 {
-	curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, n > 256 ? n : 256L);
+	sym_curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, n > 256 ? n : 256L);
 }
 
 void http_client_free(struct http_client *c)
@@ -616,11 +613,11 @@ void http_client_free(struct http_client *c)
 	http_abort_all(c, "client closed");
 	ev_timer_stop(c->loop, &c->timer);
 	while (c->n_idle > 0)
-		curl_easy_cleanup(c->idle[--c->n_idle]);
+		sym_curl_easy_cleanup(c->idle[--c->n_idle]);
 	free(c->idle);
-	curl_multi_cleanup(c->multi);
+	sym_curl_multi_cleanup(c->multi);
 	if (c->share != NULL)
-		curl_share_cleanup(c->share); /* after every handle that used it */
+		sym_curl_share_cleanup(c->share); /* after every handle that used it */
 	http_client_set_tls(c, NULL);
 	http_client_set_secrets(c, NULL, 0);
 	free(c->secrets);

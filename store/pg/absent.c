@@ -67,21 +67,21 @@ int pg_absent_services(struct store *base, const struct store_service *svcs, siz
 	*n = 0;
 	if (r == NULL)
 		return STORE_ERR;
-	for (int i = 0; i < PQntuples(r); i++)
-		if (!store_is_configured(svcs, n_svcs, PQgetvalue(r, i, 0)) && pg_int(r, i, 1, 0) > 0)
-			entry(out, n, &cap, PQgetvalue(r, i, 0))->tasks = pg_int(r, i, 1, 0);
-	PQclear(r);
+	for (int i = 0; i < sym_PQntuples(r); i++)
+		if (!store_is_configured(svcs, n_svcs, sym_PQgetvalue(r, i, 0)) && pg_int(r, i, 1, 0) > 0)
+			entry(out, n, &cap, sym_PQgetvalue(r, i, 0))->tasks = pg_int(r, i, 1, 0);
+	sym_PQclear(r);
 	if ((r = pg_run(s, SQL_SNAPSHOTS, NULL)) == NULL) {
 		store_absent_free(*out, *n);
 		*out = NULL;
 		*n = 0;
 		return STORE_ERR;
 	}
-	for (int i = 0; i < PQntuples(r); i++)
-		if (!store_is_configured(svcs, n_svcs, PQgetvalue(r, i, 0)))
-			entry(out, n, &cap, PQgetvalue(r, i, 0))->jobs_not_started +=
+	for (int i = 0; i < sym_PQntuples(r); i++)
+		if (!store_is_configured(svcs, n_svcs, sym_PQgetvalue(r, i, 0)))
+			entry(out, n, &cap, sym_PQgetvalue(r, i, 0))->jobs_not_started +=
 				pg_int(r, i, 1, 0);
-	PQclear(r);
+	sym_PQclear(r);
 	return STORE_OK;
 }
 
@@ -120,14 +120,14 @@ static int retire_tx(struct pg_store *s, void *ctx)
 	pg_p_int(&p, c->now);
 	if ((r = pg_run(s, SQL_SKIP_TASKS, &p)) == NULL)
 		return STORE_ERR;
-	for (int i = 0; rc == 0 && i < PQntuples(r); i++) {
-		d = jobs_detail_task_change(PQgetvalue(r, i, 1), c->reason, c->by);
-		rc = pg_event_append(&s->base, PQgetvalue(r, i, 0), c->now, "task.skipped", c->service, d);
+	for (int i = 0; rc == 0 && i < sym_PQntuples(r); i++) {
+		d = jobs_detail_task_change(sym_PQgetvalue(r, i, 1), c->reason, c->by);
+		rc = pg_event_append(&s->base, sym_PQgetvalue(r, i, 0), c->now, "task.skipped", c->service, d);
 		free(d);
-		store_idset_add(&jobs, PQgetvalue(r, i, 0));
+		store_idset_add(&jobs, sym_PQgetvalue(r, i, 0));
 	}
-	c->skipped = PQntuples(r);
-	PQclear(r);
+	c->skipped = sym_PQntuples(r);
+	sym_PQclear(r);
 	d = jobs_detail_service_retired(c->reason, c->by, c->skipped);
 	if (rc == 0)
 		rc = pg_event_append(&s->base, NULL, c->now, "service.retired", c->service, d);

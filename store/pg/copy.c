@@ -32,7 +32,7 @@ static int try_lock(struct pg_store *s, int64_t key, int *got, char **schema)
 		return -1;
 	*got = (int)pg_int(r, 0, 0, 0);
 	*schema = pg_text(r, 0, 1);
-	PQclear(r);
+	sym_PQclear(r);
 	return 0;
 }
 
@@ -82,8 +82,8 @@ static int built_int(struct pg_store *s, struct buf *b, int64_t *v)
 
 	if (pg_run_built(s, b, PGRES_TUPLES_OK, &r) < 0)
 		return -1;
-	*v = PQntuples(r) > 0 ? pg_int(r, 0, 0, 0) : 0;
-	PQclear(r);
+	*v = sym_PQntuples(r) > 0 ? pg_int(r, 0, 0, 0) : 0;
+	sym_PQclear(r);
 	return 0;
 }
 
@@ -91,11 +91,11 @@ static void read_row(const PGresult *r, int row, const struct store_table *t,
 		     struct store_value *v)
 {
 	for (int i = 0; i < t->n_cols; i++) {
-		v[i].null = PQgetisnull(r, row, i);
+		v[i].null = sym_PQgetisnull(r, row, i);
 		v[i].text = v[i].null || t->cols[i].type != STORE_COL_TEXT
-			? NULL : PQgetvalue(r, row, i);
+			? NULL : sym_PQgetvalue(r, row, i);
 		v[i].num = v[i].null || t->cols[i].type != STORE_COL_INT
-			? 0 : strtoll(PQgetvalue(r, row, i), NULL, 10);
+			? 0 : strtoll(sym_PQgetvalue(r, row, i), NULL, 10);
 	}
 }
 
@@ -128,12 +128,12 @@ static int walk_table(struct pg_store *s, const struct store_table *t, store_row
 		buf_printf(&b, "FETCH %d FROM td_copy", FETCH_ROWS);
 		if (pg_run_built(s, &b, PGRES_TUPLES_OK, &r) < 0)
 			goto fail;
-		rows = PQntuples(r);
+		rows = sym_PQntuples(r);
 		for (int i = 0; i < rows && !stop; i++) {
 			read_row(r, i, t, v);
 			stop = cb(ctx, t, total, v);
 		}
-		PQclear(r);
+		sym_PQclear(r);
 	}
 	free(v);
 	return pg_exec(s, "CLOSE td_copy") == 0 ? stop : -1;

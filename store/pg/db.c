@@ -82,14 +82,14 @@ static int is_lost(const char *state)
 
 void pg_keep_error(struct pg_store *s, const PGresult *r, const char *sql)
 {
-	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-	const char *msg = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	const char *state = r ? sym_PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	const char *msg = r ? sym_PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
 	struct log_line *l;
 
 	if (msg == NULL)
-		msg = PQerrorMessage(s->conn);
+		msg = sym_PQerrorMessage(s->conn);
 	snprintf(s->sqlstate, sizeof s->sqlstate, "%s", state ? state : "");
-	if (PQstatus(s->conn) == CONNECTION_BAD || is_lost(s->sqlstate)) {
+	if (sym_PQstatus(s->conn) == CONNECTION_BAD || is_lost(s->sqlstate)) {
 		s->lost = 1;
 		if (s->sqlstate[0] == '\0')
 			snprintf(s->sqlstate, sizeof s->sqlstate, "08006");
@@ -130,10 +130,10 @@ static int reset_once(struct pg_store *s)
 	int64_t until = clock_mono_ms() + RECONNECT_MS;
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
 
-	if (!PQresetStart(s->conn))
+	if (!sym_PQresetStart(s->conn))
 		return -1;
 	while (st != PGRES_POLLING_OK) {
-		struct pollfd pfd = { .fd = PQsocket(s->conn),
+		struct pollfd pfd = { .fd = sym_PQsocket(s->conn),
 				      .events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT };
 		int64_t left = until - clock_mono_ms();
 		int n;
@@ -144,7 +144,7 @@ static int reset_once(struct pg_store *s)
 		if (n < 0 && errno != EINTR)
 			return -1;
 		if (n > 0)
-			st = PQresetPoll(s->conn);
+			st = sym_PQresetPoll(s->conn);
 	}
 	return 0;
 }
@@ -198,19 +198,19 @@ static struct pg_prepared *prepared(struct pg_store *s, const char *sql)
 	if (s->n_cache == PG_STMT_CACHE)
 		misuse(sql, "statement cache full");
 	snprintf(name, sizeof name, "td%d", s->n_cache);
-	r = PQprepare(s->conn, name, sql, 0, NULL);
-	if (PQresultStatus(r) == PGRES_COMMAND_OK) {
-		PQclear(r);
-		r = PQdescribePrepared(s->conn, name);
+	r = sym_PQprepare(s->conn, name, sql, 0, NULL);
+	if (sym_PQresultStatus(r) == PGRES_COMMAND_OK) {
+		sym_PQclear(r);
+		r = sym_PQdescribePrepared(s->conn, name);
 	}
-	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+	if (sym_PQresultStatus(r) != PGRES_COMMAND_OK) {
 		pg_keep_error(s, r, sql);
-		PQclear(r);
+		sym_PQclear(r);
 		return NULL;
 	}
 	s->cache[s->n_cache].sql = sql;
-	s->cache[s->n_cache].n_params = PQnparams(r);
-	PQclear(r);
+	s->cache[s->n_cache].n_params = sym_PQnparams(r);
+	sym_PQclear(r);
 	return &s->cache[s->n_cache++];
 }
 
@@ -226,11 +226,11 @@ static PGresult *run_once(struct pg_store *s, const char *sql, const struct pg_p
 	if (st->n_params != n)
 		misuse(sql, "wrong number of parameters");
 	snprintf(name, sizeof name, "td%d", (int)(st - s->cache));
-	r = PQexecPrepared(s->conn, name, n, n ? p->v : NULL, NULL, NULL, 0);
-	if (PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK)
+	r = sym_PQexecPrepared(s->conn, name, n, n ? p->v : NULL, NULL, NULL, 0);
+	if (sym_PQresultStatus(r) == PGRES_COMMAND_OK || sym_PQresultStatus(r) == PGRES_TUPLES_OK)
 		return r;
 	pg_keep_error(s, r, sql);
-	PQclear(r);
+	sym_PQclear(r);
 	return NULL;
 }
 
@@ -258,8 +258,8 @@ int pg_run_changes(struct pg_store *s, const char *sql, const struct pg_params *
 
 	if (r == NULL)
 		return -1;
-	n = atoi(PQcmdTuples(r));
-	PQclear(r);
+	n = atoi(sym_PQcmdTuples(r));
+	sym_PQclear(r);
 	return n;
 }
 
@@ -270,8 +270,8 @@ int pg_run_int(struct pg_store *s, const char *sql, const struct pg_params *p, i
 
 	if (r == NULL)
 		return -1;
-	*v = PQntuples(r) > 0 ? pg_int(r, 0, 0, none) : none;
-	PQclear(r);
+	*v = sym_PQntuples(r) > 0 ? pg_int(r, 0, 0, none) : none;
+	sym_PQclear(r);
 	return 0;
 }
 
@@ -280,13 +280,13 @@ int pg_exec(struct pg_store *s, const char *sql)
 	PGresult *r;
 
 	s->sqlstate[0] = '\0';
-	r = PQexec(s->conn, sql);
-	if (PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK) {
-		PQclear(r);
+	r = sym_PQexec(s->conn, sql);
+	if (sym_PQresultStatus(r) == PGRES_COMMAND_OK || sym_PQresultStatus(r) == PGRES_TUPLES_OK) {
+		sym_PQclear(r);
 		return 0;
 	}
 	pg_keep_error(s, r, sql);
-	PQclear(r);
+	sym_PQclear(r);
 	return -1;
 }
 
@@ -294,23 +294,23 @@ int pg_exec(struct pg_store *s, const char *sql)
 
 char *pg_text(const PGresult *r, int row, int col)
 {
-	if (PQgetisnull(r, row, col))
+	if (sym_PQgetisnull(r, row, col))
 		return NULL;
-	return xstrdup(PQgetvalue(r, row, col));
+	return xstrdup(sym_PQgetvalue(r, row, col));
 }
 
 const char *pg_str(const PGresult *r, int row, int col)
 {
-	return PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
+	return sym_PQgetisnull(r, row, col) ? NULL : sym_PQgetvalue(r, row, col);
 }
 
 int64_t pg_int(const PGresult *r, int row, int col, int64_t null_value)
 {
 	const char *v;
 
-	if (PQgetisnull(r, row, col))
+	if (sym_PQgetisnull(r, row, col))
 		return null_value;
-	v = PQgetvalue(r, row, col);
+	v = sym_PQgetvalue(r, row, col);
 	if (v[0] == 't' && v[1] == '\0')
 		return 1; /* a boolean */
 	return strtoll(v, NULL, 10);

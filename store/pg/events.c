@@ -112,11 +112,11 @@ static int chain_take(struct pg_store *s)
 		return -1;
 	s->chain_id = 0;
 	memcpy(s->chain_prev, store_genesis_hash, sizeof s->chain_prev);
-	if (PQntuples(r) == 1) {
+	if (sym_PQntuples(r) == 1) {
 		s->chain_id = pg_int(r, 0, 0, 0);
-		snprintf(s->chain_prev, sizeof s->chain_prev, "%s", PQgetvalue(r, 0, 1));
+		snprintf(s->chain_prev, sizeof s->chain_prev, "%s", sym_PQgetvalue(r, 0, 1));
 	}
-	PQclear(r);
+	sym_PQclear(r);
 	s->chain_held = 1;
 	return 0;
 }
@@ -170,13 +170,13 @@ static int walk_page(struct pg_store *s, const char *job_id, int64_t *last, int 
 	r = pg_run(s, job_id != NULL ? SQL_JOB_EVENTS : SQL_ALL_EVENTS, &p);
 	if (r == NULL)
 		return -1;
-	*rows = PQntuples(r);
+	*rows = sym_PQntuples(r);
 	for (int i = 0; i < *rows && !stop; i++) {
 		read_event(r, i, &ev);
 		*last = ev.id;
 		stop = cb(ctx, &ev, job_id != NULL ? pg_str(r, i, 8) : NULL);
 	}
-	PQclear(r);
+	sym_PQclear(r);
 	return stop ? 1 : 0;
 }
 

@@ -110,8 +110,8 @@ static int schedule_one(struct pg_store *s, struct batch *b, size_t i)
 		pg_p_text(&p, j->approval_pending ? "pending" : NULL);
 		if ((r = pg_run(s, SQL_INSERT_JOB, &p)) == NULL)
 			return -1;
-		b->created[i] = PQntuples(r) == 1;
-		PQclear(r);
+		b->created[i] = sym_PQntuples(r) == 1;
+		sym_PQclear(r);
 		if (b->created[i]) {
 			snprintf(b->ids[i], JOBS_ID_LEN + 1, "%s", id);
 			return add_suspends(s, id, b) < 0 || announce(s, id, j, b) < 0 ? -1 : 0;
@@ -120,10 +120,10 @@ static int schedule_one(struct pg_store *s, struct batch *b, size_t i)
 		pg_p_text(&p, j->tenant_id);
 		if ((r = pg_run(s, SQL_ACTIVE_JOB, &p)) == NULL)
 			return -1;
-		found = PQntuples(r) == 1;
+		found = sym_PQntuples(r) == 1;
 		if (found)
-			snprintf(b->ids[i], JOBS_ID_LEN + 1, "%s", PQgetvalue(r, 0, 0));
-		PQclear(r);
+			snprintf(b->ids[i], JOBS_ID_LEN + 1, "%s", sym_PQgetvalue(r, 0, 0));
+		sym_PQclear(r);
 		if (found)
 			return 0;
 	}
@@ -223,11 +223,11 @@ static int read_tasks(struct store *base, const char *job_id, struct task_record
 	pg_p_text(&p, job_id);
 	if ((r = pg_run(s, SQL_JOB_TASKS, &p)) == NULL)
 		return STORE_ERR;
-	*n = (size_t)PQntuples(r);
+	*n = (size_t)sym_PQntuples(r);
 	*out = *n ? xcalloc(*n, sizeof **out) : NULL;
 	for (size_t i = 0; i < *n; i++)
 		pg_row_task(r, (int)i, &(*out)[i]);
-	PQclear(r);
+	sym_PQclear(r);
 	return STORE_OK;
 }
 

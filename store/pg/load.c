@@ -32,10 +32,10 @@ int pg_run_built(struct pg_store *s, struct buf *b, ExecStatusType status,
 
 	buf_append(b, "", 1);
 	s->sqlstate[0] = '\0';
-	r = PQexec(s->conn, b->data);
-	if (PQresultStatus(r) != status) {
+	r = sym_PQexec(s->conn, b->data);
+	if (sym_PQresultStatus(r) != status) {
 		pg_keep_error(s, r, b->data);
-		PQclear(r);
+		sym_PQclear(r);
 		buf_free(b);
 		return -1;
 	}
@@ -43,7 +43,7 @@ int pg_run_built(struct pg_store *s, struct buf *b, ExecStatusType status,
 	if (out != NULL)
 		*out = r;
 	else
-		PQclear(r);
+		sym_PQclear(r);
 	return 0;
 }
 
@@ -59,7 +59,7 @@ static int has_rows(struct pg_store *s, const struct store_table *t)
 	if (pg_run_built(s, &b, PGRES_TUPLES_OK, &r) < 0)
 		return -1;
 	any = (int)pg_int(r, 0, 0, 0);
-	PQclear(r);
+	sym_PQclear(r);
 	return any;
 }
 
@@ -81,10 +81,10 @@ static int begin_locked(struct pg_store *s, const struct store_table *t, int n)
 
 static void rollback(struct pg_store *s)
 {
-	if (PQstatus(s->conn) == CONNECTION_OK &&
-	    PQtransactionStatus(s->conn) != PQTRANS_IDLE) {
-		PGresult *r = PQexec(s->conn, "ROLLBACK");
-		PQclear(r);
+	if (sym_PQstatus(s->conn) == CONNECTION_OK &&
+	    sym_PQtransactionStatus(s->conn) != PQTRANS_IDLE) {
+		PGresult *r = sym_PQexec(s->conn, "ROLLBACK");
+		sym_PQclear(r);
 	}
 	s->in_tx = 0;
 }
@@ -114,7 +114,7 @@ static int send_rows(struct pg_store *s)
 {
 	struct buf *b = &s->load->rows;
 
-	if (b->len > 0 && PQputCopyData(s->conn, b->data, (int)b->len) != 1) {
+	if (b->len > 0 && sym_PQputCopyData(s->conn, b->data, (int)b->len) != 1) {
 		pg_keep_error(s, NULL, "COPY");
 		return -1;
 	}
@@ -134,15 +134,15 @@ static int end_copy(struct pg_store *s, const char *abort_msg)
 		return 0;
 	l->t = NULL;
 	if ((abort_msg == NULL && send_rows(s) < 0) ||
-	    PQputCopyEnd(s->conn, abort_msg) != 1)
+	    sym_PQputCopyEnd(s->conn, abort_msg) != 1)
 		rc = -1;
 	buf_reset(&l->rows);
-	while ((r = PQgetResult(s->conn)) != NULL) {
-		if (PQresultStatus(r) != PGRES_COMMAND_OK && rc == 0 && abort_msg == NULL) {
+	while ((r = sym_PQgetResult(s->conn)) != NULL) {
+		if (sym_PQresultStatus(r) != PGRES_COMMAND_OK && rc == 0 && abort_msg == NULL) {
 			pg_keep_error(s, r, "COPY");
 			rc = -1;
 		}
-		PQclear(r);
+		sym_PQclear(r);
 	}
 	return rc;
 }

@@ -64,7 +64,7 @@ int pg_job_set(struct store *base, const char *job_id, struct store_job_set *j)
 	pg_p_text(&p, job_id);
 	if ((r = pg_run(s, SQL_JOB_SET, &p)) == NULL)
 		return STORE_ERR;
-	found = PQntuples(r) > 0;
+	found = sym_PQntuples(r) > 0;
 	if (found) {
 		const char *name = pg_str(r, 0, 0);
 		if (name == NULL || jobs_job_state_parse(name, &j->state) < 0)
@@ -73,7 +73,7 @@ int pg_job_set(struct store *base, const char *job_id, struct store_job_set *j)
 		j->created_at = pg_int(r, 0, 2, 0);
 		j->set_id = pg_int(r, 0, 3, 0);
 	}
-	PQclear(r);
+	sym_PQclear(r);
 	return found ? STORE_OK : STORE_NOT_FOUND;
 }
 
@@ -111,9 +111,9 @@ int pg_materialize_stale(struct pg_store *s, int64_t now, int *count)
 	*count = 0;
 	if (r == NULL)
 		return -1;
-	for (int i = 0; rc == 0 && i < PQntuples(r); i++)
-		rc = pg_materialize_tasks(s, PQgetvalue(r, i, 0), now);
-	*count = PQntuples(r);
-	PQclear(r);
+	for (int i = 0; rc == 0 && i < sym_PQntuples(r); i++)
+		rc = pg_materialize_tasks(s, sym_PQgetvalue(r, i, 0), now);
+	*count = sym_PQntuples(r);
+	sym_PQclear(r);
 	return rc;
 }

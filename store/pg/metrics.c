@@ -93,13 +93,13 @@ static int read_tables(struct pg_store *s, struct store_metrics *m)
 
 	if ((r = pg_run(s, SQL_JOBS_BY_STATE, NULL)) == NULL)
 		return -1;
-	for (int i = 0; i < PQntuples(r); i++)
-		if (jobs_job_state_parse(PQgetvalue(r, i, 0), &js) == 0)
+	for (int i = 0; i < sym_PQntuples(r); i++)
+		if (jobs_job_state_parse(sym_PQgetvalue(r, i, 0), &js) == 0)
 			m->jobs[js] = pg_int(r, i, 1, 0);
-	PQclear(r);
+	sym_PQclear(r);
 	if ((r = pg_run(s, SQL_COUNTERS, NULL)) == NULL)
 		return -1;
-	m->n_counters = (size_t)PQntuples(r);
+	m->n_counters = (size_t)sym_PQntuples(r);
 	m->counters = xcalloc(m->n_counters + 1, sizeof *m->counters);
 	for (size_t i = 0; i < m->n_counters; i++) {
 		m->counters[i].name = pg_text(r, (int)i, 0);
@@ -107,16 +107,16 @@ static int read_tables(struct pg_store *s, struct store_metrics *m)
 		m->counters[i].label = pg_text(r, (int)i, 2);
 		m->counters[i].value = pg_int(r, (int)i, 3, 0);
 	}
-	PQclear(r);
+	sym_PQclear(r);
 	if ((r = pg_run(s, SQL_BREAKERS, NULL)) == NULL)
 		return -1;
-	m->n_breakers = (size_t)PQntuples(r);
+	m->n_breakers = (size_t)sym_PQntuples(r);
 	m->breakers = xcalloc(m->n_breakers + 1, sizeof *m->breakers);
 	for (size_t i = 0; i < m->n_breakers; i++) {
 		m->breakers[i].service = pg_text(r, (int)i, 0);
 		m->breakers[i].state = breaker_parse(pg_str(r, (int)i, 1));
 	}
-	PQclear(r);
+	sym_PQclear(r);
 	return 0;
 }
 
@@ -135,7 +135,7 @@ int pg_metrics_read(struct store *base, int64_t now, const char *const *urls, si
 	out->overdue = pg_int(r, 0, 0, 0);
 	due_task = pg_int(r, 0, 1, INT64_MAX);
 	due_job = pg_int(r, 0, 2, INT64_MAX);
-	PQclear(r);
+	sym_PQclear(r);
 	out->oldest_due_at = due_task < due_job ? due_task : due_job;
 	if (read_tables(s, out) < 0 ||
 	    pg_webhook_backlog(base, urls, n_urls, &out->webhook_backlog) != STORE_OK) {
@@ -168,13 +168,13 @@ int pg_jobs_progress(struct store *base, struct store_job_progress *out, size_t 
 	buf_free(&arr);
 	if (r == NULL)
 		return STORE_ERR;
-	for (int row = 0; row < PQntuples(r); row++) {
+	for (int row = 0; row < sym_PQntuples(r); row++) {
 		for (size_t i = 0; i < n; i++)
-			if (strcmp(out[i].job_id, PQgetvalue(r, row, 0)) == 0 &&
-			    jobs_task_state_parse(PQgetvalue(r, row, 1), &ts) == 0)
+			if (strcmp(out[i].job_id, sym_PQgetvalue(r, row, 0)) == 0 &&
+			    jobs_task_state_parse(sym_PQgetvalue(r, row, 1), &ts) == 0)
 				out[i].tasks[ts] += pg_int(r, row, 2, 0);
 	}
-	PQclear(r);
+	sym_PQclear(r);
 	return STORE_OK;
 }
 
@@ -190,16 +190,16 @@ int pg_service_errors(struct store *base, int64_t since, struct store_service_er
 	pg_p_int(&p, since);
 	if ((r = pg_run(s, SQL_SERVICE_ERRORS, &p)) == NULL)
 		return STORE_ERR;
-	*n = (size_t)PQntuples(r);
+	*n = (size_t)sym_PQntuples(r);
 	*out = xcalloc(*n + 1, sizeof **out);
 	for (size_t i = 0; i < *n; i++) {
 		struct store_service_error *e = &(*out)[i];
 		e->service = pg_text(r, (int)i, 0);
-		snprintf(e->job_id, sizeof e->job_id, "%s", PQgetvalue(r, (int)i, 1));
+		snprintf(e->job_id, sizeof e->job_id, "%s", sym_PQgetvalue(r, (int)i, 1));
 		e->tenant_id = pg_text(r, (int)i, 2);
 		e->error = pg_text(r, (int)i, 3);
 		e->at = pg_int(r, (int)i, 4, 0);
 	}
-	PQclear(r);
+	sym_PQclear(r);
 	return STORE_OK;
 }

@@ -24,13 +24,13 @@ static const char SQL_IDENTIFY[] =
 /* The password the DSN holds (malloc'ed), NULL when none. */
 static char *dsn_password(const char *dsn)
 {
-	PQconninfoOption *opts = PQconninfoParse(dsn, NULL);
+	PQconninfoOption *opts = sym_PQconninfoParse(dsn, NULL);
 	char *pw = NULL;
 
 	for (PQconninfoOption *o = opts; o != NULL && o->keyword != NULL; o++)
 		if (strcmp(o->keyword, "password") == 0 && o->val != NULL && o->val[0] != '\0')
 			pw = xstrdup(o->val);
-	PQconninfoFree(opts);
+	sym_PQconninfoFree(opts);
 	return pw;
 }
 
@@ -39,7 +39,7 @@ static char *dsn_password(const char *dsn)
  * printed, and a password the message would repeat is masked. */
 static void connect_error(struct pg_store *s, char *err, size_t errlen)
 {
-	const char *msg = s->conn ? PQerrorMessage(s->conn) : "out of memory";
+	const char *msg = s->conn ? sym_PQerrorMessage(s->conn) : "out of memory";
 	char *line = xstrndup(msg, strcspn(msg, "\n")), *pw = dsn_password(s->dsn), *at;
 
 	while (pw != NULL && (at = strstr(line, pw)) != NULL)
@@ -58,7 +58,7 @@ static void handle_free(struct pg_store *s)
 	pg_events_drop(s);
 	free(s->pending);
 	if (s->conn != NULL)
-		PQfinish(s->conn);
+		sym_PQfinish(s->conn);
 	if (s->dsn != NULL) {
 		explicit_bzero(s->dsn, strlen(s->dsn));
 		free(s->dsn);
@@ -85,15 +85,15 @@ static int connect_once(struct pg_store *s, int *transient)
 
 	for (int tries = 0;; tries++) {
 		if (s->conn != NULL)
-			PQfinish(s->conn);
-		s->conn = PQconnectdbParams(keys, vals, 1);
-		if (s->conn != NULL && PQstatus(s->conn) == CONNECTION_OK)
+			sym_PQfinish(s->conn);
+		s->conn = sym_PQconnectdbParams(keys, vals, 1);
+		if (s->conn != NULL && sym_PQstatus(s->conn) == CONNECTION_OK)
 			return 0;
 		/* down, or starting, stopping, recovering: worth another try;
 		 * an answer (a wrong password, no such database) is not. A
 		 * server that accepts now may have been starting a moment ago
 		 * ("not yet accepting connections"): once more at once. */
-		ping = PQpingParams(keys, vals, 1);
+		ping = sym_PQpingParams(keys, vals, 1);
 		*transient = ping == PQPING_REJECT || ping == PQPING_NO_RESPONSE;
 		if (ping != PQPING_OK || tries > 0)
 			return -1;
@@ -113,7 +113,7 @@ static int identify(struct pg_store *s, int flags, char *err, size_t errlen)
 	}
 	ours = (int)pg_int(r, 0, 0, 0);
 	tables = (int)pg_int(r, 0, 1, 0);
-	PQclear(r);
+	sym_PQclear(r);
 	if (!ours && tables > 0) {
 		snprintf(err, errlen, "%s: not a tenantdel store (another program's database)",
 			 s->label);
@@ -139,8 +139,8 @@ static int open_once(struct pg_store *s, int flags, int *transient, char *err,
 		connect_error(s, err, errlen);
 		return -1;
 	}
-	snprintf(s->label, sizeof s->label, "database %s on %s", PQdb(s->conn),
-		 PQhost(s->conn) ? PQhost(s->conn) : "localhost");
+	snprintf(s->label, sizeof s->label, "database %s on %s", sym_PQdb(s->conn),
+		 sym_PQhost(s->conn) ? sym_PQhost(s->conn) : "localhost");
 	s->n_cache = 0; /* a new connection: nothing prepared on it */
 	s->generation++;
 	s->lost = 0;
@@ -160,18 +160,18 @@ static int open_once(struct pg_store *s, int flags, int *transient, char *err,
 static int open_db(struct pg_store *s, int flags, char *err, size_t errlen)
 {
 	char *parse_err = NULL;
-	PQconninfoOption *opts = PQconninfoParse(s->dsn, &parse_err);
+	PQconninfoOption *opts = sym_PQconninfoParse(s->dsn, &parse_err);
 	int64_t wait = 100, until = clock_mono_ms() + CONNECT_WAIT_MS;
 	int transient = 0;
 
 	/* libpq's message about a DSN that does not parse quotes the DSN */
-	PQfreemem(parse_err);
+	sym_PQfreemem(parse_err);
 	if (opts == NULL) {
 		snprintf(err, errlen, "the PostgreSQL connection string does not parse "
 			 "(see \"Connection Strings\" in PostgreSQL's manual)");
 		return -1;
 	}
-	PQconninfoFree(opts);
+	sym_PQconninfoFree(opts);
 	while (open_once(s, flags, &transient, err, errlen) < 0) {
 		if (!transient || (flags & STORE_OPEN_BRIEF) || clock_mono_ms() + wait > until)
 			return -1;
@@ -193,6 +193,8 @@ struct store *pg_open(const struct store_config *c, char *err, size_t errlen)
 			 "([store] dsn_file or dsn_env)");
 		return NULL;
 	}
+	if (pg_libpq_load(err, errlen) < 0)
+		return NULL;
 	s = xcalloc(1, sizeof *s);
 	store_base_init(&s->base, &store_pg_backend);
 	s->dsn = xstrdup(c->dsn);
@@ -237,7 +239,7 @@ int pg_check_integrity(struct store *base, int *intact, char *why, size_t whylen
 		return STORE_ERR;
 	version = pg_int(r, 0, 0, 0);
 	triggers = pg_int(r, 0, 1, 0);
-	PQclear(r);
+	sym_PQclear(r);
 	if (version != pg_n_migrations)
 		snprintf(why, whylen, "schema version %lld, expected %d", (long long)version,
 			 pg_n_migrations);

@@ -90,7 +90,7 @@ int pg_outbox_guard(struct pg_store *s)
 
 	pg_p_int(&p, PG_LOCK_OUTBOX);
 	r = pg_run(s, SQL_GUARD, &p);
-	PQclear(r);
+	sym_PQclear(r);
 	return r == NULL ? -1 : 0;
 }
 
@@ -125,10 +125,10 @@ static int one_int(struct pg_store *s, const char *sql, const char *arg, int64_t
 		pg_p_text(&p, arg);
 	if ((r = pg_run(s, sql, arg ? &p : NULL)) == NULL)
 		return -1;
-	*v = PQntuples(r) > 0 ? pg_int(r, 0, 0, 0) : 0;
+	*v = sym_PQntuples(r) > 0 ? pg_int(r, 0, 0, 0) : 0;
 	if (found != NULL)
-		*found = PQntuples(r) > 0;
-	PQclear(r);
+		*found = sym_PQntuples(r) > 0;
+	sym_PQclear(r);
 	return 0;
 }
 
@@ -230,7 +230,7 @@ int pg_webhook_claim(struct store *base, const char *url, const char *owner, int
 	pg_p_int(&p, now + lease_ms);
 	if ((r = pg_run(s, SQL_CLAIM, &p)) == NULL)
 		return STORE_ERR;
-	*n = (size_t)PQntuples(r);
+	*n = (size_t)sym_PQntuples(r);
 	*out = xcalloc(*n + 1, sizeof **out);
 	for (size_t i = 0; i < *n; i++) {
 		struct store_delivery *d = &(*out)[i];
@@ -248,7 +248,7 @@ int pg_webhook_claim(struct store *base, const char *url, const char *owner, int
 			(*out)[j] = (*out)[j - 1];
 			(*out)[j - 1] = t;
 		}
-	PQclear(r);
+	sym_PQclear(r);
 	return STORE_OK;
 }
 
@@ -283,11 +283,11 @@ int pg_webhook_lease_owners(struct store *base, char ***owners, size_t *n)
 	*n = 0;
 	if (r == NULL)
 		return STORE_ERR;
-	*n = (size_t)PQntuples(r);
+	*n = (size_t)sym_PQntuples(r);
 	*owners = xcalloc(*n + 1, sizeof **owners);
 	for (size_t i = 0; i < *n; i++)
 		(*owners)[i] = pg_text(r, (int)i, 0);
-	PQclear(r);
+	sym_PQclear(r);
 	return STORE_OK;
 }
 
@@ -322,13 +322,13 @@ static int prune_tx(struct pg_store *s, void *ctx)
 	pg_p_text(&p, c->urls);
 	if ((r = pg_run(s, SQL_PRUNABLE, &p)) == NULL)
 		return STORE_ERR;
-	c->k = PQntuples(r);
+	c->k = sym_PQntuples(r);
 	buf_init(&ids);
 	buf_puts(&ids, "{");
 	for (int i = 0; i < c->k; i++)
-		buf_printf(&ids, "%s%s", i ? "," : "", PQgetvalue(r, i, 0));
+		buf_printf(&ids, "%s%s", i ? "," : "", sym_PQgetvalue(r, i, 0));
 	buf_puts(&ids, "}");
-	PQclear(r);
+	sym_PQclear(r);
 	p.n = 0;
 	pg_p_text(&p, ids.data);
 	rc = c->k == 0 ? 0 : pg_run_changes(s, SQL_PRUNE, &p);

@@ -17,12 +17,12 @@
 #ifndef TENANTDEL_STORE_PG_INT_H
 #define TENANTDEL_STORE_PG_INT_H
 
-#include <libpq-fe.h>
 #include <stdint.h>
 
 #include "jobs/counts.h"
 #include "jobs/document.h"
 #include "jobs/timefmt.h"
+#include "store/pg/libpq.h"
 #include "store/shared.h"
 
 #define PG_STMT_CACHE 200

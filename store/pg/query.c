@@ -96,12 +96,12 @@ int pg_job_list(struct store *base, const struct store_list_filter *f, store_job
 	pg_p_text(&p, f->user_id);
 	if ((r = pg_run(s, pick_list_sql(f), &p)) == NULL)
 		return STORE_ERR;
-	for (int i = 0; !stop && i < PQntuples(r); i++) {
+	for (int i = 0; !stop && i < sym_PQntuples(r); i++) {
 		pg_row_job(r, i, &j);
 		stop = cb(ctx, &j);
 		jobs_job_record_clear(&j);
 	}
-	PQclear(r);
+	sym_PQclear(r);
 	return STORE_OK;
 }
 
@@ -116,7 +116,7 @@ int pg_tombstones_list(struct store *base, int64_t since, store_tombstone_cb cb,
 	pg_p_int(&p, since);
 	if ((r = pg_run(s, SQL_TOMBSTONES, &p)) == NULL)
 		return STORE_ERR;
-	for (int i = 0; !stop && i < PQntuples(r); i++) {
+	for (int i = 0; !stop && i < sym_PQntuples(r); i++) {
 		t.job_id = pg_str(r, i, 0);
 		t.tenant_id = pg_str(r, i, 1);
 		t.tenant_name = pg_str(r, i, 2);
@@ -124,6 +124,6 @@ int pg_tombstones_list(struct store *base, int64_t since, store_tombstone_cb cb,
 		t.services = pg_str(r, i, 4);
 		stop = cb(ctx, &t);
 	}
-	PQclear(r);
+	sym_PQclear(r);
 	return STORE_OK;
 }

@@ -75,25 +75,25 @@ static int reapply_one(struct pg_store *s, const struct store_reapply_req *r, co
 	char *detail;
 	int rc;
 
-	item->tenant_id = xstrdup(PQgetvalue(t, i, 1));
-	snprintf(item->origin_job_id, sizeof item->origin_job_id, "%s", PQgetvalue(t, i, 0));
+	item->tenant_id = xstrdup(sym_PQgetvalue(t, i, 1));
+	snprintf(item->origin_job_id, sizeof item->origin_job_id, "%s", sym_PQgetvalue(t, i, 0));
 	pg_p_int(&p, PG_LOCK_SERVICE);
 	pg_p_text(&p, item->tenant_id);
 	pg_p_text(&p, r->service);
 	if ((q = pg_run(s, SQL_LOCK_TENANT, &p)) == NULL)
 		return -1;
-	PQclear(q);
+	sym_PQclear(q);
 	p.n = 0;
 	pg_p_text(&p, item->tenant_id);
 	pg_p_text(&p, r->service);
 	if ((q = pg_run(s, SQL_PENDING_REAPPLY, &p)) == NULL)
 		return -1;
-	if (PQntuples(q) > 0) {
-		snprintf(item->job_id, sizeof item->job_id, "%s", PQgetvalue(q, 0, 0));
-		PQclear(q);
+	if (sym_PQntuples(q) > 0) {
+		snprintf(item->job_id, sizeof item->job_id, "%s", sym_PQgetvalue(q, 0, 0));
+		sym_PQclear(q);
 		return 0;
 	}
-	PQclear(q);
+	sym_PQclear(q);
 	item->created = 1;
 	jobs_id_new(r->now, item->job_id);
 	if (insert_reapply(s, r, t, i, item->job_id) < 0)
@@ -118,12 +118,12 @@ static int reapply_tx(struct pg_store *s, void *ctx)
 	pg_p_int(&p, c->r->since);
 	if ((t = pg_run(s, SQL_LATEST_TOMBSTONES, &p)) == NULL)
 		return STORE_ERR;
-	c->v = xcalloc((size_t)PQntuples(t) + 1, sizeof *c->v);
-	for (int i = 0; rc == 0 && i < PQntuples(t); i++) {
+	c->v = xcalloc((size_t)sym_PQntuples(t) + 1, sizeof *c->v);
+	for (int i = 0; rc == 0 && i < sym_PQntuples(t); i++) {
 		rc = reapply_one(s, c->r, t, i, &c->v[i]);
 		c->n = (size_t)i + 1;
 	}
-	PQclear(t);
+	sym_PQclear(t);
 	if (rc == 0 && c->n > 0)
 		rc = pg_notify_due(s);
 	return rc == 0 ? STORE_OK : STORE_ERR;

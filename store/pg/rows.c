@@ -94,17 +94,17 @@ int pg_job_by_id(struct pg_store *s, const char *job_id, int for_update,
 	if (for_update) {
 		if ((r = pg_run(s, SQL_JOB_LOCK, &p)) == NULL)
 			return STORE_ERR;
-		found = PQntuples(r);
-		PQclear(r);
+		found = sym_PQntuples(r);
+		sym_PQclear(r);
 		if (!found)
 			return STORE_NOT_FOUND;
 	}
 	if ((r = pg_run(s, SQL_JOB_BY_ID, &p)) == NULL)
 		return STORE_ERR;
-	found = PQntuples(r) == 1;
+	found = sym_PQntuples(r) == 1;
 	if (found)
 		pg_row_job(r, 0, out);
-	PQclear(r);
+	sym_PQclear(r);
 	return found ? STORE_OK : STORE_NOT_FOUND;
 }
 

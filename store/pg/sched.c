@@ -84,7 +84,7 @@ int pg_lock_service(struct pg_store *s, const char *service)
 	pg_p_int(&p, PG_LOCK_SERVICE);
 	pg_p_text(&p, service);
 	r = pg_run(s, SQL_LOCK_SERVICE, &p);
-	PQclear(r);
+	sym_PQclear(r);
 	return r == NULL ? -1 : 0;
 }
 
@@ -114,7 +114,7 @@ static void read_lost(const PGresult *r, int i, int64_t now, enum sched_owner wh
 		      struct lost *l)
 {
 	l->id = pg_int(r, i, 0, 0);
-	snprintf(l->job_id, sizeof l->job_id, "%s", PQgetvalue(r, i, 1));
+	snprintf(l->job_id, sizeof l->job_id, "%s", sym_PQgetvalue(r, i, 1));
 	l->service = pg_str(r, i, 2);
 	l->kind = pg_str(r, i, 3);
 	l->attempts = (int)pg_int(r, i, 4, 0);
@@ -168,7 +168,7 @@ static int reclaim(struct pg_store *s, struct maint_ctx *c)
 	PGresult *r = pg_run(s, SQL_INFLIGHT, NULL);
 	int rc = r == NULL ? -1 : 0;
 
-	for (int i = 0; r != NULL && i < PQntuples(r); i++) {
+	for (int i = 0; r != NULL && i < sym_PQntuples(r); i++) {
 		enum sched_owner who = store_owner_state(&c->owners, pg_str(r, i, 5));
 		if (!store_lease_takeable(who, pg_int(r, i, 10, 0) != 0))
 			continue;
@@ -182,7 +182,7 @@ static int reclaim(struct pg_store *s, struct maint_ctx *c)
 		rc = reclaim_one(s, c, &l[i], &dead_jobs);
 	if (rc == 0)
 		rc = pg_eval_jobs(s, &dead_jobs, c->now, NULL);
-	PQclear(r);
+	sym_PQclear(r);
 	free(l);
 	store_idset_free(&jobs);
 	store_idset_free(&dead_jobs);
@@ -356,15 +356,15 @@ static int drain(struct pg_store *s)
 {
 	PGnotify *n;
 
-	if (!PQconsumeInput(s->conn)) {
+	if (!sym_PQconsumeInput(s->conn)) {
 		pg_keep_error(s, NULL, "(reading notifications)");
 		if (pg_reconnect(s) < 0 || listen_now(s) < 0)
 			return -1;
 	}
-	while ((n = PQnotifies(s->conn)) != NULL) {
-		if (n->be_pid != PQbackendPID(s->conn))
+	while ((n = sym_PQnotifies(s->conn)) != NULL) {
+		if (n->be_pid != sym_PQbackendPID(s->conn))
 			s->notified++;
-		PQfreemem(n);
+		sym_PQfreemem(n);
 	}
 	return 0;
 }
@@ -393,7 +393,7 @@ int pg_wait_fd(struct store *base)
 
 	if (s->lost || listen_now(s) < 0)
 		return -1; /* none while the connection is broken */
-	return PQsocket(s->conn);
+	return sym_PQsocket(s->conn);
 }
 
 /* ---- run --once's exit status ---- */
@@ -420,6 +420,6 @@ int pg_jobs_failed(struct store *base, const char *const *ids, size_t n, size_t 
 	if (r == NULL)
 		return STORE_ERR;
 	*failed = (size_t)pg_int(r, 0, 0, 0);
-	PQclear(r);
+	sym_PQclear(r);
 	return STORE_OK;
 }

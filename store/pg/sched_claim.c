@@ -112,9 +112,9 @@ static void read_claim(const PGresult *r, int i, int64_t now, struct sched_claim
 {
 	memset(c, 0, sizeof *c);
 	c->task_id = pg_int(r, i, 0, 0);
-	snprintf(c->job_id, sizeof c->job_id, "%s", PQgetvalue(r, i, 1));
+	snprintf(c->job_id, sizeof c->job_id, "%s", sym_PQgetvalue(r, i, 1));
 	c->service = pg_text(r, i, 2);
-	if (jobs_task_kind_parse(PQgetvalue(r, i, 3), &c->kind) < 0)
+	if (jobs_task_kind_parse(sym_PQgetvalue(r, i, 3), &c->kind) < 0)
 		c->kind = TASK_KIND_DELETE;
 	c->phase = (int)pg_int(r, i, 4, 0);
 	c->counted = (int)pg_int(r, i, 13, 0);
@@ -160,7 +160,7 @@ static int take_rows(struct pg_store *s, struct claim_ctx *c, int lim)
 	pg_p_text(&p, svc->preview_first ? "true" : "false");
 	if ((r = pg_run(s, SQL_CLAIM, &p)) == NULL)
 		return -1;
-	n = PQntuples(r);
+	n = sym_PQntuples(r);
 	order = xcalloc((size_t)n + 1, sizeof *order);
 	for (int i = 0; i < n; i++)
 		order[i] = i;
@@ -168,7 +168,7 @@ static int take_rows(struct pg_store *s, struct claim_ctx *c, int lim)
 	for (int i = 0; i < n; i++)
 		read_claim(r, order[i], c->now, &c->v[c->n++]);
 	free(order);
-	PQclear(r);
+	sym_PQclear(r);
 	return n;
 }
 
@@ -226,13 +226,13 @@ static int busy_services(struct pg_store *s, const struct sched_service *svcs, s
 		return -1;
 	for (size_t j = 0; j < n_svcs; j++) {
 		size_t i = (first + j) % n_svcs;
-		for (int row = 0; svcs[i].enabled && row < PQntuples(r); row++)
-			if (strcmp(PQgetvalue(r, row, 0), svcs[i].name) == 0) {
+		for (int row = 0; svcs[i].enabled && row < sym_PQntuples(r); row++)
+			if (strcmp(sym_PQgetvalue(r, row, 0), svcs[i].name) == 0) {
 				idx[(*k)++] = i;
 				break;
 			}
 	}
-	PQclear(r);
+	sym_PQclear(r);
 	return 0;
 }
 
@@ -314,11 +314,11 @@ static int count_sent_tx(struct pg_store *s, void *ctx)
 		return STORE_ERR;
 	for (size_t i = 0; i < c->n; i++) {
 		c->held[i] = 0;
-		for (int row = 0; row < PQntuples(r); row++)
+		for (int row = 0; row < sym_PQntuples(r); row++)
 			if (pg_int(r, row, 0, 0) == c->leases[i].task_id)
 				c->held[i] = 1;
 	}
-	PQclear(r);
+	sym_PQclear(r);
 	return STORE_OK;
 }
 

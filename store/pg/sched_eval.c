@@ -60,9 +60,9 @@ int pg_idset_collect(PGresult *r, struct store_idset *set)
 {
 	if (r == NULL)
 		return -1;
-	for (int i = 0; i < PQntuples(r); i++)
-		store_idset_push(set, PQgetvalue(r, i, 0));
-	PQclear(r);
+	for (int i = 0; i < sym_PQntuples(r); i++)
+		store_idset_push(set, sym_PQgetvalue(r, i, 0));
+	sym_PQclear(r);
 	return 0;
 }
 
@@ -81,7 +81,7 @@ int pg_lock_jobs(struct pg_store *s, const struct store_idset *set)
 	pg_p_text(&p, arr.data);
 	r = pg_run(s, SQL_LOCK_JOBS, &p);
 	buf_free(&arr);
-	PQclear(r);
+	sym_PQclear(r);
 	return r == NULL ? -1 : 0;
 }
 
@@ -89,7 +89,7 @@ int pg_notify_due(struct pg_store *s)
 {
 	PGresult *r = pg_run(s, SQL_NOTIFY, NULL);
 
-	PQclear(r);
+	sym_PQclear(r);
 	return r == NULL ? -1 : 0;
 }
 
@@ -104,7 +104,7 @@ static int read_children(struct pg_store *s, const struct pg_params *p,
 		return -1;
 	v->eval.children_failed = pg_int(r, 0, 0, 0);
 	v->eval.children_unfinished = pg_int(r, 0, 1, 0);
-	PQclear(r);
+	sym_PQclear(r);
 	return 0;
 }
 
@@ -120,11 +120,11 @@ static int read_view(struct store *base, const char *job_id, struct store_job_vi
 	pg_p_text(&p, job_id);
 	if ((r = pg_run(s, SQL_LOCK_JOB, &p)) == NULL)
 		return -1;
-	PQclear(r);
+	sym_PQclear(r);
 	if ((r = pg_run(s, SQL_VIEW, &p)) == NULL)
 		return -1;
-	if (PQntuples(r) == 0) {
-		PQclear(r);
+	if (sym_PQntuples(r) == 0) {
+		sym_PQclear(r);
 		return 1;
 	}
 	state = pg_str(r, 0, 0);
@@ -139,7 +139,7 @@ static int read_view(struct store *base, const char *job_id, struct store_job_vi
 	v->eval.lowest_unopened = pg_int(r, 0, 6, -1);
 	snprintf(v->parent, sizeof v->parent, "%s", pg_str(r, 0, 7) ? pg_str(r, 0, 7) : "");
 	v->has_children = pg_str(r, 0, 8) != NULL && strcmp(pg_str(r, 0, 8), "t") == 0;
-	PQclear(r);
+	sym_PQclear(r);
 	return v->has_children ? read_children(s, &p, v) : 0;
 }
 

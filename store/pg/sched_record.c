@@ -61,7 +61,7 @@ int pg_breaker_load(struct pg_store *s, const char *service, struct policy_break
 	pg_p_text(&p, service);
 	if ((r = pg_run(s, SQL_BREAKER_GET, &p)) == NULL)
 		return -1;
-	if (PQntuples(r) > 0) {
+	if (sym_PQntuples(r) > 0) {
 		state = pg_str(r, 0, 0);
 		if (state != NULL && strcmp(state, "open") == 0)
 			b->state = BREAKER_OPEN;
@@ -70,11 +70,11 @@ int pg_breaker_load(struct pg_store *s, const char *service, struct policy_break
 		b->failures = (int)pg_int(r, 0, 1, 0);
 		b->open_until_ms = pg_int(r, 0, 2, 0);
 		b->cooloff_ms = pg_int(r, 0, 3, 0);
-		b->probe_in_flight = !PQgetisnull(r, 0, 4);
+		b->probe_in_flight = !sym_PQgetisnull(r, 0, 4);
 		if (probe_owner != NULL)
 			*probe_owner = pg_text(r, 0, 4);
 	}
-	PQclear(r);
+	sym_PQclear(r);
 	return 0;
 }
 
@@ -133,13 +133,13 @@ static int cumulative(struct pg_store *s, const struct sched_result *r, char **c
 	pg_p_int(&p, r->task_id);
 	if ((q = pg_run(s, SQL_TASK_COUNTS, &p)) == NULL)
 		return -1;
-	if (PQntuples(q) > 0)
+	if (sym_PQntuples(q) > 0)
 		old_total = pg_int(q, 0, 1, -1);
-	*counts = sched_doc_merge_counts(PQntuples(q) > 0 ? pg_str(q, 0, 0) : NULL,
+	*counts = sched_doc_merge_counts(sym_PQntuples(q) > 0 ? pg_str(q, 0, 0) : NULL,
 					 r->counts_json);
 	if (old_total > 0 && r->total >= 0)
 		*total = old_total + r->total;
-	PQclear(q);
+	sym_PQclear(q);
 	return 0;
 }
 

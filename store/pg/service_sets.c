@@ -57,7 +57,7 @@ static int find_set(struct pg_store *s, const struct store_service *want, size_t
 	pg_p_int(&p, (int64_t)n);
 	if ((r = pg_run(s, SQL_SETS_OF_SIZE, &p)) == NULL)
 		return -1;
-	for (int row = 0; *id == 0 && row < PQntuples(r); row++) {
+	for (int row = 0; *id == 0 && row < sym_PQntuples(r); row++) {
 		const char *name = pg_str(r, row, 1);
 		int64_t set = pg_int(r, row, 0, 0);
 
@@ -73,7 +73,7 @@ static int find_set(struct pg_store *s, const struct store_service *want, size_t
 		if ((n == 0 || ++i == n) && same)
 			*id = set;
 	}
-	PQclear(r);
+	sym_PQclear(r);
 	return 0;
 }
 
@@ -138,12 +138,12 @@ int pg_set_members(struct store *base, int64_t id, struct store_set *out)
 	pg_p_int(&p, id);
 	if ((r = pg_run(s, SQL_MEMBERS, &p)) == NULL)
 		return -1;
-	for (int i = 0; i < PQntuples(r); i++) {
+	for (int i = 0; i < sym_PQntuples(r); i++) {
 		out->v = xreserve(out->v, &out->cap, out->n + 1, sizeof *out->v);
 		out->v[out->n].name = pg_text(r, i, 0);
 		out->v[out->n++].phase = (int)pg_int(r, i, 1, 1);
 	}
-	PQclear(r);
+	sym_PQclear(r);
 	return 0;
 }
 
@@ -164,11 +164,11 @@ int pg_retired_reason(struct store *base, const char *service, char **reason, in
 	pg_p_text(&p, service);
 	if ((r = pg_run(s, SQL_RETIRED, &p)) == NULL)
 		return -1;
-	if (PQntuples(r) > 0) {
+	if (sym_PQntuples(r) > 0) {
 		*found = 1;
 		if (reason != NULL)
 			*reason = pg_text(r, 0, 0);
 	}
-	PQclear(r);
+	sym_PQclear(r);
 	return 0;
 }

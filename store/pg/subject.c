@@ -67,10 +67,10 @@ static int active_of(struct pg_store *s, const char *sql, const char *key,
 	pg_p_text(&p, key);
 	if ((r = pg_run(s, sql, &p)) == NULL)
 		return -1;
-	found = PQntuples(r) > 0;
+	found = sym_PQntuples(r) > 0;
 	if (found)
-		snprintf(id, JOBS_ID_LEN + 1, "%s", PQgetvalue(r, 0, 0));
-	PQclear(r);
+		snprintf(id, JOBS_ID_LEN + 1, "%s", sym_PQgetvalue(r, 0, 0));
+	sym_PQclear(r);
 	return found;
 }
 
@@ -240,13 +240,13 @@ static void read_tenant(const PGresult *r, int i, struct subject_tenant *t)
 	const char *child = pg_str(r, i, 5);
 
 	memset(t, 0, sizeof *t);
-	snprintf(t->tenant_id, sizeof t->tenant_id, "%s", PQgetvalue(r, i, 0));
-	if (subject_role_parse(PQgetvalue(r, i, 1), &t->role) < 0)
+	snprintf(t->tenant_id, sizeof t->tenant_id, "%s", sym_PQgetvalue(r, i, 0));
+	if (subject_role_parse(sym_PQgetvalue(r, i, 1), &t->role) < 0)
 		t->role = SUBJECT_ROLE_MEMBER;
 	t->other_admins = (int)pg_int(r, i, 2, 0);
-	if (subject_decision_parse(PQgetvalue(r, i, 3), &t->decision) < 0)
+	if (subject_decision_parse(sym_PQgetvalue(r, i, 3), &t->decision) < 0)
 		t->decision = SUBJECT_KEEP;
-	snprintf(t->reason, sizeof t->reason, "%s", PQgetvalue(r, i, 4));
+	snprintf(t->reason, sizeof t->reason, "%s", sym_PQgetvalue(r, i, 4));
 	snprintf(t->child_job_id, sizeof t->child_job_id, "%s", child ? child : "");
 }
 
@@ -261,11 +261,11 @@ int pg_subject_tenants(struct store *base, const char *job_id, struct subject_te
 	pg_p_text(&p, job_id);
 	if ((r = pg_run(pg_of(base), SQL_TENANTS, &p)) == NULL)
 		return STORE_ERR;
-	*n = (size_t)PQntuples(r);
+	*n = (size_t)sym_PQntuples(r);
 	*out = *n ? xcalloc(*n, sizeof **out) : NULL;
 	for (size_t i = 0; i < *n; i++)
 		read_tenant(r, (int)i, &(*out)[i]);
-	PQclear(r);
+	sym_PQclear(r);
 	return STORE_OK;
 }
 

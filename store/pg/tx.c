@@ -26,10 +26,10 @@ static const char SQL_XACT_STATUS[] = "SELECT pg_xact_status($1::xid8)";
 static void rollback(struct pg_store *s)
 {
 	pg_events_end(s);
-	if (PQstatus(s->conn) == CONNECTION_OK &&
-	    PQtransactionStatus(s->conn) != PQTRANS_IDLE) {
-		PGresult *r = PQexec(s->conn, "ROLLBACK");
-		PQclear(r);
+	if (sym_PQstatus(s->conn) == CONNECTION_OK &&
+	    sym_PQtransactionStatus(s->conn) != PQTRANS_IDLE) {
+		PGresult *r = sym_PQexec(s->conn, "ROLLBACK");
+		sym_PQclear(r);
 	}
 	s->in_tx = 0;
 }
@@ -52,14 +52,14 @@ static int begin(struct pg_store *s, char *xid, size_t len)
 		if (s->lost && pg_reconnect(s) < 0)
 			return -1;
 		s->sqlstate[0] = '\0';
-		r = PQexec(s->conn, SQL_BEGIN); /* two statements: the simple protocol */
-		if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
-			snprintf(xid, len, "%s", PQgetvalue(r, 0, 0));
-			PQclear(r);
+		r = sym_PQexec(s->conn, SQL_BEGIN); /* two statements: the simple protocol */
+		if (sym_PQresultStatus(r) == PGRES_TUPLES_OK && sym_PQntuples(r) == 1) {
+			snprintf(xid, len, "%s", sym_PQgetvalue(r, 0, 0));
+			sym_PQclear(r);
 			return 0;
 		}
 		pg_keep_error(s, r, SQL_BEGIN);
-		PQclear(r);
+		sym_PQclear(r);
 		rollback(s);
 		if (!s->lost || tries > 0)
 			return -1;
@@ -92,7 +92,7 @@ static int try_once(struct pg_store *s, pg_tx_fn fn, void *ctx, int *sent_commit
 	s->in_tx = 0;
 	if (r == NULL)
 		return STORE_ERR;
-	PQclear(r);
+	sym_PQclear(r);
 	return STORE_OK;
 }
 
@@ -113,11 +113,11 @@ static int committed(struct pg_store *s, const char *xid)
 		pg_p_text(&p, xid);
 		if ((r = pg_run(s, SQL_XACT_STATUS, &p)) == NULL)
 			return -1;
-		if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0)) {
-			const char *st = PQgetvalue(r, 0, 0);
+		if (sym_PQntuples(r) == 1 && !sym_PQgetisnull(r, 0, 0)) {
+			const char *st = sym_PQgetvalue(r, 0, 0);
 			verdict = strcmp(st, "committed") == 0 ? 1 : strcmp(st, "aborted") == 0 ? 0 : -1;
 		}
-		PQclear(r);
+		sym_PQclear(r);
 		if (verdict >= 0 || clock_mono_ms() + wait > until)
 			return verdict;
 		pg_sleep_ms(wait);

@@ -4,6 +4,7 @@ verification, suspend/restore, config changes, preview. EngineCase is the
 shared base of the test_engine_*.py files."""
 import json
 import os
+import re
 import signal
 import time
 
@@ -68,6 +69,31 @@ class EngineCase(harness.FleetCase):
 
 
 class TestEngineBasic(EngineCase):
+
+    @harness.sqlite_only("the PostgreSQL store loads libpq")
+    def test_short_commands_load_no_network_library_run_does(self):
+        """libcurl, libpq and libmicrohttpd are loaded when first needed
+        (util/dl.h): schedule and show map none of them; run --once loads
+        libcurl for its requests, and not the two it does not use."""
+        self.conf()
+        self.fleet.seed("acme")
+
+        def mapped(*args):
+            # the dynamic loader names each library it maps: "file=libz.so.1 [0]; ..."
+            r = self.td(*args, env=dict(LD_DEBUG="files"))
+            self.assertRc(r, 0)
+            return r, {m.split(".so")[0] for m in re.findall(r"file=(\S+)", r.err)}
+
+        r, libs = mapped("schedule", "acme", "--now")
+        job = r.out.strip()
+        libs |= mapped("show", job)[1]
+        self.assertIn("libsqlite3", libs)
+        self.assertFalse(libs & {"libcurl", "libpq", "libmicrohttpd", "libgnutls"},
+                         sorted(libs))
+        libs = mapped("run", "--once")[1]
+        self.assertIn("libcurl", libs)
+        self.assertFalse(libs & {"libpq", "libmicrohttpd"}, sorted(libs))  # no [api] here
+        self.assertEqual(self.state(job), "succeeded")
 
     def test_purge_end_to_end_in_phase_order_with_token(self):
         self.conf()

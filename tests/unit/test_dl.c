@@ -1,0 +1,86 @@
+/*
+ * test_dl.c - libraries loaded when first needed (util/dl.h): every
+ * function resolved or none, a library that is missing or too old named
+ * with its Debian package, a second load free.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "util/dl.h"
+
+static double (*sym_a)(double), (*sym_b)(double);
+
+static const struct dl_sym GOOD[] = {
+	{ "cos", (void **)&sym_a },
+	{ "sqrt", (void **)&sym_b },
+};
+
+static const struct dl_sym ONE_MISSING[] = {
+	{ "cos", (void **)&sym_a },
+	{ "no_such_function_anywhere", (void **)&sym_b },
+};
+
+static void test_loads_each_function_once(void **state)
+{
+	struct dl_lib lib = { .soname = "libm.so.6", .package = "libc6", .what = "maths",
+			      .syms = GOOD, .n_syms = 2 };
+	char err[256] = "";
+
+	sym_a = sym_b = NULL;
+	assert_int_equal(dl_load(&lib, err, sizeof err), 0);
+	assert_true(lib.loaded);
+	assert_non_null(sym_a);
+	assert_true(sym_b(16.0) == 4.0);
+	assert_true(sym_a(0.0) == 1.0);
+	sym_a = NULL; /* a second load does nothing */
+	assert_int_equal(dl_load(&lib, err, sizeof err), 0);
+	assert_null(sym_a);
+	assert_string_equal(err, "");
+}
+
+static void test_a_missing_library_is_named_with_its_package(void **state)
+{
+	struct dl_lib lib = { .soname = "libtenantdel-absent.so.9", .package = "libabsent9",
+			      .what = "HTTP requests", .syms = GOOD, .n_syms = 2 };
+	char err[512];
+
+	sym_a = sym_b = NULL;
+	assert_int_equal(dl_load(&lib, err, sizeof err), -1);
+	assert_false(lib.loaded);
+	assert_null(sym_a);
+	assert_non_null(strstr(err, "HTTP requests: libtenantdel-absent.so.9 is needed "
+				    "(Debian package libabsent9)"));
+	assert_non_null(strstr(err, "No such file")); /* dlerror's reason */
+	/* and it is tried again next time, not remembered as failed */
+	assert_int_equal(dl_load(&lib, err, sizeof err), -1);
+}
+
+static void test_an_old_library_leaves_nothing_half_loaded(void **state)
+{
+	struct dl_lib lib = { .soname = "libm.so.6", .package = "libc6", .what = "maths",
+			      .syms = ONE_MISSING, .n_syms = 2 };
+	char err[512];
+
+	sym_a = sym_b = NULL;
+	assert_int_equal(dl_load(&lib, err, sizeof err), -1);
+	assert_false(lib.loaded);
+	assert_null(lib.handle);
+	assert_null(sym_a); /* resolved before the missing one, then cleared */
+	assert_string_equal(err, "maths: libm.so.6 has no no_such_function_anywhere: a newer "
+				 "one is needed (Debian package libc6)");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_loads_each_function_once),
+		cmocka_unit_test(test_a_missing_library_is_named_with_its_package),
+		cmocka_unit_test(test_an_old_library_leaves_nothing_half_loaded),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

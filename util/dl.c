@@ -1,0 +1,57 @@
+/*
+ * dl.c - libraries loaded when first needed; see dl.h.
+ */
+#include "util/dl.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+
+static pthread_mutex_t dl_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void clear(struct dl_lib *lib)
+{
+	for (size_t i = 0; i < lib->n_syms; i++)
+		*lib->syms[i].addr = NULL;
+}
+
+int dl_load(struct dl_lib *lib, char *err, size_t errlen)
+{
+	const char *why = NULL, *missing = NULL;
+	int rc = 0;
+
+	pthread_mutex_lock(&dl_mu);
+	if (lib->loaded)
+		goto out;
+	dlerror();
+	lib->handle = dlopen(lib->soname, RTLD_NOW | RTLD_LOCAL);
+	if (lib->handle == NULL) {
+		why = dlerror();
+		rc = -1;
+		goto out;
+	}
+	for (size_t i = 0; i < lib->n_syms; i++) {
+		*lib->syms[i].addr = dlsym(lib->handle, lib->syms[i].name);
+		if (*lib->syms[i].addr == NULL) {
+			missing = lib->syms[i].name;
+			break;
+		}
+	}
+	if (missing != NULL) {
+		clear(lib);
+		dlclose(lib->handle);
+		lib->handle = NULL;
+		rc = -1;
+		goto out;
+	}
+	lib->loaded = 1;
+out:
+	if (rc < 0 && missing != NULL) /* dlerror's text is only good until the next dl call */
+		snprintf(err, errlen, "%s: %s has no %s: a newer one is needed (Debian package "
+			 "%s)", lib->what, lib->soname, missing, lib->package);
+	else if (rc < 0)
+		snprintf(err, errlen, "%s: %s is needed (Debian package %s): %s", lib->what,
+			 lib->soname, lib->package, why != NULL ? why : "it cannot be loaded");
+	pthread_mutex_unlock(&dl_mu);
+	return rc;
+}
