@@ -36,9 +36,13 @@
  */
 #define QUICK_CHECK_MAX_BYTES (64LL << 20)
 #define CHECK_RACY_MS 1000
+#define REMEMBER_WAIT_MS 2000 /* for the write lock, to remember a checkpoint's stamp */
 /* The WAL size past which a short command checkpoints (see open_existing
- * and sqlite_close); SQLite counts it in pages, 4 KiB by default. */
-#define BRIEF_CHECKPOINT_BYTES (64LL << 20)
+ * and sqlite_close); SQLite counts it in pages, 4 KiB by default. It is
+ * SQLite's own default: every process that opens the store while no other
+ * has it open reads the whole WAL to rebuild its index (~1 ms a MiB here:
+ * at 64 MiB, a `show` took 60 ms more). */
+#define BRIEF_CHECKPOINT_BYTES (4LL << 20)
 #define BRIEF_CHECKPOINT_PAGES ((int)(BRIEF_CHECKPOINT_BYTES / 4096))
 
 /* Every tenantdel table a store has had since migration 1. */
@@ -416,15 +420,15 @@ static struct store *open_existing(const char *path, const struct stat *file,
 	    migrate(s, err, errlen) < 0)
 		goto fail;
 	/* A short command leaves the WAL as it is when it closes: checkpointing
-	 * it then (two fdatasyncs, the WAL and its index deleted and created
-	 * again by the next command) was most of a `schedule`'s time. Nor does
-	 * it fold the WAL back at SQLite's default 1000 pages: that rewrites
-	 * the main file, so every writer opening it in the next second ran the
-	 * quick check again (three `schedule` loops at once on a 60 MB store:
-	 * 3.3 s of CPU for 150 jobs, 1.3 s without). The daemon and `run
-	 * --once` checkpoint at 1000 pages and when they close; a short
-	 * command only once the WAL passes BRIEF_CHECKPOINT_PAGES, so the WAL
-	 * stays bounded without a daemon too. */
+	 * it each time (two fdatasyncs, the WAL and its index deleted and
+	 * created again by the next command) was most of a `schedule`'s time.
+	 * It folds the WAL back once it passes BRIEF_CHECKPOINT_PAGES, so that
+	 * without a daemon the WAL, which every opener then reads whole, stays
+	 * small; and the command that did it remembers the file it wrote as
+	 * checked (sqlite_close), else every writer opening it in the next
+	 * second ran the quick check again (three `schedule` loops at once on
+	 * a 60 MB store: 3.3 s of CPU for 150 jobs, 1.3 s without). The daemon
+	 * and `run --once` checkpoint at 1000 pages and when they close. */
 	s->brief = (c->flags & STORE_OPEN_BRIEF) != 0;
 	if (s->brief &&
 	    (sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL) != SQLITE_OK ||
@@ -432,9 +436,11 @@ static struct store *open_existing(const char *path, const struct stat *file,
 		open_error(s, sqlite3_errcode(s->db), "cannot configure it", err, errlen);
 		goto fail;
 	}
-	if ((c->flags & STORE_OPEN_CHECK) && file->st_size <= QUICK_CHECK_MAX_BYTES &&
-	    check_if_changed(s, file, err, errlen) < 0)
-		goto fail;
+	if ((c->flags & STORE_OPEN_CHECK) && file->st_size <= QUICK_CHECK_MAX_BYTES) {
+		if (check_if_changed(s, file, err, errlen) < 0)
+			goto fail;
+		s->checked = 1;
+	}
 	return &s->base;
 fail:
 	handle_free(s);
@@ -490,17 +496,43 @@ struct store *sqlite_open(const struct store_config *c, char *err, size_t errlen
 			 S_ISREG(st.st_mode) ? "an empty file" : "not a regular file");
 		return NULL;
 	}
-	return open_existing(path, &st, &o, err, errlen);
+	struct store *s = open_existing(path, &st, &o, err, errlen);
+	if (s != NULL && (c->flags & STORE_OPEN_CHECK) && !(o.flags & STORE_OPEN_CHECK))
+		sqlite_of(s)->checked = 1; /* built whole a moment ago */
+	return s;
+}
+
+/*
+ * After a short command's checkpoint: the main file is now what SQLite
+ * copied into it from a store that passed its check when this command
+ * opened it, so its new stamp is remembered as checked (the meta row goes
+ * to the WAL, which the command leaves: the file keeps that stamp). It is
+ * the one stamp remembered younger than CHECK_RACY_MS: that rule is for
+ * content a check did not read, and this content is SQLite's own writes
+ * of a checked store. Best effort, like check_if_changed's.
+ */
+static void remember_own_checkpoint(struct sqlite_store *s)
+{
+	char stamp[128];
+	struct stat st;
+
+	if (stat(s->path, &st) == 0 && st.st_size <= QUICK_CHECK_MAX_BYTES) {
+		file_stamp(&st, stamp, sizeof stamp);
+		/* waits for another writer's short transaction: unremembered,
+		 * every writer of the next second would run the check */
+		sqlite3_busy_timeout(s->db, REMEMBER_WAIT_MS);
+		stamp_row(s, stamp, stamp);
+	}
 }
 
 /*
  * A short command that left a write-ahead log past BRIEF_CHECKPOINT_BYTES
- * (a bulk schedule: its own commit has copied it into the database file
- * already) empties it as it closes. Left as it is, the next process to
- * open the store rebuilds the log's index without knowing its frames were
- * copied, and copies them all again at its first checkpoint: after
- * scheduling a million jobs, the next run paid ~800 MB of writes (its
- * tasks/s 0.59 of an empty store's).
+ * (many commands since the last checkpoint, or a bulk schedule whose own
+ * commit has copied it into the database file already) empties it as it
+ * closes. Left as it is, every later process that opens the store alone
+ * reads all of it to rebuild its index, and the first to checkpoint copies
+ * its frames again: after scheduling a million jobs, the next run paid
+ * ~800 MB of writes (its tasks/s 0.59 of an empty store's).
  */
 void sqlite_close(struct store *base)
 {
@@ -514,8 +546,10 @@ void sqlite_close(struct store *base)
 		 * log makes it give up rather than wait out the busy timeout */
 		if (stat(wal, &st) == 0 && st.st_size >= BRIEF_CHECKPOINT_BYTES) {
 			sqlite3_busy_timeout(s->db, 0);
-			(void)sqlite3_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL,
-					   NULL);
+			if (sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL,
+						      NULL) == SQLITE_OK &&
+			    s->checked)
+				remember_own_checkpoint(s);
 		}
 		free(wal);
 	}

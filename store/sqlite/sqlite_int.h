@@ -40,6 +40,7 @@ struct sqlite_store {
 	char *path;
 	int in_tx;
 	int brief;  /* opened with STORE_OPEN_BRIEF: see sqlite_close */
+	int checked; /* the file passed its check at open (or was just built) */
 	struct store_stmt_slot cache[STORE_STMT_CACHE];
 	int n_cache;
 	struct store_chain tip;
