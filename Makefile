@@ -15,7 +15,13 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 CC ?= gcc
 
-PKGS := sqlite3 libpq libcurl libcjson inih libmicrohttpd libcrypto
+# BIN_PKGS are what tenantdel itself links: libcurl, libpq and
+# libmicrohttpd (and the ~30 libraries they bring) are loaded when first
+# needed (util/dl.h), so a short command does not map them; only their
+# headers are used to build it. The tests, the fleet and the benchmarks
+# link everything.
+BIN_PKGS := sqlite3 libcjson inih libcrypto
+PKGS := $(BIN_PKGS) libpq libcurl libmicrohttpd
 DEPS_OK := $(shell pkg-config --exists $(PKGS) 2>/dev/null && test -f /usr/include/ev.h && echo yes)
 ifneq ($(DEPS_OK),yes)
 ifeq ($(filter clean deps,$(MAKECMDGOALS)),)
@@ -28,12 +34,9 @@ endif
 endif
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lev -lm -pthread
-# What tenantdel itself links: libcurl, libpq and libmicrohttpd (and the ~30
-# libraries they bring) are loaded when first needed (util/dl.h), so a
-# short command does not map them; only their headers are used to build.
-# The tests, the fleet and the benchmarks link everything.
-BIN_LIBS := $(shell pkg-config --libs sqlite3 libcjson inih libcrypto 2>/dev/null) -lev -lm -pthread
+SYS_LIBS := -lev -lm -pthread
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) $(SYS_LIBS)
+BIN_LIBS := $(shell pkg-config --libs $(BIN_PKGS) 2>/dev/null) $(SYS_LIBS)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
 WARN := -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes -Wmissing-prototypes \

@@ -3,29 +3,14 @@
  */
 #include "scheduler/curl_lib.h"
 
-#include <pthread.h>
-#include <stdio.h>
+static int global_init(void)
+{
+	return sym_curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+}
 
-DL_LIBRARY(libcurl, CURL_LIB_FUNCS, "libcurl.so.4", "libcurl4", "HTTP requests");
-
-static pthread_mutex_t init_mu = PTHREAD_MUTEX_INITIALIZER;
-static int inited;
+DL_LIBRARY(libcurl, CURL_LIB_FUNCS, "libcurl.so.4", "libcurl4", "HTTP requests", global_init);
 
 int curl_lib_load(char *err, size_t errlen)
 {
-	int rc = 0;
-
-	if (dl_load(&libcurl, err, errlen) < 0)
-		return -1;
-	pthread_mutex_lock(&init_mu);
-	if (!inited) {
-		if (sym_curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK) {
-			inited = 1;
-		} else {
-			snprintf(err, errlen, "curl_global_init failed");
-			rc = -1;
-		}
-	}
-	pthread_mutex_unlock(&init_mu);
-	return rc;
+	return dl_load(&libcurl, err, errlen);
 }

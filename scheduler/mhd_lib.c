@@ -4,7 +4,7 @@
 #include "scheduler/mhd_lib.h"
 
 DL_LIBRARY(libmhd, MHD_LIB_FUNCS, "libmicrohttpd.so.12", "libmicrohttpd12",
-	   "the HTTP API ([api])");
+	   "the HTTP API ([api])", NULL);
 
 int mhd_lib_load(char *err, size_t errlen)
 {

@@ -18,7 +18,7 @@ static void clear(struct dl_lib *lib)
 int dl_load(struct dl_lib *lib, char *err, size_t errlen)
 {
 	const char *why = NULL, *missing = NULL;
-	int rc = 0;
+	int rc = 0, init_failed = 0;
 
 	pthread_mutex_lock(&dl_mu);
 	if (lib->loaded)
@@ -37,7 +37,8 @@ int dl_load(struct dl_lib *lib, char *err, size_t errlen)
 			break;
 		}
 	}
-	if (missing != NULL) {
+	init_failed = missing == NULL && lib->init != NULL && lib->init() < 0;
+	if (missing != NULL || init_failed) {
 		clear(lib);
 		dlclose(lib->handle);
 		lib->handle = NULL;
@@ -49,6 +50,8 @@ out:
 	if (rc < 0 && missing != NULL) /* dlerror's text is only good until the next dl call */
 		snprintf(err, errlen, "%s: %s has no %s: a newer one is needed (Debian package "
 			 "%s)", lib->what, lib->soname, missing, lib->package);
+	else if (init_failed)
+		snprintf(err, errlen, "%s: %s cannot be initialised", lib->what, lib->soname);
 	else if (rc < 0)
 		snprintf(err, errlen, "%s: %s is needed (Debian package %s): %s", lib->what,
 			 lib->soname, lib->package, why != NULL ? why : "it cannot be loaded");

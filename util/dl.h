@@ -29,21 +29,23 @@ struct dl_sym {
 };
 
 /* A library loaded on demand: what to open, what to tell a user who lacks
- * it, the functions to resolve. loaded is set once it is; dl_load is
- * called from any thread. */
+ * it, the functions to resolve, and what to run once they are (NULL:
+ * nothing; 0 or -1). loaded is set once it is; dl_load is called from any
+ * thread. */
 struct dl_lib {
 	const char *soname;  /* "libcurl.so.4" */
 	const char *package; /* Debian's package with it, "libcurl4" */
 	const char *what;    /* what needs it, "HTTP requests" */
 	const struct dl_sym *syms;
 	size_t n_syms;
+	int (*init)(void);   /* curl_global_init, say */
 	void *handle;
 	int loaded;
 };
 
 /*
- * Opens lib and resolves each of its functions, once (later calls return
- * at once). 0, or -1 with err set to a sentence a user can act on
+ * Opens lib, resolves each of its functions and runs its init, once (later
+ * calls return at once). 0, or -1 with err set to a sentence a user can act on
  * ("HTTP requests: libcurl.so.4 is needed (Debian package libcurl4): ..."), and
  * nothing left loaded.
  */
@@ -55,11 +57,12 @@ int dl_load(struct dl_lib *lib, char *err, size_t errlen);
 #define DL_DECLARE(f) extern __typeof__(f) *sym_##f;
 #define DL_DEFINE(f) __typeof__(f) *sym_##f;
 #define DL_ENTRY(f) { #f, (void **)&sym_##f },
-#define DL_LIBRARY(var, FUNCS, soname_, package_, what_)                                  \
+#define DL_LIBRARY(var, FUNCS, soname_, package_, what_, init_)                           \
 	FUNCS(DL_DEFINE)                                                                  \
 	static const struct dl_sym var##_syms[] = { FUNCS(DL_ENTRY) };                    \
 	static struct dl_lib var = { .soname = soname_, .package = package_, .what = what_, \
 				     .syms = var##_syms,                                  \
-				     .n_syms = sizeof var##_syms / sizeof var##_syms[0] }
+				     .n_syms = sizeof var##_syms / sizeof var##_syms[0],  \
+				     .init = init_ }
 
 #endif

@@ -404,22 +404,20 @@ static const char SQL_JOBS_FAILED[] =
 /* The failed jobs among ids[0..n), in one statement. */
 int pg_jobs_failed(struct store *base, const char *const *ids, size_t n, size_t *failed)
 {
-	struct pg_store *s = pg_of(base);
 	struct pg_params p = { 0 };
 	struct buf arr;
-	PGresult *r;
+	int64_t v;
+	int rc;
 
-	*failed = 0;
 	buf_init(&arr);
 	for (size_t i = 0; i < n; i++)
 		pg_array_add(&arr, ids[i]);
 	pg_array_end(&arr);
 	pg_p_text(&p, arr.data);
-	r = pg_run(s, SQL_JOBS_FAILED, &p);
+	rc = pg_run_int(pg_of(base), SQL_JOBS_FAILED, &p, 0, &v);
 	buf_free(&arr);
-	if (r == NULL)
+	if (rc < 0)
 		return STORE_ERR;
-	*failed = (size_t)pg_int(r, 0, 0, 0);
-	sym_PQclear(r);
+	*failed = (size_t)v;
 	return STORE_OK;
 }

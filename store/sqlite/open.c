@@ -469,6 +469,8 @@ struct store *sqlite_open(const struct store_config *c, char *err, size_t errlen
 	const char *path = c->path;
 	struct store_config o = *c;
 	struct stat st;
+	struct store *s;
+	int created = 0;
 
 	library_setup();
 	if (path == NULL || path[0] == '\0') {
@@ -479,6 +481,7 @@ struct store *sqlite_open(const struct store_config *c, char *err, size_t errlen
 		if (create_store(path, err, errlen) < 0)
 			return NULL;
 		o.flags &= ~STORE_OPEN_CHECK; /* just built (here or by a concurrent opener) */
+		created = 1;
 	}
 	if (stat(path, &st) < 0) {
 		if (errno == ENOENT)
@@ -496,8 +499,8 @@ struct store *sqlite_open(const struct store_config *c, char *err, size_t errlen
 			 S_ISREG(st.st_mode) ? "an empty file" : "not a regular file");
 		return NULL;
 	}
-	struct store *s = open_existing(path, &st, &o, err, errlen);
-	if (s != NULL && (c->flags & STORE_OPEN_CHECK) && !(o.flags & STORE_OPEN_CHECK))
+	s = open_existing(path, &st, &o, err, errlen);
+	if (s != NULL && created)
 		sqlite_of(s)->checked = 1; /* built whole a moment ago */
 	return s;
 }

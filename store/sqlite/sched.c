@@ -6,6 +6,7 @@
  */
 #include "store/sqlite/sched_int.h"
 #include "jobs/sched_doc.h"
+#include "util/json.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -366,36 +367,25 @@ int sqlite_changed_token(struct store *base, uint64_t *token)
 
 /* ---- run --once's exit status ---- */
 
-#define FAILED_CHUNK 200 /* ids bound a statement */
+static const char SQL_JOBS_FAILED[] =
+	"SELECT count(*) FROM jobs WHERE state = 'failed'"
+	" AND id IN (SELECT value FROM json_each(:ids))";
 
-/* The failed jobs among ids[0..n), a chunk a statement. */
+/* The failed jobs among ids[0..n), the ids as one JSON array. */
 int sqlite_jobs_failed(struct store *base, const char *const *ids, size_t n, size_t *failed)
 {
 	struct sqlite_store *s = sqlite_of(base);
+	sqlite3_stmt *st = sqlite_stmt(s, SQL_JOBS_FAILED);
+	char *json = json_print_owned(cJSON_CreateStringArray(ids, (int)n));
+	int64_t v;
+	int rc;
 
-	*failed = 0;
-	for (size_t at = 0; at < n; at += FAILED_CHUNK) {
-		size_t len = n - at < FAILED_CHUNK ? n - at : FAILED_CHUNK;
-		struct buf sql;
-		sqlite3_stmt *st = NULL;
-		int rc;
-
-		buf_init(&sql);
-		buf_puts(&sql, "SELECT count(*) FROM jobs WHERE state = 'failed' AND id IN (");
-		for (size_t i = 0; i < len; i++)
-			buf_printf(&sql, "%s?%zu", i ? "," : "", i + 1);
-		buf_puts(&sql, ")");
-		rc = sqlite3_prepare_v2(s->db, sql.data, -1, &st, NULL);
-		buf_free(&sql);
-		for (size_t i = 0; rc == SQLITE_OK && i < len; i++)
-			rc = sqlite3_bind_text(st, (int)i + 1, ids[at + i], -1, SQLITE_STATIC);
-		if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
-			*failed += (size_t)sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
-		if (rc != SQLITE_ROW) {
-			sqlite_log_error(s, "jobs failed");
-			return STORE_ERR;
-		}
-	}
+	if (st != NULL)
+		sqlite_bind_text(st, ":ids", json);
+	rc = sqlite_step_int(s, st, 0, &v);
+	free(json);
+	if (rc < 0)
+		return STORE_ERR;
+	*failed = (size_t)v;
 	return STORE_OK;
 }

@@ -1,7 +1,8 @@
 /*
  * test_dl.c - libraries loaded when first needed (util/dl.h): every
  * function resolved or none, a library that is missing or too old named
- * with its Debian package, a second load free.
+ * with its Debian package, an init that fails undoing the load, a second
+ * load free.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -75,12 +76,36 @@ static void test_an_old_library_leaves_nothing_half_loaded(void **state)
 				 "one is needed (Debian package libc6)");
 }
 
+static int inits;
+
+static int init_fails(void)
+{
+	inits++;
+	return sym_a != NULL ? -1 : 0; /* resolved before it runs */
+}
+
+static void test_an_init_that_fails_unloads(void **state)
+{
+	struct dl_lib lib = { .soname = "libm.so.6", .package = "libc6", .what = "maths",
+			      .syms = GOOD, .n_syms = 2, .init = init_fails };
+	char err[512];
+
+	sym_a = sym_b = NULL;
+	assert_int_equal(dl_load(&lib, err, sizeof err), -1);
+	assert_int_equal(inits, 1);
+	assert_false(lib.loaded);
+	assert_null(lib.handle);
+	assert_null(sym_a);
+	assert_string_equal(err, "maths: libm.so.6 cannot be initialised");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_loads_each_function_once),
 		cmocka_unit_test(test_a_missing_library_is_named_with_its_package),
 		cmocka_unit_test(test_an_old_library_leaves_nothing_half_loaded),
+		cmocka_unit_test(test_an_init_that_fails_unloads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
