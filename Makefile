@@ -20,7 +20,7 @@ CC ?= gcc
 # needed (util/dl.h), so a short command does not map them; only their
 # headers are used to build it. The tests, the fleet and the benchmarks
 # link everything.
-BIN_PKGS := sqlite3 libcjson inih libcrypto
+BIN_PKGS := sqlite3 libcjson inih nettle libcrypto
 PKGS := $(BIN_PKGS) libpq libcurl libmicrohttpd
 DEPS_OK := $(shell pkg-config --exists $(PKGS) 2>/dev/null && test -f /usr/include/ev.h && echo yes)
 ifneq ($(DEPS_OK),yes)

@@ -62,22 +62,17 @@ size_t util_int_text(int64_t v, char out[UTIL_INT_TEXT]);
 
 #define UTIL_SHA256_LEN 32
 
-/*
- * SHA-256 of len bytes at data into md. The algorithm is fetched once per
- * process (thread-safe). Aborts with a message when OpenSSL has no SHA-256;
- * can't fail otherwise.
- */
+/* SHA-256 of len bytes at data into md (util/digest.c); can't fail. */
 void util_sha256(const void *data, size_t len, unsigned char md[UTIL_SHA256_LEN]);
 /* The n bytes at p as 2n lowercase hex digits and a NUL into out. */
 void util_hex(const unsigned char *p, size_t n, char *out);
 
 /*
  * Hex HMAC-SHA256(key, data) into out (64 hex digits + NUL): the one MAC of
- * webhook signatures and HMAC-signed certificates. Returns 0, or -1 when
- * OpenSSL fails (out is then "").
+ * webhook signatures and HMAC-signed certificates. Can't fail.
  */
-int util_hmac_sha256_hex(const void *key, size_t keylen, const void *data, size_t len,
-			 char out[65]);
+void util_hmac_sha256_hex(const void *key, size_t keylen, const void *data, size_t len,
+			  char out[65]);
 
 /*
  * Read a whole file into a NUL-terminated string. Returns NULL and sets
