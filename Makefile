@@ -15,13 +15,13 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 CC ?= gcc
 
-# BIN_PKGS are what tenantdel itself links: libcurl, libpq and
+# BIN_PKGS are what tenantdel itself links: libcrypto, libcurl, libpq and
 # libmicrohttpd (and the ~30 libraries they bring) are loaded when first
 # needed (util/dl.h), so a short command does not map them; only their
 # headers are used to build it. The tests, the fleet and the benchmarks
 # link everything.
-BIN_PKGS := sqlite3 libcjson inih nettle libcrypto
-PKGS := $(BIN_PKGS) libpq libcurl libmicrohttpd
+BIN_PKGS := sqlite3 libcjson inih nettle
+PKGS := $(BIN_PKGS) libcrypto libpq libcurl libmicrohttpd
 DEPS_OK := $(shell pkg-config --exists $(PKGS) 2>/dev/null && test -f /usr/include/ev.h && echo yes)
 ifneq ($(DEPS_OK),yes)
 ifeq ($(filter clean deps,$(MAKECMDGOALS)),)

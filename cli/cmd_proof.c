@@ -8,12 +8,12 @@
 #include "jobs/signature.h"
 #include "jobs/timefmt.h"
 #include "store/store.h"
+#include "util/crypto_lib.h"
 #include "util/json.h"
 #include "util/util.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <openssl/pem.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,19 +152,24 @@ static cJSON *load_certificate(const char *path)
 /* The public key in the PEM file path; NULL after printing why. */
 static EVP_PKEY *read_public_key(const char *path)
 {
-	FILE *f = fopen(path, "r");
+	char why[256];
+	FILE *f;
 	EVP_PKEY *k;
 
-	if (f == NULL) {
+	if (crypto_lib_load(why, sizeof why) < 0) {
+		cli_error("verify-certificate: %s", why);
+		return NULL;
+	}
+	if ((f = fopen(path, "r")) == NULL) {
 		cli_error("verify-certificate: cannot read %s: %s", path, strerror(errno));
 		return NULL;
 	}
-	k = PEM_read_PUBKEY(f, NULL, NULL, NULL);
+	k = sym_PEM_read_PUBKEY(f, NULL, NULL, NULL);
 	fclose(f);
-	if (k == NULL || EVP_PKEY_get_base_id(k) != EVP_PKEY_ED25519) {
+	if (k == NULL || sym_EVP_PKEY_get_base_id(k) != EVP_PKEY_ED25519) {
 		cli_error("verify-certificate: %s is not an Ed25519 public key in PEM "
 			  "(tenantdel certificate-key --public prints one)", path);
-		EVP_PKEY_free(k);
+		sym_EVP_PKEY_free(k);
 		return NULL;
 	}
 	return k;
@@ -247,7 +252,8 @@ int cli_cmd_verify_certificate(struct cli_ctx *ctx, int argc, char **argv)
 	else if (rc == EXIT_OK)
 		printf("certificate verified\n");
 	cJSON_Delete(cert);
-	EVP_PKEY_free(pub);
+	if (pub != NULL)
+		sym_EVP_PKEY_free(pub);
 	return rc;
 }
 
@@ -264,7 +270,7 @@ int cli_cmd_certificate_key(struct cli_ctx *ctx, int argc, char **argv)
 		cli_error("certificate-key: no [certificate] signing_key in %s", ctx->config_path);
 		return EXIT_USAGE;
 	}
-	if (PEM_write_PUBKEY(stdout, cfg->certificate_signing_key) != 1) {
+	if (sym_PEM_write_PUBKEY(stdout, cfg->certificate_signing_key) != 1) {
 		cli_error("certificate-key: cannot write the public key");
 		return EXIT_FAILED;
 	}

@@ -12,14 +12,12 @@
  */
 #include "config/config.h"
 #include "config/keys.h"
+#include "util/crypto_lib.h"
 #include "util/util.h"
 
 #include <errno.h>
 #include <ini.h>
 #include <limits.h>
-#include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
 #include <search.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -369,22 +367,22 @@ static int tls_no_passphrase(char *buf, int size, int rwflag, void *u)
 /* Parses text as the PEM that key names into parts; 1 when it holds one. */
 static int tls_parse(const char *key, const char *text, size_t len, struct tls_parts *parts)
 {
-	BIO *b = BIO_new_mem_buf(text, (int)len);
-	STACK_OF(X509_INFO) *infos;
+	BIO *b = sym_BIO_new_mem_buf(text, (int)len);
+	OPENSSL_STACK *infos; /* of X509_INFO */
 
 	if (b == NULL)
 		return 0;
 	if (strcmp(key, "ca_file") == 0) {
-		infos = PEM_X509_INFO_read_bio(b, NULL, NULL, NULL);
-		for (int i = 0; infos != NULL && i < sk_X509_INFO_num(infos); i++)
-			parts->n_ca += sk_X509_INFO_value(infos, i)->x509 != NULL;
-		sk_X509_INFO_pop_free(infos, X509_INFO_free);
+		infos = (OPENSSL_STACK *)sym_PEM_X509_INFO_read_bio(b, NULL, NULL, NULL);
+		for (int i = 0; infos != NULL && i < sym_OPENSSL_sk_num(infos); i++)
+			parts->n_ca += ((X509_INFO *)sym_OPENSSL_sk_value(infos, i))->x509 != NULL;
+		sym_OPENSSL_sk_pop_free(infos, (OPENSSL_sk_freefunc)sym_X509_INFO_free);
 	} else if (strcmp(key, "client_cert") == 0) {
-		parts->cert = PEM_read_bio_X509(b, NULL, NULL, NULL);
+		parts->cert = sym_PEM_read_bio_X509(b, NULL, NULL, NULL);
 	} else {
-		parts->key = PEM_read_bio_PrivateKey(b, NULL, tls_no_passphrase, NULL);
+		parts->key = sym_PEM_read_bio_PrivateKey(b, NULL, tls_no_passphrase, NULL);
 	}
-	BIO_free(b);
+	sym_BIO_free(b);
 	return strcmp(key, "ca_file") == 0 ? parts->n_ca > 0
 	       : strcmp(key, "client_cert") == 0 ? parts->cert != NULL : parts->key != NULL;
 }
@@ -404,17 +402,17 @@ static int tls_check_file(struct config_parser *p, const char *key, const char *
 	if ((text = util_read_file(path, &len)) == NULL)
 		return config_fail_at(p, p->key_line[SEC_HTTP].lines[i], "%s %s cannot be read: %s",
 				      key, path, strerror(errno));
-	ERR_clear_error();
+	sym_ERR_clear_error();
 	ok = tls_parse(key, text, len, parts);
-	e = ERR_peek_last_error();
+	e = sym_ERR_peek_last_error();
 	explicit_bzero(text, len); /* a private key is a secret */
 	free(text);
-	ERR_clear_error();
+	sym_ERR_clear_error();
 	if (ok)
 		return 0;
 	return config_fail_at(p, p->key_line[SEC_HTTP].lines[i], "%s %s is not %s (%s)", key, path,
-			      what, e && ERR_reason_error_string(e) ? ERR_reason_error_string(e)
-								    : "nothing found");
+			      what, e && sym_ERR_reason_error_string(e)
+				    ? sym_ERR_reason_error_string(e) : "nothing found");
 }
 
 /* ca_file, client_cert and client_key: readable PEM, the key matching the cert. */
@@ -422,8 +420,16 @@ static int config_check_tls(struct config_parser *p)
 {
 	struct config *cfg = p->cfg;
 	struct tls_parts parts = { 0 };
+	char why[256];
 	int i = 0, rc;
 
+	if (cfg->ca_file == NULL && cfg->client_cert == NULL && cfg->client_key == NULL)
+		return 0; /* libcrypto is not loaded */
+	if (crypto_lib_load(why, sizeof why) < 0) {
+		config_find_key(SEC_HTTP, cfg->ca_file ? "ca_file" : cfg->client_cert
+					  ? "client_cert" : "client_key", &i);
+		return config_fail_at(p, p->key_line[SEC_HTTP].lines[i], "%s", why);
+	}
 	rc = tls_check_file(p, "ca_file", cfg->ca_file, "a PEM file of CA certificates", &parts);
 	if (rc == 0)
 		rc = tls_check_file(p, "client_cert", cfg->client_cert, "a PEM certificate", &parts);
@@ -431,15 +437,15 @@ static int config_check_tls(struct config_parser *p)
 		rc = tls_check_file(p, "client_key", cfg->client_key,
 				    "an unencrypted PEM private key", &parts);
 	if (rc == 0 && parts.cert != NULL && parts.key != NULL &&
-	    X509_check_private_key(parts.cert, parts.key) != 1) {
+	    sym_X509_check_private_key(parts.cert, parts.key) != 1) {
 		config_find_key(SEC_HTTP, "client_key", &i);
 		rc = config_fail_at(p, p->key_line[SEC_HTTP].lines[i],
 				    "client_key %s does not match client_cert %s", cfg->client_key,
 				    cfg->client_cert);
 	}
-	ERR_clear_error();
-	X509_free(parts.cert);
-	EVP_PKEY_free(parts.key);
+	sym_ERR_clear_error();
+	sym_X509_free(parts.cert);
+	sym_EVP_PKEY_free(parts.key);
 	return rc;
 }
 
@@ -530,7 +536,8 @@ void config_free(struct config *cfg)
 	free(cfg->subject.user_url);
 	free(cfg->subject.memberships_preview_url);
 	free(cfg->subject.user_preview_url);
-	EVP_PKEY_free(cfg->certificate_signing_key);
+	if (cfg->certificate_signing_key != NULL) /* libcrypto loaded: it made it */
+		sym_EVP_PKEY_free(cfg->certificate_signing_key);
 	config_free_secrets(cfg);
 	tdestroy(cfg->by_name, free);
 	for (size_t i = 0; i < cfg->n_services; i++)

@@ -5,12 +5,10 @@
  * at its key's line, for every command.
  */
 #include "config/keys.h"
+#include "util/crypto_lib.h"
 #include "util/util.h"
 
 #include <errno.h>
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,25 +23,25 @@ static int no_passphrase(char *buf, int size, int rwflag, void *u)
 /* The private key in the PEM text, or NULL with why it is not one. */
 static EVP_PKEY *parse_signing_key(const char *text, size_t len, char *why, size_t n)
 {
-	BIO *b = BIO_new_mem_buf(text, (int)len);
+	BIO *b = sym_BIO_new_mem_buf(text, (int)len);
 	EVP_PKEY *k = NULL;
 	unsigned long e;
 
 	if (b == NULL)
 		return NULL;
-	ERR_clear_error();
-	k = PEM_read_bio_PrivateKey(b, NULL, no_passphrase, NULL);
-	e = ERR_peek_last_error();
-	BIO_free(b);
-	ERR_clear_error();
+	sym_ERR_clear_error();
+	k = sym_PEM_read_bio_PrivateKey(b, NULL, no_passphrase, NULL);
+	e = sym_ERR_peek_last_error();
+	sym_BIO_free(b);
+	sym_ERR_clear_error();
 	if (k == NULL)
 		snprintf(why, n, "not an unencrypted PEM private key (%s)",
-			 e && ERR_reason_error_string(e) ? ERR_reason_error_string(e)
-							 : "nothing found");
-	if (k != NULL && EVP_PKEY_get_base_id(k) != EVP_PKEY_ED25519) {
+			 e && sym_ERR_reason_error_string(e) ? sym_ERR_reason_error_string(e)
+							     : "nothing found");
+	if (k != NULL && sym_EVP_PKEY_get_base_id(k) != EVP_PKEY_ED25519) {
 		snprintf(why, n, "not an Ed25519 key (make one with: openssl genpkey -algorithm "
 			 "ed25519)");
-		EVP_PKEY_free(k);
+		sym_EVP_PKEY_free(k);
 		k = NULL;
 	}
 	return k;
@@ -53,7 +51,7 @@ int config_check_signing_key(struct config_parser *p)
 {
 	struct config *cfg = p->cfg;
 	const char *path = cfg->certificate_signing_key_file;
-	char why[160] = "not a private key";
+	char why[256] = "not a private key";
 	size_t len = 0;
 	char *text;
 	int i = 0, line;
@@ -62,6 +60,8 @@ int config_check_signing_key(struct config_parser *p)
 		return 0;
 	config_find_key(SEC_CERTIFICATE, "signing_key", &i);
 	line = p->key_line[SEC_CERTIFICATE].lines[i];
+	if (crypto_lib_load(why, sizeof why) < 0)
+		return config_fail_at(p, line, "signing_key: %s", why);
 	if ((text = util_read_file(path, &len)) == NULL)
 		return config_fail_at(p, line, "signing_key %s cannot be read: %s", path,
 				      strerror(errno));

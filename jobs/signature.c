@@ -1,17 +1,16 @@
 /*
  * signature.c - a certificate's canonical text (keys sorted, no
  * whitespace, no "signature") and its signature over that text:
- * HMAC-SHA256 with a shared secret, or Ed25519 through OpenSSL's EVP
- * interface.
+ * HMAC-SHA256 with a shared secret (Nettle, util/digest.c), or Ed25519
+ * through OpenSSL's EVP interface (libcrypto, loaded by whoever made the
+ * key: util/crypto_lib.h).
  */
 #include "jobs/signature.h"
+#include "util/crypto_lib.h"
 #include "util/json.h"
 #include "util/util.h"
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/sha.h>
-#include <openssl/x509.h>
+#include <nettle/memops.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,7 +114,7 @@ int jobs_certificate_check(const cJSON *cert, const unsigned char *key, size_t k
 		return -1;
 	}
 	certificate_mac(cert, key, keylen, mac);
-	if (CRYPTO_memcmp(mac, val->valuestring, SIG_HEX_LEN) != 0) {
+	if (!memeql_sec(mac, val->valuestring, SIG_HEX_LEN)) {
 		snprintf(why, whylen,
 			 "the signature does not match the content (changed, or another key)");
 		return -1;
@@ -139,13 +138,13 @@ const char *jobs_certificate_alg(const cJSON *cert)
 int jobs_key_id(EVP_PKEY *key, char out[JOBS_KEY_ID_LEN + 1])
 {
 	static const char HEX[] = "0123456789abcdef";
-	unsigned char md[SHA256_DIGEST_LENGTH], *der = NULL;
-	int len = i2d_PUBKEY(key, &der);
+	unsigned char md[UTIL_SHA256_LEN], *der = NULL;
+	int len = sym_i2d_PUBKEY(key, &der);
 
 	if (len <= 0)
 		return -1;
-	SHA256(der, (size_t)len, md);
-	OPENSSL_free(der);
+	util_sha256(der, (size_t)len, md);
+	sym_CRYPTO_free(der, OPENSSL_FILE, OPENSSL_LINE);
 	for (int i = 0; i < JOBS_KEY_ID_LEN / 2; i++) {
 		out[2 * i] = HEX[md[i] >> 4];
 		out[2 * i + 1] = HEX[md[i] & 0x0f];
@@ -159,23 +158,23 @@ int jobs_key_id(EVP_PKEY *key, char out[JOBS_KEY_ID_LEN + 1])
 static int ed25519_run(const cJSON *cert, EVP_PKEY *key, int sign,
 		       unsigned char sig[ED25519_SIG_LEN])
 {
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	EVP_MD_CTX *md = sym_EVP_MD_CTX_new();
 	char *text = jobs_certificate_canonical(cert);
 	size_t len = ED25519_SIG_LEN, n = strlen(text);
 	int ok = 0;
 
-	if (md == NULL || EVP_PKEY_get_base_id(key) != EVP_PKEY_ED25519)
+	if (md == NULL || sym_EVP_PKEY_get_base_id(key) != EVP_PKEY_ED25519)
 		goto out;
 	if (sign)
-		ok = EVP_DigestSignInit(md, NULL, NULL, NULL, key) == 1 &&
-		     EVP_DigestSign(md, sig, &len, (const unsigned char *)text, n) == 1 &&
+		ok = sym_EVP_DigestSignInit(md, NULL, NULL, NULL, key) == 1 &&
+		     sym_EVP_DigestSign(md, sig, &len, (const unsigned char *)text, n) == 1 &&
 		     len == ED25519_SIG_LEN;
 	else
-		ok = EVP_DigestVerifyInit(md, NULL, NULL, NULL, key) == 1 &&
-		     EVP_DigestVerify(md, sig, ED25519_SIG_LEN, (const unsigned char *)text,
-				      n) == 1;
+		ok = sym_EVP_DigestVerifyInit(md, NULL, NULL, NULL, key) == 1 &&
+		     sym_EVP_DigestVerify(md, sig, ED25519_SIG_LEN, (const unsigned char *)text,
+					  n) == 1;
 out:
-	EVP_MD_CTX_free(md);
+	sym_EVP_MD_CTX_free(md);
 	free(text);
 	return ok;
 }
@@ -188,7 +187,7 @@ int jobs_certificate_sign_ed25519(cJSON *cert, EVP_PKEY *key)
 
 	if (jobs_key_id(key, key_id) < 0 || !ed25519_run(cert, key, 1, sig))
 		return -1;
-	EVP_EncodeBlock(b64, sig, ED25519_SIG_LEN);
+	sym_EVP_EncodeBlock(b64, sig, ED25519_SIG_LEN);
 	cJSON_DeleteItemFromObjectCaseSensitive(cert, "signature");
 	o = cJSON_AddObjectToObject(cert, "signature");
 	cJSON_AddStringToObject(o, "alg", JOBS_SIG_ED25519);
@@ -204,9 +203,10 @@ static int ed25519_decode(const char *value, unsigned char sig[ED25519_SIG_LEN])
 	unsigned char raw[ED25519_B64_LEN], again[ED25519_B64_LEN + 1];
 
 	if (strlen(value) != ED25519_B64_LEN ||
-	    EVP_DecodeBlock(raw, (const unsigned char *)value, ED25519_B64_LEN) < ED25519_SIG_LEN)
+	    sym_EVP_DecodeBlock(raw, (const unsigned char *)value, ED25519_B64_LEN) <
+		    ED25519_SIG_LEN)
 		return -1;
-	EVP_EncodeBlock(again, raw, ED25519_SIG_LEN);
+	sym_EVP_EncodeBlock(again, raw, ED25519_SIG_LEN);
 	if (memcmp(again, value, ED25519_B64_LEN) != 0)
 		return -1;
 	memcpy(sig, raw, ED25519_SIG_LEN);
@@ -232,7 +232,7 @@ int jobs_certificate_check_ed25519(const cJSON *cert, EVP_PKEY *pub, char *why,
 			 "verify it", alg, JOBS_SIG_ED25519);
 		return -1;
 	}
-	if (jobs_key_id(pub, mine) < 0 || EVP_PKEY_get_base_id(pub) != EVP_PKEY_ED25519) {
+	if (jobs_key_id(pub, mine) < 0 || sym_EVP_PKEY_get_base_id(pub) != EVP_PKEY_ED25519) {
 		snprintf(why, whylen, "the key given is not an Ed25519 key");
 		return -1;
 	}

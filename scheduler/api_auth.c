@@ -5,14 +5,14 @@
  */
 #include "scheduler/api_int.h"
 
-#include <openssl/crypto.h>
+#include <nettle/memops.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 /*
  * The caller whose token the request carries, by name: r->caller gets it.
- * Every token is compared (CRYPTO_memcmp over sha256 digests, so lengths
+ * Every token is compared (memeql_sec over sha256 digests, so lengths
  * do not matter either) and none is skipped once one matched: the time
  * says neither which caller matched nor how close a wrong token came.
  */
@@ -23,7 +23,7 @@ static int find_caller(const struct config *cfg, const char *tok, struct api_req
 
 	util_sha256(tok, strlen(tok), d);
 	for (size_t i = 0; i < cfg->n_api_callers; i++) {
-		size_t eq = (size_t)(CRYPTO_memcmp(d, cfg->api_callers[i].digest, sizeof d) == 0);
+		size_t eq = (size_t)(memeql_sec(d, cfg->api_callers[i].digest, sizeof d) != 0);
 		found |= (i + 1) & ((size_t)0 - eq); /* tokens are unique: at most one */
 	}
 	if (found == 0)
@@ -53,7 +53,7 @@ int api_authorized(const struct api *a, struct MHD_Connection *c, struct api_req
 	n = strlen(tok);
 	/* The length is no secret worth hiding; the bytes are compared in
 	 * constant time. */
-	return strlen(h) == n && n > 0 && CRYPTO_memcmp(h, tok, n) == 0;
+	return strlen(h) == n && n > 0 && memeql_sec(h, tok, n);
 }
 
 int api_actor(const struct api_req *r, const char *field, const char **value,

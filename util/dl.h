@@ -1,7 +1,8 @@
 /*
  * dl.h - the libraries a command may not need, loaded when first needed
  * instead of before main: libcurl (run's requests, webhooks), libpq (the
- * PostgreSQL backend) and libmicrohttpd (the HTTP API).
+ * PostgreSQL backend), libmicrohttpd (the HTTP API) and libcrypto (keys and
+ * certificates a config names, Ed25519 signatures).
  *
  * Linked, those three bring ~30 more libraries (Kerberos, LDAP, GnuTLS,
  * SSH, RTMP...), and the dynamic loader maps and relocates all of them for
@@ -10,12 +11,12 @@
  * `schedule`, `list` or `show` on SQLite needs none of them.
  *
  * Each library has a header of its own (scheduler/curl_lib.h,
- * scheduler/mhd_lib.h, store/pg/libpq.h) that declares a pointer sym_NAME of
+ * scheduler/mhd_lib.h, store/pg/libpq.h, util/crypto_lib.h) that declares a pointer sym_NAME of
  * the library's own type for each function the code calls, and a load
  * function: call sites say sym_curl_easy_init(...), so a reader sees which
  * calls go through a loaded library. The sonames are the ABI the code is
  * built against (libcurl.so.4 since 2006, libpq.so.5 since 2006,
- * libmicrohttpd.so.12 since 2014).
+ * libmicrohttpd.so.12 since 2014, libcrypto.so.3 since 2021).
  */
 #ifndef TENANTDEL_UTIL_DL_H
 #define TENANTDEL_UTIL_DL_H

@@ -23,6 +23,7 @@
 
 #include "jobs/certificate.h"
 #include "jobs/signature.h"
+#include "util/crypto_lib.h"
 #include "util/json.h"
 #include "util/util.h"
 
@@ -44,15 +45,20 @@ static const char ED_OTHER_KEY_PEM[] =
 	"-----END PRIVATE KEY-----\n";
 #define ED_KEY_ID "6977c29155b8c603" /* openssl pkey -pubout -outform DER | sha256sum */
 
-/* A private key from PEM, or its public half only (public = 1). */
+/* A private key from PEM, or its public half only (public = 1). Like
+ * config/ and cli/, whoever makes a key loads libcrypto for jobs/ first. */
 static EVP_PKEY *ed_key(const char *pem, int public)
 {
-	BIO *b = BIO_new_mem_buf(pem, -1);
-	EVP_PKEY *k = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL), *pub;
+	char err[256];
+	BIO *b;
+	EVP_PKEY *k, *pub;
 	unsigned char *der = NULL;
 	const unsigned char *q;
 	int len;
 
+	assert_int_equal(crypto_lib_load(err, sizeof err), 0);
+	b = BIO_new_mem_buf(pem, -1);
+	k = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
 	BIO_free(b);
 	assert_non_null(k);
 	if (!public)
