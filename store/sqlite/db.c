@@ -344,6 +344,7 @@ int sqlite_commit(struct sqlite_store *s)
 	}
 	s->in_tx = 0;
 	s->tip.loaded = 0;
+	sqlite_wal_upkeep(s);
 	return STORE_OK;
 }
 

@@ -13,37 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
-
-/*
- * With STORE_OPEN_CHECK (the commands that start work: schedule, run) a file
- * up to this size gets PRAGMA quick_check (every page's structure, no index
- * cross-check) when it is opened; readers never pay for it (a 5 MB store
- * costs ~30 ms a check: every `show` would). Measured on 2 busy CPUs: 0.13 s for
- * 60 MB (45,000 scheduled jobs), 1.9 s for 1.4 GB (a million): too slow for
- * every `show`. A larger file relies on SQLite's own checks of each page a
- * statement reads (reported as "damaged") and on `audit verify`, which runs
- * the full integrity_check (0.28 s at 60 MB, 5.2 s at 1.4 GB).
- *
- * A check that passed is remembered with the file's stamp (device, inode,
- * size, modification time to the nanosecond), as git's index remembers a
- * file's hash: the next writer that finds the same stamp skips it. Anything
- * that writes the file (a checkpoint, an editor, dd) changes the stamp, so
- * the next writer checks again; without that, one `schedule` on an 18 MB
- * store spent 92 % of its instructions re-checking unchanged pages. A stamp
- * younger than CHECK_RACY_MS is not remembered: a write in the same clock
- * tick as the one before the check would leave the stamp as it was.
- */
-#define QUICK_CHECK_MAX_BYTES (64LL << 20)
-#define CHECK_RACY_MS 1000
-#define REMEMBER_WAIT_MS 2000 /* for the write lock, to remember a checkpoint's stamp */
-/* The WAL size past which a short command checkpoints (see open_existing
- * and sqlite_close); SQLite counts it in pages, 4 KiB by default. It is
- * SQLite's own default: every process that opens the store while no other
- * has it open reads the whole WAL to rebuild its index (~1 ms a MiB here:
- * at 64 MiB, a `show` took 60 ms more). */
-#define BRIEF_CHECKPOINT_BYTES (4LL << 20)
-#define BRIEF_CHECKPOINT_PAGES ((int)(BRIEF_CHECKPOINT_BYTES / 4096))
 
 /* Every tenantdel table a store has had since migration 1. */
 static const char SQL_OWN_TABLES[] =
@@ -191,6 +162,41 @@ static int set_wal(struct sqlite_store *s)
 	}
 }
 
+/*
+ * How a writer waits for another's lock. SQLite's own busy handler sleeps
+ * 1, 2, 5, 10, 15, 20, 25 ... 100 ms between tries: a `schedule` while the
+ * daemon commits every few milliseconds kept waking after the lock had
+ * been taken again, and waited up to 2 s. Here a waiter tries again within
+ * 0.1-2 ms (the step doubles from 0.1 ms, with jitter so that waiters do
+ * not wake in step), until busy_now ms have passed.
+ */
+static int busy_wait(void *arg, int tries)
+{
+	struct sqlite_store *s = arg;
+	int64_t now = clock_mono_ms();
+	long us;
+	struct timespec ts;
+
+	if (tries == 0)
+		s->busy_since = now;
+	if (now - s->busy_since >= s->busy_now)
+		return 0;
+	us = tries < 4 ? 100L << tries : 2000L;
+	us = us / 2 + (long)(rand_r(&s->busy_seed) % (unsigned)(us / 2 + 1));
+	ts.tv_sec = 0;
+	ts.tv_nsec = us * 1000L;
+	nanosleep(&ts, NULL);
+	return 1;
+}
+
+void sqlite_set_busy(struct sqlite_store *s, int ms)
+{
+	if (s->busy_seed == 0)
+		s->busy_seed = (unsigned)getpid() ^ (unsigned)clock_mono_ms();
+	sqlite3_busy_handler(s->db, ms > 0 ? busy_wait : NULL, s);
+	s->busy_now = ms;
+}
+
 static int configure(struct sqlite_store *s, char *err, size_t errlen)
 {
 	int rc;
@@ -201,103 +207,6 @@ static int configure(struct sqlite_store *s, char *err, size_t errlen)
 	    (rc = sqlite3_exec(s->db, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
 			       NULL, NULL, NULL)) != SQLITE_OK)
 		return open_error(s, rc, "cannot configure it", err, errlen);
-	return 0;
-}
-
-/* Runs an integrity pragma; *intact and why (its first finding) as found. */
-static int run_check(struct sqlite_store *s, const char *pragma, int *intact, char *why,
-		     size_t whylen)
-{
-	sqlite3_stmt *st = NULL;
-	const char *text;
-	int rc = sqlite3_prepare_v2(s->db, pragma, -1, &st, NULL);
-
-	*intact = 0;
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		text = (const char *)sqlite3_column_text(st, 0);
-		*intact = text != NULL && strcmp(text, "ok") == 0;
-		snprintf(why, whylen, "%s", text ? text : "");
-	} else if ((rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB) {
-		snprintf(why, whylen, "%s", sqlite3_errmsg(s->db));
-	} else {
-		sqlite_keep_error(s, rc, NULL);
-		sqlite3_finalize(st);
-		return -1;
-	}
-	sqlite3_finalize(st);
-	return 0;
-}
-
-int sqlite_check_integrity(struct store *base, int *intact, char *why, size_t whylen)
-{
-	struct sqlite_store *s = sqlite_of(base);
-
-	return run_check(s, "PRAGMA integrity_check(1)", intact, why, whylen) == 0 ? STORE_OK
-										    : STORE_ERR;
-}
-
-static int quick_check(struct sqlite_store *s, char *err, size_t errlen)
-{
-	char why[200];
-	int intact = 0;
-
-	if (run_check(s, "PRAGMA quick_check(1)", &intact, why, sizeof why) < 0) {
-		snprintf(err, errlen, "%s: %s", s->path, s->base.err_msg);
-		return -1;
-	}
-	if (!intact)
-		snprintf(err, errlen, "%s: damaged: run audit verify (%s)", s->path, why);
-	return intact ? 0 : -1;
-}
-
-/* The main file's stamp as text: what any write to it changes. */
-static void file_stamp(const struct stat *st, char *out, size_t len)
-{
-	snprintf(out, len, "%llu:%llu:%lld:%lld.%09ld", (unsigned long long)st->st_dev,
-		 (unsigned long long)st->st_ino, (long long)st->st_size,
-		 (long long)st->st_mtim.tv_sec, (long)st->st_mtim.tv_nsec);
-}
-
-/* Runs one statement on the meta row of the remembered check: with value
- * NULL reads it and says whether it equals stamp, else writes value. */
-static int stamp_row(struct sqlite_store *s, const char *stamp, const char *value)
-{
-	sqlite3_stmt *st = NULL;
-	const char *sql = value == NULL
-		? "SELECT value = ?1 FROM meta WHERE key = '" SQLITE_META_CHECKED "'"
-		: "INSERT OR REPLACE INTO meta (key, value) VALUES ('" SQLITE_META_CHECKED "', ?1)";
-	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL), same = 0;
-
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_text(st, 1, value ? value : stamp, -1, SQLITE_STATIC);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		same = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
-	return same;
-}
-
-/*
- * quick_check, unless a check already passed on the file as it is now
- * (see CHECK_RACY_MS above). Remembering is best effort: a write that fails
- * costs the next writer a check, nothing else.
- */
-static int check_if_changed(struct sqlite_store *s, const struct stat *st, char *err,
-			    size_t errlen)
-{
-	char stamp[128];
-	int64_t mtime_ms = (int64_t)st->st_mtim.tv_sec * 1000 + st->st_mtim.tv_nsec / 1000000;
-
-	file_stamp(st, stamp, sizeof stamp);
-	if (stamp_row(s, stamp, NULL))
-		return 0;
-	if (quick_check(s, err, errlen) < 0)
-		return -1;
-	if (clock_now_ms() - mtime_ms >= CHECK_RACY_MS)
-		stamp_row(s, stamp, stamp);
 	return 0;
 }
 
@@ -407,8 +316,8 @@ static struct store *open_existing(const char *path, const struct stat *file,
 		snprintf(err, errlen, "%s: read-only", path);
 		goto fail;
 	}
-	sqlite3_busy_timeout(s->db, c->busy_wait_ms == 0 ? 10000
-				    : c->busy_wait_ms < 0 ? 0 : c->busy_wait_ms);
+	s->busy_ms = c->busy_wait_ms == 0 ? 10000 : c->busy_wait_ms < 0 ? 0 : c->busy_wait_ms;
+	sqlite_set_busy(s, s->busy_ms);
 	sqlite3_extended_result_codes(s->db, 1);
 	/* SQLite's lookaside (small allocations from a per-connection arena)
 	 * is 1200 bytes x 40 by default, and the cached statements keep most of
@@ -419,28 +328,14 @@ static struct store *open_existing(const char *path, const struct stat *file,
 	if (identify(s, err, errlen) < 0 || configure(s, err, errlen) < 0 ||
 	    migrate(s, err, errlen) < 0)
 		goto fail;
-	/* A short command leaves the WAL as it is when it closes: checkpointing
-	 * it each time (two fdatasyncs, the WAL and its index deleted and
-	 * created again by the next command) was most of a `schedule`'s time.
-	 * It folds the WAL back once it passes BRIEF_CHECKPOINT_PAGES, so that
-	 * without a daemon the WAL, which every opener then reads whole, stays
-	 * small; and the command that did it remembers the file it wrote as
-	 * checked (sqlite_close), else every writer opening it in the next
-	 * second ran the quick check again (three `schedule` loops at once on
-	 * a 60 MB store: 3.3 s of CPU for 150 jobs, 1.3 s without). The daemon
-	 * and `run --once` checkpoint at 1000 pages and when they close. */
+	/* how the log is kept: store/sqlite/integrity.c */
 	s->brief = (c->flags & STORE_OPEN_BRIEF) != 0;
-	if (s->brief &&
-	    (sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL) != SQLITE_OK ||
-	     sqlite3_wal_autocheckpoint(s->db, BRIEF_CHECKPOINT_PAGES) != SQLITE_OK)) {
+	if (sqlite_wal_setup(s) < 0) {
 		open_error(s, sqlite3_errcode(s->db), "cannot configure it", err, errlen);
 		goto fail;
 	}
-	if ((c->flags & STORE_OPEN_CHECK) && file->st_size <= QUICK_CHECK_MAX_BYTES) {
-		if (check_if_changed(s, file, err, errlen) < 0)
-			goto fail;
-		s->checked = 1;
-	}
+	if ((c->flags & STORE_OPEN_CHECK) && sqlite_check_if_changed(s, file, err, errlen) < 0)
+		goto fail;
 	return &s->base;
 fail:
 	handle_free(s);
@@ -505,56 +400,11 @@ struct store *sqlite_open(const struct store_config *c, char *err, size_t errlen
 	return s;
 }
 
-/*
- * After a short command's checkpoint: the main file is now what SQLite
- * copied into it from a store that passed its check when this command
- * opened it, so its new stamp is remembered as checked (the meta row goes
- * to the WAL, which the command leaves: the file keeps that stamp). It is
- * the one stamp remembered younger than CHECK_RACY_MS: that rule is for
- * content a check did not read, and this content is SQLite's own writes
- * of a checked store. Best effort, like check_if_changed's.
- */
-static void remember_own_checkpoint(struct sqlite_store *s)
-{
-	char stamp[128];
-	struct stat st;
-
-	if (stat(s->path, &st) == 0 && st.st_size <= QUICK_CHECK_MAX_BYTES) {
-		file_stamp(&st, stamp, sizeof stamp);
-		/* waits for another writer's short transaction: unremembered,
-		 * every writer of the next second would run the check */
-		sqlite3_busy_timeout(s->db, REMEMBER_WAIT_MS);
-		stamp_row(s, stamp, stamp);
-	}
-}
-
-/*
- * A short command that left a write-ahead log past BRIEF_CHECKPOINT_BYTES
- * (many commands since the last checkpoint, or a bulk schedule whose own
- * commit has copied it into the database file already) empties it as it
- * closes. Left as it is, every later process that opens the store alone
- * reads all of it to rebuild its index, and the first to checkpoint copies
- * its frames again: after scheduling a million jobs, the next run paid
- * ~800 MB of writes (its tasks/s 0.59 of an empty store's).
- */
 void sqlite_close(struct store *base)
 {
 	struct sqlite_store *s = sqlite_of(base);
-	char *wal;
-	struct stat st;
 
-	if (s != NULL && s->brief) {
-		wal = xasprintf("%s-wal", s->path);
-		/* best effort, at once: a reader (a running daemon) holding the
-		 * log makes it give up rather than wait out the busy timeout */
-		if (stat(wal, &st) == 0 && st.st_size >= BRIEF_CHECKPOINT_BYTES) {
-			sqlite3_busy_timeout(s->db, 0);
-			if (sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL,
-						      NULL) == SQLITE_OK &&
-			    s->checked)
-				remember_own_checkpoint(s);
-		}
-		free(wal);
-	}
+	if (s != NULL)
+		sqlite_wal_close(s);
 	handle_free(s);
 }

@@ -9,6 +9,7 @@
 
 #include <sqlite3.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "jobs/counts.h"
 #include "jobs/document.h"
@@ -41,6 +42,12 @@ struct sqlite_store {
 	int in_tx;
 	int brief;  /* opened with STORE_OPEN_BRIEF: see sqlite_close */
 	int checked; /* the file passed its check at open (or was just built) */
+	int busy_ms;    /* how long a write waits for another's lock (configured) */
+	int busy_now;   /* ... at the moment (sqlite_set_busy) */
+	int64_t busy_since;  /* when the wait for a lock began (monotonic ms) */
+	unsigned busy_seed;  /* its jitter */
+	int wal_frames; /* pages in the log after the last commit (its WAL hook) */
+	int wal_done;   /* wal_frames at its last checkpoint */
 	struct store_stmt_slot cache[STORE_STMT_CACHE];
 	int n_cache;
 	struct store_chain tip;
@@ -59,6 +66,17 @@ static inline struct sqlite_store *sqlite_of(struct store *s)
  */
 struct store *sqlite_open(const struct store_config *c, char *err, size_t errlen);
 void sqlite_close(struct store *s);
+/* store/sqlite/integrity.c: the quick check at open, unless the file's
+ * stamp says it passed already (files past 64 MiB: none; 0, or -1 with
+ * err); the log's checkpoints, which remember the stamp they leave: set up
+ * at open, after each commit (sqlite_commit), at close. */
+/* How long a write waits for another's lock from now on (0: not at all). */
+void sqlite_set_busy(struct sqlite_store *s, int ms);
+int sqlite_check_if_changed(struct sqlite_store *s, const struct stat *st, char *err,
+			    size_t errlen);
+int sqlite_wal_setup(struct sqlite_store *s);
+void sqlite_wal_upkeep(struct sqlite_store *s);
+void sqlite_wal_close(struct sqlite_store *s);
 int sqlite_check_integrity(struct store *s, int *intact, char *why, size_t whylen);
 int sqlite_schedule(struct store *s, const struct store_job_feed *feed,
 		    const struct store_service *svcs, size_t n_svcs, int64_t now);

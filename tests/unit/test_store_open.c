@@ -313,6 +313,71 @@ static void test_snapshot_of_a_retired_service(void **state)
 	}
 }
 
+/* The file's stamp as store/sqlite/integrity.c writes it. */
+static void stamp_of(const char *path, char *out, size_t n)
+{
+	struct stat st;
+
+	assert_int_equal(stat(path, &st), 0);
+	snprintf(out, n, "%llu:%llu:%lld:%lld.%09ld", (unsigned long long)st.st_dev,
+		 (unsigned long long)st.st_ino, (long long)st.st_size,
+		 (long long)st.st_mtim.tv_sec, (long)st.st_mtim.tv_nsec);
+}
+
+/* The stamp remembered as checked, read by a read-only connection of its
+ * own ("" when none). */
+static void remembered(const char *path, char *out, size_t n)
+{
+	char uri[300];
+	sqlite3 *db;
+	sqlite3_stmt *st;
+
+	snprintf(uri, sizeof uri, "file:%s?mode=ro", path);
+	assert_int_equal(sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = '"
+					    SQLITE_META_CHECKED "'", -1, &st, NULL), SQLITE_OK);
+	snprintf(out, n, "%s", sqlite3_step(st) == SQLITE_ROW
+				       ? (const char *)sqlite3_column_text(st, 0) : "");
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+/* A store that runs (not brief) folds its log back every 1000 pages, as
+ * SQLite would, and remembers the stamp of the file it wrote, during the
+ * run and as it closes: otherwise each checkpoint made every command that
+ * opened the store in the next second run the quick check again. */
+static void test_checkpoints_remember_the_file_they_wrote(void **state)
+{
+	struct fx *f = *state;
+	char err[512], path[200], wal[220], id[JOBS_ID_LEN + 1], now[128], mem[128];
+	struct store *s = open_in(f, "ck.db", STORE_OPEN_CREATE | STORE_OPEN_CHECK, err,
+				  sizeof err);
+	struct stat st;
+	int i;
+
+	assert_non_null(s);
+	snprintf(path, sizeof path, "%s/ck.db", f->dir);
+	snprintf(wal, sizeof wal, "%s-wal", path);
+	for (i = 0; i < 5000 && sqlite_of(s)->wal_done == 0; i++) {
+		char tenant[32];
+		snprintf(tenant, sizeof tenant, "ck-%05d", i);
+		fx_schedule(s, tenant, NOW, NOW + 86400000LL, fx_svcs(), FX_N_SVCS, id);
+	}
+	assert_true(sqlite_of(s)->wal_done >= 1000); /* a checkpoint, after a commit */
+	stamp_of(path, now, sizeof now);
+	remembered(path, mem, sizeof mem);
+	assert_string_equal(mem, now);
+	/* closing empties the log and remembers the file again, in the log */
+	fx_schedule(s, "ck-last", NOW, NOW + 86400000LL, fx_svcs(), FX_N_SVCS, id);
+	store_close(s);
+	stamp_of(path, now, sizeof now);
+	remembered(path, mem, sizeof mem);
+	assert_string_equal(mem, now);
+	assert_int_equal(stat(wal, &st), 0);
+	assert_true(st.st_size < 64 * 1024);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -325,6 +390,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_absent_service_holds_then_retire_skips, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_of_a_retired_service, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_checkpoints_remember_the_file_they_wrote, setup,
 						teardown),
 	};
 
