@@ -55,15 +55,15 @@
  * its index from it and copy every frame into the file again (after
  * scheduling a million jobs, the next run paid ~800 MB of writes).
  *
- * Whatever a checkpoint did, complete or not, its stamp is remembered: one
- * that gave up (a command emptying the log while the daemon reads it gives
- * up at once) has still copied frames into the file.
+ * A checkpoint's stamp is remembered whether it copied the whole log or
+ * gave up half way (a command emptying the log while the daemon reads it
+ * gives up at once, having copied frames into the file); not when it
+ * failed.
  */
 #define RUN_CHECKPOINT_PAGES 1000
 #define BRIEF_CHECKPOINT_PAGES 1024
 #define BULK_CHECKPOINT_PAGES 16384
 #define BULK_LOG_BYTES (64LL << 20)
-
 
 /* Runs an integrity pragma; *intact and why (its first finding) as found. */
 static int run_check(struct sqlite_store *s, const char *pragma, int *intact, char *why,
@@ -174,15 +174,15 @@ int sqlite_check_if_changed(struct sqlite_store *s, const struct stat *st, char 
 
 
 /*
- * After a checkpoint (complete or not) by a handle whose check passed when it opened (or that
- * built the store): the main file is now what SQLite copied into it from
- * that store, so its new stamp is remembered as checked (the meta row goes
- * to the WAL, which is left as it is: the file keeps that stamp). It is the
- * one stamp remembered younger than CHECK_RACY_MS: that rule is for content
- * a check did not read, and this content is SQLite's own writes of a
- * checked store. Waits up to wait_ms for another writer's transaction
- * (unremembered, every writer of the next second would run the check);
- * best effort, like sqlite_check_if_changed's.
+ * After a checkpoint (whole or given up) by a handle whose check passed when
+ * it opened (or that built the store): the main file is now what SQLite
+ * copied into it from that store, so its new stamp is remembered as checked
+ * (the meta row goes to the WAL, which is left as it is: the file keeps
+ * that stamp). It is the one stamp remembered younger than CHECK_RACY_MS:
+ * that rule is for content a check did not read, and this content is
+ * SQLite's own writes of a checked store. Waits up to wait_ms for another
+ * writer's transaction (unremembered, every writer of the next second
+ * would run the check); best effort, like sqlite_check_if_changed's.
  */
 static void remember_checkpoint(struct sqlite_store *s, int wait_ms)
 {
@@ -218,6 +218,15 @@ int sqlite_wal_setup(struct sqlite_store *s)
 	return 0;
 }
 
+/* A checkpoint in mode, then the stamp it leaves remembered (see above). */
+static void checkpoint(struct sqlite_store *s, int mode, int wait_ms)
+{
+	int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, mode, NULL, NULL) & 0xff;
+
+	if (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+		remember_checkpoint(s, wait_ms);
+}
+
 /*
  * After a commit: past the handle's limit of pages in the log since its
  * last checkpoint, a passive checkpoint (as SQLite's autocheckpoint: it
@@ -234,8 +243,7 @@ void sqlite_wal_upkeep(struct sqlite_store *s)
 	if (s->wal_frames - s->wal_done < limit)
 		return;
 	s->wal_done = s->wal_frames;
-	(void)sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-	remember_checkpoint(s, s->busy_ms);
+	checkpoint(s, SQLITE_CHECKPOINT_PASSIVE, s->busy_ms);
 }
 
 /*
@@ -262,6 +270,5 @@ void sqlite_wal_close(struct sqlite_store *s)
 		return;
 	(void)sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
 	sqlite_set_busy(s, 0);
-	(void)sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
-	remember_checkpoint(s, REMEMBER_WAIT_MS);
+	checkpoint(s, SQLITE_CHECKPOINT_TRUNCATE, REMEMBER_WAIT_MS);
 }
