@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include "scheduler/recorder.h"
 #include "util/log.h"
@@ -46,29 +45,8 @@
  * for READY_PAUSE_MS after. */
 #define READY_MAX_MS 1000
 #define READY_PAUSE_MS 10000
-#define FDS_BESIDES_SLOTS 320   /* descriptors beside one a slot: curl's 64
-				 * spare connections, the store, the API, logs */
 
 /* ---- the services as the store wants them ---- */
-
-/* A descriptor a slot (its connection): the soft RLIMIT_NOFILE (1024 under
- * systemd's default) raised towards the hard limit when max_in_flight needs
- * more; a warning when the hard limit is lower. */
-static void raise_fd_limit(int max_in_flight)
-{
-	struct rlimit rl;
-	rlim_t want = (rlim_t)max_in_flight + FDS_BESIDES_SLOTS;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
-	    rl.rlim_cur >= want)
-		return;
-	rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want ? rl.rlim_max : want;
-	if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < want)
-		log_msg(LOG_WARN, "engine.fd_limit",
-			"max_in_flight %d needs %llu file descriptors; the limit is %llu "
-			"(raise LimitNOFILE / ulimit -n)",
-			max_in_flight, (unsigned long long)want, (unsigned long long)rl.rlim_cur);
-}
 
 /* The enabled services of the lowest phase among svcs: a job's tasks due
  * when it starts. */
@@ -117,7 +95,7 @@ void engine_build_services(struct engine *e)
 	discover_add_steps(e);
 	/* connections kept open: one a slot, and the webhooks' */
 	http_client_set_max_connects(e->http, (long)cfg->max_in_flight + 64);
-	raise_fd_limit(cfg->max_in_flight);
+	engine_raise_fd_limit(cfg->max_in_flight);
 }
 
 static enum sched_owner owner_judge(void *ctx, const char *owner)
@@ -660,6 +638,7 @@ struct engine *engine_new(struct config *cfg, struct store *store,
 		snprintf(err, errlen, "cannot initialise the event loop (libev)");
 		return NULL;
 	}
+	engine_tune_allocator();
 	e = xcalloc(1, sizeof *e);
 	e->loop = loop;
 	e->cfg = cfg;

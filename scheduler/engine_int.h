@@ -194,6 +194,12 @@ void engine_store_worked(struct engine *e);
  * step (0.5 s doubling up to 60 s), logged. */
 void engine_store_failed(struct engine *e, const char *what);
 
+/* (process.c) A descriptor for each slot (the soft limit raised, again on
+ * SIGHUP);
+ * the allocator set to keep what it has, once, before the engine runs. */
+void engine_raise_fd_limit(int max_in_flight);
+void engine_tune_allocator(void);
+
 /* (engine_watch.c) Sets up the watchers (engine_new), starts them
  * (engine_run: a first look at the store's changes included), stops them
  * (engine_free). Can't fail. */
