@@ -122,7 +122,8 @@ static void file_stamp(const struct stat *st, char *out, size_t len)
 }
 
 /* Runs one statement on the meta row of the remembered check: with value
- * NULL reads it and says whether it equals stamp, else writes value. */
+ * NULL reads it and says whether it equals stamp, else writes value and
+ * says whether it could (a write that failed is logged at debug). */
 static int stamp_row(struct sqlite_store *s, const char *stamp, const char *value)
 {
 	sqlite3_stmt *st = NULL;

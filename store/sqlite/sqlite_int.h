@@ -40,7 +40,7 @@ struct sqlite_store {
 	sqlite3 *db;
 	char *path;
 	int in_tx;
-	int brief;  /* opened with STORE_OPEN_BRIEF: see sqlite_close */
+	int brief;  /* opened with STORE_OPEN_BRIEF: see integrity.c */
 	int checked; /* the file passed its check at open (or was just built) */
 	int busy_ms;    /* how long a write waits for another's lock (configured) */
 	int busy_now;   /* ... at the moment (sqlite_set_busy) */
@@ -66,12 +66,13 @@ static inline struct sqlite_store *sqlite_of(struct store *s)
  */
 struct store *sqlite_open(const struct store_config *c, char *err, size_t errlen);
 void sqlite_close(struct store *s);
+/* How long a write waits for another's lock from now on (0: not at all;
+ * store/sqlite/open.c). */
+void sqlite_set_busy(struct sqlite_store *s, int ms);
 /* store/sqlite/integrity.c: the quick check at open, unless the file's
  * stamp says it passed already (files past 64 MiB: none; 0, or -1 with
  * err); the log's checkpoints, which remember the stamp they leave: set up
  * at open, after each commit (sqlite_commit), at close. */
-/* How long a write waits for another's lock from now on (0: not at all). */
-void sqlite_set_busy(struct sqlite_store *s, int ms);
 int sqlite_check_if_changed(struct sqlite_store *s, const struct stat *st, char *err,
 			    size_t errlen);
 int sqlite_wal_setup(struct sqlite_store *s);
