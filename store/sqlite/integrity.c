@@ -201,6 +201,17 @@ static void remember_checkpoint(struct sqlite_store *s, int wait_ms)
 	sqlite_set_busy(s, s->busy_ms);
 }
 
+/*
+ * After this process built the store (create_store): the file is SQLite's
+ * writes of a schema it laid down whole a moment ago, so its stamp is
+ * remembered as checked at once, as a checkpoint's is (the first `run`
+ * after the first `schedule` of a new store no longer checks it).
+ */
+void sqlite_remember_built(struct sqlite_store *s)
+{
+	remember_checkpoint(s, REMEMBER_WAIT_MS);
+}
+
 /* After each commit: the log's length, for sqlite_wal_upkeep. */
 static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 {

@@ -395,8 +395,10 @@ struct store *sqlite_open(const struct store_config *c, char *err, size_t errlen
 		return NULL;
 	}
 	s = open_existing(path, &st, &o, err, errlen);
-	if (s != NULL && created)
+	if (s != NULL && created) {
 		sqlite_of(s)->checked = 1; /* built whole a moment ago */
+		sqlite_remember_built(sqlite_of(s));
+	}
 	return s;
 }
 

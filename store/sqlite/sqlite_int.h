@@ -71,10 +71,12 @@ void sqlite_close(struct store *s);
 void sqlite_set_busy(struct sqlite_store *s, int ms);
 /* store/sqlite/integrity.c: the quick check at open, unless the file's
  * stamp says it passed already (files past 64 MiB: none; 0, or -1 with
- * err); the log's checkpoints, which remember the stamp they leave: set up
- * at open, after each commit (sqlite_commit), at close. */
+ * err), and the stamp of a store just built remembered; the log's
+ * checkpoints, which remember the stamp they leave: set up at open, after
+ * each commit (sqlite_commit), at close. */
 int sqlite_check_if_changed(struct sqlite_store *s, const struct stat *st, char *err,
 			    size_t errlen);
+void sqlite_remember_built(struct sqlite_store *s);
 int sqlite_wal_setup(struct sqlite_store *s);
 void sqlite_wal_upkeep(struct sqlite_store *s);
 void sqlite_wal_close(struct sqlite_store *s);
