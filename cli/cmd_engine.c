@@ -59,6 +59,32 @@ static int attach_integrations(struct engine *e, const struct engine_opts *o)
 	return EXIT_OK;
 }
 
+/* run, its options read: the config, the store, the engine until it ends. */
+static int run_engine(struct cli_ctx *ctx, const struct engine_opts *o)
+{
+	struct engine *e;
+	char err[1024] = "";
+	int rc;
+
+	if (cli_config(ctx) == NULL)
+		return EXIT_USAGE;
+	if ((rc = need_token(ctx->cfg, "run")) != EXIT_OK)
+		return rc;
+	if (cli_store(ctx) == NULL)
+		return EXIT_USAGE;
+	e = engine_new(ctx->cfg, ctx->store, o, err, sizeof err);
+	if (e == NULL) {
+		cli_error("run: %s", err);
+		return EXIT_FAILED;
+	}
+	ctx->cfg = NULL; /* the engine owns it now (it may replace it on SIGHUP) */
+	rc = attach_integrations(e, o);
+	if (rc == EXIT_OK)
+		rc = engine_run(e);
+	engine_free(e);
+	return rc;
+}
+
 int cli_cmd_run(struct cli_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -67,8 +93,7 @@ int cli_cmd_run(struct cli_ctx *ctx, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct engine_opts o = { 0 };
-	struct engine *e;
-	char err[1024] = "";
+	struct dl_preload curl;
 	int c, rc;
 
 	engine_hold_reloads(); /* a SIGHUP while starting: a reload once running */
@@ -83,22 +108,9 @@ int cli_cmd_run(struct cli_ctx *ctx, int argc, char **argv)
 	}
 	if (optind < argc)
 		return cli_usage_error(argv[0], "unexpected argument %s", argv[optind]);
-	if (cli_config(ctx) == NULL)
-		return EXIT_USAGE;
-	if ((rc = need_token(ctx->cfg, "run")) != EXIT_OK)
-		return rc;
-	if (cli_store(ctx) == NULL)
-		return EXIT_USAGE;
-	e = engine_new(ctx->cfg, ctx->store, &o, err, sizeof err);
-	if (e == NULL) {
-		cli_error("run: %s", err);
-		return EXIT_FAILED;
-	}
-	ctx->cfg = NULL; /* the engine owns it now (it may replace it on SIGHUP) */
-	rc = attach_integrations(e, &o);
-	if (rc == EXIT_OK)
-		rc = engine_run(e);
-	engine_free(e);
+	http_preload(&curl); /* libcurl mapped while the config and the store open */
+	rc = run_engine(ctx, &o);
+	dl_preload_join(&curl);
 	return rc;
 }
 

@@ -14,3 +14,8 @@ int curl_lib_load(char *err, size_t errlen)
 {
 	return dl_load(&libcurl, err, errlen);
 }
+
+void curl_lib_preload(struct dl_preload *p)
+{
+	dl_preload_start(p, &libcurl);
+}

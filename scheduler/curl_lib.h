@@ -22,5 +22,7 @@ CURL_LIB_FUNCS(DL_DECLARE)
 
 /* Loads libcurl (once) and runs curl_global_init. 0, or -1 with err. */
 int curl_lib_load(char *err, size_t errlen);
+/* The same begun on a thread of its own (util/dl.h: dl_preload). */
+void curl_lib_preload(struct dl_preload *p);
 
 #endif

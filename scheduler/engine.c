@@ -45,6 +45,7 @@
  * for READY_PAUSE_MS after. */
 #define READY_MAX_MS 1000
 #define READY_PAUSE_MS 10000
+#define LAST_PHASE_DEFER_MS 1000 /* see defer_last_phase */
 
 /* ---- the services as the store wants them ---- */
 
@@ -64,6 +65,35 @@ static int first_phase_tasks(const struct sched_service *svcs, size_t n)
 		count += svcs[i].phase == lowest;
 	}
 	return count;
+}
+
+/*
+ * The services of the last phase wait for the others while slots are
+ * short (defer_ms): nothing waits for their tasks, while each earlier
+ * task holds back a later one. Sent as soon as due, they went out
+ * beside the next jobs' first phase, and when the jobs ran out the last
+ * jobs' final tasks went out alone: 100 ms answers, 512 slots, 1000 jobs
+ * of 12 + 1 services: the last 200 ms had fewer than a fifth of the slots
+ * busy (the run 2.92 s; 2.84 s with them held back). Held back at most
+ * LAST_PHASE_DEFER_MS, and never while a slot is free, no job waits
+ * longer than that for them.
+ */
+static void defer_last_phase(struct sched_service *svcs, size_t n)
+{
+	int lowest = 0, highest = 0, any = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!svcs[i].enabled)
+			continue;
+		if (!any || svcs[i].phase < lowest)
+			lowest = svcs[i].phase;
+		if (!any || svcs[i].phase > highest)
+			highest = svcs[i].phase;
+		any = 1;
+	}
+	for (size_t i = 0; i < n; i++)
+		svcs[i].defer_ms = highest > lowest && svcs[i].phase == highest ? LAST_PHASE_DEFER_MS
+									       : 0;
 }
 
 void engine_build_services(struct engine *e)
@@ -92,6 +122,7 @@ void engine_build_services(struct engine *e)
 	}
 	e->n_conf_svcs = e->n_svcs;
 	e->first_phase_tasks = first_phase_tasks(e->svcs, e->n_conf_svcs);
+	defer_last_phase(e->svcs, e->n_conf_svcs);
 	discover_add_steps(e);
 	/* connections kept open: one a slot, and the webhooks' */
 	http_client_set_max_connects(e->http, (long)cfg->max_in_flight + 64);

@@ -566,6 +566,11 @@ void http_client_set_secrets(struct http_client *c, const struct config_secret *
 	}
 }
 
+void http_preload(struct dl_preload *p)
+{
+	curl_lib_preload(p);
+}
+
 struct http_client *http_client_new(struct ev_loop *loop, const struct http_tls *tls)
 {
 	struct http_client *c;

@@ -25,6 +25,7 @@
 
 #include "config/config.h"
 #include "jobs/outcome.h"
+#include "util/dl.h"
 
 struct http_client;
 
@@ -60,6 +61,13 @@ struct http_response {
 };
 
 typedef void (*http_done_fn)(void *arg, const struct http_response *r);
+
+/*
+ * The client's library (libcurl) loaded on a thread of its own meanwhile
+ * (util/dl.h: dl_preload), for a command that builds a client after work
+ * of its own; dl_preload_join before it returns.
+ */
+void http_preload(struct dl_preload *p);
 
 /*
  * A client on loop. Returns NULL (logged) when libcurl cannot set up. Free

@@ -135,6 +135,9 @@ struct sched_service {
 	int max_in_flight;          /* across every process sharing the store */
 	int64_t lease_ms;           /* how long one claim may stay in flight */
 	int preview_first;          /* a delete task's first attempt previews before its call */
+	/* Its due tasks yield to the other services' for this long: a claim
+	 * takes one sooner only with room the others left (0: never yields). */
+	int64_t defer_ms;
 	struct policy_breaker_conf breaker;
 };
 

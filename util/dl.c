@@ -58,3 +58,26 @@ out:
 	pthread_mutex_unlock(&dl_mu);
 	return rc;
 }
+
+static void *preload_main(void *arg)
+{
+	struct dl_preload *p = arg;
+	char err[256];
+
+	(void)dl_load(p->lib, err, sizeof err);
+	return NULL;
+}
+
+void dl_preload_start(struct dl_preload *p, struct dl_lib *lib)
+{
+	p->lib = lib;
+	/* no thread: the first dl_load loads it, as without a preload */
+	p->started = pthread_create(&p->thread, NULL, preload_main, p) == 0;
+}
+
+void dl_preload_join(struct dl_preload *p)
+{
+	if (p->started)
+		pthread_join(p->thread, NULL);
+	p->started = 0;
+}

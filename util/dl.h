@@ -21,6 +21,7 @@
 #ifndef TENANTDEL_UTIL_DL_H
 #define TENANTDEL_UTIL_DL_H
 
+#include <pthread.h>
 #include <stddef.h>
 
 /* One function to resolve: its name and the pointer to fill. */
@@ -51,6 +52,22 @@ struct dl_lib {
  * nothing left loaded.
  */
 int dl_load(struct dl_lib *lib, char *err, size_t errlen);
+
+/*
+ * A load of lib begun on a thread of its own, for a command that needs the
+ * library only after work of its own: `run` opens the store and starts its
+ * first jobs while libcurl is mapped and initialised (~8 ms here), and its
+ * first requests wait for neither. Errors are the later dl_load's to report
+ * (it tries again). dl_preload_join before the command returns: a process
+ * must not exit while a library is still being initialised.
+ */
+struct dl_preload {
+	struct dl_lib *lib;
+	pthread_t thread;
+	int started;
+};
+void dl_preload_start(struct dl_preload *p, struct dl_lib *lib);
+void dl_preload_join(struct dl_preload *p);
 
 /* For a library's list of functions, X(f) each: FUNCS(DL_DECLARE) in its
  * header declares the pointers; DL_LIBRARY in its .c defines them and

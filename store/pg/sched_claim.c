@@ -31,13 +31,13 @@ static const char SQL_BUSY_SERVICES[] =
 static const char SQL_INFLIGHT_OF[] =
 	"SELECT count(*) FROM tasks WHERE service = $1 AND state = 'in_flight'";
 /* $3 the most to take, $4 the owner, $5 the lease in ms, $6 whether a
- * delete task previews first. A claim whose call goes first (no preview
+ * delete task previews first, $7 the latest due time taken. A claim whose call goes first (no preview
  * before it) counts it. RETURNING sees the row after: attempts less the
  * count is what was sent before this claim. */
 static const char SQL_CLAIM[] =
 	"WITH c AS (SELECT t.id FROM tasks t JOIN jobs j ON j.id = t.job_id"
 	"  WHERE t.service = $1 AND t.state IN ('pending','waiting')"
-	"  AND t.next_attempt_at IS NOT NULL AND t.next_attempt_at <= $2::bigint"
+	"  AND t.next_attempt_at IS NOT NULL AND t.next_attempt_at <= $7::bigint"
 	"  AND" PG_DISPATCHABLE
 	"  ORDER BY t.next_attempt_at, t.id LIMIT $3::bigint FOR UPDATE OF t SKIP LOCKED)"
 	" UPDATE tasks t SET state = 'in_flight', attempts = t.attempts + CASE WHEN"
@@ -61,6 +61,7 @@ struct claim_ctx {
 	const char *owner;
 	const struct sched_service *svc;
 	int64_t now;
+	int64_t due_by; /* the tasks due by this (now, or earlier: defer_ms) */
 	int room;
 	struct sched_claimed *v; /* room for room more after *n */
 	size_t n, first;         /* first: where this service's claims start */
@@ -158,6 +159,7 @@ static int take_rows(struct pg_store *s, struct claim_ctx *c, int lim)
 	pg_p_text(&p, c->owner);
 	pg_p_int(&p, svc->lease_ms);
 	pg_p_text(&p, svc->preview_first ? "true" : "false");
+	pg_p_int(&p, c->due_by);
 	if ((r = pg_run(s, SQL_CLAIM, &p)) == NULL)
 		return -1;
 	n = sym_PQntuples(r);
@@ -253,12 +255,18 @@ int pg_claim_tasks(struct store *base, const char *owner, const struct sched_ser
 	c.v = xcalloc((size_t)max, sizeof *c.v);
 	if (busy_services(s, svcs, n_svcs, first, now, idx, &k) < 0)
 		rc = STORE_ERR;
-	for (size_t j = 0; rc == STORE_OK && j < k && c.room > 0; j++) {
-		c.svc = &svcs[idx[j]];
-		c.first = c.n;
-		rc = pg_tx(s, claim_tx, &c);
-		c.room = max - (int)c.n;
-	}
+	/* a service that defers takes its tasks due that long first, and the
+	 * rest in a second pass with the room the others left */
+	for (int late = 0; late < 2; late++)
+		for (size_t j = 0; rc == STORE_OK && j < k && c.room > 0; j++) {
+			c.svc = &svcs[idx[j]];
+			if (late && c.svc->defer_ms <= 0)
+				continue;
+			c.due_by = late ? now : now - c.svc->defer_ms;
+			c.first = c.n;
+			rc = pg_tx(s, claim_tx, &c);
+			c.room = max - (int)c.n;
+		}
 	free(idx);
 	/* what earlier services' transactions claimed is committed: it is
 	 * returned even when a later one failed (the caller sends it) */

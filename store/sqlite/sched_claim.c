@@ -151,13 +151,13 @@ static int claim_row(struct sqlite_store *s, const char *owner, const struct sch
 }
 
 /*
- * Claims up to lim (at most *room) of one service's due tasks into v (after
- * *n), as its slots and breaker allow. Claimed entries stay, the rest are
+ * Claims up to lim (at most *room) of one service's tasks due by due_by
+ * into v (after *n), as its slots and breaker allow. Claimed entries stay, the rest are
  * freed. *more: a full page was claimed (the service may have more due).
  */
 static int claim_service(struct sqlite_store *s, const char *owner, const struct sched_service *svc,
-			 int64_t now, int lim, struct sched_claimed *v, size_t *n, int *room,
-			 int *more)
+			 int64_t now, int64_t due_by, int lim, struct sched_claimed *v, size_t *n,
+			 int *room, int *more)
 {
 	size_t first = *n, k, kept;
 	int in_flight = 0, probe = 0, allowed, want = lim < *room ? lim : *room;
@@ -169,7 +169,7 @@ static int claim_service(struct sqlite_store *s, const char *owner, const struct
 		return 0;
 	/* On an error the candidates read stay in v, counted in *n: the
 	 * caller frees them. */
-	if (read_candidates(s, svc->name, want, now, v, n) < 0)
+	if (read_candidates(s, svc->name, want, due_by, v, n) < 0)
 		return -1;
 	if (*n == first)
 		return 0;
@@ -213,22 +213,29 @@ static int fair_share(const struct sched_service *svcs, size_t n_svcs, int max)
  * max, then the room left to those that had more. A service served alone
  * while the others wait would leave every job with one service done:
  * shared, the tasks of the same jobs go out (and come back) together, so
- * a job is finished, and evaluated, in fewer batches.
+ * a job is finished, and evaluated, in fewer batches. A service that
+ * defers (defer_ms) takes only its tasks due that long in these rounds,
+ * and the rest in two more with the room the others left.
  */
 static int claim_rounds(struct sqlite_store *s, const char *owner, const struct sched_service *svcs,
 			size_t n_svcs, size_t first, int max, int64_t now,
 			struct sched_claimed *v, size_t *n)
 {
 	unsigned char *more = xcalloc(n_svcs, 1);
-	int room = max, share = fair_share(svcs, n_svcs, max), m, rc = 0;
+	int room = max, share = fair_share(svcs, n_svcs, max), deferring = 0, m, rc = 0;
 
-	for (int round = 0; round < 2 && rc == 0 && room > 0; round++) {
+	for (size_t k = 0; k < n_svcs; k++)
+		deferring |= svcs[k].enabled && svcs[k].defer_ms > 0;
+	for (int round = 0; round < (deferring ? 4 : 2) && rc == 0 && room > 0; round++) {
 		for (size_t k = 0; k < n_svcs && room > 0; k++) {
 			size_t i = (first + k) % n_svcs;
-			if (!svcs[i].enabled || (round == 1 && !more[i]))
+			int late = round >= 2; /* the deferred tasks' rounds */
+			if (!svcs[i].enabled || (round % 2 == 1 && !more[i]) ||
+			    (late && svcs[i].defer_ms <= 0))
 				continue;
-			if (claim_service(s, owner, &svcs[i], now, round == 0 ? share : room, v, n,
-					  &room, &m) < 0) {
+			if (claim_service(s, owner, &svcs[i], now,
+					  late ? now : now - svcs[i].defer_ms,
+					  round == 0 ? share : room, v, n, &room, &m) < 0) {
 				rc = -1;
 				break;
 			}

@@ -478,6 +478,51 @@ static void test_jobs_started_a_pass(void **state)
 	store_close(s);
 }
 
+/* Claims up to max at now, pos first in turn: how many were claimed
+ * (*n) and how many of them are pos's (returned). */
+static int claim_pos(struct store *s, const struct sched_service *svcs, int max, int64_t now,
+		     size_t *n)
+{
+	struct sched_claimed *c = NULL;
+	int pos = 0;
+
+	assert_int_equal(sched_claim_tasks(s, ME, svcs, 2, 1, max, now, &c, n), STORE_OK);
+	for (size_t i = 0; i < *n; i++)
+		pos += strcmp(c[i].service, "pos") == 0;
+	sched_claimed_free(c, *n);
+	return pos;
+}
+
+/* A service that defers (a job's last phase) yields its due tasks to the
+ * others' for defer_ms, never a slot they leave free; once due that long
+ * it yields no more. pos is first in turn throughout. */
+static void test_deferred_service_yields(void **state)
+{
+	struct fx *f = *state;
+	char ids[MAX_JOBS][JOBS_ID_LEN + 1];
+	struct sched_service svcs[2] = { SVC[0], SVC[1] };
+	struct store *s = fx_open(f);
+	int64_t t = clock_now_ms();
+	size_t n = 0;
+
+	start_jobs(s, 8, 2, t, ids); /* 8 orders and 8 pos tasks due at t */
+	svcs[1].defer_ms = 1000;
+	/* young: orders first, though pos is first in turn */
+	assert_int_equal(claim_pos(s, svcs, 2, t + 10, &n), 0);
+	assert_int_equal(n, 2);
+	/* due for longer than defer_ms: pos competes again */
+	assert_true(claim_pos(s, svcs, 2, t + 1500, &n) >= 1);
+	assert_int_equal(n, 2);
+	/* young again (a longer defer_ms): orders first... */
+	svcs[1].defer_ms = 10000;
+	assert_int_equal(claim_pos(s, svcs, 2, t + 1500, &n), 0);
+	assert_int_equal(n, 2);
+	/* ...but room the others leave goes to pos at once: all 10 left */
+	assert_true(claim_pos(s, svcs, 50, t + 1500, &n) >= 6);
+	assert_int_equal(n, 10);
+	store_close(s);
+}
+
 /* run --once's exit status: the failed jobs among those it worked on, asked
  * in one go (SQLite binds 200 ids a statement: the 201st is in a second). */
 static void test_failed_jobs_counted(void **state)
@@ -539,6 +584,8 @@ static void test_failed_jobs_counted(void **state)
 	cmocka_unit_test_prestate_setup_teardown(test_deliveries_claimed_once, fx_setup,      \
 						 fx_teardown, fx),                             \
 	cmocka_unit_test_prestate_setup_teardown(test_failed_jobs_counted, fx_setup,          \
+						 fx_teardown, fx),                             \
+	cmocka_unit_test_prestate_setup_teardown(test_deferred_service_yields, fx_setup,      \
 						 fx_teardown, fx)
 
 int main(void)
