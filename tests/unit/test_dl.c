@@ -2,7 +2,7 @@
  * test_dl.c - libraries loaded when first needed (util/dl.h): every
  * function resolved or none, a library that is missing or too old named
  * with its Debian package, an init that fails undoing the load, a second
- * load free.
+ * load free, and a load begun on a thread of its own (dl_preload).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "util/dl.h"
@@ -99,6 +100,47 @@ static void test_an_init_that_fails_unloads(void **state)
 	assert_string_equal(err, "maths: libm.so.6 cannot be initialised");
 }
 
+static int slow_inits;
+
+/* An init that takes a while: the preload's thread is inside it when the
+ * caller asks for the library. */
+static int init_slowly(void)
+{
+	struct timespec ts = { 0, 50 * 1000 * 1000 };
+
+	nanosleep(&ts, NULL);
+	slow_inits++;
+	return 0;
+}
+
+/* A preload loads on its own thread; a dl_load meanwhile waits for it and
+ * finds the library ready (its init ran once); a failed preload says
+ * nothing, and the caller's own load reports the error. */
+static void test_a_preload_is_waited_for_and_its_errors_left_to_the_caller(void **state)
+{
+	struct dl_lib lib = { .soname = "libm.so.6", .package = "libc6", .what = "maths",
+			      .syms = GOOD, .n_syms = 2, .init = init_slowly };
+	struct dl_lib absent = { .soname = "libtenantdel-absent.so.9", .package = "libabsent9",
+				 .what = "HTTP requests", .syms = GOOD, .n_syms = 2 };
+	struct dl_preload p, q;
+	char err[512] = "";
+
+	sym_a = sym_b = NULL;
+	slow_inits = 0;
+	dl_preload_start(&p, &lib);
+	assert_int_equal(dl_load(&lib, err, sizeof err), 0);
+	assert_true(lib.loaded);
+	assert_true(sym_b(9.0) == 3.0);
+	dl_preload_join(&p);
+	assert_int_equal(slow_inits, 1);
+	dl_preload_join(&p); /* twice: nothing */
+	dl_preload_start(&q, &absent);
+	dl_preload_join(&q);
+	assert_false(absent.loaded);
+	assert_int_equal(dl_load(&absent, err, sizeof err), -1);
+	assert_non_null(strstr(err, "(Debian package libabsent9)"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -106,6 +148,7 @@ int main(void)
 		cmocka_unit_test(test_a_missing_library_is_named_with_its_package),
 		cmocka_unit_test(test_an_old_library_leaves_nothing_half_loaded),
 		cmocka_unit_test(test_an_init_that_fails_unloads),
+		cmocka_unit_test(test_a_preload_is_waited_for_and_its_errors_left_to_the_caller),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
