@@ -81,6 +81,57 @@ static int parse_due_within(const char *cmd, const char *arg, struct store_list_
 	return EXIT_OK;
 }
 
+/* One option of list (its letter c, its value optarg) into f; EXIT_OK or a
+ * usage error. */
+static int list_option(int c, char **argv, struct store_list_filter *f, int *json)
+{
+	enum job_state st;
+	enum job_kind kind;
+	const char *why;
+	char safe[96];
+
+	switch (c) {
+	case 's':
+		if (jobs_job_state_parse(optarg, &st) < 0)
+			return cli_usage_error(argv[0], "--state %s is not a job state (scheduled, running, succeeded, failed, cancelled, held)",
+					       cli_safe(optarg, safe, sizeof safe));
+		f->state = optarg;
+		return EXIT_OK;
+	case 't':
+	case 'u':
+		if (jobs_tenant_id_check(optarg, &why) < 0) {
+			cli_error("invalid %s id \"%s\": %s", c == 't' ? "tenant" : "user",
+				  cli_safe(optarg, safe, sizeof safe), why);
+			return EXIT_USAGE;
+		}
+		*(c == 't' ? &f->tenant_id : &f->user_id) = optarg;
+		return EXIT_OK;
+	case 'd':
+		return parse_due_within(argv[0], optarg, f) != EXIT_OK ? EXIT_USAGE : EXIT_OK;
+	case 'k':
+		if (jobs_job_kind_parse(optarg, &kind) < 0)
+			return cli_usage_error(argv[0], "--kind %s is not a job kind (purge, user, reapply)",
+					       cli_safe(optarg, safe, sizeof safe));
+		f->kind = optarg;
+		return EXIT_OK;
+	case 'o': f->overdue = 1; return EXIT_OK;
+	case 'a': f->awaiting_approval = 1; return EXIT_OK;
+	case 'b':
+		if (jobs_id_check(optarg) < 0)
+			return cli_usage_error(argv[0], "--before %s is not a job id",
+					       cli_safe(optarg, safe, sizeof safe));
+		f->before_id = optarg;
+		return EXIT_OK;
+	case 'l':
+		if (parse_limit(optarg, &f->limit) < 0)
+			return cli_usage_error(argv[0], "--limit %s is not a positive number",
+					       cli_safe(optarg, safe, sizeof safe));
+		return EXIT_OK;
+	case 'j': *json = 1; return EXIT_OK;
+	default: return cli_option_error(argv[0], c, argv);
+	}
+}
+
 /* Fills f from the options; EXIT_OK or a usage error. */
 static int parse_list_args(int argc, char **argv, struct store_list_filter *f, int *json)
 {
@@ -97,57 +148,14 @@ static int parse_list_args(int argc, char **argv, struct store_list_filter *f, i
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
-	enum job_state st;
-	enum job_kind kind;
-	const char *why;
 	char safe[96];
-	int c;
+	int c, rc;
 
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
-		switch (c) {
-		case 's':
-			if (jobs_job_state_parse(optarg, &st) < 0)
-				return cli_usage_error(argv[0], "--state %s is not a job state (scheduled, running, succeeded, failed, cancelled, held)",
-						       cli_safe(optarg, safe, sizeof safe));
-			f->state = optarg;
-			break;
-		case 't':
-		case 'u':
-			if (jobs_tenant_id_check(optarg, &why) < 0) {
-				cli_error("invalid %s id \"%s\": %s", c == 't' ? "tenant" : "user",
-					  cli_safe(optarg, safe, sizeof safe), why);
-				return EXIT_USAGE;
-			}
-			*(c == 't' ? &f->tenant_id : &f->user_id) = optarg;
-			break;
-		case 'd':
-			if (parse_due_within(argv[0], optarg, f) != EXIT_OK)
-				return EXIT_USAGE;
-			break;
-		case 'k':
-			if (jobs_job_kind_parse(optarg, &kind) < 0)
-				return cli_usage_error(argv[0], "--kind %s is not a job kind (purge, user, reapply)",
-						       cli_safe(optarg, safe, sizeof safe));
-			f->kind = optarg;
-			break;
-		case 'o': f->overdue = 1; break;
-		case 'a': f->awaiting_approval = 1; break;
-		case 'b':
-			if (jobs_id_check(optarg) < 0)
-				return cli_usage_error(argv[0], "--before %s is not a job id",
-						       cli_safe(optarg, safe, sizeof safe));
-			f->before_id = optarg; break;
-		case 'l':
-			if (parse_limit(optarg, &f->limit) < 0)
-				return cli_usage_error(argv[0], "--limit %s is not a positive number",
-						       cli_safe(optarg, safe, sizeof safe));
-			break;
-		case 'j': *json = 1; break;
-		default: return cli_option_error(argv[0], c, argv);
-		}
-	}
+	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1)
+		if ((rc = list_option(c, argv, f, json)) != EXIT_OK)
+			return rc;
 	if (optind < argc)
 		return cli_usage_error(argv[0], "unexpected argument %s",
 				       cli_safe(argv[optind], safe, sizeof safe));

@@ -1,11 +1,11 @@
 /*
  * attempt.c - one claimed task's attempt: the pre-purge preview (once per
  * task), the call itself (DELETE, or POST for suspend/restore), counted in
- * the store just before it goes out (attempt_count_give), the verification
+ * the store just before it goes out (attempt_record.c), the verification
  * preview after a successful delete (alone, when an earlier attempt's
  * verification could not be made); then what it means (jobs/outcome.h,
- * policy_decide) and the queue for the group commit, after which the
- * result is logged.
+ * policy_decide) and the queue for the group commit (attempt_record.c),
+ * after which the result is logged.
  */
 #include "scheduler/engine_int.h"
 
@@ -26,9 +26,8 @@
 #define ATTEMPT_HEADERS_MAX 4
 
 static void step_send(struct attempt *a);
-static void send_now(struct attempt *a);
 
-static void attempt_free(struct attempt *a)
+void attempt_free(struct attempt *a)
 {
 	free(a->c.tenant_id);
 	free(a->c.service);
@@ -45,8 +44,6 @@ static void attempt_free(struct attempt *a)
 	free(a);
 }
 
-/* The attempt no longer holds one of the engine's max_in_flight slots (its
- * handle is curl's, its record the group commit's: nothing else lists it). */
 struct outcome *attempt_out(struct attempt *a)
 {
 	if (a->out == NULL)
@@ -54,7 +51,9 @@ struct outcome *attempt_out(struct attempt *a)
 	return a->out;
 }
 
-static void unlink_attempt(struct attempt *a)
+/* The attempt no longer holds one of the engine's max_in_flight slots (its
+ * handle is curl's, its record the group commit's: nothing else lists it). */
+void attempt_unlink(struct attempt *a)
 {
 	a->e->n_in_flight--;
 }
@@ -123,7 +122,7 @@ static void decide(struct attempt *a, int64_t now)
 							: "retry";
 }
 
-static void log_result(const struct attempt *a, int64_t now)
+void attempt_log_result(const struct attempt *a, int64_t now)
 {
 	const struct sched_result *r = a->r;
 	const char *ev = r->state == TASK_SUCCEEDED ? "task.attempt.succeeded"
@@ -158,7 +157,7 @@ static void log_result(const struct attempt *a, int64_t now)
 
 /* The attempt is over: decide and queue for the group commit (logged once
  * recorded). */
-static void finish(struct attempt *a)
+void attempt_finish(struct attempt *a)
 {
 	struct sched_result *r;
 	struct outcome *o = attempt_out(a);
@@ -202,7 +201,7 @@ static void finish(struct attempt *a)
 	decide(a, a->decided_at);
 	if (r->state != TASK_SUCCEEDED && r->error == NULL)
 		r->error = a->error = xstrdup(o->error[0] ? o->error : "failed");
-	unlink_attempt(a);
+	attempt_unlink(a);
 	engine_attempt_finished(a->e, a);
 }
 
@@ -311,13 +310,13 @@ static void on_done(void *arg, const struct http_response *hr)
 		break;
 	}
 	if ((int)a->step < 0)
-		finish(a);
+		attempt_finish(a);
 	else if (a->e->aborted) {
 		if (a->step == STEP_VERIFY)
 			verification_failed(a, "not made: shutting down", -1);
 		else
 			attempt_set_error(a, "not sent: shutting down");
-		finish(a);
+		attempt_finish(a);
 	} else
 		step_send(a);
 }
@@ -348,7 +347,7 @@ static void request_headers(const struct attempt *a, char *lines[ATTEMPT_HEADERS
 }
 
 /* Hands the current step's request to curl now. */
-static void send_now(struct attempt *a)
+void attempt_send_now(struct attempt *a)
 {
 	const struct config *cfg = a->e->cfg;
 	char *headers[ATTEMPT_HEADERS_MAX + 1];
@@ -378,7 +377,7 @@ static void send_now(struct attempt *a)
 		verification_failed(a, "request could not be started", -1);
 	else
 		attempt_set_error(a, "request could not be started");
-	finish(a);
+	attempt_finish(a);
 }
 
 /* Previews go at once, and a call the claim counted; any other call waits
@@ -388,95 +387,11 @@ static void step_send(struct attempt *a)
 	struct engine *e = a->e;
 
 	if (a->step != STEP_CALL || a->call == POLICY_CALL_SENT) {
-		send_now(a);
+		attempt_send_now(a);
 		return;
 	}
 	e->calls = xreserve(e->calls, &e->cap_calls, e->n_calls + 1, sizeof *e->calls);
 	e->calls[e->n_calls++] = a;
-}
-
-/* The recorder's work: the calls being counted, in one transaction. It
- * reads only the leases copied for it. */
-static void count_work(void *arg)
-{
-	struct engine *e = arg;
-
-	e->count_rc = sched_count_sent(e->store, e->owner.id, e->count_leases, e->n_counting,
-				       clock_now_ms(), e->count_held);
-}
-
-/* On the loop: each call counted and still under this owner's lease goes
- * to curl; the others (lease lost, store failure, shutting down) finish
- * unsent. */
-static void calls_counted(void *arg)
-{
-	struct engine *e = arg;
-	size_t n = e->n_counting;
-	int rc = e->count_rc;
-
-	e->n_counting = 0;
-	for (size_t i = 0; i < n; i++) {
-		struct attempt *a = e->counting[i];
-		int counted = rc == STORE_OK && e->count_held[i];
-
-		if (e->aborted || !counted) {
-			if (counted) { /* counted, yet it never went */
-				a->call = POLICY_CALL_NOT_SENT;
-				a->counted_unsent = 1;
-			}
-			attempt_set_error(a, "not sent: %s", e->aborted	     ? "shutting down"
-						     : rc != STORE_OK ? "the attempt could not be counted"
-								      : "the lease was lost");
-			finish(a);
-			continue;
-		}
-		a->call = POLICY_CALL_SENT;
-		send_now(a);
-	}
-	if (rc != STORE_OK)
-		engine_store_failed(e, "count the calls");
-}
-
-/* The attempts of *from move to *to (empty) by swapping their arrays: the
- * old one of *to, empty, becomes *from's, so no allocation a turn. */
-static void move_list(struct attempt ***to, size_t *to_n, size_t *to_cap,
-		      struct attempt ***from, size_t *from_n, size_t *from_cap)
-{
-	struct attempt **swap = *to;
-	size_t cap = *to_cap;
-
-	*to = *from;
-	*to_cap = *from_cap;
-	*to_n = *from_n;
-	*from = swap;
-	*from_cap = cap;
-	*from_n = 0;
-}
-
-void attempt_count_give(struct engine *e)
-{
-	if (e->n_calls == 0 || e->n_counting > 0)
-		return;
-	/* the calls queued become the ones counted */
-	move_list(&e->counting, &e->n_counting, &e->cap_counting, &e->calls, &e->n_calls,
-		  &e->cap_calls);
-	if (e->aborted) { /* nothing more goes out: not counted either */
-		e->count_rc = STORE_OK;
-		e->count_held = xreserve(e->count_held, &e->cap_count_held, e->n_counting,
-					 sizeof *e->count_held);
-		memset(e->count_held, 0, e->n_counting * sizeof *e->count_held);
-		calls_counted(e);
-		return;
-	}
-	e->count_leases = xreserve(e->count_leases, &e->cap_count_leases, e->n_counting,
-				   sizeof *e->count_leases);
-	e->count_held = xreserve(e->count_held, &e->cap_count_held, e->n_counting,
-				 sizeof *e->count_held);
-	for (size_t i = 0; i < e->n_counting; i++) {
-		e->count_leases[i].task_id = e->counting[i]->c.task_id;
-		e->count_leases[i].until = e->counting[i]->c.lease_until;
-	}
-	recorder_run(e->rec, count_work, calls_counted, e);
 }
 
 /* The URL template of the task's kind. */
@@ -576,19 +491,19 @@ void attempt_start(struct engine *e, struct sched_claimed *c)
 		attempt_set_error(a, "no %s URL configured for %s %s",
 				  jobs_task_kind_name(a->c.kind), subject ? "step" : "service",
 				  a->c.service);
-		finish(a);
+		attempt_finish(a);
 		return;
 	}
 	if (subject && step == SUBJECT_DISCOVER) {
 		a->call = POLICY_CALL_SENT; /* counted at claim: it goes now */
 		a->step = STEP_DISCOVER;
-		send_now(a);
+		attempt_send_now(a);
 		return;
 	}
 	a->step = first_step(a);
 	if (a->step == STEP_VERIFY && (!a->verify || a->preview_url == NULL)) {
 		a->verify_owed = 0; /* verification no longer configured: the call stands */
-		finish(a);
+		attempt_finish(a);
 		return;
 	}
 	step_send(a);
@@ -607,99 +522,5 @@ void attempt_not_sent(struct engine *e, struct sched_claimed *c, const char *why
 	a->call = POLICY_CALL_NOT_SENT;
 	a->counted_unsent = a->c.counted;
 	attempt_set_error(a, "not sent: %s", why);
-	finish(a);
-}
-
-/* ---- the group commit, on the recorder's thread ---- */
-
-/* The recorder's work: the batch in one transaction, then its lines. It
- * reads only the batch, the store (under the store's lock) and what the
- * loop leaves alone while the recorder is busy (the owner, e->svcs). */
-static void record_batch(void *arg)
-{
-	struct engine *e = arg;
-
-	if (e->round_claim_rc != STORE_OK) {
-		e->batch_rc = STORE_ERR; /* the store failed the claims just now */
-		return;
-	}
-	e->batch_rc = sched_record_results(e->store, e->owner.id, e->batch_rs, e->n_batch,
-					   e->svcs, e->n_svcs, clock_now_ms(), NULL);
-	if (e->batch_rc != STORE_OK)
-		return;
-	/* logged once recorded: a result never committed is never announced;
-	 * the batch's lines go out together (a write(2) per PIPE_BUF of them,
-	 * not one per line: 26,000 writes in a run of 26,000 tasks) */
-	log_hold();
-	for (size_t i = 0; i < e->n_batch; i++)
-		log_result(e->batch[i], e->batch[i]->decided_at);
-	log_release(1);
-}
-
-/* On the loop, once the recorder is done with the batch: recorded, its
- * attempts are freed; not, they go back in front of those finished since,
- * for the next try after a back-off step. */
-static void batch_recorded(void *arg)
-{
-	struct engine *e = arg;
-	size_t n = e->n_batch;
-
-	e->n_batch = 0;
-	e->cycle_needed = 1; /* what the batch made due (a next phase, a retry) */
-	if (e->batch_rc != STORE_OK) {
-		e->finished = xreserve(e->finished, &e->cap_finished, e->n_finished + n,
-				       sizeof *e->finished);
-		memmove(e->finished + n, e->finished, e->n_finished * sizeof *e->finished);
-		memcpy(e->finished, e->batch, n * sizeof *e->finished);
-		e->n_finished += n;
-		/* after the claims' failure, this is within that step: no new one */
-		engine_store_failed(e, "record attempts");
-	} else {
-		for (size_t i = 0; i < n; i++) {
-			/* a discovery's child purges are due now: start them at once */
-			if (e->batch[i]->r->discovery)
-				e->maint_needed = 1;
-			attempt_free(e->batch[i]);
-		}
-		engine_store_worked(e);
-	}
-	e->round_claim_rc = STORE_OK;
-}
-
-void attempt_flush_give(struct engine *e)
-{
-	if (e->n_finished == 0 || e->n_batch > 0)
-		return;
-	/* the finished list becomes the batch */
-	move_list(&e->batch, &e->n_batch, &e->cap_batch, &e->finished, &e->n_finished,
-		  &e->cap_finished);
-	e->batch_rs = xreserve(e->batch_rs, &e->cap_batch_rs, e->n_batch, sizeof *e->batch_rs);
-	for (size_t i = 0; i < e->n_batch; i++)
-		e->batch_rs[i] = *e->batch[i]->r;
-	recorder_run(e->rec, record_batch, batch_recorded, e);
-}
-
-int attempt_flush(struct engine *e)
-{
-	recorder_wait(e->rec);
-	attempt_flush_give(e);
-	recorder_wait(e->rec);
-	return e->n_finished > 0 ? -1 : 0;
-}
-
-void attempt_free_all(struct engine *e)
-{
-	for (size_t i = 0; i < e->n_calls; i++) {
-		unlink_attempt(e->calls[i]);
-		attempt_free(e->calls[i]);
-	}
-	e->n_calls = 0;
-	for (size_t i = 0; i < e->n_counting; i++) { /* the count's end finds none */
-		unlink_attempt(e->counting[i]);
-		attempt_free(e->counting[i]);
-	}
-	e->n_counting = 0;
-	for (size_t i = 0; i < e->n_finished; i++)
-		attempt_free(e->finished[i]);
-	e->n_finished = 0;
+	attempt_finish(a);
 }

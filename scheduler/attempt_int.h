@@ -48,6 +48,17 @@ struct attempt {
 	int discovered;                /* 1 once every answer was read */
 };
 
+/* (attempt.c) An attempt's call goes to curl now (counted, when it must
+ * be, already). */
+void attempt_send_now(struct attempt *a);
+/* (attempt.c) The attempt is decided and queued for the group commit. */
+void attempt_finish(struct attempt *a);
+/* (attempt.c) The result's log line, once recorded. */
+void attempt_log_result(const struct attempt *a, int64_t now);
+/* (attempt.c) Out of the engine's list of attempts in flight; freed. */
+void attempt_unlink(struct attempt *a);
+void attempt_free(struct attempt *a);
+
 /* Sets the attempt's error text (printf). */
 void attempt_set_error(struct attempt *a, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -8,7 +8,9 @@
  * while the loop goes on reading answers. While the recorder holds the
  * store the prepare watcher leaves it alone; the batch's end brings the
  * next cycle. So a burst of answers costs one transaction, and the disk's
- * waits are not the loop's.
+ * waits are not the loop's. The claims and the ready reserve are in
+ * engine_claim.c, the services as the store wants them in
+ * engine_services.c, the watchers in engine_watch.c.
  */
 #include "scheduler/engine_int.h"
 
@@ -29,106 +31,8 @@
 #define SWEEP_EVERY_MS 60000
 #define ONCE_HORIZON_MS 10000   /* run --once waits for work due this soon */
 #define ONCE_HOOKS_RECHECK_S 0.1 /* run --once, hooks busy: done yet? */
-/* Claims a turn at most. Each new connection holds ~1.4 KiB of curl's
- * connect state until the loop sees it connected: 4096 claimed in one turn
- * had ~6 MB of it alive at once (massif). Past this many, the rest are
- * claimed when the loop is idle, after those connections are made. */
-#define CLAIM_TURN_MAX 512
-/* The ready reserve: tasks claimed ahead of free slots, a quarter of
- * max_in_flight up to this many, so that a slot an answer frees is taken
- * again in the same loop turn instead of after the store's next claims
- * (a recorder turn or two: the dips after each wave of slow answers). */
-#define READY_RESERVE_MAX 128
-/* A ready claim not started within this goes back unsent: its lease (the
- * service's calls x timeout + 10 s) must still cover every call. Slots
- * that turn over this slowly gain nothing from a reserve: there is none
- * for READY_PAUSE_MS after. */
-#define READY_MAX_MS 1000
-#define READY_PAUSE_MS 10000
-#define LAST_PHASE_DEFER_MS 1000 /* see defer_last_phase */
 
-/* ---- the services as the store wants them ---- */
-
-/* The enabled services of the lowest phase among svcs: a job's tasks due
- * when it starts. */
-static int first_phase_tasks(const struct sched_service *svcs, size_t n)
-{
-	int lowest = 0, count = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		if (!svcs[i].enabled)
-			continue;
-		if (count == 0 || svcs[i].phase < lowest) {
-			lowest = svcs[i].phase;
-			count = 0;
-		}
-		count += svcs[i].phase == lowest;
-	}
-	return count;
-}
-
-/*
- * The services of the last phase wait for the others while slots are
- * short (defer_ms): nothing waits for their tasks, while each earlier
- * task holds back a later one. Sent as soon as due, they went out
- * beside the next jobs' first phase, and when the jobs ran out the last
- * jobs' final tasks went out alone: 100 ms answers, 512 slots, 1000 jobs
- * of 12 + 1 services: the last 200 ms had fewer than a fifth of the slots
- * busy (the run 2.92 s; 2.84 s with them held back). Held back at most
- * LAST_PHASE_DEFER_MS, and never while a slot is free, no job waits
- * longer than that for them.
- */
-static void defer_last_phase(struct sched_service *svcs, size_t n)
-{
-	int lowest = 0, highest = 0, any = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		if (!svcs[i].enabled)
-			continue;
-		if (!any || svcs[i].phase < lowest)
-			lowest = svcs[i].phase;
-		if (!any || svcs[i].phase > highest)
-			highest = svcs[i].phase;
-		any = 1;
-	}
-	for (size_t i = 0; i < n; i++)
-		svcs[i].defer_ms = highest > lowest && svcs[i].phase == highest ? LAST_PHASE_DEFER_MS
-									       : 0;
-}
-
-void engine_build_services(struct engine *e)
-{
-	const struct config *cfg = e->cfg;
-
-	free(e->svcs);
-	e->svcs = xcalloc(cfg->n_services + SUBJECT_N_STEPS, sizeof *e->svcs);
-	e->n_svcs = cfg->n_services;
-	for (size_t i = 0; i < cfg->n_services; i++) {
-		const struct config_service *cs = &cfg->services[i];
-		struct sched_service *s = &e->svcs[i];
-		int64_t timeout = cs->timeout_ms > 0 ? cs->timeout_ms : cfg->timeout_ms;
-		int calls = cs->preview_url ? (cs->verify ? 3 : 2) : 1;
-
-		s->name = cs->name;
-		s->phase = cs->phase;
-		s->enabled = cs->enabled;
-		s->max_in_flight = cs->max_in_flight;
-		/* the lease covers every call of one attempt (preview, call, verify) */
-		s->lease_ms = calls * timeout + 10000;
-		s->preview_first = cs->preview_url != NULL;
-		s->breaker.threshold = cfg->breaker_failures;
-		s->breaker.cooloff_ms = cfg->breaker_cooloff_ms;
-		s->breaker.max_cooloff_ms = cfg->max_delay_ms;
-	}
-	e->n_conf_svcs = e->n_svcs;
-	e->first_phase_tasks = first_phase_tasks(e->svcs, e->n_conf_svcs);
-	defer_last_phase(e->svcs, e->n_conf_svcs);
-	discover_add_steps(e);
-	/* connections kept open: one a slot, and the webhooks' */
-	http_client_set_max_connects(e->http, (long)cfg->max_in_flight + 64);
-	engine_raise_fd_limit(cfg->max_in_flight);
-}
-
+/* Whether a lease's owner still runs, for housekeeping's reclaims. */
 static enum sched_owner owner_judge(void *ctx, const char *owner)
 {
 	struct engine *e = ctx;
@@ -269,182 +173,6 @@ static int maintain(struct engine *e, int64_t now)
 	return 1;
 }
 
-/* The ready reserve's size: none for max_in_flight < 4, nor for a while
- * after a ready claim went back for want of a slot (every slot held by
- * services that answer slowly or hang: claims made ahead would only go
- * back unsent, again and again). */
-static int ready_reserve(const struct engine *e)
-{
-	int r = clock_mono_ms() < e->ready_paused_until ? 0 : e->cfg->max_in_flight / 4;
-
-	return r > READY_RESERVE_MAX ? READY_RESERVE_MAX : r;
-}
-
-/* The free slots and the ready reserve's room. */
-static int claim_want(const struct engine *e)
-{
-	return e->cfg->max_in_flight + ready_reserve(e) - (int)e->n_in_flight - (int)e->n_ready;
-}
-
-/* The claims a turn may make now: claim_want, at most CLAIM_TURN_MAX (0
- * when stopping). */
-static int claim_room(const struct engine *e)
-{
-	int room = claim_want(e);
-
-	if (e->stopping || room <= 0)
-		return 0;
-	return room > CLAIM_TURN_MAX ? CLAIM_TURN_MAX : room;
-}
-
-/* The service a claim serves first, moved on at each call. */
-static size_t claim_first(struct engine *e)
-{
-	size_t first = e->claim_first;
-
-	/* Start at another service each time so that, when the global limit
-	 * is smaller than the services' slots, none is always last. */
-	if (e->n_svcs > 0)
-		e->claim_first = (e->claim_first + 1) % e->n_svcs;
-	return first;
-}
-
-/* The ready claims start while slots are free, oldest first; one held
- * past READY_MAX_MS, or any when stopping, goes back unsent. Runs each
- * loop turn, whether or not the store is busy. */
-static void start_ready(struct engine *e)
-{
-	int64_t now = clock_mono_ms();
-
-	while (e->n_ready > 0) {
-		struct ready_claim *r = &e->ready[e->ready_head];
-		int stale = now - r->at > READY_MAX_MS;
-
-		if (!e->stopping && !stale && (int)e->n_in_flight >= e->cfg->max_in_flight)
-			break;
-		e->ready_head++;
-		e->n_ready--;
-		if (e->stopping || stale) {
-			attempt_not_sent(e, &r->c, e->stopping ? "shutting down" : "no slot came free");
-			if (stale)
-				e->ready_paused_until = now + READY_PAUSE_MS;
-			continue;
-		}
-		if (r->c.kind == TASK_KIND_DELETE)
-			engine_note_worked(e, r->c.job_id);
-		attempt_start(e, &r->c);
-	}
-	if (e->n_ready == 0)
-		e->ready_head = 0;
-}
-
-/* The ready claims dropped unsent (their leases are taken back: the owner
- * is gone). */
-static void drop_ready(struct engine *e)
-{
-	for (size_t i = 0; i < e->n_ready; i++) {
-		struct sched_claimed *c = &e->ready[e->ready_head + i].c;
-
-		free(c->tenant_id);
-		free(c->service);
-	}
-	e->ready_head = e->n_ready = 0;
-}
-
-/* Claimed attempts join the ready claims (c freed) and start as slots
- * allow; a claim held back by the turn's cap leaves the rest to the idle
- * loop. */
-static void start_claimed(struct engine *e, struct sched_claimed *c, size_t n)
-{
-	int64_t now = clock_mono_ms();
-
-	if (e->ready_head > 0 && e->ready_head + e->n_ready + n > e->cap_ready) {
-		memmove(e->ready, e->ready + e->ready_head, e->n_ready * sizeof *e->ready);
-		e->ready_head = 0;
-	}
-	e->ready = xreserve(e->ready, &e->cap_ready, e->ready_head + e->n_ready + n,
-			    sizeof *e->ready);
-	for (size_t i = 0; i < n; i++) {
-		struct ready_claim *r = &e->ready[e->ready_head + e->n_ready++];
-
-		r->c = c[i];
-		r->at = now;
-		memset(&c[i], 0, sizeof c[i]);
-	}
-	sched_claimed_free(c, n);
-	start_ready(e);
-	/* the cap held claims back: the rest when the loop is idle */
-	if (n == CLAIM_TURN_MAX && (int)e->n_in_flight < e->cfg->max_in_flight)
-		ev_idle_start(e->loop, &e->more);
-}
-
-/* The recorder's work: the turn's claims (one transaction); for a cycle
- * (round_wake), then the earliest due work when slots are left (a query
- * that reads the due tasks' index; moot when every slot is taken: the
- * next answer runs the next cycle). It reads only the round_* inputs, the
- * owner and e->svcs, which the loop leaves alone meanwhile. */
-static void claim_work(void *arg)
-{
-	struct engine *e = arg;
-
-	e->round_now = clock_now_ms();
-	e->round_claim_rc = sched_claim_tasks(e->store, e->owner.id, e->svcs, e->n_svcs,
-					      e->round_first, e->round_room, e->round_now,
-					      &e->round_claimed, &e->n_round_claimed);
-	e->round_wake_rc = STORE_OK;
-	if (!e->round_wake || e->round_claim_rc != STORE_OK)
-		return;
-	if ((int)e->n_round_claimed >= e->round_free)
-		e->round_wake_at = e->round_now + (int64_t)(ENGINE_POLL_S * 1000);
-	else
-		e->round_wake_rc = sched_next_wake(e->store, e->owner.id, e->svcs, e->n_svcs,
-						   e->round_now, &e->round_wake_at);
-}
-
-/* Hands the claims for room slots to the recorder; done runs on the loop
- * once they are made. */
-static void give_claim_work(struct engine *e, int room, int wake, recorder_done_fn done)
-{
-	e->round_claim_rc = STORE_OK;
-	e->round_room = room;
-	e->round_free = claim_want(e);
-	e->round_wake = wake;
-	e->round_first = claim_first(e);
-	recorder_run(e->rec, claim_work, done, e);
-}
-
-/* On the loop: the claims committed go out now, while the recorder goes
- * on to record the batch given after them. */
-static void claims_done(void *arg)
-{
-	struct engine *e = arg;
-
-	if (e->round_claim_rc != STORE_OK)
-		engine_store_failed(e, "claim");
-	else
-		start_claimed(e, e->round_claimed, e->n_round_claimed);
-	e->round_claimed = NULL;
-	e->n_round_claimed = 0;
-}
-
-/*
- * With a batch to record, the slots it freed are claimed on the
- * recorder's thread first, in their own transaction: their requests go
- * out while the batch is recorded, and the loop does not wait for the
- * claims' commit (their fsync) either.
- */
-static void give_claims(struct engine *e)
-{
-	int room = claim_room(e);
-
-	/* round_claim_rc is STORE_OK here: set back by the done callback of
-	 * the cycle's claims, or of the batch that follows a turn's claims
-	 * (and a cycle's claims may be running now: not to be touched) */
-	if (room <= 0 || e->n_finished == 0 || e->n_batch > 0)
-		return;
-	give_claim_work(e, room, 0, claims_done);
-}
-
 /* run --once: done when nothing is in flight and nothing is due soon. */
 static int once_done(struct engine *e, size_t claimed, int64_t wake, int64_t now)
 {
@@ -506,7 +234,7 @@ static void cycle_claims_done(void *arg)
 
 	e->round_claim_rc = STORE_OK;
 	if (claim_rc == STORE_OK)
-		start_claimed(e, e->round_claimed, n); /* leased: they go, whatever follows */
+		engine_start_claimed(e, e->round_claimed, n); /* leased: they go, whatever follows */
 	e->round_claimed = NULL;
 	e->n_round_claimed = 0;
 	if (claim_rc != STORE_OK || wake_rc != STORE_OK) {
@@ -530,12 +258,12 @@ static void cycle_claims_done(void *arg)
 static void run_cycle(struct engine *e, int may_claim)
 {
 	int64_t now = clock_now_ms();
-	int room = claim_room(e);
+	int room = engine_claim_room(e);
 
 	if (maintain(e, now))
 		return; /* given: the rest after it (maint_done) */
 	if (may_claim && room > 0) {
-		give_claim_work(e, room, 1, cycle_claims_done);
+		engine_give_claim_work(e, room, 1, cycle_claims_done);
 		return;
 	}
 	/* Nothing to claim now: every slot is taken, or a batch being
@@ -581,7 +309,7 @@ void engine_store_failed(struct engine *e, const char *what)
 	if ((e->opts.once && e->store_failures >= ONCE_STORE_TRIES) ||
 	    (e->stopping && e->aborted)) {
 		attempt_free_all(e); /* their leases are taken back (owner gone) */
-		drop_ready(e);
+		engine_drop_ready(e);
 		if (e->n_in_flight == 0) {
 			ev_break(e->loop, EVBREAK_ALL);
 			return;
@@ -617,7 +345,7 @@ static void prepare_work(struct ev_loop *loop, struct engine *e)
 {
 	int batch;
 
-	start_ready(e); /* slots freed this turn: taken again at once */
+	engine_start_ready(e); /* slots freed this turn: taken again at once */
 	if (recorder_busy(e->rec))
 		return; /* the end of its work comes back */
 	engine_reload(e); /* a SIGHUP's config, now that nothing reads the old one */
@@ -630,7 +358,7 @@ static void prepare_work(struct ev_loop *loop, struct engine *e)
 	 * (which may start a batch of jobs: tens of ms that the freed slots
 	 * would wait behind); without, the cycle claims. */
 	batch = e->n_finished > 0;
-	give_claims(e);
+	engine_give_claims(e);
 	attempt_flush_give(e);
 	if (!e->stopping && (e->cycle_needed || e->maint_needed)) {
 		e->cycle_needed = 0;
@@ -756,7 +484,7 @@ void engine_free(struct engine *e)
 	e->rec = NULL;
 	http_client_free(e->http);
 	attempt_free_all(e);
-	drop_ready(e);
+	engine_drop_ready(e);
 	free(e->ready);
 	free(e->finished);
 	free(e->batch);

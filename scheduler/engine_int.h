@@ -7,6 +7,7 @@
 
 #include "scheduler/engine.h"
 #include "scheduler/lease.h"
+#include "scheduler/recorder.h"
 #include "store/store.h"
 #include "jobs/subject.h"
 
@@ -89,7 +90,7 @@ struct engine {
 	int64_t maint_now;
 	struct sched_maint maint_m;
 	/* The turn's claims, made on the recorder's thread before its batch
-	 * (give_claims), or a cycle's claims and its earliest due work
+	 * (engine_give_claims), or a cycle's claims and its earliest due work
 	 * (run_cycle): asked, then got. */
 	int round_room, round_free, round_wake;
 	size_t round_first;
@@ -143,7 +144,7 @@ void attempt_count_give(struct engine *e);
  * recorded in one transaction on its thread (then each result logged)
  * while the loop goes on; its done callback, on the loop, frees them, or
  * keeps them for a later try (engine_store_failed). After the turn's
- * claims when they were given first (give_claims): when those
+ * claims when they were given first (engine_give_claims): when those
  * failed, the batch is not tried. No-op while a batch is under way or
  * nothing finished.
  */
@@ -176,8 +177,28 @@ int engine_worked_failed(struct engine *e);
  * more) when [subject] is configured. Can't fail. */
 void discover_add_steps(struct engine *e);
 
-/* (engine.c) Builds e->svcs from e->cfg (again after a reload). Can't fail. */
+/* (engine_services.c) Builds e->svcs from e->cfg (again after a reload).
+ * Can't fail. */
 void engine_build_services(struct engine *e);
+
+/* (engine_claim.c) The claims a turn may make now: the free slots and the
+ * ready reserve's room, CLAIM_TURN_MAX at most (0 when stopping). */
+int engine_claim_room(const struct engine *e);
+/* (engine_claim.c) Hands the claims for room slots to the recorder (wake:
+ * and the earliest due work after them); done runs on the loop once they
+ * are made, with e->round_* set. */
+void engine_give_claim_work(struct engine *e, int room, int wake, recorder_done_fn done);
+/* (engine_claim.c) With a batch to record, the claims for the slots it
+ * freed, first, in their own transaction. */
+void engine_give_claims(struct engine *e);
+/* (engine_claim.c) Claimed attempts join the ready claims (c freed) and
+ * start as slots allow. */
+void engine_start_claimed(struct engine *e, struct sched_claimed *c, size_t n);
+/* (engine_claim.c) The ready claims start while slots are free, oldest
+ * first; stale ones, or any when stopping, go back unsent. Each turn. */
+void engine_start_ready(struct engine *e);
+/* (engine_claim.c) The ready claims dropped unsent (the owner is gone). */
+void engine_drop_ready(struct engine *e);
 
 /* (engine.c) Each hook's write_metrics, with --metrics-file. */
 void engine_write_metrics(struct engine *e);

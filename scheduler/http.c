@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "util/log.h"
+#include "util/redact.h"
 #include "util/util.h"
 
 struct http_client {
@@ -39,7 +40,6 @@ struct http_client {
 #define IDLE_MAX 256
 /* All the header lines of an answer (curl itself refuses one over 100 KiB). */
 #define HEADERS_MAX (256 * 1024)
-#define REDACTED "[REDACTED]"
 /* curl's receive buffer, one a transfer (16 KiB by default: 64 MiB at 4096
  * in flight). Services answer a few hundred bytes of JSON; a larger answer
  * only takes more reads. */
@@ -247,67 +247,10 @@ static void xfer_free(struct xfer *x)
 	free(x);
 }
 
-/* Replaces each occurrence of the len bytes at secret in b by REDACTED. */
-static void redact_one(struct buf *b, const char *secret, size_t len)
-{
-	const char *p = b->data, *end = b->data + b->len, *hit;
-	struct buf out;
-
-	if (len == 0 || p == NULL || memmem(p, b->len, secret, len) == NULL)
-		return;
-	buf_init(&out);
-	while ((hit = memmem(p, (size_t)(end - p), secret, len)) != NULL) {
-		buf_append(&out, p, (size_t)(hit - p));
-		buf_puts(&out, REDACTED);
-		p = hit + len;
-	}
-	buf_append(&out, p, (size_t)(end - p));
-	explicit_bzero(b->data, b->len);
-	buf_free(b);
-	*b = out;
-}
-
-/* Redacts secret from b, and its JSON-escaped form ('/' as "\/") too. */
-static void redact(struct buf *b, const struct buf *secret)
-{
-	struct buf esc;
-
-	redact_one(b, secret->data, secret->len);
-	if (memchr(secret->data, '/', secret->len) == NULL)
-		return;
-	buf_init(&esc);
-	for (size_t i = 0; i < secret->len; i++)
-		buf_append(&esc, secret->data[i] == '/' ? "\\/" : secret->data + i,
-			   secret->data[i] == '/' ? 2 : 1);
-	redact_one(b, esc.data, esc.len);
-	explicit_bzero(esc.data, esc.len);
-	buf_free(&esc);
-}
-
-static int longer_first(const void *a, const void *b)
-{
-	size_t x = (*(const struct buf *const *)a)->len, y = (*(const struct buf *const *)b)->len;
-
-	return x < y ? 1 : x > y ? -1 : 0;
-}
-
-/* Redacts the client's secrets and the request's token from b, longest
- * first (a secret inside another must not leave the rest of it). */
+/* The client's secrets and the request's token taken out of b. */
 static void redact_all(const struct xfer *x, struct buf *b)
 {
-	const struct http_client *c = x->c;
-	const struct buf **all = xmalloc((c->n_secrets + 1) * sizeof *all);
-	struct buf bearer = { x->bearer, x->bearer ? strlen(x->bearer) : 0, 0 };
-	size_t n = 0;
-
-	for (size_t i = 0; i < c->n_secrets; i++)
-		all[n++] = &c->secrets[i];
-	if (bearer.len > 0)
-		all[n++] = &bearer;
-	qsort(all, n, sizeof *all, longer_first);
-	for (size_t i = 0; i < n; i++)
-		redact(b, all[i]);
-	free(all);
+	redact_secrets(b, x->c->secrets, x->c->n_secrets, x->bearer);
 }
 
 /* Why the transfer failed, in words. */

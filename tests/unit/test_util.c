@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "util/util.h"
+#include "util/redact.h"
 #include "util/utf8.h"
 
 static void test_utf8_valid(void **state)
@@ -114,6 +115,43 @@ static void test_sha256(void **state)
 	}
 }
 
+/* Secrets out of a service's answer: each occurrence, its JSON-escaped
+ * form too, the longest first (a token that contains another secret is
+ * not left half visible), and the request's own token (extra). */
+static void test_redact_secrets(void **state)
+{
+	struct buf secrets[2], b;
+	const char *text = "a=s3cr3t b=s3cr3t-and-more c=to/ken d=to\\/ken e=bearer-x";
+
+	buf_init(&secrets[0]);
+	buf_puts(&secrets[0], "s3cr3t");
+	buf_init(&secrets[1]);
+	buf_puts(&secrets[1], "s3cr3t-and-more");
+	buf_init(&b);
+	buf_puts(&b, text);
+	redact_secrets(&b, secrets, 2, NULL);
+	buf_append(&b, "", 1);
+	assert_string_equal(b.data, "a=[REDACTED] b=[REDACTED] c=to/ken d=to\\/ken e=bearer-x");
+	buf_free(&b);
+	buf_free(&secrets[1]);
+	buf_init(&secrets[1]);
+	buf_puts(&secrets[1], "to/ken");
+	buf_init(&b);
+	buf_puts(&b, text);
+	redact_secrets(&b, secrets, 2, "bearer-x");
+	buf_append(&b, "", 1);
+	assert_string_equal(b.data, "a=[REDACTED] b=[REDACTED]-and-more c=[REDACTED] "
+				    "d=[REDACTED] e=[REDACTED]");
+	buf_free(&b);
+	buf_init(&b); /* nothing to take out: b as it was */
+	buf_puts(&b, "plain");
+	redact_secrets(&b, secrets, 2, "");
+	assert_int_equal(b.len, 5);
+	buf_free(&b);
+	buf_free(&secrets[0]);
+	buf_free(&secrets[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -122,6 +160,7 @@ int main(void)
 		cmocka_unit_test(test_xreserve),
 		cmocka_unit_test(test_int_text),
 		cmocka_unit_test(test_sha256),
+		cmocka_unit_test(test_redact_secrets),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
