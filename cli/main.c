@@ -4,6 +4,7 @@
  * command functions of cli.h.
  */
 #include "cli/cli_int.h"
+#include "util/dl.h"
 #include "util/log.h"
 
 #include <fcntl.h>
@@ -158,6 +159,7 @@ int main(int argc, char **argv)
 	const char *config_opt = NULL;
 	int c, rc;
 
+	dl_process_setup();
 	opterr = 0;
 	/* "+": stop at the command; its options are its own */
 	while ((c = getopt_long(argc, argv, "+:c:hV", opts, NULL)) != -1) {

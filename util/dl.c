@@ -6,6 +6,7 @@
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 static pthread_mutex_t dl_mu = PTHREAD_MUTEX_INITIALIZER;
 
@@ -66,6 +67,11 @@ static void *preload_main(void *arg)
 
 	(void)dl_load(p->lib, err, sizeof err);
 	return NULL;
+}
+
+void dl_process_setup(void)
+{
+	(void)setenv("GNUTLS_NO_IMPLICIT_INIT", "1", 0);
 }
 
 void dl_preload_start(struct dl_preload *p, struct dl_lib *lib)

@@ -69,6 +69,19 @@ struct dl_preload {
 void dl_preload_start(struct dl_preload *p, struct dl_lib *lib);
 void dl_preload_join(struct dl_preload *p);
 
+/*
+ * What the process's environment must say before any of those libraries
+ * loads; called first thing in main, while the process has one thread
+ * (setenv is not safe beside another thread's getenv). GnuTLS, which
+ * libcurl brings for its RTMP and LDAP support and libmicrohttpd for an
+ * HTTPS it is never asked for, initialises itself as it loads, for every
+ * `run`, unless GNUTLS_NO_IMPLICIT_INIT is set: ~0.9 MB and ~1 ms of a
+ * run's start for a library no call of tenantdel's uses (a library that
+ * does use it calls gnutls_global_init itself, as GnuTLS asks). A value
+ * the user set stays.
+ */
+void dl_process_setup(void);
+
 /* For a library's list of functions, X(f) each: FUNCS(DL_DECLARE) in its
  * header declares the pointers; DL_LIBRARY in its .c defines them and
  * `static struct dl_lib var` to load them with. */

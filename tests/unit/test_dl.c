@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <cmocka.h>
@@ -141,6 +142,19 @@ static void test_a_preload_is_waited_for_and_its_errors_left_to_the_caller(void 
 	assert_non_null(strstr(err, "(Debian package libabsent9)"));
 }
 
+/* GnuTLS is told not to initialise itself as it loads (util/dl.h), unless
+ * the user said otherwise. */
+static void test_process_setup_keeps_gnutls_from_initialising_itself(void **state)
+{
+	unsetenv("GNUTLS_NO_IMPLICIT_INIT");
+	dl_process_setup();
+	assert_string_equal(getenv("GNUTLS_NO_IMPLICIT_INIT"), "1");
+	setenv("GNUTLS_NO_IMPLICIT_INIT", "0", 1);
+	dl_process_setup();
+	assert_string_equal(getenv("GNUTLS_NO_IMPLICIT_INIT"), "0");
+	unsetenv("GNUTLS_NO_IMPLICIT_INIT");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -149,6 +163,7 @@ int main(void)
 		cmocka_unit_test(test_an_old_library_leaves_nothing_half_loaded),
 		cmocka_unit_test(test_an_init_that_fails_unloads),
 		cmocka_unit_test(test_a_preload_is_waited_for_and_its_errors_left_to_the_caller),
+		cmocka_unit_test(test_process_setup_keeps_gnutls_from_initialising_itself),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
