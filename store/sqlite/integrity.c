@@ -34,6 +34,8 @@
 #define QUICK_CHECK_MAX_BYTES (64LL << 20)
 #define CHECK_RACY_MS 1000
 #define REMEMBER_WAIT_MS 2000 /* for the write lock, to remember a checkpoint's stamp */
+#define UPKEEP_REMEMBER_WAIT_MS 50 /* ... after a checkpoint within a commit: the
+				      caller (the daemon's claims) waits for it */
 /*
  * The log's upkeep. SQLite's own autocheckpoint (after a commit that leaves
  * 1000 pages or more in the WAL) is replaced by sqlite_wal_upkeep, which
@@ -55,10 +57,13 @@
  * its index from it and copy every frame into the file again (after
  * scheduling a million jobs, the next run paid ~800 MB of writes).
  *
- * A checkpoint's stamp is remembered whether it copied the whole log or
- * gave up half way (a command emptying the log while the daemon reads it
- * gives up at once, having copied frames into the file); not when it
- * failed.
+ * A checkpoint's stamp is remembered only when the file was known checked
+ * as it began (its stamp the one this handle checked or last wrote, or the
+ * one the store remembers): a daemon checked at its start days ago must
+ * not bless a foreign write by checkpointing on top of it. Then whether it
+ * copied the whole log or gave up half way (a command emptying the log
+ * while the daemon reads it gives up at once, having copied frames into
+ * the file); not when it failed or never started.
  */
 #define RUN_CHECKPOINT_PAGES 1000
 #define BRIEF_CHECKPOINT_PAGES 1024
@@ -161,29 +166,35 @@ int sqlite_check_if_changed(struct sqlite_store *s, const struct stat *st, char 
 		return 0;
 	s->checked = 1; /* unless it fails, and then the store is not opened */
 	file_stamp(st, stamp, sizeof stamp);
-	if (stamp_row(s, stamp, NULL))
+	if (stamp_row(s, stamp, NULL)) {
+		snprintf(s->good_stamp, sizeof s->good_stamp, "%s", stamp);
 		return 0;
+	}
 	t0 = clock_mono_ms();
 	if (quick_check(s, err, errlen) < 0)
 		return -1;
 	log_msg(LOG_DEBUG, "store.checked", "%s: quick check of %lld bytes in %lld ms", s->path,
 		(long long)st->st_size, (long long)(clock_mono_ms() - t0));
-	if (clock_now_ms() - mtime_ms >= CHECK_RACY_MS)
+	if (clock_now_ms() - mtime_ms >= CHECK_RACY_MS) {
 		stamp_row(s, stamp, stamp);
+		snprintf(s->good_stamp, sizeof s->good_stamp, "%s", stamp);
+	}
 	return 0;
 }
 
 
 /*
- * After a checkpoint (whole or given up) by a handle whose check passed when
- * it opened (or that built the store): the main file is now what SQLite
- * copied into it from that store, so its new stamp is remembered as checked
- * (the meta row goes to the WAL, which is left as it is: the file keeps
- * that stamp). It is the one stamp remembered younger than CHECK_RACY_MS:
- * that rule is for content a check did not read, and this content is
- * SQLite's own writes of a checked store. Waits up to wait_ms for another
- * writer's transaction (unremembered, every writer of the next second
- * would run the check); best effort, like sqlite_check_if_changed's.
+ * After a checkpoint (whole or given up) that began on a file known checked
+ * (known_checked), or after this process built the store: the main file is
+ * now what SQLite copied into a checked file from a checked store, so its
+ * new stamp is remembered as checked (the meta row goes to the WAL, which
+ * is left as it is: the file keeps that stamp), and kept as the handle's
+ * own (good_stamp: its next checkpoint knows the file even if this row
+ * could not be written). It is the one stamp remembered younger than
+ * CHECK_RACY_MS: that rule is for content a check did not read, and this
+ * content is SQLite's own writes. Waits up to wait_ms for another writer's
+ * transaction (unremembered, every writer of the next second would run the
+ * check); best effort, like sqlite_check_if_changed's.
  */
 static void remember_checkpoint(struct sqlite_store *s, int wait_ms)
 {
@@ -193,6 +204,7 @@ static void remember_checkpoint(struct sqlite_store *s, int wait_ms)
 	if (!s->checked || stat(s->path, &st) < 0 || st.st_size > QUICK_CHECK_MAX_BYTES)
 		return;
 	file_stamp(&st, stamp, sizeof stamp);
+	snprintf(s->good_stamp, sizeof s->good_stamp, "%s", stamp);
 	if (stamp_row(s, stamp, NULL))
 		return; /* nothing copied since the last one */
 	sqlite_set_busy(s, wait_ms);
@@ -230,12 +242,36 @@ int sqlite_wal_setup(struct sqlite_store *s)
 	return 0;
 }
 
-/* A checkpoint in mode, then the stamp it leaves remembered (see above). */
+/*
+ * Whether the main file is, as a checkpoint begins, as a check or a
+ * checkpoint left it: its stamp is the one this handle last knew checked,
+ * or the one the store remembers (another process's check or checkpoint).
+ * Anything else wrote it since (dd, an editor, a copy over it): a handle
+ * checked days ago must not bless that by checkpointing on top of it; the
+ * next writer's check reads it.
+ */
+static int known_checked(struct sqlite_store *s)
+{
+	char stamp[128];
+	struct stat st;
+
+	if (!s->checked || stat(s->path, &st) < 0 || st.st_size > QUICK_CHECK_MAX_BYTES)
+		return 0;
+	file_stamp(&st, stamp, sizeof stamp);
+	return strcmp(stamp, s->good_stamp) == 0 || stamp_row(s, stamp, NULL);
+}
+
+/* A checkpoint in mode, then the stamp it leaves remembered (see above)
+ * when the file was known checked before it and the checkpoint copied
+ * frames into it, whole or in part (SQLITE_BUSY: it gave up half way); not
+ * when it failed, nor when this handle's own transaction kept it from
+ * starting (SQLITE_LOCKED). */
 static void checkpoint(struct sqlite_store *s, int mode, int wait_ms)
 {
+	int known = known_checked(s);
 	int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, mode, NULL, NULL) & 0xff;
 
-	if (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+	if (known && (rc == SQLITE_OK || rc == SQLITE_BUSY))
 		remember_checkpoint(s, wait_ms);
 }
 
@@ -255,7 +291,7 @@ void sqlite_wal_upkeep(struct sqlite_store *s)
 	if (s->wal_frames - s->wal_done < limit)
 		return;
 	s->wal_done = s->wal_frames;
-	checkpoint(s, SQLITE_CHECKPOINT_PASSIVE, s->busy_ms);
+	checkpoint(s, SQLITE_CHECKPOINT_PASSIVE, UPKEEP_REMEMBER_WAIT_MS);
 }
 
 /*

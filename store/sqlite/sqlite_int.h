@@ -42,6 +42,8 @@ struct sqlite_store {
 	int in_tx;
 	int brief;  /* opened with STORE_OPEN_BRIEF: see integrity.c */
 	int checked; /* the file passed its check at open (or was just built) */
+	char good_stamp[128]; /* the main file's stamp as this handle last knew it
+				 checked: at open, after its own checkpoints ("" none) */
 	int busy_ms;    /* how long a write waits for another's lock (configured) */
 	int busy_now;   /* ... at the moment (sqlite_set_busy) */
 	int64_t busy_since;  /* when the wait for a lock began (monotonic ms) */

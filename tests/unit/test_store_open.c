@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -350,7 +351,6 @@ static void test_snapshot_of_a_retired_service(void **state)
 	}
 }
 
-/* The file's stamp as store/sqlite/integrity.c writes it. */
 /* A store that runs (not brief) folds its log back every 1000 pages, as
  * SQLite would, and remembers the stamp of the file it wrote, during the
  * run and as it closes: otherwise each checkpoint made every command that
@@ -386,6 +386,62 @@ static void test_checkpoints_remember_the_file_they_wrote(void **state)
 	assert_true(st.st_size < 64 * 1024);
 }
 
+/* Garbage over the header of table's root page in the main file, as dd
+ * would write it: a page that scheduling never writes. */
+static void damage_root_page(const char *path, const char *table)
+{
+	unsigned char junk[16];
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int root, fd;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT rootpage FROM sqlite_schema WHERE name = ?1",
+					    -1, &st, NULL), SQLITE_OK);
+	sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	root = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	memset(junk, 0xee, sizeof junk);
+	fd = open(path, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_true(pwrite(fd, junk, sizeof junk, (off_t)(root - 1) * 4096) == sizeof junk);
+	close(fd);
+}
+
+/* A handle checked as it opened (a daemon's, days ago) does not bless what
+ * another program wrote into the file since: neither its checkpoints as it
+ * works nor the one as it closes remember the file as checked, and the
+ * next writer's check finds the damage. */
+static void test_checkpoints_do_not_bless_a_foreign_write(void **state)
+{
+	struct fx *f = *state;
+	char err[512], path[200], id[JOBS_ID_LEN + 1], now[128], mem[128];
+	struct store *s = open_in(f, "fw.db", STORE_OPEN_CREATE | STORE_OPEN_CHECK, err,
+				  sizeof err);
+	int i;
+
+	assert_non_null(s);
+	snprintf(path, sizeof path, "%s/fw.db", f->dir);
+	damage_root_page(path, "tombstones");
+	for (i = 0; i < 5000 && sqlite_of(s)->wal_done == 0; i++) {
+		char tenant[32];
+		snprintf(tenant, sizeof tenant, "fw-%05d", i);
+		fx_schedule(s, tenant, NOW, NOW + 86400000LL, fx_svcs(), FX_N_SVCS, id);
+	}
+	assert_true(sqlite_of(s)->wal_done >= 1000); /* a checkpoint on top of it */
+	stamp_of(path, now, sizeof now);
+	remembered(path, mem, sizeof mem);
+	assert_string_not_equal(mem, now);
+	store_close(s);
+	stamp_of(path, now, sizeof now);
+	remembered(path, mem, sizeof mem);
+	assert_string_not_equal(mem, now);
+	assert_null(open_in(f, "fw.db", STORE_OPEN_CHECK, err, sizeof err));
+	assert_non_null(strstr(err, "damaged"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -400,6 +456,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_snapshot_of_a_retired_service, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_checkpoints_remember_the_file_they_wrote, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_checkpoints_do_not_bless_a_foreign_write, setup,
 						teardown),
 	};
 
