@@ -215,7 +215,8 @@ static int fair_share(const struct sched_service *svcs, size_t n_svcs, int max)
  * shared, the tasks of the same jobs go out (and come back) together, so
  * a job is finished, and evaluated, in fewer batches. A service that
  * defers (defer_ms) takes only its tasks due that long in these rounds,
- * and the rest in two more with the room the others left.
+ * and the rest in two more, alike among the deferring services, with the
+ * room the others left.
  */
 static int claim_rounds(struct sqlite_store *s, const char *owner, const struct sched_service *svcs,
 			size_t n_svcs, size_t first, int max, int64_t now,
@@ -225,8 +226,10 @@ static int claim_rounds(struct sqlite_store *s, const char *owner, const struct 
 	int room = max, share = fair_share(svcs, n_svcs, max), deferring = 0, m, rc = 0;
 
 	for (size_t k = 0; k < n_svcs; k++)
-		deferring |= svcs[k].enabled && svcs[k].defer_ms > 0;
+		deferring += svcs[k].enabled && svcs[k].defer_ms > 0;
 	for (int round = 0; round < (deferring ? 4 : 2) && rc == 0 && room > 0; round++) {
+		if (round == 2) /* the room left, shared by the deferring services */
+			share = (room + deferring - 1) / deferring;
 		for (size_t k = 0; k < n_svcs && room > 0; k++) {
 			size_t i = (first + k) % n_svcs;
 			int late = round >= 2; /* the deferred tasks' rounds */
@@ -235,7 +238,7 @@ static int claim_rounds(struct sqlite_store *s, const char *owner, const struct 
 				continue;
 			if (claim_service(s, owner, &svcs[i], now,
 					  late ? now : now - svcs[i].defer_ms,
-					  round == 0 ? share : room, v, n, &room, &m) < 0) {
+					  round % 2 == 0 ? share : room, v, n, &room, &m) < 0) {
 				rc = -1;
 				break;
 			}

@@ -369,6 +369,42 @@ static void test_claim_shares_room(void **state)
 	sched_claimed_free(c, n);
 }
 
+/* Services that defer (the last phase's) and have only young tasks due
+ * share the room left as the others do theirs: the first in turn does not
+ * take it all; then what one leaves goes to the other. */
+static void test_deferring_services_share_the_room_left(void **state)
+{
+	struct fx *f = *state;
+	struct sched_service svcs[N_SVCS];
+	char id[JOBS_ID_LEN + 1], tenant[16];
+	struct sched_claimed *c = NULL;
+	size_t n = 0;
+
+	memcpy(svcs, SVCS, sizeof svcs);
+	svcs[0].defer_ms = svcs[1].defer_ms = 1000;
+	for (int i = 0; i < 5; i++) {
+		snprintf(tenant, sizeof tenant, "t%d", i);
+		schedule(f->s, tenant, NOW, id);
+	}
+	assert_int_equal(maintain(f->s, ME, NULL, NOW).started, 5);
+	assert_int_equal(sched_claim_tasks(f->s, ME, svcs, N_SVCS, 0, 4, NOW + 10, &c, &n),
+			 STORE_OK);
+	assert_int_equal(n, 4);
+	assert_int_equal(q_int(f->s, "SELECT count(*) FROM tasks WHERE state = 'in_flight'"
+				     " AND service = 'orders'"), 2);
+	assert_int_equal(q_int(f->s, "SELECT count(*) FROM tasks WHERE state = 'in_flight'"
+				     " AND service = 'pos'"), 2);
+	sched_claimed_free(c, n);
+	fx_exec(f->s, "UPDATE tasks SET next_attempt_at = NULL WHERE service = 'pos'"
+		      " AND state = 'pending'");
+	assert_int_equal(sched_claim_tasks(f->s, ME, svcs, N_SVCS, 0, 4, NOW + 20, &c, &n),
+			 STORE_OK);
+	assert_int_equal(n, 3); /* orders' share (2), then pos's room left (1) */
+	sched_claimed_free(c, n);
+	assert_int_equal(q_int(f->s, "SELECT count(*) FROM tasks WHERE state = 'in_flight'"
+				     " AND service = 'orders'"), 5);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -383,6 +419,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_next_wake, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_next_wake_idle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_claim_shares_room, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deferring_services_share_the_room_left, setup,
+						teardown),
 	};
 
 	log_set_level(LOG_ERROR + 1);
