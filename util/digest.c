@@ -10,6 +10,8 @@
  */
 #include "util/util.h"
 
+#include <string.h>
+
 #include <nettle/hmac.h>
 #include <nettle/sha2.h>
 
@@ -20,6 +22,7 @@ void util_sha256(const void *data, size_t len, unsigned char md[UTIL_SHA256_LEN]
 	sha256_init(&c);
 	sha256_update(&c, len, data);
 	sha256_digest(&c, SHA256_DIGEST_SIZE, md);
+	explicit_bzero(&c, sizeof c); /* its block may hold the end of data (a token) */
 }
 
 void util_hmac_sha256_hex(const void *key, size_t keylen, const void *data, size_t len,
@@ -31,7 +34,9 @@ void util_hmac_sha256_hex(const void *key, size_t keylen, const void *data, size
 	hmac_sha256_set_key(&c, keylen, key);
 	hmac_sha256_update(&c, len, data);
 	hmac_sha256_digest(&c, SHA256_DIGEST_SIZE, md);
+	explicit_bzero(&c, sizeof c); /* its states are as good as the key */
 	util_hex(md, sizeof md, out);
+	explicit_bzero(md, sizeof md);
 }
 
 void util_hex(const unsigned char *p, size_t n, char *out)

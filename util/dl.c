@@ -5,6 +5,7 @@
 
 #include <dlfcn.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -76,9 +77,15 @@ void dl_process_setup(void)
 
 void dl_preload_start(struct dl_preload *p, struct dl_lib *lib)
 {
+	sigset_t all, old;
+
 	p->lib = lib;
+	/* signals stay the loop's thread's: the thread starts with all blocked */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	/* no thread: the first dl_load loads it, as without a preload */
 	p->started = pthread_create(&p->thread, NULL, preload_main, p) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 void dl_preload_join(struct dl_preload *p)
