@@ -175,10 +175,12 @@ int sqlite_check_if_changed(struct sqlite_store *s, const struct stat *st, char 
 		return -1;
 	log_msg(LOG_DEBUG, "store.checked", "%s: quick check of %lld bytes in %lld ms", s->path,
 		(long long)st->st_size, (long long)(clock_mono_ms() - t0));
-	if (clock_now_ms() - mtime_ms >= CHECK_RACY_MS) {
+	if (clock_now_ms() - mtime_ms >= CHECK_RACY_MS)
 		stamp_row(s, stamp, stamp);
-		snprintf(s->good_stamp, sizeof s->good_stamp, "%s", stamp);
-	}
+	/* this handle read it: its own checkpoints may build on it (a write
+	 * in the same clock tick as the check is the one case it misses, as
+	 * a checkpoint's remembered stamp does) */
+	snprintf(s->good_stamp, sizeof s->good_stamp, "%s", stamp);
 	return 0;
 }
 
