@@ -34,10 +34,11 @@ static const char SQL_CHILDREN_VIEW[] =
 	" FROM subject_tenants st JOIN jobs c ON c.id = st.child_job_id WHERE st.job_id = :id";
 static const char SQL_SET_JOB_STATE[] =
 	"UPDATE jobs SET state = :to, finished_at = :fin WHERE id = :id AND state = :from";
+/* SQLITE_ROWS_A_STATEMENT tasks at a time (the rest: again). */
 static const char SQL_OPEN_PHASE[] =
 	"UPDATE tasks SET next_attempt_at = :now, updated_at = :now"
-	" WHERE job_id = :id AND kind = 'delete' AND phase = :phase AND state = 'pending'"
-	" AND next_attempt_at IS NULL"
+	" WHERE id IN (SELECT id FROM tasks WHERE job_id = :id AND kind = 'delete'"
+	"  AND phase = :phase AND state = 'pending' AND next_attempt_at IS NULL LIMIT :rows)"
 	" AND EXISTS (SELECT 1 FROM jobs WHERE id = :id AND state = 'running')";
 /* The tombstone names the services whose deletion succeeded. */
 static const char SQL_TOMBSTONE[] =
@@ -159,13 +160,20 @@ static int open_phase(struct store *base, const char *job_id, int64_t phase, int
 {
 	struct sqlite_store *s = sqlite_of(base);
 	sqlite3_stmt *st = sqlite_stmt(s, SQL_OPEN_PHASE);
+	int n = SQLITE_ROWS_A_STATEMENT, opened = 0;
 
-	if (st == NULL)
-		return -1;
-	sqlite_bind_text(st, ":id", job_id);
-	sqlite_bind_int(st, ":now", now);
-	sqlite_bind_int(st, ":phase", phase);
-	return sqlite_step_changes(s, st);
+	while (n == SQLITE_ROWS_A_STATEMENT) {
+		if (st == NULL)
+			return -1;
+		sqlite_bind_text(st, ":id", job_id);
+		sqlite_bind_int(st, ":now", now);
+		sqlite_bind_int(st, ":phase", phase);
+		sqlite_bind_int(st, ":rows", SQLITE_ROWS_A_STATEMENT);
+		if ((n = sqlite_step_changes(s, st)) < 0)
+			return -1;
+		opened += n;
+	}
+	return opened;
 }
 
 static const struct store_eval_ops eval_ops = {

@@ -40,10 +40,11 @@ static const char SQL_JOB_SET[] =
 static const char SQL_ADD_TASK[] =
 	"INSERT INTO tasks (job_id, service, kind, phase, state, skip_reason, updated_at)"
 	" VALUES (:job, :service, 'delete', :phase, :state, :reason, :now)";
+/* SQLITE_ROWS_A_STATEMENT at a time, from :skip. */
 static const char SQL_ADD_ALL_TASKS[] =
 	"INSERT INTO tasks (job_id, service, kind, phase, state, updated_at)"
 	" SELECT :job, service, 'delete', phase, 'pending', :now FROM service_set_members"
-	" WHERE set_id = :set ORDER BY phase, service";
+	" WHERE set_id = :set ORDER BY phase, service LIMIT :rows OFFSET :skip";
 /* Jobs not started whose snapshot is not the configured set: a config
  * change reaches them now, recorded (DESIGN 3), not only when they start.
  * Sets are shared, so another set id is other services. */
@@ -252,13 +253,20 @@ int sqlite_job_set(struct store *base, const char *job_id, struct store_job_set 
 static int add_all_tasks(struct sqlite_store *s, const char *job_id, int64_t set_id, int64_t now)
 {
 	sqlite3_stmt *st = sqlite_stmt(s, SQL_ADD_ALL_TASKS);
+	int n = SQLITE_ROWS_A_STATEMENT;
 
-	if (st == NULL)
-		return -1;
-	sqlite_bind_text(st, ":job", job_id);
-	sqlite_bind_int(st, ":set", set_id);
-	sqlite_bind_int(st, ":now", now);
-	return sqlite_step_done(s, st);
+	for (int skip = 0; n == SQLITE_ROWS_A_STATEMENT; skip += n) {
+		if (st == NULL)
+			return -1;
+		sqlite_bind_text(st, ":job", job_id);
+		sqlite_bind_int(st, ":set", set_id);
+		sqlite_bind_int(st, ":now", now);
+		sqlite_bind_int(st, ":rows", SQLITE_ROWS_A_STATEMENT);
+		sqlite_bind_int(st, ":skip", skip);
+		if ((n = sqlite_step_changes(s, st)) < 0)
+			return -1;
+	}
+	return 0;
 }
 
 /* The tasks of a snapshot that is not the configured set conf_id. */

@@ -158,16 +158,28 @@ int sqlite_load_end(struct store *s, int commit);
  * then) if it could not be registered. */
 const char *sqlite_walbuf_vfs(void);
 
-/* Since the process started: write calls SQLite made to WAL files, and the
- * writes that reached them. */
+/* Since the process started: write calls SQLite made to WAL files, the
+ * writes that reached them, and statement journals that outgrew memory and
+ * became temporary files (SQLITE_ROWS_A_STATEMENT). */
 struct walbuf_stats {
-	uint64_t calls, writes;
+	uint64_t calls, writes, spilled;
 };
 void sqlite_walbuf_stats(struct walbuf_stats *out);
 
 /* The meta key of the file's last quick check (store/sqlite/open.c): this
  * file's own bookkeeping, never copied to another store. */
 #define SQLITE_META_CHECKED "integrity.checked"
+/*
+ * The most rows one statement of the hot path writes (a job's tasks as it
+ * starts, a phase opened): a statement that writes several rows keeps each
+ * page it changes, to undo itself alone, and past the 124 KiB kept in
+ * memory (walbuf.c, ~30 pages) that journal becomes a temporary file for
+ * the rest of the transaction. A task's row changes one page of
+ * tasks_of_service or tasks_due_by_service each, its service's: 30
+ * services in a phase spilled it on every job started (72,000 pwrite(2)s
+ * for 600 jobs). 16 rows: ~20 pages.
+ */
+#define SQLITE_ROWS_A_STATEMENT 16
 
 /* PRAGMA application_id of a tenantdel store ("tdel"; migration 5). */
 #define STORE_APPLICATION_ID 0x7464656c

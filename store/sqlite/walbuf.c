@@ -362,6 +362,8 @@ static int walbuf_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int 
 		m->s.real->pMethods->xClose(m->s.real);
 	}
 	/* anything else (journals, temporary files): SQLite's own, in place */
+	if (flags & SQLITE_OPEN_SUBJOURNAL)
+		__atomic_add_fetch(&stats.spilled, 1, __ATOMIC_RELAXED);
 	return real_vfs->xOpen(real_vfs, name, f, flags, out_flags);
 }
 
@@ -407,4 +409,5 @@ void sqlite_walbuf_stats(struct walbuf_stats *out)
 {
 	out->calls = __atomic_load_n(&stats.calls, __ATOMIC_RELAXED);
 	out->writes = __atomic_load_n(&stats.writes, __ATOMIC_RELAXED);
+	out->spilled = __atomic_load_n(&stats.spilled, __ATOMIC_RELAXED);
 }

@@ -405,6 +405,42 @@ static void test_deferring_services_share_the_room_left(void **state)
 				     " AND service = 'orders'"), 5);
 }
 
+/* A job of many services starts, and its first phase opens, a few rows a
+ * statement (SQLITE_ROWS_A_STATEMENT): no statement's journal outgrows
+ * memory, however many services; every task is created, the first
+ * phase's due at once, the last's left for later. */
+static void test_many_services_start_without_spilling(void **state)
+{
+	enum { N = 40, JOBS = 150 };
+	struct fx *f = *state;
+	struct store_service svcs[N];
+	char names[N][16], ids[JOBS][JOBS_ID_LEN + 1], tenant[16];
+	struct walbuf_stats before, after;
+	int created;
+
+	for (int i = 0; i < N; i++) {
+		snprintf(names[i], sizeof names[i], "svc%02d", i);
+		svcs[i] = (struct store_service){ .name = names[i], .phase = i == N - 1 ? 2 : 1 };
+	}
+	for (int i = 0; i < JOBS; i++) {
+		struct store_new_job j = { .tenant_id = tenant, .requested_by = "test",
+					   .due_at = NOW, .deadline_at = NOW + DAY };
+		snprintf(tenant, sizeof tenant, "many-%03d", i);
+		assert_int_equal(store_schedule(f->s, &j, 1, svcs, N, NOW, &ids[i], &created),
+				 STORE_OK);
+	}
+	sqlite_walbuf_stats(&before);
+	while (maintain(f->s, ME, NULL, NOW).started > 0)
+		;
+	sqlite_walbuf_stats(&after);
+	assert_int_equal(after.spilled, before.spilled);
+	assert_int_equal(q_int(f->s, "SELECT count(*) FROM tasks"), JOBS * N);
+	assert_int_equal(q_int(f->s, "SELECT count(*) FROM tasks WHERE next_attempt_at = %lld",
+			       (long long)NOW), JOBS * (N - 1));
+	assert_int_equal(q_int(f->s, "SELECT count(*) FROM tasks WHERE phase = 2"
+				     " AND next_attempt_at IS NULL"), JOBS);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -420,6 +456,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_next_wake_idle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_claim_shares_room, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deferring_services_share_the_room_left, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_many_services_start_without_spilling, setup,
 						teardown),
 	};
 
