@@ -162,9 +162,9 @@ static int open_phase(struct store *base, const char *job_id, int64_t phase, int
 	sqlite3_stmt *st = sqlite_stmt(s, SQL_OPEN_PHASE);
 	int n = SQLITE_ROWS_A_STATEMENT, opened = 0;
 
+	if (st == NULL)
+		return -1;
 	while (n == SQLITE_ROWS_A_STATEMENT) {
-		if (st == NULL)
-			return -1;
 		sqlite_bind_text(st, ":id", job_id);
 		sqlite_bind_int(st, ":now", now);
 		sqlite_bind_int(st, ":phase", phase);

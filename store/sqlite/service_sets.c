@@ -255,9 +255,9 @@ static int add_all_tasks(struct sqlite_store *s, const char *job_id, int64_t set
 	sqlite3_stmt *st = sqlite_stmt(s, SQL_ADD_ALL_TASKS);
 	int n = SQLITE_ROWS_A_STATEMENT;
 
+	if (st == NULL)
+		return -1;
 	for (int skip = 0; n == SQLITE_ROWS_A_STATEMENT; skip += n) {
-		if (st == NULL)
-			return -1;
 		sqlite_bind_text(st, ":job", job_id);
 		sqlite_bind_int(st, ":set", set_id);
 		sqlite_bind_int(st, ":now", now);
