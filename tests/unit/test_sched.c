@@ -414,7 +414,7 @@ static void test_many_services_start_without_spilling(void **state)
 	enum { N = 40, JOBS = 150 };
 	struct fx *f = *state;
 	struct store_service svcs[N];
-	char names[N][16], ids[JOBS][JOBS_ID_LEN + 1], tenant[16];
+	char names[N][16], ids[JOBS][JOBS_ID_LEN + 1], tenant[24];
 	struct walbuf_stats before, after;
 	int created;
 
