@@ -246,11 +246,13 @@ int sqlite_wal_setup(struct sqlite_store *s)
 
 /*
  * Whether the main file is, as a checkpoint begins, as a check or a
- * checkpoint left it: its stamp is the one this handle last knew checked,
- * or the one the store remembers (another process's check or checkpoint).
- * Anything else wrote it since (dd, an editor, a copy over it): a handle
- * checked days ago must not bless that by checkpointing on top of it; the
- * next writer's check reads it.
+ * checkpoint left it (1): its stamp is the one this handle last knew
+ * checked, or the one the store remembers (another process's check or
+ * checkpoint). 0: anything else wrote it since (dd, an editor, a copy over
+ * it; or a checkpoint whose stamp is not remembered yet): a handle checked
+ * days ago must not bless that by checkpointing on top of it; the next
+ * writer's check reads it. -1: no stamp is kept for this handle or file
+ * (not checked: a reader; past QUICK_CHECK_MAX_BYTES).
  */
 static int known_checked(struct sqlite_store *s)
 {
@@ -258,22 +260,30 @@ static int known_checked(struct sqlite_store *s)
 	struct stat st;
 
 	if (!s->checked || stat(s->path, &st) < 0 || st.st_size > QUICK_CHECK_MAX_BYTES)
-		return 0;
+		return -1;
 	file_stamp(&st, stamp, sizeof stamp);
 	return strcmp(stamp, s->good_stamp) == 0 || stamp_row(s, stamp, NULL);
 }
 
-/* A checkpoint in mode, then the stamp it leaves remembered (see above)
+/*
+ * A checkpoint in mode, then the stamp it leaves remembered (see above)
  * when the file was known checked before it and the checkpoint copied
  * frames into it, whole or in part (SQLITE_BUSY: it gave up half way); not
  * when it failed, nor when this handle's own transaction kept it from
- * starting (SQLITE_LOCKED). */
+ * starting (SQLITE_LOCKED). A short command that does not know the file
+ * leaves the log alone: another process changed the file while it ran
+ * (the daemon, whose checkpoint it would otherwise overtake between the
+ * copy and the remembering, and every checkpoint after it would then
+ * find a file nobody vouched for), and that process folds the log back.
+ */
 static void checkpoint(struct sqlite_store *s, int mode, int wait_ms)
 {
-	int known = known_checked(s);
-	int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, mode, NULL, NULL) & 0xff;
+	int known = known_checked(s), rc;
 
-	if (known && (rc == SQLITE_OK || rc == SQLITE_BUSY))
+	if (known == 0 && s->brief)
+		return;
+	rc = sqlite3_wal_checkpoint_v2(s->db, NULL, mode, NULL, NULL) & 0xff;
+	if (known == 1 && (rc == SQLITE_OK || rc == SQLITE_BUSY))
 		remember_checkpoint(s, wait_ms);
 }
 
