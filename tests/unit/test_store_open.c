@@ -442,6 +442,39 @@ static void test_checkpoints_do_not_bless_a_foreign_write(void **state)
 	assert_non_null(strstr(err, "damaged"));
 }
 
+/* A short command whose file another program changed while it ran does
+ * not fold its log back into that file (it could not vouch for the result;
+ * with a daemon at work, the process that changed it does that). */
+static void test_a_short_command_leaves_a_file_it_does_not_know_alone(void **state)
+{
+	struct fx *f = *state;
+	char err[512], path[200], wal[220], id[JOBS_ID_LEN + 1], before[128], after[128];
+	struct timespec past[2] = { { 1000000000, 0 }, { 1000000000, 0 } };
+	struct store *s = open_in(f, "sk.db", STORE_OPEN_CREATE | STORE_OPEN_CHECK, err, sizeof err);
+	struct stat st;
+	int i;
+
+	assert_non_null(s);
+	store_close(s);
+	snprintf(path, sizeof path, "%s/sk.db", f->dir);
+	snprintf(wal, sizeof wal, "%s-wal", path);
+	s = open_in(f, "sk.db", STORE_OPEN_CHECK | STORE_OPEN_BRIEF, err, sizeof err);
+	assert_non_null(s);
+	assert_int_equal(utimensat(AT_FDCWD, path, past, 0), 0); /* another program */
+	for (i = 0; i < 5000 && sqlite_of(s)->wal_frames < 1100; i++) {
+		char tenant[32];
+		snprintf(tenant, sizeof tenant, "sk-%05d", i);
+		fx_schedule(s, tenant, NOW, NOW + 86400000LL, fx_svcs(), FX_N_SVCS, id);
+	}
+	assert_true(sqlite_of(s)->wal_frames >= 1100); /* past the close's bound */
+	stamp_of(path, before, sizeof before);
+	store_close(s);
+	stamp_of(path, after, sizeof after);
+	assert_string_equal(after, before);
+	assert_int_equal(stat(wal, &st), 0);
+	assert_true(st.st_size > 1024 * 4096);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -459,6 +492,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_checkpoints_do_not_bless_a_foreign_write, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_a_short_command_leaves_a_file_it_does_not_know_alone,
+						setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
