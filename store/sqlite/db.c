@@ -193,6 +193,27 @@ int sqlite_step_changes(struct sqlite_store *s, sqlite3_stmt *st)
 	return sqlite3_changes(s->db);
 }
 
+int sqlite_step_in_rows(struct sqlite_store *s, sqlite3_stmt *st)
+{
+	int skip = sqlite3_bind_parameter_index(st, ":skip"), n, total = 0;
+
+	sqlite_bind_int(st, ":rows", SQLITE_ROWS_A_STATEMENT);
+	do {
+		if (skip > 0)
+			bind_check(st, ":skip", sqlite3_bind_int(st, skip, total));
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			sqlite_log_error(s, sqlite3_sql(st));
+			sqlite_reset(st);
+			return -1;
+		}
+		n = sqlite3_changes(s->db);
+		total += n;
+		sqlite3_reset(st); /* the other parameters stay bound */
+	} while (n == SQLITE_ROWS_A_STATEMENT);
+	sqlite_reset(st);
+	return total;
+}
+
 int sqlite_exec(struct sqlite_store *s, const char *sql)
 {
 	char *msg = NULL;

@@ -166,24 +166,34 @@ int sqlite_check_if_changed(struct sqlite_store *s, const struct stat *st, char 
 		return 0;
 	s->checked = 1; /* unless it fails, and then the store is not opened */
 	file_stamp(st, stamp, sizeof stamp);
-	if (stamp_row(s, stamp, NULL)) {
-		snprintf(s->good_stamp, sizeof s->good_stamp, "%s", stamp);
-		return 0;
+	if (!stamp_row(s, stamp, NULL)) {
+		t0 = clock_mono_ms();
+		if (quick_check(s, err, errlen) < 0)
+			return -1;
+		log_msg(LOG_DEBUG, "store.checked", "%s: quick check of %lld bytes in %lld ms",
+			s->path, (long long)st->st_size, (long long)(clock_mono_ms() - t0));
+		if (clock_now_ms() - mtime_ms >= CHECK_RACY_MS)
+			stamp_row(s, stamp, stamp);
 	}
-	t0 = clock_mono_ms();
-	if (quick_check(s, err, errlen) < 0)
-		return -1;
-	log_msg(LOG_DEBUG, "store.checked", "%s: quick check of %lld bytes in %lld ms", s->path,
-		(long long)st->st_size, (long long)(clock_mono_ms() - t0));
-	if (clock_now_ms() - mtime_ms >= CHECK_RACY_MS)
-		stamp_row(s, stamp, stamp);
-	/* this handle read it: its own checkpoints may build on it (a write
-	 * in the same clock tick as the check is the one case it misses, as
-	 * a checkpoint's remembered stamp does) */
+	/* checked or matched: this handle's own checkpoints may build on it (a
+	 * write in the same clock tick as a check is the one case it misses,
+	 * as a checkpoint's remembered stamp does) */
 	snprintf(s->good_stamp, sizeof s->good_stamp, "%s", stamp);
 	return 0;
 }
 
+
+/* The main file's stamp now, for a handle that keeps one (checked as it
+ * opened, the file within QUICK_CHECK_MAX_BYTES); else -1. */
+static int checked_stamp(struct sqlite_store *s, char *stamp, size_t len)
+{
+	struct stat st;
+
+	if (!s->checked || stat(s->path, &st) < 0 || st.st_size > QUICK_CHECK_MAX_BYTES)
+		return -1;
+	file_stamp(&st, stamp, len);
+	return 0;
+}
 
 /*
  * After a checkpoint (whole or given up) that began on a file known checked
@@ -201,11 +211,9 @@ int sqlite_check_if_changed(struct sqlite_store *s, const struct stat *st, char 
 static void remember_checkpoint(struct sqlite_store *s, int wait_ms)
 {
 	char stamp[128];
-	struct stat st;
 
-	if (!s->checked || stat(s->path, &st) < 0 || st.st_size > QUICK_CHECK_MAX_BYTES)
+	if (checked_stamp(s, stamp, sizeof stamp) < 0)
 		return;
-	file_stamp(&st, stamp, sizeof stamp);
 	snprintf(s->good_stamp, sizeof s->good_stamp, "%s", stamp);
 	if (stamp_row(s, stamp, NULL))
 		return; /* nothing copied since the last one */
@@ -257,11 +265,9 @@ int sqlite_wal_setup(struct sqlite_store *s)
 static int known_checked(struct sqlite_store *s)
 {
 	char stamp[128];
-	struct stat st;
 
-	if (!s->checked || stat(s->path, &st) < 0 || st.st_size > QUICK_CHECK_MAX_BYTES)
+	if (checked_stamp(s, stamp, sizeof stamp) < 0)
 		return -1;
-	file_stamp(&st, stamp, sizeof stamp);
 	return strcmp(stamp, s->good_stamp) == 0 || stamp_row(s, stamp, NULL);
 }
 

@@ -160,20 +160,13 @@ static int open_phase(struct store *base, const char *job_id, int64_t phase, int
 {
 	struct sqlite_store *s = sqlite_of(base);
 	sqlite3_stmt *st = sqlite_stmt(s, SQL_OPEN_PHASE);
-	int n = SQLITE_ROWS_A_STATEMENT, opened = 0;
 
 	if (st == NULL)
 		return -1;
-	while (n == SQLITE_ROWS_A_STATEMENT) {
-		sqlite_bind_text(st, ":id", job_id);
-		sqlite_bind_int(st, ":now", now);
-		sqlite_bind_int(st, ":phase", phase);
-		sqlite_bind_int(st, ":rows", SQLITE_ROWS_A_STATEMENT);
-		if ((n = sqlite_step_changes(s, st)) < 0)
-			return -1;
-		opened += n;
-	}
-	return opened;
+	sqlite_bind_text(st, ":id", job_id);
+	sqlite_bind_int(st, ":now", now);
+	sqlite_bind_int(st, ":phase", phase);
+	return sqlite_step_in_rows(s, st);
 }
 
 static const struct store_eval_ops eval_ops = {

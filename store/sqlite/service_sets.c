@@ -253,20 +253,13 @@ int sqlite_job_set(struct store *base, const char *job_id, struct store_job_set 
 static int add_all_tasks(struct sqlite_store *s, const char *job_id, int64_t set_id, int64_t now)
 {
 	sqlite3_stmt *st = sqlite_stmt(s, SQL_ADD_ALL_TASKS);
-	int n = SQLITE_ROWS_A_STATEMENT;
 
 	if (st == NULL)
 		return -1;
-	for (int skip = 0; n == SQLITE_ROWS_A_STATEMENT; skip += n) {
-		sqlite_bind_text(st, ":job", job_id);
-		sqlite_bind_int(st, ":set", set_id);
-		sqlite_bind_int(st, ":now", now);
-		sqlite_bind_int(st, ":rows", SQLITE_ROWS_A_STATEMENT);
-		sqlite_bind_int(st, ":skip", skip);
-		if ((n = sqlite_step_changes(s, st)) < 0)
-			return -1;
-	}
-	return 0;
+	sqlite_bind_text(st, ":job", job_id);
+	sqlite_bind_int(st, ":set", set_id);
+	sqlite_bind_int(st, ":now", now);
+	return sqlite_step_in_rows(s, st) < 0 ? -1 : 0;
 }
 
 /* The tasks of a snapshot that is not the configured set conf_id. */

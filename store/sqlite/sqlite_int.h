@@ -280,6 +280,11 @@ void sqlite_row_task(sqlite3_stmt *st, struct task_record *t);
 /* Steps a write statement to SQLITE_DONE and resets it: the rows it
  * changed (0: what it expected was not there), or -1 (logged). */
 int sqlite_step_changes(struct sqlite_store *s, sqlite3_stmt *st);
+/* Steps a statement that writes at most SQLITE_ROWS_A_STATEMENT rows a
+ * step (its :rows, bound here; :skip, when it has one, the rows written so
+ * far) again, the caller's other parameters kept, until a step writes
+ * fewer. The rows written, or -1. */
+int sqlite_step_in_rows(struct sqlite_store *s, sqlite3_stmt *st);
 
 /*
  * Appends one event to the chain: the one place event ids and hashes are
