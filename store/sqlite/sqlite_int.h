@@ -159,10 +159,11 @@ int sqlite_load_end(struct store *s, int commit);
 const char *sqlite_walbuf_vfs(void);
 
 /* Since the process started: write calls SQLite made to WAL files, the
- * writes that reached them, and statement journals that outgrew memory and
- * became temporary files (SQLITE_ROWS_A_STATEMENT). */
+ * writes that reached them, statement journals that outgrew SQLite's
+ * memory (SQLITE_ROWS_A_STATEMENT; held by walbuf.c in its own), and those
+ * that outgrew that too and became temporary files. */
 struct walbuf_stats {
-	uint64_t calls, writes, spilled;
+	uint64_t calls, writes, spilled, spilled_to_disk;
 };
 void sqlite_walbuf_stats(struct walbuf_stats *out);
 
@@ -173,8 +174,8 @@ void sqlite_walbuf_stats(struct walbuf_stats *out);
  * The most rows one statement of the hot path writes (a job's tasks as it
  * starts, a phase opened): a statement that writes several rows keeps each
  * page it changes, to undo itself alone, and past the 124 KiB kept in
- * memory (walbuf.c, ~30 pages) that journal becomes a temporary file for
- * the rest of the transaction. A task's row changes one page of
+ * memory (walbuf.c, ~30 pages) that journal becomes a file for the rest
+ * of the transaction (walbuf.c's memory; a temporary file past 16 MiB). A task's row changes one page of
  * tasks_of_service or tasks_due_by_service each, its service's: 30
  * services in a phase spilled it on every job started (72,000 pwrite(2)s
  * for 600 jobs). 16 rows: ~20 pages.

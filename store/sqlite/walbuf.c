@@ -20,6 +20,15 @@
  *   - xRead, xFileSize, xTruncate, xClose on the WAL, and a write that is
  *     not next to what is held (it goes after what it may overwrite).
  *
+ * A statement's journal (the pages it changed, to undo it alone) that
+ * outgrows the piece of memory SQLite keeps it in becomes one of our files
+ * instead of a temporary file on disk: a growing buffer, up to
+ * SUBJOURNAL_MEM_MAX, then the temporary file after all. SQLite keeps that
+ * file for the rest of the transaction and every later statement's journal
+ * goes to it (two pwrite(2)s a page: a bulk schedule of 100,000 jobs made
+ * 8,206 of them), where a buffer costs a memcpy. Freed as the transaction
+ * ends, when SQLite closes it.
+ *
  * The database file and every other file are SQLite's own, untouched, but
  * for the barrier and lock calls above.
  */
@@ -39,6 +48,12 @@
 #define WALBUF_CAP VFS_WRITE_MAX
 #define STMT_JOURNAL_SPILL VFS_WRITE_MAX /* see walbuf_init */
 #define ROUND8(n) (((n) + 7) & ~(size_t)7)
+#define MAX2(a, b) ((a) > (b) ? (a) : (b))
+#define MAX3(a, b, c) MAX2(MAX2(a, b), c)
+
+/* How much of statement journals is held in memory: past it, the
+ * journal goes to a temporary file as SQLite's would. */
+#define SUBJOURNAL_MEM_MAX (16u << 20)
 
 struct wal_file;
 
@@ -63,6 +78,16 @@ struct wal_file {
 	unsigned char *buf;
 	sqlite3_int64 off;       /* the file offset of buf[0] */
 	size_t len;              /* bytes held */
+};
+
+/* A statement journal: in memory, or (past SUBJOURNAL_MEM_MAX) SQLite's
+ * temporary file, opened then. */
+struct sub_file {
+	struct shim_file s;
+	unsigned char *mem;
+	size_t len, cap;
+	int flags;    /* what SQLite opened it with */
+	int on_disk;  /* s.real is open and holds everything */
 };
 
 static sqlite3_vfs *real_vfs;
@@ -246,6 +271,148 @@ static const sqlite3_io_methods wal_methods = {
 	.xDeviceCharacteristics = shim_device,
 };
 
+/* ---- a statement's journal ---- */
+
+static int sub_close(sqlite3_file *f)
+{
+	struct sub_file *j = (struct sub_file *)f;
+
+	free(j->mem);
+	j->mem = NULL;
+	return j->on_disk ? j->s.real->pMethods->xClose(j->s.real) : SQLITE_OK;
+}
+
+static int sub_read(sqlite3_file *f, void *out, int amt, sqlite3_int64 off)
+{
+	struct sub_file *j = (struct sub_file *)f;
+	size_t n = (size_t)amt, have;
+
+	if (j->on_disk)
+		return shim_read(f, out, amt, off);
+	have = (size_t)off < j->len ? j->len - (size_t)off : 0;
+	if (have > n)
+		have = n;
+	if (have > 0)
+		memcpy(out, j->mem + off, have);
+	if (have == n)
+		return SQLITE_OK;
+	memset((char *)out + have, 0, n - have); /* as a short read must */
+	return SQLITE_IOERR_SHORT_READ;
+}
+
+/* What memory holds goes to SQLite's temporary file, opened now, in
+ * writes the unix VFS takes (VFS_WRITE_MAX); memory is freed. */
+static int sub_to_disk(struct sub_file *j)
+{
+	int rc = real_vfs->xOpen(real_vfs, NULL, j->s.real, j->flags, NULL);
+
+	if (rc != SQLITE_OK)
+		return rc;
+	j->on_disk = 1;
+	for (size_t at = 0; rc == SQLITE_OK && at < j->len; at += VFS_WRITE_MAX) {
+		size_t n = j->len - at < VFS_WRITE_MAX ? j->len - at : VFS_WRITE_MAX;
+
+		rc = j->s.real->pMethods->xWrite(j->s.real, j->mem + at, (int)n,
+						 (sqlite3_int64)at);
+	}
+	free(j->mem);
+	j->mem = NULL;
+	j->len = j->cap = 0;
+	__atomic_add_fetch(&stats.spilled_to_disk, 1, __ATOMIC_RELAXED);
+	return rc;
+}
+
+static int sub_write(sqlite3_file *f, const void *data, int amt, sqlite3_int64 off)
+{
+	struct sub_file *j = (struct sub_file *)f;
+	size_t end = (size_t)off + (size_t)amt;
+	int rc;
+
+	if (!j->on_disk && end > j->cap && end <= SUBJOURNAL_MEM_MAX) {
+		size_t cap = j->cap ? j->cap : 2 * STMT_JOURNAL_SPILL;
+		unsigned char *mem;
+
+		while (cap < end)
+			cap *= 2;
+		if (cap > SUBJOURNAL_MEM_MAX)
+			cap = SUBJOURNAL_MEM_MAX;
+		if ((mem = realloc(j->mem, cap)) != NULL) {
+			j->mem = mem;
+			j->cap = cap;
+		}
+	}
+	if (!j->on_disk && end > j->cap && (rc = sub_to_disk(j)) != SQLITE_OK)
+		return rc;
+	if (j->on_disk)
+		return shim_write(f, data, amt, off);
+	if ((size_t)off > j->len) /* never done by SQLite: a hole reads as zeros */
+		memset(j->mem + j->len, 0, (size_t)off - j->len);
+	memcpy(j->mem + off, data, (size_t)amt);
+	if (end > j->len)
+		j->len = end;
+	return SQLITE_OK;
+}
+
+static int sub_truncate(sqlite3_file *f, sqlite3_int64 size)
+{
+	struct sub_file *j = (struct sub_file *)f;
+
+	if (j->on_disk)
+		return shim_truncate(f, size);
+	if ((size_t)size < j->len)
+		j->len = (size_t)size;
+	return SQLITE_OK;
+}
+
+static int sub_sync(sqlite3_file *f, int flags)
+{
+	struct sub_file *j = (struct sub_file *)f;
+
+	return j->on_disk ? shim_sync(f, flags) : SQLITE_OK;
+}
+
+static int sub_file_size(sqlite3_file *f, sqlite3_int64 *size)
+{
+	struct sub_file *j = (struct sub_file *)f;
+
+	if (j->on_disk)
+		return shim_file_size(f, size);
+	*size = (sqlite3_int64)j->len;
+	return SQLITE_OK;
+}
+
+/* A journal is private to its connection: no locks to take. */
+static int sub_lock(sqlite3_file *f, int l) { return SQLITE_OK; }
+static int sub_check_reserved(sqlite3_file *f, int *out)
+{
+	*out = 0;
+	return SQLITE_OK;
+}
+static int sub_file_control(sqlite3_file *f, int op, void *arg)
+{
+	struct sub_file *j = (struct sub_file *)f;
+
+	return j->on_disk ? shim_file_control(f, op, arg) : SQLITE_NOTFOUND;
+}
+static int sub_sector_size(sqlite3_file *f) { return 4096; }
+static int sub_device(sqlite3_file *f) { return 0; }
+
+static const sqlite3_io_methods sub_methods = {
+	.iVersion = 1,
+	.xClose = sub_close,
+	.xRead = sub_read,
+	.xWrite = sub_write,
+	.xTruncate = sub_truncate,
+	.xSync = sub_sync,
+	.xFileSize = sub_file_size,
+	.xLock = sub_lock,
+	.xUnlock = sub_lock,
+	.xCheckReservedLock = sub_check_reserved,
+	.xFileControl = sub_file_control,
+	.xSectorSize = sub_sector_size,
+	.xDeviceCharacteristics = sub_device,
+};
+
 /* ---- the database file ---- */
 
 /* Its WAL's frames go to the file: another connection may read them once
@@ -361,9 +528,19 @@ static int walbuf_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int 
 	as_is:
 		m->s.real->pMethods->xClose(m->s.real);
 	}
-	/* anything else (journals, temporary files): SQLite's own, in place */
-	if (flags & SQLITE_OPEN_SUBJOURNAL)
+	if ((flags & SQLITE_OPEN_SUBJOURNAL) && name == NULL) {
+		struct sub_file *j = (struct sub_file *)f;
+
+		memset(j, 0, sizeof *j);
+		j->s.real = real_of(f, sizeof *j);
+		j->flags = flags;
+		j->s.base.pMethods = &sub_methods;
+		if (out_flags != NULL)
+			*out_flags = flags;
 		__atomic_add_fetch(&stats.spilled, 1, __ATOMIC_RELAXED);
+		return SQLITE_OK;
+	}
+	/* anything else (journals, temporary files): SQLite's own, in place */
 	return real_vfs->xOpen(real_vfs, name, f, flags, out_flags);
 }
 
@@ -371,11 +548,12 @@ static void walbuf_init(void)
 {
 	/* Before SQLite initialises (sqlite3_vfs_find does): a statement's
 	 * journal (the pages it changed, kept to undo it alone) stays in
-	 * memory up to this size, instead of SQLite's 64 KiB; it is emptied
-	 * after each statement. Past 64 KiB it became a temporary file for the
-	 * rest of the transaction, which every later statement wrote to: a
-	 * housekeeping pass starting 128 jobs made 30,000 pwrite(2)s of it.
-	 * That pass (13 services) needs 96-128 KiB. Not more, for two reasons:
+	 * SQLite's memory up to this size, instead of its 64 KiB; it is
+	 * emptied after each statement. Past it, the journal becomes a file for
+	 * the rest of the transaction, which every later statement writes to
+	 * (a sub_file here: before it, a temporary file, and a housekeeping
+	 * pass starting 128 jobs made 30,000 pwrite(2)s of it). That pass (13
+	 * services) needs 96-128 KiB. Not more, for two reasons:
 	 * SQLite keeps the journal in memory as pieces of this size and spills
 	 * it a piece a write, which VFS_WRITE_MAX bounds (a 256 KiB piece
 	 * failed; test_walbuf); and it allocates a whole piece at a statement's
@@ -390,11 +568,9 @@ static void walbuf_init(void)
 	walbuf_vfs = *real_vfs;
 	walbuf_vfs.pNext = NULL;
 	walbuf_vfs.zName = WALBUF_VFS;
-	walbuf_vfs.szOsFile =
-		(int)(ROUND8(sizeof(struct main_file) > sizeof(struct wal_file)
-				     ? sizeof(struct main_file)
-				     : sizeof(struct wal_file)) +
-		      (size_t)real_vfs->szOsFile);
+	walbuf_vfs.szOsFile = (int)(ROUND8(MAX3(sizeof(struct main_file), sizeof(struct wal_file),
+						 sizeof(struct sub_file))) +
+				    (size_t)real_vfs->szOsFile);
 	walbuf_vfs.xOpen = walbuf_open;
 	walbuf_ok = sqlite3_vfs_register(&walbuf_vfs, 0) == SQLITE_OK;
 }
@@ -410,4 +586,5 @@ void sqlite_walbuf_stats(struct walbuf_stats *out)
 	out->calls = __atomic_load_n(&stats.calls, __ATOMIC_RELAXED);
 	out->writes = __atomic_load_n(&stats.writes, __ATOMIC_RELAXED);
 	out->spilled = __atomic_load_n(&stats.spilled, __ATOMIC_RELAXED);
+	out->spilled_to_disk = __atomic_load_n(&stats.spilled_to_disk, __ATOMIC_RELAXED);
 }

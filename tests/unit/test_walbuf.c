@@ -7,8 +7,9 @@
  * pages to the WAL and rolled back leaves nothing; a process that dies
  * mid-transaction leaves every commit and nothing else; a checkpoint and a
  * WAL started again from its beginning lose nothing; the writes are in
- * fact gathered; and a statement's journal too large for memory goes to a
- * file that can undo it.
+ * fact gathered; and a statement's journal past SQLite's piece of memory
+ * is held in walbuf's own, then past that in a file, and undoes the
+ * statement from either.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -240,35 +241,55 @@ static void test_checkpoints_and_a_restarted_wal_lose_nothing(void **state)
 }
 
 /* A statement that may fail halfway keeps the pages it changes in its own
- * journal, in memory up to a size, then in a temporary file: the spill
- * writes the memory in pieces of that size, and the unix VFS writes at
- * most 128 KiB - 1 bytes a call (a 256 KiB piece was "disk full"). Two
- * statements of ~2 MB of changed pages each, in one transaction: the first
- * fails on its last row and is undone alone from its spilled journal; the
- * second commits. */
-static void test_a_statement_journal_past_memory_spills_and_undoes(void **state)
+ * journal: in SQLite's memory up to a piece (STMT_JOURNAL_SPILL), then in
+ * walbuf's memory, then (past SUBJOURNAL_MEM_MAX) in a temporary file. A
+ * spill to the file writes what memory held in pieces the unix VFS takes
+ * (128 KiB - 1 bytes a call at most: a 256 KiB piece was "disk full").
+ * Two statements of rows * ~1 KB of changed pages each, in one
+ * transaction: the first fails on its last row and is undone alone from
+ * its journal; the second commits. */
+static void journal_undoes(const char *path, int rows, int to_disk)
 {
-	const char *path = ((struct files *)*state)->path;
 	sqlite3 *w = open_db(path, 1, "FULL");
-	char *err = NULL;
+	struct walbuf_stats before, after;
+	char *err = NULL, sql[256];
 
 	exec_ok(w, "CREATE TABLE u (id INTEGER PRIMARY KEY, k INTEGER UNIQUE, pad BLOB NOT NULL)");
-	exec_ok(w, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000)"
-		   " INSERT INTO u SELECT i, i, randomblob(1000) FROM n");
+	snprintf(sql, sizeof sql,
+		 "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %d)"
+		 " INSERT INTO u SELECT i, i, randomblob(1000) FROM n", rows);
+	exec_ok(w, sql);
+	sqlite_walbuf_stats(&before);
 	exec_ok(w, "BEGIN");
-	exec_ok(w, "INSERT INTO u VALUES (5000, 5000, x'00')");
+	/* the last row the UPDATE reaches; its new k is taken */
+	exec_ok(w, "INSERT INTO u VALUES (100000000, -1, x'00')");
 	assert_int_equal(sqlite3_exec(w, "UPDATE u SET pad = zeroblob(900),"
-					 " k = CASE WHEN id = 5000 THEN 1 ELSE k END",
+					 " k = CASE WHEN id = 100000000 THEN 1 ELSE k END",
 				      NULL, NULL, &err),
 			 SQLITE_CONSTRAINT);
 	sqlite3_free(err);
 	assert_int_equal(count(w, "SELECT count(*) FROM u WHERE pad = zeroblob(900)"), 0);
-	exec_ok(w, "UPDATE u SET pad = zeroblob(800), k = k + 10000");
+	exec_ok(w, "UPDATE u SET pad = zeroblob(800), k = k + 1000000");
 	exec_ok(w, "COMMIT");
-	assert_int_equal(count(w, "SELECT count(*) FROM u WHERE pad = zeroblob(800)"), 2001);
-	assert_int_equal(count(w, "SELECT min(k) FROM u"), 10001);
+	sqlite_walbuf_stats(&after);
+	assert_int_equal(count(w, "SELECT count(*) FROM u WHERE pad = zeroblob(800)"), rows + 1);
+	assert_int_equal(count(w, "SELECT min(k) FROM u"), 999999);
 	check_intact(w);
+	assert_int_equal(after.spilled - before.spilled, 1); /* one journal a transaction */
+	assert_int_equal(after.spilled_to_disk - before.spilled_to_disk, to_disk);
 	sqlite3_close(w);
+}
+
+/* ~2 MB of pages: walbuf's memory, no file. */
+static void test_a_statement_journal_past_sqlites_memory_is_held_and_undoes(void **state)
+{
+	journal_undoes(((struct files *)*state)->path, 2000, 0);
+}
+
+/* ~24 MB of pages: past SUBJOURNAL_MEM_MAX (16 MiB), a file. */
+static void test_a_statement_journal_past_walbufs_memory_spills_and_undoes(void **state)
+{
+	journal_undoes(((struct files *)*state)->path, 24000, 1);
 }
 
 int main(void)
@@ -284,8 +305,12 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_checkpoints_and_a_restarted_wal_lose_nothing,
 						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_a_statement_journal_past_memory_spills_and_undoes,
-						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_a_statement_journal_past_sqlites_memory_is_held_and_undoes, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_a_statement_journal_past_walbufs_memory_spills_and_undoes, setup,
+			teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
