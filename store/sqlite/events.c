@@ -39,6 +39,14 @@ static const char SQL_TIP[] = "SELECT id, hash FROM events ORDER BY id DESC LIMI
 static const char SQL_APPEND[] =
 	"INSERT INTO events (id, job_id, at, type, service, detail, prev_hash, hash)"
 	" VALUES (:id, :job_id, :at, :type, :service, :detail, X'', :hash)";
+/* SQLITE_ROWS_A_STATEMENT events, their parameters bound by position. */
+#define APPEND_ROW "(?,?,?,?,?,?,X'',?)"
+#define APPEND_ROW_PARAMS 7
+#define APPEND_ROWS4 APPEND_ROW "," APPEND_ROW "," APPEND_ROW "," APPEND_ROW
+static const char SQL_APPEND_ROWS[] =
+	"INSERT INTO events (id, job_id, at, type, service, detail, prev_hash, hash) VALUES "
+	APPEND_ROWS4 "," APPEND_ROWS4 "," APPEND_ROWS4 "," APPEND_ROWS4;
+_Static_assert(SQLITE_ROWS_A_STATEMENT == 16, "SQL_APPEND_ROWS holds 16 rows");
 
 /* Reads the chain's tip into s->tip (genesis when there is no event). */
 static int load_tip(struct sqlite_store *s)
@@ -98,6 +106,62 @@ int sqlite_event_append(struct store *base, const char *job_id, int64_t at,
 		return -1;
 	s->tip.id = id;
 	util_hex(md, sizeof md, s->tip.hash);
+	return 0;
+}
+
+/* SQLITE_ROWS_A_STATEMENT events in one statement: each row's hash follows
+ * the one before it, and the tip moves only once the statement is done. A
+ * statement a row pays for opening the table and its index each time
+ * (~4,000 instructions of ~16,000 an event); one for 16 rows once. */
+static int append_rows(struct sqlite_store *s, const struct sqlite_event_row *rows)
+{
+	sqlite3_stmt *st = sqlite_stmt(s, SQL_APPEND_ROWS);
+	unsigned char md[UTIL_SHA256_LEN];
+	char prev[STORE_HASH_HEX];
+	int64_t id = s->tip.id;
+
+	if (st == NULL)
+		return -1;
+	memcpy(prev, s->tip.hash, sizeof prev);
+	for (int k = 0; k < SQLITE_ROWS_A_STATEMENT; k++) {
+		const struct sqlite_event_row *r = &rows[k];
+		const char *text = r->detail ? r->detail : "{}";
+		int at = k * APPEND_ROW_PARAMS;
+
+		id++;
+		store_event_digest(prev, id, r->job_id, r->at, r->type, r->service, text, md);
+		util_hex(md, sizeof md, prev);
+		sqlite_bind_int_at(st, at + 1, id);
+		sqlite_bind_text_at(st, at + 2, r->job_id);
+		sqlite_bind_int_at(st, at + 3, r->at);
+		sqlite_bind_text_at(st, at + 4, r->type);
+		sqlite_bind_text_at(st, at + 5, r->service);
+		sqlite_bind_text_at(st, at + 6, text);
+		sqlite_bind_blob_at(st, at + 7, md, sizeof md);
+	}
+	if (sqlite_step_done(s, st) < 0)
+		return -1;
+	s->tip.id = id;
+	memcpy(s->tip.hash, prev, sizeof prev);
+	return 0;
+}
+
+int sqlite_events_append(struct sqlite_store *s, const struct sqlite_event_row *rows, size_t n)
+{
+	if (!s->in_tx) {
+		log_msg(LOG_ERROR, "store.error", "events appended outside a transaction");
+		return -1;
+	}
+	if (!s->tip.loaded && load_tip(s) < 0)
+		return -1;
+	for (; n >= SQLITE_ROWS_A_STATEMENT; rows += SQLITE_ROWS_A_STATEMENT,
+					     n -= SQLITE_ROWS_A_STATEMENT)
+		if (append_rows(s, rows) < 0)
+			return -1;
+	for (; n > 0; rows++, n--)
+		if (sqlite_event_append(&s->base, rows->job_id, rows->at, rows->type,
+					rows->service, rows->detail) < 0)
+			return -1;
 	return 0;
 }
 

@@ -14,55 +14,53 @@
 #include <string.h>
 
 /*
- * Bulk scheduling is set-based: the batch is staged in TEMP tables (plain,
- * unindexed, private to this connection), then one INSERT ... SELECT
- * creates every job (and one every suspend task, when a service has a
- * suspend_url). A job's delete tasks are not written now: the job refers
- * to the shared snapshot of the services in force (service_sets) and its
- * tasks are created when it starts (sqlite_materialize_tasks), so a batch
- * writes one row per job instead of one per job and service.
+ * Bulk scheduling writes one row a job: the job refers to the shared
+ * snapshot of the services in force (service_sets) and its delete tasks
+ * are created when it starts (sqlite_materialize_tasks).
+ *
+ * The jobs of a chunk go SQLITE_ROWS_A_STATEMENT to an INSERT, and their
+ * job.scheduled events as many to an INSERT (sqlite_events_append): a
+ * statement opens the table and each of its indexes and finds its place in
+ * each, which a statement of 16 rows does once for all of them (a
+ * statement a job cost twice the CPU of the whole schedule; a batch staged
+ * in a TEMP table and copied by one INSERT ... SELECT paid a statement a
+ * job to stage it and a join to read back which were created). ON
+ * CONFLICT DO NOTHING: the partial unique index jobs_one_active_purge
+ * turns a second active purge of one tenant (already stored, or earlier in
+ * this batch) into "no row inserted"; when a statement inserts fewer rows
+ * than it was given, each of its jobs is looked up, and the tenant's
+ * active job stands for one that was not stored.
  */
-static const char SQL_STAGE_TABLES[] =
-	"CREATE TEMP TABLE IF NOT EXISTS schedule_stage (seq INTEGER PRIMARY KEY, id TEXT,"
-	" tenant_id TEXT, tenant_name TEXT, requested_by TEXT, reason TEXT, due_at INTEGER,"
-	" deadline_at INTEGER, approval TEXT);"
-	"CREATE TEMP TABLE IF NOT EXISTS schedule_suspends (seq INTEGER PRIMARY KEY,"
-	" service TEXT, phase INTEGER);"
-	"DELETE FROM temp.schedule_stage; DELETE FROM temp.schedule_suspends;";
+#define JOB_ROW "(?,?,?,'purge','scheduled',?,?,?,?,?,?,?)"
+#define JOB_ROW_PARAMS 10
+#define JOB_ROWS4 JOB_ROW "," JOB_ROW "," JOB_ROW "," JOB_ROW
+#define JOB_COLS                                                                            \
+	"INSERT INTO jobs (id, tenant_id, tenant_name, kind, state, requested_by, reason,"  \
+	" created_at, due_at, deadline_at, service_set_id, approval) VALUES "
+static const char SQL_INSERT_JOB[] = JOB_COLS JOB_ROW " ON CONFLICT DO NOTHING";
+static const char SQL_INSERT_JOBS[] =
+	JOB_COLS JOB_ROWS4 "," JOB_ROWS4 "," JOB_ROWS4 "," JOB_ROWS4 " ON CONFLICT DO NOTHING";
+_Static_assert(SQLITE_ROWS_A_STATEMENT == 16, "SQL_INSERT_JOBS holds 16 rows");
 
-static const char SQL_STAGE_JOB[] =
-	"INSERT INTO temp.schedule_stage (seq, id, tenant_id, tenant_name, requested_by, reason,"
-	" due_at, deadline_at, approval) VALUES (:seq, :id, :tenant, :name, :by, :reason, :due,"
-	" :deadline, :approval)";
+static const char SQL_JOB_STORED[] = "SELECT 1 FROM jobs WHERE id = :id AND tenant_id = :tenant";
+
+static const char SQL_ACTIVE_PURGE[] =
+	"SELECT id FROM jobs WHERE tenant_id = :tenant AND kind = 'purge'"
+	" AND state NOT IN ('succeeded','cancelled')";
+
+/* The suspend tasks a job gets (due now: they run inside the window), one
+ * template row each, staged once for the whole feed. */
+static const char SQL_STAGE_SUSPENDS[] =
+	"CREATE TEMP TABLE IF NOT EXISTS schedule_suspends (seq INTEGER PRIMARY KEY,"
+	" service TEXT, phase INTEGER); DELETE FROM temp.schedule_suspends;";
 
 static const char SQL_STAGE_SUSPEND[] =
 	"INSERT INTO temp.schedule_suspends (service, phase) VALUES (:service, :phase)";
 
-/* ON CONFLICT DO NOTHING: the partial unique index jobs_one_active_purge
- * turns a second active purge of one tenant (already stored, or earlier in
- * this batch) into "no row inserted". */
-static const char SQL_INSERT_JOBS[] =
-	"INSERT INTO jobs (id, tenant_id, tenant_name, kind, state, requested_by, reason,"
-	" created_at, due_at, deadline_at, service_set_id, approval)"
-	" SELECT id, tenant_id, tenant_name, 'purge', 'scheduled', requested_by, reason, :now,"
-	" due_at, deadline_at, :set, approval FROM temp.schedule_stage WHERE 1 ORDER BY seq"
-	" ON CONFLICT DO NOTHING";
-
-/* Suspend tasks (due now: they run inside the window) of the jobs that were
- * created: a staged id exists in jobs only then. */
 static const char SQL_INSERT_SUSPENDS[] =
 	"INSERT INTO tasks (job_id, service, kind, phase, state, next_attempt_at, updated_at)"
-	" SELECT st.id, sv.service, 'suspend', sv.phase, 'pending', :now, :now"
-	" FROM temp.schedule_stage st JOIN jobs ON jobs.id = st.id"
-	" CROSS JOIN temp.schedule_suspends sv ORDER BY st.seq, sv.seq";
-
-/* Each staged job in order, with whether it was created or the tenant's
- * active job instead. */
-static const char SQL_STAGE_RESULT[] =
-	"SELECT st.id, jobs.id IS NOT NULL, CASE WHEN jobs.id IS NULL THEN"
-	" (SELECT a.id FROM jobs a WHERE a.tenant_id = st.tenant_id AND a.kind = 'purge'"
-	"  AND a.state NOT IN ('succeeded','cancelled')) END"
-	" FROM temp.schedule_stage st LEFT JOIN jobs ON jobs.id = st.id ORDER BY st.seq";
+	" SELECT :job, service, 'suspend', phase, 'pending', :now, :now"
+	" FROM temp.schedule_suspends ORDER BY seq";
 
 static const char SQL_JOB_TASKS[] =
 	"SELECT " STORE_TASK_COLS " FROM tasks WHERE job_id = :job"
@@ -76,10 +74,12 @@ struct batch {
 	size_t n_svcs;
 	int64_t set_id;
 	int64_t now;
+	int suspends; /* some service has a suspend_url */
 	struct jobs_bulk_docs *docs;
 	char (*ids)[JOBS_ID_LEN + 1]; /* what the chunk's jobs became */
 	int *created;
 	size_t cap;
+	struct buf details; /* the job.scheduled details of a statement's jobs */
 };
 
 /* The batch's snapshot row (shared with every batch of the same config)
@@ -94,6 +94,12 @@ static int stage_services(struct sqlite_store *s, struct batch *b)
 	b->docs = jobs_bulk_docs_new(names, b->n_svcs);
 	free(names);
 	rc = sqlite_service_set_id(s, b->svcs, b->n_svcs, &b->set_id);
+	for (size_t i = 0; i < b->n_svcs; i++)
+		b->suspends |= b->svcs[i].has_suspend;
+	if (rc < 0 || !b->suspends)
+		return rc;
+	if (sqlite_exec(s, SQL_STAGE_SUSPENDS) < 0)
+		return -1;
 	for (size_t i = 0; rc == 0 && i < b->n_svcs; i++) {
 		sqlite3_stmt *st;
 
@@ -108,101 +114,139 @@ static int stage_services(struct sqlite_store *s, struct batch *b)
 	return rc;
 }
 
-static int stage_job(struct sqlite_store *s, size_t seq, const struct store_new_job *j, int64_t now)
+/* Inserts jobs[0..n) (n is 1 or SQLITE_ROWS_A_STATEMENT) with new ids;
+ * the rows inserted, or -1. */
+static int insert_jobs(struct sqlite_store *s, const struct batch *b,
+		       const struct store_new_job *jobs, size_t n, char (*ids)[JOBS_ID_LEN + 1])
 {
-	sqlite3_stmt *st = sqlite_stmt(s, SQL_STAGE_JOB);
-	char id[JOBS_ID_LEN + 1];
+	sqlite3_stmt *st = sqlite_stmt(s, n == 1 ? SQL_INSERT_JOB : SQL_INSERT_JOBS);
 
 	if (st == NULL)
 		return -1;
-	jobs_id_new(now, id);
-	sqlite_bind_int(st, ":seq", (int64_t)seq);
+	for (size_t k = 0; k < n; k++) {
+		const struct store_new_job *j = &jobs[k];
+		int at = (int)k * JOB_ROW_PARAMS;
+
+		jobs_id_new(b->now, ids[k]);
+		sqlite_bind_text_at(st, at + 1, ids[k]);
+		sqlite_bind_text_at(st, at + 2, j->tenant_id);
+		sqlite_bind_text_at(st, at + 3, j->tenant_name);
+		sqlite_bind_text_at(st, at + 4, j->requested_by);
+		sqlite_bind_text_at(st, at + 5, j->reason);
+		sqlite_bind_int_at(st, at + 6, b->now);
+		sqlite_bind_int_at(st, at + 7, j->due_at);
+		sqlite_bind_int_at(st, at + 8, j->deadline_at);
+		sqlite_bind_int_at(st, at + 9, b->set_id);
+		sqlite_bind_text_at(st, at + 10, j->approval_pending ? "pending" : NULL);
+	}
+	return sqlite_step_changes(s, st);
+}
+
+/* Whether the job was stored as id: 1, 0 (the tenant's active job is then
+ * put in id), or -1. */
+static int stored_or_active(struct sqlite_store *s, const char *tenant, char id[JOBS_ID_LEN + 1])
+{
+	sqlite3_stmt *st = sqlite_stmt(s, SQL_JOB_STORED);
+	int rc;
+
+	if (st == NULL)
+		return -1;
 	sqlite_bind_text(st, ":id", id);
-	sqlite_bind_text(st, ":tenant", j->tenant_id);
-	sqlite_bind_text(st, ":name", j->tenant_name);
-	sqlite_bind_text(st, ":by", j->requested_by);
-	sqlite_bind_text(st, ":reason", j->reason);
-	sqlite_bind_int(st, ":due", j->due_at);
-	sqlite_bind_int(st, ":deadline", j->deadline_at);
-	sqlite_bind_text(st, ":approval", j->approval_pending ? "pending" : NULL);
-	return sqlite_step_done(s, st);
-}
-
-/* Creates the staged jobs and their suspend tasks: a statement each. */
-static int run_bulk(struct sqlite_store *s, const struct batch *b)
-{
-	sqlite3_stmt *st = sqlite_stmt(s, SQL_INSERT_JOBS);
-	int suspends = 0;
-
-	if (st == NULL)
+	sqlite_bind_text(st, ":tenant", tenant);
+	rc = sqlite3_step(st);
+	if (sqlite_walk_end(s, st, rc == SQLITE_ROW ? SQLITE_DONE : rc) < 0)
 		return -1;
-	sqlite_bind_int(st, ":now", b->now);
-	sqlite_bind_int(st, ":set", b->set_id);
-	if (sqlite_step_done(s, st) < 0)
+	if (rc == SQLITE_ROW)
+		return 1;
+	if ((st = sqlite_stmt(s, SQL_ACTIVE_PURGE)) == NULL)
 		return -1;
-	for (size_t i = 0; i < b->n_svcs; i++)
-		suspends |= b->svcs[i].has_suspend;
-	if (!suspends)
+	sqlite_bind_text(st, ":tenant", tenant);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		snprintf(id, JOBS_ID_LEN + 1, "%s", (const char *)sqlite3_column_text(st, 0));
+		sqlite_reset(st);
 		return 0;
-	if ((st = sqlite_stmt(s, SQL_INSERT_SUSPENDS)) == NULL)
-		return -1;
-	sqlite_bind_int(st, ":now", b->now);
-	return sqlite_step_done(s, st);
+	}
+	if (rc == SQLITE_DONE) {
+		log_msg(LOG_ERROR, "store.error",
+			"schedule: tenant %s: job not stored and no active job found", tenant);
+		store_set_error(&s->base, STORE_E_OTHER, "tenant %s: job not stored", tenant);
+	}
+	sqlite_walk_end(s, st, rc == SQLITE_DONE ? SQLITE_DONE : rc);
+	return -1;
 }
 
-/* The job.scheduled event and outbox row of one created job, from what
- * the batch already knows (the row was written just now with these values). */
-static int announce(struct sqlite_store *s, const char *id, const struct store_new_job *nj,
-		    struct batch *b)
+/* The job's suspend tasks and, when webhooks are configured, its
+ * job.scheduled outbox row. */
+static int created_job(struct sqlite_store *s, struct batch *b, const char *id,
+		       const struct job_record *j)
 {
-	struct job_record j;
 	char eid[JOBS_ID_LEN + 1];
+	sqlite3_stmt *st;
 
-	store_scheduled_record(nj, id, b->now, &j);
-	if (sqlite_event_append(&s->base, id, b->now, "job.scheduled", NULL,
-				jobs_bulk_detail(b->docs, &j)) < 0)
-		return -1;
+	if (b->suspends) {
+		if ((st = sqlite_stmt(s, SQL_INSERT_SUSPENDS)) == NULL)
+			return -1;
+		sqlite_bind_text(st, ":job", id);
+		sqlite_bind_int(st, ":now", b->now);
+		if (sqlite_step_done(s, st) < 0)
+			return -1;
+	}
 	if (!store_outbox_wanted(&s->base))
 		return 0;
 	jobs_id_new(b->now, eid);
 	return sqlite_outbox_append(s, eid, "job.scheduled", id,
-				    jobs_bulk_body(b->docs, eid, b->now, &j), b->now);
+				    jobs_bulk_body(b->docs, eid, b->now, j), b->now);
 }
 
-/* Reads back which staged jobs were created; announces them; fills ids. */
-static int collect_results(struct sqlite_store *s, const struct store_new_job *jobs, size_t n,
-			   struct batch *b, char (*ids)[JOBS_ID_LEN + 1], int *created)
+/* Schedules jobs[0..n) (n <= SQLITE_ROWS_A_STATEMENT): their rows in one
+ * statement when n is that, then, for each created job, its tasks and
+ * outbox row, and their events together. ids, created: what each became. */
+static int schedule_rows(struct sqlite_store *s, struct batch *b,
+			 const struct store_new_job *jobs, size_t n,
+			 char (*ids)[JOBS_ID_LEN + 1], int *created)
 {
-	sqlite3_stmt *st = sqlite_stmt(s, SQL_STAGE_RESULT);
-	size_t i = 0;
+	struct sqlite_event_row ev[SQLITE_ROWS_A_STATEMENT];
+	size_t at[SQLITE_ROWS_A_STATEMENT], n_ev = 0;
+	int inserted = 0;
 
-	if (st == NULL)
-		return -1;
-	while (i < n && sqlite3_step(st) == SQLITE_ROW) {
-		const unsigned char *id;
+	if (n == SQLITE_ROWS_A_STATEMENT) {
+		if ((inserted = insert_jobs(s, b, jobs, n, ids)) < 0)
+			return -1;
+	} else {
+		for (size_t k = 0; k < n; k++) {
+			int one = insert_jobs(s, b, &jobs[k], 1, &ids[k]);
 
-		created[i] = sqlite3_column_int(st, 1);
-		id = sqlite3_column_text(st, created[i] ? 0 : 2);
-		if (id == NULL)
-			break;
-		snprintf(ids[i], JOBS_ID_LEN + 1, "%s", (const char *)id);
-		if (created[i] && announce(s, ids[i], &jobs[i], b) < 0)
-			break;
-		i++;
+			if (one < 0)
+				return -1;
+			inserted += one;
+		}
 	}
-	sqlite_reset(st);
-	if (i < n) {
-		log_msg(LOG_ERROR, "store.error", "schedule: job %zu of a chunk of %zu not stored",
-			i + 1, n);
-		store_set_error(&s->base, STORE_E_OTHER, "job %zu of the batch not stored",
-				i + 1);
-		return -1;
+	buf_reset(&b->details);
+	for (size_t k = 0; k < n; k++) {
+		struct job_record j;
+
+		created[k] = (size_t)inserted == n ? 1 : stored_or_active(s, jobs[k].tenant_id,
+									   ids[k]);
+		if (created[k] < 0)
+			return -1;
+		if (!created[k])
+			continue;
+		store_scheduled_record(&jobs[k], ids[k], b->now, &j);
+		if (created_job(s, b, ids[k], &j) < 0)
+			return -1;
+		at[n_ev] = b->details.len;
+		buf_puts(&b->details, jobs_bulk_detail(b->docs, &j));
+		buf_append(&b->details, "", 1); /* each detail ends */
+		ev[n_ev++] = (struct sqlite_event_row){ .job_id = ids[k], .at = b->now,
+							.type = "job.scheduled" };
 	}
-	return 0;
+	for (size_t k = 0; k < n_ev; k++) /* the buffer may have moved as it grew */
+		ev[k].detail = b->details.data + at[k];
+	return sqlite_events_append(s, ev, n_ev);
 }
 
-/* Stages, creates and reports one chunk of the feed; b->ids and
- * b->created grow to the largest chunk. */
+/* Creates and reports one chunk of the feed; b->ids and b->created grow
+ * to the largest chunk. */
 static int schedule_chunk(struct sqlite_store *s, struct batch *b,
 			  const struct store_job_feed *feed, const struct store_new_job *jobs,
 			  size_t n)
@@ -212,13 +256,12 @@ static int schedule_chunk(struct sqlite_store *s, struct batch *b,
 		b->created = xrealloc(b->created, n * sizeof *b->created);
 		b->cap = n;
 	}
-	for (size_t i = 0; i < n; i++)
-		if (stage_job(s, i, &jobs[i], b->now) < 0)
+	for (size_t i = 0; i < n; i += SQLITE_ROWS_A_STATEMENT) {
+		size_t k = n - i < SQLITE_ROWS_A_STATEMENT ? n - i : SQLITE_ROWS_A_STATEMENT;
+
+		if (schedule_rows(s, b, &jobs[i], k, &b->ids[i], &b->created[i]) < 0)
 			return -1;
-	if (run_bulk(s, b) < 0 || collect_results(s, jobs, n, b, b->ids, b->created) < 0)
-		return -1;
-	if (sqlite_exec(s, "DELETE FROM temp.schedule_stage") < 0)
-		return -1;
+	}
 	if (feed->stored(feed->ctx, n, b->ids, b->created) < 0) {
 		store_set_error(&s->base, STORE_E_OTHER, "schedule abandoned");
 		return -1;
@@ -227,9 +270,8 @@ static int schedule_chunk(struct sqlite_store *s, struct batch *b,
 }
 
 /*
- * One transaction for every chunk of the feed, all or nothing; see the
- * staging comment above for why it is set-based. A chunk is staged and
- * cleared before the next, so memory follows the chunk, not the feed.
+ * One transaction for every chunk of the feed, all or nothing. Memory
+ * follows the chunk, not the feed.
  */
 int sqlite_schedule(struct store *base, const struct store_job_feed *feed,
 		    const struct store_service *svcs, size_t n_svcs, int64_t now)
@@ -242,7 +284,7 @@ int sqlite_schedule(struct store *base, const struct store_job_feed *feed,
 
 	if (sqlite_begin(s) != STORE_OK)
 		return STORE_ERR;
-	if (sqlite_exec(s, SQL_STAGE_TABLES) < 0 || stage_services(s, &b) < 0)
+	if (stage_services(s, &b) < 0)
 		goto out;
 	while ((rc = feed->next(feed->ctx, &jobs, &n)) == 0 && n > 0)
 		if ((rc = schedule_chunk(s, &b, feed, jobs, n)) < 0)
@@ -251,6 +293,7 @@ int sqlite_schedule(struct store *base, const struct store_job_feed *feed,
 		store_set_error(&s->base, STORE_E_OTHER, "schedule abandoned");
 out:
 	jobs_bulk_docs_free(b.docs);
+	buf_free(&b.details);
 	free(b.ids);
 	free(b.created);
 	if (rc == 0)

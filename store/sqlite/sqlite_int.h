@@ -172,13 +172,17 @@ void sqlite_walbuf_stats(struct walbuf_stats *out);
 #define SQLITE_META_CHECKED "integrity.checked"
 /*
  * The most rows one statement of the hot path writes (a job's tasks as it
- * starts, a phase opened): a statement that writes several rows keeps each
- * page it changes, to undo itself alone, and past the 124 KiB kept in
- * memory (walbuf.c, ~30 pages) that journal becomes a file for the rest
- * of the transaction (walbuf.c's memory; a temporary file past 16 MiB). A task's row changes one page of
- * tasks_of_service or tasks_due_by_service each, its service's: 30
- * services in a phase spilled it on every job started (72,000 pwrite(2)s
- * for 600 jobs). 16 rows: ~20 pages.
+ * starts, a phase opened), and the rows a statement of a bulk schedule
+ * writes (jobs, events: one statement opens a table and its indexes once
+ * for all of them). A statement that writes several rows keeps each page
+ * it changes, to undo itself alone; past the 124 KiB SQLite keeps in
+ * memory (~30 pages) that journal becomes a file for the rest of the
+ * transaction (walbuf.c's memory, a temporary file past 16 MiB), and
+ * every later statement's journal is copied there. A task's row changes
+ * one page of tasks_of_service or tasks_due_by_service each, its
+ * service's: 30 services in a phase spilled it on every job started
+ * (72,000 pwrite(2)s for 600 jobs, when that file was on disk). 16 rows:
+ * ~20 pages.
  */
 #define SQLITE_ROWS_A_STATEMENT 16
 
@@ -207,6 +211,11 @@ void sqlite_bind_text(sqlite3_stmt *st, const char *name, const char *value);
 void sqlite_bind_int(sqlite3_stmt *st, const char *name, int64_t value);
 void sqlite_bind_blob(sqlite3_stmt *st, const char *name, const void *p, size_t n);
 void sqlite_bind_null(sqlite3_stmt *st, const char *name);
+/* By position (1-based), for statements of many rows bound at each row's
+ * offset; a failure aborts as above. */
+void sqlite_bind_text_at(sqlite3_stmt *st, int index, const char *value);
+void sqlite_bind_int_at(sqlite3_stmt *st, int index, int64_t value);
+void sqlite_bind_blob_at(sqlite3_stmt *st, int index, const void *p, size_t n);
 /* Binds NULL when value == none. */
 void sqlite_bind_opt_int(sqlite3_stmt *st, const char *name, int64_t value, int64_t none);
 
@@ -295,6 +304,15 @@ int sqlite_step_in_rows(struct sqlite_store *s, sqlite3_stmt *st);
  */
 int sqlite_event_append(struct store *s, const char *job_id, int64_t at,
 			const char *type, const char *service, const char *detail);
+
+/* Appends n events in order, as n sqlite_event_append calls would, but
+ * SQLITE_ROWS_A_STATEMENT a statement. */
+struct sqlite_event_row {
+	const char *job_id;
+	int64_t at;
+	const char *type, *service, *detail;
+};
+int sqlite_events_append(struct sqlite_store *s, const struct sqlite_event_row *rows, size_t n);
 
 /* The hash stored in column col (32 bytes, or hex text in rows written
  * before version 14) as hex text in out; NULL when the column is NULL. */

@@ -152,6 +152,85 @@ static void test_batch_all_or_nothing(void **state)
 	assert_int_equal(sched(f->s, "x", NOW, ids[0]), 1);
 }
 
+/* 40 jobs: two statements of SQLITE_ROWS_A_STATEMENT rows and a tail of 8
+ * one by one. "t-3" is already scheduled, "t-20" comes twice in the second
+ * statement, "t-37" twice in the tail: those statements insert fewer rows
+ * than they were given and each of their jobs is looked up. Every created
+ * job has its suspend task and its event, in the batch's order, and the
+ * chain verifies. */
+static void test_batch_in_statements_of_many_rows(void **state)
+{
+	struct fx *f = *state;
+	struct store_new_job j[40];
+	char names[40][16], ids[40][JOBS_ID_LEN + 1], before[JOBS_ID_LEN + 1], head[65], why[160];
+	int created[40], n_created = 0;
+	int64_t bad = -1, count = 0;
+	sqlite3_stmt *st;
+
+	assert_int_equal(sched(f->s, "t-3", NOW, before), 1);
+	for (int i = 0; i < 40; i++) {
+		snprintf(names[i], sizeof names[i], "t-%d", i == 25 ? 20 : i == 39 ? 37 : i);
+		j[i] = (struct store_new_job){ .tenant_id = names[i], .due_at = NOW + DAY,
+					       .deadline_at = NOW + 2 * DAY };
+	}
+	assert_int_equal(store_schedule(f->s, j, 40, SVCS, N_SVCS, NOW, ids, created), STORE_OK);
+	for (int i = 0; i < 40; i++) {
+		assert_int_equal(created[i], !(i == 3 || i == 25 || i == 39));
+		n_created += created[i];
+	}
+	assert_string_equal(ids[3], before);
+	assert_string_equal(ids[25], ids[20]);
+	assert_string_equal(ids[39], ids[37]);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM jobs"), 1 + n_created);
+	assert_int_equal(fx_int(f->s, "SELECT n FROM job_states WHERE state = 'scheduled'"),
+			 1 + n_created);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM tasks WHERE kind = 'suspend'"),
+			 1 + n_created);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM outbox"), 1 + n_created);
+	/* the events after the first job's, in the batch's order */
+	assert_int_equal(sqlite3_prepare_v2(sqlite_of(f->s)->db,
+					    "SELECT job_id FROM events WHERE id > 1 ORDER BY id", -1,
+					    &st, NULL),
+			 SQLITE_OK);
+	for (int i = 0; i < 40; i++) {
+		if (!created[i])
+			continue;
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		assert_string_equal((const char *)sqlite3_column_text(st, 0), ids[i]);
+	}
+	assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+	sqlite3_finalize(st);
+	assert_int_equal(store_events_verify(f->s, &bad, why, sizeof why, &count, head), STORE_OK);
+	assert_int_equal(bad, 0);
+	assert_int_equal(count, 1 + n_created);
+}
+
+/* A row refused in the middle of a statement of many rows: nothing of the
+ * batch stays, and the chain goes on from where it was. */
+static void test_batch_of_many_rows_all_or_nothing(void **state)
+{
+	struct fx *f = *state;
+	struct store_new_job j[20];
+	char names[20][16], ids[20][JOBS_ID_LEN + 1], head[65], why[160];
+	int created[20];
+	int64_t bad = -1, count = 0;
+
+	for (int i = 0; i < 20; i++) {
+		snprintf(names[i], sizeof names[i], "u-%d", i);
+		j[i] = (struct store_new_job){ .tenant_id = i == 9 ? NULL : names[i],
+					       .due_at = NOW, .deadline_at = NOW + DAY };
+	}
+	assert_int_equal(store_schedule(f->s, j, 20, SVCS, N_SVCS, NOW, ids, created), STORE_ERR);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM jobs"), 0);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM events"), 0);
+	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM tasks"), 0);
+	j[9].tenant_id = names[9];
+	assert_int_equal(store_schedule(f->s, j, 20, SVCS, N_SVCS, NOW, ids, created), STORE_OK);
+	assert_int_equal(store_events_verify(f->s, &bad, why, sizeof why, &count, head), STORE_OK);
+	assert_int_equal(bad, 0);
+	assert_int_equal(count, 20);
+}
+
 static void test_cancel(void **state)
 {
 	struct fx *f = *state;
@@ -497,6 +576,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_schedule_again_after_cancel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_duplicate_maps_to_same_job, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_all_or_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch_in_statements_of_many_rows, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_batch_of_many_rows_all_or_nothing, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel_without_suspend_attempt_makes_no_restore,
 						setup, teardown),
