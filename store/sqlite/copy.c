@@ -261,6 +261,12 @@ int sqlite_load_row(struct store *base, const struct store_table *t,
 	return sqlite_step_done(s, l->insert) == 0 ? STORE_OK : STORE_ERR;
 }
 
+/* The loaded jobs, counted by state: job_states is this file's own (not
+ * copied), and loaded rows are not new jobs (sqlite_jobs_created). */
+static const char SQL_COUNT_LOADED[] =
+	"INSERT INTO job_states (state, n) SELECT state, count(*) FROM jobs GROUP BY state"
+	" ON CONFLICT (state) DO UPDATE SET n = excluded.n";
+
 int sqlite_load_done(struct store *base, const struct store_table *t, int n)
 {
 	struct sqlite_store *s = sqlite_of(base);
@@ -269,6 +275,8 @@ int sqlite_load_done(struct store *base, const struct store_table *t, int n)
 	sqlite3_finalize(s->load->insert);
 	s->load->insert = NULL;
 	s->load->t = NULL;
+	if (sqlite_exec(s, SQL_COUNT_LOADED) < 0)
+		return STORE_ERR;
 	return STORE_OK;
 }
 

@@ -42,6 +42,10 @@ static const char SQL_INSERT_JOBS[] =
 	JOB_COLS JOB_ROWS4 "," JOB_ROWS4 "," JOB_ROWS4 "," JOB_ROWS4 " ON CONFLICT DO NOTHING";
 _Static_assert(SQLITE_ROWS_A_STATEMENT == 16, "SQL_INSERT_JOBS holds 16 rows");
 
+static const char SQL_COUNT_CREATED[] =
+	"INSERT INTO job_states (state, n) VALUES ('scheduled', :n)"
+	" ON CONFLICT (state) DO UPDATE SET n = n + excluded.n";
+
 static const char SQL_JOB_STORED[] = "SELECT 1 FROM jobs WHERE id = :id AND tenant_id = :tenant";
 
 static const char SQL_ACTIVE_PURGE[] =
@@ -75,6 +79,7 @@ struct batch {
 	int64_t set_id;
 	int64_t now;
 	int suspends; /* some service has a suspend_url */
+	int64_t n_created;
 	struct jobs_bulk_docs *docs;
 	char (*ids)[JOBS_ID_LEN + 1]; /* what the chunk's jobs became */
 	int *created;
@@ -231,6 +236,7 @@ static int schedule_rows(struct sqlite_store *s, struct batch *b,
 			return -1;
 		if (!created[k])
 			continue;
+		b->n_created++;
 		store_scheduled_record(&jobs[k], ids[k], b->now, &j);
 		if (created_job(s, b, ids[k], &j) < 0)
 			return -1;
@@ -291,6 +297,8 @@ int sqlite_schedule(struct store *base, const struct store_job_feed *feed,
 			goto out;
 	if (rc < 0)
 		store_set_error(&s->base, STORE_E_OTHER, "schedule abandoned");
+	else
+		rc = sqlite_jobs_created(s, b.n_created);
 out:
 	jobs_bulk_docs_free(b.docs);
 	buf_free(&b.details);
@@ -300,6 +308,18 @@ out:
 		return sqlite_commit(s);
 	sqlite_rollback(s);
 	return STORE_ERR;
+}
+
+int sqlite_jobs_created(struct sqlite_store *s, int64_t n)
+{
+	sqlite3_stmt *st;
+
+	if (n <= 0)
+		return 0;
+	if ((st = sqlite_stmt(s, SQL_COUNT_CREATED)) == NULL)
+		return -1;
+	sqlite_bind_int(st, ":n", n);
+	return sqlite_step_done(s, st);
 }
 
 /* Reads one job; STORE_OK, STORE_NOT_FOUND or STORE_ERR. */

@@ -155,7 +155,8 @@ static int insert_reapply(struct sqlite_store *s, const struct store_reapply_req
 	sqlite_bind_text(st, ":origin", t->origin);
 	sqlite_bind_int(st, ":now", r->now);
 	sqlite_bind_int(st, ":deadline", r->deadline_at);
-	if (sqlite_step_done(s, st) < 0 || (st = sqlite_stmt(s, SQL_INSERT_REAPPLY_TASK)) == NULL)
+	if (sqlite_step_done(s, st) < 0 || sqlite_jobs_created(s, 1) < 0 ||
+	    (st = sqlite_stmt(s, SQL_INSERT_REAPPLY_TASK)) == NULL)
 		return -1;
 	sqlite_bind_text(st, ":job", id);
 	sqlite_bind_text(st, ":service", r->service);

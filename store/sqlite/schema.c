@@ -355,7 +355,7 @@ static const char MIGRATION_11_TASK_INDEXES[] =
  *  - jobs_awaiting: the jobs waiting for their second person;
  *  - job_states: the number of jobs in each state, kept by triggers in
  *    the transaction of every insert, state change and delete (counted
- *    once here), for the metrics' gauges.
+ *    once here), for the metrics' gauges (inserts: see version 15).
  */
 static const char MIGRATION_12_BACKLOG[] =
 	"CREATE INDEX jobs_by_state_id ON jobs(state, id);"
@@ -410,6 +410,16 @@ static const char MIGRATION_14_COMPACT[] =
 	"DROP INDEX events_by_job;"
 	"CREATE INDEX events_by_job ON events(job_id);";
 
+/*
+ * Version 15: a new job is counted in job_states by the code that inserts
+ * it (sqlite_jobs_created: every job starts 'scheduled'), once a statement,
+ * not by a trigger: a trigger runs as a program of its own for each row,
+ * ~7,300 instructions of the ~37,000 a job costs in a bulk schedule (15 %
+ * of its time). The state changes and deletes keep their triggers: the
+ * code that moves a job does not know every state it leaves.
+ */
+static const char MIGRATION_15_COUNTED_INSERTS[] = "DROP TRIGGER job_states_insert;";
+
 const char *const sqlite_migrations[] = {
 	MIGRATION_1,
 	MIGRATION_2,
@@ -425,5 +435,6 @@ const char *const sqlite_migrations[] = {
 	MIGRATION_12_BACKLOG,
 	MIGRATION_13_NO_TASKS_DUE,
 	MIGRATION_14_COMPACT,
+	MIGRATION_15_COUNTED_INSERTS,
 };
 const int sqlite_n_migrations = (int)(sizeof sqlite_migrations / sizeof sqlite_migrations[0]);

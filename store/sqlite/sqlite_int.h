@@ -305,6 +305,11 @@ int sqlite_step_in_rows(struct sqlite_store *s, sqlite3_stmt *st);
 int sqlite_event_append(struct store *s, const char *job_id, int64_t at,
 			const char *type, const char *service, const char *detail);
 
+/* Counts n jobs just inserted (all start 'scheduled') in job_states, in
+ * the transaction that inserted them (schema version 15: no trigger does).
+ * Every INSERT INTO jobs calls it. 0 or -1. */
+int sqlite_jobs_created(struct sqlite_store *s, int64_t n);
+
 /* Appends n events in order, as n sqlite_event_append calls would, but
  * SQLITE_ROWS_A_STATEMENT a statement. */
 struct sqlite_event_row {

@@ -114,7 +114,8 @@ static int insert_user_job(struct sqlite_store *s, const struct store_new_job *n
 	sqlite_bind_text(st, ":approval", nj->approval_pending ? "pending" : NULL);
 	if ((n = sqlite_step_changes(s, st)) <= 0)
 		return n;
-	if (insert_steps(s, id, now) < 0 || sqlite_job_by_id(s, id, &j) != STORE_OK)
+	if (sqlite_jobs_created(s, 1) < 0 || insert_steps(s, id, now) < 0 ||
+	    sqlite_job_by_id(s, id, &j) != STORE_OK)
 		return -1;
 	detail = subject_detail_scheduled(&j);
 	jobs_job_record_clear(&j);
@@ -176,7 +177,7 @@ static int add_child(struct sqlite_store *s, const char *parent, struct subject_
 	if (n == 0) /* the tenant's active purge stands for the child */
 		return active_of(s, SQL_ACTIVE_PURGE, ":tenant", t->tenant_id, t->child_job_id) ==
 			       1 ? 0 : -1;
-	if (sqlite_job_by_id(s, t->child_job_id, &j) != STORE_OK)
+	if (sqlite_jobs_created(s, 1) < 0 || sqlite_job_by_id(s, t->child_job_id, &j) != STORE_OK)
 		return -1;
 	detail = subject_detail_scheduled(&j);
 	jobs_job_record_clear(&j);

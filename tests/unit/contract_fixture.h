@@ -76,6 +76,20 @@ static inline void cfx_pg_empty(void)
 			 PGRES_COMMAND_OK);
 }
 
+/* The jobs in state as the metrics count them (`tenantdel metrics`): kept
+ * apart from the jobs table (SQLite: job_states), so every way a job is
+ * created must count it. */
+static inline int64_t cfx_jobs_counted(struct store *s, enum job_state state)
+{
+	struct store_metrics m;
+	int64_t n;
+
+	assert_int_equal(store_metrics_read(s, NOW, NULL, 0, &m), STORE_OK);
+	n = m.jobs[state];
+	store_metrics_clear(&m);
+	return n;
+}
+
 /* A cmocka setup for the backend *state names (a const char *): a fresh,
  * empty store, not opened when open is 0. */
 static inline int cfx_setup_store(void **state, int open)

@@ -96,6 +96,20 @@ static inline int64_t fx_int(struct store *s, const char *sql)
 	return v;
 }
 
+/* The kept counts of jobs by state (job_states) are the counts of the
+ * jobs table: triggers keep them as jobs change state or go, the code that
+ * inserts a job as it is created (schema version 15). */
+static inline void fx_assert_states_kept(struct store *s)
+{
+	assert_int_equal(fx_int(s, "SELECT COALESCE(SUM(n), 0) FROM job_states"),
+			 fx_int(s, "SELECT count(*) FROM jobs"));
+	assert_int_equal(fx_int(s, "SELECT count(*) FROM job_states k WHERE k.n <>"
+				   " (SELECT count(*) FROM jobs j WHERE j.state = k.state)"),
+			 0);
+	assert_int_equal(fx_int(s, "SELECT count(DISTINCT state) FROM jobs"),
+			 fx_int(s, "SELECT count(*) FROM job_states WHERE n > 0"));
+}
+
 /* The services most store tests schedule with: orders (with suspend and
  * restore URLs) and pos in phase 1, tenant in phase 2. */
 #define FX_N_SVCS 3

@@ -283,6 +283,7 @@ static void reapply(struct store *s, int64_t since, struct store_reapply_item **
 				       .by = "ops", .now = NOW, .deadline_at = NOW + DAY };
 
 	assert_int_equal(store_reapply(s, &r, items, n), STORE_OK);
+	fx_assert_states_kept(s);
 }
 
 static void test_reapply_creates_due_jobs(void **state)

@@ -182,8 +182,7 @@ static void test_batch_in_statements_of_many_rows(void **state)
 	assert_string_equal(ids[25], ids[20]);
 	assert_string_equal(ids[39], ids[37]);
 	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM jobs"), 1 + n_created);
-	assert_int_equal(fx_int(f->s, "SELECT n FROM job_states WHERE state = 'scheduled'"),
-			 1 + n_created);
+	fx_assert_states_kept(f->s);
 	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM tasks WHERE kind = 'suspend'"),
 			 1 + n_created);
 	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM outbox"), 1 + n_created);
@@ -224,6 +223,7 @@ static void test_batch_of_many_rows_all_or_nothing(void **state)
 	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM jobs"), 0);
 	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM events"), 0);
 	assert_int_equal(fx_int(f->s, "SELECT count(*) FROM tasks"), 0);
+	fx_assert_states_kept(f->s);
 	j[9].tenant_id = names[9];
 	assert_int_equal(store_schedule(f->s, j, 20, SVCS, N_SVCS, NOW, ids, created), STORE_OK);
 	assert_int_equal(store_events_verify(f->s, &bad, why, sizeof why, &count, head), STORE_OK);

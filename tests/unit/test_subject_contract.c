@@ -132,6 +132,7 @@ static void subject_one_active_job_per_user(void **state)
 	assert_int_equal(schedule_user(f->s, "u-2", c), 1);
 	assert_string_not_equal(a, c);
 	assert_int_equal(cfx_schedule(f->s, "u-1", NOW, 0, t), 1);
+	assert_int_equal(cfx_jobs_counted(f->s, JOB_SCHEDULED), 3);
 	assert_int_equal(store_job_get(f->s, a, &j), STORE_OK);
 	assert_int_equal(j.kind, JOB_KIND_USER);
 	assert_int_equal(j.state, JOB_SCHEDULED);
@@ -201,6 +202,9 @@ static void subject_discovery_and_children(void **state)
 	assert_string_equal(got[2].reason, "member only");
 	memcpy(child, got[0].child_job_id, sizeof child);
 	free(got);
+	/* t-busy's purge, the child: scheduled; the subject job: running */
+	assert_int_equal(cfx_jobs_counted(f->s, JOB_SCHEDULED), 2);
+	assert_int_equal(cfx_jobs_counted(f->s, JOB_RUNNING), 1);
 	assert_int_equal(store_job_get(f->s, child, &j), STORE_OK);
 	assert_int_equal(j.kind, JOB_KIND_PURGE);
 	assert_string_equal(j.tenant_id, "t-alone");
