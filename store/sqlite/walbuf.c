@@ -301,20 +301,27 @@ static int sub_read(sqlite3_file *f, void *out, int amt, sqlite3_int64 off)
 }
 
 /* What memory holds goes to SQLite's temporary file, opened now, in
- * writes the unix VFS takes (VFS_WRITE_MAX); memory is freed. */
+ * writes the unix VFS takes (VFS_WRITE_MAX); memory is freed. When the
+ * file cannot be opened or written, memory keeps it all (as SQLite's own
+ * journal does when its spill fails): the statement that fails on the
+ * error is undone from it. */
 static int sub_to_disk(struct sub_file *j)
 {
 	int rc = real_vfs->xOpen(real_vfs, NULL, j->s.real, j->flags, NULL);
 
 	if (rc != SQLITE_OK)
 		return rc;
-	j->on_disk = 1;
 	for (size_t at = 0; rc == SQLITE_OK && at < j->len; at += VFS_WRITE_MAX) {
 		size_t n = j->len - at < VFS_WRITE_MAX ? j->len - at : VFS_WRITE_MAX;
 
 		rc = j->s.real->pMethods->xWrite(j->s.real, j->mem + at, (int)n,
 						 (sqlite3_int64)at);
 	}
+	if (rc != SQLITE_OK) {
+		j->s.real->pMethods->xClose(j->s.real);
+		return rc;
+	}
+	j->on_disk = 1;
 	free(j->mem);
 	j->mem = NULL;
 	j->len = j->cap = 0;
