@@ -46,7 +46,8 @@ static const char SQL_COUNT_CREATED[] =
 	"INSERT INTO job_states (state, n) VALUES ('scheduled', :n)"
 	" ON CONFLICT (state) DO UPDATE SET n = n + excluded.n";
 
-static const char SQL_JOB_STORED[] = "SELECT 1 FROM jobs WHERE id = :id AND tenant_id = :tenant";
+static const char SQL_JOB_STORED[] =
+	"SELECT 1 FROM jobs WHERE id = :id AND tenant_id = :tenant AND created_at = :now";
 
 static const char SQL_ACTIVE_PURGE[] =
 	"SELECT id FROM jobs WHERE tenant_id = :tenant AND kind = 'purge'"
@@ -147,9 +148,10 @@ static int insert_jobs(struct sqlite_store *s, const struct batch *b,
 	return sqlite_step_changes(s, st);
 }
 
-/* Whether the job was stored as id: 1, 0 (the tenant's active job is then
- * put in id), or -1. */
-static int stored_or_active(struct sqlite_store *s, const char *tenant, char id[JOBS_ID_LEN + 1])
+/* Whether the job was stored as id just now (created at now): 1, 0 (the
+ * tenant's active job is then put in id), or -1. */
+static int stored_or_active(struct sqlite_store *s, const char *tenant, int64_t now,
+			    char id[JOBS_ID_LEN + 1])
 {
 	sqlite3_stmt *st = sqlite_stmt(s, SQL_JOB_STORED);
 	int rc;
@@ -158,6 +160,7 @@ static int stored_or_active(struct sqlite_store *s, const char *tenant, char id[
 		return -1;
 	sqlite_bind_text(st, ":id", id);
 	sqlite_bind_text(st, ":tenant", tenant);
+	sqlite_bind_int(st, ":now", now);
 	rc = sqlite3_step(st);
 	if (sqlite_walk_end(s, st, rc == SQLITE_ROW ? SQLITE_DONE : rc) < 0)
 		return -1;
@@ -231,7 +234,7 @@ static int schedule_rows(struct sqlite_store *s, struct batch *b,
 		struct job_record j;
 
 		created[k] = (size_t)inserted == n ? 1 : stored_or_active(s, jobs[k].tenant_id,
-									   ids[k]);
+									   b->now, ids[k]);
 		if (created[k] < 0)
 			return -1;
 		if (!created[k])

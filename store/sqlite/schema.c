@@ -418,7 +418,12 @@ static const char MIGRATION_14_COMPACT[] =
  * of its time). The state changes and deletes keep their triggers: the
  * code that moves a job does not know every state it leaves.
  */
-static const char MIGRATION_15_COUNTED_INSERTS[] = "DROP TRIGGER job_states_insert;";
+static const char MIGRATION_15_COUNTED_INSERTS[] =
+	"DROP TRIGGER job_states_insert;"
+	/* a job that changes state before its insert was counted (a bulk
+	 * schedule counts at the end of its feed) still finds its row to
+	 * decrement */
+	"INSERT OR IGNORE INTO job_states (state, n) VALUES ('scheduled', 0);";
 
 const char *const sqlite_migrations[] = {
 	MIGRATION_1,

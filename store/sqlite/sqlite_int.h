@@ -160,10 +160,11 @@ const char *sqlite_walbuf_vfs(void);
 
 /* Since the process started: write calls SQLite made to WAL files, the
  * writes that reached them, statement journals that outgrew SQLite's
- * memory (SQLITE_ROWS_A_STATEMENT; held by walbuf.c in its own), and those
- * that outgrew that too and became temporary files. */
+ * memory (SQLITE_ROWS_A_STATEMENT; held by walbuf.c in its own), those
+ * that outgrew that too and became temporary files, and the bytes walbuf.c
+ * holds for journals now. */
 struct walbuf_stats {
-	uint64_t calls, writes, spilled, spilled_to_disk;
+	uint64_t calls, writes, spilled, spilled_to_disk, held;
 };
 void sqlite_walbuf_stats(struct walbuf_stats *out);
 

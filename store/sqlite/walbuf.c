@@ -27,7 +27,9 @@
  * file for the rest of the transaction and every later statement's journal
  * goes to it (two pwrite(2)s a page: a bulk schedule of 100,000 jobs made
  * 8,206 of them), where a buffer costs a memcpy. Freed as the transaction
- * ends, when SQLite closes it.
+ * ends, when SQLite closes it; a TEMP database's pager keeps its journal
+ * open as long as the connection, so a journal that starts again from its
+ * beginning (no savepoint needs what it held) gives back what it grew to.
  *
  * The database file and every other file are SQLite's own, untouched, but
  * for the barrier and lock calls above.
@@ -273,12 +275,29 @@ static const sqlite3_io_methods wal_methods = {
 
 /* ---- a statement's journal ---- */
 
+/* The buffer at cap bytes (0: none); 0, or -1 when memory is short (the
+ * buffer is then as it was). stats.held follows. */
+static int sub_resize(struct sub_file *j, size_t cap)
+{
+	unsigned char *mem = NULL;
+
+	if (cap > 0 && (mem = realloc(j->mem, cap)) == NULL)
+		return -1;
+	if (cap == 0)
+		free(j->mem);
+	__atomic_add_fetch(&stats.held, (uint64_t)cap - (uint64_t)j->cap, __ATOMIC_RELAXED);
+	j->mem = mem;
+	j->cap = cap;
+	if (j->len > cap)
+		j->len = cap;
+	return 0;
+}
+
 static int sub_close(sqlite3_file *f)
 {
 	struct sub_file *j = (struct sub_file *)f;
 
-	free(j->mem);
-	j->mem = NULL;
+	(void)sub_resize(j, 0);
 	return j->on_disk ? j->s.real->pMethods->xClose(j->s.real) : SQLITE_OK;
 }
 
@@ -322,9 +341,7 @@ static int sub_to_disk(struct sub_file *j)
 		return rc;
 	}
 	j->on_disk = 1;
-	free(j->mem);
-	j->mem = NULL;
-	j->len = j->cap = 0;
+	(void)sub_resize(j, 0);
 	__atomic_add_fetch(&stats.spilled_to_disk, 1, __ATOMIC_RELAXED);
 	return rc;
 }
@@ -335,18 +352,20 @@ static int sub_write(sqlite3_file *f, const void *data, int amt, sqlite3_int64 o
 	size_t end = (size_t)off + (size_t)amt;
 	int rc;
 
+	if (!j->on_disk && off == 0) {
+		/* a new first record: nothing before it is needed any more */
+		j->len = 0;
+		if (j->cap > 2 * STMT_JOURNAL_SPILL)
+			(void)sub_resize(j, 2 * STMT_JOURNAL_SPILL);
+	}
 	if (!j->on_disk && end > j->cap && end <= SUBJOURNAL_MEM_MAX) {
 		size_t cap = j->cap ? j->cap : 2 * STMT_JOURNAL_SPILL;
-		unsigned char *mem;
 
 		while (cap < end)
 			cap *= 2;
 		if (cap > SUBJOURNAL_MEM_MAX)
 			cap = SUBJOURNAL_MEM_MAX;
-		if ((mem = realloc(j->mem, cap)) != NULL) {
-			j->mem = mem;
-			j->cap = cap;
-		}
+		(void)sub_resize(j, cap); /* short of memory: to the file */
 	}
 	if (!j->on_disk && end > j->cap && (rc = sub_to_disk(j)) != SQLITE_OK)
 		return rc;
@@ -594,4 +613,5 @@ void sqlite_walbuf_stats(struct walbuf_stats *out)
 	out->writes = __atomic_load_n(&stats.writes, __ATOMIC_RELAXED);
 	out->spilled = __atomic_load_n(&stats.spilled, __ATOMIC_RELAXED);
 	out->spilled_to_disk = __atomic_load_n(&stats.spilled_to_disk, __ATOMIC_RELAXED);
+	out->held = __atomic_load_n(&stats.held, __ATOMIC_RELAXED);
 }

@@ -292,6 +292,36 @@ static void test_a_statement_journal_past_walbufs_memory_spills_and_undoes(void 
 	journal_undoes(((struct files *)*state)->path, 24000, 1);
 }
 
+/* The memory a journal grew to is given back: when a later statement's
+ * journal starts again from its beginning (nothing before it is needed;
+ * a TEMP database's pager keeps its journal open as long as the
+ * connection, so this is what bounds it there), and when the transaction
+ * ends. */
+static void test_journal_memory_is_given_back(void **state)
+{
+	sqlite3 *w = open_db(((struct files *)*state)->path, 1, "FULL");
+	struct walbuf_stats before, big, small, after;
+
+	/* a UNIQUE column: an UPDATE may fail halfway, so it keeps a journal */
+	exec_ok(w, "CREATE TABLE m (id INTEGER PRIMARY KEY, k INTEGER UNIQUE, pad BLOB NOT NULL)");
+	exec_ok(w, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000)"
+		   " INSERT INTO m SELECT i, i, randomblob(1000) FROM n");
+	sqlite_walbuf_stats(&before);
+	exec_ok(w, "BEGIN");
+	exec_ok(w, "UPDATE m SET pad = zeroblob(900), k = k + 100000");
+	sqlite_walbuf_stats(&big);
+	assert_true(big.held - before.held > 1024 * 1024); /* ~2 MB of pages journaled */
+	exec_ok(w, "UPDATE m SET k = -id WHERE id <= 3"); /* rows, journaled */
+	sqlite_walbuf_stats(&small);
+	assert_true(small.held - before.held <= 2 * 124 * 1024);
+	exec_ok(w, "COMMIT");
+	sqlite_walbuf_stats(&after);
+	assert_int_equal(after.held, before.held);
+	assert_int_equal(count(w, "SELECT k FROM m WHERE id = 1"), -1);
+	check_intact(w);
+	sqlite3_close(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -311,6 +341,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_a_statement_journal_past_walbufs_memory_spills_and_undoes, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(test_journal_memory_is_given_back, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
