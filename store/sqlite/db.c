@@ -222,6 +222,24 @@ int sqlite_step_changes(struct sqlite_store *s, sqlite3_stmt *st)
 	return sqlite3_changes(s->db);
 }
 
+int sqlite_id_of(struct sqlite_store *s, const char *sql, const char *key, const char *value,
+		 char id[JOBS_ID_LEN + 1])
+{
+	sqlite3_stmt *st = sqlite_stmt(s, sql);
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	sqlite_bind_text(st, key, value);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		snprintf(id, JOBS_ID_LEN + 1, "%s", sqlite3_column_text(st, 0));
+	else if (rc != SQLITE_DONE)
+		sqlite_log_error(s, sql);
+	sqlite_reset(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
 int sqlite_step_in_rows(struct sqlite_store *s, sqlite3_stmt *st)
 {
 	int skip = sqlite3_bind_parameter_index(st, ":skip"), n, total = 0;

@@ -36,16 +36,15 @@ static const char SQL_JOB_EVENTS[] =
 	" FROM events e WHERE e.job_id = :job ORDER BY e.id";
 static const char SQL_ALL_EVENTS[] = "SELECT " EVENT_COLS " FROM events e ORDER BY e.id";
 static const char SQL_TIP[] = "SELECT id, hash FROM events ORDER BY id DESC LIMIT 1";
-static const char SQL_APPEND[] =
-	"INSERT INTO events (id, job_id, at, type, service, detail, prev_hash, hash)"
-	" VALUES (:id, :job_id, :at, :type, :service, :detail, X'', :hash)";
-/* SQLITE_ROWS_A_STATEMENT events, their parameters bound by position. */
+/* One event, or SQLITE_ROWS_A_STATEMENT of them, parameters by position. */
 #define APPEND_ROW "(?,?,?,?,?,?,X'',?)"
 #define APPEND_ROW_PARAMS 7
 #define APPEND_ROWS4 APPEND_ROW "," APPEND_ROW "," APPEND_ROW "," APPEND_ROW
-static const char SQL_APPEND_ROWS[] =
+#define APPEND_COLS                                                                       \
 	"INSERT INTO events (id, job_id, at, type, service, detail, prev_hash, hash) VALUES "
-	APPEND_ROWS4 "," APPEND_ROWS4 "," APPEND_ROWS4 "," APPEND_ROWS4;
+static const char SQL_APPEND[] = APPEND_COLS APPEND_ROW;
+static const char SQL_APPEND_ROWS[] =
+	APPEND_COLS APPEND_ROWS4 "," APPEND_ROWS4 "," APPEND_ROWS4 "," APPEND_ROWS4;
 _Static_assert(SQLITE_ROWS_A_STATEMENT == 16, "SQL_APPEND_ROWS holds 16 rows");
 
 /* Reads the chain's tip into s->tip (genesis when there is no event). */
@@ -79,43 +78,20 @@ static int load_tip(struct sqlite_store *s)
 int sqlite_event_append(struct store *base, const char *job_id, int64_t at,
 			const char *type, const char *service, const char *detail)
 {
-	struct sqlite_store *s = sqlite_of(base);
-	unsigned char md[UTIL_SHA256_LEN];
-	const char *text = detail ? detail : "{}";
-	sqlite3_stmt *st;
-	int64_t id;
+	const struct sqlite_event_row row = { .job_id = job_id, .at = at, .type = type,
+					       .service = service, .detail = detail };
 
-	if (!s->in_tx) {
-		log_msg(LOG_ERROR, "store.error", "event %s appended outside a transaction", type);
-		return -1;
-	}
-	if (!s->tip.loaded && load_tip(s) < 0)
-		return -1;
-	if ((st = sqlite_stmt(s, SQL_APPEND)) == NULL)
-		return -1;
-	id = s->tip.id + 1;
-	store_event_digest(s->tip.hash, id, job_id, at, type, service, text, md);
-	sqlite_bind_int(st, ":id", id);
-	sqlite_bind_text(st, ":job_id", job_id);
-	sqlite_bind_int(st, ":at", at);
-	sqlite_bind_text(st, ":type", type);
-	sqlite_bind_text(st, ":service", service);
-	sqlite_bind_text(st, ":detail", text);
-	sqlite_bind_blob(st, ":hash", md, sizeof md);
-	if (sqlite_step_done(s, st) < 0)
-		return -1;
-	s->tip.id = id;
-	util_hex(md, sizeof md, s->tip.hash);
-	return 0;
+	return sqlite_events_append(sqlite_of(base), &row, 1);
 }
 
-/* SQLITE_ROWS_A_STATEMENT events in one statement: each row's hash follows
- * the one before it, and the tip moves only once the statement is done. A
- * statement a row pays for opening the table and its index each time
- * (~4,000 instructions of ~16,000 an event); one for 16 rows once. */
-static int append_rows(struct sqlite_store *s, const struct sqlite_event_row *rows)
+/* rows[0..n) (n is 1 or SQLITE_ROWS_A_STATEMENT) in one statement: each
+ * row's hash follows the one before it, and the tip moves only once the
+ * statement is done. A statement a row pays for opening the table and its
+ * index each time (~4,000 instructions of ~16,000 an event); one for 16
+ * rows once. */
+static int append_rows(struct sqlite_store *s, const struct sqlite_event_row *rows, size_t n)
 {
-	sqlite3_stmt *st = sqlite_stmt(s, SQL_APPEND_ROWS);
+	sqlite3_stmt *st = sqlite_stmt(s, n == 1 ? SQL_APPEND : SQL_APPEND_ROWS);
 	unsigned char md[UTIL_SHA256_LEN];
 	char prev[STORE_HASH_HEX];
 	int64_t id = s->tip.id;
@@ -123,10 +99,10 @@ static int append_rows(struct sqlite_store *s, const struct sqlite_event_row *ro
 	if (st == NULL)
 		return -1;
 	memcpy(prev, s->tip.hash, sizeof prev);
-	for (int k = 0; k < SQLITE_ROWS_A_STATEMENT; k++) {
+	for (size_t k = 0; k < n; k++) {
 		const struct sqlite_event_row *r = &rows[k];
 		const char *text = r->detail ? r->detail : "{}";
-		int at = k * APPEND_ROW_PARAMS;
+		int at = (int)k * APPEND_ROW_PARAMS;
 
 		id++;
 		store_event_digest(prev, id, r->job_id, r->at, r->type, r->service, text, md);
@@ -148,20 +124,20 @@ static int append_rows(struct sqlite_store *s, const struct sqlite_event_row *ro
 
 int sqlite_events_append(struct sqlite_store *s, const struct sqlite_event_row *rows, size_t n)
 {
+	size_t k;
+
 	if (!s->in_tx) {
-		log_msg(LOG_ERROR, "store.error", "events appended outside a transaction");
+		log_msg(LOG_ERROR, "store.error", "event %s appended outside a transaction",
+			n > 0 ? rows[0].type : "(none)");
 		return -1;
 	}
 	if (!s->tip.loaded && load_tip(s) < 0)
 		return -1;
-	for (; n >= SQLITE_ROWS_A_STATEMENT; rows += SQLITE_ROWS_A_STATEMENT,
-					     n -= SQLITE_ROWS_A_STATEMENT)
-		if (append_rows(s, rows) < 0)
+	for (; n > 0; rows += k, n -= k) {
+		k = n >= SQLITE_ROWS_A_STATEMENT ? SQLITE_ROWS_A_STATEMENT : 1;
+		if (append_rows(s, rows, k) < 0)
 			return -1;
-	for (; n > 0; rows++, n--)
-		if (sqlite_event_append(&s->base, rows->job_id, rows->at, rows->type,
-					rows->service, rows->detail) < 0)
-			return -1;
+	}
 	return 0;
 }
 

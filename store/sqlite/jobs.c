@@ -166,21 +166,12 @@ static int stored_or_active(struct sqlite_store *s, const char *tenant, int64_t 
 		return -1;
 	if (rc == SQLITE_ROW)
 		return 1;
-	if ((st = sqlite_stmt(s, SQL_ACTIVE_PURGE)) == NULL)
-		return -1;
-	sqlite_bind_text(st, ":tenant", tenant);
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		snprintf(id, JOBS_ID_LEN + 1, "%s", (const char *)sqlite3_column_text(st, 0));
-		sqlite_reset(st);
-		return 0;
-	}
-	if (rc == SQLITE_DONE) {
+	if ((rc = sqlite_active_purge(s, tenant, id)) == 0) {
 		log_msg(LOG_ERROR, "store.error",
 			"schedule: tenant %s: job not stored and no active job found", tenant);
 		store_set_error(&s->base, STORE_E_OTHER, "tenant %s: job not stored", tenant);
 	}
-	sqlite_walk_end(s, st, rc == SQLITE_DONE ? SQLITE_DONE : rc);
-	return -1;
+	return rc == 1 ? 0 : -1;
 }
 
 /* The job's suspend tasks and, when webhooks are configured, its
@@ -311,6 +302,11 @@ out:
 		return sqlite_commit(s);
 	sqlite_rollback(s);
 	return STORE_ERR;
+}
+
+int sqlite_active_purge(struct sqlite_store *s, const char *tenant, char id[JOBS_ID_LEN + 1])
+{
+	return sqlite_id_of(s, SQL_ACTIVE_PURGE, ":tenant", tenant, id);
 }
 
 int sqlite_jobs_created(struct sqlite_store *s, int64_t n)

@@ -291,6 +291,12 @@ void sqlite_row_task(sqlite3_stmt *st, struct task_record *t);
 /* Steps a write statement to SQLITE_DONE and resets it: the rows it
  * changed (0: what it expected was not there), or -1 (logged). */
 int sqlite_step_changes(struct sqlite_store *s, sqlite3_stmt *st);
+/* The id the query sql (binding key to value) finds first into id: 1
+ * found, 0 none, -1 (logged). */
+int sqlite_id_of(struct sqlite_store *s, const char *sql, const char *key, const char *value,
+		 char id[JOBS_ID_LEN + 1]);
+/* The tenant's active (unfinished) purge job into id: 1, 0 none, -1. */
+int sqlite_active_purge(struct sqlite_store *s, const char *tenant, char id[JOBS_ID_LEN + 1]);
 /* Steps a statement that writes at most SQLITE_ROWS_A_STATEMENT rows a
  * step (its :rows, bound here; :skip, when it has one, the rows written so
  * far) again, the caller's other parameters kept, until a step writes

@@ -37,9 +37,6 @@ static const char SQL_INSERT_CHILD[] =
 	" FROM jobs p WHERE p.id = :parent"
 	" AND EXISTS (SELECT 1 FROM meta WHERE key = 'configured_set_id')"
 	" ON CONFLICT DO NOTHING";
-static const char SQL_ACTIVE_PURGE[] =
-	"SELECT id FROM jobs WHERE tenant_id = :tenant AND kind = 'purge'"
-	" AND state NOT IN ('succeeded','cancelled')";
 static const char SQL_INSERT_TENANT[] =
 	"INSERT INTO subject_tenants (job_id, tenant_id, role, other_admins, decision, reason,"
 	" child_job_id) VALUES (:job, :tenant, :role, :others, :decision, :reason, :child)";
@@ -54,26 +51,6 @@ static const char SQL_WAITING_PARENT[] =
 static const char SQL_CHILDREN[] =
 	"SELECT id FROM jobs WHERE parent_id = :id AND state NOT IN ('succeeded','cancelled')"
 	" ORDER BY id";
-
-/* The id the query sql (binding key to value) finds first into id; 1
- * found, 0 none, -1. */
-static int active_of(struct sqlite_store *s, const char *sql, const char *key, const char *value,
-		     char id[JOBS_ID_LEN + 1])
-{
-	sqlite3_stmt *st = sqlite_stmt(s, sql);
-	int rc;
-
-	if (st == NULL)
-		return -1;
-	sqlite_bind_text(st, key, value);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		snprintf(id, JOBS_ID_LEN + 1, "%s", sqlite3_column_text(st, 0));
-	else if (rc != SQLITE_DONE)
-		sqlite_log_error(s, sql);
-	sqlite_reset(st);
-	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
-}
 
 static int insert_steps(struct sqlite_store *s, const char *id, int64_t now)
 {
@@ -133,13 +110,13 @@ int sqlite_schedule_subject(struct store *base, const struct store_new_job *nj, 
 	*created = 0;
 	if (sqlite_begin(s) != STORE_OK)
 		return STORE_ERR;
-	rc = active_of(s, SQL_ACTIVE_USER_JOB, ":user", nj->tenant_id, id);
+	rc = sqlite_id_of(s, SQL_ACTIVE_USER_JOB, ":user", nj->tenant_id, id);
 	if (rc == 0) {
 		jobs_id_new(now, id);
 		rc = insert_user_job(s, nj, now, id);
 		*created = rc == 1;
 		if (rc == 0) /* lost a race: the winner's job is the answer */
-			rc = active_of(s, SQL_ACTIVE_USER_JOB, ":user", nj->tenant_id, id) == 1 ? 1
+			rc = sqlite_id_of(s, SQL_ACTIVE_USER_JOB, ":user", nj->tenant_id, id) == 1 ? 1
 												 : -1;
 	}
 	if (rc < 0) {
@@ -175,8 +152,7 @@ static int add_child(struct sqlite_store *s, const char *parent, struct subject_
 	if (n < 0)
 		return -1;
 	if (n == 0) /* the tenant's active purge stands for the child */
-		return active_of(s, SQL_ACTIVE_PURGE, ":tenant", t->tenant_id, t->child_job_id) ==
-			       1 ? 0 : -1;
+		return sqlite_active_purge(s, t->tenant_id, t->child_job_id) == 1 ? 0 : -1;
 	if (sqlite_jobs_created(s, 1) < 0 || sqlite_job_by_id(s, t->child_job_id, &j) != STORE_OK)
 		return -1;
 	detail = subject_detail_scheduled(&j);
@@ -289,5 +265,5 @@ int sqlite_waiting_parent(struct store *base, const char *job_id,
 {
 	struct sqlite_store *s = sqlite_of(base);
 	parent[0] = '\0';
-	return active_of(s, SQL_WAITING_PARENT, ":id", job_id, parent);
+	return sqlite_id_of(s, SQL_WAITING_PARENT, ":id", job_id, parent);
 }

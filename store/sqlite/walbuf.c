@@ -352,25 +352,28 @@ static int sub_write(sqlite3_file *f, const void *data, int amt, sqlite3_int64 o
 	size_t end = (size_t)off + (size_t)amt;
 	int rc;
 
-	if (!j->on_disk && off == 0) {
+	if (j->on_disk)
+		return shim_write(f, data, amt, off);
+	if (off == 0) {
 		/* a new first record: nothing before it is needed any more */
 		j->len = 0;
 		if (j->cap > 2 * STMT_JOURNAL_SPILL)
 			(void)sub_resize(j, 2 * STMT_JOURNAL_SPILL);
 	}
-	if (!j->on_disk && end > j->cap && end <= SUBJOURNAL_MEM_MAX) {
+	if (end > j->cap) {
 		size_t cap = j->cap ? j->cap : 2 * STMT_JOURNAL_SPILL;
 
 		while (cap < end)
 			cap *= 2;
 		if (cap > SUBJOURNAL_MEM_MAX)
 			cap = SUBJOURNAL_MEM_MAX;
-		(void)sub_resize(j, cap); /* short of memory: to the file */
+		/* past SUBJOURNAL_MEM_MAX, or short of memory: to the file */
+		if (end > cap || sub_resize(j, cap) < 0) {
+			if ((rc = sub_to_disk(j)) != SQLITE_OK)
+				return rc;
+			return shim_write(f, data, amt, off);
+		}
 	}
-	if (!j->on_disk && end > j->cap && (rc = sub_to_disk(j)) != SQLITE_OK)
-		return rc;
-	if (j->on_disk)
-		return shim_write(f, data, amt, off);
 	if ((size_t)off > j->len) /* never done by SQLite: a hole reads as zeros */
 		memset(j->mem + j->len, 0, (size_t)off - j->len);
 	memcpy(j->mem + off, data, (size_t)amt);
