@@ -40,6 +40,7 @@ struct attempt {
 	char *error;
 
 	struct sched_result *r;   /* from finish on (for the group commit) */
+	char *detail;             /* r->detail: its task.attempt detail */
 
 	/* a subject job's discover step (discover.c) */
 	struct subject_tenant *found;  /* the tenants answer, decided as the

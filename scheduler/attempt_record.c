@@ -98,9 +98,9 @@ void attempt_count_give(struct engine *e)
 	recorder_run(e->rec, count_work, calls_counted, e);
 }
 
-/* The recorder's work: the batch in one transaction, then its lines. It
- * reads only the batch, the store (under the store's lock) and what the
- * loop leaves alone while the recorder is busy (the owner, e->svcs). */
+/* The recorder's work: the batch in one transaction. It reads only the
+ * batch, the store (under the store's lock) and what the loop leaves alone
+ * while the recorder is busy (the owner, e->svcs). */
 static void record_batch(void *arg)
 {
 	struct engine *e = arg;
@@ -111,13 +111,17 @@ static void record_batch(void *arg)
 	}
 	e->batch_rc = sched_record_results(e->store, e->owner.id, e->batch_rs, e->n_batch,
 					   e->svcs, e->n_svcs, clock_now_ms(), NULL);
-	if (e->batch_rc != STORE_OK)
-		return;
-	/* logged once recorded: a result never committed is never announced;
-	 * the batch's lines go out together (a write(2) per PIPE_BUF of them,
-	 * not one per line: 26,000 writes in a run of 26,000 tasks) */
+}
+
+/* The batch's lines, once recorded (a result never committed is never
+ * announced), after the lines of its transaction (job.succeeded, ...).
+ * On the loop: the store's thread is the one that bounds a run, and the
+ * loop has time to spare (~10,000 instructions a line). They go out
+ * together (a write(2) per PIPE_BUF of them, not one per line). */
+static void log_batch(struct engine *e, size_t n)
+{
 	log_hold();
-	for (size_t i = 0; i < e->n_batch; i++)
+	for (size_t i = 0; i < n; i++)
 		attempt_log_result(e->batch[i], e->batch[i]->decided_at);
 	log_release(1);
 }
@@ -141,6 +145,7 @@ static void batch_recorded(void *arg)
 		/* after the claims' failure, this is within that step: no new one */
 		engine_store_failed(e, "record attempts");
 	} else {
+		log_batch(e, n);
 		for (size_t i = 0; i < n; i++) {
 			/* a discovery's child purges are due now: start them at once */
 			if (e->batch[i]->r->discovery)

@@ -104,8 +104,7 @@ int store_breakers_apply(struct store *s, const struct store_breaker_ops *ops,
 	return rc;
 }
 
-/* The task.attempt detail of r; kept: the task row took it. Caller frees. */
-static char *attempt_detail(const struct sched_result *r, int kept)
+char *store_attempt_detail(const struct sched_result *r, int kept)
 {
 	struct sched_doc_attempt a = {
 		.kind = r->kind, .attempt = r->attempt, .outcome = r->outcome,
@@ -156,8 +155,11 @@ int store_record_attempt(struct store *s, const struct store_record_ops *ops, co
 		log_msg(LOG_WARN, "task.lease.lost",
 			"task %lld of job %s (%s) was taken over while in flight",
 			(long long)r->task_id, r->job_id, r->service);
-	d = attempt_detail(r, *kept);
-	rc = ops->event_append(s, r->job_id, now, "task.attempt", r->service, d);
+	/* made on the engine's loop when it could be (the store's thread is
+	 * the one that bounds a run) */
+	d = *kept && r->detail != NULL ? NULL : store_attempt_detail(r, *kept);
+	rc = ops->event_append(s, r->job_id, now, "task.attempt", r->service,
+			       d != NULL ? d : r->detail);
 	free(d);
 	if (rc < 0)
 		return -1;

@@ -338,6 +338,12 @@ int sched_record_results(struct store *s, const char *owner, const struct sched_
 			 size_t n, const struct sched_service *svcs, size_t n_svcs,
 			 int64_t now, int *failed_jobs);
 
+/* The detail of r's task.attempt event (JSON object text, caller frees):
+ * kept 1 when the record keeps the task (its state), 0 when the lease was
+ * lost meanwhile ("lease_lost"). Pure: the engine makes it for r->detail
+ * before the batch goes to the store. */
+char *store_attempt_detail(const struct sched_result *r, int kept);
+
 /*
  * The earliest time (epoch ms) at which there may be work: a waiting task
  * of a dispatchable job, a scheduled job's due_at, another owner's lease

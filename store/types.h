@@ -208,6 +208,10 @@ struct sched_result {
 	const char *error;         /* NULL on success */
 	enum policy_breaker_effect breaker;
 	int probe;                 /* it was the half-open breaker's probe */
+	/* The task.attempt detail when the record keeps the task
+	 * (store_attempt_detail(r, 1)), made by the engine on its loop; NULL:
+	 * the store makes it. */
+	const char *detail;
 	/* A subject job's discover step that succeeded (discovery 1): what
 	 * it found and decided, remembered with the task's success, the
 	 * child purge jobs created in the same transaction. */

@@ -103,7 +103,9 @@ static void test_record_adds_up_counts(void **state)
  * A late result whose lease was taken over changes nothing: the lease ran
  * out, another process took it back, and this very owner claimed the task
  * again (a new lease). The first attempt's answer must not overwrite the
- * second attempt's row; it is still an event (lease_lost).
+ * second attempt's row; it is still an event (lease_lost), whatever detail
+ * the engine made for it beforehand (r->detail is for a kept record), and
+ * a kept record's event carries that detail as made.
  */
 static void test_late_result_fenced_by_lease(void **state)
 {
@@ -114,6 +116,9 @@ static void test_late_result_fenced_by_lease(void **state)
 	struct sched_result late = result(&c[0], TASK_SUCCEEDED, 0);
 	struct sched_lease lease = { c[0].task_id, c[0].lease_until };
 	int held = -1;
+
+	/* what the engine made for it, were it kept: not written */
+	late.detail = "{\"made\":\"by the engine\"}";
 
 	assert_int_equal(maintain(f->s, OTHER, NULL, NOW + LEASE + 1).reclaimed, 2);
 	assert_int_equal(claim(f->s, ME, NOW + LEASE + 2, &again), 2);
@@ -128,12 +133,16 @@ static void test_late_result_fenced_by_lease(void **state)
 	assert_int_equal(q_int(f->s, "SELECT count(*) FROM events WHERE type = 'task.attempt'"
 				     " AND detail LIKE '%%\"state\":\"lease_lost\"%%'"), 1);
 	assert_int_equal(q_int(f->s, "SELECT state = 'running' FROM jobs WHERE id = '%s'", id), 1);
-	/* the second attempt's own result is taken */
+	assert_int_equal(q_int(f->s, "SELECT count(*) FROM events WHERE detail LIKE '%%made%%'"), 0);
+	/* the second attempt's own result is taken, with the detail made for it */
 	late = result(&again[0], TASK_SUCCEEDED, 0);
+	late.detail = "{\"made\":\"by the engine\"}";
 	assert_int_equal(sched_record_results(f->s, ME, &late, 1, SVCS, N_SVCS, NOW + LEASE + 4,
 					      NULL), STORE_OK);
 	assert_int_equal(q_int(f->s, "SELECT state = 'succeeded' FROM tasks WHERE id = %lld",
 			       (long long)again[0].task_id), 1);
+	assert_int_equal(q_int(f->s, "SELECT count(*) FROM events WHERE type = 'task.attempt'"
+				     " AND detail = '{\"made\":\"by the engine\"}'"), 1);
 	sched_claimed_free(c, n);
 	sched_claimed_free(again, 2);
 }
