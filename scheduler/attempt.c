@@ -202,7 +202,6 @@ void attempt_finish(struct attempt *a)
 	decide(a, a->decided_at);
 	if (r->state != TASK_SUCCEEDED && r->error == NULL)
 		r->error = a->error = xstrdup(o->error[0] ? o->error : "failed");
-	free(a->detail);
 	r->detail = a->detail = store_attempt_detail(r, 1);
 	attempt_unlink(a);
 	engine_attempt_finished(a->e, a);

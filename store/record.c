@@ -142,7 +142,8 @@ int store_record_attempt(struct store *s, const struct store_record_ops *ops, co
 			 const struct sched_result *r, int64_t now, struct jobs_counts *counts,
 			 int *kept)
 {
-	char *d;
+	const char *detail;
+	char *made = NULL;
 	int rc;
 
 	*kept = 0;
@@ -155,12 +156,13 @@ int store_record_attempt(struct store *s, const struct store_record_ops *ops, co
 		log_msg(LOG_WARN, "task.lease.lost",
 			"task %lld of job %s (%s) was taken over while in flight",
 			(long long)r->task_id, r->job_id, r->service);
-	/* made on the engine's loop when it could be (the store's thread is
-	 * the one that bounds a run) */
-	d = *kept && r->detail != NULL ? NULL : store_attempt_detail(r, *kept);
-	rc = ops->event_append(s, r->job_id, now, "task.attempt", r->service,
-			       d != NULL ? d : r->detail);
-	free(d);
+	/* the engine makes a kept record's detail on its loop (the store's
+	 * thread is the one that bounds a run); a lost lease's is made here */
+	detail = r->detail;
+	if (!*kept || detail == NULL)
+		detail = made = store_attempt_detail(r, *kept);
+	rc = ops->event_append(s, r->job_id, now, "task.attempt", r->service, detail);
+	free(made);
 	if (rc < 0)
 		return -1;
 	jobs_counts_add_attempt(counts, r->service, r->outcome, r->duration_ms, r->total);

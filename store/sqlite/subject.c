@@ -116,8 +116,9 @@ int sqlite_schedule_subject(struct store *base, const struct store_new_job *nj, 
 		rc = insert_user_job(s, nj, now, id);
 		*created = rc == 1;
 		if (rc == 0) /* lost a race: the winner's job is the answer */
-			rc = sqlite_id_of(s, SQL_ACTIVE_USER_JOB, ":user", nj->tenant_id, id) == 1 ? 1
-												 : -1;
+			rc = sqlite_id_of(s, SQL_ACTIVE_USER_JOB, ":user", nj->tenant_id, id) == 1
+				     ? 1
+				     : -1;
 	}
 	if (rc < 0) {
 		sqlite_rollback(s);
